@@ -1,0 +1,476 @@
+"""Vendor extensions: Zeebe (Camunda 8), Camunda 7 and Legato's own.
+
+Job types of service-like tasks are resolved in this order:
+
+1. ``zeebe:taskDefinition type`` (with ``retries``);
+2. Camunda 7: ``camunda:type="external"`` with ``camunda:topic``, ``camunda:class``,
+   ``camunda:delegateExpression``, ``camunda:expression`` (the string itself is the job type,
+   so a handler can be registered for it), a ``camunda:connector``'s ``connectorId`` or any
+   other ``camunda:type``;
+3. plain BPMN: the ``implementation`` attribute when it is a plain name (not ``##WebService``,
+   ``##unspecified`` or a URI), else the element id, so a handler can be registered by id.
+
+An extension that is present but incomplete (a task definition without a type, an external
+task without a topic) is a problem of the process.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import isodate
+
+from legato.bpmn._context import ReadContext
+from legato.bpmn._dom import (
+    CAMUNDA_NS,
+    LEGATO_NS,
+    ZEEBE_NS,
+    Element,
+    attribute,
+    extension,
+    extensions,
+    flag,
+    tag,
+    text_of,
+)
+from legato.bpmn.juel import JuelTranslationError, is_juel, translate_juel
+from legato.errors import ExpressionError
+from legato.model.elements import RetryPolicy
+from legato.model.expressions import Expression, VariableMapping
+
+__all__ = [
+    "JobSettings",
+    "business_rule_fields",
+    "call_activity_fields",
+    "read_job",
+    "read_mappings",
+    "user_task_fields",
+]
+
+_URI = re.compile(r"^(##|[A-Za-z][A-Za-z0-9+.-]*:)")
+
+
+@dataclass(frozen=True, slots=True)
+class JobSettings:
+    """What a job worker task's extensions say about its jobs."""
+
+    job_type: Expression | None = None
+    retries: Expression | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    retry_policy: RetryPolicy | None = None
+    timeout: timedelta | None = None
+
+    def as_fields(self) -> dict[str, Any]:
+        """The fields of :class:`~legato.model.elements.JobWorkerTask` these settings fill."""
+        return {
+            "job_type": self.job_type,
+            "retries": self.retries,
+            "headers": self.headers,
+            "retry_policy": self.retry_policy,
+            "timeout": self.timeout,
+        }
+
+
+def read_job(context: ReadContext, element: Element, *, fallback: bool = True) -> JobSettings:
+    """The job settings of a task; ``fallback`` gives a plain task a job type (see module)."""
+    definition = extension(element, ZEEBE_NS, "taskDefinition")
+    retries = None
+    if definition is not None:
+        job_type = _zeebe_job_type(context, definition, element)
+        retries = context.value(attribute(definition, "retries"), element, "retries")
+    else:
+        job_type = _camunda_job_type(context, element)
+        if job_type is None and fallback:
+            job_type = Expression.static(_plain_job_type(element))
+    return JobSettings(
+        job_type=job_type,
+        retries=retries,
+        headers=_headers(element),
+        retry_policy=_retry_policy(context, element),
+        timeout=_timeout(context, element),
+    )
+
+
+def has_job_extension(element: Element) -> bool:
+    """True when a Zeebe task definition or a Camunda 7 implementation is present."""
+    if extension(element, ZEEBE_NS, "taskDefinition") is not None:
+        return True
+    names = ("type", "class", "delegateExpression", "expression")
+    return any(element.get(tag(CAMUNDA_NS, name)) for name in names)
+
+
+def _zeebe_job_type(context: ReadContext, definition: Element, owner: Element) -> Expression | None:
+    type_text = attribute(definition, "type")
+    if type_text is None:
+        context.problem("job-type", "zeebe:taskDefinition has no job type", owner)
+        return None
+    return context.value(type_text, owner, "the job type")
+
+
+def _camunda_job_type(context: ReadContext, element: Element) -> Expression | None:
+    kind = attribute(element, "type", CAMUNDA_NS)
+    if kind == "external":
+        topic = attribute(element, "topic", CAMUNDA_NS)
+        if topic is None:
+            context.problem("job-type", "an external task without camunda:topic", element)
+            return None
+        return context.value(topic, element, "the topic")
+    for name in ("class", "delegateExpression", "expression"):
+        value = attribute(element, name, CAMUNDA_NS)
+        if value is not None:
+            return Expression.static(value)
+    connector = extension(element, CAMUNDA_NS, "connector")
+    if connector is not None:
+        connector_id = text_of(connector.find(tag(CAMUNDA_NS, "connectorId")))
+        if connector_id is not None:
+            return Expression.static(connector_id)
+    return Expression.static(kind) if kind is not None else None
+
+
+def _plain_job_type(element: Element) -> str:
+    implementation = attribute(element, "implementation")
+    if implementation is not None and not _URI.match(implementation):
+        return implementation
+    return element.get("id") or ""
+
+
+def _headers(element: Element) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (header.get("key", ""), header.get("value", ""))
+        for headers in extensions(element, ZEEBE_NS, "taskHeaders")
+        for header in headers.iterchildren(tag(ZEEBE_NS, "header"))
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Retries and timeouts
+
+
+def _duration(
+    context: ReadContext, text: str | None, owner: Element, what: str
+) -> timedelta | None:
+    if text is None:
+        return None
+    try:
+        value = isodate.parse_duration(text.strip())
+    except (isodate.ISO8601Error, ValueError):
+        value = None
+    if not isinstance(value, timedelta):
+        context.problem("duration", f"{what} {text!r} is not an ISO 8601 duration in days", owner)
+        return None
+    return value
+
+
+def _retry_policy(context: ReadContext, element: Element) -> RetryPolicy | None:
+    retry = extension(element, LEGATO_NS, "retry")
+    if retry is not None:
+        return _legato_retry(context, retry, element)
+    cycle = text_of(extension(element, CAMUNDA_NS, "failedJobRetryTimeCycle"))
+    if cycle is not None:
+        return _camunda_retry(context, cycle, element)
+    return None
+
+
+def _legato_retry(context: ReadContext, retry: Element, owner: Element) -> RetryPolicy | None:
+    default = RetryPolicy()
+    try:
+        attempts = int(retry.get("maxAttempts", default.max_attempts))
+        coefficient = float(retry.get("backoffCoefficient", default.backoff_coefficient))
+        jitter = float(retry.get("jitter", default.jitter))
+    except ValueError as exc:
+        context.problem("retry-policy", f"legato:retry has an invalid number: {exc}", owner)
+        return None
+    initial = _duration(context, retry.get("initialInterval"), owner, "initialInterval")
+    maximum = _duration(context, retry.get("maximumInterval"), owner, "maximumInterval")
+    if attempts < 1 or coefficient < 1 or not 0 <= jitter <= 1:
+        context.problem(
+            "retry-policy",
+            "legato:retry needs maxAttempts >= 1, backoffCoefficient >= 1, 0 <= jitter <= 1",
+            owner,
+        )
+        return None
+    return RetryPolicy(
+        max_attempts=attempts,
+        initial_interval=initial or default.initial_interval,
+        backoff_coefficient=coefficient,
+        maximum_interval=maximum or default.maximum_interval,
+        jitter=jitter,
+    )
+
+
+def _camunda_retry(context: ReadContext, cycle: str, owner: Element) -> RetryPolicy | None:
+    """``R3/PT10M``: 3 attempts in all, 10 minutes apart (as Camunda 7 counts them).
+
+    A list ``PT1M,PT5M,PT10M`` gives one attempt more than it has intervals, and a backoff
+    from the first interval towards the largest.
+    """
+    match = re.fullmatch(r"R(\d+)/(.+)", cycle.strip())
+    if match is not None:
+        interval = _duration(context, match.group(2), owner, "failedJobRetryTimeCycle")
+        if interval is None:
+            return None
+        return RetryPolicy(
+            max_attempts=max(1, int(match.group(1))),
+            initial_interval=interval,
+            backoff_coefficient=1.0,
+            maximum_interval=interval,
+            jitter=0.0,
+        )
+    intervals = [
+        _duration(context, part, owner, "failedJobRetryTimeCycle") for part in cycle.split(",")
+    ]
+    known = [interval for interval in intervals if interval is not None]
+    if len(known) != len(intervals):
+        return None
+    coefficient = (
+        known[1] / known[0] if len(known) > 1 and known[0] and known[1] > known[0] else 1.0
+    )
+    return RetryPolicy(
+        max_attempts=len(known) + 1,
+        initial_interval=known[0],
+        backoff_coefficient=coefficient,
+        maximum_interval=max(known),
+        jitter=0.0,
+    )
+
+
+def _timeout(context: ReadContext, element: Element) -> timedelta | None:
+    timeout = extension(element, LEGATO_NS, "timeout")
+    if timeout is None:
+        return None
+    return _duration(context, timeout.get("duration"), element, "legato:timeout duration")
+
+
+# ---------------------------------------------------------------------------------------------
+# Variable mappings
+
+
+def read_mappings(
+    context: ReadContext, element: Element
+) -> tuple[tuple[VariableMapping, ...], tuple[VariableMapping, ...]]:
+    """Input and output mappings from ``zeebe:ioMapping`` and ``camunda:inputOutput``."""
+    inputs: list[VariableMapping] = []
+    outputs: list[VariableMapping] = []
+    for io in extensions(element, ZEEBE_NS, "ioMapping"):
+        inputs.extend(_zeebe_mappings(context, io, "input", element))
+        outputs.extend(_zeebe_mappings(context, io, "output", element))
+    for io in extensions(element, CAMUNDA_NS, "inputOutput"):
+        inputs.extend(_camunda_parameters(context, io, "inputParameter", element))
+        outputs.extend(_camunda_parameters(context, io, "outputParameter", element))
+    return tuple(inputs), tuple(outputs)
+
+
+def _zeebe_mappings(
+    context: ReadContext, io: Element, name: str, owner: Element
+) -> list[VariableMapping]:
+    result = []
+    for mapping in io.iterchildren(tag(ZEEBE_NS, name)):
+        target = attribute(mapping, "target")
+        source = context.value(mapping.get("source", "=null"), owner, f"the {name} mapping")
+        if target is None:
+            context.problem("io-mapping", f"a zeebe:{name} without a target", owner)
+        elif source is not None:
+            result.append(VariableMapping(source, target))
+    return result
+
+
+def _camunda_parameters(
+    context: ReadContext, io: Element, name: str, owner: Element
+) -> list[VariableMapping]:
+    result = []
+    for parameter in io.iterchildren(tag(CAMUNDA_NS, name)):
+        target = attribute(parameter, "name")
+        source = _camunda_value(context, parameter, owner)
+        if target is None:
+            context.problem("io-mapping", f"a camunda:{name} without a name", owner)
+        elif source is not None:
+            result.append(VariableMapping(source, target))
+    return result
+
+
+def _camunda_value(context: ReadContext, parameter: Element, owner: Element) -> Expression | None:
+    """A parameter's value: text, ``${...}``, a FEEL script, a list or a map."""
+    script = parameter.find(tag(CAMUNDA_NS, "script"))
+    if script is not None:
+        return _camunda_script(context, script, owner)
+    structured = [child for child in parameter if child.tag in _STRUCTURED]
+    if not structured:
+        text = text_of(parameter)
+        if text is None:
+            return Expression.static(None, "null")
+        return (
+            context.condition(text, owner, "the parameter")
+            if is_juel(text)
+            else (Expression.static(text))
+        )
+    try:
+        source = _feel_text(structured[0])
+    except JuelTranslationError as exc:
+        context.problem("juel-expression", f"a parameter cannot be translated: {exc}", owner)
+        return None
+    return context.condition(source, owner, "the parameter")
+
+
+def _camunda_script(context: ReadContext, script: Element, owner: Element) -> Expression | None:
+    script_format = (script.get("scriptFormat") or "").lower()
+    if script_format != "feel":
+        context.problem(
+            "script-format", f"a parameter script in {script_format or 'no'} format", owner
+        )
+        return None
+    return context.condition(text_of(script), owner, "the parameter script")
+
+
+_STRUCTURED = {tag(CAMUNDA_NS, "list"), tag(CAMUNDA_NS, "map")}
+
+
+def _feel_text(element: Element) -> str:
+    """A camunda:list, camunda:map or value as FEEL source text."""
+    if element.tag == tag(CAMUNDA_NS, "list"):
+        return "[" + ", ".join(_feel_text(child) for child in element) + "]"
+    if element.tag == tag(CAMUNDA_NS, "map"):
+        entries = (
+            f"{_feel_string(entry.get('key', ''))}: {_entry_text(entry)}"
+            for entry in element.iterchildren(tag(CAMUNDA_NS, "entry"))
+        )
+        return "{" + ", ".join(entries) + "}"
+    return _entry_text(element)
+
+
+def _entry_text(element: Element) -> str:
+    nested = [child for child in element if child.tag in _STRUCTURED]
+    if nested:
+        return _feel_text(nested[0])
+    text = text_of(element)
+    if text is None:
+        return "null"
+    return translate_juel(text) if is_juel(text) else _feel_string(text)
+
+
+def _feel_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# ---------------------------------------------------------------------------------------------
+# Element kinds
+
+
+def user_task_fields(context: ReadContext, element: Element) -> dict[str, Any]:
+    """Assignment, form and schedule of a user task, Zeebe first, then Camunda 7."""
+    zeebe: dict[str, str | None] = {}
+    for name, attrs in (
+        ("assignmentDefinition", ("assignee", "candidateUsers", "candidateGroups")),
+        ("taskSchedule", ("dueDate", "followUpDate")),
+        ("priorityDefinition", ("priority",)),
+        ("formDefinition", ("formKey", "formId", "externalReference")),
+    ):
+        found = extension(element, ZEEBE_NS, name)
+        for attr in attrs:
+            zeebe[attr] = attribute(found, attr) if found is not None else None
+
+    def pick(name: str) -> str | None:
+        return zeebe.get(name) or attribute(element, name, CAMUNDA_NS)
+
+    fields: dict[str, Any] = {
+        field: context.value(pick(name), element, name)
+        for field, name in (
+            ("assignee", "assignee"),
+            ("candidate_users", "candidateUsers"),
+            ("candidate_groups", "candidateGroups"),
+            ("due_date", "dueDate"),
+            ("follow_up_date", "followUpDate"),
+            ("priority", "priority"),
+        )
+    }
+    fields["form_key"] = (
+        zeebe["formKey"]
+        or zeebe["formId"]
+        or zeebe["externalReference"]
+        or (attribute(element, "formKey", CAMUNDA_NS))
+    )
+    return fields
+
+
+def call_activity_fields(context: ReadContext, element: Element) -> dict[str, Any]:
+    """The called process and the variable propagation of a call activity."""
+    called = extension(element, ZEEBE_NS, "calledElement")
+    fields: dict[str, Any] = {}
+    if called is not None:
+        process_id = attribute(called, "processId")
+        fields["propagate_all_child_variables"] = flag(called, "propagateAllChildVariables", True)
+        fields["propagate_all_parent_variables"] = flag(called, "propagateAllParentVariables", True)
+    else:
+        process_id = attribute(element, "calledElement")
+        fields.update(_camunda_propagation(element))
+    if process_id is None:
+        context.problem("called-element", "the call activity names no process to call", element)
+    fields["called_element"] = context.value(process_id, element, "the called element")
+    return fields
+
+
+def _camunda_propagation(element: Element) -> dict[str, Any]:
+    """Camunda 7 passes no variables unless ``camunda:in``/``out variables="all"`` says so."""
+    fields: dict[str, Any] = {}
+    for direction, field in (
+        ("in", "propagate_all_parent_variables"),
+        ("out", "propagate_all_child_variables"),
+    ):
+        declared = list(extensions(element, CAMUNDA_NS, direction))
+        if declared:
+            fields[field] = any(item.get("variables") == "all" for item in declared)
+    return fields
+
+
+def call_activity_mappings(
+    context: ReadContext, element: Element
+) -> tuple[tuple[VariableMapping, ...], tuple[VariableMapping, ...]]:
+    """``camunda:in`` (into the child) and ``camunda:out`` (back to the parent) mappings."""
+    result: list[list[VariableMapping]] = [[], []]
+    for position, direction in enumerate(("in", "out")):
+        for item in extensions(element, CAMUNDA_NS, direction):
+            mapping = _camunda_in_out(context, item, element)
+            if mapping is not None:
+                result[position].append(mapping)
+    return tuple(result[0]), tuple(result[1])
+
+
+def _camunda_in_out(context: ReadContext, item: Element, owner: Element) -> VariableMapping | None:
+    target = attribute(item, "target")
+    if target is None:
+        return None
+    source_expression = attribute(item, "sourceExpression")
+    source = attribute(item, "source")
+    if source_expression is not None:
+        expression = context.condition(source_expression, owner, "the sourceExpression")
+    elif source is not None:
+        expression = _compile_quietly(context, source, owner)
+    else:
+        return None
+    return VariableMapping(expression, target) if expression is not None else None
+
+
+def _compile_quietly(context: ReadContext, source: str, owner: Element) -> Expression | None:
+    try:
+        return Expression.compile(source)
+    except ExpressionError as exc:
+        context.problem("expression", f"camunda variable {source!r}: {exc}", owner)
+        return None
+
+
+def business_rule_fields(context: ReadContext, element: Element) -> dict[str, Any] | None:
+    """The decision a business rule task evaluates; None when it runs as a job instead."""
+    called = extension(element, ZEEBE_NS, "calledDecision")
+    if called is not None:
+        decision_id = attribute(called, "decisionId")
+        result_variable = attribute(called, "resultVariable")
+    else:
+        decision_id = attribute(element, "decisionRef", CAMUNDA_NS)
+        result_variable = attribute(element, "resultVariable", CAMUNDA_NS)
+    if decision_id is None:
+        return None
+    if not decision_id.startswith("=") and not is_juel(decision_id):
+        context.decisions.append(decision_id)
+    return {"decision_id": decision_id, "result_variable": result_variable}

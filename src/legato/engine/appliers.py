@@ -1,0 +1,246 @@
+"""Appliers: the only code that changes an :class:`InstanceState`, one per event type.
+
+Replaying an instance's history through :func:`apply` from an empty state gives its current
+state; a test holds the engine to that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from legato.engine import events as ev
+from legato.engine.state import ElementInstance, IncidentState, InstanceState, JobState
+
+Applier = Callable[[InstanceState, Any], None]
+_APPLIERS: dict[type[ev.Event], Applier] = {}
+
+
+def _applies(event_class: type[ev.Event]) -> Callable[[Applier], Applier]:
+    def register(function: Applier) -> Applier:
+        _APPLIERS[event_class] = function
+        return function
+
+    return register
+
+
+def apply(state: InstanceState, event: ev.Event) -> None:
+    """Change ``state`` as ``event`` says."""
+    _APPLIERS[type(event)](state, event)
+
+
+def replay(instance_key: int, history: Iterable[ev.Event]) -> InstanceState:
+    """Rebuild an instance's state from its history."""
+    state = InstanceState(instance_key=instance_key)
+    for event in history:
+        apply(state, event)
+    return state
+
+
+@_applies(ev.InstanceCreated)
+def _instance_created(state: InstanceState, event: ev.InstanceCreated) -> None:
+    state.definition_key = event.definition_key
+    state.process_id = event.process_id
+    state.version = event.version
+    state.business_key = event.business_key
+    state.parent_instance_key = event.parent_instance_key
+    state.parent_element_instance_key = event.parent_element_instance_key
+    state.started_at = event.at
+    state.status = "active"
+    state.elements[state.instance_key] = ElementInstance(
+        key=state.instance_key, element_id=event.process_id, kind="process", parent_key=None
+    )
+    state.variables.setdefault(state.instance_key, {})
+
+
+@_applies(ev.InstanceCompleted)
+def _instance_completed(state: InstanceState, event: ev.InstanceCompleted) -> None:
+    state.status = "completed"
+    state.ended_at = event.at
+    state.elements.pop(state.instance_key, None)
+
+
+@_applies(ev.InstanceTerminated)
+def _instance_terminated(state: InstanceState, event: ev.InstanceTerminated) -> None:
+    state.status = "terminated"
+    state.ended_at = event.at
+    state.elements.clear()
+    state.jobs.clear()
+    state.user_tasks.clear()
+    state.incidents.clear()
+    state.joins.clear()
+
+
+@_applies(ev.ElementActivated)
+def _element_activated(state: InstanceState, event: ev.ElementActivated) -> None:
+    state.elements[event.key] = ElementInstance(
+        key=event.key,
+        element_id=event.element_id,
+        kind=event.element_kind,
+        parent_key=event.parent_key,
+        flow_id=event.flow_id,
+        loop_counter=event.loop_counter,
+        is_mi_body=event.is_mi_body,
+    )
+    parent = state.elements[event.parent_key]
+    parent.children.add(event.key)
+    if parent.is_mi_body:
+        parent.mi_started += 1
+
+
+def _remove_element(state: InstanceState, key: int) -> ElementInstance:
+    element = state.elements.pop(key)
+    state.variables.pop(key, None)
+    if element.parent_key is not None:
+        parent = state.elements.get(element.parent_key)
+        if parent is not None:
+            parent.children.discard(key)
+    return element
+
+
+@_applies(ev.ElementCompleted)
+def _element_completed(state: InstanceState, event: ev.ElementCompleted) -> None:
+    element = _remove_element(state, event.key)
+    parent = state.elements.get(element.parent_key) if element.parent_key is not None else None
+    if parent is not None and parent.is_mi_body:
+        parent.mi_completed += 1
+
+
+@_applies(ev.ElementTerminated)
+def _element_terminated(state: InstanceState, event: ev.ElementTerminated) -> None:
+    _remove_element(state, event.key)
+    for scope_key, element_id in [k for k in state.joins if k[0] == event.key]:
+        del state.joins[(scope_key, element_id)]
+
+
+@_applies(ev.SequenceFlowTaken)
+def _flow_taken(state: InstanceState, event: ev.SequenceFlowTaken) -> None:
+    """History only: a taken flow immediately activates its target or arrives at a join."""
+
+
+@_applies(ev.JoinTokenArrived)
+def _join_arrived(state: InstanceState, event: ev.JoinTokenArrived) -> None:
+    slot = (event.scope_key, event.element_id)
+    flows = state.joins.setdefault(slot, {})
+    flows[event.flow_id] = flows.get(event.flow_id, 0) + 1
+    if flows[event.flow_id] == 0:
+        del flows[event.flow_id]
+    if not flows:
+        del state.joins[slot]
+
+
+@_applies(ev.JoinTokensConsumed)
+def _join_consumed(state: InstanceState, event: ev.JoinTokensConsumed) -> None:
+    slot = (event.scope_key, event.element_id)
+    flows = state.joins[slot]
+    for flow_id, count in event.consumed.items():
+        # A count may go negative: a complex gateway that fired before every branch arrived
+        # swallows the late tokens (they arrive to zero and vanish).
+        flows[flow_id] = flows.get(flow_id, 0) - count
+        if flows[flow_id] == 0:
+            del flows[flow_id]
+    if not flows:
+        del state.joins[slot]
+
+
+@_applies(ev.VariableSet)
+def _variable_set(state: InstanceState, event: ev.VariableSet) -> None:
+    state.variables.setdefault(event.scope_key, {})[event.name] = event.value
+
+
+@_applies(ev.MultiInstanceStarted)
+def _mi_started(state: InstanceState, event: ev.MultiInstanceStarted) -> None:
+    body = state.elements[event.key]
+    body.mi_count = event.count
+    body.mi_items = event.items
+
+
+@_applies(ev.JobCreated)
+def _job_created(state: InstanceState, event: ev.JobCreated) -> None:
+    state.jobs[event.job_key] = JobState(
+        event.job_key, event.element_instance_key, event.job_type, event.retries
+    )
+    state.elements[event.element_instance_key].job_key = event.job_key
+
+
+def _drop_job(state: InstanceState, job_key: int) -> None:
+    job = state.jobs.pop(job_key)
+    element = state.elements.get(job.element_instance_key)
+    if element is not None:
+        element.job_key = None
+
+
+@_applies(ev.JobCompleted)
+def _job_completed(state: InstanceState, event: ev.JobCompleted) -> None:
+    _drop_job(state, event.job_key)
+
+
+@_applies(ev.JobCanceled)
+def _job_canceled(state: InstanceState, event: ev.JobCanceled) -> None:
+    _drop_job(state, event.job_key)
+
+
+@_applies(ev.JobFailed)
+def _job_failed(state: InstanceState, event: ev.JobFailed) -> None:
+    job = state.jobs[event.job_key]
+    job.retries = event.retries
+    job.failed = event.retries <= 0
+
+
+@_applies(ev.JobRetriesUpdated)
+def _job_retries(state: InstanceState, event: ev.JobRetriesUpdated) -> None:
+    job = state.jobs[event.job_key]
+    job.retries = event.retries
+    job.failed = event.retries <= 0
+
+
+@_applies(ev.IncidentRaised)
+def _incident_raised(state: InstanceState, event: ev.IncidentRaised) -> None:
+    state.incidents[event.incident_key] = IncidentState(
+        event.incident_key,
+        event.element_instance_key,
+        event.element_id,
+        event.error_type,
+        event.message,
+        event.phase,
+        event.job_key,
+    )
+    element = state.elements.get(event.element_instance_key)
+    if element is not None:
+        element.incident_key = event.incident_key
+
+
+@_applies(ev.IncidentResolved)
+def _incident_resolved(state: InstanceState, event: ev.IncidentResolved) -> None:
+    incident = state.incidents.pop(event.incident_key)
+    element = state.elements.get(incident.element_instance_key)
+    if element is not None:
+        element.incident_key = None
+
+
+@_applies(ev.UserTaskCreated)
+def _user_task_created(state: InstanceState, event: ev.UserTaskCreated) -> None:
+    state.user_tasks[event.user_task_key] = event.element_instance_key
+    state.elements[event.element_instance_key].user_task_key = event.user_task_key
+
+
+def _drop_user_task(state: InstanceState, user_task_key: int) -> None:
+    element_key = state.user_tasks.pop(user_task_key)
+    element = state.elements.get(element_key)
+    if element is not None:
+        element.user_task_key = None
+
+
+@_applies(ev.UserTaskCompleted)
+def _user_task_completed(state: InstanceState, event: ev.UserTaskCompleted) -> None:
+    _drop_user_task(state, event.user_task_key)
+
+
+@_applies(ev.UserTaskCanceled)
+def _user_task_canceled(state: InstanceState, event: ev.UserTaskCanceled) -> None:
+    _drop_user_task(state, event.user_task_key)
+
+
+@_applies(ev.CallActivityChildStarted)
+def _child_started(state: InstanceState, event: ev.CallActivityChildStarted) -> None:
+    state.elements[event.element_instance_key].child_instance_key = event.child_instance_key

@@ -1,0 +1,102 @@
+"""Commands: what is asked of an instance. Each is processed by :func:`legato.engine.step`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Command:
+    """Base of the commands; every command targets one instance."""
+
+    instance_key: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartInstance(Command):
+    """Create an instance of a deployed process and run it to its first wait states."""
+
+    definition_key: int
+    variables: dict[str, Any] = field(default_factory=dict)
+    business_key: str | None = None
+    start_element_id: str | None = None
+    parent_instance_key: int | None = None
+    parent_element_instance_key: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompleteJob(Command):
+    """A job's handler succeeded; ``variables`` are its result."""
+
+    job_key: int
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FailJob(Command):
+    """A job's attempt failed.
+
+    A retryable failure is tried again after the backoff while attempts remain; a
+    non-retryable one (or the last attempt) raises an incident.
+    """
+
+    job_key: int
+    error_message: str
+    details: str | None = None
+    retryable: bool = True
+    retry_after: timedelta | None = None
+    """Overrides the backoff for this attempt."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThrowError(Command):
+    """A job's handler reported a BPMN error."""
+
+    job_key: int
+    error_code: str
+    error_message: str = ""
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompleteUserTask(Command):
+    """A person completed a user task."""
+
+    user_task_key: int
+    variables: dict[str, Any] = field(default_factory=dict)
+    completed_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetVariables(Command):
+    """Set variables in a scope (the root when ``scope_key`` is None), e.g. to fix data."""
+
+    variables: dict[str, Any]
+    scope_key: int | None = None
+    local: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResolveIncident(Command):
+    """Retry what an incident stopped; a job incident needs ``retries`` > 0 (default 1)."""
+
+    incident_key: int
+    retries: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelInstance(Command):
+    """Terminate every element of the instance (and of its called children)."""
+
+    reason: str = "cancelled"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompleteCallActivity(Command):
+    """A called child instance completed; its variables go back to the call activity."""
+
+    element_instance_key: int
+    child_instance_key: int
+    variables: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,44 @@
+"""What the pure engine is given from outside: time, keys, randomness and the deployed models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from legato.model import ProcessDefinition, RetryPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class DeployedProcess:
+    """One deployed version of a process."""
+
+    definition_key: int
+    process_id: str
+    version: int
+    process: ProcessDefinition = field(repr=False)
+
+
+class DefinitionLookup(Protocol):
+    """Finds deployed processes (for starts and call activities)."""
+
+    def get(self, definition_key: int) -> DeployedProcess:
+        """A version by key (KeyError if unknown)."""
+
+    def latest(self, process_id: str) -> DeployedProcess | None:
+        """The newest version of a process, if any."""
+
+
+@dataclass(slots=True)
+class EngineContext:
+    """Injected into every step so the core has no clock, no key source and no randomness."""
+
+    now: datetime
+    """The time of this step (aware UTC)."""
+    new_key: Callable[[], int]
+    """A source of fresh keys, unique across the database."""
+    definitions: DefinitionLookup
+    random: Callable[[], float] = field(default=lambda: 0.5)
+    """Uniform in [0, 1); used for retry jitter."""
+    default_retry_policy: RetryPolicy = field(default_factory=RetryPolicy)

@@ -1,0 +1,267 @@
+"""Events: what happened to an instance. They are its history and the only input of appliers.
+
+Every event is a frozen dataclass whose fields are JSON-compatible after value encoding, so
+the stored history can be replayed into the stored state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base of the events; ``at`` is when it happened (the engine clock)."""
+
+    type_name: ClassVar[str]
+    at: datetime
+
+    def payload(self) -> dict[str, Any]:
+        """The event's fields except ``at`` (values not yet encoded)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "at"}
+
+
+_EVENT_TYPES: dict[str, type[Event]] = {}
+
+
+def _register(cls: type[Event]) -> type[Event]:
+    cls.type_name = cls.__name__
+    _EVENT_TYPES[cls.__name__] = cls
+    return cls
+
+
+def event_type(name: str) -> type[Event]:
+    """The event class with this name (KeyError if unknown)."""
+    return _EVENT_TYPES[name]
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceCreated(Event):
+    """A process instance was created (its root scope is ``instance_key``)."""
+
+    instance_key: int
+    definition_key: int
+    process_id: str
+    version: int
+    business_key: str | None = None
+    parent_instance_key: int | None = None
+    parent_element_instance_key: int | None = None
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceCompleted(Event):
+    """Every path of the instance ended."""
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceTerminated(Event):
+    """The instance was cancelled or ended by a terminate end event of its root scope."""
+
+    reason: str = ""
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ElementActivated(Event):
+    """A token entered an element; ``key`` is the new element instance."""
+
+    key: int
+    element_id: str
+    element_kind: str
+    parent_key: int
+    flow_id: str | None = None
+    loop_counter: int = 0
+    is_mi_body: bool = False
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ElementCompleted(Event):
+    """An element instance finished its work normally."""
+
+    key: int
+    element_id: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ElementTerminated(Event):
+    """An element instance was ended before finishing its work."""
+
+    key: int
+    element_id: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SequenceFlowTaken(Event):
+    """A token travelled along a sequence flow."""
+
+    flow_id: str
+    scope_key: int
+    source_id: str
+    target_id: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JoinTokenArrived(Event):
+    """A token arrived at a joining gateway and waits there."""
+
+    scope_key: int
+    element_id: str
+    flow_id: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JoinTokensConsumed(Event):
+    """A joining gateway fired and consumed the waiting tokens (flow id -> count)."""
+
+    scope_key: int
+    element_id: str
+    consumed: dict[str, int]
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VariableSet(Event):
+    """A variable was created or changed in a scope (an element instance key)."""
+
+    scope_key: int
+    name: str
+    value: Any
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MultiInstanceStarted(Event):
+    """A multi-instance body fixed its input: ``items`` (or None) and the instance count."""
+
+    key: int
+    count: int
+    items: list[Any] | None = None
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobCreated(Event):
+    """A job was created for an element instance."""
+
+    job_key: int
+    element_instance_key: int
+    element_id: str
+    job_type: str
+    retries: int
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobCompleted(Event):
+    """A job's handler finished successfully."""
+
+    job_key: int
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobFailed(Event):
+    """A job's attempt failed; it is retried at ``retry_at`` while ``retries`` remain."""
+
+    job_key: int
+    retries: int
+    error_message: str
+    retry_at: datetime | None = None
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobRetriesUpdated(Event):
+    """An operator gave a job new attempts."""
+
+    job_key: int
+    retries: int
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobCanceled(Event):
+    """A job's element instance ended without it (terminated)."""
+
+    job_key: int
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IncidentRaised(Event):
+    """An element instance is stuck until an operator resolves the incident."""
+
+    incident_key: int
+    element_instance_key: int
+    element_id: str
+    error_type: str
+    message: str
+    phase: str = "activate"
+    """What is re-done when it is resolved: ``activate`` or ``complete``; ``job`` for jobs."""
+    job_key: int | None = None
+    details: str | None = None
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IncidentResolved(Event):
+    """An operator resolved an incident; the stuck step is tried again."""
+
+    incident_key: int
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserTaskCreated(Event):
+    """A task for a person was created."""
+
+    user_task_key: int
+    element_instance_key: int
+    element_id: str
+    name: str | None = None
+    assignee: str | None = None
+    candidate_groups: list[str] = field(default_factory=list)
+    candidate_users: list[str] = field(default_factory=list)
+    form_key: str | None = None
+    due_at: datetime | None = None
+    follow_up_at: datetime | None = None
+    priority: int = 50
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserTaskCompleted(Event):
+    """A person completed a task."""
+
+    user_task_key: int
+    completed_by: str | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserTaskCanceled(Event):
+    """A task's element instance was terminated."""
+
+    user_task_key: int
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallActivityChildStarted(Event):
+    """A call activity started its child instance."""
+
+    element_instance_key: int
+    child_instance_key: int

@@ -1,0 +1,355 @@
+"""One command's processing against one instance: the shared behaviours every processor uses.
+
+A :class:`Processing` runs an agenda of small steps until the instance reaches its wait states
+(jobs, user tasks, called children, joins) or ends. Every change goes through :meth:`emit`,
+which applies the event to the state and records it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from legato.engine import events as ev
+from legato.engine import values
+from legato.engine.appliers import apply
+from legato.engine.commands import Command
+from legato.engine.context import DeployedProcess, EngineContext
+from legato.engine.state import ElementInstance, InstanceState
+from legato.errors import ExpressionError
+from legato.model import (
+    Activity,
+    Expression,
+    FlowNode,
+    InclusiveGateway,
+    MultiInstanceLoop,
+    ParallelGateway,
+    ComplexGateway,
+    ProcessDefinition,
+    RetryPolicy,
+    SequenceFlow,
+    VariableMapping,
+)
+
+
+class IncidentError(Exception):
+    """Raised inside a processor for an expected failure; becomes an incident on the element."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+
+
+class Processing:
+    """The state of one step: the instance, its model, the context and the emitted events."""
+
+    def __init__(self, state: InstanceState, deployed: DeployedProcess, ctx: EngineContext) -> None:
+        self.state = state
+        self.deployed = deployed
+        self.process: ProcessDefinition = deployed.process
+        self.ctx = ctx
+        self.events: list[ev.Event] = []
+        self.follow_ups: list[Command] = []
+        self._agenda: deque[Callable[[], None]] = deque()
+
+    # -- the agenda -----------------------------------------------------------------------------
+
+    def emit(self, event: ev.Event) -> None:
+        """Apply ``event`` to the state and record it."""
+        apply(self.state, event)
+        self.events.append(event)
+
+    def later(self, action: Callable[[], None]) -> None:
+        """Do ``action`` after what is already planned (breadth-first, no deep recursion)."""
+        self._agenda.append(action)
+
+    def run(self) -> None:
+        """Work through the agenda until nothing is left."""
+        while self._agenda:
+            self._agenda.popleft()()
+
+    def guarded(self, instance: ElementInstance, phase: str, action: Callable[[], None]) -> None:
+        """Run ``action``; an expected failure becomes an incident on ``instance``."""
+        try:
+            action()
+        except IncidentError as failure:
+            self.raise_incident(instance, failure.error_type, failure.message, phase)
+        except ExpressionError as failure:
+            self.raise_incident(instance, "expression", str(failure), phase)
+
+    def raise_incident(
+        self,
+        instance: ElementInstance,
+        error_type: str,
+        message: str,
+        phase: str,
+        job_key: int | None = None,
+        details: str | None = None,
+    ) -> None:
+        """Stop ``instance`` with an incident an operator can resolve."""
+        self.emit(
+            ev.IncidentRaised(
+                at=self.ctx.now,
+                incident_key=self.ctx.new_key(),
+                element_instance_key=instance.key,
+                element_id=instance.element_id,
+                error_type=error_type,
+                message=message,
+                phase=phase,
+                job_key=job_key,
+                details=details,
+            )
+        )
+
+    # -- variables ------------------------------------------------------------------------------
+
+    def variables_of(self, scope_key: int) -> dict[str, Any]:
+        """The variables visible from a scope."""
+        return self.state.visible_variables(scope_key)
+
+    def evaluate_condition(self, flow: SequenceFlow, scope_key: int) -> bool:
+        """Whether a sequence flow's condition holds; anything but a boolean is an error."""
+        assert flow.condition is not None
+        try:
+            return flow.condition.evaluate_boolean(self.variables_of(scope_key))
+        except ExpressionError as exc:
+            raise IncidentError("condition", f"sequence flow '{flow.flow_id}': {exc}") from exc
+
+    def evaluate(self, expression: Expression, scope_key: int) -> Any:
+        """Evaluate in a scope; failures raise ExpressionError (an incident when guarded)."""
+        return expression.evaluate(self.variables_of(scope_key))
+
+    def set_local(self, scope_key: int, name: str, value: Any) -> None:
+        """Create or change a variable in exactly this scope."""
+        value = self._normalized(name, value)
+        current = self.state.variables.get(scope_key, {})
+        if name in current and current[name] == value and type(current[name]) is type(value):
+            return
+        self.emit(ev.VariableSet(at=self.ctx.now, scope_key=scope_key, name=name, value=value))
+
+    def set_propagating(self, scope_key: int, name: str, value: Any) -> None:
+        """Set in the nearest scope (from ``scope_key`` up) that has it, else in the root."""
+        root, _, path = name.partition(".")
+        target = self.state.scope_defining(scope_key, root)
+        if path:
+            current = self.state.variables.get(target, {}).get(root)
+            value = _with_path(current if isinstance(current, dict) else {}, path.split("."), value)
+        self.set_local(target, root, value)
+
+    def set_all_propagating(self, scope_key: int, variables: Mapping[str, Any]) -> None:
+        """Set several variables with propagation."""
+        for name, value in variables.items():
+            self.set_propagating(scope_key, name, value)
+
+    def apply_mappings(
+        self, mappings: tuple[VariableMapping, ...], source_scope: int, target_scope: int,
+        propagate: bool,
+    ) -> None:
+        """Evaluate mappings in ``source_scope``; assign into ``target_scope``."""
+        if not mappings:
+            return
+        visible = self.variables_of(source_scope)
+        results = []
+        for mapping in mappings:
+            results.append((mapping.target, mapping.source.evaluate(visible)))
+            root, _, path = mapping.target.partition(".")
+            if path:
+                visible[root] = _with_path(
+                    visible.get(root) if isinstance(visible.get(root), dict) else {},
+                    path.split("."), results[-1][1],
+                )
+            else:
+                visible[root] = results[-1][1]
+        for target, value in results:
+            if propagate:
+                self.set_propagating(target_scope, target, value)
+            else:
+                root, _, path = target.partition(".")
+                if path:
+                    current = self.state.variables.get(target_scope, {}).get(root)
+                    value = _with_path(current if isinstance(current, dict) else {}, path.split("."), value)
+                self.set_local(target_scope, root, value)
+
+    def _normalized(self, name: str, value: Any) -> Any:
+        try:
+            return values.normalize(value)
+        except TypeError as exc:
+            raise IncidentError("variable", f"variable '{name}': {exc}") from exc
+
+    # -- element lifecycle ---------------------------------------------------------------------
+
+    def activate(
+        self, element: FlowNode, scope_key: int, flow_id: str | None, loop_counter: int = 0,
+        inner: bool = False,
+    ) -> ElementInstance:
+        """Create an element instance and run its processor's activation.
+
+        Entering a multi-instance activity creates its body; the body creates the ``inner``
+        instances.
+        """
+        is_mi_body = (
+            not inner and isinstance(element, Activity) and isinstance(element.loop, MultiInstanceLoop)
+        )
+        key = self.ctx.new_key()
+        self.emit(
+            ev.ElementActivated(
+                at=self.ctx.now,
+                key=key,
+                element_id=element.element_id,
+                element_kind=str(element.kind),
+                parent_key=scope_key,
+                flow_id=flow_id,
+                loop_counter=loop_counter,
+                is_mi_body=is_mi_body,
+            )
+        )
+        instance = self.state.elements[key]
+        self.later(lambda: self.run_activation(instance))
+        return instance
+
+    def run_activation(self, instance: ElementInstance) -> None:
+        """Run (or re-run, after an incident) the activation of an element instance."""
+        from legato.engine.processors import processor_for
+
+        element = self.process.element(instance.element_id)
+        processor = processor_for(element, instance)
+        self.guarded(instance, "activate", lambda: processor.on_activate(self, instance, element))
+
+    def complete(self, instance: ElementInstance) -> None:
+        """Plan the completion of an element instance (its work is done)."""
+        self.later(lambda: self.run_completion(instance))
+
+    def run_completion(self, instance: ElementInstance) -> None:
+        """Run (or re-run, after an incident) the completion of an element instance."""
+        from legato.engine.processors import processor_for
+
+        if instance.key not in self.state.elements:
+            return
+        element = self.process.element(instance.element_id)
+        processor = processor_for(element, instance)
+        self.guarded(instance, "complete", lambda: processor.on_complete(self, instance, element))
+
+    def finish(self, instance: ElementInstance, flows: list[SequenceFlow], tokens: int = 1) -> None:
+        """Record the completion and send ``tokens`` tokens along each of ``flows``."""
+        scope_key = instance.parent_key
+        assert scope_key is not None
+        self.emit(ev.ElementCompleted(at=self.ctx.now, key=instance.key, element_id=instance.element_id))
+        for flow in flows:
+            for _ in range(tokens):
+                self.take_flow(flow, scope_key)
+        self.token_left(scope_key)
+
+    def terminate(self, instance: ElementInstance) -> None:
+        """End an element instance and everything inside it, now."""
+        from legato.engine.processors import processor_for
+
+        for child_key in sorted(instance.children, reverse=True):
+            child = self.state.elements.get(child_key)
+            if child is not None:
+                self.terminate(child)
+        if instance.parent_key is None:
+            return
+        element = self.process.element(instance.element_id)
+        processor_for(element, instance).on_terminate(self, instance, element)
+        if instance.incident_key is not None:
+            self.emit(ev.IncidentResolved(at=self.ctx.now, incident_key=instance.incident_key))
+        self.emit(ev.ElementTerminated(at=self.ctx.now, key=instance.key, element_id=instance.element_id))
+
+    # -- sequence flows and joins --------------------------------------------------------------
+
+    def take_flow(self, flow: SequenceFlow, scope_key: int) -> None:
+        """Move a token along ``flow``: activate its target, or wait at a join."""
+        self.emit(
+            ev.SequenceFlowTaken(
+                at=self.ctx.now, flow_id=flow.flow_id, scope_key=scope_key,
+                source_id=flow.source_id, target_id=flow.target_id,
+            )
+        )
+        target = self.process.element(flow.target_id)
+        if self._joins(target):
+            self.emit(
+                ev.JoinTokenArrived(
+                    at=self.ctx.now, scope_key=scope_key, element_id=target.element_id,
+                    flow_id=flow.flow_id,
+                )
+            )
+            self.later(lambda: self.try_join(scope_key, target))
+        else:
+            self.activate(target, scope_key, flow.flow_id)
+
+    def _joins(self, element: FlowNode) -> bool:
+        if isinstance(element, (ParallelGateway, InclusiveGateway, ComplexGateway)):
+            return len(element.incoming) > 1
+        return isinstance(element, Activity) and element.start_quantity > 1
+
+    def try_join(self, scope_key: int, element: FlowNode) -> None:
+        """Fire a joining element if the tokens it waits for are there."""
+        from legato.engine.processors.joins import tokens_to_consume
+
+        if scope_key not in self.state.elements:
+            return
+        waiting = self.state.joins.get((scope_key, element.element_id))
+        if not waiting or not any(count > 0 for count in waiting.values()):
+            return
+        consumed = tokens_to_consume(self, scope_key, element, waiting)
+        if consumed is None:
+            return
+        self.emit(
+            ev.JoinTokensConsumed(
+                at=self.ctx.now, scope_key=scope_key, element_id=element.element_id, consumed=consumed
+            )
+        )
+        self.activate(element, scope_key, None)
+        remaining = self.state.joins.get((scope_key, element.element_id), {})
+        if any(count > 0 for count in remaining.values()):
+            self.later(lambda: self.try_join(scope_key, element))
+
+    def token_left(self, scope_key: int) -> None:
+        """A token of ``scope_key`` ended: re-check inclusive joins and the scope's completion."""
+        self.later(lambda: self._after_token_left(scope_key))
+
+    def _after_token_left(self, scope_key: int) -> None:
+        scope = self.state.elements.get(scope_key)
+        if scope is None:
+            return
+        for slot_scope, element_id in list(self.state.joins):
+            if slot_scope == scope_key:
+                element = self.process.element(element_id)
+                if isinstance(element, (InclusiveGateway, ComplexGateway)):
+                    self.try_join(scope_key, element)
+        if scope.children or any(
+            slot[0] == scope_key and any(count > 0 for count in flows.values())
+            for slot, flows in self.state.joins.items()
+        ):
+            return
+        from legato.engine.processors import scope_completed
+
+        scope_completed(self, scope)
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    def retry_policy(self, element: FlowNode) -> RetryPolicy:
+        """The element's retry policy, or the engine default."""
+        policy = getattr(element, "retry_policy", None)
+        return policy if isinstance(policy, RetryPolicy) else self.ctx.default_retry_policy
+
+    def backoff(self, policy: RetryPolicy, attempt: int) -> timedelta:
+        """The delay before attempt ``attempt + 1`` (exponential, capped, with jitter)."""
+        base = policy.initial_interval.total_seconds() * policy.backoff_coefficient ** (attempt - 1)
+        base = min(base, policy.maximum_interval.total_seconds())
+        spread = base * policy.jitter * (2 * self.ctx.random() - 1)
+        return timedelta(seconds=max(0.0, base + spread))
+
+
+def _with_path(current: dict[str, Any], path: list[str], value: Any) -> dict[str, Any]:
+    result = dict(current)
+    head, rest = path[0], path[1:]
+    if rest:
+        inner = result.get(head)
+        result[head] = _with_path(inner if isinstance(inner, dict) else {}, rest, value)
+    else:
+        result[head] = value
+    return result

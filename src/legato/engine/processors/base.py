@@ -1,0 +1,113 @@
+"""The lifecycle protocol every element processor implements, and the activity default.
+
+An element instance is *activated* when a token enters it (``on_activate``: input mappings,
+then the element's own behaviour, which either completes it at once or leaves it waiting for a
+job, a person, a child instance or a join), *completed* when its work is done
+(``on_complete``: output mappings, choice of outgoing flows, loops), or *terminated* from
+outside (``on_terminate``: cancel what it waits for). Processors hold no state: everything
+goes through :class:`~legato.engine.processing.Processing`, whose events are the history.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from legato.engine.processing import IncidentError, Processing
+from legato.engine.state import ElementInstance
+from legato.model import Activity, FlowNode, SequenceFlow, StandardLoop
+
+E = TypeVar("E", bound=FlowNode)
+
+
+class ElementProcessor(Generic[E]):
+    """Default behaviour of a flow node: pass straight through."""
+
+    def on_activate(self, p: Processing, instance: ElementInstance, element: E) -> None:
+        """A token entered ``element``."""
+        p.apply_mappings(element.input_mappings, instance.key, instance.key, propagate=False)
+        self.execute(p, instance, element)
+
+    def execute(self, p: Processing, instance: ElementInstance, element: E) -> None:
+        """The element's own work; by default it is done at once."""
+        p.complete(instance)
+
+    def on_complete(self, p: Processing, instance: ElementInstance, element: E) -> None:
+        """The element's work is done: map outputs and leave along the chosen flows."""
+        flows = self.outgoing(p, instance, element)
+        self.map_outputs(p, instance, element)
+        p.finish(instance, flows)
+
+    def map_outputs(self, p: Processing, instance: ElementInstance, element: E) -> None:
+        """Apply the output mappings into the enclosing scope."""
+        assert instance.parent_key is not None
+        p.apply_mappings(element.output_mappings, instance.key, instance.parent_key, propagate=True)
+
+    def outgoing(self, p: Processing, instance: ElementInstance, element: E) -> list[SequenceFlow]:
+        """Flows leaving a non-gateway: unconditional ones, conditional ones that hold, and the
+        default flow when no condition holds."""
+        flows = [p.process.flow(f) for f in element.outgoing]
+        chosen: list[SequenceFlow] = []
+        any_condition_true = False
+        for flow in flows:
+            if flow.flow_id == element.default_flow:
+                continue
+            if flow.condition is None:
+                chosen.append(flow)
+            elif p.evaluate_condition(flow, instance.key):
+                chosen.append(flow)
+                any_condition_true = True
+        if element.default_flow is not None and not any_condition_true:
+            chosen.append(p.process.flow(element.default_flow))
+        return chosen
+
+    def on_terminate(self, p: Processing, instance: ElementInstance, element: E) -> None:
+        """The element is ended from outside; nothing to cancel by default."""
+
+
+class ActivityProcessor(ElementProcessor[Activity]):
+    """Activities: standard loops and completion quantities on top of the default."""
+
+    def on_activate(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
+        loop = element.loop
+        if isinstance(loop, StandardLoop) and loop.test_before and instance.loop_counter == 0:
+            if not _loop_condition(p, instance, loop):
+                p.finish(instance, self.outgoing(p, instance, element), element.completion_quantity)
+                return
+        super().on_activate(p, instance, element)
+
+    def on_complete(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
+        from legato.engine.processors.multi_instance import inner_completed
+
+        parent = p.state.elements.get(instance.parent_key) if instance.parent_key else None
+        if parent is not None and parent.is_mi_body:
+            self.map_outputs(p, instance, element)
+            inner_completed(p, parent, instance, element)
+            return
+        loop = element.loop
+        if isinstance(loop, StandardLoop) and self._loops_again(p, instance, loop):
+            self.map_outputs(p, instance, element)
+            scope_key = instance.parent_key
+            assert scope_key is not None
+            p.finish(instance, [])
+            p.activate(element, scope_key, instance.flow_id, max(instance.loop_counter, 1) + 1)
+            return
+        flows = self.outgoing(p, instance, element)
+        self.map_outputs(p, instance, element)
+        p.finish(instance, flows, element.completion_quantity)
+
+    def _loops_again(self, p: Processing, instance: ElementInstance, loop: StandardLoop) -> bool:
+        counter = max(instance.loop_counter, 1)
+        if loop.loop_maximum is not None and counter >= loop.loop_maximum:
+            return False
+        return _loop_condition(p, instance, loop)
+
+
+def _loop_condition(p: Processing, instance: ElementInstance, loop: StandardLoop) -> bool:
+    if loop.loop_condition is None:
+        return False
+    value = p.evaluate(loop.loop_condition, instance.key)
+    if not isinstance(value, bool):
+        raise IncidentError(
+            "expression", f"loop condition {loop.loop_condition.source!r} gave {value!r}, not a boolean"
+        )
+    return value

@@ -1,0 +1,199 @@
+"""The state of one process instance: what is active, its variables, jobs, tasks, incidents.
+
+Only the appliers (:mod:`legato.engine.appliers`) change it. It serialises to JSON so the store
+can keep it beside the history it was built from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from legato.engine import values
+
+
+@dataclass(slots=True)
+class ElementInstance:
+    """A token in an element (the process itself is the root element instance)."""
+
+    key: int
+    element_id: str
+    kind: str
+    parent_key: int | None
+    flow_id: str | None = None
+    loop_counter: int = 0
+    is_mi_body: bool = False
+    children: set[int] = field(default_factory=set)
+    job_key: int | None = None
+    user_task_key: int | None = None
+    incident_key: int | None = None
+    child_instance_key: int | None = None
+    mi_count: int = 0
+    mi_items: list[Any] | None = None
+    mi_completed: int = 0
+    mi_started: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"key": self.key, "element_id": self.element_id, "kind": self.kind}
+        for name in (
+            "parent_key", "flow_id", "job_key", "user_task_key", "incident_key",
+            "child_instance_key",
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = value
+        for name in ("loop_counter", "mi_count", "mi_completed", "mi_started"):
+            if getattr(self, name):
+                data[name] = getattr(self, name)
+        if self.is_mi_body:
+            data["is_mi_body"] = True
+            data["mi_items"] = values.encode(self.mi_items)
+        if self.children:
+            data["children"] = sorted(self.children)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ElementInstance:
+        data = dict(data)
+        data["children"] = set(data.get("children", ()))
+        data.setdefault("parent_key", None)
+        if "mi_items" in data:
+            data["mi_items"] = values.decode(data["mi_items"])
+        return cls(**data)
+
+
+@dataclass(slots=True)
+class JobState:
+    """A job the instance waits for."""
+
+    job_key: int
+    element_instance_key: int
+    job_type: str
+    retries: int
+    failed: bool = False
+
+
+@dataclass(slots=True)
+class IncidentState:
+    """An open incident."""
+
+    incident_key: int
+    element_instance_key: int
+    element_id: str
+    error_type: str
+    message: str
+    phase: str
+    job_key: int | None = None
+
+
+@dataclass(slots=True)
+class InstanceState:
+    """Everything the engine knows about one process instance."""
+
+    instance_key: int
+    definition_key: int = 0
+    process_id: str = ""
+    version: int = 0
+    business_key: str | None = None
+    status: str = "active"
+    parent_instance_key: int | None = None
+    parent_element_instance_key: int | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    elements: dict[int, ElementInstance] = field(default_factory=dict)
+    variables: dict[int, dict[str, Any]] = field(default_factory=dict)
+    joins: dict[tuple[int, str], dict[str, int]] = field(default_factory=dict)
+    jobs: dict[int, JobState] = field(default_factory=dict)
+    user_tasks: dict[int, int] = field(default_factory=dict)
+    """Open user task key -> element instance key."""
+    incidents: dict[int, IncidentState] = field(default_factory=dict)
+
+    @property
+    def is_active(self) -> bool:
+        """True until the instance completed or was terminated."""
+        return self.status == "active"
+
+    def visible_variables(self, scope_key: int) -> dict[str, Any]:
+        """The variables seen from a scope: its own over its parents' over the root's."""
+        chain: list[int] = []
+        key: int | None = scope_key
+        while key is not None:
+            chain.append(key)
+            element = self.elements.get(key)
+            key = element.parent_key if element else None
+        result: dict[str, Any] = {}
+        for key in reversed(chain):
+            result.update(self.variables.get(key, {}))
+        return result
+
+    def scope_defining(self, scope_key: int, name: str) -> int:
+        """The nearest scope from ``scope_key`` upwards that has ``name``; else the root."""
+        key: int | None = scope_key
+        while key is not None:
+            if name in self.variables.get(key, {}):
+                return key
+            element = self.elements.get(key)
+            key = element.parent_key if element else None
+        return self.instance_key
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-compatible snapshot (values encoded)."""
+        return {
+            "instance_key": self.instance_key,
+            "definition_key": self.definition_key,
+            "process_id": self.process_id,
+            "version": self.version,
+            "business_key": self.business_key,
+            "status": self.status,
+            "parent_instance_key": self.parent_instance_key,
+            "parent_element_instance_key": self.parent_element_instance_key,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "elements": [e.to_json() for e in self.elements.values()],
+            "variables": {
+                str(scope): {name: values.encode(v) for name, v in scope_vars.items()}
+                for scope, scope_vars in self.variables.items()
+            },
+            "joins": [[scope, element_id, flows] for (scope, element_id), flows in self.joins.items()],
+            "jobs": [[j.job_key, j.element_instance_key, j.job_type, j.retries, j.failed]
+                     for j in self.jobs.values()],
+            "user_tasks": [[k, v] for k, v in self.user_tasks.items()],
+            "incidents": [
+                [i.incident_key, i.element_instance_key, i.element_id, i.error_type, i.message,
+                 i.phase, i.job_key]
+                for i in self.incidents.values()
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> InstanceState:
+        """Rebuild a state from :meth:`to_json`."""
+        state = cls(
+            instance_key=data["instance_key"],
+            definition_key=data["definition_key"],
+            process_id=data["process_id"],
+            version=data["version"],
+            business_key=data["business_key"],
+            status=data["status"],
+            parent_instance_key=data["parent_instance_key"],
+            parent_element_instance_key=data["parent_element_instance_key"],
+            started_at=_parse_time(data["started_at"]),
+            ended_at=_parse_time(data["ended_at"]),
+        )
+        for raw in data["elements"]:
+            element = ElementInstance.from_json(raw)
+            state.elements[element.key] = element
+        state.variables = {
+            int(scope): {name: values.decode(v) for name, v in scope_vars.items()}
+            for scope, scope_vars in data["variables"].items()
+        }
+        state.joins = {(scope, element_id): dict(flows) for scope, element_id, flows in data["joins"]}
+        state.jobs = {row[0]: JobState(*row) for row in data["jobs"]}
+        state.user_tasks = {k: v for k, v in data["user_tasks"]}
+        state.incidents = {row[0]: IncidentState(*row) for row in data["incidents"]}
+        return state
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None

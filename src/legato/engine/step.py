@@ -1,0 +1,239 @@
+"""The pure core: ``step(state, command, ctx)`` returns the events and the new state.
+
+No I/O, no clock, no randomness: the context brings time, keys and the deployed models, so the
+same inputs always give the same events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from legato.engine import commands as cmd
+from legato.engine import events as ev
+from legato.engine.context import EngineContext
+from legato.engine.processing import Processing
+from legato.engine.processors.scopes import child_completed
+from legato.engine.state import ElementInstance, InstanceState
+from legato.errors import InvalidCommandError, NotFoundError
+from legato.model import CallActivity
+
+
+@dataclass(slots=True)
+class StepResult:
+    """What processing one command produced."""
+
+    state: InstanceState
+    events: list[ev.Event]
+    follow_ups: list[cmd.Command] = field(default_factory=list)
+    """Commands for other instances (a called child to start, a parent to resume)."""
+
+
+def step(state: InstanceState | None, command: cmd.Command, ctx: EngineContext) -> StepResult:
+    """Process ``command`` against ``state`` (None for a new instance).
+
+    Raises:
+        InvalidCommandError: the command does not fit the state (e.g. an unknown job); the
+            state is left unchanged.
+        NotFoundError: the command names a definition that is not deployed.
+    """
+    if isinstance(command, cmd.StartInstance):
+        if state is not None:
+            raise InvalidCommandError(f"instance {command.instance_key} exists already")
+        return _start(command, ctx)
+    if state is None:
+        raise NotFoundError(f"no instance with key {command.instance_key}")
+    if not state.is_active:
+        raise InvalidCommandError(f"instance {state.instance_key} is {state.status}")
+    processing = Processing(state, ctx.definitions.get(state.definition_key), ctx)
+    handler = _HANDLERS.get(type(command))
+    if handler is None:
+        raise InvalidCommandError(f"unknown command {type(command).__name__}")
+    handler(processing, command)
+    processing.run()
+    return StepResult(state, processing.events, processing.follow_ups)
+
+
+def _start(command: cmd.StartInstance, ctx: EngineContext) -> StepResult:
+    deployed = ctx.definitions.get(command.definition_key)
+    process = deployed.process
+    variables = _normalized(command.variables)
+    if command.start_element_id is not None:
+        if command.start_element_id not in process.elements:
+            raise InvalidCommandError(f"process '{process.process_id}' has no element '{command.start_element_id}'")
+        starts = [process.element(command.start_element_id)]
+    else:
+        starts = list(process.start_nodes(process.process_id))
+        if not starts:
+            raise InvalidCommandError(f"process '{process.process_id}' has no none start event")
+        starts = starts[:1] if any(s.kind == "startEvent" for s in starts) else starts
+    state = InstanceState(instance_key=command.instance_key)
+    p = Processing(state, deployed, ctx)
+    p.emit(
+        ev.InstanceCreated(
+            at=ctx.now,
+            instance_key=command.instance_key,
+            definition_key=deployed.definition_key,
+            process_id=deployed.process_id,
+            version=deployed.version,
+            business_key=command.business_key,
+            parent_instance_key=command.parent_instance_key,
+            parent_element_instance_key=command.parent_element_instance_key,
+        )
+    )
+    root = state.elements[command.instance_key]
+    for name in process.variables:
+        p.set_local(root.key, name, None)
+    for name, value in variables.items():
+        p.set_local(root.key, name, value)
+    for start in starts:
+        p.activate(start, root.key, None)
+    p.run()
+    return StepResult(state, p.events, p.follow_ups)
+
+
+def _element_for_job(p: Processing, job_key: int) -> ElementInstance:
+    job = p.state.jobs.get(job_key)
+    if job is None:
+        raise InvalidCommandError(f"job {job_key} is not active (completed, cancelled or unknown)")
+    return p.state.elements[job.element_instance_key]
+
+
+def _complete_job(p: Processing, command: cmd.CompleteJob) -> None:
+    instance = _element_for_job(p, command.job_key)
+    variables = _normalized(command.variables)
+    p.emit(ev.JobCompleted(at=p.ctx.now, job_key=command.job_key, variables=variables))
+    _take_result(p, instance, variables)
+    p.complete(instance)
+
+
+def _take_result(p: Processing, instance: ElementInstance, variables: dict[str, Any]) -> None:
+    """Result variables: local to the element when it maps outputs, else propagated."""
+    element = p.process.element(instance.element_id)
+    if element.output_mappings:
+        for name, value in variables.items():
+            p.set_local(instance.key, name, value)
+    else:
+        p.set_all_propagating(instance.key, variables)
+
+
+def _normalized(variables: dict[str, Any]) -> dict[str, Any]:
+    from legato.engine.values import normalize
+
+    try:
+        return {str(name): normalize(value) for name, value in variables.items()}
+    except TypeError as exc:
+        raise InvalidCommandError(str(exc)) from exc
+
+
+def _fail_job(p: Processing, command: cmd.FailJob) -> None:
+    instance = _element_for_job(p, command.job_key)
+    job = p.state.jobs[command.job_key]
+    if job.failed:
+        raise InvalidCommandError(f"job {command.job_key} has failed already and waits for an operator")
+    retries = job.retries - 1 if command.retryable else 0
+    if retries > 0:
+        element = p.process.element(instance.element_id)
+        policy = p.retry_policy(element)
+        attempt = max(policy.max_attempts - retries, 1)
+        delay = command.retry_after if command.retry_after is not None else p.backoff(policy, attempt)
+        p.emit(
+            ev.JobFailed(
+                at=p.ctx.now, job_key=command.job_key, retries=retries,
+                error_message=command.error_message, retry_at=p.ctx.now + delay,
+            )
+        )
+        return
+    p.emit(ev.JobFailed(at=p.ctx.now, job_key=command.job_key, retries=0, error_message=command.error_message))
+    p.raise_incident(
+        instance, "job_failed", command.error_message, "job", job_key=command.job_key,
+        details=command.details,
+    )
+
+
+def _throw_error(p: Processing, command: cmd.ThrowError) -> None:
+    instance = _element_for_job(p, command.job_key)
+    message = f"unhandled BPMN error '{command.error_code}'"
+    if command.error_message:
+        message += f": {command.error_message}"
+    p.emit(ev.JobFailed(at=p.ctx.now, job_key=command.job_key, retries=0, error_message=message))
+    p.raise_incident(instance, "unhandled_error", message, "job", job_key=command.job_key)
+
+
+def _complete_user_task(p: Processing, command: cmd.CompleteUserTask) -> None:
+    element_key = p.state.user_tasks.get(command.user_task_key)
+    if element_key is None:
+        raise InvalidCommandError(f"user task {command.user_task_key} is not open")
+    instance = p.state.elements[element_key]
+    variables = _normalized(command.variables)
+    p.emit(
+        ev.UserTaskCompleted(
+            at=p.ctx.now, user_task_key=command.user_task_key,
+            completed_by=command.completed_by, variables=variables,
+        )
+    )
+    _take_result(p, instance, variables)
+    p.complete(instance)
+
+
+def _set_variables(p: Processing, command: cmd.SetVariables) -> None:
+    scope_key = command.scope_key if command.scope_key is not None else p.state.instance_key
+    if scope_key not in p.state.elements:
+        raise InvalidCommandError(f"scope {scope_key} is not active in instance {p.state.instance_key}")
+    for name, value in _normalized(command.variables).items():
+        if command.local:
+            p.set_local(scope_key, name, value)
+        else:
+            p.set_propagating(scope_key, name, value)
+    # Changed data may unblock nothing by itself; incidents are retried explicitly.
+
+
+def _resolve_incident(p: Processing, command: cmd.ResolveIncident) -> None:
+    incident = p.state.incidents.get(command.incident_key)
+    if incident is None:
+        raise InvalidCommandError(f"incident {command.incident_key} is not open")
+    instance = p.state.elements[incident.element_instance_key]
+    if incident.phase == "job" and incident.job_key is not None:
+        retries = command.retries if command.retries is not None else 1
+        if retries < 1:
+            raise InvalidCommandError("a job needs at least one retry to be tried again")
+        p.emit(ev.JobRetriesUpdated(at=p.ctx.now, job_key=incident.job_key, retries=retries))
+        p.emit(ev.IncidentResolved(at=p.ctx.now, incident_key=incident.incident_key))
+        return
+    p.emit(ev.IncidentResolved(at=p.ctx.now, incident_key=incident.incident_key))
+    if incident.phase == "complete":
+        p.later(lambda: p.run_completion(instance))
+    else:
+        p.later(lambda: p.run_activation(instance))
+
+
+def _cancel(p: Processing, command: cmd.CancelInstance) -> None:
+    root = p.state.elements[p.state.instance_key]
+    p.terminate(root)
+    p.emit(ev.InstanceTerminated(at=p.ctx.now, reason=command.reason))
+
+
+def _complete_call_activity(p: Processing, command: cmd.CompleteCallActivity) -> None:
+    instance = p.state.elements.get(command.element_instance_key)
+    if instance is None or instance.child_instance_key != command.child_instance_key:
+        raise InvalidCommandError(
+            f"element instance {command.element_instance_key} does not wait for child "
+            f"{command.child_instance_key}"
+        )
+    element = p.process.element(instance.element_id)
+    assert isinstance(element, CallActivity)
+    child_completed(p, instance, element, _normalized(command.variables))
+
+
+_HANDLERS: dict[type[cmd.Command], Callable[[Processing, Any], None]] = {
+    cmd.CompleteJob: _complete_job,
+    cmd.FailJob: _fail_job,
+    cmd.ThrowError: _throw_error,
+    cmd.CompleteUserTask: _complete_user_task,
+    cmd.SetVariables: _set_variables,
+    cmd.ResolveIncident: _resolve_incident,
+    cmd.CancelInstance: _cancel,
+    cmd.CompleteCallActivity: _complete_call_activity,
+}
+

@@ -1,0 +1,132 @@
+"""The one exception tree of Legato.
+
+```
+LegatoError
+├── ModelError                  a model cannot be read or deployed
+│   ├── BpmnParseError          malformed or hostile XML, or XML that is not BPMN
+│   └── BpmnValidationError     a model that breaks a BPMN rule (carries every issue found)
+├── ExpressionError             an expression failed to compile or to evaluate
+├── NotFoundError               a process, instance, job, task or incident is unknown
+├── InvalidCommandError         a command that does not fit the current state
+├── StoreError                  the database could not be used as required
+└── JobError                    raised by a job handler to steer what happens to its job
+    ├── BpmnError               a business error with a code, for the model to catch
+    └── NonRetryableError       a failure that retrying cannot fix: an incident at once
+```
+
+Any other exception raised by a handler is a retryable failure: the job is tried again after
+the backoff while attempts remain, then becomes an incident.
+
+Expected failures inside a running instance (a failing condition, a missing variable, an
+exhausted retry budget) are not raised: they become incidents on the instance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class LegatoError(Exception):
+    """The base of every error Legato raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    """Where in a model file something is."""
+
+    file: str | None = None
+    """The file name (or ``None`` when the model came from a string)."""
+    line: int | None = None
+    """The 1-based line number in the file."""
+    element_id: str | None = None
+    """The id of the BPMN element concerned."""
+
+    def __str__(self) -> str:
+        parts = [self.file or "<string>"]
+        if self.line is not None:
+            parts[0] += f":{self.line}"
+        if self.element_id:
+            parts.append(f"element '{self.element_id}'")
+        return ", ".join(parts)
+
+
+class ModelError(LegatoError):
+    """A model cannot be read or deployed."""
+
+    def __init__(self, message: str, location: SourceLocation | None = None) -> None:
+        self.message = message
+        self.location = location or SourceLocation()
+        super().__init__(f"{self.location}: {message}" if location else message)
+
+
+class BpmnParseError(ModelError):
+    """The file is not well-formed, is hostile, too large, or is not BPMN 2.0 XML."""
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationIssue:
+    """One broken rule of a model."""
+
+    rule: str
+    """A short rule identifier, e.g. ``EXT023`` or ``exclusive-gateway-default``."""
+    message: str
+    """What is wrong, in a sentence."""
+    location: SourceLocation
+    """Where it is."""
+
+    def __str__(self) -> str:
+        return f"{self.location}: [{self.rule}] {self.message}"
+
+
+class BpmnValidationError(ModelError):
+    """The model breaks one or more BPMN rules and cannot be deployed."""
+
+    def __init__(self, issues: list[ValidationIssue]) -> None:
+        self.issues = issues
+        first = issues[0]
+        more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
+        super().__init__(f"[{first.rule}] {first.message}{more}", first.location)
+        self.args = ("\n".join(str(issue) for issue in issues),)
+
+    def __str__(self) -> str:
+        return "\n".join(str(issue) for issue in self.issues)
+
+
+class ExpressionError(LegatoError):
+    """An expression failed to compile or to evaluate."""
+
+
+class NotFoundError(LegatoError):
+    """A process definition, instance, job, user task or incident is unknown."""
+
+
+class InvalidCommandError(LegatoError):
+    """A command that does not fit the current state (e.g. completing a finished job)."""
+
+
+class StoreError(LegatoError):
+    """The database could not be used as required."""
+
+
+class JobError(LegatoError):
+    """Raised by a job handler to steer what happens to its job."""
+
+
+class BpmnError(JobError):
+    """A business error for the model to catch (an error boundary event or event sub-process).
+
+    Args:
+        code: the error code the catching event matches.
+        message: a human-readable explanation.
+        variables: variables to set where the error is caught.
+    """
+
+    def __init__(self, code: str, message: str = "", variables: dict[str, object] | None = None) -> None:
+        self.code = code
+        self.message = message
+        self.variables = dict(variables or {})
+        super().__init__(f"BPMN error '{code}'" + (f": {message}" if message else ""))
+
+
+class NonRetryableError(JobError):
+    """A failure that retrying cannot fix: the job becomes an incident at once."""

@@ -1,0 +1,217 @@
+"""The public entry points: compile once, evaluate many times."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from legato.feel import ast
+from legato.feel.builtins import BUILTINS
+from legato.feel.compiler import Compiler, Evaluator, Tester
+from legato.feel.errors import FeelSyntaxError
+from legato.feel.names import NameTable
+from legato.feel.parser import parse_expression, parse_unary_tests
+from legato.feel.properties import PROPERTY_NAMES
+from legato.feel.runtime import Run, Scope
+from legato.feel.types import TYPE_NAMES
+from legato.feel.values import Range, to_feel
+
+_KNOWN = NameTable([*BUILTINS, *PROPERTY_NAMES, *TYPE_NAMES])
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationResult:
+    """The value of an evaluation and the warnings explaining any null that came from an error."""
+
+    value: Any
+    """The result (None for null)."""
+    warnings: list[str] = field(default_factory=list)
+    """Why parts of the evaluation failed, in order; empty when nothing failed."""
+
+
+def _table(names: Iterable[str] | None) -> NameTable:
+    if not names:
+        return _KNOWN
+    table = _KNOWN.copy()
+    for name in names:
+        table.add(name)
+    return table
+
+
+def _run_guarded(run: Run, action: Any) -> Any:
+    try:
+        return action()
+    except RecursionError:
+        run.warn("evaluation nested too deeply (recursion limit reached)")
+    except Exception as error:  # evaluation must never raise: report the failure instead
+        run.warn(f"internal error: {type(error).__name__}: {error}")
+    return None
+
+
+def _root(run: Run, context: Mapping[str, Any] | None) -> Scope:
+    return Scope(run, context if context is not None else {}, convert=True)
+
+
+class CompiledExpression:
+    """A FEEL expression compiled once into closures; evaluate it as often as needed."""
+
+    __slots__ = ("_evaluator", "source")
+
+    def __init__(self, source: str, evaluator: Evaluator) -> None:
+        self.source = source
+        """The expression text."""
+        self._evaluator = evaluator
+
+    def evaluate(
+        self, context: Mapping[str, Any] | None = None, *, now: dt.datetime | None = None
+    ) -> Any:
+        """Evaluate with the variables in ``context``; errors yield None.
+
+        Args:
+            context: Variable values by name (Python values; ints and floats become Decimal).
+            now: The instant ``now()`` and ``today()`` return (default: the system clock).
+        """
+        return self.evaluate_detailed(context, now=now).value
+
+    def evaluate_detailed(
+        self, context: Mapping[str, Any] | None = None, *, now: dt.datetime | None = None
+    ) -> EvaluationResult:
+        """Evaluate and report the warnings behind every null that came from an error."""
+        run = Run(now)
+        scope = _root(run, context)
+        value = _run_guarded(run, lambda: self._evaluator(scope))
+        return EvaluationResult(value, run.warnings)
+
+    def __repr__(self) -> str:
+        return f"CompiledExpression({self.source!r})"
+
+
+class CompiledUnaryTests:
+    """Compiled unary tests (a decision table input entry such as ``< 10`` or ``"a","b"``)."""
+
+    __slots__ = ("_tester", "source")
+
+    def __init__(self, source: str, tester: Tester) -> None:
+        self.source = source
+        """The unary tests text."""
+        self._tester = tester
+
+    def matches(self, input_value: Any, context: Mapping[str, Any] | None = None) -> bool | None:
+        """Whether ``input_value`` passes; None when the tests could not be decided."""
+        return self.matches_detailed(input_value, context).value  # type: ignore[no-any-return]
+
+    def matches_detailed(
+        self, input_value: Any, context: Mapping[str, Any] | None = None
+    ) -> EvaluationResult:
+        """Like :meth:`matches`, with the warnings of the evaluation."""
+        run = Run()
+        scope = _root(run, context)
+        value = _run_guarded(run, lambda: self._tester(scope, to_feel(input_value)))
+        return EvaluationResult(value, run.warnings)
+
+    def __repr__(self) -> str:
+        return f"CompiledUnaryTests({self.source!r})"
+
+
+def _compile_tree(text: str, node: ast.Node) -> Evaluator:
+    try:
+        return Compiler(text, BUILTINS).compile(node)
+    except RecursionError as error:
+        raise FeelSyntaxError("expression nested too deeply", text, 0) from error
+
+
+def compile(text: str, names: Iterable[str] | None = None) -> CompiledExpression:
+    """Compile a FEEL expression.
+
+    Args:
+        text: The expression.
+        names: Variable names that may contain spaces or operators (``Monthly Salary``), so
+            that the parser can recognise them; names without spaces need no declaring.
+
+    Raises:
+        FeelSyntaxError: If the text is not valid FEEL; the message names the position.
+    """
+    return _compile_cached(text, tuple(sorted(set(names))) if names else ())
+
+
+@functools.lru_cache(maxsize=2048)
+def _compile_cached(text: str, names: tuple[str, ...]) -> CompiledExpression:
+    try:
+        node = parse_expression(text, _table(names))
+    except RecursionError as error:
+        raise FeelSyntaxError("expression nested too deeply", text, 0) from error
+    return CompiledExpression(text, _compile_tree(text, node))
+
+
+def compile_unary_tests(text: str, names: Iterable[str] | None = None) -> CompiledUnaryTests:
+    """Compile unary tests: ``-``, ``< 10``, ``[1..5]``, ``"a", "b"``, ``not(...)``, ``? > 2``.
+
+    Raises:
+        FeelSyntaxError: If the text is not valid unary tests.
+    """
+    try:
+        node = parse_unary_tests(text, _table(names))
+        tester = Compiler(text, BUILTINS).unary_tests(node)
+    except RecursionError as error:
+        raise FeelSyntaxError("expression nested too deeply", text, 0) from error
+    return CompiledUnaryTests(text, tester)
+
+
+def evaluate(
+    text: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> Any:
+    """Compile (cached) and evaluate ``text``; errors yield None.
+
+    Raises:
+        FeelSyntaxError: If the text is not valid FEEL.
+    """
+    names = [key for key in context if " " in key] if context else None
+    return compile(text, names).evaluate(context, now=now)
+
+
+def evaluate_range_literal(text: str) -> Range | None:
+    """The range a string such as ``"[1..10)"`` or ``"<= 5"`` denotes (for ``range()``)."""
+    try:
+        node = parse_unary_tests(text.strip(), _KNOWN)
+    except FeelSyntaxError:
+        return None
+    if len(node.tests) != 1 or node.negated or node.wildcard:
+        return None
+    test = node.tests[0]
+    if not _is_constant(test.operand):
+        return None
+    value = Compiler(text, BUILTINS).compile(test.operand)(Scope(Run(), {}))
+    if test.op is None:
+        return value if isinstance(value, Range) else None
+    return _comparison_range(test.op, value)
+
+
+def _comparison_range(op: str, value: Any) -> Range | None:
+    if value is None:
+        return None
+    shapes = {
+        "<": Range(None, value, False, False),
+        "<=": Range(None, value, False, True),
+        ">": Range(value, None, False, False),
+        ">=": Range(value, None, True, False),
+        "=": Range(value, value, True, True),
+    }
+    return shapes.get(op)
+
+
+def _is_constant(node: ast.Node) -> bool:
+    if isinstance(node, ast.Literal):
+        return True
+    if isinstance(node, ast.RangeNode):
+        return all(end is None or _is_constant(end) for end in (node.start, node.end))
+    if isinstance(node, ast.Negation):
+        return _is_constant(node.operand)
+    if isinstance(node, ast.Call) and isinstance(node.function, ast.Name):
+        return node.function.name in BUILTINS and all(_is_constant(a) for a in node.args)
+    return False

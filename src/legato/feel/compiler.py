@@ -1,0 +1,558 @@
+"""Compiles the syntax tree once into a tree of Python closures.
+
+Each node becomes a function ``Scope -> value``; evaluation never looks at the tree again.
+Errors inside an evaluation become null plus a warning on the scope's ``Run``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from legato.feel import ast, temporal
+from legato.feel.errors import FeelEvaluationError, FeelSyntaxError
+from legato.feel.operators import BINARY, negate
+from legato.feel.properties import get_property
+from legato.feel.runtime import MISSING, FeelFunction, Run, Scope
+from legato.feel.semantics import compare, equals, range_contains, type_name
+from legato.feel.types import TypeTest, compile_type
+from legato.feel.values import Range
+
+Evaluator = Callable[[Scope], Any]
+"""A compiled expression: evaluates in a scope."""
+Tester = Callable[[Scope, Any], bool | None]
+"""Compiled unary tests: whether a value passes, in a scope."""
+
+MAX_ITERATION = 1_000_000
+"""The most elements a ``for`` or ``some``/``every`` may produce."""
+
+_RECOVERABLE = (FeelEvaluationError, ArithmeticError, OverflowError, ValueError)
+
+
+class Lambda(FeelFunction):
+    """A user-defined FEEL function; it closes over the scope it was defined in."""
+
+    def __init__(
+        self,
+        params: Sequence[tuple[str, TypeTest | None]],
+        body: Evaluator,
+        scope: Scope,
+    ) -> None:
+        self.params = tuple(params)
+        self.body = body
+        self.scope = scope
+
+    def invoke(self, run: Run, args: Sequence[Any], names: Sequence[str] | None = None) -> Any:
+        """Bind the arguments to the parameters and evaluate the body."""
+        bound = self._bind(run, args, names)
+        if bound is None:
+            return None
+        return self.body(Scope(run, bound, self.scope))
+
+    def _bind(
+        self, run: Run, args: Sequence[Any], names: Sequence[str] | None
+    ) -> dict[str, Any] | None:
+        param_names = [name for name, _ in self.params]
+        if names:
+            unknown = [name for name in names if name not in param_names]
+            if unknown:
+                run.warn(f"function has no parameter named '{unknown[0]}'")
+                return None
+            bound = dict.fromkeys(param_names)
+            bound.update(zip(names, args, strict=True))
+        elif len(args) > len(param_names):
+            run.warn(f"function expects {len(param_names)} arguments, got {len(args)}")
+            return None
+        else:
+            bound = dict(
+                zip(param_names, [*args, *[None] * (len(param_names) - len(args))], strict=True)
+            )
+        for name, test in self.params:
+            if test is not None and bound[name] is not None and not test(bound[name]):
+                run.warn(f"parameter '{name}' does not accept {type_name(bound[name])}")
+                return None
+        return bound
+
+
+def _warn(scope: Scope, error: Exception) -> None:
+    scope.run.warn(str(error))
+
+
+def contains_input(node: object) -> bool:
+    """Whether a tree uses ``?`` (the input value of a unary test)."""
+    stack: list[object] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.InputValue):
+            return True
+        if isinstance(current, tuple):
+            stack.extend(current)
+        elif isinstance(current, ast.Node):
+            stack.extend(getattr(current, f) for f in current.__dataclass_fields__)
+    return False
+
+
+class Compiler:
+    """Turns syntax trees into closures; ``builtins`` are the functions known by name."""
+
+    def __init__(self, text: str, builtins: Mapping[str, FeelFunction]) -> None:
+        self.text = text
+        self.builtins = builtins
+        self._dispatch: dict[type, Callable[[Any], Evaluator]] = {
+            ast.Literal: self._literal,
+            ast.Name: self._name,
+            ast.InputValue: self._input_value,
+            ast.Negation: self._negation,
+            ast.Binary: self._binary,
+            ast.Logical: self._logical,
+            ast.Between: self._between,
+            ast.In: self._in,
+            ast.InstanceOf: self._instance_of,
+            ast.If: self._if,
+            ast.For: self._for,
+            ast.Quantified: self._quantified,
+            ast.ListNode: self._list,
+            ast.ContextNode: self._context,
+            ast.RangeNode: self._range,
+            ast.Path: self._path,
+            ast.Filter: self._filter,
+            ast.Call: self._call,
+            ast.FunctionDef: self._function,
+        }
+
+    def compile(self, node: ast.Node) -> Evaluator:
+        """The closure evaluating ``node``."""
+        return self._dispatch[type(node)](node)
+
+    # -- leaves --------------------------------------------------------------------------
+
+    def _literal(self, node: ast.Literal) -> Evaluator:
+        value = node.value
+        if node.at_literal is not None:
+            value = temporal.parse_temporal(node.at_literal)
+            if value is None:
+                raise FeelSyntaxError(
+                    f"invalid temporal literal @{node.at_literal!r}", self.text, node.pos
+                )
+        return lambda scope: value
+
+    def _name(self, node: ast.Name) -> Evaluator:
+        key = node.name
+        builtin = self.builtins.get(key)
+
+        def evaluate(scope: Scope) -> Any:
+            value = scope.lookup(key)
+            if value is MISSING:
+                if builtin is not None:
+                    return builtin
+                scope.run.warn(f"no variable named '{key}'")
+                return None
+            return value
+
+        return evaluate
+
+    def _input_value(self, node: ast.InputValue) -> Evaluator:
+        def evaluate(scope: Scope) -> Any:
+            value = scope.lookup("?")
+            if value is MISSING:
+                scope.run.warn("'?' used outside of a unary test")
+                return None
+            return value
+
+        return evaluate
+
+    # -- operators -----------------------------------------------------------------------
+
+    def _negation(self, node: ast.Negation) -> Evaluator:
+        operand = self.compile(node.operand)
+
+        def evaluate(scope: Scope) -> Any:
+            try:
+                return negate(operand(scope))
+            except _RECOVERABLE as error:
+                _warn(scope, error)
+                return None
+
+        return evaluate
+
+    def _binary(self, node: ast.Binary) -> Evaluator:
+        operator = BINARY[node.op]
+        left, right = self.compile(node.left), self.compile(node.right)
+
+        def evaluate(scope: Scope) -> Any:
+            try:
+                return operator(left(scope), right(scope))
+            except _RECOVERABLE as error:
+                _warn(scope, error)
+                return None
+
+        return evaluate
+
+    def _logical(self, node: ast.Logical) -> Evaluator:
+        left, right = self.compile(node.left), self.compile(node.right)
+        decisive = node.op == "or"
+        op = node.op
+
+        def operand(scope: Scope, value: Any) -> bool | None:
+            if value is not None and not isinstance(value, bool):
+                scope.run.warn(f"'{op}' expects booleans, got {type_name(value)}")
+                return None
+            return value
+
+        def evaluate(scope: Scope) -> bool | None:
+            first = operand(scope, left(scope))
+            if first is decisive:
+                return decisive
+            second = operand(scope, right(scope))
+            if second is decisive:
+                return decisive
+            return None if first is None or second is None else not decisive
+
+        return evaluate
+
+    def _between(self, node: ast.Between) -> Evaluator:
+        value, low, high = (self.compile(n) for n in (node.value, node.low, node.high))
+
+        def evaluate(scope: Scope) -> bool | None:
+            subject, lower, upper = value(scope), low(scope), high(scope)
+            if subject is None or lower is None or upper is None:
+                return None
+            above, below = compare(subject, lower), compare(subject, upper)
+            if above is None or below is None:
+                scope.run.warn(f"can't compare {type_name(subject)} in 'between'")
+                return None
+            return above >= 0 and below <= 0
+
+        return evaluate
+
+    def _in(self, node: ast.In) -> Evaluator:
+        value, tests = self.compile(node.value), self.unary_tests(node.tests)
+        return lambda scope: tests(scope, value(scope))
+
+    def _instance_of(self, node: ast.InstanceOf) -> Evaluator:
+        value, test = self.compile(node.value), compile_type(node.type)
+        return lambda scope: test(value(scope))
+
+    def _if(self, node: ast.If) -> Evaluator:
+        condition = self.compile(node.condition)
+        then, otherwise = self.compile(node.then), self.compile(node.otherwise)
+        return lambda scope: then(scope) if condition(scope) is True else otherwise(scope)
+
+    # -- iteration -----------------------------------------------------------------------
+
+    def _iterations(self, nodes: tuple[ast.Iteration, ...]) -> list[Callable[[Scope], Any]]:
+        return [self._iteration(node) for node in nodes]
+
+    def _iteration(self, node: ast.Iteration) -> Callable[[Scope], Any]:
+        source = self.compile(node.source)
+        end = self.compile(node.end) if node.end is not None else None
+
+        def items(scope: Scope) -> list[Any] | None:
+            value = source(scope)
+            if end is not None:
+                return _number_sequence(scope, value, end(scope), True)
+            if isinstance(value, Range):
+                return _range_items(scope, value)
+            if value is None:
+                scope.run.warn(f"can't iterate over null ('{node.name}')")
+                return None
+            return value if isinstance(value, list) else [value]
+
+        return items
+
+    def _for(self, node: ast.For) -> Evaluator:
+        sources = self._iterations(node.iterations)
+        names = [iteration.name for iteration in node.iterations]
+        body = self.compile(node.body)
+
+        def evaluate(scope: Scope) -> list[Any] | None:
+            results: list[Any] = []
+            for bound in _combinations(scope, names, sources, results):
+                if bound is None:
+                    return None
+                results.append(body(bound))
+            return results
+
+        return evaluate
+
+    def _quantified(self, node: ast.Quantified) -> Evaluator:
+        sources = self._iterations(node.iterations)
+        names = [iteration.name for iteration in node.iterations]
+        condition = self.compile(node.condition)
+        every = node.every
+
+        def evaluate(scope: Scope) -> bool | None:
+            for bound in _combinations(scope, names, sources, None):
+                if bound is None:
+                    return None
+                if (condition(bound) is True) != every:
+                    return not every
+            return every
+
+        return evaluate
+
+    # -- structures ----------------------------------------------------------------------
+
+    def _list(self, node: ast.ListNode) -> Evaluator:
+        items = [self.compile(item) for item in node.items]
+        return lambda scope: [item(scope) for item in items]
+
+    def _context(self, node: ast.ContextNode) -> Evaluator:
+        entries = [(key, self.compile(value)) for key, value in node.entries]
+
+        def evaluate(scope: Scope) -> dict[str, Any] | None:
+            values: dict[str, Any] = {}
+            inner = scope.child(values)
+            for key, value in entries:
+                if key in values:
+                    scope.run.warn(f"duplicate context entry '{key}'")
+                    return None
+                values[key] = value(inner)
+            return dict(values)
+
+        return evaluate
+
+    def _range(self, node: ast.RangeNode) -> Evaluator:
+        start = self.compile(node.start) if node.start is not None else None
+        end = self.compile(node.end) if node.end is not None else None
+        included = node.start_included, node.end_included
+
+        def evaluate(scope: Scope) -> Range | None:
+            low = start(scope) if start else None
+            high = end(scope) if end else None
+            if low is not None and high is not None and compare(low, high) is None:
+                scope.run.warn(f"range endpoints {type_name(low)} and {type_name(high)} differ")
+                return None
+            return Range(low, high, *included)
+
+        return evaluate
+
+    def _path(self, node: ast.Path) -> Evaluator:
+        base, name = self.compile(node.base), node.name
+
+        def evaluate(scope: Scope) -> Any:
+            value = base(scope)
+            if isinstance(value, list):
+                return [_member(scope, item, name) for item in value]
+            return _member(scope, value, name)
+
+        return evaluate
+
+    def _filter(self, node: ast.Filter) -> Evaluator:
+        base, condition = self.compile(node.base), self.compile(node.condition)
+
+        def evaluate(scope: Scope) -> Any:
+            value = base(scope)
+            if value is None:
+                return None
+            items = value if isinstance(value, list) else [value]
+            if not items:
+                return []
+            first = condition(_item_scope(scope, items[0]))
+            if isinstance(first, Decimal):
+                return _index(scope, items, first)
+            return [
+                item
+                for position, item in enumerate(items)
+                if (first if position == 0 else condition(_item_scope(scope, item))) is True
+            ]
+
+        return evaluate
+
+    # -- functions -----------------------------------------------------------------------
+
+    def _call(self, node: ast.Call) -> Evaluator:
+        args = [self.compile(arg) for arg in node.args]
+        names = node.names or None
+        if isinstance(node.function, ast.Name):
+            callee = self._function_name(node.function.name)
+        else:
+            callee = self.compile(node.function)
+
+        def evaluate(scope: Scope) -> Any:
+            function = callee(scope)
+            if not isinstance(function, FeelFunction):
+                if function is not None:
+                    scope.run.warn(f"{type_name(function)} is not a function")
+                return None
+            return function.invoke(scope.run, [arg(scope) for arg in args], names)
+
+        return evaluate
+
+    def _function_name(self, key: str) -> Evaluator:
+        builtin = self.builtins.get(key)
+
+        def evaluate(scope: Scope) -> Any:
+            value = scope.lookup(key)
+            if value is MISSING:
+                if builtin is None:
+                    scope.run.warn(f"no function named '{key}'")
+                return builtin
+            return value
+
+        return evaluate
+
+    def _function(self, node: ast.FunctionDef) -> Evaluator:
+        if node.external:
+
+            def external(scope: Scope) -> Any:
+                scope.run.warn("external functions are not supported")
+                return None
+
+            return external
+        params = [(p.name, compile_type(p.type) if p.type else None) for p in node.params]
+        body = self.compile(node.body)
+        return lambda scope: Lambda(params, body, scope)
+
+    # -- unary tests ---------------------------------------------------------------------
+
+    def unary_tests(self, node: ast.UnaryTests) -> Tester:
+        """The closure telling whether a value passes the tests."""
+        if node.wildcard:
+            return lambda scope, value: True
+        tests = [self._unary_test(test) for test in node.tests]
+        negated = node.negated
+
+        def evaluate(scope: Scope, value: Any) -> bool | None:
+            result: bool | None = False
+            for test in tests:
+                outcome = test(scope, value)
+                if outcome is True:
+                    result = True
+                    break
+                if outcome is None:
+                    result = None
+            if negated and result is not None:
+                return not result
+            return result
+
+        return evaluate
+
+    def _unary_test(self, node: ast.UnaryTest) -> Tester:
+        operand = self.compile(node.operand)
+        if node.op is not None:
+            return _comparison_test(BINARY[node.op], operand)
+        uses_input = contains_input(node.operand)
+
+        def evaluate(scope: Scope, value: Any) -> bool | None:
+            expected = operand(scope.child({"?": value}))
+            if uses_input and isinstance(expected, bool):
+                return expected
+            return _value_test(value, expected)
+
+        return evaluate
+
+
+def _comparison_test(operator: Callable[[Any, Any], Any], operand: Evaluator) -> Tester:
+    def evaluate(scope: Scope, value: Any) -> bool | None:
+        try:
+            result = operator(value, operand(scope.child({"?": value})))
+        except _RECOVERABLE as error:
+            _warn(scope, error)
+            return None
+        return result if isinstance(result, bool) else None
+
+    return evaluate
+
+
+def _value_test(value: Any, expected: Any) -> bool | None:
+    if isinstance(expected, Range):
+        return range_contains(expected, value)
+    if isinstance(expected, list):
+        return (
+            any(equals(value, item) is True for item in expected) or equals(value, expected) is True
+        )
+    if isinstance(expected, bool) and not isinstance(value, bool):
+        return expected
+    return equals(value, expected) is True
+
+
+def _member(scope: Scope, value: Any, name: str) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        if name in value:
+            return value[name]
+        scope.run.warn(f"no entry '{name}' in context")
+        return None
+    member = get_property(value, name)
+    if member is MISSING:
+        scope.run.warn(f"{type_name(value)} has no property '{name}'")
+        return None
+    return member
+
+
+def _item_scope(scope: Scope, item: Any) -> Scope:
+    inner = scope.child({"item": item})
+    return inner.child(item) if isinstance(item, dict) else inner
+
+
+def _index(scope: Scope, items: list[Any], position: Decimal) -> Any:
+    if position != position.to_integral_value():
+        scope.run.warn(f"list index {position} is not an integer")
+        return None
+    index = int(position)
+    if index == 0 or abs(index) > len(items):
+        scope.run.warn(f"list index {index} out of range for {len(items)} items")
+        return None
+    return items[index - 1] if index > 0 else items[index]
+
+
+def _number_sequence(scope: Scope, start: Any, end: Any, inclusive: bool) -> list[Any] | None:
+    if not isinstance(start, Decimal) or not isinstance(end, Decimal):
+        scope.run.warn(f"can't iterate from {type_name(start)} to {type_name(end)}")
+        return None
+    if start != start.to_integral_value() or end != end.to_integral_value():
+        scope.run.warn("iteration bounds must be integers")
+        return None
+    low, high = int(start), int(end)
+    if abs(high - low) >= MAX_ITERATION:
+        scope.run.warn(f"iteration of more than {MAX_ITERATION} items refused")
+        return None
+    step = 1 if high >= low else -1
+    stop = high + step if inclusive else high
+    return [Decimal(i) for i in range(low, stop, step)]
+
+
+def _range_items(scope: Scope, value: Range) -> list[Any] | None:
+    start, end = value.start, value.end
+    if not isinstance(start, Decimal) or not isinstance(end, Decimal):
+        scope.run.warn("only ranges of integers can be iterated")
+        return None
+    items = _number_sequence(scope, start, end, True)
+    if items is None:
+        return None
+    if not value.start_included and items:
+        items = items[1:]
+    if not value.end_included and items:
+        items = items[:-1]
+    return items
+
+
+def _combinations(
+    scope: Scope,
+    names: list[str],
+    sources: list[Callable[[Scope], Any]],
+    partial: list[Any] | None,
+) -> list[Scope | None]:
+    """Every binding of the iteration names (the cartesian product), as nested scopes."""
+    frames: list[Scope | None] = [scope]
+    for name, source in zip(names, sources, strict=True):
+        next_frames: list[Scope | None] = []
+        for frame in frames:
+            if frame is None:
+                return [None]
+            items = source(frame)
+            if items is None:
+                return [None]
+            for item in items:
+                bound: dict[str, Any] = {name: item}
+                if partial is not None:
+                    bound["partial"] = partial
+                next_frames.append(frame.child(bound))
+            if len(next_frames) > MAX_ITERATION:
+                scope.run.warn(f"iteration of more than {MAX_ITERATION} items refused")
+                return [None]
+        frames = next_frames
+    return frames

@@ -1,0 +1,86 @@
+"""FEEL types as used by ``instance of`` and typed function parameters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from legato.feel import ast
+from legato.feel.runtime import FeelFunction
+from legato.feel.values import Range, YearsMonthsDuration
+
+TypeTest = Callable[[Any], bool]
+"""A compiled type: tells whether a value conforms to it."""
+
+_SIMPLE: dict[str, TypeTest] = {
+    "Any": lambda value: value is not None,
+    "Null": lambda value: value is None,
+    "number": lambda value: isinstance(value, Decimal),
+    "string": lambda value: isinstance(value, str),
+    "boolean": lambda value: isinstance(value, bool),
+    "date": lambda value: isinstance(value, dt.date) and not isinstance(value, dt.datetime),
+    "time": lambda value: isinstance(value, dt.time),
+    "date and time": lambda value: isinstance(value, dt.datetime),
+    "days and time duration": lambda value: isinstance(value, dt.timedelta),
+    "years and months duration": lambda value: isinstance(value, YearsMonthsDuration),
+}
+_ALIASES = {
+    "dayTimeDuration": "days and time duration",
+    "yearMonthDuration": "years and months duration",
+    "dateTime": "date and time",
+}
+
+TYPE_NAMES = (*_SIMPLE, "list", "context", "range", "function")
+"""The names of the built-in types."""
+
+
+def compile_type(ref: ast.TypeRef) -> TypeTest:
+    """A predicate telling whether a value is an instance of the type ``ref`` names.
+
+    Unknown type names (item definitions of a model) match nothing.
+    """
+    name = _ALIASES.get(ref.name, ref.name)
+    if name in _SIMPLE:
+        return _SIMPLE[name]
+    if name == "list":
+        return _list_type(ref)
+    if name == "context":
+        return _context_type(ref)
+    if name == "range":
+        return _range_type(ref)
+    if name == "function":
+        return lambda value: isinstance(value, FeelFunction)
+    return lambda value: False
+
+
+def _list_type(ref: ast.TypeRef) -> TypeTest:
+    item = compile_type(ref.args[0]) if ref.args else _SIMPLE["Any"]
+
+    def test(value: Any) -> bool:
+        return isinstance(value, list) and all(x is None or item(x) for x in value)
+
+    return test
+
+
+def _context_type(ref: ast.TypeRef) -> TypeTest:
+    fields = [(key, compile_type(field)) for key, field in ref.fields]
+
+    def test(value: Any) -> bool:
+        if not isinstance(value, dict):
+            return False
+        return all(key in value and (value[key] is None or t(value[key])) for key, t in fields)
+
+    return test
+
+
+def _range_type(ref: ast.TypeRef) -> TypeTest:
+    point = compile_type(ref.args[0]) if ref.args else _SIMPLE["Any"]
+
+    def test(value: Any) -> bool:
+        if not isinstance(value, Range):
+            return False
+        return all(end is None or point(end) for end in (value.start, value.end))
+
+    return test

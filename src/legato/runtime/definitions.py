@@ -1,0 +1,105 @@
+"""Deployed process versions, parsed once and cached by definition key."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from legato.bpmn import load_for_deployment
+from legato.engine.context import DeployedProcess
+from legato.model import Definitions
+from legato.store.ports import Store, Transaction
+from legato.store.records import DefinitionRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """What one deploy call did."""
+
+    resource_name: str
+    processes: tuple[DeployedProcess, ...]
+    """The deployed processes (new versions, or the existing ones for unchanged content)."""
+
+
+class DefinitionRegistry:
+    """Implements the engine's definition lookup over the store, with a parse cache."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._by_key: dict[int, DeployedProcess] = {}
+        self._latest: dict[str, int] = {}
+
+    def get(self, definition_key: int) -> DeployedProcess:
+        """A version by key (parsed from the stored XML on first use)."""
+        deployed = self._by_key.get(definition_key)
+        if deployed is None:
+            with self._store.transaction() as tx:
+                record = tx.get_definition(definition_key)
+            if record is None:
+                raise KeyError(definition_key)
+            deployed = self._remember(record)
+        return deployed
+
+    def latest(self, process_id: str) -> DeployedProcess | None:
+        """The newest version of a process."""
+        key = self._latest.get(process_id)
+        if key is not None:
+            return self._by_key[key]
+        with self._store.transaction() as tx:
+            record = tx.find_definition(process_id)
+        return self._remember(record) if record is not None else None
+
+    def forget_latest(self) -> None:
+        """Drop the cache of latest versions (another node may have deployed)."""
+        self._latest.clear()
+
+    def _remember(self, record: DefinitionRecord) -> DeployedProcess:
+        definitions = load_for_deployment(record.source.encode("utf-8"))
+        for process in definitions.processes:
+            if process.process_id == record.process_id:
+                deployed = DeployedProcess(
+                    record.definition_key, record.process_id, record.version, process
+                )
+                self._by_key[record.definition_key] = deployed
+                current = self._latest.get(record.process_id)
+                if current is None or self._by_key[current].version < record.version:
+                    self._latest[record.process_id] = record.definition_key
+                return deployed
+        raise KeyError(record.process_id)
+
+    def deploy(
+        self, tx: Transaction, definitions: Definitions, source: str, resource_name: str,
+        new_key: Callable[[], int], now: datetime,
+    ) -> Deployment:
+        """Store each executable process as a new version unless its content is unchanged."""
+        checksum = hashlib.sha256(source.encode("utf-8")).hexdigest()
+        deployed: list[DeployedProcess] = []
+        for process in definitions.executable_processes:
+            latest = tx.find_definition(process.process_id)
+            if latest is not None and latest.checksum == checksum:
+                deployed.append(self._remember(latest))
+                continue
+            record = DefinitionRecord(
+                definition_key=new_key(),
+                process_id=process.process_id,
+                version=(latest.version + 1) if latest else 1,
+                resource_name=resource_name,
+                source=source,
+                checksum=checksum,
+                deployed_at=now,
+                name=process.name,
+            )
+            tx.insert_definition(record)
+            version = DeployedProcess(record.definition_key, process.process_id, record.version, process)
+            deployed.append(version)
+        return Deployment(resource_name, tuple(deployed))
+
+    def remember(self, deployment: Deployment) -> None:
+        """After the deploy transaction committed: make the new versions visible."""
+        for version in deployment.processes:
+            self._by_key[version.definition_key] = version
+            current = self._latest.get(version.process_id)
+            if current is None or self._by_key[current].version <= version.version:
+                self._latest[version.process_id] = version.definition_key

@@ -1,0 +1,565 @@
+"""The embedded engine: deploy models, start instances, run handlers, operate incidents.
+
+```python
+engine = Engine("sqlite:///legato.db")
+engine.deploy("onboarding.bpmn")
+
+@engine.task("credit-check")
+def credit_check(job):
+    return {"score": 742}
+
+instance = engine.start("onboarding", variables={"name": "Ada"}, business_key="cust-42")
+engine.run_until_idle()
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TypeVar
+
+from legato.bpmn import load_for_deployment
+from legato.bpmn.xml import ModelSource, read_source
+from legato.engine import commands as cmd
+from legato.engine.appliers import replay
+from legato.engine.state import InstanceState
+from legato.errors import InvalidCommandError, NotFoundError
+from legato.model import RetryPolicy
+from legato.runtime.clock import Clock, SystemClock
+from legato.runtime.definitions import DefinitionRegistry, Deployment
+from legato.runtime.executor import CommandExecutor, Outcome, decode_event
+from legato.runtime.handlers import (
+    Handler,
+    RegisteredHandler,
+    marked_handlers,
+    outcome_command,
+    outcome_command_async,
+    register,
+)
+from legato.runtime.keys import KeyAllocator
+from legato.runtime.types import HistoryEntry, InstanceInfo, Job, JobContext
+from legato.store.ports import Store
+from legato.store.records import IncidentRecord, InstanceRecord, JobRecord, UserTaskRecord
+
+F = TypeVar("F", bound=Handler)
+
+DEFAULT_DATABASE = "sqlite:///legato.db"
+
+
+class Engine:
+    """A Legato engine over a database (SQLite by default).
+
+    Args:
+        url: a SQLAlchemy database URL; ``sqlite:///legato.db`` when omitted.
+        store: a store to use instead of ``url`` (the testing kit passes a memory store).
+        clock: where time comes from (the system clock by default).
+        retry_policy: the default for jobs whose model sets none.
+        batch_size: how many jobs are run and committed together.
+        worker_name: the name under which this engine holds jobs.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        store: Store | None = None,
+        clock: Clock | None = None,
+        retry_policy: RetryPolicy | None = None,
+        batch_size: int = 200,
+        worker_name: str | None = None,
+        random_source: Callable[[], float] = random.random,
+    ) -> None:
+        if store is None:
+            from legato.store.sql import SqlStore
+
+            store = SqlStore(url or DEFAULT_DATABASE)
+        self.store = store
+        self.clock: Clock = clock or SystemClock()
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.batch_size = batch_size
+        self.worker_name = worker_name or f"{socket.gethostname()}:{os.getpid()}"
+        self._definitions = DefinitionRegistry(store)
+        self._executor = CommandExecutor(
+            store, self._definitions, KeyAllocator(), self.clock, self.retry_policy, random_source
+        )
+        self._handlers: dict[str, RegisteredHandler] = {}
+        self._stop = threading.Event()
+
+    # -- models ----------------------------------------------------------------------------------
+
+    def deploy(self, source: ModelSource) -> Deployment:
+        """Deploy a BPMN file (a path or the XML itself).
+
+        Each executable process becomes a new version, unless the content is the same as the
+        latest version's (then that version is returned and nothing changes).
+
+        Raises:
+            BpmnParseError: the file is malformed or hostile XML.
+            BpmnValidationError: the model breaks a rule; every issue names file, line and
+                element.
+        """
+        data, file_name = read_source(source)
+        definitions = load_for_deployment(Path(file_name) if file_name else data)
+        text = data.decode("utf-8")
+        resource = Path(file_name).name if file_name else "<string>"
+        keys = self._executor_keys()
+        with self.store.transaction() as tx:
+            keys.begin(tx)
+            try:
+                deployment = self._definitions.deploy(
+                    tx, definitions, text, resource, keys.new_key, self.clock.now()
+                )
+            except BaseException:
+                keys.rolled_back()
+                raise
+        keys.committed()
+        self._definitions.remember(deployment)
+        return deployment
+
+    def _executor_keys(self) -> KeyAllocator:
+        return self._executor._keys  # noqa: SLF001 - one allocator per engine
+
+    # -- handlers --------------------------------------------------------------------------------
+
+    def task(self, job_type: str, *, timeout: timedelta | None = None) -> Callable[[F], F]:
+        """Register the decorated function as the handler of ``job_type`` jobs.
+
+        The handler takes ``(job)`` or ``(job, context)``, may be ``async``, returns a dict of
+        variables (or None), raises to fail the attempt (retried with backoff), raises
+        :class:`~legato.NonRetryableError` for an incident at once, or raises
+        :class:`~legato.BpmnError` to report a business error.
+        """
+
+        def decorate(function: F) -> F:
+            self.register(job_type, function, timeout=timeout)
+            return function
+
+        return decorate
+
+    def register(self, job_type: str, function: Handler, *, timeout: timedelta | None = None) -> None:
+        """Register ``function`` as the handler of ``job_type`` jobs (see :meth:`task`)."""
+        self._handlers[job_type] = register(job_type, function, timeout)
+
+    def register_module(self, module: ModuleType | Mapping[str, Any]) -> list[str]:
+        """Register every function of ``module`` marked with :func:`legato.handler`.
+
+        Returns the job types registered.
+        """
+        namespace = vars(module) if isinstance(module, ModuleType) else module
+        registered = []
+        for job_type, function, timeout in marked_handlers(namespace):
+            self.register(job_type, function, timeout=timeout)
+            registered.append(job_type)
+        return registered
+
+    @property
+    def job_types(self) -> list[str]:
+        """The job types this engine has handlers for."""
+        return sorted(self._handlers)
+
+    # -- instances -------------------------------------------------------------------------------
+
+    def start(
+        self,
+        process_id: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        business_key: str | None = None,
+        request_id: str | None = None,
+        version: int | None = None,
+    ) -> InstanceInfo:
+        """Start an instance of the latest (or the given) version of a process.
+
+        It runs at once to its first wait states (jobs, user tasks) in one transaction.
+        With a ``request_id``, a repeated call (with the same business key) returns the
+        instance the first call started instead of starting another.
+
+        Raises:
+            NotFoundError: no such process (version) is deployed.
+            InvalidCommandError: the variables cannot be stored.
+        """
+        definition_key = self._definition_key(process_id, version)
+        token = f"{business_key or ''}\x1f{request_id}" if request_id is not None else None
+        if token is not None:
+            with self.store.transaction() as tx:
+                existing = tx.find_start_request(token)
+            if existing is not None:
+                return self.instance(existing)
+        instance_key = self._reserve_instance_key()
+        command = cmd.StartInstance(
+            instance_key=instance_key,
+            definition_key=definition_key,
+            variables=dict(variables or {}),
+            business_key=business_key,
+        )
+        self._submit(command, request_token=token)
+        return self.instance(instance_key)
+
+    def _definition_key(self, process_id: str, version: int | None) -> int:
+        if version is None:
+            deployed = self._definitions.latest(process_id)
+            if deployed is None:
+                raise NotFoundError(f"no process with id '{process_id}' is deployed")
+            return deployed.definition_key
+        with self.store.transaction() as tx:
+            record = tx.find_definition(process_id, version)
+        if record is None:
+            raise NotFoundError(f"process '{process_id}' has no version {version}")
+        return record.definition_key
+
+    def _reserve_instance_key(self) -> int:
+        keys = self._executor_keys()
+        with self.store.transaction() as tx:
+            keys.begin(tx)
+            try:
+                key = keys.new_key()
+            except BaseException:
+                keys.rolled_back()
+                raise
+        keys.committed()
+        return key
+
+    def _submit(self, command: cmd.Command, request_token: str | None = None) -> Outcome:
+        if request_token is not None:
+            outcome = self._executor.execute_with(
+                [command],
+                lambda tx: tx.insert_start_request(request_token, command.instance_key, self.clock.now()),
+            )[0]
+        else:
+            outcome = self._executor.execute([command])[0]
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome
+
+    def instance(self, instance_key: int) -> InstanceInfo:
+        """An instance as it is now.
+
+        Raises:
+            NotFoundError: no such instance.
+        """
+        with self.store.transaction() as tx:
+            record = tx.get_instance(instance_key)
+        if record is None:
+            raise NotFoundError(f"no instance with key {instance_key}")
+        return _instance_info(record)
+
+    def instances(
+        self,
+        *,
+        status: str | None = None,
+        process_id: str | None = None,
+        business_key: str | None = None,
+        limit: int = 100,
+    ) -> list[InstanceInfo]:
+        """Instances, newest first."""
+        with self.store.transaction() as tx:
+            records = tx.list_instances(
+                status=status, process_id=process_id, business_key=business_key, limit=limit
+            )
+        return [_instance_info(r) for r in records]
+
+    def state(self, instance_key: int) -> InstanceState:
+        """The engine state of an instance (tokens, scopes, variables) as stored."""
+        with self.store.transaction() as tx:
+            record = tx.get_instance(instance_key)
+        if record is None:
+            raise NotFoundError(f"no instance with key {instance_key}")
+        data = dict(record.state)
+        data.pop("history_length", None)
+        return InstanceState.from_json(data)
+
+    def history(self, instance_key: int) -> list[HistoryEntry]:
+        """An instance's history, in order."""
+        with self.store.transaction() as tx:
+            records = tx.history(instance_key)
+        return [
+            HistoryEntry(r.position, r.event_type, r.at, r.element_id, dict(r.payload)) for r in records
+        ]
+
+    def replay(self, instance_key: int) -> InstanceState:
+        """Rebuild an instance's state from its stored history alone."""
+        with self.store.transaction() as tx:
+            records = tx.history(instance_key)
+        if not records:
+            raise NotFoundError(f"no history for instance {instance_key}")
+        return replay(instance_key, (decode_event(r) for r in records))
+
+    def set_variables(
+        self, instance_key: int, variables: Mapping[str, Any], *, scope_key: int | None = None
+    ) -> None:
+        """Set variables of an instance (its root scope, or an element instance's scope)."""
+        self._submit(
+            cmd.SetVariables(instance_key=instance_key, variables=dict(variables), scope_key=scope_key)
+        )
+
+    def cancel(self, instance_key: int, reason: str = "cancelled") -> None:
+        """Terminate an instance and everything it runs (called children included)."""
+        state = self.state(instance_key)
+        if state.parent_instance_key is not None:
+            raise InvalidCommandError(
+                f"instance {instance_key} was called by instance {state.parent_instance_key}: "
+                "cancel that one"
+            )
+        self._submit(cmd.CancelInstance(instance_key=instance_key, reason=reason))
+
+    # -- user tasks ------------------------------------------------------------------------------
+
+    def user_tasks(
+        self,
+        *,
+        state: str | None = "created",
+        assignee: str | None = None,
+        candidate_group: str | None = None,
+        instance_key: int | None = None,
+    ) -> list[UserTaskRecord]:
+        """User tasks (open ones by default), oldest first."""
+        with self.store.transaction() as tx:
+            return tx.list_user_tasks(
+                state=state, assignee=assignee, candidate_group=candidate_group,
+                instance_key=instance_key,
+            )
+
+    def complete_user_task(
+        self, user_task_key: int, variables: Mapping[str, Any] | None = None, *, user: str | None = None
+    ) -> None:
+        """Complete a user task; the instance moves on at once.
+
+        Raises:
+            NotFoundError: no such task. InvalidCommandError: the task is not open.
+        """
+        with self.store.transaction() as tx:
+            task = tx.get_user_task(user_task_key)
+        if task is None:
+            raise NotFoundError(f"no user task with key {user_task_key}")
+        self._submit(
+            cmd.CompleteUserTask(
+                instance_key=task.instance_key, user_task_key=user_task_key,
+                variables=dict(variables or {}), completed_by=user,
+            )
+        )
+
+    # -- incidents -------------------------------------------------------------------------------
+
+    def incidents(self, *, state: str | None = "open", instance_key: int | None = None) -> list[IncidentRecord]:
+        """Incidents (open ones by default), oldest first."""
+        with self.store.transaction() as tx:
+            return tx.list_incidents(state=state, instance_key=instance_key)
+
+    def retry(
+        self, incident_key: int, *, retries: int | None = None, variables: Mapping[str, Any] | None = None
+    ) -> None:
+        """Resolve an incident and try again, after optionally fixing variables.
+
+        ``variables`` are set in the root scope of the instance first; a job incident gets
+        ``retries`` new attempts (default 1).
+        """
+        with self.store.transaction() as tx:
+            incident = tx.get_incident(incident_key)
+        if incident is None:
+            raise NotFoundError(f"no incident with key {incident_key}")
+        if variables:
+            self.set_variables(incident.instance_key, variables)
+        self._submit(
+            cmd.ResolveIncident(instance_key=incident.instance_key, incident_key=incident_key, retries=retries)
+        )
+
+    # -- jobs for external workers ---------------------------------------------------------------
+
+    def activate_jobs(
+        self, job_type: str, *, worker: str, max_jobs: int = 10, timeout: timedelta = timedelta(minutes=5)
+    ) -> list[Job]:
+        """Hand due jobs of ``job_type`` to an external worker for ``timeout``."""
+        return self._activate([job_type], worker, max_jobs, timeout)
+
+    def complete_job(self, job_key: int, variables: Mapping[str, Any] | None = None) -> None:
+        """Complete a job (external workers)."""
+        self._submit(cmd.CompleteJob(instance_key=self._job(job_key).instance_key, job_key=job_key,
+                                     variables=dict(variables or {})))
+
+    def fail_job(
+        self, job_key: int, error_message: str, *, retryable: bool = True,
+        retry_after: timedelta | None = None,
+    ) -> None:
+        """Fail one attempt of a job (external workers)."""
+        self._submit(cmd.FailJob(instance_key=self._job(job_key).instance_key, job_key=job_key,
+                                 error_message=error_message, retryable=retryable,
+                                 retry_after=retry_after))
+
+    def throw_error(
+        self, job_key: int, error_code: str, error_message: str = "",
+        variables: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Report a BPMN error for a job (external workers)."""
+        self._submit(cmd.ThrowError(instance_key=self._job(job_key).instance_key, job_key=job_key,
+                                    error_code=error_code, error_message=error_message,
+                                    variables=dict(variables or {})))
+
+    def jobs(self, *, instance_key: int | None = None, state: str | None = None) -> list[JobRecord]:
+        """Jobs, oldest first."""
+        with self.store.transaction() as tx:
+            return tx.list_jobs(instance_key=instance_key, state=state)
+
+    def _job(self, job_key: int) -> JobRecord:
+        with self.store.transaction() as tx:
+            job = tx.get_job(job_key)
+        if job is None:
+            raise NotFoundError(f"no active job with key {job_key}")
+        return job
+
+    # -- running handlers ------------------------------------------------------------------------
+
+    def run_until_idle(self, *, max_jobs: int | None = None) -> int:
+        """Run due jobs with the registered handlers until nothing is left for them.
+
+        Jobs waiting for a retry's backoff are waited for (a virtual clock skips ahead), so
+        this returns when every instance waits for something only the outside world can give
+        (a person, an external worker, an operator) or has ended. Returns the jobs run.
+        """
+        done = 0
+        while max_jobs is None or done < max_jobs:
+            ran = self.run_once()
+            done += ran
+            if ran:
+                continue
+            with self.store.transaction() as tx:
+                next_due = tx.next_job_due_at(self.job_types)
+            if next_due is None or not self._handlers:
+                break
+            wait = (next_due - self.clock.now()).total_seconds()
+            self.clock.sleep(max(wait, 0.0))
+        return done
+
+    def serve(self, *, poll_interval: float = 0.5) -> None:
+        """Run jobs until :meth:`stop` is called (or the process ends)."""
+        self._stop.clear()
+        while not self._stop.is_set():
+            if self.run_once():
+                continue
+            with self.store.transaction() as tx:
+                next_due = tx.next_job_due_at(self.job_types)
+            wait = poll_interval
+            if next_due is not None:
+                wait = min(wait, max((next_due - self.clock.now()).total_seconds(), 0.0))
+            self._stop.wait(wait)
+
+    def stop(self) -> None:
+        """Make :meth:`serve` return."""
+        self._stop.set()
+
+    def run_once(self) -> int:
+        """Activate one batch of due jobs, run their handlers, commit the outcomes together."""
+        if not self._handlers:
+            return 0
+        timeout = max(
+            (h.timeout for h in self._handlers.values() if h.timeout is not None),
+            default=timedelta(minutes=5),
+        )
+        jobs = self._activate(self.job_types, self.worker_name, self.batch_size, timeout)
+        if not jobs:
+            return 0
+        commands = self._run_handlers(jobs)
+        for outcome in self._executor.execute(commands):
+            if outcome.error is not None and not isinstance(outcome.error, InvalidCommandError):
+                raise outcome.error
+        return len(jobs)
+
+    def _run_handlers(self, jobs: Sequence[Job]) -> list[cmd.Command]:
+        results: dict[int, cmd.Command] = {}
+        async_jobs: list[Job] = []
+        for job in jobs:
+            handler = self._handlers[job.type]
+            if handler.is_async:
+                async_jobs.append(job)
+            else:
+                assert job.context is not None
+                results[job.key] = outcome_command(job, handler, job.context)
+        if async_jobs:
+            results.update(asyncio.run(self._run_async(async_jobs)))
+        return [results[job.key] for job in jobs]
+
+    async def _run_async(self, jobs: Sequence[Job]) -> dict[int, cmd.Command]:
+        async def one(job: Job) -> tuple[int, cmd.Command]:
+            assert job.context is not None
+            return job.key, await outcome_command_async(job, self._handlers[job.type], job.context)
+
+        return dict(await asyncio.gather(*(one(job) for job in jobs)))
+
+    def _activate(
+        self, job_types: Sequence[str], worker: str, max_jobs: int, timeout: timedelta
+    ) -> list[Job]:
+        now = self.clock.now()
+        lease_until = now + timeout
+        with self.store.transaction() as tx:
+            records = tx.activate_jobs(job_types, worker, max_jobs, now, lease_until)
+            states = {r.instance_key: self._executor.peek(tx, r.instance_key) for r in records}
+        jobs = []
+        for record in records:
+            state = states[record.instance_key]
+            policy_attempts = self.retry_policy.max_attempts
+            variables = state.visible_variables(record.element_instance_key) if state else {}
+            context = JobContext(
+                idempotency_key=str(record.job_key),
+                attempt=max(policy_attempts - record.retries + 1, 1),
+                deadline=lease_until,
+                worker=worker,
+            )
+            jobs.append(
+                Job(
+                    key=record.job_key,
+                    type=record.job_type,
+                    element_id=record.element_id,
+                    instance_key=record.instance_key,
+                    element_instance_key=record.element_instance_key,
+                    variables=variables,
+                    retries=record.retries,
+                    headers=dict(record.headers),
+                    process_id=state.process_id if state else "",
+                    business_key=state.business_key if state else None,
+                    context=context,
+                )
+            )
+        return jobs
+
+    def close(self) -> None:
+        """Release the database."""
+        self.store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _instance_info(record: InstanceRecord) -> InstanceInfo:
+    variables: dict[str, Any] = {}
+    active: tuple[str, ...] = ()
+    if record.state:
+        data = dict(record.state)
+        data.pop("history_length", None)
+        state = InstanceState.from_json(data)
+        variables = dict(state.variables.get(state.instance_key, {}))
+        active = tuple(
+            e.element_id for e in state.elements.values() if e.parent_key is not None and not e.children
+        )
+    return InstanceInfo(
+        key=record.instance_key,
+        process_id=record.process_id,
+        version=record.version,
+        status=record.status,
+        business_key=record.business_key,
+        started_at=record.started_at,
+        ended_at=record.ended_at,
+        variables=variables,
+        active_elements=active,
+        incidents=record.incident_count,
+        parent_instance_key=record.parent_instance_key,
+    )

@@ -1,0 +1,236 @@
+"""Runs commands durably: load state, step, persist state + history + rows in one transaction.
+
+Many commands may share one transaction (group commit); a command is acknowledged only after
+its transaction committed. Commands for other instances that a step produces (a child to
+start, a parent to resume) run in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from legato.engine import commands as cmd
+from legato.engine import values
+from legato.engine.context import EngineContext
+from legato.engine.events import Event
+from legato.engine.state import InstanceState
+from legato.engine.step import StepResult, step
+from legato.errors import InvalidCommandError, LegatoError, NotFoundError
+from legato.model import RetryPolicy
+from legato.runtime.clock import Clock
+from legato.runtime.definitions import DefinitionRegistry
+from legato.runtime.keys import KeyAllocator
+from legato.runtime.projection import project
+from legato.store.ports import Store, Transaction
+from legato.store.records import HistoryRecord, InstanceRecord
+
+logger = logging.getLogger("legato.executor")
+
+
+@dataclass(slots=True)
+class _Cached:
+    state: InstanceState
+    revision: int
+    history_length: int
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The result of one submitted command: its step, or the error that refused it."""
+
+    command: cmd.Command
+    result: StepResult | None = None
+    error: LegatoError | None = None
+
+
+class CommandExecutor:
+    """Applies commands to instances durably, keeping active instances' state in a cache."""
+
+    def __init__(
+        self,
+        store: Store,
+        definitions: DefinitionRegistry,
+        keys: KeyAllocator,
+        clock: Clock,
+        retry_policy: RetryPolicy,
+        random_source: Callable[[], float] = random.random,
+        cache_size: int = 10_000,
+    ) -> None:
+        self._store = store
+        self._definitions = definitions
+        self._keys = keys
+        self._clock = clock
+        self._retry_policy = retry_policy
+        self._random = random_source
+        self._cache: OrderedDict[int, _Cached] = OrderedDict()
+        self._cache_size = cache_size
+
+    def context(self) -> EngineContext:
+        """A context for a step now."""
+        return EngineContext(
+            now=self._clock.now(),
+            new_key=self._keys.new_key,
+            definitions=self._definitions,
+            random=self._random,
+            default_retry_policy=self._retry_policy,
+        )
+
+    def execute(self, commands: Sequence[cmd.Command]) -> list[Outcome]:
+        """Run ``commands`` in one transaction; if it fails, run them one by one to isolate."""
+        if not commands:
+            return []
+        try:
+            return self._execute_batch(commands)
+        except Exception:
+            if len(commands) == 1:
+                raise
+            logger.warning("a batch of %d commands failed; retrying them one by one", len(commands))
+        outcomes: list[Outcome] = []
+        for command in commands:
+            try:
+                outcomes.extend(self._execute_batch([command]))
+            except LegatoError as exc:
+                outcomes.append(Outcome(command, error=exc))
+        return outcomes
+
+    def execute_with(
+        self, commands: Sequence[cmd.Command], also: Callable[[Transaction], None]
+    ) -> list[Outcome]:
+        """Run ``commands`` and ``also`` in one transaction (e.g. to record a request id)."""
+        return self._execute_batch(commands, also)
+
+    def peek(self, tx: Transaction, instance_key: int) -> InstanceState | None:
+        """The current state of an instance (from the cache or the store); do not change it."""
+        cached = self._load(tx, instance_key)
+        return cached.state if cached else None
+
+    def _execute_batch(
+        self, commands: Sequence[cmd.Command], also: Callable[[Transaction], None] | None = None
+    ) -> list[Outcome]:
+        touched: set[int] = set()
+        try:
+            with self._store.transaction() as tx:
+                self._keys.begin(tx)
+                outcomes = [self._run(tx, command, touched) for command in commands]
+                if also is not None and all(o.error is None for o in outcomes):
+                    also(tx)
+        except BaseException:
+            self._keys.rolled_back()
+            for key in touched:
+                self._cache.pop(key, None)
+            raise
+        self._keys.committed()
+        for key in touched:
+            cached = self._cache.get(key)
+            if cached is not None and not cached.state.is_active:
+                del self._cache[key]
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return outcomes
+
+    def _run(self, tx: Transaction, command: cmd.Command, touched: set[int]) -> Outcome:
+        queue: deque[cmd.Command] = deque([command])
+        first: Outcome | None = None
+        while queue:
+            current = queue.popleft()
+            try:
+                result = self._step(tx, current, touched)
+            except (InvalidCommandError, NotFoundError) as exc:
+                if first is None:
+                    return Outcome(command, error=exc)
+                logger.error("follow-up command %r was refused: %s", current, exc)
+                continue
+            if first is None:
+                first = Outcome(command, result)
+            queue.extend(result.follow_ups)
+        assert first is not None
+        return first
+
+    def _step(self, tx: Transaction, command: cmd.Command, touched: set[int]) -> StepResult:
+        key = command.instance_key
+        cached = None if isinstance(command, cmd.StartInstance) else self._load(tx, key)
+        state = cached.state if cached else None
+        result = step(state, command, self.context())
+        touched.add(key)
+        self._persist(tx, result, cached)
+        return result
+
+    def _load(self, tx: Transaction, instance_key: int) -> _Cached | None:
+        cached = self._cache.get(instance_key)
+        if cached is not None:
+            self._cache.move_to_end(instance_key)
+            return cached
+        record = tx.get_instance(instance_key)
+        if record is None:
+            return None
+        data = dict(record.state)
+        history_length = int(data.pop("history_length", 0))
+        cached = _Cached(InstanceState.from_json(data), record.revision, history_length)
+        self._cache[instance_key] = cached
+        return cached
+
+    def _persist(self, tx: Transaction, result: StepResult, cached: _Cached | None) -> None:
+        state = result.state
+        if cached is None:
+            cached = _Cached(state, -1, 0)
+            self._cache[state.instance_key] = cached
+        position = cached.history_length
+        history = []
+        for event in result.events:
+            position += 1
+            history.append(_history_record(state.instance_key, position, event))
+        cached.history_length = position
+        cached.revision += 1
+        data = state.to_json()
+        data["history_length"] = position
+        assert state.started_at is not None
+        record = InstanceRecord(
+            instance_key=state.instance_key,
+            definition_key=state.definition_key,
+            process_id=state.process_id,
+            version=state.version,
+            status=state.status,
+            business_key=state.business_key,
+            started_at=state.started_at,
+            ended_at=state.ended_at,
+            state=data,
+            revision=cached.revision,
+            parent_instance_key=state.parent_instance_key,
+            incident_count=len(state.incidents),
+        )
+        if cached.revision == 0:
+            tx.insert_instance(record)
+        else:
+            tx.update_instance(record)
+        tx.append_history(history)
+        project(tx, state, result.events, self._clock.now())
+
+    def forget(self, instance_key: int) -> None:
+        """Drop an instance from the cache (it is reloaded from the store when next used)."""
+        self._cache.pop(instance_key, None)
+
+
+def _history_record(instance_key: int, position: int, event: Event) -> HistoryRecord:
+    payload = {name: values.encode(value) for name, value in event.payload().items()}
+    element_id = payload.get("element_id")
+    return HistoryRecord(
+        instance_key=instance_key,
+        position=position,
+        event_type=event.type_name,
+        at=event.at,
+        payload=payload,
+        element_id=element_id if isinstance(element_id, str) else None,
+    )
+
+
+def decode_event(record: HistoryRecord) -> Event:
+    """Rebuild an event from its history record (for replay)."""
+    from legato.engine.events import event_type
+
+    cls = event_type(record.event_type)
+    payload = {name: values.decode(value) for name, value in record.payload.items()}
+    return cls(at=record.at, **payload)

@@ -1,0 +1,48 @@
+"""Fresh keys from durable blocks, so keys never repeat even after a crash."""
+
+from __future__ import annotations
+
+from legato.store.ports import Transaction
+
+
+class KeyAllocator:
+    """Hands out keys from blocks reserved in the database.
+
+    A block is reserved inside the transaction that first needs it. If that transaction rolls
+    back, the reservation is undone in the database, so the keys of blocks reserved in it are
+    thrown away here too (:meth:`rolled_back`); keys are never handed out twice.
+    """
+
+    def __init__(self, block_size: int = 1000) -> None:
+        self._block_size = block_size
+        self._next = 0
+        self._end = 0
+        self._transaction: Transaction | None = None
+        self._reserved_in_transaction = False
+
+    def begin(self, transaction: Transaction) -> None:
+        """Keys are needed inside ``transaction`` from now on."""
+        self._transaction = transaction
+        self._reserved_in_transaction = False
+
+    def committed(self) -> None:
+        """The transaction committed: its blocks are ours for good."""
+        self._transaction = None
+
+    def rolled_back(self) -> None:
+        """The transaction rolled back: forget any block it reserved."""
+        if self._reserved_in_transaction:
+            self._next = self._end = 0
+        self._transaction = None
+
+    def new_key(self) -> int:
+        """A fresh key."""
+        if self._next >= self._end:
+            if self._transaction is None:
+                raise RuntimeError("keys are only handed out inside a transaction")
+            block = self._transaction.reserve_keys(self._block_size)
+            self._next, self._end = block.start, block.stop
+            self._reserved_in_transaction = True
+        key = self._next
+        self._next += 1
+        return key

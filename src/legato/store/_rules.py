@@ -1,0 +1,58 @@
+"""Rules both store adapters apply the same way (kept here so they cannot drift apart)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from legato.errors import StoreError
+from legato.store.records import JobRecord
+
+FIRST_KEY = 1
+"""The first key a fresh store hands out."""
+
+
+def dump_json(value: Any) -> str:
+    """Compact JSON text (the values given are already JSON-compatible)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def job_available_at(job: JobRecord) -> datetime | None:
+    """When ``job`` may next be handed to a worker, or None if never without an update.
+
+    An activatable job is available from its ``due_at``; an activated one when its lease runs
+    out (its worker is presumed dead); a failed one waits for an operator.
+    """
+    if job.state == "activatable":
+        return job.due_at
+    if job.state == "activated":
+        return job.lease_until
+    return None
+
+
+def utc(value: datetime) -> datetime:
+    """``value`` as an aware UTC datetime.
+
+    Raises:
+        StoreError: if ``value`` is naive.
+    """
+    if value.tzinfo is UTC:
+        return value
+    check_aware(value)
+    return value.astimezone(UTC)
+
+
+def check_aware(value: datetime) -> None:
+    """Refuse a naive datetime: its instant would be a guess.
+
+    Raises:
+        StoreError: if ``value`` is naive.
+    """
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise StoreError(f"naive datetime {value.isoformat()} given; the store needs aware UTC")
+
+
+def utc_or_none(value: datetime | None) -> datetime | None:
+    """:func:`utc` that lets None through."""
+    return None if value is None else utc(value)

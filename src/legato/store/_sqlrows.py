@@ -1,0 +1,215 @@
+"""Conversions between store records and SQL rows.
+
+Parameters go out as dicts keyed by column name; rows come back as any object with the
+columns as attributes (SQLAlchemy rows or the named tuples of :mod:`._prepared`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from legato.store._rules import dump_json, job_available_at
+from legato.store.records import (
+    DefinitionRecord,
+    HistoryRecord,
+    IncidentRecord,
+    InstanceRecord,
+    JobRecord,
+    UserTaskRecord,
+)
+
+Params = dict[str, Any]
+
+
+def definition_params(record: DefinitionRecord) -> Params:
+    return {
+        "definition_key": record.definition_key,
+        "process_id": record.process_id,
+        "version": record.version,
+        "name": record.name,
+        "resource_name": record.resource_name,
+        "source": record.source,
+        "checksum": record.checksum,
+        "deployed_at": record.deployed_at,
+    }
+
+
+def definition_record(row: Any) -> DefinitionRecord:
+    return DefinitionRecord(
+        definition_key=row.definition_key,
+        process_id=row.process_id,
+        version=row.version,
+        name=row.name,
+        resource_name=row.resource_name,
+        source=row.source,
+        checksum=row.checksum,
+        deployed_at=row.deployed_at,
+    )
+
+
+def instance_params(record: InstanceRecord) -> Params:
+    return {
+        "instance_key": record.instance_key,
+        "definition_key": record.definition_key,
+        "process_id": record.process_id,
+        "version": record.version,
+        "status": record.status,
+        "business_key": record.business_key,
+        "started_at": record.started_at,
+        "ended_at": record.ended_at,
+        "revision": record.revision,
+        "parent_instance_key": record.parent_instance_key,
+        "incident_count": record.incident_count,
+        "state": record.state,
+    }
+
+
+def instance_record(row: Any, *, with_state: bool = True) -> InstanceRecord:
+    return InstanceRecord(
+        instance_key=row.instance_key,
+        definition_key=row.definition_key,
+        process_id=row.process_id,
+        version=row.version,
+        status=row.status,
+        business_key=row.business_key,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        state=row.state if with_state else {},
+        revision=row.revision,
+        parent_instance_key=row.parent_instance_key,
+        incident_count=row.incident_count,
+    )
+
+
+def history_params(record: HistoryRecord) -> Params:
+    return {
+        "instance_key": record.instance_key,
+        "position": record.position,
+        "event_type": record.event_type,
+        "element_id": record.element_id,
+        "at": record.at,
+        "payload": record.payload,
+    }
+
+
+def history_record(row: Any) -> HistoryRecord:
+    return HistoryRecord(
+        instance_key=row.instance_key,
+        position=row.position,
+        event_type=row.event_type,
+        at=row.at,
+        payload=row.payload,
+        element_id=row.element_id,
+    )
+
+
+def job_params(record: JobRecord) -> Params:
+    return {
+        "job_key": record.job_key,
+        "instance_key": record.instance_key,
+        "element_instance_key": record.element_instance_key,
+        "element_id": record.element_id,
+        "job_type": record.job_type,
+        "retries": record.retries,
+        "state": record.state,
+        "due_at": record.due_at,
+        "worker": record.worker,
+        "lease_until": record.lease_until,
+        "available_at": job_available_at(record),
+        "headers": record.headers,
+        "error_message": record.error_message,
+        "created_at": record.created_at,
+    }
+
+
+def job_record(row: Any) -> JobRecord:
+    return JobRecord(
+        job_key=row.job_key,
+        instance_key=row.instance_key,
+        element_instance_key=row.element_instance_key,
+        element_id=row.element_id,
+        job_type=row.job_type,
+        retries=row.retries,
+        due_at=row.due_at,
+        state=row.state,
+        worker=row.worker,
+        lease_until=row.lease_until,
+        headers=row.headers,
+        error_message=row.error_message,
+        created_at=row.created_at,
+    )
+
+
+def user_task_params(record: UserTaskRecord) -> Params:
+    return {
+        "user_task_key": record.user_task_key,
+        "instance_key": record.instance_key,
+        "element_instance_key": record.element_instance_key,
+        "element_id": record.element_id,
+        "name": record.name,
+        "state": record.state,
+        "assignee": record.assignee,
+        "candidate_groups": dump_json(list(record.candidate_groups)),
+        "candidate_users": dump_json(list(record.candidate_users)),
+        "form_key": record.form_key,
+        "due_at": record.due_at,
+        "follow_up_at": record.follow_up_at,
+        "priority": record.priority,
+        "created_at": record.created_at,
+        "completed_at": record.completed_at,
+        "completed_by": record.completed_by,
+    }
+
+
+def user_task_record(row: Any) -> UserTaskRecord:
+    return UserTaskRecord(
+        user_task_key=row.user_task_key,
+        instance_key=row.instance_key,
+        element_instance_key=row.element_instance_key,
+        element_id=row.element_id,
+        name=row.name,
+        state=row.state,
+        created_at=row.created_at,
+        assignee=row.assignee,
+        candidate_groups=tuple(json.loads(row.candidate_groups)),
+        candidate_users=tuple(json.loads(row.candidate_users)),
+        form_key=row.form_key,
+        due_at=row.due_at,
+        follow_up_at=row.follow_up_at,
+        priority=row.priority,
+        completed_at=row.completed_at,
+        completed_by=row.completed_by,
+    )
+
+
+def incident_params(record: IncidentRecord) -> Params:
+    return {
+        "incident_key": record.incident_key,
+        "instance_key": record.instance_key,
+        "element_instance_key": record.element_instance_key,
+        "element_id": record.element_id,
+        "error_type": record.error_type,
+        "message": record.message,
+        "details": record.details,
+        "state": record.state,
+        "job_key": record.job_key,
+        "created_at": record.created_at,
+        "resolved_at": record.resolved_at,
+    }
+
+
+def incident_record(row: Any) -> IncidentRecord:
+    return IncidentRecord(
+        incident_key=row.incident_key,
+        instance_key=row.instance_key,
+        element_instance_key=row.element_instance_key,
+        element_id=row.element_id,
+        error_type=row.error_type,
+        message=row.message,
+        created_at=row.created_at,
+        state=row.state,
+        job_key=row.job_key,
+        details=row.details,
+        resolved_at=row.resolved_at,
+    )

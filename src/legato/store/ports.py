@@ -1,0 +1,165 @@
+"""The narrow port between the runtime and a database.
+
+A :class:`Store` hands out :class:`Transaction` objects; everything done through one
+transaction commits together or not at all (a command, its state change, its history and the
+jobs it creates). Adapters: :mod:`legato.store.memory` (tests) and :mod:`legato.store.sql`
+(SQLite, later PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+
+from legato.store.records import (
+    DefinitionRecord,
+    HistoryRecord,
+    IncidentRecord,
+    InstanceRecord,
+    JobRecord,
+    UserTaskRecord,
+)
+
+
+class Transaction(Protocol):
+    """Reads and writes inside one database transaction."""
+
+    # -- keys ---------------------------------------------------------------------------------
+    def reserve_keys(self, count: int) -> range:
+        """Reserve ``count`` fresh keys, unique across the whole database, for ever."""
+
+    # -- definitions --------------------------------------------------------------------------
+    def insert_definition(self, record: DefinitionRecord) -> None:
+        """Store a new process version."""
+
+    def get_definition(self, definition_key: int) -> DefinitionRecord | None:
+        """One version by key."""
+
+    def find_definition(self, process_id: str, version: int | None = None) -> DefinitionRecord | None:
+        """A process by id: the given version, or the latest when ``version`` is None."""
+
+    def list_definitions(self) -> list[DefinitionRecord]:
+        """Every version of every process, by process id then version."""
+
+    # -- instances ----------------------------------------------------------------------------
+    def insert_instance(self, record: InstanceRecord) -> None:
+        """Store a new instance (revision 0)."""
+
+    def update_instance(self, record: InstanceRecord) -> None:
+        """Save an instance whose ``revision`` was incremented by the caller.
+
+        Raises:
+            StoreError: if the stored revision is not ``record.revision - 1`` (a concurrent
+                change: the caller reloads and retries the command).
+        """
+
+    def get_instance(self, instance_key: int) -> InstanceRecord | None:
+        """One instance by key (with its state)."""
+
+    def list_instances(
+        self,
+        *,
+        status: str | None = None,
+        process_id: str | None = None,
+        business_key: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[InstanceRecord]:
+        """Instances, newest first; the returned records may carry an empty ``state``."""
+
+    def count_instances(self, *, status: str | None = None) -> int:
+        """How many instances there are (with that status)."""
+
+    # -- idempotent starts --------------------------------------------------------------------
+    def find_start_request(self, request_id: str) -> int | None:
+        """The instance key a start request id produced, if it was seen before."""
+
+    def insert_start_request(self, request_id: str, instance_key: int, at: datetime) -> None:
+        """Remember which instance a start request id produced (unique per request id)."""
+
+    # -- history ------------------------------------------------------------------------------
+    def append_history(self, records: Sequence[HistoryRecord]) -> None:
+        """Append events (positions are given by the caller and unique per instance)."""
+
+    def history(self, instance_key: int) -> list[HistoryRecord]:
+        """An instance's whole history in order."""
+
+    # -- jobs ---------------------------------------------------------------------------------
+    def insert_jobs(self, records: Sequence[JobRecord]) -> None:
+        """Store new jobs."""
+
+    def update_job(self, record: JobRecord) -> None:
+        """Replace a job's row."""
+
+    def delete_jobs(self, job_keys: Sequence[int]) -> None:
+        """Remove finished or cancelled jobs."""
+
+    def get_job(self, job_key: int) -> JobRecord | None:
+        """One job by key."""
+
+    def activate_jobs(
+        self,
+        job_types: Sequence[str] | None,
+        worker: str,
+        max_jobs: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> list[JobRecord]:
+        """Hand out up to ``max_jobs`` jobs that are due.
+
+        A job is due when it is ``activatable`` with ``due_at <= now``, or ``activated`` with a
+        lease that ran out before ``now`` (its worker is presumed dead). The returned jobs are
+        marked ``activated`` by ``worker`` until ``lease_until``; oldest due first.
+        ``job_types`` None means every type.
+        """
+
+    def next_job_due_at(self, job_types: Sequence[str] | None) -> datetime | None:
+        """When the next job (of these types) becomes due, counting expiring leases."""
+
+    def list_jobs(self, *, instance_key: int | None = None, state: str | None = None) -> list[JobRecord]:
+        """Jobs, oldest first."""
+
+    # -- user tasks ---------------------------------------------------------------------------
+    def upsert_user_task(self, record: UserTaskRecord) -> None:
+        """Insert or replace a user task."""
+
+    def get_user_task(self, user_task_key: int) -> UserTaskRecord | None:
+        """One user task by key."""
+
+    def list_user_tasks(
+        self,
+        *,
+        state: str | None = "created",
+        assignee: str | None = None,
+        candidate_group: str | None = None,
+        instance_key: int | None = None,
+    ) -> list[UserTaskRecord]:
+        """User tasks, oldest first."""
+
+    # -- incidents ----------------------------------------------------------------------------
+    def upsert_incident(self, record: IncidentRecord) -> None:
+        """Insert or replace an incident."""
+
+    def get_incident(self, incident_key: int) -> IncidentRecord | None:
+        """One incident by key."""
+
+    def list_incidents(self, *, state: str | None = "open", instance_key: int | None = None) -> list[IncidentRecord]:
+        """Incidents, oldest first."""
+
+
+class Store(Protocol):
+    """A database that Legato keeps its state in."""
+
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """A transaction: commits when the block ends normally, rolls back on an exception."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def iter_chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    """Split ``items`` into slices of at most ``size`` (for SQL ``IN`` lists)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,124 @@
+"""The rows the store keeps, as plain frozen records (no SQL, no engine types)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class DefinitionRecord:
+    """One deployed version of one process."""
+
+    definition_key: int
+    process_id: str
+    version: int
+    resource_name: str
+    """The file name the process came from (or ``<string>``)."""
+    source: str
+    """The whole BPMN XML of the resource, kept so the model can be rebuilt after a restart."""
+    checksum: str
+    """SHA-256 of the resource; deploying the same content again makes no new version."""
+    deployed_at: datetime
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRecord:
+    """A process instance: summary columns for queries, and the engine state as JSON."""
+
+    instance_key: int
+    definition_key: int
+    process_id: str
+    version: int
+    status: str
+    """``active``, ``completed`` or ``terminated``."""
+    business_key: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    state: dict[str, Any]
+    """The engine's instance state, JSON-compatible (values already encoded)."""
+    revision: int = 0
+    """Incremented on every save; a save of a stale revision is a conflict."""
+    parent_instance_key: int | None = None
+    incident_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRecord:
+    """One event of an instance's history, in order."""
+
+    instance_key: int
+    position: int
+    """The event's 1-based position within its instance's history."""
+    event_type: str
+    at: datetime
+    payload: dict[str, Any]
+    """The event's fields, JSON-compatible."""
+    element_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A unit of work for a handler or an external worker."""
+
+    job_key: int
+    instance_key: int
+    element_instance_key: int
+    element_id: str
+    job_type: str
+    retries: int
+    """Attempts left."""
+    due_at: datetime
+    """Not handed out before this (later than creation after a failure: the backoff)."""
+    state: str = "activatable"
+    """``activatable``, ``activated`` (held by a worker until ``lease_until``) or ``failed``
+    (retries exhausted: an incident waits for an operator)."""
+    worker: str | None = None
+    lease_until: datetime | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    error_message: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserTaskRecord:
+    """An open or finished task for a person."""
+
+    user_task_key: int
+    instance_key: int
+    element_instance_key: int
+    element_id: str
+    name: str | None
+    state: str
+    """``created``, ``completed`` or ``canceled``."""
+    created_at: datetime
+    assignee: str | None = None
+    candidate_groups: tuple[str, ...] = ()
+    candidate_users: tuple[str, ...] = ()
+    form_key: str | None = None
+    due_at: datetime | None = None
+    follow_up_at: datetime | None = None
+    priority: int = 50
+    completed_at: datetime | None = None
+    completed_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRecord:
+    """Something an operator must look at: the token of an element is stuck."""
+
+    incident_key: int
+    instance_key: int
+    element_instance_key: int
+    element_id: str
+    error_type: str
+    message: str
+    created_at: datetime
+    state: str = "open"
+    """``open`` or ``resolved``."""
+    job_key: int | None = None
+    details: str | None = None
+    """A stack trace or further detail."""
+    resolved_at: datetime | None = None

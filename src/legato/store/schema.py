@@ -1,0 +1,277 @@
+"""The SQL schema of the store, as SQLAlchemy Core tables (no ORM).
+
+Conventions:
+
+* tables are plural snake_case; every index is named for the rule it enforces
+  (``ux_`` unique, ``ix_`` lookup) and constraints get names from :data:`NAMING`, so that
+  later migrations can refer to them on SQLite and PostgreSQL alike;
+* ``*_at`` columns are :class:`UtcTimestamp` (integer microseconds on SQLite, ``timestamptz``
+  on PostgreSQL); JSON documents are :class:`JsonText` (compact JSON in a ``TEXT`` column).
+
+:data:`SCHEMA_VERSION` is written to ``schema_versions`` when the schema is created; a store
+refuses a database whose version is newer than this number.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
+
+from legato.store._rules import check_aware, dump_json, utc
+
+SCHEMA_VERSION = 1
+"""The schema version this code creates and understands."""
+
+KEY_COUNTER = "default"
+"""The name of the row in ``key_counters`` that hands out engine keys."""
+
+NAMING = {
+    "pk": "pk_%(table_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "uq": "ux_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+}
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def to_micros(value: datetime) -> int:
+    """Microseconds since the Unix epoch of an aware datetime.
+
+    Raises:
+        StoreError: if ``value`` is naive (its instant would be a guess).
+    """
+    check_aware(value)
+    # Integer arithmetic on timedeltas is exact, unlike datetime.timestamp() (a float).
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def from_micros(value: int) -> datetime:
+    """The aware UTC datetime of microseconds since the Unix epoch."""
+    return _EPOCH + timedelta(microseconds=value)
+
+
+class UtcTimestamp(sa.types.TypeDecorator[datetime]):
+    """An aware UTC datetime column.
+
+    SQLite has no timestamp type, so the value is kept as integer microseconds since the
+    epoch: integers compare and sort by instant whatever offset the caller used, take 8 bytes,
+    and round-trip Python's microsecond precision exactly (ISO text only sorts correctly if
+    every writer uses the same offset and format). PostgreSQL gets ``timestamptz``.
+    """
+
+    impl = sa.BigInteger
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.BigInteger())
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return to_micros(value)
+        return utc(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, int):
+            return from_micros(value)
+        assert isinstance(value, datetime)
+        return value.astimezone(UTC)
+
+
+class JsonText(sa.types.TypeDecorator[Any]):
+    """A JSON document kept as compact ``TEXT`` (portable; the store never queries inside)."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else dump_json(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else json.loads(value)
+
+
+metadata = sa.MetaData(naming_convention=NAMING)
+
+schema_versions = sa.Table(
+    "schema_versions",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("applied_at", UtcTimestamp, nullable=False),
+)
+
+key_counters = sa.Table(
+    "key_counters",
+    metadata,
+    # One row per counter; a transaction bumps ``next_key`` and owns the range it skipped.
+    # The row lock (PostgreSQL) or the write lock (SQLite) makes concurrent reservations
+    # queue up instead of overlapping.
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("next_key", sa.BigInteger, nullable=False),
+)
+
+definitions = sa.Table(
+    "definitions",
+    metadata,
+    sa.Column("definition_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("process_id", sa.String(255), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("name", sa.Text),
+    sa.Column("resource_name", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("checksum", sa.String(64), nullable=False),
+    sa.Column("deployed_at", UtcTimestamp, nullable=False),
+    # One number per version of a process; also serves "latest version of a process".
+    sa.Index("ux_definitions_process_version", "process_id", "version", unique=True),
+)
+
+instances = sa.Table(
+    "instances",
+    metadata,
+    sa.Column("instance_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column(
+        "definition_key",
+        sa.BigInteger,
+        sa.ForeignKey("definitions.definition_key"),
+        nullable=False,
+    ),
+    sa.Column("process_id", sa.String(255), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("business_key", sa.String(255)),
+    sa.Column("started_at", UtcTimestamp, nullable=False),
+    sa.Column("ended_at", UtcTimestamp),
+    sa.Column("revision", sa.Integer, nullable=False),
+    # No foreign key: a parent may be archived before its children.
+    sa.Column("parent_instance_key", sa.BigInteger),
+    sa.Column("incident_count", sa.Integer, nullable=False),
+    sa.Column("state", JsonText, nullable=False),
+    # The list queries filter on one of these and show the newest first.
+    sa.Index("ix_instances_status_started", "status", "started_at"),
+    sa.Index("ix_instances_process_started", "process_id", "started_at"),
+    sa.Index("ix_instances_started", "started_at"),
+    sa.Index("ix_instances_business_key", "business_key"),
+)
+
+start_requests = sa.Table(
+    "start_requests",
+    metadata,
+    # The primary key is the idempotency rule: one instance per request id.
+    sa.Column("request_id", sa.String(255), primary_key=True),
+    sa.Column(
+        "instance_key", sa.BigInteger, sa.ForeignKey("instances.instance_key"), nullable=False
+    ),
+    sa.Column("requested_at", UtcTimestamp, nullable=False),
+)
+
+history = sa.Table(
+    "history",
+    metadata,
+    # The primary key is the rule "positions are unique per instance" and gives the order.
+    sa.Column(
+        "instance_key",
+        sa.BigInteger,
+        sa.ForeignKey("instances.instance_key"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("event_type", sa.String(64), nullable=False),
+    sa.Column("element_id", sa.String(255)),
+    sa.Column("at", UtcTimestamp, nullable=False),
+    sa.Column("payload", JsonText, nullable=False),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("job_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column(
+        "instance_key", sa.BigInteger, sa.ForeignKey("instances.instance_key"), nullable=False
+    ),
+    sa.Column("element_instance_key", sa.BigInteger, nullable=False),
+    sa.Column("element_id", sa.String(255), nullable=False),
+    sa.Column("job_type", sa.String(255), nullable=False),
+    sa.Column("retries", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("due_at", UtcTimestamp, nullable=False),
+    sa.Column("worker", sa.String(255)),
+    sa.Column("lease_until", UtcTimestamp),
+    # When the job can next be handed out: ``due_at`` while activatable, ``lease_until``
+    # while activated, NULL once failed. One column lets activation and "next due" use one
+    # ordered index scan instead of an OR over two conditions.
+    sa.Column("available_at", UtcTimestamp),
+    sa.Column("headers", JsonText, nullable=False),
+    sa.Column("error_message", sa.Text),
+    sa.Column("created_at", UtcTimestamp),
+    # Activation walks this in due order; failed jobs (NULL) stay out of the index.
+    sa.Index(
+        "ix_jobs_due",
+        "available_at",
+        "job_type",
+        sqlite_where=sa.text("available_at IS NOT NULL"),
+        postgresql_where=sa.text("available_at IS NOT NULL"),
+    ),
+    sa.Index("ix_jobs_instance", "instance_key"),
+)
+
+user_tasks = sa.Table(
+    "user_tasks",
+    metadata,
+    sa.Column("user_task_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column(
+        "instance_key", sa.BigInteger, sa.ForeignKey("instances.instance_key"), nullable=False
+    ),
+    sa.Column("element_instance_key", sa.BigInteger, nullable=False),
+    sa.Column("element_id", sa.String(255), nullable=False),
+    sa.Column("name", sa.Text),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("assignee", sa.String(255)),
+    # JSON lists of names; filtered with a LIKE pre-check and an exact check in Python.
+    sa.Column("candidate_groups", sa.Text, nullable=False),
+    sa.Column("candidate_users", sa.Text, nullable=False),
+    sa.Column("form_key", sa.Text),
+    sa.Column("due_at", UtcTimestamp),
+    sa.Column("follow_up_at", UtcTimestamp),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcTimestamp, nullable=False),
+    sa.Column("completed_at", UtcTimestamp),
+    sa.Column("completed_by", sa.String(255)),
+    sa.Index("ix_user_tasks_state_created", "state", "created_at"),
+    sa.Index("ix_user_tasks_assignee", "assignee"),
+    sa.Index("ix_user_tasks_instance", "instance_key"),
+)
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("incident_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column(
+        "instance_key", sa.BigInteger, sa.ForeignKey("instances.instance_key"), nullable=False
+    ),
+    sa.Column("element_instance_key", sa.BigInteger, nullable=False),
+    sa.Column("element_id", sa.String(255), nullable=False),
+    sa.Column("error_type", sa.String(64), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("details", sa.Text),
+    sa.Column("state", sa.String(32), nullable=False),
+    # No foreign key: the job an incident points at is deleted when it is retried.
+    sa.Column("job_key", sa.BigInteger),
+    sa.Column("created_at", UtcTimestamp, nullable=False),
+    sa.Column("resolved_at", UtcTimestamp),
+    sa.Index("ix_incidents_state_created", "state", "created_at"),
+    sa.Index("ix_incidents_instance", "instance_key"),
+)

@@ -1,0 +1,166 @@
+"""The in-memory test engine and its assertions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from legato.model import RetryPolicy
+from legato.runtime.clock import VirtualClock
+from legato.runtime.engine import Engine
+from legato.runtime.types import InstanceInfo
+from legato.store.memory import MemoryStore
+
+
+class TestClock(VirtualClock):
+    """A virtual clock whose :meth:`advance` also runs the work that became due."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, start: datetime | None = None) -> None:
+        super().__init__(start)
+        self._on_advance: Callable[[], None] | None = None
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move time forward by ``delta`` and run what is due by then."""
+        now = super().advance(delta)
+        if self._on_advance is not None:
+            self._on_advance()
+        return now
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            super().advance(timedelta(seconds=seconds))
+
+
+class TestEngine(Engine):
+    """The same API as :class:`~legato.Engine`, in memory, on a virtual clock.
+
+    Retries are not jittered, so backoff delays are exact and tests are repeatable.
+    """
+
+    __test__ = False
+
+    def __init__(self, *, start: datetime | None = None, retry_policy: RetryPolicy | None = None) -> None:
+        clock = TestClock(start)
+        super().__init__(
+            store=MemoryStore(),
+            clock=clock,
+            retry_policy=retry_policy,
+            worker_name="test-engine",
+            random_source=lambda: 0.5,
+        )
+        self.clock: TestClock = clock
+        clock._on_advance = self._run_due  # noqa: SLF001
+
+    def _run_due(self) -> None:
+        self.run_once_all()
+
+    def run_once_all(self) -> int:
+        """Run every job that is due now (without waiting for later ones)."""
+        total = 0
+        while ran := self.run_once():
+            total += ran
+        return total
+
+    def path(self, instance: InstanceInfo | int) -> list[str]:
+        """The ids of the elements an instance completed, in order."""
+        key = instance if isinstance(instance, int) else instance.key
+        return [
+            entry.element_id
+            for entry in self.history(key)
+            if entry.event_type == "ElementCompleted" and entry.element_id is not None
+        ]
+
+    def assert_that(self, instance: InstanceInfo | int) -> InstanceAssert:
+        """Fluent assertions on an instance's current state and path."""
+        key = instance if isinstance(instance, int) else instance.key
+        return InstanceAssert(self, key)
+
+
+class InstanceAssert:
+    """Assertions about one instance; each re-reads the instance and returns ``self``."""
+
+    def __init__(self, engine: TestEngine, instance_key: int) -> None:
+        self._engine = engine
+        self._key = instance_key
+
+    @property
+    def info(self) -> InstanceInfo:
+        """The instance now."""
+        return self._engine.instance(self._key)
+
+    def _fail(self, message: str) -> None:
+        info = self.info
+        path = self._engine.path(self._key)
+        raise AssertionError(
+            f"instance {self._key} ({info.process_id}, {info.status}): {message}\n"
+            f"  path taken: {path}\n  waiting at: {list(info.active_elements)}\n"
+            f"  variables: {info.variables}"
+        )
+
+    def is_completed(self) -> InstanceAssert:
+        """The instance has completed."""
+        if self.info.status != "completed":
+            self._fail("expected it to be completed")
+        return self
+
+    def is_terminated(self) -> InstanceAssert:
+        """The instance was terminated."""
+        if self.info.status != "terminated":
+            self._fail("expected it to be terminated")
+        return self
+
+    def is_active(self) -> InstanceAssert:
+        """The instance is still running."""
+        if self.info.status != "active":
+            self._fail("expected it to be active")
+        return self
+
+    def is_waiting_at(self, *element_ids: str) -> InstanceAssert:
+        """Each of these elements holds a token now."""
+        active = set(self.info.active_elements)
+        missing = [e for e in element_ids if e not in active]
+        if missing:
+            self._fail(f"expected tokens at {missing}")
+        return self
+
+    def has_passed(self, *element_ids: str) -> InstanceAssert:
+        """Each of these elements was completed at least once."""
+        path = set(self._engine.path(self._key))
+        missing = [e for e in element_ids if e not in path]
+        if missing:
+            self._fail(f"expected it to have passed {missing}")
+        return self
+
+    def has_not_passed(self, *element_ids: str) -> InstanceAssert:
+        """None of these elements was completed."""
+        path = set(self._engine.path(self._key))
+        passed = [e for e in element_ids if e in path]
+        if passed:
+            self._fail(f"expected it not to have passed {passed}")
+        return self
+
+    def has_passed_in_order(self, *element_ids: str) -> InstanceAssert:
+        """These elements were completed in this order (others may come between)."""
+        path = iter(self._engine.path(self._key))
+        for element_id in element_ids:
+            if not any(step == element_id for step in path):
+                self._fail(f"expected the order {list(element_ids)}")
+        return self
+
+    def has_variables(self, **expected: Any) -> InstanceAssert:
+        """The root scope holds these values (numbers compare by value)."""
+        variables = self.info.variables
+        wrong = {k: variables.get(k, "<missing>") for k, v in expected.items() if variables.get(k) != v}
+        if wrong:
+            self._fail(f"expected variables {expected}, but found {wrong}")
+        return self
+
+    def has_incident(self, element_id: str | None = None) -> InstanceAssert:
+        """An open incident exists (at ``element_id``)."""
+        incidents = self._engine.incidents(instance_key=self._key)
+        if not any(element_id in (None, i.element_id) for i in incidents):
+            self._fail(f"expected an open incident{' at ' + element_id if element_id else ''}")
+        return self

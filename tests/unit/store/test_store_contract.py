@@ -1,0 +1,673 @@
+"""One contract for every store adapter: the in-memory fake and SQLite (memory and file)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from legato.errors import NotFoundError, StoreError
+from legato.store.memory import MemoryStore
+from legato.store.ports import Store, Transaction
+from legato.store.records import (
+    DefinitionRecord,
+    HistoryRecord,
+    IncidentRecord,
+    InstanceRecord,
+    JobRecord,
+    UserTaskRecord,
+)
+from legato.store.schema import SCHEMA_VERSION
+from legato.store.sql import SqlStore
+
+T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.fixture(params=["memory", "sqlite-memory", "sqlite-file"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    made: Store
+    if request.param == "memory":
+        made = MemoryStore()
+    elif request.param == "sqlite-memory":
+        made = SqlStore("sqlite://")
+    else:
+        made = SqlStore(f"sqlite:///{tmp_path / 'legato.db'}")
+    yield made
+    made.close()
+
+
+# -- builders -------------------------------------------------------------------------------
+
+
+def definition(key: int = 1, process_id: str = "order", version: int = 1) -> DefinitionRecord:
+    return DefinitionRecord(
+        definition_key=key,
+        process_id=process_id,
+        version=version,
+        resource_name="order.bpmn",
+        source="<definitions/>",
+        checksum=f"sha-{process_id}-{version}",
+        deployed_at=T0,
+        name=f"{process_id} v{version}",
+    )
+
+
+def instance(key: int = 10, definition_key: int = 1, **changes: Any) -> InstanceRecord:
+    record = InstanceRecord(
+        instance_key=key,
+        definition_key=definition_key,
+        process_id="order",
+        version=1,
+        status="active",
+        business_key=f"bk-{key}",
+        started_at=at(key),
+        ended_at=None,
+        state={"tokens": [{"element_id": "start", "n": 1}], "vars": {"x": 1.5, "ok": True}},
+    )
+    return replace(record, **changes)
+
+
+def event(instance_key: int, position: int, event_type: str = "ElementActivated") -> HistoryRecord:
+    return HistoryRecord(
+        instance_key=instance_key,
+        position=position,
+        event_type=event_type,
+        at=at(position),
+        payload={"position": position, "nested": {"list": [1, "two", None]}},
+        element_id=f"task_{position}",
+    )
+
+
+def job(key: int, instance_key: int = 10, **changes: Any) -> JobRecord:
+    record = JobRecord(
+        job_key=key,
+        instance_key=instance_key,
+        element_instance_key=key + 1000,
+        element_id="charge",
+        job_type="payment",
+        retries=3,
+        due_at=at(0),
+        headers={"idempotency": f"job-{key}"},
+        created_at=at(0),
+    )
+    return replace(record, **changes)
+
+
+def user_task(key: int, instance_key: int = 10, **changes: Any) -> UserTaskRecord:
+    record = UserTaskRecord(
+        user_task_key=key,
+        instance_key=instance_key,
+        element_instance_key=key + 1000,
+        element_id="approve",
+        name="Approve order",
+        state="created",
+        created_at=at(key),
+        candidate_groups=("sales",),
+        candidate_users=("ann",),
+        due_at=at(3600),
+    )
+    return replace(record, **changes)
+
+
+def incident(key: int, instance_key: int = 10, **changes: Any) -> IncidentRecord:
+    record = IncidentRecord(
+        incident_key=key,
+        instance_key=instance_key,
+        element_instance_key=key + 1000,
+        element_id="charge",
+        error_type="JOB_NO_RETRIES",
+        message="card declined",
+        created_at=at(key),
+        job_key=7,
+        details="Traceback ...",
+    )
+    return replace(record, **changes)
+
+
+def seed(store: Store, *instance_keys: int) -> None:
+    """A definition and active instances to hang jobs, tasks and incidents on."""
+    with store.transaction() as tx:
+        tx.insert_definition(definition())
+        for key in instance_keys or (10,):
+            tx.insert_instance(instance(key))
+
+
+# -- keys -----------------------------------------------------------------------------------
+
+
+def test_reserved_keys_never_repeat(store: Store) -> None:
+    seen: list[int] = []
+    for count in (1, 5, 100, 3):
+        with store.transaction() as tx:
+            keys = tx.reserve_keys(count)
+        assert len(keys) == count
+        seen.extend(keys)
+    assert len(set(seen)) == len(seen)
+    assert seen == sorted(seen)
+    assert seen[0] >= 1
+
+
+def test_reserving_no_keys_is_refused(store: Store) -> None:
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.reserve_keys(0)
+
+
+def test_keys_never_repeat_after_reopening_a_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    first = SqlStore(url)
+    with first.transaction() as tx:
+        before = tx.reserve_keys(50)
+    first.close()
+    second = SqlStore(url)
+    with second.transaction() as tx:
+        after = tx.reserve_keys(50)
+    second.close()
+    assert set(before).isdisjoint(after)
+    assert after.start >= before.stop
+
+
+def test_concurrent_stores_on_one_file_hand_out_disjoint_keys(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    stores = [SqlStore(url, synchronous="NORMAL") for _ in range(4)]
+    results: list[list[int]] = [[] for _ in stores]
+
+    def reserve(index: int) -> None:
+        for _ in range(50):
+            with stores[index].transaction() as tx:
+                results[index].extend(tx.reserve_keys(7))
+
+    threads = [threading.Thread(target=reserve, args=(i,)) for i in range(len(stores))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for each in stores:
+        each.close()
+    every = [key for result in results for key in result]
+    assert len(every) == 4 * 50 * 7
+    assert len(set(every)) == len(every)
+
+
+# -- definitions ----------------------------------------------------------------------------
+
+
+def test_definitions_by_key_version_and_latest(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.insert_definition(definition(1, "order", 1))
+        tx.insert_definition(definition(3, "order", 3))
+        tx.insert_definition(definition(2, "order", 2))
+        tx.insert_definition(definition(4, "invoice", 1))
+
+    with store.transaction() as tx:
+        assert tx.get_definition(3) == definition(3, "order", 3)
+        assert tx.get_definition(99) is None
+        assert tx.find_definition("order") == definition(3, "order", 3)
+        assert tx.find_definition("order", 2) == definition(2, "order", 2)
+        assert tx.find_definition("order", 9) is None
+        assert tx.find_definition("unknown") is None
+        listed = [(d.process_id, d.version) for d in tx.list_definitions()]
+    assert listed == [("invoice", 1), ("order", 1), ("order", 2), ("order", 3)]
+
+
+def test_a_process_version_exists_once(store: Store) -> None:
+    seed(store)
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_definition(definition(2, "order", 1))
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_definition(definition(1, "other", 1))
+
+
+# -- instances ------------------------------------------------------------------------------
+
+
+def test_instance_round_trip_and_update(store: Store) -> None:
+    seed(store)
+    with store.transaction() as tx:
+        stored = tx.get_instance(10)
+    assert stored == instance(10)
+
+    changed = replace(
+        instance(10),
+        revision=1,
+        status="completed",
+        ended_at=at(99),
+        state={"tokens": [], "vars": {"x": 2}},
+        incident_count=2,
+    )
+    with store.transaction() as tx:
+        tx.update_instance(changed)
+    with store.transaction() as tx:
+        assert tx.get_instance(10) == changed
+        assert tx.get_instance(11) is None
+
+
+def test_stale_revision_is_a_conflict(store: Store) -> None:
+    seed(store)
+    with store.transaction() as tx:
+        tx.update_instance(replace(instance(10), revision=1))
+
+    with pytest.raises(StoreError, match="concurrently"), store.transaction() as tx:
+        tx.update_instance(replace(instance(10), revision=1, status="terminated"))
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.update_instance(replace(instance(10), revision=5))
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.update_instance(replace(instance(77), revision=1))
+
+    with store.transaction() as tx:
+        current = tx.get_instance(10)
+    assert current is not None
+    assert (current.revision, current.status) == (1, "active")
+
+
+def test_instance_needs_its_definition_and_a_fresh_key(store: Store) -> None:
+    seed(store)
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_instance(instance(11, definition_key=999))
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_instance(instance(10))
+
+
+def test_list_and_count_instances(store: Store) -> None:
+    seed(store, 10, 11, 12, 13)
+    with store.transaction() as tx:
+        tx.update_instance(replace(instance(11), revision=1, status="completed"))
+        tx.insert_definition(definition(2, "invoice", 1))
+        tx.insert_instance(instance(14, definition_key=2, process_id="invoice"))
+
+    with store.transaction() as tx:
+        newest_first = [i.instance_key for i in tx.list_instances()]
+        active = [i.instance_key for i in tx.list_instances(status="active")]
+        invoices = [i.instance_key for i in tx.list_instances(process_id="invoice")]
+        by_business_key = [i.instance_key for i in tx.list_instances(business_key="bk-12")]
+        page = [i.instance_key for i in tx.list_instances(limit=2, offset=1)]
+        states = [i.state for i in tx.list_instances()]
+        counts = (tx.count_instances(), tx.count_instances(status="completed"))
+
+    assert newest_first == [14, 13, 12, 11, 10]
+    assert active == [14, 13, 12, 10]
+    assert invoices == [14]
+    assert by_business_key == [12]
+    assert page == [13, 12]
+    assert all(state == {} for state in states)
+    assert counts == (5, 1)
+
+
+def test_changing_a_returned_state_does_not_change_the_store(store: Store) -> None:
+    seed(store)
+    with store.transaction() as tx:
+        loaded = tx.get_instance(10)
+        assert loaded is not None
+        loaded.state["vars"]["x"] = "mutated"
+    with store.transaction() as tx:
+        again = tx.get_instance(10)
+    assert again is not None
+    assert again.state["vars"]["x"] == 1.5
+
+
+# -- transactions ---------------------------------------------------------------------------
+
+
+def test_rollback_on_exception_leaves_nothing(store: Store) -> None:
+    seed(store)
+    with pytest.raises(Boom), store.transaction() as tx:
+        tx.insert_instance(instance(11))
+        tx.update_instance(replace(instance(10), revision=1, status="completed"))
+        tx.append_history([event(11, 1), event(11, 2), event(10, 1)])
+        tx.insert_jobs([job(20, instance_key=11)])
+        tx.upsert_user_task(user_task(30, instance_key=11))
+        tx.upsert_incident(incident(40, instance_key=11))
+        tx.insert_start_request("req-1", 11, T0)
+        raise Boom
+
+    with store.transaction() as tx:
+        assert tx.get_instance(11) is None
+        unchanged = tx.get_instance(10)
+        assert unchanged is not None
+        assert (unchanged.revision, unchanged.status) == (0, "active")
+        assert tx.history(11) == []
+        assert tx.history(10) == []
+        assert tx.get_job(20) is None
+        assert tx.list_jobs() == []
+        assert tx.get_user_task(30) is None
+        assert tx.get_incident(40) is None
+        assert tx.find_start_request("req-1") is None
+        assert tx.count_instances() == 1
+
+
+def test_a_store_error_inside_the_block_rolls_back_earlier_writes(store: Store) -> None:
+    seed(store)
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_jobs([job(20)])
+        tx.update_instance(replace(instance(10), revision=7))
+    with store.transaction() as tx:
+        assert tx.get_job(20) is None
+
+
+def test_reads_inside_a_transaction_see_its_own_writes(store: Store) -> None:
+    seed(store)
+    with store.transaction() as tx:
+        tx.insert_jobs([job(20)])
+        tx.append_history([event(10, 1)])
+        assert tx.get_job(20) == job(20)
+        assert tx.history(10) == [event(10, 1)]
+        tx.delete_jobs([20])
+        assert tx.get_job(20) is None
+
+
+def test_transactions_do_not_nest_and_end_with_their_block(store: Store) -> None:
+    with store.transaction() as tx:
+        with pytest.raises(StoreError), store.transaction():
+            pass
+        kept: Transaction = tx
+    with pytest.raises(StoreError):
+        kept.reserve_keys(1)
+    with store.transaction() as tx:
+        assert tx.reserve_keys(1)
+
+
+# -- history --------------------------------------------------------------------------------
+
+
+def test_history_comes_back_in_position_order(store: Store) -> None:
+    seed(store, 10, 11)
+    with store.transaction() as tx:
+        tx.append_history([event(10, 3), event(10, 1)])
+        tx.append_history([event(11, 1)])
+    with store.transaction() as tx:
+        tx.append_history([event(10, 2), event(10, 4, "InstanceCompleted")])
+    with store.transaction() as tx:
+        expected = [event(10, 1), event(10, 2), event(10, 3), event(10, 4, "InstanceCompleted")]
+        assert tx.history(10) == expected
+        assert tx.history(11) == [event(11, 1)]
+        assert tx.history(99) == []
+
+
+def test_a_history_position_is_taken_once(store: Store) -> None:
+    seed(store)
+    with store.transaction() as tx:
+        tx.append_history([event(10, 1)])
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.append_history([event(10, 2), event(10, 1)])
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.append_history([event(99, 1)])
+    with store.transaction() as tx:
+        assert tx.history(10) == [event(10, 1)]
+
+
+# -- jobs -----------------------------------------------------------------------------------
+
+
+def test_job_crud(store: Store) -> None:
+    seed(store, 10, 11)
+    with store.transaction() as tx:
+        tx.insert_jobs([job(20), job(21), job(22, instance_key=11)])
+    failed = replace(job(21), state="failed", retries=0, error_message="declined")
+    with store.transaction() as tx:
+        tx.update_job(failed)
+        tx.delete_jobs([20, 999])
+    with store.transaction() as tx:
+        assert tx.get_job(20) is None
+        assert tx.get_job(21) == failed
+        assert [j.job_key for j in tx.list_jobs()] == [21, 22]
+        assert [j.job_key for j in tx.list_jobs(instance_key=11)] == [22]
+        assert [j.job_key for j in tx.list_jobs(state="failed")] == [21]
+    with pytest.raises(NotFoundError), store.transaction() as tx:
+        tx.update_job(job(999))
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_jobs([job(22)])
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_jobs([job(23, instance_key=999)])
+
+
+def test_activate_jobs_respects_due_at_types_and_max(store: Store) -> None:
+    seed(store)
+    with store.transaction() as tx:
+        tx.insert_jobs(
+            [
+                job(20, due_at=at(30)),
+                job(21, due_at=at(10)),
+                job(22, due_at=at(20), job_type="mail"),
+                job(23, due_at=at(100)),
+                job(24, due_at=at(5), state="failed"),
+                job(25, due_at=at(15)),
+            ]
+        )
+    lease = at(200)
+    with store.transaction() as tx:
+        assert tx.activate_jobs(["payment"], "w0", 0, at(50), lease) == []
+        assert tx.activate_jobs([], "w0", 10, at(50), lease) == []
+        first = tx.activate_jobs(["payment"], "w1", 2, at(50), lease)
+    assert [j.job_key for j in first] == [21, 25]
+    assert all(j.state == "activated" and j.worker == "w1" for j in first)
+    assert all(j.lease_until == lease for j in first)
+
+    with store.transaction() as tx:
+        rest = tx.activate_jobs(None, "w2", 10, at(50), lease)
+        assert tx.get_job(21) == first[0]
+    assert [j.job_key for j in rest] == [22, 20]
+    with store.transaction() as tx:
+        assert tx.activate_jobs(None, "w3", 10, at(50), lease) == []
+
+
+def test_expired_leases_are_handed_out_again(store: Store) -> None:
+    seed(store)
+    with store.transaction() as tx:
+        tx.insert_jobs([job(20, due_at=at(0)), job(21, due_at=at(1))])
+        taken = tx.activate_jobs(None, "dead", 1, at(5), at(60))
+    assert [j.job_key for j in taken] == [20]
+    with store.transaction() as tx:
+        assert [j.job_key for j in tx.activate_jobs(None, "w", 5, at(30), at(90))] == [21]
+        assert tx.activate_jobs(None, "w", 5, at(59), at(90)) == []
+        again = tx.activate_jobs(None, "alive", 5, at(61), at(120))
+    assert [(j.job_key, j.worker, j.lease_until) for j in again] == [(20, "alive", at(120))]
+
+
+def test_next_job_due_at_counts_due_dates_and_leases(store: Store) -> None:
+    seed(store)
+    with store.transaction() as tx:
+        assert tx.next_job_due_at(None) is None
+        tx.insert_jobs(
+            [
+                job(20, due_at=at(40)),
+                job(21, due_at=at(10), job_type="mail"),
+                job(22, due_at=at(1), state="failed"),
+            ]
+        )
+        assert tx.next_job_due_at(None) == at(10)
+        assert tx.next_job_due_at(["payment"]) == at(40)
+        assert tx.next_job_due_at(["unknown"]) is None
+        assert tx.next_job_due_at([]) is None
+        tx.activate_jobs(["mail"], "w", 1, at(10), at(70))
+        assert tx.next_job_due_at(None) == at(40)
+        assert tx.next_job_due_at(["mail"]) == at(70)
+
+
+# -- user tasks -----------------------------------------------------------------------------
+
+
+def test_user_tasks_upsert_and_filters(store: Store) -> None:
+    seed(store, 10, 11)
+    with store.transaction() as tx:
+        tx.upsert_user_task(user_task(30))
+        tx.upsert_user_task(user_task(31, assignee="bob", candidate_groups=("presales",)))
+        tx.upsert_user_task(user_task(32, instance_key=11, candidate_groups=("a_b", "100%")))
+        tx.upsert_user_task(user_task(33, candidate_groups=('a","sales',)))
+    done = replace(user_task(30), state="completed", completed_at=at(500), completed_by="ann")
+    with store.transaction() as tx:
+        tx.upsert_user_task(done)
+
+    def keys(tasks: list[UserTaskRecord]) -> list[int]:
+        return [t.user_task_key for t in tasks]
+
+    with store.transaction() as tx:
+        assert tx.get_user_task(30) == done
+        assert tx.get_user_task(31) == user_task(31, assignee="bob", candidate_groups=("presales",))
+        assert keys(tx.list_user_tasks()) == [31, 32, 33]
+        assert keys(tx.list_user_tasks(state=None)) == [30, 31, 32, 33]
+        assert keys(tx.list_user_tasks(state="completed")) == [30]
+        assert keys(tx.list_user_tasks(assignee="bob")) == [31]
+        assert keys(tx.list_user_tasks(state=None, candidate_group="sales")) == [30]
+        assert keys(tx.list_user_tasks(candidate_group="a_b")) == [32]
+        assert keys(tx.list_user_tasks(candidate_group="a%b")) == []
+        assert keys(tx.list_user_tasks(candidate_group="100%")) == [32]
+        assert keys(tx.list_user_tasks(instance_key=11)) == [32]
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.upsert_user_task(user_task(34, instance_key=999))
+
+
+# -- incidents ------------------------------------------------------------------------------
+
+
+def test_incidents_upsert_and_filters(store: Store) -> None:
+    seed(store, 10, 11)
+    with store.transaction() as tx:
+        tx.upsert_incident(incident(40))
+        tx.upsert_incident(incident(41, instance_key=11))
+        tx.upsert_incident(incident(42))
+    resolved = replace(incident(40), state="resolved", resolved_at=at(900))
+    with store.transaction() as tx:
+        tx.upsert_incident(resolved)
+
+    with store.transaction() as tx:
+        assert tx.get_incident(40) == resolved
+        assert tx.get_incident(99) is None
+        assert [i.incident_key for i in tx.list_incidents()] == [41, 42]
+        assert [i.incident_key for i in tx.list_incidents(state=None)] == [40, 41, 42]
+        assert [i.incident_key for i in tx.list_incidents(state="resolved")] == [40]
+        assert [i.incident_key for i in tx.list_incidents(instance_key=10)] == [42]
+
+
+# -- start requests -------------------------------------------------------------------------
+
+
+def test_a_start_request_id_is_recorded_once(store: Store) -> None:
+    seed(store, 10, 11)
+    with store.transaction() as tx:
+        assert tx.find_start_request("req-1") is None
+        tx.insert_start_request("req-1", 10, T0)
+    with store.transaction() as tx:
+        assert tx.find_start_request("req-1") == 10
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_start_request("req-1", 11, T0)
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_start_request("req-2", 999, T0)
+    with store.transaction() as tx:
+        assert tx.find_start_request("req-1") == 10
+
+
+# -- datetimes ------------------------------------------------------------------------------
+
+
+def test_datetimes_come_back_aware_utc_and_equal(store: Store) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    local = datetime(2024, 5, 1, 14, 0, 0, 999999, tzinfo=plus_two)
+    with store.transaction() as tx:
+        tx.insert_definition(replace(definition(), deployed_at=local))
+        tx.insert_instance(instance(10, started_at=local, ended_at=local))
+        tx.append_history([replace(event(10, 1), at=local)])
+        tx.insert_jobs([job(20, due_at=local, created_at=local)])
+        tx.upsert_user_task(user_task(30, created_at=local, follow_up_at=local))
+        tx.upsert_incident(incident(40, created_at=local, resolved_at=local))
+
+    with store.transaction() as tx:
+        loaded_definition = tx.get_definition(1)
+        loaded_instance = tx.get_instance(10)
+        loaded_job = tx.get_job(20)
+        loaded_task = tx.get_user_task(30)
+        loaded_incident = tx.get_incident(40)
+        loaded_event = tx.history(10)[0]
+    assert loaded_definition and loaded_instance and loaded_job and loaded_task
+    assert loaded_incident
+    values = [
+        loaded_definition.deployed_at,
+        loaded_instance.started_at,
+        loaded_instance.ended_at,
+        loaded_event.at,
+        loaded_job.due_at,
+        loaded_job.created_at,
+        loaded_task.created_at,
+        loaded_task.follow_up_at,
+        loaded_incident.created_at,
+        loaded_incident.resolved_at,
+    ]
+    for value in values:
+        assert value == local
+        assert value is not None and value.tzinfo is UTC
+        assert value.microsecond == 999999
+
+
+def test_naive_datetimes_are_refused(store: Store) -> None:
+    with pytest.raises(StoreError, match="naive"), store.transaction() as tx:
+        tx.insert_definition(replace(definition(), deployed_at=datetime(2024, 1, 1)))
+    with pytest.raises(StoreError, match="naive"), store.transaction() as tx:
+        tx.activate_jobs(None, "w", 1, datetime(2024, 1, 1), at(1))
+
+
+# -- SQLite specifics -----------------------------------------------------------------------
+
+
+def test_file_database_is_durable_by_default(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 'wal.db'}")
+    try:
+        with store.engine.connect() as connection:
+            pragma = connection.exec_driver_sql
+            assert pragma("PRAGMA journal_mode").scalar() == "wal"
+            assert pragma("PRAGMA synchronous").scalar() == 2  # FULL
+            assert pragma("PRAGMA foreign_keys").scalar() == 1
+            assert pragma("PRAGMA busy_timeout").scalar() == 5000
+    finally:
+        store.close()
+
+
+def test_synchronous_is_configurable_and_checked(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 'normal.db'}", synchronous="NORMAL")
+    try:
+        with store.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+    finally:
+        store.close()
+    with pytest.raises(StoreError, match="synchronous"):
+        SqlStore("sqlite://", synchronous="SOMETIMES")
+
+
+def test_data_survives_reopening_a_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'reopen.db'}"
+    first = SqlStore(url)
+    seed(first)
+    first.close()
+    second = SqlStore(url)
+    with second.transaction() as tx:
+        assert tx.get_instance(10) == instance(10)
+    second.close()
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    SqlStore(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as raw:
+        raw.execute(
+            "INSERT INTO schema_versions (version, applied_at) VALUES (?, 0)",
+            (SCHEMA_VERSION + 1,),
+        )
+    raw.close()
+    with pytest.raises(StoreError, match="newer"):
+        SqlStore(f"sqlite:///{path}")
+
+
+def test_other_databases_are_refused_for_now() -> None:
+    with pytest.raises(StoreError, match="unsupported"):
+        SqlStore("mysql://localhost/legato")

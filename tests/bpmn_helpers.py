@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 HEADER = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
     '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"'
@@ -43,6 +45,4 @@ def service(element_id: str, job_type: str, extra: str = "", attrs: str = "") ->
 
 def chain(*element_ids: str, prefix: str = "f") -> str:
     """Unconditional flows along ``element_ids`` in order."""
-    return "\n".join(
-        flow(f"{prefix}_{a}_{b}", a, b) for a, b in zip(element_ids, element_ids[1:], strict=False)
-    )
+    return "\n".join(flow(f"{prefix}_{a}_{b}", a, b) for a, b in itertools.pairwise(element_ids))

@@ -121,7 +121,9 @@ class BpmnError(JobError):
         variables: variables to set where the error is caught.
     """
 
-    def __init__(self, code: str, message: str = "", variables: dict[str, object] | None = None) -> None:
+    def __init__(
+        self, code: str, message: str = "", variables: dict[str, object] | None = None
+    ) -> None:
         self.code = code
         self.message = message
         self.variables = dict(variables or {})

@@ -107,6 +107,7 @@ def _signal(context: ReadContext, definition: Element, event: Element) -> EventD
 
 
 def _error(context: ReadContext, definition: Element, event: Element) -> EventDefinition:
+    """The error's code; an error without a code is known by its name (or the reference)."""
     reference = attribute(definition, "errorRef")
     error = context.index.lookup(context.index.errors, reference)
     code = attribute(error, "errorCode") if error is not None else None

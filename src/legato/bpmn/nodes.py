@@ -26,12 +26,11 @@ from legato.bpmn.events import message_definition, read_event_definitions
 from legato.bpmn.extensions import (
     business_rule_fields,
     call_activity_fields,
-    call_activity_mappings,
     has_job_extension,
     read_job,
-    read_mappings,
     user_task_fields,
 )
+from legato.bpmn.mappings import call_activity_mappings, read_mappings
 from legato.model.elements import (
     Activity,
     AdHocSubProcess,

@@ -32,7 +32,8 @@ DbOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 VarOption = Annotated[
-    list[str] | None, typer.Option("--var", "-v", help="A variable NAME=VALUE (VALUE as JSON if it parses).")
+    list[str] | None,
+    typer.Option("--var", "-v", help="A variable NAME=VALUE (VALUE as JSON if it parses)."),
 ]
 VarsOption = Annotated[str | None, typer.Option("--vars", help="Variables as a JSON object.")]
 
@@ -67,9 +68,16 @@ def deploy(files: list[Path], db: DbOption = DEFAULT_DATABASE, as_json: JsonOpti
         rows = []
         for file in files:
             deployment = engine.deploy(file)
-            rows += [(p.process_id, p.version, p.definition_key, file.name) for p in deployment.processes]
+            rows += [
+                (p.process_id, p.version, p.definition_key, file.name) for p in deployment.processes
+            ]
     if as_json:
-        _print_json([dict(zip(("process_id", "version", "definition_key", "file"), r, strict=True)) for r in rows])
+        _print_json(
+            [
+                dict(zip(("process_id", "version", "definition_key", "file"), r, strict=True))
+                for r in rows
+            ]
+        )
         return
     table = Table("process", "version", "definition key", "file", title="Deployed")
     for row in rows:
@@ -83,7 +91,9 @@ def start(
     var: VarOption = None,
     variables: VarsOption = None,
     business_key: Annotated[str | None, typer.Option("--business-key", "-k")] = None,
-    request_id: Annotated[str | None, typer.Option("--request-id", help="Starts once per id.")] = None,
+    request_id: Annotated[
+        str | None, typer.Option("--request-id", help="Starts once per id.")
+    ] = None,
     db: DbOption = DEFAULT_DATABASE,
     as_json: JsonOption = False,
 ) -> None:
@@ -95,16 +105,23 @@ def start(
     if as_json:
         _print_json(info)
     else:
-        console.print(f"started instance [bold]{info.key}[/] of {info.process_id} v{info.version}: {info.status}")
+        console.print(
+            f"started instance [bold]{info.key}[/] of {info.process_id} v{info.version}: "
+            f"{info.status}"
+        )
 
 
 @app.command()
 def run(
     model: Path,
-    handlers: Annotated[Path, typer.Option("--handlers", help="A Python file of @legato.handler functions.")],
+    handlers: Annotated[
+        Path, typer.Option("--handlers", help="A Python file of @legato.handler functions.")
+    ],
     var: VarOption = None,
     variables: VarsOption = None,
-    process: Annotated[str | None, typer.Option("--process", help="Process id (default: the file's first).")] = None,
+    process: Annotated[
+        str | None, typer.Option("--process", help="Process id (default: the file's first).")
+    ] = None,
     business_key: Annotated[str | None, typer.Option("--business-key", "-k")] = None,
     count: Annotated[int, typer.Option("--count", "-n", help="How many instances to run.")] = 1,
     db: DbOption = DEFAULT_DATABASE,
@@ -160,8 +177,15 @@ def _run_many(engine: Engine, process_id: str, values: dict[str, Any], count: in
     console.print(f"{done} of {count} instances ended")
 
 
-_SHOWN = {"ElementCompleted", "ElementTerminated", "IncidentRaised", "JobFailed", "UserTaskCreated",
-          "InstanceCompleted", "InstanceTerminated"}
+_SHOWN = {
+    "ElementCompleted",
+    "ElementTerminated",
+    "IncidentRaised",
+    "JobFailed",
+    "UserTaskCreated",
+    "InstanceCompleted",
+    "InstanceTerminated",
+}
 
 
 def _print_trace(history: list[HistoryEntry], printed: int) -> int:
@@ -174,7 +198,8 @@ def _print_trace(history: list[HistoryEntry], printed: int) -> int:
             "ElementTerminated": "[yellow]terminated[/]",
             "IncidentRaised": f"[red]incident:[/] {entry.details.get('message')}",
             "JobFailed": f"[yellow]attempt failed:[/] {entry.details.get('error_message')}",
-            "UserTaskCreated": f"[cyan]waiting for a person[/] (user task {entry.details.get('user_task_key')})",
+            "UserTaskCreated": "[cyan]waiting for a person[/] "
+            f"(user task {entry.details.get('user_task_key')})",
             "InstanceCompleted": "[bold green]instance completed[/]",
             "InstanceTerminated": "[bold yellow]instance terminated[/]",
         }[entry.event_type]
@@ -207,16 +232,27 @@ def instances(
     if as_json:
         _print_json(rows)
         return
-    table = Table("key", "process", "version", "status", "business key", "started", "waiting at", "incidents")
+    table = Table(
+        "key", "process", "version", "status", "business key", "started", "waiting at", "incidents"
+    )
     for r in rows:
-        table.add_row(str(r.key), r.process_id, str(r.version), r.status, r.business_key or "",
-                      r.started_at.strftime("%Y-%m-%d %H:%M:%S"), ", ".join(r.active_elements),
-                      str(r.incidents or ""))
+        table.add_row(
+            str(r.key),
+            r.process_id,
+            str(r.version),
+            r.status,
+            r.business_key or "",
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            ", ".join(r.active_elements),
+            str(r.incidents or ""),
+        )
     console.print(table)
 
 
 @app.command("show")
-def show_instance(instance_key: int, db: DbOption = DEFAULT_DATABASE, as_json: JsonOption = False) -> None:
+def show_instance(
+    instance_key: int, db: DbOption = DEFAULT_DATABASE, as_json: JsonOption = False
+) -> None:
     """Show an instance: state, tokens, variables and history."""
     with _engine(db) as engine:
         info = engine.instance(instance_key)
@@ -224,20 +260,39 @@ def show_instance(instance_key: int, db: DbOption = DEFAULT_DATABASE, as_json: J
         history = engine.history(instance_key)
         incidents = engine.incidents(instance_key=instance_key)
     tokens = [
-        {"element_instance_key": e.key, "element_id": e.element_id, "kind": e.kind,
-         "scope_key": e.parent_key, "incident_key": e.incident_key}
-        for e in state.elements.values() if e.parent_key is not None
+        {
+            "element_instance_key": e.key,
+            "element_id": e.element_id,
+            "kind": e.kind,
+            "scope_key": e.parent_key,
+            "incident_key": e.incident_key,
+        }
+        for e in state.elements.values()
+        if e.parent_key is not None
     ]
     if as_json:
-        _print_json({"instance": info, "tokens": tokens, "history": history, "incidents": incidents,
-                     "scopes": {str(k): v for k, v in state.variables.items()}})
+        _print_json(
+            {
+                "instance": info,
+                "tokens": tokens,
+                "history": history,
+                "incidents": incidents,
+                "scopes": {str(k): v for k, v in state.variables.items()},
+            }
+        )
         return
-    console.print(f"instance [bold]{info.key}[/] of {info.process_id} v{info.version}: [bold]{info.status}[/]"
-                  + (f"  business key {info.business_key}" if info.business_key else ""))
+    console.print(
+        f"instance [bold]{info.key}[/] of {info.process_id} v{info.version}: [bold]{info.status}[/]"
+        + (f"  business key {info.business_key}" if info.business_key else "")
+    )
     table = Table("element instance", "element", "kind", "scope", "incident", title="Tokens")
     for t in tokens:
-        table.add_row(*(str(t[k] if t[k] is not None else "") for k in
-                        ("element_instance_key", "element_id", "kind", "scope_key", "incident_key")))
+        table.add_row(
+            *(
+                str(t[k] if t[k] is not None else "")
+                for k in ("element_instance_key", "element_id", "kind", "scope_key", "incident_key")
+            )
+        )
     console.print(table)
     variables = Table("scope", "variable", "value", title="Variables")
     for scope, scope_vars in state.variables.items():
@@ -246,8 +301,12 @@ def show_instance(instance_key: int, db: DbOption = DEFAULT_DATABASE, as_json: J
     console.print(variables)
     events = Table("#", "time", "event", "element", title="History")
     for entry in history:
-        events.add_row(str(entry.position), entry.at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
-                       entry.event_type, entry.element_id or "")
+        events.add_row(
+            str(entry.position),
+            entry.at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+            entry.event_type,
+            entry.element_id or "",
+        )
     console.print(events)
     _print_incidents(incidents)
 
@@ -257,7 +316,9 @@ def _print_incidents(rows: list[Any]) -> None:
         return
     table = Table("incident", "instance", "element", "type", "message", title="Incidents")
     for i in rows:
-        table.add_row(str(i.incident_key), str(i.instance_key), i.element_id, i.error_type, i.message)
+        table.add_row(
+            str(i.incident_key), str(i.instance_key), i.element_id, i.error_type, i.message
+        )
     console.print(table)
 
 
@@ -277,10 +338,14 @@ def incidents(db: DbOption = DEFAULT_DATABASE, as_json: JsonOption = False) -> N
 @app.command()
 def retry(
     incident_key: int,
-    retries: Annotated[int | None, typer.Option(help="New attempts for a failed job (default 1).")] = None,
+    retries: Annotated[
+        int | None, typer.Option(help="New attempts for a failed job (default 1).")
+    ] = None,
     var: VarOption = None,
     variables: VarsOption = None,
-    handlers: Annotated[Path | None, typer.Option("--handlers", help="Run the jobs afterwards.")] = None,
+    handlers: Annotated[
+        Path | None, typer.Option("--handlers", help="Run the jobs afterwards.")
+    ] = None,
     db: DbOption = DEFAULT_DATABASE,
 ) -> None:
     """Resolve an incident (after fixing variables) and try again."""
@@ -307,8 +372,15 @@ def tasks(
         return
     table = Table("task", "instance", "element", "name", "assignee", "groups", "due")
     for t in rows:
-        table.add_row(str(t.user_task_key), str(t.instance_key), t.element_id, t.name or "", t.assignee or "",
-                      ", ".join(t.candidate_groups), t.due_at.isoformat() if t.due_at else "")
+        table.add_row(
+            str(t.user_task_key),
+            str(t.instance_key),
+            t.element_id,
+            t.name or "",
+            t.assignee or "",
+            ", ".join(t.candidate_groups),
+            t.due_at.isoformat() if t.due_at else "",
+        )
     console.print(table)
 
 
@@ -318,7 +390,9 @@ def complete(
     var: VarOption = None,
     variables: VarsOption = None,
     user: Annotated[str | None, typer.Option("--user")] = None,
-    handlers: Annotated[Path | None, typer.Option("--handlers", help="Run the jobs afterwards.")] = None,
+    handlers: Annotated[
+        Path | None, typer.Option("--handlers", help="Run the jobs afterwards.")
+    ] = None,
     db: DbOption = DEFAULT_DATABASE,
 ) -> None:
     """Complete a user task."""
@@ -340,10 +414,14 @@ def cancel(instance_key: int, db: DbOption = DEFAULT_DATABASE) -> None:
 
 @app.command()
 def worker(
-    handlers: Annotated[Path, typer.Option("--handlers", help="A Python file of @legato.handler functions.")],
+    handlers: Annotated[
+        Path, typer.Option("--handlers", help="A Python file of @legato.handler functions.")
+    ],
     db: DbOption = DEFAULT_DATABASE,
     poll_interval: Annotated[float, typer.Option(help="Seconds between polls when idle.")] = 0.5,
-    until_idle: Annotated[bool, typer.Option("--until-idle", help="Stop when nothing is left.")] = False,
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle", help="Stop when nothing is left.")
+    ] = False,
 ) -> None:
     """Run the jobs of the handlers in FILE until stopped (Ctrl-C)."""
     with _engine(db) as engine:
@@ -365,4 +443,3 @@ def main() -> None:
     except LegatoError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise SystemExit(1) from None
-

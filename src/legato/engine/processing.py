@@ -21,12 +21,12 @@ from legato.engine.state import ElementInstance, InstanceState
 from legato.errors import ExpressionError
 from legato.model import (
     Activity,
+    ComplexGateway,
     Expression,
     FlowNode,
     InclusiveGateway,
     MultiInstanceLoop,
     ParallelGateway,
-    ComplexGateway,
     ProcessDefinition,
     RetryPolicy,
     SequenceFlow,
@@ -114,13 +114,13 @@ class Processing:
         """Whether a sequence flow's condition holds; anything but a boolean is an error."""
         assert flow.condition is not None
         try:
-            return flow.condition.evaluate_boolean(self.variables_of(scope_key))
+            return flow.condition.evaluate_boolean(self.variables_of(scope_key), self.ctx.now)
         except ExpressionError as exc:
             raise IncidentError("condition", f"sequence flow '{flow.flow_id}': {exc}") from exc
 
     def evaluate(self, expression: Expression, scope_key: int) -> Any:
         """Evaluate in a scope; failures raise ExpressionError (an incident when guarded)."""
-        return expression.evaluate(self.variables_of(scope_key))
+        return expression.evaluate(self.variables_of(scope_key), self.ctx.now)
 
     def set_local(self, scope_key: int, name: str, value: Any) -> None:
         """Create or change a variable in exactly this scope."""
@@ -145,7 +145,10 @@ class Processing:
             self.set_propagating(scope_key, name, value)
 
     def apply_mappings(
-        self, mappings: tuple[VariableMapping, ...], source_scope: int, target_scope: int,
+        self,
+        mappings: tuple[VariableMapping, ...],
+        source_scope: int,
+        target_scope: int,
         propagate: bool,
     ) -> None:
         """Evaluate mappings in ``source_scope``; assign into ``target_scope``."""
@@ -154,12 +157,12 @@ class Processing:
         visible = self.variables_of(source_scope)
         results = []
         for mapping in mappings:
-            results.append((mapping.target, mapping.source.evaluate(visible)))
+            results.append((mapping.target, mapping.source.evaluate(visible, self.ctx.now)))
             root, _, path = mapping.target.partition(".")
             if path:
+                current = visible.get(root)
                 visible[root] = _with_path(
-                    visible.get(root) if isinstance(visible.get(root), dict) else {},
-                    path.split("."), results[-1][1],
+                    current if isinstance(current, dict) else {}, path.split("."), results[-1][1]
                 )
             else:
                 visible[root] = results[-1][1]
@@ -170,7 +173,9 @@ class Processing:
                 root, _, path = target.partition(".")
                 if path:
                     current = self.state.variables.get(target_scope, {}).get(root)
-                    value = _with_path(current if isinstance(current, dict) else {}, path.split("."), value)
+                    value = _with_path(
+                        current if isinstance(current, dict) else {}, path.split("."), value
+                    )
                 self.set_local(target_scope, root, value)
 
     def _normalized(self, name: str, value: Any) -> Any:
@@ -182,7 +187,11 @@ class Processing:
     # -- element lifecycle ---------------------------------------------------------------------
 
     def activate(
-        self, element: FlowNode, scope_key: int, flow_id: str | None, loop_counter: int = 0,
+        self,
+        element: FlowNode,
+        scope_key: int,
+        flow_id: str | None,
+        loop_counter: int = 0,
         inner: bool = False,
     ) -> ElementInstance:
         """Create an element instance and run its processor's activation.
@@ -191,7 +200,9 @@ class Processing:
         instances.
         """
         is_mi_body = (
-            not inner and isinstance(element, Activity) and isinstance(element.loop, MultiInstanceLoop)
+            not inner
+            and isinstance(element, Activity)
+            and isinstance(element.loop, MultiInstanceLoop)
         )
         key = self.ctx.new_key()
         self.emit(
@@ -236,7 +247,9 @@ class Processing:
         """Record the completion and send ``tokens`` tokens along each of ``flows``."""
         scope_key = instance.parent_key
         assert scope_key is not None
-        self.emit(ev.ElementCompleted(at=self.ctx.now, key=instance.key, element_id=instance.element_id))
+        self.emit(
+            ev.ElementCompleted(at=self.ctx.now, key=instance.key, element_id=instance.element_id)
+        )
         for flow in flows:
             for _ in range(tokens):
                 self.take_flow(flow, scope_key)
@@ -256,7 +269,9 @@ class Processing:
         processor_for(element, instance).on_terminate(self, instance, element)
         if instance.incident_key is not None:
             self.emit(ev.IncidentResolved(at=self.ctx.now, incident_key=instance.incident_key))
-        self.emit(ev.ElementTerminated(at=self.ctx.now, key=instance.key, element_id=instance.element_id))
+        self.emit(
+            ev.ElementTerminated(at=self.ctx.now, key=instance.key, element_id=instance.element_id)
+        )
 
     # -- sequence flows and joins --------------------------------------------------------------
 
@@ -264,15 +279,20 @@ class Processing:
         """Move a token along ``flow``: activate its target, or wait at a join."""
         self.emit(
             ev.SequenceFlowTaken(
-                at=self.ctx.now, flow_id=flow.flow_id, scope_key=scope_key,
-                source_id=flow.source_id, target_id=flow.target_id,
+                at=self.ctx.now,
+                flow_id=flow.flow_id,
+                scope_key=scope_key,
+                source_id=flow.source_id,
+                target_id=flow.target_id,
             )
         )
         target = self.process.element(flow.target_id)
         if self._joins(target):
             self.emit(
                 ev.JoinTokenArrived(
-                    at=self.ctx.now, scope_key=scope_key, element_id=target.element_id,
+                    at=self.ctx.now,
+                    scope_key=scope_key,
+                    element_id=target.element_id,
                     flow_id=flow.flow_id,
                 )
             )
@@ -299,7 +319,10 @@ class Processing:
             return
         self.emit(
             ev.JoinTokensConsumed(
-                at=self.ctx.now, scope_key=scope_key, element_id=element.element_id, consumed=consumed
+                at=self.ctx.now,
+                scope_key=scope_key,
+                element_id=element.element_id,
+                consumed=consumed,
             )
         )
         self.activate(element, scope_key, None)

@@ -37,7 +37,11 @@ class ElementInstance:
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"key": self.key, "element_id": self.element_id, "kind": self.kind}
         for name in (
-            "parent_key", "flow_id", "job_key", "user_task_key", "incident_key",
+            "parent_key",
+            "flow_id",
+            "job_key",
+            "user_task_key",
+            "incident_key",
             "child_instance_key",
         ):
             value = getattr(self, name)
@@ -155,13 +159,24 @@ class InstanceState:
                 str(scope): {name: values.encode(v) for name, v in scope_vars.items()}
                 for scope, scope_vars in self.variables.items()
             },
-            "joins": [[scope, element_id, flows] for (scope, element_id), flows in self.joins.items()],
-            "jobs": [[j.job_key, j.element_instance_key, j.job_type, j.retries, j.failed]
-                     for j in self.jobs.values()],
+            "joins": [
+                [scope, element_id, flows] for (scope, element_id), flows in self.joins.items()
+            ],
+            "jobs": [
+                [j.job_key, j.element_instance_key, j.job_type, j.retries, j.failed]
+                for j in self.jobs.values()
+            ],
             "user_tasks": [[k, v] for k, v in self.user_tasks.items()],
             "incidents": [
-                [i.incident_key, i.element_instance_key, i.element_id, i.error_type, i.message,
-                 i.phase, i.job_key]
+                [
+                    i.incident_key,
+                    i.element_instance_key,
+                    i.element_id,
+                    i.error_type,
+                    i.message,
+                    i.phase,
+                    i.job_key,
+                ]
                 for i in self.incidents.values()
             ],
         }
@@ -188,7 +203,9 @@ class InstanceState:
             int(scope): {name: values.decode(v) for name, v in scope_vars.items()}
             for scope, scope_vars in data["variables"].items()
         }
-        state.joins = {(scope, element_id): dict(flows) for scope, element_id, flows in data["joins"]}
+        state.joins = {
+            (scope, element_id): dict(flows) for scope, element_id, flows in data["joins"]
+        }
         state.jobs = {row[0]: JobState(*row) for row in data["jobs"]}
         state.user_tasks = {k: v for k, v in data["user_tasks"]}
         state.incidents = {row[0]: IncidentState(*row) for row in data["incidents"]}

@@ -61,7 +61,9 @@ def _start(command: cmd.StartInstance, ctx: EngineContext) -> StepResult:
     variables = _normalized(command.variables)
     if command.start_element_id is not None:
         if command.start_element_id not in process.elements:
-            raise InvalidCommandError(f"process '{process.process_id}' has no element '{command.start_element_id}'")
+            raise InvalidCommandError(
+                f"process '{process.process_id}' has no element '{command.start_element_id}'"
+            )
         starts = [process.element(command.start_element_id)]
     else:
         starts = list(process.start_nodes(process.process_id))
@@ -131,23 +133,38 @@ def _fail_job(p: Processing, command: cmd.FailJob) -> None:
     instance = _element_for_job(p, command.job_key)
     job = p.state.jobs[command.job_key]
     if job.failed:
-        raise InvalidCommandError(f"job {command.job_key} has failed already and waits for an operator")
+        raise InvalidCommandError(
+            f"job {command.job_key} has failed already and waits for an operator"
+        )
     retries = job.retries - 1 if command.retryable else 0
     if retries > 0:
         element = p.process.element(instance.element_id)
         policy = p.retry_policy(element)
         attempt = max(policy.max_attempts - retries, 1)
-        delay = command.retry_after if command.retry_after is not None else p.backoff(policy, attempt)
+        delay = (
+            command.retry_after if command.retry_after is not None else p.backoff(policy, attempt)
+        )
         p.emit(
             ev.JobFailed(
-                at=p.ctx.now, job_key=command.job_key, retries=retries,
-                error_message=command.error_message, retry_at=p.ctx.now + delay,
+                at=p.ctx.now,
+                job_key=command.job_key,
+                retries=retries,
+                error_message=command.error_message,
+                retry_at=p.ctx.now + delay,
             )
         )
         return
-    p.emit(ev.JobFailed(at=p.ctx.now, job_key=command.job_key, retries=0, error_message=command.error_message))
+    p.emit(
+        ev.JobFailed(
+            at=p.ctx.now, job_key=command.job_key, retries=0, error_message=command.error_message
+        )
+    )
     p.raise_incident(
-        instance, "job_failed", command.error_message, "job", job_key=command.job_key,
+        instance,
+        "job_failed",
+        command.error_message,
+        "job",
+        job_key=command.job_key,
         details=command.details,
     )
 
@@ -169,8 +186,10 @@ def _complete_user_task(p: Processing, command: cmd.CompleteUserTask) -> None:
     variables = _normalized(command.variables)
     p.emit(
         ev.UserTaskCompleted(
-            at=p.ctx.now, user_task_key=command.user_task_key,
-            completed_by=command.completed_by, variables=variables,
+            at=p.ctx.now,
+            user_task_key=command.user_task_key,
+            completed_by=command.completed_by,
+            variables=variables,
         )
     )
     _take_result(p, instance, variables)
@@ -180,7 +199,9 @@ def _complete_user_task(p: Processing, command: cmd.CompleteUserTask) -> None:
 def _set_variables(p: Processing, command: cmd.SetVariables) -> None:
     scope_key = command.scope_key if command.scope_key is not None else p.state.instance_key
     if scope_key not in p.state.elements:
-        raise InvalidCommandError(f"scope {scope_key} is not active in instance {p.state.instance_key}")
+        raise InvalidCommandError(
+            f"scope {scope_key} is not active in instance {p.state.instance_key}"
+        )
     for name, value in _normalized(command.variables).items():
         if command.local:
             p.set_local(scope_key, name, value)
@@ -236,4 +257,3 @@ _HANDLERS: dict[type[cmd.Command], Callable[[Processing, Any], None]] = {
     cmd.CancelInstance: _cancel,
     cmd.CompleteCallActivity: _complete_call_activity,
 }
-

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -56,7 +56,7 @@ def _encode_temporal(value: Any) -> JsonValue:
     raise TypeError(f"cannot store a value of type {type(value).__name__}: {value!r}")
 
 
-_DECODERS = {
+_DECODERS: dict[str, Callable[[Any], Any]] = {
     "$decimal": Decimal,
     "$datetime": dt.datetime.fromisoformat,
     "$date": dt.date.fromisoformat,

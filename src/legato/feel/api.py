@@ -16,6 +16,7 @@ from legato.feel.names import NameTable
 from legato.feel.parser import parse_expression, parse_unary_tests
 from legato.feel.properties import PROPERTY_NAMES
 from legato.feel.runtime import Run, Scope
+from legato.feel.semantics import compare
 from legato.feel.types import TYPE_NAMES
 from legato.feel.values import Range, to_feel
 
@@ -188,7 +189,13 @@ def evaluate_range_literal(text: str) -> Range | None:
         return None
     value = Compiler(text, BUILTINS).compile(test.operand)(Scope(Run(), {}))
     if test.op is None:
-        return value if isinstance(value, Range) else None
+        if not isinstance(value, Range):
+            return None
+        if value.start is not None and value.end is not None:
+            order = compare(value.start, value.end)
+            if order is None or order > 0:
+                return None
+        return value
     return _comparison_range(test.op, value)
 
 
@@ -213,5 +220,7 @@ def _is_constant(node: ast.Node) -> bool:
     if isinstance(node, ast.Negation):
         return _is_constant(node.operand)
     if isinstance(node, ast.Call) and isinstance(node.function, ast.Name):
-        return node.function.name in BUILTINS and all(_is_constant(a) for a in node.args)
+        return node.function.name in BUILTINS and all(
+            isinstance(arg, ast.Literal) for arg in node.args
+        )
     return False

@@ -6,12 +6,13 @@ Errors inside an evaluation become null plus a warning on the scope's ``Run``.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from legato.feel import ast, temporal
-from legato.feel.errors import FeelEvaluationError, FeelSyntaxError
+from legato.feel.errors import FeelEvaluationError
 from legato.feel.operators import BINARY, negate
 from legato.feel.properties import get_property
 from legato.feel.runtime import MISSING, FeelFunction, Run, Scope
@@ -132,10 +133,15 @@ class Compiler:
         if node.at_literal is not None:
             value = temporal.parse_temporal(node.at_literal)
             if value is None:
-                raise FeelSyntaxError(
-                    f"invalid temporal literal @{node.at_literal!r}", self.text, node.pos
-                )
+                return self._invalid_literal(node.at_literal)
         return lambda scope: value
+
+    @staticmethod
+    def _invalid_literal(text: str) -> Evaluator:
+        def evaluate(scope: Scope) -> None:
+            scope.run.warn(f"invalid or unsupported temporal literal @{text!r}")
+
+        return evaluate
 
     def _name(self, node: ast.Name) -> Evaluator:
         key = node.name
@@ -461,7 +467,8 @@ def _value_test(value: Any, expected: Any) -> bool | None:
         return range_contains(expected, value)
     if isinstance(expected, list):
         return (
-            any(equals(value, item) is True for item in expected) or equals(value, expected) is True
+            any(_value_test(value, item) is True for item in expected)
+            or equals(value, expected) is True
         )
     if isinstance(expected, bool) and not isinstance(value, bool):
         return expected
@@ -500,6 +507,8 @@ def _index(scope: Scope, items: list[Any], position: Decimal) -> Any:
 
 
 def _number_sequence(scope: Scope, start: Any, end: Any, inclusive: bool) -> list[Any] | None:
+    if _is_date(start) and _is_date(end):
+        return _date_sequence(scope, start, end)
     if not isinstance(start, Decimal) or not isinstance(end, Decimal):
         scope.run.warn(f"can't iterate from {type_name(start)} to {type_name(end)}")
         return None
@@ -515,10 +524,26 @@ def _number_sequence(scope: Scope, start: Any, end: Any, inclusive: bool) -> lis
     return [Decimal(i) for i in range(low, stop, step)]
 
 
+def _is_date(value: Any) -> bool:
+    return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+
+
+def _date_sequence(scope: Scope, start: dt.date, end: dt.date) -> list[Any] | None:
+    days = (end - start).days
+    if abs(days) >= MAX_ITERATION:
+        scope.run.warn(f"iteration of more than {MAX_ITERATION} items refused")
+        return None
+    step = 1 if days >= 0 else -1
+    return [start + dt.timedelta(days=i) for i in range(0, days + step, step)]
+
+
 def _range_items(scope: Scope, value: Range) -> list[Any] | None:
     start, end = value.start, value.end
     if not isinstance(start, Decimal) or not isinstance(end, Decimal):
         scope.run.warn("only ranges of integers can be iterated")
+        return None
+    if start > end:
+        scope.run.warn("can't iterate over a descending range")
         return None
     items = _number_sequence(scope, start, end, True)
     if items is None:

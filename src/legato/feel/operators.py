@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 import decimal
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -93,7 +93,8 @@ def _difference(left: Any, right: Any) -> dt.timedelta | None:
     if _is_datetime(left) and _is_datetime(right):
         if (left.utcoffset() is None) != (right.utcoffset() is None):
             return None
-        return left - right
+        difference: dt.timedelta = left - right
+        return difference
     if isinstance(left, dt.time) and isinstance(right, dt.time):
         (a, a_aware), (b, b_aware) = time_seconds(left), time_seconds(right)
         if a_aware != b_aware:

@@ -418,7 +418,7 @@ class _Parser:
     def iteration_name(self) -> str:
         start = self.token
         end = start
-        while not self.at("in") or end is start and self.token is start:
+        while not self.at("in") or (end is start and self.token is start):
             if self.token.kind is not Kind.NAME:
                 self.fail(f"expected a name but found {self.describe(self.token)}")
             end = self.advance()

@@ -5,4 +5,11 @@ from legato.model.elements import __all__ as _elements_all
 from legato.model.expressions import Expression, VariableMapping
 from legato.model.process import Definitions, ProcessDefinition, SequenceFlow
 
-__all__ = [*_elements_all, "Definitions", "Expression", "ProcessDefinition", "SequenceFlow", "VariableMapping"]
+__all__ = [
+    *_elements_all,
+    "Definitions",
+    "Expression",
+    "ProcessDefinition",
+    "SequenceFlow",
+    "VariableMapping",
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from legato import feel
@@ -54,24 +55,25 @@ class Expression:
             raise ExpressionError(f"invalid FEEL expression {source!r}: {exc}") from exc
         return cls(source, compiled)
 
-    def evaluate(self, variables: Mapping[str, Any]) -> Any:
+    def evaluate(self, variables: Mapping[str, Any], now: datetime | None = None) -> Any:
         """Evaluate strictly: a result of null caused by an error raises ExpressionError.
 
         FEEL turns errors into null with a warning; in a process a failing expression must
-        become an incident, so the warnings are turned back into an error here.
+        become an incident, so the warnings are turned back into an error here. ``now`` is
+        the instant FEEL's ``now()`` and ``today()`` see (the engine's clock).
         """
         if self.compiled is None:
             return self.constant
-        result = self.compiled.evaluate_detailed(variables)
+        result = self.compiled.evaluate_detailed(variables, now=now)
         if result.value is None and result.warnings:
             raise ExpressionError(
                 f"failed to evaluate expression {self.source!r}: {'; '.join(result.warnings)}"
             )
         return result.value
 
-    def evaluate_boolean(self, variables: Mapping[str, Any]) -> bool:
+    def evaluate_boolean(self, variables: Mapping[str, Any], now: datetime | None = None) -> bool:
         """Evaluate a condition; anything but a boolean raises ExpressionError."""
-        value = self.evaluate(variables)
+        value = self.evaluate(variables, now)
         if not isinstance(value, bool):
             raise ExpressionError(
                 f"expected a boolean from condition {self.source!r}, got {_describe(value)}"

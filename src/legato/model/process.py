@@ -95,12 +95,7 @@ class ProcessDefinition:
         incoming flows starts (implicit start). With none start events, those start.
         """
         nodes = [self.elements[i] for i in self.children.get(scope_id, ())]
-        starts = [
-            n
-            for n in nodes
-            if isinstance(n, StartEvent)
-            and not n.event_definitions
-        ]
+        starts = [n for n in nodes if isinstance(n, StartEvent) and not n.event_definitions]
         if starts:
             return tuple(starts)
         return tuple(

@@ -30,13 +30,25 @@ class DefinitionRegistry:
         self._store = store
         self._by_key: dict[int, DeployedProcess] = {}
         self._latest: dict[str, int] = {}
+        self._transaction: Transaction | None = None
+
+    def use(self, transaction: Transaction | None) -> None:
+        """Read through ``transaction`` while it is open (transactions do not nest)."""
+        self._transaction = transaction
+
+    def _read(
+        self, read: Callable[[Transaction], DefinitionRecord | None]
+    ) -> DefinitionRecord | None:
+        if self._transaction is not None:
+            return read(self._transaction)
+        with self._store.transaction() as tx:
+            return read(tx)
 
     def get(self, definition_key: int) -> DeployedProcess:
         """A version by key (parsed from the stored XML on first use)."""
         deployed = self._by_key.get(definition_key)
         if deployed is None:
-            with self._store.transaction() as tx:
-                record = tx.get_definition(definition_key)
+            record = self._read(lambda tx: tx.get_definition(definition_key))
             if record is None:
                 raise KeyError(definition_key)
             deployed = self._remember(record)
@@ -47,8 +59,7 @@ class DefinitionRegistry:
         key = self._latest.get(process_id)
         if key is not None:
             return self._by_key[key]
-        with self._store.transaction() as tx:
-            record = tx.find_definition(process_id)
+        record = self._read(lambda tx: tx.find_definition(process_id))
         return self._remember(record) if record is not None else None
 
     def forget_latest(self) -> None:
@@ -70,8 +81,13 @@ class DefinitionRegistry:
         raise KeyError(record.process_id)
 
     def deploy(
-        self, tx: Transaction, definitions: Definitions, source: str, resource_name: str,
-        new_key: Callable[[], int], now: datetime,
+        self,
+        tx: Transaction,
+        definitions: Definitions,
+        source: str,
+        resource_name: str,
+        new_key: Callable[[], int],
+        now: datetime,
     ) -> Deployment:
         """Store each executable process as a new version unless its content is unchanged."""
         checksum = hashlib.sha256(source.encode("utf-8")).hexdigest()
@@ -92,7 +108,9 @@ class DefinitionRegistry:
                 name=process.name,
             )
             tx.insert_definition(record)
-            version = DeployedProcess(record.definition_key, process.process_id, record.version, process)
+            version = DeployedProcess(
+                record.definition_key, process.process_id, record.version, process
+            )
             deployed.append(version)
         return Deployment(resource_name, tuple(deployed))
 

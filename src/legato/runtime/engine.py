@@ -125,7 +125,7 @@ class Engine:
         return deployment
 
     def _executor_keys(self) -> KeyAllocator:
-        return self._executor._keys  # noqa: SLF001 - one allocator per engine
+        return self._executor._keys
 
     # -- handlers --------------------------------------------------------------------------------
 
@@ -144,7 +144,9 @@ class Engine:
 
         return decorate
 
-    def register(self, job_type: str, function: Handler, *, timeout: timedelta | None = None) -> None:
+    def register(
+        self, job_type: str, function: Handler, *, timeout: timedelta | None = None
+    ) -> None:
         """Register ``function`` as the handler of ``job_type`` jobs (see :meth:`task`)."""
         self._handlers[job_type] = register(job_type, function, timeout)
 
@@ -231,7 +233,9 @@ class Engine:
         if request_token is not None:
             outcome = self._executor.execute_with(
                 [command],
-                lambda tx: tx.insert_start_request(request_token, command.instance_key, self.clock.now()),
+                lambda tx: tx.insert_start_request(
+                    request_token, command.instance_key, self.clock.now()
+                ),
             )[0]
         else:
             outcome = self._executor.execute([command])[0]
@@ -281,7 +285,8 @@ class Engine:
         with self.store.transaction() as tx:
             records = tx.history(instance_key)
         return [
-            HistoryEntry(r.position, r.event_type, r.at, r.element_id, dict(r.payload)) for r in records
+            HistoryEntry(r.position, r.event_type, r.at, r.element_id, dict(r.payload))
+            for r in records
         ]
 
     def replay(self, instance_key: int) -> InstanceState:
@@ -297,7 +302,9 @@ class Engine:
     ) -> None:
         """Set variables of an instance (its root scope, or an element instance's scope)."""
         self._submit(
-            cmd.SetVariables(instance_key=instance_key, variables=dict(variables), scope_key=scope_key)
+            cmd.SetVariables(
+                instance_key=instance_key, variables=dict(variables), scope_key=scope_key
+            )
         )
 
     def cancel(self, instance_key: int, reason: str = "cancelled") -> None:
@@ -323,12 +330,18 @@ class Engine:
         """User tasks (open ones by default), oldest first."""
         with self.store.transaction() as tx:
             return tx.list_user_tasks(
-                state=state, assignee=assignee, candidate_group=candidate_group,
+                state=state,
+                assignee=assignee,
+                candidate_group=candidate_group,
                 instance_key=instance_key,
             )
 
     def complete_user_task(
-        self, user_task_key: int, variables: Mapping[str, Any] | None = None, *, user: str | None = None
+        self,
+        user_task_key: int,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        user: str | None = None,
     ) -> None:
         """Complete a user task; the instance moves on at once.
 
@@ -341,20 +354,28 @@ class Engine:
             raise NotFoundError(f"no user task with key {user_task_key}")
         self._submit(
             cmd.CompleteUserTask(
-                instance_key=task.instance_key, user_task_key=user_task_key,
-                variables=dict(variables or {}), completed_by=user,
+                instance_key=task.instance_key,
+                user_task_key=user_task_key,
+                variables=dict(variables or {}),
+                completed_by=user,
             )
         )
 
     # -- incidents -------------------------------------------------------------------------------
 
-    def incidents(self, *, state: str | None = "open", instance_key: int | None = None) -> list[IncidentRecord]:
+    def incidents(
+        self, *, state: str | None = "open", instance_key: int | None = None
+    ) -> list[IncidentRecord]:
         """Incidents (open ones by default), oldest first."""
         with self.store.transaction() as tx:
             return tx.list_incidents(state=state, instance_key=instance_key)
 
     def retry(
-        self, incident_key: int, *, retries: int | None = None, variables: Mapping[str, Any] | None = None
+        self,
+        incident_key: int,
+        *,
+        retries: int | None = None,
+        variables: Mapping[str, Any] | None = None,
     ) -> None:
         """Resolve an incident and try again, after optionally fixing variables.
 
@@ -368,39 +389,70 @@ class Engine:
         if variables:
             self.set_variables(incident.instance_key, variables)
         self._submit(
-            cmd.ResolveIncident(instance_key=incident.instance_key, incident_key=incident_key, retries=retries)
+            cmd.ResolveIncident(
+                instance_key=incident.instance_key, incident_key=incident_key, retries=retries
+            )
         )
 
     # -- jobs for external workers ---------------------------------------------------------------
 
     def activate_jobs(
-        self, job_type: str, *, worker: str, max_jobs: int = 10, timeout: timedelta = timedelta(minutes=5)
+        self,
+        job_type: str,
+        *,
+        worker: str,
+        max_jobs: int = 10,
+        timeout: timedelta = timedelta(minutes=5),
     ) -> list[Job]:
         """Hand due jobs of ``job_type`` to an external worker for ``timeout``."""
         return self._activate([job_type], worker, max_jobs, timeout)
 
     def complete_job(self, job_key: int, variables: Mapping[str, Any] | None = None) -> None:
         """Complete a job (external workers)."""
-        self._submit(cmd.CompleteJob(instance_key=self._job(job_key).instance_key, job_key=job_key,
-                                     variables=dict(variables or {})))
+        self._submit(
+            cmd.CompleteJob(
+                instance_key=self._job(job_key).instance_key,
+                job_key=job_key,
+                variables=dict(variables or {}),
+            )
+        )
 
     def fail_job(
-        self, job_key: int, error_message: str, *, retryable: bool = True,
+        self,
+        job_key: int,
+        error_message: str,
+        *,
+        retryable: bool = True,
         retry_after: timedelta | None = None,
     ) -> None:
         """Fail one attempt of a job (external workers)."""
-        self._submit(cmd.FailJob(instance_key=self._job(job_key).instance_key, job_key=job_key,
-                                 error_message=error_message, retryable=retryable,
-                                 retry_after=retry_after))
+        self._submit(
+            cmd.FailJob(
+                instance_key=self._job(job_key).instance_key,
+                job_key=job_key,
+                error_message=error_message,
+                retryable=retryable,
+                retry_after=retry_after,
+            )
+        )
 
     def throw_error(
-        self, job_key: int, error_code: str, error_message: str = "",
+        self,
+        job_key: int,
+        error_code: str,
+        error_message: str = "",
         variables: Mapping[str, Any] | None = None,
     ) -> None:
         """Report a BPMN error for a job (external workers)."""
-        self._submit(cmd.ThrowError(instance_key=self._job(job_key).instance_key, job_key=job_key,
-                                    error_code=error_code, error_message=error_message,
-                                    variables=dict(variables or {})))
+        self._submit(
+            cmd.ThrowError(
+                instance_key=self._job(job_key).instance_key,
+                job_key=job_key,
+                error_code=error_code,
+                error_message=error_message,
+                variables=dict(variables or {}),
+            )
+        )
 
     def jobs(self, *, instance_key: int | None = None, state: str | None = None) -> list[JobRecord]:
         """Jobs, oldest first."""
@@ -548,7 +600,9 @@ def _instance_info(record: InstanceRecord) -> InstanceInfo:
         state = InstanceState.from_json(data)
         variables = dict(state.variables.get(state.instance_key, {}))
         active = tuple(
-            e.element_id for e in state.elements.values() if e.parent_key is not None and not e.children
+            e.element_id
+            for e in state.elements.values()
+            if e.parent_key is not None and not e.children
         )
     return InstanceInfo(
         key=record.instance_key,

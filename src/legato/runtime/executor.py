@@ -115,9 +115,13 @@ class CommandExecutor:
         try:
             with self._store.transaction() as tx:
                 self._keys.begin(tx)
-                outcomes = [self._run(tx, command, touched) for command in commands]
-                if also is not None and all(o.error is None for o in outcomes):
-                    also(tx)
+                self._definitions.use(tx)
+                try:
+                    outcomes = [self._run(tx, command, touched) for command in commands]
+                    if also is not None and all(o.error is None for o in outcomes):
+                        also(tx)
+                finally:
+                    self._definitions.use(None)
         except BaseException:
             self._keys.rolled_back()
             for key in touched:

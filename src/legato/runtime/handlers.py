@@ -38,7 +38,8 @@ def register(job_type: str, function: Handler, timeout: timedelta | None) -> Reg
     try:
         parameters = inspect.signature(function).parameters.values()
         positional = [
-            p for p in parameters
+            p
+            for p in parameters
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
         ]
     except (TypeError, ValueError):
@@ -56,12 +57,14 @@ def outcome_command(job: Job, handler: RegisteredHandler, context: JobContext) -
             result = _call_with_timeout(handler, job, context, handler.timeout)
         else:
             result = _call(handler, job, context)
-    except BaseException as exc:  # noqa: BLE001 - every handler failure becomes a job outcome
+    except BaseException as exc:
         return failure_command(job, exc)
     return success_command(job, result)
 
 
-async def outcome_command_async(job: Job, handler: RegisteredHandler, context: JobContext) -> cmd.Command:
+async def outcome_command_async(
+    job: Job, handler: RegisteredHandler, context: JobContext
+) -> cmd.Command:
     """Run an ``async def`` handler (with its timeout) and say what happens to its job."""
     try:
         call = handler.function(job, context) if handler.wants_context else handler.function(job)
@@ -70,7 +73,7 @@ async def outcome_command_async(job: Job, handler: RegisteredHandler, context: J
             result = await asyncio.wait_for(call, handler.timeout.total_seconds())
         else:
             result = await call
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         return failure_command(job, exc)
@@ -92,7 +95,9 @@ def _call_with_timeout(
     # idempotency key).
     global _POOL
     if _POOL is None:
-        _POOL = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="legato-job")
+        _POOL = concurrent.futures.ThreadPoolExecutor(
+            max_workers=8, thread_name_prefix="legato-job"
+        )
     future = _POOL.submit(_call, handler, job, context)
     try:
         return future.result(timeout=timeout.total_seconds())
@@ -110,7 +115,8 @@ def success_command(job: Job, result: Any) -> cmd.Command:
         return cmd.FailJob(
             instance_key=job.instance_key,
             job_key=job.key,
-            error_message=f"handler returned {type(result).__name__}, expected a dict of variables or None",
+            error_message=f"handler returned {type(result).__name__}, "
+            "expected a dict of variables or None",
             retryable=False,
         )
     return cmd.CompleteJob(instance_key=job.instance_key, job_key=job.key, variables=variables)
@@ -120,14 +126,20 @@ def failure_command(job: Job, exc: BaseException) -> cmd.Command:
     """The command for a handler that raised ``exc``."""
     if isinstance(exc, BpmnError):
         return cmd.ThrowError(
-            instance_key=job.instance_key, job_key=job.key, error_code=exc.code,
-            error_message=exc.message, variables=exc.variables,
+            instance_key=job.instance_key,
+            job_key=job.key,
+            error_code=exc.code,
+            error_message=exc.message,
+            variables=exc.variables,
         )
     details = "".join(traceback.format_exception(exc))
     message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     logger.info("job %s (%s) failed: %s", job.key, job.type, message)
     return cmd.FailJob(
-        instance_key=job.instance_key, job_key=job.key, error_message=message, details=details,
+        instance_key=job.instance_key,
+        job_key=job.key,
+        error_message=message,
+        details=details,
         retryable=not isinstance(exc, NonRetryableError),
     )
 

@@ -15,7 +15,9 @@ from legato.store.ports import Transaction
 from legato.store.records import IncidentRecord, JobRecord, UserTaskRecord
 
 
-def project(tx: Transaction, state: InstanceState, events: Sequence[ev.Event], now: datetime) -> None:
+def project(
+    tx: Transaction, state: InstanceState, events: Sequence[ev.Event], now: datetime
+) -> None:
     """Write the row changes that ``events`` imply."""
     new_jobs: list[JobRecord] = []
     finished_jobs: list[int] = []
@@ -80,7 +82,11 @@ def _job_changed(tx: Transaction, event: ev.JobFailed | ev.JobRetriesUpdated) ->
         )
     else:
         job = dataclasses.replace(
-            job, retries=event.retries, state="activatable", due_at=event.at, worker=None,
+            job,
+            retries=event.retries,
+            state="activatable",
+            due_at=event.at,
+            worker=None,
             lease_until=None,
         )
     tx.update_job(job)
@@ -115,7 +121,9 @@ def _project_other(tx: Transaction, state: InstanceState, event: ev.Event) -> No
                     task,
                     state="completed" if completed else "canceled",
                     completed_at=event.at,
-                    completed_by=event.completed_by if isinstance(event, ev.UserTaskCompleted) else None,
+                    completed_by=event.completed_by
+                    if isinstance(event, ev.UserTaskCompleted)
+                    else None,
                 )
             )
     elif isinstance(event, ev.IncidentRaised):
@@ -135,4 +143,6 @@ def _project_other(tx: Transaction, state: InstanceState, event: ev.Event) -> No
     elif isinstance(event, ev.IncidentResolved):
         incident = tx.get_incident(event.incident_key)
         if incident is not None:
-            tx.upsert_incident(dataclasses.replace(incident, state="resolved", resolved_at=event.at))
+            tx.upsert_incident(
+                dataclasses.replace(incident, state="resolved", resolved_at=event.at)
+            )

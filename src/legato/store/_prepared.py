@@ -11,6 +11,7 @@ the same DBAPI connection inside the transaction that SQLAlchemy began.
 
 from __future__ import annotations
 
+import functools
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from sqlalchemy.engine import Dialect
 from legato.errors import StoreError
 
 _Processor = Callable[[Any], Any]
+_row_class: Callable[[list[str]], Any] = functools.partial(namedtuple, "Row")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +60,8 @@ class Prepared:
         return found
 
     def _compile(self, dialect: Dialect) -> _Compiled:
-        compiled = self._statement.compile(dialect=dialect, column_keys=self._column_keys)  # type: ignore[attr-defined]
+        statement: Any = self._statement  # every Executable built here is a ClauseElement
+        compiled = statement.compile(dialect=dialect, column_keys=self._column_keys)
         names = tuple(compiled.positiontup or compiled.binds)
         binds = [compiled.binds[name] for name in names]
         row_type = None
@@ -66,8 +69,7 @@ class Prepared:
         selected = getattr(self._statement, "selected_columns", None)
         if selected is not None:
             columns = list(selected)
-            row_class: Any = namedtuple("Row", [column.key for column in columns])
-            row_type = row_class._make
+            row_type = _row_class([column.key for column in columns])._make
             result_processors = tuple(
                 column.type.result_processor(dialect, None) for column in columns
             )

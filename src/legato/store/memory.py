@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from legato.errors import NotFoundError, StoreError
@@ -321,8 +321,10 @@ class MemoryTransaction:
                     f"instance {record.instance_key} already has an event at {record.position}"
                 )
             self._require_instance(record.instance_key)
-            summary = replace(record, payload={}, at=utc(record.at))
-            staged[ident] = (summary, dump_json(record.payload))
+            # Only the JSON text is read back, so the record itself needs no copy.
+            if record.at.tzinfo is not UTC:
+                record = replace(record, at=utc(record.at))
+            staged[ident] = (record, dump_json(record.payload))
         # All checks passed: a failing batch leaves nothing behind, like one SQL statement.
         for ident, stored in staged.items():
             self._history.put(ident, stored)

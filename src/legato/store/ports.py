@@ -37,7 +37,9 @@ class Transaction(Protocol):
     def get_definition(self, definition_key: int) -> DefinitionRecord | None:
         """One version by key."""
 
-    def find_definition(self, process_id: str, version: int | None = None) -> DefinitionRecord | None:
+    def find_definition(
+        self, process_id: str, version: int | None = None
+    ) -> DefinitionRecord | None:
         """A process by id: the given version, or the latest when ``version`` is None."""
 
     def list_definitions(self) -> list[DefinitionRecord]:
@@ -118,7 +120,9 @@ class Transaction(Protocol):
     def next_job_due_at(self, job_types: Sequence[str] | None) -> datetime | None:
         """When the next job (of these types) becomes due, counting expiring leases."""
 
-    def list_jobs(self, *, instance_key: int | None = None, state: str | None = None) -> list[JobRecord]:
+    def list_jobs(
+        self, *, instance_key: int | None = None, state: str | None = None
+    ) -> list[JobRecord]:
         """Jobs, oldest first."""
 
     # -- user tasks ---------------------------------------------------------------------------
@@ -145,7 +149,9 @@ class Transaction(Protocol):
     def get_incident(self, incident_key: int) -> IncidentRecord | None:
         """One incident by key."""
 
-    def list_incidents(self, *, state: str | None = "open", instance_key: int | None = None) -> list[IncidentRecord]:
+    def list_incidents(
+        self, *, state: str | None = "open", instance_key: int | None = None
+    ) -> list[IncidentRecord]:
         """Incidents, oldest first."""
 
 

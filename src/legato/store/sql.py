@@ -243,14 +243,18 @@ class SqlStore:
                 raise StoreError("a transaction is already open; transactions do not nest")
             with _translated_errors():
                 transaction = connection.begin()
-            tx = SqlTransaction(connection)
+            tx: SqlTransaction | None = None
             try:
+                tx = SqlTransaction(connection)
                 yield tx
                 tx.close()
                 with _translated_errors():
                     transaction.commit()
             finally:
-                tx.close()
+                if tx is not None:
+                    tx.close()
+                # Anything but a completed commit ends in a rollback, which also releases
+                # SQLite's write lock for the next writer.
                 if transaction.is_active:
                     transaction.rollback()
 

@@ -42,7 +42,9 @@ class TestEngine(Engine):
 
     __test__ = False
 
-    def __init__(self, *, start: datetime | None = None, retry_policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, *, start: datetime | None = None, retry_policy: RetryPolicy | None = None
+    ) -> None:
         clock = TestClock(start)
         super().__init__(
             store=MemoryStore(),
@@ -52,7 +54,7 @@ class TestEngine(Engine):
             random_source=lambda: 0.5,
         )
         self.clock: TestClock = clock
-        clock._on_advance = self._run_due  # noqa: SLF001
+        clock._on_advance = self._run_due
 
     def _run_due(self) -> None:
         self.run_once_all()
@@ -153,7 +155,9 @@ class InstanceAssert:
     def has_variables(self, **expected: Any) -> InstanceAssert:
         """The root scope holds these values (numbers compare by value)."""
         variables = self.info.variables
-        wrong = {k: variables.get(k, "<missing>") for k, v in expected.items() if variables.get(k) != v}
+        wrong = {
+            k: variables.get(k, "<missing>") for k, v in expected.items() if variables.get(k) != v
+        }
         if wrong:
             self._fail(f"expected variables {expected}, but found {wrong}")
         return self

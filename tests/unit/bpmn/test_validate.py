@@ -26,7 +26,8 @@ def rules(body: str, top: str = "") -> set[str]:
 
 
 def flow(flow_id: str, source: str, target: str, inner: str = "") -> str:
-    return f'<sequenceFlow id="{flow_id}" sourceRef="{source}" targetRef="{target}">{inner}</sequenceFlow>'
+    ends = f'sourceRef="{source}" targetRef="{target}"'
+    return f'<sequenceFlow id="{flow_id}" {ends}>{inner}</sequenceFlow>'
 
 
 LINE = (
@@ -333,7 +334,8 @@ def test_data_input_of_another_item_kind_than_its_item_definition() -> None:
 
 
 def test_data_input_outside_any_input_set() -> None:
-    task = '<task id="t"><ioSpecification><dataInput id="di"/><inputSet/><outputSet/></ioSpecification></task>'
+    spec = '<ioSpecification><dataInput id="di"/><inputSet/><outputSet/></ioSpecification>'
+    task = f'<task id="t">{spec}</task>'
 
     assert "EXT084" in rules(LINE.replace('<task id="t"/>', task))
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from bpmn_helpers import chain, flow, process, service
 
+from bpmn_helpers import chain, flow, process, service
 from legato.testing import TestEngine
 
 
@@ -140,7 +140,9 @@ INCLUSIVE = process(
 @pytest.mark.parametrize(
     ("test", "branches"), [("a", {"a"}), ("b", {"b"}), ("ab", {"a", "b"}), ("c", {"d"})]
 )
-def test_inclusive_gateway_joins_exactly_the_branches_started(test: str, branches: set[str]) -> None:
+def test_inclusive_gateway_joins_exactly_the_branches_started(
+    test: str, branches: set[str]
+) -> None:
     engine = _engine(INCLUSIVE)
     engine.register("work", lambda job: None)
     instance = engine.start("p", {"test": test})
@@ -192,12 +194,16 @@ def test_embedded_sub_process_runs_its_own_scope_and_variables() -> None:
         '<bpmn:scriptTask id="calc"><bpmn:extensionElements>'
         '<zeebe:script expression="=local * 2" resultVariable="doubled"/></bpmn:extensionElements>'
         "</bpmn:scriptTask>"
-        '<bpmn:endEvent id="sub_e"/>' + chain("sub_s", "calc", "sub_e", prefix="i") + "</bpmn:subProcess>"
+        '<bpmn:endEvent id="sub_e"/>'
+        + chain("sub_s", "calc", "sub_e", prefix="i")
+        + "</bpmn:subProcess>"
         '<bpmn:endEvent id="e"/>' + chain("s", "sub", "e")
     )
     engine = _engine(xml)
     instance = engine.start("p")
-    engine.assert_that(instance).is_completed().has_passed_in_order("sub_s", "calc", "sub_e", "sub", "e")
+    engine.assert_that(instance).is_completed().has_passed_in_order(
+        "sub_s", "calc", "sub_e", "sub", "e"
+    )
     info = engine.instance(instance.key)
     assert info.variables == {"doubled": Decimal(20)}
     assert "local" not in info.variables
@@ -226,9 +232,14 @@ def test_script_task_result_variable_and_manual_task() -> None:
         'upper case(name) + "!"</bpmn:script></bpmn:scriptTask>'
         '<bpmn:endEvent id="e"/>' + chain("s", "sc", "e")
     )
-    engine = _engine(xml.replace('scriptFormat="feel"', 'scriptFormat="feel"'
-                                 ' xmlns:camunda="http://camunda.org/schema/1.0/bpmn"'
-                                 ' camunda:resultVariable="shout"'))
+    engine = _engine(
+        xml.replace(
+            'scriptFormat="feel"',
+            'scriptFormat="feel"'
+            ' xmlns:camunda="http://camunda.org/schema/1.0/bpmn"'
+            ' camunda:resultVariable="shout"',
+        )
+    )
     instance = engine.start("p", {"name": "ada"})
     engine.assert_that(instance).is_completed().has_variables(shout="ADA!")
 

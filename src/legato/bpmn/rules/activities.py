@@ -195,7 +195,8 @@ def check_call_activities(ctx: ModelContext) -> list[ValidationIssue]:
             continue
         for name in ("dataInput", "dataOutput"):
             if not _same_items(_io_items(ctx, call, name), _io_items(ctx, called, name)):
-                message = f"the {name}s of the call activity do not match those of '{call.get('calledElement')}'"
+                called_name = call.get("calledElement")
+                message = f"the {name}s of the call activity do not match those of '{called_name}'"
                 issues.append(ctx.issue("EXT063", message, call))
     return issues
 

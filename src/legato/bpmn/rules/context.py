@@ -98,7 +98,7 @@ def text_of(element: etree._Element | None) -> str:
     """The stripped text content of an element (``""`` when absent)."""
     if element is None:
         return ""
-    return "".join(element.itertext()).strip()
+    return "".join(str(t) for t in element.itertext()).strip()
 
 
 def flag(element: etree._Element, name: str, default: bool) -> bool:

@@ -58,10 +58,9 @@ def _input_association_issues(
                 f"a data output ('{text_of(source_ref)}') cannot feed a data input association"
             )
             issues.append(ctx.issue("EXT082", message, association))
-        elif local(source) == "dataInput" and not _is_process_input(source):
-            if not _belongs_to(source, owner):
-                message = f"the data input '{text_of(source_ref)}' is not visible here"
-                issues.append(ctx.issue("EXT079", message, association))
+        elif local(source) == "dataInput" and not _visible_input(source, owner):
+            message = f"the data input '{text_of(source_ref)}' is not visible here"
+            issues.append(ctx.issue("EXT079", message, association))
         issues.extend(_structure_issues(ctx, association, source))
     return issues
 
@@ -89,6 +88,10 @@ def _is_process_input(element: etree._Element) -> bool:
     spec = element.getparent()
     owner = spec.getparent() if spec is not None else None
     return owner is not None and local(owner) == "process"
+
+
+def _visible_input(data: etree._Element, owner: etree._Element | None) -> bool:
+    return _is_process_input(data) or _belongs_to(data, owner)
 
 
 def _belongs_to(data: etree._Element, owner: etree._Element | None) -> bool:

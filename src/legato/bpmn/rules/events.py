@@ -11,6 +11,7 @@ from legato.bpmn.rules.context import (
     is_event_sub_process,
     local,
     scope_of,
+    text_of,
 )
 from legato.errors import ValidationIssue
 
@@ -158,10 +159,11 @@ def check_event_definition_refs(ctx: ModelContext) -> list[ValidationIssue]:
     """``eventDefinitionRef`` names a top-level event definition (EXT095)."""
     issues: list[ValidationIssue] = []
     for ref in ctx.bpmn_elements("eventDefinitionRef"):
-        target = ctx.target(ref, "".join(ref.itertext()))
+        target = ctx.target(ref, text_of(ref))
         if target is not None and target.getparent() is not ctx.root:
             message = "eventDefinitionRef must name an event definition defined at the top level"
-            issues.append(ctx.issue("EXT095", message, ref))
+            event = ref.getparent()
+            issues.append(ctx.issue("EXT095", message, event if event is not None else ref))
     return issues
 
 

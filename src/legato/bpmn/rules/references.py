@@ -141,10 +141,11 @@ def check_references(ctx: ModelContext) -> list[ValidationIssue]:
     issues: list[ValidationIssue] = []
     for element in ctx.bpmn_elements():
         owner = local(element)
-        for attribute, value in element.attrib.items():
+        for attribute, raw in element.attrib.items():
             expected = _expected_for_attribute(owner, str(attribute))
+            value = str(raw)
             if expected is not None and value.strip():
-                found = _check(ctx, element, value, expected, f"{owner}.{attribute}")
+                found = _check(ctx, element, value, expected, f"{owner}.{attribute!s}")
                 if found is not None:
                     issues.append(found)
         expected = _expected_for_text(element)

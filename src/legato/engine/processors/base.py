@@ -69,10 +69,12 @@ class ActivityProcessor(ElementProcessor[Activity]):
 
     def on_activate(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
         loop = element.loop
-        if isinstance(loop, StandardLoop) and loop.test_before and instance.loop_counter == 0:
-            if not _loop_condition(p, instance, loop):
-                p.finish(instance, self.outgoing(p, instance, element), element.completion_quantity)
-                return
+        first_of_while_loop = (
+            isinstance(loop, StandardLoop) and loop.test_before and instance.loop_counter == 0
+        )
+        if first_of_while_loop and not _loop_condition(p, instance, loop):  # type: ignore[arg-type]
+            p.finish(instance, self.outgoing(p, instance, element), element.completion_quantity)
+            return
         super().on_activate(p, instance, element)
 
     def on_complete(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
@@ -108,6 +110,7 @@ def _loop_condition(p: Processing, instance: ElementInstance, loop: StandardLoop
     value = p.evaluate(loop.loop_condition, instance.key)
     if not isinstance(value, bool):
         raise IncidentError(
-            "expression", f"loop condition {loop.loop_condition.source!r} gave {value!r}, not a boolean"
+            "expression",
+            f"loop condition {loop.loop_condition.source!r} gave {value!r}, not a boolean",
         )
     return value

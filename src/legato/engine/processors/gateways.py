@@ -11,7 +11,9 @@ from legato.model import Gateway, SequenceFlow
 class ExclusiveGatewayProcessor(ElementProcessor[Gateway]):
     """Takes the first outgoing flow whose condition holds, in model order, else the default."""
 
-    def outgoing(self, p: Processing, instance: ElementInstance, element: Gateway) -> list[SequenceFlow]:
+    def outgoing(
+        self, p: Processing, instance: ElementInstance, element: Gateway
+    ) -> list[SequenceFlow]:
         if not element.outgoing:
             return []
         for flow_id in element.outgoing:
@@ -32,14 +34,18 @@ class ExclusiveGatewayProcessor(ElementProcessor[Gateway]):
 class ParallelGatewayProcessor(ElementProcessor[Gateway]):
     """Forks along every outgoing flow; conditions on them are ignored, as BPMN says."""
 
-    def outgoing(self, p: Processing, instance: ElementInstance, element: Gateway) -> list[SequenceFlow]:
+    def outgoing(
+        self, p: Processing, instance: ElementInstance, element: Gateway
+    ) -> list[SequenceFlow]:
         return [p.process.flow(f) for f in element.outgoing]
 
 
 class InclusiveGatewayProcessor(ElementProcessor[Gateway]):
     """Forks along every flow whose condition holds; the default only when none holds."""
 
-    def outgoing(self, p: Processing, instance: ElementInstance, element: Gateway) -> list[SequenceFlow]:
+    def outgoing(
+        self, p: Processing, instance: ElementInstance, element: Gateway
+    ) -> list[SequenceFlow]:
         if not element.outgoing:
             return []
         chosen = [

@@ -49,7 +49,7 @@ def _complex(
         return tokens_to_consume_inclusive(p, scope_key, element, waiting)
     variables = p.variables_of(scope_key)
     variables["activationCount"] = Decimal(sum(waiting.values()))
-    value = element.activation_condition.evaluate(variables)
+    value = element.activation_condition.evaluate(variables, p.ctx.now)
     if not isinstance(value, bool):
         raise IncidentError("condition", f"activation condition gave {value!r}, not a boolean")
     if not value:
@@ -71,7 +71,9 @@ def tokens_to_consume_inclusive(
     return {flow_id: 1 for flow_id, count in waiting.items() if count > 0}
 
 
-def _can_still_arrive(p: Processing, scope_key: int, join: FlowNode, waiting: dict[str, int]) -> bool:
+def _can_still_arrive(
+    p: Processing, scope_key: int, join: FlowNode, waiting: dict[str, int]
+) -> bool:
     """Whether a token of the scope can still reach an incoming flow that has no token yet.
 
     Tokens are the active children of the scope and the tokens waiting at other joins; paths

@@ -33,14 +33,17 @@ class MultiInstanceBodyProcessor(ActivityProcessor):
             if not isinstance(collection, list):
                 raise IncidentError(
                     "multi-instance",
-                    f"input collection {loop.input_collection.source!r} gave {collection!r}, not a list",
+                    f"input collection {loop.input_collection.source!r} gave {collection!r}, "
+                    "not a list",
                 )
             items = collection
             count = len(collection)
         elif loop.loop_cardinality is not None:
             count = _cardinality(p.evaluate(loop.loop_cardinality, instance.key))
         else:
-            raise IncidentError("multi-instance", "neither a loop cardinality nor an input collection")
+            raise IncidentError(
+                "multi-instance", "neither a loop cardinality nor an input collection"
+            )
         p.emit(ev.MultiInstanceStarted(at=p.ctx.now, key=instance.key, count=count, items=items))
         p.set_local(instance.key, "nrOfInstances", count)
         p.set_local(instance.key, "nrOfCompletedInstances", 0)
@@ -80,7 +83,9 @@ def start_inner(p: Processing, body: ElementInstance, element: Activity) -> None
         p.set_local(inner.key, loop.input_element, body.mi_items[counter - 1])
 
 
-def inner_completed(p: Processing, body: ElementInstance, inner: ElementInstance, element: Activity) -> None:
+def inner_completed(
+    p: Processing, body: ElementInstance, inner: ElementInstance, element: Activity
+) -> None:
     """An inner instance finished: collect its output, check the completion condition."""
     loop = _loop(element)
     if loop.output_collection and loop.output_element is not None:

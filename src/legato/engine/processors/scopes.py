@@ -31,7 +31,9 @@ class CallActivityProcessor(ActivityProcessor):
             raise IncidentError("call", f"call activity '{element.element_id}' names no process")
         process_id = p.evaluate(element.called_element, instance.key)
         if not isinstance(process_id, str):
-            raise IncidentError("call", f"called element evaluated to {process_id!r}, not a process id")
+            raise IncidentError(
+                "call", f"called element evaluated to {process_id!r}, not a process id"
+            )
         deployed = p.ctx.definitions.latest(process_id)
         if deployed is None:
             raise IncidentError("call", f"no process with id '{process_id}' is deployed")
@@ -59,7 +61,9 @@ class CallActivityProcessor(ActivityProcessor):
     def on_terminate(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
         if instance.child_instance_key is not None:
             p.follow_ups.append(
-                cmd.CancelInstance(instance_key=instance.child_instance_key, reason="parent terminated")
+                cmd.CancelInstance(
+                    instance_key=instance.child_instance_key, reason="parent terminated"
+                )
             )
 
 

@@ -24,8 +24,6 @@ def _numbers(items: list[Any]) -> list[Decimal]:
 
 
 def _position(items: list[Any], position: Decimal, allow_end: bool = False) -> int:
-    if position != position.to_integral_value():
-        raise fail(f"position {position} is not an integer")
     index = int(position)
     size = len(items) + (1 if allow_end else 0)
     if index == 0 or abs(index) > size:

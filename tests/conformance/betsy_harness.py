@@ -56,6 +56,13 @@ seconds), so due timers fire in order and each at its own time."""
 MAX_JOBS = 2_000
 """A case that runs more jobs than this to reach quiescence is looping without end."""
 
+KNOWN_MODEL_DEFECTS = {
+    "AdHocSubProcess_Sequential#1": (
+        "model defect: SCRIPT_task3 is expected but the model has no such task (SEMANTICS.md §8.6)"
+    ),
+}
+"""Cases no engine can pass; their failures are annotated with the reason."""
+
 HARNESS_LINES = (
     "ERROR_runtime",
     "ERROR_thrownErrorEvent",
@@ -382,7 +389,7 @@ def adapt_model(xml: bytes) -> bytes:
             etree.SubElement(headers, _zeebe("header"), key="token", value=token)
     for tag in _CONDITION_ELEMENTS:
         for element in root.iter(_bpmn(tag)):
-            text = "".join(element.itertext()).strip()
+            text = "".join(str(part) for part in element.itertext()).strip()
             if not text:
                 continue
             for child in list(element):
@@ -603,6 +610,9 @@ class _CaseRun:
                 recorder.trace = [*kept, "ERROR"]
         actual = tuple(recorder.trace) if recorder.trace is not None else None
         passed = actual is not None and sorted(actual) == sorted(expected)
+        defect = KNOWN_MODEL_DEFECTS.get(self.test.case_id(case))
+        if defect is not None and not passed:
+            recorder.notes.append(defect)
         return CaseResult(
             test=self.test.name,
             number=case.number,

@@ -24,6 +24,7 @@ from conformance.betsy_harness import (
     run_test,
     translate_condition,
 )
+from legato import Job
 from legato.testing import TestEngine
 
 pytestmark = pytest.mark.slow
@@ -177,7 +178,12 @@ def test_adapted_script_tasks_carry_their_token_as_a_job_header() -> None:
     assert definition is not None and definition.get("type") == "betsy-script"
     engine = TestEngine()
     tokens: list[str] = []
-    engine.register("betsy-script", lambda job: tokens.append(job.headers["token"]) or {})
+
+    def handler(job: Job) -> dict[str, object]:
+        tokens.append(job.headers["token"])
+        return {}
+
+    engine.register("betsy-script", handler)
     engine.deploy(adapt_model(body.encode()))
     instance = engine.start("Probe", {})
     engine.run_until_idle()

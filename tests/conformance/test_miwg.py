@@ -256,6 +256,8 @@ def summarize(definitions: Definitions) -> Summary:
     attachments: Counter[tuple[str, tuple[str, ...], bool]] = Counter()
     flows = 0
     for process in definitions.processes:
+        if process.global_task:
+            continue  # global tasks are not flow elements of the drawn model
         flows += len(process.flows)
         for element in process.elements.values():
             kinds[element.kind] += 1

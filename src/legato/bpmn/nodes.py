@@ -221,6 +221,7 @@ def _multi_instance(context: ReadContext, multi: Element, owner: Element) -> Mul
     ``inputDataItem``/``outputDataItem``; their ids are taken as the variable names.
     """
     settings = _loop_settings(multi)
+    _check_behavior(context, multi, owner)
     cardinality_element = bpmn_child(multi, "loopCardinality")
     if settings["inputCollection"] is None and text_of(cardinality_element) is None:
         context.problem(
@@ -241,6 +242,23 @@ def _multi_instance(context: ReadContext, multi: Element, owner: Element) -> Mul
             bpmn_child(multi, "completionCondition"), owner, "the completion condition"
         ),
     )
+
+
+def _check_behavior(context: ReadContext, multi: Element, owner: Element) -> None:
+    """Multi-instance behaviours that throw events as instances complete are not run yet."""
+    behavior = attribute(multi, "behavior") or "All"
+    throws = (
+        behavior in ("One", "Complex")
+        or (behavior == "None" and attribute(multi, "noneBehaviorEventRef") is not None)
+        or bpmn_child(multi, "complexBehaviorDefinition") is not None
+    )
+    if throws:
+        context.problem(
+            "not-executable",
+            f"multi-instance behavior {behavior!r} (events thrown as instances complete) is not "
+            "executable in this version of Legato",
+            owner,
+        )
 
 
 def _loop_settings(multi: Element) -> dict[str, str | None]:

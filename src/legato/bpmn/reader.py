@@ -27,7 +27,7 @@ from legato.bpmn._dom import (
 from legato.bpmn.nodes import SCOPE_KINDS, NodeDraft, node_reader
 from legato.bpmn.xml import ModelSource, parse_xml, read_source
 from legato.errors import BpmnParseError, BpmnValidationError, SourceLocation, ValidationIssue
-from legato.model.elements import Activity, FlowNode
+from legato.model.elements import Activity, EndEvent, FlowNode, StartEvent
 from legato.model.expressions import Expression
 from legato.model.process import Definitions, ProcessDefinition, SequenceFlow
 
@@ -125,12 +125,65 @@ def read_definitions(root: Element, file_name: str | None) -> Definitions:
         context = ReadContext(file_name, index)
         processes.append(_read_process(context, element, participants))
         decisions.extend(d for d in context.decisions if d not in decisions)
+    for element in bpmn_children(root):
+        task_kind = _GLOBAL_TASKS.get(bpmn_name(element) or "")
+        if task_kind is not None and element.get("id"):
+            processes.append(
+                _global_task_process(ReadContext(file_name, index), element, task_kind)
+            )
     return Definitions(
         definitions_id=root.get("id"),
         target_namespace=root.get("targetNamespace"),
         processes=tuple(processes),
         source_file=file_name,
         decisions=tuple(decisions),
+    )
+
+
+_GLOBAL_TASKS = {
+    "globalTask": "task",
+    "globalManualTask": "manualTask",
+    "globalScriptTask": "scriptTask",
+    "globalUserTask": "userTask",
+    "globalBusinessRuleTask": "businessRuleTask",
+}
+"""Global tasks, which call activities may call, and the task kind each runs as."""
+
+
+def _global_task_process(
+    context: ReadContext, element: Element, task_kind: str
+) -> ProcessDefinition:
+    """A global task as a process of its own: start, the task, end.
+
+    A call activity that calls a global task then runs it like any called process, with the
+    same variable passing.
+    """
+    task_id = element.get("id", "")
+    reader = node_reader(task_kind)
+    assert reader is not None
+    draft = reader(context, element, task_id)
+    start_id, end_id = f"{task_id}__start", f"{task_id}__end"
+    into, out_of = f"{task_id}__in", f"{task_id}__out"
+    draft.incoming.append(into)
+    draft.outgoing.append(out_of)
+    nodes: dict[str, FlowNode] = {
+        start_id: StartEvent(element_id=start_id, scope_id=task_id, outgoing=(into,)),
+        task_id: draft.build(),
+        end_id: EndEvent(element_id=end_id, scope_id=task_id, incoming=(out_of,)),
+    }
+    flows = {
+        into: SequenceFlow(flow_id=into, source_id=start_id, target_id=task_id),
+        out_of: SequenceFlow(flow_id=out_of, source_id=task_id, target_id=end_id),
+    }
+    return ProcessDefinition(
+        process_id=task_id,
+        name=attribute(element, "name"),
+        elements=nodes,
+        flows=flows,
+        source_file=context.file_name,
+        line=line_of(element),
+        global_task=True,
+        problems=tuple(context.problems),
     )
 
 

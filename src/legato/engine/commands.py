@@ -14,6 +14,10 @@ class Command:
     instance_key: int
 
 
+NEW_INSTANCE = 0
+"""The instance key of a start whose key the executor assigns."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StartInstance(Command):
     """Create an instance of a deployed process and run it to its first wait states."""

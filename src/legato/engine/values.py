@@ -24,8 +24,11 @@ def encode(value: Any) -> JsonValue:
     Raises:
         TypeError: for a value that is not one of the supported kinds.
     """
-    if value is None or isinstance(value, (str, bool, int)):
+    if value is None or isinstance(value, (str, bool)):
         return value
+    if isinstance(value, int):
+        # JSON documents are stored with 64-bit integers; larger ones stay exact as decimals.
+        return value if -(2**63) <= value < 2**63 else {"$decimal": str(value)}
     if isinstance(value, float):
         if not math.isfinite(value):
             raise TypeError(f"cannot store the number {value!r}: not finite")

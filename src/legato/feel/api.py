@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +17,7 @@ from legato.feel.parser import parse_expression, parse_unary_tests
 from legato.feel.properties import PROPERTY_NAMES
 from legato.feel.runtime import Run, Scope
 from legato.feel.semantics import compare
-from legato.feel.types import TYPE_NAMES
+from legato.feel.types import TYPE_NAMES, TypeTest
 from legato.feel.values import Range, to_feel
 
 _KNOWN = NameTable([*BUILTINS, *PROPERTY_NAMES, *TYPE_NAMES])
@@ -42,7 +42,7 @@ def _table(names: Iterable[str] | None) -> NameTable:
     return table
 
 
-def _run_guarded(run: Run, action: Any) -> Any:
+def _run_guarded(run: Run, action: Callable[[], Any]) -> Any:
     try:
         return action()
     except RecursionError:
@@ -102,7 +102,8 @@ class CompiledUnaryTests:
 
     def matches(self, input_value: Any, context: Mapping[str, Any] | None = None) -> bool | None:
         """Whether ``input_value`` passes; None when the tests could not be decided."""
-        return self.matches_detailed(input_value, context).value  # type: ignore[no-any-return]
+        value = self.matches_detailed(input_value, context).value
+        return value if isinstance(value, bool) else None
 
     def matches_detailed(
         self, input_value: Any, context: Mapping[str, Any] | None = None
@@ -117,34 +118,51 @@ class CompiledUnaryTests:
         return f"CompiledUnaryTests({self.source!r})"
 
 
-def _compile_tree(text: str, node: ast.Node) -> Evaluator:
+def _compile_tree(
+    text: str, node: ast.Node, types: Mapping[str, TypeTest] | None = None
+) -> Evaluator:
     try:
-        return Compiler(text, BUILTINS).compile(node)
+        return Compiler(text, BUILTINS, types).compile(node)
     except RecursionError as error:
         raise FeelSyntaxError("expression nested too deeply", text, 0) from error
 
 
-def compile(text: str, names: Iterable[str] | None = None) -> CompiledExpression:
+def compile(
+    text: str,
+    names: Iterable[str] | None = None,
+    types: Mapping[str, Callable[[Any], bool]] | None = None,
+) -> CompiledExpression:
     """Compile a FEEL expression.
 
     Args:
         text: The expression.
         names: Variable names that may contain spaces or operators (``Monthly Salary``), so
             that the parser can recognise them; names without spaces need no declaring.
+        types: Type names the model defines (DMN item definitions) for ``instance of`` and
+            typed function parameters, each with a test telling whether a value conforms.
 
     Raises:
         FeelSyntaxError: If the text is not valid FEEL; the message names the position.
     """
-    return _compile_cached(text, tuple(sorted(set(names))) if names else ())
+    known = tuple(sorted(set(names))) if names else ()
+    if types:
+        return _compile_uncached(text, known, types)
+    return _compile_cached(text, known)
 
 
 @functools.lru_cache(maxsize=2048)
 def _compile_cached(text: str, names: tuple[str, ...]) -> CompiledExpression:
+    return _compile_uncached(text, names, None)
+
+
+def _compile_uncached(
+    text: str, names: tuple[str, ...], types: Mapping[str, TypeTest] | None
+) -> CompiledExpression:
     try:
         node = parse_expression(text, _table(names))
     except RecursionError as error:
         raise FeelSyntaxError("expression nested too deeply", text, 0) from error
-    return CompiledExpression(text, _compile_tree(text, node))
+    return CompiledExpression(text, _compile_tree(text, node, types))
 
 
 def compile_unary_tests(text: str, names: Iterable[str] | None = None) -> CompiledUnaryTests:
@@ -189,7 +207,7 @@ def evaluate_range_literal(text: str) -> Range | None:
         return None
     value = Compiler(text, BUILTINS).compile(test.operand)(Scope(Run(), {}))
     if test.op is None:
-        if not isinstance(value, Range):
+        if not isinstance(value, Range) or value.start is None or value.end is None:
             return None
         if value.start is not None and value.end is not None:
             order = compare(value.start, value.end)

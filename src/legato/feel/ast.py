@@ -52,11 +52,18 @@ class Binary(Node):
 
 @dataclass(frozen=True, slots=True)
 class Logical(Node):
-    """``left and right`` / ``left or right`` (three-valued)."""
+    """``a and b and c`` / ``a or b or c`` (three-valued); chains are kept flat."""
 
     op: str
-    left: Node
-    right: Node
+    operands: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Chain(Node):
+    """Left-associative arithmetic of one precedence level, kept flat: ``a + b - c``."""
+
+    first: Node
+    rest: tuple[tuple[str, Node], ...]
 
 
 @dataclass(frozen=True, slots=True)

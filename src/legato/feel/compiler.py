@@ -6,16 +6,17 @@ Errors inside an evaluation become null plus a warning on the scope's ``Run``.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from legato.feel import ast, temporal
 from legato.feel.errors import FeelEvaluationError
+from legato.feel.functions import Lambda
+from legato.feel.iteration import combinations, number_sequence, range_items
 from legato.feel.operators import BINARY, negate
 from legato.feel.properties import get_property
-from legato.feel.runtime import MISSING, FeelFunction, Run, Scope
+from legato.feel.runtime import MISSING, FeelFunction, Scope
 from legato.feel.semantics import compare, equals, range_contains, type_name
 from legato.feel.types import TypeTest, compile_type
 from legato.feel.values import Range
@@ -25,55 +26,8 @@ Evaluator = Callable[[Scope], Any]
 Tester = Callable[[Scope, Any], bool | None]
 """Compiled unary tests: whether a value passes, in a scope."""
 
-MAX_ITERATION = 1_000_000
-"""The most elements a ``for`` or ``some``/``every`` may produce."""
 
 _RECOVERABLE = (FeelEvaluationError, ArithmeticError, OverflowError, ValueError)
-
-
-class Lambda(FeelFunction):
-    """A user-defined FEEL function; it closes over the scope it was defined in."""
-
-    def __init__(
-        self,
-        params: Sequence[tuple[str, TypeTest | None]],
-        body: Evaluator,
-        scope: Scope,
-    ) -> None:
-        self.params = tuple(params)
-        self.body = body
-        self.scope = scope
-
-    def invoke(self, run: Run, args: Sequence[Any], names: Sequence[str] | None = None) -> Any:
-        """Bind the arguments to the parameters and evaluate the body."""
-        bound = self._bind(run, args, names)
-        if bound is None:
-            return None
-        return self.body(Scope(run, bound, self.scope))
-
-    def _bind(
-        self, run: Run, args: Sequence[Any], names: Sequence[str] | None
-    ) -> dict[str, Any] | None:
-        param_names = [name for name, _ in self.params]
-        if names:
-            unknown = [name for name in names if name not in param_names]
-            if unknown:
-                run.warn(f"function has no parameter named '{unknown[0]}'")
-                return None
-            bound = dict.fromkeys(param_names)
-            bound.update(zip(names, args, strict=True))
-        elif len(args) > len(param_names):
-            run.warn(f"function expects {len(param_names)} arguments, got {len(args)}")
-            return None
-        else:
-            bound = dict(
-                zip(param_names, [*args, *[None] * (len(param_names) - len(args))], strict=True)
-            )
-        for name, test in self.params:
-            if test is not None and bound[name] is not None and not test(bound[name]):
-                run.warn(f"parameter '{name}' does not accept {type_name(bound[name])}")
-                return None
-        return bound
 
 
 def _warn(scope: Scope, error: Exception) -> None:
@@ -97,9 +51,15 @@ def contains_input(node: object) -> bool:
 class Compiler:
     """Turns syntax trees into closures; ``builtins`` are the functions known by name."""
 
-    def __init__(self, text: str, builtins: Mapping[str, FeelFunction]) -> None:
+    def __init__(
+        self,
+        text: str,
+        builtins: Mapping[str, FeelFunction],
+        types: Mapping[str, TypeTest] | None = None,
+    ) -> None:
         self.text = text
         self.builtins = builtins
+        self.types = types or {}
         self._dispatch: dict[type, Callable[[Any], Evaluator]] = {
             ast.Literal: self._literal,
             ast.Name: self._name,
@@ -107,6 +67,7 @@ class Compiler:
             ast.Negation: self._negation,
             ast.Binary: self._binary,
             ast.Logical: self._logical,
+            ast.Chain: self._chain,
             ast.Between: self._between,
             ast.In: self._in,
             ast.InstanceOf: self._instance_of,
@@ -195,8 +156,24 @@ class Compiler:
 
         return evaluate
 
+    def _chain(self, node: ast.Chain) -> Evaluator:
+        first = self.compile(node.first)
+        rest = [(BINARY[op], self.compile(operand)) for op, operand in node.rest]
+
+        def evaluate(scope: Scope) -> Any:
+            value = first(scope)
+            try:
+                for operator, operand in rest:
+                    value = operator(value, operand(scope))
+            except _RECOVERABLE as error:
+                _warn(scope, error)
+                return None
+            return value
+
+        return evaluate
+
     def _logical(self, node: ast.Logical) -> Evaluator:
-        left, right = self.compile(node.left), self.compile(node.right)
+        operands = [self.compile(operand) for operand in node.operands]
         decisive = node.op == "or"
         op = node.op
 
@@ -207,13 +184,13 @@ class Compiler:
             return value
 
         def evaluate(scope: Scope) -> bool | None:
-            first = operand(scope, left(scope))
-            if first is decisive:
-                return decisive
-            second = operand(scope, right(scope))
-            if second is decisive:
-                return decisive
-            return None if first is None or second is None else not decisive
+            undecided = False
+            for evaluator in operands:
+                value = operand(scope, evaluator(scope))
+                if value is decisive:
+                    return decisive
+                undecided = undecided or value is None
+            return None if undecided else not decisive
 
         return evaluate
 
@@ -237,7 +214,7 @@ class Compiler:
         return lambda scope: tests(scope, value(scope))
 
     def _instance_of(self, node: ast.InstanceOf) -> Evaluator:
-        value, test = self.compile(node.value), compile_type(node.type)
+        value, test = self.compile(node.value), compile_type(node.type, self.types)
         return lambda scope: test(value(scope))
 
     def _if(self, node: ast.If) -> Evaluator:
@@ -257,9 +234,9 @@ class Compiler:
         def items(scope: Scope) -> list[Any] | None:
             value = source(scope)
             if end is not None:
-                return _number_sequence(scope, value, end(scope), True)
+                return number_sequence(scope, value, end(scope), True)
             if isinstance(value, Range):
-                return _range_items(scope, value)
+                return range_items(scope, value)
             if value is None:
                 scope.run.warn(f"can't iterate over null ('{node.name}')")
                 return None
@@ -274,7 +251,7 @@ class Compiler:
 
         def evaluate(scope: Scope) -> list[Any] | None:
             results: list[Any] = []
-            for bound in _combinations(scope, names, sources, results):
+            for bound in combinations(scope, names, sources, results):
                 if bound is None:
                     return None
                 results.append(body(bound))
@@ -289,7 +266,7 @@ class Compiler:
         every = node.every
 
         def evaluate(scope: Scope) -> bool | None:
-            for bound in _combinations(scope, names, sources, None):
+            for bound in combinations(scope, names, sources, None):
                 if bound is None:
                     return None
                 if (condition(bound) is True) != every:
@@ -327,6 +304,9 @@ class Compiler:
         def evaluate(scope: Scope) -> Range | None:
             low = start(scope) if start else None
             high = end(scope) if end else None
+            if (start and low is None) or (end and high is None):
+                scope.run.warn("a range endpoint is null (write an open range as '< x' or '> x')")
+                return None
             if low is not None and high is not None and compare(low, high) is None:
                 scope.run.warn(f"range endpoints {type_name(low)} and {type_name(high)} differ")
                 return None
@@ -407,7 +387,9 @@ class Compiler:
                 return None
 
             return external
-        params = [(p.name, compile_type(p.type) if p.type else None) for p in node.params]
+        params = [
+            (p.name, compile_type(p.type, self.types) if p.type else None) for p in node.params
+        ]
         body = self.compile(node.body)
         return lambda scope: Lambda(params, body, scope)
 
@@ -440,11 +422,14 @@ class Compiler:
         if node.op is not None:
             return _comparison_test(BINARY[node.op], operand)
         uses_input = contains_input(node.operand)
+        is_range = isinstance(node.operand, ast.RangeNode)
 
         def evaluate(scope: Scope, value: Any) -> bool | None:
             expected = operand(scope.child({"?": value}))
             if uses_input and isinstance(expected, bool):
                 return expected
+            if is_range and expected is None:
+                return None
             return _value_test(value, expected)
 
         return evaluate
@@ -504,80 +489,3 @@ def _index(scope: Scope, items: list[Any], position: Decimal) -> Any:
         scope.run.warn(f"list index {index} out of range for {len(items)} items")
         return None
     return items[index - 1] if index > 0 else items[index]
-
-
-def _number_sequence(scope: Scope, start: Any, end: Any, inclusive: bool) -> list[Any] | None:
-    if _is_date(start) and _is_date(end):
-        return _date_sequence(scope, start, end)
-    if not isinstance(start, Decimal) or not isinstance(end, Decimal):
-        scope.run.warn(f"can't iterate from {type_name(start)} to {type_name(end)}")
-        return None
-    if start != start.to_integral_value() or end != end.to_integral_value():
-        scope.run.warn("iteration bounds must be integers")
-        return None
-    low, high = int(start), int(end)
-    if abs(high - low) >= MAX_ITERATION:
-        scope.run.warn(f"iteration of more than {MAX_ITERATION} items refused")
-        return None
-    step = 1 if high >= low else -1
-    stop = high + step if inclusive else high
-    return [Decimal(i) for i in range(low, stop, step)]
-
-
-def _is_date(value: Any) -> bool:
-    return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
-
-
-def _date_sequence(scope: Scope, start: dt.date, end: dt.date) -> list[Any] | None:
-    days = (end - start).days
-    if abs(days) >= MAX_ITERATION:
-        scope.run.warn(f"iteration of more than {MAX_ITERATION} items refused")
-        return None
-    step = 1 if days >= 0 else -1
-    return [start + dt.timedelta(days=i) for i in range(0, days + step, step)]
-
-
-def _range_items(scope: Scope, value: Range) -> list[Any] | None:
-    start, end = value.start, value.end
-    if not isinstance(start, Decimal) or not isinstance(end, Decimal):
-        scope.run.warn("only ranges of integers can be iterated")
-        return None
-    if start > end:
-        scope.run.warn("can't iterate over a descending range")
-        return None
-    items = _number_sequence(scope, start, end, True)
-    if items is None:
-        return None
-    if not value.start_included and items:
-        items = items[1:]
-    if not value.end_included and items:
-        items = items[:-1]
-    return items
-
-
-def _combinations(
-    scope: Scope,
-    names: list[str],
-    sources: list[Callable[[Scope], Any]],
-    partial: list[Any] | None,
-) -> list[Scope | None]:
-    """Every binding of the iteration names (the cartesian product), as nested scopes."""
-    frames: list[Scope | None] = [scope]
-    for name, source in zip(names, sources, strict=True):
-        next_frames: list[Scope | None] = []
-        for frame in frames:
-            if frame is None:
-                return [None]
-            items = source(frame)
-            if items is None:
-                return [None]
-            for item in items:
-                bound: dict[str, Any] = {name: item}
-                if partial is not None:
-                    bound["partial"] = partial
-                next_frames.append(frame.child(bound))
-            if len(next_frames) > MAX_ITERATION:
-                scope.run.warn(f"iteration of more than {MAX_ITERATION} items refused")
-                return [None]
-        frames = next_frames
-    return frames

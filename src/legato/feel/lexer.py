@@ -163,6 +163,8 @@ class _Lexer:
         width = {"u": 4, "U": 6}.get(code)
         digits = text[pos + 2 : pos + 2 + width] if width else ""
         if width and len(digits) == width and all(c in "0123456789abcdefABCDEF" for c in digits):
+            if int(digits, 16) > 0x10FFFF:
+                raise FeelSyntaxError(f"invalid code point '\\{code}{digits}'", text, pos)
             decoded, end = chr(int(digits, 16)), pos + 2 + width
             return self._join_surrogates(decoded, end)
         return "\\" + code, pos + 2

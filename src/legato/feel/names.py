@@ -31,7 +31,12 @@ KEYWORDS = frozenset(
         "null",
     }
 )
-"""Words that end an unknown multi-word name."""
+"""Reserved words of FEEL (they cannot start a name)."""
+
+NAME_BREAKS = frozenset(
+    {"and", "or", "in", "then", "else", "return", "satisfies", "between", "instance"}
+)
+"""Words that end an unknown multi-word name (those that may follow a name in FEEL)."""
 
 _SPACES = re.compile(r"\s+")
 

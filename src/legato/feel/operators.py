@@ -90,6 +90,10 @@ def _negate_duration(value: dt.timedelta | YMD) -> dt.timedelta | YMD:
 def _difference(left: Any, right: Any) -> dt.timedelta | None:
     if _is_date(left) and _is_date(right):
         return _as_datetime(left) - _as_datetime(right)
+    if _is_date(left) and _is_datetime(right) and right.utcoffset() is not None:
+        return _as_datetime(left).replace(tzinfo=dt.UTC) - _as_datetime(right)
+    if _is_datetime(left) and _is_date(right) and left.utcoffset() is not None:
+        return _as_datetime(left) - _as_datetime(right).replace(tzinfo=dt.UTC)
     if _is_datetime(left) and _is_datetime(right):
         if (left.utcoffset() is None) != (right.utcoffset() is None):
             return None

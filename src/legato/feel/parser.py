@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TypeVar
 
 from legato.feel import ast
-from legato.feel.errors import FeelSyntaxError
-from legato.feel.lexer import Kind, Token, tokenize
+from legato.feel.lexer import Kind, Token
 from legato.feel.names import KEYWORDS, NameTable, normalize
-
-MAX_DEPTH = 200
-"""The deepest nesting of sub-expressions accepted."""
+from legato.feel.tokens import MAX_DEPTH, TokenStream, check_depth
 
 _T = TypeVar("_T")
 
@@ -30,9 +27,10 @@ _BINARY = {
     ">": _COMPARE,
     ">=": _COMPARE,
 }
-_COMPARISONS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 _RANGE_OPERATORS = frozenset({"<", "<=", ">", ">=", "="})
 _TEST_OPERATORS = frozenset({"<", "<=", ">", ">=", "=", "!="})
+
+__all__ = ["MAX_DEPTH", "parse_expression", "parse_unary_tests"]
 
 
 def parse_expression(text: str, names: NameTable) -> ast.Node:
@@ -57,91 +55,7 @@ def parse_unary_tests(text: str, names: NameTable) -> ast.UnaryTests:
     return node
 
 
-def check_depth(root: ast.Node, text: str) -> None:
-    """Reject a tree deeper than ``MAX_DEPTH`` (walked without recursion)."""
-    stack: list[tuple[object, int]] = [(root, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            position = node.pos if isinstance(node, ast.Node) else 0
-            raise FeelSyntaxError(
-                f"expression nested too deeply (limit {MAX_DEPTH})", text, position
-            )
-        stack.extend((child, depth + 1) for child in _children(node))
-
-
-def _children(node: object) -> Iterable[object]:
-    if isinstance(node, tuple):
-        return node
-    if not isinstance(node, ast.Node):
-        return ()
-    values = (getattr(node, slot) for cls in type(node).__mro__ for slot in _slots(cls))
-    return [value for value in values if isinstance(value, ast.Node | tuple)]
-
-
-def _slots(cls: type) -> tuple[str, ...]:
-    slots = cls.__dict__.get("__slots__", ())
-    return (slots,) if isinstance(slots, str) else tuple(slots)
-
-
-class _Parser:
-    def __init__(self, text: str, names: NameTable) -> None:
-        self.text = text
-        self.tokens = tokenize(text)
-        self.names = names.copy()
-        self.index = 0
-        self.depth = 0
-        self.no_filter = False
-
-    # -- token helpers -------------------------------------------------------------------
-
-    @property
-    def token(self) -> Token:
-        return self.tokens[self.index]
-
-    def peek(self, offset: int = 1) -> Token:
-        return self.tokens[min(self.index + offset, len(self.tokens) - 1)]
-
-    def at(self, text: str) -> bool:
-        token = self.token
-        return token.text == text and token.kind in (Kind.OP, Kind.NAME) and not token.quoted
-
-    def advance(self) -> Token:
-        token = self.token
-        if token.kind is not Kind.END:
-            self.index += 1
-        return token
-
-    def accept(self, text: str) -> bool:
-        if self.at(text):
-            self.index += 1
-            return True
-        return False
-
-    def expect(self, text: str) -> Token:
-        if not self.at(text):
-            self.fail(f"expected '{text}' but found {self.describe(self.token)}")
-        return self.advance()
-
-    def expect_end(self) -> None:
-        if self.token.kind is not Kind.END:
-            self.fail(f"unexpected {self.describe(self.token)}")
-
-    def fail(self, message: str, position: int | None = None) -> None:
-        where = self.token.start if position is None else position
-        raise FeelSyntaxError(message, self.text, where)
-
-    @staticmethod
-    def describe(token: Token) -> str:
-        if token.kind is Kind.END:
-            return "end of expression"
-        return f"{token.kind.value} '{token.text}'"
-
-    def enter(self) -> None:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
-            self.fail(f"expression nested too deeply (limit {MAX_DEPTH})")
-
+class _Parser(TokenStream):
     # -- expressions ---------------------------------------------------------------------
 
     def expression(self, min_power: int) -> ast.Node:
@@ -175,7 +89,10 @@ class _Parser:
         if power == _POSTFIX:
             return self.postfix(left, token)
         if text in ("and", "or"):
-            return ast.Logical(pos, text, left, self.expression(power))
+            right = self.expression(power)
+            if isinstance(left, ast.Logical) and left.op == text:
+                return ast.Logical(left.pos, text, (*left.operands, right))
+            return ast.Logical(pos, text, (left, right))
         if text == "between":
             low = self.expression(_COMPARE)
             self.expect("and")
@@ -185,7 +102,12 @@ class _Parser:
         if text == "instance":
             self.expect("of")
             return ast.InstanceOf(pos, left, self.type_ref())
-        return ast.Binary(pos, text, left, self.expression(power))
+        right = self.expression(power)
+        if power == _COMPARE:
+            return ast.Binary(pos, text, left, right)
+        if isinstance(left, ast.Chain) and _BINARY[left.rest[0][0]] == power:
+            return ast.Chain(left.pos, left.first, (*left.rest, (text, right)))
+        return ast.Chain(pos, left, ((text, right),))
 
     def postfix(self, left: ast.Node, token: Token) -> ast.Node:
         if token.text == ".":
@@ -216,7 +138,6 @@ class _Parser:
         if token.kind is Kind.NAME:
             return self.prefix_name(token)
         self.fail("unexpected end of expression")
-        raise AssertionError  # pragma: no cover
 
     def prefix_operator(self, token: Token) -> ast.Node:
         text = token.text
@@ -240,7 +161,6 @@ class _Parser:
             self.advance()
             return ast.Literal(token.start, literal.text, at_literal=literal.text)
         self.fail(f"unexpected {self.describe(token)}")
-        raise AssertionError  # pragma: no cover
 
     def prefix_name(self, token: Token) -> ast.Node:
         known = None if token.quoted else self.names.match(self.tokens, self.index)
@@ -271,42 +191,6 @@ class _Parser:
                 self.fail(f"unexpected keyword '{text}'")
             return None
         return handler()
-
-    def name(self) -> str:
-        """Read a (possibly multi-word) name: the longest known one, else joined words."""
-        token = self.token
-        if token.kind is not Kind.NAME:
-            self.fail(f"expected a name but found {self.describe(token)}")
-        if token.quoted:
-            self.advance()
-            return token.text
-        known = self.names.match(self.tokens, self.index)
-        if known is not None:
-            self.index = known[1]
-            return known[0]
-        words = [self.advance().text]
-        while self.token.kind is Kind.NAME and not self.token.quoted:
-            if self.token.text in KEYWORDS:
-                break
-            words.append(self.advance().text)
-        return " ".join(words)
-
-    def words_until(self, stops: frozenset[str]) -> str:
-        """Read a free-form name (context key, parameter) up to one of ``stops``."""
-        start = self.token
-        if start.kind is Kind.STRING or start.quoted:
-            self.advance()
-            return start.text
-        end = start
-        while not (self.token.kind is Kind.OP and self.token.text in stops):
-            if self.token.kind in (Kind.END, Kind.STRING):
-                self.fail(f"expected a name but found {self.describe(self.token)}")
-            end = self.advance()
-        if end is start and start.kind is not Kind.NAME:
-            self.fail(f"expected a name but found {self.describe(start)}")
-        name = normalize(self.text[start.start : end.end])
-        self.names.add(name)
-        return name
 
     # -- compound forms ------------------------------------------------------------------
 
@@ -458,6 +342,8 @@ class _Parser:
 
     def unary_tests(self) -> ast.UnaryTests:
         start = self.token
+        if start.kind is Kind.END:
+            return ast.UnaryTests(start.start, (), wildcard=True)
         if self.at("-") and self.peek().kind is Kind.END:
             self.advance()
             return ast.UnaryTests(start.start, (), wildcard=True)
@@ -507,59 +393,3 @@ class _Parser:
                 return ast.UnaryTests(start.start, tuple(tests))
             self.index = saved
         return ast.UnaryTests(start.start, (self.positive_test(_COMPARE),))
-
-    # -- types ---------------------------------------------------------------------------
-
-    def type_ref(self) -> ast.TypeRef:
-        self.enter()
-        token = self.token
-        if self.at("function") and self.peek().text == "<":
-            self.advance()
-            result = self.function_type(token.start)
-        else:
-            name = self.type_name()
-            result = self.type_arguments(token.start, name)
-        self.depth -= 1
-        return result
-
-    def type_name(self) -> str:
-        if self.at("null"):
-            self.advance()
-            return "Null"
-        name = self.name()
-        while self.accept("."):
-            name += "." + self.name()
-        return name
-
-    def type_arguments(self, pos: int, name: str) -> ast.TypeRef:
-        if not self.at("<"):
-            return ast.TypeRef(pos, name)
-        self.advance()
-        if self.accept(">"):
-            return ast.TypeRef(pos, name)
-        if name == "context":
-            fields: list[tuple[str, ast.TypeRef]] = []
-            while True:
-                key = self.words_until(frozenset({":"}))
-                self.expect(":")
-                fields.append((key, self.type_ref()))
-                if not self.accept(","):
-                    break
-            self.expect(">")
-            return ast.TypeRef(pos, name, fields=tuple(fields))
-        args = [self.type_ref()]
-        while self.accept(","):
-            args.append(self.type_ref())
-        self.expect(">")
-        return ast.TypeRef(pos, name, tuple(args))
-
-    def function_type(self, pos: int) -> ast.TypeRef:
-        self.expect("<")
-        params: list[ast.TypeRef] = []
-        if not self.accept(">"):
-            params.append(self.type_ref())
-            while self.accept(","):
-                params.append(self.type_ref())
-            self.expect(">")
-        self.expect("->")
-        return ast.TypeRef(pos, "function", tuple(params), result=self.type_ref())

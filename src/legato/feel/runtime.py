@@ -36,7 +36,7 @@ class Run:
 class Scope:
     """A frame of variable bindings chained to its enclosing frame."""
 
-    __slots__ = ("convert", "parent", "run", "vars")
+    __slots__ = ("_converted", "convert", "parent", "run", "vars")
 
     def __init__(
         self,
@@ -49,6 +49,7 @@ class Scope:
         self.vars = variables
         self.parent = parent
         self.convert = convert
+        self._converted: dict[str, Any] = {}
 
     def lookup(self, name: str) -> Any:
         """The value bound to ``name``, or ``MISSING``."""
@@ -56,9 +57,16 @@ class Scope:
         while scope is not None:
             value = scope.vars.get(name, MISSING)
             if value is not MISSING:
-                return to_feel(value) if scope.convert else value
+                return scope._input(name, value) if scope.convert else value
             scope = scope.parent
         return MISSING
+
+    def _input(self, name: str, value: Any) -> Any:
+        """A caller's value in FEEL form, converted once per evaluation."""
+        converted = self._converted.get(name, MISSING)
+        if converted is MISSING:
+            converted = self._converted[name] = to_feel(value)
+        return converted
 
     def child(self, variables: dict[str, Any]) -> Scope:
         """A nested frame binding ``variables``."""

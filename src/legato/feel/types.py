@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -36,27 +36,35 @@ TYPE_NAMES = (*_SIMPLE, "list", "context", "range", "function")
 """The names of the built-in types."""
 
 
-def compile_type(ref: ast.TypeRef) -> TypeTest:
+_NO_TYPES: Mapping[str, TypeTest] = {}
+
+
+def compile_type(ref: ast.TypeRef, custom: Mapping[str, TypeTest] = _NO_TYPES) -> TypeTest:
     """A predicate telling whether a value is an instance of the type ``ref`` names.
 
-    Unknown type names (item definitions of a model) match nothing.
+    Args:
+        ref: The parsed type.
+        custom: Tests for type names the model defines (DMN item definitions); other
+            unknown type names match nothing.
     """
     name = _ALIASES.get(ref.name, ref.name)
+    if name in custom:
+        return custom[name]
     if name in _SIMPLE:
         return _SIMPLE[name]
     if name == "list":
-        return _list_type(ref)
+        return _list_type(ref, custom)
     if name == "context":
-        return _context_type(ref)
+        return _context_type(ref, custom)
     if name == "range":
-        return _range_type(ref)
+        return _range_type(ref, custom)
     if name == "function":
         return lambda value: isinstance(value, FeelFunction)
     return lambda value: False
 
 
-def _list_type(ref: ast.TypeRef) -> TypeTest:
-    item = compile_type(ref.args[0]) if ref.args else _SIMPLE["Any"]
+def _list_type(ref: ast.TypeRef, custom: Mapping[str, TypeTest]) -> TypeTest:
+    item = compile_type(ref.args[0], custom) if ref.args else _SIMPLE["Any"]
 
     def test(value: Any) -> bool:
         return isinstance(value, list) and all(x is None or item(x) for x in value)
@@ -64,8 +72,8 @@ def _list_type(ref: ast.TypeRef) -> TypeTest:
     return test
 
 
-def _context_type(ref: ast.TypeRef) -> TypeTest:
-    fields = [(key, compile_type(field)) for key, field in ref.fields]
+def _context_type(ref: ast.TypeRef, custom: Mapping[str, TypeTest]) -> TypeTest:
+    fields = [(key, compile_type(field, custom)) for key, field in ref.fields]
 
     def test(value: Any) -> bool:
         if not isinstance(value, dict):
@@ -75,8 +83,8 @@ def _context_type(ref: ast.TypeRef) -> TypeTest:
     return test
 
 
-def _range_type(ref: ast.TypeRef) -> TypeTest:
-    point = compile_type(ref.args[0]) if ref.args else _SIMPLE["Any"]
+def _range_type(ref: ast.TypeRef, custom: Mapping[str, TypeTest]) -> TypeTest:
+    point = compile_type(ref.args[0], custom) if ref.args else _SIMPLE["Any"]
 
     def test(value: Any) -> bool:
         if not isinstance(value, Range):

@@ -47,6 +47,8 @@ class ProcessDefinition:
     line: int | None = None
     variables: tuple[str, ...] = ()
     """Declared process properties (initialised to null when an instance starts)."""
+    global_task: bool = False
+    """A global task wrapped as a process (start, the task, end) for call activities."""
     problems: tuple[ValidationIssue, ...] = ()
     """What keeps this process from being executed (unsupported or incomplete elements).
 

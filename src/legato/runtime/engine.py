@@ -30,8 +30,9 @@ from legato.bpmn import load_for_deployment
 from legato.bpmn.xml import ModelSource, read_source
 from legato.engine import commands as cmd
 from legato.engine.appliers import replay
+from legato.engine.executable import unsupported
 from legato.engine.state import InstanceState
-from legato.errors import InvalidCommandError, NotFoundError
+from legato.errors import BpmnValidationError, InvalidCommandError, NotFoundError, StoreError
 from legato.model import RetryPolicy
 from legato.runtime.clock import Clock, SystemClock
 from legato.runtime.definitions import DefinitionRegistry, Deployment
@@ -46,7 +47,7 @@ from legato.runtime.handlers import (
 )
 from legato.runtime.keys import KeyAllocator
 from legato.runtime.types import HistoryEntry, InstanceInfo, Job, JobContext
-from legato.store.ports import Store
+from legato.store.ports import Store, Transaction
 from legato.store.records import IncidentRecord, InstanceRecord, JobRecord, UserTaskRecord
 
 F = TypeVar("F", bound=Handler)
@@ -108,6 +109,9 @@ class Engine:
         """
         data, file_name = read_source(source)
         definitions = load_for_deployment(Path(file_name) if file_name else data)
+        issues = [i for p in definitions.executable_processes for i in unsupported(p)]
+        if issues:
+            raise BpmnValidationError(issues)
         text = data.decode("utf-8")
         resource = Path(file_name).name if file_name else "<string>"
         keys = self._executor_keys()
@@ -195,15 +199,57 @@ class Engine:
                 existing = tx.find_start_request(token)
             if existing is not None:
                 return self.instance(existing)
-        instance_key = self._reserve_instance_key()
         command = cmd.StartInstance(
-            instance_key=instance_key,
+            instance_key=cmd.NEW_INSTANCE,
             definition_key=definition_key,
             variables=dict(variables or {}),
             business_key=business_key,
         )
-        self._submit(command, request_token=token)
-        return self.instance(instance_key)
+        try:
+            outcome = self._submit(command, request_token=token)
+        except StoreError:
+            if token is None:
+                raise
+            # Another caller started it at the same moment: its instance is the answer.
+            with self.store.transaction() as tx:
+                existing = tx.find_start_request(token)
+            if existing is None:
+                raise
+            return self.instance(existing)
+        assert outcome.result is not None
+        return _info_from_state(outcome.result.state)
+
+    def start_many(
+        self,
+        process_id: str,
+        variables: Sequence[Mapping[str, Any]],
+        *,
+        business_keys: Sequence[str | None] | None = None,
+        version: int | None = None,
+    ) -> list[InstanceInfo]:
+        """Start several instances in one transaction (one commit for all of them).
+
+        Raises:
+            NotFoundError: no such process (version) is deployed.
+            InvalidCommandError: the variables of one of them cannot be stored (then none
+                is started).
+        """
+        definition_key = self._definition_key(process_id, version)
+        keys = business_keys or [None] * len(variables)
+        commands = [
+            cmd.StartInstance(
+                instance_key=cmd.NEW_INSTANCE,
+                definition_key=definition_key,
+                variables=dict(values),
+                business_key=key,
+            )
+            for values, key in zip(variables, keys, strict=True)
+        ]
+        outcomes = self._executor.execute(commands, all_or_nothing=True)
+        for outcome in outcomes:
+            if outcome.error is not None:
+                raise outcome.error
+        return [_info_from_state(o.result.state) for o in outcomes if o.result is not None]
 
     def _definition_key(self, process_id: str, version: int | None) -> int:
         if version is None:
@@ -217,26 +263,15 @@ class Engine:
             raise NotFoundError(f"process '{process_id}' has no version {version}")
         return record.definition_key
 
-    def _reserve_instance_key(self) -> int:
-        keys = self._executor_keys()
-        with self.store.transaction() as tx:
-            keys.begin(tx)
-            try:
-                key = keys.new_key()
-            except BaseException:
-                keys.rolled_back()
-                raise
-        keys.committed()
-        return key
-
     def _submit(self, command: cmd.Command, request_token: str | None = None) -> Outcome:
         if request_token is not None:
-            outcome = self._executor.execute_with(
-                [command],
-                lambda tx: tx.insert_start_request(
-                    request_token, command.instance_key, self.clock.now()
-                ),
-            )[0]
+
+            def remember(tx: Transaction, outcomes: list[Outcome]) -> None:
+                result = outcomes[0].result
+                assert result is not None
+                tx.insert_start_request(request_token, result.state.instance_key, self.clock.now())
+
+            outcome = self._executor.execute_with([command], remember)[0]
         else:
             outcome = self._executor.execute([command])[0]
         if outcome.error is not None:
@@ -591,6 +626,29 @@ class Engine:
         self.close()
 
 
+def _info_from_state(state: InstanceState) -> InstanceInfo:
+    assert state.started_at is not None
+    return InstanceInfo(
+        key=state.instance_key,
+        process_id=state.process_id,
+        version=state.version,
+        status=state.status,
+        business_key=state.business_key,
+        started_at=state.started_at,
+        ended_at=state.ended_at,
+        variables=dict(state.variables.get(state.instance_key, {})),
+        active_elements=_active_elements(state),
+        incidents=len(state.incidents),
+        parent_instance_key=state.parent_instance_key,
+    )
+
+
+def _active_elements(state: InstanceState) -> tuple[str, ...]:
+    return tuple(
+        e.element_id for e in state.elements.values() if e.parent_key is not None and not e.children
+    )
+
+
 def _instance_info(record: InstanceRecord) -> InstanceInfo:
     variables: dict[str, Any] = {}
     active: tuple[str, ...] = ()
@@ -599,11 +657,7 @@ def _instance_info(record: InstanceRecord) -> InstanceInfo:
         data.pop("history_length", None)
         state = InstanceState.from_json(data)
         variables = dict(state.variables.get(state.instance_key, {}))
-        active = tuple(
-            e.element_id
-            for e in state.elements.values()
-            if e.parent_key is not None and not e.children
-        )
+        active = _active_elements(state)
     return InstanceInfo(
         key=record.instance_key,
         process_id=record.process_id,

@@ -7,6 +7,7 @@ start, a parent to resume) run in the same transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from collections import OrderedDict, deque
@@ -24,7 +25,7 @@ from legato.model import RetryPolicy
 from legato.runtime.clock import Clock
 from legato.runtime.definitions import DefinitionRegistry
 from legato.runtime.keys import KeyAllocator
-from legato.runtime.projection import project
+from legato.runtime.projection import BatchWrites, project
 from legato.store.ports import Store, Transaction
 from legato.store.records import HistoryRecord, InstanceRecord
 
@@ -79,14 +80,19 @@ class CommandExecutor:
             default_retry_policy=self._retry_policy,
         )
 
-    def execute(self, commands: Sequence[cmd.Command]) -> list[Outcome]:
-        """Run ``commands`` in one transaction; if it fails, run them one by one to isolate."""
+    def execute(
+        self, commands: Sequence[cmd.Command], *, all_or_nothing: bool = False
+    ) -> list[Outcome]:
+        """Run ``commands`` in one transaction; if it fails, run them one by one to isolate.
+
+        With ``all_or_nothing``, a refused command rolls the whole batch back.
+        """
         if not commands:
             return []
         try:
-            return self._execute_batch(commands)
+            return self._execute_batch(commands, all_or_nothing=all_or_nothing)
         except Exception:
-            if len(commands) == 1:
+            if len(commands) == 1 or all_or_nothing:
                 raise
             logger.warning("a batch of %d commands failed; retrying them one by one", len(commands))
         outcomes: list[Outcome] = []
@@ -98,7 +104,9 @@ class CommandExecutor:
         return outcomes
 
     def execute_with(
-        self, commands: Sequence[cmd.Command], also: Callable[[Transaction], None]
+        self,
+        commands: Sequence[cmd.Command],
+        also: Callable[[Transaction, list[Outcome]], None],
     ) -> list[Outcome]:
         """Run ``commands`` and ``also`` in one transaction (e.g. to record a request id)."""
         return self._execute_batch(commands, also)
@@ -109,17 +117,26 @@ class CommandExecutor:
         return cached.state if cached else None
 
     def _execute_batch(
-        self, commands: Sequence[cmd.Command], also: Callable[[Transaction], None] | None = None
+        self,
+        commands: Sequence[cmd.Command],
+        also: Callable[[Transaction, list[Outcome]], None] | None = None,
+        all_or_nothing: bool = False,
     ) -> list[Outcome]:
         touched: set[int] = set()
         try:
             with self._store.transaction() as tx:
                 self._keys.begin(tx)
                 self._definitions.use(tx)
+                writes = BatchWrites(tx)
                 try:
-                    outcomes = [self._run(tx, command, touched) for command in commands]
-                    if also is not None and all(o.error is None for o in outcomes):
-                        also(tx)
+                    outcomes = [self._run(tx, writes, command, touched) for command in commands]
+                    refused = next((o.error for o in outcomes if o.error is not None), None)
+                    if refused is not None and all_or_nothing:
+                        raise refused
+                    self._save_instances(writes, touched)
+                    writes.flush()
+                    if also is not None and refused is None:
+                        also(tx, outcomes)
                 finally:
                     self._definitions.use(None)
         except BaseException:
@@ -136,13 +153,15 @@ class CommandExecutor:
             self._cache.popitem(last=False)
         return outcomes
 
-    def _run(self, tx: Transaction, command: cmd.Command, touched: set[int]) -> Outcome:
+    def _run(
+        self, tx: Transaction, writes: BatchWrites, command: cmd.Command, touched: set[int]
+    ) -> Outcome:
         queue: deque[cmd.Command] = deque([command])
         first: Outcome | None = None
         while queue:
             current = queue.popleft()
             try:
-                result = self._step(tx, current, touched)
+                result = self._step(tx, writes, current, touched)
             except (InvalidCommandError, NotFoundError) as exc:
                 if first is None:
                     return Outcome(command, error=exc)
@@ -154,13 +173,17 @@ class CommandExecutor:
         assert first is not None
         return first
 
-    def _step(self, tx: Transaction, command: cmd.Command, touched: set[int]) -> StepResult:
+    def _step(
+        self, tx: Transaction, writes: BatchWrites, command: cmd.Command, touched: set[int]
+    ) -> StepResult:
+        if isinstance(command, cmd.StartInstance) and command.instance_key == cmd.NEW_INSTANCE:
+            command = dataclasses.replace(command, instance_key=self._keys.new_key())
         key = command.instance_key
         cached = None if isinstance(command, cmd.StartInstance) else self._load(tx, key)
         state = cached.state if cached else None
         result = step(state, command, self.context())
         touched.add(key)
-        self._persist(tx, result, cached)
+        self._record(writes, result, cached)
         return result
 
     def _load(self, tx: Transaction, instance_key: int) -> _Cached | None:
@@ -177,45 +200,55 @@ class CommandExecutor:
         self._cache[instance_key] = cached
         return cached
 
-    def _persist(self, tx: Transaction, result: StepResult, cached: _Cached | None) -> None:
+    def _record(self, writes: BatchWrites, result: StepResult, cached: _Cached | None) -> None:
+        """Queue the history and row changes of one step (written when the batch ends)."""
         state = result.state
         if cached is None:
             cached = _Cached(state, -1, 0)
             self._cache[state.instance_key] = cached
         position = cached.history_length
-        history = []
         for event in result.events:
             position += 1
-            history.append(_history_record(state.instance_key, position, event))
+            writes.history.append(_history_record(state.instance_key, position, event))
         cached.history_length = position
-        cached.revision += 1
-        data = state.to_json()
-        data["history_length"] = position
-        assert state.started_at is not None
-        record = InstanceRecord(
-            instance_key=state.instance_key,
-            definition_key=state.definition_key,
-            process_id=state.process_id,
-            version=state.version,
-            status=state.status,
-            business_key=state.business_key,
-            started_at=state.started_at,
-            ended_at=state.ended_at,
-            state=data,
-            revision=cached.revision,
-            parent_instance_key=state.parent_instance_key,
-            incident_count=len(state.incidents),
-        )
-        if cached.revision == 0:
-            tx.insert_instance(record)
-        else:
-            tx.update_instance(record)
-        tx.append_history(history)
-        project(tx, state, result.events, self._clock.now())
+        project(writes, state, result.events)
+
+    def _save_instances(self, writes: BatchWrites, touched: set[int]) -> None:
+        """One row write per instance per batch, however many commands touched it."""
+        inserts: list[InstanceRecord] = []
+        updates: list[InstanceRecord] = []
+        for key in sorted(touched):
+            cached = self._cache[key]
+            cached.revision += 1
+            record = _instance_record(cached)
+            (inserts if cached.revision == 0 else updates).append(record)
+        writes.tx.insert_instances(inserts)
+        writes.tx.update_instances(updates)
 
     def forget(self, instance_key: int) -> None:
         """Drop an instance from the cache (it is reloaded from the store when next used)."""
         self._cache.pop(instance_key, None)
+
+
+def _instance_record(cached: _Cached) -> InstanceRecord:
+    state = cached.state
+    data = state.to_json()
+    data["history_length"] = cached.history_length
+    assert state.started_at is not None
+    return InstanceRecord(
+        instance_key=state.instance_key,
+        definition_key=state.definition_key,
+        process_id=state.process_id,
+        version=state.version,
+        status=state.status,
+        business_key=state.business_key,
+        started_at=state.started_at,
+        ended_at=state.ended_at,
+        state=data,
+        revision=cached.revision,
+        parent_instance_key=state.parent_instance_key,
+        incident_count=len(state.incidents),
+    )
 
 
 def _history_record(instance_key: int, position: int, event: Event) -> HistoryRecord:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from legato.errors import StoreError
 from legato.store.records import JobRecord
@@ -14,8 +15,23 @@ FIRST_KEY = 1
 
 
 def dump_json(value: Any) -> str:
-    """Compact JSON text (the values given are already JSON-compatible)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON text (the values given are already JSON-compatible).
+
+    orjson: every command writes its history and state as JSON, and the standard library's
+    encoder was the largest single cost of a command.
+
+    Raises:
+        StoreError: for a value JSON cannot hold (e.g. an integer beyond 64 bits).
+    """
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except TypeError as exc:
+        raise StoreError(f"cannot store as JSON: {exc}") from exc
+
+
+def load_json(text: str | bytes) -> Any:
+    """Parse JSON text written by :func:`dump_json`."""
+    return orjson.loads(text)
 
 
 def job_available_at(job: JobRecord) -> datetime | None:

@@ -6,10 +6,9 @@ columns as attributes (SQLAlchemy rows or the named tuples of :mod:`._prepared`)
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from legato.store._rules import dump_json, job_available_at
+from legato.store._rules import dump_json, job_available_at, load_json
 from legato.store.records import (
     DefinitionRecord,
     HistoryRecord,
@@ -172,8 +171,8 @@ def user_task_record(row: Any) -> UserTaskRecord:
         state=row.state,
         created_at=row.created_at,
         assignee=row.assignee,
-        candidate_groups=tuple(json.loads(row.candidate_groups)),
-        candidate_users=tuple(json.loads(row.candidate_users)),
+        candidate_groups=tuple(load_json(row.candidate_groups)),
+        candidate_users=tuple(load_json(row.candidate_users)),
         form_key=row.form_key,
         due_at=row.due_at,
         follow_up_at=row.follow_up_at,

@@ -11,7 +11,6 @@ them when the block ends normally and dropped when it raises. One transaction ru
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +19,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from legato.errors import NotFoundError, StoreError
-from legato.store._rules import FIRST_KEY, dump_json, job_available_at, utc, utc_or_none
+from legato.store._rules import (
+    FIRST_KEY,
+    dump_json,
+    job_available_at,
+    load_json,
+    utc,
+    utc_or_none,
+)
 from legato.store.ports import Store
 from legato.store.records import (
     DefinitionRecord,
@@ -121,7 +127,7 @@ class MemoryStore:
 
 
 def _json_copy(text: str) -> Any:
-    return json.loads(text)
+    return load_json(text)
 
 
 def _ordered(items: Iterable[_V], key: Callable[[_V], Any]) -> list[_V]:
@@ -247,6 +253,16 @@ class MemoryTransaction:
         if self._definitions.get(record.definition_key) is None:
             raise StoreError(f"definition {record.definition_key} does not exist (foreign key)")
         self._put_instance(record)
+
+    def insert_instances(self, records: Sequence[InstanceRecord]) -> None:
+        """Store several new instances."""
+        for record in records:
+            self.insert_instance(record)
+
+    def update_instances(self, records: Sequence[InstanceRecord]) -> None:
+        """Save several instances, each with its revision check."""
+        for record in records:
+            self.update_instance(record)
 
     def _put_instance(self, record: InstanceRecord) -> None:
         # The state is kept as JSON text so that later changes to the caller's dict do not

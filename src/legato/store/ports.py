@@ -57,6 +57,16 @@ class Transaction(Protocol):
                 change: the caller reloads and retries the command).
         """
 
+    def insert_instances(self, records: Sequence[InstanceRecord]) -> None:
+        """Store several new instances at once (one statement where the database allows)."""
+
+    def update_instances(self, records: Sequence[InstanceRecord]) -> None:
+        """Save several instances at once, with the revision check of :meth:`update_instance`.
+
+        Raises:
+            StoreError: if any stored revision is not the record's ``revision - 1``.
+        """
+
     def get_instance(self, instance_key: int) -> InstanceRecord | None:
         """One instance by key (with its state)."""
 

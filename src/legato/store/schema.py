@@ -14,7 +14,6 @@ refuses a database whose version is newer than this number.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
-from legato.store._rules import check_aware, dump_json, utc
+from legato.store._rules import check_aware, dump_json, load_json, utc
 
 SCHEMA_VERSION = 1
 """The schema version this code creates and understands."""
@@ -101,7 +100,7 @@ class JsonText(sa.types.TypeDecorator[Any]):
         return None if value is None else dump_json(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
-        return None if value is None else json.loads(value)
+        return None if value is None else load_json(value)
 
 
 metadata = sa.MetaData(naming_convention=NAMING)

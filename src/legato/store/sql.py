@@ -438,6 +438,32 @@ class SqlTransaction:
                 f"(expected revision {record.revision - 1})"
             )
 
+    def insert_instances(self, records: Sequence[InstanceRecord]) -> None:
+        """Store several new instances with one ``executemany``."""
+        if records:
+            self._run_many(_INSERT_INSTANCE, [rows.instance_params(r) for r in records])
+
+    def update_instances(self, records: Sequence[InstanceRecord]) -> None:
+        """Save several instances with one ``executemany`` and one revision check.
+
+        The driver reports the rows changed by the whole batch; fewer than the records means
+        some instance was changed concurrently, and the caller's transaction rolls back.
+        """
+        if not records:
+            return
+        batch = []
+        for record in records:
+            parameters = rows.instance_params(record)
+            parameters["b_instance_key"] = parameters.pop("instance_key")
+            parameters["b_revision"] = record.revision - 1
+            batch.append(parameters)
+        self._run_many(_UPDATE_INSTANCE, batch)
+        if self._cursor.rowcount != len(records):
+            raise StoreError(
+                f"{len(records) - self._cursor.rowcount} of {len(records)} instances were "
+                "changed concurrently"
+            )
+
     def get_instance(self, instance_key: int) -> InstanceRecord | None:
         """One instance by key (with its state)."""
         found = self._fetch(_INSTANCE_BY_KEY, {"key": instance_key})

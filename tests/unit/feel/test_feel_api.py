@@ -57,7 +57,7 @@ def test_null_variable_gives_null_without_warning() -> None:
 
 @pytest.mark.parametrize(
     "expression",
-    ['1 + "a"', '"a" < 1', "date(2020) + 1", 'string length(1, 2)', "1 / 0", "true + 1"],
+    ['1 + "a"', '"a" < 1', "date(2020) + 1", "string length(1, 2)", "1 / 0", "true + 1"],
 )
 def test_errors_yield_null_with_warning(expression: str) -> None:
     result = feel.compile(expression).evaluate_detailed({})

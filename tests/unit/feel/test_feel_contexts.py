@@ -17,13 +17,13 @@ D = Decimal
         ("{}", {}),
         ("{a: 1, b: a + 1}", {"a": D(1), "b": D(2)}),
         ('{"a b": 1}', {"a b": D(1)}),
-        ("{first name: \"Ann\", greeting: \"Hi \" + first name}.greeting", "Hi Ann"),
+        ('{first name: "Ann", greeting: "Hi " + first name}.greeting', "Hi Ann"),
         ("{a: {b: {c: 3}}}.a.b.c", D(3)),
         ("{a: [1, 2]}.a[2]", D(2)),
         ("[{a: 1}, {a: 2}].a", [D(1), D(2)]),
         ("{a: 1}.a + {b: 2}.b", D(3)),
         ("{f: function(x) x * 2, r: f(21)}.r", D(42)),
-        ("{🐎: \"bar\"}", {"🐎": "bar"}),
+        ('{🐎: "bar"}', {"🐎": "bar"}),
         ("{a: 1} = {a: 1}", True),
         ("{a: 1} = {a: 2}", False),
         ("{a: 1} = {b: 1}", False),
@@ -96,3 +96,13 @@ def test_context_function_rejects_duplicates() -> None:
 
     assert result.evaluate_detailed().value is None
     assert result.evaluate_detailed().warnings
+
+
+def test_unknown_multi_word_name_may_contain_non_breaking_keywords() -> None:
+    assert feel.compile("Age of Applicant + 1").evaluate({"Age of Applicant": 3}) == 4
+
+
+def test_unknown_multi_word_name_stops_at_operators_keywords() -> None:
+    compiled = feel.compile("if Is Adult and Has Id then 1 else 2")
+
+    assert compiled.evaluate({"Is Adult": True, "Has Id": True}) == 1

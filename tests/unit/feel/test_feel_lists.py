@@ -27,7 +27,7 @@ D = Decimal
         ("{a: 1}[a = 1]", [{"a": D(1)}]),
         ("5[true]", [D(5)]),
         ("[1, 2, 3, 4][modulo(item, 2) = 0]", [D(2), D(4)]),
-        ("[{name: \"a\", age: 3}, {name: \"b\", age: 5}][age > 4].name", ["b"]),
+        ('[{name: "a", age: 3}, {name: "b", age: 5}][age > 4].name', ["b"]),
     ],
 )
 def test_filters(expression: str, expected: object) -> None:

@@ -57,6 +57,18 @@ def test_in_and_properties(expression: str, expected: object) -> None:
     assert feel.evaluate(expression) == expected
 
 
+@pytest.mark.parametrize("expression", ["[null..10]", "(1..x)"])
+def test_null_endpoint_is_an_error(expression: str) -> None:
+    result = feel.compile(expression).evaluate_detailed({"x": None})
+
+    assert result.value is None
+    assert result.warnings
+
+
+def test_in_range_with_null_endpoint_is_undecided() -> None:
+    assert feel.evaluate("5 in [1..null)") is None
+
+
 def test_mixed_endpoint_types_are_an_error() -> None:
     result = feel.compile('[1.."a"]').evaluate_detailed()
 

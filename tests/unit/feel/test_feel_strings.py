@@ -84,3 +84,34 @@ def test_string_function_errors(expression: str) -> None:
 
 def test_singleton_list_is_unwrapped_for_string_parameter() -> None:
     assert feel.evaluate('string length(["abc"])') == 3
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ('matches("a\\u000Db", "a.b")', False),
+        ('matches("a\\u000Db", "a.b", "s")', True),
+        ('matches("x", "[A-Z-[OI]]", "i")', True),
+        ('matches("O", "[A-Z-[OI]]")', False),
+        ('matches("hello world", "hello\\ sworld", "x")', True),
+        ('matches("hello world", " hello[ ]world", "x")', True),
+        ('matches("héllo", "^\\p{L}+$")', True),
+        ('matches("abc", "^\\p{IsBasicLatin}+$")', True),
+        ('matches("é", "^\\p{IsBasicLatin}+$")', False),
+        ('matches("a+b", "a+b", "q")', True),
+        ('matches("input", "pattern", null)', False),
+    ],
+)
+def test_xpath_regular_expressions(expression: str, expected: bool) -> None:
+    assert feel.evaluate(expression) is expected
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ['matches("abcd", "(asd)[\\1]")', 'matches("a", "a", [])', 'matches("a", "\\p{Unknown}")'],
+)
+def test_invalid_regular_expressions(expression: str) -> None:
+    result = feel.compile(expression).evaluate_detailed()
+
+    assert result.value is None
+    assert result.warnings

@@ -25,7 +25,7 @@ PLUS_TWO = dt.timezone(dt.timedelta(hours=2))
         ('time("10:20:30")', dt.time(10, 20, 30)),
         ('time("10:20:30.5Z")', dt.time(10, 20, 30, 500000, tzinfo=UTC)),
         ('time("10:20:30+02:00")', dt.time(10, 20, 30, tzinfo=PLUS_TWO)),
-        ("time(10, 20, 30, duration(\"PT2H\"))", dt.time(10, 20, 30, tzinfo=PLUS_TWO)),
+        ('time(10, 20, 30, duration("PT2H"))', dt.time(10, 20, 30, tzinfo=PLUS_TWO)),
         ('date and time("2020-01-02T03:04:05")', dt.datetime(2020, 1, 2, 3, 4, 5)),
         ('date and time("2020-01-02")', dt.datetime(2020, 1, 2)),
         (
@@ -206,3 +206,19 @@ def test_temporal_to_string(expression: str, expected: str) -> None:
 )
 def test_date_functions(expression: str, expected: object) -> None:
     assert feel.evaluate(expression) == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ('@"2021-01-02T10:00:00+01:00" - @"2021-01-01"', dt.timedelta(days=1, hours=9)),
+        ('@"2021-01-02" - @"2021-01-01T12:00:00Z"', dt.timedelta(hours=12)),
+        ('@"2021-01-02" - @"2021-01-01T12:00:00"', None),
+    ],
+)
+def test_date_minus_date_time(expression: str, expected: object) -> None:
+    assert feel.evaluate(expression) == expected
+
+
+def test_is_with_one_named_argument_compares_with_null() -> None:
+    assert feel.evaluate('is(value2: @"2021-02-13")') is False

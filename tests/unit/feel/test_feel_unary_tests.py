@@ -13,6 +13,8 @@ from legato import feel
     ("tests", "value", "expected"),
     [
         ("-", 5, True),
+        ("", 5, True),
+        ("  ", None, True),
         ("-", None, True),
         ("< 10", 3, True),
         ("< 10", 10, False),
@@ -62,7 +64,7 @@ def test_comparison_against_wrong_type_is_undecided_with_warning() -> None:
 
 
 def test_negated_undecided_stays_undecided() -> None:
-    assert feel.compile_unary_tests('not(< 10)').matches("a") is None
+    assert feel.compile_unary_tests("not(< 10)").matches("a") is None
 
 
 def test_unary_tests_syntax_error() -> None:

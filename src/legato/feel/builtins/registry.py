@@ -130,10 +130,10 @@ class Overload:
         slots = [by_name.get(p.name, _NO) for p in self.params]
         seen_missing = False
         for index, slot in enumerate(slots):
-            if slot is _NO:
+            if slot is _NO and not self.params[index].optional:
+                slots[index] = None
+            elif slot is _NO:
                 seen_missing = True
-                if not self.params[index].optional:
-                    slots[index] = None
             elif seen_missing:
                 return None
         return slots

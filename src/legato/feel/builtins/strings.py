@@ -6,39 +6,14 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from legato.feel.builtins.regex import compile_pattern
 from legato.feel.builtins.registry import builtin, fail
-
-_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "x": re.VERBOSE}
 
 
 def _position(value: Decimal, what: str) -> int:
     if value != value.to_integral_value():
         raise fail(f"{what} must be an integer")
     return int(value)
-
-
-def compile_pattern(pattern: str, flags: str | None = None) -> re.Pattern[str]:
-    """Compile an XPath-style regular expression with XPath flags (``i m s x q``)."""
-    options = 0
-    for flag in flags or "":
-        if flag == "q":
-            pattern = re.escape(pattern)
-        elif flag in _FLAGS:
-            options |= _FLAGS[flag]
-        else:
-            raise fail(f"invalid regular expression flag {flag!r}")
-    if "x" in (flags or ""):
-        pattern = re.sub(r"\s+", "", pattern)
-        options &= ~re.VERBOSE
-    try:
-        return re.compile(_translate(pattern), options)
-    except re.error as error:
-        raise fail(f"invalid regular expression {pattern!r}: {error}") from error
-
-
-def _translate(pattern: str) -> str:
-    """Map the XPath regex dialect onto Python's where they differ."""
-    return pattern.replace(r"\p{L}", r"[^\W\d_]").replace(r"\p{N}", r"\d")
 
 
 @builtin("substring", "string: string", "start position: number", "length: number?")

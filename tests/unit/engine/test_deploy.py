@@ -1,0 +1,66 @@
+"""Deployment: what the engine refuses, and global tasks called like processes."""
+
+from __future__ import annotations
+
+import pytest
+
+from bpmn_helpers import HEADER, chain, process, service
+from legato import BpmnParseError, BpmnValidationError, NotFoundError
+from legato.testing import TestEngine
+
+
+def test_elements_this_version_cannot_run_are_refused_naming_the_element() -> None:
+    xml = process(
+        '<bpmn:startEvent id="s"/>'
+        + service("t", "work")
+        + '<bpmn:boundaryEvent id="late" attachedToRef="t"><bpmn:timerEventDefinition>'
+        '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">PT1H</bpmn:timeDuration>'
+        "</bpmn:timerEventDefinition></bpmn:boundaryEvent>"
+        '<bpmn:endEvent id="e"/><bpmn:endEvent id="e2"/>'
+        + chain("s", "t", "e")
+        + chain("late", "e2")
+    )
+    engine = TestEngine()
+    with pytest.raises(BpmnValidationError) as caught:
+        engine.deploy(xml)
+    [issue] = caught.value.issues
+    assert issue.location.element_id == "late"
+    assert "boundary event 'late'" in issue.message
+    assert engine.store is not None and engine.instances() == []
+
+
+def test_malformed_and_hostile_xml_are_refused_and_nothing_is_deployed() -> None:
+    engine = TestEngine()
+    with pytest.raises(BpmnParseError, match="line 2"):
+        engine.deploy(
+            '<?xml version="1.0"?>\n<bpmn:definitions xmlns:bpmn="x"><oops></bpmn:definitions>'
+        )
+    bomb = '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><d>&b;</d>'
+    with pytest.raises(BpmnParseError, match="DOCTYPE"):
+        engine.deploy(bomb)
+    with pytest.raises(BpmnValidationError):
+        engine.deploy(HEADER + "</bpmn:definitions>")
+    with pytest.raises(NotFoundError):
+        engine.start("p")
+
+
+def test_a_call_activity_can_call_a_global_task() -> None:
+    xml = HEADER + (
+        '<bpmn:globalScriptTask id="double" scriptFormat="feel">'
+        "<bpmn:script>n * 2</bpmn:script></bpmn:globalScriptTask>"
+        '<bpmn:process id="p" isExecutable="true"><bpmn:startEvent id="s"/>'
+        '<bpmn:callActivity id="call" calledElement="double"/><bpmn:endEvent id="e"/>'
+        + chain("s", "call", "e")
+        + "</bpmn:process></bpmn:definitions>"
+    )
+    engine = TestEngine()
+    engine.deploy(
+        xml.replace(
+            'scriptFormat="feel"',
+            'scriptFormat="feel" '
+            'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" '
+            'camunda:resultVariable="n"',
+        )
+    )
+    instance = engine.start("p", {"n": 21})
+    engine.assert_that(instance).is_completed().has_variables(n=42)

@@ -6,11 +6,11 @@ bash scripts/setup.sh
 export ONBOARDING_LEDGER="${ONBOARDING_LEDGER:-onboarding-payments.json}"
 echo "== a good credit score is approved automatically =="
 .venv/bin/legato run examples/onboarding/onboarding.bpmn \
-  --handlers examples/onboarding/handlers.py --var score=720 --var customer='"Ada"'
+  --handlers examples/onboarding/handlers.py --var score=720 --var customer=Ada
 echo
 echo "== a low score waits for a manager =="
 .venv/bin/legato run examples/onboarding/onboarding.bpmn \
-  --handlers examples/onboarding/handlers.py --var score=640 --var customer='"Bob"'
+  --handlers examples/onboarding/handlers.py --var score=640 --var customer=Bob
 .venv/bin/legato tasks
 task=$(.venv/bin/legato tasks --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)[-1]["user_task_key"])')
 .venv/bin/legato complete "$task" --var approved=true --user grace --handlers examples/onboarding/handlers.py

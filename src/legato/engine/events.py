@@ -179,6 +179,7 @@ class JobFailed(Event):
     retries: int
     error_message: str
     retry_at: datetime | None = None
+    element_id: str | None = None
 
 
 @_register

@@ -151,12 +151,17 @@ def _fail_job(p: Processing, command: cmd.FailJob) -> None:
                 retries=retries,
                 error_message=command.error_message,
                 retry_at=p.ctx.now + delay,
+                element_id=instance.element_id,
             )
         )
         return
     p.emit(
         ev.JobFailed(
-            at=p.ctx.now, job_key=command.job_key, retries=0, error_message=command.error_message
+            at=p.ctx.now,
+            job_key=command.job_key,
+            retries=0,
+            error_message=command.error_message,
+            element_id=instance.element_id,
         )
     )
     p.raise_incident(
@@ -174,7 +179,15 @@ def _throw_error(p: Processing, command: cmd.ThrowError) -> None:
     message = f"unhandled BPMN error '{command.error_code}'"
     if command.error_message:
         message += f": {command.error_message}"
-    p.emit(ev.JobFailed(at=p.ctx.now, job_key=command.job_key, retries=0, error_message=message))
+    p.emit(
+        ev.JobFailed(
+            at=p.ctx.now,
+            job_key=command.job_key,
+            retries=0,
+            error_message=message,
+            element_id=instance.element_id,
+        )
+    )
     p.raise_incident(instance, "unhandled_error", message, "job", job_key=command.job_key)
 
 

@@ -157,3 +157,12 @@ def test_deploy_lists_versions(cli: CliRunner) -> None:
     again = _json(cli, "deploy", str(MODEL))
     assert first == again
     assert isinstance(first, list) and first[0]["version"] == 1
+
+
+def test_run_many_instances_with_a_progress_bar(cli: CliRunner) -> None:
+    args = ["run", str(MODEL), "--handlers", str(HANDLERS), "--var", "score=720", "--count", "25"]
+    result = cli.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "25 of 25 instances ended" in result.output
+    rows = _json(cli, "instances", "--status", "completed")
+    assert isinstance(rows, list) and len(rows) == 25

@@ -161,19 +161,23 @@ def _wait_for_retry(engine: Engine) -> bool:
     return True
 
 
+def _ended(engine: Engine) -> int:
+    with engine.store.transaction() as tx:
+        return tx.count_instances(status="completed") + tx.count_instances(status="terminated")
+
+
 def _run_many(engine: Engine, process_id: str, values: dict[str, Any], count: int) -> None:
+    ended_before = _ended(engine)
     with Progress(console=console) as progress:
         task = progress.add_task(f"running {count} instances of {process_id}", total=count)
-        keys = [engine.start(process_id, values).key for _ in range(count)]
-        done = 0
-        while done < count:
-            engine.run_once() or _wait_for_retry(engine)
-            finished = [engine.instance(k).status for k in keys]
-            now_done = sum(s != "active" for s in finished)
-            progress.update(task, advance=now_done - done)
-            done = now_done
-            if not engine.jobs(state="activatable") and done < count:
-                break
+        for start in range(0, count, engine.batch_size):
+            size = min(engine.batch_size, count - start)
+            engine.start_many(process_id, [values] * size)
+        done = _ended(engine) - ended_before
+        progress.update(task, completed=done)
+        while done < count and (engine.run_once() or _wait_for_retry(engine)):
+            done = _ended(engine) - ended_before
+            progress.update(task, completed=done)
     console.print(f"{done} of {count} instances ended")
 
 

@@ -113,11 +113,6 @@ def _element_terminated(state: InstanceState, event: ev.ElementTerminated) -> No
         del state.joins[(scope_key, element_id)]
 
 
-@_applies(ev.SequenceFlowTaken)
-def _flow_taken(state: InstanceState, event: ev.SequenceFlowTaken) -> None:
-    """History only: a taken flow immediately activates its target or arrives at a join."""
-
-
 @_applies(ev.JoinTokenArrived)
 def _join_arrived(state: InstanceState, event: ev.JoinTokenArrived) -> None:
     slot = (event.scope_key, event.element_id)

@@ -20,10 +20,20 @@ class Event:
 
     def payload(self) -> dict[str, Any]:
         """The event's fields except ``at`` (values not yet encoded)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "at"}
+        return {name: getattr(self, name) for name in _payload_fields(type(self))}
 
 
 _EVENT_TYPES: dict[str, type[Event]] = {}
+
+
+_FIELDS: dict[type[Event], tuple[str, ...]] = {}
+
+
+def _payload_fields(cls: type[Event]) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in fields(cls) if f.name != "at")
+    return names
 
 
 def _register(cls: type[Event]) -> type[Event]:
@@ -95,17 +105,6 @@ class ElementTerminated(Event):
 
     key: int
     element_id: str
-
-
-@_register
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SequenceFlowTaken(Event):
-    """A token travelled along a sequence flow."""
-
-    flow_id: str
-    scope_key: int
-    source_id: str
-    target_id: str
 
 
 @_register

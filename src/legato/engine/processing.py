@@ -276,16 +276,11 @@ class Processing:
     # -- sequence flows and joins --------------------------------------------------------------
 
     def take_flow(self, flow: SequenceFlow, scope_key: int) -> None:
-        """Move a token along ``flow``: activate its target, or wait at a join."""
-        self.emit(
-            ev.SequenceFlowTaken(
-                at=self.ctx.now,
-                flow_id=flow.flow_id,
-                scope_key=scope_key,
-                source_id=flow.source_id,
-                target_id=flow.target_id,
-            )
-        )
+        """Move a token along ``flow``: activate its target, or wait at a join.
+
+        The flow taken is recorded on the event that follows (the target's activation or the
+        token's arrival at a join), so taking a flow needs no event of its own.
+        """
         target = self.process.element(flow.target_id)
         if self._joins(target):
             self.emit(

@@ -251,8 +251,14 @@ def _instance_record(cached: _Cached) -> InstanceRecord:
     )
 
 
+_PLAIN = (str, bool, type(None))
+
+
 def _history_record(instance_key: int, position: int, event: Event) -> HistoryRecord:
-    payload = {name: values.encode(value) for name, value in event.payload().items()}
+    payload = {
+        name: value if type(value) in _PLAIN else values.encode(value)
+        for name, value in event.payload().items()
+    }
     element_id = payload.get("element_id")
     return HistoryRecord(
         instance_key=instance_key,

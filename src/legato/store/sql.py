@@ -49,6 +49,7 @@ from legato.store.schema import (
     metadata,
     schema_versions,
     start_requests,
+    to_micros,
     user_tasks,
 )
 from legato.store.sqlite import create_sqlite_engine
@@ -512,9 +513,36 @@ class SqlTransaction:
     # -- history ------------------------------------------------------------------------------
     def append_history(self, records: Sequence[HistoryRecord]) -> None:
         """Append events (positions are given by the caller and unique per instance)."""
-        if records:
+        if not records:
+            return
+        self._check_open()
+        compiled = _INSERT_HISTORY.compiled(self._dialect)
+        if not compiled.positional or self._dialect.name != "sqlite":
             # executemany: one prepared statement stepped once per row.
             self._run_many(_INSERT_HISTORY, [rows.history_params(r) for r in records])
+            return
+        # History is most of what a command writes: its rows are made here directly, and the
+        # instant of a step (shared by all its events) is converted once, instead of going
+        # through the generic per-value type processing.
+        micros: dict[datetime, int] = {}
+        batch = []
+        for record in records:
+            at = micros.get(record.at)
+            if at is None:
+                at = micros[record.at] = to_micros(record.at)
+            values = {
+                "instance_key": record.instance_key,
+                "position": record.position,
+                "event_type": record.event_type,
+                "element_id": record.element_id,
+                "at": at,
+                "payload": dump_json(record.payload),
+            }
+            batch.append([values[name] for name in compiled.names])
+        try:
+            self._cursor.executemany(compiled.sql, batch)
+        except Exception as exc:
+            raise self._translated(exc) from exc
 
     def history(self, instance_key: int) -> list[HistoryRecord]:
         """An instance's whole history in order."""

@@ -166,3 +166,16 @@ def test_run_many_instances_with_a_progress_bar(cli: CliRunner) -> None:
     assert "25 of 25 instances ended" in result.output
     rows = _json(cli, "instances", "--status", "completed")
     assert isinstance(rows, list) and len(rows) == 25
+
+
+def test_worker_runs_the_jobs_of_started_instances(cli: CliRunner) -> None:
+    assert cli.invoke(app, ["deploy", str(MODEL)]).exit_code == 0
+    started = cli.invoke(
+        app, ["start", "onboarding", "--var", "score=800", "--var", "customer=Ada"]
+    )
+    assert started.exit_code == 0, started.output
+    result = cli.invoke(app, ["worker", "--handlers", str(HANDLERS), "--until-idle"])
+    assert result.exit_code == 0, result.output
+    assert "jobs run" in result.output
+    [instance] = _json(cli, "instances")  # type: ignore[misc]
+    assert instance["status"] == "completed"

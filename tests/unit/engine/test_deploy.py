@@ -64,3 +64,20 @@ def test_a_call_activity_can_call_a_global_task() -> None:
     )
     instance = engine.start("p", {"n": 21})
     engine.assert_that(instance).is_completed().has_variables(n=42)
+
+
+def test_invalid_feel_is_refused_at_deployment_naming_element_and_position() -> None:
+    from bpmn_helpers import flow
+
+    xml = process(
+        '<bpmn:startEvent id="s"/><bpmn:exclusiveGateway id="gw" default="f2"/>'
+        '<bpmn:task id="a"/><bpmn:task id="b"/>'
+        + chain("s", "gw")
+        + flow("f1", "gw", "a", "amount >> 3")
+        + flow("f2", "gw", "b")
+    )
+    with pytest.raises(BpmnValidationError) as caught:
+        TestEngine().deploy(xml)
+    text = str(caught.value)
+    assert "f1" in text
+    assert "column" in text or "position" in text

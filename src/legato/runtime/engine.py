@@ -21,7 +21,7 @@ import random
 import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
@@ -153,6 +153,9 @@ class Engine:
     ) -> None:
         """Register ``function`` as the handler of ``job_type`` jobs (see :meth:`task`)."""
         self._handlers[job_type] = register(job_type, function, timeout)
+        self._executor.push_types = frozenset(self._handlers)
+        self._executor.push_worker = self.worker_name
+        self._executor.push_lease = self._lease()
 
     def register_module(self, module: ModuleType | Mapping[str, Any]) -> list[str]:
         """Register every function of ``module`` marked with :func:`legato.handler`.
@@ -542,14 +545,19 @@ class Engine:
         self._stop.set()
 
     def run_once(self) -> int:
-        """Activate one batch of due jobs, run their handlers, commit the outcomes together."""
+        """Run one batch of due jobs with their handlers and commit the outcomes together.
+
+        Jobs that commands of this engine just created for its own handlers come first (they
+        are already held for it); then due jobs are activated from the database.
+        """
         if not self._handlers:
             return 0
-        timeout = max(
-            (h.timeout for h in self._handlers.values() if h.timeout is not None),
-            default=timedelta(minutes=5),
-        )
-        jobs = self._activate(self.job_types, self.worker_name, self.batch_size, timeout)
+        timeout = self._lease()
+        records = self._executor.take_pushed(self.batch_size)
+        if records:
+            jobs = self._job_views(records, self.clock.now() + timeout, self.worker_name)
+        else:
+            jobs = self._activate(self.job_types, self.worker_name, self.batch_size, timeout)
         if not jobs:
             return 0
         commands = self._run_handlers(jobs)
@@ -579,6 +587,20 @@ class Engine:
 
         return dict(await asyncio.gather(*(one(job) for job in jobs)))
 
+    def _element_of(self, state: InstanceState | None, element_id: str) -> object:
+        if state is None:
+            return None
+        try:
+            return self._definitions.get(state.definition_key).process.elements.get(element_id)
+        except KeyError:
+            return None
+
+    def _lease(self) -> timedelta:
+        return max(
+            (h.timeout for h in self._handlers.values() if h.timeout is not None),
+            default=timedelta(minutes=5),
+        )
+
     def _activate(
         self, job_types: Sequence[str], worker: str, max_jobs: int, timeout: timedelta
     ) -> list[Job]:
@@ -586,17 +608,34 @@ class Engine:
         lease_until = now + timeout
         with self.store.transaction() as tx:
             records = tx.activate_jobs(job_types, worker, max_jobs, now, lease_until)
-            states = {r.instance_key: self._executor.peek(tx, r.instance_key) for r in records}
+            for r in records:
+                self._executor.peek(tx, r.instance_key)
+        return self._job_views(records, lease_until, worker)
+
+    def _job_views(
+        self, records: Sequence[JobRecord], lease_until: datetime, worker: str
+    ) -> list[Job]:
+        missing = {r.instance_key for r in records} - {
+            r.instance_key for r in records if self._executor.cached_state(r.instance_key)
+        }
+        if missing:
+            with self.store.transaction() as tx:
+                for key in missing:
+                    self._executor.peek(tx, key)
         jobs = []
         for record in records:
-            state = states[record.instance_key]
-            policy_attempts = self.retry_policy.max_attempts
+            state = self._executor.cached_state(record.instance_key)
+            element = self._element_of(state, record.element_id)
+            policy = getattr(element, "retry_policy", None) or self.retry_policy
             variables = state.visible_variables(record.element_instance_key) if state else {}
+            handler = self._handlers.get(record.job_type)
+            timeout = (handler.timeout if handler else None) or getattr(element, "timeout", None)
             context = JobContext(
                 idempotency_key=str(record.job_key),
-                attempt=max(policy_attempts - record.retries + 1, 1),
+                attempt=max(policy.max_attempts - record.retries + 1, 1),
                 deadline=lease_until,
                 worker=worker,
+                timeout=timeout,
             )
             jobs.append(
                 Job(

@@ -13,6 +13,7 @@ import random
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from legato.engine import commands as cmd
 from legato.engine import values
@@ -27,7 +28,7 @@ from legato.runtime.definitions import DefinitionRegistry
 from legato.runtime.keys import KeyAllocator
 from legato.runtime.projection import BatchWrites, project
 from legato.store.ports import Store, Transaction
-from legato.store.records import HistoryRecord, InstanceRecord
+from legato.store.records import HistoryRecord, InstanceRecord, JobRecord
 
 logger = logging.getLogger("legato.executor")
 
@@ -69,6 +70,23 @@ class CommandExecutor:
         self._random = random_source
         self._cache: OrderedDict[int, _Cached] = OrderedDict()
         self._cache_size = cache_size
+        self.push_types: frozenset[str] = frozenset()
+        """Job types run by handlers in this process: their new jobs are handed out at once."""
+        self.push_worker = ""
+        self.push_lease = timedelta(minutes=5)
+        self._pushed: deque[JobRecord] = deque()
+
+    def take_pushed(self, max_jobs: int) -> list[JobRecord]:
+        """Jobs created by committed commands and already held for this process's handlers."""
+        taken: list[JobRecord] = []
+        while self._pushed and len(taken) < max_jobs:
+            taken.append(self._pushed.popleft())
+        return taken
+
+    def cached_state(self, instance_key: int) -> InstanceState | None:
+        """The cached state of an instance, if it is in the cache."""
+        cached = self._cache.get(instance_key)
+        return cached.state if cached else None
 
     def context(self) -> EngineContext:
         """A context for a step now."""
@@ -134,6 +152,7 @@ class CommandExecutor:
                     if refused is not None and all_or_nothing:
                         raise refused
                     self._save_instances(writes, touched)
+                    pushed = self._push(writes)
                     writes.flush()
                     if also is not None and refused is None:
                         also(tx, outcomes)
@@ -145,6 +164,7 @@ class CommandExecutor:
                 self._cache.pop(key, None)
             raise
         self._keys.committed()
+        self._pushed.extend(pushed)
         for key in touched:
             cached = self._cache.get(key)
             if cached is not None and not cached.state.is_active:
@@ -199,6 +219,26 @@ class CommandExecutor:
         cached = _Cached(InstanceState.from_json(data), record.revision, history_length)
         self._cache[instance_key] = cached
         return cached
+
+    def _push(self, writes: BatchWrites) -> list[JobRecord]:
+        """Hold the new jobs of local handlers for this process (job push).
+
+        They are stored as activated by this worker with a lease, in the same transaction that
+        creates them, and run right after the commit without another query. If this process
+        dies, the lease runs out and any worker takes them, as with a pulled job.
+        """
+        if not self.push_types:
+            return []
+        lease_until = self._clock.now() + self.push_lease
+        pushed = []
+        for key, job in writes.new_jobs.items():
+            if job.job_type in self.push_types:
+                held = dataclasses.replace(
+                    job, state="activated", worker=self.push_worker, lease_until=lease_until
+                )
+                writes.new_jobs[key] = held
+                pushed.append(held)
+        return pushed
 
     def _record(self, writes: BatchWrites, result: StepResult, cached: _Cached | None) -> None:
         """Queue the history and row changes of one step (written when the batch ends)."""

@@ -53,8 +53,8 @@ def register(job_type: str, function: Handler, timeout: timedelta | None) -> Reg
 def outcome_command(job: Job, handler: RegisteredHandler, context: JobContext) -> cmd.Command:
     """Run a synchronous handler and say what should happen to its job."""
     try:
-        if handler.timeout is not None:
-            result = _call_with_timeout(handler, job, context, handler.timeout)
+        if context.timeout is not None:
+            result = _call_with_timeout(handler, job, context, context.timeout)
         else:
             result = _call(handler, job, context)
     except BaseException as exc:
@@ -69,8 +69,8 @@ async def outcome_command_async(
     try:
         call = handler.function(job, context) if handler.wants_context else handler.function(job)
         assert inspect.isawaitable(call)
-        if handler.timeout is not None:
-            result = await asyncio.wait_for(call, handler.timeout.total_seconds())
+        if context.timeout is not None:
+            result = await asyncio.wait_for(call, context.timeout.total_seconds())
         else:
             result = await call
     except BaseException as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -20,6 +20,9 @@ class JobContext:
     """When the engine stops waiting for this attempt."""
     worker: str
     """The name of the worker running the handler."""
+    timeout: timedelta | None = None
+    """How long the handler may take (the handler's registration, else the model's
+    ``legato:timeout``); an attempt that takes longer fails and is retried."""
 
 
 @dataclass(frozen=True, slots=True)

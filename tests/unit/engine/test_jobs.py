@@ -195,3 +195,16 @@ def test_expired_lease_hands_the_job_to_another_worker() -> None:
     engine.clock.sleep(31)
     [again] = engine.activate_jobs("charge", worker="alive")
     assert again.key == first.key
+
+
+def test_model_timeout_limits_a_slow_handler() -> None:
+    import time
+
+    xml = ONE_TASK.replace(RETRY, '<legato:timeout duration="PT0.05S"/>')
+    engine = TestEngine(retry_policy=RetryPolicy(max_attempts=1))
+    engine.deploy(xml)
+    engine.register("charge", lambda job: time.sleep(1))
+    engine.start("p")
+    engine.run_until_idle()
+    [incident] = engine.incidents()
+    assert "did not finish within" in incident.message

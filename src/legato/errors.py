@@ -4,7 +4,9 @@
 LegatoError
 ├── ModelError                  a model cannot be read or deployed
 │   ├── BpmnParseError          malformed or hostile XML, or XML that is not BPMN
-│   └── BpmnValidationError     a model that breaks a BPMN rule (carries every issue found)
+│   ├── BpmnValidationError     a model that breaks a BPMN rule (carries every issue found)
+│   └── DmnParseError           malformed or hostile XML, or XML that is not DMN
+├── DecisionError               a decision, business knowledge model or service is unknown
 ├── ExpressionError             an expression failed to compile or to evaluate
 ├── NotFoundError               a process, instance, job, task or incident is unknown
 ├── InvalidCommandError         a command that does not fit the current state
@@ -63,6 +65,10 @@ class BpmnParseError(ModelError):
     """The file is not well-formed, is hostile, too large, or is not BPMN 2.0 XML."""
 
 
+class DmnParseError(ModelError):
+    """The file is not well-formed, is hostile, too large, or is not DMN 1.1-1.5 XML."""
+
+
 @dataclass(frozen=True, slots=True)
 class ValidationIssue:
     """One broken rule of a model."""
@@ -90,6 +96,14 @@ class BpmnValidationError(ModelError):
 
     def __str__(self) -> str:
         return "\n".join(str(issue) for issue in self.issues)
+
+
+class DecisionError(LegatoError):
+    """A decision, business knowledge model or decision service that the model lacks.
+
+    Failures while evaluating a decision (a violated hit policy, a value of the wrong type)
+    are not raised: they make the value null and are listed on the result.
+    """
 
 
 class ExpressionError(LegatoError):

@@ -172,7 +172,17 @@ def _boundary_event(context: ReadContext, element: Element) -> dict[str, Any]:
 def _throw_event(context: ReadContext, element: Element) -> dict[str, Any]:
     fields = _event(context, element)
     if any(isinstance(d, MessageEventDefinition) for d in fields["event_definitions"]):
-        fields["job_type"] = read_job(context, element).job_type
+        # Only with a job definition does a handler send the message; without one the engine
+        # publishes it to the processes waiting for it.
+        fields["job_type"] = read_job(context, element, fallback=False).job_type
+        unnamed = any(
+            isinstance(d, MessageEventDefinition) and not d.message_name
+            for d in fields["event_definitions"]
+        )
+        if fields["job_type"] is None and unnamed:
+            context.problem(
+                "message-name", "the message throw event names no message and has no job", element
+            )
     return fields
 
 
@@ -290,8 +300,18 @@ def _service_task(context: ReadContext, element: Element) -> dict[str, Any]:
 
 
 def _send_task(context: ReadContext, element: Element) -> dict[str, Any]:
+    """A send task: a job when it has a job definition; else the engine sends its message."""
     message = message_definition(context, attribute(element, "messageRef"), element)
-    return {**_service_task(context, element), "message_name": message.message_name}
+    fallback = message.message_name is None
+    fields = {
+        **_activity(context, element),
+        **read_job(context, element, fallback=fallback).as_fields(),
+    }
+    return {
+        **fields,
+        "message_name": message.message_name,
+        "correlation_key": message.correlation_key,
+    }
 
 
 def _receive_task(context: ReadContext, element: Element) -> dict[str, Any]:

@@ -10,7 +10,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from legato.engine import events as ev
-from legato.engine.state import ElementInstance, IncidentState, InstanceState, JobState
+from legato.engine.state import (
+    ElementInstance,
+    IncidentState,
+    InstanceState,
+    JobState,
+    SubscriptionState,
+    TimerState,
+)
 
 Applier = Callable[[InstanceState, Any], None]
 _APPLIERS: dict[type[ev.Event], Applier] = {}
@@ -239,3 +246,57 @@ def _user_task_canceled(state: InstanceState, event: ev.UserTaskCanceled) -> Non
 @_applies(ev.CallActivityChildStarted)
 def _child_started(state: InstanceState, event: ev.CallActivityChildStarted) -> None:
     state.elements[event.element_instance_key].child_instance_key = event.child_instance_key
+
+
+@_applies(ev.TimerScheduled)
+def _timer_scheduled(state: InstanceState, event: ev.TimerScheduled) -> None:
+    state.timers[event.timer_key] = TimerState(
+        event.timer_key,
+        event.element_instance_key,
+        event.element_id,
+        event.due_at,
+        event.repetitions,
+        event.cycle,
+    )
+
+
+@_applies(ev.TimerTriggered)
+def _timer_triggered(state: InstanceState, event: ev.TimerTriggered) -> None:
+    state.timers.pop(event.timer_key, None)
+
+
+@_applies(ev.TimerCanceled)
+def _timer_canceled(state: InstanceState, event: ev.TimerCanceled) -> None:
+    state.timers.pop(event.timer_key, None)
+
+
+@_applies(ev.SubscriptionOpened)
+def _subscription_opened(state: InstanceState, event: ev.SubscriptionOpened) -> None:
+    state.subscriptions[event.subscription_key] = SubscriptionState(
+        event.subscription_key,
+        event.kind,
+        event.name,
+        event.element_instance_key,
+        event.element_id,
+        event.correlation_key,
+        event.interrupting,
+    )
+
+
+@_applies(ev.SubscriptionClosed)
+def _subscription_closed(state: InstanceState, event: ev.SubscriptionClosed) -> None:
+    state.subscriptions.pop(event.subscription_key, None)
+
+
+def _history_only(state: InstanceState, event: ev.Event) -> None:
+    """Recorded for the history; the state changes through the events that follow."""
+
+
+for _event_class in (
+    ev.MessageCorrelated,
+    ev.SignalReceived,
+    ev.ConditionMet,
+    ev.ErrorThrown,
+    ev.EscalationThrown,
+):
+    _APPLIERS[_event_class] = _history_only

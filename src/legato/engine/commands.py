@@ -104,3 +104,69 @@ class CompleteCallActivity(Command):
     element_instance_key: int
     child_instance_key: int
     variables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerTimer(Command):
+    """A timer of the instance is due."""
+
+    timer_key: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CorrelateMessage(Command):
+    """A published message matches a subscription of the instance."""
+
+    subscription_key: int
+    name: str
+    correlation_key: str | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+    message_key: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReceiveSignal(Command):
+    """A broadcast signal matches a subscription of the instance."""
+
+    subscription_key: int
+    name: str
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThrowErrorFromChild(Command):
+    """A called child instance threw an error it did not catch; the call activity rethrows."""
+
+    element_instance_key: int
+    child_instance_key: int
+    error_code: str
+    error_message: str = ""
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EscalateFromChild(Command):
+    """A called child instance threw an escalation it did not catch; the call activity
+    rethrows it."""
+
+    element_instance_key: int
+    child_instance_key: int
+    escalation_code: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PublishMessage:
+    """A message a process throws (an end or intermediate throw event without a job)."""
+
+    name: str
+    correlation_key: str | None
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BroadcastSignal:
+    """A signal a process throws (its own catch events have heard it already)."""
+
+    name: str
+    variables: dict[str, Any] = field(default_factory=dict)
+    source_instance_key: int | None = None

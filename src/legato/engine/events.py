@@ -265,3 +265,112 @@ class CallActivityChildStarted(Event):
 
     element_instance_key: int
     child_instance_key: int
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimerScheduled(Event):
+    """A timer was set for an element instance that waits on it."""
+
+    timer_key: int
+    element_instance_key: int
+    element_id: str
+    due_at: datetime
+    repetitions: int | None = None
+    cycle: str | None = None
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimerTriggered(Event):
+    """A timer fired."""
+
+    timer_key: int
+    element_id: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimerCanceled(Event):
+    """A timer's element instance stopped waiting on it."""
+
+    timer_key: int
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscriptionOpened(Event):
+    """An element instance waits for a message, a signal or a condition."""
+
+    subscription_key: int
+    kind: str
+    """``message``, ``signal`` or ``conditional``."""
+    name: str
+    element_instance_key: int
+    element_id: str
+    correlation_key: str | None = None
+    interrupting: bool = True
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubscriptionClosed(Event):
+    """A subscription ended (its element instance stopped waiting)."""
+
+    subscription_key: int
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageCorrelated(Event):
+    """A message reached a waiting element."""
+
+    subscription_key: int
+    name: str
+    element_id: str
+    correlation_key: str | None = None
+    message_key: int | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignalReceived(Event):
+    """A broadcast signal reached a waiting element."""
+
+    subscription_key: int
+    name: str
+    element_id: str
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConditionMet(Event):
+    """A conditional event's condition became true."""
+
+    subscription_key: int
+    element_id: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorThrown(Event):
+    """A BPMN error was thrown; ``catch_element_id`` is where it is caught (None: nowhere)."""
+
+    element_instance_key: int
+    element_id: str
+    error_code: str
+    message: str = ""
+    catch_element_id: str | None = None
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EscalationThrown(Event):
+    """An escalation was thrown; ``catch_element_id`` is where it is caught (None: nowhere)."""
+
+    element_instance_key: int
+    element_id: str
+    escalation_code: str
+    catch_element_id: str | None = None

@@ -1,71 +1,99 @@
 """What this version of the engine can execute, checked when a process is deployed.
 
 A model that uses an element the engine cannot run yet is refused at deployment with an issue
-naming the element, rather than deployed and then stuck at run time.
+naming the element, rather than deployed and then stuck at run time. Static timer expressions
+are read here too, so an unreadable duration or cron expression is refused with its element.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from legato.engine import timers
 from legato.errors import SourceLocation, ValidationIssue
 from legato.model import (
     BoundaryEvent,
     BusinessRuleTask,
-    EndEvent,
+    CancelEventDefinition,
+    CompensateEventDefinition,
+    ConditionalEventDefinition,
     Event,
-    EventBasedGateway,
     FlowNode,
-    IntermediateCatchEvent,
-    LinkEventDefinition,
     ProcessDefinition,
-    ReceiveTask,
     StartEvent,
     SubProcess,
-    TerminateEventDefinition,
+    TimerEventDefinition,
+    Transaction,
 )
 
 _LATER = "is not executable in this version of Legato"
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def unsupported(process: ProcessDefinition) -> list[ValidationIssue]:
     """The elements of ``process`` this engine cannot execute, as validation issues."""
     issues = []
     for element in process.elements.values():
-        reason = _reason(element)
+        location = SourceLocation(process.source_file, element.line, element.element_id)
+        reason = _reason(process, element)
         if reason is not None:
-            location = SourceLocation(process.source_file, element.line, element.element_id)
             issues.append(ValidationIssue("not-executable", f"{reason} {_LATER}", location))
+        problem = _timer_problem(element)
+        if problem is not None:
+            issues.append(ValidationIssue("timer", problem, location))
     return issues
 
 
-def _reason(element: FlowNode) -> str | None:
-    if isinstance(element, BoundaryEvent):
-        return f"boundary event '{element.element_id}'"
-    if isinstance(element, SubProcess) and element.triggered_by_event:
-        return f"event sub-process '{element.element_id}'"
-    if isinstance(element, EventBasedGateway):
-        return f"event-based gateway '{element.element_id}'"
-    if isinstance(element, ReceiveTask):
-        return f"receive task '{element.element_id}'"
+def _reason(process: ProcessDefinition, element: FlowNode) -> str | None:
     if isinstance(element, BusinessRuleTask) and element.job_type is None:
         return f"business rule task '{element.element_id}' (DMN decision)"
-    if isinstance(element, Event):
-        return _event_reason(element)
+    if isinstance(element, Transaction):
+        return f"transaction '{element.element_id}'"
+    if not isinstance(element, Event):
+        return None
+    definitions = element.event_definitions
+    if len(definitions) > 1:
+        return f"event '{element.element_id}' with several event definitions"
+    if definitions and isinstance(
+        definitions[0], (CompensateEventDefinition, CancelEventDefinition)
+    ):
+        kind = type(definitions[0]).__name__.removesuffix("EventDefinition").lower()
+        return f"{kind} event '{element.element_id}'"
+    top_level = element.scope_id == process.process_id
+    if (
+        isinstance(element, StartEvent)
+        and top_level
+        and definitions
+        and isinstance(definitions[0], ConditionalEventDefinition)
+    ):
+        return f"conditional start event '{element.element_id}'"
+    scope = process.elements.get(element.scope_id)
+    in_event_sub_process = isinstance(scope, SubProcess) and scope.triggered_by_event
+    if (
+        isinstance(element, StartEvent)
+        and not top_level
+        and definitions
+        and not in_event_sub_process
+    ):
+        return f"start event '{element.element_id}' with a trigger inside a sub-process"
+    if isinstance(element, BoundaryEvent) and element.attached_to not in process.elements:
+        return f"boundary event '{element.element_id}' attached to nothing"
     return None
 
 
-def _event_reason(event: Event) -> str | None:
-    for definition in event.event_definitions:
-        if isinstance(definition, LinkEventDefinition):
+def _timer_problem(element: FlowNode) -> str | None:
+    if not isinstance(element, Event):
+        return None
+    for definition in element.event_definitions:
+        if not isinstance(definition, TimerEventDefinition):
             continue
-        if isinstance(definition, TerminateEventDefinition) and isinstance(event, EndEvent):
-            continue
-        kind = type(definition).__name__.removesuffix("EventDefinition").lower()
-        role = (
-            "start"
-            if isinstance(event, StartEvent)
-            else "catch"
-            if isinstance(event, IntermediateCatchEvent)
-            else "throw"
-        )
-        return f"{kind} {role} event '{event.element_id}'"
+        try:
+            if definition.time_date is not None and definition.time_date.is_static:
+                timers.at_date(definition.time_date.constant)
+            elif definition.time_duration is not None and definition.time_duration.is_static:
+                timers.after_duration(definition.time_duration.constant, _EPOCH)
+            elif definition.time_cycle is not None and definition.time_cycle.is_static:
+                timers.cycle(definition.time_cycle.constant, _EPOCH)
+        except timers.TimerError as exc:
+            return f"timer '{element.element_id}': {exc}"
     return None

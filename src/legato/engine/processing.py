@@ -15,7 +15,7 @@ from typing import Any
 from legato.engine import events as ev
 from legato.engine import values
 from legato.engine.appliers import apply
-from legato.engine.commands import Command
+from legato.engine.commands import BroadcastSignal, Command, PublishMessage
 from legato.engine.context import DeployedProcess, EngineContext
 from legato.engine.state import ElementInstance, InstanceState
 from legato.errors import ExpressionError
@@ -32,6 +32,8 @@ from legato.model import (
     SequenceFlow,
     VariableMapping,
 )
+
+_MAX_CONDITION_ROUNDS = 100
 
 
 class IncidentError(Exception):
@@ -53,7 +55,14 @@ class Processing:
         self.ctx = ctx
         self.events: list[ev.Event] = []
         self.follow_ups: list[Command] = []
+        self.messages: list[PublishMessage] = []
+        """Messages thrown by the instance, for the runtime to publish."""
+        self.signals: list[BroadcastSignal] = []
+        """Signals thrown by the instance, for the runtime to broadcast."""
+        self.pretriggered: dict[tuple[int, str], dict[str, Any]] = {}
+        """Catch events entered after their event already happened (event-based gateway)."""
         self._agenda: deque[Callable[[], None]] = deque()
+        self._conditions_dirty = False
 
     # -- the agenda -----------------------------------------------------------------------------
 
@@ -61,15 +70,33 @@ class Processing:
         """Apply ``event`` to the state and record it."""
         apply(self.state, event)
         self.events.append(event)
+        if isinstance(event, ev.VariableSet) or (
+            isinstance(event, ev.SubscriptionOpened) and event.kind == "conditional"
+        ):
+            self._conditions_dirty = True
 
     def later(self, action: Callable[[], None]) -> None:
         """Do ``action`` after what is already planned (breadth-first, no deep recursion)."""
         self._agenda.append(action)
 
     def run(self) -> None:
-        """Work through the agenda until nothing is left."""
-        while self._agenda:
-            self._agenda.popleft()()
+        """Work through the agenda until nothing is left.
+
+        Conditional events are evaluated when the instance's variables changed; what they
+        trigger runs in the same step. The rounds are bounded so that conditions that keep
+        triggering each other cannot loop for ever.
+        """
+        from legato.engine.processors.waits import evaluate_conditions
+
+        for _ in range(_MAX_CONDITION_ROUNDS):
+            while self._agenda:
+                self._agenda.popleft()()
+            if not (self._conditions_dirty and self.state.subscriptions):
+                return
+            self._conditions_dirty = False
+            evaluate_conditions(self)
+            if not self._agenda:
+                return
 
     def guarded(self, instance: ElementInstance, phase: str, action: Callable[[], None]) -> None:
         """Run ``action``; an expected failure becomes an incident on ``instance``."""
@@ -245,8 +272,11 @@ class Processing:
 
     def finish(self, instance: ElementInstance, flows: list[SequenceFlow], tokens: int = 1) -> None:
         """Record the completion and send ``tokens`` tokens along each of ``flows``."""
+        from legato.engine.processors.waits import close_waits
+
         scope_key = instance.parent_key
         assert scope_key is not None
+        close_waits(self, instance)
         self.emit(
             ev.ElementCompleted(at=self.ctx.now, key=instance.key, element_id=instance.element_id)
         )
@@ -258,11 +288,13 @@ class Processing:
     def terminate(self, instance: ElementInstance) -> None:
         """End an element instance and everything inside it, now."""
         from legato.engine.processors import processor_for
+        from legato.engine.processors.waits import close_waits
 
         for child_key in sorted(instance.children, reverse=True):
             child = self.state.elements.get(child_key)
             if child is not None:
                 self.terminate(child)
+        close_waits(self, instance)
         if instance.parent_key is None:
             return
         element = self.process.element(instance.element_id)

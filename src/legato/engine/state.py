@@ -92,6 +92,31 @@ class IncidentState:
 
 
 @dataclass(slots=True)
+class TimerState:
+    """A timer an element instance waits on."""
+
+    timer_key: int
+    element_instance_key: int
+    element_id: str
+    due_at: datetime
+    repetitions: int | None = None
+    cycle: str | None = None
+
+
+@dataclass(slots=True)
+class SubscriptionState:
+    """A message, signal or condition an element instance waits for."""
+
+    subscription_key: int
+    kind: str
+    name: str
+    element_instance_key: int
+    element_id: str
+    correlation_key: str | None = None
+    interrupting: bool = True
+
+
+@dataclass(slots=True)
 class InstanceState:
     """Everything the engine knows about one process instance."""
 
@@ -112,6 +137,8 @@ class InstanceState:
     user_tasks: dict[int, int] = field(default_factory=dict)
     """Open user task key -> element instance key."""
     incidents: dict[int, IncidentState] = field(default_factory=dict)
+    timers: dict[int, TimerState] = field(default_factory=dict)
+    subscriptions: dict[int, SubscriptionState] = field(default_factory=dict)
 
     @property
     def is_active(self) -> bool:
@@ -179,6 +206,29 @@ class InstanceState:
                 ]
                 for i in self.incidents.values()
             ],
+            "timers": [
+                [
+                    t.timer_key,
+                    t.element_instance_key,
+                    t.element_id,
+                    t.due_at.isoformat(),
+                    t.repetitions,
+                    t.cycle,
+                ]
+                for t in self.timers.values()
+            ],
+            "subscriptions": [
+                [
+                    s.subscription_key,
+                    s.kind,
+                    s.name,
+                    s.element_instance_key,
+                    s.element_id,
+                    s.correlation_key,
+                    s.interrupting,
+                ]
+                for s in self.subscriptions.values()
+            ],
         }
 
     @classmethod
@@ -209,6 +259,13 @@ class InstanceState:
         state.jobs = {row[0]: JobState(*row) for row in data["jobs"]}
         state.user_tasks = {k: v for k, v in data["user_tasks"]}
         state.incidents = {row[0]: IncidentState(*row) for row in data["incidents"]}
+        for key, owner, element_id, due, repetitions, cycle in data.get("timers", ()):
+            state.timers[key] = TimerState(
+                key, owner, element_id, datetime.fromisoformat(due), repetitions, cycle
+            )
+        state.subscriptions = {
+            row[0]: SubscriptionState(*row) for row in data.get("subscriptions", ())
+        }
         return state
 
 

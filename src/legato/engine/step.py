@@ -12,12 +12,20 @@ from typing import Any
 
 from legato.engine import commands as cmd
 from legato.engine import events as ev
+from legato.engine import timers
 from legato.engine.context import EngineContext
 from legato.engine.processing import Processing
 from legato.engine.processors.scopes import child_completed
+from legato.engine.processors.waits import (
+    is_interrupting,
+    open_scope_waits,
+    throw_error,
+    throw_escalation,
+    trigger,
+)
 from legato.engine.state import ElementInstance, InstanceState
 from legato.errors import InvalidCommandError, NotFoundError
-from legato.model import CallActivity
+from legato.model import CallActivity, FlowNode
 
 
 @dataclass(slots=True)
@@ -28,6 +36,10 @@ class StepResult:
     events: list[ev.Event]
     follow_ups: list[cmd.Command] = field(default_factory=list)
     """Commands for other instances (a called child to start, a parent to resume)."""
+    messages: list[cmd.PublishMessage] = field(default_factory=list)
+    """Messages the instance threw, to be correlated by the runtime."""
+    signals: list[cmd.BroadcastSignal] = field(default_factory=list)
+    """Signals the instance threw, to be broadcast by the runtime."""
 
 
 def step(state: InstanceState | None, command: cmd.Command, ctx: EngineContext) -> StepResult:
@@ -52,7 +64,11 @@ def step(state: InstanceState | None, command: cmd.Command, ctx: EngineContext) 
         raise InvalidCommandError(f"unknown command {type(command).__name__}")
     handler(processing, command)
     processing.run()
-    return StepResult(state, processing.events, processing.follow_ups)
+    return _result(processing)
+
+
+def _result(p: Processing) -> StepResult:
+    return StepResult(p.state, p.events, p.follow_ups, p.messages, p.signals)
 
 
 def _start(command: cmd.StartInstance, ctx: EngineContext) -> StepResult:
@@ -89,10 +105,11 @@ def _start(command: cmd.StartInstance, ctx: EngineContext) -> StepResult:
         p.set_local(root.key, name, None)
     for name, value in variables.items():
         p.set_local(root.key, name, value)
+    p.guarded(root, "activate", lambda: open_scope_waits(p, root, process.process_id))
     for start in starts:
         p.activate(start, root.key, None)
     p.run()
-    return StepResult(state, p.events, p.follow_ups)
+    return _result(p)
 
 
 def _element_for_job(p: Processing, job_key: int) -> ElementInstance:
@@ -176,6 +193,33 @@ def _fail_job(p: Processing, command: cmd.FailJob) -> None:
 
 def _throw_error(p: Processing, command: cmd.ThrowError) -> None:
     instance = _element_for_job(p, command.job_key)
+    variables = _normalized(command.variables)
+    if throw_error(p, instance, command.error_code, command.error_message, variables):
+        return
+    state = p.state
+    if state.parent_instance_key is not None and state.parent_element_instance_key is not None:
+        p.follow_ups.append(
+            cmd.ThrowErrorFromChild(
+                instance_key=state.parent_instance_key,
+                element_instance_key=state.parent_element_instance_key,
+                child_instance_key=state.instance_key,
+                error_code=command.error_code,
+                error_message=command.error_message,
+                variables=variables,
+            )
+        )
+        # The job is done with: the calling instance decides (it catches the error, which
+        # cancels this instance, or it raises the incident).
+        p.emit(
+            ev.JobFailed(
+                at=p.ctx.now,
+                job_key=command.job_key,
+                retries=0,
+                error_message=f"BPMN error '{command.error_code}' passed to the calling instance",
+                element_id=instance.element_id,
+            )
+        )
+        return
     message = f"unhandled BPMN error '{command.error_code}'"
     if command.error_message:
         message += f": {command.error_message}"
@@ -260,6 +304,114 @@ def _complete_call_activity(p: Processing, command: cmd.CompleteCallActivity) ->
     child_completed(p, instance, element, _normalized(command.variables))
 
 
+def _owner_and_catch(
+    p: Processing, element_instance_key: int, element_id: str
+) -> tuple[ElementInstance, FlowNode]:
+    owner = p.state.elements.get(element_instance_key)
+    if owner is None:
+        raise InvalidCommandError(
+            f"element instance {element_instance_key} is not waiting any more"
+        )
+    return owner, p.process.element(element_id)
+
+
+def _trigger_timer(p: Processing, command: cmd.TriggerTimer) -> None:
+    timer = p.state.timers.get(command.timer_key)
+    if timer is None:
+        raise InvalidCommandError(
+            f"timer {command.timer_key} is not scheduled (fired or cancelled)"
+        )
+    owner, catch = _owner_and_catch(p, timer.element_instance_key, timer.element_id)
+    p.emit(ev.TimerTriggered(at=p.ctx.now, timer_key=timer.timer_key, element_id=timer.element_id))
+    repeats = timer.cycle is not None and timer.repetitions not in (None, 0)
+    if repeats and not is_interrupting(catch):
+        assert timer.cycle is not None and timer.repetitions is not None
+        remaining = (
+            timer.repetitions if timer.repetitions == timers.UNBOUNDED else timer.repetitions - 1
+        )
+        p.emit(
+            ev.TimerScheduled(
+                at=p.ctx.now,
+                timer_key=p.ctx.new_key(),
+                element_instance_key=owner.key,
+                element_id=timer.element_id,
+                due_at=timers.next_firing(timer.cycle, timer.due_at, p.ctx.now),
+                repetitions=remaining,
+                cycle=timer.cycle,
+            )
+        )
+    p.guarded(owner, "activate", lambda: trigger(p, owner, catch, {}))
+
+
+def _correlate_message(p: Processing, command: cmd.CorrelateMessage) -> None:
+    subscription = p.state.subscriptions.get(command.subscription_key)
+    if subscription is None or subscription.kind != "message":
+        raise InvalidCommandError(f"subscription {command.subscription_key} is not open")
+    owner, catch = _owner_and_catch(p, subscription.element_instance_key, subscription.element_id)
+    variables = _normalized(command.variables)
+    p.emit(
+        ev.MessageCorrelated(
+            at=p.ctx.now,
+            subscription_key=subscription.subscription_key,
+            name=command.name,
+            element_id=subscription.element_id,
+            correlation_key=command.correlation_key,
+            message_key=command.message_key,
+            variables=variables,
+        )
+    )
+    if subscription.interrupting:
+        p.emit(ev.SubscriptionClosed(at=p.ctx.now, subscription_key=subscription.subscription_key))
+    p.guarded(owner, "activate", lambda: trigger(p, owner, catch, variables))
+
+
+def _receive_signal(p: Processing, command: cmd.ReceiveSignal) -> None:
+    subscription = p.state.subscriptions.get(command.subscription_key)
+    if subscription is None or subscription.kind != "signal":
+        raise InvalidCommandError(f"subscription {command.subscription_key} is not open")
+    owner, catch = _owner_and_catch(p, subscription.element_instance_key, subscription.element_id)
+    variables = _normalized(command.variables)
+    p.emit(
+        ev.SignalReceived(
+            at=p.ctx.now,
+            subscription_key=subscription.subscription_key,
+            name=command.name,
+            element_id=subscription.element_id,
+            variables=variables,
+        )
+    )
+    if subscription.interrupting:
+        p.emit(ev.SubscriptionClosed(at=p.ctx.now, subscription_key=subscription.subscription_key))
+    p.guarded(owner, "activate", lambda: trigger(p, owner, catch, variables))
+
+
+def _error_from_child(p: Processing, command: cmd.ThrowErrorFromChild) -> None:
+    instance = p.state.elements.get(command.element_instance_key)
+    if instance is None or instance.child_instance_key != command.child_instance_key:
+        raise InvalidCommandError(
+            f"element instance {command.element_instance_key} called no such child"
+        )
+    variables = _normalized(command.variables)
+    if throw_error(p, instance, command.error_code, command.error_message, variables):
+        return
+    p.raise_incident(
+        instance,
+        "unhandled_error",
+        f"error '{command.error_code}' thrown in called instance {command.child_instance_key} "
+        "is caught by no event",
+        "activate",
+    )
+
+
+def _escalation_from_child(p: Processing, command: cmd.EscalateFromChild) -> None:
+    instance = p.state.elements.get(command.element_instance_key)
+    if instance is None or instance.child_instance_key != command.child_instance_key:
+        raise InvalidCommandError(
+            f"element instance {command.element_instance_key} called no such child"
+        )
+    throw_escalation(p, instance, command.escalation_code)
+
+
 _HANDLERS: dict[type[cmd.Command], Callable[[Processing, Any], None]] = {
     cmd.CompleteJob: _complete_job,
     cmd.FailJob: _fail_job,
@@ -269,4 +421,9 @@ _HANDLERS: dict[type[cmd.Command], Callable[[Processing, Any], None]] = {
     cmd.ResolveIncident: _resolve_incident,
     cmd.CancelInstance: _cancel,
     cmd.CompleteCallActivity: _complete_call_activity,
+    cmd.TriggerTimer: _trigger_timer,
+    cmd.CorrelateMessage: _correlate_message,
+    cmd.ReceiveSignal: _receive_signal,
+    cmd.ThrowErrorFromChild: _error_from_child,
+    cmd.EscalateFromChild: _escalation_from_child,
 }

@@ -296,6 +296,8 @@ class SendTask(JobWorkerTask):
 
     kind = ElementKind.SEND_TASK
     message_name: str | None = None
+    correlation_key: Expression | None = None
+    """For a send task without a job: the correlation key of the message it publishes."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

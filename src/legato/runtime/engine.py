@@ -16,6 +16,7 @@ engine.run_until_idle()
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import socket
@@ -31,10 +32,13 @@ from legato.bpmn.xml import ModelSource, read_source
 from legato.engine import commands as cmd
 from legato.engine.appliers import replay
 from legato.engine.executable import unsupported
+from legato.engine.processors.waits import correlation_value, definition_of
 from legato.engine.state import InstanceState
+from legato.engine.values import encode as encode_values
 from legato.errors import BpmnValidationError, InvalidCommandError, NotFoundError, StoreError
-from legato.model import RetryPolicy
+from legato.model import RetryPolicy, TimerEventDefinition
 from legato.runtime.clock import Clock, SystemClock
+from legato.runtime.correlation import message_delivery, signal_delivery
 from legato.runtime.definitions import DefinitionRegistry, Deployment
 from legato.runtime.executor import CommandExecutor, Outcome, decode_event
 from legato.runtime.handlers import (
@@ -46,11 +50,19 @@ from legato.runtime.handlers import (
     register,
 )
 from legato.runtime.keys import KeyAllocator
-from legato.runtime.types import HistoryEntry, InstanceInfo, Job, JobContext
+from legato.runtime.starts import next_start_timer, replace_start_waits
+from legato.runtime.types import HistoryEntry, InstanceInfo, Job, JobContext, PublishResult
 from legato.store.ports import Store, Transaction
-from legato.store.records import IncidentRecord, InstanceRecord, JobRecord, UserTaskRecord
+from legato.store.records import (
+    IncidentRecord,
+    InstanceRecord,
+    JobRecord,
+    MessageRecord,
+    UserTaskRecord,
+)
 
 F = TypeVar("F", bound=Handler)
+logger = logging.getLogger("legato.engine")
 
 DEFAULT_DATABASE = "sqlite:///legato.db"
 
@@ -118,9 +130,22 @@ class Engine:
         with self.store.transaction() as tx:
             keys.begin(tx)
             try:
+                previous = {}
+                for process in definitions.executable_processes:
+                    latest = tx.find_definition(process.process_id)
+                    previous[process.process_id] = latest.definition_key if latest else None
                 deployment = self._definitions.deploy(
                     tx, definitions, text, resource, keys.new_key, self.clock.now()
                 )
+                for version in deployment.processes:
+                    if previous.get(version.process_id) != version.definition_key:
+                        replace_start_waits(
+                            tx,
+                            previous.get(version.process_id),
+                            version,
+                            keys.new_key,
+                            self.clock.now(),
+                        )
             except BaseException:
                 keys.rolled_back()
                 raise
@@ -544,14 +569,149 @@ class Engine:
         """Make :meth:`serve` return."""
         self._stop.set()
 
+    # -- timers, messages, signals ---------------------------------------------------------------
+
+    def fire_due_timers(self, *, max_timers: int | None = None) -> int:
+        """Fire the timers that are due now; returns how many fired.
+
+        Each tick fires once: a timer is claimed with a lease, and its firing and the removal
+        of its row commit together; a node that dies in between leaves the claim to expire and
+        another firing to happen.
+        """
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            claimed = tx.claim_due_timers(now, max_timers or self.batch_size, now + self._lease())
+        if not claimed:
+            return 0
+        commands: list[cmd.Command] = []
+        start_timers = []
+        for timer in claimed:
+            if timer.instance_key is None:
+                start_timers.append(timer)
+                commands.append(
+                    cmd.StartInstance(
+                        instance_key=cmd.NEW_INSTANCE,
+                        definition_key=timer.definition_key,
+                        start_element_id=timer.element_id,
+                    )
+                )
+            else:
+                commands.append(
+                    cmd.TriggerTimer(instance_key=timer.instance_key, timer_key=timer.timer_key)
+                )
+
+        def reschedule(tx: Transaction, outcomes: list[Outcome]) -> None:
+            stale = [
+                t.timer_key
+                for t, o in zip(claimed, outcomes, strict=False)
+                if t.instance_key is not None and o.error is not None
+            ]
+            tx.delete_timers(stale + [t.timer_key for t in start_timers])
+            for timer in start_timers:
+                definition = self._start_timer_definition(timer.definition_key, timer.element_id)
+                following = (
+                    next_start_timer(
+                        timer, definition, self.clock.now(), self._executor_keys().new_key
+                    )
+                    if definition is not None
+                    else None
+                )
+                if following is not None:
+                    tx.insert_timers([following])
+
+        self._executor.execute_with(commands, reschedule, always=True)
+        return len(claimed)
+
+    def _start_timer_definition(
+        self, definition_key: int, element_id: str
+    ) -> TimerEventDefinition | None:
+        element = self._definitions.get(definition_key).process.elements.get(element_id)
+        definition = definition_of(element) if element is not None else None
+        return definition if isinstance(definition, TimerEventDefinition) else None
+
+    def publish_message(
+        self,
+        name: str,
+        correlation_key: str | int | None = None,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        time_to_live: timedelta = timedelta(0),
+        message_id: str | None = None,
+    ) -> PublishResult:
+        """Publish a message: it reaches every instance waiting for ``name`` with an equal
+        correlation key, and starts the processes with a message start event of that name.
+
+        A message nobody waits for is kept for ``time_to_live`` and delivered to the first
+        subscription that opens for it; with a ``message_id``, publishing the same message
+        again while it is kept is a no-op.
+        """
+        key = None if correlation_key is None else correlation_value(correlation_key)
+        values = dict(variables or {})
+        result = PublishResult()
+
+        def plan(tx: Transaction) -> list[cmd.Command]:
+            delivery = message_delivery(tx, name, key, values)
+            result.correlated, result.started = delivery.correlated, delivery.started
+            if not delivery.commands and time_to_live > timedelta(0):
+                now = self.clock.now()
+                record = MessageRecord(
+                    message_key=self._executor_keys().new_key(),
+                    name=name,
+                    published_at=now,
+                    expires_at=now + time_to_live,
+                    correlation_key=key,
+                    variables=encode_values(values),
+                    message_id=message_id,
+                )
+                stored = tx.insert_message(record)
+                result.buffered_message_key = stored.message_key
+                result.duplicate = stored.message_key != record.message_key
+            return delivery.commands
+
+        self._executor.execute_in(plan)
+        return result
+
+    def broadcast_signal(
+        self, name: str, variables: Mapping[str, Any] | None = None
+    ) -> PublishResult:
+        """Broadcast a signal to every element waiting for it (and start the processes with a
+        signal start event of that name)."""
+        values = dict(variables or {})
+        result = PublishResult()
+
+        def plan(tx: Transaction) -> list[cmd.Command]:
+            delivery = signal_delivery(tx, name, values)
+            result.correlated, result.started = delivery.correlated, delivery.started
+            return delivery.commands
+
+        self._executor.execute_in(plan)
+        return result
+
+    def expire_messages(self) -> list[MessageRecord]:
+        """Drop the buffered messages whose time to live ran out; each is logged."""
+        with self.store.transaction() as tx:
+            expired = tx.expire_messages(self.clock.now())
+        for message in expired:
+            logger.warning(
+                "message %r (correlation key %r) expired: no subscription within its time to live",
+                message.name,
+                message.correlation_key,
+            )
+        return expired
+
     def run_once(self) -> int:
-        """Run one batch of due jobs with their handlers and commit the outcomes together.
+        """Fire due timers, then run one batch of due jobs with their handlers, committing
+        the outcomes together. Returns how many timers and jobs were handled.
 
         Jobs that commands of this engine just created for its own handlers come first (they
         are already held for it); then due jobs are activated from the database.
         """
+        fired = self.fire_due_timers()
         if not self._handlers:
-            return 0
+            return fired
+        return fired + self._run_jobs()
+
+    def _run_jobs(self) -> int:
         timeout = self._lease()
         records = self._executor.take_pushed(self.batch_size)
         if records:

@@ -24,6 +24,7 @@ from legato.engine.step import StepResult, step
 from legato.errors import InvalidCommandError, LegatoError, NotFoundError
 from legato.model import RetryPolicy
 from legato.runtime.clock import Clock
+from legato.runtime.correlation import correlation_commands
 from legato.runtime.definitions import DefinitionRegistry
 from legato.runtime.keys import KeyAllocator
 from legato.runtime.projection import BatchWrites, project
@@ -31,6 +32,9 @@ from legato.store.ports import Store, Transaction
 from legato.store.records import HistoryRecord, InstanceRecord, JobRecord
 
 logger = logging.getLogger("legato.executor")
+
+_MAX_ROUNDS = 50
+"""How often deliveries within one batch may throw anew (a bound against ping-pong models)."""
 
 
 @dataclass(slots=True)
@@ -125,20 +129,32 @@ class CommandExecutor:
         self,
         commands: Sequence[cmd.Command],
         also: Callable[[Transaction, list[Outcome]], None],
+        *,
+        always: bool = False,
     ) -> list[Outcome]:
-        """Run ``commands`` and ``also`` in one transaction (e.g. to record a request id)."""
-        return self._execute_batch(commands, also)
+        """Run ``commands`` and ``also`` in one transaction (e.g. to record a request id).
+
+        ``also`` runs only when every command was accepted, unless ``always``.
+        """
+        return self._execute_batch(commands, also, always=always)
 
     def peek(self, tx: Transaction, instance_key: int) -> InstanceState | None:
         """The current state of an instance (from the cache or the store); do not change it."""
         cached = self._load(tx, instance_key)
         return cached.state if cached else None
 
+    def execute_in(self, plan: Callable[[Transaction], Sequence[cmd.Command]]) -> list[Outcome]:
+        """Run the commands that ``plan`` makes from what the database holds, in one
+        transaction with that reading (e.g. the instances a published message correlates to)."""
+        return self._execute_batch((), plan=plan)
+
     def _execute_batch(
         self,
         commands: Sequence[cmd.Command],
         also: Callable[[Transaction, list[Outcome]], None] | None = None,
         all_or_nothing: bool = False,
+        plan: Callable[[Transaction], Sequence[cmd.Command]] | None = None,
+        always: bool = False,
     ) -> list[Outcome]:
         touched: set[int] = set()
         try:
@@ -147,14 +163,15 @@ class CommandExecutor:
                 self._definitions.use(tx)
                 writes = BatchWrites(tx)
                 try:
+                    if plan is not None:
+                        commands = [*commands, *plan(tx)]
                     outcomes = [self._run(tx, writes, command, touched) for command in commands]
                     refused = next((o.error for o in outcomes if o.error is not None), None)
                     if refused is not None and all_or_nothing:
                         raise refused
-                    self._save_instances(writes, touched)
-                    pushed = self._push(writes)
-                    writes.flush()
-                    if also is not None and refused is None:
+                    pushed = self._write(writes, touched)
+                    pushed += self._correlate(tx, writes, touched)
+                    if also is not None and (refused is None or always):
                         also(tx, outcomes)
                 finally:
                     self._definitions.use(None)
@@ -220,6 +237,32 @@ class CommandExecutor:
         self._cache[instance_key] = cached
         return cached
 
+    def _write(self, writes: BatchWrites, touched: set[int]) -> list[JobRecord]:
+        self._save_instances(writes, touched)
+        pushed = self._push(writes)
+        writes.flush()
+        return pushed
+
+    def _correlate(
+        self, tx: Transaction, writes: BatchWrites, touched: set[int]
+    ) -> list[JobRecord]:
+        """Deliver what the batch threw or waits for: messages and signals the instances
+        threw, and buffered messages for the message subscriptions they opened. What that
+        starts or moves on may throw again, so this goes round until nothing is left."""
+        pushed: list[JobRecord] = []
+        for _ in range(_MAX_ROUNDS):
+            commands = correlation_commands(tx, writes, self._clock.now())
+            if not commands:
+                break
+            round_touched: set[int] = set()
+            for command in commands:
+                outcome = self._run(tx, writes, command, round_touched)
+                if outcome.error is not None:
+                    logger.info("%s was not delivered: %s", type(command).__name__, outcome.error)
+            touched |= round_touched
+            pushed += self._write(writes, round_touched)
+        return pushed
+
     def _push(self, writes: BatchWrites) -> list[JobRecord]:
         """Hold the new jobs of local handlers for this process (job push).
 
@@ -252,6 +295,8 @@ class CommandExecutor:
             writes.history.append(_history_record(state.instance_key, position, event))
         cached.history_length = position
         project(writes, state, result.events)
+        writes.messages += result.messages
+        writes.signals += result.signals
 
     def _save_instances(self, writes: BatchWrites, touched: set[int]) -> None:
         """One row write per instance per batch, however many commands touched it."""

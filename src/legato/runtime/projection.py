@@ -9,9 +9,17 @@ import dataclasses
 from collections.abc import Sequence
 
 from legato.engine import events as ev
+from legato.engine.commands import BroadcastSignal, PublishMessage
 from legato.engine.state import InstanceState
 from legato.store.ports import Transaction
-from legato.store.records import HistoryRecord, IncidentRecord, JobRecord, UserTaskRecord
+from legato.store.records import (
+    HistoryRecord,
+    IncidentRecord,
+    JobRecord,
+    SubscriptionRecord,
+    TimerRecord,
+    UserTaskRecord,
+)
 
 
 class BatchWrites:
@@ -29,6 +37,16 @@ class BatchWrites:
         self.finished_jobs: list[int] = []
         self.user_tasks: dict[int, UserTaskRecord] = {}
         self.incidents: dict[int, IncidentRecord] = {}
+        self.new_timers: dict[int, TimerRecord] = {}
+        self.ended_timers: list[int] = []
+        self.new_subscriptions: dict[int, SubscriptionRecord] = {}
+        self.closed_subscriptions: list[int] = []
+        self.opened_message_subscriptions: list[SubscriptionRecord] = []
+        """Message subscriptions opened in this batch: a buffered message may be waiting."""
+        self.messages: list[PublishMessage] = []
+        """Messages thrown by instances in this batch, to correlate after it is written."""
+        self.signals: list[BroadcastSignal] = []
+        """Signals thrown by instances in this batch, to broadcast after it is written."""
 
     def user_task(self, key: int) -> UserTaskRecord | None:
         """A user task as it will be after this batch."""
@@ -47,8 +65,14 @@ class BatchWrites:
             self.tx.upsert_user_task(task)
         for incident in self.incidents.values():
             self.tx.upsert_incident(incident)
+        self.tx.insert_timers(list(self.new_timers.values()))
+        self.tx.delete_timers(self.ended_timers)
+        self.tx.insert_subscriptions(list(self.new_subscriptions.values()))
+        self.tx.delete_subscriptions(self.closed_subscriptions)
         self.history, self.new_jobs, self.finished_jobs = [], {}, []
         self.user_tasks, self.incidents = {}, {}
+        self.new_timers, self.ended_timers = {}, []
+        self.new_subscriptions, self.closed_subscriptions = {}, []
 
 
 def project(writes: BatchWrites, state: InstanceState, events: Sequence[ev.Event]) -> None:
@@ -71,8 +95,52 @@ def project(writes: BatchWrites, state: InstanceState, events: Sequence[ev.Event
                 writes.finished_jobs.append(event.job_key)
         elif isinstance(event, (ev.JobFailed, ev.JobRetriesUpdated)):
             _job_changed(writes, event)
+        elif isinstance(event, ev.TimerScheduled):
+            writes.new_timers[event.timer_key] = TimerRecord(
+                timer_key=event.timer_key,
+                definition_key=state.definition_key,
+                element_id=event.element_id,
+                due_at=event.due_at,
+                instance_key=state.instance_key,
+                element_instance_key=event.element_instance_key,
+                repetitions=event.repetitions,
+            )
+        elif isinstance(event, (ev.TimerTriggered, ev.TimerCanceled)):
+            if writes.new_timers.pop(event.timer_key, None) is None:
+                writes.ended_timers.append(event.timer_key)
+        elif isinstance(event, ev.SubscriptionOpened):
+            _subscription_opened(writes, state, event)
+        elif isinstance(event, ev.SubscriptionClosed):
+            if writes.new_subscriptions.pop(event.subscription_key, None) is None:
+                writes.closed_subscriptions.append(event.subscription_key)
+            writes.opened_message_subscriptions = [
+                s
+                for s in writes.opened_message_subscriptions
+                if s.subscription_key != event.subscription_key
+            ]
         else:
             _project_other(writes, state, event)
+
+
+def _subscription_opened(
+    writes: BatchWrites, state: InstanceState, event: ev.SubscriptionOpened
+) -> None:
+    if event.kind not in ("message", "signal"):
+        return  # conditions are evaluated by the engine itself; nothing to look up
+    record = SubscriptionRecord(
+        subscription_key=event.subscription_key,
+        kind=event.kind,
+        name=event.name,
+        definition_key=state.definition_key,
+        element_id=event.element_id,
+        correlation_key=event.correlation_key,
+        instance_key=state.instance_key,
+        element_instance_key=event.element_instance_key,
+        interrupting=event.interrupting,
+    )
+    writes.new_subscriptions[event.subscription_key] = record
+    if event.kind == "message":
+        writes.opened_message_subscriptions.append(record)
 
 
 def _job_changed(writes: BatchWrites, event: ev.JobFailed | ev.JobRetriesUpdated) -> None:

@@ -81,3 +81,17 @@ class HistoryEntry:
     at: datetime
     element_id: str | None
     details: dict[str, Any]
+
+
+@dataclass(slots=True)
+class PublishResult:
+    """What publishing a message or broadcasting a signal did."""
+
+    correlated: list[int] = field(default_factory=list)
+    """Keys of the waiting instances it reached."""
+    started: int = 0
+    """How many instances it started through start events."""
+    buffered_message_key: int | None = None
+    """The key of the kept message, when nobody waited for it and it has a time to live."""
+    duplicate: bool = False
+    """A message with the same id was already kept: nothing was done."""

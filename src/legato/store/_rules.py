@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from legato.errors import StoreError
-from legato.store.records import JobRecord
+from legato.store.records import JobRecord, MessageRecord, TimerRecord
 
 FIRST_KEY = 1
 """The first key a fresh store hands out."""
@@ -45,6 +45,28 @@ def job_available_at(job: JobRecord) -> datetime | None:
     if job.state == "activated":
         return job.lease_until
     return None
+
+
+def timer_available_at(timer: TimerRecord) -> datetime | None:
+    """When ``timer`` may next be claimed, or None if never without an update.
+
+    A scheduled timer is available from its ``due_at``; a claimed one when its claim runs out
+    (the node firing it is presumed dead).
+    """
+    if timer.state == "scheduled":
+        return timer.due_at
+    if timer.state == "claimed":
+        return timer.lease_until
+    return None
+
+
+def message_is_stale(stored: MessageRecord, new: MessageRecord) -> bool:
+    """Whether ``stored`` had expired when ``new`` was published with the same message id.
+
+    An expired message is no longer buffered even before a sweep removes its row, so it does
+    not make a new publication with its id a duplicate: the new message replaces it.
+    """
+    return stored.expires_at <= new.published_at
 
 
 def utc(value: datetime) -> datetime:

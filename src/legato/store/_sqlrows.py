@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from legato.store._rules import dump_json, job_available_at, load_json
+from legato.store._rules import dump_json, job_available_at, load_json, timer_available_at
 from legato.store.records import (
     DefinitionRecord,
     HistoryRecord,
     IncidentRecord,
     InstanceRecord,
     JobRecord,
+    MessageRecord,
+    SubscriptionRecord,
+    TimerRecord,
     UserTaskRecord,
 )
 
@@ -211,4 +214,85 @@ def incident_record(row: Any) -> IncidentRecord:
         job_key=row.job_key,
         details=row.details,
         resolved_at=row.resolved_at,
+    )
+
+
+def timer_params(record: TimerRecord) -> Params:
+    return {
+        "timer_key": record.timer_key,
+        "definition_key": record.definition_key,
+        "instance_key": record.instance_key,
+        "element_instance_key": record.element_instance_key,
+        "element_id": record.element_id,
+        "due_at": record.due_at,
+        "repetitions": record.repetitions,
+        "state": record.state,
+        "lease_until": record.lease_until,
+        "available_at": timer_available_at(record),
+    }
+
+
+def timer_record(row: Any) -> TimerRecord:
+    return TimerRecord(
+        timer_key=row.timer_key,
+        definition_key=row.definition_key,
+        element_id=row.element_id,
+        due_at=row.due_at,
+        instance_key=row.instance_key,
+        element_instance_key=row.element_instance_key,
+        repetitions=row.repetitions,
+        state=row.state,
+        lease_until=row.lease_until,
+    )
+
+
+def subscription_params(record: SubscriptionRecord) -> Params:
+    return {
+        "subscription_key": record.subscription_key,
+        "kind": record.kind,
+        "name": record.name,
+        "correlation_key": record.correlation_key,
+        "definition_key": record.definition_key,
+        "element_id": record.element_id,
+        "instance_key": record.instance_key,
+        "element_instance_key": record.element_instance_key,
+        "interrupting": record.interrupting,
+    }
+
+
+def subscription_record(row: Any) -> SubscriptionRecord:
+    return SubscriptionRecord(
+        subscription_key=row.subscription_key,
+        kind=row.kind,
+        name=row.name,
+        definition_key=row.definition_key,
+        element_id=row.element_id,
+        correlation_key=row.correlation_key,
+        instance_key=row.instance_key,
+        element_instance_key=row.element_instance_key,
+        interrupting=bool(row.interrupting),
+    )
+
+
+def message_params(record: MessageRecord) -> Params:
+    return {
+        "message_key": record.message_key,
+        "name": record.name,
+        "correlation_key": record.correlation_key,
+        "message_id": record.message_id,
+        "published_at": record.published_at,
+        "expires_at": record.expires_at,
+        "variables": record.variables,
+    }
+
+
+def message_record(row: Any) -> MessageRecord:
+    return MessageRecord(
+        message_key=row.message_key,
+        name=row.name,
+        published_at=row.published_at,
+        expires_at=row.expires_at,
+        correlation_key=row.correlation_key,
+        variables=row.variables,
+        message_id=row.message_id,
     )

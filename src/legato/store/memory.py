@@ -11,8 +11,9 @@ them when the block ends normally and dropped when it raises. One transaction ru
 
 from __future__ import annotations
 
+import heapq
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -24,6 +25,8 @@ from legato.store._rules import (
     dump_json,
     job_available_at,
     load_json,
+    message_is_stale,
+    timer_available_at,
     utc,
     utc_or_none,
 )
@@ -34,6 +37,9 @@ from legato.store.records import (
     IncidentRecord,
     InstanceRecord,
     JobRecord,
+    MessageRecord,
+    SubscriptionRecord,
+    TimerRecord,
     UserTaskRecord,
 )
 
@@ -78,6 +84,154 @@ class _Overlay(Generic[_K, _V]):
                 self.base[key] = value
 
 
+_IndexKeys = Callable[[_V], Iterable[Hashable]]
+"""The secondary-index entries a stored value is found under."""
+
+
+class _IndexedOverlay(_Overlay[int, _V]):
+    """An overlay with secondary indexes, so that lookups by value cost what they find.
+
+    The committed index (``index``, shared by all transactions) is only changed on
+    :meth:`apply`; entries added by this transaction are kept aside until then. A lookup
+    checks every candidate against the overlay's current value, so deleted rows and values
+    that no longer match drop out without the index being touched.
+    """
+
+    __slots__ = ("added", "index", "index_keys")
+
+    def __init__(
+        self, base: dict[int, _V], index: dict[Hashable, set[int]], index_keys: _IndexKeys[_V]
+    ) -> None:
+        super().__init__(base)
+        self.index = index
+        self.index_keys = index_keys
+        self.added: dict[Hashable, set[int]] = {}
+
+    def put(self, key: int, value: _V) -> None:
+        super().put(key, value)
+        for entry in self.index_keys(value):
+            self.added.setdefault(entry, set()).add(key)
+
+    def lookup(self, entry: Hashable) -> list[_V]:
+        """The current values indexed under ``entry`` (in no particular order)."""
+        candidates = self.index.get(entry, set()) | self.added.get(entry, set())
+        found = []
+        for key in candidates:
+            value = self.get(key)
+            if value is not None and entry in self.index_keys(value):
+                found.append(value)
+        return found
+
+    def apply(self) -> None:
+        index = self.index
+        for key, value in self.changes.items():
+            old = self.base.get(key)
+            if old is not None:
+                for entry in self.index_keys(old):
+                    keys = index.get(entry)
+                    if keys is not None:
+                        keys.discard(key)
+                        if not keys:
+                            del index[entry]
+            if value is None:
+                self.base.pop(key, None)
+            else:
+                self.base[key] = value
+                for entry in self.index_keys(value):
+                    index.setdefault(entry, set()).add(key)
+
+
+class _Agenda:
+    """A min-heap of ``(when, key)`` shared by transactions: what becomes due next.
+
+    Entries are never updated in place: a changed or deleted row simply leaves its old entry
+    behind, and readers skip entries that no longer match the row (``is_current``). A
+    transaction pops from the shared heap directly (transactions run one at a time) and logs
+    what it popped, so that a rollback can push it all back: an entry that was stale in the
+    rolled-back transaction's view may be current again in the committed one.
+    """
+
+    __slots__ = ("heap", "popped")
+
+    def __init__(self, heap: list[tuple[datetime, int]]) -> None:
+        self.heap = heap
+        self.popped: list[tuple[datetime, int]] = []
+
+    def push(self, when: datetime, key: int) -> None:
+        heapq.heappush(self.heap, (when, key))
+
+    def pop_due(
+        self, now: datetime, limit: int, is_current: Callable[[tuple[datetime, int]], bool]
+    ) -> list[int]:
+        """Up to ``limit`` keys whose current entries are due by ``now``, earliest first."""
+        heap = self.heap
+        found: list[int] = []
+        seen: set[int] = set()
+        while heap and len(found) < limit and heap[0][0] <= now:
+            entry = heapq.heappop(heap)
+            self.popped.append(entry)
+            if entry[1] not in seen and is_current(entry):
+                seen.add(entry[1])
+                found.append(entry[1])
+        return found
+
+    def first(self, is_current: Callable[[tuple[datetime, int]], bool]) -> datetime | None:
+        """The earliest current entry's time (stale entries on top are dropped)."""
+        heap = self.heap
+        while heap:
+            if is_current(heap[0]):
+                return heap[0][0]
+            self.popped.append(heapq.heappop(heap))
+        return None
+
+    def rollback(self) -> None:
+        for entry in self.popped:
+            heapq.heappush(self.heap, entry)
+        self.popped.clear()
+
+    def compact(self, rows: int, live: Callable[[], Iterable[tuple[datetime, int]]]) -> None:
+        """Rebuild from the live entries once stale ones outnumber the ``rows`` stored.
+
+        Cancelled timers and correlated messages would otherwise stay until their time
+        comes; rebuilding only at twice the size keeps the cost amortised per change.
+        """
+        if len(self.heap) > 2 * rows + 64:
+            entries = list(live())
+            heapq.heapify(entries)
+            self.heap[:] = entries
+
+
+def _timer_index(timer: TimerRecord) -> tuple[Hashable, ...]:
+    if timer.instance_key is None:
+        return (("start", timer.definition_key),)
+    return (("instance", timer.instance_key),)
+
+
+def _subscription_index(subscription: SubscriptionRecord) -> tuple[Hashable, ...]:
+    # Mirrors the SQL indexes: every subscription by name (signals), start events by name,
+    # instance subscriptions by name and correlation key, and the listings.
+    kind, name = subscription.kind, subscription.name
+    if subscription.instance_key is None:
+        return (
+            ("name", kind, name),
+            ("start", kind, name),
+            ("definition", subscription.definition_key),
+        )
+    return (
+        ("name", kind, name),
+        ("correlation", kind, name, subscription.correlation_key),
+        ("instance", subscription.instance_key),
+    )
+
+
+def _message_index(stored: tuple[MessageRecord, str]) -> tuple[Hashable, ...]:
+    message = stored[0]
+    lookup = ("lookup", message.name, message.correlation_key)
+    if message.message_id is None:
+        return (lookup,)
+    return (lookup, ("id", message.message_id))
+
+
 @dataclass(slots=True)
 class _Tables:
     """The committed data. Instances and events keep their JSON as text, like the database."""
@@ -91,6 +245,16 @@ class _Tables:
     jobs: dict[int, JobRecord] = field(default_factory=dict)
     user_tasks: dict[int, UserTaskRecord] = field(default_factory=dict)
     incidents: dict[int, IncidentRecord] = field(default_factory=dict)
+    timers: dict[int, TimerRecord] = field(default_factory=dict)
+    timer_index: dict[Hashable, set[int]] = field(default_factory=dict)
+    timer_agenda: list[tuple[datetime, int]] = field(default_factory=list)
+    """(available at, key) of every claimable timer, plus stale entries (see _Agenda)."""
+    subscriptions: dict[int, SubscriptionRecord] = field(default_factory=dict)
+    subscription_index: dict[Hashable, set[int]] = field(default_factory=dict)
+    messages: dict[int, tuple[MessageRecord, str]] = field(default_factory=dict)
+    message_index: dict[Hashable, set[int]] = field(default_factory=dict)
+    message_agenda: list[tuple[datetime, int]] = field(default_factory=list)
+    """(expires at, key) of every buffered message, plus stale entries."""
 
 
 class MemoryStore:
@@ -149,6 +313,14 @@ class MemoryTransaction:
         self._jobs = _Overlay(tables.jobs)
         self._user_tasks = _Overlay(tables.user_tasks)
         self._incidents = _Overlay(tables.incidents)
+        self._timers = _IndexedOverlay(tables.timers, tables.timer_index, _timer_index)
+        self._timer_agenda = _Agenda(tables.timer_agenda)
+        self._subscriptions = _IndexedOverlay(
+            tables.subscriptions, tables.subscription_index, _subscription_index
+        )
+        self._messages = _IndexedOverlay(tables.messages, tables.message_index, _message_index)
+        self._message_agenda = _Agenda(tables.message_agenda)
+        self._committed = False
 
     # -- lifecycle ----------------------------------------------------------------------------
     def commit(self) -> None:
@@ -160,9 +332,26 @@ class MemoryTransaction:
             overlay.apply()
         for instance_key, positions in self._new_positions.items():
             tables.history_positions.setdefault(instance_key, []).extend(positions)
+        self._timer_agenda.compact(
+            len(tables.timers),
+            lambda: (
+                (available, key)
+                for key, timer in tables.timers.items()
+                if (available := timer_available_at(timer)) is not None
+            ),
+        )
+        self._message_agenda.compact(
+            len(tables.messages),
+            lambda: ((message.expires_at, key) for key, (message, _) in tables.messages.items()),
+        )
+        self._committed = True
 
     def close(self) -> None:
         """Refuse any further use (the overlay is simply dropped if not committed)."""
+        if self._open and not self._committed:
+            # The agendas are shared heaps, not overlays: put back what this one took.
+            self._timer_agenda.rollback()
+            self._message_agenda.rollback()
         self._open = False
 
     def _overlays(self) -> tuple[_Overlay[Any, Any], ...]:
@@ -174,6 +363,9 @@ class MemoryTransaction:
             self._jobs,
             self._user_tasks,
             self._incidents,
+            self._timers,
+            self._subscriptions,
+            self._messages,
         )
 
     def _check_open(self) -> None:
@@ -184,6 +376,12 @@ class MemoryTransaction:
         # Mirrors the SQL foreign keys, which SQLite checks statement by statement.
         if self._instances.get(instance_key) is None:
             raise StoreError(f"instance {instance_key} does not exist (foreign key)")
+
+    def _require_owner(self, definition_key: int, instance_key: int | None) -> None:
+        if self._definitions.get(definition_key) is None:
+            raise StoreError(f"definition {definition_key} does not exist (foreign key)")
+        if instance_key is not None:
+            self._require_instance(instance_key)
 
     # -- keys ---------------------------------------------------------------------------------
     def reserve_keys(self, count: int) -> range:
@@ -450,6 +648,214 @@ class MemoryTransaction:
             and (state is None or job.state == state)
         ]
         return _ordered(found, lambda j: j.job_key)
+
+    # -- timers -------------------------------------------------------------------------------
+    def insert_timers(self, records: Sequence[TimerRecord]) -> None:
+        """Store new timers."""
+        self._check_open()
+        staged: dict[int, TimerRecord] = {}
+        for record in records:
+            if record.timer_key in staged or self._timers.get(record.timer_key) is not None:
+                raise StoreError(f"timer {record.timer_key} already exists")
+            self._require_owner(record.definition_key, record.instance_key)
+            staged[record.timer_key] = replace(
+                record, due_at=utc(record.due_at), lease_until=utc_or_none(record.lease_until)
+            )
+        for timer_key, timer in staged.items():
+            self._put_timer(timer_key, timer)
+
+    def _put_timer(self, timer_key: int, timer: TimerRecord) -> None:
+        self._timers.put(timer_key, timer)
+        available = timer_available_at(timer)
+        if available is not None:
+            self._timer_agenda.push(available, timer_key)
+
+    def _timer_is_current(self, entry: tuple[datetime, int]) -> bool:
+        timer = self._timers.get(entry[1])
+        return timer is not None and timer_available_at(timer) == entry[0]
+
+    def delete_timers(self, timer_keys: Sequence[int]) -> None:
+        """Remove fired or cancelled timers (unknown keys are ignored)."""
+        self._check_open()
+        for timer_key in timer_keys:
+            if self._timers.get(timer_key) is not None:
+                self._timers.delete(timer_key)
+
+    def claim_due_timers(
+        self, now: datetime, max_timers: int, lease_until: datetime
+    ) -> list[TimerRecord]:
+        """Claim up to ``max_timers`` due timers (or expired claims) until ``lease_until``.
+
+        Earliest available first, ties by key.
+        """
+        self._check_open()
+        now, lease_until = utc(now), utc(lease_until)
+        if max_timers < 1:
+            return []
+        claimed = []
+        for timer_key in self._timer_agenda.pop_due(now, max_timers, self._timer_is_current):
+            timer = self._timers.get(timer_key)
+            assert timer is not None  # the agenda only yields current timers
+            timer = replace(timer, state="claimed", lease_until=lease_until)
+            self._put_timer(timer_key, timer)
+            claimed.append(timer)
+        return claimed
+
+    def next_timer_due_at(self) -> datetime | None:
+        """When the next timer becomes due (counting expiring claims)."""
+        self._check_open()
+        return self._timer_agenda.first(self._timer_is_current)
+
+    def list_timers(
+        self, *, instance_key: int | None = None, definition_key: int | None = None
+    ) -> list[TimerRecord]:
+        """Timers by due time, then key.
+
+        With ``instance_key``, that instance's timers (of ``definition_key`` if also given);
+        with only ``definition_key``, the timer start events of that definition; with
+        neither, every timer.
+        """
+        self._check_open()
+        found: Iterable[TimerRecord]
+        if instance_key is not None:
+            found = [
+                timer
+                for timer in self._timers.lookup(("instance", instance_key))
+                if definition_key is None or timer.definition_key == definition_key
+            ]
+        elif definition_key is not None:
+            found = self._timers.lookup(("start", definition_key))
+        else:
+            found = self._timers.values()
+        return _ordered(found, lambda t: (t.due_at, t.timer_key))
+
+    # -- message and signal subscriptions ----------------------------------------------------
+    def insert_subscriptions(self, records: Sequence[SubscriptionRecord]) -> None:
+        """Store new subscriptions."""
+        self._check_open()
+        staged: dict[int, SubscriptionRecord] = {}
+        for record in records:
+            key = record.subscription_key
+            if key in staged or self._subscriptions.get(key) is not None:
+                raise StoreError(f"subscription {key} already exists")
+            self._require_owner(record.definition_key, record.instance_key)
+            staged[key] = record
+        for key, subscription in staged.items():
+            self._subscriptions.put(key, subscription)
+
+    def delete_subscriptions(self, subscription_keys: Sequence[int]) -> None:
+        """Remove closed subscriptions (unknown keys are ignored)."""
+        self._check_open()
+        for key in subscription_keys:
+            if self._subscriptions.get(key) is not None:
+                self._subscriptions.delete(key)
+
+    def find_subscriptions(
+        self, kind: str, name: str, correlation_key: str | None = None
+    ) -> list[SubscriptionRecord]:
+        """Open subscriptions of ``kind`` for ``name``, oldest (by key) first.
+
+        For messages an instance subscription matches when its correlation key equals
+        ``correlation_key`` (None equals None); start events always match. Signals ignore
+        correlation keys.
+        """
+        self._check_open()
+        lookup = self._subscriptions.lookup
+        if kind == "message":
+            found = [
+                *lookup(("correlation", kind, name, correlation_key)),
+                *lookup(("start", kind, name)),
+            ]
+        else:
+            found = lookup(("name", kind, name))
+        return _ordered(found, lambda s: s.subscription_key)
+
+    def list_subscriptions(
+        self, *, instance_key: int | None = None, definition_key: int | None = None
+    ) -> list[SubscriptionRecord]:
+        """Subscriptions by key.
+
+        With ``instance_key``, that instance's (of ``definition_key`` if also given); with
+        only ``definition_key``, the start-event ones of that definition; with neither, all.
+        """
+        self._check_open()
+        found: Iterable[SubscriptionRecord]
+        if instance_key is not None:
+            found = [
+                subscription
+                for subscription in self._subscriptions.lookup(("instance", instance_key))
+                if definition_key is None or subscription.definition_key == definition_key
+            ]
+        elif definition_key is not None:
+            found = self._subscriptions.lookup(("definition", definition_key))
+        else:
+            found = self._subscriptions.values()
+        return _ordered(found, lambda s: s.subscription_key)
+
+    # -- buffered messages --------------------------------------------------------------------
+    def insert_message(self, record: MessageRecord) -> MessageRecord:
+        """Buffer a message; with a ``message_id`` already buffered, return that one instead.
+
+        A buffered message with the id that had expired by ``record.published_at`` (its row
+        not swept yet) is replaced.
+        """
+        self._check_open()
+        message = replace(
+            record,
+            published_at=utc(record.published_at),
+            expires_at=utc(record.expires_at),
+            variables={},
+        )
+        # Encoded first: a message the database could not store fails before any check.
+        text = dump_json(record.variables)
+        if message.message_id is not None:
+            for stored, stored_text in self._messages.lookup(("id", message.message_id)):
+                if not message_is_stale(stored, message):
+                    return replace(stored, variables=_json_copy(stored_text))
+                self._messages.delete(stored.message_key)
+        if self._messages.get(message.message_key) is not None:
+            raise StoreError(f"message {message.message_key} already exists")
+        self._messages.put(message.message_key, (message, text))
+        self._message_agenda.push(message.expires_at, message.message_key)
+        return replace(message, variables=_json_copy(text))
+
+    def find_messages(
+        self, name: str, correlation_key: str | None, now: datetime
+    ) -> list[MessageRecord]:
+        """Buffered messages of this name and correlation key (None equals None) that expire
+        after ``now``, oldest (by key) first."""
+        self._check_open()
+        now = utc(now)
+        found = [
+            replace(message, variables=_json_copy(text))
+            for message, text in self._messages.lookup(("lookup", name, correlation_key))
+            if message.expires_at > now
+        ]
+        return _ordered(found, lambda m: m.message_key)
+
+    def delete_messages(self, message_keys: Sequence[int]) -> None:
+        """Remove correlated messages (unknown keys are ignored)."""
+        self._check_open()
+        for key in message_keys:
+            if self._messages.get(key) is not None:
+                self._messages.delete(key)
+
+    def expire_messages(self, now: datetime) -> list[MessageRecord]:
+        """Remove and return the messages with ``expires_at <= now``, oldest (by key) first."""
+        self._check_open()
+        now = utc(now)
+        expired = []
+        agenda = self._message_agenda
+        for key in agenda.pop_due(now, len(agenda.heap), self._message_is_current):
+            stored = self._messages.get(key)
+            assert stored is not None  # the agenda only yields current messages
+            self._messages.delete(key)
+            expired.append(replace(stored[0], variables=_json_copy(stored[1])))
+        return _ordered(expired, lambda m: m.message_key)
+
+    def _message_is_current(self, entry: tuple[datetime, int]) -> bool:
+        stored = self._messages.get(entry[1])
+        return stored is not None and stored[0].expires_at == entry[0]
 
     # -- user tasks ---------------------------------------------------------------------------
     def upsert_user_task(self, record: UserTaskRecord) -> None:

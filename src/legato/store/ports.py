@@ -19,6 +19,9 @@ from legato.store.records import (
     IncidentRecord,
     InstanceRecord,
     JobRecord,
+    MessageRecord,
+    SubscriptionRecord,
+    TimerRecord,
     UserTaskRecord,
 )
 
@@ -134,6 +137,66 @@ class Transaction(Protocol):
         self, *, instance_key: int | None = None, state: str | None = None
     ) -> list[JobRecord]:
         """Jobs, oldest first."""
+
+    # -- timers -------------------------------------------------------------------------------
+    def insert_timers(self, records: Sequence[TimerRecord]) -> None:
+        """Store new timers."""
+
+    def delete_timers(self, timer_keys: Sequence[int]) -> None:
+        """Remove fired or cancelled timers (unknown keys are ignored)."""
+
+    def claim_due_timers(
+        self, now: datetime, max_timers: int, lease_until: datetime
+    ) -> list[TimerRecord]:
+        """Hand out up to ``max_timers`` timers due by ``now``, earliest first.
+
+        Due: ``scheduled`` with ``due_at <= now``, or ``claimed`` with a lease that ran out
+        (its node is presumed dead). They are marked ``claimed`` until ``lease_until``.
+        """
+
+    def next_timer_due_at(self) -> datetime | None:
+        """When the next timer becomes due (counting expiring claims)."""
+
+    def list_timers(
+        self, *, instance_key: int | None = None, definition_key: int | None = None
+    ) -> list[TimerRecord]:
+        """Timers by due time (those of an instance, or of a process definition's starts)."""
+
+    # -- message and signal subscriptions ----------------------------------------------------
+    def insert_subscriptions(self, records: Sequence[SubscriptionRecord]) -> None:
+        """Store new subscriptions."""
+
+    def delete_subscriptions(self, subscription_keys: Sequence[int]) -> None:
+        """Remove closed subscriptions (unknown keys are ignored)."""
+
+    def find_subscriptions(
+        self, kind: str, name: str, correlation_key: str | None = None
+    ) -> list[SubscriptionRecord]:
+        """Open subscriptions of ``kind`` for ``name``, oldest first.
+
+        For messages, an instance subscription matches only when its correlation key equals
+        ``correlation_key``; start-event subscriptions (``instance_key`` None) always match.
+        """
+
+    def list_subscriptions(
+        self, *, instance_key: int | None = None, definition_key: int | None = None
+    ) -> list[SubscriptionRecord]:
+        """Subscriptions of an instance, or the start-event ones of a process definition."""
+
+    # -- buffered messages --------------------------------------------------------------------
+    def insert_message(self, record: MessageRecord) -> MessageRecord:
+        """Buffer a message; with a ``message_id`` already buffered, return that one instead."""
+
+    def find_messages(
+        self, name: str, correlation_key: str | None, now: datetime
+    ) -> list[MessageRecord]:
+        """Buffered, unexpired messages of this name and correlation key, oldest first."""
+
+    def delete_messages(self, message_keys: Sequence[int]) -> None:
+        """Remove correlated messages."""
+
+    def expire_messages(self, now: datetime) -> list[MessageRecord]:
+        """Remove and return the messages whose time to live ran out by ``now``."""
 
     # -- user tasks ---------------------------------------------------------------------------
     def upsert_user_task(self, record: UserTaskRecord) -> None:

@@ -122,3 +122,59 @@ class IncidentRecord:
     details: str | None = None
     """A stack trace or further detail."""
     resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TimerRecord:
+    """A timer waiting to fire: for an element instance, or a timer start event of a process."""
+
+    timer_key: int
+    definition_key: int
+    element_id: str
+    """The timer event (intermediate catch, boundary, event sub-process or process start)."""
+    due_at: datetime
+    instance_key: int | None = None
+    """None for a timer start event of a process (it creates instances)."""
+    element_instance_key: int | None = None
+    """The element instance the timer belongs to (the catch event, or the activity or scope
+    a boundary or event sub-process timer waits on)."""
+    repetitions: int | None = None
+    """Firings left after this one for a cycle (-1 for unbounded); None for a one-off timer."""
+    state: str = "scheduled"
+    """``scheduled`` or ``claimed`` (a node fires it until ``lease_until``)."""
+    lease_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRecord:
+    """An element waiting for a message or a signal, or a message/signal start event."""
+
+    subscription_key: int
+    kind: str
+    """``message`` or ``signal``."""
+    name: str
+    """The message or signal name."""
+    definition_key: int
+    element_id: str
+    correlation_key: str | None = None
+    """For messages: the value the message's correlation key must equal (None for start
+    events, which any message of the name starts)."""
+    instance_key: int | None = None
+    """None for a start event of a process."""
+    element_instance_key: int | None = None
+    interrupting: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """A published message kept until it is correlated or its time to live runs out."""
+
+    message_key: int
+    name: str
+    published_at: datetime
+    expires_at: datetime
+    correlation_key: str | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+    """Variables, JSON-compatible (already encoded)."""
+    message_id: str | None = None
+    """Unique among buffered messages: publishing the same id again is a no-op."""

@@ -274,3 +274,99 @@ incidents = sa.Table(
     sa.Index("ix_incidents_state_created", "state", "created_at"),
     sa.Index("ix_incidents_instance", "instance_key"),
 )
+
+timers = sa.Table(
+    "timers",
+    metadata,
+    sa.Column("timer_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column(
+        "definition_key",
+        sa.BigInteger,
+        sa.ForeignKey("definitions.definition_key"),
+        nullable=False,
+    ),
+    # NULL for a timer start event of a process (it belongs to no instance yet).
+    sa.Column("instance_key", sa.BigInteger, sa.ForeignKey("instances.instance_key")),
+    sa.Column("element_instance_key", sa.BigInteger),
+    sa.Column("element_id", sa.String(255), nullable=False),
+    sa.Column("due_at", UtcTimestamp, nullable=False),
+    sa.Column("repetitions", sa.Integer),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("lease_until", UtcTimestamp),
+    # When the timer can next be claimed: ``due_at`` while scheduled, ``lease_until`` while
+    # claimed (the jobs table's trick): claiming and "next due" are one ordered index range
+    # instead of an OR over two conditions.
+    sa.Column("available_at", UtcTimestamp),
+    # Claiming walks this in (due, key) order and stops after ``max_timers`` rows, so the
+    # ORDER BY needs no sort; rows that can never be claimed stay out of the index.
+    sa.Index(
+        "ix_timers_due",
+        "available_at",
+        "timer_key",
+        sqlite_where=sa.text("available_at IS NOT NULL"),
+        postgresql_where=sa.text("available_at IS NOT NULL"),
+    ),
+    sa.Index("ix_timers_instance", "instance_key"),
+    sa.Index("ix_timers_definition", "definition_key"),
+)
+
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("subscription_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("correlation_key", sa.Text),
+    sa.Column(
+        "definition_key",
+        sa.BigInteger,
+        sa.ForeignKey("definitions.definition_key"),
+        nullable=False,
+    ),
+    sa.Column("element_id", sa.String(255), nullable=False),
+    # NULL for a message or signal start event of a process.
+    sa.Column("instance_key", sa.BigInteger, sa.ForeignKey("instances.instance_key")),
+    sa.Column("element_instance_key", sa.BigInteger),
+    sa.Column("interrupting", sa.Boolean, nullable=False),
+    # Correlating a message is one equality probe on all three columns (the waiting instances
+    # of one name can be many, their correlation keys are what tells them apart); a signal
+    # uses the (kind, name) prefix.
+    sa.Index("ix_subscriptions_lookup", "kind", "name", "correlation_key"),
+    # Start events match every message of their name whatever its correlation key: a separate
+    # small index, so that finding them never walks the instance subscriptions of the name.
+    sa.Index(
+        "ix_subscriptions_start",
+        "kind",
+        "name",
+        sqlite_where=sa.text("instance_key IS NULL"),
+        postgresql_where=sa.text("instance_key IS NULL"),
+    ),
+    sa.Index("ix_subscriptions_instance", "instance_key"),
+    sa.Index("ix_subscriptions_definition", "definition_key"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("message_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("correlation_key", sa.Text),
+    sa.Column("message_id", sa.String(255)),
+    sa.Column("published_at", UtcTimestamp, nullable=False),
+    sa.Column("expires_at", UtcTimestamp, nullable=False),
+    sa.Column("variables", JsonText, nullable=False),
+    # The idempotency rule: one buffered message per message id. Messages without an id are
+    # left out (partial), so they never conflict and do not bloat the index.
+    sa.Index(
+        "ux_messages_message_id",
+        "message_id",
+        unique=True,
+        sqlite_where=sa.text("message_id IS NOT NULL"),
+        postgresql_where=sa.text("message_id IS NOT NULL"),
+    ),
+    # A new subscription looks for buffered messages of its name and key, oldest (by key)
+    # first: the trailing key column makes that order come from the index.
+    sa.Index("ix_messages_lookup", "name", "correlation_key", "message_key"),
+    # The expiry sweep is one range scan.
+    sa.Index("ix_messages_expiry", "expires_at"),
+)

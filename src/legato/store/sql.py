@@ -27,7 +27,7 @@ from sqlalchemy.engine import CursorResult
 from legato.errors import NotFoundError, StoreError
 from legato.store import _sqlrows as rows
 from legato.store._prepared import Prepared, bind_parameters, result_rows
-from legato.store._rules import FIRST_KEY, dump_json, utc
+from legato.store._rules import FIRST_KEY, dump_json, message_is_stale, utc
 from legato.store.ports import Store, iter_chunks
 from legato.store.records import (
     DefinitionRecord,
@@ -35,6 +35,9 @@ from legato.store.records import (
     IncidentRecord,
     InstanceRecord,
     JobRecord,
+    MessageRecord,
+    SubscriptionRecord,
+    TimerRecord,
     UserTaskRecord,
 )
 from legato.store.schema import (
@@ -46,9 +49,12 @@ from legato.store.schema import (
     instances,
     jobs,
     key_counters,
+    messages,
     metadata,
     schema_versions,
     start_requests,
+    subscriptions,
+    timers,
     to_micros,
     user_tasks,
 )
@@ -130,6 +136,28 @@ _LEASE_JOBS = (
         available_at=_bp("lease_until"),
     )
 )
+_INSERT_TIMER = _insert(timers)
+# Batches of single-key deletes (executemany): each is a primary-key probe on a statement
+# prepared once, cheaper than building and compiling IN lists of varying length.
+_DELETE_TIMER = Prepared(sa.delete(timers).where(timers.c.timer_key == _bp("key")))
+_CLAIM_TIMER = Prepared(
+    sa.update(timers)
+    .where(timers.c.timer_key == _bp("key"))
+    .values(state="claimed", lease_until=_bp("lease_until"), available_at=_bp("lease_until"))
+)
+# An ordered ix_timers_due scan that stops at the first row.
+_NEXT_TIMER_DUE = Prepared(
+    sa.select(timers.c.available_at)
+    .where(timers.c.available_at.is_not(None))
+    .order_by(timers.c.available_at)
+    .limit(1)
+)
+_INSERT_SUBSCRIPTION = _insert(subscriptions)
+_DELETE_SUBSCRIPTION = Prepared(
+    sa.delete(subscriptions).where(subscriptions.c.subscription_key == _bp("key"))
+)
+_DELETE_MESSAGE = Prepared(sa.delete(messages).where(messages.c.message_key == _bp("key")))
+_MESSAGE_BY_ID = Prepared(sa.select(messages).where(messages.c.message_id == _bp("message_id")))
 _USER_TASK_BY_KEY = _by_key(user_tasks, "user_task_key")
 _INCIDENT_BY_KEY = _by_key(incidents, "incident_key")
 
@@ -168,6 +196,106 @@ def next_due_query(typed: bool) -> sa.Select[Any]:
     if typed:
         query = query.where(jobs.c.job_type.in_(_bp("types", expanding=True)))
     return query
+
+
+@functools.cache
+def due_timers_query(dialect_name: str) -> Prepared:
+    """The timers to claim, earliest available first (``ix_timers_due`` in order).
+
+    The same reasoning as :func:`due_jobs_query`: SQLite's write lock, taken at BEGIN, keeps
+    other writers out between this SELECT and the UPDATE that claims the rows; PostgreSQL
+    gets ``FOR UPDATE SKIP LOCKED`` so that nodes claim disjoint timers without waiting.
+    """
+    query = (
+        sa.select(timers)
+        .where(timers.c.available_at <= _bp("now"))
+        .order_by(timers.c.available_at, timers.c.timer_key)
+        .limit(_bp("max_timers", type_=sa.Integer))
+    )
+    if dialect_name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return Prepared(query)
+
+
+def _null_safe_equal(column: sa.ColumnElement[Any], name: str, is_null: bool) -> Any:
+    # ``column = NULL`` is never true in SQL, while the port compares correlation keys like
+    # Python (None equals None). ``IS NULL`` is used instead of ``IS NOT DISTINCT FROM``
+    # because both SQLite and PostgreSQL answer it from an index.
+    return column.is_(None) if is_null else column == _bp(name)
+
+
+@functools.cache
+def subscriptions_query(correlated: bool, key_is_null: bool) -> Prepared:
+    """Open subscriptions of a kind and name, oldest (by key) first.
+
+    ``correlated`` (messages): the instance subscriptions with the given correlation key
+    (one ``ix_subscriptions_lookup`` probe) plus the start-event subscriptions of the name
+    (``ix_subscriptions_start``), as a UNION ALL so that each half is its own index probe; an
+    OR in one WHERE would make the database scan every subscription of the name.
+    Otherwise (signals) every subscription of the name, from the lookup index's prefix.
+    """
+    c = subscriptions.c
+    same_name = sa.and_(c.kind == _bp("kind"), c.name == _bp("name"))
+    if not correlated:
+        return Prepared(sa.select(subscriptions).where(same_name).order_by(c.subscription_key))
+    waiting = sa.select(subscriptions).where(
+        same_name,
+        _null_safe_equal(c.correlation_key, "correlation_key", key_is_null),
+        c.instance_key.is_not(None),
+    )
+    starts = sa.select(subscriptions).where(same_name, c.instance_key.is_(None))
+    return Prepared(sa.union_all(waiting, starts).order_by(sa.literal_column("subscription_key")))
+
+
+@functools.cache
+def listing_query(table: sa.Table, by_instance: bool, by_definition: bool) -> Prepared:
+    """Rows of an instance, or the start-event rows of a definition (timers, subscriptions).
+
+    Given only a definition, the rows of instances are left out: they are the instance's
+    business and are listed through the instance.
+    """
+    key = table.c.timer_key if table is timers else table.c.subscription_key
+    order = [table.c.due_at, key] if table is timers else [key]
+    query = sa.select(table).order_by(*order)
+    if by_instance:
+        query = query.where(table.c.instance_key == _bp("instance_key"))
+    elif by_definition:
+        query = query.where(table.c.instance_key.is_(None))
+    if by_definition:
+        query = query.where(table.c.definition_key == _bp("definition_key"))
+    return Prepared(query)
+
+
+@functools.cache
+def messages_query(key_is_null: bool) -> Prepared:
+    """Unexpired messages of a name and correlation key, oldest (by key) first.
+
+    ``ix_messages_lookup`` gives the rows of the name and key already in key order; the
+    expiry is checked on those few rows.
+    """
+    c = messages.c
+    return Prepared(
+        sa.select(messages)
+        .where(
+            c.name == _bp("name"),
+            _null_safe_equal(c.correlation_key, "correlation_key", key_is_null),
+            c.expires_at > _bp("now"),
+        )
+        .order_by(c.message_key)
+    )
+
+
+@functools.cache
+def insert_message_statement(dialect_name: str) -> Prepared:
+    """INSERT … ON CONFLICT (message_id) DO NOTHING: a duplicate id is detected by the
+    unique index in the same statement, race-free on PostgreSQL too; the caller reads the
+    buffered message when no row was inserted. A clash on the primary key still fails."""
+    dialect_insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    statement = dialect_insert(messages).on_conflict_do_nothing(
+        index_elements=[messages.c.message_id],
+        index_where=messages.c.message_id.is_not(None),
+    )
+    return Prepared(statement, _columns(messages))
 
 
 @functools.cache
@@ -280,6 +408,13 @@ def _prepare_schema(connection: sa.Connection) -> None:
             connection.execute(
                 sa.insert(key_counters), {"name": KEY_COUNTER, "next_key": FIRST_KEY}
             )
+        elif version == SCHEMA_VERSION:
+            # Version 1 grew the timers, subscriptions and messages tables after its first
+            # files were written. They are new tables that nothing else depends on, so such a
+            # file is completed here (create_all only creates what is missing) rather than
+            # bumping the version. A change to an existing table needs a new version and a
+            # migration instead.
+            metadata.create_all(connection, checkfirst=True)
         elif version > SCHEMA_VERSION:
             raise StoreError(
                 f"the database has schema version {version}, newer than version "
@@ -621,6 +756,140 @@ class SqlTransaction:
         if state is not None:
             query = query.where(jobs.c.state == state)
         return [rows.job_record(row) for row in self._execute(query)]
+
+    # -- timers -------------------------------------------------------------------------------
+    def insert_timers(self, records: Sequence[TimerRecord]) -> None:
+        """Store new timers (one ``executemany``)."""
+        if records:
+            self._run_many(_INSERT_TIMER, [rows.timer_params(r) for r in records])
+
+    def delete_timers(self, timer_keys: Sequence[int]) -> None:
+        """Remove fired or cancelled timers (unknown keys are ignored)."""
+        if timer_keys:
+            self._run_many(_DELETE_TIMER, [{"key": key} for key in timer_keys])
+
+    def claim_due_timers(
+        self, now: datetime, max_timers: int, lease_until: datetime
+    ) -> list[TimerRecord]:
+        """Claim up to ``max_timers`` due timers (or expired claims) until ``lease_until``.
+
+        Earliest available first, ties by key.
+        """
+        now, lease_until = utc(now), utc(lease_until)
+        if max_timers < 1:
+            return []
+        query = due_timers_query(self._dialect_name)
+        found = self._fetch(query, {"now": now, "max_timers": max_timers})
+        picked = [rows.timer_record(row) for row in found]
+        if picked:
+            claim = [{"key": t.timer_key, "lease_until": lease_until} for t in picked]
+            self._run_many(_CLAIM_TIMER, claim)
+        return [replace(t, state="claimed", lease_until=lease_until) for t in picked]
+
+    def next_timer_due_at(self) -> datetime | None:
+        """When the next timer becomes due (counting expiring claims)."""
+        found = self._fetch(_NEXT_TIMER_DUE, {})
+        return found[0].available_at if found else None
+
+    def list_timers(
+        self, *, instance_key: int | None = None, definition_key: int | None = None
+    ) -> list[TimerRecord]:
+        """Timers by due time, then key.
+
+        With ``instance_key``, that instance's timers (of ``definition_key`` if also given);
+        with only ``definition_key``, the timer start events of that definition; with
+        neither, every timer.
+        """
+        query = listing_query(timers, instance_key is not None, definition_key is not None)
+        parameters = {"instance_key": instance_key, "definition_key": definition_key}
+        return [rows.timer_record(row) for row in self._fetch(query, parameters)]
+
+    # -- message and signal subscriptions ----------------------------------------------------
+    def insert_subscriptions(self, records: Sequence[SubscriptionRecord]) -> None:
+        """Store new subscriptions (one ``executemany``)."""
+        if records:
+            parameters = [rows.subscription_params(r) for r in records]
+            self._run_many(_INSERT_SUBSCRIPTION, parameters)
+
+    def delete_subscriptions(self, subscription_keys: Sequence[int]) -> None:
+        """Remove closed subscriptions (unknown keys are ignored)."""
+        if subscription_keys:
+            self._run_many(_DELETE_SUBSCRIPTION, [{"key": key} for key in subscription_keys])
+
+    def find_subscriptions(
+        self, kind: str, name: str, correlation_key: str | None = None
+    ) -> list[SubscriptionRecord]:
+        """Open subscriptions of ``kind`` for ``name``, oldest (by key) first.
+
+        For messages an instance subscription matches when its correlation key equals
+        ``correlation_key`` (None equals None); start events always match. Signals ignore
+        correlation keys.
+        """
+        correlated = kind == "message"
+        query = subscriptions_query(correlated, correlated and correlation_key is None)
+        parameters = {"kind": kind, "name": name, "correlation_key": correlation_key}
+        return [rows.subscription_record(row) for row in self._fetch(query, parameters)]
+
+    def list_subscriptions(
+        self, *, instance_key: int | None = None, definition_key: int | None = None
+    ) -> list[SubscriptionRecord]:
+        """Subscriptions by key.
+
+        With ``instance_key``, that instance's (of ``definition_key`` if also given); with
+        only ``definition_key``, the start-event ones of that definition; with neither, all.
+        """
+        query = listing_query(subscriptions, instance_key is not None, definition_key is not None)
+        parameters = {"instance_key": instance_key, "definition_key": definition_key}
+        return [rows.subscription_record(row) for row in self._fetch(query, parameters)]
+
+    # -- buffered messages --------------------------------------------------------------------
+    def insert_message(self, record: MessageRecord) -> MessageRecord:
+        """Buffer a message; with a ``message_id`` already buffered, return that one instead.
+
+        A buffered message with the id that had expired by ``record.published_at`` (its row
+        not swept yet) is replaced.
+        """
+        record = replace(
+            record, published_at=utc(record.published_at), expires_at=utc(record.expires_at)
+        )
+        statement = insert_message_statement(self._dialect_name)
+        parameters = rows.message_params(record)
+        if self._run(statement, parameters).rowcount == 1:
+            return record
+        # Nothing inserted: only a buffered message with the same id does that (other
+        # constraint violations raise).
+        found = self._fetch(_MESSAGE_BY_ID, {"message_id": record.message_id})
+        stored = rows.message_record(found[0])
+        if not message_is_stale(stored, record):
+            return stored
+        self._run(_DELETE_MESSAGE, {"key": stored.message_key})
+        self._run(statement, parameters)
+        return record
+
+    def find_messages(
+        self, name: str, correlation_key: str | None, now: datetime
+    ) -> list[MessageRecord]:
+        """Buffered messages of this name and correlation key (None equals None) that expire
+        after ``now``, oldest (by key) first."""
+        query = messages_query(correlation_key is None)
+        parameters = {"name": name, "correlation_key": correlation_key, "now": utc(now)}
+        return [rows.message_record(row) for row in self._fetch(query, parameters)]
+
+    def delete_messages(self, message_keys: Sequence[int]) -> None:
+        """Remove correlated messages (unknown keys are ignored)."""
+        if message_keys:
+            self._run_many(_DELETE_MESSAGE, [{"key": key} for key in message_keys])
+
+    def expire_messages(self, now: datetime) -> list[MessageRecord]:
+        """Remove and return the messages with ``expires_at <= now``, oldest (by key) first."""
+        # DELETE … RETURNING: one ix_messages_expiry range, and exactly the rows removed are
+        # returned even where another writer could insert in between (PostgreSQL).
+        statement = (
+            sa.delete(messages).where(messages.c.expires_at <= utc(now)).returning(*messages.c)
+        )
+        expired = [rows.message_record(row) for row in self._execute(statement)]
+        expired.sort(key=lambda message: message.message_key)
+        return expired
 
     # -- user tasks ---------------------------------------------------------------------------
     def upsert_user_task(self, record: UserTaskRecord) -> None:

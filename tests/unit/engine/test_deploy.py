@@ -13,20 +13,33 @@ def test_elements_this_version_cannot_run_are_refused_naming_the_element() -> No
     xml = process(
         '<bpmn:startEvent id="s"/>'
         + service("t", "work")
-        + '<bpmn:boundaryEvent id="late" attachedToRef="t"><bpmn:timerEventDefinition>'
-        '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">PT1H</bpmn:timeDuration>'
-        "</bpmn:timerEventDefinition></bpmn:boundaryEvent>"
-        '<bpmn:endEvent id="e"/><bpmn:endEvent id="e2"/>'
-        + chain("s", "t", "e")
-        + chain("late", "e2")
+        + '<bpmn:intermediateThrowEvent id="undo"><bpmn:compensateEventDefinition/>'
+        "</bpmn:intermediateThrowEvent>"
+        '<bpmn:endEvent id="e"/>' + chain("s", "t", "undo", "e")
     )
     engine = TestEngine()
     with pytest.raises(BpmnValidationError) as caught:
         engine.deploy(xml)
     [issue] = caught.value.issues
-    assert issue.location.element_id == "late"
-    assert "boundary event 'late'" in issue.message
-    assert engine.store is not None and engine.instances() == []
+    assert issue.location.element_id == "undo"
+    assert "compensate event 'undo'" in issue.message
+    assert engine.instances() == []
+
+
+def test_unreadable_timer_expressions_are_refused_naming_the_element() -> None:
+    for definition in (
+        "<bpmn:timeDuration>P1X</bpmn:timeDuration>",
+        "<bpmn:timeCycle>0 0 * *</bpmn:timeCycle>",
+        "<bpmn:timeDate>next tuesday</bpmn:timeDate>",
+    ):
+        xml = process(
+            '<bpmn:startEvent id="s"/><bpmn:intermediateCatchEvent id="wait">'
+            f"<bpmn:timerEventDefinition>{definition}</bpmn:timerEventDefinition>"
+            '</bpmn:intermediateCatchEvent><bpmn:endEvent id="e"/>' + chain("s", "wait", "e")
+        )
+        with pytest.raises(BpmnValidationError) as caught:
+            TestEngine().deploy(xml)
+        assert any(i.location.element_id == "wait" for i in caught.value.issues), definition
 
 
 def test_malformed_and_hostile_xml_are_refused_and_nothing_is_deployed() -> None:

@@ -21,6 +21,9 @@ from legato.store.records import (
     IncidentRecord,
     InstanceRecord,
     JobRecord,
+    MessageRecord,
+    SubscriptionRecord,
+    TimerRecord,
     UserTaskRecord,
 )
 from legato.store.schema import SCHEMA_VERSION
@@ -134,6 +137,46 @@ def incident(key: int, instance_key: int = 10, **changes: Any) -> IncidentRecord
         created_at=at(key),
         job_key=7,
         details="Traceback ...",
+    )
+    return replace(record, **changes)
+
+
+def timer(key: int, instance_key: int | None = 10, **changes: Any) -> TimerRecord:
+    record = TimerRecord(
+        timer_key=key,
+        definition_key=1,
+        element_id="wait",
+        due_at=at(0),
+        instance_key=instance_key,
+        element_instance_key=None if instance_key is None else key + 1000,
+    )
+    return replace(record, **changes)
+
+
+def subscription(
+    key: int, correlation_key: str | None = "order-1", instance_key: int | None = 10, **changes: Any
+) -> SubscriptionRecord:
+    record = SubscriptionRecord(
+        subscription_key=key,
+        kind="message",
+        name="paid",
+        definition_key=1,
+        element_id="wait_payment",
+        correlation_key=correlation_key,
+        instance_key=instance_key,
+        element_instance_key=None if instance_key is None else key + 1000,
+    )
+    return replace(record, **changes)
+
+
+def message(key: int, correlation_key: str | None = "order-1", **changes: Any) -> MessageRecord:
+    record = MessageRecord(
+        message_key=key,
+        name="paid",
+        published_at=at(0),
+        expires_at=at(60),
+        correlation_key=correlation_key,
+        variables={"amount": 12.5, "items": [1, "two", None]},
     )
     return replace(record, **changes)
 
@@ -617,6 +660,419 @@ def test_naive_datetimes_are_refused(store: Store) -> None:
         tx.activate_jobs(None, "w", 1, datetime(2024, 1, 1), at(1))
 
 
+# -- timers ---------------------------------------------------------------------------------
+
+
+def timer_keys(timers: list[TimerRecord]) -> list[int]:
+    return [t.timer_key for t in timers]
+
+
+def test_timers_round_trip_list_and_delete(store: Store) -> None:
+    seed(store, 10, 11)
+    start = timer(53, instance_key=None, due_at=at(5), repetitions=-1)
+    with store.transaction() as tx:
+        tx.insert_definition(definition(2, "invoice", 1))
+        tx.insert_timers(
+            [
+                timer(50, due_at=at(30)),
+                timer(51, due_at=at(10), repetitions=3),
+                timer(52, instance_key=11, due_at=at(20)),
+                start,
+                timer(54, instance_key=None, definition_key=2, due_at=at(1)),
+            ]
+        )
+    with store.transaction() as tx:
+        assert tx.list_timers(instance_key=10) == [
+            timer(51, due_at=at(10), repetitions=3),
+            timer(50, due_at=at(30)),
+        ]
+        assert timer_keys(tx.list_timers()) == [54, 53, 51, 52, 50]
+        # Only the start events of a definition, not the timers of its instances.
+        assert tx.list_timers(definition_key=1) == [start]
+        assert timer_keys(tx.list_timers(definition_key=2)) == [54]
+        assert timer_keys(tx.list_timers(instance_key=11, definition_key=1)) == [52]
+        assert tx.list_timers(instance_key=11, definition_key=2) == []
+        assert tx.list_timers(instance_key=99) == []
+        tx.delete_timers([50, 53, 999])
+        assert timer_keys(tx.list_timers()) == [54, 51, 52]
+    with store.transaction() as tx:
+        assert timer_keys(tx.list_timers()) == [54, 51, 52]
+        tx.delete_timers([])
+
+
+def test_timers_need_a_fresh_key_and_existing_owners(store: Store) -> None:
+    seed(store)
+    with store.transaction() as tx:
+        tx.insert_timers([timer(50)])
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_timers([timer(50)])
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_timers([timer(51), timer(51)])
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_timers([timer(52, instance_key=999)])
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_timers([timer(53, instance_key=None, definition_key=999)])
+    with store.transaction() as tx:
+        assert timer_keys(tx.list_timers()) == [50]
+
+
+def test_claim_due_timers_earliest_first_up_to_max(store: Store) -> None:
+    seed(store)
+    with store.transaction() as tx:
+        tx.insert_timers(
+            [
+                timer(50, due_at=at(30)),
+                timer(51, due_at=at(10)),
+                timer(52, due_at=at(100)),
+                timer(53, instance_key=None, due_at=at(20)),
+                timer(49, due_at=at(30)),
+            ]
+        )
+    lease = at(300)
+    with store.transaction() as tx:
+        assert tx.claim_due_timers(at(50), 0, lease) == []
+        first = tx.claim_due_timers(at(50), 2, lease)
+    assert timer_keys(first) == [51, 53]
+    assert all(t.state == "claimed" and t.lease_until == lease for t in first)
+    assert first[1] == replace(
+        timer(53, instance_key=None, due_at=at(20)), state="claimed", lease_until=lease
+    )
+    with store.transaction() as tx:
+        # Equal due times come out by key; the claimed ones and the future one stay out.
+        assert timer_keys(tx.claim_due_timers(at(50), 10, lease)) == [49, 50]
+        assert tx.claim_due_timers(at(50), 10, lease) == []
+        listed = {t.timer_key: t for t in tx.list_timers()}
+    assert listed[51].state == "claimed" and listed[51].lease_until == lease
+    assert listed[52].state == "scheduled" and listed[52].lease_until is None
+    with store.transaction() as tx:
+        assert timer_keys(tx.claim_due_timers(at(100), 10, lease)) == [52]
+
+
+def test_expired_timer_claims_are_claimed_again(store: Store) -> None:
+    seed(store)
+    with store.transaction() as tx:
+        tx.insert_timers([timer(50, due_at=at(0)), timer(51, due_at=at(1))])
+        assert timer_keys(tx.claim_due_timers(at(5), 1, at(60))) == [50]
+    with store.transaction() as tx:
+        assert timer_keys(tx.claim_due_timers(at(30), 5, at(90))) == [51]
+        assert tx.claim_due_timers(at(59), 5, at(90)) == []
+        # The claim on 50 ran out at 60: its node is presumed dead.
+        again = tx.claim_due_timers(at(61), 5, at(120))
+    assert [(t.timer_key, t.state, t.lease_until) for t in again] == [(50, "claimed", at(120))]
+
+
+def test_claims_over_many_timers_follow_due_order(store: Store) -> None:
+    seed(store)
+    # Due times in a scrambled but fixed order, with ties.
+    dues = {key: (key * 7919) % 500 for key in range(1000, 1600)}
+    with store.transaction() as tx:
+        tx.insert_timers([timer(key, due_at=at(due)) for key, due in dues.items()])
+    claimed: list[int] = []
+    for step in range(0, 520, 20):
+        with store.transaction() as tx:
+            claimed.extend(timer_keys(tx.claim_due_timers(at(step), 13, at(10_000))))
+        with store.transaction() as tx:
+            claimed.extend(timer_keys(tx.claim_due_timers(at(step), 1000, at(10_000))))
+    assert claimed == sorted(dues, key=lambda key: (dues[key], key))
+
+
+def test_next_timer_due_at_counts_due_dates_and_claims(store: Store) -> None:
+    seed(store)
+    with store.transaction() as tx:
+        assert tx.next_timer_due_at() is None
+        tx.insert_timers([timer(50, due_at=at(40)), timer(51, due_at=at(10))])
+        assert tx.next_timer_due_at() == at(10)
+        tx.claim_due_timers(at(10), 1, at(70))
+        assert tx.next_timer_due_at() == at(40)
+    with store.transaction() as tx:
+        tx.delete_timers([50])
+        assert tx.next_timer_due_at() == at(70)
+        tx.delete_timers([51])
+        assert tx.next_timer_due_at() is None
+
+
+def test_rolled_back_timer_changes_leave_nothing(store: Store) -> None:
+    seed(store)
+    with store.transaction() as tx:
+        tx.insert_timers([timer(50, due_at=at(1)), timer(51, due_at=at(2))])
+    with pytest.raises(Boom), store.transaction() as tx:
+        tx.insert_timers([timer(52, due_at=at(0))])
+        tx.delete_timers([51])
+        assert timer_keys(tx.claim_due_timers(at(10), 10, at(60))) == [52, 50]
+        assert tx.next_timer_due_at() == at(60)
+        raise Boom
+    with store.transaction() as tx:
+        assert tx.next_timer_due_at() == at(1)
+        assert [(t.timer_key, t.state) for t in tx.list_timers()] == [
+            (50, "scheduled"),
+            (51, "scheduled"),
+        ]
+        assert timer_keys(tx.claim_due_timers(at(10), 10, at(60))) == [50, 51]
+
+
+# -- subscriptions --------------------------------------------------------------------------
+
+
+def subscription_keys(subscriptions: list[SubscriptionRecord]) -> list[int]:
+    return [s.subscription_key for s in subscriptions]
+
+
+def test_message_subscriptions_match_on_name_and_correlation_key(store: Store) -> None:
+    seed(store, 10, 11, 12)
+    start = subscription(64, correlation_key=None, instance_key=None, interrupting=False)
+    with store.transaction() as tx:
+        tx.insert_subscriptions(
+            [
+                subscription(65, "order-1", instance_key=11),
+                subscription(60, "order-1"),
+                subscription(61, "order-2", instance_key=12),
+                subscription(62, None, instance_key=12),
+                subscription(63, "order-1", name="shipped"),
+                start,
+                subscription(66, "order-1", kind="signal"),
+            ]
+        )
+    with store.transaction() as tx:
+        found = tx.find_subscriptions("message", "paid", "order-1")
+        assert subscription_keys(found) == [60, 64, 65]
+        assert found[0] == subscription(60, "order-1")
+        assert found[1] == start
+        assert found[1].interrupting is False
+        assert subscription_keys(tx.find_subscriptions("message", "paid", "order-2")) == [61, 64]
+        # Start events match whatever the key; None equals None for instance subscriptions.
+        assert subscription_keys(tx.find_subscriptions("message", "paid", "nobody")) == [64]
+        assert subscription_keys(tx.find_subscriptions("message", "paid", None)) == [62, 64]
+        assert subscription_keys(tx.find_subscriptions("message", "shipped", "order-1")) == [63]
+        assert tx.find_subscriptions("message", "unknown", "order-1") == []
+
+
+def test_signal_subscriptions_ignore_correlation_keys(store: Store) -> None:
+    seed(store, 10, 11)
+    with store.transaction() as tx:
+        tx.insert_subscriptions(
+            [
+                subscription(72, None, kind="signal", name="alarm", instance_key=None),
+                subscription(70, "a", kind="signal", name="alarm"),
+                subscription(71, None, kind="signal", name="alarm", instance_key=11),
+                subscription(73, "a", kind="signal", name="other"),
+                subscription(74, "a", kind="message", name="alarm"),
+            ]
+        )
+    with store.transaction() as tx:
+        assert subscription_keys(tx.find_subscriptions("signal", "alarm")) == [70, 71, 72]
+        assert subscription_keys(tx.find_subscriptions("signal", "alarm", "b")) == [70, 71, 72]
+        assert subscription_keys(tx.find_subscriptions("signal", "other")) == [73]
+        assert tx.find_subscriptions("signal", "unknown") == []
+
+
+def test_subscriptions_list_delete_and_rules(store: Store) -> None:
+    seed(store, 10, 11)
+    with store.transaction() as tx:
+        tx.insert_definition(definition(2, "invoice", 1))
+        tx.insert_subscriptions(
+            [
+                subscription(61),
+                subscription(60, instance_key=11),
+                subscription(62, None, instance_key=None),
+                subscription(63, None, instance_key=None, definition_key=2),
+                subscription(64),
+            ]
+        )
+    with store.transaction() as tx:
+        assert subscription_keys(tx.list_subscriptions()) == [60, 61, 62, 63, 64]
+        assert subscription_keys(tx.list_subscriptions(instance_key=10)) == [61, 64]
+        assert subscription_keys(tx.list_subscriptions(definition_key=1)) == [62]
+        assert subscription_keys(tx.list_subscriptions(definition_key=2)) == [63]
+        assert tx.list_subscriptions(instance_key=10, definition_key=2) == []
+        tx.delete_subscriptions([61, 62, 999])
+        # Deleted in this transaction: gone from lookups at once (63 starts another process).
+        found = tx.find_subscriptions("message", "paid", "order-1")
+        assert subscription_keys(found) == [60, 63, 64]
+    with store.transaction() as tx:
+        assert subscription_keys(tx.list_subscriptions()) == [60, 63, 64]
+        assert subscription_keys(tx.find_subscriptions("message", "paid", "x")) == [63]
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_subscriptions([subscription(60)])
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_subscriptions([subscription(65, instance_key=999)])
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_subscriptions([subscription(66, instance_key=None, definition_key=999)])
+    with store.transaction() as tx:
+        assert subscription_keys(tx.list_subscriptions()) == [60, 63, 64]
+
+
+def test_rolled_back_subscriptions_leave_nothing(store: Store) -> None:
+    seed(store)
+    with store.transaction() as tx:
+        tx.insert_subscriptions([subscription(60)])
+    with pytest.raises(Boom), store.transaction() as tx:
+        tx.insert_subscriptions([subscription(61), subscription(62, None, instance_key=None)])
+        tx.delete_subscriptions([60])
+        assert subscription_keys(tx.find_subscriptions("message", "paid", "order-1")) == [61, 62]
+        raise Boom
+    with store.transaction() as tx:
+        assert subscription_keys(tx.find_subscriptions("message", "paid", "order-1")) == [60]
+        assert subscription_keys(tx.list_subscriptions()) == [60]
+
+
+# -- buffered messages ----------------------------------------------------------------------
+
+
+def message_keys(messages: list[MessageRecord]) -> list[int]:
+    return [m.message_key for m in messages]
+
+
+def test_messages_are_found_by_name_key_and_expiry(store: Store) -> None:
+    with store.transaction() as tx:
+        assert tx.insert_message(message(82, expires_at=at(30))) == message(82, expires_at=at(30))
+        tx.insert_message(message(80))
+        tx.insert_message(message(81, "order-2"))
+        tx.insert_message(message(83, None))
+        tx.insert_message(message(84, name="shipped"))
+    with store.transaction() as tx:
+        found = tx.find_messages("paid", "order-1", at(10))
+        assert found == [message(80), message(82, expires_at=at(30))]
+        # Expired is expires_at <= now.
+        assert message_keys(tx.find_messages("paid", "order-1", at(30))) == [80]
+        assert message_keys(tx.find_messages("paid", "order-1", at(60))) == []
+        assert message_keys(tx.find_messages("paid", "order-2", at(10))) == [81]
+        assert message_keys(tx.find_messages("paid", None, at(10))) == [83]
+        assert message_keys(tx.find_messages("shipped", "order-1", at(10))) == [84]
+        assert tx.find_messages("paid", "nobody", at(10)) == []
+        tx.delete_messages([80, 999])
+        assert message_keys(tx.find_messages("paid", "order-1", at(10))) == [82]
+    with store.transaction() as tx:
+        assert message_keys(tx.find_messages("paid", "order-1", at(10))) == [82]
+
+
+def test_a_message_id_is_buffered_once(store: Store) -> None:
+    first = message(80, message_id="m-1")
+    with store.transaction() as tx:
+        assert tx.insert_message(first) == first
+        duplicate = message(81, "order-2", message_id="m-1", variables={"other": True})
+        assert tx.insert_message(duplicate) == first
+    with store.transaction() as tx:
+        assert tx.insert_message(duplicate) == first
+        # Messages without an id never clash.
+        tx.insert_message(message(82))
+        tx.insert_message(message(83))
+        assert message_keys(tx.find_messages("paid", "order-1", at(1))) == [80, 82, 83]
+        assert tx.find_messages("paid", "order-2", at(1)) == []
+    with store.transaction() as tx:
+        tx.delete_messages([80])
+        # Correlated and removed: the id is free again.
+        assert tx.insert_message(duplicate) == duplicate
+        assert message_keys(tx.find_messages("paid", "order-2", at(1))) == [81]
+
+
+def test_an_expired_message_does_not_block_its_id(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.insert_message(message(80, message_id="m-1", expires_at=at(60)))
+    later = message(81, message_id="m-1", published_at=at(60), expires_at=at(120))
+    with store.transaction() as tx:
+        assert tx.insert_message(later) == later
+        assert tx.expire_messages(at(60)) == []
+        assert message_keys(tx.find_messages("paid", "order-1", at(61))) == [81]
+
+
+def test_expire_messages_removes_and_returns_the_expired(store: Store) -> None:
+    with store.transaction() as tx:
+        assert tx.expire_messages(at(0)) == []
+        tx.insert_message(message(82, expires_at=at(20)))
+        tx.insert_message(message(80, expires_at=at(10)))
+        tx.insert_message(message(81, "order-2", expires_at=at(30), message_id="m-1"))
+        tx.insert_message(message(83, expires_at=at(40)))
+        tx.delete_messages([83])
+    with store.transaction() as tx:
+        expired = tx.expire_messages(at(20))
+        assert expired == [message(80, expires_at=at(10)), message(82, expires_at=at(20))]
+        assert tx.expire_messages(at(20)) == []
+    with store.transaction() as tx:
+        assert tx.find_messages("paid", "order-1", at(0)) == []
+        assert message_keys(tx.expire_messages(at(1000))) == [81]
+        assert tx.find_messages("paid", "order-2", at(0)) == []
+        # Its id went with it.
+        fresh = message(84, message_id="m-1")
+        assert tx.insert_message(fresh) == fresh
+
+
+def test_rolled_back_messages_leave_nothing(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.insert_message(message(80, expires_at=at(10)))
+    with pytest.raises(Boom), store.transaction() as tx:
+        tx.insert_message(message(81, message_id="m-1"))
+        assert message_keys(tx.expire_messages(at(10))) == [80]
+        raise Boom
+    with store.transaction() as tx:
+        assert message_keys(tx.find_messages("paid", "order-1", at(0))) == [80]
+        assert message_keys(tx.expire_messages(at(10))) == [80]
+        fresh = message(82, message_id="m-1")
+        assert tx.insert_message(fresh) == fresh
+
+
+def test_changing_returned_message_variables_does_not_change_the_store(store: Store) -> None:
+    with store.transaction() as tx:
+        returned = tx.insert_message(message(80))
+        returned.variables["amount"] = "mutated"
+        tx.find_messages("paid", "order-1", at(0))[0].variables["items"].append(4)
+    with store.transaction() as tx:
+        assert tx.find_messages("paid", "order-1", at(0)) == [message(80)]
+
+
+def test_unstorable_message_variables_are_refused(store: Store) -> None:
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_message(message(80, variables={"big": 2**70}))
+    with store.transaction() as tx:
+        assert tx.find_messages("paid", "order-1", at(0)) == []
+
+
+def test_timer_and_message_datetimes_come_back_aware_utc(store: Store) -> None:
+    seed(store)
+    plus_two = timezone(timedelta(hours=2))
+    local = datetime(2024, 5, 1, 14, 0, 0, 999999, tzinfo=plus_two)
+    later = local + timedelta(hours=1)
+    with store.transaction() as tx:
+        tx.insert_timers([timer(50, due_at=local, state="claimed", lease_until=later)])
+        tx.insert_timers([timer(51, due_at=later)])
+        returned = tx.insert_message(message(80, published_at=local, expires_at=later))
+        claimed = tx.claim_due_timers(later, 1, later + timedelta(hours=1))
+    with store.transaction() as tx:
+        loaded_timers = tx.list_timers()
+        loaded_message = tx.find_messages("paid", "order-1", local)[0]
+        next_due = tx.next_timer_due_at()
+    values = [
+        loaded_timers[0].due_at,
+        loaded_timers[0].lease_until,
+        loaded_timers[1].due_at,
+        loaded_message.published_at,
+        loaded_message.expires_at,
+        returned.published_at,
+        returned.expires_at,
+        claimed[0].lease_until,
+        next_due,
+    ]
+    assert values[0] == local
+    for value in values:
+        assert value is not None and value.tzinfo is UTC
+        assert value.microsecond == 999999
+    assert timer_keys(claimed) == [50]  # its claim ran out at ``later``, 51 is due then too
+
+
+def test_naive_datetimes_are_refused_by_timers_and_messages(store: Store) -> None:
+    naive = datetime(2024, 1, 1)
+    seed(store)
+    with pytest.raises(StoreError, match="naive"), store.transaction() as tx:
+        tx.insert_timers([timer(50, due_at=naive)])
+    with pytest.raises(StoreError, match="naive"), store.transaction() as tx:
+        tx.claim_due_timers(naive, 1, at(1))
+    with pytest.raises(StoreError, match="naive"), store.transaction() as tx:
+        tx.insert_message(message(80, expires_at=naive))
+    with pytest.raises(StoreError, match="naive"), store.transaction() as tx:
+        tx.find_messages("paid", None, naive)
+    with pytest.raises(StoreError, match="naive"), store.transaction() as tx:
+        tx.expire_messages(naive)
+
+
 # -- SQLite specifics -----------------------------------------------------------------------
 
 
@@ -671,3 +1127,88 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
 def test_other_databases_are_refused_for_now() -> None:
     with pytest.raises(StoreError, match="unsupported"):
         SqlStore("mysql://localhost/legato")
+
+
+def test_a_version_1_file_without_the_newer_tables_gets_them(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    url = f"sqlite:///{path}"
+    first = SqlStore(url)
+    seed(first)
+    first.close()
+    # A file written before timers, subscriptions and messages existed.
+    with sqlite3.connect(path) as raw:
+        for table in ("timers", "subscriptions", "messages"):
+            raw.execute(f"DROP TABLE {table}")
+    raw.close()
+
+    second = SqlStore(url)
+    try:
+        with second.transaction() as tx:
+            assert tx.get_instance(10) == instance(10)
+            tx.insert_timers([timer(50)])
+            tx.insert_subscriptions([subscription(60)])
+            tx.insert_message(message(80, message_id="m-1"))
+        with second.engine.connect() as connection:
+            indexes = {
+                row[0]
+                for row in connection.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'index'"
+                )
+            }
+            version = connection.exec_driver_sql("SELECT max(version) FROM schema_versions")
+            assert version.scalar() == SCHEMA_VERSION == 1
+        assert {
+            "ix_timers_due",
+            "ix_subscriptions_lookup",
+            "ix_subscriptions_start",
+            "ux_messages_message_id",
+            "ix_messages_lookup",
+            "ix_messages_expiry",
+        } <= indexes
+    finally:
+        second.close()
+
+
+def test_hot_timer_subscription_and_message_queries_use_their_indexes() -> None:
+    # The private statements are what the transactions run; the plans are SQLite's own.
+    from legato.store import sql
+
+    store = SqlStore("sqlite://")
+    try:
+        with store.engine.connect() as connection:
+            dialect = connection.dialect
+            expected = {
+                sql.due_timers_query("sqlite"): ["ix_timers_due"],
+                sql.subscriptions_query(True, False): [
+                    "ix_subscriptions_lookup",
+                    "ix_subscriptions_start",
+                ],
+                sql.subscriptions_query(True, True): [
+                    "ix_subscriptions_lookup",
+                    "ix_subscriptions_start",
+                ],
+                sql.subscriptions_query(False, False): ["ix_subscriptions_lookup"],
+                sql.messages_query(False): ["ix_messages_lookup"],
+                sql.messages_query(True): ["ix_messages_lookup"],
+            }
+            for prepared, indexes in expected.items():
+                compiled = prepared.compiled(dialect)
+                parameters = [1 if name == "max_timers" else None for name in compiled.names]
+                plan = [
+                    str(row[3])
+                    for row in connection.exec_driver_sql(
+                        f"EXPLAIN QUERY PLAN {compiled.sql}", tuple(parameters)
+                    )
+                ]
+                searches = [step for step in plan if step.startswith(("SEARCH", "SCAN"))]
+                assert len(searches) == len(indexes), plan
+                for step, index in zip(searches, indexes, strict=True):
+                    assert step.startswith("SEARCH") and f"INDEX {index} " in step, plan
+            # Claiming walks the index in order: no sort before the LIMIT.
+            claim = sql.due_timers_query("sqlite").compiled(dialect)
+            claim_plan = connection.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {claim.sql}", tuple(None for _ in claim.names)
+            ).fetchall()
+            assert not any("TEMP B-TREE" in str(row[3]) for row in claim_plan)
+    finally:
+        store.close()

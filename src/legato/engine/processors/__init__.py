@@ -6,7 +6,11 @@ from typing import Any
 
 from legato.engine.processing import Processing
 from legato.engine.processors.base import ActivityProcessor, ElementProcessor
-from legato.engine.processors.events import EventProcessor
+from legato.engine.processors.events import (
+    EventBasedGatewayProcessor,
+    EventProcessor,
+    ReceiveTaskProcessor,
+)
 from legato.engine.processors.gateways import (
     ExclusiveGatewayProcessor,
     InclusiveGatewayProcessor,
@@ -25,11 +29,13 @@ from legato.model import (
     CallActivity,
     ComplexGateway,
     Event,
+    EventBasedGateway,
     ExclusiveGateway,
     FlowNode,
     InclusiveGateway,
     JobWorkerTask,
     ParallelGateway,
+    ReceiveTask,
     SubProcess,
     UserTask,
 )
@@ -37,6 +43,8 @@ from legato.model import (
 _BODY = MultiInstanceBodyProcessor()
 _BY_CLASS: list[tuple[type[FlowNode], ElementProcessor[Any]]] = [
     (JobWorkerTask, JobWorkerProcessor()),
+    (ReceiveTask, ReceiveTaskProcessor()),
+    (EventBasedGateway, EventBasedGatewayProcessor()),
     (UserTask, UserTaskProcessor()),
     (SubProcess, SubProcessProcessor()),
     (CallActivity, CallActivityProcessor()),

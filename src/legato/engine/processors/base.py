@@ -25,7 +25,12 @@ class ElementProcessor(Generic[E]):
     def on_activate(self, p: Processing, instance: ElementInstance, element: E) -> None:
         """A token entered ``element``."""
         p.apply_mappings(element.input_mappings, instance.key, instance.key, propagate=False)
+        self.arm(p, instance, element)
         self.execute(p, instance, element)
+
+    def arm(self, p: Processing, instance: ElementInstance, element: E) -> None:
+        """Open the waits that belong to the element instance (boundary events, event
+        sub-processes); none by default."""
 
     def execute(self, p: Processing, instance: ElementInstance, element: E) -> None:
         """The element's own work; by default it is done at once."""
@@ -66,6 +71,15 @@ class ElementProcessor(Generic[E]):
 
 class ActivityProcessor(ElementProcessor[Activity]):
     """Activities: standard loops and completion quantities on top of the default."""
+
+    def arm(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
+        from legato.engine.processors.waits import close_waits, open_activity_waits
+
+        parent = p.state.elements.get(instance.parent_key) if instance.parent_key else None
+        if parent is not None and parent.is_mi_body:
+            return  # boundary events belong to the multi-instance body
+        close_waits(p, instance)  # a re-run after an incident opens them afresh
+        open_activity_waits(p, instance, element)
 
     def on_activate(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
         loop = element.loop

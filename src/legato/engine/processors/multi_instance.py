@@ -26,6 +26,7 @@ class MultiInstanceBodyProcessor(ActivityProcessor):
     """The body of a multi-instance activity."""
 
     def on_activate(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
+        self.arm(p, instance, element)
         loop = _loop(element)
         items: list[Any] | None = None
         if loop.input_collection is not None:

@@ -7,13 +7,25 @@ from legato.engine import events as ev
 from legato.engine.processing import IncidentError, Processing
 from legato.engine.processors.base import ActivityProcessor
 from legato.engine.state import ElementInstance
-from legato.model import Activity, CallActivity
+from legato.model import Activity, CallActivity, SubProcess
 
 
 class SubProcessProcessor(ActivityProcessor):
-    """Starts the tokens of its scope; completes when the last of them has ended."""
+    """Starts the tokens of its scope; completes when the last of them has ended.
+
+    An event sub-process is entered through the start event that triggered it, which the
+    trigger activates itself.
+    """
+
+    def arm(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
+        from legato.engine.processors.waits import open_scope_waits
+
+        super().arm(p, instance, element)
+        open_scope_waits(p, instance, element.element_id)
 
     def execute(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
+        if isinstance(element, SubProcess) and element.triggered_by_event:
+            return
         starts = p.process.start_nodes(element.element_id)
         if not starts:
             p.complete(instance)
@@ -82,7 +94,10 @@ def child_completed(
 def complete_instance(p: Processing) -> None:
     """The root scope emptied: the instance is complete; tell a calling parent."""
     state = p.state
+    from legato.engine.processors.waits import close_waits
+
     root_variables = dict(state.variables.get(state.instance_key, {}))
+    close_waits(p, state.elements[state.instance_key])
     p.emit(ev.InstanceCompleted(at=p.ctx.now))
     if state.parent_instance_key is not None and state.parent_element_instance_key is not None:
         p.follow_ups.append(

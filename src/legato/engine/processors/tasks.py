@@ -6,15 +6,19 @@ from datetime import datetime
 from typing import Any
 
 from legato.engine import events as ev
+from legato.engine.commands import PublishMessage
 from legato.engine.processing import IncidentError, Processing
 from legato.engine.processors.base import ActivityProcessor
+from legato.engine.processors.waits import correlation_value
 from legato.engine.state import ElementInstance
 from legato.model import (
     Activity,
     BusinessRuleTask,
     Expression,
+    FlowNode,
     JobWorkerTask,
     ScriptTask,
+    SendTask,
     UserTask,
 )
 
@@ -26,6 +30,16 @@ class JobWorkerProcessor(ActivityProcessor):
         assert isinstance(element, JobWorkerTask)
         if isinstance(element, ScriptTask) and element.script is not None:
             self._run_script(p, instance, element, element.script)
+            return
+        if element.job_type is None and isinstance(element, SendTask) and element.message_name:
+            key = None
+            if element.correlation_key is not None:
+                key = correlation_value(p.evaluate(element.correlation_key, instance.key))
+            variables = p.variables_of(instance.key) if element.input_mappings else {}
+            p.messages.append(
+                PublishMessage(name=element.message_name, correlation_key=key, variables=variables)
+            )
+            p.complete(instance)
             return
         if element.job_type is None:
             if isinstance(element, BusinessRuleTask) and element.decision_id:
@@ -50,15 +64,22 @@ class JobWorkerProcessor(ActivityProcessor):
             p.emit(ev.JobCanceled(at=p.ctx.now, job_key=instance.job_key))
 
 
-def create_job(p: Processing, instance: ElementInstance, element: JobWorkerTask) -> None:
-    """Create the job of a job worker task."""
-    assert element.job_type is not None
-    job_type = p.evaluate(element.job_type, instance.key)
+def create_job(
+    p: Processing,
+    instance: ElementInstance,
+    element: FlowNode,
+    job_type_expression: Expression | None = None,
+) -> None:
+    """Create the job of a job worker task (or of a message throw event with a job type)."""
+    expression = job_type_expression or getattr(element, "job_type", None)
+    assert expression is not None
+    job_type = p.evaluate(expression, instance.key)
     if not isinstance(job_type, str) or not job_type:
         raise IncidentError("job", f"job type of '{element.element_id}' evaluated to {job_type!r}")
     retries = p.retry_policy(element).max_attempts
-    if element.retries is not None:
-        retries = _as_int(p.evaluate(element.retries, instance.key), "retries")
+    retries_expression = getattr(element, "retries", None)
+    if retries_expression is not None:
+        retries = _as_int(p.evaluate(retries_expression, instance.key), "retries")
     p.emit(
         ev.JobCreated(
             at=p.ctx.now,
@@ -67,7 +88,7 @@ def create_job(p: Processing, instance: ElementInstance, element: JobWorkerTask)
             element_id=element.element_id,
             job_type=job_type,
             retries=max(retries, 1),
-            headers=dict(element.headers),
+            headers=dict(getattr(element, "headers", ())),
         )
     )
 

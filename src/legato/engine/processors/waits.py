@@ -1,0 +1,440 @@
+"""Waiting for events: timers, messages, signals and conditions; and throwing errors and
+escalations up the scopes to where they are caught.
+
+An element instance that waits *owns* the wait: a catch event or receive task owns its own; an
+activity owns the waits of its boundary events; a scope (the process or a sub-process) owns
+the waits of the start events of its event sub-processes; an event-based gateway owns the
+waits of the events after it. Every wait of an owner ends when the owner ends.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from legato.engine import events as ev
+from legato.engine import timers
+from legato.engine.processing import IncidentError, Processing
+from legato.engine.state import ElementInstance
+from legato.model import (
+    Activity,
+    BoundaryEvent,
+    ConditionalEventDefinition,
+    ErrorEventDefinition,
+    EscalationEventDefinition,
+    Event,
+    EventBasedGateway,
+    EventDefinition,
+    FlowNode,
+    MessageEventDefinition,
+    ReceiveTask,
+    SignalEventDefinition,
+    StartEvent,
+    SubProcess,
+    TimerEventDefinition,
+)
+
+WAITABLE = (
+    TimerEventDefinition,
+    MessageEventDefinition,
+    SignalEventDefinition,
+    ConditionalEventDefinition,
+)
+
+
+def definition_of(element: FlowNode) -> EventDefinition | None:
+    """The (first) event definition of an event, or a receive task's message."""
+    if isinstance(element, ReceiveTask):
+        return element.message
+    if isinstance(element, Event) and element.event_definitions:
+        return element.event_definitions[0]
+    return None
+
+
+def is_interrupting(element: FlowNode) -> bool:
+    """Whether triggering ``element`` ends what its owner was doing."""
+    if isinstance(element, BoundaryEvent):
+        return element.cancel_activity
+    if isinstance(element, StartEvent):
+        return element.is_interrupting
+    return True
+
+
+# -- opening and closing ------------------------------------------------------------------------
+
+
+def open_activity_waits(p: Processing, instance: ElementInstance, element: FlowNode) -> None:
+    """An activity (or a multi-instance body) starts: arm its boundary events."""
+    if not isinstance(element, Activity):
+        return
+    for boundary_id in element.boundary_events:
+        boundary = p.process.element(boundary_id)
+        if isinstance(definition_of(boundary), WAITABLE):
+            open_wait(p, instance, boundary)
+
+
+def open_scope_waits(p: Processing, scope: ElementInstance, scope_id: str) -> None:
+    """A scope starts: arm the start events of its event sub-processes."""
+    for child_id in p.process.children.get(scope_id, ()):
+        child = p.process.element(child_id)
+        if isinstance(child, SubProcess) and child.triggered_by_event:
+            for start_id in p.process.children.get(child_id, ()):
+                start = p.process.element(start_id)
+                if isinstance(start, StartEvent) and isinstance(definition_of(start), WAITABLE):
+                    open_wait(p, scope, start)
+
+
+def open_wait(p: Processing, owner: ElementInstance, event: FlowNode) -> None:
+    """Make ``owner`` wait for the event ``event`` defines."""
+    definition = definition_of(event)
+    interrupting = is_interrupting(event)
+    if isinstance(definition, TimerEventDefinition):
+        schedule = _schedule(p, definition, owner, event)
+        p.emit(
+            ev.TimerScheduled(
+                at=p.ctx.now,
+                timer_key=p.ctx.new_key(),
+                element_instance_key=owner.key,
+                element_id=event.element_id,
+                due_at=schedule.due_at,
+                repetitions=schedule.repetitions,
+                cycle=schedule.cycle,
+            )
+        )
+    elif isinstance(definition, MessageEventDefinition):
+        key = None
+        if definition.correlation_key is not None:
+            key = correlation_value(p.evaluate(definition.correlation_key, owner.key))
+        _subscribe(p, owner, event, "message", definition.message_name or "", key, interrupting)
+    elif isinstance(definition, SignalEventDefinition):
+        _subscribe(p, owner, event, "signal", definition.signal_name or "", None, interrupting)
+    elif isinstance(definition, ConditionalEventDefinition):
+        _subscribe(p, owner, event, "conditional", event.element_id, None, interrupting)
+
+
+def correlation_value(value: Any) -> str:
+    """A correlation key as text: strings as they are, whole numbers without a fraction."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        raise IncidentError(
+            "correlation", f"a correlation key must be a string or number, got {value!r}"
+        )
+    if isinstance(value, (int, Decimal)):
+        number = Decimal(value)
+        return str(int(number)) if number == number.to_integral_value() else str(number.normalize())
+    raise IncidentError(
+        "correlation", f"a correlation key must be a string or number, got {value!r}"
+    )
+
+
+def _subscribe(
+    p: Processing,
+    owner: ElementInstance,
+    event: FlowNode,
+    kind: str,
+    name: str,
+    correlation_key: str | None,
+    interrupting: bool,
+) -> None:
+    p.emit(
+        ev.SubscriptionOpened(
+            at=p.ctx.now,
+            subscription_key=p.ctx.new_key(),
+            kind=kind,
+            name=name,
+            element_instance_key=owner.key,
+            element_id=event.element_id,
+            correlation_key=correlation_key,
+            interrupting=interrupting,
+        )
+    )
+
+
+def _schedule(
+    p: Processing, definition: TimerEventDefinition, owner: ElementInstance, event: FlowNode
+) -> timers.Schedule:
+    try:
+        if definition.time_date is not None:
+            return timers.at_date(p.evaluate(definition.time_date, owner.key))
+        if definition.time_duration is not None:
+            return timers.after_duration(p.evaluate(definition.time_duration, owner.key), p.ctx.now)
+        if definition.time_cycle is not None:
+            return timers.cycle(p.evaluate(definition.time_cycle, owner.key), p.ctx.now)
+    except timers.TimerError as exc:
+        raise IncidentError("timer", f"timer '{event.element_id}': {exc}") from exc
+    raise IncidentError("timer", f"timer '{event.element_id}' has no date, duration or cycle")
+
+
+def close_waits(p: Processing, owner: ElementInstance, only: set[str] | None = None) -> None:
+    """End the waits of ``owner`` (only those of the events in ``only``, when given)."""
+    for timer in list(p.state.timers.values()):
+        if timer.element_instance_key == owner.key and (only is None or timer.element_id in only):
+            p.emit(ev.TimerCanceled(at=p.ctx.now, timer_key=timer.timer_key))
+    for sub in list(p.state.subscriptions.values()):
+        if sub.element_instance_key == owner.key and (only is None or sub.element_id in only):
+            p.emit(ev.SubscriptionClosed(at=p.ctx.now, subscription_key=sub.subscription_key))
+
+
+# -- triggering ----------------------------------------------------------------------------------
+
+
+def trigger(
+    p: Processing, owner: ElementInstance, catch: FlowNode, variables: dict[str, Any]
+) -> None:
+    """The event ``catch`` happened for ``owner``: go on from there."""
+    if isinstance(catch, BoundaryEvent):
+        scope_key = owner.parent_key
+        assert scope_key is not None
+        if catch.cancel_activity:
+            p.terminate(owner)
+        boundary = p.activate(catch, scope_key, None)
+        _take_variables(p, boundary, catch, variables)
+    elif isinstance(catch, StartEvent):
+        _start_event_sub_process(p, owner, catch, variables)
+    elif owner.key in p.state.elements and isinstance(
+        p.process.element(owner.element_id), EventBasedGateway
+    ):
+        gateway = p.process.element(owner.element_id)
+        [flow] = [
+            p.process.flow(f)
+            for f in gateway.outgoing
+            if p.process.flow(f).target_id == catch.element_id
+        ]
+        assert owner.parent_key is not None
+        p.pretriggered[(owner.parent_key, catch.element_id)] = variables
+        p.finish(owner, [flow])
+    else:
+        close_waits(p, owner)
+        _take_variables(p, owner, catch, variables)
+        p.complete(owner)
+
+
+def _take_variables(
+    p: Processing, instance: ElementInstance, catch: FlowNode, variables: dict[str, Any]
+) -> None:
+    if not variables:
+        return
+    if catch.output_mappings:
+        for name, value in variables.items():
+            p.set_local(instance.key, name, value)
+    else:
+        p.set_all_propagating(instance.key, variables)
+
+
+def _start_event_sub_process(
+    p: Processing, scope: ElementInstance, start: StartEvent, variables: dict[str, Any]
+) -> None:
+    sub_process = p.process.element(start.scope_id)
+    if start.is_interrupting:
+        starts = {
+            s
+            for child_id in p.process.children.get(scope.element_id, ())
+            if isinstance(p.process.element(child_id), SubProcess)
+            for s in p.process.children.get(child_id, ())
+            if isinstance(p.process.element(s), StartEvent)
+        }
+        close_waits(p, scope, starts)
+        for key in sorted(scope.children, reverse=True):
+            child = p.state.elements.get(key)
+            if child is not None:
+                p.terminate(child)
+        _drop_join_tokens(p, scope.key)
+    esp = p.activate(sub_process, scope.key, None)
+    for name, value in variables.items():
+        p.set_local(esp.key, name, value)
+
+    def enter() -> None:
+        if esp.key in p.state.elements:
+            p.activate(start, esp.key, None)
+
+    p.later(enter)
+
+
+def _drop_join_tokens(p: Processing, scope_key: int) -> None:
+    for slot in [s for s in p.state.joins if s[0] == scope_key]:
+        flows = p.state.joins[slot]
+        p.emit(
+            ev.JoinTokensConsumed(
+                at=p.ctx.now, scope_key=slot[0], element_id=slot[1], consumed=dict(flows)
+            )
+        )
+
+
+def catch_signal(p: Processing, name: str, variables: dict[str, Any]) -> None:
+    """Deliver a signal thrown inside the instance to the instance's own catch events."""
+    for sub in list(p.state.subscriptions.values()):
+        if sub.kind != "signal" or sub.name != name:
+            continue
+        if sub.subscription_key not in p.state.subscriptions:
+            continue
+        owner = p.state.elements.get(sub.element_instance_key)
+        if owner is None:
+            continue
+        p.emit(
+            ev.SignalReceived(
+                at=p.ctx.now,
+                subscription_key=sub.subscription_key,
+                name=name,
+                element_id=sub.element_id,
+                variables=variables,
+            )
+        )
+        if sub.interrupting:
+            p.emit(ev.SubscriptionClosed(at=p.ctx.now, subscription_key=sub.subscription_key))
+        trigger(p, owner, p.process.element(sub.element_id), variables)
+
+
+# -- conditions -----------------------------------------------------------------------------------
+
+
+def evaluate_conditions(p: Processing) -> None:
+    """Trigger every conditional wait whose condition holds now."""
+    for sub in list(p.state.subscriptions.values()):
+        if sub.kind != "conditional" or sub.subscription_key not in p.state.subscriptions:
+            continue
+        owner = p.state.elements.get(sub.element_instance_key)
+        if owner is None:
+            continue
+        catch = p.process.element(sub.element_id)
+        definition = definition_of(catch)
+        assert isinstance(definition, ConditionalEventDefinition)
+        if definition.condition is None:
+            continue
+        try:
+            holds = definition.condition.evaluate(p.variables_of(owner.key), p.ctx.now) is True
+        except Exception:
+            holds = False
+        if holds:
+            p.emit(
+                ev.ConditionMet(
+                    at=p.ctx.now, subscription_key=sub.subscription_key, element_id=sub.element_id
+                )
+            )
+            if sub.interrupting:
+                p.emit(ev.SubscriptionClosed(at=p.ctx.now, subscription_key=sub.subscription_key))
+            trigger(p, owner, catch, {})
+
+
+# -- throwing errors and escalations --------------------------------------------------------------
+
+
+def throw_error(
+    p: Processing, source: ElementInstance, code: str, message: str, variables: dict[str, Any]
+) -> bool:
+    """Throw a BPMN error from ``source`` to the nearest catching event; False if none."""
+    found = _find_catch(p, source, ErrorEventDefinition, code)
+    p.emit(
+        ev.ErrorThrown(
+            at=p.ctx.now,
+            element_instance_key=source.key,
+            element_id=source.element_id,
+            error_code=code,
+            message=message,
+            catch_element_id=found[1].element_id if found else None,
+        )
+    )
+    if found is None:
+        return False
+    owner, catch = found
+    definition = definition_of(catch)
+    assert isinstance(definition, ErrorEventDefinition)
+    values = dict(variables)
+    if definition.code_variable:
+        values[definition.code_variable] = code
+    if definition.message_variable:
+        values[definition.message_variable] = message
+    trigger(p, owner, catch, values)
+    return True
+
+
+def throw_escalation(p: Processing, source: ElementInstance, code: str) -> bool:
+    """Throw an escalation from ``source``; False if nothing catches it (that is no failure)."""
+    found = _find_catch(p, source, EscalationEventDefinition, code)
+    p.emit(
+        ev.EscalationThrown(
+            at=p.ctx.now,
+            element_instance_key=source.key,
+            element_id=source.element_id,
+            escalation_code=code,
+            catch_element_id=found[1].element_id if found else None,
+        )
+    )
+    if found is None:
+        return False
+    owner, catch = found
+    definition = definition_of(catch)
+    assert isinstance(definition, EscalationEventDefinition)
+    values = {definition.code_variable: code} if definition.code_variable else {}
+    trigger(p, owner, catch, values)
+    return True
+
+
+def _find_catch(
+    p: Processing, source: ElementInstance, kind: type[EventDefinition], code: str
+) -> tuple[ElementInstance, FlowNode] | None:
+    """The nearest (owner, catching event): boundary events on the way up, then event
+    sub-processes of each enclosing scope."""
+    node: ElementInstance | None = source
+    while node is not None:
+        parent = p.state.elements.get(node.parent_key) if node.parent_key is not None else None
+        if node.parent_key is not None and not (parent is not None and parent.is_mi_body):
+            element = p.process.element(node.element_id)
+            if isinstance(element, Activity):
+                found = _best(p, element.boundary_events, kind, code)
+                if found is not None:
+                    return node, found
+        if parent is not None and not parent.is_mi_body:
+            found = _best(p, _sub_process_starts(p, parent.element_id), kind, code)
+            if found is not None:
+                return parent, found
+        node = parent
+    return None
+
+
+def _sub_process_starts(p: Processing, scope_id: str) -> list[str]:
+    starts = []
+    for child_id in p.process.children.get(scope_id, ()):
+        child = p.process.element(child_id)
+        if isinstance(child, SubProcess) and child.triggered_by_event:
+            starts += [
+                s
+                for s in p.process.children.get(child_id, ())
+                if isinstance(p.process.element(s), StartEvent)
+            ]
+    return starts
+
+
+def _best(
+    p: Processing, candidates: Any, kind: type[EventDefinition], code: str
+) -> FlowNode | None:
+    catch_all = None
+    for element_id in candidates:
+        element = p.process.element(element_id)
+        definition = definition_of(element)
+        if not isinstance(definition, kind):
+            continue
+        wanted = (
+            getattr(definition, "error_code", None)
+            if kind is ErrorEventDefinition
+            else getattr(definition, "escalation_code", None)
+        )
+        if wanted == code:
+            return element
+        if wanted is None and catch_all is None:
+            catch_all = element
+    return catch_all
+
+
+__all__ = [
+    "close_waits",
+    "correlation_value",
+    "evaluate_conditions",
+    "is_interrupting",
+    "open_activity_waits",
+    "open_scope_waits",
+    "open_wait",
+    "throw_error",
+    "throw_escalation",
+    "trigger",
+]

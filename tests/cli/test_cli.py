@@ -179,3 +179,42 @@ def test_worker_runs_the_jobs_of_started_instances(cli: CliRunner) -> None:
     assert "jobs run" in result.output
     [instance] = _json(cli, "instances")  # type: ignore[misc]
     assert instance["status"] == "completed"
+
+
+WAITING_MODEL = """<?xml version="1.0"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d" targetNamespace="t">
+  <bpmn:message id="m" name="paid"><bpmn:extensionElements>
+    <zeebe:subscription correlationKey="=orderId"/></bpmn:extensionElements></bpmn:message>
+  <bpmn:signal id="sig" name="stop"/>
+  <bpmn:process id="waits" isExecutable="true">
+    <bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="gw"/>
+    <bpmn:eventBasedGateway id="gw"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="gw" targetRef="paid"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="gw" targetRef="stopped"/>
+    <bpmn:intermediateCatchEvent id="paid"><bpmn:messageEventDefinition messageRef="m"/>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:intermediateCatchEvent id="stopped"><bpmn:signalEventDefinition signalRef="sig"/>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:sequenceFlow id="f4" sourceRef="paid" targetRef="e1"/><bpmn:endEvent id="e1"/>
+    <bpmn:sequenceFlow id="f5" sourceRef="stopped" targetRef="e2"/><bpmn:endEvent id="e2"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_publish_and_signal(cli: CliRunner, tmp_path: Path) -> None:
+    model = tmp_path / "waits.bpmn"
+    model.write_text(WAITING_MODEL)
+    assert cli.invoke(app, ["deploy", str(model)]).exit_code == 0
+    for order in ("A", "B"):
+        assert cli.invoke(app, ["start", "waits", "--var", f"orderId={order}"]).exit_code == 0
+    published = _json(cli, "publish", "paid", "--key", "A", "--var", "amount=3")
+    assert isinstance(published, dict) and len(published["correlated"]) == 1
+    result = cli.invoke(app, ["signal", "stop"])
+    assert result.exit_code == 0 and "reached 1 waiting element" in result.output
+    rows = _json(cli, "instances", "--status", "completed")
+    assert isinstance(rows, list) and len(rows) == 2
+    result = cli.invoke(app, ["publish", "paid", "--key", "C", "--ttl", "60", "--id", "x"])
+    assert "kept for 60 s" in result.output
+    result = cli.invoke(app, ["publish", "paid", "--key", "C", "--ttl", "60", "--id", "x"])
+    assert "published already" in result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -406,6 +407,63 @@ def complete(
         if handlers is not None:
             _load_handlers(engine, handlers)
             engine.run_until_idle()
+
+
+@app.command()
+def publish(
+    name: str,
+    correlation_key: Annotated[
+        str | None, typer.Option("--key", "-k", help="Correlation key.")
+    ] = None,
+    var: VarOption = None,
+    variables: VarsOption = None,
+    ttl: Annotated[float, typer.Option("--ttl", help="Seconds to keep it if nobody waits.")] = 0,
+    message_id: Annotated[str | None, typer.Option("--id", help="Publish once per id.")] = None,
+    db: DbOption = DEFAULT_DATABASE,
+    as_json: JsonOption = False,
+) -> None:
+    """Publish a message to the instances waiting for it (or start a process)."""
+    with _engine(db) as engine:
+        result = engine.publish_message(
+            name,
+            correlation_key,
+            parse_vars(var, variables),
+            time_to_live=timedelta(seconds=ttl),
+            message_id=message_id,
+        )
+    if as_json:
+        _print_json(result)
+    elif result.duplicate:
+        console.print(f"message {message_id!r} was published already")
+    elif result.correlated or result.started:
+        console.print(
+            f"message {name!r} reached {len(result.correlated)} waiting instance(s) and "
+            f"started {result.started}"
+        )
+    elif result.buffered_message_key is not None:
+        console.print(f"nobody waits for {name!r} yet: kept for {ttl:g} s")
+    else:
+        console.print(f"nobody waits for message {name!r}")
+
+
+@app.command()
+def signal(
+    name: str,
+    var: VarOption = None,
+    variables: VarsOption = None,
+    db: DbOption = DEFAULT_DATABASE,
+    as_json: JsonOption = False,
+) -> None:
+    """Broadcast a signal to every element waiting for it."""
+    with _engine(db) as engine:
+        result = engine.broadcast_signal(name, parse_vars(var, variables))
+    if as_json:
+        _print_json(result)
+    else:
+        console.print(
+            f"signal {name!r} reached {len(result.correlated)} waiting element(s) and "
+            f"started {result.started} instance(s)"
+        )
 
 
 @app.command()

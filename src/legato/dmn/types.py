@@ -121,7 +121,16 @@ class TypeRegistry:
         return self._cache[type_ref]
 
     def conforms(self, type_ref: str, value: Any) -> bool:
-        """Whether ``value`` is an instance of the type (for FEEL ``instance of``)."""
+        """Whether ``value`` is an instance of the type (for FEEL ``instance of``).
+
+        ``instance of`` ignores allowed values: an item definition constraining a base type
+        has the base type's instances.
+        """
+        item = self._items.get(strip_prefix(type_ref))
+        if item is not None and item.allowed is not None and not item.is_collection:
+            return value is not None and (
+                item.type_ref is None or self.conforms(item.type_ref, value)
+            )
         dmn_type = self.resolve(type_ref)
         if dmn_type is None:
             return value is not None

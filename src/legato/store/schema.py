@@ -103,6 +103,14 @@ class JsonText(sa.types.TypeDecorator[Any]):
         return None if value is None else load_json(value)
 
 
+RowKey = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+"""A primary key that is SQLite's rowid (64-bit there too), BIGINT elsewhere.
+
+SQLite makes only a column declared exactly ``INTEGER PRIMARY KEY`` the rowid; a ``BIGINT``
+key is a second b-tree beside the table's own, so every insert and delete writes one more
+page. Used by the high-churn tables (timers, subscriptions, messages).
+"""
+
 metadata = sa.MetaData(naming_convention=NAMING)
 
 schema_versions = sa.Table(
@@ -278,7 +286,7 @@ incidents = sa.Table(
 timers = sa.Table(
     "timers",
     metadata,
-    sa.Column("timer_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("timer_key", RowKey, primary_key=True, autoincrement=False),
     sa.Column(
         "definition_key",
         sa.BigInteger,
@@ -306,14 +314,16 @@ timers = sa.Table(
         sqlite_where=sa.text("available_at IS NOT NULL"),
         postgresql_where=sa.text("available_at IS NOT NULL"),
     ),
+    # Also lists a definition's start-event timers: its NULL entries are exactly those, few
+    # in number. (No index on definition_key: every instance timer would write into it, and
+    # no query needs it.)
     sa.Index("ix_timers_instance", "instance_key"),
-    sa.Index("ix_timers_definition", "definition_key"),
 )
 
 subscriptions = sa.Table(
     "subscriptions",
     metadata,
-    sa.Column("subscription_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("subscription_key", RowKey, primary_key=True, autoincrement=False),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("name", sa.String(255), nullable=False),
     sa.Column("correlation_key", sa.Text),
@@ -334,6 +344,8 @@ subscriptions = sa.Table(
     sa.Index("ix_subscriptions_lookup", "kind", "name", "correlation_key"),
     # Start events match every message of their name whatever its correlation key: a separate
     # small index, so that finding them never walks the instance subscriptions of the name.
+    # (A definition's start events are listed through ix_subscriptions_instance: its NULL
+    # entries are exactly the start events, few in number.)
     sa.Index(
         "ix_subscriptions_start",
         "kind",
@@ -341,14 +353,15 @@ subscriptions = sa.Table(
         sqlite_where=sa.text("instance_key IS NULL"),
         postgresql_where=sa.text("instance_key IS NULL"),
     ),
+    # Also lists a definition's start events (the NULL entries); no index on definition_key,
+    # for the same reason as on timers.
     sa.Index("ix_subscriptions_instance", "instance_key"),
-    sa.Index("ix_subscriptions_definition", "definition_key"),
 )
 
 messages = sa.Table(
     "messages",
     metadata,
-    sa.Column("message_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("message_key", RowKey, primary_key=True, autoincrement=False),
     sa.Column("name", sa.String(255), nullable=False),
     sa.Column("correlation_key", sa.Text),
     sa.Column("message_id", sa.String(255)),

@@ -89,3 +89,14 @@ def test_feel_types_and_prefixed_type_refs_are_understood() -> None:
     assert echo("list&lt;number&gt;").evaluate("d", {"v": [1]}).value == [Decimal(1)]
     assert echo("list&lt;number&gt;").evaluate("d", {"v": ["a"]}).value is None
     assert echo("date and time").evaluate("d", {"v": "x"}).value is None
+
+
+def test_instance_of_ignores_allowed_values() -> None:
+    decision_model = dmn.load(
+        model(f"""{TYPES}
+        <decision id="d" name="d"><literalExpression>
+          <text>[500 instance of tScore, "a" instance of tScore]</text>
+        </literalExpression></decision>""")
+    )
+
+    assert decision_model.evaluate("d").value == [True, False]

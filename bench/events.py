@@ -70,7 +70,7 @@ SECTION_TITLE = "Events: timers and message correlation"
 
 TARGET_LATENESS_S = 60.0  # every timer fires within 60 s of its due time
 TARGET_CORRELATIONS_PER_S = 3_000.0
-FLAT_TOLERANCE = 0.05  # "flat": RSS after a phase at most 5 % above RSS before it
+FLAT_TOLERANCE = 0.05  # "flat": no phase end more than 5 % above the end of the first phase
 PROFILE_TOP = 12
 
 HEADER = (
@@ -210,10 +210,6 @@ class MemoryPhase:
     def growth_mb(self) -> float:
         return self.after_mb - self.before_mb
 
-    @property
-    def flat(self) -> bool:
-        return self.growth_mb <= FLAT_TOLERANCE * self.before_mb
-
 
 # -- timers ---------------------------------------------------------------------------------------
 
@@ -231,6 +227,9 @@ class TimerRun:
     firing_calls: int
     lateness_s: list[float]
     memory: list[MemoryPhase]
+    full_batch_timers: int  # timers fired by calls that claimed a full batch (a backlog)
+    full_batch_s: float
+    rss_during_start: list[tuple[int, float]]
 
     @property
     def start_rate(self) -> float:
@@ -239,6 +238,12 @@ class TimerRun:
     @property
     def firing_rate(self) -> float:
         return self.instances / self.firing_busy_s if self.firing_busy_s else float("inf")
+
+    @property
+    def full_batch_rate(self) -> float | None:
+        if not self.full_batch_timers or not self.full_batch_s:
+            return None
+        return self.full_batch_timers / self.full_batch_s
 
     @property
     def done_after_last_due_s(self) -> float:
@@ -270,7 +275,8 @@ def calibrate_start(engine: Engine, count: int) -> float:
     return per_start
 
 
-def run_timers(args: argparse.Namespace, batch_size: int, log: Log) -> TimerRun:
+def run_timers(args: argparse.Namespace, batch_size: int, track_rss: bool, log: Log) -> TimerRun:
+    """One timer run; with ``track_rss``, RSS is sampled ten times during the start phase."""
     n, window = args.timers, args.window
     sampled = set(sample_indices(n, args.lateness_sample))
     memory: list[MemoryPhase] = []
@@ -286,6 +292,8 @@ def run_timers(args: argparse.Namespace, batch_size: int, log: Log) -> TimerRun:
         began = time.perf_counter()
         t0 = datetime.now(UTC) + timedelta(seconds=lead)
         keys: dict[int, int] = {}
+        rss_points: list[tuple[int, float]] = []
+        every = max(n // 10, args.start_batch)
         for chunk in batches(n, args.start_batch):
             infos = engine.start_many(
                 TIMER_PROCESS, [{"due": timer_due(t0, i, n, window)} for i in chunk]
@@ -294,28 +302,32 @@ def run_timers(args: argparse.Namespace, batch_size: int, log: Log) -> TimerRun:
                 if i in sampled:
                     keys[i] = info.key
             del infos
+            if track_rss and (chunk.stop % every < args.start_batch or chunk.stop == n):
+                rss_points.append((chunk.stop, rss_mb()))
         start_s = time.perf_counter() - began
         start_end_vs_t0 = (datetime.now(UTC) - t0).total_seconds()
         rss1 = rss_mb()
         memory.append(MemoryPhase(f"timers b={batch_size}: start", rss0, rss1, file_mb(db_path)))
+        when = "before" if start_end_vs_t0 <= 0 else "AFTER (the first timers were due)"
         log(
             f"  started {n:,} in {start_s:.1f} s ({n / start_s:,.0f}/s); the start phase ended "
-            f"{-start_end_vs_t0:.1f} s before t0"
-            if start_end_vs_t0 <= 0
-            else f"  started {n:,} in {start_s:.1f} s; the start phase ended {start_end_vs_t0:.1f} s "
-            "AFTER t0 (the first timers were already due)"
+            f"{abs(start_end_vs_t0):.1f} s {when} t0"
         )
 
-        fired = busy = 0.0
-        calls = 0
+        fired = busy = full_busy = 0.0
+        calls = full = 0
         deadline = time.monotonic() + lead + window + args.timeout
         while fired < n:
             call_began = time.perf_counter()
             count = engine.fire_due_timers()
             if count:
-                busy += time.perf_counter() - call_began
+                spent = time.perf_counter() - call_began
+                busy += spent
                 fired += count
                 calls += 1
+                if count >= batch_size:
+                    full_busy += spent
+                    full += count
             else:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"only {fired:,} of {n:,} timers fired before the timeout")
@@ -346,6 +358,9 @@ def run_timers(args: argparse.Namespace, batch_size: int, log: Log) -> TimerRun:
         calls,
         lateness,
         memory,
+        full,
+        full_busy,
+        rss_points,
     )
 
 
@@ -456,8 +471,17 @@ def profile_text(profile: cProfile.Profile, elapsed: float) -> tuple[str, list[s
             f"| `{short_location(filename, line, name)}` | {calls:,} | {tottime:.2f} "
             f"| {tottime / total * 100:.0f} % | {cumtime:.2f} |"
         )
+    sqlite_s = sum(
+        entry[2]
+        for (filename, _line, name), entry in raw.items()
+        if filename == "~" and "sqlite3." in name
+    )
     lines.append("")
-    lines.append(f"Profiled wall time {elapsed:.1f} s (cProfile slows Python code down).")
+    lines.append(
+        f"Profiled wall time {elapsed:.1f} s (cProfile slows Python code down); own time "
+        f"inside sqlite3 calls (execute, executemany, commit, fetch) {sqlite_s:.2f} s "
+        f"({sqlite_s / total * 100:.0f} % of all profiled time), the rest is Python."
+    )
     return buffer.getvalue(), lines
 
 
@@ -565,6 +589,11 @@ def display_path(path: Path) -> str:
     return os.path.relpath(path.resolve(), REPO)
 
 
+def full_rate(run: TimerRun) -> str:
+    rate = run.full_batch_rate
+    return "-" if rate is None else f"{rate:,.0f} ({run.full_batch_timers:,} timers)"
+
+
 def yes(value: bool) -> str:
     return "yes" if value else "**no**"
 
@@ -637,18 +666,20 @@ class Report:
             "is due, until all fired; every instance was checked completed. Lateness = "
             f"`TimerTriggered.at` minus the due time set, over {len(self.timers[0].lateness_s):,} "
             "instances spread evenly over the window (first and last included). Firing rate = "
-            "timers / time spent inside `fire_due_timers` calls that fired something.",
+            "timers / time spent inside `fire_due_timers` calls that fired something; the "
+            "full-batch rate counts only calls that claimed a whole batch (a backlog was "
+            "waiting), i.e. the firing capacity.",
             "",
             "| batch_size | Start (s) | Start (inst/s) | Start ended before t0 (s) "
             "| t0 -> all completed (s) | Last due -> all completed (s) | Firing rate (timers/s) "
-            "| Lateness p50 (s) | p99 (s) | max (s) |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| Firing rate, full batches (timers/s) | Lateness p50 (s) | p99 (s) | max (s) |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in self.timers:
             lines.append(
                 f"| {r.batch_size:,} | {r.start_s:.1f} | {r.start_rate:,.0f} "
                 f"| {-r.start_end_vs_t0_s:.1f} | {r.done_after_t0_s:.1f} "
-                f"| {r.done_after_last_due_s:.1f} | {r.firing_rate:,.0f} "
+                f"| {r.done_after_last_due_s:.1f} | {r.firing_rate:,.0f} | {full_rate(r)} "
                 f"| {percentile(r.lateness_s, 50):.2f} | {percentile(r.lateness_s, 99):.2f} "
                 f"| {r.max_lateness:.2f} |"
             )
@@ -693,12 +724,23 @@ class Report:
             ]
         return lines
 
+    def memory_growth(self) -> tuple[MemoryPhase, MemoryPhase, float]:
+        """The first phase, the later phase ending highest, and how much higher (MiB)."""
+        phases = self.memory
+        reference = phases[0]
+        later = phases[1:] or phases
+        highest = max(later, key=lambda m: m.after_mb)
+        return reference, highest, highest.after_mb - reference.after_mb
+
     def memory_lines(self) -> list[str]:
         lines = [
             "### Memory",
             "",
             "RSS (VmRSS after gc.collect()) before and after each phase; each run has its own "
-            "engine and database. The script keeps only the keys of the sampled instances.",
+            "engine and database, all in one process. The script keeps only the keys of the "
+            "sampled instances. The engine caches the state of up to 10,000 active instances, "
+            "so the first start phase fills that cache; memory is called flat when no later "
+            f"phase ends more than {FLAT_TOLERANCE * 100:.0f} % above the end of the first.",
             "",
             "| Phase | RSS before (MiB) | RSS after (MiB) | Change (MiB) | Database + WAL (MiB) |",
             "|---|---:|---:|---:|---:|",
@@ -708,15 +750,23 @@ class Report:
                 f"| {m.phase} | {m.before_mb:.1f} | {m.after_mb:.1f} | {m.growth_mb:+.1f} "
                 f"| {m.db_mb:.1f} |"
             )
-        lines += ["", f"Peak RSS of the whole benchmark process {self.peak_mb:.1f} MiB.", ""]
+        lines.append("")
+        points = self.timers[0].rss_during_start
+        if points:
+            lines += [
+                f"RSS during the first start phase (batch_size={self.timers[0].batch_size}): "
+                + ", ".join(f"{count:,} started: {mb:.1f} MiB" for count, mb in points)
+                + ".",
+                "",
+            ]
+        lines += [f"Peak RSS of the whole benchmark process {self.peak_mb:.1f} MiB.", ""]
         return lines
 
     def target_lines(self) -> list[str]:
         a = self.args
         bt, bm = self.best_timers, self.best_messages
-        phases = self.memory
-        worst = max(phases, key=lambda m: m.growth_mb)
-        flat = all(m.flat for m in phases)
+        reference, highest, growth = self.memory_growth()
+        flat = growth <= FLAT_TOLERANCE * reference.after_mb
         lines = [
             "### Targets",
             "",
@@ -729,8 +779,10 @@ class Report:
             f"| {yes(self.timers_met)} |",
             f"| >= {TARGET_CORRELATIONS_PER_S:,.0f} correlations/s | {bm.rate:,.0f}/s "
             f"(`publish_messages`, {bm.publish_batch:,} per call) | {yes(self.messages_met)} |",
-            f"| Memory flat (each phase grows RSS by <= {FLAT_TOLERANCE * 100:.0f} %) "
-            f"| largest change {worst.growth_mb:+.1f} MiB ({worst.phase}) | {yes(flat)} |",
+            f"| Memory flat (after the first phase, no phase ends more than "
+            f"{FLAT_TOLERANCE * 100:.0f} % higher) | highest {highest.after_mb:.1f} MiB after "
+            f"{highest.phase} vs {reference.after_mb:.1f} MiB after {reference.phase} "
+            f"({growth:+.1f} MiB, {growth / reference.after_mb * 100:+.1f} %) | {yes(flat)} |",
             "",
         ]
         lines += self.verdict_lines()
@@ -886,9 +938,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"  Legato SQLite: {pragmas}")
 
     timers: list[TimerRun] = []
-    for batch_size in args.timer_batch_sizes:
+    for index, batch_size in enumerate(args.timer_batch_sizes):
         log(f"timers: {args.timers:,} instances, batch_size={batch_size} ...")
-        run = timer_run = run_timers(args, batch_size, log)
+        run = timer_run = run_timers(args, batch_size, index == 0, log)
         timers.append(timer_run)
         log(
             f"  all completed {run.done_after_t0_s:.1f} s after t0 "
@@ -911,7 +963,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if message_run.single_count:
             log(f"  one at a time: {message_run.single_rate:,.0f}/s")
 
-    report = Report(command, date, machine, args, pragmas, timers, messages, single, peak_rss_mb())
+    # ru_maxrss is updated lazily; never report a peak below a sampled value.
+    sampled = [m.after_mb for r in timers for m in r.memory]
+    peak = max(peak_rss_mb(), *sampled, *(m.after_mb for r in messages for m in r.memory))
+    report = Report(command, date, machine, args, pragmas, timers, messages, single, peak)
     if args.profile == "always" or (args.profile == "missed" and not report.timers_met):
         log(f"profile: firing {args.profile_instances:,} due timers ...")
         raw_text, report.timer_profile = profile_timers(args, report.best_timers.batch_size)

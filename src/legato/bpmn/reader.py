@@ -27,7 +27,13 @@ from legato.bpmn._dom import (
 from legato.bpmn.nodes import SCOPE_KINDS, NodeDraft, node_reader
 from legato.bpmn.xml import ModelSource, parse_xml, read_source
 from legato.errors import BpmnParseError, BpmnValidationError, SourceLocation, ValidationIssue
-from legato.model.elements import Activity, EndEvent, FlowNode, StartEvent
+from legato.model.elements import (
+    Activity,
+    CompensateEventDefinition,
+    EndEvent,
+    FlowNode,
+    StartEvent,
+)
 from legato.model.expressions import Expression
 from legato.model.process import Definitions, ProcessDefinition, SequenceFlow
 
@@ -207,6 +213,7 @@ def _read_process(
     _read_scope(context, element, process_id, drafts, flow_elements)
     flows = _link_flows(context, drafts, flow_elements)
     _attach_boundary_events(context, drafts)
+    _link_compensation_handlers(element, drafts)
     _check_default_flows(context, drafts, flows)
     elements: dict[str, FlowNode] = {key: draft.build() for key, draft in drafts.items()}
     return ProcessDefinition(
@@ -335,6 +342,18 @@ def _attach_boundary_events(context: ReadContext, drafts: dict[str, NodeDraft]) 
             )
             continue
         host.boundary_events.append(draft.element_id)
+
+
+def _link_compensation_handlers(process: Element, drafts: dict[str, NodeDraft]) -> None:
+    """Compensation boundary events name their handler through an association."""
+    for association in process.iter(tag(BPMN_NS, "association")):
+        source = drafts.get(attribute(association, "sourceRef") or "")
+        target = attribute(association, "targetRef")
+        if source is None or target not in drafts or not source.fields.get("attached_to"):
+            continue
+        definitions = source.fields.get("event_definitions", ())
+        if any(isinstance(d, CompensateEventDefinition) for d in definitions):
+            source.fields["compensation_handler"] = target
 
 
 def _check_default_flows(

@@ -98,6 +98,7 @@ def _element_activated(state: InstanceState, event: ev.ElementActivated) -> None
 def _remove_element(state: InstanceState, key: int) -> ElementInstance:
     element = state.elements.pop(key)
     state.variables.pop(key, None)
+    state.compensable.pop(key, None)
     if element.parent_key is not None:
         parent = state.elements.get(element.parent_key)
         if parent is not None:
@@ -300,3 +301,35 @@ for _event_class in (
     ev.EscalationThrown,
 ):
     _APPLIERS[_event_class] = _history_only
+
+
+@_applies(ev.CompensationRecorded)
+def _compensation_recorded(state: InstanceState, event: ev.CompensationRecorded) -> None:
+    state.compensable.setdefault(event.scope_key, []).append((event.element_id, event.handler_id))
+
+
+@_applies(ev.CompensationMoved)
+def _compensation_moved(state: InstanceState, event: ev.CompensationMoved) -> None:
+    moved = state.compensable.pop(event.from_scope_key, [])
+    state.compensable.setdefault(event.to_scope_key, []).extend(moved)
+
+
+@_applies(ev.CompensationStarted)
+def _compensation_started(state: InstanceState, event: ev.CompensationStarted) -> None:
+    state.elements[event.element_instance_key].compensation_queue = list(event.handlers)
+    done = set(zip(event.element_ids, event.handlers, strict=True))
+    remaining = [pair for pair in state.compensable.get(event.scope_key, []) if pair not in done]
+    if remaining:
+        state.compensable[event.scope_key] = remaining
+    else:
+        state.compensable.pop(event.scope_key, None)
+
+
+@_applies(ev.CompensationHandlerStarted)
+def _compensation_handler_started(
+    state: InstanceState, event: ev.CompensationHandlerStarted
+) -> None:
+    throw = state.elements.get(event.throw_instance_key)
+    if throw is not None and throw.compensation_queue:
+        throw.compensation_queue.pop(0)
+    state.elements[event.handler_instance_key].compensating_for = event.throw_instance_key

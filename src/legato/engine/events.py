@@ -374,3 +374,42 @@ class EscalationThrown(Event):
     element_id: str
     escalation_code: str
     catch_element_id: str | None = None
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompensationRecorded(Event):
+    """An activity with a compensation handler completed: it can be undone in its scope."""
+
+    scope_key: int
+    element_id: str
+    handler_id: str
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompensationMoved(Event):
+    """A sub-process completed: what can be undone inside it moves to the enclosing scope."""
+
+    from_scope_key: int
+    to_scope_key: int
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompensationStarted(Event):
+    """A compensation throw event starts undoing: the handlers to run, in this order."""
+
+    element_instance_key: int
+    scope_key: int
+    handlers: list[str]
+    element_ids: list[str]
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompensationHandlerStarted(Event):
+    """A compensation handler instance started for a compensation throw event."""
+
+    handler_instance_key: int
+    throw_instance_key: int

@@ -17,9 +17,13 @@ from legato.model import (
     CancelEventDefinition,
     CompensateEventDefinition,
     ConditionalEventDefinition,
+    EndEvent,
+    EscalationEventDefinition,
     Event,
     FlowNode,
+    MessageEventDefinition,
     ProcessDefinition,
+    SignalEventDefinition,
     StartEvent,
     SubProcess,
     TimerEventDefinition,
@@ -47,18 +51,43 @@ def unsupported(process: ProcessDefinition) -> list[ValidationIssue]:
 def _reason(process: ProcessDefinition, element: FlowNode) -> str | None:
     if isinstance(element, BusinessRuleTask) and element.job_type is None:
         return f"business rule task '{element.element_id}' (DMN decision)"
-    if isinstance(element, Transaction):
-        return f"transaction '{element.element_id}'"
     if not isinstance(element, Event):
         return None
     definitions = element.event_definitions
-    if len(definitions) > 1:
-        return f"event '{element.element_id}' with several event definitions"
-    if definitions and isinstance(
-        definitions[0], (CompensateEventDefinition, CancelEventDefinition)
+    if len(definitions) > 1 and element.parallel_multiple:
+        return f"parallel multiple event '{element.element_id}'"
+    if len(definitions) > 1 and not all(
+        isinstance(
+            d,
+            (
+                TimerEventDefinition,
+                MessageEventDefinition,
+                SignalEventDefinition,
+                ConditionalEventDefinition,
+                EscalationEventDefinition,
+            ),
+        )
+        for d in definitions
     ):
-        kind = type(definitions[0]).__name__.removesuffix("EventDefinition").lower()
-        return f"{kind} event '{element.element_id}'"
+        return f"event '{element.element_id}' with several event definitions of these kinds"
+    if definitions and isinstance(definitions[0], CancelEventDefinition):
+        scope = process.elements.get(element.scope_id)
+        if isinstance(element, EndEvent) and not (
+            isinstance(scope, Transaction)
+            and any(
+                isinstance(b, BoundaryEvent) and _is_cancel(b)
+                for b in (process.elements[i] for i in scope.boundary_events)
+            )
+        ):
+            return (
+                f"cancel end event '{element.element_id}' outside a transaction with a cancel "
+                "boundary event"
+            )
+    if definitions and isinstance(definitions[0], CompensateEventDefinition):
+        if isinstance(element, StartEvent):
+            return f"compensation event sub-process start '{element.element_id}'"
+        if isinstance(element, BoundaryEvent) and not element.compensation_handler:
+            return f"compensation boundary event '{element.element_id}' without a handler"
     top_level = element.scope_id == process.process_id
     if (
         isinstance(element, StartEvent)
@@ -79,6 +108,10 @@ def _reason(process: ProcessDefinition, element: FlowNode) -> str | None:
     if isinstance(element, BoundaryEvent) and element.attached_to not in process.elements:
         return f"boundary event '{element.element_id}' attached to nothing"
     return None
+
+
+def _is_cancel(event: BoundaryEvent) -> bool:
+    return any(isinstance(d, CancelEventDefinition) for d in event.event_definitions)
 
 
 def _timer_problem(element: FlowNode) -> str | None:

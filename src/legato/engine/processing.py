@@ -59,6 +59,8 @@ class Processing:
         """Messages thrown by the instance, for the runtime to publish."""
         self.signals: list[BroadcastSignal] = []
         """Signals thrown by the instance, for the runtime to broadcast."""
+        self.pending_signals: list[tuple[str, dict[str, Any], frozenset[int]]] = []
+        """Signals thrown in this step, for the catch events entered later in it."""
         self.pretriggered: dict[tuple[int, str], dict[str, Any]] = {}
         """Catch events entered after their event already happened (event-based gateway)."""
         self._agenda: deque[Callable[[], None]] = deque()
@@ -86,11 +88,17 @@ class Processing:
         trigger runs in the same step. The rounds are bounded so that conditions that keep
         triggering each other cannot loop for ever.
         """
-        from legato.engine.processors.waits import evaluate_conditions
+        from legato.engine.processors.waits import catch_signal, evaluate_conditions
 
         for _ in range(_MAX_CONDITION_ROUNDS):
             while self._agenda:
                 self._agenda.popleft()()
+            if self.pending_signals:
+                pending, self.pending_signals = self.pending_signals, []
+                for name, variables, heard in pending:
+                    catch_signal(self, name, variables, skip=heard)
+                if self._agenda:
+                    continue
             if not (self._conditions_dirty and self.state.subscriptions):
                 return
             self._conditions_dirty = False
@@ -272,17 +280,20 @@ class Processing:
 
     def finish(self, instance: ElementInstance, flows: list[SequenceFlow], tokens: int = 1) -> None:
         """Record the completion and send ``tokens`` tokens along each of ``flows``."""
-        from legato.engine.processors.waits import close_waits
+        from legato.engine.processors.waits import close_waits, handler_done, record_compensation
 
         scope_key = instance.parent_key
         assert scope_key is not None
         close_waits(self, instance)
+        record_compensation(self, instance)
         self.emit(
             ev.ElementCompleted(at=self.ctx.now, key=instance.key, element_id=instance.element_id)
         )
         for flow in flows:
             for _ in range(tokens):
                 self.take_flow(flow, scope_key)
+        if instance.compensating_for is not None:
+            handler_done(self, instance)
         self.token_left(scope_key)
 
     def terminate(self, instance: ElementInstance) -> None:

@@ -33,10 +33,17 @@ class ElementInstance:
     mi_items: list[Any] | None = None
     mi_completed: int = 0
     mi_started: int = 0
+    compensation_queue: list[str] = field(default_factory=list)
+    """For a compensation throw event: the handlers still to run, in order."""
+    compensating_for: int | None = None
+    """For a compensation handler: the throw event instance it runs for."""
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"key": self.key, "element_id": self.element_id, "kind": self.kind}
+        if self.compensation_queue:
+            data["compensation_queue"] = list(self.compensation_queue)
         for name in (
+            "compensating_for",
             "parent_key",
             "flow_id",
             "job_key",
@@ -139,6 +146,9 @@ class InstanceState:
     incidents: dict[int, IncidentState] = field(default_factory=dict)
     timers: dict[int, TimerState] = field(default_factory=dict)
     subscriptions: dict[int, SubscriptionState] = field(default_factory=dict)
+    compensable: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    """By scope key: (activity id, handler id) of completed activities that can be undone,
+    in the order they completed."""
 
     @property
     def is_active(self) -> bool:
@@ -217,6 +227,9 @@ class InstanceState:
                 ]
                 for t in self.timers.values()
             ],
+            "compensable": [
+                [scope, [list(pair) for pair in pairs]] for scope, pairs in self.compensable.items()
+            ],
             "subscriptions": [
                 [
                     s.subscription_key,
@@ -263,6 +276,9 @@ class InstanceState:
             state.timers[key] = TimerState(
                 key, owner, element_id, datetime.fromisoformat(due), repetitions, cycle
             )
+        state.compensable = {
+            scope: [(a, h) for a, h in pairs] for scope, pairs in data.get("compensable", ())
+        }
         state.subscriptions = {
             row[0]: SubscriptionState(*row) for row in data.get("subscriptions", ())
         }

@@ -472,3 +472,6 @@ class BoundaryEvent(Event):
     kind = ElementKind.BOUNDARY_EVENT
     attached_to: str
     cancel_activity: bool = True
+    compensation_handler: str | None = None
+    """For a compensation boundary event: the activity (``isForCompensation``) that undoes
+    the work of the activity it is attached to, linked by an association."""

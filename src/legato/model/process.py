@@ -8,6 +8,7 @@ from functools import cached_property
 
 from legato.errors import ValidationIssue
 from legato.model.elements import (
+    Activity,
     BoundaryEvent,
     FlowNode,
     StartEvent,
@@ -106,6 +107,7 @@ class ProcessDefinition:
             if not n.incoming
             and not isinstance(n, (StartEvent, BoundaryEvent))
             and not (isinstance(n, SubProcess) and n.triggered_by_event)
+            and not (isinstance(n, Activity) and n.is_for_compensation)
         )
 
     @cached_property

@@ -9,7 +9,10 @@ Conventions:
   on PostgreSQL); JSON documents are :class:`JsonText` (compact JSON in a ``TEXT`` column).
 
 :data:`SCHEMA_VERSION` is written to ``schema_versions`` when the schema is created; a store
-refuses a database whose version is newer than this number.
+refuses a database whose version is newer than this number. The ``timers``,
+``subscriptions`` and ``messages`` tables joined version 1 after its first files were
+written; opening such a file creates them (see ``legato.store.sql``) instead of counting a
+new version, since they are new tables that no existing row refers to.
 """
 
 from __future__ import annotations

@@ -780,11 +780,11 @@ class SqlTransaction:
             return []
         query = due_timers_query(self._dialect_name)
         found = self._fetch(query, {"now": now, "max_timers": max_timers})
-        picked = [rows.timer_record(row) for row in found]
-        if picked:
-            claim = [{"key": t.timer_key, "lease_until": lease_until} for t in picked]
+        claimed = [rows.timer_record(row, claimed_until=lease_until) for row in found]
+        if claimed:
+            claim = [{"key": t.timer_key, "lease_until": lease_until} for t in claimed]
             self._run_many(_CLAIM_TIMER, claim)
-        return [replace(t, state="claimed", lease_until=lease_until) for t in picked]
+        return claimed
 
     def next_timer_due_at(self) -> datetime | None:
         """When the next timer becomes due (counting expiring claims)."""

@@ -13,16 +13,18 @@ def test_elements_this_version_cannot_run_are_refused_naming_the_element() -> No
     xml = process(
         '<bpmn:startEvent id="s"/>'
         + service("t", "work")
-        + '<bpmn:intermediateThrowEvent id="undo"><bpmn:compensateEventDefinition/>'
-        "</bpmn:intermediateThrowEvent>"
-        '<bpmn:endEvent id="e"/>' + chain("s", "t", "undo", "e")
+        + '<bpmn:intermediateCatchEvent id="both" parallelMultiple="true">'
+        '<bpmn:signalEventDefinition signalRef="a"/><bpmn:signalEventDefinition signalRef="b"/>'
+        "</bpmn:intermediateCatchEvent>"
+        '<bpmn:endEvent id="e"/>' + chain("s", "t", "both", "e"),
+        extra='<bpmn:signal id="a" name="a"/><bpmn:signal id="b" name="b"/>',
     )
     engine = TestEngine()
     with pytest.raises(BpmnValidationError) as caught:
         engine.deploy(xml)
     [issue] = caught.value.issues
-    assert issue.location.element_id == "undo"
-    assert "compensate event 'undo'" in issue.message
+    assert issue.location.element_id == "both"
+    assert "parallel multiple event 'both'" in issue.message
     assert engine.instances() == []
 
 

@@ -421,3 +421,46 @@ def test_history_replays_with_events() -> None:
     engine.publish_message("payment-received", "R-1")
     for instance in (a, b):
         assert engine.replay(instance.key).to_json() == engine.state(instance.key).to_json()
+
+
+def _compensable(task: str, handler: str) -> str:
+    return (
+        f'<bpmn:task id="{task}"/><bpmn:boundaryEvent id="{task}_undo" attachedToRef="{task}">'
+        f'<bpmn:compensateEventDefinition/></bpmn:boundaryEvent><bpmn:task id="{handler}"'
+        f' isForCompensation="true"/><bpmn:association id="{task}_a" sourceRef="{task}_undo"'
+        f' targetRef="{handler}"/>'
+    )
+
+
+def test_compensation_of_one_activity_by_reference() -> None:
+    xml = process(
+        '<bpmn:startEvent id="s"/>'
+        + _compensable("a", "undo_a")
+        + _compensable("b", "undo_b")
+        + '<bpmn:intermediateThrowEvent id="undo"><bpmn:compensateEventDefinition'
+        ' activityRef="a"/></bpmn:intermediateThrowEvent><bpmn:endEvent id="e"/>'
+        + chain("s", "a", "b", "undo", "e")
+    )
+    engine = _engine(xml)
+    instance = engine.start("p")
+    engine.assert_that(instance).is_completed().has_passed("undo_a").has_not_passed("undo_b")
+
+
+def test_cancel_end_event_undoes_the_transaction_and_leaves_by_its_cancel_boundary() -> None:
+    xml = process(
+        '<bpmn:startEvent id="s"/><bpmn:transaction id="tx"><bpmn:startEvent id="ts"/>'
+        + _compensable("reserve", "release")
+        + '<bpmn:endEvent id="abort"><bpmn:cancelEventDefinition/></bpmn:endEvent>'
+        + chain("ts", "reserve", "abort", prefix="i")
+        + "</bpmn:transaction>"
+        '<bpmn:boundaryEvent id="cancelled" attachedToRef="tx"><bpmn:cancelEventDefinition/>'
+        '</bpmn:boundaryEvent><bpmn:endEvent id="done"/><bpmn:task id="apologise"/>'
+        '<bpmn:endEvent id="e2"/>'
+        + chain("s", "tx", "done")
+        + chain("cancelled", "apologise", "e2", prefix="b")
+    )
+    engine = _engine(xml)
+    instance = engine.start("p")
+    engine.assert_that(instance).is_completed().has_passed_in_order(
+        "reserve", "release", "apologise"
+    ).has_not_passed("done", "tx")

@@ -21,22 +21,28 @@ from legato.engine.processing import IncidentError, Processing
 from legato.engine.processors.base import ActivityProcessor, ElementProcessor
 from legato.engine.processors.tasks import create_job
 from legato.engine.processors.waits import (
-    WAITABLE,
+    cancel,
     catch_signal,
+    compensate,
     correlation_value,
     definition_of,
     open_wait,
     throw_error,
     throw_escalation,
+    waits_for_something,
 )
 from legato.engine.state import ElementInstance
 from legato.model import (
     Activity,
     BoundaryEvent,
+    CancelEventDefinition,
+    CompensateEventDefinition,
+    EndEvent,
     ErrorEventDefinition,
     EscalationEventDefinition,
     Event,
     EventBasedGateway,
+    EventDefinition,
     Gateway,
     IntermediateCatchEvent,
     LinkEventDefinition,
@@ -69,7 +75,30 @@ class EventProcessor(ElementProcessor[Event]):
             self._throw(p, instance, element)
 
     def _throw(self, p: Processing, instance: ElementInstance, element: Event) -> None:
-        definition = definition_of(element)
+        definitions = element.event_definitions
+        if len(definitions) > 1 and all(
+            isinstance(
+                d, (SignalEventDefinition, MessageEventDefinition, EscalationEventDefinition)
+            )
+            for d in definitions
+        ):
+            # A multiple throw event throws every one of its events.
+            for definition in definitions:
+                self._throw_one(p, instance, element, definition, complete=False)
+                if instance.key not in p.state.elements:
+                    return
+            p.complete(instance)
+            return
+        self._throw_one(p, instance, element, definition_of(element), complete=True)
+
+    def _throw_one(
+        self,
+        p: Processing,
+        instance: ElementInstance,
+        element: Event,
+        definition: EventDefinition | None,
+        complete: bool,
+    ) -> None:
         if isinstance(definition, TerminateEventDefinition):
             self._terminate_scope(p, instance)
             p.complete(instance)
@@ -91,7 +120,7 @@ class EventProcessor(ElementProcessor[Event]):
                         escalation_code=code,
                     )
                 )
-            if instance.key in p.state.elements:
+            if complete and instance.key in p.state.elements:
                 p.complete(instance)
         elif isinstance(definition, SignalEventDefinition):
             variables = p.variables_of(instance.key) if element.input_mappings else {}
@@ -104,10 +133,14 @@ class EventProcessor(ElementProcessor[Event]):
                     name=name, variables=variables, source_instance_key=p.state.instance_key
                 )
             )
-            if instance.key in p.state.elements:
+            if complete and instance.key in p.state.elements:
                 p.complete(instance)
         elif isinstance(definition, MessageEventDefinition):
-            self._send(p, instance, element, definition)
+            self._send(p, instance, element, definition, complete)
+        elif isinstance(definition, CompensateEventDefinition):
+            compensate(p, instance, definition.activity_ref)
+        elif isinstance(definition, CancelEventDefinition) and isinstance(element, EndEvent):
+            cancel(p, instance)
         else:
             kind = type(definition).__name__.removesuffix("EventDefinition").lower()
             raise IncidentError(
@@ -146,6 +179,7 @@ class EventProcessor(ElementProcessor[Event]):
         instance: ElementInstance,
         element: Event,
         definition: MessageEventDefinition,
+        complete: bool = True,
     ) -> None:
         job_type = getattr(element, "job_type", None)
         if job_type is not None:
@@ -160,7 +194,8 @@ class EventProcessor(ElementProcessor[Event]):
                 name=definition.message_name or "", correlation_key=key, variables=variables
             )
         )
-        p.complete(instance)
+        if complete:
+            p.complete(instance)
 
     def _terminate_scope(self, p: Processing, instance: ElementInstance) -> None:
         assert instance.parent_key is not None
@@ -213,5 +248,5 @@ class EventBasedGatewayProcessor(ElementProcessor[Gateway]):
         assert isinstance(element, EventBasedGateway)
         for flow_id in element.outgoing:
             target = p.process.element(p.process.flow(flow_id).target_id)
-            if isinstance(definition_of(target), WAITABLE):
+            if waits_for_something(target):
                 open_wait(p, instance, target)

@@ -19,6 +19,7 @@ from legato.engine.state import ElementInstance
 from legato.model import (
     Activity,
     BoundaryEvent,
+    CancelEventDefinition,
     ConditionalEventDefinition,
     ErrorEventDefinition,
     EscalationEventDefinition,
@@ -63,13 +64,20 @@ def is_interrupting(element: FlowNode) -> bool:
 # -- opening and closing ------------------------------------------------------------------------
 
 
+def waits_for_something(element: FlowNode) -> bool:
+    """Whether the event is triggered by a timer, message, signal or condition."""
+    if isinstance(element, Event):
+        return any(isinstance(d, WAITABLE) for d in element.event_definitions)
+    return isinstance(definition_of(element), WAITABLE)
+
+
 def open_activity_waits(p: Processing, instance: ElementInstance, element: FlowNode) -> None:
     """An activity (or a multi-instance body) starts: arm its boundary events."""
     if not isinstance(element, Activity):
         return
     for boundary_id in element.boundary_events:
         boundary = p.process.element(boundary_id)
-        if isinstance(definition_of(boundary), WAITABLE):
+        if waits_for_something(boundary):
             open_wait(p, instance, boundary)
 
 
@@ -80,13 +88,25 @@ def open_scope_waits(p: Processing, scope: ElementInstance, scope_id: str) -> No
         if isinstance(child, SubProcess) and child.triggered_by_event:
             for start_id in p.process.children.get(child_id, ()):
                 start = p.process.element(start_id)
-                if isinstance(start, StartEvent) and isinstance(definition_of(start), WAITABLE):
+                if isinstance(start, StartEvent) and waits_for_something(start):
                     open_wait(p, scope, start)
 
 
 def open_wait(p: Processing, owner: ElementInstance, event: FlowNode) -> None:
-    """Make ``owner`` wait for the event ``event`` defines."""
-    definition = definition_of(event)
+    """Make ``owner`` wait for the event ``event`` defines (for any of them, when it defines
+    several: the first to happen triggers it and ends the waits for the others)."""
+    definitions = event.event_definitions if isinstance(event, Event) else ()
+    if len(definitions) > 1:
+        for definition in definitions:
+            if isinstance(definition, WAITABLE):
+                _open_one(p, owner, event, definition)
+    else:
+        _open_one(p, owner, event, definition_of(event))
+
+
+def _open_one(
+    p: Processing, owner: ElementInstance, event: FlowNode, definition: EventDefinition | None
+) -> None:
     interrupting = is_interrupting(event)
     if isinstance(definition, TimerEventDefinition):
         schedule = _schedule(p, definition, owner, event)
@@ -261,10 +281,19 @@ def _drop_join_tokens(p: Processing, scope_key: int) -> None:
         )
 
 
-def catch_signal(p: Processing, name: str, variables: dict[str, Any]) -> None:
-    """Deliver a signal thrown inside the instance to the instance's own catch events."""
+def catch_signal(
+    p: Processing, name: str, variables: dict[str, Any], skip: frozenset[int] | None = None
+) -> None:
+    """Deliver a signal thrown inside the instance to the instance's own catch events.
+
+    It is delivered at once to those waiting, and once more when the step has run its course
+    to those that began waiting meanwhile (a parallel branch whose catch event is entered
+    after the throw of another branch, in the same instant).
+    """
     for sub in list(p.state.subscriptions.values()):
         if sub.kind != "signal" or sub.name != name:
+            continue
+        if skip is not None and sub.subscription_key in skip:
             continue
         if sub.subscription_key not in p.state.subscriptions:
             continue
@@ -283,6 +312,8 @@ def catch_signal(p: Processing, name: str, variables: dict[str, Any]) -> None:
         if sub.interrupting:
             p.emit(ev.SubscriptionClosed(at=p.ctx.now, subscription_key=sub.subscription_key))
         trigger(p, owner, p.process.element(sub.element_id), variables)
+    if skip is None:
+        p.pending_signals.append((name, variables, frozenset(p.state.subscriptions)))
 
 
 # -- conditions -----------------------------------------------------------------------------------
@@ -438,3 +469,104 @@ __all__ = [
     "throw_escalation",
     "trigger",
 ]
+
+
+# -- compensation ---------------------------------------------------------------------------------
+
+
+def record_compensation(p: Processing, instance: ElementInstance) -> None:
+    """Before an element instance completes: remember what can be undone."""
+    element = p.process.element(instance.element_id)
+    scope_key = instance.parent_key
+    assert scope_key is not None
+    if isinstance(element, SubProcess) and p.state.compensable.get(instance.key):
+        p.emit(
+            ev.CompensationMoved(at=p.ctx.now, from_scope_key=instance.key, to_scope_key=scope_key)
+        )
+    if not isinstance(element, Activity) or instance.is_mi_body:
+        return
+    for boundary_id in element.boundary_events:
+        boundary = p.process.element(boundary_id)
+        if isinstance(boundary, BoundaryEvent) and boundary.compensation_handler:
+            p.emit(
+                ev.CompensationRecorded(
+                    at=p.ctx.now,
+                    scope_key=scope_key,
+                    element_id=element.element_id,
+                    handler_id=boundary.compensation_handler,
+                )
+            )
+
+
+def compensate(p: Processing, throw: ElementInstance, activity_ref: str | None) -> None:
+    """Undo what completed in the throw event's scope, latest first, one handler at a time;
+    the throw event completes when the last handler has."""
+    scope_key = throw.parent_key
+    assert scope_key is not None
+    pairs = [
+        pair
+        for pair in p.state.compensable.get(scope_key, [])
+        if activity_ref is None or pair[0] == activity_ref
+    ]
+    if not pairs:
+        next_handler(p, throw)
+        return
+    pairs.reverse()
+    p.emit(
+        ev.CompensationStarted(
+            at=p.ctx.now,
+            element_instance_key=throw.key,
+            scope_key=scope_key,
+            handlers=[handler for _, handler in pairs],
+            element_ids=[activity for activity, _ in pairs],
+        )
+    )
+    next_handler(p, throw)
+
+
+def next_handler(p: Processing, throw: ElementInstance) -> None:
+    """Start the next compensation handler of ``throw``, or complete it when none is left."""
+    if not throw.compensation_queue:
+        element = p.process.element(throw.element_id)
+        if isinstance(definition_of(element), CancelEventDefinition):
+            _cancel_transaction(p, throw)
+        else:
+            p.complete(throw)
+        return
+    assert throw.parent_key is not None
+    handler = p.process.element(throw.compensation_queue[0])
+    started = p.activate(handler, throw.parent_key, None)
+    p.emit(
+        ev.CompensationHandlerStarted(
+            at=p.ctx.now, handler_instance_key=started.key, throw_instance_key=throw.key
+        )
+    )
+
+
+def cancel(p: Processing, throw: ElementInstance) -> None:
+    """A cancel end event: undo what completed in the transaction, then leave it through its
+    cancel boundary event."""
+    compensate(p, throw, None)
+
+
+def _cancel_transaction(p: Processing, throw: ElementInstance) -> None:
+    transaction = p.state.elements.get(throw.parent_key) if throw.parent_key else None
+    if transaction is None:
+        return
+    element = p.process.element(transaction.element_id)
+    assert isinstance(element, Activity)
+    for boundary_id in element.boundary_events:
+        boundary = p.process.element(boundary_id)
+        if isinstance(definition_of(boundary), CancelEventDefinition):
+            trigger(p, transaction, boundary, {})
+            return
+    raise IncidentError(
+        "cancel", f"transaction '{element.element_id}' has no cancel boundary event"
+    )
+
+
+def handler_done(p: Processing, handler: ElementInstance) -> None:
+    """A compensation handler completed: go on with its throw event."""
+    throw = p.state.elements.get(handler.compensating_for) if handler.compensating_for else None
+    if throw is not None:
+        next_handler(p, throw)

@@ -218,3 +218,24 @@ def test_publish_and_signal(cli: CliRunner, tmp_path: Path) -> None:
     assert "kept for 60 s" in result.output
     result = cli.invoke(app, ["publish", "paid", "--key", "C", "--ttl", "60", "--id", "x"])
     assert "published already" in result.output
+
+
+def test_decide_and_feel(cli: CliRunner) -> None:
+    from conftest import corpora_root
+
+    model = (
+        corpora_root()
+        / "dmn-tck/TestCases/compliance-level-2/0004-simpletable-U/0004-simpletable-U.dmn"
+    )
+    if not model.exists():
+        pytest.skip("the DMN TCK corpus is not available")
+    inputs = '{"Age": 18, "RiskCategory": "Low", "isAffordable": true}'
+    decided = _json(cli, "decide", str(model), "--decision", "Approval Status", "--input", inputs)
+    assert isinstance(decided, dict)
+    assert decided["value"] == "Approved" and decided["matched_rules"][0]["index"] == 1
+    assert _json(cli, "feel", "sum([1, 2, 3]) * x", "--context", '{"x": 0.5}') == {
+        "value": 3,
+        "warnings": [],
+    }
+    result = cli.invoke(app, ["feel", "1 +"])
+    assert result.exit_code == 2

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from legato import dmn, feel
 from legato.cli.values import parse_vars, show, to_json
 from legato.errors import LegatoError
 from legato.runtime.engine import DEFAULT_DATABASE, Engine
@@ -496,6 +497,59 @@ def worker(
             engine.serve(poll_interval=poll_interval)
         except KeyboardInterrupt:
             console.print("stopped")
+
+
+@app.command()
+def decide(
+    model: Path,
+    decision: Annotated[str, typer.Option("--decision", "-d", help="Decision name or id.")],
+    inputs: Annotated[str, typer.Option("--input", "-i", help="Inputs as a JSON object.")] = "{}",
+    as_json: JsonOption = False,
+) -> None:
+    """Evaluate a decision of a DMN file and show which rules matched."""
+    values = parse_vars(None, inputs)
+    result = dmn.load(model).evaluate(decision, values)
+    if as_json:
+        _print_json(
+            {
+                "decision": result.name,
+                "value": result.value,
+                "matched_rules": [
+                    {"table": m.table, "rule": m.rule_id, "index": m.index}
+                    for m in result.matched_rules
+                ],
+                "errors": list(result.errors),
+            }
+        )
+    else:
+        console.print(f"[bold]{result.name}[/] = {show(result.value)}")
+        for match in result.matched_rules:
+            console.print(f"  matched {match.table} rule {match.index} ({match.rule_id or '-'})")
+        for error in result.errors:
+            err.print(f"[red]error:[/] {error}")
+    if result.errors:
+        raise SystemExit(1)
+
+
+@app.command("feel")
+def feel_command(
+    expression: str,
+    context: Annotated[str, typer.Option("--context", "-c", help="Variables as JSON.")] = "{}",
+    as_json: JsonOption = False,
+) -> None:
+    """Evaluate one FEEL expression."""
+    try:
+        compiled = feel.compile(expression)
+    except feel.FeelSyntaxError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise SystemExit(2) from None
+    result = compiled.evaluate_detailed(parse_vars(None, context))
+    if as_json:
+        _print_json({"value": result.value, "warnings": result.warnings})
+    else:
+        console.print(show(result.value))
+        for warning in result.warnings:
+            err.print(f"[yellow]warning:[/] {warning}")
 
 
 def main() -> None:

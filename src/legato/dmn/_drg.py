@@ -28,9 +28,13 @@ _MISSING: Any = object()
 class DrgRun:
     """One evaluation of the graph: inputs, the values computed so far, the functions made."""
 
-    def __init__(self, inputs: Mapping[str, Any], ev: Evaluation) -> None:
+    def __init__(
+        self, inputs: Mapping[str, Any], ev: Evaluation, context: Mapping[str, Any] | None = None
+    ) -> None:
         self.inputs = inputs
         self.ev = ev
+        self.context = dict(context or {})
+        """Variables every element sees beneath its requirements (a process's variables)."""
         self.values: dict[tuple[str, str], Any] = {}
         self.outputs: dict[str, Any] = {}
         self._active: set[tuple[str, str]] = set()
@@ -68,7 +72,7 @@ class DrgRun:
         self, model: DecisionModel, requirements: Requirements, path: tuple[str, ...]
     ) -> dict[str, Any]:
         """The variables an element sees: its required decisions, inputs and knowledge."""
-        env: dict[str, Any] = {}
+        env: dict[str, Any] = dict(self.context)
         for href in requirements.decisions:
             found = self._resolve(model, href, path)
             if found is not None:

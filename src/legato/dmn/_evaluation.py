@@ -72,15 +72,15 @@ class Evaluation:
 
 
 def evaluate_literal(expression: LiteralExpression, env: Env, ev: Evaluation) -> Any:
-    """The value of a FEEL expression, its warnings reported as errors."""
+    """The value of a FEEL expression, its warnings and errors reported as errors."""
     if expression.problem is not None:
         ev.warn(expression.problem)
         return None
     if expression.compiled is None:
         return None
     result = expression.compiled.evaluate_detailed(env, now=ev.now)
-    for warning in result.warnings:
-        ev.warn(f"{ev.label}: {warning}" if ev.label else warning)
+    for problem in (*result.warnings, *result.errors):
+        ev.warn(f"{ev.label}: {problem}" if ev.label else problem)
     return result.value
 
 
@@ -91,6 +91,6 @@ def invoke(function: Any, args: Sequence[Any], names: Sequence[str] | None, ev: 
         return None
     run = Run(ev.now)
     value = function.invoke(run, list(args), list(names) if names is not None else None)
-    for warning in run.warnings:
-        ev.warn(f"{ev.label}: {warning}")
+    for problem in (*run.warnings, *run.errors):
+        ev.warn(f"{ev.label}: {problem}")
     return value

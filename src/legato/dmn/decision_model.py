@@ -75,6 +75,7 @@ class DecisionModel:
         inputs: Mapping[str, Any] | None = None,
         *,
         now: dt.datetime | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> DecisionResult:
         """Evaluate a decision and, first, every decision it requires.
 
@@ -84,13 +85,16 @@ class DecisionModel:
                 imported model go in a nested mapping under the import name, or under the
                 key ``"{namespace}name"``.
             now: The instant ``now()`` and ``today()`` return (default: the system clock).
+            context: Variables every decision sees beneath what it requires, as a process
+                engine passes its variables to a business rule task (the spec's strict
+                scoping when omitted).
 
         Raises:
             DecisionError: If the model has no such decision.
         """
         found = self._decision(decision)
         ev, errors, matches = self._evaluation(now)
-        run = DrgRun(to_feel(dict(inputs or {})), ev)
+        run = DrgRun(to_feel(dict(inputs or {})), ev, to_feel(dict(context or {})))
         value = run.decision(self, found, ())
         return _result(found.name, value, errors, matches, run.outputs)
 

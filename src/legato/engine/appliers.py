@@ -294,6 +294,7 @@ def _history_only(state: InstanceState, event: ev.Event) -> None:
 
 
 for _event_class in (
+    ev.DecisionEvaluated,
     ev.MessageCorrelated,
     ev.SignalReceived,
     ev.ConditionMet,

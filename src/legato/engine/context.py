@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from legato.dmn import DecisionModel
 from legato.model import ProcessDefinition, RetryPolicy
 
 
@@ -20,14 +21,27 @@ class DeployedProcess:
     process: ProcessDefinition = field(repr=False)
 
 
+@dataclass(frozen=True, slots=True)
+class DeployedDecision:
+    """One deployed version of a DMN decision (with the model it belongs to)."""
+
+    definition_key: int
+    decision_id: str
+    version: int
+    model: DecisionModel = field(repr=False)
+
+
 class DefinitionLookup(Protocol):
-    """Finds deployed processes (for starts and call activities)."""
+    """Finds deployed processes (for starts and call activities) and decisions."""
 
     def get(self, definition_key: int) -> DeployedProcess:
         """A version by key (KeyError if unknown)."""
 
     def latest(self, process_id: str) -> DeployedProcess | None:
         """The newest version of a process, if any."""
+
+    def decision(self, decision_id: str) -> DeployedDecision | None:
+        """The newest version of a decision (by id or name), if any."""
 
 
 @dataclass(slots=True)

@@ -413,3 +413,17 @@ class CompensationHandlerStarted(Event):
 
     handler_instance_key: int
     throw_instance_key: int
+
+
+@_register
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DecisionEvaluated(Event):
+    """A business rule task evaluated a DMN decision."""
+
+    element_instance_key: int
+    element_id: str
+    decision_id: str
+    decision_key: int
+    version: int
+    result: Any
+    matched_rules: list[str] = field(default_factory=list)

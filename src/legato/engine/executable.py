@@ -49,8 +49,12 @@ def unsupported(process: ProcessDefinition) -> list[ValidationIssue]:
 
 
 def _reason(process: ProcessDefinition, element: FlowNode) -> str | None:
-    if isinstance(element, BusinessRuleTask) and element.job_type is None:
-        return f"business rule task '{element.element_id}' (DMN decision)"
+    if (
+        isinstance(element, BusinessRuleTask)
+        and element.job_type is None
+        and not element.decision_id
+    ):
+        return f"business rule task '{element.element_id}' without a decision or a job"
     if not isinstance(element, Event):
         return None
     definitions = element.event_definitions

@@ -25,12 +25,17 @@ _KNOWN = NameTable([*BUILTINS, *PROPERTY_NAMES, *TYPE_NAMES])
 
 @dataclass(frozen=True, slots=True)
 class EvaluationResult:
-    """The value of an evaluation and the warnings explaining any null that came from an error."""
+    """The value of an evaluation, with the warnings and errors explaining its nulls."""
 
     value: Any
     """The result (None for null)."""
     warnings: list[str] = field(default_factory=list)
     """Why parts of the evaluation failed, in order; empty when nothing failed."""
+    errors: list[str] = field(default_factory=list)
+    """Specification-level errors that yielded null, in order, such as a null operand of
+    arithmetic (``null + 1``) or ``stddev([1])``. They are kept apart from :attr:`warnings`
+    because a null flowing through an expression is usually expected; DMN counts them as
+    decision errors."""
 
 
 def _table(names: Iterable[str] | None) -> NameTable:
@@ -80,11 +85,11 @@ class CompiledExpression:
     def evaluate_detailed(
         self, context: Mapping[str, Any] | None = None, *, now: dt.datetime | None = None
     ) -> EvaluationResult:
-        """Evaluate and report the warnings behind every null that came from an error."""
+        """Evaluate and report the warnings and errors behind the nulls of the evaluation."""
         run = Run(now)
         scope = _root(run, context)
         value = _run_guarded(run, lambda: self._evaluator(scope))
-        return EvaluationResult(value, run.warnings)
+        return EvaluationResult(value, run.warnings, run.errors)
 
     def __repr__(self) -> str:
         return f"CompiledExpression({self.source!r})"
@@ -108,11 +113,11 @@ class CompiledUnaryTests:
     def matches_detailed(
         self, input_value: Any, context: Mapping[str, Any] | None = None
     ) -> EvaluationResult:
-        """Like :meth:`matches`, with the warnings of the evaluation."""
+        """Like :meth:`matches`, with the warnings and errors of the evaluation."""
         run = Run()
         scope = _root(run, context)
         value = _run_guarded(run, lambda: self._tester(scope, to_feel(input_value)))
-        return EvaluationResult(value, run.warnings)
+        return EvaluationResult(value, run.warnings, run.errors)
 
     def __repr__(self) -> str:
         return f"CompiledUnaryTests({self.source!r})"

@@ -30,8 +30,16 @@ Tester = Callable[[Scope, Any], bool | None]
 _RECOVERABLE = (FeelEvaluationError, ArithmeticError, OverflowError, ValueError)
 
 
+ARITHMETIC = frozenset({"+", "-", "*", "/", "**"})
+"""The operators for which a null operand is an error (null, reported in ``Run.errors``)."""
+
+
 def _warn(scope: Scope, error: Exception) -> None:
     scope.run.warn(str(error))
+
+
+def _null_operand(scope: Scope, op: str) -> None:
+    scope.run.error(f"null operand of '{op}'")
 
 
 def contains_input(node: object) -> bool:
@@ -135,8 +143,12 @@ class Compiler:
         operand = self.compile(node.operand)
 
         def evaluate(scope: Scope) -> Any:
+            value = operand(scope)
+            if value is None:
+                _null_operand(scope, "-")
+                return None
             try:
-                return negate(operand(scope))
+                return negate(value)
             except _RECOVERABLE as error:
                 _warn(scope, error)
                 return None
@@ -144,12 +156,17 @@ class Compiler:
         return evaluate
 
     def _binary(self, node: ast.Binary) -> Evaluator:
-        operator = BINARY[node.op]
+        op = node.op
+        operator, arithmetic = BINARY[op], op in ARITHMETIC
         left, right = self.compile(node.left), self.compile(node.right)
 
         def evaluate(scope: Scope) -> Any:
+            a, b = left(scope), right(scope)
+            if arithmetic and (a is None or b is None):
+                _null_operand(scope, op)
+                return None
             try:
-                return operator(left(scope), right(scope))
+                return operator(a, b)
             except _RECOVERABLE as error:
                 _warn(scope, error)
                 return None
@@ -158,13 +175,18 @@ class Compiler:
 
     def _chain(self, node: ast.Chain) -> Evaluator:
         first = self.compile(node.first)
-        rest = [(BINARY[op], self.compile(operand)) for op, operand in node.rest]
+        rest = [(op, BINARY[op], self.compile(operand)) for op, operand in node.rest]
 
         def evaluate(scope: Scope) -> Any:
             value = first(scope)
+            reported = False
             try:
-                for operator, operand in rest:
-                    value = operator(value, operand(scope))
+                for op, operator, operand in rest:
+                    other = operand(scope)
+                    if (value is None or other is None) and not reported:
+                        _null_operand(scope, op)
+                        reported = True
+                    value = operator(value, other)
             except _RECOVERABLE as error:
                 _warn(scope, error)
                 return None
@@ -200,6 +222,7 @@ class Compiler:
         def evaluate(scope: Scope) -> bool | None:
             subject, lower, upper = value(scope), low(scope), high(scope)
             if subject is None or lower is None or upper is None:
+                scope.run.error("null operand of 'between'")
                 return None
             above, below = compare(subject, lower), compare(subject, upper)
             if above is None or below is None:
@@ -211,7 +234,15 @@ class Compiler:
 
     def _in(self, node: ast.In) -> Evaluator:
         value, tests = self.compile(node.value), self.unary_tests(node.tests)
-        return lambda scope: tests(scope, value(scope))
+
+        def evaluate(scope: Scope) -> bool | None:
+            subject = value(scope)
+            result = tests(scope, subject)
+            if result is None and subject is None:
+                scope.run.error("null operand of 'in'")
+            return result
+
+        return evaluate
 
     def _instance_of(self, node: ast.InstanceOf) -> Evaluator:
         value, test = self.compile(node.value), compile_type(node.type, self.types)
@@ -358,9 +389,13 @@ class Compiler:
 
         def evaluate(scope: Scope) -> Any:
             function = callee(scope)
+            if function is MISSING:
+                return None
             if not isinstance(function, FeelFunction):
                 if function is not None:
                     scope.run.warn(f"{type_name(function)} is not a function")
+                else:
+                    scope.run.error("null is not a function")
                 return None
             return function.invoke(scope.run, [arg(scope) for arg in args], names)
 
@@ -374,6 +409,7 @@ class Compiler:
             if value is MISSING:
                 if builtin is None:
                     scope.run.warn(f"no function named '{key}'")
+                    return MISSING
                 return builtin
             return value
 
@@ -462,6 +498,7 @@ def _value_test(value: Any, expected: Any) -> bool | None:
 
 def _member(scope: Scope, value: Any, name: str) -> Any:
     if value is None:
+        scope.run.error(f"null has no member '{name}'")
         return None
     if isinstance(value, dict):
         if name in value:

@@ -3,7 +3,8 @@
 ```
 FeelError
 ├── FeelSyntaxError     the text is not a valid FEEL expression (carries the position)
-└── FeelEvaluationError raised inside built-ins; turned into null plus a warning
+├── FeelEvaluationError raised inside built-ins; turned into null plus a warning
+└── FeelNullError       raised inside built-ins; turned into null plus an error
 ```
 """
 
@@ -33,3 +34,10 @@ class FeelSyntaxError(FeelError):
 
 class FeelEvaluationError(FeelError):
     """A failure while evaluating; FEEL turns it into null plus a warning."""
+
+
+class FeelNullError(FeelError):
+    """A case the FEEL specification defines as an error, such as ``stddev([1])``.
+
+    FEEL turns it into null plus an entry in ``Run.errors`` (not a warning).
+    """

@@ -1,4 +1,4 @@
-"""The state of one evaluation: variable scopes, warnings and the clock."""
+"""The state of one evaluation: variable scopes, warnings, errors and the clock."""
 
 from __future__ import annotations
 
@@ -13,17 +13,30 @@ MISSING: Any = object()
 
 
 class Run:
-    """What one evaluation shares: the warnings collected and the current instant."""
+    """What one evaluation shares: the warnings and errors collected and the current instant.
 
-    __slots__ = ("_now", "warnings")
+    Two channels explain a null: ``warnings`` are failures of the expression itself (a type
+    mismatch, an unknown name, a bad argument); ``errors`` are the cases the FEEL
+    specification defines as errors yet which are ordinary in practice, chiefly a null
+    operand (``null + 1``, ``2 between null and 3``, ``all(null)``, ``stddev([1])``). Both
+    yield null; the DMN layer reports both as decision errors, while callers that only need
+    to know whether an expression is broken look at the warnings alone.
+    """
+
+    __slots__ = ("_now", "errors", "warnings")
 
     def __init__(self, now: dt.datetime | None = None) -> None:
         self.warnings: list[str] = []
+        self.errors: list[str] = []
         self._now = now
 
     def warn(self, message: str) -> None:
         """Record a warning (the reason some value became null)."""
         self.warnings.append(message)
+
+    def error(self, message: str) -> None:
+        """Record a specification-level error that yielded null (see the class docstring)."""
+        self.errors.append(message)
 
     @property
     def now(self) -> dt.datetime:
@@ -82,7 +95,7 @@ class FeelFunction:
     name: str = "anonymous"
 
     def invoke(self, run: Run, args: Sequence[Any], names: Sequence[str] | None = None) -> Any:
-        """Invoke with FEEL values; failures are warnings on ``run`` and a None result."""
+        """Invoke with FEEL values; failures are warnings (or errors) on ``run`` and None."""
         raise NotImplementedError
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

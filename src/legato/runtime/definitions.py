@@ -7,11 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from legato import dmn
 from legato.bpmn import load_for_deployment
-from legato.engine.context import DeployedProcess
+from legato.dmn import DecisionModel
+from legato.engine.context import DeployedDecision, DeployedProcess
 from legato.model import Definitions
 from legato.store.ports import Store, Transaction
 from legato.store.records import DefinitionRecord
+
+DECISION_PREFIX = "dmn:"
+"""Decisions are stored as definitions under this prefix, versioned like processes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +26,8 @@ class Deployment:
     resource_name: str
     processes: tuple[DeployedProcess, ...]
     """The deployed processes (new versions, or the existing ones for unchanged content)."""
+    decisions: tuple[DeployedDecision, ...] = ()
+    """The deployed DMN decisions (for a DMN file)."""
 
 
 class DefinitionRegistry:
@@ -30,6 +37,8 @@ class DefinitionRegistry:
         self._store = store
         self._by_key: dict[int, DeployedProcess] = {}
         self._latest: dict[str, int] = {}
+        self._decisions: dict[int, DeployedDecision] = {}
+        self._latest_decision: dict[str, int] = {}
         self._transaction: Transaction | None = None
 
     def use(self, transaction: Transaction | None) -> None:
@@ -65,6 +74,72 @@ class DefinitionRegistry:
     def forget_latest(self) -> None:
         """Drop the cache of latest versions (another node may have deployed)."""
         self._latest.clear()
+        self._latest_decision.clear()
+
+    def decision(self, decision_id: str) -> DeployedDecision | None:
+        """The newest version of a deployed DMN decision, by id."""
+        key = self._latest_decision.get(decision_id)
+        if key is not None:
+            return self._decisions[key]
+        record = self._read(lambda tx: tx.find_definition(DECISION_PREFIX + decision_id))
+        return self._remember_decision(record) if record is not None else None
+
+    def _remember_decision(self, record: DefinitionRecord) -> DeployedDecision:
+        decision_id = record.process_id.removeprefix(DECISION_PREFIX)
+        deployed = DeployedDecision(
+            record.definition_key, decision_id, record.version, dmn.load(record.source.encode())
+        )
+        self._decisions[record.definition_key] = deployed
+        current = self._latest_decision.get(decision_id)
+        if current is None or self._decisions[current].version <= record.version:
+            self._latest_decision[decision_id] = record.definition_key
+        return deployed
+
+    def deploy_decisions(
+        self,
+        tx: Transaction,
+        model: DecisionModel,
+        source: str,
+        resource_name: str,
+        new_key: Callable[[], int],
+        now: datetime,
+    ) -> list[DeployedDecision]:
+        """Store each decision of a DMN model as a new version unless the file is unchanged.
+
+        Decisions are kept beside the processes, under the id ``dmn:<decision id>``, and
+        versioned the same way.
+        """
+        checksum = hashlib.sha256(source.encode("utf-8")).hexdigest()
+        deployed: list[DeployedDecision] = []
+        for decision in model.decisions:
+            key = DECISION_PREFIX + decision.element_id
+            latest = tx.find_definition(key)
+            if latest is not None and latest.checksum == checksum:
+                deployed.append(self._remember_decision(latest))
+                continue
+            record = DefinitionRecord(
+                definition_key=new_key(),
+                process_id=key,
+                version=(latest.version + 1) if latest else 1,
+                resource_name=resource_name,
+                source=source,
+                checksum=checksum,
+                deployed_at=now,
+                name=decision.name,
+            )
+            tx.insert_definition(record)
+            deployed.append(
+                DeployedDecision(record.definition_key, decision.element_id, record.version, model)
+            )
+        return deployed
+
+    def remember_decisions(self, decisions: list[DeployedDecision]) -> None:
+        """After the deploy transaction committed: make the new decision versions visible."""
+        for version in decisions:
+            self._decisions[version.definition_key] = version
+            current = self._latest_decision.get(version.decision_id)
+            if current is None or self._decisions[current].version <= version.version:
+                self._latest_decision[version.decision_id] = version.definition_key
 
     def _remember(self, record: DefinitionRecord) -> DeployedProcess:
         definitions = load_for_deployment(record.source.encode("utf-8"))

@@ -27,8 +27,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
+from legato import dmn
 from legato.bpmn import load_for_deployment
-from legato.bpmn.xml import ModelSource, read_source
+from legato.bpmn.xml import ModelSource, parse_xml, read_source
 from legato.engine import commands as cmd
 from legato.engine.appliers import replay
 from legato.engine.executable import unsupported
@@ -120,6 +121,8 @@ class Engine:
                 element.
         """
         data, file_name = read_source(source)
+        if _is_dmn(data, file_name):
+            return self._deploy_decisions(data, file_name)
         definitions = load_for_deployment(Path(file_name) if file_name else data)
         issues = [i for p in definitions.executable_processes for i in unsupported(p)]
         if issues:
@@ -152,6 +155,39 @@ class Engine:
         keys.committed()
         self._definitions.remember(deployment)
         return deployment
+
+    def _deploy_decisions(self, data: bytes, file_name: str | None) -> Deployment:
+        model = dmn.load(Path(file_name) if file_name else data)
+        resource = Path(file_name).name if file_name else "<string>"
+        keys = self._executor_keys()
+        with self.store.transaction() as tx:
+            keys.begin(tx)
+            try:
+                decisions = self._definitions.deploy_decisions(
+                    tx, model, data.decode("utf-8"), resource, keys.new_key, self.clock.now()
+                )
+            except BaseException:
+                keys.rolled_back()
+                raise
+        keys.committed()
+        self._definitions.remember_decisions(decisions)
+        return Deployment(resource, (), tuple(decisions))
+
+    def evaluate_decision(
+        self, decision_id: str, variables: Mapping[str, Any] | None = None
+    ) -> dmn.DecisionResult:
+        """Evaluate the latest deployed version of a decision.
+
+        Raises:
+            NotFoundError: no such decision is deployed.
+        """
+        deployed = self._definitions.decision(decision_id)
+        if deployed is None:
+            raise NotFoundError(f"no decision '{decision_id}' is deployed")
+        values = dict(variables or {})
+        return deployed.model.evaluate(
+            deployed.decision_id, values, now=self.clock.now(), context=values
+        )
 
     def _executor_keys(self) -> KeyAllocator:
         return self._executor._keys
@@ -855,6 +891,13 @@ class Engine:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _is_dmn(data: bytes, file_name: str | None) -> bool:
+    """Whether a model file is DMN: its root element is in a DMN namespace."""
+    root = parse_xml(data, file_name)
+    tag = root.tag if isinstance(root.tag, str) else ""
+    return "/spec/DMN/" in tag.partition("}")[0]
 
 
 def _info_from_state(state: InstanceState) -> InstanceInfo:

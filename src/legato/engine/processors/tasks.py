@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from legato.engine import events as ev
+from legato.engine import values
 from legato.engine.commands import PublishMessage
 from legato.engine.processing import IncidentError, Processing
 from legato.engine.processors.base import ActivityProcessor
@@ -43,11 +44,8 @@ class JobWorkerProcessor(ActivityProcessor):
             return
         if element.job_type is None:
             if isinstance(element, BusinessRuleTask) and element.decision_id:
-                raise IncidentError(
-                    "decision",
-                    f"decision '{element.decision_id}' cannot be evaluated: no DMN decision "
-                    "engine is available in this version",
-                )
+                _evaluate_decision(p, instance, element, element.decision_id)
+                return
             raise IncidentError("job", f"element '{element.element_id}' has no job type")
         create_job(p, instance, element)
 
@@ -62,6 +60,41 @@ class JobWorkerProcessor(ActivityProcessor):
     def on_terminate(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
         if instance.job_key is not None:
             p.emit(ev.JobCanceled(at=p.ctx.now, job_key=instance.job_key))
+
+
+def _evaluate_decision(
+    p: Processing, instance: ElementInstance, element: BusinessRuleTask, decision_id: str
+) -> None:
+    """Evaluate the latest version of the decision with the variables the task sees."""
+    deployed = p.ctx.definitions.decision(decision_id)
+    if deployed is None:
+        raise IncidentError("decision", f"no decision '{decision_id}' is deployed")
+    variables = p.variables_of(instance.key)
+    result = deployed.model.evaluate(
+        deployed.decision_id, variables, now=p.ctx.now, context=variables
+    )
+    if result.errors:
+        raise IncidentError(
+            "decision",
+            f"decision '{decision_id}' (version {deployed.version}) failed: "
+            + "; ".join(result.errors),
+        )
+    value = values.normalize(result.value)
+    p.emit(
+        ev.DecisionEvaluated(
+            at=p.ctx.now,
+            element_instance_key=instance.key,
+            element_id=element.element_id,
+            decision_id=deployed.decision_id,
+            decision_key=deployed.definition_key,
+            version=deployed.version,
+            result=value,
+            matched_rules=[m.rule_id or f"{m.table}#{m.index}" for m in result.matched_rules],
+        )
+    )
+    if element.result_variable:
+        p.set_propagating(instance.key, element.result_variable, value)
+    p.complete(instance)
 
 
 def create_job(

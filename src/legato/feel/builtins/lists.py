@@ -7,7 +7,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from legato.feel.builtins.registry import builtin, fail
+from legato.feel.builtins.registry import builtin, fail, null_error
 from legato.feel.runtime import FeelFunction, Run
 from legato.feel.semantics import compare, equals, type_name
 from legato.feel.values import DECIMAL_CONTEXT as CTX
@@ -33,7 +33,14 @@ def _position(items: list[Any], position: Decimal, allow_end: bool = False) -> i
 
 def _variadic(name: str, impl: Callable[[list[Any]], Any], kind: str = "any") -> None:
     builtin(name, "list: list")(impl)
-    builtin(name, f"c: {kind}...")(lambda *items: impl(list(items)))
+    builtin(name, f"c: {kind}...")(lambda *items: impl(_items(list(items))))
+
+
+def _items(items: list[Any]) -> list[Any]:
+    """The items of a variadic call; a lone null (``all(null)``) is not a list: an error."""
+    if len(items) == 1 and items[0] is None:
+        raise null_error("the argument is null, not a list")
+    return items
 
 
 @builtin("list contains", "list: list", "element: any")
@@ -67,7 +74,7 @@ def _sum(items: list[Any]) -> Decimal | None:
 
 def _product(items: list[Any]) -> Decimal | None:
     if not items:
-        return None
+        raise null_error("the product of an empty list is undefined")
     return functools.reduce(CTX.multiply, _numbers(items))
 
 
@@ -89,7 +96,7 @@ def _median(items: list[Any]) -> Decimal | None:
 def _stddev(items: list[Any]) -> Decimal | None:
     numbers = _numbers(items)
     if len(numbers) < 2:
-        return None
+        raise null_error("the standard deviation needs at least two numbers")
     mean = CTX.divide(functools.reduce(CTX.add, numbers), Decimal(len(numbers)))
     squares = [CTX.power(CTX.subtract(n, mean), 2) for n in numbers]
     variance = CTX.divide(functools.reduce(CTX.add, squares), Decimal(len(numbers) - 1))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from legato.feel.errors import FeelEvaluationError
+from legato.feel.errors import FeelEvaluationError, FeelNullError
 from legato.feel.runtime import FeelFunction, Run
 from legato.feel.semantics import type_name
 from legato.feel.values import Range, YearsMonthsDuration
@@ -158,6 +158,8 @@ class BuiltinFunction(FeelFunction):
                 return overload.impl(*bound)
             except FeelEvaluationError as error:
                 run.warn(f"{self.name}(): {error}")
+            except FeelNullError as error:
+                run.error(f"{self.name}(): {error}")
             except (ArithmeticError, ValueError, OverflowError, TypeError) as error:
                 run.warn(f"{self.name}(): {type(error).__name__}: {error}")
             return None
@@ -208,3 +210,8 @@ def builtin(name: str, *params: str, needs_run: bool = False) -> Callable[[_F], 
 def fail(message: str) -> FeelEvaluationError:
     """An error to raise from a built-in: the call yields null with this warning."""
     return FeelEvaluationError(message)
+
+
+def null_error(message: str) -> FeelNullError:
+    """A specification-level error to raise from a built-in: null with this error."""
+    return FeelNullError(message)

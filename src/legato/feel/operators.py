@@ -12,7 +12,7 @@ from legato.feel import temporal
 from legato.feel.errors import FeelEvaluationError
 from legato.feel.semantics import compare, equals, time_seconds, type_name
 from legato.feel.values import DECIMAL_CONTEXT as CTX
-from legato.feel.values import YearsMonthsDuration
+from legato.feel.values import FarDate, YearsMonthsDuration
 
 YMD = YearsMonthsDuration
 Operator = Callable[[Any, Any], Any]
@@ -47,20 +47,21 @@ def add(left: Any, right: Any) -> Any:
 
 
 def _add_duration(value: Any, duration: Any) -> Any:
+    if isinstance(value, FarDate) and isinstance(duration, dt.timedelta | YMD):
+        return temporal.shift(value, duration)
+    if isinstance(value, dt.date) and isinstance(duration, dt.timedelta | YMD):
+        try:
+            return _add_to_date(value, duration)
+        except (OverflowError, ValueError):  # beyond year 9999 (or before 1): a far date
+            return temporal.shift(value, duration)
     if isinstance(duration, YMD):
         if isinstance(value, YMD):
             return YMD(value.months + duration.months)
-        if isinstance(value, dt.date):
-            return temporal.add_months(value, duration.months)
         return None
     if not isinstance(duration, dt.timedelta) or isinstance(value, bool):
         return None
     if isinstance(value, dt.timedelta):
         return value + duration
-    if _is_datetime(value):
-        return value + duration
-    if isinstance(value, dt.date):
-        return (dt.datetime.combine(value, dt.time()) + duration).date()
     if isinstance(value, dt.time):
         moved = dt.datetime.combine(dt.date(2000, 1, 1), value.replace(tzinfo=None)) + duration
         return moved.time().replace(tzinfo=value.tzinfo)
@@ -83,11 +84,22 @@ def subtract(left: Any, right: Any) -> Any:
     return result
 
 
+def _add_to_date(value: dt.date, duration: dt.timedelta | YMD) -> dt.date:
+    if isinstance(duration, YMD):
+        return temporal.add_months(value, duration.months)
+    if _is_datetime(value):
+        moved: dt.datetime = value + duration
+        return moved
+    return (dt.datetime.combine(value, dt.time()) + duration).date()
+
+
 def _negate_duration(value: dt.timedelta | YMD) -> dt.timedelta | YMD:
     return YMD(-value.months) if isinstance(value, YMD) else -value
 
 
 def _difference(left: Any, right: Any) -> dt.timedelta | None:
+    if isinstance(left, FarDate) or isinstance(right, FarDate):
+        return _far_difference(left, right)
     if _is_date(left) and _is_date(right):
         return _as_datetime(left) - _as_datetime(right)
     if _is_date(left) and _is_datetime(right) and right.utcoffset() is not None:
@@ -105,6 +117,21 @@ def _difference(left: Any, right: Any) -> dt.timedelta | None:
             return None
         return temporal.seconds_duration(a - b)
     return None
+
+
+def _far_difference(left: Any, right: Any) -> dt.timedelta | None:
+    kinds = {_temporal_kind(left), _temporal_kind(right)}
+    if None in kinds or len(kinds) != 1:
+        return None
+    return temporal.far_difference(left, right)
+
+
+def _temporal_kind(value: Any) -> tuple[bool, bool] | None:
+    """Whether a (possibly far) date has a time, and whether it has a zone; None if no date."""
+    plain = value.shifted if isinstance(value, FarDate) else value
+    if _is_datetime(plain):
+        return True, plain.utcoffset() is not None
+    return (False, False) if _is_date(plain) else None
 
 
 def _as_datetime(value: dt.date) -> dt.datetime:

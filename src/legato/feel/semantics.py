@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from legato.feel.values import Range, YearsMonthsDuration
+from legato.feel.values import FarDate, Range, YearsMonthsDuration, as_far
 
 
 def type_name(value: Any) -> str:
@@ -19,6 +19,8 @@ def type_name(value: Any) -> str:
         return "number"
     if isinstance(value, str):
         return "string"
+    if isinstance(value, FarDate):
+        return "date and time" if value.has_time else "date"
     if isinstance(value, dt.datetime):
         return "date and time"
     if isinstance(value, dt.date):
@@ -58,6 +60,17 @@ def _aware(value: dt.datetime) -> bool:
     return value.utcoffset() is not None
 
 
+def _to_millisecond(value: dt.datetime) -> dt.datetime:
+    """Date-times compare to the millisecond, as the DMN TCK expects (0068-feel-equality)."""
+    return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+
+
+def _time_key(value: dt.time) -> tuple[Decimal, bool]:
+    """Seconds since midnight (UTC when zoned) to the millisecond, for comparing times."""
+    seconds, aware = time_seconds(value.replace(microsecond=value.microsecond // 1000 * 1000))
+    return seconds, aware
+
+
 def compare(left: Any, right: Any) -> int | None:
     """-1, 0 or 1 when the two values are ordered in FEEL, None when they are not comparable."""
     if left is None or right is None or isinstance(left, bool) or isinstance(right, bool):
@@ -73,16 +86,34 @@ def _order_keys(left: Any, right: Any) -> tuple[Any, Any] | None:
     for kind in (Decimal, str, dt.timedelta, YearsMonthsDuration):
         if isinstance(left, kind) and isinstance(right, kind):
             return left, right
+    if isinstance(left, FarDate) or isinstance(right, FarDate):
+        return _far_keys(left, right)
     if isinstance(left, dt.datetime) or isinstance(right, dt.datetime):
         if isinstance(left, dt.datetime) and isinstance(right, dt.datetime):
-            return (left, right) if _aware(left) == _aware(right) else None
+            if _aware(left) != _aware(right):
+                return None
+            return _to_millisecond(left), _to_millisecond(right)
         return None
     if isinstance(left, dt.date) and isinstance(right, dt.date):
         return left, right
     if isinstance(left, dt.time) and isinstance(right, dt.time):
-        (a, a_aware), (b, b_aware) = time_seconds(left), time_seconds(right)
+        (a, a_aware), (b, b_aware) = _time_key(left), _time_key(right)
         return (a, b) if a_aware == b_aware else None
     return None
+
+
+def _far_keys(left: Any, right: Any) -> tuple[Any, Any] | None:
+    if not isinstance(left, dt.date | FarDate) or not isinstance(right, dt.date | FarDate):
+        return None
+    a, b = as_far(left), as_far(right)
+    a_time, b_time = isinstance(a.shifted, dt.datetime), isinstance(b.shifted, dt.datetime)
+    if a_time != b_time:
+        return None
+    if isinstance(a.shifted, dt.datetime) and isinstance(b.shifted, dt.datetime):
+        if _aware(a.shifted) != _aware(b.shifted):
+            return None
+        return (a.cycles, _to_millisecond(a.shifted)), (b.cycles, _to_millisecond(b.shifted))
+    return (a.cycles, a.shifted), (b.cycles, b.shifted)
 
 
 def equals(left: Any, right: Any) -> bool | None:
@@ -100,7 +131,9 @@ def equals(left: Any, right: Any) -> bool | None:
     if isinstance(left, Range) and isinstance(right, Range):
         return _range_equals(left, right)
     if isinstance(left, dt.datetime) and isinstance(right, dt.datetime):
-        return left == right if _aware(left) == _aware(right) else False
+        if _aware(left) != _aware(right):
+            return False
+        return _to_millisecond(left) == _to_millisecond(right)
     order = compare(left, right)
     if order is not None:
         return order == 0

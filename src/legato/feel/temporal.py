@@ -9,7 +9,14 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from legato.feel.values import YearsMonthsDuration
+from legato.feel.values import (
+    CYCLE_DAYS,
+    FarDate,
+    YearsMonthsDuration,
+    as_far,
+    far_date,
+    far_date_of,
+)
 
 _DATE = re.compile(r"(-?(?:[1-9]\d{4,8}|\d{4}))-(\d\d)-(\d\d)")
 _TIME = re.compile(
@@ -23,13 +30,13 @@ _DATE_TIME_PREFIX = re.compile(r"-?\d+-\d\d-\d\dT")
 _YM_DURATION = re.compile(r"(-)?P(?=\d)(?:(\d+)Y)?(?:(\d+)M)?")
 
 
-def parse_date(text: str) -> dt.date | None:
-    """A date from ``YYYY-MM-DD``, or None when the text is not a valid date."""
+def parse_date(text: str) -> dt.date | FarDate | None:
+    """A date from ``YYYY-MM-DD`` (years up to nine digits, signed), or None when invalid."""
     match = _DATE.fullmatch(text)
     if not match:
         return None
     try:
-        return dt.date(int(match[1]), int(match[2]), int(match[3]))
+        return far_date_of(int(match[1]), int(match[2]), int(match[3]))
     except ValueError:
         return None
 
@@ -77,24 +84,59 @@ def _zone_of(match: re.Match[str]) -> dt.tzinfo | bool | None:
     return None
 
 
-def parse_date_time(text: str) -> dt.datetime | None:
+def parse_date_time(text: str) -> dt.datetime | FarDate | None:
     """A date and time from ``date'T'time`` (or a date alone, at midnight), or None."""
     date_text, separator, time_text = text.partition("T")
     date = parse_date(date_text)
     if date is None:
         return None
     if not separator:
-        return dt.datetime.combine(date, dt.time())
+        return combine(date, dt.time())
     time = parse_time(time_text)
     if time is None:
         return None
-    day_carry = dt.timedelta(days=1) if time_text.startswith("24") else dt.timedelta()
-    return combine(date, time) + day_carry
+    if time_text.startswith("24"):
+        return shift(combine(date, time), dt.timedelta(days=1))
+    return combine(date, time)
 
 
-def combine(date: dt.date, time: dt.time) -> dt.datetime:
+def combine(date: dt.date | FarDate, time: dt.time) -> Any:
     """A date and time from a date and a time (keeping the time's zone)."""
+    if isinstance(date, FarDate):
+        return far_date(combine(date.shifted, time), date.cycles)
     return dt.datetime.combine(date, time.replace(tzinfo=None)).replace(tzinfo=time.tzinfo)
+
+
+def date_part(value: dt.date | FarDate) -> dt.date | FarDate:
+    """The date of a date and time (a date stays as it is)."""
+    if isinstance(value, FarDate):
+        return far_date(date_part(value.shifted), value.cycles)
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def at_midnight(value: dt.date | FarDate) -> Any:
+    """A date as a date and time at midnight (a date and time stays as it is)."""
+    if isinstance(value, FarDate):
+        return far_date(at_midnight(value.shifted), value.cycles)
+    return value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time())
+
+
+def shift(value: dt.date | FarDate, duration: dt.timedelta | YearsMonthsDuration) -> Any:
+    """A date or date and time moved by a duration; years beyond 1-9999 give a far date."""
+    far = as_far(value)
+    if isinstance(duration, YearsMonthsDuration):
+        moved = add_months(far.shifted, duration.months)
+    elif isinstance(far.shifted, dt.datetime):
+        moved = far.shifted + duration
+    else:
+        moved = (dt.datetime.combine(far.shifted, dt.time()) + duration).date()
+    return far_date(moved, far.cycles)
+
+
+def far_difference(left: dt.date | FarDate, right: dt.date | FarDate) -> dt.timedelta:
+    """``left - right`` for dates or date and times of which one at least is far."""
+    a, b = as_far(left), as_far(right)
+    return a.shifted - b.shifted + dt.timedelta(days=(a.cycles - b.cycles) * CYCLE_DAYS)
 
 
 def parse_duration(text: str) -> dt.timedelta | YearsMonthsDuration | None:
@@ -168,14 +210,17 @@ def format_zone(zone: dt.tzinfo | None, offset: dt.timedelta | None) -> str:
     return text + (f":{seconds % 60:02d}" if seconds % 60 else "")
 
 
-def format_date(value: dt.date) -> str:
-    """``YYYY-MM-DD``."""
-    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+def format_date(value: dt.date | FarDate) -> str:
+    """``YYYY-MM-DD`` (a negative year has a leading ``-``)."""
+    sign = "-" if value.year < 0 else ""
+    return f"{sign}{abs(value.year):04d}-{value.month:02d}-{value.day:02d}"
 
 
-def format_date_time(value: dt.datetime) -> str:
+def format_date_time(value: dt.datetime | FarDate) -> str:
     """``YYYY-MM-DDTHH:MM:SS`` plus fraction and zone."""
-    return f"{format_date(value)}T{format_time(value.timetz())}"
+    clock = value.shifted if isinstance(value, FarDate) else value
+    assert isinstance(clock, dt.datetime)
+    return f"{format_date(value)}T{format_time(clock.timetz())}"
 
 
 def format_duration(value: dt.timedelta) -> str:

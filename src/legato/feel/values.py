@@ -91,5 +91,75 @@ def is_number(value: Any) -> bool:
 
 
 def is_date(value: Any) -> bool:
-    """True for a FEEL date (a ``datetime.date`` that is not a ``datetime``)."""
+    """True for a FEEL date (a ``datetime.date`` that is not a ``datetime``, or far)."""
+    if isinstance(value, FarDate):
+        return not value.has_time
     return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+
+
+CYCLE_YEARS = 400
+"""The Gregorian calendar repeats itself, weekdays included, every 400 years..."""
+CYCLE_DAYS = 146_097
+"""...which are this many days."""
+_CYCLE_BASE = 2000
+"""Far dates are held shifted into the years ``_CYCLE_BASE`` to ``_CYCLE_BASE + 399``."""
+
+
+@dataclass(frozen=True, slots=True)
+class FarDate:
+    """A FEEL date, or date and time, whose year lies outside 1-9999 (beyond Python's range).
+
+    It is held as a Python value shifted by whole 400-year cycles into the years 2000-2399,
+    plus the number of cycles: the calendar of the shifted year is the real one, so month
+    lengths, leap days and arithmetic carry over. A time zone's rules are those of the shifted
+    year. Build far dates with :func:`far_date`, which gives a plain Python value whenever
+    the year fits.
+    """
+
+    shifted: dt.date
+    """The same day (and time) in the years 2000-2399; a ``datetime`` for a date and time."""
+    cycles: int
+    """How many 400-year cycles the real year lies beyond the shifted one."""
+
+    @property
+    def year(self) -> int:
+        """The real (possibly zero or negative, astronomical) year."""
+        return self.shifted.year + CYCLE_YEARS * self.cycles
+
+    @property
+    def month(self) -> int:
+        """The month, 1-12."""
+        return self.shifted.month
+
+    @property
+    def day(self) -> int:
+        """The day of the month."""
+        return self.shifted.day
+
+    @property
+    def has_time(self) -> bool:
+        """Whether this is a date and time (not a date)."""
+        return isinstance(self.shifted, dt.datetime)
+
+
+def far_date(shifted: dt.date, cycles: int = 0) -> dt.date | FarDate:
+    """The date ``cycles`` 400-year cycles after ``shifted``: a Python value when it fits."""
+    year = shifted.year + CYCLE_YEARS * cycles
+    if 1 <= year <= dt.MAXYEAR:
+        return shifted.replace(year=year) if cycles else shifted
+    offset = (shifted.year - _CYCLE_BASE) // CYCLE_YEARS
+    return FarDate(shifted.replace(year=shifted.year - CYCLE_YEARS * offset), cycles + offset)
+
+
+def far_date_of(year: int, month: int, day: int) -> dt.date | FarDate:
+    """The date of a (possibly far) year; raises ValueError for an invalid month or day."""
+    cycles = (year - _CYCLE_BASE) // CYCLE_YEARS
+    return far_date(dt.date(year - CYCLE_YEARS * cycles, month, day), cycles)
+
+
+def as_far(value: dt.date | FarDate) -> FarDate:
+    """Any date or date and time as a :class:`FarDate` (for arithmetic mixing the two)."""
+    if isinstance(value, FarDate):
+        return value
+    cycles = (value.year - _CYCLE_BASE) // CYCLE_YEARS
+    return FarDate(value.replace(year=value.year - CYCLE_YEARS * cycles), cycles)

@@ -15,14 +15,13 @@ engine.run_until_idle()
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import random
 import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
@@ -33,26 +32,20 @@ from legato.bpmn.xml import ModelSource, parse_xml, read_source
 from legato.engine import commands as cmd
 from legato.engine.appliers import replay
 from legato.engine.executable import unsupported
-from legato.engine.processors.waits import correlation_value, definition_of
 from legato.engine.state import InstanceState
-from legato.engine.values import encode as encode_values
 from legato.errors import BpmnValidationError, InvalidCommandError, NotFoundError, StoreError
-from legato.model import RetryPolicy, TimerEventDefinition
+from legato.model import RetryPolicy
 from legato.runtime.clock import Clock, SystemClock
-from legato.runtime.correlation import message_delivery, signal_delivery
 from legato.runtime.definitions import DefinitionRegistry, Deployment
+from legato.runtime.delivery import EventDelivery
 from legato.runtime.executor import CommandExecutor, Outcome, decode_event
 from legato.runtime.handlers import (
     Handler,
-    RegisteredHandler,
-    marked_handlers,
-    outcome_command,
-    outcome_command_async,
-    register,
 )
+from legato.runtime.jobs import JobRunner
 from legato.runtime.keys import KeyAllocator
-from legato.runtime.starts import next_start_timer, replace_start_waits
-from legato.runtime.types import HistoryEntry, InstanceInfo, Job, JobContext, PublishResult
+from legato.runtime.starts import replace_start_waits
+from legato.runtime.types import HistoryEntry, InstanceInfo, Job, PublishResult
 from legato.store.ports import Store, Transaction
 from legato.store.records import (
     IncidentRecord,
@@ -98,14 +91,34 @@ class Engine:
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.retry_policy = retry_policy or RetryPolicy()
-        self.batch_size = batch_size
         self.worker_name = worker_name or f"{socket.gethostname()}:{os.getpid()}"
         self._definitions = DefinitionRegistry(store)
+        keys = KeyAllocator()
         self._executor = CommandExecutor(
-            store, self._definitions, KeyAllocator(), self.clock, self.retry_policy, random_source
+            store, self._definitions, keys, self.clock, self.retry_policy, random_source
         )
-        self._handlers: dict[str, RegisteredHandler] = {}
+        self._jobs = JobRunner(
+            store,
+            self._executor,
+            self._definitions,
+            self.clock,
+            self.retry_policy,
+            self.worker_name,
+            batch_size,
+        )
+        self._events = EventDelivery(
+            store, self._executor, self._definitions, keys, self.clock, self._jobs.lease, batch_size
+        )
         self._stop = threading.Event()
+
+    @property
+    def batch_size(self) -> int:
+        """How many jobs (and timers) are run and committed together."""
+        return self._jobs.batch_size
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        self._jobs.batch_size = self._events.batch_size = value
 
     # -- models ----------------------------------------------------------------------------------
 
@@ -213,27 +226,19 @@ class Engine:
         self, job_type: str, function: Handler, *, timeout: timedelta | None = None
     ) -> None:
         """Register ``function`` as the handler of ``job_type`` jobs (see :meth:`task`)."""
-        self._handlers[job_type] = register(job_type, function, timeout)
-        self._executor.push_types = frozenset(self._handlers)
-        self._executor.push_worker = self.worker_name
-        self._executor.push_lease = self._lease()
+        self._jobs.register(job_type, function, timeout)
 
     def register_module(self, module: ModuleType | Mapping[str, Any]) -> list[str]:
         """Register every function of ``module`` marked with :func:`legato.handler`.
 
         Returns the job types registered.
         """
-        namespace = vars(module) if isinstance(module, ModuleType) else module
-        registered = []
-        for job_type, function, timeout in marked_handlers(namespace):
-            self.register(job_type, function, timeout=timeout)
-            registered.append(job_type)
-        return registered
+        return self._jobs.register_module(module)
 
     @property
     def job_types(self) -> list[str]:
         """The job types this engine has handlers for."""
-        return sorted(self._handlers)
+        return self._jobs.job_types
 
     # -- instances -------------------------------------------------------------------------------
 
@@ -504,7 +509,7 @@ class Engine:
         timeout: timedelta = timedelta(minutes=5),
     ) -> list[Job]:
         """Hand due jobs of ``job_type`` to an external worker for ``timeout``."""
-        return self._activate([job_type], worker, max_jobs, timeout)
+        return self._jobs.activate([job_type], worker, max_jobs, timeout)
 
     def complete_job(self, job_key: int, variables: Mapping[str, Any] | None = None) -> None:
         """Complete a job (external workers)."""
@@ -582,7 +587,7 @@ class Engine:
                 continue
             with self.store.transaction() as tx:
                 next_due = tx.next_job_due_at(self.job_types)
-            if next_due is None or not self._handlers:
+            if next_due is None or not self.job_types:
                 break
             wait = (next_due - self.clock.now()).total_seconds()
             self.clock.sleep(max(wait, 0.0))
@@ -615,6 +620,18 @@ class Engine:
         """Make :meth:`serve` return."""
         self._stop.set()
 
+    def run_once(self) -> int:
+        """Fire due timers, then run one batch of due jobs with their handlers, committing
+        the outcomes together. Returns how many timers and jobs were handled.
+
+        Jobs that commands of this engine just created for its own handlers come first (they
+        are already held for it); then due jobs are activated from the database.
+        """
+        fired = self.fire_due_timers()
+        if not self.job_types:
+            return fired
+        return fired + self._jobs.run_batch()
+
     # -- timers, messages, signals ---------------------------------------------------------------
 
     def fire_due_timers(self, *, max_timers: int | None = None) -> int:
@@ -624,56 +641,7 @@ class Engine:
         of its row commit together; a node that dies in between leaves the claim to expire and
         another firing to happen.
         """
-        now = self.clock.now()
-        with self.store.transaction() as tx:
-            claimed = tx.claim_due_timers(now, max_timers or self.batch_size, now + self._lease())
-        if not claimed:
-            return 0
-        commands: list[cmd.Command] = []
-        start_timers = []
-        for timer in claimed:
-            if timer.instance_key is None:
-                start_timers.append(timer)
-                commands.append(
-                    cmd.StartInstance(
-                        instance_key=cmd.NEW_INSTANCE,
-                        definition_key=timer.definition_key,
-                        start_element_id=timer.element_id,
-                    )
-                )
-            else:
-                commands.append(
-                    cmd.TriggerTimer(instance_key=timer.instance_key, timer_key=timer.timer_key)
-                )
-
-        def reschedule(tx: Transaction, outcomes: list[Outcome]) -> None:
-            stale = [
-                t.timer_key
-                for t, o in zip(claimed, outcomes, strict=False)
-                if t.instance_key is not None and o.error is not None
-            ]
-            tx.delete_timers(stale + [t.timer_key for t in start_timers])
-            for timer in start_timers:
-                definition = self._start_timer_definition(timer.definition_key, timer.element_id)
-                following = (
-                    next_start_timer(
-                        timer, definition, self.clock.now(), self._executor_keys().new_key
-                    )
-                    if definition is not None
-                    else None
-                )
-                if following is not None:
-                    tx.insert_timers([following])
-
-        self._executor.execute_with(commands, reschedule, always=True)
-        return len(claimed)
-
-    def _start_timer_definition(
-        self, definition_key: int, element_id: str
-    ) -> TimerEventDefinition | None:
-        element = self._definitions.get(definition_key).process.elements.get(element_id)
-        definition = definition_of(element) if element is not None else None
-        return definition if isinstance(definition, TimerEventDefinition) else None
+        return self._events.fire_due_timers(max_timers=max_timers)
 
     def publish_message(
         self,
@@ -691,196 +659,26 @@ class Engine:
         subscription that opens for it; with a ``message_id``, publishing the same message
         again while it is kept is a no-op.
         """
-        key = None if correlation_key is None else correlation_value(correlation_key)
-        values = dict(variables or {})
-        result = PublishResult()
-
-        def plan(tx: Transaction) -> list[cmd.Command]:
-            delivery = message_delivery(tx, name, key, values)
-            result.correlated, result.started = delivery.correlated, delivery.started
-            if not delivery.commands and time_to_live > timedelta(0):
-                now = self.clock.now()
-                record = MessageRecord(
-                    message_key=self._executor_keys().new_key(),
-                    name=name,
-                    published_at=now,
-                    expires_at=now + time_to_live,
-                    correlation_key=key,
-                    variables=encode_values(values),
-                    message_id=message_id,
-                )
-                stored = tx.insert_message(record)
-                result.buffered_message_key = stored.message_key
-                result.duplicate = stored.message_key != record.message_key
-            return delivery.commands
-
-        self._executor.execute_in(plan)
-        return result
+        return self._events.publish_message(
+            name, correlation_key, variables, time_to_live=time_to_live, message_id=message_id
+        )
 
     def publish_messages(
         self, messages: Sequence[tuple[str, str | int | None, Mapping[str, Any] | None]]
     ) -> list[PublishResult]:
-        """Publish many ``(name, correlation_key, variables)`` messages in one transaction.
-
-        Each is delivered as by :meth:`publish_message` (without buffering); one commit for
-        all of them is what makes thousands of correlations per second possible.
-        """
-        results = [PublishResult() for _ in messages]
-
-        def plan(tx: Transaction) -> list[cmd.Command]:
-            commands: list[cmd.Command] = []
-            for (name, key, variables), result in zip(messages, results, strict=True):
-                text = None if key is None else correlation_value(key)
-                delivery = message_delivery(tx, name, text, dict(variables or {}))
-                result.correlated, result.started = delivery.correlated, delivery.started
-                commands += delivery.commands
-            return commands
-
-        self._executor.execute_in(plan)
-        return results
+        """Publish many ``(name, correlation_key, variables)`` messages in one transaction."""
+        return self._events.publish_messages(messages)
 
     def broadcast_signal(
         self, name: str, variables: Mapping[str, Any] | None = None
     ) -> PublishResult:
         """Broadcast a signal to every element waiting for it (and start the processes with a
         signal start event of that name)."""
-        values = dict(variables or {})
-        result = PublishResult()
-
-        def plan(tx: Transaction) -> list[cmd.Command]:
-            delivery = signal_delivery(tx, name, values)
-            result.correlated, result.started = delivery.correlated, delivery.started
-            return delivery.commands
-
-        self._executor.execute_in(plan)
-        return result
+        return self._events.broadcast_signal(name, variables)
 
     def expire_messages(self) -> list[MessageRecord]:
         """Drop the buffered messages whose time to live ran out; each is logged."""
-        with self.store.transaction() as tx:
-            expired = tx.expire_messages(self.clock.now())
-        for message in expired:
-            logger.warning(
-                "message %r (correlation key %r) expired: no subscription within its time to live",
-                message.name,
-                message.correlation_key,
-            )
-        return expired
-
-    def run_once(self) -> int:
-        """Fire due timers, then run one batch of due jobs with their handlers, committing
-        the outcomes together. Returns how many timers and jobs were handled.
-
-        Jobs that commands of this engine just created for its own handlers come first (they
-        are already held for it); then due jobs are activated from the database.
-        """
-        fired = self.fire_due_timers()
-        if not self._handlers:
-            return fired
-        return fired + self._run_jobs()
-
-    def _run_jobs(self) -> int:
-        timeout = self._lease()
-        records = self._executor.take_pushed(self.batch_size)
-        if records:
-            jobs = self._job_views(records, self.clock.now() + timeout, self.worker_name)
-        else:
-            jobs = self._activate(self.job_types, self.worker_name, self.batch_size, timeout)
-        if not jobs:
-            return 0
-        commands = self._run_handlers(jobs)
-        for outcome in self._executor.execute(commands):
-            if outcome.error is not None and not isinstance(outcome.error, InvalidCommandError):
-                raise outcome.error
-        return len(jobs)
-
-    def _run_handlers(self, jobs: Sequence[Job]) -> list[cmd.Command]:
-        results: dict[int, cmd.Command] = {}
-        async_jobs: list[Job] = []
-        for job in jobs:
-            handler = self._handlers[job.type]
-            if handler.is_async:
-                async_jobs.append(job)
-            else:
-                assert job.context is not None
-                results[job.key] = outcome_command(job, handler, job.context)
-        if async_jobs:
-            results.update(asyncio.run(self._run_async(async_jobs)))
-        return [results[job.key] for job in jobs]
-
-    async def _run_async(self, jobs: Sequence[Job]) -> dict[int, cmd.Command]:
-        async def one(job: Job) -> tuple[int, cmd.Command]:
-            assert job.context is not None
-            return job.key, await outcome_command_async(job, self._handlers[job.type], job.context)
-
-        return dict(await asyncio.gather(*(one(job) for job in jobs)))
-
-    def _element_of(self, state: InstanceState | None, element_id: str) -> object:
-        if state is None:
-            return None
-        try:
-            return self._definitions.get(state.definition_key).process.elements.get(element_id)
-        except KeyError:
-            return None
-
-    def _lease(self) -> timedelta:
-        return max(
-            (h.timeout for h in self._handlers.values() if h.timeout is not None),
-            default=timedelta(minutes=5),
-        )
-
-    def _activate(
-        self, job_types: Sequence[str], worker: str, max_jobs: int, timeout: timedelta
-    ) -> list[Job]:
-        now = self.clock.now()
-        lease_until = now + timeout
-        with self.store.transaction() as tx:
-            records = tx.activate_jobs(job_types, worker, max_jobs, now, lease_until)
-            for r in records:
-                self._executor.peek(tx, r.instance_key)
-        return self._job_views(records, lease_until, worker)
-
-    def _job_views(
-        self, records: Sequence[JobRecord], lease_until: datetime, worker: str
-    ) -> list[Job]:
-        missing = {r.instance_key for r in records} - {
-            r.instance_key for r in records if self._executor.cached_state(r.instance_key)
-        }
-        if missing:
-            with self.store.transaction() as tx:
-                for key in missing:
-                    self._executor.peek(tx, key)
-        jobs = []
-        for record in records:
-            state = self._executor.cached_state(record.instance_key)
-            element = self._element_of(state, record.element_id)
-            policy = getattr(element, "retry_policy", None) or self.retry_policy
-            variables = state.visible_variables(record.element_instance_key) if state else {}
-            handler = self._handlers.get(record.job_type)
-            timeout = (handler.timeout if handler else None) or getattr(element, "timeout", None)
-            context = JobContext(
-                idempotency_key=str(record.job_key),
-                attempt=max(policy.max_attempts - record.retries + 1, 1),
-                deadline=lease_until,
-                worker=worker,
-                timeout=timeout,
-            )
-            jobs.append(
-                Job(
-                    key=record.job_key,
-                    type=record.job_type,
-                    element_id=record.element_id,
-                    instance_key=record.instance_key,
-                    element_instance_key=record.element_instance_key,
-                    variables=variables,
-                    retries=record.retries,
-                    headers=dict(record.headers),
-                    process_id=state.process_id if state else "",
-                    business_key=state.business_key if state else None,
-                    context=context,
-                )
-            )
-        return jobs
+        return self._events.expire_messages()
 
     def close(self) -> None:
         """Release the database."""

@@ -1,0 +1,204 @@
+"""Timers that fall due, and messages and signals from outside: delivered durably.
+
+:class:`EventDelivery` is the part of the engine that fires due timers (instance timers and
+timer start events), publishes messages (correlating, starting, or buffering them) and
+broadcasts signals. The :class:`~legato.runtime.engine.Engine` delegates to it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from legato.engine import commands as cmd
+from legato.engine.processors.waits import correlation_value, definition_of
+from legato.engine.values import encode as encode_values
+from legato.model import TimerEventDefinition
+from legato.runtime.clock import Clock
+from legato.runtime.correlation import message_delivery, signal_delivery
+from legato.runtime.definitions import DefinitionRegistry
+from legato.runtime.executor import CommandExecutor, Outcome
+from legato.runtime.keys import KeyAllocator
+from legato.runtime.starts import next_start_timer
+from legato.runtime.types import PublishResult
+from legato.store.ports import Store, Transaction
+from legato.store.records import MessageRecord
+
+logger = logging.getLogger("legato.engine")
+
+
+class EventDelivery:
+    """Fires timers and delivers messages and signals, each in one transaction."""
+
+    def __init__(
+        self,
+        store: Store,
+        executor: CommandExecutor,
+        definitions: DefinitionRegistry,
+        keys: KeyAllocator,
+        clock: Clock,
+        lease: Callable[[], timedelta],
+        batch_size: int,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.batch_size = batch_size
+        self._executor = executor
+        self._definitions = definitions
+        self._keys = keys
+        self._lease = lease
+
+    def _executor_keys(self) -> KeyAllocator:
+        return self._keys
+
+    def fire_due_timers(self, *, max_timers: int | None = None) -> int:
+        """Fire the timers that are due now; returns how many fired.
+
+        Each tick fires once: a timer is claimed with a lease, and its firing and the removal
+        of its row commit together; a node that dies in between leaves the claim to expire and
+        another firing to happen.
+        """
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            claimed = tx.claim_due_timers(now, max_timers or self.batch_size, now + self._lease())
+        if not claimed:
+            return 0
+        commands: list[cmd.Command] = []
+        start_timers = []
+        for timer in claimed:
+            if timer.instance_key is None:
+                start_timers.append(timer)
+                commands.append(
+                    cmd.StartInstance(
+                        instance_key=cmd.NEW_INSTANCE,
+                        definition_key=timer.definition_key,
+                        start_element_id=timer.element_id,
+                    )
+                )
+            else:
+                commands.append(
+                    cmd.TriggerTimer(instance_key=timer.instance_key, timer_key=timer.timer_key)
+                )
+
+        def reschedule(tx: Transaction, outcomes: list[Outcome]) -> None:
+            stale = [
+                t.timer_key
+                for t, o in zip(claimed, outcomes, strict=False)
+                if t.instance_key is not None and o.error is not None
+            ]
+            tx.delete_timers(stale + [t.timer_key for t in start_timers])
+            for timer in start_timers:
+                definition = self._start_timer_definition(timer.definition_key, timer.element_id)
+                following = (
+                    next_start_timer(
+                        timer, definition, self.clock.now(), self._executor_keys().new_key
+                    )
+                    if definition is not None
+                    else None
+                )
+                if following is not None:
+                    tx.insert_timers([following])
+
+        self._executor.execute_with(commands, reschedule, always=True)
+        return len(claimed)
+
+    def _start_timer_definition(
+        self, definition_key: int, element_id: str
+    ) -> TimerEventDefinition | None:
+        element = self._definitions.get(definition_key).process.elements.get(element_id)
+        definition = definition_of(element) if element is not None else None
+        return definition if isinstance(definition, TimerEventDefinition) else None
+
+    def publish_message(
+        self,
+        name: str,
+        correlation_key: str | int | None = None,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        time_to_live: timedelta = timedelta(0),
+        message_id: str | None = None,
+    ) -> PublishResult:
+        """Publish a message: it reaches every instance waiting for ``name`` with an equal
+        correlation key, and starts the processes with a message start event of that name.
+
+        A message nobody waits for is kept for ``time_to_live`` and delivered to the first
+        subscription that opens for it; with a ``message_id``, publishing the same message
+        again while it is kept is a no-op.
+        """
+        key = None if correlation_key is None else correlation_value(correlation_key)
+        values = dict(variables or {})
+        result = PublishResult()
+
+        def plan(tx: Transaction) -> list[cmd.Command]:
+            delivery = message_delivery(tx, name, key, values)
+            result.correlated, result.started = delivery.correlated, delivery.started
+            if not delivery.commands and time_to_live > timedelta(0):
+                now = self.clock.now()
+                record = MessageRecord(
+                    message_key=self._executor_keys().new_key(),
+                    name=name,
+                    published_at=now,
+                    expires_at=now + time_to_live,
+                    correlation_key=key,
+                    variables=encode_values(values),
+                    message_id=message_id,
+                )
+                stored = tx.insert_message(record)
+                result.buffered_message_key = stored.message_key
+                result.duplicate = stored.message_key != record.message_key
+            return delivery.commands
+
+        self._executor.execute_in(plan)
+        return result
+
+    def publish_messages(
+        self, messages: Sequence[tuple[str, str | int | None, Mapping[str, Any] | None]]
+    ) -> list[PublishResult]:
+        """Publish many ``(name, correlation_key, variables)`` messages in one transaction.
+
+        Each is delivered as by :meth:`publish_message` (without buffering); one commit for
+        all of them is what makes thousands of correlations per second possible.
+        """
+        results = [PublishResult() for _ in messages]
+
+        def plan(tx: Transaction) -> list[cmd.Command]:
+            commands: list[cmd.Command] = []
+            for (name, key, variables), result in zip(messages, results, strict=True):
+                text = None if key is None else correlation_value(key)
+                delivery = message_delivery(tx, name, text, dict(variables or {}))
+                result.correlated, result.started = delivery.correlated, delivery.started
+                commands += delivery.commands
+            return commands
+
+        self._executor.execute_in(plan)
+        return results
+
+    def broadcast_signal(
+        self, name: str, variables: Mapping[str, Any] | None = None
+    ) -> PublishResult:
+        """Broadcast a signal to every element waiting for it (and start the processes with a
+        signal start event of that name)."""
+        values = dict(variables or {})
+        result = PublishResult()
+
+        def plan(tx: Transaction) -> list[cmd.Command]:
+            delivery = signal_delivery(tx, name, values)
+            result.correlated, result.started = delivery.correlated, delivery.started
+            return delivery.commands
+
+        self._executor.execute_in(plan)
+        return result
+
+    def expire_messages(self) -> list[MessageRecord]:
+        """Drop the buffered messages whose time to live ran out; each is logged."""
+        with self.store.transaction() as tx:
+            expired = tx.expire_messages(self.clock.now())
+        for message in expired:
+            logger.warning(
+                "message %r (correlation key %r) expired: no subscription within its time to live",
+                message.name,
+                message.correlation_key,
+            )
+        return expired

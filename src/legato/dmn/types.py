@@ -17,6 +17,7 @@ from typing import Any
 from legato import feel
 from legato.dmn.model import ItemDefinition, UnaryTests
 from legato.feel import FeelFunction, FeelSyntaxError, Range, YearsMonthsDuration
+from legato.feel.values import FarDate, is_date
 
 TypeTest = Callable[[Any], bool]
 
@@ -33,8 +34,8 @@ class DmnType:
     """Whether the values are lists."""
 
 
-def _is_date(value: Any) -> bool:
-    return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+def _is_date_time(value: Any) -> bool:
+    return isinstance(value, dt.datetime) or (isinstance(value, FarDate) and value.has_time)
 
 
 def _simple_tests() -> dict[str, TypeTest]:
@@ -43,10 +44,10 @@ def _simple_tests() -> dict[str, TypeTest]:
         "number": lambda value: isinstance(value, Decimal),
         "string": lambda value: isinstance(value, str),
         "boolean": lambda value: isinstance(value, bool),
-        "date": _is_date,
+        "date": is_date,
         "time": lambda value: isinstance(value, dt.time),
-        "date and time": lambda value: isinstance(value, dt.datetime),
-        "dateTime": lambda value: isinstance(value, dt.datetime),
+        "date and time": _is_date_time,
+        "dateTime": _is_date_time,
         "days and time duration": lambda value: isinstance(value, dt.timedelta),
         "dayTimeDuration": lambda value: isinstance(value, dt.timedelta),
         "years and months duration": lambda value: isinstance(value, YearsMonthsDuration),

@@ -1,7 +1,12 @@
 """Events: what happened to an instance. They are its history and the only input of appliers.
 
-Every event is a frozen dataclass whose fields are JSON-compatible after value encoding, so
-the stored history can be replayed into the stored state.
+Every event is a dataclass whose fields are JSON-compatible after value encoding, so the
+stored history can be replayed into the stored state.
+
+Events are values: nothing changes one after it was emitted. They are not ``frozen`` only
+because a frozen dataclass sets each field through ``object.__setattr__``, which made building
+them a noticeable part of every command; declare new events with the same decorator as the
+others (a frozen subclass of the non-frozen base is an error).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Event:
     """Base of the events; ``at`` is when it happened (the engine clock)."""
 
@@ -20,7 +25,7 @@ class Event:
 
     def payload(self) -> dict[str, Any]:
         """The event's fields except ``at`` (values not yet encoded)."""
-        return {name: getattr(self, name) for name in _payload_fields(type(self))}
+        return {name: getattr(self, name) for name in payload_fields(type(self))}
 
 
 _EVENT_TYPES: dict[str, type[Event]] = {}
@@ -29,7 +34,8 @@ _EVENT_TYPES: dict[str, type[Event]] = {}
 _FIELDS: dict[type[Event], tuple[str, ...]] = {}
 
 
-def _payload_fields(cls: type[Event]) -> tuple[str, ...]:
+def payload_fields(cls: type[Event]) -> tuple[str, ...]:
+    """The names of the fields of an event class except ``at``, in declaration order."""
     names = _FIELDS.get(cls)
     if names is None:
         names = _FIELDS[cls] = tuple(f.name for f in fields(cls) if f.name != "at")
@@ -48,7 +54,7 @@ def event_type(name: str) -> type[Event]:
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class InstanceCreated(Event):
     """A process instance was created (its root scope is ``instance_key``)."""
 
@@ -62,13 +68,13 @@ class InstanceCreated(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class InstanceCompleted(Event):
     """Every path of the instance ended."""
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class InstanceTerminated(Event):
     """The instance was cancelled or ended by a terminate end event of its root scope."""
 
@@ -76,7 +82,7 @@ class InstanceTerminated(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ElementActivated(Event):
     """A token entered an element; ``key`` is the new element instance."""
 
@@ -90,7 +96,7 @@ class ElementActivated(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ElementCompleted(Event):
     """An element instance finished its work normally."""
 
@@ -99,7 +105,7 @@ class ElementCompleted(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ElementTerminated(Event):
     """An element instance was ended before finishing its work."""
 
@@ -108,7 +114,7 @@ class ElementTerminated(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class JoinTokenArrived(Event):
     """A token arrived at a joining gateway and waits there."""
 
@@ -118,7 +124,7 @@ class JoinTokenArrived(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class JoinTokensConsumed(Event):
     """A joining gateway fired and consumed the waiting tokens (flow id -> count)."""
 
@@ -128,7 +134,7 @@ class JoinTokensConsumed(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class VariableSet(Event):
     """A variable was created or changed in a scope (an element instance key)."""
 
@@ -138,7 +144,7 @@ class VariableSet(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class MultiInstanceStarted(Event):
     """A multi-instance body fixed its input: ``items`` (or None) and the instance count."""
 
@@ -148,7 +154,7 @@ class MultiInstanceStarted(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class JobCreated(Event):
     """A job was created for an element instance."""
 
@@ -161,7 +167,7 @@ class JobCreated(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class JobCompleted(Event):
     """A job's handler finished successfully."""
 
@@ -170,7 +176,7 @@ class JobCompleted(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class JobFailed(Event):
     """A job's attempt failed; it is retried at ``retry_at`` while ``retries`` remain."""
 
@@ -182,7 +188,7 @@ class JobFailed(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class JobRetriesUpdated(Event):
     """An operator gave a job new attempts."""
 
@@ -191,7 +197,7 @@ class JobRetriesUpdated(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class JobCanceled(Event):
     """A job's element instance ended without it (terminated)."""
 
@@ -199,7 +205,7 @@ class JobCanceled(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class IncidentRaised(Event):
     """An element instance is stuck until an operator resolves the incident."""
 
@@ -215,7 +221,7 @@ class IncidentRaised(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class IncidentResolved(Event):
     """An operator resolved an incident; the stuck step is tried again."""
 
@@ -223,7 +229,7 @@ class IncidentResolved(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class UserTaskCreated(Event):
     """A task for a person was created."""
 
@@ -241,7 +247,7 @@ class UserTaskCreated(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class UserTaskCompleted(Event):
     """A person completed a task."""
 
@@ -251,7 +257,7 @@ class UserTaskCompleted(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class UserTaskCanceled(Event):
     """A task's element instance was terminated."""
 
@@ -259,7 +265,7 @@ class UserTaskCanceled(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class CallActivityChildStarted(Event):
     """A call activity started its child instance."""
 
@@ -268,7 +274,7 @@ class CallActivityChildStarted(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class TimerScheduled(Event):
     """A timer was set for an element instance that waits on it."""
 
@@ -281,7 +287,7 @@ class TimerScheduled(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class TimerTriggered(Event):
     """A timer fired."""
 
@@ -290,7 +296,7 @@ class TimerTriggered(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class TimerCanceled(Event):
     """A timer's element instance stopped waiting on it."""
 
@@ -298,7 +304,7 @@ class TimerCanceled(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class SubscriptionOpened(Event):
     """An element instance waits for a message, a signal or a condition."""
 
@@ -313,7 +319,7 @@ class SubscriptionOpened(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class SubscriptionClosed(Event):
     """A subscription ended (its element instance stopped waiting)."""
 
@@ -321,7 +327,7 @@ class SubscriptionClosed(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class MessageCorrelated(Event):
     """A message reached a waiting element."""
 
@@ -334,7 +340,7 @@ class MessageCorrelated(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class SignalReceived(Event):
     """A broadcast signal reached a waiting element."""
 
@@ -345,7 +351,7 @@ class SignalReceived(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ConditionMet(Event):
     """A conditional event's condition became true."""
 
@@ -354,7 +360,7 @@ class ConditionMet(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class ErrorThrown(Event):
     """A BPMN error was thrown; ``catch_element_id`` is where it is caught (None: nowhere)."""
 
@@ -366,7 +372,7 @@ class ErrorThrown(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class EscalationThrown(Event):
     """An escalation was thrown; ``catch_element_id`` is where it is caught (None: nowhere)."""
 
@@ -377,7 +383,7 @@ class EscalationThrown(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class CompensationRecorded(Event):
     """An activity with a compensation handler completed: it can be undone in its scope."""
 
@@ -387,7 +393,7 @@ class CompensationRecorded(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class CompensationMoved(Event):
     """A sub-process completed: what can be undone inside it moves to the enclosing scope."""
 
@@ -396,7 +402,7 @@ class CompensationMoved(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class CompensationStarted(Event):
     """A compensation throw event starts undoing: the handlers to run, in this order."""
 
@@ -407,7 +413,7 @@ class CompensationStarted(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class CompensationHandlerStarted(Event):
     """A compensation handler instance started for a compensation throw event."""
 
@@ -416,7 +422,7 @@ class CompensationHandlerStarted(Event):
 
 
 @_register
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class DecisionEvaluated(Event):
     """A business rule task evaluated a DMN decision."""
 

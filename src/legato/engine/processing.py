@@ -88,21 +88,19 @@ class Processing:
         trigger runs in the same step. The rounds are bounded so that conditions that keep
         triggering each other cannot loop for ever.
         """
-        from legato.engine.processors.waits import catch_signal, evaluate_conditions
-
         for _ in range(_MAX_CONDITION_ROUNDS):
             while self._agenda:
                 self._agenda.popleft()()
             if self.pending_signals:
                 pending, self.pending_signals = self.pending_signals, []
                 for name, variables, heard in pending:
-                    catch_signal(self, name, variables, skip=heard)
+                    _waits.catch_signal(self, name, variables, skip=heard)
                 if self._agenda:
                     continue
             if not (self._conditions_dirty and self.state.subscriptions):
                 return
             self._conditions_dirty = False
-            evaluate_conditions(self)
+            _waits.evaluate_conditions(self)
             if not self._agenda:
                 return
 
@@ -258,10 +256,8 @@ class Processing:
 
     def run_activation(self, instance: ElementInstance) -> None:
         """Run (or re-run, after an incident) the activation of an element instance."""
-        from legato.engine.processors import processor_for
-
         element = self.process.element(instance.element_id)
-        processor = processor_for(element, instance)
+        processor = _processors.processor_for(element, instance)
         self.guarded(instance, "activate", lambda: processor.on_activate(self, instance, element))
 
     def complete(self, instance: ElementInstance) -> None:
@@ -270,22 +266,18 @@ class Processing:
 
     def run_completion(self, instance: ElementInstance) -> None:
         """Run (or re-run, after an incident) the completion of an element instance."""
-        from legato.engine.processors import processor_for
-
         if instance.key not in self.state.elements:
             return
         element = self.process.element(instance.element_id)
-        processor = processor_for(element, instance)
+        processor = _processors.processor_for(element, instance)
         self.guarded(instance, "complete", lambda: processor.on_complete(self, instance, element))
 
     def finish(self, instance: ElementInstance, flows: list[SequenceFlow], tokens: int = 1) -> None:
         """Record the completion and send ``tokens`` tokens along each of ``flows``."""
-        from legato.engine.processors.waits import close_waits, handler_done, record_compensation
-
         scope_key = instance.parent_key
         assert scope_key is not None
-        close_waits(self, instance)
-        record_compensation(self, instance)
+        _waits.close_waits(self, instance)
+        _waits.record_compensation(self, instance)
         self.emit(
             ev.ElementCompleted(at=self.ctx.now, key=instance.key, element_id=instance.element_id)
         )
@@ -293,23 +285,20 @@ class Processing:
             for _ in range(tokens):
                 self.take_flow(flow, scope_key)
         if instance.compensating_for is not None:
-            handler_done(self, instance)
+            _waits.handler_done(self, instance)
         self.token_left(scope_key)
 
     def terminate(self, instance: ElementInstance) -> None:
         """End an element instance and everything inside it, now."""
-        from legato.engine.processors import processor_for
-        from legato.engine.processors.waits import close_waits
-
         for child_key in sorted(instance.children, reverse=True):
             child = self.state.elements.get(child_key)
             if child is not None:
                 self.terminate(child)
-        close_waits(self, instance)
+        _waits.close_waits(self, instance)
         if instance.parent_key is None:
             return
         element = self.process.element(instance.element_id)
-        processor_for(element, instance).on_terminate(self, instance, element)
+        _processors.processor_for(element, instance).on_terminate(self, instance, element)
         if instance.incident_key is not None:
             self.emit(ev.IncidentResolved(at=self.ctx.now, incident_key=instance.incident_key))
         self.emit(
@@ -345,14 +334,12 @@ class Processing:
 
     def try_join(self, scope_key: int, element: FlowNode) -> None:
         """Fire a joining element if the tokens it waits for are there."""
-        from legato.engine.processors.joins import tokens_to_consume
-
         if scope_key not in self.state.elements:
             return
         waiting = self.state.joins.get((scope_key, element.element_id))
         if not waiting or not any(count > 0 for count in waiting.values()):
             return
-        consumed = tokens_to_consume(self, scope_key, element, waiting)
+        consumed = _joins.tokens_to_consume(self, scope_key, element, waiting)
         if consumed is None:
             return
         self.emit(
@@ -386,9 +373,7 @@ class Processing:
             for slot, flows in self.state.joins.items()
         ):
             return
-        from legato.engine.processors import scope_completed
-
-        scope_completed(self, scope)
+        _processors.scope_completed(self, scope)
 
     # -- jobs ------------------------------------------------------------------------------------
 
@@ -414,3 +399,11 @@ def _with_path(current: dict[str, Any], path: list[str], value: Any) -> dict[str
     else:
         result[head] = value
     return result
+
+
+# The processors build on this module (they take a Processing), so they are imported once it is
+# complete; the methods above reach them through these module references at call time. An
+# import statement inside those methods cost more than some of the methods' own work.
+from legato.engine import processors as _processors  # noqa: E402
+from legato.engine.processors import joins as _joins  # noqa: E402
+from legato.engine.processors import waits as _waits  # noqa: E402

@@ -17,13 +17,14 @@ from legato.engine.context import EngineContext
 from legato.engine.processing import Processing
 from legato.engine.processors.scopes import child_completed
 from legato.engine.processors.waits import (
+    deliver,
     is_interrupting,
     open_scope_waits,
     throw_error,
     throw_escalation,
     trigger,
 )
-from legato.engine.state import ElementInstance, InstanceState
+from legato.engine.state import ElementInstance, InstanceState, SubscriptionState
 from legato.errors import InvalidCommandError, NotFoundError
 from legato.model import CallActivity, FlowNode
 
@@ -343,46 +344,41 @@ def _trigger_timer(p: Processing, command: cmd.TriggerTimer) -> None:
     p.guarded(owner, "activate", lambda: trigger(p, owner, catch, {}))
 
 
+def _open_subscription(p: Processing, key: int, kind: str) -> SubscriptionState:
+    subscription = p.state.subscriptions.get(key)
+    if subscription is None or subscription.kind != kind:
+        raise InvalidCommandError(f"{kind} subscription {key} is not open")
+    if subscription.element_instance_key not in p.state.elements:
+        raise InvalidCommandError(f"{kind} subscription {key} waits no more")
+    return subscription
+
+
 def _correlate_message(p: Processing, command: cmd.CorrelateMessage) -> None:
-    subscription = p.state.subscriptions.get(command.subscription_key)
-    if subscription is None or subscription.kind != "message":
-        raise InvalidCommandError(f"subscription {command.subscription_key} is not open")
-    owner, catch = _owner_and_catch(p, subscription.element_instance_key, subscription.element_id)
+    subscription = _open_subscription(p, command.subscription_key, "message")
     variables = _normalized(command.variables)
-    p.emit(
-        ev.MessageCorrelated(
-            at=p.ctx.now,
-            subscription_key=subscription.subscription_key,
-            name=command.name,
-            element_id=subscription.element_id,
-            correlation_key=command.correlation_key,
-            message_key=command.message_key,
-            variables=variables,
-        )
+    heard = ev.MessageCorrelated(
+        at=p.ctx.now,
+        subscription_key=subscription.subscription_key,
+        name=command.name,
+        element_id=subscription.element_id,
+        correlation_key=command.correlation_key,
+        message_key=command.message_key,
+        variables=variables,
     )
-    if subscription.interrupting:
-        p.emit(ev.SubscriptionClosed(at=p.ctx.now, subscription_key=subscription.subscription_key))
-    p.guarded(owner, "activate", lambda: trigger(p, owner, catch, variables))
+    deliver(p, subscription, heard, variables)
 
 
 def _receive_signal(p: Processing, command: cmd.ReceiveSignal) -> None:
-    subscription = p.state.subscriptions.get(command.subscription_key)
-    if subscription is None or subscription.kind != "signal":
-        raise InvalidCommandError(f"subscription {command.subscription_key} is not open")
-    owner, catch = _owner_and_catch(p, subscription.element_instance_key, subscription.element_id)
+    subscription = _open_subscription(p, command.subscription_key, "signal")
     variables = _normalized(command.variables)
-    p.emit(
-        ev.SignalReceived(
-            at=p.ctx.now,
-            subscription_key=subscription.subscription_key,
-            name=command.name,
-            element_id=subscription.element_id,
-            variables=variables,
-        )
+    heard = ev.SignalReceived(
+        at=p.ctx.now,
+        subscription_key=subscription.subscription_key,
+        name=command.name,
+        element_id=subscription.element_id,
+        variables=variables,
     )
-    if subscription.interrupting:
-        p.emit(ev.SubscriptionClosed(at=p.ctx.now, subscription_key=subscription.subscription_key))
-    p.guarded(owner, "activate", lambda: trigger(p, owner, catch, variables))
+    deliver(p, subscription, heard, variables)
 
 
 def _error_from_child(p: Processing, command: cmd.ThrowErrorFromChild) -> None:

@@ -17,6 +17,9 @@ from typing import Any
 
 JsonValue = Any
 
+_MIN_INT = -(2**63)
+_MAX_INT = 2**63 - 1
+
 
 def encode(value: Any) -> JsonValue:
     """Encode a variable value for JSON.
@@ -24,11 +27,18 @@ def encode(value: Any) -> JsonValue:
     Raises:
         TypeError: for a value that is not one of the supported kinds.
     """
-    if value is None or isinstance(value, (str, bool)):
+    kind = type(value)
+    # Exact-type fast paths first: most values are plain, and this runs for every event
+    # field and every variable written. Subclasses take the general path below.
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is int and _MIN_INT <= value <= _MAX_INT:
+        return value
+    if isinstance(value, (str, bool)):
         return value
     if isinstance(value, int):
         # JSON documents are stored with 64-bit integers; larger ones stay exact as decimals.
-        return value if -(2**63) <= value < 2**63 else {"$decimal": str(value)}
+        return value if _MIN_INT <= value <= _MAX_INT else {"$decimal": str(value)}
     if isinstance(value, float):
         if not math.isfinite(value):
             raise TypeError(f"cannot store the number {value!r}: not finite")
@@ -90,4 +100,12 @@ def normalize(value: Any) -> Any:
     Raises:
         TypeError: for a value that cannot be stored.
     """
+    kind = type(value)
+    if (
+        kind is str
+        or kind is bool
+        or value is None
+        or (kind is int and _MIN_INT <= value <= _MAX_INT)
+    ):
+        return value
     return decode(encode(value))

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from legato.feel import temporal
-from legato.feel.values import Range, YearsMonthsDuration
+from legato.feel.values import FarDate, Range, YearsMonthsDuration
 
 
 def format_number(value: Decimal) -> str:
@@ -26,6 +26,8 @@ def format_value(value: Any) -> str:
         return format_number(value)
     if isinstance(value, str):
         return value
+    if isinstance(value, FarDate):
+        return temporal.format_date_time(value) if value.has_time else temporal.format_date(value)
     if isinstance(value, dt.datetime):
         return temporal.format_date_time(value)
     if isinstance(value, dt.date):

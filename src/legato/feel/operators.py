@@ -87,9 +87,8 @@ def subtract(left: Any, right: Any) -> Any:
 def _add_to_date(value: dt.date, duration: dt.timedelta | YMD) -> dt.date:
     if isinstance(duration, YMD):
         return temporal.add_months(value, duration.months)
-    if _is_datetime(value):
-        moved: dt.datetime = value + duration
-        return moved
+    if isinstance(value, dt.datetime):
+        return value + duration
     return (dt.datetime.combine(value, dt.time()) + duration).date()
 
 
@@ -129,7 +128,7 @@ def _far_difference(left: Any, right: Any) -> dt.timedelta | None:
 def _temporal_kind(value: Any) -> tuple[bool, bool] | None:
     """Whether a (possibly far) date has a time, and whether it has a zone; None if no date."""
     plain = value.shifted if isinstance(value, FarDate) else value
-    if _is_datetime(plain):
+    if isinstance(plain, dt.datetime):
         return True, plain.utcoffset() is not None
     return (False, False) if _is_date(plain) else None
 

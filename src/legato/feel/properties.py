@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from legato.feel.runtime import MISSING
-from legato.feel.values import Range, YearsMonthsDuration
+from legato.feel.values import FarDate, Range, YearsMonthsDuration
 
 Getter = Callable[[Any], Any]
 
@@ -84,6 +84,9 @@ PROPERTY_NAMES = ("time offset", "start included", "end included")
 
 def get_property(value: Any, name: str) -> Any:
     """The property ``name`` of a temporal value, duration or range, or ``MISSING``."""
+    if isinstance(value, FarDate):
+        # the shifted date shares month, day, weekday and time of day with the real one
+        return Decimal(value.year) if name == "year" else get_property(value.shifted, name)
     table = _table(value)
     getter = table.get(name) if table else None
     return MISSING if getter is None else getter(value)

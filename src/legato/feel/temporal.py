@@ -96,34 +96,43 @@ def parse_date_time(text: str) -> dt.datetime | FarDate | None:
     if time is None:
         return None
     if time_text.startswith("24"):
-        return shift(combine(date, time), dt.timedelta(days=1))
+        date = shift(date, dt.timedelta(days=1))
     return combine(date, time)
 
 
-def combine(date: dt.date | FarDate, time: dt.time) -> Any:
+def combine(date: dt.date | FarDate, time: dt.time) -> dt.datetime | FarDate:
     """A date and time from a date and a time (keeping the time's zone)."""
     if isinstance(date, FarDate):
-        return far_date(combine(date.shifted, time), date.cycles)
+        return far_date(_combine(date.shifted, time), date.cycles)
+    return _combine(date, time)
+
+
+def _combine(date: dt.date, time: dt.time) -> dt.datetime:
     return dt.datetime.combine(date, time.replace(tzinfo=None)).replace(tzinfo=time.tzinfo)
 
 
 def date_part(value: dt.date | FarDate) -> dt.date | FarDate:
     """The date of a date and time (a date stays as it is)."""
     if isinstance(value, FarDate):
-        return far_date(date_part(value.shifted), value.cycles)
+        shifted = value.shifted
+        plain = shifted.date() if isinstance(shifted, dt.datetime) else shifted
+        return far_date(plain, value.cycles)
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-def at_midnight(value: dt.date | FarDate) -> Any:
+def at_midnight(value: dt.date | FarDate) -> dt.datetime | FarDate:
     """A date as a date and time at midnight (a date and time stays as it is)."""
     if isinstance(value, FarDate):
-        return far_date(at_midnight(value.shifted), value.cycles)
+        return value if value.has_time else combine(value, dt.time())
     return value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time())
 
 
-def shift(value: dt.date | FarDate, duration: dt.timedelta | YearsMonthsDuration) -> Any:
+def shift(
+    value: dt.date | FarDate, duration: dt.timedelta | YearsMonthsDuration
+) -> dt.date | FarDate:
     """A date or date and time moved by a duration; years beyond 1-9999 give a far date."""
     far = as_far(value)
+    moved: dt.date
     if isinstance(duration, YearsMonthsDuration):
         moved = add_months(far.shifted, duration.months)
     elif isinstance(far.shifted, dt.datetime):

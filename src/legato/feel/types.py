@@ -9,7 +9,7 @@ from typing import Any
 
 from legato.feel import ast
 from legato.feel.runtime import FeelFunction
-from legato.feel.values import Range, YearsMonthsDuration
+from legato.feel.values import FarDate, Range, YearsMonthsDuration, is_date
 
 TypeTest = Callable[[Any], bool]
 """A compiled type: tells whether a value conforms to it."""
@@ -20,9 +20,11 @@ _SIMPLE: dict[str, TypeTest] = {
     "number": lambda value: isinstance(value, Decimal),
     "string": lambda value: isinstance(value, str),
     "boolean": lambda value: isinstance(value, bool),
-    "date": lambda value: isinstance(value, dt.date) and not isinstance(value, dt.datetime),
+    "date": is_date,
     "time": lambda value: isinstance(value, dt.time),
-    "date and time": lambda value: isinstance(value, dt.datetime),
+    "date and time": lambda value: (
+        isinstance(value, dt.datetime) or (isinstance(value, FarDate) and value.has_time)
+    ),
     "days and time duration": lambda value: isinstance(value, dt.timedelta),
     "years and months duration": lambda value: isinstance(value, YearsMonthsDuration),
 }

@@ -8,7 +8,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 DECIMAL_CONTEXT = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN)
 """The arithmetic context of FEEL numbers (IEEE 754 decimal128 precision)."""
@@ -142,7 +142,10 @@ class FarDate:
         return isinstance(self.shifted, dt.datetime)
 
 
-def far_date(shifted: dt.date, cycles: int = 0) -> dt.date | FarDate:
+_Date = TypeVar("_Date", bound=dt.date)
+
+
+def far_date(shifted: _Date, cycles: int = 0) -> _Date | FarDate:
     """The date ``cycles`` 400-year cycles after ``shifted``: a Python value when it fits."""
     year = shifted.year + CYCLE_YEARS * cycles
     if 1 <= year <= dt.MAXYEAR:

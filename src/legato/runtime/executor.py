@@ -18,7 +18,7 @@ from datetime import timedelta
 from legato.engine import commands as cmd
 from legato.engine import values
 from legato.engine.context import EngineContext
-from legato.engine.events import Event
+from legato.engine.events import Event, payload_fields
 from legato.engine.state import InstanceState
 from legato.engine.step import StepResult, step
 from legato.errors import InvalidCommandError, LegatoError, NotFoundError
@@ -336,13 +336,11 @@ def _instance_record(cached: _Cached) -> InstanceRecord:
     )
 
 
-_PLAIN = (str, bool, type(None))
-
-
 def _history_record(instance_key: int, position: int, event: Event) -> HistoryRecord:
+    encode = values.encode
     payload = {
-        name: value if type(value) in _PLAIN else values.encode(value)
-        for name, value in event.payload().items()
+        name: encode(getattr(event, name)) if needs_encoding else getattr(event, name)
+        for name, needs_encoding in _payload_plan(type(event))
     }
     element_id = payload.get("element_id")
     return HistoryRecord(
@@ -353,6 +351,27 @@ def _history_record(instance_key: int, position: int, event: Event) -> HistoryRe
         payload=payload,
         element_id=element_id if isinstance(element_id, str) else None,
     )
+
+
+_PASS_THROUGH = frozenset({"str", "str | None", "bool"})
+"""Field annotations whose values are stored as they are (no value encoding to do)."""
+
+_PLANS: dict[type[Event], tuple[tuple[str, bool], ...]] = {}
+
+
+def _payload_plan(cls: type[Event]) -> tuple[tuple[str, bool], ...]:
+    """The payload fields of an event class, each with whether its value needs encoding.
+
+    Every command writes several events, so what the annotations say is worked out once per
+    class instead of testing each value.
+    """
+    plan = _PLANS.get(cls)
+    if plan is None:
+        annotations = {f.name: f.type for f in dataclasses.fields(cls)}
+        plan = _PLANS[cls] = tuple(
+            (name, str(annotations[name]) not in _PASS_THROUGH) for name in payload_fields(cls)
+        )
+    return plan
 
 
 def decode_event(record: HistoryRecord) -> Event:

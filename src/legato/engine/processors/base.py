@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Generic, TypeVar
 
 from legato.engine.processing import IncidentError, Processing
+from legato.engine.processors.waits import close_waits, open_activity_waits
 from legato.engine.state import ElementInstance
 from legato.model import Activity, FlowNode, SequenceFlow, StandardLoop
 
@@ -73,8 +74,6 @@ class ActivityProcessor(ElementProcessor[Activity]):
     """Activities: standard loops and completion quantities on top of the default."""
 
     def arm(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
-        from legato.engine.processors.waits import close_waits, open_activity_waits
-
         parent = p.state.elements.get(instance.parent_key) if instance.parent_key else None
         if parent is not None and parent.is_mi_body:
             return  # boundary events belong to the multi-instance body
@@ -92,10 +91,10 @@ class ActivityProcessor(ElementProcessor[Activity]):
         super().on_activate(p, instance, element)
 
     def on_complete(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
-        from legato.engine.processors.multi_instance import inner_completed
-
         parent = p.state.elements.get(instance.parent_key) if instance.parent_key else None
         if parent is not None and parent.is_mi_body:
+            from legato.engine.processors.multi_instance import inner_completed
+
             self.map_outputs(p, instance, element)
             inner_completed(p, parent, instance, element)
             return

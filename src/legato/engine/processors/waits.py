@@ -15,7 +15,7 @@ from typing import Any
 from legato.engine import events as ev
 from legato.engine import timers
 from legato.engine.processing import IncidentError, Processing
-from legato.engine.state import ElementInstance
+from legato.engine.state import ElementInstance, SubscriptionState
 from legato.model import (
     Activity,
     BoundaryEvent,
@@ -281,6 +281,18 @@ def _drop_join_tokens(p: Processing, scope_key: int) -> None:
         )
 
 
+def deliver(
+    p: Processing, sub: SubscriptionState, heard: ev.Event, variables: dict[str, Any]
+) -> None:
+    """A message or signal reached a subscription: record it, end a one-off wait, trigger."""
+    owner = p.state.elements[sub.element_instance_key]
+    p.emit(heard)
+    if sub.interrupting:
+        p.emit(ev.SubscriptionClosed(at=p.ctx.now, subscription_key=sub.subscription_key))
+    catch = p.process.element(sub.element_id)
+    p.guarded(owner, "activate", lambda: trigger(p, owner, catch, variables))
+
+
 def catch_signal(
     p: Processing, name: str, variables: dict[str, Any], skip: frozenset[int] | None = None
 ) -> None:
@@ -297,21 +309,16 @@ def catch_signal(
             continue
         if sub.subscription_key not in p.state.subscriptions:
             continue
-        owner = p.state.elements.get(sub.element_instance_key)
-        if owner is None:
+        if sub.element_instance_key not in p.state.elements:
             continue
-        p.emit(
-            ev.SignalReceived(
-                at=p.ctx.now,
-                subscription_key=sub.subscription_key,
-                name=name,
-                element_id=sub.element_id,
-                variables=variables,
-            )
+        heard = ev.SignalReceived(
+            at=p.ctx.now,
+            subscription_key=sub.subscription_key,
+            name=name,
+            element_id=sub.element_id,
+            variables=variables,
         )
-        if sub.interrupting:
-            p.emit(ev.SubscriptionClosed(at=p.ctx.now, subscription_key=sub.subscription_key))
-        trigger(p, owner, p.process.element(sub.element_id), variables)
+        deliver(p, sub, heard, variables)
     if skip is None:
         p.pending_signals.append((name, variables, frozenset(p.state.subscriptions)))
 

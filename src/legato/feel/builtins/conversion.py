@@ -10,7 +10,7 @@ from typing import Any
 from legato.feel import temporal
 from legato.feel.builtins.registry import builtin, fail
 from legato.feel.formatting import format_value
-from legato.feel.values import YearsMonthsDuration
+from legato.feel.values import FarDate, YearsMonthsDuration, far_date_of
 
 
 def _integer(value: Decimal, what: str) -> int:
@@ -20,7 +20,7 @@ def _integer(value: Decimal, what: str) -> int:
 
 
 @builtin("date", "from: string")
-def date_from_string(text: str) -> dt.date:
+def date_from_string(text: str) -> dt.date | FarDate:
     value = temporal.parse_date(text)
     if value is None:
         raise fail(f"invalid date {text!r}")
@@ -28,15 +28,17 @@ def date_from_string(text: str) -> dt.date:
 
 
 @builtin("date", "from: date")
-def date_from_date(value: dt.date) -> dt.date:
-    return value.date() if isinstance(value, dt.datetime) else value
+def date_from_date(value: dt.date | FarDate) -> dt.date | FarDate:
+    return temporal.date_part(value)
 
 
 @builtin("date", "year: number", "month: number", "day: number")
-def date_from_parts(year: Decimal, month: Decimal, day: Decimal) -> dt.date:
+def date_from_parts(year: Decimal, month: Decimal, day: Decimal) -> dt.date | FarDate:
     parts = (_integer(year, "year"), _integer(month, "month"), _integer(day, "day"))
+    if not -999_999_999 <= parts[0] <= 999_999_999:
+        raise fail(f"year {parts[0]} is out of range")
     try:
-        return dt.date(*parts)
+        return far_date_of(*parts)
     except ValueError as error:
         raise fail(str(error)) from error
 
@@ -46,9 +48,10 @@ def time_from_string(text: str) -> dt.time:
     value = temporal.parse_time(text)
     if value is None:
         date_time = temporal.parse_date_time(text) if "T" in text else None
-        if date_time is None:
+        clock = date_time.shifted if isinstance(date_time, FarDate) else date_time
+        if not isinstance(clock, dt.datetime):
             raise fail(f"invalid time {text!r}")
-        return date_time.timetz()
+        return clock.timetz()
     return value
 
 
@@ -58,7 +61,9 @@ def time_from_time(value: dt.time) -> dt.time:
 
 
 @builtin("time", "from: date")
-def time_from_date(value: dt.date) -> dt.time:
+def time_from_date(value: dt.date | FarDate) -> dt.time:
+    if isinstance(value, FarDate):
+        value = value.shifted
     if isinstance(value, dt.datetime):
         return value.timetz()
     return dt.time(0, 0, tzinfo=dt.UTC)
@@ -80,7 +85,7 @@ def time_from_parts(hour: Decimal, minute: Decimal, second: Decimal, offset: Any
 
 
 @builtin("date and time", "from: string")
-def date_time_from_string(text: str) -> dt.datetime:
+def date_time_from_string(text: str) -> dt.datetime | FarDate:
     value = temporal.parse_date_time(text)
     if value is None:
         raise fail(f"invalid date and time {text!r}")
@@ -88,20 +93,21 @@ def date_time_from_string(text: str) -> dt.datetime:
 
 
 @builtin("date and time", "from: date")
-def date_time_from_date(value: dt.date) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value
-    return dt.datetime.combine(value, dt.time())
+def date_time_from_date(value: dt.date | FarDate) -> dt.datetime | FarDate:
+    moved: dt.datetime | FarDate = temporal.at_midnight(value)
+    return moved
 
 
 @builtin("date and time", "date: date", "time: time")
-def date_time_from_parts(date: dt.date, time: dt.time) -> dt.datetime:
-    day = date.date() if isinstance(date, dt.datetime) else date
-    return temporal.combine(day, time)
+def date_time_from_parts(date: dt.date | FarDate, time: dt.time) -> dt.datetime | FarDate:
+    combined: dt.datetime | FarDate = temporal.combine(temporal.date_part(date), time)
+    return combined
 
 
 @builtin("date and time", "date: date", "time: time", "timezone: string")
-def date_time_in_zone(date: dt.date, time: dt.time, timezone: str) -> dt.datetime:
+def date_time_in_zone(
+    date: dt.date | FarDate, time: dt.time, timezone: str
+) -> dt.datetime | FarDate:
     zone = temporal.parse_zone(timezone)
     if zone is None:
         raise fail(f"unknown time zone {timezone!r}")
@@ -122,9 +128,9 @@ def duration_from_duration(value: Any) -> Any:
 
 
 @builtin("years and months duration", "from: date", "to: date")
-def years_and_months(start: dt.date, end: dt.date) -> YearsMonthsDuration:
-    if isinstance(start, dt.datetime) != isinstance(end, dt.datetime):
-        start, end = _as_date(start), _as_date(end)
+def years_and_months(start: dt.date | FarDate, end: dt.date | FarDate) -> YearsMonthsDuration:
+    if _has_time(start) != _has_time(end):
+        start, end = temporal.date_part(start), temporal.date_part(end)
     months = (end.year - start.year) * 12 + end.month - start.month
     if months > 0 and _day_time(end) < _day_time(start):
         months -= 1
@@ -133,11 +139,11 @@ def years_and_months(start: dt.date, end: dt.date) -> YearsMonthsDuration:
     return YearsMonthsDuration(months)
 
 
-def _as_date(value: dt.date) -> dt.date:
-    return value.date() if isinstance(value, dt.datetime) else value
+def _has_time(value: dt.date | FarDate) -> bool:
+    return value.has_time if isinstance(value, FarDate) else isinstance(value, dt.datetime)
 
 
-def _day_time(value: dt.date) -> int:
+def _day_time(value: dt.date | FarDate) -> int:
     return value.day
 
 

@@ -8,22 +8,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from legato.feel import temporal
 from legato.feel.errors import FeelEvaluationError, FeelNullError
 from legato.feel.runtime import FeelFunction, Run
 from legato.feel.semantics import type_name
-from legato.feel.values import Range, YearsMonthsDuration
+from legato.feel.values import FarDate, Range, YearsMonthsDuration
 
 _NO: Any = object()
 
 
-def _is_date(value: Any) -> bool:
-    return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
-
-
 def _to_datetime(value: Any) -> Any:
-    if _is_date(value):
-        return dt.datetime.combine(value, dt.time())
-    return value if isinstance(value, dt.datetime) else _NO
+    if isinstance(value, dt.date | FarDate):
+        return temporal.at_midnight(value)
+    return _NO
 
 
 _KINDS: dict[str, Callable[[Any], Any]] = {
@@ -32,7 +29,7 @@ _KINDS: dict[str, Callable[[Any], Any]] = {
     "number": lambda v: v if isinstance(v, Decimal) else _NO,
     "string": lambda v: v if isinstance(v, str) else _NO,
     "boolean": lambda v: v if isinstance(v, bool) else _NO,
-    "date": lambda v: v if isinstance(v, dt.date) else _NO,
+    "date": lambda v: v if isinstance(v, dt.date | FarDate) else _NO,
     "datetime": _to_datetime,
     "time": lambda v: v if isinstance(v, dt.time) else _NO,
     "duration": lambda v: v if isinstance(v, dt.timedelta | YearsMonthsDuration) else _NO,

@@ -93,13 +93,6 @@ def _reason(process: ProcessDefinition, element: FlowNode) -> str | None:
         if isinstance(element, BoundaryEvent) and not element.compensation_handler:
             return f"compensation boundary event '{element.element_id}' without a handler"
     top_level = element.scope_id == process.process_id
-    if (
-        isinstance(element, StartEvent)
-        and top_level
-        and definitions
-        and isinstance(definitions[0], ConditionalEventDefinition)
-    ):
-        return f"conditional start event '{element.element_id}'"
     scope = process.elements.get(element.scope_id)
     in_event_sub_process = isinstance(scope, SubProcess) and scope.triggered_by_event
     if (

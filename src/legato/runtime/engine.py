@@ -32,11 +32,18 @@ from legato.bpmn.xml import ModelSource, parse_xml, read_source
 from legato.engine import commands as cmd
 from legato.engine.appliers import replay
 from legato.engine.executable import unsupported
+from legato.engine.processors.waits import definition_of
 from legato.engine.state import InstanceState
-from legato.errors import BpmnValidationError, InvalidCommandError, NotFoundError, StoreError
-from legato.model import RetryPolicy
+from legato.errors import (
+    BpmnValidationError,
+    ExpressionError,
+    InvalidCommandError,
+    NotFoundError,
+    StoreError,
+)
+from legato.model import ConditionalEventDefinition, RetryPolicy, StartEvent
 from legato.runtime.clock import Clock, SystemClock
-from legato.runtime.definitions import DefinitionRegistry, Deployment
+from legato.runtime.definitions import DECISION_PREFIX, DefinitionRegistry, Deployment
 from legato.runtime.delivery import EventDelivery
 from legato.runtime.executor import CommandExecutor, Outcome, decode_event
 from legato.runtime.handlers import (
@@ -287,6 +294,49 @@ class Engine:
             return self.instance(existing)
         assert outcome.result is not None
         return _info_from_state(outcome.result.state)
+
+    def evaluate_start_conditions(
+        self, variables: Mapping[str, Any] | None = None
+    ) -> list[InstanceInfo]:
+        """Start the processes whose conditional start event's condition holds for
+        ``variables`` (the latest version of each), with those variables.
+
+        Returns the instances started.
+        """
+        values = dict(variables or {})
+        commands: list[cmd.Command] = []
+        with self.store.transaction() as tx:
+            records = tx.list_definitions()
+        latest: dict[str, int] = {}
+        for record in records:
+            if not record.process_id.startswith(DECISION_PREFIX):
+                latest[record.process_id] = record.definition_key
+        now = self.clock.now()
+        for definition_key in latest.values():
+            process = self._definitions.get(definition_key).process
+            for element_id in process.children.get(process.process_id, ()):
+                start = process.element(element_id)
+                definition = definition_of(start)
+                if not isinstance(definition, ConditionalEventDefinition) or not isinstance(
+                    start, StartEvent
+                ):
+                    continue
+                condition = definition.condition
+                try:
+                    holds = condition is not None and condition.evaluate(values, now) is True
+                except ExpressionError:
+                    holds = False
+                if holds:
+                    commands.append(
+                        cmd.StartInstance(
+                            instance_key=cmd.NEW_INSTANCE,
+                            definition_key=definition_key,
+                            variables=values,
+                            start_element_id=element_id,
+                        )
+                    )
+        outcomes = self._executor.execute(commands, all_or_nothing=True)
+        return [_info_from_state(o.result.state) for o in outcomes if o.result is not None]
 
     def start_many(
         self,

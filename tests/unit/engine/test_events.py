@@ -464,3 +464,17 @@ def test_cancel_end_event_undoes_the_transaction_and_leaves_by_its_cancel_bounda
     engine.assert_that(instance).is_completed().has_passed_in_order(
         "reserve", "release", "apologise"
     ).has_not_passed("done", "tx")
+
+
+def test_conditional_start_events_start_the_processes_whose_condition_holds() -> None:
+    xml = process(
+        '<bpmn:startEvent id="big_order"><bpmn:conditionalEventDefinition>'
+        '<bpmn:condition xsi:type="bpmn:tFormalExpression">amount &gt; 1000</bpmn:condition>'
+        '</bpmn:conditionalEventDefinition></bpmn:startEvent><bpmn:task id="review"/>'
+        '<bpmn:endEvent id="e"/>' + chain("big_order", "review", "e")
+    )
+    engine = _engine(xml)
+    assert engine.evaluate_start_conditions({"amount": 10}) == []
+    [started] = engine.evaluate_start_conditions({"amount": 5000})
+    engine.assert_that(started).is_completed().has_passed("review").has_variables(amount=5000)
+    assert engine.evaluate_start_conditions({}) == []

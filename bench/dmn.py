@@ -345,6 +345,9 @@ class Profile:
     seconds: float
     by_own: list[ProfileRow]
     by_cumulative: list[ProfileRow]
+    rules: int
+    rule_checks: int
+    """Calls of the table's per-rule match function (how many rules were tested)."""
 
 
 def where(filename: str, line: int, function: str) -> str:
@@ -377,7 +380,13 @@ def profile(workload: Workload, evaluations: int, top: int) -> Profile:
     own = sorted(rows, key=lambda r: r.tottime, reverse=True)[:top]
     legato_rows = [r for r in rows if r.function.startswith("src/legato/")]
     cumulative = sorted(legato_rows, key=lambda r: r.cumtime, reverse=True)[:top]
-    return Profile(workload.name, evaluations, seconds, own, cumulative)
+    checks = sum(
+        r.calls
+        for r in rows
+        if r.function.startswith("src/legato/dmn/_tables.py:") and r.function.endswith("(_matches)")
+    )
+    rules = len(workload.spiff.engine.decision_table.rules)
+    return Profile(workload.name, evaluations, seconds, own, cumulative, rules, checks)
 
 
 # -- report ----------------------------------------------------------------------------------------
@@ -423,6 +432,13 @@ def display_path(path: Path) -> str:
     return os.path.relpath(path.resolve(), REPO)
 
 
+def load_average() -> str:
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
 def version_of(distribution: str) -> str:
     try:
         return metadata.version(distribution)
@@ -435,6 +451,7 @@ class Report:
     command: str
     date: str
     machine: dict[str, str]
+    load: tuple[str, str]
     args: argparse.Namespace
     workloads: list[Workload]
     checks: list[Check]
@@ -450,6 +467,8 @@ class Report:
             f"- Command: `{self.command}` (from the repository root)",
             f"- Date: {self.date}",
             *(f"- {name}: {value}" for name, value in self.machine.items()),
+            f"- Load average (1, 5, 15 min) at the start: {self.load[0]}; at the end: "
+            f"{self.load[1]} (the machine is shared: other load makes both engines slower)",
             "- Legato: `dmn.load(file).evaluate(decision, inputs)`; SpiffWorkflow: "
             "`DMNEngine.result(task)` as its business rule task calls it, on its own Python-"
             "expression copies of the tables (`bench/simpletable_spiff.dmn`, "
@@ -491,7 +510,9 @@ class Report:
             lines += [
                 "",
                 f"Profile of Legato, {p.workload}: {p.evaluations:,} evaluations under cProfile "
-                f"({p.seconds:.2f} s with profiling overhead). Top functions by own time:",
+                f"({p.seconds:.2f} s with profiling overhead); Legato tested "
+                f"{p.rule_checks / p.evaluations:.1f} of the table's {p.rules} rules per "
+                "evaluation. Top functions by own time:",
                 "",
                 "| Function | Calls | Own time (s) | Cumulative (s) |",
                 "|---|---:|---:|---:|",
@@ -586,6 +607,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, value in machine.items():
         log(f"  {name}: {value}")
 
+    load_start = load_average()
     workloads, distinct_first = build_workloads(args)
     checks: list[Check] = []
     for workload in workloads:
@@ -613,8 +635,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"  profiling Legato ({args.profile_evaluations:,} evaluations) ...")
             profiles.append(profile(workload, args.profile_evaluations, args.profile_top))
 
+    load = (load_start, load_average())
     report = Report(
-        command, date, machine, args, workloads, checks, timings, distinct_first, profiles
+        command, date, machine, load, args, workloads, checks, timings, distinct_first, profiles
     )
     section = report.markdown()
     print()

@@ -39,24 +39,33 @@ class ElementInstance:
     """For a compensation handler: the throw event instance it runs for."""
 
     def to_json(self) -> dict[str, Any]:
+        # Spelled out field by field (no getattr loops): every saved instance serialises each
+        # of its element instances.
         data: dict[str, Any] = {"key": self.key, "element_id": self.element_id, "kind": self.kind}
         if self.compensation_queue:
             data["compensation_queue"] = list(self.compensation_queue)
-        for name in (
-            "compensating_for",
-            "parent_key",
-            "flow_id",
-            "job_key",
-            "user_task_key",
-            "incident_key",
-            "child_instance_key",
-        ):
-            value = getattr(self, name)
-            if value is not None:
-                data[name] = value
-        for name in ("loop_counter", "mi_count", "mi_completed", "mi_started"):
-            if getattr(self, name):
-                data[name] = getattr(self, name)
+        if self.compensating_for is not None:
+            data["compensating_for"] = self.compensating_for
+        if self.parent_key is not None:
+            data["parent_key"] = self.parent_key
+        if self.flow_id is not None:
+            data["flow_id"] = self.flow_id
+        if self.job_key is not None:
+            data["job_key"] = self.job_key
+        if self.user_task_key is not None:
+            data["user_task_key"] = self.user_task_key
+        if self.incident_key is not None:
+            data["incident_key"] = self.incident_key
+        if self.child_instance_key is not None:
+            data["child_instance_key"] = self.child_instance_key
+        if self.loop_counter:
+            data["loop_counter"] = self.loop_counter
+        if self.mi_count:
+            data["mi_count"] = self.mi_count
+        if self.mi_completed:
+            data["mi_completed"] = self.mi_completed
+        if self.mi_started:
+            data["mi_started"] = self.mi_started
         if self.is_mi_body:
             data["is_mi_body"] = True
             data["mi_items"] = values.encode(self.mi_items)

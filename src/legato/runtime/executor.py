@@ -27,7 +27,7 @@ from legato.runtime.clock import Clock
 from legato.runtime.correlation import correlation_commands
 from legato.runtime.definitions import DefinitionRegistry
 from legato.runtime.keys import KeyAllocator
-from legato.runtime.projection import BatchWrites, project
+from legato.runtime.projection import BatchWrites, JobHold, project
 from legato.store.ports import Store, Transaction
 from legato.store.records import HistoryRecord, InstanceRecord, JobRecord
 
@@ -161,7 +161,7 @@ class CommandExecutor:
             with self._store.transaction() as tx:
                 self._keys.begin(tx)
                 self._definitions.use(tx)
-                writes = BatchWrites(tx)
+                writes = BatchWrites(tx, self._job_hold())
                 try:
                     if plan is not None:
                         commands = [*commands, *plan(tx)]
@@ -263,7 +263,7 @@ class CommandExecutor:
             pushed += self._write(writes, round_touched)
         return pushed
 
-    def _push(self, writes: BatchWrites) -> list[JobRecord]:
+    def _job_hold(self) -> JobHold | None:
         """Hold the new jobs of local handlers for this process (job push).
 
         They are stored as activated by this worker with a lease, in the same transaction that
@@ -271,17 +271,20 @@ class CommandExecutor:
         dies, the lease runs out and any worker takes them, as with a pulled job.
         """
         if not self.push_types:
+            return None
+        return JobHold(self.push_types, self.push_worker, self._clock.now() + self.push_lease)
+
+    @staticmethod
+    def _push(writes: BatchWrites) -> list[JobRecord]:
+        """The held new jobs that are about to be written (see :meth:`_job_hold`)."""
+        hold = writes.hold
+        if hold is None:
             return []
-        lease_until = self._clock.now() + self.push_lease
-        pushed = []
-        for key, job in writes.new_jobs.items():
-            if job.job_type in self.push_types:
-                held = dataclasses.replace(
-                    job, state="activated", worker=self.push_worker, lease_until=lease_until
-                )
-                writes.new_jobs[key] = held
-                pushed.append(held)
-        return pushed
+        return [
+            job
+            for job in writes.new_jobs.values()
+            if job.state == "activated" and job.worker == hold.worker
+        ]
 
     def _record(self, writes: BatchWrites, result: StepResult, cached: _Cached | None) -> None:
         """Queue the history and row changes of one step (written when the batch ends)."""

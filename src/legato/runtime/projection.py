@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from legato.engine import events as ev
@@ -23,6 +25,15 @@ from legato.store.records import (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class JobHold:
+    """New jobs that this process's own handlers run: stored as activated by ``worker``."""
+
+    job_types: frozenset[str]
+    worker: str
+    lease_until: datetime
+
+
 class BatchWrites:
     """Row changes of a batch of commands, written together when the batch ends.
 
@@ -31,8 +42,10 @@ class BatchWrites:
     batch never reaches the table. User tasks and incidents are rare and written at once.
     """
 
-    def __init__(self, tx: Transaction) -> None:
+    def __init__(self, tx: Transaction, hold: JobHold | None = None) -> None:
         self.tx = tx
+        self.hold = hold
+        """New jobs of these types are stored as already handed to this process (job push)."""
         self.history: list[HistoryRecord] = []
         self.new_jobs: dict[int, JobRecord] = {}
         self.finished_jobs: list[int] = []
@@ -88,6 +101,11 @@ def project(writes: BatchWrites, state: InstanceState, events: Sequence[ev.Event
 
 
 def _job_created(writes: BatchWrites, state: InstanceState, event: ev.JobCreated) -> None:
+    hold = writes.hold
+    if hold is not None and event.job_type in hold.job_types:
+        state_name, worker, lease_until = "activated", hold.worker, hold.lease_until
+    else:
+        state_name, worker, lease_until = "activatable", None, None
     writes.new_jobs[event.job_key] = JobRecord(
         job_key=event.job_key,
         instance_key=state.instance_key,
@@ -96,6 +114,9 @@ def _job_created(writes: BatchWrites, state: InstanceState, event: ev.JobCreated
         job_type=event.job_type,
         retries=event.retries,
         due_at=event.at,
+        state=state_name,
+        worker=worker,
+        lease_until=lease_until,
         headers=dict(event.headers),
         created_at=event.at,
     )

@@ -117,6 +117,8 @@ _START_REQUEST = Prepared(
     sa.select(start_requests.c.instance_key).where(start_requests.c.request_id == _bp("request_id"))
 )
 _INSERT_HISTORY = _insert(history)
+_HISTORY_ORDER = ("instance_key", "position", "event_type", "element_id", "at", "payload")
+"""The parameter order of ``_INSERT_HISTORY`` on SQLite, which ``append_history`` builds."""
 _HISTORY = Prepared(
     sa.select(history).where(history.c.instance_key == _bp("key")).order_by(history.c.position)
 )
@@ -124,7 +126,8 @@ _INSERT_JOB = _insert(jobs)
 _UPDATE_JOB = Prepared(
     sa.update(jobs).where(jobs.c.job_key == _bp("b_job_key")), _columns(jobs, without="job_key")
 )
-_DELETE_JOBS = sa.delete(jobs).where(jobs.c.job_key.in_(_bp("keys", expanding=True)))
+# Batches of single-key deletes (executemany), as for timers below.
+_DELETE_JOB = Prepared(sa.delete(jobs).where(jobs.c.job_key == _bp("key")))
 _JOB_BY_KEY = _by_key(jobs, "job_key")
 _LEASE_JOBS = (
     sa.update(jobs)
@@ -652,7 +655,7 @@ class SqlTransaction:
             return
         self._check_open()
         compiled = _INSERT_HISTORY.compiled(self._dialect)
-        if not compiled.positional or self._dialect.name != "sqlite":
+        if self._dialect.name != "sqlite" or compiled.names != _HISTORY_ORDER:
             # executemany: one prepared statement stepped once per row.
             self._run_many(_INSERT_HISTORY, [rows.history_params(r) for r in records])
             return
@@ -665,15 +668,16 @@ class SqlTransaction:
             at = micros.get(record.at)
             if at is None:
                 at = micros[record.at] = to_micros(record.at)
-            values = {
-                "instance_key": record.instance_key,
-                "position": record.position,
-                "event_type": record.event_type,
-                "element_id": record.element_id,
-                "at": at,
-                "payload": dump_json(record.payload),
-            }
-            batch.append([values[name] for name in compiled.names])
+            batch.append(
+                (
+                    record.instance_key,
+                    record.position,
+                    record.event_type,
+                    record.element_id,
+                    at,
+                    dump_json(record.payload),
+                )
+            )
         try:
             self._cursor.executemany(compiled.sql, batch)
         except Exception as exc:
@@ -702,8 +706,8 @@ class SqlTransaction:
 
     def delete_jobs(self, job_keys: Sequence[int]) -> None:
         """Remove finished or cancelled jobs (unknown keys are ignored)."""
-        for chunk in iter_chunks(job_keys, _IN_CHUNK):
-            self._execute(_DELETE_JOBS, {"keys": list(chunk)})
+        if job_keys:
+            self._run_many(_DELETE_JOB, [{"key": key} for key in job_keys])
 
     def get_job(self, job_key: int) -> JobRecord | None:
         """One job by key."""

@@ -46,16 +46,15 @@ import platform
 import pstats
 import random
 import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from _report import cpu_model, display_path, git_revision, version_of, write_section, yes
 from lxml import etree
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment  # type: ignore[import-untyped]
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine  # type: ignore[import-untyped]
@@ -392,57 +391,10 @@ def profile(workload: Workload, evaluations: int, top: int) -> Profile:
 # -- report ----------------------------------------------------------------------------------------
 
 
-def git_revision() -> str:
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-            env=env,
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "src"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-            env=env,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{rev} (with uncommitted changes in src/)" if changed else rev
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def display_path(path: Path) -> str:
-    """The path relative to the repository (no machine-specific absolute paths in reports)."""
-    return os.path.relpath(path.resolve(), REPO)
-
-
 def load_average() -> str:
     try:
         return ", ".join(f"{x:.2f}" for x in os.getloadavg())
     except OSError:
-        return "unknown"
-
-
-def version_of(distribution: str) -> str:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
         return "unknown"
 
 
@@ -546,26 +498,6 @@ class Report:
         ]
 
 
-def yes(value: bool) -> str:
-    return "yes" if value else "**no**"
-
-
-def write_section(results: Path, section: str) -> None:
-    """Replace (or append) this benchmark's section of RESULTS.md, keeping the others."""
-    text = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n"
-    lines = text.splitlines()
-    heading = f"## {SECTION_TITLE}"
-    if heading in lines:
-        begin = lines.index(heading)
-        end = next(
-            (i for i in range(begin + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        new_lines = [*lines[:begin], *section.rstrip("\n").splitlines(), "", *lines[end:]]
-    else:
-        new_lines = [*lines, "", *section.rstrip("\n").splitlines()]
-    results.write_text("\n".join(new_lines).rstrip("\n") + "\n", encoding="utf-8")
-
-
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--evaluations", type=int, default=20_000, help="per engine and workload")
@@ -643,7 +575,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(section)
     if not args.no_write:
-        write_section(args.results, section)
+        write_section(args.results, SECTION_TITLE, section)
         log(f"written to {display_path(args.results)}")
     return 0
 

@@ -42,14 +42,11 @@ import argparse
 import cProfile
 import gc
 import io
-import math
 import os
 import platform
 import pstats
-import resource
 import shlex
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,10 +54,21 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib import metadata
 from pathlib import Path
 
 import sqlalchemy as sa
+from _report import (
+    cpu_model,
+    display_path,
+    file_mb,
+    git_revision,
+    peak_rss_mb,
+    percentile,
+    sqlite_pragmas,
+    version_of,
+    write_section,
+    yes,
+)
 
 from legato import Engine
 
@@ -112,13 +120,6 @@ Log = Callable[[str], None]
 # -- helpers --------------------------------------------------------------------------------------
 
 
-def percentile(samples: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(samples)
-    rank = max(math.ceil(pct / 100.0 * len(ordered)), 1)
-    return ordered[rank - 1]
-
-
 def rss_mb() -> float:
     """The resident set size in MiB after a full collection (VmRSS; peak RSS without /proc)."""
     gc.collect()
@@ -130,19 +131,6 @@ def rss_mb() -> float:
     except OSError:
         pass
     return peak_rss_mb()
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def file_mb(path: Path) -> float:
-    """Size of a SQLite database with its WAL, in MiB."""
-    total = 0
-    for candidate in (path, path.with_name(path.name + "-wal")):
-        if candidate.exists():
-            total += candidate.stat().st_size
-    return total / (1024.0 * 1024.0)
 
 
 def batches(total: int, size: int) -> Iterator[range]:
@@ -172,19 +160,6 @@ def completed_count(engine: Engine) -> int:
 def active_count(engine: Engine) -> int:
     with engine.store.transaction() as tx:
         return tx.count_instances(status="active")
-
-
-def sqlite_pragmas(engine: Engine) -> dict[str, str]:
-    """journal_mode and synchronous as a new connection of the engine's store sees them."""
-    sa_engine = getattr(engine.store, "engine", None)
-    if not isinstance(sa_engine, sa.Engine):
-        return {"journal_mode": "?", "synchronous": "?"}
-    names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
-    with sa_engine.connect() as connection:
-        journal = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
-        sync = connection.exec_driver_sql("PRAGMA synchronous").scalar()
-    synchronous = names.get(sync, str(sync)) if isinstance(sync, int) else str(sync)
-    return {"journal_mode": str(journal).upper(), "synchronous": synchronous}
 
 
 @contextmanager
@@ -542,60 +517,9 @@ def profile_messages(args: argparse.Namespace, publish_batch: int) -> tuple[str,
 # -- report ---------------------------------------------------------------------------------------
 
 
-def git_revision() -> str:
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-            env=env,
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "src"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-            env=env,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{rev} (with uncommitted changes in src/)" if changed else rev
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def version_of(distribution: str) -> str:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def display_path(path: Path) -> str:
-    """The path relative to the repository (no machine-specific absolute paths in reports)."""
-    return os.path.relpath(path.resolve(), REPO)
-
-
 def full_rate(run: TimerRun) -> str:
     rate = run.full_batch_rate
     return "-" if rate is None else f"{rate:,.0f} ({run.full_batch_timers:,} timers)"
-
-
-def yes(value: bool) -> str:
-    return "yes" if value else "**no**"
 
 
 @dataclass
@@ -840,22 +764,6 @@ class Report:
         return lines
 
 
-def write_section(results: Path, section: str) -> None:
-    """Replace (or append) this benchmark's section of RESULTS.md, keeping the others."""
-    text = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n"
-    lines = text.splitlines()
-    heading = f"## {SECTION_TITLE}"
-    if heading in lines:
-        begin = lines.index(heading)
-        end = next(
-            (i for i in range(begin + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        new_lines = [*lines[:begin], *section.rstrip("\n").splitlines(), "", *lines[end:]]
-    else:
-        new_lines = [*lines, "", *section.rstrip("\n").splitlines()]
-    results.write_text("\n".join(new_lines).rstrip("\n") + "\n", encoding="utf-8")
-
-
 def int_list(text: str) -> list[int]:
     values = [int(part) for part in text.split(",") if part.strip()]
     if not values or min(values) < 1:
@@ -982,7 +890,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(section)
     if not args.no_write:
-        write_section(args.results, section)
+        write_section(args.results, SECTION_TITLE, section)
         log(f"written to {display_path(args.results)}")
     return 0
 

@@ -39,23 +39,31 @@ from __future__ import annotations
 
 import argparse
 import gc
-import math
 import os
 import platform
-import resource
 import shlex
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 import sqlalchemy as sa
+from _report import (
+    cpu_model,
+    display_path,
+    file_mb,
+    git_revision,
+    peak_rss_mb,
+    percentile,
+    sqlite_pragmas,
+    version_of,
+    write_section,
+    yes,
+)
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.parser import BpmnParser
 from SpiffWorkflow.util.task import TaskState
@@ -89,13 +97,6 @@ def branch_for(score: int) -> tuple[str, str]:
     return ("B", "C") if score > 700 else ("C", "B")
 
 
-def percentile(samples: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(samples)
-    rank = max(math.ceil(pct / 100.0 * len(ordered)), 1)
-    return ordered[rank - 1]
-
-
 def rss_mb() -> float:
     """The current resident set size in MiB (VmRSS; peak RSS where /proc is missing)."""
     try:
@@ -106,19 +107,6 @@ def rss_mb() -> float:
     except OSError:
         pass
     return peak_rss_mb()
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def file_mb(path: Path) -> float:
-    """Size of a SQLite database with its WAL, in MiB."""
-    total = 0
-    for candidate in (path, path.with_name(path.name + "-wal")):
-        if candidate.exists():
-            total += candidate.stat().st_size
-    return total / (1024.0 * 1024.0)
 
 
 # -- Legato ---------------------------------------------------------------------------------------
@@ -133,19 +121,6 @@ def open_legato(db_path: Path, bpmn: Path, batch_size: int) -> Engine:
     engine.deploy(bpmn)
     engine.register(JOB_TYPE, noop)
     return engine
-
-
-def sqlite_pragmas(engine: Engine) -> dict[str, str]:
-    """journal_mode and synchronous as a new connection of the engine's store sees them."""
-    sa_engine = getattr(engine.store, "engine", None)
-    if not isinstance(sa_engine, sa.Engine):
-        return {"journal_mode": "?", "synchronous": "?"}
-    names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
-    with sa_engine.connect() as connection:
-        journal = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
-        sync = connection.exec_driver_sql("PRAGMA synchronous").scalar()
-    synchronous = names.get(sync, str(sync)) if isinstance(sync, int) else str(sync)
-    return {"journal_mode": str(journal).upper(), "synchronous": synchronous}
 
 
 @dataclass
@@ -405,46 +380,6 @@ def legato_memory(
 # -- report ---------------------------------------------------------------------------------------
 
 
-def git_revision() -> str:
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-            env=env,
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", "src"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-            env=env,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return f"{rev} (with uncommitted changes in src/)" if changed else rev
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def display_path(path: Path) -> str:
-    """The path relative to the repository (no machine-specific absolute paths in reports)."""
-    return os.path.relpath(path.resolve(), REPO)
-
-
 @dataclass
 class Report:
     command: str
@@ -545,26 +480,6 @@ class Report:
         return "\n".join(lines)
 
 
-def yes(value: bool) -> str:
-    return "yes" if value else "**no**"
-
-
-def write_section(results: Path, section: str) -> None:
-    """Replace (or append) this benchmark's section of RESULTS.md, keeping the others."""
-    text = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n"
-    lines = text.splitlines()
-    heading = f"## {SECTION_TITLE}"
-    if heading in lines:
-        begin = lines.index(heading)
-        end = next(
-            (i for i in range(begin + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        new_lines = [*lines[:begin], *section.rstrip("\n").splitlines(), "", *lines[end:]]
-    else:
-        new_lines = [*lines, "", *section.rstrip("\n").splitlines()]
-    results.write_text("\n".join(new_lines).rstrip("\n") + "\n", encoding="utf-8")
-
-
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--instances", type=int, default=5_000, help="throughput instances")
@@ -588,13 +503,6 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     return args
-
-
-def version_of(distribution: str) -> str:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -664,7 +572,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(section)
     if not args.no_write:
-        write_section(args.results, section)
+        write_section(args.results, SECTION_TITLE, section)
         log(f"written to {display_path(args.results)}")
     return 0
 

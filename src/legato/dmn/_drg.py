@@ -104,11 +104,19 @@ class DrgRun:
         """The caller's value of an input, converted to its type (null when it does not fit)."""
         key = (model.namespace, data.element_id)
         if key not in self.values:
-            value = _lookup(self.inputs, path, data.name)
+            inputs = self.inputs
+            if not path and type(inputs) is dict:
+                value = inputs.get(data.name, _MISSING)
+            else:
+                value = _lookup(inputs, path, data.name)
             if value is _MISSING:
                 value = self.inputs.get(f"{{{model.namespace}}}{data.name}")
-            ev = self.ev.within(data.name, model.types)
-            self.values[key] = ev.conform(value, data.type_ref, f"input '{data.name}'")
+            if value is not None and data.type_ref is not None:
+                dmn_type = model.types.resolve(data.type_ref)
+                if dmn_type is not None and not dmn_type.test(value):
+                    ev = self.ev.within(data.name, model.types)
+                    value = ev.conform(value, data.type_ref, f"input '{data.name}'")
+            self.values[key] = value
         return self.values[key]
 
     def function(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -59,7 +58,7 @@ class Evaluation:
 
     def within(self, label: str, types: TypeRegistry | None = None) -> Evaluation:
         """The same evaluation inside another element (named ``label``)."""
-        return dataclasses.replace(self, label=label, types=types or self.types)
+        return Evaluation(self.now, self.warn, self.matches, types or self.types, label, self.depth)
 
     def conform(self, value: Any, type_ref: str | None, what: str) -> Any:
         """``value`` converted to ``type_ref``; null and an error when it does not conform."""

@@ -94,7 +94,8 @@ class DecisionModel:
         """
         found = self._decision(decision)
         ev, errors, matches = self._evaluation(now)
-        run = DrgRun(to_feel(dict(inputs or {})), ev, to_feel(dict(context or {})))
+        given = to_feel(inputs if type(inputs) is dict else dict(inputs or {}))
+        run = DrgRun(given, ev, to_feel(dict(context)) if context else None)
         value = run.decision(self, found, ())
         return _result(found.name, value, errors, matches, run.outputs)
 

@@ -131,6 +131,8 @@ class DecisionTable:
     """The rules in order."""
     type_ref: str | None = None
     """The declared type of the table's value."""
+    plan: Any = field(default=None, compare=False, repr=False)
+    """How the table is evaluated, prepared from the above when first needed."""
 
 
 @dataclass(frozen=True, slots=True)

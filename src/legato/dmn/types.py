@@ -216,7 +216,7 @@ class TypeRegistry:
 def _allows(allowed: UnaryTests, value: Any) -> bool:
     if allowed.compiled is None:
         return True
-    return allowed.compiled.matches(value) is True
+    return allowed.compiled.passes(value)
 
 
 class _FeelTypes(Mapping[str, TypeTest]):

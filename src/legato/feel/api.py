@@ -6,6 +6,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from legato.feel import ast
@@ -14,6 +15,7 @@ from legato.feel.compiler import Compiler, Evaluator, Tester
 from legato.feel.errors import FeelSyntaxError
 from legato.feel.names import NameTable
 from legato.feel.parser import parse_expression, parse_unary_tests
+from legato.feel.predicates import Predicate, predicate
 from legato.feel.properties import PROPERTY_NAMES
 from legato.feel.runtime import Run, Scope
 from legato.feel.semantics import compare
@@ -61,15 +63,34 @@ def _root(run: Run, context: Mapping[str, Any] | None) -> Scope:
     return Scope(run, context if context is not None else {}, convert=True)
 
 
+_NOT_CONSTANT: Any = object()
+
+
 class CompiledExpression:
     """A FEEL expression compiled once into closures; evaluate it as often as needed."""
 
-    __slots__ = ("_evaluator", "source")
+    __slots__ = ("_evaluator", "constant", "source", "variable")
 
-    def __init__(self, source: str, evaluator: Evaluator) -> None:
+    def __init__(
+        self,
+        source: str,
+        evaluator: Evaluator,
+        variable: str | None = None,
+        constant: Any = _NOT_CONSTANT,
+    ) -> None:
         self.source = source
         """The expression text."""
         self._evaluator = evaluator
+        self.variable = variable
+        """The variable name when the expression is just a name (``Age``), else None."""
+        self.constant = constant
+        """The value when the expression is a plain literal (never warns); see
+        :attr:`is_constant`."""
+
+    @property
+    def is_constant(self) -> bool:
+        """Whether the expression is a plain literal, its value :attr:`constant`."""
+        return self.constant is not _NOT_CONSTANT
 
     def evaluate(
         self, context: Mapping[str, Any] | None = None, *, now: dt.datetime | None = None
@@ -98,12 +119,39 @@ class CompiledExpression:
 class CompiledUnaryTests:
     """Compiled unary tests (a decision table input entry such as ``< 10`` or ``"a","b"``)."""
 
-    __slots__ = ("_tester", "source")
+    __slots__ = ("_tester", "assumes_unbound", "predicate", "source")
 
-    def __init__(self, source: str, tester: Tester) -> None:
+    def __init__(
+        self,
+        source: str,
+        tester: Tester,
+        predicate: Predicate | None = None,
+        assumes_unbound: frozenset[str] = frozenset(),
+    ) -> None:
         self.source = source
         """The unary tests text."""
         self._tester = tester
+        self.predicate = predicate
+        """For tests against constants only: a plain function telling whether a FEEL value
+        passes (``matches(value) is True``), valid when no variable named in
+        :attr:`assumes_unbound` is in the context. It may raise when it cannot decide; then
+        use :meth:`passes`, which always decides."""
+        self.assumes_unbound = assumes_unbound
+        """Built-in function names the :attr:`predicate` assumes no variable shadows."""
+
+    def passes(self, input_value: Any, context: Mapping[str, Any] | None = None) -> bool:
+        """Whether ``input_value`` passes for certain: ``matches(...) is True``."""
+        predicate = self.predicate
+        if predicate is not None and not (
+            self.assumes_unbound
+            and context is not None
+            and any(name in context for name in self.assumes_unbound)
+        ):
+            try:
+                return predicate(to_feel(input_value))
+            except Exception:  # undecided: the general tester decides
+                pass
+        return self.matches(input_value, context) is True
 
     def matches(self, input_value: Any, context: Mapping[str, Any] | None = None) -> bool | None:
         """Whether ``input_value`` passes; None when the tests could not be decided."""
@@ -167,7 +215,20 @@ def _compile_uncached(
         node = parse_expression(text, _table(names))
     except RecursionError as error:
         raise FeelSyntaxError("expression nested too deeply", text, 0) from error
-    return CompiledExpression(text, _compile_tree(text, node, types))
+    evaluator = _compile_tree(text, node, types)
+    variable = node.name if isinstance(node, ast.Name) else None
+    return CompiledExpression(text, evaluator, variable, _literal_value(node))
+
+
+def _literal_value(node: ast.Node) -> Any:
+    """The value of a literal that evaluates without a run: a number, string, boolean, null."""
+    if (
+        isinstance(node, ast.Literal)
+        and node.at_literal is None
+        and (node.value is None or isinstance(node.value, bool | str | Decimal))
+    ):
+        return node.value
+    return _NOT_CONSTANT
 
 
 def compile_unary_tests(text: str, names: Iterable[str] | None = None) -> CompiledUnaryTests:
@@ -178,10 +239,14 @@ def compile_unary_tests(text: str, names: Iterable[str] | None = None) -> Compil
     """
     try:
         node = parse_unary_tests(text, _table(names))
-        tester = Compiler(text, BUILTINS).unary_tests(node)
+        compiler = Compiler(text, BUILTINS)
+        tester = compiler.unary_tests(node)
+        fast = predicate(node, compiler.compile)
     except RecursionError as error:
         raise FeelSyntaxError("expression nested too deeply", text, 0) from error
-    return CompiledUnaryTests(text, tester)
+    if fast is None:
+        return CompiledUnaryTests(text, tester)
+    return CompiledUnaryTests(text, tester, fast[0], fast[1])
 
 
 def evaluate(

@@ -63,6 +63,10 @@ def _range_end(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+_ATOMIC = frozenset({type(None), bool, str, Decimal})
+"""Types whose values are their own FEEL form (checked first: most values are)."""
+
+
 def to_feel(value: Any) -> Any:
     """Convert a Python value to its FEEL form (ints and floats become Decimal, recursively).
 
@@ -72,7 +76,14 @@ def to_feel(value: Any) -> Any:
     Returns:
         The FEEL value; values FEEL does not know are passed through unchanged.
     """
-    if value is None or isinstance(value, bool | str | Decimal):
+    kind = type(value)
+    if kind in _ATOMIC:
+        return value
+    if kind is dict:
+        return {str(key): to_feel(item) for key, item in value.items()}
+    if kind is list:
+        return [to_feel(item) for item in value]
+    if isinstance(value, bool | str | Decimal):
         return value
     if isinstance(value, int):
         return Decimal(value)

@@ -92,14 +92,11 @@ class Prepared:
 
 def bind_parameters(compiled: _Compiled, values: Mapping[str, Any]) -> Any:
     """Driver-ready parameters for one execution: processed values in the compiled order."""
-    if compiled.defaults:
-        values = {**compiled.defaults, **values}
-    processed = [
-        value if processor is None or value is None else processor(value)
-        for value, processor in zip(
-            [values[name] for name in compiled.names], compiled.bind_processors, strict=True
-        )
-    ]
+    defaults = compiled.defaults
+    processed = []
+    for name, processor in zip(compiled.names, compiled.bind_processors, strict=True):
+        value = values[name] if name in values else defaults[name]
+        processed.append(value if processor is None or value is None else processor(value))
     if compiled.positional:
         return processed
     return dict(zip(compiled.names, processed, strict=True))

@@ -655,7 +655,11 @@ class SqlTransaction:
             return
         self._check_open()
         compiled = _INSERT_HISTORY.compiled(self._dialect)
-        if self._dialect.name != "sqlite" or compiled.names != _HISTORY_ORDER:
+        if (
+            self._dialect.name != "sqlite"
+            or not compiled.positional
+            or compiled.names != _HISTORY_ORDER
+        ):
             # executemany: one prepared statement stepped once per row.
             self._run_many(_INSERT_HISTORY, [rows.history_params(r) for r in records])
             return

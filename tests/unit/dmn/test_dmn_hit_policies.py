@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -142,3 +143,57 @@ def test_several_outputs_give_a_context_and_annotations_are_kept() -> None:
 
     assert result.value == {"a": "x", "b": Decimal(2)}
     assert result.matched_rules[0].annotations == ("because",)
+
+
+def test_first_evaluates_only_the_first_matching_rule_outputs() -> None:
+    rules = [("&lt; 20", '"mid"'), ("-", "missing + 1")]
+
+    result = evaluate("FIRST", 15, rules)
+
+    assert result.value == "mid"
+    assert result.errors == ()
+
+
+def test_unique_violation_does_not_evaluate_the_outputs() -> None:
+    rules = [("&lt; 20", "missing + 1"), ("-", '"any"')]
+
+    result = evaluate("UNIQUE", 15, rules)
+
+    assert result.value is None
+    assert len(result.errors) == 1
+    assert "UNIQUE" in result.errors[0]
+    assert [m.index for m in result.matched_rules] == [1, 2]
+
+
+def test_collect_evaluates_every_matching_rule_outputs() -> None:
+    rules = [("&lt; 20", "x * 2"), ("&gt;= 20", '"high"'), ("-", '"any"')]
+
+    result = evaluate("COLLECT", 15, rules)
+
+    assert result.value == [Decimal(30), "any"]
+    assert [m.index for m in result.matched_rules] == [1, 3]
+
+
+def test_input_expressions_other_than_a_name_are_evaluated() -> None:
+    rules = [("&lt; 10", '"low"'), ("-", '"high"')]
+    decision_model = dmn.load(model(table("FIRST", rules, input_expression="x - 10")))
+
+    assert decision_model.evaluate("d", {"x": 15}).value == "low"
+    assert decision_model.evaluate("d", {"x": 25}).value == "high"
+
+
+def test_a_variable_named_like_a_function_shadows_it_in_entries() -> None:
+    rules = [('&lt; date("2025-04-01")', '"before"'), ("-", '"other"')]
+    body = table("FIRST", rules).replace('typeRef="number"', "")
+    plain = dmn.load(model(body))
+    body += '<inputData id="date" name="date"><variable name="date"/></inputData>'
+    body = body.replace(
+        '<requiredInput href="#x"/></informationRequirement>',
+        '<requiredInput href="#x"/></informationRequirement>'
+        '<informationRequirement><requiredInput href="#date"/></informationRequirement>',
+    )
+    shadowed = dmn.load(model(body))
+    earlier = dt.date(2025, 1, 1)
+
+    assert plain.evaluate("d", {"x": earlier}).value == "before"
+    assert shadowed.evaluate("d", {"x": earlier, "date": 1}).value == "other"

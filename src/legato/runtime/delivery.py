@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from legato.engine import commands as cmd
@@ -27,6 +27,9 @@ from legato.store.ports import Store, Transaction
 from legato.store.records import MessageRecord
 
 logger = logging.getLogger("legato.engine")
+
+TIMER_POLL_INTERVAL = timedelta(seconds=1)
+"""How long a process goes at most without looking for timers others scheduled."""
 
 
 class EventDelivery:
@@ -49,6 +52,12 @@ class EventDelivery:
         self._definitions = definitions
         self._keys = keys
         self._lease = lease
+        self._next_check: datetime | None = None
+        """No timer is due before this (as far as this process knows)."""
+
+    def timers_changed(self) -> None:
+        """Timers were scheduled outside the command path (a deployment): look again."""
+        self._next_check = None
 
     def _executor_keys(self) -> KeyAllocator:
         return self._keys
@@ -61,8 +70,22 @@ class EventDelivery:
         another firing to happen.
         """
         now = self.clock.now()
+        scheduled = self._executor.take_earliest_new_timer()
+        if scheduled is not None and (self._next_check is None or scheduled < self._next_check):
+            self._next_check = scheduled
+        if self._next_check is not None and now < self._next_check:
+            return 0  # nothing of ours can be due yet; others' timers are polled for below
+        limit = max_timers or self.batch_size
         with self.store.transaction() as tx:
-            claimed = tx.claim_due_timers(now, max_timers or self.batch_size, now + self._lease())
+            claimed = tx.claim_due_timers(now, limit, now + self._lease())
+            if len(claimed) < limit:
+                # Look again when the next timer falls due, and at least every poll interval
+                # (another process may have scheduled one meanwhile).
+                due = tx.next_timer_due_at()
+                poll = now + TIMER_POLL_INTERVAL
+                self._next_check = poll if due is None else min(due, poll)
+            else:
+                self._next_check = None
         if not claimed:
             return 0
         commands: list[cmd.Command] = []

@@ -174,6 +174,7 @@ class Engine:
                 raise
         keys.committed()
         self._definitions.remember(deployment)
+        self._events.timers_changed()
         return deployment
 
     def _deploy_decisions(self, data: bytes, file_name: str | None) -> Deployment:

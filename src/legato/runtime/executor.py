@@ -13,7 +13,7 @@ import random
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from legato.engine import commands as cmd
 from legato.engine import values
@@ -79,6 +79,7 @@ class CommandExecutor:
         self.push_worker = ""
         self.push_lease = timedelta(minutes=5)
         self._pushed: deque[JobRecord] = deque()
+        self._earliest_new_timer: datetime | None = None
 
     def take_pushed(self, max_jobs: int) -> list[JobRecord]:
         """Jobs created by committed commands and already held for this process's handlers."""
@@ -237,7 +238,16 @@ class CommandExecutor:
         self._cache[instance_key] = cached
         return cached
 
+    def take_earliest_new_timer(self) -> datetime | None:
+        """The earliest due time of the timers this process scheduled since the last call."""
+        earliest, self._earliest_new_timer = self._earliest_new_timer, None
+        return earliest
+
     def _write(self, writes: BatchWrites, touched: set[int]) -> list[JobRecord]:
+        if writes.new_timers:
+            due = min(t.due_at for t in writes.new_timers.values())
+            known = self._earliest_new_timer
+            self._earliest_new_timer = due if known is None else min(known, due)
         self._save_instances(writes, touched)
         pushed = self._push(writes)
         writes.flush()

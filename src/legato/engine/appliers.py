@@ -306,7 +306,13 @@ for _event_class in (
 
 @_applies(ev.CompensationRecorded)
 def _compensation_recorded(state: InstanceState, event: ev.CompensationRecorded) -> None:
-    state.compensable.setdefault(event.scope_key, []).append((event.element_id, event.handler_id))
+    entry = (event.element_id, event.handler_id, event.stash_key)
+    state.compensable.setdefault(event.scope_key, []).append(entry)
+
+
+@_applies(ev.CompensationStashed)
+def _compensation_stashed(state: InstanceState, event: ev.CompensationStashed) -> None:
+    state.compensation_stash[event.scope_key] = state.compensable.pop(event.scope_key, [])
 
 
 @_applies(ev.CompensationMoved)
@@ -317,9 +323,12 @@ def _compensation_moved(state: InstanceState, event: ev.CompensationMoved) -> No
 
 @_applies(ev.CompensationStarted)
 def _compensation_started(state: InstanceState, event: ev.CompensationStarted) -> None:
-    state.elements[event.element_instance_key].compensation_queue = list(event.handlers)
-    done = set(zip(event.element_ids, event.handlers, strict=True))
-    remaining = [pair for pair in state.compensable.get(event.scope_key, []) if pair not in done]
+    stash_keys = event.stash_keys or [0] * len(event.handlers)
+    state.elements[event.element_instance_key].compensation_queue = list(
+        zip(event.handlers, stash_keys, strict=True)
+    )
+    done = set(zip(event.element_ids, event.handlers, stash_keys, strict=True))
+    remaining = [e for e in state.compensable.get(event.scope_key, []) if e not in done]
     if remaining:
         state.compensable[event.scope_key] = remaining
     else:
@@ -334,3 +343,7 @@ def _compensation_handler_started(
     if throw is not None and throw.compensation_queue:
         throw.compensation_queue.pop(0)
     state.elements[event.handler_instance_key].compensating_for = event.throw_instance_key
+    if event.stash_key:
+        state.compensable[event.handler_instance_key] = state.compensation_stash.pop(
+            event.stash_key, []
+        )

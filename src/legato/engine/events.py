@@ -390,6 +390,18 @@ class CompensationRecorded(Event):
     scope_key: int
     element_id: str
     handler_id: str
+    stash_key: int = 0
+    """For a sub-process undone by its compensation event sub-process: where the work done
+    inside it is kept until then (0 otherwise)."""
+
+
+@_register
+@dataclass(slots=True, kw_only=True)
+class CompensationStashed(Event):
+    """A sub-process with a compensation event sub-process completed: what can be undone
+    inside it is kept (under its key) for that event sub-process."""
+
+    scope_key: int
 
 
 @_register
@@ -410,6 +422,7 @@ class CompensationStarted(Event):
     scope_key: int
     handlers: list[str]
     element_ids: list[str]
+    stash_keys: list[int] = field(default_factory=list)
 
 
 @_register
@@ -419,6 +432,7 @@ class CompensationHandlerStarted(Event):
 
     handler_instance_key: int
     throw_instance_key: int
+    stash_key: int = 0
 
 
 @_register

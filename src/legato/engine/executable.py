@@ -87,11 +87,9 @@ def _reason(process: ProcessDefinition, element: FlowNode) -> str | None:
                 f"cancel end event '{element.element_id}' outside a transaction with a cancel "
                 "boundary event"
             )
-    if definitions and isinstance(definitions[0], CompensateEventDefinition):
-        if isinstance(element, StartEvent):
-            return f"compensation event sub-process start '{element.element_id}'"
-        if isinstance(element, BoundaryEvent) and not element.compensation_handler:
-            return f"compensation boundary event '{element.element_id}' without a handler"
+    compensates = bool(definitions) and isinstance(definitions[0], CompensateEventDefinition)
+    if compensates and isinstance(element, BoundaryEvent) and not element.compensation_handler:
+        return f"compensation boundary event '{element.element_id}' without a handler"
     top_level = element.scope_id == process.process_id
     scope = process.elements.get(element.scope_id)
     in_event_sub_process = isinstance(scope, SubProcess) and scope.triggered_by_event

@@ -33,8 +33,9 @@ class ElementInstance:
     mi_items: list[Any] | None = None
     mi_completed: int = 0
     mi_started: int = 0
-    compensation_queue: list[str] = field(default_factory=list)
-    """For a compensation throw event: the handlers still to run, in order."""
+    compensation_queue: list[tuple[str, int]] = field(default_factory=list)
+    """For a compensation throw event: the handlers still to run, in order, each with the
+    key its stashed work is kept under (0 for none)."""
     compensating_for: int | None = None
     """For a compensation handler: the throw event instance it runs for."""
 
@@ -43,7 +44,7 @@ class ElementInstance:
         # of its element instances.
         data: dict[str, Any] = {"key": self.key, "element_id": self.element_id, "kind": self.kind}
         if self.compensation_queue:
-            data["compensation_queue"] = list(self.compensation_queue)
+            data["compensation_queue"] = [list(item) for item in self.compensation_queue]
         if self.compensating_for is not None:
             data["compensating_for"] = self.compensating_for
         if self.parent_key is not None:
@@ -80,6 +81,8 @@ class ElementInstance:
         data.setdefault("parent_key", None)
         if "mi_items" in data:
             data["mi_items"] = values.decode(data["mi_items"])
+        if "compensation_queue" in data:
+            data["compensation_queue"] = [(h, k) for h, k in data["compensation_queue"]]
         return cls(**data)
 
 
@@ -155,9 +158,12 @@ class InstanceState:
     incidents: dict[int, IncidentState] = field(default_factory=dict)
     timers: dict[int, TimerState] = field(default_factory=dict)
     subscriptions: dict[int, SubscriptionState] = field(default_factory=dict)
-    compensable: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
-    """By scope key: (activity id, handler id) of completed activities that can be undone,
-    in the order they completed."""
+    compensable: dict[int, list[tuple[str, str, int]]] = field(default_factory=dict)
+    """By scope key: (activity id, handler id, stash key) of completed activities that can be
+    undone, in the order they completed."""
+    compensation_stash: dict[int, list[tuple[str, str, int]]] = field(default_factory=dict)
+    """By completed sub-process key: what can be undone inside it, kept for its compensation
+    event sub-process."""
 
     @property
     def is_active(self) -> bool:
@@ -237,7 +243,12 @@ class InstanceState:
                 for t in self.timers.values()
             ],
             "compensable": [
-                [scope, [list(pair) for pair in pairs]] for scope, pairs in self.compensable.items()
+                [scope, [list(entry) for entry in entries]]
+                for scope, entries in self.compensable.items()
+            ],
+            "compensation_stash": [
+                [key, [list(entry) for entry in entries]]
+                for key, entries in self.compensation_stash.items()
             ],
             "subscriptions": [
                 [
@@ -286,7 +297,12 @@ class InstanceState:
                 key, owner, element_id, datetime.fromisoformat(due), repetitions, cycle
             )
         state.compensable = {
-            scope: [(a, h) for a, h in pairs] for scope, pairs in data.get("compensable", ())
+            scope: [(a, h, k) for a, h, k in entries]
+            for scope, entries in data.get("compensable", ())
+        }
+        state.compensation_stash = {
+            key: [(a, h, k) for a, h, k in entries]
+            for key, entries in data.get("compensation_stash", ())
         }
         state.subscriptions = {
             row[0]: SubscriptionState(*row) for row in data.get("subscriptions", ())

@@ -478,3 +478,26 @@ def test_conditional_start_events_start_the_processes_whose_condition_holds() ->
     [started] = engine.evaluate_start_conditions({"amount": 5000})
     engine.assert_that(started).is_completed().has_passed("review").has_variables(amount=5000)
     assert engine.evaluate_start_conditions({}) == []
+
+
+def test_a_compensation_event_sub_process_undoes_its_sub_process() -> None:
+    xml = process(
+        '<bpmn:startEvent id="s"/><bpmn:subProcess id="sub"><bpmn:startEvent id="ss"/>'
+        + _compensable("a", "undo_a")
+        + '<bpmn:endEvent id="se"/>'
+        + chain("ss", "a", "se", prefix="i")
+        + '<bpmn:subProcess id="on_undo" triggeredByEvent="true"><bpmn:startEvent id="cs">'
+        '<bpmn:compensateEventDefinition/></bpmn:startEvent><bpmn:task id="notify"/>'
+        '<bpmn:intermediateThrowEvent id="undo_inside"><bpmn:compensateEventDefinition/>'
+        '</bpmn:intermediateThrowEvent><bpmn:endEvent id="ce"/>'
+        + chain("cs", "notify", "undo_inside", "ce", prefix="c")
+        + "</bpmn:subProcess></bpmn:subProcess>"
+        '<bpmn:intermediateThrowEvent id="undo_all"><bpmn:compensateEventDefinition/>'
+        '</bpmn:intermediateThrowEvent><bpmn:endEvent id="e"/>' + chain("s", "sub", "undo_all", "e")
+    )
+    engine = _engine(xml)
+    instance = engine.start("p")
+    engine.assert_that(instance).is_completed().has_passed_in_order(
+        "a", "sub", "notify", "undo_a", "on_undo", "undo_all", "e"
+    )
+    assert engine.replay(instance.key).to_json() == engine.state(instance.key).to_json()

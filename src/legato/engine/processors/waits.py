@@ -20,6 +20,7 @@ from legato.model import (
     Activity,
     BoundaryEvent,
     CancelEventDefinition,
+    CompensateEventDefinition,
     ConditionalEventDefinition,
     ErrorEventDefinition,
     EscalationEventDefinition,
@@ -486,7 +487,19 @@ def record_compensation(p: Processing, instance: ElementInstance) -> None:
     element = p.process.element(instance.element_id)
     scope_key = instance.parent_key
     assert scope_key is not None
-    if isinstance(element, SubProcess) and p.state.compensable.get(instance.key):
+    handler = compensation_sub_process(p, element) if isinstance(element, SubProcess) else None
+    if handler is not None:
+        p.emit(ev.CompensationStashed(at=p.ctx.now, scope_key=instance.key))
+        p.emit(
+            ev.CompensationRecorded(
+                at=p.ctx.now,
+                scope_key=scope_key,
+                element_id=element.element_id,
+                handler_id=handler.element_id,
+                stash_key=instance.key,
+            )
+        )
+    elif isinstance(element, SubProcess) and p.state.compensable.get(instance.key):
         p.emit(
             ev.CompensationMoved(at=p.ctx.now, from_scope_key=instance.key, to_scope_key=scope_key)
         )
@@ -505,27 +518,42 @@ def record_compensation(p: Processing, instance: ElementInstance) -> None:
             )
 
 
+def compensation_sub_process(p: Processing, sub_process: SubProcess) -> SubProcess | None:
+    """The event sub-process of ``sub_process`` that a compensation start event starts."""
+    for child_id in p.process.children.get(sub_process.element_id, ()):
+        child = p.process.element(child_id)
+        if isinstance(child, SubProcess) and child.triggered_by_event:
+            for start_id in p.process.children.get(child_id, ()):
+                start = p.process.element(start_id)
+                if isinstance(start, StartEvent) and isinstance(
+                    definition_of(start), CompensateEventDefinition
+                ):
+                    return child
+    return None
+
+
 def compensate(p: Processing, throw: ElementInstance, activity_ref: str | None) -> None:
     """Undo what completed in the throw event's scope, latest first, one handler at a time;
     the throw event completes when the last handler has."""
     scope_key = throw.parent_key
     assert scope_key is not None
-    pairs = [
-        pair
-        for pair in p.state.compensable.get(scope_key, [])
-        if activity_ref is None or pair[0] == activity_ref
+    entries = [
+        entry
+        for entry in p.state.compensable.get(scope_key, [])
+        if activity_ref is None or entry[0] == activity_ref
     ]
-    if not pairs:
+    if not entries:
         next_handler(p, throw)
         return
-    pairs.reverse()
+    entries.reverse()
     p.emit(
         ev.CompensationStarted(
             at=p.ctx.now,
             element_instance_key=throw.key,
             scope_key=scope_key,
-            handlers=[handler for _, handler in pairs],
-            element_ids=[activity for activity, _ in pairs],
+            handlers=[handler for _, handler, _ in entries],
+            element_ids=[activity for activity, _, _ in entries],
+            stash_keys=[stash for _, _, stash in entries],
         )
     )
     next_handler(p, throw)
@@ -541,13 +569,25 @@ def next_handler(p: Processing, throw: ElementInstance) -> None:
             p.complete(throw)
         return
     assert throw.parent_key is not None
-    handler = p.process.element(throw.compensation_queue[0])
+    handler_id, stash_key = throw.compensation_queue[0]
+    handler = p.process.element(handler_id)
     started = p.activate(handler, throw.parent_key, None)
     p.emit(
         ev.CompensationHandlerStarted(
-            at=p.ctx.now, handler_instance_key=started.key, throw_instance_key=throw.key
+            at=p.ctx.now,
+            handler_instance_key=started.key,
+            throw_instance_key=throw.key,
+            stash_key=stash_key,
         )
     )
+    if isinstance(handler, SubProcess) and handler.triggered_by_event:
+        # A compensation event sub-process is entered through its compensation start event.
+        for start_id in p.process.children.get(handler.element_id, ()):
+            start = p.process.element(start_id)
+            if isinstance(start, StartEvent) and isinstance(
+                definition_of(start), CompensateEventDefinition
+            ):
+                p.activate(start, started.key, None)
 
 
 def cancel(p: Processing, throw: ElementInstance) -> None:

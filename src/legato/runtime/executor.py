@@ -8,6 +8,7 @@ start, a parent to resume) run in the same transaction.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import random
 from collections import OrderedDict, deque
@@ -156,6 +157,27 @@ class CommandExecutor:
         all_or_nothing: bool = False,
         plan: Callable[[Transaction], Sequence[cmd.Command]] | None = None,
         always: bool = False,
+    ) -> list[Outcome]:
+        # The cyclic garbage collector is paused while a batch runs: a batch allocates many
+        # short-lived objects, and each collection scans every cached instance state, which
+        # cost about a fifth of a busy engine's time. Collection resumes after the batch; what
+        # a batch leaves is bounded by its size.
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            return self._run_batch(commands, also, all_or_nothing, plan, always)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _run_batch(
+        self,
+        commands: Sequence[cmd.Command],
+        also: Callable[[Transaction, list[Outcome]], None] | None,
+        all_or_nothing: bool,
+        plan: Callable[[Transaction], Sequence[cmd.Command]] | None,
+        always: bool,
     ) -> list[Outcome]:
         touched: set[int] = set()
         try:

@@ -50,13 +50,15 @@ class Prepared:
     def __init__(self, statement: sa.Executable, column_keys: Sequence[str] | None = None) -> None:
         self._statement = statement
         self._column_keys = list(column_keys) if column_keys is not None else None
-        self._by_dialect: dict[str, _Compiled] = {}
+        self._by_dialect: dict[tuple[str, str], _Compiled] = {}
 
     def compiled(self, dialect: Dialect) -> _Compiled:
         """The statement compiled for ``dialect`` (cached)."""
-        found = self._by_dialect.get(dialect.name)
+        # Keyed by driver too: the SQL text carries the driver's parameter style.
+        key = (dialect.name, dialect.driver)
+        found = self._by_dialect.get(key)
         if found is None:
-            found = self._by_dialect[dialect.name] = self._compile(dialect)
+            found = self._by_dialect[key] = self._compile(dialect)
         return found
 
     def _compile(self, dialect: Dialect) -> _Compiled:

@@ -1,13 +1,14 @@
-"""The SQL :class:`~legato.store.ports.Store` on SQLAlchemy Core (SQLite today).
+"""The SQL :class:`~legato.store.ports.Store` on SQLAlchemy Core (SQLite and PostgreSQL).
 
 One :class:`SqlStore` keeps one connection open for its whole life and runs one transaction at
 a time on it (a lock serialises threads): SQLite admits one writer anyway, and reusing the
-connection keeps sqlite3's prepared statements and SQLAlchemy's compiled cache warm.
-Statements are built once at import time, so each call only binds parameters.
+connection keeps the driver's prepared statements and SQLAlchemy's compiled cache warm.
+Statements are built once at import time, so each call only binds parameters. Several engine
+nodes share a PostgreSQL database by each opening their own store.
 
-Dialect specifics live in small functions (:func:`due_jobs_query`, :func:`upsert_statement`
-and the engine factory in :mod:`legato.store.sqlite`) so that PostgreSQL can be added by
-extending them.
+Dialect specifics live in small functions (:func:`due_jobs_query`, :func:`upsert_statement`)
+and in the engine factories of :mod:`legato.store.sqlite` and :mod:`legato.store.postgres`;
+everything else is the same Core code on both.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from legato.store import _sqlrows as rows
 from legato.store._prepared import Prepared, bind_parameters, result_rows
 from legato.store._rules import FIRST_KEY, dump_json, message_is_stale, utc
 from legato.store.ports import Store, iter_chunks
+from legato.store.postgres import create_postgres_engine, is_postgres_url, lock_schema
 from legato.store.records import (
     DefinitionRecord,
     HistoryRecord,
@@ -319,11 +321,12 @@ class SqlStore:
     """A store in a SQL database.
 
     Args:
-        url: a SQLAlchemy URL: ``sqlite:///path/to/file.db`` or ``sqlite://`` (in memory,
-            private to this store).
+        url: a SQLAlchemy URL: ``sqlite:///path/to/file.db``, ``sqlite://`` (in memory,
+            private to this store) or ``postgresql://user@host:5432/db`` (psycopg 3; the
+            tables go to the connection's ``search_path``, see :mod:`legato.store.postgres`).
         synchronous: SQLite's ``PRAGMA synchronous``: ``FULL`` (default, durable on power
-            loss) or ``NORMAL`` (durable on a process crash, faster).
-        busy_timeout: how long to wait for another process's write lock.
+            loss) or ``NORMAL`` (durable on a process crash, faster). Ignored on PostgreSQL.
+        busy_timeout: how long to wait for another process's write lock (SQLite).
 
     Raises:
         StoreError: if the database cannot be opened, uses an unsupported dialect, or has a
@@ -337,12 +340,20 @@ class SqlStore:
         synchronous: str = "FULL",
         busy_timeout: timedelta = timedelta(seconds=5),
     ) -> None:
-        parsed = sa.make_url(url)
-        if parsed.get_backend_name() != "sqlite":
-            raise StoreError(f"unsupported database {parsed.get_backend_name()!r}; use sqlite")
-        self._engine = create_sqlite_engine(
-            parsed, synchronous=synchronous, busy_timeout=busy_timeout
-        )
+        try:
+            parsed = sa.make_url(url)
+        except sa.exc.ArgumentError as exc:
+            raise StoreError(f"not a database URL: {url!r}") from exc
+        if is_postgres_url(parsed):
+            self._engine = create_postgres_engine(parsed)
+        elif parsed.get_backend_name() == "sqlite":
+            self._engine = create_sqlite_engine(
+                parsed, synchronous=synchronous, busy_timeout=busy_timeout
+            )
+        else:
+            raise StoreError(
+                f"unsupported database {parsed.get_backend_name()!r}; use sqlite or postgresql"
+            )
         # A reentrant lock so that a nested transaction() in one thread gets a clear error.
         self._lock = threading.RLock()
         try:
@@ -358,7 +369,8 @@ class SqlStore:
 
     @property
     def engine(self) -> sa.Engine:
-        """The engine, for read-only tooling (each new connection gets the same pragmas)."""
+        """The engine, for read-only tooling (each new connection is set up like the store's:
+        SQLite's pragmas, PostgreSQL's ``search_path`` from the URL)."""
         return self._engine
 
     @contextmanager
@@ -386,9 +398,12 @@ class SqlStore:
                 if tx is not None:
                     tx.close()
                 # Anything but a completed commit ends in a rollback, which also releases
-                # SQLite's write lock for the next writer.
+                # SQLite's write lock for the next writer. A rollback fails when the server
+                # connection was lost (PostgreSQL); that is a StoreError like the failure that
+                # led here, and the connection is replaced at the next transaction.
                 if transaction.is_active:
-                    transaction.rollback()
+                    with _translated_errors():
+                        transaction.rollback()
 
     def close(self) -> None:
         """Close the connection and release the engine."""
@@ -399,8 +414,12 @@ class SqlStore:
 
 def _prepare_schema(connection: sa.Connection) -> None:
     """Create the schema in a fresh database; refuse a schema this code does not know."""
-    # One write transaction: two processes opening a new file at once create it once.
+    # One write transaction: two processes opening a new database at once create it once
+    # (SQLite: BEGIN IMMEDIATE takes the write lock; PostgreSQL: an advisory lock, since its
+    # DDL takes no lock on tables that do not exist yet).
     with _translated_errors(), connection.begin():
+        if connection.dialect.name == "postgresql":
+            lock_schema(connection)
         version = _stored_schema_version(connection)
         if version is None:
             metadata.create_all(connection)

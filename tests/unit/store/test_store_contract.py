@@ -1,9 +1,11 @@
-"""One contract for every store adapter: the in-memory fake and SQLite (memory and file)."""
+"""One contract for every store adapter: the in-memory fake, SQLite (memory and file) and
+PostgreSQL (a schema of this module's own; skipped where no server is reachable)."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from legato.errors import NotFoundError, StoreError
 from legato.store.memory import MemoryStore
@@ -40,15 +43,26 @@ class Boom(Exception):
     pass
 
 
-@pytest.fixture(params=["memory", "sqlite-memory", "sqlite-file"])
+@pytest.fixture(
+    params=[
+        "memory",
+        "sqlite-memory",
+        "sqlite-file",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ]
+)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     made: Store
     if request.param == "memory":
         made = MemoryStore()
     elif request.param == "sqlite-memory":
         made = SqlStore("sqlite://")
-    else:
+    elif request.param == "sqlite-file":
         made = SqlStore(f"sqlite:///{tmp_path / 'legato.db'}")
+    else:
+        # Closed by its own fixture.
+        yield request.getfixturevalue("postgres_store")
+        return
     yield made
     made.close()
 
@@ -314,6 +328,22 @@ def test_stale_revision_is_a_conflict(store: Store) -> None:
         current = tx.get_instance(10)
     assert current is not None
     assert (current.revision, current.status) == (1, "active")
+
+
+def test_batch_saves_check_every_revision(store: Store) -> None:
+    # The SQL adapters save a batch with one executemany and compare the driver's total row
+    # count (sqlite3 and psycopg both add up the rows of every execution).
+    seed(store)
+    with store.transaction() as tx:
+        tx.insert_instances([instance(11), instance(12)])
+    with store.transaction() as tx:
+        tx.update_instances([replace(instance(k), revision=1) for k in (10, 11, 12)])
+    stale = [replace(instance(10), revision=2), replace(instance(11), revision=1)]
+    with pytest.raises(StoreError, match="concurrently"), store.transaction() as tx:
+        tx.update_instances(stale)
+    with store.transaction() as tx:
+        revisions = [tx.get_instance(k).revision for k in (10, 11, 12)]  # type: ignore[union-attr]
+    assert revisions == [1, 1, 1]
 
 
 def test_instance_needs_its_definition_and_a_fresh_key(store: Store) -> None:
@@ -1210,5 +1240,175 @@ def test_hot_timer_subscription_and_message_queries_use_their_indexes() -> None:
                 f"EXPLAIN QUERY PLAN {claim.sql}", tuple(None for _ in claim.names)
             ).fetchall()
             assert not any("TEMP B-TREE" in str(row[3]) for row in claim_plan)
+    finally:
+        store.close()
+
+
+# -- PostgreSQL specifics (several nodes on one database) -----------------------------------
+
+
+def test_postgres_urls_use_psycopg() -> None:
+    from legato.store.postgres import postgres_url
+
+    for url in ("postgresql://u@h/db", "postgres://u@h/db", "postgresql+psycopg://u@h/db"):
+        assert postgres_url(sa.make_url(url)).drivername == "postgresql+psycopg"
+    with pytest.raises(StoreError, match="driver"):
+        postgres_url(sa.make_url("postgresql+psycopg2://u@h/db"))
+
+
+@pytest.mark.postgres
+def test_postgres_nodes_starting_together_create_the_schema_once(fresh_postgres_url: str) -> None:
+    barrier = threading.Barrier(4)
+    opened: list[SqlStore] = []
+    failures: list[BaseException] = []
+
+    def open_store() -> None:
+        barrier.wait()
+        try:
+            opened.append(SqlStore(fresh_postgres_url))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert failures == []
+        with opened[0].engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT count(*) FROM schema_versions").scalar() == 1
+            assert connection.exec_driver_sql("SELECT count(*) FROM key_counters").scalar() == 1
+        with opened[-1].transaction() as tx:
+            assert tx.reserve_keys(1).start >= 1
+    finally:
+        for each in opened:
+            each.close()
+
+
+@pytest.mark.postgres
+def test_postgres_timestamps_are_timestamptz(postgres_store: SqlStore) -> None:
+    with postgres_store.engine.connect() as connection:
+        found = connection.exec_driver_sql(
+            "SELECT data_type FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = 'instances' "
+            "AND column_name = 'started_at'"
+        ).scalar()
+    assert found == "timestamp with time zone"
+
+
+@pytest.mark.postgres
+def test_postgres_nodes_hand_out_disjoint_keys(postgres_url: str) -> None:
+    stores = [SqlStore(postgres_url) for _ in range(3)]
+    results: list[list[int]] = [[] for _ in stores]
+
+    def reserve(index: int) -> None:
+        for _ in range(20):
+            with stores[index].transaction() as tx:
+                results[index].extend(tx.reserve_keys(7))
+
+    threads = [threading.Thread(target=reserve, args=(i,)) for i in range(len(stores))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for each in stores:
+        each.close()
+    every = [key for result in results for key in result]
+    assert len(every) == len(set(every)) == 3 * 20 * 7
+
+
+@pytest.mark.postgres
+def test_postgres_claims_skip_the_rows_another_node_holds(
+    postgres_store: SqlStore, postgres_url: str
+) -> None:
+    seed(postgres_store)
+    with postgres_store.transaction() as tx:
+        tx.insert_jobs([job(20 + i, due_at=at(i)) for i in range(4)])
+        tx.insert_timers([timer(50 + i, due_at=at(i)) for i in range(4)])
+    other = SqlStore(postgres_url)
+    try:
+        with postgres_store.transaction() as first:
+            mine = first.activate_jobs(None, "node-a", 2, at(10), at(100))
+            my_timers = first.claim_due_timers(at(10), 2, at(100))
+            # The first node has not committed: the second skips its locked rows at once.
+            with other.transaction() as second:
+                theirs = second.activate_jobs(None, "node-b", 10, at(10), at(100))
+                their_timers = second.claim_due_timers(at(10), 10, at(100))
+        assert [j.job_key for j in mine] == [20, 21]
+        assert [j.job_key for j in theirs] == [22, 23]
+        assert [t.timer_key for t in my_timers] == [50, 51]
+        assert [t.timer_key for t in their_timers] == [52, 53]
+        with other.transaction() as tx:
+            assert {j.job_key: j.worker for j in tx.list_jobs()} == {
+                20: "node-a",
+                21: "node-a",
+                22: "node-b",
+                23: "node-b",
+            }
+            assert tx.claim_due_timers(at(10), 10, at(100)) == []
+    finally:
+        other.close()
+
+
+@pytest.mark.postgres
+def test_postgres_a_stale_save_from_another_node_is_refused(
+    postgres_store: SqlStore, postgres_url: str
+) -> None:
+    seed(postgres_store)
+    other = SqlStore(postgres_url)
+    try:
+        with postgres_store.transaction() as tx:
+            read_here = tx.get_instance(10)
+        with other.transaction() as tx:
+            read_there = tx.get_instance(10)
+        assert read_here is not None and read_there is not None
+        with postgres_store.transaction() as tx:
+            tx.update_instance(replace(read_here, revision=1, status="completed"))
+        with pytest.raises(StoreError, match="concurrently"), other.transaction() as tx:
+            tx.update_instance(replace(read_there, revision=1, status="terminated"))
+        with other.transaction() as tx:
+            saved = tx.get_instance(10)
+        assert saved is not None and saved.status == "completed"
+    finally:
+        other.close()
+
+
+@pytest.mark.postgres
+def test_postgres_a_newer_schema_is_refused(postgres_store: SqlStore, postgres_url: str) -> None:
+    with postgres_store.engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO schema_versions (version, applied_at) VALUES (%(v)s, now())",
+            {"v": SCHEMA_VERSION + 1},
+        )
+    try:
+        with pytest.raises(StoreError, match="newer"):
+            SqlStore(postgres_url)
+    finally:
+        with postgres_store.engine.begin() as connection:
+            connection.exec_driver_sql(
+                "DELETE FROM schema_versions WHERE version > %(v)s", {"v": SCHEMA_VERSION}
+            )
+
+
+@pytest.mark.postgres
+def test_postgres_a_lost_connection_is_a_store_error_then_replaced(postgres_url: str) -> None:
+    named = f"{postgres_url}&application_name=legato-lost-{uuid.uuid4().hex[:8]}"
+    store = SqlStore(named)
+    try:
+        with store.transaction() as tx:
+            tx.reserve_keys(1)
+        admin = sa.create_engine(postgres_url)  # not named like the store's sessions
+        with admin.begin() as connection:
+            connection.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %(name)s",
+                {"name": sa.make_url(named).query["application_name"]},
+            )
+        admin.dispose()
+        with pytest.raises(StoreError), store.transaction() as tx:
+            tx.reserve_keys(1)
+        with store.transaction() as tx:
+            assert tx.reserve_keys(1)
     finally:
         store.close()

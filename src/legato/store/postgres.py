@@ -1,0 +1,90 @@
+"""PostgreSQL specifics of the SQL store: the driver, the engine and schema creation.
+
+The store's statements are the same SQLAlchemy Core as on SQLite; what differs is kept here
+and in the few dialect branches of :mod:`legato.store.sql` (``FOR UPDATE SKIP LOCKED`` on the
+claims, ``ON CONFLICT`` from the PostgreSQL insert construct).
+
+Transactions run at PostgreSQL's default READ COMMITTED. That is enough for what the store
+promises: claims of jobs and timers lock the rows they pick (``FOR UPDATE SKIP LOCKED``), so
+two nodes never hand out the same row, and a saved instance carries the revision it was read
+at (``UPDATE … WHERE revision = :old``), so a node that lost a race changes no row and rolls
+back instead of overwriting the winner.
+
+The tables live in the connection's ``search_path``: to keep several Legato databases in one
+PostgreSQL database, give each its own schema, e.g.
+``postgresql://user@host/db?options=-csearch_path%3Dlegato``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from legato.errors import StoreError
+
+DRIVER = "psycopg"
+"""The DBAPI driver (psycopg 3); ``postgresql://`` URLs are mapped to it."""
+
+SCHEMA_LOCK = 0x4C656761746F
+"""The ``pg_advisory_xact_lock`` key under which a node creates or checks the schema (the
+bytes of "Legato"). It is database-wide, so stores of different schemas in one database
+only queue briefly for each other at start."""
+
+
+def postgres_url(url: sa.URL) -> sa.URL:
+    """``url`` with the psycopg driver (``postgresql://`` and ``postgres://`` map to it).
+
+    Raises:
+        StoreError: if the URL names another PostgreSQL driver.
+    """
+    # Read the driver from the URL itself: get_driver_name() answers SQLAlchemy's default
+    # for a bare "postgresql://", which is psycopg2 before SQLAlchemy 2.1.
+    driver = url.drivername.partition("+")[2]
+    if driver not in ("", DRIVER):
+        raise StoreError(
+            f"unsupported PostgreSQL driver {driver!r}; use postgresql:// or "
+            f"postgresql+{DRIVER}:// (psycopg 3)"
+        )
+    return url.set(drivername=f"postgresql+{DRIVER}")
+
+
+def is_postgres_url(url: sa.URL) -> bool:
+    """Whether ``url`` names a PostgreSQL database (any driver)."""
+    return url.get_backend_name() in ("postgresql", "postgres")
+
+
+def create_postgres_engine(url: sa.URL) -> sa.Engine:
+    """An engine for a PostgreSQL database through psycopg 3.
+
+    Raises:
+        StoreError: if the URL names another driver or psycopg is not installed.
+    """
+    url = postgres_url(url)
+    # Defaults that the URL's query can override: libpq waits for ever on an unreachable
+    # host, and a name in pg_stat_activity tells the nodes' sessions from others.
+    connect_args = {
+        name: value
+        for name, value in (("connect_timeout", 10), ("application_name", "legato"))
+        if name not in url.query
+    }
+    options: dict[str, Any] = {
+        "connect_args": connect_args,
+        # A connection that the server or a proxy closed while it sat in the pool is
+        # replaced at checkout instead of failing the first statement.
+        "pool_pre_ping": True,
+    }
+    try:
+        return sa.create_engine(url, **options)
+    except ImportError as exc:  # pragma: no cover - psycopg is a dependency
+        raise StoreError(f"PostgreSQL needs psycopg 3: {exc}") from exc
+
+
+def lock_schema(connection: sa.Connection) -> None:
+    """Wait for the schema lock until the current transaction ends.
+
+    Nodes that start together would otherwise all see no tables and all try to create them;
+    under the lock the first creates the schema and the others find it done. The lock is a
+    transaction-level advisory lock, so a node that dies while holding it releases it.
+    """
+    connection.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))

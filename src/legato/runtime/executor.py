@@ -81,6 +81,8 @@ class CommandExecutor:
         self.push_lease = timedelta(minutes=5)
         self._pushed: deque[JobRecord] = deque()
         self._earliest_new_timer: datetime | None = None
+        self._current: set[int] = set()
+        """Cached instances whose revision was checked in the running transaction."""
 
     def take_pushed(self, max_jobs: int) -> list[JobRecord]:
         """Jobs created by committed commands and already held for this process's handlers."""
@@ -142,6 +144,7 @@ class CommandExecutor:
 
     def peek(self, tx: Transaction, instance_key: int) -> InstanceState | None:
         """The current state of an instance (from the cache or the store); do not change it."""
+        self._current = set()
         cached = self._load(tx, instance_key)
         return cached.state if cached else None
 
@@ -180,6 +183,7 @@ class CommandExecutor:
         always: bool,
     ) -> list[Outcome]:
         touched: set[int] = set()
+        self._current = set()
         try:
             with self._store.transaction() as tx:
                 self._keys.begin(tx)
@@ -249,8 +253,14 @@ class CommandExecutor:
     def _load(self, tx: Transaction, instance_key: int) -> _Cached | None:
         cached = self._cache.get(instance_key)
         if cached is not None:
-            self._cache.move_to_end(instance_key)
-            return cached
+            # Another process (a worker, the command line, another node) may have moved the
+            # instance on since it was cached: a cached state is used only while its revision
+            # is the stored one, checked once per transaction.
+            if instance_key in self._current or tx.get_revision(instance_key) == cached.revision:
+                self._current.add(instance_key)
+                self._cache.move_to_end(instance_key)
+                return cached
+            del self._cache[instance_key]
         record = tx.get_instance(instance_key)
         if record is None:
             return None
@@ -258,6 +268,7 @@ class CommandExecutor:
         history_length = int(data.pop("history_length", 0))
         cached = _Cached(InstanceState.from_json(data), record.revision, history_length)
         self._cache[instance_key] = cached
+        self._current.add(instance_key)
         return cached
 
     def take_earliest_new_timer(self) -> datetime | None:
@@ -321,6 +332,7 @@ class CommandExecutor:
     def _record(self, writes: BatchWrites, result: StepResult, cached: _Cached | None) -> None:
         """Queue the history and row changes of one step (written when the batch ends)."""
         state = result.state
+        self._current.add(state.instance_key)  # this transaction's own changes are current
         if cached is None:
             cached = _Cached(state, -1, 0)
             self._cache[state.instance_key] = cached

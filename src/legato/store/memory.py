@@ -474,6 +474,12 @@ class MemoryTransaction:
         )
         self._instances.put(record.instance_key, (summary, text))
 
+    def get_revision(self, instance_key: int) -> int | None:
+        """The stored revision of an instance."""
+        self._check_open()
+        stored = self._instances.get(instance_key)
+        return None if stored is None else stored[0].revision
+
     def get_instance(self, instance_key: int) -> InstanceRecord | None:
         """One instance by key (with its state)."""
         self._check_open()

@@ -70,6 +70,10 @@ class Transaction(Protocol):
             StoreError: if any stored revision is not the record's ``revision - 1``.
         """
 
+    def get_revision(self, instance_key: int) -> int | None:
+        """The stored revision of an instance (None if there is none): a cheap check that a
+        cached state is still current."""
+
     def get_instance(self, instance_key: int) -> InstanceRecord | None:
         """One instance by key (with its state)."""
 

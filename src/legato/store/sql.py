@@ -113,6 +113,9 @@ _UPDATE_INSTANCE = Prepared(
     _columns(instances, without="instance_key"),
 )
 _INSTANCE_BY_KEY = _by_key(instances, "instance_key")
+_INSTANCE_REVISION = Prepared(
+    sa.select(instances.c.revision).where(instances.c.instance_key == _bp("key"))
+)
 _INSTANCE_SUMMARY = [column for column in instances.c if column.name != "state"]
 _INSERT_START_REQUEST = _insert(start_requests)
 _START_REQUEST = Prepared(
@@ -621,6 +624,11 @@ class SqlTransaction:
                 f"{len(records) - self._cursor.rowcount} of {len(records)} instances were "
                 "changed concurrently"
             )
+
+    def get_revision(self, instance_key: int) -> int | None:
+        """The stored revision of an instance."""
+        found = self._fetch(_INSTANCE_REVISION, {"key": instance_key})
+        return int(found[0].revision) if found else None
 
     def get_instance(self, instance_key: int) -> InstanceRecord | None:
         """One instance by key (with its state)."""

@@ -115,3 +115,27 @@ def test_variables_that_cannot_be_stored_are_refused_and_nothing_is_started() ->
     with pytest.raises(InvalidCommandError, match="cannot store"):
         engine.start("p", {"n": object()})
     assert engine.instances() == []
+
+
+def test_two_engines_on_one_database_see_each_others_changes(tmp_path: Path) -> None:
+    """A worker process and the command line share a database: cached states stay current."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    worker, cli = Engine(url), Engine(url)
+    worker.deploy(
+        process(
+            '<bpmn:startEvent id="s"/><bpmn:userTask id="u"/>'
+            + service("after", "work")
+            + '<bpmn:endEvent id="e"/>'
+            + chain("s", "u", "after", "e")
+        )
+    )
+    worker.register("work", lambda job: {"done": job.variables["approved"]})
+    instance = worker.start("p")  # the worker caches the instance, waiting at the user task
+    [task] = cli.user_tasks()
+    cli.complete_user_task(task.user_task_key, {"approved": True})  # moved on elsewhere
+    assert worker.run_once() == 1
+    info = cli.instance(instance.key)
+    assert info.status == "completed" and info.variables["done"] is True
+    assert worker.replay(instance.key).to_json() == worker.state(instance.key).to_json()
+    worker.close()
+    cli.close()

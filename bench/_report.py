@@ -119,3 +119,15 @@ def write_section(results: Path, title: str, section: str) -> None:
     else:
         new_lines = [*lines, "", *section.rstrip("\n").splitlines()]
     results.write_text("\n".join(new_lines).rstrip("\n") + "\n", encoding="utf-8")
+
+
+def machine_facts(versions: dict[str, str]) -> dict[str, str]:
+    """What a report says about the machine: cores, system, Python, the given versions, and
+    the Legato revision measured."""
+    return {
+        "Machine": f"{os.cpu_count()} cores ({cpu_model()}), {platform.system()} "
+        f"{platform.release()}",
+        "Python": platform.python_version(),
+        **versions,
+        "Legato": f"{version_of('legato')}, commit {git_revision()}",
+    }

@@ -42,7 +42,6 @@ import argparse
 import cProfile
 import datetime as dt
 import os
-import platform
 import pstats
 import random
 import shlex
@@ -54,7 +53,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from _report import cpu_model, display_path, git_revision, version_of, write_section, yes
+from _report import (
+    display_path,
+    machine_facts,
+    version_of,
+    write_section,
+    yes,
+)
 from lxml import etree
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment  # type: ignore[import-untyped]
 from SpiffWorkflow.dmn.engine.DMNEngine import DMNEngine  # type: ignore[import-untyped]
@@ -526,13 +531,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(message: str) -> None:
         print(message, flush=True)
 
-    machine = {
-        "Machine": f"{os.cpu_count()} cores ({cpu_model()}), {platform.system()} "
-        f"{platform.release()}",
-        "Python": platform.python_version(),
-        "SpiffWorkflow": version_of("SpiffWorkflow"),
-        "Legato": f"{version_of('legato')}, commit {git_revision()}",
-    }
+    machine = machine_facts({"SpiffWorkflow": version_of("SpiffWorkflow")})
     command = shlex.join(["python", "bench/dmn.py", *raw])
     date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     log(f"{SECTION_TITLE}: {command}")

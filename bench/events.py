@@ -42,8 +42,6 @@ import argparse
 import cProfile
 import gc
 import io
-import os
-import platform
 import pstats
 import shlex
 import sqlite3
@@ -58,14 +56,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from _report import (
-    cpu_model,
     display_path,
     file_mb,
-    git_revision,
+    machine_facts,
     peak_rss_mb,
     percentile,
     sqlite_pragmas,
-    version_of,
     write_section,
     yes,
 )
@@ -828,14 +824,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(message: str) -> None:
         print(message, flush=True)
 
-    machine = {
-        "Machine": f"{os.cpu_count()} cores ({cpu_model()}), {platform.system()} "
-        f"{platform.release()}",
-        "Python": platform.python_version(),
-        "SQLite": sqlite3.sqlite_version,
-        "SQLAlchemy": sa.__version__,
-        "Legato": f"{version_of('legato')}, commit {git_revision()}",
-    }
+    machine = machine_facts({"SQLite": sqlite3.sqlite_version, "SQLAlchemy": sa.__version__})
     command = shlex.join(["python", "bench/events.py", *raw])
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     log(f"{SECTION_TITLE}: {command}")

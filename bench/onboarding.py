@@ -39,8 +39,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
-import platform
 import shlex
 import sqlite3
 import sys
@@ -53,10 +51,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from _report import (
-    cpu_model,
     display_path,
     file_mb,
-    git_revision,
+    machine_facts,
     peak_rss_mb,
     percentile,
     sqlite_pragmas,
@@ -517,15 +514,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(message: str) -> None:
         print(message, flush=True)
 
-    machine = {
-        "Machine": f"{os.cpu_count()} cores ({cpu_model()}), {platform.system()} "
-        f"{platform.release()}",
-        "Python": platform.python_version(),
-        "SQLite": sqlite3.sqlite_version,
-        "SQLAlchemy": sa.__version__,
-        "SpiffWorkflow": version_of("SpiffWorkflow"),
-        "Legato": f"{version_of('legato')}, commit {git_revision()}",
-    }
+    machine = machine_facts(
+        {
+            "SQLite": sqlite3.sqlite_version,
+            "SQLAlchemy": sa.__version__,
+            "SpiffWorkflow": version_of("SpiffWorkflow"),
+        }
+    )
     command = shlex.join(["python", "bench/onboarding.py", *raw])
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     log(f"{SECTION_TITLE}: {command}")

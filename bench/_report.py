@@ -131,3 +131,12 @@ def machine_facts(versions: dict[str, str]) -> dict[str, str]:
         **versions,
         "Legato": f"{version_of('legato')}, commit {git_revision()}",
     }
+
+
+def publish(section: str, title: str, results: Path, write: bool) -> None:
+    """Print a report section and, unless told not to, write it into RESULTS.md."""
+    print()
+    print(section)
+    if write:
+        write_section(results, title, section)
+        print(f"written to {display_path(results)}", flush=True)

@@ -56,8 +56,8 @@ from typing import Any
 from _report import (
     display_path,
     machine_facts,
+    publish,
     version_of,
-    write_section,
     yes,
 )
 from lxml import etree
@@ -570,12 +570,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = Report(
         command, date, machine, load, args, workloads, checks, timings, distinct_first, profiles
     )
-    section = report.markdown()
-    print()
-    print(section)
-    if not args.no_write:
-        write_section(args.results, SECTION_TITLE, section)
-        log(f"written to {display_path(args.results)}")
+    publish(report.markdown(), SECTION_TITLE, args.results, write=not args.no_write)
     return 0
 
 

@@ -56,13 +56,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from _report import (
-    display_path,
     file_mb,
     machine_facts,
     peak_rss_mb,
     percentile,
+    publish,
     sqlite_pragmas,
-    write_section,
     yes,
 )
 
@@ -875,12 +874,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         log(raw_text)
 
-    section = report.markdown()
-    print()
-    print(section)
-    if not args.no_write:
-        write_section(args.results, SECTION_TITLE, section)
-        log(f"written to {display_path(args.results)}")
+    publish(report.markdown(), SECTION_TITLE, args.results, write=not args.no_write)
     return 0
 
 

@@ -56,9 +56,9 @@ from _report import (
     machine_facts,
     peak_rss_mb,
     percentile,
+    publish,
     sqlite_pragmas,
     version_of,
-    write_section,
     yes,
 )
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -568,12 +568,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = Report(
         command, date, machine, args, pragmas, legato_tp, spiff_tp, legato_lat, spiff_lat, memory
     )
-    section = report.markdown()
-    print()
-    print(section)
-    if not args.no_write:
-        write_section(args.results, SECTION_TITLE, section)
-        log(f"written to {display_path(args.results)}")
+    publish(report.markdown(), SECTION_TITLE, args.results, write=not args.no_write)
     return 0
 
 

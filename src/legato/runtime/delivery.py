@@ -59,9 +59,6 @@ class EventDelivery:
         """Timers were scheduled outside the command path (a deployment): look again."""
         self._next_check = None
 
-    def _executor_keys(self) -> KeyAllocator:
-        return self._keys
-
     def fire_due_timers(self, *, max_timers: int | None = None) -> int:
         """Fire the timers that are due now; returns how many fired.
 
@@ -115,9 +112,7 @@ class EventDelivery:
             for timer in start_timers:
                 definition = self._start_timer_definition(timer.definition_key, timer.element_id)
                 following = (
-                    next_start_timer(
-                        timer, definition, self.clock.now(), self._executor_keys().new_key
-                    )
+                    next_start_timer(timer, definition, self.clock.now(), self._keys.new_key)
                     if definition is not None
                     else None
                 )
@@ -160,7 +155,7 @@ class EventDelivery:
             if not delivery.commands and time_to_live > timedelta(0):
                 now = self.clock.now()
                 record = MessageRecord(
-                    message_key=self._executor_keys().new_key(),
+                    message_key=self._keys.new_key(),
                     name=name,
                     published_at=now,
                     expires_at=now + time_to_live,

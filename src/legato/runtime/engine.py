@@ -100,7 +100,7 @@ class Engine:
         self.retry_policy = retry_policy or RetryPolicy()
         self.worker_name = worker_name or f"{socket.gethostname()}:{os.getpid()}"
         self._definitions = DefinitionRegistry(store)
-        keys = KeyAllocator()
+        self._keys = keys = KeyAllocator()
         self._executor = CommandExecutor(
             store, self._definitions, keys, self.clock, self.retry_policy, random_source
         )
@@ -149,30 +149,19 @@ class Engine:
             raise BpmnValidationError(issues)
         text = data.decode("utf-8")
         resource = Path(file_name).name if file_name else "<string>"
-        keys = self._executor_keys()
-        with self.store.transaction() as tx:
-            keys.begin(tx)
-            try:
-                previous = {}
-                for process in definitions.executable_processes:
-                    latest = tx.find_definition(process.process_id)
-                    previous[process.process_id] = latest.definition_key if latest else None
-                deployment = self._definitions.deploy(
-                    tx, definitions, text, resource, keys.new_key, self.clock.now()
-                )
-                for version in deployment.processes:
-                    if previous.get(version.process_id) != version.definition_key:
-                        replace_start_waits(
-                            tx,
-                            previous.get(version.process_id),
-                            version,
-                            keys.new_key,
-                            self.clock.now(),
-                        )
-            except BaseException:
-                keys.rolled_back()
-                raise
-        keys.committed()
+        keys = self._keys
+        with keys.transaction(self.store) as tx:
+            previous = {}
+            for process in definitions.executable_processes:
+                latest = tx.find_definition(process.process_id)
+                previous[process.process_id] = latest.definition_key if latest else None
+            deployment = self._definitions.deploy(
+                tx, definitions, text, resource, keys.new_key, self.clock.now()
+            )
+            for version in deployment.processes:
+                before = previous.get(version.process_id)
+                if before != version.definition_key:
+                    replace_start_waits(tx, before, version, keys.new_key, self.clock.now())
         self._definitions.remember(deployment)
         self._events.timers_changed()
         return deployment
@@ -180,17 +169,10 @@ class Engine:
     def _deploy_decisions(self, data: bytes, file_name: str | None) -> Deployment:
         model = dmn.load(Path(file_name) if file_name else data)
         resource = Path(file_name).name if file_name else "<string>"
-        keys = self._executor_keys()
-        with self.store.transaction() as tx:
-            keys.begin(tx)
-            try:
-                decisions = self._definitions.deploy_decisions(
-                    tx, model, data.decode("utf-8"), resource, keys.new_key, self.clock.now()
-                )
-            except BaseException:
-                keys.rolled_back()
-                raise
-        keys.committed()
+        with self._keys.transaction(self.store) as tx:
+            decisions = self._definitions.deploy_decisions(
+                tx, model, data.decode("utf-8"), resource, self._keys.new_key, self.clock.now()
+            )
         self._definitions.remember_decisions(decisions)
         return Deployment(resource, (), tuple(decisions))
 
@@ -209,9 +191,6 @@ class Engine:
         return deployed.model.evaluate(
             deployed.decision_id, values, now=self.clock.now(), context=values
         )
-
-    def _executor_keys(self) -> KeyAllocator:
-        return self._executor._keys
 
     # -- handlers --------------------------------------------------------------------------------
 

@@ -185,8 +185,7 @@ class CommandExecutor:
         touched: set[int] = set()
         self._current = set()
         try:
-            with self._store.transaction() as tx:
-                self._keys.begin(tx)
+            with self._keys.transaction(self._store) as tx:
                 self._definitions.use(tx)
                 writes = BatchWrites(tx, self._job_hold())
                 try:
@@ -203,11 +202,9 @@ class CommandExecutor:
                 finally:
                     self._definitions.use(None)
         except BaseException:
-            self._keys.rolled_back()
             for key in touched:
                 self._cache.pop(key, None)
             raise
-        self._keys.committed()
         self._pushed.extend(pushed)
         for key in touched:
             cached = self._cache.get(key)

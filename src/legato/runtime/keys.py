@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from legato.store.ports import Transaction
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from legato.store.ports import Store, Transaction
 
 
 class KeyAllocator:
@@ -19,6 +22,18 @@ class KeyAllocator:
         self._end = 0
         self._transaction: Transaction | None = None
         self._reserved_in_transaction = False
+
+    @contextmanager
+    def transaction(self, store: Store) -> Iterator[Transaction]:
+        """A store transaction in which keys may be handed out (kept only if it commits)."""
+        try:
+            with store.transaction() as tx:
+                self.begin(tx)
+                yield tx
+        except BaseException:
+            self.rolled_back()
+            raise
+        self.committed()
 
     def begin(self, transaction: Transaction) -> None:
         """Keys are needed inside ``transaction`` from now on."""

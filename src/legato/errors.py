@@ -11,6 +11,7 @@ LegatoError
 ├── NotFoundError               a process, instance, job, task or incident is unknown
 ├── InvalidCommandError         a command that does not fit the current state
 ├── StoreError                  the database could not be used as required
+│   └── ConflictError           another node changed the same rows first: retry the command
 └── JobError                    raised by a job handler to steer what happens to its job
     ├── BpmnError               a business error with a code, for the model to catch
     └── NonRetryableError       a failure that retrying cannot fix: an incident at once
@@ -120,6 +121,14 @@ class InvalidCommandError(LegatoError):
 
 class StoreError(LegatoError):
     """The database could not be used as required."""
+
+
+class ConflictError(StoreError):
+    """Another transaction changed the same instance (or took the same unique key) first.
+
+    Nothing of the losing transaction was stored; running its command again against the
+    current state is safe, and the engine does so by itself.
+    """
 
 
 class JobError(LegatoError):

@@ -16,10 +16,10 @@ import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from legato.errors import NotFoundError, StoreError
+from legato.errors import ConflictError, NotFoundError, StoreError
 from legato.store._rules import (
     FIRST_KEY,
     dump_json,
@@ -38,6 +38,7 @@ from legato.store.records import (
     InstanceRecord,
     JobRecord,
     MessageRecord,
+    NodeRecord,
     SubscriptionRecord,
     TimerRecord,
     UserTaskRecord,
@@ -255,6 +256,7 @@ class _Tables:
     message_index: dict[Hashable, set[int]] = field(default_factory=dict)
     message_agenda: list[tuple[datetime, int]] = field(default_factory=list)
     """(expires at, key) of every buffered message, plus stale entries."""
+    nodes: dict[str, NodeRecord] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -320,6 +322,7 @@ class MemoryTransaction:
         )
         self._messages = _IndexedOverlay(tables.messages, tables.message_index, _message_index)
         self._message_agenda = _Agenda(tables.message_agenda)
+        self._nodes = _Overlay(tables.nodes)
         self._committed = False
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -366,6 +369,7 @@ class MemoryTransaction:
             self._timers,
             self._subscriptions,
             self._messages,
+            self._nodes,
         )
 
     def _check_open(self) -> None:
@@ -444,7 +448,7 @@ class MemoryTransaction:
         self._check_open()
         stored = self._instances.get(record.instance_key)
         if stored is None or stored[0].revision != record.revision - 1:
-            raise StoreError(
+            raise ConflictError(
                 f"instance {record.instance_key} was changed concurrently "
                 f"(expected revision {record.revision - 1})"
             )
@@ -933,6 +937,50 @@ class MemoryTransaction:
             and (instance_key is None or incident.instance_key == instance_key)
         ]
         return _ordered(found, lambda i: (i.created_at, i.incident_key))
+
+    # -- nodes and coordination ---------------------------------------------------------------
+    def save_node(self, record: NodeRecord) -> None:
+        """Insert or replace a node's row."""
+        self._check_open()
+        self._nodes.put(
+            record.node_id,
+            replace(
+                record, started_at=utc(record.started_at), heartbeat_at=utc(record.heartbeat_at)
+            ),
+        )
+
+    def list_nodes(self) -> list[NodeRecord]:
+        """Every node, by id."""
+        self._check_open()
+        return _ordered(self._nodes.values(), lambda n: n.node_id)
+
+    def release_dead_nodes(self, now: datetime, timeout: timedelta) -> list[str]:
+        """Mark silent nodes dead and end the leases of their jobs."""
+        self._check_open()
+        limit = utc(now) - timeout
+        dead = [
+            node
+            for node in self._nodes.values()
+            if node.status == "running" and node.heartbeat_at < limit
+        ]
+        names = {node.node_id for node in dead}
+        for node in dead:
+            self._nodes.put(node.node_id, replace(node, status="dead"))
+        held = [
+            job for job in self._jobs.values() if job.state == "activated" and job.worker in names
+        ]
+        for job in held:
+            self._jobs.put(job.job_key, replace(job, lease_until=utc(now)))
+        return sorted(names)
+
+    def try_lock(self, name: str) -> bool:
+        """Always granted: transactions of a memory store run one at a time."""
+        self._check_open()
+        return True
+
+    def database_now(self) -> datetime | None:
+        """None: a memory store lives in one process, on its clock."""
+        return None
 
 
 def _normal_job(record: JobRecord) -> JobRecord:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from legato.store.records import (
@@ -20,6 +20,7 @@ from legato.store.records import (
     InstanceRecord,
     JobRecord,
     MessageRecord,
+    NodeRecord,
     SubscriptionRecord,
     TimerRecord,
     UserTaskRecord,
@@ -230,6 +231,27 @@ class Transaction(Protocol):
         self, *, state: str | None = "open", instance_key: int | None = None
     ) -> list[IncidentRecord]:
         """Incidents, oldest first."""
+
+    # -- nodes and coordination ---------------------------------------------------------------
+    def save_node(self, record: NodeRecord) -> None:
+        """Insert or replace a node's row (its heartbeat)."""
+
+    def list_nodes(self) -> list[NodeRecord]:
+        """Every node that ever heartbeat here, by id."""
+
+    def release_dead_nodes(self, now: datetime, timeout: timedelta) -> list[str]:
+        """Mark ``running`` nodes whose heartbeat is older than ``now - timeout`` as ``dead``
+        and end the leases of the jobs they hold, so that any node may take them at once.
+        Returns the ids of the nodes found dead."""
+
+    def try_lock(self, name: str) -> bool:
+        """Take the lock ``name`` until this transaction ends, if no other transaction holds
+        it (PostgreSQL: an advisory lock). Where a single writer runs at a time anyway
+        (SQLite, memory) it is always granted."""
+
+    def database_now(self) -> datetime | None:
+        """The database server's clock, where nodes on several machines share one
+        (PostgreSQL); None where there is none (SQLite, memory: one machine)."""
 
 
 class Store(Protocol):

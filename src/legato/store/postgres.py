@@ -17,6 +17,7 @@ PostgreSQL database, give each its own schema, e.g.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import sqlalchemy as sa
@@ -88,3 +89,10 @@ def lock_schema(connection: sa.Connection) -> None:
     transaction-level advisory lock, so a node that dies while holding it releases it.
     """
     connection.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
+
+
+def lock_id(name: str) -> int:
+    """The advisory-lock key of a named duty: a stable signed 64-bit number, the same in
+    every node (Python's ``hash`` of a string differs per process)."""
+    digest = hashlib.sha256(f"legato:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)

@@ -178,3 +178,25 @@ class MessageRecord:
     """Variables, JSON-compatible (already encoded)."""
     message_id: str | None = None
     """Unique among buffered messages: publishing the same id again is a no-op."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRecord:
+    """An engine node (a process running :meth:`Engine.serve`) and its last heartbeat."""
+
+    node_id: str
+    """The node's worker name: the jobs it holds carry it."""
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    """When the node last said it is alive (database time on PostgreSQL)."""
+    status: str = "running"
+    """``running``, ``stopped`` (it said goodbye) or ``dead`` (its heartbeat ran out and its
+    work was released to the other nodes)."""
+    jobs_done: int = 0
+    """Jobs this node ran since it started."""
+    timers_fired: int = 0
+    """Timers this node fired since it started."""
+    load: float = 0.0
+    """The share of the last heartbeat interval the node spent working (0 to 1)."""

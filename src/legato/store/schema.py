@@ -386,3 +386,17 @@ messages = sa.Table(
     # The expiry sweep is one range scan.
     sa.Index("ix_messages_expiry", "expires_at"),
 )
+
+nodes = sa.Table(
+    "nodes",
+    metadata,
+    sa.Column("node_id", sa.String(255), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", UtcTimestamp, nullable=False),
+    sa.Column("heartbeat_at", UtcTimestamp, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("jobs_done", sa.BigInteger, nullable=False),
+    sa.Column("timers_fired", sa.BigInteger, nullable=False),
+    sa.Column("load", sa.Float, nullable=False),
+)

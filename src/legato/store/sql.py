@@ -17,7 +17,7 @@ import functools
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -25,12 +25,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 
-from legato.errors import NotFoundError, StoreError
+from legato.errors import ConflictError, NotFoundError, StoreError
 from legato.store import _sqlrows as rows
 from legato.store._prepared import Prepared, bind_parameters, result_rows
 from legato.store._rules import FIRST_KEY, dump_json, message_is_stale, utc
 from legato.store.ports import Store, iter_chunks
-from legato.store.postgres import create_postgres_engine, is_postgres_url, lock_schema
+from legato.store.postgres import create_postgres_engine, is_postgres_url, lock_id, lock_schema
 from legato.store.records import (
     DefinitionRecord,
     HistoryRecord,
@@ -38,6 +38,7 @@ from legato.store.records import (
     InstanceRecord,
     JobRecord,
     MessageRecord,
+    NodeRecord,
     SubscriptionRecord,
     TimerRecord,
     UserTaskRecord,
@@ -53,6 +54,7 @@ from legato.store.schema import (
     key_counters,
     messages,
     metadata,
+    nodes,
     schema_versions,
     start_requests,
     subscriptions,
@@ -464,15 +466,33 @@ def _translated_errors() -> Iterator[None]:
     """Turn driver errors into :class:`StoreError` (keeping the cause)."""
     try:
         yield
-    except sa.exc.IntegrityError as exc:
-        raise StoreError(f"constraint violated: {exc.orig}") from exc
     except sa.exc.StatementError as exc:
         # Errors raised while binding parameters (e.g. a naive datetime) arrive wrapped.
         if isinstance(exc.orig, StoreError):
             raise exc.orig from exc
-        raise StoreError(f"database error: {exc.orig}") from exc
+        raise translated_error(exc.orig or exc) from exc
     except sa.exc.SQLAlchemyError as exc:
         raise StoreError(f"database error: {exc}") from exc
+
+
+_CONFLICT_STATES = frozenset({"23505", "40001", "40P01", "55P03"})
+"""PostgreSQL SQLSTATEs of losing a race: unique violation, serialization failure, deadlock,
+lock not available. The transaction is rolled back and its command can run again."""
+
+_SQLITE_CONFLICTS = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
+
+
+def translated_error(exc: BaseException) -> StoreError:
+    """The :class:`StoreError` for a driver error: a :class:`ConflictError` when another
+    transaction won a race for the same rows or keys."""
+    state = getattr(exc, "sqlstate", None) or getattr(exc, "sqlite_errorname", None)
+    if state in _CONFLICT_STATES or state in _SQLITE_CONFLICTS:
+        return ConflictError(f"concurrent change: {exc}")
+    if (state is not None and str(state).startswith("23")) or "IntegrityError" in type(
+        exc
+    ).__name__:
+        return StoreError(f"constraint violated: {exc}")
+    return StoreError(f"database error: {exc}")
 
 
 class SqlTransaction:
@@ -483,7 +503,6 @@ class SqlTransaction:
         self._dialect = connection.dialect
         self._dialect_name = connection.dialect.name
         dbapi = connection.dialect.loaded_dbapi
-        self._integrity_error: type[Exception] = dbapi.IntegrityError
         self._dbapi_error: type[Exception] = dbapi.Error
         # One cursor on the connection SQLAlchemy began the transaction on: the hot-path
         # statements run here, inside the same BEGIN ... COMMIT.
@@ -526,10 +545,8 @@ class SqlTransaction:
         return result_rows(prepared.compiled(self._dialect), cursor.fetchall())
 
     def _translated(self, exc: Exception) -> Exception:
-        if isinstance(exc, self._integrity_error):
-            return StoreError(f"constraint violated: {exc}")
         if isinstance(exc, self._dbapi_error):
-            return StoreError(f"database error: {exc}")
+            return translated_error(exc)
         return exc
 
     def _execute(
@@ -594,7 +611,7 @@ class SqlTransaction:
         parameters["b_instance_key"] = parameters.pop("instance_key")
         parameters["b_revision"] = record.revision - 1
         if self._run(_UPDATE_INSTANCE, parameters).rowcount != 1:
-            raise StoreError(
+            raise ConflictError(
                 f"instance {record.instance_key} was changed concurrently "
                 f"(expected revision {record.revision - 1})"
             )
@@ -620,7 +637,7 @@ class SqlTransaction:
             batch.append(parameters)
         self._run_many(_UPDATE_INSTANCE, batch)
         if self._cursor.rowcount != len(records):
-            raise StoreError(
+            raise ConflictError(
                 f"{len(records) - self._cursor.rowcount} of {len(records)} instances were "
                 "changed concurrently"
             )
@@ -985,6 +1002,59 @@ class SqlTransaction:
         if instance_key is not None:
             query = query.where(incidents.c.instance_key == instance_key)
         return [rows.incident_record(row) for row in self._execute(query)]
+
+    # -- nodes and coordination ---------------------------------------------------------------
+    def save_node(self, record: NodeRecord) -> None:
+        """Insert or replace a node's row (one upsert)."""
+        statement = upsert_statement(self._dialect_name, nodes)
+        self._run(statement, {f.name: getattr(record, f.name) for f in fields(record)})
+
+    def list_nodes(self) -> list[NodeRecord]:
+        """Every node, by id."""
+        query = sa.select(nodes).order_by(nodes.c.node_id)
+        return [NodeRecord(**row._mapping) for row in self._execute(query)]
+
+    def release_dead_nodes(self, now: datetime, timeout: timedelta) -> list[str]:
+        """Mark silent nodes dead and end the leases of the jobs they hold.
+
+        On PostgreSQL the silent rows are locked (``SKIP LOCKED``): two nodes sweeping at once
+        release each dead node once, and a node that heartbeats meanwhile is not touched.
+        """
+        now = utc(now)
+        query = (
+            sa.select(nodes.c.node_id)
+            .where(nodes.c.status == "running", nodes.c.heartbeat_at < now - timeout)
+            .order_by(nodes.c.node_id)
+        )
+        if self._dialect_name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        dead = [row.node_id for row in self._execute(query)]
+        if not dead:
+            return []
+        self._execute(sa.update(nodes).where(nodes.c.node_id.in_(dead)).values(status="dead"))
+        # An ended lease makes the job due again (available_at is when it may be claimed).
+        self._execute(
+            sa.update(jobs)
+            .where(jobs.c.state == "activated", jobs.c.worker.in_(dead))
+            .values(lease_until=now, available_at=now)
+        )
+        return dead
+
+    def try_lock(self, name: str) -> bool:
+        """PostgreSQL: a transaction-level advisory lock (released at commit or rollback, and
+        when the session dies). SQLite: granted, its write lock serialises writers anyway."""
+        if self._dialect_name != "postgresql":
+            return True
+        granted = self._execute(sa.select(sa.func.pg_try_advisory_xact_lock(lock_id(name))))
+        return bool(granted.scalar())
+
+    def database_now(self) -> datetime | None:
+        """PostgreSQL's ``clock_timestamp()``; None on SQLite (one machine, one clock)."""
+        if self._dialect_name != "postgresql":
+            return None
+        value = self._execute(sa.select(sa.func.clock_timestamp())).scalar()
+        assert isinstance(value, datetime)
+        return value.astimezone(UTC)
 
 
 if TYPE_CHECKING:

@@ -1,0 +1,149 @@
+"""The coordination part of the store contract: node heartbeats, releasing a dead node's
+jobs, named locks and the database clock, on every adapter."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from legato.errors import ConflictError
+from legato.store.memory import MemoryStore
+from legato.store.ports import Store
+from legato.store.records import DefinitionRecord, InstanceRecord, JobRecord, NodeRecord
+from legato.store.sql import SqlStore
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "postgres":
+        yield request.getfixturevalue("postgres_store")
+        return
+    made: Store = (
+        MemoryStore() if request.param == "memory" else SqlStore(f"sqlite:///{tmp_path / 'n.db'}")
+    )
+    yield made
+    made.close()
+
+
+def node(node_id: str, heartbeat_at: datetime, status: str = "running") -> NodeRecord:
+    return NodeRecord(
+        node_id=node_id,
+        host="host-a",
+        pid=42,
+        started_at=T0,
+        heartbeat_at=heartbeat_at,
+        status=status,
+        jobs_done=7,
+        timers_fired=3,
+        load=0.25,
+    )
+
+
+def seed_instance(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.insert_definition(
+            DefinitionRecord(1, "p", 1, "p.bpmn", "<definitions/>", "sha", T0, None)
+        )
+        tx.insert_instance(InstanceRecord(10, 1, "p", 1, "active", None, T0, None, {}))
+
+
+def held_job(key: int, worker: str | None, state: str = "activated") -> JobRecord:
+    return JobRecord(
+        job_key=key,
+        instance_key=10,
+        element_instance_key=11,
+        element_id="task",
+        job_type="work",
+        retries=3,
+        state=state,
+        due_at=T0,
+        worker=worker,
+        lease_until=T0 + timedelta(hours=1) if worker else None,
+    )
+
+
+def test_a_heartbeat_is_saved_and_replaced(store: Store) -> None:
+    with store.transaction() as tx:
+        tx.save_node(node("b", T0))
+        tx.save_node(node("a", T0))
+    with store.transaction() as tx:
+        tx.save_node(node("a", T0 + timedelta(seconds=5)))
+    with store.transaction() as tx:
+        listed = tx.list_nodes()
+    assert [n.node_id for n in listed] == ["a", "b"]
+    assert listed[0] == node("a", T0 + timedelta(seconds=5))
+
+
+def test_silent_nodes_are_marked_dead_and_their_jobs_become_due_at_once(store: Store) -> None:
+    seed_instance(store)
+    with store.transaction() as tx:
+        tx.save_node(node("silent", T0))
+        tx.save_node(node("alive", T0 + timedelta(seconds=50)))
+        tx.save_node(node("gone", T0, status="stopped"))
+        tx.insert_jobs(
+            [held_job(1, "silent"), held_job(2, "alive"), held_job(3, None, "activatable")]
+        )
+    now = T0 + timedelta(seconds=60)
+    with store.transaction() as tx:
+        assert tx.release_dead_nodes(now, timedelta(seconds=30)) == ["silent"]
+        # A second sweep finds nothing more to release.
+        assert tx.release_dead_nodes(now, timedelta(seconds=30)) == []
+    with store.transaction() as tx:
+        statuses = {n.node_id: n.status for n in tx.list_nodes()}
+        taken = tx.activate_jobs(None, "alive", 10, now, now + timedelta(minutes=5))
+    assert statuses == {"alive": "running", "gone": "stopped", "silent": "dead"}
+    # The dead node's job and the free one are handed out; the live node's lease holds.
+    assert sorted(job.job_key for job in taken) == [1, 3]
+
+
+def test_a_stale_instance_save_is_a_conflict(store: Store) -> None:
+    seed_instance(store)
+    record = InstanceRecord(10, 1, "p", 1, "active", None, T0, None, {}, revision=1)
+    with store.transaction() as tx:
+        tx.update_instances([record])
+    with pytest.raises(ConflictError), store.transaction() as tx:
+        tx.update_instances([record])
+
+
+def test_named_locks_are_granted_and_the_database_clock_is_optional(store: Store) -> None:
+    with store.transaction() as tx:
+        assert tx.try_lock("sweep")
+        now = tx.database_now()
+    if isinstance(store, SqlStore) and store.engine.dialect.name == "postgresql":
+        assert now is not None
+        assert abs((now - datetime.now(UTC)).total_seconds()) < 60
+    else:
+        assert now is None
+
+
+@pytest.mark.postgres
+def test_a_named_lock_is_held_by_one_postgres_transaction_at_a_time(postgres_url: str) -> None:
+    first, second = SqlStore(postgres_url), SqlStore(postgres_url)
+    try:
+        holding, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with first.transaction() as tx:
+                assert tx.try_lock("sweep")
+                holding.set()
+                release.wait(10)
+
+        thread = threading.Thread(target=hold)
+        thread.start()
+        assert holding.wait(10)
+        with second.transaction() as tx:
+            assert not tx.try_lock("sweep")
+            assert tx.try_lock("another duty")
+        release.set()
+        thread.join()
+        with second.transaction() as tx:
+            assert tx.try_lock("sweep")
+    finally:
+        first.close()
+        second.close()

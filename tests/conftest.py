@@ -1,4 +1,4 @@
-"""Shared fixtures."""
+"""Shared fixtures: the corpora, PostgreSQL schemas and the engine tests' stores."""
 
 from __future__ import annotations
 
@@ -10,6 +10,25 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# Fixtures for every test below; imported after the path is set (so not at the top).
+from engine_stores import engine_store, postgres_pool, sqlite_template  # noqa: E402
+from postgres_fixtures import (  # noqa: E402
+    empty_postgres_url,
+    fresh_postgres_url,
+    postgres_store,
+    postgres_url,
+)
+
+__all__ = [
+    "empty_postgres_url",
+    "engine_store",
+    "fresh_postgres_url",
+    "postgres_pool",
+    "postgres_store",
+    "postgres_url",
+    "sqlite_template",
+]
 
 
 def corpora_root() -> Path:

@@ -1,4 +1,5 @@
-"""A testing kit for users' own processes: an in-memory engine with a virtual clock.
+"""A testing kit for users' own processes: an engine on a virtual clock, in memory or on a
+database (``TestEngine("sqlite:///test.db")``, see :mod:`legato.testing.stores`).
 
 ```python
 from datetime import timedelta
@@ -16,5 +17,6 @@ def test_onboarding():
 """
 
 from legato.testing.engine import InstanceAssert, TestClock, TestEngine
+from legato.testing.stores import StoreFactory, use_stores
 
-__all__ = ["InstanceAssert", "TestClock", "TestEngine"]
+__all__ = ["InstanceAssert", "StoreFactory", "TestClock", "TestEngine", "use_stores"]

@@ -1,4 +1,4 @@
-"""The in-memory test engine and its assertions."""
+"""The test engine (virtual clock, deterministic retries) and its assertions."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from legato.model import RetryPolicy
 from legato.runtime.clock import VirtualClock
 from legato.runtime.engine import Engine
 from legato.runtime.types import InstanceInfo
-from legato.store.memory import MemoryStore
+from legato.store.ports import Store
+from legato.testing.stores import new_test_store
 
 
 class TestClock(VirtualClock):
@@ -35,19 +36,45 @@ class TestClock(VirtualClock):
 
 
 class TestEngine(Engine):
-    """The same API as :class:`~legato.Engine`, in memory, on a virtual clock.
+    """The same API as :class:`~legato.Engine`, on a virtual clock, in memory by default.
 
-    Retries are not jittered, so backoff delays are exact and tests are repeatable.
+    Retries are not jittered, so backoff delays are exact and tests are repeatable. Given a
+    ``url`` (or a ``store``) it runs on that database instead, with the same virtual clock:
+    test a process against the database it is deployed on, e.g.
+    ``TestEngine("postgresql://app@localhost/app_test")``. The tables are created if missing
+    and are not emptied; use a database (or PostgreSQL schema) of the tests' own. Without
+    either, the store comes from :func:`~legato.testing.use_stores` if a factory is set there.
+
+    Args:
+        url: a database URL (``sqlite:///…`` or ``postgresql://…``), as for
+            :class:`~legato.Engine`.
+        store: a store to use instead of ``url``.
+        start: the virtual clock's first reading (now, when omitted).
+        retry_policy: the default for jobs whose model sets none.
+
+    Raises:
+        ValueError: both ``url`` and ``store`` are given.
+        StoreError: the database cannot be opened.
     """
 
     __test__ = False
 
     def __init__(
-        self, *, start: datetime | None = None, retry_policy: RetryPolicy | None = None
+        self,
+        url: str | None = None,
+        *,
+        store: Store | None = None,
+        start: datetime | None = None,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
+        if url is not None and store is not None:
+            raise ValueError("give a url or a store, not both")
+        if url is None and store is None:
+            store = new_test_store()
         clock = TestClock(start)
         super().__init__(
-            store=MemoryStore(),
+            url,
+            store=store,
             clock=clock,
             retry_policy=retry_policy,
             worker_name="test-engine",

@@ -11,7 +11,8 @@ LegatoError
 ├── NotFoundError               a process, instance, job, task or incident is unknown
 ├── InvalidCommandError         a command that does not fit the current state
 ├── StoreError                  the database could not be used as required
-│   └── ConflictError           another node changed the same rows first: retry the command
+│   ├── ConflictError           another node changed the same rows first: retry the command
+│   └── StoreUnavailableError   the database cannot be reached now (connection lost, restart)
 └── JobError                    raised by a job handler to steer what happens to its job
     ├── BpmnError               a business error with a code, for the model to catch
     └── NonRetryableError       a failure that retrying cannot fix: an incident at once
@@ -129,6 +130,19 @@ class ConflictError(StoreError):
     Nothing of the losing transaction was stored; running its command again against the
     current state is safe, and the engine does so by itself.
     """
+
+
+class StoreUnavailableError(StoreError):
+    """The database cannot be reached now: the connection was lost or the server restarts.
+
+    The store reconnects at its next transaction. ``maybe_committed`` is True when the
+    connection was lost during the commit itself, so the transaction may or may not have
+    been stored.
+    """
+
+    def __init__(self, message: str, *, maybe_committed: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_committed = maybe_committed
 
 
 class JobError(LegatoError):

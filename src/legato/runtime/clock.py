@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -56,3 +57,40 @@ class VirtualClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             self.advance(timedelta(seconds=seconds))
+
+
+class DatabaseClock:
+    """The database server's time, for engine nodes on several machines.
+
+    Leases and due times written by one node are compared with another node's "now"; if
+    their clocks disagree, a node whose clock runs ahead takes over live leases and fires
+    timers early. So every node reads the time as its local clock plus the offset to the
+    database server's clock, measured by :meth:`sync` (at start and with every heartbeat),
+    half a round trip precise. Reading the time never touches the database.
+
+    Args:
+        read: returns the database server's time (None: the database has no shared clock,
+            and the local clock is used as it is).
+        base: the local clock (the system clock by default).
+    """
+
+    def __init__(self, read: Callable[[], datetime | None], base: Clock | None = None) -> None:
+        self._read = read
+        self._base: Clock = base or SystemClock()
+        self.offset = timedelta(0)
+        """Database time minus local time, as last measured."""
+
+    def sync(self) -> timedelta:
+        """Measure the offset to the database clock again; returns it."""
+        before = self._base.now()
+        server = self._read()
+        after = self._base.now()
+        if server is not None:
+            self.offset = server - (before + (after - before) / 2)
+        return self.offset
+
+    def now(self) -> datetime:
+        return self._base.now() + self.offset
+
+    def sleep(self, seconds: float) -> None:
+        self._base.sleep(seconds)

@@ -212,7 +212,11 @@ class EventDelivery:
     def expire_messages(self) -> list[MessageRecord]:
         """Drop the buffered messages whose time to live ran out; each is logged."""
         with self.store.transaction() as tx:
-            expired = tx.expire_messages(self.clock.now())
+            return self.expire_messages_in(tx)
+
+    def expire_messages_in(self, tx: Transaction) -> list[MessageRecord]:
+        """:meth:`expire_messages` inside the caller's transaction (a node's sweep)."""
+        expired = tx.expire_messages(self.clock.now())
         for message in expired:
             logger.warning(
                 "message %r (correlation key %r) expired: no subscription within its time to live",

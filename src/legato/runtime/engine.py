@@ -20,8 +20,9 @@ import os
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
@@ -40,9 +41,10 @@ from legato.errors import (
     InvalidCommandError,
     NotFoundError,
     StoreError,
+    StoreUnavailableError,
 )
 from legato.model import ConditionalEventDefinition, RetryPolicy, StartEvent
-from legato.runtime.clock import Clock, SystemClock
+from legato.runtime.clock import Clock, DatabaseClock, SystemClock
 from legato.runtime.definitions import DECISION_PREFIX, DefinitionRegistry, Deployment
 from legato.runtime.delivery import EventDelivery
 from legato.runtime.executor import CommandExecutor, Outcome, decode_event
@@ -51,6 +53,7 @@ from legato.runtime.handlers import (
 )
 from legato.runtime.jobs import JobRunner
 from legato.runtime.keys import KeyAllocator
+from legato.runtime.node import NodeAgent
 from legato.runtime.starts import replace_start_waits
 from legato.runtime.types import HistoryEntry, InstanceInfo, Job, PublishResult
 from legato.store.ports import Store, Transaction
@@ -59,6 +62,7 @@ from legato.store.records import (
     InstanceRecord,
     JobRecord,
     MessageRecord,
+    NodeRecord,
     UserTaskRecord,
 )
 
@@ -96,7 +100,7 @@ class Engine:
 
             store = SqlStore(url or DEFAULT_DATABASE)
         self.store = store
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or _default_clock(store)
         self.retry_policy = retry_policy or RetryPolicy()
         self.worker_name = worker_name or f"{socket.gethostname()}:{os.getpid()}"
         self._definitions = DefinitionRegistry(store)
@@ -117,6 +121,7 @@ class Engine:
             store, self._executor, self._definitions, keys, self.clock, self._jobs.lease, batch_size
         )
         self._stop = threading.Event()
+        self._wake = threading.Event()
 
     @property
     def batch_size(self) -> int:
@@ -263,6 +268,8 @@ class Engine:
         )
         try:
             outcome = self._submit(command, request_token=token)
+        except _AlreadyStarted as started:
+            return self.instance(started.instance_key)
         except StoreError:
             if token is None:
                 raise
@@ -368,6 +375,11 @@ class Engine:
             def remember(tx: Transaction, outcomes: list[Outcome]) -> None:
                 result = outcomes[0].result
                 assert result is not None
+                # Another node may have started it since start() looked (a batch that lost
+                # the race for the request id runs again and ends here).
+                existing = tx.find_start_request(request_token)
+                if existing is not None:
+                    raise _AlreadyStarted(existing)
                 tx.insert_start_request(request_token, result.state.instance_key, self.clock.now())
 
             outcome = self._executor.execute_with([command], remember)[0]
@@ -624,31 +636,88 @@ class Engine:
         return done
 
     def serve(self, *, poll_interval: float = 0.5) -> None:
-        """Fire timers and run jobs until :meth:`stop` is called (or the process ends).
+        """Run as an engine node: fire timers and run jobs until :meth:`stop` is called.
 
-        When idle it sleeps until the next timer or job is due, at most ``poll_interval``
-        (work created by other processes is found by polling).
+        Several nodes (processes, machines) may serve one PostgreSQL database: each
+        heartbeats in the ``nodes`` table (``legato nodes``), a dead node's jobs are released
+        to the others, and one node at a time expires buffered messages (see
+        :mod:`legato.runtime.node`). When idle it sleeps until the next timer or job is due,
+        at most ``poll_interval``; on PostgreSQL a ``NOTIFY`` from a node that created work
+        wakes it at once. While the database is unreachable it retries with a growing pause.
         """
         self._stop.clear()
-        last_expiry = self.clock.now()
-        while not self._stop.is_set():
-            if self.run_once():
-                continue
-            now = self.clock.now()
-            if (now - last_expiry).total_seconds() >= 60:
-                self.expire_messages()
-                last_expiry = now
-            with self.store.transaction() as tx:
-                dues = [tx.next_job_due_at(self.job_types), tx.next_timer_due_at()]
-            wait = poll_interval
-            for due in dues:
-                if due is not None:
-                    wait = min(wait, max((due - now).total_seconds(), 0.0))
-            self._stop.wait(wait)
+        self._wake.clear()
+        node = NodeAgent(
+            self.store,
+            self.clock,
+            self.worker_name,
+            duties=self._events.expire_messages_in,
+            on_beat=self._sync_clock,
+        )
+        self._until_available(node.start)
+        listener = self.store.listen(self._wake.set)
+        pause = _PAUSE
+        try:
+            while not self._stop.is_set():
+                try:
+                    wait = self._serve_once(node, poll_interval)
+                    pause = _PAUSE
+                except StoreError as exc:
+                    logger.warning(
+                        "engine node %s: %s; retrying in %.1f s", node.node_id, exc, pause
+                    )
+                    wait, pause = pause, min(pause * 2, _MAX_PAUSE)
+                if wait > 0:
+                    self._wake.wait(wait)
+                    self._wake.clear()
+        finally:
+            if listener is not None:
+                listener.close()
+            node.stop()
+
+    def _serve_once(self, node: NodeAgent, poll_interval: float) -> float:
+        """One round of work; returns how long to sleep before the next."""
+        started = time.monotonic()
+        fired = self.fire_due_timers()
+        ran = self._jobs.run_batch() if self.job_types else 0
+        if fired or ran:
+            node.record(jobs=ran, timers=fired, busy_seconds=time.monotonic() - started)
+            return 0.0
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            dues = [tx.next_job_due_at(self.job_types), tx.next_timer_due_at()]
+        wait = poll_interval
+        for due in dues:
+            if due is not None:
+                wait = min(wait, max((due - now).total_seconds(), 0.0))
+        return wait
+
+    def _until_available(self, action: Callable[[], object]) -> None:
+        pause = _PAUSE
+        while True:
+            try:
+                action()
+                return
+            except StoreUnavailableError as exc:
+                if self._stop.is_set():
+                    raise
+                logger.warning("database unavailable (%s); retrying in %.1f s", exc, pause)
+                self._stop.wait(pause)
+                pause = min(pause * 2, _MAX_PAUSE)
+
+    def _sync_clock(self) -> None:
+        if isinstance(self.clock, DatabaseClock):
+            self.clock.sync()
 
     def stop(self) -> None:
         """Make :meth:`serve` return."""
         self._stop.set()
+        self._wake.set()
+
+    def nodes(self) -> list[NodeRecord]:
+        """The engine nodes that serve this database, with their last heartbeat and load."""
+        with self.store.transaction() as tx:
+            return tx.list_nodes()
 
     def run_once(self) -> int:
         """Fire due timers, then run one batch of due jobs with their handlers, committing
@@ -719,6 +788,34 @@ class Engine:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+_PAUSE = 0.1
+_MAX_PAUSE = 5.0
+
+
+def _default_clock(store: Store) -> Clock:
+    """The system clock, corrected to the database server's clock where nodes on several
+    machines share it (PostgreSQL), so that leases and due times mean the same to all."""
+
+    def read() -> datetime | None:
+        with store.transaction() as tx:
+            return tx.database_now()
+
+    server_now = read()
+    if server_now is None:
+        return SystemClock()
+    clock = DatabaseClock(read)
+    clock.sync()
+    return clock
+
+
+class _AlreadyStarted(Exception):
+    """A start request id that another caller used first (rolls the second start back)."""
+
+    def __init__(self, instance_key: int) -> None:
+        super().__init__(instance_key)
+        self.instance_key = instance_key
 
 
 def _is_dmn(data: bytes, file_name: str | None) -> bool:

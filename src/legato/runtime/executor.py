@@ -11,10 +11,13 @@ import dataclasses
 import gc
 import logging
 import random
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
+from typing import Any
 
 from legato.engine import commands as cmd
 from legato.engine import values
@@ -22,7 +25,13 @@ from legato.engine.context import EngineContext
 from legato.engine.events import Event, payload_fields
 from legato.engine.state import InstanceState
 from legato.engine.step import StepResult, step
-from legato.errors import InvalidCommandError, LegatoError, NotFoundError
+from legato.errors import (
+    ConflictError,
+    InvalidCommandError,
+    LegatoError,
+    NotFoundError,
+    StoreUnavailableError,
+)
 from legato.model import RetryPolicy
 from legato.runtime.clock import Clock
 from legato.runtime.correlation import correlation_commands
@@ -33,6 +42,12 @@ from legato.store.ports import Store, Transaction
 from legato.store.records import HistoryRecord, InstanceRecord, JobRecord
 
 logger = logging.getLogger("legato.executor")
+
+_MAX_CONFLICT_RETRIES = 20
+"""How often a batch that lost a race to another node runs again before the error is raised."""
+
+UNAVAILABLE_PATIENCE = 60.0
+"""Seconds a batch keeps retrying while the database cannot be reached."""
 
 _MAX_ROUNDS = 50
 """How often deliveries within one batch may throw anew (a bound against ping-pong models)."""
@@ -169,10 +184,48 @@ class CommandExecutor:
         if paused:
             gc.disable()
         try:
-            return self._run_batch(commands, also, all_or_nothing, plan, always)
+            return self._retrying(
+                lambda: self._run_batch(commands, also, all_or_nothing, plan, always), commands
+            )
         finally:
             if paused:
                 gc.enable()
+
+    def _retrying(
+        self, run: Callable[[], list[Outcome]], commands: Sequence[cmd.Command]
+    ) -> list[Outcome]:
+        """Run a batch again when it lost a race or the database was briefly away.
+
+        A lost race (:class:`ConflictError`: another node saved one of the instances first)
+        rolled everything back, and the touched instances left the cache: the commands run
+        again on the stored state. While the database is unreachable the batch is retried
+        with a growing pause for up to :data:`UNAVAILABLE_PATIENCE`. A connection lost during
+        the commit may have stored the batch: running it again is still safe for commands on
+        existing instances (they meet the new state: a completed job is no longer there), but
+        a new instance could start twice, so a batch that starts instances is not retried then
+        (the caller decides: :meth:`Engine.start` with a request id looks the instance up).
+        """
+        conflicts = 0
+        waited = 0.0
+        pause = 0.05
+        while True:
+            try:
+                return run()
+            except ConflictError:
+                conflicts += 1
+                if conflicts > _MAX_CONFLICT_RETRIES:
+                    raise
+                logger.debug("a batch lost a race with another node; running it again")
+                time.sleep(self._random() * 0.005 * conflicts)
+            except StoreUnavailableError as exc:
+                if waited >= UNAVAILABLE_PATIENCE or (
+                    exc.maybe_committed and _starts_instances(commands)
+                ):
+                    raise
+                logger.warning("database unavailable (%s); retrying in %.1f s", exc, pause)
+                time.sleep(pause)
+                waited += pause
+                pause = min(pause * 2, 5.0)
 
     def _run_batch(
         self,
@@ -359,6 +412,10 @@ class CommandExecutor:
         self._cache.pop(instance_key, None)
 
 
+def _starts_instances(commands: Sequence[cmd.Command]) -> bool:
+    return any(isinstance(command, cmd.StartInstance) for command in commands)
+
+
 def _instance_record(cached: _Cached) -> InstanceRecord:
     state = cached.state
     data = state.to_json()
@@ -381,41 +438,81 @@ def _instance_record(cached: _Cached) -> InstanceRecord:
 
 
 def _history_record(instance_key: int, position: int, event: Event) -> HistoryRecord:
+    plan = _PLANS.get(type(event))
+    if plan is None:
+        plan = _payload_plan(type(event))
+    payload = dict(zip(plan.names, plan.values(event), strict=True))
     encode = values.encode
-    payload = {
-        name: encode(getattr(event, name)) if needs_encoding else getattr(event, name)
-        for name, needs_encoding in _payload_plan(type(event))
-    }
-    element_id = payload.get("element_id")
+    for name in plan.encoded:
+        payload[name] = encode(payload[name])
+    element_id = payload.get("element_id") if plan.has_element_id else None
     return HistoryRecord(
-        instance_key=instance_key,
-        position=position,
-        event_type=event.type_name,
-        at=event.at,
-        payload=payload,
-        element_id=element_id if isinstance(element_id, str) else None,
+        instance_key,
+        position,
+        event.type_name,
+        event.at,
+        payload,
+        element_id if isinstance(element_id, str) else None,
     )
 
 
 _PASS_THROUGH = frozenset({"str", "str | None", "bool"})
 """Field annotations whose values are stored as they are (no value encoding to do)."""
 
-_PLANS: dict[type[Event], tuple[tuple[str, bool], ...]] = {}
+
+@dataclass(frozen=True, slots=True)
+class _PayloadPlan:
+    """How the payload of one event class is built."""
+
+    names: tuple[str, ...]
+    """The payload fields, in declaration order."""
+    values: Callable[[Event], tuple[Any, ...]]
+    """The values of ``names`` of an event, read in one call."""
+    encoded: tuple[str, ...]
+    """The fields whose values go through :func:`values.encode`."""
+    has_element_id: bool
 
 
-def _payload_plan(cls: type[Event]) -> tuple[tuple[str, bool], ...]:
-    """The payload fields of an event class, each with whether its value needs encoding.
+_PLANS: dict[type[Event], _PayloadPlan] = {}
 
-    Every command writes several events, so what the annotations say is worked out once per
-    class instead of testing each value.
+
+def _payload_plan(cls: type[Event]) -> _PayloadPlan:
+    """Work out (once per class) how to build the payload of ``cls``'s events.
+
+    Every command writes several events, and building their payloads field by field (a
+    ``getattr`` and a type test per value) was a large part of the executor's own time: the
+    values are read with one ``attrgetter`` call instead, and only fields whose annotation
+    admits values other than strings and booleans are encoded.
     """
-    plan = _PLANS.get(cls)
-    if plan is None:
-        annotations = {f.name: f.type for f in dataclasses.fields(cls)}
-        plan = _PLANS[cls] = tuple(
-            (name, str(annotations[name]) not in _PASS_THROUGH) for name in payload_fields(cls)
-        )
+    annotations = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    names = payload_fields(cls)
+    getter: Callable[[Event], tuple[Any, ...]]
+    if not names:
+        getter = _no_values
+    elif len(names) == 1:
+        getter = _one_value(names[0])  # attrgetter of one name returns the value, not a tuple
+    else:
+        getter = attrgetter(*names)
+    plan = _PLANS[cls] = _PayloadPlan(
+        names=names,
+        values=getter,
+        encoded=tuple(name for name in names if annotations[name] not in _PASS_THROUGH),
+        has_element_id="element_id" in names,
+    )
     return plan
+
+
+def _no_values(event: Event) -> tuple[Any, ...]:
+    return ()
+
+
+def _one_value(name: str) -> Callable[[Event], tuple[Any, ...]]:
+    get = attrgetter(name)
+
+    def one(event: Event) -> tuple[Any, ...]:
+        return (get(event),)
+
+    return one
 
 
 def decode_event(record: HistoryRecord) -> Event:

@@ -288,6 +288,10 @@ class MemoryStore:
                 tx.close()
                 self._active = False
 
+    def listen(self, wake: Callable[[], None]) -> None:
+        """None: a memory store has one process, which knows its own work."""
+        return None
+
     def close(self) -> None:
         """Nothing to release; the data stays readable until the store is dropped."""
 

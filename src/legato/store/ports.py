@@ -8,7 +8,7 @@ jobs it creates). Adapters: :mod:`legato.store.memory` (tests) and :mod:`legato.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -254,8 +254,19 @@ class Transaction(Protocol):
         (PostgreSQL); None where there is none (SQLite, memory: one machine)."""
 
 
+class Listener(Protocol):
+    """A subscription to other processes' new work (see :meth:`Store.listen`)."""
+
+    def close(self) -> None:
+        """Stop listening."""
+
+
 class Store(Protocol):
     """A database that Legato keeps its state in."""
+
+    def listen(self, wake: Callable[[], None]) -> Listener | None:
+        """Call ``wake`` (from another thread) when another process commits work that is
+        due; None where the database cannot tell (the caller polls)."""
 
     def transaction(self) -> AbstractContextManager[Transaction]:
         """A transaction: commits when the block ends normally, rolls back on an exception."""

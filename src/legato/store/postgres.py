@@ -18,11 +18,18 @@ PostgreSQL database, give each its own schema, e.g.
 from __future__ import annotations
 
 import hashlib
+import logging
+import threading
+from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
+from psycopg import sql
 
 from legato.errors import StoreError
+
+logger = logging.getLogger("legato.store")
 
 DRIVER = "psycopg"
 """The DBAPI driver (psycopg 3); ``postgresql://`` URLs are mapped to it."""
@@ -96,3 +103,58 @@ def lock_id(name: str) -> int:
     every node (Python's ``hash`` of a string differs per process)."""
     digest = hashlib.sha256(f"legato:{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+WAKE_CHANNEL = "legato_work"
+"""The ``NOTIFY`` channel on which a transaction that creates due work wakes idle nodes."""
+
+
+class Wakeups:
+    """Listens on :data:`WAKE_CHANNEL` in a thread of its own and calls ``wake`` on every
+    notification.
+
+    It keeps its own autocommit connection (a listening session must not sit inside the
+    store's transactions). When that connection drops, it reconnects with a growing pause
+    (up to 5 s); notifications sent meanwhile are lost, which is why nodes also poll.
+    Notifications are database-wide: stores of other schemas in the same database wake this
+    node too, which only costs an empty poll.
+    """
+
+    def __init__(self, url: sa.URL, wake: Callable[[], None]) -> None:
+        self._conninfo = (
+            postgres_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        )
+        self._wake = wake
+        self._stop = threading.Event()
+        self.connected = threading.Event()
+        """Set while the listening session is up (tests wait for it)."""
+        self._thread = threading.Thread(target=self._run, name="legato-wakeups", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop listening (returns within about a second)."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        pause = 0.1
+        while not self._stop.is_set():
+            try:
+                self._listen()
+                pause = 0.1
+            except psycopg.Error as exc:
+                self.connected.clear()
+                logger.info("wake-up listener lost its connection (%s); reconnecting", exc)
+                # A reconnect may have missed notifications: wake once to poll.
+                self._wake()
+                self._stop.wait(pause)
+                pause = min(pause * 2, 5.0)
+
+    def _listen(self) -> None:
+        with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10) as connection:
+            connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(WAKE_CHANNEL)))
+            self.connected.set()
+            while not self._stop.is_set():
+                # A timeout, so that close() is noticed within a second.
+                for _ in connection.notifies(timeout=1.0):
+                    self._wake()

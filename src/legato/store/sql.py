@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
@@ -25,12 +25,20 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 
-from legato.errors import ConflictError, NotFoundError, StoreError
+from legato.errors import ConflictError, NotFoundError, StoreError, StoreUnavailableError
 from legato.store import _sqlrows as rows
 from legato.store._prepared import Prepared, bind_parameters, result_rows
-from legato.store._rules import FIRST_KEY, dump_json, message_is_stale, utc
-from legato.store.ports import Store, iter_chunks
-from legato.store.postgres import create_postgres_engine, is_postgres_url, lock_id, lock_schema
+from legato.store._rules import dump_json, message_is_stale, utc
+from legato.store.migrations import upgrade_schema
+from legato.store.ports import Listener, Store, iter_chunks
+from legato.store.postgres import (
+    WAKE_CHANNEL,
+    Wakeups,
+    create_postgres_engine,
+    is_postgres_url,
+    lock_id,
+    lock_schema,
+)
 from legato.store.records import (
     DefinitionRecord,
     HistoryRecord,
@@ -45,7 +53,6 @@ from legato.store.records import (
 )
 from legato.store.schema import (
     KEY_COUNTER,
-    SCHEMA_VERSION,
     definitions,
     history,
     incidents,
@@ -53,9 +60,7 @@ from legato.store.schema import (
     jobs,
     key_counters,
     messages,
-    metadata,
     nodes,
-    schema_versions,
     start_requests,
     subscriptions,
     timers,
@@ -170,6 +175,7 @@ _DELETE_MESSAGE = Prepared(sa.delete(messages).where(messages.c.message_key == _
 _MESSAGE_BY_ID = Prepared(sa.select(messages).where(messages.c.message_id == _bp("message_id")))
 _USER_TASK_BY_KEY = _by_key(user_tasks, "user_task_key")
 _INCIDENT_BY_KEY = _by_key(incidents, "incident_key")
+_NOTIFY = Prepared(sa.select(sa.func.pg_notify(_bp("channel"), "").label("notified")))
 
 
 @functools.cache
@@ -361,6 +367,7 @@ class SqlStore:
             )
         # A reentrant lock so that a nested transaction() in one thread gets a clear error.
         self._lock = threading.RLock()
+        self._broken = False
         try:
             self._connection = self._engine.connect()
         except sa.exc.DBAPIError as exc:
@@ -387,6 +394,8 @@ class SqlStore:
                 transaction of this store is already open in this thread.
         """
         with self._lock:
+            if self._broken:
+                self._reconnect()
             connection = self._connection
             if connection.in_transaction():
                 raise StoreError("a transaction is already open; transactions do not nest")
@@ -397,18 +406,52 @@ class SqlStore:
                 tx = SqlTransaction(connection)
                 yield tx
                 tx.close()
-                with _translated_errors():
-                    transaction.commit()
+                try:
+                    with _translated_errors():
+                        transaction.commit()
+                except StoreUnavailableError as exc:
+                    # The server may have stored the commit before the connection dropped.
+                    raise StoreUnavailableError(str(exc), maybe_committed=True) from exc
+            except StoreUnavailableError:
+                self._broken = True
+                raise
             finally:
                 if tx is not None:
                     tx.close()
                 # Anything but a completed commit ends in a rollback, which also releases
-                # SQLite's write lock for the next writer. A rollback fails when the server
-                # connection was lost (PostgreSQL); that is a StoreError like the failure that
-                # led here, and the connection is replaced at the next transaction.
+                # SQLite's write lock for the next writer.
                 if transaction.is_active:
-                    with _translated_errors():
-                        transaction.rollback()
+                    self._rollback(transaction)
+
+    def _rollback(self, transaction: sa.RootTransaction) -> None:
+        try:
+            with _translated_errors():
+                transaction.rollback()
+        except StoreUnavailableError:
+            # The connection is gone, and the server rolled the transaction back with it. The
+            # error that led here says what happened; the connection is replaced next time.
+            self._broken = True
+
+    def _reconnect(self) -> None:
+        """Replace a connection that the server closed (restart, failover, a killed
+        backend). Fails with :class:`StoreUnavailableError` while the server is away; the
+        next transaction tries again."""
+        old = self._connection
+        try:
+            old.invalidate()
+            old.close()
+        except sa.exc.SQLAlchemyError:
+            pass  # it is broken already; only its slot in the pool is released here
+        with _translated_errors():
+            self._connection = self._engine.connect()
+        self._broken = False
+
+    def listen(self, wake: Callable[[], None]) -> Listener | None:
+        """Call ``wake`` whenever another transaction commits new due work: on PostgreSQL,
+        through ``LISTEN``/``NOTIFY``; None on SQLite (one machine: nodes poll)."""
+        if self._engine.dialect.name != "postgresql":
+            return None
+        return Wakeups(self._engine.url, wake)
 
     def close(self) -> None:
         """Close the connection and release the engine."""
@@ -418,47 +461,17 @@ class SqlStore:
 
 
 def _prepare_schema(connection: sa.Connection) -> None:
-    """Create the schema in a fresh database; refuse a schema this code does not know."""
-    # One write transaction: two processes opening a new database at once create it once
-    # (SQLite: BEGIN IMMEDIATE takes the write lock; PostgreSQL: an advisory lock, since its
-    # DDL takes no lock on tables that do not exist yet).
+    """Migrate the database to the schema this code knows, or refuse one it does not know.
+
+    One transaction, holding the schema lock for the whole migration: nodes that open a
+    database together migrate it once (SQLite: ``BEGIN IMMEDIATE`` takes the write lock;
+    PostgreSQL: an advisory lock, since DDL takes no lock on tables that do not exist yet).
+    See :mod:`legato.store.migrations` for the revisions and how older files are adopted.
+    """
     with _translated_errors(), connection.begin():
         if connection.dialect.name == "postgresql":
             lock_schema(connection)
-        version = _stored_schema_version(connection)
-        if version is None:
-            metadata.create_all(connection)
-            now = datetime.now(UTC)
-            connection.execute(
-                sa.insert(schema_versions), {"version": SCHEMA_VERSION, "applied_at": now}
-            )
-            connection.execute(
-                sa.insert(key_counters), {"name": KEY_COUNTER, "next_key": FIRST_KEY}
-            )
-        elif version == SCHEMA_VERSION:
-            # Version 1 grew the timers, subscriptions and messages tables after its first
-            # files were written. They are new tables that nothing else depends on, so such a
-            # file is completed here (create_all only creates what is missing) rather than
-            # bumping the version. A change to an existing table needs a new version and a
-            # migration instead.
-            metadata.create_all(connection, checkfirst=True)
-        elif version > SCHEMA_VERSION:
-            raise StoreError(
-                f"the database has schema version {version}, newer than version "
-                f"{SCHEMA_VERSION} that this Legato knows; upgrade Legato to use it"
-            )
-        elif version < SCHEMA_VERSION:
-            raise StoreError(
-                f"the database has schema version {version}, older than {SCHEMA_VERSION}; "
-                "it needs a migration"
-            )
-
-
-def _stored_schema_version(connection: sa.Connection) -> int | None:
-    if not sa.inspect(connection).has_table(schema_versions.name):
-        return None
-    version = connection.scalar(sa.select(sa.func.max(schema_versions.c.version)))
-    return None if version is None else int(version)
+        upgrade_schema(connection)
 
 
 @contextmanager
@@ -482,17 +495,35 @@ lock not available. The transaction is rolled back and its command can run again
 _SQLITE_CONFLICTS = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
 
 
+_UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03"})
+"""PostgreSQL SQLSTATEs of a server shutting down or starting (besides class 08, connection
+exceptions)."""
+
+
 def translated_error(exc: BaseException) -> StoreError:
     """The :class:`StoreError` for a driver error: a :class:`ConflictError` when another
-    transaction won a race for the same rows or keys."""
+    transaction won a race for the same rows or keys, a :class:`StoreUnavailableError` when
+    the server cannot be reached."""
     state = getattr(exc, "sqlstate", None) or getattr(exc, "sqlite_errorname", None)
     if state in _CONFLICT_STATES or state in _SQLITE_CONFLICTS:
         return ConflictError(f"concurrent change: {exc}")
+    if is_connection_error(exc, state):
+        return StoreUnavailableError(f"database unavailable: {exc}")
     if (state is not None and str(state).startswith("23")) or "IntegrityError" in type(
         exc
     ).__name__:
         return StoreError(f"constraint violated: {exc}")
     return StoreError(f"database error: {exc}")
+
+
+def is_connection_error(exc: BaseException, state: str | None) -> bool:
+    """Whether ``exc`` says the server is out of reach (PostgreSQL only: on SQLite an
+    ``OperationalError`` means a locked or broken file, not a connection)."""
+    if state is not None:
+        return state.startswith("08") or state in _UNAVAILABLE_STATES
+    module = type(exc).__module__
+    # psycopg raises OperationalError without a SQLSTATE when the socket is gone.
+    return module.startswith("psycopg") and type(exc).__name__ == "OperationalError"
 
 
 class SqlTransaction:
@@ -508,6 +539,7 @@ class SqlTransaction:
         # statements run here, inside the same BEGIN ... COMMIT.
         self._cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         self._open = True
+        self._woken = self._dialect_name != "postgresql"
 
     def close(self) -> None:
         """Refuse further use: a statement after the end would silently start a new one."""
@@ -518,6 +550,14 @@ class SqlTransaction:
     def _check_open(self) -> None:
         if not self._open:
             raise StoreError("the transaction has ended")
+
+    def _wake_nodes(self) -> None:
+        """Tell idle nodes and long-polling workers that work arrived (PostgreSQL ``NOTIFY``,
+        delivered only if this transaction commits; once per transaction). A hint only:
+        nodes also poll, so a lost notification delays work by one poll interval at most."""
+        if not self._woken:
+            self._woken = True
+            self._run(_NOTIFY, {"channel": WAKE_CHANNEL})
 
     def _run(self, prepared: Prepared, values: Mapping[str, Any]) -> Any:
         """Execute a prepared statement once; returns the DBAPI cursor."""
@@ -740,6 +780,8 @@ class SqlTransaction:
         """Store new jobs."""
         if records:
             self._run_many(_INSERT_JOB, [rows.job_params(r) for r in records])
+            if any(record.state == "activatable" for record in records):
+                self._wake_nodes()
 
     def update_job(self, record: JobRecord) -> None:
         """Replace a job's row.
@@ -749,6 +791,8 @@ class SqlTransaction:
         """
         parameters = rows.job_params(record)
         parameters["b_job_key"] = parameters.pop("job_key")
+        if record.state == "activatable":
+            self._wake_nodes()
         if self._run(_UPDATE_JOB, parameters).rowcount != 1:
             raise NotFoundError(f"job {record.job_key} does not exist")
 
@@ -814,6 +858,7 @@ class SqlTransaction:
         """Store new timers (one ``executemany``)."""
         if records:
             self._run_many(_INSERT_TIMER, [rows.timer_params(r) for r in records])
+            self._wake_nodes()
 
     def delete_timers(self, timer_keys: Sequence[int]) -> None:
         """Remove fired or cancelled timers (unknown keys are ignored)."""

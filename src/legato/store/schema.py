@@ -8,11 +8,15 @@ Conventions:
 * ``*_at`` columns are :class:`UtcTimestamp` (integer microseconds on SQLite, ``timestamptz``
   on PostgreSQL); JSON documents are :class:`JsonText` (compact JSON in a ``TEXT`` column).
 
-:data:`SCHEMA_VERSION` is written to ``schema_versions`` when the schema is created; a store
-refuses a database whose version is newer than this number. The ``timers``,
-``subscriptions`` and ``messages`` tables joined version 1 after its first files were
-written; opening such a file creates them (see ``legato.store.sql``) instead of counting a
-new version, since they are new tables that no existing row refers to.
+Versions: these tables are what the newest migration (``legato.store.migrations``) leaves
+behind, and a test proves that the migrated schema equals :data:`metadata`; a change here
+needs a new revision there. Alembic's ``alembic_version`` table records the revision a
+database is at. :data:`SCHEMA_VERSION` in ``schema_versions`` stays for Legato releases
+from before migrations, which refuse a version above it: it only grows when a revision makes
+the database unusable for them, and a store refuses a database whose number is higher than
+this code's. Version-1 files from before migrations (some without the ``timers``,
+``subscriptions``, ``messages`` or ``nodes`` tables) are completed and stamped at the
+baseline revision when opened.
 """
 
 from __future__ import annotations
@@ -174,6 +178,15 @@ instances = sa.Table(
     sa.Index("ix_instances_process_started", "process_id", "started_at"),
     sa.Index("ix_instances_started", "started_at"),
     sa.Index("ix_instances_business_key", "business_key"),
+    # The retention sweep finds ended instances by end time (revision 0002); active ones
+    # (NULL) stay out, so starting an instance writes nothing here.
+    sa.Index(
+        "ix_instances_status_ended",
+        "status",
+        "ended_at",
+        sqlite_where=sa.text("ended_at IS NOT NULL"),
+        postgresql_where=sa.text("ended_at IS NOT NULL"),
+    ),
 )
 
 start_requests = sa.Table(

@@ -1165,10 +1165,11 @@ def test_a_version_1_file_without_the_newer_tables_gets_them(tmp_path: Path) -> 
     first = SqlStore(url)
     seed(first)
     first.close()
-    # A file written before timers, subscriptions and messages existed.
+    # A file written before timers, subscriptions and messages existed (and migrations).
     with sqlite3.connect(path) as raw:
-        for table in ("timers", "subscriptions", "messages"):
+        for table in ("timers", "subscriptions", "messages", "alembic_version"):
             raw.execute(f"DROP TABLE {table}")
+        raw.execute("DROP INDEX ix_instances_status_ended")
     raw.close()
 
     second = SqlStore(url)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import signal as os_signal
 import sys
-from datetime import timedelta
+from dataclasses import asdict
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +21,7 @@ from legato.cli.values import parse_vars, show, to_json
 from legato.errors import LegatoError
 from legato.runtime.engine import DEFAULT_DATABASE, Engine
 from legato.runtime.types import HistoryEntry
+from legato.store.records import NodeRecord
 
 app = typer.Typer(
     help="Legato: run BPMN processes durably, from the command line.",
@@ -475,28 +478,88 @@ def cancel(instance_key: int, db: DbOption = DEFAULT_DATABASE) -> None:
     console.print(f"instance {instance_key} cancelled")
 
 
+PollOption = Annotated[float, typer.Option(help="Seconds between polls when idle.")]
+
+
+@app.command()
+def serve(
+    handlers: Annotated[
+        Path | None,
+        typer.Option("--handlers", help="A Python file of @legato.handler functions."),
+    ] = None,
+    db: DbOption = DEFAULT_DATABASE,
+    poll_interval: PollOption = 0.5,
+) -> None:
+    """Run an engine node until stopped (Ctrl-C or SIGTERM): fire timers, expire messages
+    and run the jobs of the handlers in FILE. Start several against one PostgreSQL database
+    to share the work (`legato nodes` lists them)."""
+    with _engine(db) as engine:
+        types = _load_handlers(engine, handlers) if handlers else []
+        console.print(f"node {engine.worker_name} serving {', '.join(types) or 'timers'}")
+        _serve(engine, poll_interval)
+
+
 @app.command()
 def worker(
     handlers: Annotated[
         Path, typer.Option("--handlers", help="A Python file of @legato.handler functions.")
     ],
     db: DbOption = DEFAULT_DATABASE,
-    poll_interval: Annotated[float, typer.Option(help="Seconds between polls when idle.")] = 0.5,
+    poll_interval: PollOption = 0.5,
     until_idle: Annotated[
         bool, typer.Option("--until-idle", help="Stop when nothing is left.")
     ] = False,
 ) -> None:
-    """Run the jobs of the handlers in FILE until stopped (Ctrl-C)."""
+    """Run the jobs of the handlers in FILE until stopped (Ctrl-C), as an engine node."""
     with _engine(db) as engine:
         types = _load_handlers(engine, handlers)
         console.print(f"worker {engine.worker_name} serving {', '.join(types)}")
         if until_idle:
             console.print(f"{engine.run_until_idle()} jobs run")
             return
-        try:
-            engine.serve(poll_interval=poll_interval)
-        except KeyboardInterrupt:
-            console.print("stopped")
+        _serve(engine, poll_interval)
+
+
+def _serve(engine: Engine, poll_interval: float) -> None:
+    # SIGTERM (a service manager, a container stop) ends the node like Ctrl-C: the batch in
+    # hand is finished and committed, and the node says goodbye in the nodes table.
+    previous = os_signal.signal(os_signal.SIGTERM, lambda *_: engine.stop())
+    try:
+        engine.serve(poll_interval=poll_interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        os_signal.signal(os_signal.SIGTERM, previous)
+    console.print("stopped")
+
+
+@app.command()
+def nodes(db: DbOption = DEFAULT_DATABASE, as_json: JsonOption = False) -> None:
+    """List the engine nodes of the database with their heartbeat, status and load."""
+    with _engine(db) as engine:
+        rows = engine.nodes()
+        now = engine.clock.now()
+    if as_json:
+        _print_json([{**to_json(asdict(r)), "seconds_since_heartbeat": _age(now, r)} for r in rows])
+        return
+    table = Table("node", "host", "pid", "status", "heartbeat", "load", "jobs", "timers", "since")
+    for r in rows:
+        table.add_row(
+            r.node_id,
+            r.host,
+            str(r.pid),
+            r.status,
+            f"{_age(now, r):.0f} s ago",
+            f"{r.load:.0%}",
+            str(r.jobs_done),
+            str(r.timers_fired),
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+        )
+    console.print(table)
+
+
+def _age(now: datetime, node: NodeRecord) -> float:
+    return round(max((now - node.heartbeat_at).total_seconds(), 0.0), 1)
 
 
 @app.command()

@@ -635,7 +635,13 @@ class Engine:
             self.clock.sleep(max(wait, 0.0))
         return done
 
-    def serve(self, *, poll_interval: float = 0.5) -> None:
+    def serve(
+        self,
+        *,
+        poll_interval: float = 0.5,
+        heartbeat_interval: timedelta = timedelta(seconds=5),
+        node_timeout: timedelta = timedelta(seconds=30),
+    ) -> None:
         """Run as an engine node: fire timers and run jobs until :meth:`stop` is called.
 
         Several nodes (processes, machines) may serve one PostgreSQL database: each
@@ -644,6 +650,11 @@ class Engine:
         :mod:`legato.runtime.node`). When idle it sleeps until the next timer or job is due,
         at most ``poll_interval``; on PostgreSQL a ``NOTIFY`` from a node that created work
         wakes it at once. While the database is unreachable it retries with a growing pause.
+
+        Args:
+            poll_interval: the longest idle sleep, in seconds.
+            heartbeat_interval: how often this node writes its heartbeat.
+            node_timeout: how long a node may stay silent before the others release its jobs.
         """
         self._stop.clear()
         self._wake.clear()
@@ -653,6 +664,8 @@ class Engine:
             self.worker_name,
             duties=self._events.expire_messages_in,
             on_beat=self._sync_clock,
+            heartbeat_interval=heartbeat_interval,
+            node_timeout=node_timeout,
         )
         self._until_available(node.start)
         listener = self.store.listen(self._wake.set)

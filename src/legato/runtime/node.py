@@ -50,10 +50,10 @@ class NodeAgent:
         duties: run in the sweep's transaction, under the ``sweep`` lock, on one node at a
             time (e.g. expiring buffered messages).
         on_beat: run before each heartbeat (e.g. measuring the clock offset again).
+        heartbeat_interval: how often the node writes its heartbeat.
+        node_timeout: how long a node may stay silent before the others find it dead;
+            several heartbeat intervals, so that a slow database does not kill live nodes.
     """
-
-    heartbeat_interval = timedelta(seconds=5)
-    node_timeout = timedelta(seconds=30)
 
     def __init__(
         self,
@@ -63,7 +63,13 @@ class NodeAgent:
         *,
         duties: Callable[[Transaction], object] | None = None,
         on_beat: Callable[[], None] | None = None,
+        heartbeat_interval: timedelta = timedelta(seconds=5),
+        node_timeout: timedelta = timedelta(seconds=30),
     ) -> None:
+        if node_timeout <= heartbeat_interval:
+            raise ValueError("node_timeout must be longer than heartbeat_interval")
+        self.heartbeat_interval = heartbeat_interval
+        self.node_timeout = node_timeout
         self._store = store
         self._clock = clock
         self.node_id = node_id

@@ -1,0 +1,276 @@
+"""Several engine nodes on one PostgreSQL database, with real processes on loopback.
+
+* three nodes under load, one killed with SIGKILL: every instance completes, no state
+  transition or job completion is applied twice, and the dead node's jobs are taken over
+  after the sweep finds it silent (long before their 60 s job lease would run out);
+* the nodes' database connections cut mid-run: they reconnect and nothing is lost;
+* two nodes race to complete the two branches of a parallel join, many times: the join fires
+  exactly once every time;
+* a node whose clock runs an hour ahead: timers and leases stay correct (database time).
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from bpmn_helpers import flow, process, service
+from legato import Engine
+from legato.runtime.clock import DatabaseClock
+from legato.store.sql import SqlStore
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+WORKER = Path(__file__).with_name("node_worker.py")
+
+FANOUT = process(
+    '<bpmn:startEvent id="start"/>'
+    '<bpmn:parallelGateway id="fork"/>'
+    + service("a", "work")
+    + service("b", "work")
+    + '<bpmn:parallelGateway id="join"/>'
+    + service("c", "work")
+    + '<bpmn:endEvent id="end"/>'
+    + flow("f1", "start", "fork")
+    + flow("f2", "fork", "a")
+    + flow("f3", "fork", "b")
+    + flow("f4", "a", "join")
+    + flow("f5", "b", "join")
+    + flow("f6", "join", "c")
+    + flow("f7", "c", "end"),
+    process_id="fanout",
+)
+
+
+class Nodes:
+    """Node processes started on one database URL, each logging its handler calls."""
+
+    def __init__(self, url: str, log_dir: Path) -> None:
+        self.url = url
+        self.log_dir = log_dir
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, *args: str) -> None:
+        log = self.log_dir / f"{name}.log"
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, str(WORKER), self.url, name, str(log), *args],
+            stdout=subprocess.PIPE,
+        )
+        stdout = self.processes[name].stdout
+        assert stdout is not None
+        assert stdout.readline().strip() == b"serving", f"node {name} did not start"
+
+    def kill(self, name: str) -> None:
+        self.processes[name].send_signal(signal.SIGKILL)
+        self.processes[name].wait(timeout=10)
+
+    def stop_all(self) -> dict[str, int]:
+        for node in self.processes.values():
+            if node.poll() is None:
+                node.send_signal(signal.SIGTERM)
+        return {name: node.wait(timeout=30) for name, node in self.processes.items()}
+
+    def handler_calls(self) -> list[tuple[int, str, str]]:
+        calls = []
+        for log in self.log_dir.glob("*.log"):
+            for line in log.read_text().splitlines():
+                key, element_id, node = line.split()
+                calls.append((int(key), element_id, node))
+        return calls
+
+
+@pytest.fixture
+def nodes(fresh_postgres_url: str, tmp_path: Path) -> Iterator[Nodes]:
+    # A name of their own in pg_stat_activity lets a test cut exactly these connections.
+    url = f"{fresh_postgres_url}&application_name=legato-node-{uuid.uuid4().hex[:8]}"
+    started = Nodes(url, tmp_path)
+    yield started
+    for node in started.processes.values():
+        if node.poll() is None:
+            node.kill()
+            node.wait()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def completed(engine: Engine) -> int:
+    with engine.store.transaction() as tx:
+        return tx.count_instances(status="completed")
+
+
+def assert_applied_once(engine: Engine, instance_keys: list[int]) -> None:
+    """Every instance completed, with each job completed and each element instance
+    activated and completed once, and a history that replays into the stored state."""
+    for key in instance_keys:
+        history = engine.history(key)
+        assert engine.instance(key).status == "completed", key
+        jobs = Counter(e.details["job_key"] for e in history if e.event_type == "JobCompleted")
+        assert len(jobs) == 3 and set(jobs.values()) == {1}, (key, jobs)
+        for kind in ("ElementActivated", "ElementCompleted"):
+            seen = Counter(e.details["key"] for e in history if e.event_type == kind)
+            assert set(seen.values()) == {1}, (key, kind, seen)
+        joins = [
+            e for e in history if e.event_type == "ElementCompleted" and e.element_id == "join"
+        ]
+        assert len(joins) == 1, (key, joins)
+        assert engine.replay(key).to_json() == engine.state(key).to_json()
+
+
+def test_a_killed_node_loses_nothing_and_its_jobs_are_taken_over(nodes: Nodes) -> None:
+    # Given three nodes and a steady stream of instances whose jobs take a while
+    client = Engine(nodes.url)
+    client.deploy(FANOUT)
+    for name in ("n1", "n2", "n3"):
+        nodes.start(name, "--job-pause", "0.01", "--batch", "5")
+    keys = [client.start("fanout", {"i": i}).key for i in range(150)]
+    wait_until(lambda: completed(client) >= 30, 60, "the first instances to complete")
+
+    # When one node is killed while it holds jobs
+    with client.store.transaction() as tx:
+        held_before = {j.job_key for j in tx.list_jobs(state="activated") if j.worker == "n1"}
+    nodes.kill("n1")
+    killed_at = datetime.now(UTC)
+    keys += [client.start("fanout", {"i": i}).key for i in range(150, 200)]
+
+    # Then every instance completes on the other nodes
+    wait_until(lambda: completed(client) == len(keys), 120, "all instances to complete")
+    exit_codes = nodes.stop_all()
+    assert exit_codes["n2"] == 0 and exit_codes["n3"] == 0
+    assert_applied_once(client, keys)
+    # The dead node was found dead and the survivors said goodbye.
+    statuses = {n.node_id: n.status for n in client.nodes()}
+    assert statuses == {"n1": "dead", "n2": "stopped", "n3": "stopped"}
+    # Jobs it held when it died were run again by the others, soon after the node timeout
+    # (3 s) and long before their own 60 s lease would have run out.
+    calls = nodes.handler_calls()
+    rerun = {key for key, _, node in calls if node != "n1" and key in held_before}
+    done_by_n1 = {key for key, _, node in calls if node == "n1"}
+    assert held_before - done_by_n1 <= rerun
+    assert (datetime.now(UTC) - killed_at) < timedelta(seconds=60)
+
+
+def test_nodes_reconnect_when_their_connections_are_cut(nodes: Nodes) -> None:
+    # Given two nodes working through instances
+    client = Engine(nodes.url)
+    client.deploy(FANOUT)
+    for name in ("n1", "n2"):
+        nodes.start(name, "--job-pause", "0.005", "--batch", "5")
+    keys = [client.start("fanout", {"i": i}).key for i in range(100)]
+    wait_until(lambda: completed(client) >= 10, 60, "the first instances to complete")
+
+    # When the server closes every connection of the nodes (as in a restart or failover),
+    # twice
+    application = sa.make_url(nodes.url).query["application_name"]
+    admin = sa.create_engine(sa.make_url(nodes.url).set(query={}))
+    for _ in range(2):
+        with admin.begin() as connection:
+            cut = connection.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = :name"
+                ),
+                {"name": application},
+            ).scalar()
+        assert cut and cut >= 2
+        time.sleep(1.0)
+    admin.dispose()
+    keys += [client.start("fanout", {"i": i}).key for i in range(100, 150)]
+
+    # Then the nodes reconnect and finish everything, each step applied once
+    wait_until(lambda: completed(client) == len(keys), 120, "all instances to complete")
+    assert set(nodes.stop_all().values()) == {0}
+    assert_applied_once(client, keys)
+
+
+def test_two_nodes_racing_on_a_parallel_join_fire_it_once(nodes: Nodes) -> None:
+    # Given two nodes taking one job at a time, so that the two branches of an instance
+    # are completed by different nodes at the same moment
+    client = Engine(nodes.url)
+    client.deploy(FANOUT)
+    keys = [client.start("fanout", {"i": i}).key for i in range(150)]
+    for name in ("n1", "n2"):
+        nodes.start(name, "--batch", "1")
+
+    # When they work through them
+    wait_until(lambda: completed(client) == len(keys), 120, "all instances to complete")
+    assert set(nodes.stop_all().values()) == {0}
+
+    # Then every join fired exactly once, and both nodes took part
+    assert_applied_once(client, keys)
+    assert {node for _, _, node in nodes.handler_calls()} == {"n1", "n2"}
+
+
+class AheadClock:
+    """A system clock that runs an hour ahead."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(hours=1)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(seconds, 0.0))
+
+
+TIMER = process(
+    '<bpmn:startEvent id="start"/>'
+    '<bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition>'
+    '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">PT30M</bpmn:timeDuration>'
+    "</bpmn:timerEventDefinition>"
+    "</bpmn:intermediateCatchEvent>"
+    + service("task", "work")
+    + '<bpmn:endEvent id="end"/>'
+    + flow("f1", "start", "wait")
+    + flow("f2", "wait", "task")
+    + flow("f3", "task", "end"),
+    process_id="timed",
+)
+
+
+def test_a_node_whose_clock_runs_ahead_uses_database_time(fresh_postgres_url: str) -> None:
+    # Given an instance waiting on a 30-minute timer, started by a node with a good clock
+    good = Engine(fresh_postgres_url, worker_name="good")
+    good.deploy(TIMER)
+    waiting = good.start("timed")
+
+    # and a node whose system clock runs an hour ahead, on database time
+    store = SqlStore(fresh_postgres_url)
+
+    def read() -> datetime | None:
+        with store.transaction() as tx:
+            return tx.database_now()
+
+    clock = DatabaseClock(read, base=AheadClock())
+    assert abs(clock.sync() + timedelta(hours=1)) < timedelta(seconds=5)
+    ahead = Engine(store=store, clock=clock, worker_name="ahead")
+
+    # When it looks for due timers, the timer is not due
+    assert ahead.fire_due_timers() == 0
+    assert good.instance(waiting.key).active_elements == ("wait",)
+
+    # And a job leased by the good node for five minutes is not taken over by it
+    good.deploy(FANOUT)
+    good.start("fanout")
+    leased = good.activate_jobs("work", worker="good", max_jobs=10, timeout=timedelta(minutes=5))
+    assert len(leased) == 2
+    assert ahead.activate_jobs("work", worker="ahead", max_jobs=10) == []
+
+    # While a node trusting its own clock would have fired the timer (the test can fail)
+    naive = Engine(fresh_postgres_url, clock=AheadClock(), worker_name="naive")
+    assert naive.fire_due_timers() == 1
+    for engine in (good, ahead, naive):
+        engine.close()

@@ -34,9 +34,12 @@ TESTS = load_tests() if BETSY_AVAILABLE else []
 RATCHET = set(read_ratchet())
 
 needs_corpus = pytest.mark.skipif(not BETSY_AVAILABLE, reason="betsy corpus not available")
+# The tests that run models do so on every store: memory, SQLite and PostgreSQL.
+on_every_store = pytest.mark.usefixtures("engine_store")
 
 
 @needs_corpus
+@on_every_store
 @pytest.mark.parametrize("test", TESTS, ids=[t.name for t in TESTS])
 def test_betsy_model(test: BetsyTest) -> None:
     results = run_test(test)
@@ -135,6 +138,7 @@ def _probe_test(tmp_path_factory: pytest.TempPathFactory, split: str, body: str)
     return BetsyTest("Probe", "TEST", model, "", (case,))
 
 
+@on_every_store
 def test_parallel_probes_overlap_when_branches_run_together(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
@@ -143,6 +147,7 @@ def test_parallel_probes_overlap_when_branches_run_together(
     assert result.passed, result.reason
 
 
+@on_every_store
 def test_sequential_probes_do_not_count_as_parallel(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
@@ -152,6 +157,7 @@ def test_sequential_probes_do_not_count_as_parallel(
     assert result.actual == ("SCRIPT_task1",)
 
 
+@on_every_store
 def test_probes_still_running_at_gather_time_are_not_parallel(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
@@ -167,6 +173,7 @@ def _single(test: BetsyTest) -> tuple[BetsyTest, BetsyCase]:
     return test, test.cases[0]
 
 
+@on_every_store
 def test_adapted_script_tasks_carry_their_token_as_a_job_header() -> None:
     body = _MODEL.replace("{split}", "e").replace("{body}", '<endEvent id="e"/>')
     adapted = etree.fromstring(adapt_model(body.encode()))

@@ -253,6 +253,23 @@ class Transaction(Protocol):
         """The database server's clock, where nodes on several machines share one
         (PostgreSQL); None where there is none (SQLite, memory: one machine)."""
 
+    # -- retention ----------------------------------------------------------------------------
+    def find_expired_instances(self, ended_before: datetime, limit: int) -> list[int]:
+        """Keys of up to ``limit`` instances that may be removed, ascending.
+
+        Such an instance ended (``completed`` or ``terminated``) before ``ended_before``, and
+        its parent instance, if it has one that still exists, has ended too (a running parent
+        may still look at its children).
+        """
+
+    def delete_instances(self, instance_keys: Sequence[int]) -> int:
+        """Delete these ended instances with every row that belongs to them: history, jobs,
+        user tasks, incidents, timers, subscriptions and start requests.
+
+        Keys of instances that do not exist or have not ended are skipped. Returns how many
+        instances were deleted.
+        """
+
 
 class Listener(Protocol):
     """A subscription to other processes' new work (see :meth:`Store.listen`)."""
@@ -279,3 +296,7 @@ def iter_chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
     """Split ``items`` into slices of at most ``size`` (for SQL ``IN`` lists)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+ENDED_STATUSES = ("completed", "terminated")
+"""The statuses of an instance that has ended (see :meth:`Transaction.find_expired_instances`)."""

@@ -20,6 +20,7 @@ from legato import dmn, feel
 from legato.cli.values import parse_vars, show, to_json
 from legato.errors import LegatoError
 from legato.runtime.engine import DEFAULT_DATABASE, Engine
+from legato.runtime.retention import DEFAULT_BATCH_SIZE, parse_age, sweep_ended_instances
 from legato.runtime.types import HistoryEntry
 from legato.store.records import NodeRecord
 
@@ -622,3 +623,42 @@ def main() -> None:
     except LegatoError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise SystemExit(1) from None
+
+
+@app.command()
+def retention(
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than",
+            help="Delete instances that ended longer ago than this: 30d, 12h, 90m, 2w.",
+        ),
+    ],
+    archive: Annotated[
+        Path | None,
+        typer.Option(
+            "--archive", help="First append each instance and its history to this JSON-lines file."
+        ),
+    ] = None,
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, help="Instances per transaction.")
+    ] = DEFAULT_BATCH_SIZE,
+    db: DbOption = DEFAULT_DATABASE,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete completed and terminated instances older than an age, with all their rows."""
+    try:
+        age = parse_age(older_than)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--older-than") from None
+    with _engine(db) as engine:
+        report = sweep_ended_instances(
+            engine.store, age, archive=archive, batch_size=batch, now=engine.clock.now()
+        )
+    if as_json:
+        _print_json(asdict(report))
+        return
+    if report.busy:
+        err.print("[yellow]another node is sweeping; stopped[/]")
+    where = f", archived to {archive}" if archive is not None else ""
+    console.print(f"deleted {report.deleted} instances in {report.batches} batches{where}")

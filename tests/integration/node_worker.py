@@ -1,6 +1,6 @@
 """An engine node for the multi-node fault tests: ``Engine(url).serve()`` with handlers.
 
-Usage: node_worker.py DATABASE_URL NODE_NAME LOG_FILE [--job-pause SECONDS] [--batch N]
+Usage: node_worker.py DATABASE_URL NODE_NAME LOG_FILE [--job-pause S] [--batch N] [--poll S]
 
 Every handler call appends ``job_key element_id node`` to LOG_FILE, so a test can tell
 at-least-once handler calls (a killed node's jobs run again elsewhere) from state transitions
@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("log", type=Path)
     parser.add_argument("--job-pause", type=float, default=0.0)
     parser.add_argument("--batch", type=int, default=20)
+    parser.add_argument("--poll", type=float, default=0.2)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     engine = Engine(args.url, worker_name=args.name, batch_size=args.batch)
@@ -46,7 +47,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: engine.stop())
     print("serving", flush=True)
     engine.serve(
-        poll_interval=0.2,
+        poll_interval=args.poll,
         heartbeat_interval=timedelta(seconds=0.5),
         node_timeout=timedelta(seconds=3),
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
@@ -274,3 +275,47 @@ def test_a_node_whose_clock_runs_ahead_uses_database_time(fresh_postgres_url: st
     assert naive.fire_due_timers() == 1
     for engine in (good, ahead, naive):
         engine.close()
+
+
+def test_an_idle_node_is_woken_at_once_by_new_work(nodes: Nodes) -> None:
+    # Given a node that polls only every 30 s and has gone idle
+    client = Engine(nodes.url)
+    client.deploy(FANOUT)
+    nodes.start("n1", "--poll", "30")
+    time.sleep(1.0)
+
+    # When another process starts an instance, its jobs are run within seconds (NOTIFY)
+    started = time.monotonic()
+    key = client.start("fanout").key
+    wait_until(lambda: completed(client) == 1, 10, "the instance to complete")
+    assert time.monotonic() - started < 10
+    assert set(nodes.stop_all().values()) == {0}
+    assert_applied_once(client, [key])
+
+
+def test_a_long_polling_worker_gets_a_job_as_soon_as_it_exists(
+    fresh_postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import legato.runtime.engine as engine_module
+
+    # Polling every 30 s as a fallback: only a notification can answer within seconds.
+    monkeypatch.setattr(engine_module, "_LONG_POLL_INTERVAL", 30.0)
+    worker, client = Engine(fresh_postgres_url), Engine(fresh_postgres_url)
+    client.deploy(FANOUT)
+    got: list[int] = []
+
+    def poll() -> None:
+        jobs = worker.activate_jobs("work", worker="w", request_timeout=timedelta(seconds=25))
+        got.extend(job.key for job in jobs)
+
+    thread = threading.Thread(target=poll)
+    started = time.monotonic()
+    thread.start()
+    time.sleep(1.0)  # the call found nothing and waits
+    assert not got
+    client.start("fanout")
+    thread.join(timeout=30)
+    assert len(got) == 2
+    assert time.monotonic() - started < 10
+    worker.close()
+    client.close()

@@ -56,7 +56,7 @@ from legato.runtime.keys import KeyAllocator
 from legato.runtime.node import NodeAgent
 from legato.runtime.starts import replace_start_waits
 from legato.runtime.types import HistoryEntry, InstanceInfo, Job, PublishResult
-from legato.store.ports import Store, Transaction
+from legato.store.ports import Listener, Store, Transaction
 from legato.store.records import (
     IncidentRecord,
     InstanceRecord,
@@ -122,6 +122,10 @@ class Engine:
         )
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._waiters: set[threading.Event] = set()
+        self._listener: Listener | None = None
+        self._listener_lock = threading.Lock()
+        self._listen_refused = False
 
     @property
     def batch_size(self) -> int:
@@ -549,9 +553,40 @@ class Engine:
         worker: str,
         max_jobs: int = 10,
         timeout: timedelta = timedelta(minutes=5),
+        request_timeout: timedelta = timedelta(0),
     ) -> list[Job]:
-        """Hand due jobs of ``job_type`` to an external worker for ``timeout``."""
-        return self._jobs.activate([job_type], worker, max_jobs, timeout)
+        """Hand due jobs of ``job_type`` to an external worker for ``timeout``.
+
+        With a ``request_timeout``, an empty answer waits up to that long for jobs to arrive
+        (long polling): on PostgreSQL a node that creates a job wakes the waiting call at once
+        (``NOTIFY``); elsewhere, and as a fallback, the call looks again twice a second.
+        """
+        deadline = time.monotonic() + request_timeout.total_seconds()
+        arrived = threading.Event()
+        try:
+            while True:
+                jobs = self._jobs.activate([job_type], worker, max_jobs, timeout)
+                remaining = deadline - time.monotonic()
+                if jobs or remaining <= 0:
+                    return jobs
+                self._listen()
+                self._waiters.add(arrived)
+                arrived.wait(min(remaining, _LONG_POLL_INTERVAL))
+                arrived.clear()
+        finally:
+            self._waiters.discard(arrived)
+
+    def _listen(self) -> None:
+        """Start listening for other processes' new work (once per engine)."""
+        with self._listener_lock:
+            if self._listener is None and not self._listen_refused:
+                self._listener = self.store.listen(self._work_arrived)
+                self._listen_refused = self._listener is None
+
+    def _work_arrived(self) -> None:
+        self._wake.set()
+        for waiter in list(self._waiters):
+            waiter.set()
 
     def complete_job(self, job_key: int, variables: Mapping[str, Any] | None = None) -> None:
         """Complete a job (external workers)."""
@@ -668,7 +703,7 @@ class Engine:
             node_timeout=node_timeout,
         )
         self._until_available(node.start)
-        listener = self.store.listen(self._wake.set)
+        self._listen()
         pause = _PAUSE
         try:
             while not self._stop.is_set():
@@ -684,8 +719,6 @@ class Engine:
                     self._wake.wait(wait)
                     self._wake.clear()
         finally:
-            if listener is not None:
-                listener.close()
             node.stop()
 
     def _serve_once(self, node: NodeAgent, poll_interval: float) -> float:
@@ -794,6 +827,10 @@ class Engine:
 
     def close(self) -> None:
         """Release the database."""
+        with self._listener_lock:
+            if self._listener is not None:
+                self._listener.close()
+                self._listener = None
         self.store.close()
 
     def __enter__(self) -> Engine:
@@ -804,6 +841,7 @@ class Engine:
 
 
 _PAUSE = 0.1
+_LONG_POLL_INTERVAL = 0.5
 _MAX_PAUSE = 5.0
 
 

@@ -105,22 +105,32 @@ def lock_id(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-WAKE_CHANNEL = "legato_work"
-"""The ``NOTIFY`` channel on which a transaction that creates due work wakes idle nodes."""
+def wake_channel(schema: str) -> str:
+    """The ``NOTIFY`` channel on which a transaction that creates due work wakes the idle
+    nodes of the same Legato database: one per schema, since notifications are
+    database-wide and Legato databases may share one PostgreSQL database by schema."""
+    channel = f"legato_work.{schema}"
+    if len(channel.encode()) > 63:  # NAMEDATALEN: pg_notify refuses longer channel names
+        channel = f"legato_work.{hashlib.sha256(schema.encode()).hexdigest()[:32]}"
+    return channel
+
+
+def current_schema(connection: sa.Connection) -> str:
+    """The schema the store's tables live in (the first of the ``search_path``)."""
+    return str(connection.scalar(sa.select(sa.func.current_schema())))
 
 
 class Wakeups:
-    """Listens on :data:`WAKE_CHANNEL` in a thread of its own and calls ``wake`` on every
-    notification.
+    """Listens on a wake-up ``channel`` (see :func:`wake_channel`) in a thread of its own and
+    calls ``wake`` on every notification.
 
     It keeps its own autocommit connection (a listening session must not sit inside the
     store's transactions). When that connection drops, it reconnects with a growing pause
     (up to 5 s); notifications sent meanwhile are lost, which is why nodes also poll.
-    Notifications are database-wide: stores of other schemas in the same database wake this
-    node too, which only costs an empty poll.
     """
 
-    def __init__(self, url: sa.URL, wake: Callable[[], None]) -> None:
+    def __init__(self, url: sa.URL, channel: str, wake: Callable[[], None]) -> None:
+        self._channel = channel
         self._conninfo = (
             postgres_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         )
@@ -152,7 +162,7 @@ class Wakeups:
 
     def _listen(self) -> None:
         with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10) as connection:
-            connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(WAKE_CHANNEL)))
+            connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
             self.connected.set()
             while not self._stop.is_set():
                 # A timeout, so that close() is noticed within a second.

@@ -32,12 +32,13 @@ from legato.store._rules import dump_json, message_is_stale, utc
 from legato.store.migrations import upgrade_schema
 from legato.store.ports import ENDED_STATUSES, Listener, Store, iter_chunks
 from legato.store.postgres import (
-    WAKE_CHANNEL,
     Wakeups,
     create_postgres_engine,
+    current_schema,
     is_postgres_url,
     lock_id,
     lock_schema,
+    wake_channel,
 )
 from legato.store.records import (
     DefinitionRecord,
@@ -263,6 +264,54 @@ def subscriptions_query(correlated: bool, key_is_null: bool) -> Prepared:
     return Prepared(sa.union_all(waiting, starts).order_by(sa.literal_column("subscription_key")))
 
 
+def _in_lists(values: Sequence[Any]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The parameters of ``IN (:k0, :k1, …)`` lists for ``values``, at most ``_IN_CHUNK`` each,
+    with each list's length. A list is padded to a power of two by repeating its last value
+    (harmless in an IN list), so that a handful of prepared statements serve every length."""
+    for start in range(0, len(values), _IN_CHUNK):
+        chunk = values[start : start + _IN_CHUNK]
+        size = 1 << (len(chunk) - 1).bit_length()
+        padded = [*chunk, *([chunk[-1]] * (size - len(chunk)))]
+        yield size, {f"k{i}": value for i, value in enumerate(padded)}
+
+
+def _in_list(column: sa.Column[Any], size: int) -> sa.ColumnElement[bool]:
+    return column.in_([_bp(f"k{i}", type_=column.type) for i in range(size)])
+
+
+@functools.cache
+def instances_in_query(size: int, with_state: bool) -> Prepared:
+    """Instances (or only their keys and revisions) by an IN list of ``size`` keys: one
+    primary key probe per key in one statement."""
+    c = instances.c
+    selected = [*c] if with_state else [c.instance_key, c.revision]
+    return Prepared(sa.select(*selected).where(_in_list(c.instance_key, size)))
+
+
+@functools.cache
+def message_subscriptions_in_query(size: int) -> Prepared:
+    """Instance subscriptions of the message ``name`` by an IN list of ``size`` correlation
+    keys: one ``ix_subscriptions_lookup`` probe per key."""
+    c = subscriptions.c
+    return Prepared(
+        sa.select(subscriptions).where(
+            c.kind == "message",
+            c.name == _bp("name"),
+            _in_list(c.correlation_key, size),
+            c.instance_key.is_not(None),
+        )
+    )
+
+
+_MESSAGE_STARTS = Prepared(
+    sa.select(subscriptions).where(
+        subscriptions.c.kind == "message",
+        subscriptions.c.name == _bp("name"),
+        subscriptions.c.instance_key.is_(None),
+    )
+)
+
+
 @functools.cache
 def listing_query(table: sa.Table, by_instance: bool, by_definition: bool) -> Prepared:
     """Rows of an instance, or the start-event rows of a definition (timers, subscriptions).
@@ -375,6 +424,7 @@ class SqlStore:
             raise StoreError(f"cannot open {parsed!r}: {exc.orig}") from exc
         try:
             _prepare_schema(self._connection)
+            self._wake_channel = self._channel_of(self._connection)
         except BaseException:
             self.close()
             raise
@@ -403,7 +453,7 @@ class SqlStore:
                 transaction = connection.begin()
             tx: SqlTransaction | None = None
             try:
-                tx = SqlTransaction(connection)
+                tx = SqlTransaction(connection, self._wake_channel)
                 yield tx
                 tx.close()
                 try:
@@ -446,12 +496,19 @@ class SqlStore:
             self._connection = self._engine.connect()
         self._broken = False
 
+    @staticmethod
+    def _channel_of(connection: sa.Connection) -> str | None:
+        if connection.dialect.name != "postgresql":
+            return None
+        with _translated_errors(), connection.begin():
+            return wake_channel(current_schema(connection))
+
     def listen(self, wake: Callable[[], None]) -> Listener | None:
         """Call ``wake`` whenever another transaction commits new due work: on PostgreSQL,
         through ``LISTEN``/``NOTIFY``; None on SQLite (one machine: nodes poll)."""
-        if self._engine.dialect.name != "postgresql":
+        if self._wake_channel is None:
             return None
-        return Wakeups(self._engine.url, wake)
+        return Wakeups(self._engine.url, self._wake_channel, wake)
 
     def close(self) -> None:
         """Close the connection and release the engine."""
@@ -529,7 +586,7 @@ def is_connection_error(exc: BaseException, state: str | None) -> bool:
 class SqlTransaction:
     """Reads and writes inside one SQL transaction (the port: ``ports.Transaction``)."""
 
-    def __init__(self, connection: sa.Connection) -> None:
+    def __init__(self, connection: sa.Connection, wake_channel: str | None = None) -> None:
         self._connection = connection
         self._dialect = connection.dialect
         self._dialect_name = connection.dialect.name
@@ -539,7 +596,8 @@ class SqlTransaction:
         # statements run here, inside the same BEGIN ... COMMIT.
         self._cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         self._open = True
-        self._woken = self._dialect_name != "postgresql"
+        self._wake_channel = wake_channel
+        self._woken = wake_channel is None
 
     def close(self) -> None:
         """Refuse further use: a statement after the end would silently start a new one."""
@@ -557,7 +615,7 @@ class SqlTransaction:
         nodes also poll, so a lost notification delays work by one poll interval at most."""
         if not self._woken:
             self._woken = True
-            self._run(_NOTIFY, {"channel": WAKE_CHANNEL})
+            self._run(_NOTIFY, {"channel": self._wake_channel})
 
     def _run(self, prepared: Prepared, values: Mapping[str, Any]) -> Any:
         """Execute a prepared statement once; returns the DBAPI cursor."""
@@ -691,6 +749,21 @@ class SqlTransaction:
         """One instance by key (with its state)."""
         found = self._fetch(_INSTANCE_BY_KEY, {"key": instance_key})
         return rows.instance_record(found[0]) if found else None
+
+    def get_instances(self, instance_keys: Sequence[int]) -> list[InstanceRecord]:
+        """The instances of these keys (with their states); unknown keys are left out."""
+        found = []
+        for size, values in _in_lists(list(dict.fromkeys(instance_keys))):
+            found += self._fetch(instances_in_query(size, True), values)
+        return [rows.instance_record(row) for row in found]
+
+    def get_revisions(self, instance_keys: Sequence[int]) -> dict[int, int]:
+        """The stored revision of each of these instances (unknown keys are left out)."""
+        revisions: dict[int, int] = {}
+        for size, values in _in_lists(list(dict.fromkeys(instance_keys))):
+            for row in self._fetch(instances_in_query(size, False), values):
+                revisions[int(row.instance_key)] = int(row.revision)
+        return revisions
 
     def list_instances(
         self,
@@ -926,6 +999,22 @@ class SqlTransaction:
         query = subscriptions_query(correlated, correlated and correlation_key is None)
         parameters = {"kind": kind, "name": name, "correlation_key": correlation_key}
         return [rows.subscription_record(row) for row in self._fetch(query, parameters)]
+
+    def find_message_subscriptions(
+        self, name: str, correlation_keys: Sequence[str | None]
+    ) -> list[SubscriptionRecord]:
+        """Open message subscriptions of ``name`` for any of ``correlation_keys`` and the
+        start-event ones of the name, each once, oldest (by key) first."""
+        keys = [key for key in dict.fromkeys(correlation_keys) if key is not None]
+        found = []
+        for size, values in _in_lists(keys):
+            found += self._fetch(message_subscriptions_in_query(size), {"name": name, **values})
+        if len(keys) < len(set(correlation_keys)):  # None is among them: IN cannot match it
+            found += self._fetch(subscriptions_query(True, True), {"kind": "message", "name": name})
+        else:
+            found += self._fetch(_MESSAGE_STARTS, {"name": name})
+        records = [rows.subscription_record(row) for row in found]
+        return sorted(records, key=lambda record: record.subscription_key)
 
     def list_subscriptions(
         self, *, instance_key: int | None = None, definition_key: int | None = None

@@ -445,6 +445,10 @@ def _history_record(instance_key: int, position: int, event: Event) -> HistoryRe
     encode = values.encode
     for name in plan.encoded:
         payload[name] = encode(payload[name])
+    for name in plan.integers:
+        number = payload[name]
+        if number is not None and not _MIN_INT <= number <= _MAX_INT:
+            payload[name] = encode(number)  # stays exact beyond 64 bits, as values.encode does
     element_id = payload.get("element_id") if plan.has_element_id else None
     return HistoryRecord(
         instance_key,
@@ -459,6 +463,12 @@ def _history_record(instance_key: int, position: int, event: Event) -> HistoryRe
 _PASS_THROUGH = frozenset({"str", "str | None", "bool"})
 """Field annotations whose values are stored as they are (no value encoding to do)."""
 
+_INTEGER = frozenset({"int", "int | None"})
+"""Field annotations of keys and counters: stored as they are within 64 bits."""
+
+_MIN_INT = -(2**63)
+_MAX_INT = 2**63 - 1
+
 
 @dataclass(frozen=True, slots=True)
 class _PayloadPlan:
@@ -470,6 +480,8 @@ class _PayloadPlan:
     """The values of ``names`` of an event, read in one call."""
     encoded: tuple[str, ...]
     """The fields whose values go through :func:`values.encode`."""
+    integers: tuple[str, ...]
+    """The integer fields (encoded only beyond 64 bits)."""
     has_element_id: bool
 
 
@@ -482,7 +494,8 @@ def _payload_plan(cls: type[Event]) -> _PayloadPlan:
     Every command writes several events, and building their payloads field by field (a
     ``getattr`` and a type test per value) was a large part of the executor's own time: the
     values are read with one ``attrgetter`` call instead, and only fields whose annotation
-    admits values other than strings and booleans are encoded.
+    admits values other than strings, booleans and integers are encoded (integers only when
+    they exceed 64 bits).
     """
     annotations = {f.name: str(f.type) for f in dataclasses.fields(cls)}
     names = payload_fields(cls)
@@ -496,7 +509,8 @@ def _payload_plan(cls: type[Event]) -> _PayloadPlan:
     plan = _PLANS[cls] = _PayloadPlan(
         names=names,
         values=getter,
-        encoded=tuple(name for name in names if annotations[name] not in _PASS_THROUGH),
+        encoded=tuple(name for name in names if annotations[name] not in _PASS_THROUGH | _INTEGER),
+        integers=tuple(name for name in names if annotations[name] in _INTEGER),
         has_element_id="element_id" in names,
     )
     return plan

@@ -21,6 +21,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from legato.errors import StoreError
+from legato.store._rules import dump_json, load_json
+from legato.store.schema import JsonText, UtcTimestamp, from_micros, to_micros
 
 _Processor = Callable[[Any], Any]
 _row_class: Callable[[list[str]], Any] = functools.partial(namedtuple, "Row")
@@ -31,10 +33,12 @@ class _Compiled:
     sql: str
     positional: bool
     names: tuple[str, ...]
-    bind_processors: tuple[_Processor | None, ...]
+    bind_processors: tuple[tuple[int, _Processor], ...]
+    """(position in ``names``, processor) of the parameters that are converted."""
     defaults: Mapping[str, Any]
     row_type: Callable[..., Any] | None
-    result_processors: tuple[_Processor | None, ...]
+    result_processors: tuple[tuple[int, _Processor], ...]
+    """(column position, processor) of the result columns that are converted."""
 
 
 class Prepared:
@@ -67,19 +71,19 @@ class Prepared:
         names = tuple(compiled.positiontup or compiled.binds)
         binds = [compiled.binds[name] for name in names]
         row_type = None
-        result_processors: tuple[_Processor | None, ...] = ()
+        result_processors: tuple[tuple[int, _Processor], ...] = ()
         selected = getattr(self._statement, "selected_columns", None)
         if selected is not None:
             columns = list(selected)
             row_type = _row_class([column.key for column in columns])._make
-            result_processors = tuple(
-                column.type.result_processor(dialect, None) for column in columns
+            result_processors = _present(
+                [_result_processor(column.type, dialect) for column in columns]
             )
         return _Compiled(
             sql=compiled.string,
             positional=bool(compiled.positional),
             names=names,
-            bind_processors=tuple(bind.type.bind_processor(dialect) for bind in binds),
+            bind_processors=_present([_bind_processor(bind.type, dialect) for bind in binds]),
             # Literals written into the construct (e.g. ``name == "default"``) become binds
             # with a value; the caller does not pass those.
             defaults={
@@ -92,13 +96,46 @@ class Prepared:
         )
 
 
+def _present(processors: Sequence[_Processor | None]) -> tuple[tuple[int, _Processor], ...]:
+    return tuple((i, p) for i, p in enumerate(processors) if p is not None)
+
+
+# On SQLite the engine's own column types convert with one plain function: the SQLAlchemy
+# processor of a TypeDecorator wraps ``process_bind_param`` in a closure that also checks for
+# an implementation processor (BIGINT and TEXT have none with pysqlite), and those two calls
+# per value were most of the cost of binding a job or an instance row.
+def _bind_processor(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> _Processor | None:
+    if dialect.name == "sqlite":
+        if isinstance(type_, UtcTimestamp):
+            return to_micros
+        if isinstance(type_, JsonText):
+            return dump_json
+    return type_.bind_processor(dialect)
+
+
+def _result_processor(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> _Processor | None:
+    if dialect.name == "sqlite":
+        if isinstance(type_, UtcTimestamp):
+            return from_micros
+        if isinstance(type_, JsonText):
+            return load_json
+    return type_.result_processor(dialect, None)
+
+
 def bind_parameters(compiled: _Compiled, values: Mapping[str, Any]) -> Any:
-    """Driver-ready parameters for one execution: processed values in the compiled order."""
+    """Driver-ready parameters for one execution: processed values in the compiled order.
+
+    None is passed as it is (NULL); the processors only see values.
+    """
     defaults = compiled.defaults
-    processed = []
-    for name, processor in zip(compiled.names, compiled.bind_processors, strict=True):
-        value = values[name] if name in values else defaults[name]
-        processed.append(value if processor is None or value is None else processor(value))
+    if defaults:
+        processed = [values[n] if n in values else defaults[n] for n in compiled.names]
+    else:
+        processed = [values[name] for name in compiled.names]
+    for index, processor in compiled.bind_processors:
+        value = processed[index]
+        if value is not None:
+            processed[index] = processor(value)
     if compiled.positional:
         return processed
     return dict(zip(compiled.names, processed, strict=True))
@@ -110,12 +147,14 @@ def result_rows(compiled: _Compiled, raw_rows: Sequence[Sequence[Any]]) -> list[
     if row_type is None:
         raise StoreError("statement returns no rows")
     processors = compiled.result_processors
-    return [
-        row_type(
-            [
-                value if processor is None or value is None else processor(value)
-                for processor, value in zip(processors, raw, strict=True)
-            ]
-        )
-        for raw in raw_rows
-    ]
+    if not processors:
+        return [row_type(raw) for raw in raw_rows]
+    rows = []
+    for raw in raw_rows:
+        values = list(raw)
+        for index, processor in processors:
+            value = values[index]
+            if value is not None:
+                values[index] = processor(value)
+        rows.append(row_type(values))
+    return rows

@@ -9,6 +9,7 @@ mark them activated" safe without row locks.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
@@ -66,7 +67,16 @@ def create_sqlite_engine(
             cursor.close()
 
     def on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Straight on the driver connection: ``exec_driver_sql`` set up a result and ran
+        # the statement events, twice the cost of the BEGIN itself, for every transaction. A
+        # driver error is wrapped as SQLAlchemy would (the store translates those).
+        dbapi_connection: Any = connection.connection.dbapi_connection
+        try:
+            dbapi_connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise sa.exc.DBAPIError.instance(
+                "BEGIN IMMEDIATE", (), exc, sqlite3.Error, dialect=connection.dialect
+            ) from exc
 
     event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", on_begin)

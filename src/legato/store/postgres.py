@@ -72,9 +72,7 @@ def create_postgres_engine(url: sa.URL) -> sa.Engine:
     # Defaults that the URL's query can override: libpq waits for ever on an unreachable
     # host, and a name in pg_stat_activity tells the nodes' sessions from others.
     connect_args = {
-        name: value
-        for name, value in (("connect_timeout", 10), ("application_name", "legato"))
-        if name not in url.query
+        name: value for name, value in _CONNECT_DEFAULTS.items() if name not in url.query
     }
     options: dict[str, Any] = {
         "connect_args": connect_args,
@@ -83,9 +81,40 @@ def create_postgres_engine(url: sa.URL) -> sa.Engine:
         "pool_pre_ping": True,
     }
     try:
-        return sa.create_engine(url, **options)
+        engine = sa.create_engine(url, **options)
     except ImportError as exc:  # pragma: no cover - psycopg is a dependency
         raise StoreError(f"PostgreSQL needs psycopg 3: {exc}") from exc
+    sa.event.listen(engine, "connect", _set_session_limits)
+    return engine
+
+
+_CONNECT_DEFAULTS: dict[str, Any] = {
+    # libpq waits for ever on an unreachable host.
+    "connect_timeout": 10,
+    # A name in pg_stat_activity tells the nodes' sessions from others.
+    "application_name": "legato",
+    # TCP keepalives find a peer that vanished without closing its socket (a machine that
+    # lost power, a partition) in about half a minute instead of the kernel's two hours.
+    "keepalives": 1,
+    "keepalives_idle": 15,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
+
+SESSION_LIMITS = {"lock_timeout": "30s", "idle_in_transaction_session_timeout": "5min"}
+"""Session settings of every store connection. A row lock that is not granted within 30 s
+fails the transaction, which is then retried (a lost race, not a hang); a session that sits
+in an open transaction for five minutes (a stuck node) is ended by the server, releasing its
+row and advisory locks."""
+
+
+def _set_session_limits(dbapi_connection: Any, _record: Any) -> None:
+    # SET is transactional in PostgreSQL and psycopg opens a transaction for it; commit so
+    # the settings outlive it, before SQLAlchemy takes the connection over.
+    with dbapi_connection.cursor() as cursor:
+        for name, value in SESSION_LIMITS.items():
+            cursor.execute(sql.SQL("SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+    dbapi_connection.commit()
 
 
 def lock_schema(connection: sa.Connection) -> None:

@@ -72,15 +72,21 @@ def fresh_schema() -> Iterator[str]:
 
 
 def empty_tables(engine: sa.Engine) -> None:
-    """Delete every row but the schema version and the key counter.
+    """Delete every row but the schema version and the key counter (PostgreSQL).
 
-    DELETE rather than TRUNCATE: on tables of a few rows DELETE takes a few milliseconds,
-    while TRUNCATE swaps every table's and index's files and took about 240 ms here.
+    The engine and conformance suites lend a store to each test, so this runs hundreds of
+    times. DELETE rather than TRUNCATE: on tables of a few rows DELETE takes milliseconds,
+    while TRUNCATE swaps every table's and index's files (about 200 ms here). All statements
+    go in one round trip, and the commit does not wait for its WAL flush (a crash of the
+    server would only lose the emptying of a test schema): about 6 ms instead of 24 ms.
     """
+    deletes = " ".join(
+        f'DELETE FROM "{table.name}";'
+        for table in reversed(metadata.sorted_tables)
+        if table.name not in KEPT_TABLES
+    )
     with engine.begin() as connection:
-        for table in reversed(metadata.sorted_tables):
-            if table.name not in KEPT_TABLES:
-                connection.execute(table.delete())
+        connection.exec_driver_sql(f"SET LOCAL synchronous_commit TO OFF; {deletes}")
 
 
 @pytest.fixture(scope="module")

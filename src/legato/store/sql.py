@@ -88,12 +88,13 @@ def _by_key(table: sa.Table, key_column: str) -> Prepared:
     return Prepared(sa.select(table).where(table.c[key_column] == _bp("key")))
 
 
-_RESERVE_KEYS = Prepared(
+_RESERVE_KEYS_STATEMENT = (
     sa.update(key_counters)
     .where(key_counters.c.name == KEY_COUNTER)
     .values(next_key=key_counters.c.next_key + _bp("count"))
     .returning(key_counters.c.next_key)
 )
+_RESERVE_KEYS = Prepared(_RESERVE_KEYS_STATEMENT)
 _INSERT_DEFINITION = _insert(definitions)
 _DEFINITION_BY_KEY = _by_key(definitions, "definition_key")
 _DEFINITION_BY_VERSION = Prepared(
@@ -425,6 +426,11 @@ class SqlStore:
         try:
             _prepare_schema(self._connection)
             self._wake_channel = self._channel_of(self._connection)
+            self._keys_lock = threading.Lock()
+            self._keys_connection: sa.Connection | None = None
+            self._reserve_apart = (
+                self._reserve_keys_apart if self._wake_channel is not None else None
+            )
         except BaseException:
             self.close()
             raise
@@ -453,7 +459,7 @@ class SqlStore:
                 transaction = connection.begin()
             tx: SqlTransaction | None = None
             try:
-                tx = SqlTransaction(connection, self._wake_channel)
+                tx = SqlTransaction(connection, self._wake_channel, self._reserve_apart)
                 yield tx
                 tx.close()
                 try:
@@ -496,6 +502,23 @@ class SqlStore:
             self._connection = self._engine.connect()
         self._broken = False
 
+    def _reserve_keys_apart(self, count: int) -> range:
+        """Bump the key counter in a transaction of its own, on a connection of its own."""
+        with self._keys_lock, _translated_errors():
+            if self._keys_connection is None or self._keys_connection.invalidated:
+                self._keys_connection = self._engine.connect()
+            connection = self._keys_connection
+            try:
+                with connection.begin():
+                    end = int(
+                        connection.execute(_RESERVE_KEYS_STATEMENT, {"count": count}).scalar_one()
+                    )
+            except sa.exc.DBAPIError:
+                # Replace a connection that the server closed, at the next reservation.
+                connection.invalidate()
+                raise
+        return range(end - count, end)
+
     @staticmethod
     def _channel_of(connection: sa.Connection) -> str | None:
         if connection.dialect.name != "postgresql":
@@ -514,6 +537,9 @@ class SqlStore:
         """Close the connection and release the engine."""
         with self._lock:
             self._connection.close()
+            keys_connection = getattr(self, "_keys_connection", None)
+            if keys_connection is not None:
+                keys_connection.close()
             self._engine.dispose()
 
 
@@ -586,8 +612,14 @@ def is_connection_error(exc: BaseException, state: str | None) -> bool:
 class SqlTransaction:
     """Reads and writes inside one SQL transaction (the port: ``ports.Transaction``)."""
 
-    def __init__(self, connection: sa.Connection, wake_channel: str | None = None) -> None:
+    def __init__(
+        self,
+        connection: sa.Connection,
+        wake_channel: str | None = None,
+        reserve_apart: Callable[[int], range] | None = None,
+    ) -> None:
         self._connection = connection
+        self._reserve_apart = reserve_apart
         self._dialect = connection.dialect
         self._dialect_name = connection.dialect.name
         dbapi = connection.dialect.loaded_dbapi
@@ -659,13 +691,20 @@ class SqlTransaction:
 
     # -- keys ---------------------------------------------------------------------------------
     def reserve_keys(self, count: int) -> range:
-        """Reserve ``count`` fresh keys (returned to the pool if the transaction rolls back).
+        """Reserve ``count`` fresh keys.
 
-        The counter row is bumped inside the transaction, so a reservation is durable exactly
-        when the rows that use its keys are.
+        On SQLite the counter row is bumped inside the transaction (one writer at a time
+        anyway), so a reservation is durable exactly when the rows that use its keys are. On
+        PostgreSQL it is bumped in a short transaction of its own: the row lock would
+        otherwise be held until this transaction's commit and make every other node that
+        needs keys wait for it. Keys of a block whose transaction rolls back are then never
+        used, which keeps them unique.
         """
         if count < 1:
             raise StoreError(f"cannot reserve {count} keys")
+        if self._reserve_apart is not None:
+            self._check_open()
+            return self._reserve_apart(count)
         end = int(self._run(_RESERVE_KEYS, {"count": count}).fetchone()[0])
         return range(end - count, end)
 

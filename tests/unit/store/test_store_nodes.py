@@ -147,3 +147,39 @@ def test_a_named_lock_is_held_by_one_postgres_transaction_at_a_time(postgres_url
     finally:
         first.close()
         second.close()
+
+
+@pytest.mark.postgres
+def test_reserving_keys_does_not_wait_for_another_nodes_open_transaction(
+    postgres_url: str,
+) -> None:
+    first, second = SqlStore(postgres_url), SqlStore(postgres_url)
+    try:
+        reserved, release = threading.Event(), threading.Event()
+        blocks: list[range] = []
+
+        def hold() -> None:
+            with first.transaction() as tx:
+                blocks.append(tx.reserve_keys(100))
+                reserved.set()
+                release.wait(10)
+
+        def reserve() -> None:
+            with second.transaction() as tx:
+                blocks.append(tx.reserve_keys(100))
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        assert reserved.wait(10)
+        other = threading.Thread(target=reserve)
+        other.start()
+        other.join(timeout=5)
+        finished_while_held = not other.is_alive()
+        release.set()
+        holder.join()
+        other.join()
+        assert finished_while_held
+        assert set(blocks[0]).isdisjoint(blocks[1])
+    finally:
+        first.close()
+        second.close()

@@ -9,7 +9,7 @@ first subscription that opens for it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,7 @@ from legato.engine import commands as cmd
 from legato.engine import values
 from legato.runtime.projection import BatchWrites
 from legato.store.ports import Transaction
+from legato.store.records import SubscriptionRecord
 
 
 @dataclass(slots=True)
@@ -35,10 +36,50 @@ def message_delivery(
     tx: Transaction, name: str, correlation_key: str | None, variables: Mapping[str, Any]
 ) -> Delivery:
     """The commands that deliver a message to its subscriptions."""
+    found = tx.find_subscriptions("message", name, correlation_key)
+    return _message_delivery(found, name, correlation_key, variables)
+
+
+def message_deliveries(
+    tx: Transaction, messages: Sequence[tuple[str, str | None, Mapping[str, Any]]]
+) -> list[Delivery]:
+    """The deliveries of many ``(name, correlation_key, variables)`` messages, each as by
+    :func:`message_delivery`, from one subscription lookup per message name.
+
+    Every message sees the subscriptions as they are before any of them is delivered (as
+    :func:`message_delivery` called for each in turn would).
+    """
+    keys_by_name: dict[str, list[str | None]] = {}
+    for name, key, _ in messages:
+        keys_by_name.setdefault(name, []).append(key)
+    waiting: dict[tuple[str, str | None], list[SubscriptionRecord]] = {}
+    starts: dict[str, list[SubscriptionRecord]] = {}
+    for name, keys in keys_by_name.items():
+        starts[name] = []
+        for sub in tx.find_message_subscriptions(name, keys):
+            if sub.instance_key is None:
+                starts[name].append(sub)
+            else:
+                waiting.setdefault((name, sub.correlation_key), []).append(sub)
+    deliveries = []
+    for name, key, variables in messages:
+        found = waiting.get((name, key), [])
+        if starts[name]:  # rare: keep the subscriptions in key order, as one lookup has them
+            found = sorted([*found, *starts[name]], key=lambda sub: sub.subscription_key)
+        deliveries.append(_message_delivery(found, name, key, variables))
+    return deliveries
+
+
+def _message_delivery(
+    found: Iterable[SubscriptionRecord],
+    name: str,
+    correlation_key: str | None,
+    variables: Mapping[str, Any],
+) -> Delivery:
     delivery = Delivery()
     seen_instances: set[int] = set()
     seen_definitions: set[int] = set()
-    for sub in tx.find_subscriptions("message", name, correlation_key):
+    for sub in found:
         if sub.instance_key is None:
             if sub.definition_key in seen_definitions:
                 continue

@@ -17,6 +17,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from legato.errors import ConflictError, NotFoundError, StoreError
@@ -499,6 +500,16 @@ class MemoryTransaction:
             return None
         return replace(stored[0], state=_json_copy(stored[1]))
 
+    def get_instances(self, instance_keys: Sequence[int]) -> list[InstanceRecord]:
+        """The instances of these keys (with their states); unknown keys are left out."""
+        found = (self.get_instance(key) for key in dict.fromkeys(instance_keys))
+        return [record for record in found if record is not None]
+
+    def get_revisions(self, instance_keys: Sequence[int]) -> dict[int, int]:
+        """The stored revision of each of these instances (unknown keys are left out)."""
+        found = ((key, self.get_revision(key)) for key in instance_keys)
+        return {key: revision for key, revision in found if revision is not None}
+
     def list_instances(
         self,
         *,
@@ -786,6 +797,17 @@ class MemoryTransaction:
         else:
             found = lookup(("name", kind, name))
         return _ordered(found, lambda s: s.subscription_key)
+
+    def find_message_subscriptions(
+        self, name: str, correlation_keys: Sequence[str | None]
+    ) -> list[SubscriptionRecord]:
+        """Open message subscriptions of ``name`` for any of ``correlation_keys`` and the
+        start-event ones of the name, each once, oldest (by key) first."""
+        self._check_open()
+        lookup = self._subscriptions.lookup
+        found = [lookup(("correlation", "message", name, key)) for key in set(correlation_keys)]
+        found.append(lookup(("start", "message", name)))
+        return _ordered(chain.from_iterable(found), lambda s: s.subscription_key)
 
     def list_subscriptions(
         self, *, instance_key: int | None = None, definition_key: int | None = None

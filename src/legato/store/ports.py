@@ -78,6 +78,13 @@ class Transaction(Protocol):
     def get_instance(self, instance_key: int) -> InstanceRecord | None:
         """One instance by key (with its state)."""
 
+    def get_instances(self, instance_keys: Sequence[int]) -> list[InstanceRecord]:
+        """The instances of these keys (with their states), in no particular order; unknown
+        keys are left out. Reads many states in a few queries instead of one each."""
+
+    def get_revisions(self, instance_keys: Sequence[int]) -> dict[int, int]:
+        """The stored revision of each of these instances (unknown keys are left out)."""
+
     def list_instances(
         self,
         *,
@@ -181,6 +188,17 @@ class Transaction(Protocol):
 
         For messages, an instance subscription matches only when its correlation key equals
         ``correlation_key``; start-event subscriptions (``instance_key`` None) always match.
+        """
+
+    def find_message_subscriptions(
+        self, name: str, correlation_keys: Sequence[str | None]
+    ) -> list[SubscriptionRecord]:
+        """Open message subscriptions of ``name`` for any of ``correlation_keys``, oldest first.
+
+        What :meth:`find_subscriptions` returns for each key (``kind`` "message"), united and
+        each subscription once: the instance subscriptions whose correlation key is one of
+        the keys (None equals None) and the start-event subscriptions of the name. One lookup
+        for a batch of messages instead of one query per message.
         """
 
     def list_subscriptions(

@@ -1413,3 +1413,71 @@ def test_postgres_a_lost_connection_is_a_store_error_then_replaced(postgres_url:
             assert tx.reserve_keys(1)
     finally:
         store.close()
+
+
+# -- bulk reads for a batch of messages -----------------------------------------------------
+
+
+def test_message_subscriptions_of_many_correlation_keys_in_one_lookup(store: Store) -> None:
+    seed(store, 10, 11, 12)
+    with store.transaction() as tx:
+        tx.insert_subscriptions(
+            [
+                subscription(65, "order-1", instance_key=11),
+                subscription(60, "order-1"),
+                subscription(61, "order-2", instance_key=12),
+                subscription(62, None, instance_key=12),
+                subscription(63, "order-1", name="shipped"),
+                subscription(64, None, instance_key=None, interrupting=False),
+                subscription(66, "order-1", kind="signal"),
+            ]
+        )
+    with store.transaction() as tx:
+        found = tx.find_message_subscriptions("paid", ["order-2", "order-1", "order-1", "none"])
+        # Each once, oldest first, start events whatever the keys; never signals.
+        assert subscription_keys(found) == [60, 61, 64, 65]
+        assert found[0] == subscription(60, "order-1")
+        # None equals None, as in find_subscriptions.
+        assert subscription_keys(tx.find_message_subscriptions("paid", [None, "order-2"])) == [
+            61,
+            62,
+            64,
+        ]
+        assert subscription_keys(tx.find_message_subscriptions("paid", [])) == [64]
+        assert subscription_keys(tx.find_message_subscriptions("shipped", ["order-1"])) == [63]
+        assert tx.find_message_subscriptions("unknown", ["order-1"]) == []
+
+
+def test_message_subscriptions_of_more_keys_than_one_sql_list_holds(store: Store) -> None:
+    seed(store)
+    waiting = [subscription(100 + i, f"order-{i}") for i in range(1_203)]
+    with store.transaction() as tx:
+        tx.insert_subscriptions(waiting)
+    asked = [f"order-{i}" for i in range(0, 1_203, 2)] + ["order-1202", "unknown"]
+    with store.transaction() as tx:
+        found = tx.find_message_subscriptions("paid", asked)
+    assert subscription_keys(found) == [100 + i for i in range(0, 1_203, 2)]
+
+
+def test_instances_and_revisions_read_in_bulk(store: Store) -> None:
+    seed(store, 10, 11, 12)
+    with store.transaction() as tx:
+        tx.update_instance(replace(instance(11), revision=1, status="completed"))
+    with store.transaction() as tx:
+        found = tx.get_instances([12, 10, 99, 10])
+        assert sorted(found, key=lambda record: record.instance_key) == [instance(10), instance(12)]
+        assert tx.get_revisions([11, 10, 99]) == {10: 0, 11: 1}
+        assert tx.get_instances([]) == []
+        assert tx.get_revisions([]) == {}
+
+
+def test_bulk_instance_reads_of_more_keys_than_one_sql_list_holds(store: Store) -> None:
+    keys = list(range(10, 1_213))
+    seed(store, *keys)
+    asked = [*keys[::3], 5_000]
+    with store.transaction() as tx:
+        found = tx.get_instances(asked)
+        revisions = tx.get_revisions(asked)
+    assert sorted(record.instance_key for record in found) == keys[::3]
+    assert found[0].state == instance(found[0].instance_key).state
+    assert revisions == dict.fromkeys(keys[::3], 0)

@@ -20,12 +20,13 @@ from legato.engine.state import (
 )
 
 Applier = Callable[[InstanceState, Any], None]
-_APPLIERS: dict[type[ev.Event], Applier] = {}
+APPLIERS: dict[type[ev.Event], Applier] = {}
+"""The applier of each event class (what :func:`apply` looks up)."""
 
 
 def _applies(event_class: type[ev.Event]) -> Callable[[Applier], Applier]:
     def register(function: Applier) -> Applier:
-        _APPLIERS[event_class] = function
+        APPLIERS[event_class] = function
         return function
 
     return register
@@ -33,7 +34,7 @@ def _applies(event_class: type[ev.Event]) -> Callable[[Applier], Applier]:
 
 def apply(state: InstanceState, event: ev.Event) -> None:
     """Change ``state`` as ``event`` says."""
-    _APPLIERS[type(event)](state, event)
+    APPLIERS[type(event)](state, event)
 
 
 def replay(instance_key: int, history: Iterable[ev.Event]) -> InstanceState:
@@ -301,7 +302,7 @@ for _event_class in (
     ev.ErrorThrown,
     ev.EscalationThrown,
 ):
-    _APPLIERS[_event_class] = _history_only
+    APPLIERS[_event_class] = _history_only
 
 
 @_applies(ev.CompensationRecorded)

@@ -189,6 +189,8 @@ def _schedule(
 
 def close_waits(p: Processing, owner: ElementInstance, only: set[str] | None = None) -> None:
     """End the waits of ``owner`` (only those of the events in ``only``, when given)."""
+    if not (p.state.timers or p.state.subscriptions):
+        return  # most instances wait on neither, and this runs for every element
     for timer in list(p.state.timers.values()):
         if timer.element_instance_key == owner.key and (only is None or timer.element_id in only):
             p.emit(ev.TimerCanceled(at=p.ctx.now, timer_key=timer.timer_key))

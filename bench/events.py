@@ -31,9 +31,12 @@ Run from the repository root::
     .venv/bin/python bench/events.py                       # full run, writes RESULTS.md
     .venv/bin/python bench/events.py --timers 3000 --messages 3000 --window 5 \\
         --single-messages 200 --no-write                    # quick check
+    .venv/bin/python bench/events.py --only messages --message-batches 1000
+                                                            # correlation only, prints
 
 The results replace the section "Events: timers and message correlation" of
-``bench/RESULTS.md`` (other sections are kept) unless ``--no-write`` is given.
+``bench/RESULTS.md`` (other sections are kept) unless ``--no-write`` is given. A run of one
+phase (``--only``) prints its figures (and its profile, by ``--profile``) and writes nothing.
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ TARGET_LATENESS_S = 60.0  # every timer fires within 60 s of its due time
 TARGET_CORRELATIONS_PER_S = 3_000.0
 FLAT_TOLERANCE = 0.05  # "flat": no phase end more than 5 % above the end of the first phase
 PROFILE_TOP = 12
+ENGINE_CACHE_SIZE = 10_000  # instance states the engine keeps (CommandExecutor cache_size)
 
 HEADER = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -496,10 +500,15 @@ def profile_timers(args: argparse.Namespace, batch_size: int) -> tuple[str, list
 
 
 def profile_messages(args: argparse.Namespace, publish_batch: int) -> tuple[str, list[str]]:
-    """Profile publishing ``--profile-instances`` matching messages in batches."""
+    """Profile publishing ``--profile-instances`` matching messages in batches.
+
+    As many other instances as the engine caches are started after them, so that their states
+    are read from the database as most are in the full run (not found in the cache).
+    """
     n = args.profile_instances
     with fresh_engine("profile-messages", args.batch_size, MESSAGE_BPMN) as (engine, _db):
         start_waiting(engine, "order", n, args.start_batch)
+        start_waiting(engine, "filler", ENGINE_CACHE_SIZE, args.start_batch)
         profile = cProfile.Profile()
         began = time.perf_counter()
         profile.enable()
@@ -533,11 +542,11 @@ class Report:
 
     @property
     def best_timers(self) -> TimerRun:
-        return min(self.timers, key=lambda r: (r.max_lateness, r.done_after_t0_s))
+        return best_timer_run(self.timers)
 
     @property
     def best_messages(self) -> MessageRun:
-        return max(self.messages, key=lambda r: r.rate)
+        return best_message_run(self.messages)
 
     @property
     def memory(self) -> list[MemoryPhase]:
@@ -546,11 +555,11 @@ class Report:
 
     @property
     def timers_met(self) -> bool:
-        return self.best_timers.max_lateness <= TARGET_LATENESS_S
+        return timers_met(self.best_timers)
 
     @property
     def messages_met(self) -> bool:
-        return self.best_messages.rate >= TARGET_CORRELATIONS_PER_S
+        return messages_met(self.best_messages)
 
     def markdown(self) -> str:
         a = self.args
@@ -657,8 +666,9 @@ class Report:
             "",
             "RSS (VmRSS after gc.collect()) before and after each phase; each run has its own "
             "engine and database, all in one process. The script keeps only the keys of the "
-            "sampled instances. The engine caches the state of up to 10,000 active instances, "
-            "so the first start phase fills that cache; memory is called flat when no later "
+            "sampled instances. The engine caches the state of up to "
+            f"{ENGINE_CACHE_SIZE:,} active instances, so the first start phase fills that cache; "
+            "memory is called flat when no later "
             f"phase ends more than {FLAT_TOLERANCE * 100:.0f} % above the end of the first.",
             "",
             "| Phase | RSS before (MiB) | RSS after (MiB) | Change (MiB) | Database + WAL (MiB) |",
@@ -711,7 +721,8 @@ class Report:
                 self.timer_profile,
             ),
             (
-                f"publishing {a.profile_instances:,} messages, {bm.publish_batch:,} per call",
+                f"publishing {a.profile_instances:,} messages, {bm.publish_batch:,} per call, to "
+                "instances whose states are not cached",
                 self.message_profile,
             ),
         ):
@@ -757,6 +768,43 @@ class Report:
             )
         lines.append("")
         return lines
+
+
+def best_timer_run(runs: list[TimerRun]) -> TimerRun:
+    return min(runs, key=lambda r: (r.max_lateness, r.done_after_t0_s))
+
+
+def best_message_run(runs: list[MessageRun]) -> MessageRun:
+    return max(runs, key=lambda r: r.rate)
+
+
+def timers_met(run: TimerRun) -> bool:
+    return run.max_lateness <= TARGET_LATENESS_S
+
+
+def messages_met(run: MessageRun) -> bool:
+    return run.rate >= TARGET_CORRELATIONS_PER_S
+
+
+def run_profiles(
+    args: argparse.Namespace, timers: list[TimerRun], messages: list[MessageRun], log: Log
+) -> tuple[list[str] | None, list[str] | None]:
+    """Profile the phases that ``--profile`` asks for (by default those that missed their
+    target); returns the report lines of the timer and of the message profile."""
+
+    def wanted(met: bool) -> bool:
+        return args.profile == "always" or (args.profile == "missed" and not met)
+
+    timer_lines = message_lines = None
+    if timers and wanted(timers_met(best_timer_run(timers))):
+        log(f"profile: firing {args.profile_instances:,} due timers ...")
+        raw_text, timer_lines = profile_timers(args, best_timer_run(timers).batch_size)
+        log(raw_text)
+    if messages and wanted(messages_met(best_message_run(messages))):
+        log(f"profile: publishing {args.profile_instances:,} messages ...")
+        raw_text, message_lines = profile_messages(args, best_message_run(messages).publish_batch)
+        log(raw_text)
+    return timer_lines, message_lines
 
 
 def int_list(text: str) -> list[int]:
@@ -805,6 +853,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default="missed",
         help="profile a phase when its target is missed (default), always, or never",
     )
+    parser.add_argument(
+        "--only",
+        choices=["timers", "messages"],
+        default=None,
+        help="run one phase; its figures are printed, RESULTS.md is not written",
+    )
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args(argv)
@@ -834,7 +888,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"  Legato SQLite: {pragmas}")
 
     timers: list[TimerRun] = []
-    for index, batch_size in enumerate(args.timer_batch_sizes):
+    for index, batch_size in enumerate(args.timer_batch_sizes if args.only != "messages" else []):
         log(f"timers: {args.timers:,} instances, batch_size={batch_size} ...")
         run = timer_run = run_timers(args, batch_size, index == 0, log)
         timers.append(timer_run)
@@ -848,7 +902,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     messages: list[MessageRun] = []
     single: MessageRun | None = None
-    for index, publish_batch in enumerate(args.message_batches):
+    for index, publish_batch in enumerate(args.message_batches if args.only != "timers" else []):
         log(f"messages: {args.messages:,} instances, {publish_batch:,} per publish_messages ...")
         one_by_one = args.single_messages if index == 0 else 0
         message_run = run_messages(args, publish_batch, one_by_one, log)
@@ -859,21 +913,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if message_run.single_count:
             log(f"  one at a time: {message_run.single_rate:,.0f}/s")
 
+    profiles = run_profiles(args, timers, messages, log)
+    if args.only is not None:
+        return 0  # one phase: printed above, not a whole report
     # ru_maxrss is updated lazily; never report a peak below a sampled value.
     sampled = [m.after_mb for r in timers for m in r.memory]
     peak = max(peak_rss_mb(), *sampled, *(m.after_mb for r in messages for m in r.memory))
     report = Report(command, date, machine, args, pragmas, timers, messages, single, peak)
-    if args.profile == "always" or (args.profile == "missed" and not report.timers_met):
-        log(f"profile: firing {args.profile_instances:,} due timers ...")
-        raw_text, report.timer_profile = profile_timers(args, report.best_timers.batch_size)
-        log(raw_text)
-    if args.profile == "always" or (args.profile == "missed" and not report.messages_met):
-        log(f"profile: publishing {args.profile_instances:,} messages ...")
-        raw_text, report.message_profile = profile_messages(
-            args, report.best_messages.publish_batch
-        )
-        log(raw_text)
-
+    report.timer_profile, report.message_profile = profiles
     publish(report.markdown(), SECTION_TITLE, args.results, write=not args.no_write)
     return 0
 

@@ -9,9 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from engine_stores import engine_store, postgres_pool, sqlite_template
+from engine_stores import engine_store, postgres_pool, sqlite_pool
 
-__all__ = ["engine_store", "postgres_pool", "sqlite_template"]
+__all__ = ["engine_store", "postgres_pool", "sqlite_pool"]
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Fixtures for every test below; imported after the path is set (so not at the top).
-from engine_stores import engine_store, postgres_pool, sqlite_template  # noqa: E402
+from engine_stores import engine_store, postgres_pool, sqlite_pool  # noqa: E402
 from postgres_fixtures import (  # noqa: E402
     empty_postgres_url,
     fresh_postgres_url,
@@ -27,7 +27,7 @@ __all__ = [
     "postgres_pool",
     "postgres_store",
     "postgres_url",
-    "sqlite_template",
+    "sqlite_pool",
 ]
 
 

@@ -2,25 +2,21 @@
 
 A test that uses the ``engine_store`` fixture runs once per store kind, and the kind is in
 its id (``[memory]``, ``[sqlite]``, ``[postgres]``). In such a test every ``TestEngine()``
-built without a url or store gets a new, empty store of that kind of its own (through
+built without a url or store gets an empty store of that kind of its own (through
 :func:`legato.testing.use_stores`), so the tests themselves do not change.
 
-New stores must be cheap, since every case of the engine and conformance suites makes one:
-
-- SQLite: a copy of a database file made once per session (about 12 ms, against about
-  55 ms to create the tables in a new file).
-- PostgreSQL: stores stay open for the whole session, each on a schema of its own, and are
-  lent to one test at a time, emptied first (a few ms). Opening a store there costs about
-  100 ms: a new connection pool, the dialect's first-connect queries and the schema check.
+The engine and conformance suites make a store for every case, hundreds in all, and opening
+a store costs far more than the rest of a small case: about 25 ms on SQLite (the schema and
+migration checks) and about 100 ms on PostgreSQL (a new connection pool, the dialect's
+first-connect queries, the same checks). So the database stores stay open for the whole
+session, each on a database file or schema of its own, and are lent to one test at a time,
+emptied first (a few ms).
 """
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from pathlib import Path
-from typing import Protocol
 
 import pytest
 
@@ -30,34 +26,6 @@ from legato.testing import use_stores
 from postgres_fixtures import empty_tables, fresh_schema
 
 ENGINE_STORES = ("memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres))
-
-
-class _Lender(Protocol):
-    def lend(self) -> Store: ...
-
-    def give_back(self) -> None: ...
-
-
-class _SqliteFiles:
-    """New SQLite databases for one test, copied from an empty template."""
-
-    def __init__(self, template: Path, directory: Path) -> None:
-        self._template = template
-        self._directory = directory
-        self._stores: list[SqlStore] = []
-
-    def lend(self) -> Store:
-        path = self._directory / f"engine-{len(self._stores)}.db"
-        shutil.copyfile(self._template, path)
-        # NORMAL (no fsync per commit; durable on a process crash) is a setting users run
-        # too; it made the SQLite runs of these suites about a third faster than FULL.
-        store = SqlStore(f"sqlite:///{path}", synchronous="NORMAL")
-        self._stores.append(store)
-        return store
-
-    def give_back(self) -> None:
-        for store in self._stores:
-            store.close()
 
 
 class _KeptOpenStore(SqlStore):
@@ -70,19 +38,19 @@ class _KeptOpenStore(SqlStore):
         super().close()
 
 
-class _PostgresPool:
-    """Open stores on schemas of their own; a test borrows the first ones it needs."""
+class _StorePool:
+    """Open stores of one kind; a test borrows the first ones it needs, emptied."""
 
-    def __init__(self, stack: ExitStack) -> None:
+    def __init__(self, stack: ExitStack, open_store: Callable[[int], _KeptOpenStore]) -> None:
         self._stack = stack
+        self._open_store = open_store
         self._stores: list[_KeptOpenStore] = []
         self._lent = 0
-        self._add()  # fails (or skips) the first PostgreSQL test here, at setup
+        self._add()  # an unreachable server fails (or skips) the first test, at setup
 
     def _add(self) -> None:
-        url = self._stack.enter_context(fresh_schema())
-        store = _KeptOpenStore(url)
-        self._stack.callback(store.release)  # before the schema is dropped
+        store = self._open_store(len(self._stores))
+        self._stack.callback(store.release)  # before its schema is dropped
         self._stores.append(store)
 
     def lend(self) -> Store:
@@ -98,18 +66,24 @@ class _PostgresPool:
 
 
 @pytest.fixture(scope="session")
-def postgres_pool() -> Iterator[_PostgresPool]:
-    """The session's pool of PostgreSQL stores (schemas dropped at the end)."""
+def postgres_pool() -> Iterator[_StorePool]:
+    """The session's PostgreSQL stores, each on a schema of its own (dropped at the end)."""
     with ExitStack() as stack:
-        yield _PostgresPool(stack)
+        yield _StorePool(stack, lambda _: _KeptOpenStore(stack.enter_context(fresh_schema())))
 
 
 @pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An empty Legato database file to copy."""
-    path = tmp_path_factory.mktemp("sqlite-template") / "legato.db"
-    SqlStore(f"sqlite:///{path}").close()
-    return path
+def sqlite_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_StorePool]:
+    """The session's SQLite stores, each in a file of its own."""
+    folder = tmp_path_factory.mktemp("engine-stores")
+
+    def open_store(number: int) -> _KeptOpenStore:
+        # NORMAL (no fsync per commit; durable on a process crash) is a setting users run
+        # too; it made the SQLite runs of these suites about a third faster than FULL.
+        return _KeptOpenStore(f"sqlite:///{folder / f'engine-{number}.db'}", synchronous="NORMAL")
+
+    with ExitStack() as stack:
+        yield _StorePool(stack, open_store)
 
 
 @pytest.fixture(params=ENGINE_STORES)
@@ -119,14 +93,9 @@ def engine_store(request: pytest.FixtureRequest) -> Iterator[str]:
     if kind == "memory":
         yield kind
         return
-    lender: _Lender
-    if kind == "postgres":
-        lender = request.getfixturevalue("postgres_pool")
-    else:
-        template = request.getfixturevalue("sqlite_template")
-        lender = _SqliteFiles(template, request.getfixturevalue("tmp_path"))
+    pool: _StorePool = request.getfixturevalue(f"{kind}_pool")
     try:
-        with use_stores(lender.lend):
+        with use_stores(pool.lend):
             yield kind
     finally:
-        lender.give_back()
+        pool.give_back()

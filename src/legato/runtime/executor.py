@@ -244,6 +244,10 @@ class CommandExecutor:
                 try:
                     if plan is not None:
                         commands = [*commands, *plan(tx)]
+                    if len(commands) > 1:
+                        # A batch of job results checks its instances' revisions with one
+                        # query instead of one per instance.
+                        self.preload(tx, _existing_instances(commands))
                     outcomes = [self._run(tx, writes, command, touched) for command in commands]
                     refused = next((o.error for o in outcomes if o.error is not None), None)
                     if refused is not None and all_or_nothing:
@@ -433,6 +437,11 @@ class CommandExecutor:
 
 def _starts_instances(commands: Sequence[cmd.Command]) -> bool:
     return any(isinstance(command, cmd.StartInstance) for command in commands)
+
+
+def _existing_instances(commands: Sequence[cmd.Command]) -> list[int]:
+    """The instances that ``commands`` address, except the ones they start."""
+    return [c.instance_key for c in commands if not isinstance(c, cmd.StartInstance)]
 
 
 def _cached_from(record: InstanceRecord) -> _Cached:

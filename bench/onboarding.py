@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import shlex
 import sqlite3
 import sys
@@ -210,6 +211,13 @@ class Throughput:
     start_seconds: float = 0.0
     drain_seconds: float = 0.0
     engine_span_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    """Process CPU time (user + system) of the timed section: less sensitive to the other
+    work on a shared machine than the wall time."""
+
+    @property
+    def cpu_ms_per_instance(self) -> float:
+        return self.cpu_seconds / self.instances * 1000.0
 
     @property
     def per_second(self) -> float:
@@ -276,6 +284,7 @@ def legato_throughput(bpmn: Path, n: int, batch_size: int, warm_up: int) -> Thro
         try:
             legato_warm_up(engine, warm_up)
             scores = [score_for(i) for i in range(n)]
+            c0 = time.process_time()
             t0 = time.perf_counter()
             # Starts are submitted in batches (one transaction per batch_size starts), the way
             # a service under load hands many starts to the engine at once.
@@ -286,26 +295,29 @@ def legato_throughput(bpmn: Path, n: int, batch_size: int, warm_up: int) -> Thro
             t1 = time.perf_counter()
             jobs = engine.run_until_idle()
             t2 = time.perf_counter()
+            cpu = time.process_time() - c0
             if jobs != n * JOBS_PER_INSTANCE:
                 raise RuntimeError(f"Legato ran {jobs} jobs for {n} instances")
             checks = [check_legato(engine, k, s) for k, s in zip(keys, scores, strict=True)]
         finally:
             engine.close()
     span = max(c.completed for c in checks) - min(c.created for c in checks)
-    return Throughput(n, t2 - t0, t1 - t0, t2 - t1, span.total_seconds())
+    return Throughput(n, t2 - t0, t1 - t0, t2 - t1, span.total_seconds(), cpu)
 
 
 def spiff_throughput(runner: SpiffRunner, n: int, warm_up: int) -> Throughput:
     for i in range(warm_up):
         check_spiff(runner.run(score_for(i)), score_for(i))
-    elapsed = 0.0
+    elapsed = cpu = 0.0
     for i in range(n):
         score = score_for(i)
+        c0 = time.process_time()
         t0 = time.perf_counter()
         workflow = runner.run(score)
         elapsed += time.perf_counter() - t0
+        cpu += time.process_time() - c0
         check_spiff(workflow, score)
-    return Throughput(n, elapsed)
+    return Throughput(n, elapsed, cpu_seconds=cpu)
 
 
 def legato_latency(bpmn: Path, samples: int, batch_size: int, warm_up: int) -> Latency:
@@ -394,6 +406,8 @@ class Report:
     legato_lat: Latency
     spiff_lat: Latency
     memory: Memory | None
+    load: tuple[float, float] = (0.0, 0.0)
+    """The 1-minute load average at the start and at the end of the run."""
 
     @property
     def ratio(self) -> float:
@@ -418,12 +432,18 @@ class Report:
             f"- Legato: SQLite file in a temporary directory, journal_mode="
             f"{self.pragmas['journal_mode']}, synchronous={self.pragmas['synchronous']}, "
             f"batch_size={a.batch_size}. SpiffWorkflow: in memory, no persistence.",
+            f"- Load average (1 min) at the start and at the end of the run: "
+            f"{self.load[0]:.1f} and {self.load[1]:.1f} (the machine is shared: wall times "
+            "vary with the other work on it; CPU times less so).",
             "",
             "| Measure | Legato (durable) | SpiffWorkflow (in memory) | Legato / Spiff |",
             "|---|---:|---:|---:|",
             f"| Throughput, {lt.instances:,} instances (instances/s) | {lt.per_second:,.0f} "
             f"| {st.per_second:,.0f} | {self.ratio:.2f}x |",
             f"| Throughput wall time (s) | {lt.seconds:.1f} | {st.seconds:.1f} | |",
+            f"| CPU time per instance, throughput run (ms) | {lt.cpu_ms_per_instance:.2f} "
+            f"| {st.cpu_ms_per_instance:.2f} "
+            f"| {lt.cpu_ms_per_instance / st.cpu_ms_per_instance:.2f}x |",
             f"| Latency p50, {len(ll.wall_ms)} single instances (ms) | {lp50:.1f} "
             f"| {sp50:.2f} | {lp50 / sp50:.1f}x |",
             f"| Latency p99 (ms) | {lp99:.1f} | {sp99:.2f} | {lp99 / sp99:.1f}x |",
@@ -523,6 +543,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     command = shlex.join(["python", "bench/onboarding.py", *raw])
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load_at_start = os.getloadavg()[0]
     log(f"{SECTION_TITLE}: {command}")
     for name, value in machine.items():
         log(f"  {name}: {value}")
@@ -541,7 +562,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     legato_tp = legato_throughput(args.bpmn, args.instances, args.batch_size, args.warm_up)
     log(
         f"  {legato_tp.per_second:,.0f} instances/s ({legato_tp.seconds:.1f} s: start "
-        f"{legato_tp.start_seconds:.1f} s, run {legato_tp.drain_seconds:.1f} s)"
+        f"{legato_tp.start_seconds:.1f} s, run {legato_tp.drain_seconds:.1f} s; CPU "
+        f"{legato_tp.cpu_ms_per_instance:.2f} ms per instance)"
     )
 
     log(f"latency: {args.latency_samples} single instances each ...")
@@ -566,7 +588,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     report = Report(
-        command, date, machine, args, pragmas, legato_tp, spiff_tp, legato_lat, spiff_lat, memory
+        command,
+        date,
+        machine,
+        args,
+        pragmas,
+        legato_tp,
+        spiff_tp,
+        legato_lat,
+        spiff_lat,
+        memory,
+        (load_at_start, os.getloadavg()[0]),
     )
     publish(report.markdown(), SECTION_TITLE, args.results, write=not args.no_write)
     return 0

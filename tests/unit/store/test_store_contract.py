@@ -1419,33 +1419,36 @@ def test_postgres_a_lost_connection_is_a_store_error_then_replaced(postgres_url:
 
 
 def test_message_subscriptions_of_many_correlation_keys_in_one_lookup(store: Store) -> None:
-    seed(store, 10, 11, 12)
+    seed(store, 10, 11)
+    start = subscription(85, None, instance_key=None)
     with store.transaction() as tx:
         tx.insert_subscriptions(
             [
-                subscription(65, "order-1", instance_key=11),
-                subscription(60, "order-1"),
-                subscription(61, "order-2", instance_key=12),
-                subscription(62, None, instance_key=12),
-                subscription(63, "order-1", name="shipped"),
-                subscription(64, None, instance_key=None, interrupting=False),
-                subscription(66, "order-1", kind="signal"),
+                subscription(83, "k2", instance_key=11),
+                subscription(80, "k1"),
+                subscription(84, "k2", kind="signal", name="paid"),
+                subscription(81, None, instance_key=11),
+                subscription(82, "k1", name="other"),
+                start,
             ]
         )
     with store.transaction() as tx:
-        found = tx.find_message_subscriptions("paid", ["order-2", "order-1", "order-1", "none"])
+        found = tx.find_message_subscriptions("paid", ["k2", "k1", "k1", "k9"])
         # Each once, oldest first, start events whatever the keys; never signals.
-        assert subscription_keys(found) == [60, 61, 64, 65]
-        assert found[0] == subscription(60, "order-1")
-        # None equals None, as in find_subscriptions.
-        assert subscription_keys(tx.find_message_subscriptions("paid", [None, "order-2"])) == [
-            61,
-            62,
-            64,
-        ]
-        assert subscription_keys(tx.find_message_subscriptions("paid", [])) == [64]
-        assert subscription_keys(tx.find_message_subscriptions("shipped", ["order-1"])) == [63]
-        assert tx.find_message_subscriptions("unknown", ["order-1"]) == []
+        assert subscription_keys(found) == [80, 83, 85]
+        assert found[0] == subscription(80, "k1") and found[2] == start
+        # None equals None; the same as find_subscriptions for each key, united.
+        for keys in ([None, "k2"], ["k1"], [None], []):
+            single = {
+                s.subscription_key
+                for k in keys
+                for s in tx.find_subscriptions("message", "paid", k)
+            }
+            assert subscription_keys(tx.find_message_subscriptions("paid", keys)) == sorted(
+                single | {85}
+            )
+        assert subscription_keys(tx.find_message_subscriptions("other", ["k1"])) == [82]
+        assert tx.find_message_subscriptions("unknown", ["k1"]) == []
 
 
 def test_message_subscriptions_of_more_keys_than_one_sql_list_holds(store: Store) -> None:

@@ -29,13 +29,14 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 from legato.errors import NotFoundError
 from legato.store.ports import Store, Transaction
+from legato.store.records import HistoryRecord, InstanceRecord
 
 RETENTION_LOCK = "retention"
 """The named lock (``Transaction.try_lock``) that a sweeping node holds for each batch."""
@@ -143,10 +144,16 @@ def _archive_line(tx: Transaction, instance_key: int) -> str:
     if record is None:  # pragma: no cover - found in this same transaction
         raise NotFoundError(f"instance {instance_key} does not exist")
     document = {
-        "instance": asdict(record),
-        "history": [asdict(event) for event in tx.history(instance_key)],
+        "instance": _fields(record),
+        "history": [_fields(event) for event in tx.history(instance_key)],
     }
     return json.dumps(document, default=_json_value, ensure_ascii=False) + "\n"
+
+
+def _fields(record: InstanceRecord | HistoryRecord) -> dict[str, Any]:
+    # Not dataclasses.asdict: its deep copy of the state and payloads (fresh from the
+    # database, owned by nobody else) was most of a batch's time, under the write lock.
+    return {field.name: getattr(record, field.name) for field in fields(record)}
 
 
 def _json_value(value: Any) -> Any:

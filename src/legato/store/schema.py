@@ -198,6 +198,9 @@ start_requests = sa.Table(
         "instance_key", sa.BigInteger, sa.ForeignKey("instances.instance_key"), nullable=False
     ),
     sa.Column("requested_at", UtcTimestamp, nullable=False),
+    # Deleting an instance's start requests, and checking the foreign key when the instance
+    # goes (retention), without a scan of the table (revision 0002).
+    sa.Index("ix_start_requests_instance", "instance_key"),
 )
 
 history = sa.Table(

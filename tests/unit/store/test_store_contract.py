@@ -1169,7 +1169,8 @@ def test_a_version_1_file_without_the_newer_tables_gets_them(tmp_path: Path) -> 
     with sqlite3.connect(path) as raw:
         for table in ("timers", "subscriptions", "messages", "alembic_version"):
             raw.execute(f"DROP TABLE {table}")
-        raw.execute("DROP INDEX ix_instances_status_ended")
+        for index in ("ix_instances_status_ended", "ix_start_requests_instance"):
+            raw.execute(f"DROP INDEX {index}")
     raw.close()
 
     second = SqlStore(url)

@@ -1,8 +1,13 @@
-"""An index of ended instances by status and end time, for the retention sweep.
+"""Indexes for the retention sweep.
 
-The sweep looks for instances that completed or were terminated before a cutoff. Active
-instances (``ended_at`` NULL) stay out of the index, so starting an instance writes no entry
-into it and the index only grows with the ended instances the sweep is there to remove.
+``ix_instances_status_ended``: the sweep looks for instances that completed or were
+terminated before a cutoff. Active instances (``ended_at`` NULL) stay out of the index, so
+starting an instance writes no entry into it and the index only grows with the ended
+instances the sweep is there to remove.
+
+``ix_start_requests_instance``: deleting an instance deletes its start requests, and the
+foreign key from ``start_requests`` is checked for every deleted instance; without an index
+both are a scan of the whole table.
 
 Purely additive: Legato releases from before migrations can still read and write the
 database, so ``schema_versions`` stays at 1.
@@ -33,7 +38,9 @@ def upgrade() -> None:
         sqlite_where=_ENDED,
         postgresql_where=_ENDED,
     )
+    op.create_index("ix_start_requests_instance", "start_requests", ["instance_key"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_start_requests_instance", table_name="start_requests")
     op.drop_index("ix_instances_status_ended", table_name="instances")

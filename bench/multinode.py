@@ -36,8 +36,10 @@ The results replace the section "Multi-node: onboarding workload on PostgreSQL" 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import shlex
 import signal
 import subprocess
@@ -54,6 +56,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -121,31 +124,34 @@ def _ticks() -> int:
     return os.sysconf("SC_CLK_TCK")
 
 
-def machine_busy_seconds() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat."""
+def machine_busy_seconds() -> float:
+    """Busy CPU seconds of the whole machine so far (all cores), from /proc/stat."""
     with open("/proc/stat", encoding="ascii") as stat:
         fields = [int(v) for v in stat.readline().split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
-    total = sum(fields[:8])
-    return (total - idle) / _ticks(), total / _ticks()
+    return (sum(fields[:8]) - idle) / _ticks()
+
+
+def process_cpu(pid: str) -> tuple[str, float]:
+    """(command name, CPU seconds so far) of a process; ("", 0) once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            text = stat.read()
+    except OSError:
+        return "", 0.0
+    name = text[text.find("(") + 1 : text.rfind(")")]
+    fields = text.rsplit(")", 1)[1].split()
+    return name, (int(fields[11]) + int(fields[12])) / _ticks()  # utime + stime
 
 
 def postgres_cpu_seconds() -> float:
     """CPU seconds used so far by the live PostgreSQL processes (all databases, all users)."""
-    total = 0
+    total = 0.0
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
-                text = stat.read()
-        except OSError:
-            continue
-        if "(postgres)" not in text:
-            continue
-        fields = text.rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime + stime
-    return total / _ticks()
+        if entry.isdigit():
+            name, seconds = process_cpu(entry)
+            total += seconds if name == "postgres" else 0.0
+    return total
 
 
 @dataclass
@@ -154,11 +160,17 @@ class CpuMark:
     busy: float
     postgres: float
     own: float
+    workers: float
 
     @classmethod
-    def now(cls) -> CpuMark:
-        busy, _ = machine_busy_seconds()
-        return cls(time.monotonic(), busy, postgres_cpu_seconds(), time.process_time())
+    def now(cls, workers: Sequence[int] = ()) -> CpuMark:
+        return cls(
+            time.monotonic(),
+            machine_busy_seconds(),
+            postgres_cpu_seconds(),
+            time.process_time(),
+            sum(process_cpu(str(pid))[1] for pid in workers),
+        )
 
 
 @dataclass
@@ -172,13 +184,13 @@ class CpuUse:
     workers: float
 
     @classmethod
-    def between(cls, start: CpuMark, end: CpuMark, workers: float) -> CpuUse:
+    def between(cls, start: CpuMark, end: CpuMark) -> CpuUse:
         return cls(
             end.wall - start.wall,
             end.busy - start.busy,
             end.postgres - start.postgres,
             end.own - start.own,
-            workers,
+            end.workers - start.workers,
         )
 
     def cores(self, seconds: float) -> float:
@@ -239,6 +251,9 @@ def node_main(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     conflicts = 0
+    profiler = cProfile.Profile() if args.profile_out else None
+    if profiler is not None:
+        profiler.enable()
     while not stopping.is_set():
         try:
             engine.serve(poll_interval=args.poll_interval)
@@ -249,8 +264,11 @@ def node_main(args: argparse.Namespace) -> int:
             # own commands create.
             conflicts += 1
             print(f"node {os.getpid()}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(args.profile_out)
     Path(args.out).write_text(
-        json.dumps({"ran": ran, "cpu": time.process_time(), "conflicts": conflicts}),
+        json.dumps({"ran": ran, "conflicts": conflicts}),
         encoding="utf-8",
     )
     engine.close()
@@ -264,7 +282,13 @@ class LegatoRun:
     """Node processes and a client on one fresh schema."""
 
     def __init__(
-        self, args: argparse.Namespace, schema: str, nodes: int, in_flight: int, tmp: Path
+        self,
+        args: argparse.Namespace,
+        schema: str,
+        nodes: int,
+        in_flight: int,
+        tmp: Path,
+        profile: Path | None = None,
     ) -> None:
         self.args = args
         self.in_flight = in_flight
@@ -276,6 +300,7 @@ class LegatoRun:
         self.client.deploy(args.bpmn)
         self.db = sa.create_engine(self.url)
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.profile = profile
 
     def spawn(self) -> None:
         for index in range(self.nodes):
@@ -288,22 +313,23 @@ class LegatoRun:
                 f"--batch-size={self.args.batch_size}",
                 f"--poll-interval={self.args.poll_interval}",
             ]
+            if self.profile is not None and index == 0:
+                command.append(f"--profile-out={self.profile}")
             self.procs.append(subprocess.Popen(command))
 
-    def stop(self) -> tuple[Counter[str], float, int]:
-        """Stop the nodes; what their handlers ran, their CPU seconds, their conflicts."""
+    def stop(self) -> tuple[Counter[str], int]:
+        """Stop the nodes; what their handlers ran and their conflicts."""
         for proc in self.procs:
             proc.send_signal(signal.SIGTERM)
         ran: Counter[str] = Counter()
-        cpu, conflicts = 0.0, 0
+        conflicts = 0
         for index, proc in enumerate(self.procs):
             if proc.wait(timeout=60) != 0:
                 raise RuntimeError(f"node {index} exited with {proc.returncode}")
             report = json.loads((self.tmp / f"node{index}.json").read_text(encoding="utf-8"))
             ran.update(report["ran"])
-            cpu += report["cpu"]
             conflicts += report["conflicts"]
-        return ran, cpu, conflicts
+        return ran, conflicts
 
     def kill(self) -> None:
         for proc in self.procs:
@@ -370,25 +396,27 @@ class LegatoRun:
         self.db.dispose()
 
 
-def run_legato(args: argparse.Namespace, nodes: int, in_flight: int) -> RunResult:
+def run_legato(
+    args: argparse.Namespace, nodes: int, in_flight: int, profile: Path | None = None
+) -> RunResult:
     with (
         fresh_schema(args.server, "legato_bench") as schema,
         tempfile.TemporaryDirectory(prefix="legato-multinode-") as tmp,
     ):
-        run = LegatoRun(args, schema, nodes, in_flight, Path(tmp))
+        run = LegatoRun(args, schema, nodes, in_flight, Path(tmp), profile)
         try:
             run.spawn()
             run.drive("w", args.warm_up)
-            start = CpuMark.now()
+            pids = [proc.pid for proc in run.procs]
+            start = CpuMark.now(pids)
             run.drive("m", args.instances)
-            end = CpuMark.now()
-            ran, node_cpu, conflicts = run.stop()
+            cpu = CpuUse.between(start, CpuMark.now(pids))
+            ran, conflicts = run.stop()
             span, latencies = run.measured("m", args.instances)
         finally:
             run.close()
     check_counts("Legato", ran, expected_steps(args.warm_up) + expected_steps(args.instances))
     setting = f"{nodes} node{'s' if nodes > 1 else ''}, {in_flight:,} in flight"
-    cpu = CpuUse.between(start, end, node_cpu)
     return RunResult(
         "Legato", setting, args.instances, span, latencies, cpu, nodes, in_flight, conflicts
     )
@@ -449,10 +477,9 @@ def dbos_main(args: argparse.Namespace) -> int:
     run_all("w", args.warm_up)
     start = CpuMark.now()
     branches = run_all("m", args.instances)
-    end = CpuMark.now()
-    # The whole measured phase happens in this process: its CPU counts as the DBOS side's.
-    cpu = CpuUse.between(start, end, end.own - start.own)
-    cpu.client = 0.0
+    cpu = CpuUse.between(start, CpuMark.now())
+    # The whole DBOS side runs in this process: its CPU is the workers', there is no client.
+    cpu.workers, cpu.client = cpu.client, 0.0
     DBOS.destroy()
     if branches != [taken_branch(score_for(i)) for i in range(args.instances)]:
         raise RuntimeError("DBOS: a workflow took the wrong branch")
@@ -517,6 +544,54 @@ def run_dbos(args: argparse.Namespace, threads: int) -> RunResult:
     return RunResult("DBOS", setting, args.instances_dbos, span, latencies, cpu, 1, threads)
 
 
+# -- profile of one node ------------------------------------------------------------------------
+
+
+def short_name(path: str) -> str:
+    for marker in ("site-packages/", "src/"):
+        if marker in path:
+            return path.split(marker, 1)[1]
+    return path
+
+
+def profile_lines(args: argparse.Namespace, log: Callable[[str], None]) -> list[str]:
+    """One more 1-node run with cProfile in the node (untimed): where a node's time goes."""
+    in_flight = max(args.in_flight)
+    log(f"profile: Legato, 1 node, {in_flight} in flight, cProfile in the node ...")
+    with tempfile.TemporaryDirectory(prefix="legato-multinode-") as tmp:
+        path = Path(tmp) / "node.prof"
+        run = run_legato(args, 1, in_flight, profile=path)
+        stats = pstats.Stats(str(path))
+    table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]  # not in the stubs
+    rows = sorted(table.items(), key=lambda item: item[1][2], reverse=True)
+    total = sum(v[2] for v in table.values())
+    waiting = sum(
+        v[3]
+        for (file, _, name), v in table.items()
+        if file.endswith("psycopg/connection.py") and name == "wait"
+    )
+    lines = [
+        f"cProfile of the node in one more run (1 node, {in_flight:,} in flight, "
+        f"{args.instances:,} instances, {run.per_second:,.0f}/s under the profiler; not in the "
+        "tables above): top 10 functions by own time",
+        "",
+        "| Function (by own time) | Calls | Own time (s) | Share | Cumulative (s) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for (file, line, name), (_, calls, own, cumulative, _) in rows[:10]:
+        where = f"{short_name(file)}:{line} {name}" if line else name
+        lines.append(
+            f"| `{where}` | {calls:,} | {own:.2f} | {own / total:.0%} | {cumulative:.2f} |"
+        )
+    lines += [
+        "",
+        f"Profiled node time {total:.1f} s, of which {waiting:.1f} s ({waiting / total:.0%}) "
+        "inside psycopg's `wait` (waiting for PostgreSQL's answers, which on this machine "
+        "includes waiting for a core).",
+    ]
+    return lines
+
+
 # -- report --------------------------------------------------------------------------------------
 
 
@@ -555,10 +630,13 @@ class Report:
     runs: list[RunResult]
     load_start: tuple[float, float, float]
     load_end: tuple[float, float, float]
+    profile: list[str]
 
     def markdown(self) -> str:
         lines = [f"## {SECTION_TITLE}", "", *self._setup(), "", *self._runs_table(), ""]
         lines += [*self._comparison(), "", *self._nodes_text()]
+        if self.profile:
+            lines += ["", *self.profile]
         return "\n".join(lines) + "\n"
 
     def _setup(self) -> list[str]:
@@ -672,17 +750,32 @@ class Report:
                 f"{c.cores(c.postgres):.2f}, client {c.cores(c.client):.2f}, whole machine "
                 f"{c.cores(c.machine_busy):.2f}"
             )
+        gains = ", ".join(f"{g:+.0%} at {w:,} in flight" for g, w in self._second_node_gains())
+        one_node = [r for r in self.runs if r.system == "Legato" and r.processes == 1]
+        busy = max((r.cpu.cores(r.cpu.machine_busy) for r in one_node), default=0.0)
+        if busy >= 1.8:
+            headroom = (
+                f"Here the whole machine was already {busy:.2f} of 2 cores busy during the "
+                "1-node runs (other work included), so the second node found no idle core: it "
+                "could only win a share of the same cores from the other processes and overlap "
+                "its waits with the first node's work."
+            )
+        else:
+            headroom = (
+                f"Here the whole machine was {busy:.2f} of 2 cores busy during the 1-node runs, "
+                "so the second node had idle CPU to use."
+            )
         return [
-            "Why a second node helps on 2 cores, and by how much. A node is one Python "
-            "process: handlers, engine steps and SQL round trips run on one thread, so a node "
-            "uses at most one core, less while it waits for PostgreSQL (each batch ends with a "
-            "durable commit). A second node runs on the other core and overlaps its waits with "
-            "the first node's work, which is the gain. The ceiling is the CPU left over: "
-            "PostgreSQL, the client and any other work on the machine take turns on the same two "
-            "cores, so past two nodes, processes only share those cores (and each extra node "
-            "adds polling and connections). Jobs are claimed with `FOR UPDATE SKIP LOCKED`, and "
-            "each node keeps the jobs its own commands create, so an instance stays on one node "
-            "and nodes do not contend on instances. Measured cores (CPU seconds / wall "
+            f"Second node, measured: {gains or 'not run'}. A node is one Python process: "
+            "handlers, engine steps and SQL round trips run on one thread, so a node uses at "
+            "most one core, and less while it waits for PostgreSQL (each batch ends with a "
+            "durable commit). A second node can use the other core and overlap its waits with "
+            "the first node's work; the ceiling is the CPU left over, since PostgreSQL, the "
+            "client and any other work on the machine share the same two cores. Past two nodes "
+            "processes only take turns on those cores (each extra node adds polling queries and "
+            "connections). Nodes do not contend on instances: jobs are claimed with "
+            "`FOR UPDATE SKIP LOCKED` and each node keeps the jobs its own commands create, so "
+            f"an instance stays on one node. {headroom} Measured cores (CPU seconds / wall "
             "seconds): " + "; ".join(parts) + ".",
         ]
 
@@ -706,6 +799,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--nodes", type=int_list, default=[1, 2, 4], help="e.g. 1,2,4")
     parser.add_argument("--dbos-threads", type=int_list, default=[4, 16, 64], help="e.g. 4,16")
     parser.add_argument("--rounds", type=int, default=1, help="repeat every setting")
+    parser.add_argument(
+        "--profile",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="one more (untimed) 1-node run with cProfile in the node, for the report",
+    )
     parser.add_argument("--warm-up", type=int, default=100, help="untimed instances per run")
     parser.add_argument("--batch-size", type=int, default=200, help="each node's batch_size")
     parser.add_argument("--poll-interval", type=float, default=0.05, help="nodes' serve()")
@@ -722,7 +821,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     # The processes this script starts: an engine node, or the DBOS peer.
     parser.add_argument("--role", choices=["main", "node", "dbos"], default="main")
-    for hidden in ("--url", "--out", "--schema"):
+    for hidden in ("--url", "--out", "--schema", "--profile-out"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -778,7 +877,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     postgres = postgres_facts(args.server)
     load_start = os.getloadavg()
     runs = measure(args, log)
-    report = Report(command, date, machine, postgres, args, runs, load_start, os.getloadavg())
+    load_end = os.getloadavg()
+    profile = profile_lines(args, log) if args.profile else []
+    report = Report(command, date, machine, postgres, args, runs, load_start, load_end, profile)
     publish(report.markdown(), SECTION_TITLE, args.results, write=not args.no_write)
     return 0
 

@@ -100,26 +100,27 @@ def _present(processors: Sequence[_Processor | None]) -> tuple[tuple[int, _Proce
     return tuple((i, p) for i, p in enumerate(processors) if p is not None)
 
 
-# On SQLite the engine's own column types convert with one plain function: the SQLAlchemy
-# processor of a TypeDecorator wraps ``process_bind_param`` in a closure that also checks for
-# an implementation processor (BIGINT and TEXT have none with pysqlite), and those two calls
-# per value were most of the cost of binding a job or an instance row.
+_SQLITE_PLAIN: dict[type[Any], tuple[_Processor, _Processor]] = {
+    UtcTimestamp: (to_micros, from_micros),
+    JsonText: (dump_json, load_json),
+}
+"""The (bind, result) conversions of the engine's own column types on SQLite.
+
+SQLAlchemy's processor of a TypeDecorator wraps ``process_bind_param`` in a closure that also
+checks for an implementation processor (BIGINT and TEXT have none with pysqlite): those two
+calls per value were most of the cost of binding a job or an instance row. These functions are
+what the types' ``process_bind_param`` and ``process_result_value`` do on SQLite.
+"""
+
+
 def _bind_processor(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> _Processor | None:
-    if dialect.name == "sqlite":
-        if isinstance(type_, UtcTimestamp):
-            return to_micros
-        if isinstance(type_, JsonText):
-            return dump_json
-    return type_.bind_processor(dialect)
+    plain = _SQLITE_PLAIN.get(type(type_)) if dialect.name == "sqlite" else None
+    return plain[0] if plain else type_.bind_processor(dialect)
 
 
 def _result_processor(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> _Processor | None:
-    if dialect.name == "sqlite":
-        if isinstance(type_, UtcTimestamp):
-            return from_micros
-        if isinstance(type_, JsonText):
-            return load_json
-    return type_.result_processor(dialect, None)
+    plain = _SQLITE_PLAIN.get(type(type_)) if dialect.name == "sqlite" else None
+    return plain[1] if plain else type_.result_processor(dialect, None)
 
 
 def bind_parameters(compiled: _Compiled, values: Mapping[str, Any]) -> Any:

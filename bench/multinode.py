@@ -14,7 +14,7 @@ DBOS Transact 3.x, the peer: the same steps as ``@DBOS.step`` functions in a ``@
 (A, then B or C, then D, E, F; DBOS runs the steps of a workflow one after the other), its
 system database on the same PostgreSQL server (database ``legato_bench_dbos``, a fresh schema per
 run), no Conductor and no OTLP export, so nothing leaves the machine. ``--dbos-threads`` (default
-4,16,64) workflows are kept in flight by a thread pool, the closed loop of its own examples; the
+4,16,32) workflows are kept in flight by a thread pool, the closed loop of its own examples; the
 best setting is the peer of the comparison.
 
 Both are measured the same way, from the rows each system writes: throughput = instances /
@@ -76,6 +76,8 @@ JOB_TYPE = "noop"
 HIGH_SCORE = 800  # takes B
 LOW_SCORE = 600  # takes C (the default flow)
 TARGET_RATIO = 20.0
+RETRIED: list[str] = []
+"""Runs repeated after a failure of the environment, reported with the results."""
 
 
 def score_for(index: int) -> int:
@@ -231,9 +233,13 @@ class RunResult:
         return percentile(self.latencies_ms, 99)
 
 
+class CheckFailed(RuntimeError):
+    """A run gave a wrong result (never retried, unlike a failure of the environment)."""
+
+
 def check_counts(system: str, ran: Counter[str], expected: Counter[str]) -> None:
     if ran != expected:
-        raise RuntimeError(f"{system}: steps ran {dict(ran)}, expected {dict(expected)}")
+        raise CheckFailed(f"{system}: steps ran {dict(ran)}, expected {dict(expected)}")
 
 
 # -- Legato node process -------------------------------------------------------------------------
@@ -387,10 +393,10 @@ class LegatoRun:
             rows = connection.execute(rows_query, {"p": f"{prefix}%"}).all()
             branches = connection.execute(branch_query, {"p": f"{prefix}%"}).all()
         if len(rows) != count or any(r.status != "completed" for r in rows):
-            raise RuntimeError(f"Legato: {len(rows)} instances, not all {count} completed")
+            raise CheckFailed(f"Legato: {len(rows)} instances, not all {count} completed")
         expected = {f"{prefix}{i}": taken_branch(score_for(i)) for i in range(count)}
         if sorted((r.business_key, r.element_id) for r in branches) != sorted(expected.items()):
-            raise RuntimeError("Legato: an instance took the wrong branch (or ran one twice)")
+            raise CheckFailed("Legato: an instance took the wrong branch (or ran one twice)")
         span = (max(r.ended_at for r in rows) - min(r.started_at for r in rows)).total_seconds()
         latencies = [(r.ended_at - r.started_at).total_seconds() * 1000.0 for r in rows]
         return span, latencies
@@ -463,7 +469,7 @@ def dbos_main(args: argparse.Namespace) -> int:
         "name": "legato-bench",
         "system_database_url": args.url,
         "dbos_system_schema": args.schema,
-        "sys_db_pool_size": args.threads + 10,
+        "sys_db_pool_size": args.threads + 4,
         "log_level": "WARNING",
         "enable_otlp": False,
     }
@@ -487,7 +493,7 @@ def dbos_main(args: argparse.Namespace) -> int:
     cpu.workers, cpu.client = cpu.client, 0.0
     DBOS.destroy()
     if branches != [taken_branch(score_for(i)) for i in range(args.instances)]:
-        raise RuntimeError("DBOS: a workflow took the wrong branch")
+        raise CheckFailed("DBOS: a workflow took the wrong branch")
     check_counts("DBOS", ran, expected_steps(args.warm_up) + expected_steps(args.instances))
     Path(args.out).write_text(json.dumps(asdict(cpu)), encoding="utf-8")
     return 0
@@ -506,7 +512,7 @@ def dbos_rows(url: str, schema: str, count: int) -> tuple[float, list[float]]:
     finally:
         db.dispose()
     if len(rows) != count or any(r.status != "SUCCESS" for r in rows):
-        raise RuntimeError(f"DBOS: {len(rows)} workflows, not all {count} succeeded")
+        raise CheckFailed(f"DBOS: {len(rows)} workflows, not all {count} succeeded")
     span = (max(r.updated_at for r in rows) - min(r.created_at for r in rows)) / 1000.0
     return span, [float(r.updated_at - r.created_at) for r in rows]
 
@@ -707,7 +713,10 @@ class Report:
             "(other users' included), and the whole machine (every process, other work "
             "included). Under other load the kernel shares the cores per thread, so the DBOS "
             "process with its busy threads gets a larger share than a single-threaded node. "
-            f"Legato node batches that failed on a conflict: {conflicts}.",
+            f"Legato node batches that failed on a conflict: {conflicts}. Runs repeated after a "
+            f"failure of the environment: {len(RETRIED)}"
+            + (f" ({'; '.join(sorted(set(RETRIED)))})" if RETRIED else "")
+            + ".",
         ]
 
     def _comparison(self) -> list[str]:
@@ -809,8 +818,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--dbos-instances", dest="instances_dbos", type=int, default=1000, help="per DBOS run"
     )
     parser.add_argument("--nodes", type=int_list, default=[1, 2, 4], help="e.g. 1,2,4")
-    parser.add_argument("--dbos-threads", type=int_list, default=[4, 16, 64], help="e.g. 4,16")
+    parser.add_argument("--dbos-threads", type=int_list, default=[4, 16, 32], help="e.g. 4,16")
     parser.add_argument("--rounds", type=int, default=1, help="repeat every setting")
+    parser.add_argument("--retries", type=int, default=2, help="after environment failures")
     parser.add_argument(
         "--profile",
         action=argparse.BooleanOptionalAction,
@@ -825,7 +835,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--in-flight", type=int_list, default=[100, 1000], help="Legato unfinished at most"
     )
     parser.add_argument("--client-poll", type=float, default=0.02, help="seconds")
-    parser.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per run")
     parser.add_argument("--server", default=DEFAULT_SERVER, help="PostgreSQL URL (database)")
     parser.add_argument("--dbos-database", default=DEFAULT_DBOS_DATABASE)
     parser.add_argument("--bpmn", type=Path, default=DEFAULT_BPMN)
@@ -843,6 +853,25 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
+def run_with_retries(
+    run: Callable[[], RunResult], retries: int, log: Callable[[str], None]
+) -> RunResult:
+    """Run again after a failure of the environment (the shared PostgreSQL refusing more
+    connections, a node that could not connect); a wrong result is never retried."""
+    for attempt in range(retries + 1):
+        try:
+            return run()
+        except CheckFailed:
+            raise
+        except Exception as exc:
+            if attempt == retries:
+                raise
+            log(f"  failed ({type(exc).__name__}: {str(exc).splitlines()[0]}); again in 10 s")
+            RETRIED.append(str(exc).splitlines()[0])
+            time.sleep(10)
+    raise AssertionError("unreachable")
+
+
 def measure(args: argparse.Namespace, log: Callable[[str], None]) -> list[RunResult]:
     runs: list[RunResult] = []
     for round_number in range(1, args.rounds + 1):
@@ -854,7 +883,7 @@ def measure(args: argparse.Namespace, log: Callable[[str], None]) -> list[RunRes
         plan += [(f"DBOS, {t} threads", partial(run_dbos, args, t)) for t in args.dbos_threads]
         for label, run in plan:
             log(f"round {round_number}: {label} ...")
-            result = run()
+            result = run_with_retries(run, args.retries, log)
             log(
                 f"  {result.setting}: {result.per_second:,.0f}/s over {result.span_seconds:.1f} s,"
                 f" p50 {result.p50:,.0f} ms, p99 {result.p99:,.0f} ms, "

@@ -143,14 +143,21 @@ def test_a_killed_node_loses_nothing_and_its_jobs_are_taken_over(nodes: Nodes) -
     wait_until(lambda: completed(client) >= 30, 60, "the first instances to complete")
 
     # When one node is killed while it holds jobs
+    def held_by_n1() -> set[int]:
+        with client.store.transaction() as tx:
+            return {j.job_key for j in tx.list_jobs(state="activated") if j.worker == "n1"}
+
+    wait_until(lambda: bool(held_by_n1()), 30, "n1 to hold jobs")
+    nodes.kill("n1")
     with client.store.transaction() as tx:
         held_before = {j.job_key for j in tx.list_jobs(state="activated") if j.worker == "n1"}
-    nodes.kill("n1")
+    assert held_before
     killed_at = datetime.now(UTC)
     keys += [client.start("fanout", {"i": i}).key for i in range(150, 200)]
 
-    # Then every instance completes on the other nodes
+    # Then every instance completes on the other nodes, and the dead node is found dead
     wait_until(lambda: completed(client) == len(keys), 120, "all instances to complete")
+    wait_until(lambda: {n.node_id: n.status for n in client.nodes()}["n1"] == "dead", 30, "n1 dead")
     exit_codes = nodes.stop_all()
     assert exit_codes["n2"] == 0 and exit_codes["n3"] == 0
     assert_applied_once(client, keys)

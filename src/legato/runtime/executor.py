@@ -328,7 +328,7 @@ class CommandExecutor:
         Commands for many instances (a batch of messages) would otherwise check or read each
         state with its own query: the cached ones are checked against the stored revisions
         in one query and the others (or stale ones) read in another, as :meth:`_load` would
-        one by one. Call it from a ``plan`` (:meth:`execute_in`), inside the transaction.
+        one by one. Every batch of more than one command does this before it runs.
         """
         keys = [key for key in dict.fromkeys(instance_keys) if key not in self._current]
         cached = [key for key in keys if key in self._cache]

@@ -577,7 +577,6 @@ def profile_lines(args: argparse.Namespace, log: Callable[[str], None]) -> list[
     rows = sorted(table.items(), key=lambda item: item[1][2], reverse=True)
     total = sum(v[2] for v in table.values())
     statements = sum(v[1] for (file, _, name), v in table.items() if name == "_send_query_prepared")
-    in_psycopg = sum(v[2] for (file, _, _), v in table.items() if "psycopg/" in file)
     waiting = sum(
         v[3]
         for (file, _, name), v in table.items()
@@ -600,8 +599,7 @@ def profile_lines(args: argparse.Namespace, log: Callable[[str], None]) -> list[
         "",
         f"Profiled node time {total:.1f} s, of which {waiting:.1f} s ({waiting / total:.0%}) "
         "inside psycopg's `wait` (waiting for PostgreSQL's answers, which on this machine "
-        f"includes waiting for a core); own time in psycopg's code {in_psycopg:.1f} s "
-        f"({in_psycopg / total:.0%}); {statements:,} prepared statements sent, "
+        f"includes waiting for a core); {statements:,} prepared statements sent, "
         f"{statements / (args.instances + args.warm_up):.0f} per instance.",
     ]
     return lines

@@ -45,6 +45,7 @@ import argparse
 import cProfile
 import gc
 import io
+import os
 import pstats
 import shlex
 import sqlite3
@@ -347,6 +348,8 @@ class MessageRun:
     instances: int
     start_s: float
     publish_s: float
+    publish_cpu_s: float
+    """CPU time of this process while publishing (SQLite runs in it; waiting for fsync not)."""
     memory: list[MemoryPhase]
     single_count: int = 0
     single_s: float = 0.0
@@ -400,14 +403,16 @@ def run_messages(args: argparse.Namespace, publish_batch: int, single: int, log:
             MemoryPhase(f"messages b={publish_batch}: start", rss0, rss1, file_mb(db_path))
         )
         log(f"  started {n:,} waiting instances in {start_s:.1f} s ({n / start_s:,.0f}/s)")
+        cpu0 = time.process_time()
         publish_s = publish_batched(engine, "order", n, publish_batch)
+        publish_cpu_s = time.process_time() - cpu0
         rss2 = rss_mb()
         memory.append(
             MemoryPhase(f"messages b={publish_batch}: publish", rss1, rss2, file_mb(db_path))
         )
         if completed_count(engine) != n + warm or active_count(engine) != 0:
             raise RuntimeError("not every message instance completed")
-        run = MessageRun(publish_batch, n, start_s, publish_s, memory)
+        run = MessageRun(publish_batch, n, start_s, publish_s, publish_cpu_s, memory)
         if single:
             start_waiting(engine, "single", single, args.start_batch)
             began = time.perf_counter()
@@ -537,6 +542,7 @@ class Report:
     messages: list[MessageRun]
     single: MessageRun | None
     peak_mb: float
+    load: tuple[float, float]
     timer_profile: list[str] | None = None
     message_profile: list[str] | None = None
 
@@ -574,6 +580,9 @@ class Report:
             "system clock. Instances are started with `start_many` in batches of "
             f"{a.start_batch:,} (one transaction each). Each run starts with an untimed warm-up "
             f"of {min(a.start_batch, a.timers):,} instances.",
+            f"- Load average (1 min) at the start and at the end of the run: {self.load[0]:.1f} "
+            f"and {self.load[1]:.1f} (the machine is shared: wall times vary with the other work "
+            "on it, by 30 % and more; CPU times less so).",
             "",
         ]
         lines += self.timer_lines()
@@ -632,13 +641,14 @@ class Report:
             f"completed. Engine batch_size={a.batch_size}.",
             "",
             "| Messages per `publish_messages` call | Start (s) | Start (inst/s) "
-            "| Publish (s) | Correlations/s |",
-            "|---:|---:|---:|---:|---:|",
+            "| Publish (s) | Correlations/s | CPU time per correlation (ms) |",
+            "|---:|---:|---:|---:|---:|---:|",
         ]
         for r in self.messages:
             lines.append(
                 f"| {r.publish_batch:,} | {r.start_s:.1f} | {r.instances / r.start_s:,.0f} "
-                f"| {r.publish_s:.1f} | {r.rate:,.0f} |"
+                f"| {r.publish_s:.1f} | {r.rate:,.0f} "
+                f"| {r.publish_cpu_s / r.instances * 1000:.3f} |"
             )
         lines.append("")
         s = self.single
@@ -881,6 +891,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = shlex.join(["python", "bench/events.py", *raw])
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     log(f"{SECTION_TITLE}: {command}")
+    load_at_start = os.getloadavg()[0]
     for name, value in machine.items():
         log(f"  {name}: {value}")
     with fresh_engine("probe", args.batch_size, TIMER_BPMN) as (probe, _db):
@@ -909,7 +920,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         messages.append(message_run)
         if index == 0:
             single = message_run
-        log(f"  {message_run.rate:,.0f} correlations/s ({message_run.publish_s:.1f} s)")
+        log(
+            f"  {message_run.rate:,.0f} correlations/s ({message_run.publish_s:.1f} s; CPU "
+            f"{message_run.publish_cpu_s / message_run.instances * 1000:.3f} ms per correlation)"
+        )
         if message_run.single_count:
             log(f"  one at a time: {message_run.single_rate:,.0f}/s")
 
@@ -919,7 +933,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # ru_maxrss is updated lazily; never report a peak below a sampled value.
     sampled = [m.after_mb for r in timers for m in r.memory]
     peak = max(peak_rss_mb(), *sampled, *(m.after_mb for r in messages for m in r.memory))
-    report = Report(command, date, machine, args, pragmas, timers, messages, single, peak)
+    load = (load_at_start, os.getloadavg()[0])
+    report = Report(command, date, machine, args, pragmas, timers, messages, single, peak, load)
     report.timer_profile, report.message_profile = profiles
     publish(report.markdown(), SECTION_TITLE, args.results, write=not args.no_write)
     return 0

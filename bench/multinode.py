@@ -790,18 +790,20 @@ class Report:
             )
         gains = ", ".join(f"{g:+.0%} at {w:,} in flight" for g, w in self._second_node_gains())
         one_node = [r for r in self.runs if r.system == "Legato" and r.processes == 1]
-        busy = max((r.cpu.cores(r.cpu.machine_busy) for r in one_node), default=0.0)
-        if busy >= 1.8:
+        busy = sorted(r.cpu.cores(r.cpu.machine_busy) for r in one_node) or [0.0]
+        spread = f"{busy[0]:.2f}" if busy[0] == busy[-1] else f"{busy[0]:.2f} to {busy[-1]:.2f}"
+        if busy[0] >= 1.8:
             headroom = (
-                f"Here the whole machine was already {busy:.2f} of 2 cores busy during the "
-                "1-node runs (other work included), so the second node found no idle core: it "
+                f"Here the whole machine was already {spread} of 2 cores busy during the "
+                "1-node runs (other work included), so a second node found no idle core: it "
                 "could only win a share of the same cores from the other processes and overlap "
                 "its waits with the first node's work."
             )
         else:
             headroom = (
-                f"Here the whole machine was {busy:.2f} of 2 cores busy during the 1-node runs, "
-                "so the second node had idle CPU to use."
+                f"Here the whole machine was {spread} of 2 cores busy during the 1-node runs "
+                "(other work included): where a core was partly idle, a second node could use "
+                "it; where none was, it could only win a share from the other processes."
             )
         return [
             f"Second node, measured: {gains or 'not run'}. A node is one Python process: "

@@ -13,7 +13,13 @@ import pytest
 from legato.errors import ConflictError
 from legato.store.memory import MemoryStore
 from legato.store.ports import Store
-from legato.store.records import DefinitionRecord, InstanceRecord, JobRecord, NodeRecord
+from legato.store.records import (
+    DefinitionRecord,
+    HistoryRecord,
+    InstanceRecord,
+    JobRecord,
+    NodeRecord,
+)
 from legato.store.sql import SqlStore
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -183,3 +189,23 @@ def test_reserving_keys_does_not_wait_for_another_nodes_open_transaction(
     finally:
         first.close()
         second.close()
+
+
+def test_many_rows_inserted_at_once_read_back_in_order(store: Store) -> None:
+    # More rows than one multi-row INSERT takes on PostgreSQL (100), with NULLs among them.
+    seed_instance(store)
+    records = [
+        HistoryRecord(
+            instance_key=10,
+            position=i,
+            event_type="VariableSet",
+            at=T0 + timedelta(microseconds=i),
+            payload={"name": f"v{i}", "value": i},
+            element_id=None if i % 3 else f"task{i}",
+        )
+        for i in range(1, 251)
+    ]
+    with store.transaction() as tx:
+        tx.append_history(records)
+    with store.transaction() as tx:
+        assert tx.history(10) == records

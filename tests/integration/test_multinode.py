@@ -326,3 +326,46 @@ def test_a_long_polling_worker_gets_a_job_as_soon_as_it_exists(
     assert time.monotonic() - started < 10
     worker.close()
     client.close()
+
+
+SHORT_TIMER = TIMER.replace("PT30M", "PT1S").replace('process id="timed"', 'process id="short"')
+
+
+def test_due_timers_fire_once_across_nodes_even_when_a_node_fails_mid_firing(
+    fresh_postgres_url: str,
+) -> None:
+    # Given 200 instances whose one-second timers are due
+    first, second = Engine(fresh_postgres_url), Engine(fresh_postgres_url)
+    first.deploy(SHORT_TIMER)
+    keys = [i.key for i in first.start_many("short", [{"i": i} for i in range(200)])]
+    time.sleep(1.2)
+
+    # When a node fails while firing them (after claiming, before its commit)
+    def crash(*_: object) -> None:
+        raise RuntimeError("node died")
+
+    first._executor._run = crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        first.fire_due_timers(max_timers=50)
+
+    # Then the other node fires every one at once (no lease to wait for), and with both
+    # nodes firing together, each tick fires exactly once
+    del first._executor._run
+    fired: list[int] = []
+
+    def fire(engine: Engine) -> None:
+        while ran := engine.fire_due_timers(max_timers=20):
+            fired.append(ran)
+
+    threads = [threading.Thread(target=fire, args=(e,)) for e in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sum(fired) == 200
+    for key in keys:
+        history = first.history(key)
+        assert [e.event_type for e in history].count("TimerTriggered") == 1
+        assert first.instance(key).active_elements == ("task",)
+    first.close()
+    second.close()

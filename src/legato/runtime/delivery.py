@@ -24,7 +24,7 @@ from legato.runtime.keys import KeyAllocator
 from legato.runtime.starts import next_start_timer
 from legato.runtime.types import PublishResult
 from legato.store.ports import Store, Transaction
-from legato.store.records import MessageRecord
+from legato.store.records import MessageRecord, TimerRecord
 
 logger = logging.getLogger("legato.engine")
 
@@ -62,9 +62,9 @@ class EventDelivery:
     def fire_due_timers(self, *, max_timers: int | None = None) -> int:
         """Fire the timers that are due now; returns how many fired.
 
-        Each tick fires once: a timer is claimed with a lease, and its firing and the removal
-        of its row commit together; a node that dies in between leaves the claim to expire and
-        another firing to happen.
+        Each tick fires once: a timer is claimed, fired and its row removed (or the next tick
+        of a cycle scheduled) in one transaction; a node that dies in between rolls all of it
+        back, and another node fires the timer.
         """
         now = self.clock.now()
         scheduled = self._executor.take_earliest_new_timer()
@@ -73,8 +73,14 @@ class EventDelivery:
         if self._next_check is not None and now < self._next_check:
             return 0  # nothing of ours can be due yet; others' timers are polled for below
         limit = max_timers or self.batch_size
-        with self.store.transaction() as tx:
-            claimed = tx.claim_due_timers(now, limit, now + self._lease())
+        claimed: list[TimerRecord] = []
+
+        def claim(tx: Transaction) -> list[cmd.Command]:
+            # Claimed in the transaction that fires them: on PostgreSQL the claimed rows stay
+            # locked until it commits (other nodes skip them), and if the node dies first the
+            # transaction and its claim roll back together, so no lease has to run out before
+            # another node fires them; a tick fires once.
+            claimed[:] = tx.claim_due_timers(now, limit, now + self._lease())
             if len(claimed) < limit:
                 # Look again when the next timer falls due, and at least every poll interval
                 # (another process may have scheduled one meanwhile).
@@ -83,26 +89,10 @@ class EventDelivery:
                 self._next_check = poll if due is None else min(due, poll)
             else:
                 self._next_check = None
-        if not claimed:
-            return 0
-        commands: list[cmd.Command] = []
-        start_timers = []
-        for timer in claimed:
-            if timer.instance_key is None:
-                start_timers.append(timer)
-                commands.append(
-                    cmd.StartInstance(
-                        instance_key=cmd.NEW_INSTANCE,
-                        definition_key=timer.definition_key,
-                        start_element_id=timer.element_id,
-                    )
-                )
-            else:
-                commands.append(
-                    cmd.TriggerTimer(instance_key=timer.instance_key, timer_key=timer.timer_key)
-                )
+            return [_firing(timer) for timer in claimed]
 
         def reschedule(tx: Transaction, outcomes: list[Outcome]) -> None:
+            start_timers = [t for t in claimed if t.instance_key is None]
             stale = [
                 t.timer_key
                 for t, o in zip(claimed, outcomes, strict=False)
@@ -119,7 +109,7 @@ class EventDelivery:
                 if following is not None:
                     tx.insert_timers([following])
 
-        self._executor.execute_with(commands, reschedule, always=True)
+        self._executor.execute_in(claim, reschedule)
         return len(claimed)
 
     def _start_timer_definition(
@@ -232,3 +222,14 @@ class EventDelivery:
                 message.correlation_key,
             )
         return expired
+
+
+def _firing(timer: TimerRecord) -> cmd.Command:
+    """The command that fires a claimed timer: a new instance for a timer start event."""
+    if timer.instance_key is None:
+        return cmd.StartInstance(
+            instance_key=cmd.NEW_INSTANCE,
+            definition_key=timer.definition_key,
+            start_element_id=timer.element_id,
+        )
+    return cmd.TriggerTimer(instance_key=timer.instance_key, timer_key=timer.timer_key)

@@ -163,10 +163,15 @@ class CommandExecutor:
         cached = self._load(tx, instance_key)
         return cached.state if cached else None
 
-    def execute_in(self, plan: Callable[[Transaction], Sequence[cmd.Command]]) -> list[Outcome]:
+    def execute_in(
+        self,
+        plan: Callable[[Transaction], Sequence[cmd.Command]],
+        also: Callable[[Transaction, list[Outcome]], None] | None = None,
+    ) -> list[Outcome]:
         """Run the commands that ``plan`` makes from what the database holds, in one
-        transaction with that reading (e.g. the instances a published message correlates to)."""
-        return self._execute_batch((), plan=plan)
+        transaction with that reading (e.g. the instances a published message correlates to),
+        then ``also`` with their outcomes (whatever they are) in the same transaction."""
+        return self._execute_batch((), also, plan=plan, always=True)
 
     def _execute_batch(
         self,

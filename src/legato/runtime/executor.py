@@ -345,9 +345,22 @@ class CommandExecutor:
             else:
                 del self._cache[key]
         missing = [key for key in keys if key not in self._cache]
+        self._make_room(len(missing))
         for record in tx.get_instances(missing) if missing else ():
             self._cache[record.instance_key] = _cached_from(record)
             self._current.add(record.instance_key)
+
+    def _make_room(self, count: int) -> None:
+        """Evict the least recently used states before ``count`` are read in bulk, so that a
+        large batch does not hold the cache's size plus the batch (the garbage collector is
+        paused during a batch). States this transaction uses stay: they are the most recently
+        used, at the end."""
+        cache = self._cache
+        while cache and len(cache) + count > self._cache_size:
+            oldest = next(iter(cache))
+            if oldest in self._current:
+                break
+            del cache[oldest]
 
     def take_earliest_new_timer(self) -> datetime | None:
         """The earliest due time of the timers this process scheduled since the last call."""

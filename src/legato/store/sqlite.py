@@ -10,6 +10,7 @@ mark them activated" safe without row locks.
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -48,10 +49,10 @@ def create_sqlite_engine(
         options["poolclass"] = StaticPool
     engine = sa.create_engine(url, **options)
     pragmas = (
-        "PRAGMA journal_mode=WAL",
+        # First, so that the pragmas below wait for other connections' locks too.
+        f"PRAGMA busy_timeout={int(busy_timeout.total_seconds() * 1000)}",
         f"PRAGMA synchronous={mode}",
         "PRAGMA foreign_keys=ON",
-        f"PRAGMA busy_timeout={int(busy_timeout.total_seconds() * 1000)}",
     )
 
     def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
@@ -63,6 +64,7 @@ def create_sqlite_engine(
         try:
             for pragma in pragmas:
                 cursor.execute(pragma).fetchall()
+            _use_wal(cursor, busy_timeout)
         finally:
             cursor.close()
 
@@ -81,3 +83,23 @@ def create_sqlite_engine(
     event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", on_begin)
     return engine
+
+
+def _use_wal(cursor: Any, patience: timedelta) -> None:
+    """Switch the file to write-ahead logging (a no-op once it is).
+
+    Changing the journal mode takes an exclusive lock, and SQLite does not always wait for
+    it with the busy handler: processes opening a new file together can get "database is
+    locked" at once. So the switch is retried until ``patience`` runs out.
+    """
+    deadline = time.monotonic() + patience.total_seconds()
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL").fetchall()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)

@@ -132,6 +132,7 @@ _START_REQUEST = Prepared(
 )
 _INSERT_HISTORY = _insert(history)
 _HISTORY_ORDER = ("instance_key", "position", "event_type", "element_id", "at", "payload")
+_COPY_HISTORY = f"COPY history ({', '.join(_HISTORY_ORDER)}) FROM STDIN"
 """The parameter order of ``_INSERT_HISTORY`` on SQLite, which ``append_history`` builds."""
 _HISTORY = Prepared(
     sa.select(history).where(history.c.instance_key == _bp("key")).order_by(history.c.position)
@@ -853,6 +854,9 @@ class SqlTransaction:
         if not records:
             return
         self._check_open()
+        if self._dialect_name == "postgresql" and len(records) > 1:
+            self._copy_history(records)
+            return
         compiled = _INSERT_HISTORY.compiled(self._dialect)
         if (
             self._dialect.name != "sqlite"
@@ -883,6 +887,29 @@ class SqlTransaction:
             )
         try:
             self._cursor.executemany(compiled.sql, batch)
+        except Exception as exc:
+            raise self._translated(exc) from exc
+
+    def _copy_history(self, records: Sequence[HistoryRecord]) -> None:
+        """PostgreSQL: history rows through ``COPY … FROM STDIN``, one stream per batch.
+
+        History is most of the rows a command writes (some thirty per onboarding instance);
+        as single-row statements each costs psycopg its per-statement work. COPY sends them
+        as one stream of rows, inside this transaction like any other write.
+        """
+        try:
+            with self._cursor.copy(_COPY_HISTORY) as copy:
+                for record in records:
+                    copy.write_row(
+                        (
+                            record.instance_key,
+                            record.position,
+                            record.event_type,
+                            record.element_id,
+                            record.at,
+                            dump_json(record.payload),
+                        )
+                    )
         except Exception as exc:
             raise self._translated(exc) from exc
 

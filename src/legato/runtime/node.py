@@ -10,8 +10,9 @@ handler timeout (five minutes by default); instead, any live node that finds a `
 node silent for :attr:`NodeAgent.node_timeout` marks it ``dead`` and ends its leases, so its
 jobs are taken over at once. That sweep is a singleton duty: it runs under the named lock
 ``sweep`` (a PostgreSQL advisory lock), one node at a time. A node wrongly found dead (a long
-pause, a partition) only loses its leases: its late completions of jobs that another node
-took meet jobs that are gone and are refused, so no job completes twice.
+pause, a partition) only loses its leases: a job may then run on two nodes (handlers are
+at-least-once), but the second completion meets a job that is gone and is refused, so no job
+completes twice in the engine.
 """
 
 from __future__ import annotations

@@ -80,13 +80,15 @@ class DatabaseClock:
         self.offset = timedelta(0)
         """Database time minus local time, as last measured."""
 
-    def sync(self) -> timedelta:
-        """Measure the offset to the database clock again; returns it."""
+    def sync(self) -> timedelta | None:
+        """Measure the offset to the database clock again; returns it, or None if the
+        database has no clock of its own (the offset stays as it was)."""
         before = self._base.now()
         server = self._read()
         after = self._base.now()
-        if server is not None:
-            self.offset = server - (before + (after - before) / 2)
+        if server is None:
+            return None
+        self.offset = server - (before + (after - before) / 2)
         return self.offset
 
     def now(self) -> datetime:

@@ -584,6 +584,9 @@ class Engine:
                 self._listen_refused = self._listener is None
 
     def _work_arrived(self) -> None:
+        # Another node scheduled a timer or created a job: timers are looked for again at
+        # once instead of at the next poll.
+        self._events.timers_changed()
         self._wake.set()
         for waiter in list(self._waiters):
             waiter.set()
@@ -853,12 +856,8 @@ def _default_clock(store: Store) -> Clock:
         with store.transaction() as tx:
             return tx.database_now()
 
-    server_now = read()
-    if server_now is None:
-        return SystemClock()
     clock = DatabaseClock(read)
-    clock.sync()
-    return clock
+    return clock if clock.sync() is not None else SystemClock()
 
 
 class _AlreadyStarted(Exception):

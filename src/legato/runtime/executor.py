@@ -190,15 +190,15 @@ class CommandExecutor:
             gc.disable()
         try:
             return self._retrying(
-                lambda: self._run_batch(commands, also, all_or_nothing, plan, always), commands
+                lambda: self._run_batch(commands, also, all_or_nothing, plan, always),
+                # What a plan makes (a message start event, a timer start) is not known here.
+                may_start=plan is not None or _starts_instances(commands),
             )
         finally:
             if paused:
                 gc.enable()
 
-    def _retrying(
-        self, run: Callable[[], list[Outcome]], commands: Sequence[cmd.Command]
-    ) -> list[Outcome]:
+    def _retrying(self, run: Callable[[], list[Outcome]], *, may_start: bool) -> list[Outcome]:
         """Run a batch again when it lost a race or the database was briefly away.
 
         A lost race (:class:`ConflictError`: another node saved one of the instances first)
@@ -207,8 +207,9 @@ class CommandExecutor:
         with a growing pause for up to :data:`UNAVAILABLE_PATIENCE`. A connection lost during
         the commit may have stored the batch: running it again is still safe for commands on
         existing instances (they meet the new state: a completed job is no longer there), but
-        a new instance could start twice, so a batch that starts instances is not retried then
-        (the caller decides: :meth:`Engine.start` with a request id looks the instance up).
+        a new instance could start twice, so a batch that starts instances (or may: one planned
+        from what the database holds) is not retried then; the caller decides
+        (:meth:`Engine.start` with a request id looks the instance up).
         """
         conflicts = 0
         waited = 0.0
@@ -223,9 +224,7 @@ class CommandExecutor:
                 logger.debug("a batch lost a race with another node; running it again")
                 time.sleep(self._random() * 0.005 * conflicts)
             except StoreUnavailableError as exc:
-                if waited >= UNAVAILABLE_PATIENCE or (
-                    exc.maybe_committed and _starts_instances(commands)
-                ):
+                if waited >= UNAVAILABLE_PATIENCE or (exc.maybe_committed and may_start):
                     raise
                 logger.warning("database unavailable (%s); retrying in %.1f s", exc, pause)
                 time.sleep(pause)

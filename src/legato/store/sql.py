@@ -132,8 +132,9 @@ _START_REQUEST = Prepared(
 )
 _INSERT_HISTORY = _insert(history)
 _HISTORY_ORDER = ("instance_key", "position", "event_type", "element_id", "at", "payload")
+"""The column order of the history rows that ``append_history`` builds itself (SQLite's
+positional ``_INSERT_HISTORY`` and PostgreSQL's ``COPY``)."""
 _COPY_HISTORY = f"COPY history ({', '.join(_HISTORY_ORDER)}) FROM STDIN"
-"""The parameter order of ``_INSERT_HISTORY`` on SQLite, which ``append_history`` builds."""
 _HISTORY = Prepared(
     sa.select(history).where(history.c.instance_key == _bp("key")).order_by(history.c.position)
 )
@@ -610,6 +611,25 @@ def is_connection_error(exc: BaseException, state: str | None) -> bool:
     return module.startswith("psycopg") and type(exc).__name__ == "OperationalError"
 
 
+def _history_rows(
+    records: Sequence[HistoryRecord], at: Callable[[datetime], Any]
+) -> Iterator[tuple[Any, ...]]:
+    """History rows in :data:`_HISTORY_ORDER`, the instant converted by ``at``."""
+    for record in records:
+        yield (
+            record.instance_key,
+            record.position,
+            record.event_type,
+            record.element_id,
+            at(record.at),
+            dump_json(record.payload),
+        )
+
+
+def _same(value: datetime) -> datetime:
+    return value
+
+
 class SqlTransaction:
     """Reads and writes inside one SQL transaction (the port: ``ports.Transaction``)."""
 
@@ -870,23 +890,15 @@ class SqlTransaction:
         # instant of a step (shared by all its events) is converted once, instead of going
         # through the generic per-value type processing.
         micros: dict[datetime, int] = {}
-        batch = []
-        for record in records:
-            at = micros.get(record.at)
-            if at is None:
-                at = micros[record.at] = to_micros(record.at)
-            batch.append(
-                (
-                    record.instance_key,
-                    record.position,
-                    record.event_type,
-                    record.element_id,
-                    at,
-                    dump_json(record.payload),
-                )
-            )
+
+        def at_micros(at: datetime) -> int:
+            found = micros.get(at)
+            if found is None:
+                found = micros[at] = to_micros(at)
+            return found
+
         try:
-            self._cursor.executemany(compiled.sql, batch)
+            self._cursor.executemany(compiled.sql, list(_history_rows(records, at_micros)))
         except Exception as exc:
             raise self._translated(exc) from exc
 
@@ -899,17 +911,8 @@ class SqlTransaction:
         """
         try:
             with self._cursor.copy(_COPY_HISTORY) as copy:
-                for record in records:
-                    copy.write_row(
-                        (
-                            record.instance_key,
-                            record.position,
-                            record.event_type,
-                            record.element_id,
-                            record.at,
-                            dump_json(record.payload),
-                        )
-                    )
+                for row in _history_rows(records, _same):
+                    copy.write_row(row)
         except Exception as exc:
             raise self._translated(exc) from exc
 

@@ -383,11 +383,13 @@ class LegatoRun:
             "SELECT business_key, status, started_at, ended_at FROM instances"
             " WHERE business_key LIKE :p"
         )
+        # History rows are chunks of events: [[event_type, element_id, payload], ...].
         branch_query = sa.text(
-            "SELECT i.business_key, h.element_id FROM history h"
-            " JOIN instances i ON i.instance_key = h.instance_key"
-            " WHERE i.business_key LIKE :p AND h.event_type = 'ElementActivated'"
-            " AND h.element_id IN ('B', 'C')"
+            "SELECT i.business_key, e.value->>1 AS element_id FROM history h"
+            " JOIN instances i ON i.instance_key = h.instance_key,"
+            " json_array_elements(h.events::json) AS e(value)"
+            " WHERE i.business_key LIKE :p AND e.value->>0 = 'ElementActivated'"
+            " AND e.value->>1 IN ('B', 'C')"
         )
         with self.db.connect() as connection:
             rows = connection.execute(rows_query, {"p": f"{prefix}%"}).all()
@@ -762,7 +764,7 @@ class Report:
                 "busy with other work too. And a node spends much of its time waiting for "
                 "PostgreSQL (profile below): an instance goes through the client's start "
                 "transaction and four node transactions (A; B or C; D and E; F), each writing "
-                "its history, job and instance rows one statement per row.",
+                "its history chunk, job and instance rows.",
             ]
         return lines
 

@@ -85,26 +85,24 @@ def instance_record(row: Any, *, with_state: bool = True) -> InstanceRecord:
     )
 
 
-def history_params(record: HistoryRecord) -> Params:
+def history_params(first: HistoryRecord, events: list[Any]) -> Params:
+    """The row of a history chunk: ``events`` from ``first``'s position on, at its instant."""
     return {
-        "instance_key": record.instance_key,
-        "position": record.position,
-        "event_type": record.event_type,
-        "element_id": record.element_id,
-        "at": record.at,
-        "payload": record.payload,
+        "instance_key": first.instance_key,
+        "position": first.position,
+        "event_count": len(events),
+        "at": first.at,
+        "events": events,
     }
 
 
-def history_record(row: Any) -> HistoryRecord:
-    return HistoryRecord(
-        instance_key=row.instance_key,
-        position=row.position,
-        event_type=row.event_type,
-        at=row.at,
-        payload=row.payload,
-        element_id=row.element_id,
-    )
+def history_records(row: Any) -> list[HistoryRecord]:
+    """The events of one history chunk row."""
+    key, first, at = row.instance_key, row.position, row.at
+    return [
+        HistoryRecord(key, first + offset, event_type, at, payload, element_id)
+        for offset, (event_type, element_id, payload) in enumerate(row.events)
+    ]
 
 
 def job_params(record: JobRecord) -> Params:

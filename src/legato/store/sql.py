@@ -131,8 +131,8 @@ _START_REQUEST = Prepared(
     sa.select(start_requests.c.instance_key).where(start_requests.c.request_id == _bp("request_id"))
 )
 _INSERT_HISTORY = _insert(history)
-_HISTORY_ORDER = ("instance_key", "position", "event_type", "element_id", "at", "payload")
-"""The column order of the history rows that ``append_history`` builds itself (SQLite's
+_HISTORY_ORDER = ("instance_key", "position", "event_count", "at", "events")
+"""The column order of the history chunk rows that ``append_history`` builds itself (SQLite's
 positional ``_INSERT_HISTORY`` and PostgreSQL's ``COPY``)."""
 _COPY_HISTORY = f"COPY history ({', '.join(_HISTORY_ORDER)}) FROM STDIN"
 _HISTORY = Prepared(
@@ -611,19 +611,39 @@ def is_connection_error(exc: BaseException, state: str | None) -> bool:
     return module.startswith("psycopg") and type(exc).__name__ == "OperationalError"
 
 
+def _history_chunks(records: Sequence[HistoryRecord]) -> Iterator[tuple[HistoryRecord, list[Any]]]:
+    """The history chunks of ``records``: each chunk's first record and its events.
+
+    Consecutive events of one instance at one instant, with consecutive positions, make one
+    chunk (a command's events for one instance); anything else starts a new chunk, so any
+    sequence of records is stored faithfully. An event is ``[event_type, element_id,
+    payload]``.
+    """
+    events: list[Any] = []
+    first: HistoryRecord | None = None
+    following = 0
+    for record in records:
+        if (
+            first is None
+            or record.position != following
+            or record.instance_key != first.instance_key
+            or record.at != first.at
+        ):
+            if first is not None:
+                yield first, events
+            first, events = record, []
+        events.append([record.event_type, record.element_id, record.payload])
+        following = record.position + 1
+    if first is not None:
+        yield first, events
+
+
 def _history_rows(
     records: Sequence[HistoryRecord], at: Callable[[datetime], Any]
 ) -> Iterator[tuple[Any, ...]]:
-    """History rows in :data:`_HISTORY_ORDER`, the instant converted by ``at``."""
-    for record in records:
-        yield (
-            record.instance_key,
-            record.position,
-            record.event_type,
-            record.element_id,
-            at(record.at),
-            dump_json(record.payload),
-        )
+    """History chunk rows in :data:`_HISTORY_ORDER`, the instant converted by ``at``."""
+    for first, events in _history_chunks(records):
+        yield first.instance_key, first.position, len(events), at(first.at), dump_json(events)
 
 
 def _same(value: datetime) -> datetime:
@@ -883,31 +903,26 @@ class SqlTransaction:
             or not compiled.positional
             or compiled.names != _HISTORY_ORDER
         ):
-            # executemany: one prepared statement stepped once per row.
-            self._run_many(_INSERT_HISTORY, [rows.history_params(r) for r in records])
+            # executemany: one prepared statement stepped once per chunk.
+            chunks = [
+                rows.history_params(first, events) for first, events in _history_chunks(records)
+            ]
+            self._run_many(_INSERT_HISTORY, chunks)
             return
         # History is most of what a command writes: its rows are made here directly, and the
-        # instant of a step (shared by all its events) is converted once, instead of going
-        # through the generic per-value type processing.
-        micros: dict[datetime, int] = {}
-
-        def at_micros(at: datetime) -> int:
-            found = micros.get(at)
-            if found is None:
-                found = micros[at] = to_micros(at)
-            return found
-
+        # instant of a chunk is converted once, instead of going through the generic
+        # per-value type processing.
         try:
-            self._cursor.executemany(compiled.sql, list(_history_rows(records, at_micros)))
+            self._cursor.executemany(compiled.sql, list(_history_rows(records, to_micros)))
         except Exception as exc:
             raise self._translated(exc) from exc
 
     def _copy_history(self, records: Sequence[HistoryRecord]) -> None:
-        """PostgreSQL: history rows through ``COPY … FROM STDIN``, one stream per batch.
+        """PostgreSQL: history chunk rows through ``COPY … FROM STDIN``, one stream per batch.
 
-        History is most of the rows a command writes (some thirty per onboarding instance);
-        as single-row statements each costs psycopg its per-statement work. COPY sends them
-        as one stream of rows, inside this transaction like any other write.
+        A batch writes a chunk per command and instance (some 1,200 rows for 200 onboarding
+        instances); as single-row statements each costs psycopg its per-statement work. COPY
+        sends them as one stream of rows, inside this transaction like any other write.
         """
         try:
             with self._cursor.copy(_COPY_HISTORY) as copy:
@@ -917,8 +932,12 @@ class SqlTransaction:
             raise self._translated(exc) from exc
 
     def history(self, instance_key: int) -> list[HistoryRecord]:
-        """An instance's whole history in order."""
-        return [rows.history_record(row) for row in self._fetch(_HISTORY, {"key": instance_key})]
+        """An instance's whole history in order (its chunks expanded into events)."""
+        return [
+            record
+            for row in self._fetch(_HISTORY, {"key": instance_key})
+            for record in rows.history_records(row)
+        ]
 
     # -- jobs ---------------------------------------------------------------------------------
     def insert_jobs(self, records: Sequence[JobRecord]) -> None:

@@ -3,6 +3,7 @@ start together migrate once; older files are adopted; newer databases are refuse
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -19,7 +20,8 @@ from alembic.migration import MigrationContext
 from legato.errors import StoreError
 from legato.store import migrations
 from legato.store.postgres import create_postgres_engine
-from legato.store.schema import definitions, history, instances, metadata
+from legato.store.records import HistoryRecord
+from legato.store.schema import JsonText, UtcTimestamp, definitions, instances, metadata
 from legato.store.sql import SqlStore
 from legato.store.sqlite import create_sqlite_engine
 
@@ -70,9 +72,10 @@ def test_the_migrated_schema_is_the_metadata(fresh_url: str, raw_engine: sa.Engi
     open_store(fresh_url).close()
 
     assert schema_diff(raw_engine) == []
-    assert revision_of(raw_engine) == migrations.head_revision() == "0002"
+    assert revision_of(raw_engine) == migrations.head_revision() == "0003"
     with raw_engine.connect() as connection:
-        assert connection.execute(sa.text("SELECT version FROM schema_versions")).all() == [(1,)]
+        versions = connection.execute(sa.text("SELECT version FROM schema_versions ORDER BY 1"))
+        assert versions.all() == [(1,), (2,)]
         assert connection.execute(sa.text("SELECT next_key FROM key_counters")).all() == [(1,)]
 
 
@@ -120,7 +123,7 @@ def test_downgrading_to_nothing_and_upgrading_again_gives_the_same_schema(
 def test_an_upgrade_from_the_baseline_keeps_the_data(
     fresh_url: str, raw_engine: sa.Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Given a database at revision 0001 with an ended instance and its history
+    # Given a database at revision 0001 with an ended instance and its history (event rows)
     with raw_engine.begin() as connection:
         command.upgrade(migrations.alembic_config(connection), "0001")
         insert_ended_instance(connection)
@@ -130,9 +133,9 @@ def test_an_upgrade_from_the_baseline_keeps_the_data(
     caplog.set_level(logging.INFO, logger="legato.store.migrations")
     store = open_store(fresh_url)
 
-    # Then only 0002 ran, the data is intact and the schema is the metadata
+    # Then 0002 and 0003 ran, the data is intact and the schema is the metadata
     try:
-        assert applied_revisions(caplog) == ["0002"]
+        assert applied_revisions(caplog) == ["0002", "0003"]
         with store.transaction() as tx:
             record = tx.get_instance(10)
             events = tx.history(10)
@@ -142,18 +145,104 @@ def test_an_upgrade_from_the_baseline_keeps_the_data(
             T0 + timedelta(minutes=5),
             {"vars": {"x": 1}},
         )
-        assert [(e.position, e.event_type, e.payload) for e in events] == [
-            (1, "InstanceStarted", {"n": 1}),
-            (2, "InstanceCompleted", {"n": 2}),
+        assert [(e.position, e.event_type, e.element_id, e.at, e.payload) for e in events] == [
+            (1, "InstanceStarted", None, T0, {"n": 1}),
+            (2, "InstanceCompleted", "end", T0, {"n": 2}),
         ]
-        assert revision_of(raw_engine) == "0002"
+        assert revision_of(raw_engine) == "0003"
         assert schema_diff(raw_engine) == []
     finally:
         store.close()
 
 
+def test_history_chunks_survive_a_downgrade_to_event_rows_and_back(
+    fresh_url: str, raw_engine: sa.Engine
+) -> None:
+    # Given a history written in chunks: two commands' events at two instants
+    store = open_store(fresh_url)
+    written = [
+        HistoryRecord(10, position, kind, when, {"n": position, "deep": {"list": [1, None]}}, eid)
+        for position, kind, when, eid in (
+            (1, "InstanceCreated", T0, None),
+            (2, "ElementActivated", T0, "start"),
+            (3, "ElementCompleted", T0, "start"),
+            (4, "JobCompleted", T0 + timedelta(seconds=1), None),
+            (5, "InstanceCompleted", T0 + timedelta(seconds=1), "end"),
+        )
+    ]
+    try:
+        with raw_engine.begin() as connection:
+            insert_definition_and_instance(connection)
+        with store.transaction() as tx:
+            tx.append_history(written)
+    finally:
+        store.close()
+    with raw_engine.connect() as connection:
+        chunks = connection.execute(sa.text("SELECT position, event_count FROM history"))
+        assert sorted(chunks.all()) == [(1, 3), (4, 2)]
+
+    # When the database goes back to one row per event (revision 0002)
+    with raw_engine.begin() as connection:
+        command.downgrade(migrations.alembic_config(connection), "0002")
+
+    # Then every event has its row, and schema_versions no longer claims version 2
+    with raw_engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT position, event_type, element_id, payload FROM history ORDER BY 1")
+        ).all()
+        versions = connection.execute(sa.text("SELECT version FROM schema_versions")).all()
+    assert [(r[0], r[1], r[2], json.loads(r[3])) for r in rows] == [
+        (e.position, e.event_type, e.element_id, e.payload) for e in written
+    ]
+    assert versions == [(1,)]
+
+    # And upgrading again reads back the same history
+    store = open_store(fresh_url)
+    try:
+        with store.transaction() as tx:
+            assert tx.history(10) == written
+        assert schema_diff(raw_engine) == []
+    finally:
+        store.close()
+
+
+HISTORY_0001 = sa.Table(
+    "history",
+    sa.MetaData(),
+    sa.Column("instance_key", sa.BigInteger, primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("event_type", sa.String(64)),
+    sa.Column("element_id", sa.String(255)),
+    sa.Column("at", UtcTimestamp),
+    sa.Column("payload", JsonText),
+)
+"""The history table as revisions 0001 and 0002 have it (one row per event)."""
+
+
 def insert_ended_instance(connection: sa.Connection) -> None:
-    """Rows as revision 0001 stores them (these tables have not changed since)."""
+    """Rows as revision 0001 stores them."""
+    insert_definition_and_instance(connection)
+    connection.execute(
+        sa.insert(HISTORY_0001),
+        [
+            {
+                "instance_key": 10,
+                "position": position,
+                "event_type": event_type,
+                "element_id": element_id,
+                "at": T0,
+                "payload": {"n": position},
+            }
+            for position, event_type, element_id in (
+                (1, "InstanceStarted", None),
+                (2, "InstanceCompleted", "end"),
+            )
+        ],
+    )
+
+
+def insert_definition_and_instance(connection: sa.Connection) -> None:
+    """A definition and an ended instance 10 of it (these tables have not changed)."""
     connection.execute(
         sa.insert(definitions),
         {
@@ -184,20 +273,6 @@ def insert_ended_instance(connection: sa.Connection) -> None:
             "state": {"vars": {"x": 1}},
         },
     )
-    connection.execute(
-        sa.insert(history),
-        [
-            {
-                "instance_key": 10,
-                "position": position,
-                "event_type": event_type,
-                "element_id": None,
-                "at": T0,
-                "payload": {"n": position},
-            }
-            for position, event_type in ((1, "InstanceStarted"), (2, "InstanceCompleted"))
-        ],
-    )
 
 
 def applied_revisions(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -220,9 +295,9 @@ def test_stores_opening_a_fresh_database_together_migrate_it_once(
     try:
         assert failures == []
         assert len(opened) == 4
-        assert applied_revisions(caplog) == ["0001", "0002"]
+        assert applied_revisions(caplog) == ["0001", "0002", "0003"]
         with raw_engine.connect() as connection:
-            assert connection.execute(sa.text("SELECT count(*) FROM schema_versions")).scalar() == 1
+            assert connection.execute(sa.text("SELECT count(*) FROM schema_versions")).scalar() == 2
             assert connection.execute(sa.text("SELECT count(*) FROM key_counters")).scalar() == 1
         # Each store works, and they share one key counter.
         ranges = []
@@ -286,8 +361,8 @@ def test_a_version_1_file_from_before_migrations_is_completed_and_stamped(
     engine = create_sqlite_engine(sa.make_url(f"sqlite:///{path}"))
     try:
         assert any("created timers, nodes" in r.getMessage() for r in caplog.records)
-        assert applied_revisions(caplog) == ["0002"]
-        assert revision_of(engine) == "0002"
+        assert applied_revisions(caplog) == ["0002", "0003"]
+        assert revision_of(engine) == "0003"
         assert schema_diff(engine) == []
         with store.transaction() as tx:
             assert tx.history(10)[-1].event_type == "InstanceCompleted"
@@ -304,5 +379,5 @@ def test_a_database_at_an_unknown_newer_revision_is_refused(
     with raw_engine.begin() as connection:
         connection.execute(sa.text("UPDATE alembic_version SET version_num = '0999'"))
 
-    with pytest.raises(StoreError, match=r"revision 0999, newer than revision 0002"):
+    with pytest.raises(StoreError, match=r"revision 0999, newer than revision 0003"):
         open_store(fresh_url)

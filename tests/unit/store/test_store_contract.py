@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
 from legato.errors import NotFoundError, StoreError
+from legato.store import migrations
 from legato.store.memory import MemoryStore
 from legato.store.ports import Store, Transaction
 from legato.store.records import (
@@ -467,6 +469,37 @@ def test_history_comes_back_in_position_order(store: Store) -> None:
         assert tx.history(10) == expected
         assert tx.history(11) == [event(11, 1)]
         assert tx.history(99) == []
+
+
+def test_events_of_one_command_read_back_as_written(store: Store) -> None:
+    # Two commands' events for two instances, interleaved the way a batch writes them: each
+    # instance's events of one command share an instant (SQL stores keep them as one chunk).
+    seed(store, 10, 11)
+    t1, t2 = at(1), at(2)
+
+    def step(key: int, first: int, when: datetime, kinds: list[str]) -> list[HistoryRecord]:
+        return [
+            HistoryRecord(key, first + i, kind, when, {"i": i, "v": [None, {"x": 1.5}]}, f"e{i}")
+            for i, kind in enumerate(kinds)
+        ]
+
+    first_10 = step(10, 1, t1, ["InstanceCreated", "ElementActivated", "JobCreated"])
+    first_11 = step(11, 1, t1, ["InstanceCreated", "ElementActivated"])
+    second_10 = step(10, 4, t2, ["JobCompleted", "InstanceCompleted"])
+    with store.transaction() as tx:
+        tx.append_history([*first_10, *first_11])
+    with store.transaction() as tx:
+        tx.append_history(second_10)
+        assert tx.history(10) == [*first_10, *second_10]
+    with store.transaction() as tx:
+        assert tx.history(10) == [*first_10, *second_10]
+        assert tx.history(11) == first_11
+    if isinstance(store, SqlStore):
+        with store.engine.connect() as connection:
+            chunks = connection.exec_driver_sql(
+                "SELECT instance_key, position, event_count FROM history"
+            )
+            assert sorted(chunks.all()) == [(10, 1, 3), (10, 4, 2), (11, 1, 2)]
 
 
 def test_a_history_position_is_taken_once(store: Store) -> None:
@@ -1164,13 +1197,14 @@ def test_a_version_1_file_without_the_newer_tables_gets_them(tmp_path: Path) -> 
     url = f"sqlite:///{path}"
     first = SqlStore(url)
     seed(first)
+    # A file written before timers, subscriptions and messages existed (and migrations): the
+    # baseline's shape, less those tables and the revision marker.
+    with first.engine.begin() as connection:
+        command.downgrade(migrations.alembic_config(connection), migrations.BASELINE)
     first.close()
-    # A file written before timers, subscriptions and messages existed (and migrations).
     with sqlite3.connect(path) as raw:
         for table in ("timers", "subscriptions", "messages", "alembic_version"):
             raw.execute(f"DROP TABLE {table}")
-        for index in ("ix_instances_status_ended", "ix_start_requests_instance"):
-            raw.execute(f"DROP INDEX {index}")
     raw.close()
 
     second = SqlStore(url)
@@ -1188,7 +1222,7 @@ def test_a_version_1_file_without_the_newer_tables_gets_them(tmp_path: Path) -> 
                 )
             }
             version = connection.exec_driver_sql("SELECT max(version) FROM schema_versions")
-            assert version.scalar() == SCHEMA_VERSION == 1
+            assert version.scalar() == SCHEMA_VERSION == 2
         assert {
             "ix_timers_due",
             "ix_subscriptions_lookup",
@@ -1279,7 +1313,8 @@ def test_postgres_nodes_starting_together_create_the_schema_once(fresh_postgres_
     try:
         assert failures == []
         with opened[0].engine.connect() as connection:
-            assert connection.exec_driver_sql("SELECT count(*) FROM schema_versions").scalar() == 1
+            versions = connection.exec_driver_sql("SELECT version FROM schema_versions")
+            assert sorted(row[0] for row in versions) == [1, 2]
             assert connection.exec_driver_sql("SELECT count(*) FROM key_counters").scalar() == 1
         with opened[-1].transaction() as tx:
             assert tx.reserve_keys(1).start >= 1

@@ -163,6 +163,12 @@ class CommandExecutor:
         cached = self._load(tx, instance_key)
         return cached.state if cached else None
 
+    def peek_many(self, tx: Transaction, instance_keys: Sequence[int]) -> None:
+        """Make the states of these instances current in bulk (see :meth:`preload`), so
+        that :meth:`cached_state` returns them; do not change them."""
+        self._current = set()
+        self.preload(tx, instance_keys)
+
     def execute_in(
         self,
         plan: Callable[[Transaction], Sequence[cmd.Command]],

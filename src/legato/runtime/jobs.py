@@ -147,8 +147,7 @@ class JobRunner:
         lease_until = now + timeout
         with self.store.transaction() as tx:
             records = tx.activate_jobs(job_types, worker, max_jobs, now, lease_until)
-            for r in records:
-                self._executor.peek(tx, r.instance_key)
+            self._executor.peek_many(tx, [r.instance_key for r in records])
         return self._job_views(records, lease_until, worker)
 
     def _job_views(
@@ -159,8 +158,7 @@ class JobRunner:
         }
         if missing:
             with self.store.transaction() as tx:
-                for key in missing:
-                    self._executor.peek(tx, key)
+                self._executor.peek_many(tx, sorted(missing))
         jobs = []
         for record in records:
             state = self._executor.cached_state(record.instance_key)

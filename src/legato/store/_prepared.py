@@ -56,6 +56,14 @@ class Prepared:
         self._column_keys = list(column_keys) if column_keys is not None else None
         self._by_dialect: dict[tuple[str, str], _Compiled] = {}
 
+    @property
+    def table_name(self) -> str:
+        """The table an INSERT, UPDATE or DELETE writes."""
+        table = getattr(self._statement, "table", None)
+        if not isinstance(table, sa.Table):
+            raise StoreError("statement writes no table")
+        return table.name
+
     def compiled(self, dialect: Dialect) -> _Compiled:
         """The statement compiled for ``dialect`` (cached)."""
         # Keyed by driver too: the SQL text carries the driver's parameter style.

@@ -537,6 +537,18 @@ def test_job_crud(store: Store) -> None:
         tx.insert_jobs([job(22)])
     with pytest.raises(StoreError), store.transaction() as tx:
         tx.insert_jobs([job(23, instance_key=999)])
+    # Several rows at once (PostgreSQL streams them with COPY): the same rules.
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_jobs([job(24), job(22)])
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_jobs([job(24), job(25, instance_key=999)])
+    with store.transaction() as tx:
+        assert tx.get_job(24) is None
+        tx.insert_jobs([job(24), job(25, instance_key=11)])
+        tx.delete_jobs([22, 24, 998])
+    with store.transaction() as tx:
+        assert [j.job_key for j in tx.list_jobs()] == [21, 25]
+        assert tx.get_job(25) == job(25, instance_key=11)
 
 
 def test_activate_jobs_respects_due_at_types_and_max(store: Store) -> None:

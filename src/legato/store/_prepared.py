@@ -15,13 +15,14 @@ import functools
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from legato.errors import StoreError
-from legato.store._rules import dump_json, load_json
+from legato.store._rules import dump_json, load_json, utc
 from legato.store.schema import JsonText, UtcTimestamp, from_micros, to_micros
 
 _Processor = Callable[[Any], Any]
@@ -108,26 +109,38 @@ def _present(processors: Sequence[_Processor | None]) -> tuple[tuple[int, _Proce
     return tuple((i, p) for i, p in enumerate(processors) if p is not None)
 
 
-_SQLITE_PLAIN: dict[type[Any], tuple[_Processor, _Processor]] = {
-    UtcTimestamp: (to_micros, from_micros),
-    JsonText: (dump_json, load_json),
+def _utc_result(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+_PLAIN: dict[str, dict[type[Any], tuple[_Processor, _Processor]]] = {
+    "sqlite": {UtcTimestamp: (to_micros, from_micros), JsonText: (dump_json, load_json)},
+    "postgresql": {UtcTimestamp: (utc, _utc_result), JsonText: (dump_json, load_json)},
 }
-"""The (bind, result) conversions of the engine's own column types on SQLite.
+"""The (bind, result) conversions of the engine's own column types, per dialect.
 
 SQLAlchemy's processor of a TypeDecorator wraps ``process_bind_param`` in a closure that also
-checks for an implementation processor (BIGINT and TEXT have none with pysqlite): those two
-calls per value were most of the cost of binding a job or an instance row. These functions are
-what the types' ``process_bind_param`` and ``process_result_value`` do on SQLite.
+checks for an implementation processor (BIGINT, TEXT and psycopg's timestamptz have none):
+those two calls per value were most of the cost of binding a job or an instance row. These
+functions are what the types' ``process_bind_param`` and ``process_result_value`` do on each
+dialect (None never reaches them).
 """
 
 
+def _plain(
+    type_: sa.types.TypeEngine[Any], dialect: Dialect
+) -> tuple[_Processor, _Processor] | None:
+    by_type = _PLAIN.get(dialect.name)
+    return by_type.get(type(type_)) if by_type else None
+
+
 def _bind_processor(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> _Processor | None:
-    plain = _SQLITE_PLAIN.get(type(type_)) if dialect.name == "sqlite" else None
+    plain = _plain(type_, dialect)
     return plain[0] if plain else type_.bind_processor(dialect)
 
 
 def _result_processor(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> _Processor | None:
-    plain = _SQLITE_PLAIN.get(type(type_)) if dialect.name == "sqlite" else None
+    plain = _plain(type_, dialect)
     return plain[1] if plain else type_.result_processor(dialect, None)
 
 

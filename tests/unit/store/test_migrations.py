@@ -72,11 +72,36 @@ def test_the_migrated_schema_is_the_metadata(fresh_url: str, raw_engine: sa.Engi
     open_store(fresh_url).close()
 
     assert schema_diff(raw_engine) == []
-    assert revision_of(raw_engine) == migrations.head_revision() == "0003"
+    assert revision_of(raw_engine) == migrations.head_revision() == "0004"
     with raw_engine.connect() as connection:
         versions = connection.execute(sa.text("SELECT version FROM schema_versions ORDER BY 1"))
         assert versions.all() == [(1,), (2,)]
         assert connection.execute(sa.text("SELECT next_key FROM key_counters")).all() == [(1,)]
+
+
+@pytest.mark.postgres
+def test_postgres_instance_pages_keep_room_for_updates(fresh_postgres_url: str) -> None:
+    # Revision 0004: instance rows are rewritten by every command; half-full pages let
+    # PostgreSQL update them in place (HOT) instead of adding entries to six indexes.
+    def options(engine: sa.Engine) -> list[str] | None:
+        with engine.connect() as connection:
+            found: list[str] | None = connection.execute(
+                sa.text(
+                    "SELECT reloptions FROM pg_class"
+                    " WHERE oid = to_regclass(current_schema() || '.instances')"
+                )
+            ).scalar()
+        return found
+
+    open_store(fresh_postgres_url).close()
+    engine = create_postgres_engine(sa.make_url(fresh_postgres_url))
+    try:
+        assert options(engine) == ["fillfactor=50"]
+        with engine.begin() as connection:
+            command.downgrade(migrations.alembic_config(connection), "0003")
+        assert options(engine) is None
+    finally:
+        engine.dispose()
 
 
 def test_a_schema_that_differs_from_the_metadata_is_noticed(
@@ -133,9 +158,9 @@ def test_an_upgrade_from_the_baseline_keeps_the_data(
     caplog.set_level(logging.INFO, logger="legato.store.migrations")
     store = open_store(fresh_url)
 
-    # Then 0002 and 0003 ran, the data is intact and the schema is the metadata
+    # Then 0002, 0003 and 0004 ran, the data is intact and the schema is the metadata
     try:
-        assert applied_revisions(caplog) == ["0002", "0003"]
+        assert applied_revisions(caplog) == ["0002", "0003", "0004"]
         with store.transaction() as tx:
             record = tx.get_instance(10)
             events = tx.history(10)
@@ -149,7 +174,7 @@ def test_an_upgrade_from_the_baseline_keeps_the_data(
             (1, "InstanceStarted", None, T0, {"n": 1}),
             (2, "InstanceCompleted", "end", T0, {"n": 2}),
         ]
-        assert revision_of(raw_engine) == "0003"
+        assert revision_of(raw_engine) == "0004"
         assert schema_diff(raw_engine) == []
     finally:
         store.close()
@@ -295,7 +320,7 @@ def test_stores_opening_a_fresh_database_together_migrate_it_once(
     try:
         assert failures == []
         assert len(opened) == 4
-        assert applied_revisions(caplog) == ["0001", "0002", "0003"]
+        assert applied_revisions(caplog) == ["0001", "0002", "0003", "0004"]
         with raw_engine.connect() as connection:
             assert connection.execute(sa.text("SELECT count(*) FROM schema_versions")).scalar() == 2
             assert connection.execute(sa.text("SELECT count(*) FROM key_counters")).scalar() == 1
@@ -361,8 +386,8 @@ def test_a_version_1_file_from_before_migrations_is_completed_and_stamped(
     engine = create_sqlite_engine(sa.make_url(f"sqlite:///{path}"))
     try:
         assert any("created timers, nodes" in r.getMessage() for r in caplog.records)
-        assert applied_revisions(caplog) == ["0002", "0003"]
-        assert revision_of(engine) == "0003"
+        assert applied_revisions(caplog) == ["0002", "0003", "0004"]
+        assert revision_of(engine) == "0004"
         assert schema_diff(engine) == []
         with store.transaction() as tx:
             assert tx.history(10)[-1].event_type == "InstanceCompleted"
@@ -379,5 +404,5 @@ def test_a_database_at_an_unknown_newer_revision_is_refused(
     with raw_engine.begin() as connection:
         connection.execute(sa.text("UPDATE alembic_version SET version_num = '0999'"))
 
-    with pytest.raises(StoreError, match=r"revision 0999, newer than revision 0003"):
+    with pytest.raises(StoreError, match=r"revision 0999, newer than revision 0004"):
         open_store(fresh_url)

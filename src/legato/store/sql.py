@@ -836,9 +836,9 @@ class SqlTransaction:
             )
 
     def insert_instances(self, records: Sequence[InstanceRecord]) -> None:
-        """Store several new instances with one ``executemany``."""
+        """Store several new instances (one ``executemany``, or one COPY on PostgreSQL)."""
         if records:
-            self._run_many(_INSERT_INSTANCE, [rows.instance_params(r) for r in records])
+            self._insert_many(_INSERT_INSTANCE, [rows.instance_params(r) for r in records])
 
     def update_instances(self, records: Sequence[InstanceRecord]) -> None:
         """Save several instances with one ``executemany`` and one revision check.

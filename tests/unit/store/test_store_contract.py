@@ -354,6 +354,17 @@ def test_instance_needs_its_definition_and_a_fresh_key(store: Store) -> None:
         tx.insert_instance(instance(11, definition_key=999))
     with pytest.raises(StoreError), store.transaction() as tx:
         tx.insert_instance(instance(10))
+    # Several at once (PostgreSQL streams them with COPY): the same rules, all or nothing.
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_instances([instance(11), instance(10)])
+    with pytest.raises(StoreError), store.transaction() as tx:
+        tx.insert_instances([instance(11), instance(12, definition_key=999)])
+    with store.transaction() as tx:
+        assert tx.get_instance(11) is None
+        tx.insert_instances([instance(11), instance(12, business_key="b-12")])
+    with store.transaction() as tx:
+        assert tx.get_instance(11) == instance(11)
+        assert tx.get_instance(12) == instance(12, business_key="b-12")
 
 
 def test_list_and_count_instances(store: Store) -> None:

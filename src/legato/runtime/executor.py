@@ -16,7 +16,6 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from operator import attrgetter
 from typing import Any
 
 from legato.engine import commands as cmd
@@ -495,26 +494,10 @@ def _instance_record(cached: _Cached) -> InstanceRecord:
 
 
 def _history_record(instance_key: int, position: int, event: Event) -> HistoryRecord:
-    plan = _PLANS.get(type(event))
-    if plan is None:
-        plan = _payload_plan(type(event))
-    payload = dict(zip(plan.names, plan.values(event), strict=True))
-    encode = values.encode
-    for name in plan.encoded:
-        payload[name] = encode(payload[name])
-    for name in plan.integers:
-        number = payload[name]
-        if number is not None and not _MIN_INT <= number <= _MAX_INT:
-            payload[name] = encode(number)  # stays exact beyond 64 bits, as values.encode does
-    element_id = payload.get("element_id") if plan.has_element_id else None
-    return HistoryRecord(
-        instance_key,
-        position,
-        event.type_name,
-        event.at,
-        payload,
-        element_id if isinstance(element_id, str) else None,
-    )
+    builder = _BUILDERS.get(type(event))
+    if builder is None:
+        builder = _history_builder(type(event))
+    return builder(instance_key, position, event)
 
 
 _PASS_THROUGH = frozenset({"str", "str | None", "bool"})
@@ -526,64 +509,52 @@ _INTEGER = frozenset({"int", "int | None"})
 _MIN_INT = -(2**63)
 _MAX_INT = 2**63 - 1
 
-
-@dataclass(frozen=True, slots=True)
-class _PayloadPlan:
-    """How the payload of one event class is built."""
-
-    names: tuple[str, ...]
-    """The payload fields, in declaration order."""
-    values: Callable[[Event], tuple[Any, ...]]
-    """The values of ``names`` of an event, read in one call."""
-    encoded: tuple[str, ...]
-    """The fields whose values go through :func:`values.encode`."""
-    integers: tuple[str, ...]
-    """The integer fields (encoded only beyond 64 bits)."""
-    has_element_id: bool
+_HistoryBuilder = Callable[[int, int, Event], HistoryRecord]
+_BUILDERS: dict[type[Event], _HistoryBuilder] = {}
 
 
-_PLANS: dict[type[Event], _PayloadPlan] = {}
+def _history_builder(cls: type[Event]) -> _HistoryBuilder:
+    """Write (once per event class) the function that makes the history record of an event.
 
-
-def _payload_plan(cls: type[Event]) -> _PayloadPlan:
-    """Work out (once per class) how to build the payload of ``cls``'s events.
-
-    Every command writes several events, and building their payloads field by field (a
-    ``getattr`` and a type test per value) was a large part of the executor's own time: the
-    values are read with one ``attrgetter`` call instead, and only fields whose annotation
-    admits values other than strings, booleans and integers are encoded (integers only when
-    they exceed 64 bits).
+    Every command records several events, and building their payloads generically (a loop
+    over the fields with a lookup, a type test and a dictionary write per value) was the
+    largest single cost of the executor. The function is generated from the class's fields,
+    as ``dataclasses`` generates ``__init__``: one attribute read per field, and per field
+    only the conversion its annotation needs: none for strings and booleans, a 64-bit range
+    check for integers (beyond it they are encoded and stay exact, as ``values.encode``
+    does), :func:`values.encode` for everything else.
     """
     annotations = {f.name: str(f.type) for f in dataclasses.fields(cls)}
-    names = payload_fields(cls)
-    getter: Callable[[Event], tuple[Any, ...]]
-    if not names:
-        getter = _no_values
-    elif len(names) == 1:
-        getter = _one_value(names[0])  # attrgetter of one name returns the value, not a tuple
-    else:
-        getter = attrgetter(*names)
-    plan = _PLANS[cls] = _PayloadPlan(
-        names=names,
-        values=getter,
-        encoded=tuple(name for name in names if annotations[name] not in _PASS_THROUGH | _INTEGER),
-        integers=tuple(name for name in names if annotations[name] in _INTEGER),
-        has_element_id="element_id" in names,
+    lines = ["def build(instance_key, position, event):"]
+    entries = []
+    for name in payload_fields(cls):
+        kind = annotations[name]
+        lines.append(f"    v_{name} = event.{name}")
+        if kind in _INTEGER:
+            lines.append(
+                f"    if v_{name} is not None and not _MIN_INT <= v_{name} <= _MAX_INT:"
+                f" v_{name} = encode(v_{name})"
+            )
+        elif kind not in _PASS_THROUGH:
+            lines.append(f"    v_{name} = encode(v_{name})")
+        entries.append(f"{name!r}: v_{name}")
+    element_id = "v_element_id if isinstance(v_element_id, str) else None"
+    if "element_id" not in annotations:
+        element_id = "None"
+    lines.append(
+        f"    return HistoryRecord(instance_key, position, {cls.type_name!r}, event.at,"
+        f" {{{', '.join(entries)}}}, {element_id})"
     )
-    return plan
-
-
-def _no_values(event: Event) -> tuple[Any, ...]:
-    return ()
-
-
-def _one_value(name: str) -> Callable[[Event], tuple[Any, ...]]:
-    get = attrgetter(name)
-
-    def one(event: Event) -> tuple[Any, ...]:
-        return (get(event),)
-
-    return one
+    namespace: dict[str, Any] = {
+        "encode": values.encode,
+        "HistoryRecord": HistoryRecord,
+        "_MIN_INT": _MIN_INT,
+        "_MAX_INT": _MAX_INT,
+    }
+    exec("\n".join(lines), namespace)  # the source is built above from field names only
+    builder: _HistoryBuilder = namespace["build"]
+    _BUILDERS[cls] = builder
+    return builder
 
 
 def decode_event(record: HistoryRecord) -> Event:

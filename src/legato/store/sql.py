@@ -121,6 +121,25 @@ _UPDATE_INSTANCE = Prepared(
     ),
     _columns(instances, without="instance_key"),
 )
+_STAGED_COLUMNS = [column.name for column in instances.c]
+_STAGE_INSTANCES = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS legato_instance_rows"
+    " (LIKE instances, b_revision integer NOT NULL) ON COMMIT DELETE ROWS"
+)
+_COPY_STAGED_INSTANCES = (
+    f"COPY legato_instance_rows ({', '.join(_STAGED_COLUMNS)}, b_revision) FROM STDIN"
+)
+_UPDATE_FROM_STAGED = (
+    "UPDATE instances AS i SET "
+    + ", ".join(f"{name} = u.{name}" for name in _STAGED_COLUMNS if name != "instance_key")
+    + " FROM legato_instance_rows AS u"
+    " WHERE i.instance_key = u.instance_key AND i.revision = u.b_revision"
+)
+"""PostgreSQL: a batch's instance rows are streamed into a temporary table (one per
+connection, emptied at every commit) and saved by one UPDATE from it, with the same revision
+check as ``_UPDATE_INSTANCE``."""
+_STAGED_TABLE_MADE = "legato_instance_rows"
+"""Key in a connection's ``info``: its temporary table exists (dropped again on rollback)."""
 _INSTANCE_BY_KEY = _by_key(instances, "instance_key")
 _INSTANCE_REVISION = Prepared(
     sa.select(instances.c.revision).where(instances.c.instance_key == _bp("key"))
@@ -496,6 +515,8 @@ class SqlStore:
                 # Anything but a completed commit ends in a rollback, which also releases
                 # SQLite's write lock for the next writer.
                 if transaction.is_active:
+                    # What the transaction made (a temporary table) may be gone with it.
+                    connection.info.pop(_STAGED_TABLE_MADE, None)
                     self._rollback(transaction)
 
     def _rollback(self, transaction: sa.RootTransaction) -> None:
@@ -848,18 +869,42 @@ class SqlTransaction:
         """
         if not records:
             return
-        batch = []
-        for record in records:
-            parameters = rows.instance_params(record)
-            parameters["b_instance_key"] = parameters.pop("instance_key")
-            parameters["b_revision"] = record.revision - 1
-            batch.append(parameters)
-        self._run_many(_UPDATE_INSTANCE, batch)
+        if self._dialect_name == "postgresql" and len(records) > 1:
+            self._update_instances_staged(records)
+        else:
+            batch = []
+            for record in records:
+                parameters = rows.instance_params(record)
+                parameters["b_instance_key"] = parameters.pop("instance_key")
+                parameters["b_revision"] = record.revision - 1
+                batch.append(parameters)
+            self._run_many(_UPDATE_INSTANCE, batch)
         if self._cursor.rowcount != len(records):
             raise ConflictError(
                 f"{len(records) - self._cursor.rowcount} of {len(records)} instances were "
                 "changed concurrently"
             )
+
+    def _update_instances_staged(self, records: Sequence[InstanceRecord]) -> None:
+        """PostgreSQL: COPY the rows into ``legato_instance_rows``, then one UPDATE … FROM
+        it (a COPY costs the node less per row than pipelined single-row UPDATEs)."""
+        self._check_open()
+        compiled = _INSERT_INSTANCE.compiled(self._dialect)
+        info = self._connection.info
+        try:
+            if not info.get(_STAGED_TABLE_MADE):
+                # IF NOT EXISTS: after a rollback the table may or may not be there.
+                self._cursor.execute(_STAGE_INSTANCES)
+                info[_STAGED_TABLE_MADE] = True
+            with self._cursor.copy(_COPY_STAGED_INSTANCES) as copy:
+                for record in records:
+                    parameters = bind_parameters(compiled, rows.instance_params(record))
+                    copy.write_row(
+                        [*(parameters[name] for name in _STAGED_COLUMNS), record.revision - 1]
+                    )
+            self._cursor.execute(_UPDATE_FROM_STAGED)
+        except Exception as exc:
+            raise self._translated(exc) from exc
 
     def get_revision(self, instance_key: int) -> int | None:
         """The stored revision of an instance."""

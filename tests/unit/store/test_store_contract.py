@@ -346,6 +346,31 @@ def test_batch_saves_check_every_revision(store: Store) -> None:
     with store.transaction() as tx:
         revisions = [tx.get_instance(k).revision for k in (10, 11, 12)]  # type: ignore[union-attr]
     assert revisions == [1, 1, 1]
+    # A batch after a failed one is saved and checked as well (PostgreSQL stages a batch in
+    # a temporary table of the connection; the failed transaction took nothing with it).
+    with store.transaction() as tx:
+        tx.update_instances(
+            [replace(instance(k), revision=2, status="completed") for k in (10, 11)]
+        )
+    with pytest.raises(StoreError, match="concurrently"), store.transaction() as tx:
+        tx.update_instances([replace(instance(k), revision=2) for k in (11, 12)])
+    with store.transaction() as tx:
+        assert [tx.get_instance(k) for k in (10, 11, 12)] == [
+            replace(instance(10), revision=2, status="completed"),
+            replace(instance(11), revision=2, status="completed"),
+            replace(instance(12), revision=1),
+        ]
+
+
+def test_a_failed_first_batch_save_leaves_later_ones_working(store: Store) -> None:
+    # The first batch of a connection fails (and with it whatever that transaction made).
+    seed(store, 10, 11)
+    with pytest.raises(StoreError, match="concurrently"), store.transaction() as tx:
+        tx.update_instances([replace(instance(k), revision=5) for k in (10, 11)])
+    with store.transaction() as tx:
+        tx.update_instances([replace(instance(k), revision=1) for k in (10, 11)])
+    with store.transaction() as tx:
+        assert [tx.get_revision(k) for k in (10, 11)] == [1, 1]
 
 
 def test_instance_needs_its_definition_and_a_fresh_key(store: Store) -> None:

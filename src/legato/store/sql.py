@@ -166,16 +166,20 @@ _DELETE_JOB = Prepared(sa.delete(jobs).where(jobs.c.job_key == _bp("key")))
 _DELETE_JOBS_ANY = "DELETE FROM jobs WHERE job_key = ANY(%s)"
 """PostgreSQL: a batch's finished jobs in one statement (one array parameter)."""
 _JOB_BY_KEY = _by_key(jobs, "job_key")
-_LEASE_JOBS = (
+_LEASE = {
+    "state": "activated",
+    "worker": _bp("worker"),
+    "lease_until": _bp("lease_until"),
+    "available_at": _bp("lease_until"),
+}
+_LEASE_JOBS = sa.update(jobs).where(jobs.c.job_key.in_(_bp("keys", expanding=True))).values(_LEASE)
+_LEASE_JOBS_ANY = (
     sa.update(jobs)
-    .where(jobs.c.job_key.in_(_bp("keys", expanding=True)))
-    .values(
-        state="activated",
-        worker=_bp("worker"),
-        lease_until=_bp("lease_until"),
-        available_at=_bp("lease_until"),
-    )
+    .where(jobs.c.job_key == sa.any_(_bp("keys", type_=postgresql.ARRAY(sa.BigInteger))))
+    .values(_LEASE)
 )
+"""PostgreSQL: the keys as one array (an expanded IN list is new SQL text for every count of
+keys, which psycopg parses again when it is long)."""
 _INSERT_TIMER = _insert(timers)
 # Batches of single-key deletes (executemany): each is a primary-key probe on a statement
 # prepared once, cheaper than building and compiling IN lists of varying length.
@@ -1080,8 +1084,9 @@ class SqlTransaction:
         picked = [rows.job_record(row) for row in self._execute(query, parameters)]
         keys = [job.job_key for job in picked]
         lease = {"worker": worker, "lease_until": lease_until}
+        lease_jobs = _LEASE_JOBS_ANY if self._dialect_name == "postgresql" else _LEASE_JOBS
         for chunk in iter_chunks(keys, _IN_CHUNK):
-            self._execute(_LEASE_JOBS, {**lease, "keys": list(chunk)})
+            self._execute(lease_jobs, {**lease, "keys": list(chunk)})
         return [
             replace(job, state="activated", worker=worker, lease_until=lease_until)
             for job in picked

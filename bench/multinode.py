@@ -785,7 +785,8 @@ class Report:
             )
             if total_ms * needed > 2000.0:
                 limit = (
-                    f"Legato's side is bound by the CPU of the machine. In the best run {split}. "
+                    "at Legato's CPU cost per instance the two cores cannot carry it. In the "
+                    f"best run {split}. "
                     f"{needed:,.0f} instances/s ({TARGET_RATIO:.0f}x {peer.per_second:,.0f}) "
                     f"would need {2000.0 / needed:.2f} ms per instance in all, with both cores "
                     "busy all the time."

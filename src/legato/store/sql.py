@@ -866,7 +866,8 @@ class SqlTransaction:
             self._insert_many(_INSERT_INSTANCE, [rows.instance_params(r) for r in records])
 
     def update_instances(self, records: Sequence[InstanceRecord]) -> None:
-        """Save several instances with one ``executemany`` and one revision check.
+        """Save several instances with one revision check: one ``executemany``, or on
+        PostgreSQL one UPDATE from rows staged with COPY (:meth:`_update_instances_staged`).
 
         The driver reports the rows changed by the whole batch; fewer than the records means
         some instance was changed concurrently, and the caller's transaction rolls back.
@@ -1007,8 +1008,8 @@ class SqlTransaction:
     def _copy_history(self, records: Sequence[HistoryRecord]) -> None:
         """PostgreSQL: history chunk rows through ``COPY … FROM STDIN``, one stream per batch.
 
-        A batch writes a chunk per command and instance (some 1,200 rows for 200 onboarding
-        instances); as single-row statements each costs psycopg its per-statement work. COPY
+        A batch writes a chunk per command and instance (some 200 rows for a batch of 200
+        commands); as single-row statements each costs psycopg its per-statement work. COPY
         sends them as one stream of rows, inside this transaction like any other write.
         """
         try:

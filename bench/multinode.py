@@ -596,7 +596,16 @@ def profile_lines(args: argparse.Namespace, log: Callable[[str], None]) -> list[
     table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]  # not in the stubs
     rows = sorted(table.items(), key=lambda item: item[1][2], reverse=True)
     total = sum(v[2] for v in table.values())
-    statements = sum(v[1] for (file, _, name), v in table.items() if name == "_send_query_prepared")
+
+    def calls(method: str) -> int:
+        return sum(
+            v[1]
+            for (file, _, name), v in table.items()
+            if file.endswith("psycopg/cursor.py") and name == method
+        )
+
+    statements, batches, streams = calls("execute"), calls("executemany"), calls("copy")
+    per = 1.0 / (args.instances + args.warm_up)
     waiting = sum(
         v[3]
         for (file, _, name), v in table.items()
@@ -619,8 +628,9 @@ def profile_lines(args: argparse.Namespace, log: Callable[[str], None]) -> list[
         "",
         f"Profiled node time {total:.1f} s, of which {waiting:.1f} s ({waiting / total:.0%}) "
         "inside psycopg's `wait` (waiting for PostgreSQL's answers, which on this machine "
-        f"includes waiting for a core); {statements:,} prepared statements sent, "
-        f"{statements / (args.instances + args.warm_up):.0f} per instance.",
+        f"includes waiting for a core). Sent to PostgreSQL: {statements:,} statements, "
+        f"{batches:,} executemany batches and {streams:,} COPY streams; per instance "
+        f"{statements * per:.2f}, {batches * per:.2f} and {streams * per:.2f}.",
     ]
     return lines
 

@@ -179,7 +179,7 @@ _LEASE_JOBS_ANY = (
     .values(_LEASE)
 )
 """PostgreSQL: the keys as one array (an expanded IN list is new SQL text for every count of
-keys, which psycopg parses again when it is long)."""
+keys, and psycopg converts it again on every call beyond 50 parameters)."""
 _INSERT_TIMER = _insert(timers)
 # Batches of single-key deletes (executemany): each is a primary-key probe on a statement
 # prepared once, cheaper than building and compiling IN lists of varying length.
@@ -300,11 +300,11 @@ def _in_lists(values: Sequence[Any], dialect: str) -> Iterator[tuple[int, dict[s
     """The parameters of key lists for ``values``, at most ``_IN_CHUNK`` each, with each
     list's size for :func:`_in_list`.
 
-    PostgreSQL gets one array parameter per list (:data:`_ANY`): the text of a long
-    ``IN (%(k0)s, …)`` is beyond what psycopg caches, and parsing it again cost milliseconds
-    per query. Elsewhere an ``IN (:k0, :k1, …)`` list is padded to a power of two by repeating
-    its last value (harmless in an IN list), so a handful of prepared statements serve every
-    length.
+    PostgreSQL gets one array parameter per list (:data:`_ANY`): psycopg does not cache its
+    conversion of a query with more than 50 parameters (or 4 KB of text), and converting a
+    long ``IN (%(k0)s, …)`` again cost milliseconds per query. Elsewhere an
+    ``IN (:k0, :k1, …)`` list is padded to a power of two by repeating its last value
+    (harmless in an IN list), so a handful of prepared statements serve every length.
     """
     for start in range(0, len(values), _IN_CHUNK):
         chunk = values[start : start + _IN_CHUNK]

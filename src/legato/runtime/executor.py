@@ -156,12 +156,6 @@ class CommandExecutor:
         """
         return self._execute_batch(commands, also, always=always)
 
-    def peek(self, tx: Transaction, instance_key: int) -> InstanceState | None:
-        """The current state of an instance (from the cache or the store); do not change it."""
-        self._current = set()
-        cached = self._load(tx, instance_key)
-        return cached.state if cached else None
-
     def peek_many(self, tx: Transaction, instance_keys: Sequence[int]) -> None:
         """Make the states of these instances current in bulk (see :meth:`preload`), so
         that :meth:`cached_state` returns them; do not change them."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
@@ -688,6 +688,13 @@ def _history_rows(
         yield first.instance_key, first.position, len(events), at(first.at), dump_json(events)
 
 
+def _bound(compiled: Any, values: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Each parameter set bound for a named-style (psycopg) compiled statement."""
+    for each in values:
+        bound: dict[str, Any] = bind_parameters(compiled, each)
+        yield bound
+
+
 def _same(value: datetime) -> datetime:
     return value
 
@@ -765,15 +772,28 @@ class SqlTransaction:
         if self._dialect_name != "postgresql" or len(values) < 2:
             self._run_many(prepared, values)
             return
-        self._check_open()
         compiled = prepared.compiled(self._dialect)
         names = compiled.names
-        table = prepared.table_name
+        self._copy(
+            f"COPY {prepared.table_name} ({', '.join(names)}) FROM STDIN",
+            ([bound[name] for name in names] for bound in _bound(compiled, values)),
+        )
+
+    def _copy(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """PostgreSQL: stream ``rows`` with ``COPY … FROM STDIN`` inside this transaction."""
+        self._check_open()
         try:
-            with self._cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
-                for each in values:
-                    parameters = bind_parameters(compiled, each)
-                    copy.write_row([parameters[name] for name in names])
+            with self._cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except Exception as exc:
+            raise self._translated(exc) from exc
+
+    def _raw(self, sql: str, parameters: Sequence[Any] = ()) -> None:
+        """Execute driver-level SQL text once (PostgreSQL-only statements)."""
+        self._check_open()
+        try:
+            self._cursor.execute(sql, parameters)
         except Exception as exc:
             raise self._translated(exc) from exc
 
@@ -893,23 +913,21 @@ class SqlTransaction:
     def _update_instances_staged(self, records: Sequence[InstanceRecord]) -> None:
         """PostgreSQL: COPY the rows into ``legato_instance_rows``, then one UPDATE … FROM
         it (a COPY costs the node less per row than pipelined single-row UPDATEs)."""
-        self._check_open()
-        compiled = _INSERT_INSTANCE.compiled(self._dialect)
         info = self._connection.info
-        try:
-            if not info.get(_STAGED_TABLE_MADE):
-                # IF NOT EXISTS: after a rollback the table may or may not be there.
-                self._cursor.execute(_STAGE_INSTANCES)
-                info[_STAGED_TABLE_MADE] = True
-            with self._cursor.copy(_COPY_STAGED_INSTANCES) as copy:
-                for record in records:
-                    parameters = bind_parameters(compiled, rows.instance_params(record))
-                    copy.write_row(
-                        [*(parameters[name] for name in _STAGED_COLUMNS), record.revision - 1]
-                    )
-            self._cursor.execute(_UPDATE_FROM_STAGED)
-        except Exception as exc:
-            raise self._translated(exc) from exc
+        if not info.get(_STAGED_TABLE_MADE):
+            # IF NOT EXISTS: after a rollback the table may or may not be there.
+            self._raw(_STAGE_INSTANCES)
+            info[_STAGED_TABLE_MADE] = True
+        compiled = _INSERT_INSTANCE.compiled(self._dialect)
+        parameters = (rows.instance_params(record) for record in records)
+        self._copy(
+            _COPY_STAGED_INSTANCES,
+            (
+                [*(bound[name] for name in _STAGED_COLUMNS), record.revision - 1]
+                for bound, record in zip(_bound(compiled, parameters), records, strict=True)
+            ),
+        )
+        self._raw(_UPDATE_FROM_STAGED)
 
     def get_revision(self, instance_key: int) -> int | None:
         """The stored revision of an instance."""
@@ -1012,12 +1030,7 @@ class SqlTransaction:
         commands); as single-row statements each costs psycopg its per-statement work. COPY
         sends them as one stream of rows, inside this transaction like any other write.
         """
-        try:
-            with self._cursor.copy(_COPY_HISTORY) as copy:
-                for row in _history_rows(records, _same):
-                    copy.write_row(row)
-        except Exception as exc:
-            raise self._translated(exc) from exc
+        self._copy(_COPY_HISTORY, _history_rows(records, _same))
 
     def history(self, instance_key: int) -> list[HistoryRecord]:
         """An instance's whole history in order (its chunks expanded into events)."""
@@ -1053,11 +1066,7 @@ class SqlTransaction:
         if not job_keys:
             return
         if self._dialect_name == "postgresql" and len(job_keys) > 1:
-            self._check_open()
-            try:
-                self._cursor.execute(_DELETE_JOBS_ANY, [list(job_keys)])
-            except Exception as exc:
-                raise self._translated(exc) from exc
+            self._raw(_DELETE_JOBS_ANY, [list(job_keys)])
             return
         self._run_many(_DELETE_JOB, [{"key": key} for key in job_keys])
 

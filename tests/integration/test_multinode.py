@@ -214,9 +214,11 @@ def test_two_nodes_racing_on_a_parallel_join_fire_it_once(nodes: Nodes) -> None:
     # are completed by different nodes at the same moment
     client = Engine(nodes.url)
     client.deploy(FANOUT)
-    keys = [client.start("fanout", {"i": i}).key for i in range(150)]
+    # Both serve before the work arrives: a node started after the instances could find
+    # them all done by the first one (starting a process takes about as long as the work).
     for name in ("n1", "n2"):
         nodes.start(name, "--batch", "1")
+    keys = [client.start("fanout", {"i": i}).key for i in range(150)]
 
     # When they work through them
     wait_until(lambda: completed(client) == len(keys), 120, "all instances to complete")

@@ -519,8 +519,11 @@ class SqlStore:
                 # Anything but a completed commit ends in a rollback, which also releases
                 # SQLite's write lock for the next writer.
                 if transaction.is_active:
-                    # What the transaction made (a temporary table) may be gone with it.
-                    connection.info.pop(_STAGED_TABLE_MADE, None)
+                    # What the transaction made (a temporary table) may be gone with it. An
+                    # invalidated connection has lost its info (and its session) already,
+                    # and touching it would only raise.
+                    if not connection.invalidated:
+                        connection.info.pop(_STAGED_TABLE_MADE, None)
                     self._rollback(transaction)
 
     def _rollback(self, transaction: sa.RootTransaction) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -1484,17 +1484,28 @@ def test_postgres_a_lost_connection_is_a_store_error_then_replaced(postgres_url:
         with store.transaction() as tx:
             tx.reserve_keys(1)
         admin = sa.create_engine(postgres_url)  # not named like the store's sessions
-        with admin.begin() as connection:
-            connection.exec_driver_sql(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name = %(name)s",
-                {"name": sa.make_url(named).query["application_name"]},
-            )
+
+        def cut() -> None:
+            with admin.begin() as connection:
+                connection.exec_driver_sql(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = %(name)s",
+                    {"name": sa.make_url(named).query["application_name"]},
+                )
+
+        # Through the hot path (the DBAPI cursor) and through SQLAlchemy's execute, which
+        # also marks its connection invalid: either way a StoreError, then a new connection.
+        uses: list[Callable[[Transaction], object]] = [
+            lambda tx: tx.reserve_keys(1),
+            lambda tx: tx.list_jobs() == [],
+        ]
+        for use in uses:
+            cut()
+            with pytest.raises(StoreError), store.transaction() as tx:
+                use(tx)
+            with store.transaction() as tx:
+                assert use(tx)
         admin.dispose()
-        with pytest.raises(StoreError), store.transaction() as tx:
-            tx.reserve_keys(1)
-        with store.transaction() as tx:
-            assert tx.reserve_keys(1)
     finally:
         store.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import signal as os_signal
 import sys
 from dataclasses import asdict
@@ -17,6 +18,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from legato import dmn, feel
+from legato.cli.logs import configure_logging
 from legato.cli.values import parse_vars, show, to_json
 from legato.errors import LegatoError
 from legato.runtime.engine import DEFAULT_DATABASE, Engine
@@ -480,6 +482,22 @@ def cancel(instance_key: int, db: DbOption = DEFAULT_DATABASE) -> None:
 
 
 PollOption = Annotated[float, typer.Option(help="Seconds between polls when idle.")]
+ConcurrencyOption = Annotated[
+    int,
+    typer.Option("--concurrency", min=1, help="Handler calls run at once (and jobs held at once)."),
+]
+GraceOption = Annotated[
+    float,
+    typer.Option(
+        "--grace",
+        min=0,
+        help="Seconds running handlers get to finish after Ctrl-C or SIGTERM (a second one "
+        "exits at once).",
+    ),
+]
+LogJsonOption = Annotated[
+    bool, typer.Option("--log-json", help="Log one JSON object per line on stderr.")
+]
 
 
 @app.command()
@@ -490,14 +508,18 @@ def serve(
     ] = None,
     db: DbOption = DEFAULT_DATABASE,
     poll_interval: PollOption = 0.5,
+    concurrency: ConcurrencyOption = 32,
+    grace: GraceOption = 30.0,
+    log_json: LogJsonOption = False,
 ) -> None:
     """Run an engine node until stopped (Ctrl-C or SIGTERM): fire timers, expire messages
     and run the jobs of the handlers in FILE. Start several against one PostgreSQL database
-    to share the work (`legato nodes` lists them)."""
-    with _engine(db) as engine:
+    to share the work (`legato nodes` lists them). Failed attempts and new incidents are
+    logged, a line each."""
+    with Engine(db, concurrency=concurrency) as engine:
         types = _load_handlers(engine, handlers) if handlers else []
         console.print(f"node {engine.worker_name} serving {', '.join(types) or 'timers'}")
-        _serve(engine, poll_interval)
+        _serve(engine, poll_interval, grace, log_json)
 
 
 @app.command()
@@ -510,27 +532,54 @@ def worker(
     until_idle: Annotated[
         bool, typer.Option("--until-idle", help="Stop when nothing is left.")
     ] = False,
+    concurrency: ConcurrencyOption = 32,
+    grace: GraceOption = 30.0,
+    log_json: LogJsonOption = False,
 ) -> None:
     """Run the jobs of the handlers in FILE until stopped (Ctrl-C), as an engine node."""
-    with _engine(db) as engine:
+    with Engine(db, concurrency=concurrency) as engine:
         types = _load_handlers(engine, handlers)
         console.print(f"worker {engine.worker_name} serving {', '.join(types)}")
         if until_idle:
-            console.print(f"{engine.run_until_idle()} jobs run")
+            configure_logging(json_lines=log_json)
+            try:
+                ran = engine.run_until_idle()
+            except KeyboardInterrupt:
+                err.print("interrupted: the jobs in hand were given back")
+                raise SystemExit(130) from None
+            console.print(f"{ran} jobs run")
             return
-        _serve(engine, poll_interval)
+        _serve(engine, poll_interval, grace, log_json)
 
 
-def _serve(engine: Engine, poll_interval: float) -> None:
-    # SIGTERM (a service manager, a container stop) ends the node like Ctrl-C: the batch in
-    # hand is finished and committed, and the node says goodbye in the nodes table.
-    previous = os_signal.signal(os_signal.SIGTERM, lambda *_: engine.stop())
+def _serve(engine: Engine, poll_interval: float, grace: float, log_json: bool) -> None:
+    # Ctrl-C and SIGTERM (a service manager, a container stop) stop the node gracefully: no
+    # new work, running handlers get `grace` seconds, their outcomes are committed, the jobs
+    # still held are given back without charging an attempt, and the node says goodbye in
+    # the nodes table. A second signal exits at once (the jobs in hand are given back).
+    configure_logging(json_lines=log_json)
+    signals = (os_signal.SIGINT, os_signal.SIGTERM)
+    received = 0
+
+    def on_signal(number: int, frame: object) -> None:
+        nonlocal received
+        received += 1
+        if received > 1:
+            raise KeyboardInterrupt
+        # Not through rich: the main thread may be printing when the signal arrives.
+        notice = f"stopping: running handlers get {grace:g} s (again to exit at once)\n"
+        os.write(2, notice.encode())
+        engine.stop()
+
+    previous = {number: os_signal.signal(number, on_signal) for number in signals}
     try:
-        engine.serve(poll_interval=poll_interval)
+        engine.serve(poll_interval=poll_interval, shutdown_grace=timedelta(seconds=grace))
     except KeyboardInterrupt:
-        pass
+        err.print("interrupted: the jobs in hand were given back")
+        raise SystemExit(130) from None
     finally:
-        os_signal.signal(os_signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            os_signal.signal(number, handler)
     console.print("stopped")
 
 
@@ -543,7 +592,9 @@ def nodes(db: DbOption = DEFAULT_DATABASE, as_json: JsonOption = False) -> None:
     if as_json:
         _print_json([{**to_json(asdict(r)), "seconds_since_heartbeat": _age(now, r)} for r in rows])
         return
-    table = Table("node", "host", "pid", "status", "heartbeat", "load", "jobs", "timers", "since")
+    table = Table(
+        "node", "host", "pid", "status", "heartbeat", "load", "jobs", "timers", "abandoned", "since"
+    )
     for r in rows:
         table.add_row(
             r.node_id,
@@ -554,6 +605,7 @@ def nodes(db: DbOption = DEFAULT_DATABASE, as_json: JsonOption = False) -> None:
             f"{r.load:.0%}",
             str(r.jobs_done),
             str(r.timers_fired),
+            str(r.abandoned),
             r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
         )
     console.print(table)

@@ -54,6 +54,7 @@ from legato.runtime.handlers import (
 from legato.runtime.jobs import JobRunner
 from legato.runtime.keys import KeyAllocator
 from legato.runtime.node import NodeAgent
+from legato.runtime.slots import Finished
 from legato.runtime.starts import replace_start_waits
 from legato.runtime.types import HistoryEntry, InstanceInfo, Job, PublishResult
 from legato.store.ports import Listener, Store, Transaction
@@ -80,8 +81,14 @@ class Engine:
         store: a store to use instead of ``url`` (the testing kit passes a memory store).
         clock: where time comes from (the system clock by default).
         retry_policy: the default for jobs whose model sets none.
-        batch_size: how many jobs are run and committed together.
+        batch_size: how many jobs (and timers) are run and committed together at most.
         worker_name: the name under which this engine holds jobs.
+        concurrency: how many handler calls run at once (and so how many jobs this engine
+            holds at once): plain handlers on as many threads, ``async def`` ones on one
+            event loop.
+        job_lease: how long a job this engine holds is leased to it; the lease is extended
+            every third of it while the handler runs, so when this process dies its jobs go
+            to other workers within one lease.
     """
 
     def __init__(
@@ -94,6 +101,8 @@ class Engine:
         batch_size: int = 200,
         worker_name: str | None = None,
         random_source: Callable[[], float] = random.random,
+        concurrency: int = 32,
+        job_lease: timedelta = timedelta(seconds=30),
     ) -> None:
         if store is None:
             from legato.store.sql import SqlStore
@@ -116,9 +125,17 @@ class Engine:
             self.retry_policy,
             self.worker_name,
             batch_size,
+            concurrency=concurrency,
+            lease=job_lease,
         )
         self._events = EventDelivery(
-            store, self._executor, self._definitions, keys, self.clock, self._jobs.lease, batch_size
+            store,
+            self._executor,
+            self._definitions,
+            keys,
+            self.clock,
+            lambda: job_lease,
+            batch_size,
         )
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -203,26 +220,38 @@ class Engine:
 
     # -- handlers --------------------------------------------------------------------------------
 
-    def task(self, job_type: str, *, timeout: timedelta | None = None) -> Callable[[F], F]:
+    def task(
+        self, job_type: str, *, timeout: timedelta | None = None, isolated: bool = False
+    ) -> Callable[[F], F]:
         """Register the decorated function as the handler of ``job_type`` jobs.
 
         The handler takes ``(job)`` or ``(job, context)``, may be ``async``, returns a dict of
         variables (or None), raises to fail the attempt (retried with backoff), raises
         :class:`~legato.NonRetryableError` for an incident at once, or raises
         :class:`~legato.BpmnError` to report a business error.
+
+        A call that takes longer than ``timeout`` fails its attempt and is abandoned (its
+        result is discarded; the slot carries on with a new thread). ``isolated`` runs the
+        handler in a child process instead, killed when it passes the timeout; it must then
+        be a module-level function and its job, context and result must pickle.
         """
 
         def decorate(function: F) -> F:
-            self.register(job_type, function, timeout=timeout)
+            self.register(job_type, function, timeout=timeout, isolated=isolated)
             return function
 
         return decorate
 
     def register(
-        self, job_type: str, function: Handler, *, timeout: timedelta | None = None
+        self,
+        job_type: str,
+        function: Handler,
+        *,
+        timeout: timedelta | None = None,
+        isolated: bool = False,
     ) -> None:
         """Register ``function`` as the handler of ``job_type`` jobs (see :meth:`task`)."""
-        self._jobs.register(job_type, function, timeout)
+        self._jobs.register(job_type, function, timeout, isolated)
 
     def register_module(self, module: ModuleType | Mapping[str, Any]) -> list[str]:
         """Register every function of ``module`` marked with :func:`legato.handler`.
@@ -588,6 +617,7 @@ class Engine:
         # once instead of at the next poll.
         self._events.timers_changed()
         self._wake.set()
+        self._jobs.pool.wake()
         for waiter in list(self._waiters):
             waiter.set()
 
@@ -657,7 +687,8 @@ class Engine:
 
         Jobs waiting for a retry's backoff are waited for (a virtual clock skips ahead), so
         this returns when every instance waits for something only the outside world can give
-        (a person, an external worker, an operator) or has ended. Returns the jobs run.
+        (a person, an external worker, another node that holds a job, an operator) or has
+        ended. Returns the jobs run.
         """
         done = 0
         while max_jobs is None or done < max_jobs:
@@ -666,7 +697,8 @@ class Engine:
             if ran:
                 continue
             with self.store.transaction() as tx:
-                next_due = tx.next_job_due_at(self.job_types)
+                # Jobs another worker holds are its to run: their leases are not waited for.
+                next_due = tx.next_job_due_at(self.job_types, held=False)
             if next_due is None or not self.job_types:
                 break
             wait = (next_due - self.clock.now()).total_seconds()
@@ -679,6 +711,7 @@ class Engine:
         poll_interval: float = 0.5,
         heartbeat_interval: timedelta = timedelta(seconds=5),
         node_timeout: timedelta = timedelta(seconds=30),
+        shutdown_grace: timedelta = timedelta(seconds=30),
     ) -> None:
         """Run as an engine node: fire timers and run jobs until :meth:`stop` is called.
 
@@ -689,10 +722,17 @@ class Engine:
         at most ``poll_interval``; on PostgreSQL a ``NOTIFY`` from a node that created work
         wakes it at once. While the database is unreachable it retries with a growing pause.
 
+        Handlers run on ``concurrency`` slots (see :class:`Engine`); the node takes a job only
+        when a slot is free to start it. After :meth:`stop` the node takes no more work, lets
+        running handlers finish within ``shutdown_grace`` and commits their outcomes, then
+        gives back the jobs still held without charging an attempt. An exception (such as
+        ``KeyboardInterrupt``) gives back every held job at once and is raised.
+
         Args:
             poll_interval: the longest idle sleep, in seconds.
             heartbeat_interval: how often this node writes its heartbeat.
             node_timeout: how long a node may stay silent before the others release its jobs.
+            shutdown_grace: how long running handlers may take to finish after :meth:`stop`.
         """
         self._stop.clear()
         self._wake.clear()
@@ -721,16 +761,36 @@ class Engine:
                 if wait > 0:
                     self._wake.wait(wait)
                     self._wake.clear()
+            self._jobs.shutdown(shutdown_grace.total_seconds())
+        except BaseException:
+            self._jobs.give_back()
+            raise
         finally:
+            node.record(abandoned=self._jobs.pool.abandoned)
             node.stop()
 
     def _serve_once(self, node: NodeAgent, poll_interval: float) -> float:
-        """One round of work; returns how long to sleep before the next."""
+        """One round of work; returns how long to sleep before the next (0 when the round
+        already waited for running handlers)."""
         started = time.monotonic()
         fired = self.fire_due_timers()
-        ran = self._jobs.run_batch() if self.job_types else 0
-        if fired or ran:
-            node.record(jobs=ran, timers=fired, busy_seconds=time.monotonic() - started)
+        jobs = self._jobs
+        began = jobs.start() if self.job_types else []
+        ended: list[Finished] = []
+        waited = 0.0
+        if jobs.pool.running:
+            # Handlers run: wait for one to end (a new job or stop() wakes the wait too).
+            before = time.monotonic()
+            ended = jobs.collect(0.0 if fired or began else poll_interval)
+            waited = time.monotonic() - before
+            jobs.commit(ended)
+        if fired or began or ended or jobs.pool.running:
+            node.record(
+                jobs=len(ended),
+                timers=fired,
+                busy_seconds=time.monotonic() - started - waited,
+                abandoned=jobs.pool.abandoned,
+            )
             return 0.0
         now = self.clock.now()
         with self.store.transaction() as tx:
@@ -759,9 +819,12 @@ class Engine:
             self.clock.sync()
 
     def stop(self) -> None:
-        """Make :meth:`serve` return."""
+        """Make :meth:`serve` return (after letting running handlers finish, see there).
+
+        Safe to call from a signal handler or another thread."""
         self._stop.set()
         self._wake.set()
+        self._jobs.pool.wake()
 
     def nodes(self) -> list[NodeRecord]:
         """The engine nodes that serve this database, with their last heartbeat and load."""
@@ -829,7 +892,9 @@ class Engine:
         return self._events.expire_messages()
 
     def close(self) -> None:
-        """Release the database."""
+        """Give back the jobs this engine holds, stop its handler slots, release the
+        database."""
+        self._jobs.close()
         with self._listener_lock:
             if self._listener is not None:
                 self._listener.close()

@@ -36,7 +36,7 @@ from legato.runtime.clock import Clock
 from legato.runtime.correlation import correlation_commands
 from legato.runtime.definitions import DefinitionRegistry
 from legato.runtime.keys import KeyAllocator
-from legato.runtime.projection import BatchWrites, JobHold, project
+from legato.runtime.projection import BatchWrites, JobHold, Noted, project
 from legato.store.ports import Store, Transaction
 from legato.store.records import HistoryRecord, InstanceRecord, JobRecord
 
@@ -93,10 +93,19 @@ class CommandExecutor:
         """Job types run by handlers in this process: their new jobs are handed out at once."""
         self.push_worker = ""
         self.push_lease = timedelta(minutes=5)
+        self.push_room: Callable[[], tuple[frozenset[str], int]] | None = None
+        """The job types this process runs inline (all their new jobs are held) and how many
+        new jobs of other types it can start now (its free handler slots); None: no limit."""
+        self.on_noted: Callable[[list[Noted]], None] | None = None
+        """Told of the failed attempts and new incidents of every committed batch."""
         self._pushed: deque[JobRecord] = deque()
         self._earliest_new_timer: datetime | None = None
         self._current: set[int] = set()
         """Cached instances whose revision was checked in the running transaction."""
+
+    def pushed_keys(self) -> list[int]:
+        """The jobs held for this process's handlers that none has taken yet."""
+        return [job.job_key for job in self._pushed]
 
     def take_pushed(self, max_jobs: int) -> list[JobRecord]:
         """Jobs created by committed commands and already held for this process's handlers."""
@@ -240,10 +249,12 @@ class CommandExecutor:
     ) -> list[Outcome]:
         touched: set[int] = set()
         self._current = set()
+        noted: list[Noted] = []
         try:
             with self._keys.transaction(self._store) as tx:
                 self._definitions.use(tx)
                 writes = BatchWrites(tx, self._job_hold())
+                noted = writes.noted
                 try:
                     if plan is not None:
                         commands = [*commands, *plan(tx)]
@@ -266,6 +277,8 @@ class CommandExecutor:
                 self._cache.pop(key, None)
             raise
         self._pushed.extend(pushed)
+        if noted and self.on_noted is not None:
+            self.on_noted(noted)
         for key in touched:
             cached = self._cache.get(key)
             if cached is not None and not cached.state.is_active:
@@ -404,7 +417,12 @@ class CommandExecutor:
         """
         if not self.push_types:
             return None
-        return JobHold(self.push_types, self.push_worker, self._clock.now() + self.push_lease)
+        lease_until = self._clock.now() + self.push_lease
+        if self.push_room is None:
+            return JobHold(self.push_types, self.push_worker, lease_until)
+        inline_types, room = self.push_room()
+        room -= sum(1 for job in self._pushed if job.job_type not in inline_types)
+        return JobHold(self.push_types, self.push_worker, lease_until, inline_types, room)
 
     @staticmethod
     def _push(writes: BatchWrites) -> list[JobRecord]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
+import importlib
+import importlib.util
 import inspect
 import logging
+import sys
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -14,12 +15,58 @@ from typing import Any
 
 from legato.engine import commands as cmd
 from legato.errors import BpmnError, NonRetryableError
-from legato.runtime.types import Job, JobContext
+from legato.runtime.types import Job
 
 logger = logging.getLogger("legato.handlers")
 
 HandlerResult = Mapping[str, Any] | None
 Handler = Callable[..., HandlerResult | Awaitable[HandlerResult]]
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionReference:
+    """Where a child process finds a handler: its module (by name, else by file) and name."""
+
+    module: str
+    qualname: str
+    file: str | None = None
+
+    @classmethod
+    def of(cls, function: Callable[..., Any]) -> FunctionReference:
+        """The reference of a module-level function.
+
+        Raises:
+            ValueError: the function is not reachable by name (a lambda, a nested function).
+        """
+        qualname = getattr(function, "__qualname__", "")
+        module = getattr(function, "__module__", None)
+        if not module or not qualname or "<" in qualname:
+            raise ValueError(
+                f"{qualname or function!r} cannot run isolated: a handler run in a child "
+                "process must be a module-level function"
+            )
+        file = getattr(sys.modules.get(module), "__file__", None)
+        return cls(module, qualname, file)
+
+    def load(self) -> Callable[..., Any]:
+        """The function, imported in this process."""
+        module = sys.modules.get(self.module)
+        if module is None:
+            try:
+                module = importlib.import_module(self.module)
+            except ImportError:
+                if self.file is None:
+                    raise
+                spec = importlib.util.spec_from_file_location(self.module, self.file)
+                if spec is None or spec.loader is None:
+                    raise
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[self.module] = module
+                spec.loader.exec_module(module)
+        target: Any = module
+        for part in self.qualname.split("."):
+            target = getattr(target, part)
+        return target  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +78,20 @@ class RegisteredHandler:
     timeout: timedelta | None
     wants_context: bool
     is_async: bool
+    isolated: bool = False
+    """Run in a child process, which is killed when the call passes its timeout."""
+    reference: FunctionReference | None = None
+    """Where the child process finds an isolated handler."""
 
 
-def register(job_type: str, function: Handler, timeout: timedelta | None) -> RegisteredHandler:
-    """Describe a handler: it takes ``(job)`` or ``(job, context)``; ``def`` or ``async def``."""
+def register(
+    job_type: str, function: Handler, timeout: timedelta | None, *, isolated: bool = False
+) -> RegisteredHandler:
+    """Describe a handler: it takes ``(job)`` or ``(job, context)``; ``def`` or ``async def``.
+
+    Raises:
+        ValueError: ``isolated`` for a function a child process cannot import by name.
+    """
     try:
         parameters = inspect.signature(function).parameters.values()
         positional = [
@@ -45,64 +102,30 @@ def register(job_type: str, function: Handler, timeout: timedelta | None) -> Reg
     except (TypeError, ValueError):
         positional = []
     wants_context = len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in positional)
+    reference = FunctionReference.of(function) if isolated else None
     return RegisteredHandler(
-        job_type, function, timeout, wants_context, inspect.iscoroutinefunction(function)
+        job_type,
+        function,
+        timeout,
+        wants_context,
+        inspect.iscoroutinefunction(function),
+        isolated,
+        reference,
     )
 
 
-def outcome_command(job: Job, handler: RegisteredHandler, context: JobContext) -> cmd.Command:
-    """Run a synchronous handler and say what should happen to its job."""
-    try:
-        if context.timeout is not None:
-            result = _call_with_timeout(handler, job, context, context.timeout)
-        else:
-            result = _call(handler, job, context)
-    except BaseException as exc:
-        return failure_command(job, exc)
-    return success_command(job, result)
+class HandlerFailure(Exception):
+    """An exception an isolated handler raised in its child process, as the child reported it."""
 
+    def __init__(self, type_name: str, message: str, details: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.type_name = type_name
+        self.details = details
+        self.retryable = retryable
 
-async def outcome_command_async(
-    job: Job, handler: RegisteredHandler, context: JobContext
-) -> cmd.Command:
-    """Run an ``async def`` handler (with its timeout) and say what happens to its job."""
-    try:
-        call = handler.function(job, context) if handler.wants_context else handler.function(job)
-        assert inspect.isawaitable(call)
-        if context.timeout is not None:
-            result = await asyncio.wait_for(call, context.timeout.total_seconds())
-        else:
-            result = await call
-    except BaseException as exc:
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            raise
-        return failure_command(job, exc)
-    return success_command(job, result)
-
-
-def _call(handler: RegisteredHandler, job: Job, context: JobContext) -> Any:
-    return handler.function(job, context) if handler.wants_context else handler.function(job)
-
-
-_POOL: concurrent.futures.ThreadPoolExecutor | None = None
-
-
-def _call_with_timeout(
-    handler: RegisteredHandler, job: Job, context: JobContext, timeout: timedelta
-) -> Any:
-    # A synchronous function cannot be interrupted; it runs in a worker thread and its result
-    # is ignored once the time is up (the job is retried, which is why handlers get a stable
-    # idempotency key).
-    global _POOL
-    if _POOL is None:
-        _POOL = concurrent.futures.ThreadPoolExecutor(
-            max_workers=8, thread_name_prefix="legato-job"
-        )
-    future = _POOL.submit(_call, handler, job, context)
-    try:
-        return future.result(timeout=timeout.total_seconds())
-    except concurrent.futures.TimeoutError as exc:
-        raise TimeoutError(f"handler did not finish within {timeout}") from exc
+    def __str__(self) -> str:
+        message = str(self.args[0])
+        return f"{self.type_name}: {message}" if message else self.type_name
 
 
 def success_command(job: Job, result: Any) -> cmd.Command:
@@ -122,7 +145,7 @@ def success_command(job: Job, result: Any) -> cmd.Command:
     return cmd.CompleteJob(instance_key=job.instance_key, job_key=job.key, variables=variables)
 
 
-def failure_command(job: Job, exc: BaseException) -> cmd.Command:
+def failure_command(job: Job, exc: Exception, *, log: bool = True) -> cmd.Command:
     """The command for a handler that raised ``exc``."""
     if isinstance(exc, BpmnError):
         return cmd.ThrowError(
@@ -132,41 +155,52 @@ def failure_command(job: Job, exc: BaseException) -> cmd.Command:
             error_message=exc.message,
             variables=exc.variables,
         )
-    details = "".join(traceback.format_exception(exc))
-    message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    logger.info("job %s (%s) failed: %s", job.key, job.type, message)
+    if isinstance(exc, HandlerFailure):
+        message, details, retryable = str(exc), exc.details, exc.retryable
+    else:
+        details = "".join(traceback.format_exception(exc))
+        message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        retryable = not isinstance(exc, NonRetryableError)
+    if log:
+        logger.debug("job %s (%s) failed: %s", job.key, job.type, message)
     return cmd.FailJob(
         instance_key=job.instance_key,
         job_key=job.key,
         error_message=message,
         details=details,
-        retryable=not isinstance(exc, NonRetryableError),
+        retryable=retryable,
     )
 
 
 HANDLER_MARK = "__legato_job_type__"
 
 
-def handler(job_type: str, *, timeout: timedelta | None = None) -> Callable[[Handler], Handler]:
+def handler(
+    job_type: str, *, timeout: timedelta | None = None, isolated: bool = False
+) -> Callable[[Handler], Handler]:
     """Mark a function as the handler of ``job_type`` jobs, for a handlers file.
 
     ``legato run --handlers FILE`` and ``legato worker --handlers FILE`` register every marked
-    function of FILE; :meth:`Engine.register_module` does the same from Python.
+    function of FILE; :meth:`Engine.register_module` does the same from Python. ``isolated``
+    runs it in a child process that is killed when a call passes ``timeout``.
     """
 
     def mark(function: Handler) -> Handler:
-        setattr(function, HANDLER_MARK, (job_type, timeout))
+        setattr(function, HANDLER_MARK, (job_type, timeout, isolated))
         return function
 
     return mark
 
 
-def marked_handlers(namespace: Mapping[str, Any]) -> list[tuple[str, Handler, timedelta | None]]:
-    """The handlers marked with :func:`handler` in a module's namespace."""
+def marked_handlers(
+    namespace: Mapping[str, Any],
+) -> list[tuple[str, Handler, timedelta | None, bool]]:
+    """The handlers marked with :func:`handler` in a module's namespace:
+    ``(job_type, function, timeout, isolated)``."""
     found = []
     for value in namespace.values():
         mark = getattr(value, HANDLER_MARK, None)
         if mark is not None and callable(value):
-            job_type, timeout = mark
-            found.append((job_type, value, timeout))
+            job_type, timeout, isolated = mark
+            found.append((job_type, value, timeout, isolated))
     return found

@@ -1,36 +1,38 @@
 """Running jobs with the handlers registered in this process.
 
-:class:`JobRunner` holds the handlers, hands due jobs to them (jobs just created for them
-first: they are pushed, without another query), runs them outside any transaction, and commits
-their outcomes together. The :class:`~legato.runtime.engine.Engine` delegates to it.
+:class:`JobRunner` holds the handlers and runs their jobs on a :class:`HandlerPool` of
+``concurrency`` slots, outside any transaction, committing their outcomes together. It takes
+only as many jobs as it has free slots (jobs just created for its handlers first: they are
+pushed, without another query), so a job is held only while it runs and several nodes share
+the work. Each held job is leased for ``lease``; the lease is extended while the handler runs
+(every third of it), so a long handler keeps its job and a dead node loses its jobs to the
+others within one lease. The :class:`~legato.runtime.engine.Engine` delegates to it.
 """
 
 from __future__ import annotations
 
-import asyncio
+import logging
+import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from types import ModuleType
 from typing import Any
 
-from legato.engine import commands as cmd
+from legato.engine import events as ev
 from legato.engine.state import InstanceState
-from legato.errors import InvalidCommandError
+from legato.errors import InvalidCommandError, StoreError
 from legato.model import RetryPolicy
 from legato.runtime.clock import Clock
 from legato.runtime.definitions import DefinitionRegistry
 from legato.runtime.executor import CommandExecutor
-from legato.runtime.handlers import (
-    Handler,
-    RegisteredHandler,
-    marked_handlers,
-    outcome_command,
-    outcome_command_async,
-    register,
-)
+from legato.runtime.handlers import Handler, RegisteredHandler, marked_handlers, register
+from legato.runtime.projection import Noted
+from legato.runtime.slots import Finished, HandlerPool
 from legato.runtime.types import Job, JobContext
 from legato.store.ports import Store
 from legato.store.records import JobRecord
+
+logger = logging.getLogger("legato.jobs")
 
 
 class JobRunner:
@@ -45,44 +47,48 @@ class JobRunner:
         retry_policy: RetryPolicy,
         worker_name: str,
         batch_size: int,
+        *,
+        concurrency: int = 32,
+        lease: timedelta = timedelta(seconds=30),
     ) -> None:
+        if lease <= timedelta(0):
+            raise ValueError("the job lease must be positive")
         self.store = store
         self.clock = clock
         self.retry_policy = retry_policy
         self.worker_name = worker_name
         self.batch_size = batch_size
+        self.lease = lease
+        self.pool = HandlerPool(concurrency)
         self._executor = executor
         self._definitions = definitions
         self._handlers: dict[str, RegisteredHandler] = {}
+        self._renewed = time.monotonic()
+        executor.push_room = self._push_room
+        executor.push_lease = lease
+        executor.on_noted = report_noted
 
     @property
     def job_types(self) -> list[str]:
         """The job types with a handler."""
         return sorted(self._handlers)
 
-    def register(self, job_type: str, function: Handler, timeout: timedelta | None) -> None:
+    def register(
+        self, job_type: str, function: Handler, timeout: timedelta | None, isolated: bool = False
+    ) -> None:
         """Register a handler; new jobs of its type are pushed to this process."""
-        self._handlers[job_type] = register(job_type, function, timeout)
+        self._handlers[job_type] = register(job_type, function, timeout, isolated=isolated)
         self._executor.push_types = frozenset(self._handlers)
         self._executor.push_worker = self.worker_name
-        self._executor.push_lease = self._lease()
 
     def register_module(self, module: ModuleType | Mapping[str, Any]) -> list[str]:
         """Register the functions of ``module`` marked with :func:`legato.handler`."""
         namespace = vars(module) if isinstance(module, ModuleType) else module
         registered = []
-        for job_type, function, timeout in marked_handlers(namespace):
-            self.register(job_type, function, timeout)
+        for job_type, function, timeout, isolated in marked_handlers(namespace):
+            self.register(job_type, function, timeout, isolated)
             registered.append(job_type)
         return registered
-
-    def lease(self) -> timedelta:
-        """How long this process holds a job (the longest handler timeout, else 5 minutes)."""
-        return self._lease()
-
-    def run_batch(self) -> int:
-        """Run one batch of due jobs; returns how many ran."""
-        return self._run_jobs()
 
     def activate(
         self, job_types: Sequence[str], worker: str, max_jobs: int, timeout: timedelta
@@ -90,41 +96,161 @@ class JobRunner:
         """Hand due jobs of these types to ``worker`` for ``timeout``."""
         return self._activate(job_types, worker, max_jobs, timeout)
 
-    def _run_jobs(self) -> int:
-        timeout = self._lease()
-        records = self._executor.take_pushed(self.batch_size)
-        if records:
-            jobs = self._job_views(records, self.clock.now() + timeout, self.worker_name)
-        else:
-            jobs = self._activate(self.job_types, self.worker_name, self.batch_size, timeout)
+    # -- one batch at a time (run_once, run_until_idle) -------------------------------------------
+
+    def run_batch(self) -> int:
+        """Start jobs in the free slots (at most ``batch_size``), wait for every one of them
+        to end, and commit their outcomes together, in the order the jobs were taken (so a
+        run does not depend on which handler returns first). Returns how many ran."""
+        jobs = self.start()
         if not jobs:
             return 0
-        commands = self._run_handlers(jobs)
+        ended: dict[int, Finished] = {}
+        try:
+            while len(ended) < len(jobs):
+                for finished in self.pool.collect(self._until_renewal()):
+                    ended[finished.job.key] = finished
+                self.renew_leases()
+        except BaseException:
+            self.release([job.key for job in jobs if job.key not in ended])
+            raise
+        self.commit([ended[job.key] for job in jobs])
+        return len(jobs)
+
+    # -- continuously (serve) ---------------------------------------------------------------------
+
+    def start(self) -> list[Job]:
+        """Take due jobs and start their handlers: jobs pushed to this process first, else
+        as many as the free slots can start (and of the types run inline, as many as a
+        batch holds)."""
+        if not self._handlers:
+            return []
+        records = self._executor.take_pushed(self.batch_size)
+        jobs = self._job_views(records, self.worker_name) if records else self._activate_own()
+        for job in jobs:
+            self.pool.submit(job, self._handlers[job.type])
+        return jobs
+
+    def _push_room(self) -> tuple[frozenset[str], int]:
+        """What the jobs new commands create may be held for this process (see
+        :class:`~legato.runtime.projection.JobHold`)."""
+        inline = frozenset(t for t, h in self._handlers.items() if self.pool.runs_inline(h))
+        return inline, self.pool.free()
+
+    def _activate_own(self) -> list[Job]:
+        inline_types, free = self._push_room()
+        others = [t for t in self.job_types if t not in inline_types]
+        free = min(free, self.batch_size) if others else 0
+        if not inline_types and not free:
+            return []
+        now = self.clock.now()
+        lease_until = now + self.lease
+        worker = self.worker_name
+        with self.store.transaction() as tx:
+            # Jobs for slots first (they start on threads at once), then inline ones.
+            records = tx.activate_jobs(others, worker, free, now, lease_until) if free else []
+            room = self.batch_size - len(records)
+            if inline_types and room > 0:
+                records += tx.activate_jobs(sorted(inline_types), worker, room, now, lease_until)
+            self._executor.peek_many(tx, [r.instance_key for r in records])
+        return self._job_views(records, worker)
+
+    def collect(self, wait: float) -> list[Finished]:
+        """Wait up to ``wait`` seconds for handlers to end (less when leases are due for
+        renewal); returns the calls that ended."""
+        finished = self.pool.collect(min(wait, self._until_renewal()))
+        self.renew_leases()
+        return finished
+
+    def commit(self, finished: Sequence[Finished]) -> None:
+        """Commit the outcomes of ended calls together. A call ended by an interrupt
+        (``KeyboardInterrupt``, ``SystemExit``) gives its job back, uncharged, and the
+        interrupt is raised once the others are committed."""
+        interrupt = next((f.interrupt for f in finished if f.interrupt is not None), None)
+        given_back = [f.job.key for f in finished if f.command is None]
+        commands = [f.command for f in finished if f.command is not None]
         for outcome in self._executor.execute(commands):
             if outcome.error is not None and not isinstance(outcome.error, InvalidCommandError):
                 raise outcome.error
-        return len(jobs)
+        if given_back:
+            self.release(given_back)
+        if interrupt is not None:
+            raise interrupt
 
-    def _run_handlers(self, jobs: Sequence[Job]) -> list[cmd.Command]:
-        results: dict[int, cmd.Command] = {}
-        async_jobs: list[Job] = []
-        for job in jobs:
-            handler = self._handlers[job.type]
-            if handler.is_async:
-                async_jobs.append(job)
-            else:
-                assert job.context is not None
-                results[job.key] = outcome_command(job, handler, job.context)
-        if async_jobs:
-            results.update(asyncio.run(self._run_async(async_jobs)))
-        return [results[job.key] for job in jobs]
+    def held(self) -> list[int]:
+        """The jobs this process holds: running, or pushed to it and not started yet."""
+        return [*self.pool.job_keys(), *self._executor.pushed_keys()]
 
-    async def _run_async(self, jobs: Sequence[Job]) -> dict[int, cmd.Command]:
-        async def one(job: Job) -> tuple[int, cmd.Command]:
-            assert job.context is not None
-            return job.key, await outcome_command_async(job, self._handlers[job.type], job.context)
+    def renew_leases(self, *, force: bool = False) -> None:
+        """Extend the leases of the jobs this process holds, once a third of the lease has
+        passed since the last renewal (or now, with ``force``)."""
+        if not force and self._until_renewal() > 0:
+            return
+        self._renewed = time.monotonic()
+        held = self.held()
+        if not held:
+            return
+        with self.store.transaction() as tx:
+            kept = tx.extend_leases(held, self.worker_name, self.clock.now() + self.lease)
+        lost = sorted(set(held) - set(kept))
+        if lost:
+            logger.warning(
+                "worker %s no longer holds job(s) %s (finished, or released when this node "
+                "was thought dead): their results will be refused",
+                self.worker_name,
+                ", ".join(map(str, lost)),
+            )
 
-        return dict(await asyncio.gather(*(one(job) for job in jobs)))
+    def release(self, job_keys: Sequence[int]) -> None:
+        """Give jobs back without charging an attempt (shutting down, interrupted)."""
+        if not job_keys:
+            return
+        try:
+            with self.store.transaction() as tx:
+                released = tx.release_jobs(job_keys, self.worker_name)
+        except StoreError as exc:
+            logger.warning("could not give back %d job(s): %s", len(job_keys), exc)
+            return
+        logger.info("gave back %d job(s) without charging an attempt", released)
+
+    def shutdown(self, grace: float) -> None:
+        """Stop taking work: let running handlers end within ``grace`` seconds and commit
+        their outcomes, then give back every job still held (no attempt charged)."""
+        given_back = self._executor.take_pushed(1 << 30)
+        deadline = time.monotonic() + grace
+        try:
+            while self.pool.running and (remaining := deadline - time.monotonic()) > 0:
+                finished = self.collect(remaining)
+                if finished:
+                    self.commit(finished)
+        finally:
+            still_running = self.pool.job_keys()
+            if still_running:
+                logger.warning(
+                    "%d handler(s) still running after %.0f s: their jobs are given back",
+                    len(still_running),
+                    grace,
+                )
+            self.pool.abandon_all()
+            self.release([*still_running, *(r.job_key for r in given_back)])
+
+    def give_back(self) -> None:
+        """Give back every job held now, without waiting for running handlers (whose
+        results, if they come, are discarded)."""
+        held = self.held()
+        self._executor.take_pushed(1 << 30)
+        self.pool.abandon_all()
+        self.release(held)
+
+    def close(self) -> None:
+        """Give back what is held and stop the slots."""
+        try:
+            self.give_back()
+        finally:
+            self.pool.close()
+
+    def _until_renewal(self) -> float:
+        return max(self.lease.total_seconds() / 3 - (time.monotonic() - self._renewed), 0.0)
 
     def _element_of(self, state: InstanceState | None, element_id: str) -> object:
         if state is None:
@@ -144,15 +270,12 @@ class JobRunner:
         self, job_types: Sequence[str], worker: str, max_jobs: int, timeout: timedelta
     ) -> list[Job]:
         now = self.clock.now()
-        lease_until = now + timeout
         with self.store.transaction() as tx:
-            records = tx.activate_jobs(job_types, worker, max_jobs, now, lease_until)
+            records = tx.activate_jobs(job_types, worker, max_jobs, now, now + timeout)
             self._executor.peek_many(tx, [r.instance_key for r in records])
-        return self._job_views(records, lease_until, worker)
+        return self._job_views(records, worker)
 
-    def _job_views(
-        self, records: Sequence[JobRecord], lease_until: datetime, worker: str
-    ) -> list[Job]:
+    def _job_views(self, records: Sequence[JobRecord], worker: str) -> list[Job]:
         missing = {r.instance_key for r in records} - {
             r.instance_key for r in records if self._executor.cached_state(r.instance_key)
         }
@@ -160,6 +283,7 @@ class JobRunner:
             with self.store.transaction() as tx:
                 self._executor.peek_many(tx, sorted(missing))
         jobs = []
+        now = self.clock.now()
         for record in records:
             state = self._executor.cached_state(record.instance_key)
             element = self._element_of(state, record.element_id)
@@ -170,7 +294,9 @@ class JobRunner:
             context = JobContext(
                 idempotency_key=str(record.job_key),
                 attempt=max(policy.max_attempts - record.retries + 1, 1),
-                deadline=lease_until,
+                deadline=record.lease_until
+                if worker != self.worker_name
+                else (now + timeout if timeout is not None else None),
                 worker=worker,
                 timeout=timeout,
             )
@@ -190,3 +316,47 @@ class JobRunner:
                 )
             )
         return jobs
+
+
+def report_noted(noted: Sequence[Noted]) -> None:
+    """Log a line for each failed attempt and each new incident of a committed batch."""
+    for item in noted:
+        event = item.event
+        if isinstance(event, ev.JobFailed):
+            if event.retries > 0:
+                logger.warning(
+                    "job %s (%s) of instance %s at %s failed: %s; %d attempt(s) left, next at %s",
+                    event.job_key,
+                    item.job_type,
+                    item.instance_key,
+                    event.element_id,
+                    event.error_message,
+                    event.retries,
+                    event.retry_at.isoformat(timespec="seconds") if event.retry_at else "once",
+                    extra=_fields(item, job_key=event.job_key, retries=event.retries),
+                )
+        else:
+            logger.error(
+                "incident %s on instance %s (%s) at %s: %s",
+                event.incident_key,
+                item.instance_key,
+                item.process_id,
+                event.element_id,
+                event.message,
+                extra=_fields(item, incident_key=event.incident_key),
+            )
+
+
+def _fields(item: Noted, **more: object) -> dict[str, object]:
+    """Structured fields of a log record (a JSON log formatter writes them out)."""
+    event = item.event
+    return {
+        "legato": {
+            "event": type(event).__name__,
+            "instance_key": item.instance_key,
+            "process_id": item.process_id,
+            "element_id": event.element_id,
+            "job_type": item.job_type,
+            **more,
+        }
+    }

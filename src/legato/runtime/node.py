@@ -39,6 +39,7 @@ class _Counters:
     jobs_done: int = 0
     timers_fired: int = 0
     busy_seconds: float = 0.0
+    abandoned: int = 0
 
 
 class NodeAgent:
@@ -83,12 +84,22 @@ class NodeAgent:
         self._started_at: datetime | None = None
         self._last_beat = time.monotonic()
 
-    def record(self, *, jobs: int = 0, timers: int = 0, busy_seconds: float = 0.0) -> None:
-        """Count work done (called by the serving loop)."""
+    def record(
+        self,
+        *,
+        jobs: int = 0,
+        timers: int = 0,
+        busy_seconds: float = 0.0,
+        abandoned: int | None = None,
+    ) -> None:
+        """Count work done (called by the serving loop); ``abandoned`` is the total of
+        handler calls abandoned so far."""
         with self._lock:
             self._counters.jobs_done += jobs
             self._counters.timers_fired += timers
             self._counters.busy_seconds += busy_seconds
+            if abandoned is not None:
+                self._counters.abandoned = abandoned
 
     def start(self) -> None:
         """Say hello (first heartbeat, synchronously) and keep beating in a thread."""
@@ -143,6 +154,7 @@ class NodeAgent:
                 jobs_done=counters.jobs_done,
                 timers_fired=counters.timers_fired,
                 load=min(busy / elapsed, 1.0) if elapsed > 0 else 0.0,
+                abandoned=counters.abandoned,
             )
         with self._store.transaction() as tx:
             tx.save_node(record)

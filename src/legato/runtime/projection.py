@@ -25,13 +25,29 @@ from legato.store.records import (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class JobHold:
-    """New jobs that this process's own handlers run: stored as activated by ``worker``."""
+    """New jobs that this process's own handlers run: stored as activated by ``worker``.
+
+    Jobs of ``inline_types`` (quick handlers the node runs on its own thread) are all held;
+    of the other ``job_types``, as many as ``room`` (the handler slots free for them). The
+    rest wait for any worker."""
 
     job_types: frozenset[str]
     worker: str
     lease_until: datetime
+    inline_types: frozenset[str] = frozenset()
+    room: int = 1 << 62
+
+
+@dataclass(frozen=True, slots=True)
+class Noted:
+    """An event an operator hears of as it happens: a failed job attempt, a new incident."""
+
+    instance_key: int
+    process_id: str
+    event: ev.JobFailed | ev.IncidentRaised
+    job_type: str | None = None
 
 
 class BatchWrites:
@@ -61,6 +77,8 @@ class BatchWrites:
         """Messages thrown by instances in this batch, to correlate after it is written."""
         self.signals: list[BroadcastSignal] = []
         """Signals thrown by instances in this batch, to broadcast after it is written."""
+        self.noted: list[Noted] = []
+        """Failed attempts and new incidents of this batch, reported once it commits."""
 
     def user_task(self, key: int) -> UserTaskRecord | None:
         """A user task as it will be after this batch."""
@@ -102,7 +120,7 @@ def project(writes: BatchWrites, state: InstanceState, events: Sequence[ev.Event
 
 def _job_created(writes: BatchWrites, state: InstanceState, event: ev.JobCreated) -> None:
     hold = writes.hold
-    if hold is not None and event.job_type in hold.job_types:
+    if hold is not None and event.job_type in hold.job_types and _room_for(hold, event.job_type):
         state_name, worker, lease_until = "activated", hold.worker, hold.lease_until
     else:
         state_name, worker, lease_until = "activatable", None, None
@@ -120,6 +138,15 @@ def _job_created(writes: BatchWrites, state: InstanceState, event: ev.JobCreated
         headers=dict(event.headers),
         created_at=event.at,
     )
+
+
+def _room_for(hold: JobHold, job_type: str) -> bool:
+    if job_type in hold.inline_types:
+        return True
+    if hold.room <= 0:
+        return False
+    hold.room -= 1
+    return True
 
 
 def _job_ended(
@@ -188,6 +215,7 @@ def _job_changed(
     if job is None:
         return
     if isinstance(event, ev.JobFailed):
+        writes.noted.append(Noted(state.instance_key, state.process_id, event, job.job_type))
         job = dataclasses.replace(
             job,
             retries=event.retries,
@@ -248,6 +276,7 @@ def _user_task_ended(
 
 
 def _incident_raised(writes: BatchWrites, state: InstanceState, event: ev.IncidentRaised) -> None:
+    writes.noted.append(Noted(state.instance_key, state.process_id, event))
     writes.incidents[event.incident_key] = IncidentRecord(
         incident_key=event.incident_key,
         instance_key=state.instance_key,

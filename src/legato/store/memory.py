@@ -650,10 +650,46 @@ class MemoryTransaction:
             activated.append(_copied_job(leased))
         return activated
 
-    def next_job_due_at(self, job_types: Sequence[str] | None) -> datetime | None:
-        """When the next job (of these types) becomes due, counting expiring leases."""
+    def extend_leases(
+        self, job_keys: Sequence[int], worker: str, lease_until: datetime
+    ) -> list[int]:
+        """Extend ``worker``'s leases of these jobs; the keys it still held."""
         self._check_open()
-        return min((available for _, available in self._available_jobs(job_types)), default=None)
+        held = []
+        for key in sorted(set(job_keys)):
+            job = self._jobs.get(key)
+            if job is not None and job.state == "activated" and job.worker == worker:
+                self._jobs.put(key, replace(job, lease_until=utc(lease_until)))
+                held.append(key)
+        return held
+
+    def release_jobs(self, job_keys: Sequence[int], worker: str) -> int:
+        """Give back ``worker``'s jobs: activatable again from their due time."""
+        self._check_open()
+        released = 0
+        for key in set(job_keys):
+            job = self._jobs.get(key)
+            if job is not None and job.state == "activated" and job.worker == worker:
+                self._jobs.put(
+                    key, replace(job, state="activatable", worker=None, lease_until=None)
+                )
+                released += 1
+        return released
+
+    def next_job_due_at(
+        self, job_types: Sequence[str] | None, *, held: bool = True
+    ) -> datetime | None:
+        """When the next job (of these types) becomes due, counting expiring leases unless
+        ``held`` is False."""
+        self._check_open()
+        return min(
+            (
+                available
+                for job, available in self._available_jobs(job_types)
+                if held or job.state == "activatable"
+            ),
+            default=None,
+        )
 
     def _available_jobs(
         self, job_types: Sequence[str] | None

@@ -142,8 +142,25 @@ class Transaction(Protocol):
         ``job_types`` None means every type.
         """
 
-    def next_job_due_at(self, job_types: Sequence[str] | None) -> datetime | None:
-        """When the next job (of these types) becomes due, counting expiring leases."""
+    def extend_leases(
+        self, job_keys: Sequence[int], worker: str, lease_until: datetime
+    ) -> list[int]:
+        """Extend ``worker``'s leases of these jobs to ``lease_until``.
+
+        Returns the keys it still held (and now holds longer); a job missing from the answer
+        was finished, or released because ``worker`` was found dead, or taken by another
+        worker after the lease ran out.
+        """
+
+    def release_jobs(self, job_keys: Sequence[int], worker: str) -> int:
+        """Give back jobs ``worker`` holds, unchanged (no attempt is charged): they are due
+        again at once for any worker. Returns how many were released."""
+
+    def next_job_due_at(
+        self, job_types: Sequence[str] | None, *, held: bool = True
+    ) -> datetime | None:
+        """When the next job (of these types) becomes due, counting expiring leases (unless
+        ``held`` is False: then only jobs no worker holds count)."""
 
     def list_jobs(
         self, *, instance_key: int | None = None, state: str | None = None

@@ -200,3 +200,5 @@ class NodeRecord:
     """Timers this node fired since it started."""
     load: float = 0.0
     """The share of the last heartbeat interval the node spent working (0 to 1)."""
+    abandoned: int = 0
+    """Handler calls this node abandoned (past their timeout) since it started."""

@@ -420,4 +420,5 @@ nodes = sa.Table(
     sa.Column("jobs_done", sa.BigInteger, nullable=False),
     sa.Column("timers_fired", sa.BigInteger, nullable=False),
     sa.Column("load", sa.Float, nullable=False),
+    sa.Column("abandoned", sa.BigInteger, nullable=False, server_default=sa.text("0")),
 )

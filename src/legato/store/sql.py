@@ -229,6 +229,13 @@ def due_jobs_query(dialect_name: str, typed: bool) -> sa.Select[Any]:
     return query
 
 
+def _held_jobs(job_keys: Sequence[int], worker: str) -> sa.Update:
+    """An update of those of ``job_keys`` that ``worker`` holds."""
+    return sa.update(jobs).where(
+        jobs.c.job_key.in_(list(job_keys)), jobs.c.state == "activated", jobs.c.worker == worker
+    )
+
+
 @functools.cache
 def next_due_query(typed: bool) -> sa.Select[Any]:
     """The earliest ``available_at`` (an ordered ``ix_jobs_due`` scan stopping at one row)."""
@@ -1105,14 +1112,45 @@ class SqlTransaction:
             for job in picked
         ]
 
-    def next_job_due_at(self, job_types: Sequence[str] | None) -> datetime | None:
-        """When the next job (of these types) becomes due, counting expiring leases."""
+    def extend_leases(
+        self, job_keys: Sequence[int], worker: str, lease_until: datetime
+    ) -> list[int]:
+        """Extend ``worker``'s leases of these jobs (one ``UPDATE … RETURNING`` per chunk)."""
+        lease_until = utc(lease_until)
+        held: list[int] = []
+        for chunk in iter_chunks(sorted(job_keys), _IN_CHUNK):
+            statement = (
+                _held_jobs(chunk, worker)
+                .values(lease_until=lease_until, available_at=lease_until)
+                .returning(jobs.c.job_key)
+            )
+            held.extend(row.job_key for row in self._execute(statement))
+        return sorted(held)
+
+    def release_jobs(self, job_keys: Sequence[int], worker: str) -> int:
+        """Give back ``worker``'s jobs: activatable again from their due time."""
+        released = 0
+        for chunk in iter_chunks(sorted(job_keys), _IN_CHUNK):
+            statement = _held_jobs(chunk, worker).values(
+                state="activatable", worker=None, lease_until=None, available_at=jobs.c.due_at
+            )
+            released += self._execute(statement).rowcount
+        if released:
+            self._wake_nodes()
+        return released
+
+    def next_job_due_at(
+        self, job_types: Sequence[str] | None, *, held: bool = True
+    ) -> datetime | None:
+        """When the next job (of these types) becomes due, counting expiring leases unless
+        ``held`` is False."""
         if job_types is not None and not job_types:
             return None
         parameters = None if job_types is None else {"types": list(job_types)}
-        value: datetime | None = self._execute(
-            next_due_query(job_types is not None), parameters
-        ).scalar()
+        query = next_due_query(job_types is not None)
+        if not held:
+            query = query.where(jobs.c.state == "activatable")
+        value: datetime | None = self._execute(query, parameters).scalar()
         return value
 
     def list_jobs(

@@ -51,6 +51,8 @@ class TestEngine(Engine):
         store: a store to use instead of ``url``.
         start: the virtual clock's first reading (now, when omitted).
         retry_policy: the default for jobs whose model sets none.
+        concurrency: handler calls run at once (see :class:`~legato.Engine`).
+        job_lease: how long a held job is leased (see :class:`~legato.Engine`).
 
     Raises:
         ValueError: both ``url`` and ``store`` are given.
@@ -66,6 +68,8 @@ class TestEngine(Engine):
         store: Store | None = None,
         start: datetime | None = None,
         retry_policy: RetryPolicy | None = None,
+        concurrency: int = 32,
+        job_lease: timedelta = timedelta(seconds=30),
     ) -> None:
         if url is not None and store is not None:
             raise ValueError("give a url or a store, not both")
@@ -79,6 +83,8 @@ class TestEngine(Engine):
             retry_policy=retry_policy,
             worker_name="test-engine",
             random_source=lambda: 0.5,
+            concurrency=concurrency,
+            job_lease=job_lease,
         )
         self.clock: TestClock = clock
         clock._on_advance = self._run_due

@@ -648,6 +648,45 @@ def test_next_job_due_at_counts_due_dates_and_leases(store: Store) -> None:
         tx.activate_jobs(["mail"], "w", 1, at(10), at(70))
         assert tx.next_job_due_at(None) == at(40)
         assert tx.next_job_due_at(["mail"]) == at(70)
+        # Jobs a worker holds do not count when only unheld ones are asked for.
+        assert tx.next_job_due_at(["mail"], held=False) is None
+        assert tx.next_job_due_at(None, held=False) == at(40)
+
+
+def test_leases_are_extended_only_for_the_worker_that_holds_them(store: Store) -> None:
+    seed(store)
+    with store.transaction() as tx:
+        tx.insert_jobs([job(20, due_at=at(0)), job(21, due_at=at(0)), job(22, due_at=at(0))])
+        tx.activate_jobs(None, "w1", 2, at(5), at(10))
+        tx.activate_jobs(None, "w2", 1, at(5), at(10))
+    with store.transaction() as tx:
+        # 22 is w2's, 99 does not exist: neither is extended for w1
+        assert tx.extend_leases([20, 21, 22, 99], "w1", at(40)) == [20, 21]
+    with store.transaction() as tx:
+        assert [(j.job_key, j.lease_until) for j in tx.list_jobs()] == [
+            (20, at(40)),
+            (21, at(40)),
+            (22, at(10)),
+        ]
+        # At 20 only w2's lease ran out.
+        assert [j.job_key for j in tx.activate_jobs(None, "w3", 5, at(20), at(60))] == [22]
+        assert tx.extend_leases([22], "w2", at(90)) == []
+
+
+def test_released_jobs_are_due_again_and_keep_their_retries(store: Store) -> None:
+    seed(store)
+    with store.transaction() as tx:
+        tx.insert_jobs([job(20, due_at=at(3), retries=2), job(21, due_at=at(4))])
+        tx.activate_jobs(None, "w1", 2, at(5), at(600))
+    with store.transaction() as tx:
+        assert tx.release_jobs([20, 21], "other") == 0
+        assert tx.release_jobs([20, 99], "w1") == 1
+    with store.transaction() as tx:
+        released = tx.get_job(20)
+        assert released == job(20, due_at=at(3), retries=2)
+        assert tx.next_job_due_at(None, held=False) == at(3)
+        again = tx.activate_jobs(None, "w2", 5, at(6), at(60))
+    assert [(j.job_key, j.worker, j.retries) for j in again] == [(20, "w2", 2)]
 
 
 # -- user tasks -----------------------------------------------------------------------------

@@ -53,8 +53,9 @@ class Finished:
 
     job: Job
     command: cmd.Command | None
-    """The job's outcome; None when the handler raised an interrupt (``KeyboardInterrupt``,
-    ``SystemExit``): the job is then given back without charging an attempt."""
+    """The job's outcome; None when the job is given back without charging an attempt: its
+    handler raised an interrupt (``KeyboardInterrupt``, ``SystemExit``), or it did not run
+    (no slot was free for it)."""
     interrupt: BaseException | None = None
     seconds: float = 0.0
     """How long the call ran (until it returned or was abandoned)."""
@@ -115,14 +116,15 @@ class HandlerPool:
 
     def runs_inline(self, handler: RegisteredHandler) -> bool:
         """Whether calls of ``handler`` run on the caller's thread: a plain handler without
-        a timeout (there is nothing to abandon) whose calls take under :data:`INLINE_LIMIT`,
-        where a handoff to a thread would cost more than the call. A job whose model sets a
-        timeout goes to a slot all the same."""
+        a timeout (there is nothing to abandon) whose calls were measured to take under
+        :data:`INLINE_LIMIT`, where a handoff to a thread would cost more than the call. The
+        first calls of a handler run on slots (they are measured there); a job whose model
+        sets a timeout goes to a slot all the same."""
         return (
             handler.timeout is None
             and not handler.is_async
             and not handler.isolated
-            and self._durations.get(handler.job_type, 0.0) < INLINE_LIMIT
+            and self._durations.get(handler.job_type, INLINE_LIMIT) < INLINE_LIMIT
         )
 
     def job_keys(self) -> list[int]:
@@ -187,8 +189,14 @@ class HandlerPool:
         finished = []
         while self._inline:
             call = self._inline.popleft()
-            if not self._runs_inline(call):  # its type turned out slow: give it a thread
-                self._dispatch(call)
+            if not self._runs_inline(call):
+                # Its handler turned out slow: a free slot runs it, else it is given back
+                # (to any worker) rather than held while it waits.
+                if self.concurrency - (len(self._calls) - len(self._inline)) >= 0:
+                    self._dispatch(call)
+                else:
+                    del self._calls[call.job.key]
+                    finished.append(Finished(call.job, None))
                 continue
             call.started = time.monotonic()
             result = _outcome(call.job, call.handler)

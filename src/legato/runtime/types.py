@@ -17,7 +17,8 @@ class JobContext:
     attempt: int
     """1 for the first attempt, 2 for the first retry, and so on."""
     deadline: datetime | None
-    """When the engine stops waiting for this attempt."""
+    """When the engine stops waiting for this attempt: its start plus the timeout (None
+    without one); for an external worker, the end of its lease."""
     worker: str
     """The name of the worker running the handler."""
     timeout: timedelta | None = None

@@ -170,3 +170,26 @@ def test_a_killed_nodes_jobs_are_taken_over_when_their_lease_runs_out(nodes: Nod
     assert {key for key, n in runs.items() if n == 2} == in_flight
     assert set(runs.values()) == {1, 2} and len(runs) == 20
     assert {n.node_id: n.status for n in client.nodes()}["n1"] == "running"  # never swept
+
+
+def test_long_handlers_keep_their_jobs_by_extending_their_leases(nodes: Nodes) -> None:
+    # Given two nodes that lease jobs for 2 s, and handlers that take 10 s: without the
+    # extension every lease would run out four times over while its handler runs, and the
+    # other node (polling every 50 ms) would take the job
+    client = Engine(nodes.url)
+    client.deploy(MODEL)
+    nodes.gate.touch()
+    for name in ("n1", "n2"):
+        nodes.start(name, "--concurrency", "2", "--lease", "2", "--pause", "10", "--timeout", "60")
+    keys = [client.start("p").key for _ in range(4)]
+
+    # When they run them
+    wait_until(
+        lambda: all(client.instance(k).status == "completed" for k in keys),
+        "every instance to complete",
+    )
+
+    # Then each long handler ran once
+    assert set(nodes.stop_all().values()) == {0}
+    runs = Counter(key for key, job_type, _ in nodes.calls("start") if job_type == "work")
+    assert len(runs) == 4 and set(runs.values()) == {1}

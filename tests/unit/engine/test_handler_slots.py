@@ -53,7 +53,9 @@ def wait_until(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.01)
 
 
-def test_hung_handlers_are_abandoned_and_the_others_keep_running(gate: threading.Event) -> None:
+def test_hung_handlers_are_abandoned_and_the_others_keep_running(
+    gate: threading.Event, caplog: pytest.LogCaptureFixture
+) -> None:
     # Given 12 instances whose handler hangs (with a timeout) and 10 ordinary ones, on an
     # engine with 8 slots: the hung calls alone would take every slot
     engine = TestEngine(retry_policy=RetryPolicy(max_attempts=1))
@@ -61,11 +63,13 @@ def test_hung_handlers_are_abandoned_and_the_others_keep_running(gate: threading
     engine.register("hang", lambda job: gate.wait(), timeout=timedelta(milliseconds=200))
     engine.register("normal", lambda job: {"ok": True}, timeout=timedelta(seconds=30))
     engine._jobs.pool.concurrency = 8
+    engine._jobs.pool.hanging_limit = 10
     hung = [engine.start("p", {"kind": "hang"}) for _ in range(12)]
     normal = [engine.start("p", {"kind": "normal"}) for _ in range(10)]
 
     # When the engine runs until idle
-    engine.run_until_idle()
+    with caplog.at_level(logging.WARNING, logger="legato.handlers"):
+        engine.run_until_idle()
 
     # Then the ordinary instances completed, and each hung call failed its only attempt
     for instance in normal:
@@ -76,6 +80,9 @@ def test_hung_handlers_are_abandoned_and_the_others_keep_running(gate: threading
     # and the abandoned calls are counted while their threads still run
     pool = engine._jobs.pool
     assert pool.abandoned == 12 and pool.hanging == 12
+    # past the limit of 10 hanging calls, the node says so loudly
+    levels = [r.levelname for r in caplog.records if "abandoned" in r.getMessage()]
+    assert levels == ["WARNING"] * 10 + ["ERROR"] * 2
     gate.set()
     wait_until(lambda: pool.hanging == 0, "the abandoned threads to end")
     # Their late results were discarded: nothing changed.

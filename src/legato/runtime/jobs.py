@@ -112,7 +112,9 @@ class JobRunner:
                     ended[finished.job.key] = finished
                 self.renew_leases()
         except BaseException:
-            self.release([job.key for job in jobs if job.key not in ended])
+            # Interrupted (Ctrl-C) or failed: calls still running are abandoned (their
+            # results, if they come, are discarded) and every job held is given back.
+            self.give_back(also=list(ended))
             raise
         self.commit([ended[job.key] for job in jobs])
         return len(jobs)
@@ -234,10 +236,11 @@ class JobRunner:
             self.pool.abandon_all()
             self.release([*still_running, *(r.job_key for r in given_back)])
 
-    def give_back(self) -> None:
-        """Give back every job held now, without waiting for running handlers (whose
-        results, if they come, are discarded)."""
-        held = self.held()
+    def give_back(self, also: Sequence[int] = ()) -> None:
+        """Give back every job held now (and ``also`` these, whose outcomes will not be
+        committed), without waiting for running handlers: their results, if they come, are
+        discarded."""
+        held = [*self.held(), *also]
         self._executor.take_pushed(1 << 30)
         self.pool.abandon_all()
         self.release(held)

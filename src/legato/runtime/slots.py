@@ -284,7 +284,6 @@ class HandlerPool:
                 )
                 return False
             call.done = True
-        result.seconds = time.monotonic() - call.started
         self._results.put(result)
         return True
 
@@ -360,6 +359,7 @@ class _Slot:
 
     def _main(self) -> None:
         while (call := self._inbox.get()) is not None:
+            begun = time.monotonic()
             if call.handler.isolated:
                 self._child = child = self._child or _Child()
                 call.cancel = child.kill
@@ -368,6 +368,7 @@ class _Slot:
                     self._child = None
             else:
                 result = _outcome(call.job, call.handler)
+            result.seconds = time.monotonic() - begun  # the call alone, not its wait
             if not self._pool._finish(call, result) and not call.handler.isolated:
                 return  # abandoned: the pool has started another slot in this one's place
             self._pool._idle_again(self)

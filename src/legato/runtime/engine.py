@@ -35,6 +35,7 @@ from legato.engine.appliers import replay
 from legato.engine.executable import unsupported
 from legato.engine.processors.waits import definition_of
 from legato.engine.state import InstanceState
+from legato.engine.values import checked_variables
 from legato.errors import (
     BpmnValidationError,
     ExpressionError,
@@ -293,8 +294,11 @@ class Engine:
         ``variables`` (the latest version of each), with those variables.
 
         Returns the instances started.
+
+        Raises:
+            InvalidCommandError: the variables cannot be stored.
         """
-        values = dict(variables or {})
+        values = checked_variables(variables or {})
         commands: list[cmd.Command] = []
         with self.store.transaction() as tx:
             records = tx.list_definitions()

@@ -45,6 +45,7 @@ from legato.errors import (
     StoreUnavailableError,
 )
 from legato.model import ConditionalEventDefinition, RetryPolicy, StartEvent
+from legato.runtime.arguments import checked_arguments
 from legato.runtime.clock import Clock, DatabaseClock, SystemClock
 from legato.runtime.definitions import DECISION_PREFIX, DefinitionRegistry, Deployment
 from legato.runtime.delivery import EventDelivery
@@ -73,6 +74,7 @@ logger = logging.getLogger("legato.engine")
 DEFAULT_DATABASE = "sqlite:///legato.db"
 
 
+@checked_arguments
 class Engine:
     """A Legato engine over a database (SQLite by default).
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from legato.model import RetryPolicy
+from legato.runtime.arguments import checked_arguments
 from legato.runtime.clock import VirtualClock
 from legato.runtime.engine import Engine
 from legato.runtime.types import InstanceInfo
@@ -35,6 +36,7 @@ class TestClock(VirtualClock):
             super().advance(timedelta(seconds=seconds))
 
 
+@checked_arguments
 class TestEngine(Engine):
     """The same API as :class:`~legato.Engine`, on a virtual clock, in memory by default.
 

@@ -194,7 +194,7 @@ def test_values_the_store_json_or_feel_cannot_hold_are_refused(case: str) -> Non
     with pytest.raises(InvalidCommandError, match="variable 'v'") as refused:
         engine.start("p", {"orderId": "B", "v": value})
     assert reason in str(refused.value)
-    with pytest.raises(InvalidCommandError, match="names must be strings"):
+    with pytest.raises(InvalidCommandError, match="variables must be a mapping with string keys"):
         engine.start("p", {7: "seven"})  # type: ignore[dict-item]
 
 

@@ -98,12 +98,21 @@ def _encode_temporal(value: Any) -> JsonValue:
     raise TypeError(f"cannot store a value of type {type(value).__name__}: {value!r}")
 
 
+def _duration(seconds: float) -> dt.timedelta:
+    try:
+        return dt.timedelta(seconds=seconds)
+    except OverflowError:
+        # Stored before durations were checked (timedelta.max does not survive its seconds):
+        # the nearest duration, rather than an instance no reader can load.
+        return dt.timedelta.max if seconds > 0 else dt.timedelta.min
+
+
 _DECODERS: dict[str, Callable[[Any], Any]] = {
     "$decimal": Decimal,
     "$datetime": dt.datetime.fromisoformat,
     "$date": dt.date.fromisoformat,
     "$time": dt.time.fromisoformat,
-    "$duration": lambda seconds: dt.timedelta(seconds=seconds),
+    "$duration": _duration,
 }
 
 
@@ -241,7 +250,7 @@ def _normalized(value: Any, depth: int) -> Any:
         try:
             return decode(_encode_temporal(value))
         except (OverflowError, ValueError):
-            raise UnstorableValueError(f"cannot store the duration {value}: out of range") from None
+            raise UnstorableValueError(f"cannot store {value!r}: it does not read back") from None
     raise UnstorableValueError(f"cannot store a value of type {type(value).__name__}")
 
 

@@ -8,21 +8,25 @@ the engine, or an internal error that is not a :class:`~legato.errors.LegatoErro
 
 The checks read the annotations once, when the class is wrapped, and understand what the
 public API uses: classes (``bool`` is not accepted for ``int`` or ``float``; ``int`` is for
-``float``), ``X | None`` and other unions, ``Mapping[K, V]``, ``Sequence[T]``, fixed
-``tuple[...]``, ``Callable``, ``Literal``, protocols (the value must have their public
-members) and type variables (by their bound). Values inside mappings are checked for their
-keys only: variable values are checked where they are stored (:mod:`legato.engine.values`).
+``float``; an ``int`` must fit in 64 bits, a ``float`` be finite and a ``timedelta`` within
+:data:`MAX_DURATION` either way, as the databases and the calendar need), ``X | None`` and
+other unions, ``Mapping[K, V]``, ``Sequence[T]``, fixed ``tuple[...]``, ``Callable``,
+``Literal``, protocols (the value must have their public members) and type variables (by
+their bound). Values inside mappings are checked for their keys only: variable values are
+checked where they are stored (:mod:`legato.engine.values`).
 An annotation of another form is not checked.
 """
 
 from __future__ import annotations
 
 import collections.abc as abc
+import datetime
 import functools
 import inspect
+import math
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from legato.errors import InvalidCommandError
@@ -91,6 +95,16 @@ def _checking(function: Callable[..., Any], setter_of: str | None = None) -> Cal
     return checked
 
 
+def check_one_of(name: str, value: str | None, allowed: Sequence[str]) -> None:
+    """Refuse a filter value that matches nothing by construction (``status="bogus"``).
+
+    Raises:
+        InvalidCommandError: ``value`` is not None and not one of ``allowed``.
+    """
+    if value is not None and value not in allowed:
+        raise InvalidCommandError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+
+
 def _refuse(name: str, expected: str, value: Any) -> typing.NoReturn:
     shown = repr(value)
     if len(shown) > 60:
@@ -146,11 +160,24 @@ def _is_none(value: Any) -> bool:
     return value is None
 
 
+_MIN_INT = -(2**63)
+_MAX_INT = 2**63 - 1
+MAX_DURATION = datetime.timedelta(days=365 * 1000)
+"""The longest duration an argument may give (a later one overflows the calendar)."""
+
+
 def _class_check(cls: type) -> Check | None:
     if cls is int:
-        return lambda value: isinstance(value, int) and not isinstance(value, bool)
+        # Keys, versions, counts: what the databases hold (64 bits).
+        return lambda value: (
+            isinstance(value, int) and not isinstance(value, bool) and _MIN_INT <= value <= _MAX_INT
+        )
     if cls is float:
-        return lambda value: isinstance(value, int | float) and not isinstance(value, bool)
+        return lambda value: (
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        )
+    if cls is datetime.timedelta:
+        return lambda value: isinstance(value, datetime.timedelta) and abs(value) <= MAX_DURATION
     if getattr(cls, "_is_protocol", False) and not getattr(cls, "_is_runtime_protocol", False):
         members = [n for n in vars(cls) if not n.startswith("_")]
         return lambda value: all(hasattr(value, member) for member in members)
@@ -234,8 +261,9 @@ def _article(name: str) -> str:
 
 _NAMES: dict[type, str] = {
     str: "a string",
-    int: "an integer",
-    float: "a number",
+    int: "a 64-bit integer",
+    float: "a finite number",
     bool: "a boolean (True or False)",
     bytes: "bytes",
+    datetime.timedelta: "a timedelta of at most 1000 years",
 }

@@ -7,6 +7,7 @@ import json
 import os
 import signal as os_signal
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from legato import dmn, feel
+from legato.cli import running
 from legato.cli.values import parse_vars, show, to_json
 from legato.errors import LegatoError
 from legato.runtime.engine import DEFAULT_DATABASE, Engine
@@ -199,8 +201,11 @@ def start(
 def run(
     model: Path,
     handlers: Annotated[
-        Path, typer.Option("--handlers", help="A Python file of @legato.handler functions.")
-    ],
+        Path | None,
+        typer.Option(
+            "--handlers", help="A Python file of @legato.handler functions (if it has jobs)."
+        ),
+    ] = None,
     var: VarOption = None,
     variables: VarsOption = None,
     process: Annotated[
@@ -208,41 +213,72 @@ def run(
     ] = None,
     business_key: Annotated[str | None, typer.Option("--business-key", "-k")] = None,
     count: Annotated[int, typer.Option("--count", "-n", help="How many instances to run.")] = 1,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            min=0,
+            help="Seconds to wait at most for the instances' timers and retries.",
+        ),
+    ] = None,
     db: DbOption = DEFAULT_DATABASE,
     as_json: JsonOption = False,
 ) -> None:
-    """Deploy MODEL, start it, run its jobs with HANDLERS and print the trace."""
+    """Deploy MODEL, start it, run its jobs with HANDLERS and its timers as they fall due,
+    and print the trace.
+
+    Exits 1 when the instance stops at an incident or is cancelled, 3 when it waits for jobs
+    that no handler given handles, 4 when --timeout runs out first; 0 when it completed or
+    waits for a person or a message.
+    """
+    values = parse_vars(var, variables)
+    deadline = None if timeout is None else time.monotonic() + timeout
     with _engine(db) as engine:
         deployment = engine.deploy(model)
-        _load_handlers(engine, handlers)
+        if not deployment.processes:
+            raise typer.BadParameter(f"{model} has no executable process", param_hint="MODEL")
+        if handlers is not None:
+            _load_handlers(engine, handlers)
         process_id = process or deployment.processes[0].process_id
-        values = parse_vars(var, variables)
         if count > 1:
-            _run_many(engine, process_id, values, count)
-            return
-        info = engine.start(process_id, values, business_key=business_key)
-        printed = 0
+            code = _run_many(engine, process_id, values, count, deadline, timeout)
+        else:
+            code = _run_one(engine, process_id, values, business_key, deadline, timeout, as_json)
+    if code:
+        raise typer.Exit(code)
+
+
+def _run_one(
+    engine: Engine,
+    process_id: str,
+    values: dict[str, Any],
+    business_key: str | None,
+    deadline: float | None,
+    timeout: float | None,
+    as_json: bool,
+) -> int:
+    info = engine.start(process_id, values, business_key=business_key)
+    printed = 0
+    if not as_json:
+        console.print(f"instance [bold]{info.key}[/] of {_plain(process_id)} v{info.version}")
+        printed = _print_trace(engine.history(info.key), printed)
+
+    def progress() -> None:
+        nonlocal printed
         if not as_json:
-            console.print(f"instance [bold]{info.key}[/] of {process_id} v{info.version}")
             printed = _print_trace(engine.history(info.key), printed)
-        while engine.run_once() or _wait_for_retry(engine):
-            if not as_json:
-                printed = _print_trace(engine.history(info.key), printed)
-        final = engine.instance(info.key)
-        if as_json:
-            _print_json({"instance": final, "history": engine.history(info.key)})
-            return
+
+    timed_out = running.drive(engine, [info.key], deadline=deadline, progress=progress)
+    final = engine.instance(info.key)
+    if as_json:
+        _print_json({"instance": final, "history": engine.history(info.key)})
+    else:
         _print_trace(engine.history(info.key), printed)
         _print_outcome(engine, final.key)
-
-
-def _wait_for_retry(engine: Engine) -> bool:
-    with engine.store.transaction() as tx:
-        due = tx.next_job_due_at(engine.job_types)
-    if due is None:
-        return False
-    engine.clock.sleep(max((due - engine.clock.now()).total_seconds(), 0.0))
-    return True
+    verdict = running.verdict(engine, info.key, timed_out=timeout if timed_out else None)
+    for problem in verdict.problems:
+        err.print(f"[red]error:[/] {_plain(problem)}")
+    return verdict.code
 
 
 def _ended(engine: Engine) -> int:
@@ -250,19 +286,39 @@ def _ended(engine: Engine) -> int:
         return tx.count_instances(status="completed") + tx.count_instances(status="terminated")
 
 
-def _run_many(engine: Engine, process_id: str, values: dict[str, Any], count: int) -> None:
+def _run_many(
+    engine: Engine,
+    process_id: str,
+    values: dict[str, Any],
+    count: int,
+    deadline: float | None,
+    timeout: float | None,
+) -> int:
     ended_before = _ended(engine)
+    keys: list[int] = []
     with Progress(console=console) as progress:
         task = progress.add_task(f"running {count} instances of {process_id}", total=count)
         for start in range(0, count, engine.batch_size):
             size = min(engine.batch_size, count - start)
-            engine.start_many(process_id, [values] * size)
-        done = _ended(engine) - ended_before
-        progress.update(task, completed=done)
-        while done < count and (engine.run_once() or _wait_for_retry(engine)):
-            done = _ended(engine) - ended_before
-            progress.update(task, completed=done)
+            keys += [i.key for i in engine.start_many(process_id, [values] * size)]
+
+        def advance() -> None:
+            progress.update(task, completed=_ended(engine) - ended_before)
+
+        advance()
+        timed_out = running.drive(engine, keys, deadline=deadline, progress=advance)
+    done = _ended(engine) - ended_before
     console.print(f"{done} of {count} instances ended")
+    verdicts = [
+        running.verdict(engine, key, timed_out=timeout if timed_out else None) for key in keys
+    ]
+    failed = [v for v in verdicts if v.code]
+    for verdict in failed[:3]:
+        for problem in verdict.problems:
+            err.print(f"[red]error:[/] {_plain(problem)}")
+    if len(failed) > 3:
+        err.print(f"[red]error:[/] and {len(failed) - 3} more instances")
+    return min((v.code for v in failed), default=0)
 
 
 _SHOWN = {

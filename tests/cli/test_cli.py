@@ -109,6 +109,7 @@ def test_incident_is_listed_then_fixed_and_retried(cli: CliRunner, tmp_path: Pat
     handlers.write_text(FLAKY)
     result = cli.invoke(app, ["run", str(model), "--handlers", str(handlers)])
     assert "incident" in result.output
+    assert result.exit_code == 1  # the instance stopped at an incident
     [incident] = _json(cli, "incidents")  # type: ignore[misc]
     assert "upstream refused the data" in incident["message"]
     result = cli.invoke(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bpmn_helpers import chain, process
+from bpmn_helpers import chain, process, service
 from legato import Engine
 from legato.store.memory import MemoryStore
 from legato.store.sql import SqlStore
@@ -66,3 +66,21 @@ def test_use_stores_gives_each_test_engine_a_store_from_the_factory(tmp_path: Pa
     assert isinstance(after.store, MemoryStore)
     for store in made:
         store.close()
+
+
+def test_a_failed_assertion_names_the_jobs_no_handler_was_registered_for() -> None:
+    engine = TestEngine()
+    engine.deploy(
+        process('<bpmn:startEvent id="s"/>' + service("charge", "charge-card")
+                + '<bpmn:endEvent id="e"/>' + chain("s", "charge", "e"))
+    )  # fmt: skip
+    instance = engine.start("p")
+    engine.run_until_idle()
+    with pytest.raises(AssertionError) as failed:
+        engine.assert_that(instance).is_completed()
+    assert "no handler registered for the jobs waiting: type 'charge-card' (at 'charge')" in str(
+        failed.value
+    )
+    engine.register("charge-card", lambda job: None)
+    engine.run_until_idle()
+    engine.assert_that(instance).is_completed()

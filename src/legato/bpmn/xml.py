@@ -46,16 +46,16 @@ def read_source(source: ModelSource) -> tuple[bytes, str | None]:
         name = str(path)
         try:
             size = path.stat().st_size
+            if size > MAX_MODEL_BYTES:
+                raise BpmnParseError(
+                    f"model file is {size} bytes, more than the limit of {MAX_MODEL_BYTES}",
+                    SourceLocation(name),
+                )
+            data = path.read_bytes()
         except OSError as exc:
             raise BpmnParseError(
                 f"cannot read model file: {exc.strerror}", SourceLocation(name)
             ) from exc
-        if size > MAX_MODEL_BYTES:
-            raise BpmnParseError(
-                f"model file is {size} bytes, more than the limit of {MAX_MODEL_BYTES}",
-                SourceLocation(name),
-            )
-        data = path.read_bytes()
     if len(data) > MAX_MODEL_BYTES:
         raise BpmnParseError(
             f"model is {len(data)} bytes, more than the limit of {MAX_MODEL_BYTES}",

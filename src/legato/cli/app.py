@@ -7,32 +7,70 @@ import json
 import os
 import signal as os_signal
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
 from legato import dmn, feel
+from legato.cli import running
 from legato.cli.logs import configure_logging
 from legato.cli.values import parse_vars, show, to_json
 from legato.errors import LegatoError
 from legato.runtime.engine import DEFAULT_DATABASE, Engine
 from legato.runtime.retention import DEFAULT_BATCH_SIZE, parse_age, sweep_ended_instances
 from legato.runtime.types import HistoryEntry
-from legato.store.records import NodeRecord
+from legato.store.records import INSTANCE_STATUSES, NodeRecord
 
 app = typer.Typer(
     help="Legato: run BPMN processes durably, from the command line.",
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
-err = Console(stderr=True)
+
+_UNLIMITED_WIDTH = 1_000_000
+
+
+class _Console(Console):
+    """A console that cuts nothing when its output is not a terminal (a pipe, a file):
+    rich would fit tables into 80 columns there, wrapping and cutting ids and values.
+    ``COLUMNS``, when set, still decides."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self._width is None and not self.is_terminal and "COLUMNS" not in os.environ:
+            return ConsoleDimensions(_UNLIMITED_WIDTH, size.height)
+        return size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+console = _Console()
+err = _Console(stderr=True)
+
+
+def _cells(*values: object) -> list[Text]:
+    """Table cells shown as they are: text from the database is never read as markup
+    (a business key ``[/x]`` made rich raise)."""
+    return [Text(str(v)) for v in values]
+
+
+def _plain(value: object) -> str:
+    """A value for a line with markup, with its own brackets escaped."""
+    return escape(str(value))
+
 
 DbOption = Annotated[
     str,
@@ -69,27 +107,68 @@ def _print_json(value: Any) -> None:
     console.print_json(json.dumps(to_json(value), ensure_ascii=False))
 
 
+_MODEL_SUFFIXES = (".dmn", ".bpmn")
+"""What ``deploy DIR`` deploys, in this order: decisions before the processes that call them."""
+
+
+def _model_files(paths: list[Path]) -> list[Path]:
+    """The files to deploy: each file given, and for a directory its ``.dmn`` then its
+    ``.bpmn`` files, by name.
+
+    Raises:
+        typer.BadParameter: a path does not exist, or a directory holds no model.
+    """
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = [
+                f
+                for suffix in _MODEL_SUFFIXES
+                for f in sorted(path.iterdir())
+                if f.suffix.lower() == suffix and f.is_file()
+            ]
+            if not found:
+                raise typer.BadParameter(f"{path} holds no .bpmn or .dmn file", param_hint="PATHS")
+            files += found
+        elif path.exists():
+            files.append(path)
+        else:
+            raise typer.BadParameter(f"{path} does not exist", param_hint="PATHS")
+    return files
+
+
 @app.command()
-def deploy(files: list[Path], db: DbOption = DEFAULT_DATABASE, as_json: JsonOption = False) -> None:
-    """Deploy BPMN files (a new version per changed process)."""
+def deploy(
+    paths: Annotated[list[Path], typer.Argument(help="BPMN or DMN files, or directories of them.")],
+    db: DbOption = DEFAULT_DATABASE,
+    as_json: JsonOption = False,
+) -> None:
+    """Deploy BPMN and DMN files (a new version per changed process or decision); a directory
+    deploys its .dmn files, then its .bpmn files, by name."""
+    files = _model_files(paths)
+    rows: list[dict[str, Any]] = []
     with _engine(db) as engine:
-        rows = []
         for file in files:
             deployment = engine.deploy(file)
             rows += [
-                (p.process_id, p.version, p.definition_key, file.name) for p in deployment.processes
-            ]
+                {"kind": "process", "process_id": p.process_id, "version": p.version,
+                 "definition_key": p.definition_key, "file": file.name}
+                for p in deployment.processes
+            ]  # fmt: skip
+            rows += [
+                {"kind": "decision", "decision_id": d.decision_id, "version": d.version,
+                 "definition_key": d.definition_key, "file": file.name}
+                for d in deployment.decisions
+            ]  # fmt: skip
     if as_json:
-        _print_json(
-            [
-                dict(zip(("process_id", "version", "definition_key", "file"), r, strict=True))
-                for r in rows
-            ]
-        )
+        _print_json(rows)
         return
-    table = Table("process", "version", "definition key", "file", title="Deployed")
+    table = Table("kind", "id", "version", "definition key", "file", title="Deployed")
     for row in rows:
-        table.add_row(*(str(c) for c in row))
+        name = row.get("process_id", row.get("decision_id"))
+        table.add_row(
+            *_cells(row["kind"], name, row["version"], row["definition_key"], row["file"])
+        )
     console.print(table)
 
 
@@ -114,7 +193,7 @@ def start(
         _print_json(info)
     else:
         console.print(
-            f"started instance [bold]{info.key}[/] of {info.process_id} v{info.version}: "
+            f"started instance [bold]{info.key}[/] of {_plain(info.process_id)} v{info.version}: "
             f"{info.status}"
         )
 
@@ -123,8 +202,11 @@ def start(
 def run(
     model: Path,
     handlers: Annotated[
-        Path, typer.Option("--handlers", help="A Python file of @legato.handler functions.")
-    ],
+        Path | None,
+        typer.Option(
+            "--handlers", help="A Python file of @legato.handler functions (if it has jobs)."
+        ),
+    ] = None,
     var: VarOption = None,
     variables: VarsOption = None,
     process: Annotated[
@@ -132,41 +214,72 @@ def run(
     ] = None,
     business_key: Annotated[str | None, typer.Option("--business-key", "-k")] = None,
     count: Annotated[int, typer.Option("--count", "-n", help="How many instances to run.")] = 1,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            min=0,
+            help="Seconds to wait at most for the instances' timers and retries.",
+        ),
+    ] = None,
     db: DbOption = DEFAULT_DATABASE,
     as_json: JsonOption = False,
 ) -> None:
-    """Deploy MODEL, start it, run its jobs with HANDLERS and print the trace."""
+    """Deploy MODEL, start it, run its jobs with HANDLERS and its timers as they fall due,
+    and print the trace.
+
+    Exits 1 when the instance stops at an incident or is cancelled, 3 when it waits for jobs
+    that no handler given handles, 4 when --timeout runs out first; 0 when it completed or
+    waits for a person or a message.
+    """
+    values = parse_vars(var, variables)
+    deadline = None if timeout is None else time.monotonic() + timeout
     with _engine(db) as engine:
         deployment = engine.deploy(model)
-        _load_handlers(engine, handlers)
+        if not deployment.processes:
+            raise typer.BadParameter(f"{model} has no executable process", param_hint="MODEL")
+        if handlers is not None:
+            _load_handlers(engine, handlers)
         process_id = process or deployment.processes[0].process_id
-        values = parse_vars(var, variables)
         if count > 1:
-            _run_many(engine, process_id, values, count)
-            return
-        info = engine.start(process_id, values, business_key=business_key)
-        printed = 0
+            code = _run_many(engine, process_id, values, count, deadline, timeout)
+        else:
+            code = _run_one(engine, process_id, values, business_key, deadline, timeout, as_json)
+    if code:
+        raise typer.Exit(code)
+
+
+def _run_one(
+    engine: Engine,
+    process_id: str,
+    values: dict[str, Any],
+    business_key: str | None,
+    deadline: float | None,
+    timeout: float | None,
+    as_json: bool,
+) -> int:
+    info = engine.start(process_id, values, business_key=business_key)
+    printed = 0
+    if not as_json:
+        console.print(f"instance [bold]{info.key}[/] of {_plain(process_id)} v{info.version}")
+        printed = _print_trace(engine.history(info.key), printed)
+
+    def progress() -> None:
+        nonlocal printed
         if not as_json:
-            console.print(f"instance [bold]{info.key}[/] of {process_id} v{info.version}")
             printed = _print_trace(engine.history(info.key), printed)
-        while engine.run_once() or _wait_for_retry(engine):
-            if not as_json:
-                printed = _print_trace(engine.history(info.key), printed)
-        final = engine.instance(info.key)
-        if as_json:
-            _print_json({"instance": final, "history": engine.history(info.key)})
-            return
+
+    timed_out = running.drive(engine, [info.key], deadline=deadline, progress=progress)
+    final = engine.instance(info.key)
+    if as_json:
+        _print_json({"instance": final, "history": engine.history(info.key)})
+    else:
         _print_trace(engine.history(info.key), printed)
         _print_outcome(engine, final.key)
-
-
-def _wait_for_retry(engine: Engine) -> bool:
-    with engine.store.transaction() as tx:
-        due = tx.next_job_due_at(engine.job_types)
-    if due is None:
-        return False
-    engine.clock.sleep(max((due - engine.clock.now()).total_seconds(), 0.0))
-    return True
+    verdict = running.verdict(engine, info.key, timed_out=timeout if timed_out else None)
+    for problem in verdict.problems:
+        err.print(f"[red]error:[/] {_plain(problem)}")
+    return verdict.code
 
 
 def _ended(engine: Engine) -> int:
@@ -174,19 +287,39 @@ def _ended(engine: Engine) -> int:
         return tx.count_instances(status="completed") + tx.count_instances(status="terminated")
 
 
-def _run_many(engine: Engine, process_id: str, values: dict[str, Any], count: int) -> None:
+def _run_many(
+    engine: Engine,
+    process_id: str,
+    values: dict[str, Any],
+    count: int,
+    deadline: float | None,
+    timeout: float | None,
+) -> int:
     ended_before = _ended(engine)
+    keys: list[int] = []
     with Progress(console=console) as progress:
         task = progress.add_task(f"running {count} instances of {process_id}", total=count)
         for start in range(0, count, engine.batch_size):
             size = min(engine.batch_size, count - start)
-            engine.start_many(process_id, [values] * size)
-        done = _ended(engine) - ended_before
-        progress.update(task, completed=done)
-        while done < count and (engine.run_once() or _wait_for_retry(engine)):
-            done = _ended(engine) - ended_before
-            progress.update(task, completed=done)
+            keys += [i.key for i in engine.start_many(process_id, [values] * size)]
+
+        def advance() -> None:
+            progress.update(task, completed=_ended(engine) - ended_before)
+
+        advance()
+        timed_out = running.drive(engine, keys, deadline=deadline, progress=advance)
+    done = _ended(engine) - ended_before
     console.print(f"{done} of {count} instances ended")
+    verdicts = [
+        running.verdict(engine, key, timed_out=timeout if timed_out else None) for key in keys
+    ]
+    failed = [v for v in verdicts if v.code]
+    for verdict in failed[:3]:
+        for problem in verdict.problems:
+            err.print(f"[red]error:[/] {_plain(problem)}")
+    if len(failed) > 3:
+        err.print(f"[red]error:[/] and {len(failed) - 3} more instances")
+    return min((v.code for v in failed), default=0)
 
 
 _SHOWN = {
@@ -204,18 +337,18 @@ def _print_trace(history: list[HistoryEntry], printed: int) -> int:
     for entry in history[printed:]:
         if entry.event_type not in _SHOWN:
             continue
-        time = entry.at.strftime("%H:%M:%S.%f")[:-3]
+        at = entry.at.strftime("%H:%M:%S.%f")[:-3]
         outcome = {
             "ElementCompleted": "[green]completed[/]",
             "ElementTerminated": "[yellow]terminated[/]",
-            "IncidentRaised": f"[red]incident:[/] {entry.details.get('message')}",
-            "JobFailed": f"[yellow]attempt failed:[/] {entry.details.get('error_message')}",
+            "IncidentRaised": f"[red]incident:[/] {_plain(entry.details.get('message'))}",
+            "JobFailed": f"[yellow]attempt failed:[/] {_plain(entry.details.get('error_message'))}",
             "UserTaskCreated": "[cyan]waiting for a person[/] "
             f"(user task {entry.details.get('user_task_key')})",
             "InstanceCompleted": "[bold green]instance completed[/]",
             "InstanceTerminated": "[bold yellow]instance terminated[/]",
         }[entry.event_type]
-        console.print(f"  {time}  {entry.element_id or '':<28} {outcome}")
+        console.print(f"  {at}  {_plain(entry.element_id or ''):<28} {outcome}")
     return len(history)
 
 
@@ -223,16 +356,31 @@ def _print_outcome(engine: Engine, instance_key: int) -> None:
     info = engine.instance(instance_key)
     console.print(f"status: [bold]{info.status}[/]")
     if info.active_elements:
-        console.print(f"waiting at: {', '.join(info.active_elements)}")
+        console.print(f"waiting at: {_plain(', '.join(info.active_elements))}")
     table = Table("variable", "value", title="Variables")
     for name, value in sorted(info.variables.items()):
-        table.add_row(name, show(value))
+        table.add_row(*_cells(name, show(value)))
     console.print(table)
+
+
+def _one_of(allowed: tuple[str, ...]) -> Callable[[str | None], str | None]:
+    """An option callback that refuses a value outside ``allowed`` (a filter that matches
+    nothing by construction), naming the ones there are."""
+
+    def check(value: str | None) -> str | None:
+        if value is not None and value not in allowed:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}")
+        return value
+
+    return check
 
 
 @app.command()
 def instances(
-    status: Annotated[str | None, typer.Option(help="active, completed or terminated")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(help="active, completed or terminated", callback=_one_of(INSTANCE_STATUSES)),
+    ] = None,
     process: Annotated[str | None, typer.Option("--process")] = None,
     limit: int = 50,
     db: DbOption = DEFAULT_DATABASE,
@@ -249,14 +397,16 @@ def instances(
     )
     for r in rows:
         table.add_row(
-            str(r.key),
-            r.process_id,
-            str(r.version),
-            r.status,
-            r.business_key or "",
-            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-            ", ".join(r.active_elements),
-            str(r.incidents or ""),
+            *_cells(
+                r.key,
+                r.process_id,
+                r.version,
+                r.status,
+                r.business_key or "",
+                r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                ", ".join(r.active_elements),
+                r.incidents or "",
+            )
         )
     console.print(table)
 
@@ -294,30 +444,41 @@ def show_instance(
         )
         return
     console.print(
-        f"instance [bold]{info.key}[/] of {info.process_id} v{info.version}: [bold]{info.status}[/]"
-        + (f"  business key {info.business_key}" if info.business_key else "")
+        f"instance [bold]{info.key}[/] of {_plain(info.process_id)} v{info.version}: "
+        f"[bold]{info.status}[/]"
+        + (f"  business key {_plain(info.business_key)}" if info.business_key else "")
     )
     table = Table("element instance", "element", "kind", "scope", "incident", title="Tokens")
     for t in tokens:
         table.add_row(
-            *(
-                str(t[k] if t[k] is not None else "")
-                for k in ("element_instance_key", "element_id", "kind", "scope_key", "incident_key")
+            *_cells(
+                *(
+                    t[k] if t[k] is not None else ""
+                    for k in (
+                        "element_instance_key",
+                        "element_id",
+                        "kind",
+                        "scope_key",
+                        "incident_key",
+                    )
+                )
             )
         )
     console.print(table)
     variables = Table("scope", "variable", "value", title="Variables")
     for scope, scope_vars in state.variables.items():
         for name, value in sorted(scope_vars.items()):
-            variables.add_row(str(scope), name, show(value))
+            variables.add_row(*_cells(scope, name, show(value)))
     console.print(variables)
     events = Table("#", "time", "event", "element", title="History")
     for entry in history:
         events.add_row(
-            str(entry.position),
-            entry.at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
-            entry.event_type,
-            entry.element_id or "",
+            *_cells(
+                entry.position,
+                entry.at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+                entry.event_type,
+                entry.element_id or "",
+            )
         )
     console.print(events)
     _print_incidents(incidents)
@@ -329,7 +490,7 @@ def _print_incidents(rows: list[Any]) -> None:
     table = Table("incident", "instance", "element", "type", "message", title="Incidents")
     for i in rows:
         table.add_row(
-            str(i.incident_key), str(i.instance_key), i.element_id, i.error_type, i.message
+            *_cells(i.incident_key, i.instance_key, i.element_id, i.error_type, i.message)
         )
     console.print(table)
 
@@ -385,13 +546,15 @@ def tasks(
     table = Table("task", "instance", "element", "name", "assignee", "groups", "due")
     for t in rows:
         table.add_row(
-            str(t.user_task_key),
-            str(t.instance_key),
-            t.element_id,
-            t.name or "",
-            t.assignee or "",
-            ", ".join(t.candidate_groups),
-            t.due_at.isoformat() if t.due_at else "",
+            *_cells(
+                t.user_task_key,
+                t.instance_key,
+                t.element_id,
+                t.name or "",
+                t.assignee or "",
+                ", ".join(t.candidate_groups),
+                t.due_at.isoformat() if t.due_at else "",
+            )
         )
     console.print(table)
 
@@ -441,16 +604,16 @@ def publish(
     if as_json:
         _print_json(result)
     elif result.duplicate:
-        console.print(f"message {message_id!r} was published already")
+        console.print(f"message {_plain(repr(message_id))} was published already")
     elif result.correlated or result.started:
         console.print(
-            f"message {name!r} reached {len(result.correlated)} waiting instance(s) and "
-            f"started {result.started}"
+            f"message {_plain(repr(name))} reached {len(result.correlated)} waiting "
+            f"instance(s) and started {result.started}"
         )
     elif result.buffered_message_key is not None:
-        console.print(f"nobody waits for {name!r} yet: kept for {ttl:g} s")
+        console.print(f"nobody waits for {_plain(repr(name))} yet: kept for {ttl:g} s")
     else:
-        console.print(f"nobody waits for message {name!r}")
+        console.print(f"nobody waits for message {_plain(repr(name))}")
 
 
 @app.command()
@@ -468,7 +631,7 @@ def signal(
         _print_json(result)
     else:
         console.print(
-            f"signal {name!r} reached {len(result.correlated)} waiting element(s) and "
+            f"signal {_plain(repr(name))} reached {len(result.correlated)} waiting element(s) and "
             f"started {result.started} instance(s)"
         )
 
@@ -597,16 +760,18 @@ def nodes(db: DbOption = DEFAULT_DATABASE, as_json: JsonOption = False) -> None:
     )
     for r in rows:
         table.add_row(
-            r.node_id,
-            r.host,
-            str(r.pid),
-            r.status,
-            f"{_age(now, r):.0f} s ago",
-            f"{r.load:.0%}",
-            str(r.jobs_done),
-            str(r.timers_fired),
-            str(r.abandoned),
-            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            *_cells(
+                r.node_id,
+                r.host,
+                r.pid,
+                r.status,
+                f"{_age(now, r):.0f} s ago",
+                f"{r.load:.0%}",
+                r.jobs_done,
+                r.timers_fired,
+                r.abandoned,
+                r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            )
         )
     console.print(table)
 
@@ -623,7 +788,7 @@ def decide(
     as_json: JsonOption = False,
 ) -> None:
     """Evaluate a decision of a DMN file and show which rules matched."""
-    values = parse_vars(None, inputs)
+    values = parse_vars(None, inputs, stored=False)
     result = dmn.load(model).evaluate(decision, values)
     if as_json:
         _print_json(
@@ -638,11 +803,12 @@ def decide(
             }
         )
     else:
-        console.print(f"[bold]{result.name}[/] = {show(result.value)}")
+        console.print(f"[bold]{_plain(result.name)}[/] = {_plain(show(result.value))}")
         for match in result.matched_rules:
-            console.print(f"  matched {match.table} rule {match.index} ({match.rule_id or '-'})")
+            rule = _plain(match.rule_id or "-")
+            console.print(f"  matched {_plain(match.table)} rule {match.index} ({rule})")
         for error in result.errors:
-            err.print(f"[red]error:[/] {error}")
+            err.print(f"[red]error:[/] {_plain(error)}")
     if result.errors:
         raise SystemExit(1)
 
@@ -657,15 +823,15 @@ def feel_command(
     try:
         compiled = feel.compile(expression)
     except feel.FeelSyntaxError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {_plain(exc)}")
         raise SystemExit(2) from None
-    result = compiled.evaluate_detailed(parse_vars(None, context))
+    result = compiled.evaluate_detailed(parse_vars(None, context, stored=False))
     if as_json:
         _print_json({"value": result.value, "warnings": result.warnings})
     else:
-        console.print(show(result.value))
+        console.print(show(result.value), markup=False)
         for warning in result.warnings:
-            err.print(f"[yellow]warning:[/] {warning}")
+            err.print(f"[yellow]warning:[/] {_plain(warning)}")
 
 
 def main() -> None:
@@ -673,7 +839,7 @@ def main() -> None:
     try:
         app()
     except LegatoError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {_plain(exc)}")
         raise SystemExit(1) from None
 
 

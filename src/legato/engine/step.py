@@ -139,12 +139,9 @@ def _take_result(p: Processing, instance: ElementInstance, variables: dict[str, 
 
 
 def _normalized(variables: dict[str, Any]) -> dict[str, Any]:
-    from legato.engine.values import normalize
+    from legato.engine.values import checked_variables
 
-    try:
-        return {str(name): normalize(value) for name, value in variables.items()}
-    except TypeError as exc:
-        raise InvalidCommandError(str(exc)) from exc
+    return checked_variables(variables)
 
 
 def _fail_job(p: Processing, command: cmd.FailJob) -> None:

@@ -13,8 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from legato.engine import commands as cmd
+from legato.engine.processing import IncidentError
 from legato.engine.processors.waits import correlation_value, definition_of
+from legato.engine.values import checked_variables
 from legato.engine.values import encode as encode_values
+from legato.errors import InvalidCommandError
 from legato.model import TimerEventDefinition
 from legato.runtime.clock import Clock
 from legato.runtime.correlation import message_deliveries, message_delivery, signal_delivery
@@ -135,8 +138,8 @@ class EventDelivery:
         subscription that opens for it; with a ``message_id``, publishing the same message
         again while it is kept is a no-op.
         """
-        key = None if correlation_key is None else correlation_value(correlation_key)
-        values = dict(variables or {})
+        key = _correlation_key(correlation_key)
+        values = checked_variables(variables or {})
         result = PublishResult()
 
         def plan(tx: Transaction) -> list[cmd.Command]:
@@ -170,18 +173,16 @@ class EventDelivery:
         all of them is what makes thousands of correlations per second possible.
         """
         results = [PublishResult() for _ in messages]
+        checked = [
+            (name, _correlation_key(key), checked_variables(variables or {}))
+            for name, key, variables in messages
+        ]
 
         def plan(tx: Transaction) -> list[cmd.Command]:
             # One subscription lookup per message name for the whole batch (the executor then
             # reads the states of the instances they reach in bulk, too): a query per message
             # and one per state were most of the cost of a batch.
-            deliveries = message_deliveries(
-                tx,
-                [
-                    (name, None if key is None else correlation_value(key), dict(variables or {}))
-                    for name, key, variables in messages
-                ],
-            )
+            deliveries = message_deliveries(tx, checked)
             commands: list[cmd.Command] = []
             for delivery, result in zip(deliveries, results, strict=True):
                 result.correlated, result.started = delivery.correlated, delivery.started
@@ -196,7 +197,7 @@ class EventDelivery:
     ) -> PublishResult:
         """Broadcast a signal to every element waiting for it (and start the processes with a
         signal start event of that name)."""
-        values = dict(variables or {})
+        values = checked_variables(variables or {})
         result = PublishResult()
 
         def plan(tx: Transaction) -> list[cmd.Command]:
@@ -222,6 +223,20 @@ class EventDelivery:
                 message.correlation_key,
             )
         return expired
+
+
+def _correlation_key(key: str | int | None) -> str | None:
+    """A published message's correlation key as text.
+
+    Raises:
+        InvalidCommandError: it is neither a string nor a whole or decimal number in range.
+    """
+    if key is None:
+        return None
+    try:
+        return correlation_value(key)
+    except IncidentError as exc:
+        raise InvalidCommandError(f"correlation_key: {exc.message}") from None
 
 
 def _firing(timer: TimerRecord) -> cmd.Command:

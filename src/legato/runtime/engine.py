@@ -31,10 +31,12 @@ from legato import dmn
 from legato.bpmn import load_for_deployment
 from legato.bpmn.xml import ModelSource, parse_xml, read_source
 from legato.engine import commands as cmd
+from legato.engine import values
 from legato.engine.appliers import replay
 from legato.engine.executable import unsupported
 from legato.engine.processors.waits import definition_of
 from legato.engine.state import InstanceState
+from legato.engine.values import checked_variables
 from legato.errors import (
     BpmnValidationError,
     ExpressionError,
@@ -44,6 +46,7 @@ from legato.errors import (
     StoreUnavailableError,
 )
 from legato.model import ConditionalEventDefinition, RetryPolicy, StartEvent
+from legato.runtime.arguments import check_one_of, checked_arguments
 from legato.runtime.clock import Clock, DatabaseClock, SystemClock
 from legato.runtime.definitions import DECISION_PREFIX, DefinitionRegistry, Deployment
 from legato.runtime.delivery import EventDelivery
@@ -59,6 +62,10 @@ from legato.runtime.starts import replace_start_waits
 from legato.runtime.types import HistoryEntry, InstanceInfo, Job, PublishResult
 from legato.store.ports import Listener, Store, Transaction
 from legato.store.records import (
+    INCIDENT_STATES,
+    INSTANCE_STATUSES,
+    JOB_STATES,
+    USER_TASK_STATES,
     IncidentRecord,
     InstanceRecord,
     JobRecord,
@@ -73,6 +80,7 @@ logger = logging.getLogger("legato.engine")
 DEFAULT_DATABASE = "sqlite:///legato.db"
 
 
+@checked_arguments
 class Engine:
     """A Legato engine over a database (SQLite by default).
 
@@ -322,8 +330,11 @@ class Engine:
         ``variables`` (the latest version of each), with those variables.
 
         Returns the instances started.
+
+        Raises:
+            InvalidCommandError: the variables cannot be stored.
         """
-        values = dict(variables or {})
+        values = checked_variables(variables or {})
         commands: list[cmd.Command] = []
         with self.store.transaction() as tx:
             records = tx.list_definitions()
@@ -442,12 +453,22 @@ class Engine:
         business_key: str | None = None,
         limit: int = 100,
     ) -> list[InstanceInfo]:
-        """Instances, newest first."""
+        """Instances, newest first, each with where it waits and its root variables.
+
+        Raises:
+            InvalidCommandError: ``status`` is none of ``active``, ``completed``,
+                ``terminated``.
+        """
+        check_one_of("status", status, INSTANCE_STATUSES)
         with self.store.transaction() as tx:
             records = tx.list_instances(
                 status=status, process_id=process_id, business_key=business_key, limit=limit
             )
-        return [_instance_info(r) for r in records]
+            # The list query leaves the states out; one more query reads those of this page.
+            states = {
+                r.instance_key: r for r in tx.get_instances([r.instance_key for r in records])
+            }
+        return [_instance_info(states.get(r.instance_key, r)) for r in records]
 
     def state(self, instance_key: int) -> InstanceState:
         """The engine state of an instance (tokens, scopes, variables) as stored."""
@@ -506,7 +527,12 @@ class Engine:
         candidate_group: str | None = None,
         instance_key: int | None = None,
     ) -> list[UserTaskRecord]:
-        """User tasks (open ones by default), oldest first."""
+        """User tasks (open ones by default), oldest first.
+
+        Raises:
+            InvalidCommandError: ``state`` is none of ``created``, ``completed``, ``canceled``.
+        """
+        check_one_of("state", state, USER_TASK_STATES)
         with self.store.transaction() as tx:
             return tx.list_user_tasks(
                 state=state,
@@ -545,7 +571,12 @@ class Engine:
     def incidents(
         self, *, state: str | None = "open", instance_key: int | None = None
     ) -> list[IncidentRecord]:
-        """Incidents (open ones by default), oldest first."""
+        """Incidents (open ones by default), oldest first.
+
+        Raises:
+            InvalidCommandError: ``state`` is neither ``open`` nor ``resolved``.
+        """
+        check_one_of("state", state, INCIDENT_STATES)
         with self.store.transaction() as tx:
             return tx.list_incidents(state=state, instance_key=instance_key)
 
@@ -669,7 +700,12 @@ class Engine:
         )
 
     def jobs(self, *, instance_key: int | None = None, state: str | None = None) -> list[JobRecord]:
-        """Jobs, oldest first."""
+        """Jobs, oldest first.
+
+        Raises:
+            InvalidCommandError: ``state`` is none of ``activatable``, ``activated``, ``failed``.
+        """
+        check_one_of("state", state, JOB_STATES)
         with self.store.transaction() as tx:
             return tx.list_jobs(instance_key=instance_key, state=state)
 
@@ -964,14 +1000,18 @@ def _active_elements(state: InstanceState) -> tuple[str, ...]:
 
 
 def _instance_info(record: InstanceRecord) -> InstanceInfo:
-    variables: dict[str, Any] = {}
-    active: tuple[str, ...] = ()
-    if record.state:
-        data = dict(record.state)
-        data.pop("history_length", None)
-        state = InstanceState.from_json(data)
-        variables = dict(state.variables.get(state.instance_key, {}))
-        active = _active_elements(state)
+    # Read from the stored JSON directly: building the whole InstanceState (every element,
+    # subscription and scope) cost twice as much, and a listing does it for a page of them.
+    stored = record.state
+    variables = {
+        name: values.decode(value)
+        for name, value in stored.get("variables", {}).get(str(record.instance_key), {}).items()
+    }
+    active = tuple(
+        e["element_id"]
+        for e in stored.get("elements", ())
+        if e.get("parent_key") is not None and not e.get("children")
+    )
     return InstanceInfo(
         key=record.instance_key,
         process_id=record.process_id,

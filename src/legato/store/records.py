@@ -6,6 +6,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+INSTANCE_STATUSES = ("active", "completed", "terminated")
+"""The statuses of an instance (:attr:`InstanceRecord.status`)."""
+JOB_STATES = ("activatable", "activated", "failed")
+"""The states of a job (:attr:`JobRecord.state`)."""
+USER_TASK_STATES = ("created", "completed", "canceled")
+"""The states of a user task (:attr:`UserTaskRecord.state`)."""
+INCIDENT_STATES = ("open", "resolved")
+"""The states of an incident (:attr:`IncidentRecord.state`)."""
+
 
 @dataclass(frozen=True, slots=True)
 class DefinitionRecord:

@@ -7,9 +7,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from legato.model import RetryPolicy
+from legato.runtime.arguments import checked_arguments
 from legato.runtime.clock import VirtualClock
 from legato.runtime.engine import Engine
 from legato.runtime.types import InstanceInfo
+from legato.runtime.waiting import family, unhandled_jobs
 from legato.store.ports import Store
 from legato.testing.stores import new_test_store
 
@@ -35,6 +37,7 @@ class TestClock(VirtualClock):
             super().advance(timedelta(seconds=seconds))
 
 
+@checked_arguments
 class TestEngine(Engine):
     """The same API as :class:`~legato.Engine`, on a virtual clock, in memory by default.
 
@@ -129,9 +132,11 @@ class InstanceAssert:
     def _fail(self, message: str) -> None:
         info = self.info
         path = self._engine.path(self._key)
+        unhandled = unhandled_jobs(family(self._engine.state, [self._key]), self._engine.job_types)
         raise AssertionError(
             f"instance {self._key} ({info.process_id}, {info.status}): {message}\n"
-            f"  path taken: {path}\n  waiting at: {list(info.active_elements)}\n"
+            + (f"  no handler registered for the jobs waiting: {unhandled}\n" if unhandled else "")
+            + f"  path taken: {path}\n  waiting at: {list(info.active_elements)}\n"
             f"  variables: {info.variables}"
         )
 

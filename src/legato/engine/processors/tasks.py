@@ -79,7 +79,12 @@ def _evaluate_decision(
             f"decision '{decision_id}' (version {deployed.version}) failed: "
             + "; ".join(result.errors),
         )
-    value = values.normalize(result.value)
+    try:
+        value = values.normalize(result.value)
+    except values.UnstorableValueError as exc:
+        raise IncidentError(
+            "decision", f"decision '{decision_id}' gave a result that cannot be stored: {exc}"
+        ) from None
     p.emit(
         ev.DecisionEvaluated(
             at=p.ctx.now,

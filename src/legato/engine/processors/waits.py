@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from legato.engine import events as ev
-from legato.engine import timers
+from legato.engine import timers, values
 from legato.engine.processing import IncidentError, Processing
 from legato.engine.state import ElementInstance, SubscriptionState
 from legato.model import (
@@ -143,7 +143,12 @@ def correlation_value(value: Any) -> str:
         )
     if isinstance(value, (int, Decimal)):
         number = Decimal(value)
-        return str(int(number)) if number == number.to_integral_value() else str(number.normalize())
+        problem = values.number_problem(number)
+        if problem is not None:
+            raise IncidentError("correlation", f"unusable correlation key: {problem}")
+        if number == number.to_integral_value():
+            return str(int(number))
+        return str(number.normalize())
     raise IncidentError(
         "correlation", f"a correlation key must be a string or number, got {value!r}"
     )

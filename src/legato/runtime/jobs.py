@@ -18,6 +18,7 @@ from datetime import timedelta
 from types import ModuleType
 from typing import Any
 
+from legato.engine import commands as cmd
 from legato.engine import events as ev
 from legato.engine.state import InstanceState
 from legato.errors import InvalidCommandError, StoreError
@@ -52,7 +53,9 @@ class JobRunner:
         lease: timedelta = timedelta(seconds=30),
     ) -> None:
         if lease <= timedelta(0):
-            raise ValueError("the job lease must be positive")
+            raise InvalidCommandError(f"job_lease must be positive, not {lease}")
+        if concurrency < 1:
+            raise InvalidCommandError(f"concurrency must be at least 1, not {concurrency}")
         self.store = store
         self.clock = clock
         self.retry_policy = retry_policy
@@ -77,7 +80,10 @@ class JobRunner:
         self, job_type: str, function: Handler, timeout: timedelta | None, isolated: bool = False
     ) -> None:
         """Register a handler; new jobs of its type are pushed to this process."""
-        self._handlers[job_type] = register(job_type, function, timeout, isolated=isolated)
+        try:
+            self._handlers[job_type] = register(job_type, function, timeout, isolated=isolated)
+        except ValueError as exc:
+            raise InvalidCommandError(str(exc)) from None
         self._executor.push_types = frozenset(self._handlers)
         self._executor.push_worker = self.worker_name
 
@@ -171,9 +177,28 @@ class JobRunner:
         interrupt = next((f.interrupt for f in finished if f.interrupt is not None), None)
         given_back = [f.job.key for f in finished if f.command is None]
         commands = [f.command for f in finished if f.command is not None]
+        refused: list[cmd.Command] = []
         for outcome in self._executor.execute(commands):
-            if outcome.error is not None and not isinstance(outcome.error, InvalidCommandError):
-                raise outcome.error
+            error = outcome.error
+            if error is None:
+                continue
+            if not isinstance(error, InvalidCommandError):
+                raise error
+            command = outcome.command
+            if isinstance(command, (cmd.CompleteJob, cmd.ThrowError)):
+                # A result the engine cannot take (a value it cannot store): retrying the
+                # handler would not change it, so the job becomes an incident that says why.
+                # (If the job is gone, this is refused as well, and ignored.)
+                refused.append(
+                    cmd.FailJob(
+                        instance_key=command.instance_key,
+                        job_key=command.job_key,
+                        error_message=f"the handler's result was refused: {error}",
+                        retryable=False,
+                    )
+                )
+        if refused:
+            self._executor.execute(refused)
         if given_back:
             self.release(given_back)
         if interrupt is not None:

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from bpmn_helpers import chain, process, service
-from legato import Job, RetryPolicy
+from legato import InvalidCommandError, Job, RetryPolicy
 from legato.runtime.clock import VirtualClock
 from legato.testing import TestEngine
 
@@ -235,3 +235,33 @@ def test_failed_attempts_and_new_incidents_are_logged_a_line_each(
     assert "1 attempt(s) left" in failed
     assert f"on instance {instance.key} (p) at t: ConnectionError: service down" in incident
     assert lines[1].legato["incident_key"] == engine.incidents()[0].incident_key  # type: ignore[attr-defined]
+
+
+def test_a_result_that_cannot_be_stored_becomes_an_incident_naming_it() -> None:
+    engine = TestEngine()
+    engine.deploy(ONE_TASK)
+    calls: list[int] = []
+
+    def work(job: Job) -> dict[str, object]:
+        calls.append(job.key)
+        return {"ratio": float("inf")}
+
+    engine.register("work", work)
+    instance = engine.start("p")
+    engine.run_until_idle()
+    # one call: retrying would return the same result
+    assert len(calls) == 1
+    [incident] = engine.incidents()
+    assert incident.instance_key == instance.key
+    assert incident.message.startswith("the handler's result was refused: ")
+    assert "'ratio'" in incident.message
+
+
+def test_settings_that_cannot_work_are_refused() -> None:
+    with pytest.raises(InvalidCommandError, match="concurrency must be at least 1"):
+        TestEngine(concurrency=0)
+    with pytest.raises(InvalidCommandError, match="job_lease must be positive"):
+        TestEngine(job_lease=timedelta(0))
+    engine = TestEngine()
+    with pytest.raises(InvalidCommandError, match="module-level function"):
+        engine.register("work", lambda job: None, isolated=True)

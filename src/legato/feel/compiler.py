@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from legato.feel import ast, temporal
-from legato.feel.errors import FeelEvaluationError
+from legato.feel.errors import FeelEvaluationError, describe
 from legato.feel.functions import Lambda
 from legato.feel.iteration import combinations, number_sequence, range_items
 from legato.feel.operators import BINARY, negate
@@ -35,7 +35,7 @@ ARITHMETIC = frozenset({"+", "-", "*", "/", "**"})
 
 
 def _warn(scope: Scope, error: Exception) -> None:
-    scope.run.warn(str(error))
+    scope.run.warn(describe(error))
 
 
 def _null_operand(scope: Scope, op: str) -> None:

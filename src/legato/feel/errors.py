@@ -10,6 +10,8 @@ FeelError
 
 from __future__ import annotations
 
+import decimal
+
 
 class FeelError(Exception):
     """The base of every error the FEEL package raises."""
@@ -41,3 +43,20 @@ class FeelNullError(FeelError):
 
     FEEL turns it into null plus an entry in ``Run.errors`` (not a warning).
     """
+
+
+def describe(error: Exception) -> str:
+    """A readable message for a failure of an operation (decimal signals have none)."""
+    if isinstance(error, decimal.DecimalException):
+        for signal, message in _DECIMAL_MESSAGES:
+            if isinstance(error, signal):
+                return message
+    return str(error)
+
+
+_DECIMAL_MESSAGES: tuple[tuple[type[decimal.DecimalException], str], ...] = (
+    (decimal.Overflow, "number overflow: the result is beyond the range of FEEL numbers"),
+    (decimal.DivisionByZero, "division by zero"),
+    (decimal.InvalidOperation, "invalid arithmetic: the result is not a number"),
+    (decimal.DecimalException, "invalid arithmetic"),
+)

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from legato.feel import temporal
-from legato.feel.errors import FeelEvaluationError, FeelNullError
+from legato.feel.errors import FeelEvaluationError, FeelNullError, describe
 from legato.feel.runtime import FeelFunction, Run
 from legato.feel.semantics import type_name
 from legato.feel.values import FarDate, Range, YearsMonthsDuration
@@ -157,7 +157,9 @@ class BuiltinFunction(FeelFunction):
                 run.warn(f"{self.name}(): {error}")
             except FeelNullError as error:
                 run.error(f"{self.name}(): {error}")
-            except (ArithmeticError, ValueError, OverflowError, TypeError) as error:
+            except ArithmeticError as error:
+                run.warn(f"{self.name}(): {describe(error)}")
+            except (ValueError, OverflowError, TypeError) as error:
                 run.warn(f"{self.name}(): {type(error).__name__}: {error}")
             return None
         run.warn(f"{self.name}() can't be invoked with {_describe_args(args, names)}")

@@ -43,6 +43,7 @@ from legato.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from legato.feel import FeelLimits, use_limits
 from legato.model import ConditionalEventDefinition, RetryPolicy, StartEvent
 from legato.runtime.clock import Clock, DatabaseClock, SystemClock
 from legato.runtime.definitions import DECISION_PREFIX, DefinitionRegistry, Deployment
@@ -82,6 +83,9 @@ class Engine:
         retry_policy: the default for jobs whose model sets none.
         batch_size: how many jobs are run and committed together.
         worker_name: the name under which this engine holds jobs.
+        feel_limits: what one FEEL evaluation may do at most (its iterations, the sizes of
+            what it builds, its nesting); an expression that passes a limit becomes an
+            incident. FEEL's defaults when omitted.
     """
 
     def __init__(
@@ -94,6 +98,7 @@ class Engine:
         batch_size: int = 200,
         worker_name: str | None = None,
         random_source: Callable[[], float] = random.random,
+        feel_limits: FeelLimits | None = None,
     ) -> None:
         if store is None:
             from legato.store.sql import SqlStore
@@ -105,8 +110,15 @@ class Engine:
         self.worker_name = worker_name or f"{socket.gethostname()}:{os.getpid()}"
         self._definitions = DefinitionRegistry(store)
         self._keys = keys = KeyAllocator()
+        self.feel_limits = feel_limits
         self._executor = CommandExecutor(
-            store, self._definitions, keys, self.clock, self.retry_policy, random_source
+            store,
+            self._definitions,
+            keys,
+            self.clock,
+            self.retry_policy,
+            random_source,
+            feel_limits=feel_limits,
         )
         self._jobs = JobRunner(
             store,
@@ -197,9 +209,10 @@ class Engine:
         if deployed is None:
             raise NotFoundError(f"no decision '{decision_id}' is deployed")
         values = dict(variables or {})
-        return deployed.model.evaluate(
-            deployed.decision_id, values, now=self.clock.now(), context=values
-        )
+        with use_limits(self.feel_limits):
+            return deployed.model.evaluate(
+                deployed.decision_id, values, now=self.clock.now(), context=values
+            )
 
     # -- handlers --------------------------------------------------------------------------------
 
@@ -314,7 +327,8 @@ class Engine:
                     continue
                 condition = definition.condition
                 try:
-                    holds = condition is not None and condition.evaluate(values, now) is True
+                    with use_limits(self.feel_limits):
+                        holds = condition is not None and condition.evaluate(values, now) is True
                 except ExpressionError:
                     holds = False
                 if holds:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from legato.feel import FeelLimits
 from legato.model import RetryPolicy
 from legato.runtime.clock import VirtualClock
 from legato.runtime.engine import Engine
@@ -51,6 +52,7 @@ class TestEngine(Engine):
         store: a store to use instead of ``url``.
         start: the virtual clock's first reading (now, when omitted).
         retry_policy: the default for jobs whose model sets none.
+        feel_limits: the limits of FEEL evaluations, as for :class:`~legato.Engine`.
 
     Raises:
         ValueError: both ``url`` and ``store`` are given.
@@ -66,6 +68,7 @@ class TestEngine(Engine):
         store: Store | None = None,
         start: datetime | None = None,
         retry_policy: RetryPolicy | None = None,
+        feel_limits: FeelLimits | None = None,
     ) -> None:
         if url is not None and store is not None:
             raise ValueError("give a url or a store, not both")
@@ -79,6 +82,7 @@ class TestEngine(Engine):
             retry_policy=retry_policy,
             worker_name="test-engine",
             random_source=lambda: 0.5,
+            feel_limits=feel_limits,
         )
         self.clock: TestClock = clock
         clock._on_advance = self._run_due

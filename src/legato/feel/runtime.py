@@ -134,7 +134,8 @@ class FeelFunction:
         raise NotImplementedError
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Call from Python: arguments are converted to FEEL values; errors give None."""
+        """Call from Python: arguments are converted to FEEL values; errors give None, but
+        passing a limit raises :class:`~legato.feel.errors.FeelLimitError`."""
         run = Run()
         if kwargs:
             return self.invoke(run, [to_feel(v) for v in kwargs.values()], list(kwargs))

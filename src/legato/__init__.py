@@ -15,6 +15,7 @@ from legato.errors import (
     NotFoundError,
     StoreError,
 )
+from legato.feel import FeelLimits
 from legato.model import RetryPolicy
 from legato.runtime.clock import Clock, SystemClock, VirtualClock
 from legato.runtime.definitions import Deployment
@@ -32,6 +33,7 @@ __all__ = [
     "Deployment",
     "Engine",
     "ExpressionError",
+    "FeelLimits",
     "HistoryEntry",
     "InstanceInfo",
     "InvalidCommandError",

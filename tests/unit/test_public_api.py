@@ -6,7 +6,7 @@ import legato
 
 PUBLIC = {
     "BpmnError", "BpmnParseError", "BpmnValidationError", "Clock", "Deployment", "Engine",
-    "ExpressionError", "HistoryEntry", "InstanceInfo", "InvalidCommandError", "Job",
+    "ExpressionError", "FeelLimits", "HistoryEntry", "InstanceInfo", "InvalidCommandError", "Job",
     "JobContext", "LegatoError", "ModelError", "NonRetryableError", "NotFoundError",
     "RetryPolicy", "StoreError", "SystemClock", "VirtualClock", "__version__", "handler",
 }  # fmt: skip

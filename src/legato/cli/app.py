@@ -825,7 +825,11 @@ def feel_command(
     except feel.FeelSyntaxError as exc:
         err.print(f"[red]error:[/] {_plain(exc)}")
         raise SystemExit(2) from None
-    result = compiled.evaluate_detailed(parse_vars(None, context, stored=False))
+    try:
+        result = compiled.evaluate_detailed(parse_vars(None, context, stored=False))
+    except feel.FeelLimitError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise SystemExit(1) from None
     if as_json:
         _print_json({"value": result.value, "warnings": result.warnings})
     else:

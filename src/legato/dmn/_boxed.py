@@ -61,6 +61,7 @@ class DmnFunction(FeelFunction):
         if self.ev.depth >= MAX_CALL_DEPTH:
             run.warn(f"{self.name}: invocations nested too deeply (limit {MAX_CALL_DEPTH})")
             return None
+        (run.budget or run.open_budget()).iterate()  # a call counts as an iteration, as in FEEL
         ev = dataclasses.replace(
             self.ev, now=run.now, warn=run.warn, label=self.name, depth=self.ev.depth + 1
         )

@@ -31,7 +31,7 @@ from legato.dmn.model import (
     TableOutput,
     UnaryTests,
 )
-from legato.feel import FeelSyntaxError
+from legato.feel import FeelLimitError, FeelSyntaxError
 
 EXPRESSION_TAGS = frozenset(
     {
@@ -252,6 +252,6 @@ def _priorities(text: str) -> tuple[Any, ...]:
         return ()
     try:
         value = feel.evaluate(f"[{text}]")
-    except FeelSyntaxError:
+    except (FeelSyntaxError, FeelLimitError):
         return ()
     return tuple(value) if isinstance(value, list) else ()

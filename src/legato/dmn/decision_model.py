@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from legato.dmn._drg import DrgRun, evaluate_service
@@ -18,6 +18,8 @@ from legato.dmn.model import (
 from legato.dmn.result import DecisionResult, RuleMatch
 from legato.dmn.types import TypeRegistry
 from legato.errors import DecisionError
+from legato.feel import FeelLimitError
+from legato.feel.limits import sharing_budget
 from legato.feel.values import to_feel
 
 
@@ -96,8 +98,12 @@ class DecisionModel:
         ev, errors, matches = self._evaluation(now)
         given = to_feel(inputs if type(inputs) is dict else dict(inputs or {}))
         run = DrgRun(given, ev, to_feel(dict(context)) if context else None)
-        value = run.decision(self, found, ())
-        return _result(found.name, value, errors, matches, run.outputs)
+
+        def evaluate() -> tuple[Any, Mapping[str, Any]]:
+            return run.decision(self, found, ()), run.outputs
+
+        value, outputs = _within_limits(evaluate, errors)
+        return _result(found.name, value, errors, matches, outputs)
 
     def evaluate_service(
         self,
@@ -116,7 +122,8 @@ class DecisionModel:
         """
         found = self._service(service)
         ev, errors, matches = self._evaluation(now)
-        value, outputs = evaluate_service(self, found, to_feel(dict(inputs or {})), ev)
+        given = to_feel(dict(inputs or {}))
+        value, outputs = _within_limits(lambda: evaluate_service(self, found, given, ev), errors)
         return _result(found.name, value, errors, matches, outputs)
 
     def invoke(
@@ -141,9 +148,10 @@ class DecisionModel:
         function = DrgRun({}, ev).function(self, element.element_id, ())
         if isinstance(arguments, Mapping):
             args = [to_feel(v) for v in arguments.values()]
-            value = invoke(function, args, list(arguments), ev)
+            names: list[str] | None = list(arguments)
         else:
-            value = invoke(function, [to_feel(v) for v in arguments], None, ev)
+            args, names = [to_feel(v) for v in arguments], None
+        value, _ = _within_limits(lambda: (invoke(function, args, names, ev), {}), errors)
         return _result(element.name, value, errors, matches, {})
 
     def _evaluation(self, now: dt.datetime | None) -> tuple[Evaluation, list[str], list[RuleMatch]]:
@@ -175,6 +183,20 @@ class DecisionModel:
 
     def __repr__(self) -> str:
         return f"DecisionModel({self.name!r}, {len(self.decisions)} decisions)"
+
+
+def _within_limits(
+    evaluate: Callable[[], tuple[Any, Mapping[str, Any]]], errors: list[str]
+) -> tuple[Any, Mapping[str, Any]]:
+    """Run an evaluation of the model whose expressions share one budget of FEEL limits.
+
+    Passing a limit stops the whole evaluation: its value is null, with the error.
+    """
+    try:
+        return sharing_budget(evaluate)
+    except FeelLimitError as error:
+        errors.append(str(error))
+        return None, {}
 
 
 def _result(

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from legato.dmn import DecisionModel
+from legato.feel import FeelLimits
 from legato.model import ProcessDefinition, RetryPolicy
 
 
@@ -56,3 +57,5 @@ class EngineContext:
     random: Callable[[], float] = field(default=lambda: 0.5)
     """Uniform in [0, 1); used for retry jitter."""
     default_retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
+    feel_limits: FeelLimits | None = None
+    """The limits of the FEEL evaluations of the step (FEEL's defaults when None)."""

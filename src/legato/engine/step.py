@@ -26,6 +26,7 @@ from legato.engine.processors.waits import (
 )
 from legato.engine.state import ElementInstance, InstanceState, SubscriptionState
 from legato.errors import InvalidCommandError, NotFoundError
+from legato.feel import use_limits
 from legato.model import CallActivity, FlowNode
 
 
@@ -51,6 +52,13 @@ def step(state: InstanceState | None, command: cmd.Command, ctx: EngineContext) 
             state is left unchanged.
         NotFoundError: the command names a definition that is not deployed.
     """
+    if ctx.feel_limits is None:
+        return _step(state, command, ctx)
+    with use_limits(ctx.feel_limits):
+        return _step(state, command, ctx)
+
+
+def _step(state: InstanceState | None, command: cmd.Command, ctx: EngineContext) -> StepResult:
     if isinstance(command, cmd.StartInstance):
         if state is not None:
             raise InvalidCommandError(f"instance {command.instance_key} exists already")

@@ -12,7 +12,8 @@ from typing import Any
 from legato.feel import ast
 from legato.feel.builtins import BUILTINS
 from legato.feel.compiler import Compiler, Evaluator, Tester
-from legato.feel.errors import FeelSyntaxError
+from legato.feel.errors import FeelLimitError, FeelSyntaxError
+from legato.feel.limits import FeelLimits, check_result
 from legato.feel.names import NameTable
 from legato.feel.parser import parse_expression, parse_unary_tests
 from legato.feel.predicates import Predicate, predicate
@@ -49,14 +50,30 @@ def _table(names: Iterable[str] | None) -> NameTable:
     return table
 
 
-def _run_guarded(run: Run, action: Callable[[], Any]) -> Any:
+def _run_guarded(run: Run, action: Callable[[], Any], source: str) -> Any:
+    """Run an evaluation: a failure becomes a warning and null, but passing a limit raises
+    FeelLimitError naming ``source`` (the innermost expression, when evaluations nest).
+
+    A result that is a list or context is checked in full (see ``check_result``) unless the
+    evaluation built nothing that counts against the limits: then it is (part of) a value
+    the caller gave."""
     try:
-        return action()
-    except RecursionError:
-        run.warn("evaluation nested too deeply (recursion limit reached)")
+        value = action()
+        if run.budget is not None and type(value) in _CONTAINERS:
+            check_result(value, run)
+        return value
+    except FeelLimitError as error:
+        if error.expression is None:
+            error.expression = source
+        raise
+    except RecursionError:  # Python's stack ran out before the nesting limit did
+        raise FeelLimitError("depth", run.limits.depth, source, stack=True) from None
     except Exception as error:  # evaluation must never raise: report the failure instead
         run.warn(f"internal error: {type(error).__name__}: {error}")
     return None
+
+
+_CONTAINERS = frozenset({list, dict})
 
 
 def _root(run: Run, context: Mapping[str, Any] | None) -> Scope:
@@ -93,23 +110,40 @@ class CompiledExpression:
         return self.constant is not _NOT_CONSTANT
 
     def evaluate(
-        self, context: Mapping[str, Any] | None = None, *, now: dt.datetime | None = None
+        self,
+        context: Mapping[str, Any] | None = None,
+        *,
+        now: dt.datetime | None = None,
+        limits: FeelLimits | None = None,
     ) -> Any:
         """Evaluate with the variables in ``context``; errors yield None.
 
         Args:
             context: Variable values by name (Python values; ints and floats become Decimal).
             now: The instant ``now()`` and ``today()`` return (default: the system clock).
+            limits: What the evaluation may do at most (default: those of the enclosing
+                :func:`~legato.feel.use_limits` block, else :data:`DEFAULT_LIMITS`).
+
+        Raises:
+            FeelLimitError: The evaluation passed one of its limits (it stops there).
         """
-        return self.evaluate_detailed(context, now=now).value
+        return self.evaluate_detailed(context, now=now, limits=limits).value
 
     def evaluate_detailed(
-        self, context: Mapping[str, Any] | None = None, *, now: dt.datetime | None = None
+        self,
+        context: Mapping[str, Any] | None = None,
+        *,
+        now: dt.datetime | None = None,
+        limits: FeelLimits | None = None,
     ) -> EvaluationResult:
-        """Evaluate and report the warnings and errors behind the nulls of the evaluation."""
-        run = Run(now)
+        """Evaluate and report the warnings and errors behind the nulls of the evaluation.
+
+        Raises:
+            FeelLimitError: The evaluation passed one of its limits (see :meth:`evaluate`).
+        """
+        run = Run(now, limits)
         scope = _root(run, context)
-        value = _run_guarded(run, lambda: self._evaluator(scope))
+        value = _run_guarded(run, lambda: self._evaluator(scope), self.source)
         return EvaluationResult(value, run.warnings, run.errors)
 
     def __repr__(self) -> str:
@@ -161,10 +195,14 @@ class CompiledUnaryTests:
     def matches_detailed(
         self, input_value: Any, context: Mapping[str, Any] | None = None
     ) -> EvaluationResult:
-        """Like :meth:`matches`, with the warnings and errors of the evaluation."""
+        """Like :meth:`matches`, with the warnings and errors of the evaluation.
+
+        Raises:
+            FeelLimitError: The evaluation passed one of its limits (it stops there).
+        """
         run = Run()
         scope = _root(run, context)
-        value = _run_guarded(run, lambda: self._tester(scope, to_feel(input_value)))
+        value = _run_guarded(run, lambda: self._tester(scope, to_feel(input_value)), self.source)
         return EvaluationResult(value, run.warnings, run.errors)
 
     def __repr__(self) -> str:
@@ -254,14 +292,17 @@ def evaluate(
     context: Mapping[str, Any] | None = None,
     *,
     now: dt.datetime | None = None,
+    limits: FeelLimits | None = None,
 ) -> Any:
     """Compile (cached) and evaluate ``text``; errors yield None.
 
     Raises:
         FeelSyntaxError: If the text is not valid FEEL.
+        FeelLimitError: The evaluation passed one of its limits (see
+            :meth:`CompiledExpression.evaluate`).
     """
     names = [key for key in context if " " in key] if context else None
-    return compile(text, names).evaluate(context, now=now)
+    return compile(text, names).evaluate(context, now=now, limits=limits)
 
 
 def evaluate_range_literal(text: str) -> Range | None:

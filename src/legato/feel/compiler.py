@@ -11,9 +11,17 @@ from decimal import Decimal
 from typing import Any
 
 from legato.feel import ast, temporal
-from legato.feel.errors import FeelEvaluationError
+from legato.feel.errors import FeelEvaluationError, describe
 from legato.feel.functions import Lambda
-from legato.feel.iteration import combinations, number_sequence, range_items
+from legato.feel.iteration import (
+    Items,
+    Source,
+    combinations,
+    number_sequence,
+    range_items,
+    spend,
+)
+from legato.feel.limits import ITEM_BYTES, SMALL_STRING
 from legato.feel.operators import BINARY, negate
 from legato.feel.properties import get_property
 from legato.feel.runtime import MISSING, FeelFunction, Scope
@@ -35,7 +43,16 @@ ARITHMETIC = frozenset({"+", "-", "*", "/", "**"})
 
 
 def _warn(scope: Scope, error: Exception) -> None:
-    scope.run.warn(str(error))
+    scope.run.warn(describe(error))
+
+
+def _concatenate(scope: Scope, left: str, right: str) -> str:
+    """``left + right``, counted against the limits before it is built."""
+    size = len(left) + len(right)
+    if size > SMALL_STRING:
+        run = scope.run
+        (run.budget or run.open_budget()).string(size)
+    return left + right
 
 
 def _null_operand(scope: Scope, op: str) -> None:
@@ -175,18 +192,21 @@ class Compiler:
 
     def _chain(self, node: ast.Chain) -> Evaluator:
         first = self.compile(node.first)
-        rest = [(op, BINARY[op], self.compile(operand)) for op, operand in node.rest]
+        rest = [(op, BINARY[op], self.compile(operand), op == "+") for op, operand in node.rest]
 
         def evaluate(scope: Scope) -> Any:
             value = first(scope)
             reported = False
             try:
-                for op, operator, operand in rest:
+                for op, operator, operand, plus in rest:
                     other = operand(scope)
                     if (value is None or other is None) and not reported:
                         _null_operand(scope, op)
                         reported = True
-                    value = operator(value, other)
+                    if plus and type(value) is str and type(other) is str:
+                        value = _concatenate(scope, value, other)  # counted before it is built
+                    else:
+                        value = operator(value, other)
             except _RECOVERABLE as error:
                 _warn(scope, error)
                 return None
@@ -255,14 +275,14 @@ class Compiler:
 
     # -- iteration -----------------------------------------------------------------------
 
-    def _iterations(self, nodes: tuple[ast.Iteration, ...]) -> list[Callable[[Scope], Any]]:
+    def _iterations(self, nodes: tuple[ast.Iteration, ...]) -> list[Source]:
         return [self._iteration(node) for node in nodes]
 
-    def _iteration(self, node: ast.Iteration) -> Callable[[Scope], Any]:
+    def _iteration(self, node: ast.Iteration) -> Source:
         source = self.compile(node.source)
         end = self.compile(node.end) if node.end is not None else None
 
-        def items(scope: Scope) -> list[Any] | None:
+        def items(scope: Scope) -> Items | None:
             value = source(scope)
             if end is not None:
                 return number_sequence(scope, value, end(scope), True)
@@ -279,6 +299,8 @@ class Compiler:
         sources = self._iterations(node.iterations)
         names = [iteration.name for iteration in node.iterations]
         body = self.compile(node.body)
+        if len(names) == 1:
+            return self._simple_for(names[0], sources[0], body)
 
         def evaluate(scope: Scope) -> list[Any] | None:
             results: list[Any] = []
@@ -286,6 +308,27 @@ class Compiler:
                 if bound is None:
                     return None
                 results.append(body(bound))
+            run = scope.run
+            (run.budget or run.open_budget()).collection(len(results))
+            return results
+
+        return evaluate
+
+    @staticmethod
+    def _simple_for(name: str, source: Source, body: Evaluator) -> Evaluator:
+        """``for`` over one name (the usual case), without the generator of combinations."""
+
+        def evaluate(scope: Scope) -> list[Any] | None:
+            items = source(scope)
+            if items is None:
+                return None
+            run = scope.run
+            budget = run.budget or run.open_budget()
+            budget.collection(spend(budget, items))
+            results: list[Any] = []
+            child = scope.child
+            for item in items:
+                results.append(body(child({name: item, "partial": results})))
             return results
 
         return evaluate
@@ -295,6 +338,8 @@ class Compiler:
         names = [iteration.name for iteration in node.iterations]
         condition = self.compile(node.condition)
         every = node.every
+        if len(names) == 1:
+            return self._simple_quantified(names[0], sources[0], condition, every)
 
         def evaluate(scope: Scope) -> bool | None:
             for bound in combinations(scope, names, sources, None):
@@ -306,16 +351,59 @@ class Compiler:
 
         return evaluate
 
+    @staticmethod
+    def _simple_quantified(
+        name: str, source: Source, condition: Evaluator, every: bool
+    ) -> Evaluator:
+        """``some``/``every`` over one name; the iterations not needed are given back."""
+
+        def evaluate(scope: Scope) -> bool | None:
+            items = source(scope)
+            if items is None:
+                return None
+            run = scope.run
+            budget = run.budget or run.open_budget()
+            left = spend(budget, items)
+            child = scope.child
+            for item in items:
+                left -= 1
+                if (condition(child({name: item})) is True) != every:
+                    budget.iterations += left
+                    return not every
+            return every
+
+        return evaluate
+
     # -- structures ----------------------------------------------------------------------
 
     def _list(self, node: ast.ListNode) -> Evaluator:
         items = [self.compile(item) for item in node.items]
-        return lambda scope: [item(scope) for item in items]
+        size = len(items) * ITEM_BYTES
+        if not items:
+            return lambda scope: []
+
+        def evaluate(scope: Scope) -> list[Any]:
+            run = scope.run
+            budget = run.budget or run.open_budget()
+            budget.memory -= size
+            if budget.memory < 0:
+                raise budget.exceeded("memory")
+            return [item(scope) for item in items]
+
+        return evaluate
 
     def _context(self, node: ast.ContextNode) -> Evaluator:
         entries = [(key, self.compile(value)) for key, value in node.entries]
+        size = len(entries) * ITEM_BYTES
+        if not entries:
+            return lambda scope: {}
 
         def evaluate(scope: Scope) -> dict[str, Any] | None:
+            run = scope.run
+            budget = run.budget or run.open_budget()
+            budget.memory -= size
+            if budget.memory < 0:
+                raise budget.exceeded("memory")
             values: dict[str, Any] = {}
             inner = scope.child(values)
             for key, value in entries:
@@ -351,6 +439,8 @@ class Compiler:
         def evaluate(scope: Scope) -> Any:
             value = base(scope)
             if isinstance(value, list):
+                run = scope.run
+                (run.budget or run.open_budget()).collection(len(value))
                 return [_member(scope, item, name) for item in value]
             return _member(scope, value, name)
 
@@ -369,6 +459,10 @@ class Compiler:
             first = condition(_item_scope(scope, items[0]))
             if isinstance(first, Decimal):
                 return _index(scope, items, first)
+            run = scope.run
+            budget = run.budget or run.open_budget()
+            budget.iterate(len(items))
+            budget.collection(len(items))  # at most
             return [
                 item
                 for position, item in enumerate(items)

@@ -62,3 +62,37 @@ def _literal(value: Any) -> str:
     if value is None:
         return "null"
     return format_value(value)
+
+
+def text_length(value: Any, limit: int) -> int:
+    """The length of ``format_value(value)``, computed without building it; once it is
+    clearly more than ``limit``, some number above ``limit``."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, Decimal):
+        return _number_length(value)
+    if isinstance(value, list | dict):
+        total = 2 + 2 * max(len(value) - 1, 0)
+        if isinstance(value, dict):
+            items: Any = value.values()
+            total += sum(len(key) + 2 for key in value)
+        else:
+            items = value
+        for item in items:
+            if total > limit:
+                break
+            if isinstance(item, str):
+                total += len(item) + 2 + item.count('"') + item.count("\\")
+            else:
+                total += text_length(item, limit - total)
+        return total
+    return len(format_value(value))
+
+
+def _number_length(value: Decimal) -> int:
+    sign, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):  # infinity or NaN
+        return len(str(value))
+    if exponent >= 0:
+        return sign + len(digits) + exponent
+    return sign + max(len(digits), 1 - exponent) + 1

@@ -26,11 +26,22 @@ class Lambda(FeelFunction):
         self.scope = scope
 
     def invoke(self, run: Run, args: Sequence[Any], names: Sequence[str] | None = None) -> Any:
-        """Bind the arguments to the parameters and evaluate the body."""
+        """Bind the arguments to the parameters and evaluate the body (a call spends an
+        iteration and a nesting level of the evaluation's budget)."""
         bound = self._bind(run, args, names)
         if bound is None:
             return None
-        return self.body(Scope(run, bound, self.scope))
+        budget = run.budget or run.open_budget()
+        budget.iterations -= 1
+        budget.depth -= 1
+        try:
+            if budget.iterations < 0:
+                raise budget.exceeded("iterations")
+            if budget.depth < 0:
+                raise budget.exceeded("depth")
+            return self.body(Scope(run, bound, self.scope))
+        finally:
+            budget.depth += 1
 
     def _bind(
         self, run: Run, args: Sequence[Any], names: Sequence[str] | None

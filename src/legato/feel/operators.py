@@ -188,6 +188,8 @@ def power(left: Any, right: Any) -> Any:
     if left is None or right is None:
         return None
     if isinstance(left, Decimal) and isinstance(right, Decimal):
+        if not left and right < 0:
+            raise FeelEvaluationError("division by zero")
         return CTX.power(left, right)
     raise _mismatch("exponentiate", left, right)
 

@@ -10,6 +10,7 @@ from legato.feel import ast
 from legato.feel.lexer import Kind, Token
 from legato.feel.names import KEYWORDS, NameTable, normalize
 from legato.feel.tokens import MAX_DEPTH, TokenStream, check_depth
+from legato.feel.values import DECIMAL_CONTEXT as CTX
 
 _T = TypeVar("_T")
 
@@ -118,6 +119,15 @@ class _Parser(TokenStream):
             return ast.Filter(token.start, left, condition)
         return self.call(left, token)
 
+    def number(self, token: Token) -> Decimal:
+        """A number literal, within the range of FEEL numbers (decimal128)."""
+        value = Decimal(token.text)
+        if not CTX.Etiny() <= value.adjusted() <= CTX.Emax:
+            if value and value.adjusted() > CTX.Emax:
+                self.fail("number beyond the range of FEEL numbers", token.start)
+            value = CTX.plus(value)  # too small (or a zero): 0, as arithmetic makes it
+        return value
+
     def nested(self, parse: Callable[[], _T]) -> _T:
         saved, self.no_filter = self.no_filter, False
         try:
@@ -129,7 +139,7 @@ class _Parser(TokenStream):
         token = self.token
         if token.kind is Kind.NUMBER:
             self.advance()
-            return ast.Literal(token.start, Decimal(token.text))
+            return ast.Literal(token.start, self.number(token))
         if token.kind is Kind.STRING:
             self.advance()
             return ast.Literal(token.start, token.text)

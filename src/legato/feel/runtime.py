@@ -6,14 +6,30 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from legato.feel.limits import Budget, FeelLimits, budget_for, current_limits
 from legato.feel.values import to_feel
 
 MISSING: Any = object()
 """Marks a name that no scope binds."""
 
+MAX_MESSAGES = 100
+"""The most warnings (and, apart, errors) one evaluation keeps; the rest are left out."""
+MAX_MESSAGE_LENGTH = 2_000
+"""Warnings and errors longer than this are cut (they may quote values)."""
+
+
+def _kept(messages: list[str], message: str) -> None:
+    if len(messages) < MAX_MESSAGES:
+        if len(message) > MAX_MESSAGE_LENGTH:
+            message = message[: MAX_MESSAGE_LENGTH - 4] + " ..."
+        messages.append(message)
+    elif len(messages) == MAX_MESSAGES:
+        messages.append("... (more left out)")
+
 
 class Run:
-    """What one evaluation shares: the warnings and errors collected and the current instant.
+    """What one evaluation shares: the warnings and errors collected, the current instant
+    and the budget of its limits.
 
     Two channels explain a null: ``warnings`` are failures of the expression itself (a type
     mismatch, an unknown name, a bad argument); ``errors`` are the cases the FEEL
@@ -23,20 +39,39 @@ class Run:
     to know whether an expression is broken look at the warnings alone.
     """
 
-    __slots__ = ("_now", "errors", "warnings")
+    __slots__ = ("_limits", "_now", "budget", "errors", "warnings")
 
-    def __init__(self, now: dt.datetime | None = None) -> None:
+    def __init__(self, now: dt.datetime | None = None, limits: FeelLimits | None = None) -> None:
         self.warnings: list[str] = []
         self.errors: list[str] = []
         self._now = now
+        self._limits = limits
+        self.budget: Budget | None = None
+        """What is left of the limits, once :meth:`open_budget` made it."""
+
+    def open_budget(self) -> Budget:
+        """The budget of this evaluation (see :mod:`legato.feel.limits`), made on first use:
+        most evaluations never need one. Hot paths write ``run.budget or run.open_budget()``.
+        """
+        budget = self.budget
+        if budget is None:
+            budget = self.budget = budget_for(self._limits)
+        return budget
+
+    @property
+    def limits(self) -> FeelLimits:
+        """The limits of this evaluation."""
+        if self.budget is not None:
+            return self.budget.limits
+        return self._limits or current_limits()
 
     def warn(self, message: str) -> None:
         """Record a warning (the reason some value became null)."""
-        self.warnings.append(message)
+        _kept(self.warnings, message)
 
     def error(self, message: str) -> None:
         """Record a specification-level error that yielded null (see the class docstring)."""
-        self.errors.append(message)
+        _kept(self.errors, message)
 
     @property
     def now(self) -> dt.datetime:
@@ -99,7 +134,8 @@ class FeelFunction:
         raise NotImplementedError
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Call from Python: arguments are converted to FEEL values; errors give None."""
+        """Call from Python: arguments are converted to FEEL values; errors give None, but
+        passing a limit raises :class:`~legato.feel.errors.FeelLimitError`."""
         run = Run()
         if kwargs:
             return self.invoke(run, [to_feel(v) for v in kwargs.values()], list(kwargs))

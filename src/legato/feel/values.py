@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, TypeVar
 
-DECIMAL_CONTEXT = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN)
-"""The arithmetic context of FEEL numbers (IEEE 754 decimal128 precision)."""
+DECIMAL_CONTEXT = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN, Emax=6144, Emin=-6143)
+"""The arithmetic context of FEEL numbers: IEEE 754 decimal128, 34 significant digits and
+exponents from -6143 to 6144. A result beyond that range raises ``decimal.Overflow`` (null
+with a warning in FEEL); one too small to represent becomes 0, as in decimal128."""
 
 
 @dataclass(frozen=True, order=True, slots=True)

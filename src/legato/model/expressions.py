@@ -59,12 +59,16 @@ class Expression:
         """Evaluate strictly: a result of null caused by an error raises ExpressionError.
 
         FEEL turns errors into null with a warning; in a process a failing expression must
-        become an incident, so the warnings are turned back into an error here. ``now`` is
-        the instant FEEL's ``now()`` and ``today()`` see (the engine's clock).
+        become an incident, so the warnings are turned back into an error here, as is an
+        evaluation that passed a limit of FEEL (see :class:`legato.feel.FeelLimits`). ``now``
+        is the instant FEEL's ``now()`` and ``today()`` see (the engine's clock).
         """
         if self.compiled is None:
             return self.constant
-        result = self.compiled.evaluate_detailed(variables, now=now)
+        try:
+            result = self.compiled.evaluate_detailed(variables, now=now)
+        except feel.FeelLimitError as exc:
+            raise ExpressionError(str(exc)) from exc
         if result.value is None and result.warnings:
             raise ExpressionError(
                 f"failed to evaluate expression {self.source!r}: {'; '.join(result.warnings)}"

@@ -45,6 +45,7 @@ from legato.errors import (
     StoreError,
     StoreUnavailableError,
 )
+from legato.feel import FeelLimits, use_limits
 from legato.model import ConditionalEventDefinition, RetryPolicy, StartEvent
 from legato.runtime.arguments import check_one_of, checked_arguments
 from legato.runtime.clock import Clock, DatabaseClock, SystemClock
@@ -97,6 +98,9 @@ class Engine:
         job_lease: how long a job this engine holds is leased to it; the lease is extended
             every third of it while the handler runs, so when this process dies its jobs go
             to other workers within one lease.
+        feel_limits: what one FEEL evaluation may do at most (its iterations, the sizes of
+            what it builds, its nesting); an expression that passes a limit becomes an
+            incident. FEEL's defaults when omitted.
     """
 
     def __init__(
@@ -111,6 +115,7 @@ class Engine:
         random_source: Callable[[], float] = random.random,
         concurrency: int = 32,
         job_lease: timedelta = timedelta(seconds=30),
+        feel_limits: FeelLimits | None = None,
     ) -> None:
         if store is None:
             from legato.store.sql import SqlStore
@@ -122,8 +127,15 @@ class Engine:
         self.worker_name = worker_name or f"{socket.gethostname()}:{os.getpid()}"
         self._definitions = DefinitionRegistry(store)
         self._keys = keys = KeyAllocator()
+        self.feel_limits = feel_limits
         self._executor = CommandExecutor(
-            store, self._definitions, keys, self.clock, self.retry_policy, random_source
+            store,
+            self._definitions,
+            keys,
+            self.clock,
+            self.retry_policy,
+            random_source,
+            feel_limits=feel_limits,
         )
         self._jobs = JobRunner(
             store,
@@ -222,9 +234,10 @@ class Engine:
         if deployed is None:
             raise NotFoundError(f"no decision '{decision_id}' is deployed")
         values = dict(variables or {})
-        return deployed.model.evaluate(
-            deployed.decision_id, values, now=self.clock.now(), context=values
-        )
+        with use_limits(self.feel_limits):
+            return deployed.model.evaluate(
+                deployed.decision_id, values, now=self.clock.now(), context=values
+            )
 
     # -- handlers --------------------------------------------------------------------------------
 
@@ -354,7 +367,8 @@ class Engine:
                     continue
                 condition = definition.condition
                 try:
-                    holds = condition is not None and condition.evaluate(values, now) is True
+                    with use_limits(self.feel_limits):
+                        holds = condition is not None and condition.evaluate(values, now) is True
                 except ExpressionError:
                     holds = False
                 if holds:

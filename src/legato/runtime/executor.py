@@ -31,6 +31,7 @@ from legato.errors import (
     NotFoundError,
     StoreUnavailableError,
 )
+from legato.feel import FeelLimits
 from legato.model import RetryPolicy
 from legato.runtime.clock import Clock
 from legato.runtime.correlation import correlation_commands
@@ -80,8 +81,10 @@ class CommandExecutor:
         retry_policy: RetryPolicy,
         random_source: Callable[[], float] = random.random,
         cache_size: int = 10_000,
+        feel_limits: FeelLimits | None = None,
     ) -> None:
         self._store = store
+        self._feel_limits = feel_limits
         self._definitions = definitions
         self._keys = keys
         self._clock = clock
@@ -127,6 +130,7 @@ class CommandExecutor:
             definitions=self._definitions,
             random=self._random,
             default_retry_policy=self._retry_policy,
+            feel_limits=self._feel_limits,
         )
 
     def execute(

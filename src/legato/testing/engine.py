@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from legato.feel import FeelLimits
 from legato.model import RetryPolicy
 from legato.runtime.arguments import checked_arguments
 from legato.runtime.clock import VirtualClock
@@ -56,6 +57,7 @@ class TestEngine(Engine):
         retry_policy: the default for jobs whose model sets none.
         concurrency: handler calls run at once (see :class:`~legato.Engine`).
         job_lease: how long a held job is leased (see :class:`~legato.Engine`).
+        feel_limits: the limits of FEEL evaluations, as for :class:`~legato.Engine`.
 
     Raises:
         ValueError: both ``url`` and ``store`` are given.
@@ -73,6 +75,7 @@ class TestEngine(Engine):
         retry_policy: RetryPolicy | None = None,
         concurrency: int = 32,
         job_lease: timedelta = timedelta(seconds=30),
+        feel_limits: FeelLimits | None = None,
     ) -> None:
         if url is not None and store is not None:
             raise ValueError("give a url or a store, not both")
@@ -88,6 +91,7 @@ class TestEngine(Engine):
             random_source=lambda: 0.5,
             concurrency=concurrency,
             job_lease=job_lease,
+            feel_limits=feel_limits,
         )
         self.clock: TestClock = clock
         clock._on_advance = self._run_due

@@ -73,13 +73,13 @@ def test_warning_names_the_failing_function() -> None:
     assert "upper case" in result.warnings[0]
 
 
-def test_evaluate_never_raises_on_deep_recursion() -> None:
+def test_deep_recursion_stops_the_evaluation_at_the_nesting_limit() -> None:
     expression = "{f: function(n) if n = 0 then 0 else 1 + f(n - 1), r: f(100000)}.r"
 
-    result = feel.compile(expression).evaluate_detailed()
+    with pytest.raises(feel.FeelLimitError, match="nesting limit") as caught:
+        feel.compile(expression).evaluate_detailed()
 
-    assert result.value is None
-    assert any("recursion" in warning for warning in result.warnings)
+    assert caught.value.limit == "depth"
 
 
 def test_bad_syntax_raises_with_position() -> None:

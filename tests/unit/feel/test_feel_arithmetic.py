@@ -62,11 +62,39 @@ def test_null_operand_propagates() -> None:
     assert feel.evaluate("-x", {"x": None}) is None
 
 
+OVERFLOW = "number overflow: the result is beyond the range of FEEL numbers"
+
+
 def test_overflow_is_null_with_warning() -> None:
     result = feel.compile("10 ** 10000000").evaluate_detailed()
 
     assert result.value is None
-    assert result.warnings
+    assert result.warnings == [OVERFLOW]
+
+
+@pytest.mark.parametrize(
+    ("expression", "warning"),
+    [
+        ("10 ** 6145", OVERFLOW),
+        ("9.999E+6144 * 10", OVERFLOW),
+        ("exp(100000)", f"exp(): {OVERFLOW}"),
+        ("0 ** -1", "division by zero"),
+        ("(-1) ** 0.5", "invalid arithmetic: the result is not a number"),
+    ],
+)
+def test_decimal_signals_give_null_with_a_readable_warning(expression: str, warning: str) -> None:
+    result = feel.compile(expression).evaluate_detailed()
+
+    assert result.value is None
+    assert result.warnings == [warning]
+
+
+def test_numbers_are_decimal128() -> None:
+    assert feel.evaluate("10 ** 6144") == feel.evaluate("1e6144")
+    assert feel.evaluate("10 ** -7000") == 0
+    assert feel.evaluate("1e-7000") == 0
+    with pytest.raises(feel.FeelSyntaxError, match="beyond the range of FEEL numbers"):
+        feel.compile("1e6145")
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from legato.feel.builtins.registry import builtin, fail
+from legato.feel.runtime import Run
 
 
 @builtin("get value", "m: context", "key: string")
@@ -22,17 +23,20 @@ def get_value_path(context: dict[str, Any], keys: list[Any]) -> Any:
     return value
 
 
-@builtin("get entries", "m: context")
-def get_entries(context: dict[str, Any]) -> list[dict[str, Any]]:
+@builtin("get entries", "m: context", needs_run=True)
+def get_entries(run: Run, context: dict[str, Any]) -> list[dict[str, Any]]:
+    budget = run.budget or run.open_budget()
+    budget.collection(len(context))
+    budget.items(2 * len(context))  # a key and a value in each entry
     return [{"key": key, "value": value} for key, value in context.items()]
 
 
-@builtin("context put", "context: context", "key: string", "value: any")
+@builtin("context put", "context: context", "key: string", "value: any", builds=True)
 def context_put(context: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
     return {**context, key: value}
 
 
-@builtin("context put", "context: context", "keys: list", "value: any")
+@builtin("context put", "context: context", "keys: list", "value: any", builds=True)
 def context_put_path(context: dict[str, Any], keys: list[Any], value: Any) -> dict[str, Any]:
     if not keys or not all(isinstance(key, str) for key in keys):
         raise fail("keys must be a non-empty list of strings")
@@ -45,11 +49,12 @@ def context_put_path(context: dict[str, Any], keys: list[Any], value: Any) -> di
     return {**context, head: context_put_path(inner, rest, value)}
 
 
-@builtin("context merge", "contexts: list")
-def context_merge(contexts: list[Any]) -> dict[str, Any]:
+@builtin("context merge", "contexts: list", needs_run=True)
+def context_merge(run: Run, contexts: list[Any]) -> dict[str, Any]:
+    if not all(isinstance(context, dict) for context in contexts):
+        raise fail("expects a list of contexts")
+    (run.budget or run.open_budget()).collection(sum(map(len, contexts)))  # at most
     merged: dict[str, Any] = {}
     for context in contexts:
-        if not isinstance(context, dict):
-            raise fail("expects a list of contexts")
         merged.update(context)
     return merged

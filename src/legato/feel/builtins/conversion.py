@@ -9,7 +9,9 @@ from typing import Any
 
 from legato.feel import temporal
 from legato.feel.builtins.registry import builtin, fail
-from legato.feel.formatting import format_value
+from legato.feel.formatting import format_value, text_length
+from legato.feel.limits import SMALL_STRING
+from legato.feel.runtime import Run
 from legato.feel.values import FarDate, YearsMonthsDuration, far_date_of
 
 
@@ -168,12 +170,18 @@ def number(text: str, grouping: Any = None, decimal_separator: Any = None) -> De
         raise fail(f"not a number: {text!r}") from error
 
 
-@builtin("string", "from: any")
-def string(value: Any) -> str | None:
-    return None if value is None else format_value(value)
+@builtin("string", "from: any", needs_run=True)
+def string(run: Run, value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    budget = run.budget or run.open_budget()
+    length = text_length(value, min(budget.limits.string_length, budget.memory))
+    if length > SMALL_STRING:
+        budget.string(length)
+    return format_value(value)
 
 
-@builtin("context", "entries: list")
+@builtin("context", "entries: list", builds=True)
 def context(entries: list[Any]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for entry in entries:

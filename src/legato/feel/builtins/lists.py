@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from legato.feel.builtins.registry import builtin, fail, null_error
+from legato.feel.limits import Budget
 from legato.feel.runtime import FeelFunction, Run
 from legato.feel.semantics import compare, equals, type_name
 from legato.feel.values import DECIMAL_CONTEXT as CTX
@@ -31,9 +32,9 @@ def _position(items: list[Any], position: Decimal, allow_end: bool = False) -> i
     return index - 1 if index > 0 else len(items) + index
 
 
-def _variadic(name: str, impl: Callable[[list[Any]], Any], kind: str = "any") -> None:
-    builtin(name, "list: list")(impl)
-    builtin(name, f"c: {kind}...")(lambda *items: impl(_items(list(items))))
+def _variadic(name: str, impl: Callable[[list[Any]], Any], builds: bool = False) -> None:
+    builtin(name, "list: list", builds=builds)(impl)
+    builtin(name, "c: any...", builds=builds)(lambda *items: impl(_items(list(items))))
 
 
 def _items(items: list[Any]) -> list[Any]:
@@ -136,12 +137,12 @@ _variadic("product", _product)
 _variadic("mean", _mean)
 _variadic("median", _median)
 _variadic("stddev", _stddev)
-_variadic("mode", _mode)
+_variadic("mode", _mode, builds=True)
 _variadic("all", _all)
 _variadic("any", _any)
 
 
-@builtin("sublist", "list: list", "start position: number", "length: number?")
+@builtin("sublist", "list: list", "start position: number", "length: number?", builds=True)
 def sublist(items: list[Any], start: Decimal, length: Decimal | None = None) -> list[Any]:
     begin = _position(items, start)
     if length is None:
@@ -153,35 +154,38 @@ def sublist(items: list[Any], start: Decimal, length: Decimal | None = None) -> 
     return items[begin : begin + int(length)]
 
 
-@builtin("append", "list: list", "item: any...?")
+@builtin("append", "list: list", "item: any...?", builds=True)
 def append(items: list[Any], *new: Any) -> list[Any]:
     return [*items, *new]
 
 
-@builtin("concatenate", "lists: list...?")
-def concatenate(*lists: list[Any]) -> list[Any]:
+@builtin("concatenate", "lists: list...?", needs_run=True)
+def concatenate(run: Run, *lists: list[Any]) -> list[Any]:
+    (run.budget or run.open_budget()).collection(sum(map(len, lists)))
     return [item for items in lists for item in items]
 
 
-@builtin("insert before", "list: list", "position: number", "newItem: any")
+@builtin("insert before", "list: list", "position: number", "newItem: any", builds=True)
 def insert_before(items: list[Any], position: Decimal, new: Any) -> list[Any]:
     index = _position(items, position)
     return [*items[:index], new, *items[index:]]
 
 
-@builtin("remove", "list: list", "position: number")
+@builtin("remove", "list: list", "position: number", builds=True)
 def remove(items: list[Any], position: Decimal) -> list[Any]:
     index = _position(items, position)
     return [*items[:index], *items[index + 1 :]]
 
 
-@builtin("list replace", "list: list", "position: number", "newItem: any")
+@builtin("list replace", "list: list", "position: number", "newItem: any", builds=True)
 def list_replace(items: list[Any], position: Decimal, new: Any) -> list[Any]:
     index = _position(items, position)
     return [*items[:index], new, *items[index + 1 :]]
 
 
-@builtin("list replace", "list: list", "match: function", "newItem: any", needs_run=True)
+@builtin(
+    "list replace", "list: list", "match: function", "newItem: any", needs_run=True, builds=True
+)
 def list_replace_matching(run: Run, items: list[Any], match: FeelFunction, new: Any) -> list[Any]:
     result = []
     for item in items:
@@ -192,49 +196,78 @@ def list_replace_matching(run: Run, items: list[Any], match: FeelFunction, new: 
     return result
 
 
-@builtin("reverse", "list: list")
+@builtin("reverse", "list: list", builds=True)
 def reverse(items: list[Any]) -> list[Any]:
     return items[::-1]
 
 
-@builtin("index of", "list: list", "match: any")
+@builtin("index of", "list: list", "match: any", builds=True)
 def index_of(items: list[Any], match: Any) -> list[Decimal]:
     return [Decimal(i + 1) for i, item in enumerate(items) if equals(item, match) is True]
 
 
-def _distinct(items: list[Any]) -> list[Any]:
-    result: list[Any] = []
-    for item in items:
-        if not _contains(result, item):
-            result.append(item)
-    return result
+def _key(item: Any) -> tuple[type, Any] | None:
+    """A hashable key equal for items FEEL finds equal: for null, strings, booleans and
+    numbers (which equal only items of their own kind); None for other items."""
+    kind = type(item)
+    if kind is str or kind is bool or item is None or (kind is Decimal and item.is_finite()):
+        return kind, item
+    return None
 
 
-@builtin("union", "lists: list...?")
-def union(*lists: list[Any]) -> list[Any]:
-    return _distinct([item for items in lists for item in items])
+class _Seen:
+    """The items met so far: by key where there is one, else one by one (each comparison
+    spends an iteration)."""
+
+    __slots__ = ("_budget", "_keys", "_others")
+
+    def __init__(self, budget: Budget) -> None:
+        self._budget = budget
+        self._keys: set[tuple[type, Any]] = set()
+        self._others: list[Any] = []
+
+    def add(self, item: Any) -> bool:
+        """Add ``item``; whether it was new."""
+        key = _key(item)
+        if key is not None:
+            if key in self._keys:
+                return False
+            self._keys.add(key)
+            return True
+        self._budget.iterate(len(self._others))
+        if _contains(self._others, item):
+            return False
+        self._others.append(item)
+        return True
 
 
-@builtin("distinct values", "list: list")
-def distinct_values(items: list[Any]) -> list[Any]:
-    return _distinct(items)
+def _distinct(run: Run, items: list[Any]) -> list[Any]:
+    seen = _Seen(run.budget or run.open_budget())
+    return [item for item in items if seen.add(item)]
 
 
-@builtin("duplicate values", "list: list")
-def duplicate_values(items: list[Any]) -> list[Any]:
-    seen: list[Any] = []
-    duplicates: list[Any] = []
-    for item in items:
-        if _contains(seen, item):
-            if not _contains(duplicates, item):
-                duplicates.append(item)
-        else:
-            seen.append(item)
-    return duplicates
+@builtin("union", "lists: list...?", needs_run=True)
+def union(run: Run, *lists: list[Any]) -> list[Any]:
+    (run.budget or run.open_budget()).collection(sum(map(len, lists)))  # at most
+    return _distinct(run, [item for items in lists for item in items])
 
 
-@builtin("flatten", "list: list")
-def flatten(items: list[Any]) -> list[Any]:
+@builtin("distinct values", "list: list", needs_run=True, builds=True)
+def distinct_values(run: Run, items: list[Any]) -> list[Any]:
+    return _distinct(run, items)
+
+
+@builtin("duplicate values", "list: list", needs_run=True, builds=True)
+def duplicate_values(run: Run, items: list[Any]) -> list[Any]:
+    budget = run.budget or run.open_budget()
+    seen, duplicated = _Seen(budget), _Seen(budget)
+    return [item for item in items if not seen.add(item) and duplicated.add(item)]
+
+
+@builtin("flatten", "list: list", needs_run=True)
+def flatten(run: Run, items: list[Any]) -> list[Any]:
+    budget = run.budget or run.open_budget()
+    room = budget.limits.collection_size - len(items)  # the items of the lists met: at most
     result: list[Any] = []
     stack: list[tuple[list[Any], int]] = [(items, 0)]
     while stack:
@@ -244,13 +277,16 @@ def flatten(items: list[Any]) -> list[Any]:
         stack.append((current, index + 1))
         item = current[index]
         if isinstance(item, list):
+            room -= len(item)
+            if room < 0:
+                raise budget.exceeded("collection_size")
             stack.append((item, 0))
         else:
             result.append(item)
-    return result
+    return budget.built(result)
 
 
-@builtin("sort", "list: list", "precedes: function?", needs_run=True)
+@builtin("sort", "list: list", "precedes: function?", needs_run=True, builds=True)
 def sort(run: Run, items: list[Any], precedes: FeelFunction | None = None) -> list[Any]:
     def ordered(left: Any, right: Any) -> int:
         if precedes is None:

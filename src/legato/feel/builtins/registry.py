@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from legato.feel import temporal
-from legato.feel.errors import FeelEvaluationError, FeelNullError
+from legato.feel.errors import FeelEvaluationError, FeelNullError, describe
 from legato.feel.runtime import FeelFunction, Run
 from legato.feel.semantics import type_name
 from legato.feel.values import FarDate, Range, YearsMonthsDuration
@@ -85,6 +85,8 @@ class Overload:
     params: tuple[Param, ...]
     impl: Callable[..., Any]
     needs_run: bool
+    builds: bool = False
+    """Whether the result is a new string, list or context, to count against the limits."""
 
     def bind(self, args: Sequence[Any], names: Sequence[str] | None) -> list[Any] | None:
         """The Python arguments for ``impl``, or None if the arguments do not fit."""
@@ -152,13 +154,19 @@ class BuiltinFunction(FeelFunction):
             if overload.needs_run:
                 bound.insert(0, run)
             try:
-                return overload.impl(*bound)
+                result = overload.impl(*bound)
             except FeelEvaluationError as error:
                 run.warn(f"{self.name}(): {error}")
             except FeelNullError as error:
                 run.error(f"{self.name}(): {error}")
-            except (ArithmeticError, ValueError, OverflowError, TypeError) as error:
+            except ArithmeticError as error:
+                run.warn(f"{self.name}(): {describe(error)}")
+            except (ValueError, OverflowError, TypeError) as error:
                 run.warn(f"{self.name}(): {type(error).__name__}: {error}")
+            else:
+                if overload.builds:
+                    (run.budget or run.open_budget()).built(result)
+                return result
             return None
         run.warn(f"{self.name}() can't be invoked with {_describe_args(args, names)}")
         return None
@@ -185,7 +193,9 @@ REGISTRY: dict[str, BuiltinFunction] = {}
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def builtin(name: str, *params: str, needs_run: bool = False) -> Callable[[_F], _F]:
+def builtin(
+    name: str, *params: str, needs_run: bool = False, builds: bool = False
+) -> Callable[[_F], _F]:
     """Register the decorated Python function as an overload of the built-in ``name``.
 
     Args:
@@ -194,11 +204,14 @@ def builtin(name: str, *params: str, needs_run: bool = False) -> Callable[[_F], 
             boolean, date, datetime, time, duration, list, context, range, function; a
             trailing ``?`` marks an optional parameter, ``...`` a variadic one).
         needs_run: Pass the current :class:`Run` as the first argument.
+        builds: The result is a new string, list or context no larger than the arguments
+            taken together: count it against the limits of the evaluation (a function whose
+            result can be larger checks the limits itself, before building it).
     """
 
     def register(impl: _F) -> _F:
         function = REGISTRY.setdefault(name, BuiltinFunction(name))
-        function.overloads.append(Overload(parse_params(params), impl, needs_run))
+        function.overloads.append(Overload(parse_params(params), impl, needs_run, builds))
         return impl
 
     return register

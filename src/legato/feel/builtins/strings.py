@@ -8,6 +8,9 @@ from typing import Any
 
 from legato.feel.builtins.regex import compile_pattern
 from legato.feel.builtins.registry import builtin, fail
+from legato.feel.errors import abbreviate
+from legato.feel.limits import SMALL_STRING
+from legato.feel.runtime import Run
 
 
 def _position(value: Decimal, what: str) -> int:
@@ -16,7 +19,7 @@ def _position(value: Decimal, what: str) -> int:
     return int(value)
 
 
-@builtin("substring", "string: string", "start position: number", "length: number?")
+@builtin("substring", "string: string", "start position: number", "length: number?", builds=True)
 def substring(text: str, start: Decimal, length: Decimal | None = None) -> str:
     first = _position(start.to_integral_value(), "start position")
     if first == 0 or (abs(first) > len(text) and first < 0):
@@ -35,23 +38,23 @@ def string_length(text: str) -> Decimal:
     return Decimal(len(text))
 
 
-@builtin("upper case", "string: string")
+@builtin("upper case", "string: string", builds=True)
 def upper_case(text: str) -> str:
     return text.upper()
 
 
-@builtin("lower case", "string: string")
+@builtin("lower case", "string: string", builds=True)
 def lower_case(text: str) -> str:
     return text.lower()
 
 
-@builtin("substring before", "string: string", "match: string")
+@builtin("substring before", "string: string", "match: string", builds=True)
 def substring_before(text: str, match: str) -> str:
     index = text.find(match)
     return "" if index < 0 else text[:index]
 
 
-@builtin("substring after", "string: string", "match: string")
+@builtin("substring after", "string: string", "match: string", builds=True)
 def substring_after(text: str, match: str) -> str:
     index = text.find(match)
     return "" if index < 0 else text[index + len(match) :]
@@ -77,47 +80,56 @@ def matches(text: str, pattern: str, flags: str | None = None) -> bool:
     return compile_pattern(pattern, flags).search(text) is not None
 
 
-_GROUP = re.compile(r"\d+")
+_REPLACEMENT = re.compile(r"\\(.?)|\$(\d*)|[^\\$]+", re.DOTALL)
 
 
-def _replacement(template: str) -> str:
-    """Turn an XPath replacement (``$1``, ``\\$``, ``\\\\``) into a Python template."""
-    parts: list[str] = []
-    index = 0
-    while index < len(template):
-        char = template[index]
-        if char == "\\":
-            escaped = template[index + 1 : index + 2]
-            if escaped not in ("\\", "$"):
-                raise fail(f"invalid replacement {template!r}")
-            parts.append("\\\\" if escaped == "\\" else "$")
-            index += 2
-        elif char == "$":
-            group = _GROUP.match(template, index + 1)
-            if group is None:
-                raise fail(f"invalid replacement {template!r}")
-            parts.append(f"\\g<{group.group()}>")
-            index = group.end()
-        else:
-            parts.append(char)
-            index += 1
-    return "".join(parts)
+def _replacement(template: str) -> list[str | int]:
+    """An XPath replacement (``$1``, ``\\$``, ``\\\\``) as literal texts and group numbers."""
+    parts: list[str | int] = []
+    for token in _REPLACEMENT.finditer(template):
+        escaped, group = token.group(1), token.group(2)
+        if escaped in ("\\", "$"):
+            parts.append(escaped)
+        elif group:
+            parts.append(int(group))
+        elif escaped is None and group is None:
+            parts.append(token.group())
+        else:  # a backslash before another character, or a $ without a group number
+            raise fail(f"invalid replacement {abbreviate(template)!r}")
+    return parts
 
 
-@builtin("replace", "input: string", "pattern: string", "replacement: string", "flags: string?")
-def replace(text: str, pattern: str, replacement: str, flags: str | None = None) -> str:
+@builtin(
+    "replace",
+    "input: string",
+    "pattern: string",
+    "replacement: string",
+    "flags: string?",
+    needs_run=True,
+)
+def replace(run: Run, text: str, pattern: str, replacement: str, flags: str | None = None) -> str:
     regex = compile_pattern(pattern, flags)
     if regex.search(""):
         raise fail("the pattern matches the empty string")
-    if "q" in (flags or ""):
-        return regex.sub(lambda match: replacement, text)
-    try:
-        return regex.sub(_replacement(replacement), text)
-    except (re.error, IndexError) as error:
-        raise fail(f"invalid replacement: {error}") from error
+    parts = [replacement] if "q" in (flags or "") else _replacement(replacement)
+    for part in parts:
+        if type(part) is int and part > regex.groups:
+            raise fail(f"invalid replacement: invalid group reference {part}")
+    budget = run.budget or run.open_budget()
+    size = len(text)
+
+    def substitute(match: re.Match[str]) -> str:
+        nonlocal size
+        pieces = [part if type(part) is str else match.group(part) or "" for part in parts]
+        size += sum(map(len, pieces)) - (match.end() - match.start())
+        if size > SMALL_STRING:
+            budget.check_string(size)  # as it grows; counted once done
+        return "".join(pieces)
+
+    return budget.built(regex.sub(substitute, text))
 
 
-@builtin("split", "string: string", "delimiter: string")
+@builtin("split", "string: string", "delimiter: string", builds=True)
 def split(text: str, delimiter: str) -> list[str]:
     regex = compile_pattern(delimiter)
     if regex.search(""):
@@ -125,19 +137,27 @@ def split(text: str, delimiter: str) -> list[str]:
     return regex.split(text)
 
 
-@builtin("extract", "string: string", "pattern: string")
+@builtin("extract", "string: string", "pattern: string", builds=True)
 def extract(text: str, pattern: str) -> list[str]:
     return [match.group(0) for match in compile_pattern(pattern).finditer(text)]
 
 
-@builtin("string join", "list: list", "delimiter: any?")
-@builtin("string join", "list: list", "delimiter: any", "prefix: any", "suffix: any")
+@builtin("string join", "list: list", "delimiter: any?", needs_run=True)
+@builtin(
+    "string join", "list: list", "delimiter: any", "prefix: any", "suffix: any", needs_run=True
+)
 def string_join(
-    items: list[Any], delimiter: Any = None, prefix: Any = None, suffix: Any = None
+    run: Run, items: list[Any], delimiter: Any = None, prefix: Any = None, suffix: Any = None
 ) -> str:
     if any(x is not None and not isinstance(x, str) for x in (delimiter, prefix, suffix)):
         raise fail("delimiter, prefix and suffix must be strings")
     if any(item is not None and not isinstance(item, str) for item in items):
         raise fail("the list must contain only strings")
-    joined = (delimiter or "").join(item for item in items if item is not None)
-    return (prefix or "") + joined + (suffix or "")
+    if None in items:
+        items = [item for item in items if item is not None]
+    separator, before, after = delimiter or "", prefix or "", suffix or ""
+    size = sum(map(len, items)) + len(separator) * max(len(items) - 1, 0)
+    if size + len(before) + len(after) > SMALL_STRING:
+        (run.budget or run.open_budget()).string(size + len(before) + len(after))
+    joined = separator.join(items)
+    return before + joined + after if before or after else joined

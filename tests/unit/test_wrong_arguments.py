@@ -74,6 +74,11 @@ VALID: dict[str, Any] = {
     "time_to_live": SECOND,
     "message_id": None,
     "messages": [("m", "k", {"a": 1})],
+    "concurrency": 2,
+    "job_lease": SECOND,
+    "isolated": False,
+    "shutdown_grace": SECOND,
+    "feel_limits": None,
 }
 
 # Where a parameter name means something else.
@@ -131,6 +136,11 @@ WRONG: dict[str, list[Any]] = {
     "time_to_live": [5, None, dt.timedelta.max],
     "message_id": [5],
     "messages": ["m", [("m", True, None)], [("m", "k")], [5]],
+    "concurrency": ["2", 2.5, True, 0, -1],
+    "job_lease": [5, None, dt.timedelta.max, dt.timedelta(0)],
+    "isolated": ["yes", 1],
+    "shutdown_grace": [5, None, dt.timedelta.max],
+    "feel_limits": [5, {"iterations": 1}],
 }
 
 

@@ -23,7 +23,7 @@ from rich.text import Text
 
 from legato import dmn, feel
 from legato.cli import running
-from legato.cli.logs import configure_logging
+from legato.cli.logs import logging_to_stderr
 from legato.cli.values import parse_vars, show, to_json
 from legato.errors import LegatoError
 from legato.runtime.engine import DEFAULT_DATABASE, Engine
@@ -704,9 +704,9 @@ def worker(
         types = _load_handlers(engine, handlers)
         console.print(f"worker {engine.worker_name} serving {', '.join(types)}")
         if until_idle:
-            configure_logging(json_lines=log_json)
             try:
-                ran = engine.run_until_idle()
+                with logging_to_stderr(json_lines=log_json):
+                    ran = engine.run_until_idle()
             except KeyboardInterrupt:
                 err.print("interrupted: the jobs in hand were given back")
                 raise SystemExit(130) from None
@@ -720,7 +720,6 @@ def _serve(engine: Engine, poll_interval: float, grace: float, log_json: bool) -
     # new work, running handlers get `grace` seconds, their outcomes are committed, the jobs
     # still held are given back without charging an attempt, and the node says goodbye in
     # the nodes table. A second signal exits at once (the jobs in hand are given back).
-    configure_logging(json_lines=log_json)
     signals = (os_signal.SIGINT, os_signal.SIGTERM)
     received = 0
 
@@ -736,7 +735,8 @@ def _serve(engine: Engine, poll_interval: float, grace: float, log_json: bool) -
 
     previous = {number: os_signal.signal(number, on_signal) for number in signals}
     try:
-        engine.serve(poll_interval=poll_interval, shutdown_grace=timedelta(seconds=grace))
+        with logging_to_stderr(json_lines=log_json):
+            engine.serve(poll_interval=poll_interval, shutdown_grace=timedelta(seconds=grace))
     except KeyboardInterrupt:
         err.print("interrupted: the jobs in hand were given back")
         raise SystemExit(130) from None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,18 +30,34 @@ class JsonLines(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def configure_logging(*, json_lines: bool = False, level: int = logging.INFO) -> None:
-    """Send Legato's log records to stderr, a line each (JSON objects with ``json_lines``)."""
-    handler = logging.StreamHandler(sys.stderr)
+class _Stderr(logging.Handler):
+    """Writes each record as a line to whatever ``sys.stderr`` is when the record comes (a
+    test runner swaps it per command)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
+@contextmanager
+def logging_to_stderr(*, json_lines: bool = False, level: int = logging.INFO) -> Iterator[None]:
+    """While the block runs, Legato's log records go to stderr, a line each (JSON objects
+    with ``json_lines``); the logger is left as it was afterwards."""
+    handler = _Stderr()
     handler.setFormatter(
         JsonLines()
         if json_lines
         else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     logger = logging.getLogger("legato")
-    for old in list(logger.handlers):
-        if getattr(old, "legato_cli", False):
-            logger.removeHandler(old)
-    handler.legato_cli = True  # type: ignore[attr-defined]
+    previous = logger.level
     logger.addHandler(handler)
     logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)

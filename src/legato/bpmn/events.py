@@ -31,7 +31,7 @@ from legato.model.elements import (
     TimerEventDefinition,
 )
 
-__all__ = ["message_definition", "read_event_definitions"]
+__all__ = ["event_definition_by_ref", "message_definition", "read_event_definitions"]
 
 _Reader = Callable[[ReadContext, Element, Element], EventDefinition | None]
 
@@ -59,6 +59,21 @@ def read_event_definitions(context: ReadContext, event: Element) -> tuple[EventD
         if definition is not None:
             result.append(definition)
     return tuple(result)
+
+
+def event_definition_by_ref(
+    context: ReadContext, reference: str | None, owner: Element, what: str
+) -> EventDefinition | None:
+    """The top-level event definition with id ``reference`` (None, with a problem naming
+    ``what``, when there is none)."""
+    if reference is None:
+        return None
+    target = context.index.lookup(context.index.event_definitions, reference)
+    reader = _READERS.get(bpmn_name(target) or "") if target is not None else None
+    if target is None or reader is None:
+        context.problem("event-definition-ref", f"{what}: no event definition {reference!r}", owner)
+        return None
+    return reader(context, target, owner)
 
 
 def message_definition(

@@ -17,12 +17,18 @@ from legato.bpmn._dom import (
     Element,
     attribute,
     bpmn_child,
+    bpmn_children,
+    bpmn_name,
     extension,
     flag,
     line_of,
     text_of,
 )
-from legato.bpmn.events import message_definition, read_event_definitions
+from legato.bpmn.events import (
+    event_definition_by_ref,
+    message_definition,
+    read_event_definitions,
+)
 from legato.bpmn.extensions import (
     business_rule_fields,
     call_activity_fields,
@@ -37,9 +43,11 @@ from legato.model.elements import (
     BoundaryEvent,
     BusinessRuleTask,
     CallActivity,
+    ComplexBehavior,
     ComplexGateway,
     EndEvent,
     EventBasedGateway,
+    EventDefinition,
     ExclusiveGateway,
     FlowNode,
     InclusiveGateway,
@@ -231,7 +239,6 @@ def _multi_instance(context: ReadContext, multi: Element, owner: Element) -> Mul
     ``inputDataItem``/``outputDataItem``; their ids are taken as the variable names.
     """
     settings = _loop_settings(multi)
-    _check_behavior(context, multi, owner)
     cardinality_element = bpmn_child(multi, "loopCardinality")
     if settings["inputCollection"] is None and text_of(cardinality_element) is None:
         context.problem(
@@ -251,24 +258,43 @@ def _multi_instance(context: ReadContext, multi: Element, owner: Element) -> Mul
         completion_condition=context.formal_expression(
             bpmn_child(multi, "completionCondition"), owner, "the completion condition"
         ),
+        **_behaviors(context, multi, owner),
     )
 
 
-def _check_behavior(context: ReadContext, multi: Element, owner: Element) -> None:
-    """Multi-instance behaviours that throw events as instances complete are not run yet."""
-    behavior = attribute(multi, "behavior") or "All"
-    throws = (
-        behavior in ("One", "Complex")
-        or (behavior == "None" and attribute(multi, "noneBehaviorEventRef") is not None)
-        or bpmn_child(multi, "complexBehaviorDefinition") is not None
-    )
-    if throws:
-        context.problem(
-            "not-executable",
-            f"multi-instance behavior {behavior!r} (events thrown as instances complete) is not "
-            "executable in this version of Legato",
-            owner,
+def _behaviors(context: ReadContext, multi: Element, owner: Element) -> dict[str, Any]:
+    """Which events are thrown as inner instances complete (``behavior``, BPMN 2.0)."""
+    behavior = (attribute(multi, "behavior") or "All").strip()
+    if behavior not in ("All", "None", "One", "Complex"):
+        context.problem("multi-instance", f"multi-instance behavior {behavior!r} is unknown", owner)
+        behavior = "All"
+    complex_behaviors = tuple(
+        ComplexBehavior(
+            condition=context.formal_expression(
+                bpmn_child(definition, "condition"), owner, "the complex behavior condition"
+            ),
+            event_definitions=_implicit_throw(context, definition, owner),
         )
+        for definition in bpmn_children(multi)
+        if bpmn_name(definition) == "complexBehaviorDefinition"
+    )
+    return {
+        "behavior": behavior,
+        "none_behavior_event": event_definition_by_ref(
+            context, attribute(multi, "noneBehaviorEventRef"), owner, "noneBehaviorEventRef"
+        ),
+        "one_behavior_event": event_definition_by_ref(
+            context, attribute(multi, "oneBehaviorEventRef"), owner, "oneBehaviorEventRef"
+        ),
+        "complex_behaviors": complex_behaviors,
+    }
+
+
+def _implicit_throw(
+    context: ReadContext, definition: Element, owner: Element
+) -> tuple[EventDefinition, ...]:
+    event = bpmn_child(definition, "event")
+    return () if event is None else read_event_definitions(context, event)
 
 
 def _loop_settings(multi: Element) -> dict[str, str | None]:

@@ -10,8 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from legato.engine import timers
+from legato.engine.processors.multi_instance import THROWABLE
 from legato.errors import SourceLocation, ValidationIssue
 from legato.model import (
+    Activity,
     BoundaryEvent,
     BusinessRuleTask,
     CancelEventDefinition,
@@ -22,6 +24,7 @@ from legato.model import (
     Event,
     FlowNode,
     MessageEventDefinition,
+    MultiInstanceLoop,
     ProcessDefinition,
     SignalEventDefinition,
     StartEvent,
@@ -49,6 +52,18 @@ def unsupported(process: ProcessDefinition) -> list[ValidationIssue]:
 
 
 def _reason(process: ProcessDefinition, element: FlowNode) -> str | None:
+    if isinstance(element, Activity) and isinstance(element.loop, MultiInstanceLoop):
+        loop = element.loop
+        thrown = [
+            loop.none_behavior_event,
+            loop.one_behavior_event,
+            *(d for b in loop.complex_behaviors for d in b.event_definitions),
+        ]
+        if any(d is not None and not isinstance(d, THROWABLE) for d in thrown):
+            return (
+                f"multi-instance behavior of '{element.element_id}' throwing an event that is "
+                "not a signal, escalation, message or error"
+            )
     if (
         isinstance(element, BusinessRuleTask)
         and element.job_type is None

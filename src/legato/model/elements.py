@@ -21,6 +21,7 @@ __all__ = [
     "CallActivity",
     "CancelEventDefinition",
     "CompensateEventDefinition",
+    "ComplexBehavior",
     "ComplexGateway",
     "ConditionalEventDefinition",
     "ElementKind",
@@ -177,8 +178,23 @@ class LinkEventDefinition(EventDefinition):
 
 
 @dataclass(frozen=True, slots=True)
+class ComplexBehavior:
+    """A ``complexBehaviorDefinition``: when an inner instance completes and ``condition``
+    holds (evaluated in that instance), the events are thrown."""
+
+    condition: Expression | None
+    event_definitions: tuple[EventDefinition, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class MultiInstanceLoop:
-    """Multi-instance characteristics (parallel or sequential)."""
+    """Multi-instance characteristics (parallel or sequential).
+
+    ``behavior`` says which events are thrown as inner instances complete (BPMN 2.0,
+    MultiInstanceLoopCharacteristics): ``All`` none; ``None`` the ``none_behavior_event`` for
+    every instance; ``One`` the ``one_behavior_event`` for the first; ``Complex`` those of each
+    complex behaviour whose condition holds.
+    """
 
     is_sequential: bool = False
     loop_cardinality: Expression | None = None
@@ -187,6 +203,10 @@ class MultiInstanceLoop:
     output_collection: str | None = None
     output_element: Expression | None = None
     completion_condition: Expression | None = None
+    behavior: str = "All"
+    none_behavior_event: EventDefinition | None = None
+    one_behavior_event: EventDefinition | None = None
+    complex_behaviors: tuple[ComplexBehavior, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,13 @@
 The body fixes its input when activated (a cardinality or a collection), runs the inner
 instances in parallel or one after another, collects the output element of each into the
 output collection, and completes when all are done or the completion condition holds.
+
+As each inner instance completes, the ``behavior`` of the loop may throw events (BPMN 2.0,
+MultiInstanceLoopCharacteristics): ``None`` throws its event for every instance, ``One`` for
+the first only, ``Complex`` the events of every ``complexBehaviorDefinition`` whose condition
+holds in the completing instance (which sees ``loopCounter`` and ``nrOfCompletedInstances``,
+itself counted). The events are thrown from the completing instance, as an intermediate throw
+event inside it would be: a signal or escalation reaches the boundary events of the activity.
 """
 
 from __future__ import annotations
@@ -11,10 +18,33 @@ from decimal import Decimal
 from typing import Any
 
 from legato.engine import events as ev
+from legato.engine.commands import BroadcastSignal, PublishMessage
 from legato.engine.processing import IncidentError, Processing
 from legato.engine.processors.base import ActivityProcessor
+from legato.engine.processors.waits import (
+    catch_signal,
+    correlation_value,
+    throw_error,
+    throw_escalation,
+)
 from legato.engine.state import ElementInstance
-from legato.model import Activity, MultiInstanceLoop
+from legato.model import (
+    Activity,
+    ErrorEventDefinition,
+    EscalationEventDefinition,
+    EventDefinition,
+    MessageEventDefinition,
+    MultiInstanceLoop,
+    SignalEventDefinition,
+)
+
+THROWABLE = (
+    SignalEventDefinition,
+    EscalationEventDefinition,
+    MessageEventDefinition,
+    ErrorEventDefinition,
+)
+"""The event kinds a multi-instance behaviour can throw."""
 
 
 def _loop(element: Activity) -> MultiInstanceLoop:
@@ -97,6 +127,10 @@ def inner_completed(
             collected[index] = value
             p.set_local(body.key, loop.output_collection, collected)
     p.set_local(body.key, "nrOfCompletedInstances", body.mi_completed + 1)
+    for definition in _behavior_events(p, body, inner, loop):
+        _throw(p, inner, definition)
+        if inner.key not in p.state.elements:
+            return  # an interrupting boundary event caught it: the body is gone
     done = False
     if loop.completion_condition is not None:
         done = p.evaluate(loop.completion_condition, inner.key) is True
@@ -105,6 +139,60 @@ def inner_completed(
         for key in sorted(body.children, reverse=True):
             p.terminate(p.state.elements[key])
         p.run_completion(body)
+
+
+def _behavior_events(
+    p: Processing, body: ElementInstance, inner: ElementInstance, loop: MultiInstanceLoop
+) -> list[EventDefinition]:
+    if loop.behavior == "None" and loop.none_behavior_event is not None:
+        return [loop.none_behavior_event]
+    if loop.behavior == "One" and loop.one_behavior_event is not None and body.mi_completed == 0:
+        return [loop.one_behavior_event]
+    if loop.behavior != "Complex":
+        return []
+    thrown: list[EventDefinition] = []
+    for behavior in loop.complex_behaviors:
+        if behavior.condition is None:
+            continue
+        holds = p.evaluate(behavior.condition, inner.key)
+        if not isinstance(holds, bool):
+            raise IncidentError(
+                "expression",
+                f"complex behavior condition {behavior.condition.source!r} gave {holds!r}, "
+                "not a boolean",
+            )
+        if holds:
+            thrown += behavior.event_definitions
+    return thrown
+
+
+def _throw(p: Processing, inner: ElementInstance, definition: EventDefinition) -> None:
+    if isinstance(definition, SignalEventDefinition):
+        name = definition.signal_name or ""
+        catch_signal(p, name, {})
+        p.signals.append(
+            BroadcastSignal(name=name, variables={}, source_instance_key=p.state.instance_key)
+        )
+    elif isinstance(definition, EscalationEventDefinition):
+        throw_escalation(p, inner, definition.escalation_code or "")
+    elif isinstance(definition, MessageEventDefinition):
+        key = None
+        if definition.correlation_key is not None:
+            key = correlation_value(p.evaluate(definition.correlation_key, inner.key))
+        p.messages.append(
+            PublishMessage(name=definition.message_name or "", correlation_key=key, variables={})
+        )
+    elif isinstance(definition, ErrorEventDefinition):
+        code = definition.error_code or definition.error_name or ""
+        if not throw_error(p, inner, code, definition.error_name or "", {}):
+            raise IncidentError(
+                "unhandled_error",
+                f"error '{code}' thrown by the multi-instance behavior of '{inner.element_id}' "
+                "is caught by no event",
+            )
+    else:  # refused at deployment (executable.py)
+        kind = type(definition).__name__.removesuffix("EventDefinition").lower()
+        raise IncidentError("unsupported", f"a multi-instance behavior cannot throw {kind}")
 
 
 def body_emptied(p: Processing, body: ElementInstance) -> None:

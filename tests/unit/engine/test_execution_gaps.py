@@ -1,0 +1,118 @@
+"""Multi-instance behaviours, parallel multiple events, instantiating receive tasks, timer
+cycles on catch events and loop maxima: each on a model built for it."""
+
+from __future__ import annotations
+
+import pytest
+
+from bpmn_helpers import chain, flow, process
+from legato.errors import BpmnValidationError
+from legato.testing import TestEngine
+
+SIGNAL = '<bpmn:signal id="sig" name="done-one"/>'
+ESCALATION = '<bpmn:escalation id="esc" escalationCode="HALF"/>'
+
+
+def _engine(xml: str) -> TestEngine:
+    engine = TestEngine()
+    engine.deploy(xml)
+    return engine
+
+
+def _replays(engine: TestEngine, key: int) -> bool:
+    return engine.replay(key).to_json() == engine.state(key).to_json()
+
+
+# -- multi-instance behaviours ----------------------------------------------------------------
+
+
+def _mi_with_signal_boundary(loop_attrs: str, loop_body: str = "", extra: str = "") -> str:
+    """A sequential three-times task whose behaviour throws; a non-interrupting signal boundary
+    event counts what it hears."""
+    return process(
+        '<bpmn:startEvent id="s"/><bpmn:task id="t">'
+        f'<bpmn:multiInstanceLoopCharacteristics isSequential="true" {loop_attrs}>'
+        "<bpmn:loopCardinality>3</bpmn:loopCardinality>"
+        f"{loop_body}</bpmn:multiInstanceLoopCharacteristics></bpmn:task>"
+        '<bpmn:boundaryEvent id="heard" attachedToRef="t" cancelActivity="false">'
+        '<bpmn:signalEventDefinition signalRef="sig"/></bpmn:boundaryEvent>'
+        '<bpmn:endEvent id="e"/><bpmn:endEvent id="he"/>'
+        + chain("s", "t", "e")
+        + flow("fh", "heard", "he"),
+        extra=SIGNAL + '<bpmn:signalEventDefinition id="thrown" signalRef="sig"/>' + extra,
+    )
+
+
+def test_behavior_none_throws_its_event_for_every_instance() -> None:
+    engine = _engine(_mi_with_signal_boundary('behavior="None" noneBehaviorEventRef="thrown"'))
+    instance = engine.start("p")
+    engine.assert_that(instance).is_completed()
+    assert engine.path(instance).count("heard") == 3
+    assert _replays(engine, instance.key)
+
+
+def test_behavior_one_throws_its_event_for_the_first_instance_only() -> None:
+    engine = _engine(_mi_with_signal_boundary('behavior="One" oneBehaviorEventRef="thrown"'))
+    instance = engine.start("p")
+    engine.assert_that(instance).is_completed()
+    assert engine.path(instance).count("heard") == 1
+    assert engine.path(instance).count("t") == 4  # three inner instances and the body
+
+
+def test_behavior_all_throws_nothing() -> None:
+    engine = _engine(_mi_with_signal_boundary('behavior="All" noneBehaviorEventRef="thrown"'))
+    instance = engine.start("p")
+    engine.assert_that(instance).is_completed().has_not_passed("heard")
+
+
+def test_behavior_complex_throws_the_events_whose_condition_holds() -> None:
+    complex_behaviors = (
+        "<bpmn:complexBehaviorDefinition>"
+        '<bpmn:condition xsi:type="bpmn:tFormalExpression">'
+        "=nrOfCompletedInstances = 2</bpmn:condition>"
+        '<bpmn:event><bpmn:escalationEventDefinition escalationRef="esc"/></bpmn:event>'
+        "</bpmn:complexBehaviorDefinition>"
+        "<bpmn:complexBehaviorDefinition>"
+        '<bpmn:condition xsi:type="bpmn:tFormalExpression">=loopCounter &gt;= 1</bpmn:condition>'
+        '<bpmn:event><bpmn:signalEventDefinition signalRef="sig"/></bpmn:event>'
+        "</bpmn:complexBehaviorDefinition>"
+    )
+    xml = process(
+        '<bpmn:startEvent id="s"/><bpmn:task id="t">'
+        '<bpmn:multiInstanceLoopCharacteristics isSequential="true" behavior="Complex">'
+        f"<bpmn:loopCardinality>3</bpmn:loopCardinality>{complex_behaviors}"
+        "</bpmn:multiInstanceLoopCharacteristics></bpmn:task>"
+        '<bpmn:boundaryEvent id="heard" attachedToRef="t" cancelActivity="false">'
+        '<bpmn:signalEventDefinition signalRef="sig"/></bpmn:boundaryEvent>'
+        '<bpmn:boundaryEvent id="half" attachedToRef="t">'
+        '<bpmn:escalationEventDefinition escalationRef="esc"/></bpmn:boundaryEvent>'
+        '<bpmn:endEvent id="e"/><bpmn:endEvent id="he"/><bpmn:endEvent id="halfe"/>'
+        + chain("s", "t", "e")
+        + flow("fh", "heard", "he")
+        + flow("fx", "half", "halfe"),
+        extra=SIGNAL + ESCALATION,
+    )
+    engine = _engine(xml)
+    instance = engine.start("p")
+    engine.assert_that(instance).is_completed().has_passed("half").has_not_passed("e")
+    path = engine.path(instance)
+    # The first instance threw the signal; the second escalated as it completed, before its
+    # signal, and the interrupting boundary event ended it; the third never ran.
+    assert path.count("heard") == 1
+    assert path.count("t") == 1
+    assert _replays(engine, instance.key)
+
+
+def test_behavior_throwing_an_event_it_cannot_throw_is_refused_naming_the_element() -> None:
+    xml = _mi_with_signal_boundary(
+        'behavior="Complex"',
+        "<bpmn:complexBehaviorDefinition>"
+        '<bpmn:condition xsi:type="bpmn:tFormalExpression">=true</bpmn:condition>'
+        "<bpmn:event><bpmn:terminateEventDefinition/></bpmn:event>"
+        "</bpmn:complexBehaviorDefinition>",
+    )
+    with pytest.raises(BpmnValidationError) as caught:
+        TestEngine().deploy(xml)
+    [issue] = caught.value.issues
+    assert issue.location is not None and issue.location.element_id == "t"
+    assert "multi-instance behavior of 't'" in issue.message

@@ -34,6 +34,12 @@ from legato.model import (
 )
 
 _LATER = "is not executable in this version of Legato"
+_WAITABLE = (
+    TimerEventDefinition,
+    MessageEventDefinition,
+    SignalEventDefinition,
+    ConditionalEventDefinition,
+)
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -74,7 +80,14 @@ def _reason(process: ProcessDefinition, element: FlowNode) -> str | None:
         return None
     definitions = element.event_definitions
     if len(definitions) > 1 and element.parallel_multiple:
-        return f"parallel multiple event '{element.element_id}'"
+        if isinstance(element, StartEvent) and element.scope_id == process.process_id:
+            # Its events would have to be gathered before there is an instance to hold them.
+            return f"parallel multiple start event '{element.element_id}' of a process"
+        if not all(isinstance(d, _WAITABLE) for d in definitions):
+            return (
+                f"parallel multiple event '{element.element_id}' with events other than "
+                "timers, messages, signals and conditions"
+            )
     if len(definitions) > 1 and not all(
         isinstance(
             d,

@@ -19,6 +19,7 @@ from legato.engine.processors.scopes import child_completed
 from legato.engine.processors.waits import (
     deliver,
     is_interrupting,
+    is_parallel_multiple,
     open_scope_waits,
     throw_error,
     throw_escalation,
@@ -330,7 +331,7 @@ def _trigger_timer(p: Processing, command: cmd.TriggerTimer) -> None:
     owner, catch = _owner_and_catch(p, timer.element_instance_key, timer.element_id)
     p.emit(ev.TimerTriggered(at=p.ctx.now, timer_key=timer.timer_key, element_id=timer.element_id))
     repeats = timer.cycle is not None and timer.repetitions not in (None, 0)
-    if repeats and not is_interrupting(catch):
+    if repeats and not is_interrupting(catch) and not is_parallel_multiple(catch):
         assert timer.cycle is not None and timer.repetitions is not None
         remaining = (
             timer.repetitions if timer.repetitions == timers.UNBOUNDED else timer.repetitions - 1

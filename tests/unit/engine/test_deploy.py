@@ -11,12 +11,12 @@ from legato.testing import TestEngine
 
 def test_elements_this_version_cannot_run_are_refused_naming_the_element() -> None:
     xml = process(
-        '<bpmn:startEvent id="s"/>'
-        + service("t", "work")
-        + '<bpmn:intermediateCatchEvent id="both" parallelMultiple="true">'
+        '<bpmn:startEvent id="both" parallelMultiple="true">'
         '<bpmn:signalEventDefinition signalRef="a"/><bpmn:signalEventDefinition signalRef="b"/>'
-        "</bpmn:intermediateCatchEvent>"
-        '<bpmn:endEvent id="e"/>' + chain("s", "t", "both", "e"),
+        "</bpmn:startEvent>"
+        + service("t", "work")
+        + '<bpmn:endEvent id="e"/>'
+        + chain("both", "t", "e"),
         extra='<bpmn:signal id="a" name="a"/><bpmn:signal id="b" name="b"/>',
     )
     engine = TestEngine()
@@ -24,7 +24,7 @@ def test_elements_this_version_cannot_run_are_refused_naming_the_element() -> No
         engine.deploy(xml)
     [issue] = caught.value.issues
     assert issue.location.element_id == "both"
-    assert "parallel multiple event 'both'" in issue.message
+    assert "parallel multiple start event 'both' of a process" in issue.message
     assert engine.instances() == []
 
 

@@ -3,6 +3,8 @@ cycles on catch events and loop maxima: each on a model built for it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from bpmn_helpers import chain, flow, process
@@ -116,3 +118,106 @@ def test_behavior_throwing_an_event_it_cannot_throw_is_refused_naming_the_elemen
     [issue] = caught.value.issues
     assert issue.location is not None and issue.location.element_id == "t"
     assert "multi-instance behavior of 't'" in issue.message
+
+
+# -- parallel multiple events -------------------------------------------------------------------
+
+SIGNALS = '<bpmn:signal id="a" name="a"/><bpmn:signal id="b" name="b"/>'
+PAID = (
+    '<bpmn:message id="m" name="paid"><bpmn:extensionElements>'
+    '<zeebe:subscription correlationKey="=orderId"/></bpmn:extensionElements></bpmn:message>'
+)
+
+
+def _both(tag: str, element_id: str, attrs: str = "") -> str:
+    return (
+        f'<bpmn:{tag} id="{element_id}" parallelMultiple="true" {attrs}>'
+        '<bpmn:messageEventDefinition messageRef="m"/>'
+        '<bpmn:signalEventDefinition signalRef="a"/>'
+        f"</bpmn:{tag}>"
+    )
+
+
+def test_parallel_multiple_catch_event_waits_for_all_its_events() -> None:
+    engine = _engine(
+        process(
+            '<bpmn:startEvent id="s"/>'
+            + _both("intermediateCatchEvent", "both")
+            + '<bpmn:endEvent id="e"/>'
+            + chain("s", "both", "e"),
+            extra=SIGNALS + PAID,
+        )
+    )
+    instance = engine.start("p", {"orderId": "o-1"})
+    engine.publish_message("paid", "o-1", {"amount": 5})
+    engine.assert_that(instance).is_waiting_at("both").has_variables(amount=5)
+    engine.publish_message("paid", "o-1", {"amount": 6})  # its message is heard already
+    engine.assert_that(instance).is_waiting_at("both")
+    engine.broadcast_signal("a")
+    engine.assert_that(instance).is_completed().has_variables(amount=5)
+    assert _replays(engine, instance.key)
+
+
+def test_a_multiple_catch_event_that_is_not_parallel_takes_the_first() -> None:
+    xml = process(
+        '<bpmn:startEvent id="s"/>'
+        + _both("intermediateCatchEvent", "both").replace('parallelMultiple="true"', "")
+        + '<bpmn:endEvent id="e"/>'
+        + chain("s", "both", "e"),
+        extra=SIGNALS + PAID,
+    )
+    engine = _engine(xml)
+    instance = engine.start("p", {"orderId": "o-1"})
+    engine.broadcast_signal("a")
+    engine.assert_that(instance).is_completed()
+
+
+def test_parallel_multiple_boundary_events_interrupting_and_not() -> None:
+    def model(cancel: str) -> str:
+        return process(
+            '<bpmn:startEvent id="s"/><bpmn:userTask id="work"/>'
+            + _both("boundaryEvent", "both", f'attachedToRef="work" cancelActivity="{cancel}"')
+            + '<bpmn:endEvent id="e"/><bpmn:endEvent id="be"/>'
+            + chain("s", "work", "e")
+            + flow("fb", "both", "be"),
+            extra=SIGNALS + PAID,
+        )
+
+    engine = _engine(model("false"))
+    instance = engine.start("p", {"orderId": "o-1"})
+    engine.broadcast_signal("a")
+    engine.broadcast_signal("a")
+    engine.assert_that(instance).has_not_passed("both")
+    engine.publish_message("paid", "o-1")
+    engine.assert_that(instance).is_waiting_at("work").has_passed("both")
+    engine.publish_message("paid", "o-1")  # waits for all of them again
+    engine.broadcast_signal("a")
+    assert engine.path(instance).count("both") == 2
+    assert _replays(engine, instance.key)
+
+    engine = _engine(model("true"))
+    instance = engine.start("p", {"orderId": "o-2"})
+    engine.publish_message("paid", "o-2")
+    engine.assert_that(instance).is_waiting_at("work")
+    engine.broadcast_signal("a")
+    engine.assert_that(instance).is_completed().has_passed("be").has_not_passed("e")
+    assert engine.user_tasks() == []
+
+
+def test_parallel_multiple_with_a_timer_and_a_signal() -> None:
+    engine = _engine(
+        process(
+            '<bpmn:startEvent id="s"/><bpmn:intermediateCatchEvent id="both"'
+            ' parallelMultiple="true"><bpmn:timerEventDefinition>'
+            '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">PT1H</bpmn:timeDuration>'
+            '</bpmn:timerEventDefinition><bpmn:signalEventDefinition signalRef="a"/>'
+            '</bpmn:intermediateCatchEvent><bpmn:endEvent id="e"/>' + chain("s", "both", "e"),
+            extra=SIGNALS,
+        )
+    )
+    instance = engine.start("p")
+    engine.clock.advance(timedelta(hours=2))
+    engine.assert_that(instance).is_waiting_at("both")
+    engine.broadcast_signal("a")
+    engine.assert_that(instance).is_completed()
+    assert _replays(engine, instance.key)

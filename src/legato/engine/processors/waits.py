@@ -93,9 +93,19 @@ def open_scope_waits(p: Processing, scope: ElementInstance, scope_id: str) -> No
                     open_wait(p, scope, start)
 
 
+def is_parallel_multiple(element: FlowNode) -> bool:
+    """Whether ``element`` is a parallel multiple event: every one of its definitions must
+    occur (once each, in any order) before it is triggered."""
+    if not isinstance(element, Event):
+        return False
+    return element.parallel_multiple and len(element.event_definitions) > 1
+
+
 def open_wait(p: Processing, owner: ElementInstance, event: FlowNode) -> None:
     """Make ``owner`` wait for the event ``event`` defines (for any of them, when it defines
-    several: the first to happen triggers it and ends the waits for the others)."""
+    several: the first to happen triggers it and ends the waits for the others; for all of
+    them when it is parallel multiple: each wait ends as its event occurs, and the last one
+    triggers it)."""
     definitions = event.event_definitions if isinstance(event, Event) else ()
     if len(definitions) > 1:
         for definition in definitions:
@@ -211,6 +221,40 @@ def trigger(
     p: Processing, owner: ElementInstance, catch: FlowNode, variables: dict[str, Any]
 ) -> None:
     """The event ``catch`` happened for ``owner``: go on from there."""
+    if is_parallel_multiple(catch):
+        _parallel_occurred(p, owner, catch, variables)
+        return
+    _trigger(p, owner, catch, variables)
+
+
+def _parallel_occurred(
+    p: Processing, owner: ElementInstance, catch: FlowNode, variables: dict[str, Any]
+) -> None:
+    """One event of a parallel multiple event occurred (its wait has ended): trigger it when
+    no wait for its other events is left. The variables of each occurrence are set as it
+    occurs: into the catch event, or for a boundary event, an event sub-process or a gateway's
+    event, from the enclosing scope."""
+    waiting = any(
+        t.element_instance_key == owner.key and t.element_id == catch.element_id
+        for t in p.state.timers.values()
+    ) or any(
+        s.element_instance_key == owner.key and s.element_id == catch.element_id
+        for s in p.state.subscriptions.values()
+    )
+    if waiting:
+        if owner.element_id == catch.element_id:
+            _take_variables(p, owner, catch, variables)
+        elif variables:
+            p.set_all_propagating(owner.parent_key or owner.key, variables)
+        return
+    _trigger(p, owner, catch, variables)
+    if not is_interrupting(catch) and owner.key in p.state.elements:
+        open_wait(p, owner, catch)  # a non-interrupting one waits for all of them again
+
+
+def _trigger(
+    p: Processing, owner: ElementInstance, catch: FlowNode, variables: dict[str, Any]
+) -> None:
     if isinstance(catch, BoundaryEvent):
         scope_key = owner.parent_key
         assert scope_key is not None
@@ -295,9 +339,9 @@ def deliver(
     """A message or signal reached a subscription: record it, end a one-off wait, trigger."""
     owner = p.state.elements[sub.element_instance_key]
     p.emit(heard)
-    if sub.interrupting:
-        p.emit(ev.SubscriptionClosed(at=p.ctx.now, subscription_key=sub.subscription_key))
     catch = p.process.element(sub.element_id)
+    if sub.interrupting or is_parallel_multiple(catch):
+        p.emit(ev.SubscriptionClosed(at=p.ctx.now, subscription_key=sub.subscription_key))
     p.guarded(owner, "activate", lambda: trigger(p, owner, catch, variables))
 
 
@@ -357,7 +401,7 @@ def evaluate_conditions(p: Processing) -> None:
                     at=p.ctx.now, subscription_key=sub.subscription_key, element_id=sub.element_id
                 )
             )
-            if sub.interrupting:
+            if sub.interrupting or is_parallel_multiple(catch):
                 p.emit(ev.SubscriptionClosed(at=p.ctx.now, subscription_key=sub.subscription_key))
             trigger(p, owner, catch, {})
 
@@ -477,6 +521,7 @@ __all__ = [
     "correlation_value",
     "evaluate_conditions",
     "is_interrupting",
+    "is_parallel_multiple",
     "open_activity_waits",
     "open_scope_waits",
     "open_wait",

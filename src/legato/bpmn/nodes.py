@@ -344,7 +344,11 @@ def _receive_task(context: ReadContext, element: Element) -> dict[str, Any]:
     message = message_definition(context, attribute(element, "messageRef"), element)
     if message.message_name is None:
         context.problem("message-name", "the receive task names no message", element)
-    return {**_activity(context, element), "message": message}
+    return {
+        **_activity(context, element),
+        "message": message,
+        "instantiate": flag(element, "instantiate", False),
+    }
 
 
 def _business_rule_task(context: ReadContext, element: Element) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from legato.model import (
     MessageEventDefinition,
     MultiInstanceLoop,
     ProcessDefinition,
+    ReceiveTask,
     SignalEventDefinition,
     StartEvent,
     SubProcess,
@@ -76,6 +77,16 @@ def _reason(process: ProcessDefinition, element: FlowNode) -> str | None:
         and not element.decision_id
     ):
         return f"business rule task '{element.element_id}' without a decision or a job"
+    # EXT.049: an instantiating receive task has no incoming sequence flow.
+    if (
+        isinstance(element, ReceiveTask)
+        and element.instantiate
+        and (element.scope_id != process.process_id or element.incoming)
+    ):
+        return (
+            f"receive task '{element.element_id}' with instantiate=\"true\" inside a "
+            "sub-process or with an incoming sequence flow"
+        )
     if not isinstance(element, Event):
         return None
     definitions = element.event_definitions

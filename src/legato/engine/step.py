@@ -28,7 +28,7 @@ from legato.engine.processors.waits import (
 from legato.engine.state import ElementInstance, InstanceState, SubscriptionState
 from legato.errors import InvalidCommandError, NotFoundError
 from legato.feel import use_limits
-from legato.model import CallActivity, FlowNode
+from legato.model import CallActivity, FlowNode, ReceiveTask
 
 
 @dataclass(slots=True)
@@ -117,6 +117,9 @@ def _start(command: cmd.StartInstance, ctx: EngineContext) -> StepResult:
         p.set_local(root.key, name, value)
     p.guarded(root, "activate", lambda: open_scope_waits(p, root, process.process_id))
     for start in starts:
+        if isinstance(start, ReceiveTask) and start.instantiate:
+            # Started by its message (see runtime.starts): it has been received.
+            p.pretriggered[(root.key, start.element_id)] = {}
         p.activate(start, root.key, None)
     p.run()
     return _result(p)

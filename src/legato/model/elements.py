@@ -365,6 +365,8 @@ class ReceiveTask(Activity):
 
     kind = ElementKind.RECEIVE_TASK
     message: MessageEventDefinition | None = None
+    instantiate: bool = False
+    """Its message starts an instance of the process, as a message start event's does."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,5 +1,9 @@
 """Start events with a trigger: timers, messages and signals that create instances.
 
+A receive task with ``instantiate="true"`` at the top of a process is subscribed like a
+message start event: its message starts an instance at the receive task, which completes at
+once with the message's variables.
+
 They belong to the latest version of a process: deploying a new version moves them there.
 """
 
@@ -13,6 +17,7 @@ from legato.engine.context import DeployedProcess
 from legato.engine.processors.waits import definition_of
 from legato.model import (
     MessageEventDefinition,
+    ReceiveTask,
     SignalEventDefinition,
     StartEvent,
     TimerEventDefinition,
@@ -49,7 +54,8 @@ def replace_start_waits(
     new_subscriptions: list[SubscriptionRecord] = []
     for element_id in process.children.get(process.process_id, ()):
         start = process.element(element_id)
-        if not isinstance(start, StartEvent):
+        instantiating = isinstance(start, ReceiveTask) and start.instantiate
+        if not (isinstance(start, StartEvent) or instantiating):
             continue
         definition = definition_of(start)
         if isinstance(definition, TimerEventDefinition):

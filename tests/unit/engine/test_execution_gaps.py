@@ -221,3 +221,41 @@ def test_parallel_multiple_with_a_timer_and_a_signal() -> None:
     engine.broadcast_signal("a")
     engine.assert_that(instance).is_completed()
     assert _replays(engine, instance.key)
+
+
+# -- receive tasks that instantiate ----------------------------------------------------------
+
+ORDER = '<bpmn:message id="order" name="order-placed"/>'
+
+
+def test_an_instantiating_receive_task_starts_the_process_when_its_message_arrives() -> None:
+    engine = _engine(
+        process(
+            '<bpmn:receiveTask id="placed" messageRef="order" instantiate="true"/>'
+            '<bpmn:userTask id="pack"/><bpmn:endEvent id="e"/>' + chain("placed", "pack", "e"),
+            extra=ORDER,
+        )
+    )
+    assert engine.instances() == []
+    engine.publish_message("order-placed", variables={"orderId": "o-7"})
+    [instance] = engine.instances()
+    engine.assert_that(instance).is_waiting_at("pack").has_passed("placed")
+    engine.assert_that(instance).has_variables(orderId="o-7")
+    assert _replays(engine, instance.key)
+    engine.publish_message("order-placed", variables={"orderId": "o-8"})
+    assert len(engine.instances()) == 2
+
+
+def test_an_instantiating_receive_task_with_an_incoming_flow_is_refused() -> None:
+    xml = process(
+        '<bpmn:startEvent id="s"/>'
+        '<bpmn:receiveTask id="placed" messageRef="order" instantiate="true"/>'
+        '<bpmn:endEvent id="e"/>' + chain("s", "placed", "e"),
+        extra=ORDER,
+    )
+    with pytest.raises(BpmnValidationError) as caught:
+        TestEngine().deploy(xml)
+    assert any(
+        i.location is not None and i.location.element_id == "placed" and "instantiate" in i.message
+        for i in caught.value.issues
+    )

@@ -235,10 +235,15 @@ class EventProcessor(ElementProcessor[Event]):
 
 
 class ReceiveTaskProcessor(ActivityProcessor):
-    """Waits for its message."""
+    """Waits for its message (received already when an instantiating one started the
+    instance)."""
 
     def execute(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
-        open_wait(p, instance, element)
+        assert instance.parent_key is not None
+        if p.pretriggered.pop((instance.parent_key, element.element_id), None) is not None:
+            p.complete(instance)
+        else:
+            open_wait(p, instance, element)
 
 
 class EventBasedGatewayProcessor(ElementProcessor[Gateway]):

@@ -226,10 +226,26 @@ def _loop(context: ReadContext, element: Element) -> LoopCharacteristics | None:
                 bpmn_child(standard, "loopCondition"), element, "the loop condition"
             ),
             test_before=flag(standard, "testBefore", False),
-            loop_maximum=int(maximum) if maximum is not None and maximum.isdigit() else None,
+            loop_maximum=_loop_maximum(context, maximum, element),
         )
     multi = bpmn_child(element, "multiInstanceLoopCharacteristics")
     return _multi_instance(context, multi, element) if multi is not None else None
+
+
+def _loop_maximum(context: ReadContext, text: str | None, element: Element) -> int | None:
+    """``loopMaximum``, the cap on the iterations (BPMN 2.0: an integer); a negative or
+    unreadable one is refused rather than read as no cap at all."""
+    if text is None:
+        return None
+    value = text.strip()
+    if not (value.isascii() and value.isdigit()):
+        context.problem(
+            "loop-maximum",
+            f"standardLoopCharacteristics loopMaximum {text!r} is not a whole number of at least 0",
+            element,
+        )
+        return None
+    return int(value)
 
 
 def _multi_instance(context: ReadContext, multi: Element, owner: Element) -> MultiInstanceLoop:

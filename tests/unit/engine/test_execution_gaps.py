@@ -259,3 +259,42 @@ def test_an_instantiating_receive_task_with_an_incoming_flow_is_refused() -> Non
         i.location is not None and i.location.element_id == "placed" and "instantiate" in i.message
         for i in caught.value.issues
     )
+
+
+# -- loop maximum ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("maximum", ["-1", "three", "2.5", "1e3"])
+def test_a_negative_or_unreadable_loop_maximum_is_refused_naming_element_and_attribute(
+    maximum: str,
+) -> None:
+    xml = process(
+        '<bpmn:startEvent id="s"/><bpmn:task id="again">'
+        f'<bpmn:standardLoopCharacteristics loopMaximum="{maximum}">'
+        '<bpmn:loopCondition xsi:type="bpmn:tFormalExpression">=true</bpmn:loopCondition>'
+        '</bpmn:standardLoopCharacteristics></bpmn:task><bpmn:endEvent id="e"/>'
+        + chain("s", "again", "e")
+    )
+    engine = TestEngine()
+    with pytest.raises(BpmnValidationError) as caught:
+        engine.deploy(xml)
+    assert any(
+        i.location is not None and i.location.element_id == "again" and "loopMaximum" in i.message
+        for i in caught.value.issues
+    ), caught.value.issues
+    assert engine.instances() == []
+
+
+def test_a_loop_maximum_caps_an_endless_loop() -> None:
+    engine = _engine(
+        process(
+            '<bpmn:startEvent id="s"/><bpmn:task id="again">'
+            '<bpmn:standardLoopCharacteristics loopMaximum=" 3 ">'
+            '<bpmn:loopCondition xsi:type="bpmn:tFormalExpression">=true</bpmn:loopCondition>'
+            '</bpmn:standardLoopCharacteristics></bpmn:task><bpmn:endEvent id="e"/>'
+            + chain("s", "again", "e")
+        )
+    )
+    instance = engine.start("p")
+    engine.assert_that(instance).is_completed()
+    assert engine.path(instance).count("again") == 3

@@ -56,6 +56,29 @@ def cycle(value: Any, now: datetime) -> Schedule:
     return Schedule(_next_cron(text, now), UNBOUNDED, text)
 
 
+def next_occurrence(value: Any, now: datetime) -> Schedule:
+    """A ``timeCycle`` read as a moment, as an intermediate catch event reads it: the first
+    occurrence of the cycle at or after ``now``, once.
+
+    The BPMN timer intermediate event is a delay "based on a specific time-date or a specific
+    cycle (e.g., every Monday at 9am)", and its token leaves at the first firing; Camunda 7
+    does the same. ``R4/PT1S`` is due a second after ``now``; ``R/2020-01-06T09:00Z/P7D`` at
+    the next Monday 09:00; a cron expression at its next match.
+
+    Raises:
+        TimerError: the cycle cannot be read, or its last occurrence has passed.
+    """
+    schedule = cycle(value, now)
+    if schedule.due_at >= now or schedule.cycle is None or not schedule.cycle.startswith("R"):
+        return Schedule(schedule.due_at)
+    count, start, interval = _repeating(schedule.cycle, now)
+    assert start is not None  # only a cycle with a start can begin in the past
+    passed = -((start - now) // interval)  # occurrences before now, rounded up
+    if count is not None and passed >= count:
+        raise TimerError(f"the last occurrence of the cycle {schedule.cycle!r} has passed")
+    return Schedule(start + passed * interval)
+
+
 def next_firing(schedule_cycle: str, previous_due: datetime, now: datetime) -> datetime:
     """The firing after ``previous_due`` of a cycle (never in the past of ``now``... for cron)."""
     text = schedule_cycle.strip()

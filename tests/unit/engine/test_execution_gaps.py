@@ -298,3 +298,59 @@ def test_a_loop_maximum_caps_an_endless_loop() -> None:
     instance = engine.start("p")
     engine.assert_that(instance).is_completed()
     assert engine.path(instance).count("again") == 3
+
+
+# -- timer cycles on intermediate catch events ----------------------------------------------------
+
+
+def _cycle_catch(cycle: str) -> str:
+    return process(
+        '<bpmn:startEvent id="s"/><bpmn:intermediateCatchEvent id="tick">'
+        '<bpmn:timerEventDefinition><bpmn:timeCycle xsi:type="bpmn:tFormalExpression">'
+        f"{cycle}</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>"
+        '<bpmn:endEvent id="e"/>' + chain("s", "tick", "e")
+    )
+
+
+def _timer_firings(engine: TestEngine, key: int) -> int:
+    return sum(1 for entry in engine.history(key) if entry.event_type == "TimerTriggered")
+
+
+def test_a_cycle_on_a_catch_event_waits_for_its_first_occurrence_and_fires_once() -> None:
+    engine = _engine(_cycle_catch("R4/PT1S"))
+    instance = engine.start("p")
+    engine.assert_that(instance).is_waiting_at("tick")
+    engine.clock.advance(timedelta(seconds=10))
+    engine.assert_that(instance).is_completed()
+    assert _timer_firings(engine, instance.key) == 1
+    assert engine.state(instance.key).timers == {}
+
+
+def test_a_cycle_that_began_in_the_past_waits_for_its_next_occurrence() -> None:
+    # The virtual clock starts on Wednesday 2025-01-01 00:00 UTC; the cycle is every Monday
+    # at 09:00 from 2020-01-06.
+    engine = _engine(_cycle_catch("R/2020-01-06T09:00:00Z/P7D"))
+    instance = engine.start("p")
+    engine.clock.advance(timedelta(days=5, hours=8))
+    engine.assert_that(instance).is_waiting_at("tick")
+    engine.clock.advance(timedelta(hours=2))
+    engine.assert_that(instance).is_completed()
+    assert _timer_firings(engine, instance.key) == 1
+    assert _replays(engine, instance.key)
+
+
+def test_a_cron_cycle_on_a_catch_event_waits_for_the_next_match() -> None:
+    engine = _engine(_cycle_catch("0 0 10 * * MON-FRI"))
+    instance = engine.start("p")
+    engine.clock.advance(timedelta(hours=9))
+    engine.assert_that(instance).is_waiting_at("tick")
+    engine.clock.advance(timedelta(hours=2))
+    engine.assert_that(instance).is_completed()
+
+
+def test_a_cycle_whose_last_occurrence_has_passed_is_an_incident_naming_the_timer() -> None:
+    engine = _engine(_cycle_catch("R2/2020-01-01T00:00:00Z/P1D"))
+    instance = engine.start("p")
+    [incident] = engine.incidents(instance_key=instance.key)
+    assert incident.element_id == "tick"
+    assert "last occurrence" in incident.message

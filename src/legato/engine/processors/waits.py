@@ -28,6 +28,7 @@ from legato.model import (
     EventBasedGateway,
     EventDefinition,
     FlowNode,
+    IntermediateCatchEvent,
     MessageEventDefinition,
     ReceiveTask,
     SignalEventDefinition,
@@ -196,7 +197,11 @@ def _schedule(
         if definition.time_duration is not None:
             return timers.after_duration(p.evaluate(definition.time_duration, owner.key), p.ctx.now)
         if definition.time_cycle is not None:
-            return timers.cycle(p.evaluate(definition.time_cycle, owner.key), p.ctx.now)
+            value = p.evaluate(definition.time_cycle, owner.key)
+            if isinstance(event, IntermediateCatchEvent):
+                # Its token leaves at the first firing: it waits for the cycle's next occurrence.
+                return timers.next_occurrence(value, p.ctx.now)
+            return timers.cycle(value, p.ctx.now)
     except timers.TimerError as exc:
         raise IncidentError("timer", f"timer '{event.element_id}': {exc}") from exc
     raise IncidentError("timer", f"timer '{event.element_id}' has no date, duration or cycle")

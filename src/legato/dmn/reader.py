@@ -26,6 +26,8 @@ from legato.dmn.model import (
 )
 from legato.dmn.types import TypeRegistry
 from legato.errors import BpmnParseError, DmnParseError, SourceLocation
+from legato.feel import FeelSyntaxError
+from legato.feel.lexer import Kind, tokenize
 
 
 def parse_root(source: ModelSource) -> tuple[etree._Element, str | None]:
@@ -92,9 +94,18 @@ def _names(root: etree._Element) -> set[str]:
     for element in root.iter():
         if isinstance(element.tag, str):
             name = element.get("name") or element.get("iteratorVariable")
-            if name and name.strip() and "." not in name:  # dotted names read as paths
+            if name and name.strip() and not _reads_as_path(name):
                 names.add(" ".join(name.split()))
     return names
+
+
+def _reads_as_path(name: str) -> bool:
+    """Whether FEEL reads ``name`` as a path (``a.b``); a dot inside a number, as in
+    ``decision A 2.1``, is part of the name."""
+    try:
+        return any(token.kind is Kind.OP and token.text == "." for token in tokenize(name))
+    except FeelSyntaxError:
+        return False
 
 
 def _import(c: Compiler, element: etree._Element) -> Import:

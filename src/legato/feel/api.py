@@ -306,7 +306,9 @@ def evaluate(
 
 
 def evaluate_range_literal(text: str) -> Range | None:
-    """The range a string such as ``"[1..10)"`` or ``"<= 5"`` denotes (for ``range()``)."""
+    """The range a string such as ``"[1..10)"`` denotes (for ``range()``); None for anything
+    else, a comparison such as ``">= 10"`` included: that is a unary test, not a range
+    literal (DMN TCK 1156)."""
     try:
         node = parse_unary_tests(text.strip(), _KNOWN)
     except FeelSyntaxError:
@@ -314,31 +316,15 @@ def evaluate_range_literal(text: str) -> Range | None:
     if len(node.tests) != 1 or node.negated or node.wildcard:
         return None
     test = node.tests[0]
-    if not _is_constant(test.operand):
+    if test.op is not None or not _is_constant(test.operand):
         return None
     value = Compiler(text, BUILTINS).compile(test.operand)(Scope(Run(), {}))
-    if test.op is None:
-        if not isinstance(value, Range) or value.start is None or value.end is None:
-            return None
-        if value.start is not None and value.end is not None:
-            order = compare(value.start, value.end)
-            if order is None or order > 0:
-                return None
-        return value
-    return _comparison_range(test.op, value)
-
-
-def _comparison_range(op: str, value: Any) -> Range | None:
-    if value is None:
+    if not isinstance(value, Range) or value.start is None or value.end is None:
         return None
-    shapes = {
-        "<": Range(None, value, False, False),
-        "<=": Range(None, value, False, True),
-        ">": Range(value, None, False, False),
-        ">=": Range(value, None, True, False),
-        "=": Range(value, value, True, True),
-    }
-    return shapes.get(op)
+    order = compare(value.start, value.end)
+    if order is None or order > 0:
+        return None
+    return value
 
 
 def _is_constant(node: ast.Node) -> bool:

@@ -176,6 +176,8 @@ class RangeNode(Node):
     end: Node | None
     start_included: bool
     end_included: bool
+    comparison: str | None = None
+    """The operator of a range written as a comparison, ``(= 10)`` or ``(< 10)``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -342,12 +342,15 @@ class Compiler:
             return self._simple_quantified(names[0], sources[0], condition, every)
 
         def evaluate(scope: Scope) -> bool | None:
+            undecided = False
             for bound in combinations(scope, names, sources, None):
                 if bound is None:
                     return None
-                if (condition(bound) is True) != every:
+                holds = condition(bound)
+                if holds is (not every):
                     return not every
-            return every
+                undecided = undecided or _not_boolean(scope, holds)
+            return None if undecided else every
 
         return evaluate
 
@@ -365,12 +368,15 @@ class Compiler:
             budget = run.budget or run.open_budget()
             left = spend(budget, items)
             child = scope.child
+            undecided = False
             for item in items:
                 left -= 1
-                if (condition(child({name: item})) is True) != every:
+                holds = condition(child({name: item}))
+                if holds is (not every):
                     budget.iterations += left
                     return not every
-            return every
+                undecided = undecided or _not_boolean(scope, holds)
+            return None if undecided else every
 
         return evaluate
 
@@ -419,6 +425,7 @@ class Compiler:
         start = self.compile(node.start) if node.start is not None else None
         end = self.compile(node.end) if node.end is not None else None
         included = node.start_included, node.end_included
+        comparison = node.comparison
 
         def evaluate(scope: Scope) -> Range | None:
             low = start(scope) if start else None
@@ -429,7 +436,7 @@ class Compiler:
             if low is not None and high is not None and compare(low, high) is None:
                 scope.run.warn(f"range endpoints {type_name(low)} and {type_name(high)} differ")
                 return None
-            return Range(low, high, *included)
+            return Range(low, high, *included, comparison)
 
         return evaluate
 
@@ -563,6 +570,16 @@ class Compiler:
             return _value_test(value, expected)
 
         return evaluate
+
+
+def _not_boolean(scope: Scope, holds: Any) -> bool:
+    """Whether a ``satisfies`` value leaves a quantified expression undecided (null): as with
+    ``and`` and ``or``, null does; any other value that is not a boolean is an error too."""
+    if isinstance(holds, bool):
+        return False
+    if holds is not None:
+        scope.run.error(f"satisfies gave {type_name(holds)}, not a boolean")
+    return True
 
 
 def _comparison_test(operator: Callable[[Any, Any], Any], operand: Evaluator) -> Tester:

@@ -220,10 +220,10 @@ class _Parser(TokenStream):
         bound = self.nested(lambda: self.expression(_COMPARE))
         self.expect(")")
         if op == "=":
-            return ast.RangeNode(pos, bound, bound, True, True)
+            return ast.RangeNode(pos, bound, bound, True, True, op)
         if op.startswith("<"):
-            return ast.RangeNode(pos, None, bound, False, op == "<=")
-        return ast.RangeNode(pos, bound, None, op == ">=", False)
+            return ast.RangeNode(pos, None, bound, False, op == "<=", op)
+        return ast.RangeNode(pos, bound, None, op == ">=", False, op)
 
     def list_or_range(self) -> ast.Node:
         open_token = self.advance()

@@ -158,6 +158,8 @@ def _sequence_equals(left: list[Any], right: list[Any]) -> bool | None:
 def _range_equals(left: Range, right: Range) -> bool | None:
     if (left.start_included, left.end_included) != (right.start_included, right.end_included):
         return False
+    if left.comparison != right.comparison:
+        return False
     start, end = equals(left.start, right.start), equals(left.end, right.end)
     if start is False or end is False:
         return False

@@ -6,7 +6,7 @@ import datetime as dt
 import decimal
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -54,6 +54,10 @@ class Range:
     """Whether the lower endpoint belongs to the range."""
     end_included: bool = True
     """Whether the upper endpoint belongs to the range."""
+    comparison: str | None = field(default=None, compare=False)
+    """The operator of a range written as a comparison (``(= 10)``, ``(< 10)``): FEEL equality
+    holds only between ranges written alike, so ``(=10) = [10..10]`` is false (DMN TCK 0068).
+    Python equality ignores it."""
 
     def __str__(self) -> str:
         left = "[" if self.start_included else "("

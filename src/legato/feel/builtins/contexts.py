@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from legato.feel.builtins.registry import builtin, fail
+from legato.feel.builtins.registry import builtin, fail, null_error
 from legato.feel.runtime import Run
+from legato.feel.semantics import type_name
 
 
 @builtin("get value", "m: context", "key: string")
@@ -15,9 +16,12 @@ def get_value(context: dict[str, Any], key: str) -> Any:
 
 @builtin("get value", "m: context", "keys: list")
 def get_value_path(context: dict[str, Any], keys: list[Any]) -> Any:
+    # A single key that is not a string arrives here as a one-item list.
     value: Any = context
     for key in keys:
-        if not isinstance(value, dict) or not isinstance(key, str):
+        if not isinstance(key, str):
+            raise null_error(f"a context key must be a string, got {type_name(key)}")
+        if not isinstance(value, dict):
             return None
         value = value.get(key)
     return value

@@ -100,7 +100,8 @@ def _escape(pattern: str, index: int, in_class: bool) -> tuple[str, int]:
 
 
 def _property(match: re.Match[str], in_class: bool) -> str:
-    negated, name = match[1] == "P", match[2].replace(" ", "")
+    # White space inside the braces is an error, unless the x flag has removed it already.
+    negated, name = match[1] == "P", match[2]
     if name in _BLOCKS:
         if in_class:
             if negated:
@@ -108,8 +109,8 @@ def _property(match: re.Match[str], in_class: bool) -> str:
             return _BLOCKS[name]
         return f"[{'^' if negated else ''}{_BLOCKS[name]}]"
     category = _CATEGORIES.get(name) or _CATEGORIES.get(name[:1])
-    if category is None:
-        raise fail(f"unsupported character property {match[0]!r}")
+    if category is None or not name.isalnum():
+        raise fail(f"invalid or unsupported character property {match[0]!r}")
     if in_class:
         raise fail(f"character property {match[0]!r} inside a class is not supported")
     return f"(?!{category})[\\s\\S]" if negated else category

@@ -223,6 +223,30 @@ def test_parallel_multiple_with_a_timer_and_a_signal() -> None:
     assert _replays(engine, instance.key)
 
 
+def test_a_parallel_multiple_event_sub_process_start_waits_for_all_its_events() -> None:
+    engine = _engine(
+        process(
+            '<bpmn:startEvent id="s"/><bpmn:userTask id="work"/><bpmn:endEvent id="e"/>'
+            + chain("s", "work", "e")
+            + '<bpmn:subProcess id="esp" triggeredByEvent="true">'
+            + _both("startEvent", "both", 'isInterrupting="false"')
+            + '<bpmn:endEvent id="espe"/>'
+            + flow("fe", "both", "espe")
+            + "</bpmn:subProcess>",
+            extra=SIGNALS + PAID,
+        )
+    )
+    instance = engine.start("p", {"orderId": "o-3"})
+    engine.broadcast_signal("a")
+    engine.assert_that(instance).has_not_passed("esp")
+    engine.publish_message("paid", "o-3", {"amount": 3})
+    engine.assert_that(instance).is_waiting_at("work").has_passed("esp")
+    engine.broadcast_signal("a")
+    engine.publish_message("paid", "o-3")
+    assert engine.path(instance).count("esp") == 2
+    assert _replays(engine, instance.key)
+
+
 # -- receive tasks that instantiate ----------------------------------------------------------
 
 ORDER = '<bpmn:message id="order" name="order-placed"/>'
@@ -354,27 +378,3 @@ def test_a_cycle_whose_last_occurrence_has_passed_is_an_incident_naming_the_time
     [incident] = engine.incidents(instance_key=instance.key)
     assert incident.element_id == "tick"
     assert "last occurrence" in incident.message
-
-
-def test_a_parallel_multiple_event_sub_process_start_waits_for_all_its_events() -> None:
-    engine = _engine(
-        process(
-            '<bpmn:startEvent id="s"/><bpmn:userTask id="work"/><bpmn:endEvent id="e"/>'
-            + chain("s", "work", "e")
-            + '<bpmn:subProcess id="esp" triggeredByEvent="true">'
-            + _both("startEvent", "both", 'isInterrupting="false"')
-            + '<bpmn:endEvent id="espe"/>'
-            + flow("fe", "both", "espe")
-            + "</bpmn:subProcess>",
-            extra=SIGNALS + PAID,
-        )
-    )
-    instance = engine.start("p", {"orderId": "o-3"})
-    engine.broadcast_signal("a")
-    engine.assert_that(instance).has_not_passed("esp")
-    engine.publish_message("paid", "o-3", {"amount": 3})
-    engine.assert_that(instance).is_waiting_at("work").has_passed("esp")
-    engine.broadcast_signal("a")
-    engine.publish_message("paid", "o-3")
-    assert engine.path(instance).count("esp") == 2
-    assert _replays(engine, instance.key)

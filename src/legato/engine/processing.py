@@ -63,6 +63,8 @@ class Processing:
         """Signals thrown in this step, for the catch events entered later in it."""
         self.pretriggered: dict[tuple[int, str], dict[str, Any]] = {}
         """Catch events entered after their event already happened (event-based gateway)."""
+        self.loop_rounds: dict[tuple[int, str], int] = {}
+        """Standard loop iterations begun in this step, by (scope key, element id)."""
         self._agenda: deque[Callable[[], None]] = deque()
         self._conditions_dirty = False
 

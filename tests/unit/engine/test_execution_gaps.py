@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bpmn_helpers import chain, flow, process
+from legato.engine.processors import base
 from legato.errors import BpmnValidationError
 from legato.testing import TestEngine
 
@@ -322,6 +323,27 @@ def test_a_loop_maximum_caps_an_endless_loop() -> None:
     instance = engine.start("p")
     engine.assert_that(instance).is_completed()
     assert engine.path(instance).count("again") == 3
+
+
+def test_a_loop_that_never_waits_and_never_ends_stops_with_an_incident(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(base, "MAX_LOOP_ROUNDS_PER_STEP", 50)
+    engine = _engine(
+        process(
+            '<bpmn:startEvent id="s"/><bpmn:task id="again">'
+            "<bpmn:standardLoopCharacteristics>"
+            '<bpmn:loopCondition xsi:type="bpmn:tFormalExpression">=true</bpmn:loopCondition>'
+            '</bpmn:standardLoopCharacteristics></bpmn:task><bpmn:endEvent id="e"/>'
+            + chain("s", "again", "e")
+        )
+    )
+    instance = engine.start("p")
+    [incident] = engine.incidents(instance_key=instance.key)
+    assert incident.element_id == "again"
+    assert "ran 50 times without waiting" in incident.message
+    assert engine.path(instance).count("again") == 50
+    assert _replays(engine, instance.key)
 
 
 # -- timer cycles on intermediate catch events ----------------------------------------------------

@@ -100,9 +100,10 @@ class ActivityProcessor(ElementProcessor[Activity]):
             return
         loop = element.loop
         if isinstance(loop, StandardLoop) and self._loops_again(p, instance, loop):
-            self.map_outputs(p, instance, element)
             scope_key = instance.parent_key
             assert scope_key is not None
+            _count_round(p, scope_key, element)
+            self.map_outputs(p, instance, element)
             p.finish(instance, [])
             p.activate(element, scope_key, instance.flow_id, max(instance.loop_counter, 1) + 1)
             return
@@ -115,6 +116,23 @@ class ActivityProcessor(ElementProcessor[Activity]):
         if loop.loop_maximum is not None and counter >= loop.loop_maximum:
             return False
         return _loop_condition(p, instance, loop)
+
+
+MAX_LOOP_ROUNDS_PER_STEP = 10_000
+"""Iterations a standard loop may run without waiting for anything (a job, a person, a
+timer): past them it stops with an incident rather than loop for ever within one step."""
+
+
+def _count_round(p: Processing, scope_key: int, element: Activity) -> None:
+    slot = (scope_key, element.element_id)
+    rounds = p.loop_rounds.get(slot, 0) + 1
+    if rounds > MAX_LOOP_ROUNDS_PER_STEP:
+        raise IncidentError(
+            "loop",
+            f"standard loop '{element.element_id}' ran {MAX_LOOP_ROUNDS_PER_STEP} times without "
+            "waiting and its condition still holds (give it a loopMaximum?)",
+        )
+    p.loop_rounds[slot] = rounds
 
 
 def _loop_condition(p: Processing, instance: ElementInstance, loop: StandardLoop) -> bool:

@@ -106,6 +106,43 @@ def test_behavior_complex_throws_the_events_whose_condition_holds() -> None:
     assert _replays(engine, instance.key)
 
 
+def test_behavior_can_send_a_message_and_throw_an_error() -> None:
+    xml = (
+        process(
+            '<bpmn:startEvent id="s"/><bpmn:task id="t">'
+            '<bpmn:multiInstanceLoopCharacteristics isSequential="true" behavior="Complex">'
+            "<bpmn:loopCardinality>3</bpmn:loopCardinality>"
+            "<bpmn:complexBehaviorDefinition>"
+            '<bpmn:condition xsi:type="bpmn:tFormalExpression">=true</bpmn:condition>'
+            '<bpmn:event><bpmn:messageEventDefinition messageRef="tick"/></bpmn:event>'
+            "</bpmn:complexBehaviorDefinition><bpmn:complexBehaviorDefinition>"
+            '<bpmn:condition xsi:type="bpmn:tFormalExpression">=loopCounter = 2</bpmn:condition>'
+            '<bpmn:event><bpmn:errorEventDefinition errorRef="enough"/></bpmn:event>'
+            "</bpmn:complexBehaviorDefinition></bpmn:multiInstanceLoopCharacteristics></bpmn:task>"
+            '<bpmn:boundaryEvent id="stop" attachedToRef="t">'
+            '<bpmn:errorEventDefinition errorRef="enough"/></bpmn:boundaryEvent>'
+            '<bpmn:endEvent id="e"/><bpmn:endEvent id="se"/>'
+            + chain("s", "t", "e")
+            + flow("fs", "stop", "se"),
+            extra='<bpmn:message id="tick" name="tick"/>'
+            '<bpmn:error id="enough" errorCode="ENOUGH"/>',
+        )
+        .replace("</bpmn:definitions>", "")
+        .rstrip()
+        + '<bpmn:process id="counter" isExecutable="true">'
+        '<bpmn:startEvent id="cs"><bpmn:messageEventDefinition messageRef="tick"/>'
+        '</bpmn:startEvent><bpmn:endEvent id="ce"/>'
+        + chain("cs", "ce", prefix="c")
+        + "</bpmn:process></bpmn:definitions>"
+    )
+    engine = _engine(xml)
+    instance = engine.start("p")
+    engine.run_until_idle()
+    engine.assert_that(instance).is_completed().has_passed("se").has_not_passed("e")
+    started = [i for i in engine.instances() if i.process_id == "counter"]
+    assert len(started) == 2  # one message for each instance that completed or ended
+
+
 def test_behavior_throwing_an_event_it_cannot_throw_is_refused_naming_the_element() -> None:
     xml = _mi_with_signal_boundary(
         'behavior="Complex"',

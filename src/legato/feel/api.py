@@ -12,7 +12,7 @@ from typing import Any
 from legato.feel import ast
 from legato.feel.builtins import BUILTINS
 from legato.feel.compiler import Compiler, Evaluator, Tester
-from legato.feel.errors import FeelLimitError, FeelSyntaxError
+from legato.feel.errors import FeelAssertionError, FeelLimitError, FeelSyntaxError
 from legato.feel.limits import FeelLimits, check_result
 from legato.feel.names import NameTable
 from legato.feel.parser import parse_expression, parse_unary_tests
@@ -66,6 +66,8 @@ def _run_guarded(run: Run, action: Callable[[], Any], source: str) -> Any:
         if error.expression is None:
             error.expression = source
         raise
+    except FeelAssertionError as error:  # assert() fails the whole evaluation
+        run.warn(f"assert(): {error}")
     except RecursionError:  # Python's stack ran out before the nesting limit did
         raise FeelLimitError("depth", run.limits.depth, source, stack=True) from None
     except Exception as error:  # evaluation must never raise: report the failure instead

@@ -208,18 +208,28 @@ def close_waits(p: Processing, owner: ElementInstance, only: set[str] | None = N
 
 
 def trigger(
-    p: Processing, owner: ElementInstance, catch: FlowNode, variables: dict[str, Any]
+    p: Processing,
+    owner: ElementInstance,
+    catch: FlowNode,
+    variables: dict[str, Any],
+    for_mappings: dict[str, Any] | None = None,
 ) -> None:
-    """The event ``catch`` happened for ``owner``: go on from there."""
+    """The event ``catch`` happened for ``owner``: go on from there.
+
+    ``for_mappings`` are variables that only the output mappings of a catching boundary or
+    start event see (Zeebe's ``errorCode``, ``errorMessage`` and ``escalationCode``): they
+    are local to the event's instance and end with it.
+    """
     if isinstance(catch, BoundaryEvent):
         scope_key = owner.parent_key
         assert scope_key is not None
         if catch.cancel_activity:
             p.terminate(owner)
         boundary = p.activate(catch, scope_key, None)
+        _mapping_variables(p, boundary, catch, for_mappings)
         _take_variables(p, boundary, catch, variables)
     elif isinstance(catch, StartEvent):
-        _start_event_sub_process(p, owner, catch, variables)
+        _start_event_sub_process(p, owner, catch, variables, for_mappings)
     elif owner.key in p.state.elements and isinstance(
         p.process.element(owner.element_id), EventBasedGateway
     ):
@@ -238,6 +248,14 @@ def trigger(
         p.complete(owner)
 
 
+def _mapping_variables(
+    p: Processing, instance: ElementInstance, catch: FlowNode, variables: dict[str, Any] | None
+) -> None:
+    if variables and catch.output_mappings:
+        for name, value in variables.items():
+            p.set_local(instance.key, name, value)
+
+
 def _take_variables(
     p: Processing, instance: ElementInstance, catch: FlowNode, variables: dict[str, Any]
 ) -> None:
@@ -251,7 +269,11 @@ def _take_variables(
 
 
 def _start_event_sub_process(
-    p: Processing, scope: ElementInstance, start: StartEvent, variables: dict[str, Any]
+    p: Processing,
+    scope: ElementInstance,
+    start: StartEvent,
+    variables: dict[str, Any],
+    for_mappings: dict[str, Any] | None = None,
 ) -> None:
     sub_process = p.process.element(start.scope_id)
     if start.is_interrupting:
@@ -274,7 +296,7 @@ def _start_event_sub_process(
 
     def enter() -> None:
         if esp.key in p.state.elements:
-            p.activate(start, esp.key, None)
+            _mapping_variables(p, p.activate(start, esp.key, None), start, for_mappings)
 
     p.later(enter)
 
@@ -390,7 +412,7 @@ def throw_error(
         values[definition.code_variable] = code
     if definition.message_variable:
         values[definition.message_variable] = message
-    trigger(p, owner, catch, values)
+    trigger(p, owner, catch, values, {"errorCode": code, "errorMessage": message})
     return True
 
 
@@ -412,7 +434,7 @@ def throw_escalation(p: Processing, source: ElementInstance, code: str) -> bool:
     definition = definition_of(catch)
     assert isinstance(definition, EscalationEventDefinition)
     values = {definition.code_variable: code} if definition.code_variable else {}
-    trigger(p, owner, catch, values)
+    trigger(p, owner, catch, values, {"escalationCode": code})
     return True
 
 

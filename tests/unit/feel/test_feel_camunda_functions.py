@@ -266,6 +266,11 @@ def test_from_json_refuses_what_is_not_json(text: str) -> None:
     assert result.warnings and result.warnings[0].startswith("from json():")
 
 
+def test_json_functions_take_named_arguments() -> None:
+    assert feel.evaluate('from json(value: "[1]")') == [1]
+    assert feel.evaluate("to json(value: [true])") == "[true]"
+
+
 def test_json_round_trip() -> None:
     value = feel.evaluate('from json(to json({a: [1, "x", null, true], b: {c: 2.50}}))')
     assert value == {"a": [1, "x", None, True], "b": {"c": Decimal("2.5")}}

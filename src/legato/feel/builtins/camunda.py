@@ -171,7 +171,7 @@ def _write_json(value: Any, out: list[str]) -> None:
 _TEXT_VALUES = (dt.date, dt.time, dt.timedelta, FarDate, YearsMonthsDuration, Range)
 
 
-@builtin("from json", "json: string", needs_run=True)
+@builtin("from json", "value: string", needs_run=True)
 def from_json(run: Run, text: str) -> Any:
     try:
         value = json.loads(

@@ -10,7 +10,12 @@ import pytest
 
 from bpmn_helpers import chain, flow, process, service
 from legato import dmn
-from legato.errors import BpmnValidationError, DmnValidationError
+from legato.errors import (
+    BpmnValidationError,
+    DmnValidationError,
+    ModelValidationError,
+    ValidationIssue,
+)
 from legato.testing import TestEngine
 
 
@@ -27,16 +32,23 @@ def _gateway(condition: str) -> str:
 def test_an_unknown_function_in_a_condition_is_refused_naming_file_element_and_function(
     tmp_path: Path,
 ) -> None:
-    path = tmp_path / "order.bpmn"
-    path.write_text(_gateway("is definde(customer)"))
-    with pytest.raises(BpmnValidationError) as raised:
+    issue, text = _refusal(tmp_path / "order.bpmn", _gateway("is definde(customer)"))
+    assert issue.location.element_id == "when"
+    assert "'is definde()'" in issue.message
+    assert "order.bpmn" in text and "'when'" in text
+
+
+def _refusal(path: Path, xml: str) -> tuple[ValidationIssue, str]:
+    """The one issue for which deploying ``xml`` from ``path`` is refused, and the error."""
+    path.write_text(xml)
+    with pytest.raises(ModelValidationError) as raised:
         TestEngine().deploy(path)
     [issue] = raised.value.issues
     assert issue.rule == "unknown-function"
-    assert issue.location.file is not None and issue.location.file.endswith("order.bpmn")
-    assert issue.location.element_id == "when"
-    assert "'is definde()'" in issue.message
-    assert "order.bpmn" in str(raised.value) and "'when'" in str(raised.value)
+    assert issue.location.file is not None and issue.location.file.endswith(path.name)
+    kind = DmnValidationError if path.suffix == ".dmn" else BpmnValidationError
+    assert isinstance(raised.value, kind)
+    return issue, str(raised.value)
 
 
 ZEEBE_SCRIPT = (
@@ -139,13 +151,9 @@ def test_a_decision_calling_an_unknown_function_is_refused_at_deployment(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "pricing.dmn"
-    path.write_text(_decision_model("double it(3) + tripel(2)"))
-    with pytest.raises(DmnValidationError) as raised:
-        TestEngine().deploy(path)
-    [issue] = raised.value.issues
-    assert issue.rule == "unknown-function" and issue.location.element_id == "price"
+    issue, _ = _refusal(path, _decision_model("double it(3) + tripel(2)"))
+    assert issue.location.element_id == "price"
     assert "decision 'Price'" in issue.message and "'tripel()'" in issue.message
-    assert issue.location.file is not None and issue.location.file.endswith("pricing.dmn")
     # read on its own, the model still evaluates: the call is null with a warning
     result = dmn.load(path).evaluate("Price", {})
     assert result.value is None

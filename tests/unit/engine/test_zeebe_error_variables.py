@@ -23,15 +23,20 @@ def _boundary(outputs: str) -> str:
     )
 
 
-def _payment(outputs: str) -> TestEngine:
+ASK = '<bpmn:userTask id="ask_for_other_card"/>'
+
+
+def _payment(
+    outputs: str, handler: str = ASK, handler_id: str = "ask_for_other_card", message: str = "no"
+) -> TestEngine:
     xml = process(
         '<bpmn:startEvent id="s"/>'
         + service("charge", "charge")
         + _boundary(outputs)
-        + '<bpmn:endEvent id="e"/><bpmn:userTask id="ask_for_other_card"/>'
-        '<bpmn:endEvent id="e2"/>'
+        + '<bpmn:endEvent id="e"/><bpmn:endEvent id="e2"/>'
+        + handler
         + chain("s", "charge", "e")
-        + chain("failed", "ask_for_other_card", "e2", prefix="b"),
+        + chain("failed", handler_id, "e2", prefix="b"),
         extra=ERROR,
     )
     engine = TestEngine()
@@ -39,7 +44,7 @@ def _payment(outputs: str) -> TestEngine:
 
     @engine.task("charge")
     def charge(job: Job) -> None:
-        raise BpmnError("CARD_DECLINED", "insufficient funds")
+        raise BpmnError("CARD_DECLINED", message)
 
     return engine
 
@@ -50,7 +55,7 @@ def test_an_error_boundary_event_maps_the_error_code_and_message() -> None:
     engine.run_until_idle()
     assert engine.incidents() == []
     engine.assert_that(instance).is_waiting_at("ask_for_other_card").has_variables(
-        failureCode="CARD_DECLINED", failureMessage="insufficient funds"
+        failureCode="CARD_DECLINED", failureMessage="no"
     )
     variables = engine.instance(instance.key).variables
     assert "errorCode" not in variables and "errorMessage" not in variables
@@ -66,21 +71,12 @@ def test_without_output_mappings_the_error_variables_are_not_set() -> None:
 
 
 def test_the_error_variables_are_not_visible_after_the_catch_event() -> None:
-    xml = process(
-        '<bpmn:startEvent id="s"/>'
-        + service("charge", "charge")
-        + _boundary(OUTPUTS)
-        + '<bpmn:endEvent id="e"/><bpmn:endEvent id="e2"/>'
-        + '<bpmn:scriptTask id="later"><bpmn:extensionElements>'
+    script = (
+        '<bpmn:scriptTask id="later"><bpmn:extensionElements>'
         '<zeebe:script expression="=is defined(errorCode)" resultVariable="seen"/>'
         "</bpmn:extensionElements></bpmn:scriptTask>"
-        + chain("s", "charge", "e")
-        + chain("failed", "later", "e2", prefix="b"),
-        extra=ERROR,
     )
-    engine = TestEngine()
-    engine.deploy(xml)
-    engine.register("charge", lambda job: (_ for _ in ()).throw(BpmnError("CARD_DECLINED")))
+    engine = _payment(OUTPUTS, script, "later", message="")
     instance = engine.start("p")
     engine.run_until_idle()
     engine.assert_that(instance).is_completed().has_variables(

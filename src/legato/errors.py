@@ -4,8 +4,10 @@
 LegatoError
 ├── ModelError                  a model cannot be read or deployed
 │   ├── BpmnParseError          malformed or hostile XML, or XML that is not BPMN
-│   ├── BpmnValidationError     a model that breaks a BPMN rule (carries every issue found)
-│   └── DmnParseError           malformed or hostile XML, or XML that is not DMN
+│   ├── DmnParseError           malformed or hostile XML, or XML that is not DMN
+│   └── ModelValidationError    a model that breaks rules (carries every issue found)
+│       ├── BpmnValidationError a BPMN model that breaks a BPMN rule
+│       └── DmnValidationError  a DMN model that cannot be deployed
 ├── DecisionError               a decision, business knowledge model or service is unknown
 ├── ExpressionError             an expression failed to compile or to evaluate
 ├── NotFoundError               a process, instance, job, task or incident is unknown
@@ -86,8 +88,8 @@ class ValidationIssue:
         return f"{self.location}: [{self.rule}] {self.message}"
 
 
-class BpmnValidationError(ModelError):
-    """The model breaks one or more BPMN rules and cannot be deployed."""
+class ModelValidationError(ModelError):
+    """A model that breaks rules and cannot be deployed; it carries every issue found."""
 
     def __init__(self, issues: list[ValidationIssue]) -> None:
         self.issues = issues
@@ -98,6 +100,15 @@ class BpmnValidationError(ModelError):
 
     def __str__(self) -> str:
         return "\n".join(str(issue) for issue in self.issues)
+
+
+class BpmnValidationError(ModelValidationError):
+    """The model breaks one or more BPMN rules and cannot be deployed."""
+
+
+class DmnValidationError(ModelValidationError):
+    """A DMN model that cannot be deployed, such as one calling a function that is neither a
+    FEEL built-in nor defined in the model."""
 
 
 class DecisionError(LegatoError):

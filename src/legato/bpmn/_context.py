@@ -116,10 +116,18 @@ class ReadContext:
                 self.problem("juel-expression", f"{what} {text.strip()!r}: {exc}", owner)
                 return None
         try:
-            return Expression.compile(source)
+            expression = Expression.compile(source)
         except ExpressionError as exc:
             self.problem("expression", f"{what} does not compile: {exc}", owner)
             return None
+        unknown = expression.compiled.unknown_functions if expression.compiled else ()
+        for name in sorted(unknown):
+            message = (
+                f"{what} calls the function '{name}()', which is neither a FEEL built-in "
+                "nor defined in the expression"
+            )
+            self.problem("unknown-function", message, owner)
+        return expression
 
 
 def reference_name(element: Element | None, reference: str | None) -> str | None:

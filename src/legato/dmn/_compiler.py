@@ -8,7 +8,7 @@ from lxml import etree
 
 from legato import feel
 from legato.dmn.model import Href, LiteralExpression, UnaryTests
-from legato.errors import DmnParseError, SourceLocation
+from legato.errors import DmnParseError, SourceLocation, ValidationIssue
 from legato.feel import FeelSyntaxError
 from legato.feel.types import TypeTest
 
@@ -41,6 +41,9 @@ class Compiler:
         self.names = tuple(sorted(set(names)))
         self.types = types
         self.problems: list[str] = []
+        self.unknown_functions: list[ValidationIssue] = []
+        """Calls of functions that are neither built-ins nor named in the model."""
+        self._defined = frozenset(self.names)
 
     # -- XML -----------------------------------------------------------------------------
 
@@ -101,6 +104,8 @@ class Compiler:
         except FeelSyntaxError as exc:
             problem = self._problem(text, exc, element)
             return LiteralExpression(text, None, problem, type_ref)
+        if compiled.unknown_functions:
+            self._unknown(compiled.unknown_functions, text, element)
         return LiteralExpression(text, compiled, None, type_ref)
 
     def unary_tests(self, text: str, element: etree._Element | None) -> UnaryTests:
@@ -110,7 +115,25 @@ class Compiler:
             compiled = feel.compile_unary_tests(source, self.names)
         except FeelSyntaxError as exc:
             return UnaryTests(source, None, self._problem(source, exc, element))
+        if compiled.unknown_functions:
+            self._unknown(compiled.unknown_functions, source, element)
         return UnaryTests(source, compiled)
+
+    def _unknown(self, names: frozenset[str], text: str, element: etree._Element | None) -> None:
+        """Record the calls of functions the model does not define (checked at deployment).
+
+        Any name the model gives (a business knowledge model, a decision service, a context
+        entry, a parameter) may hold a function, so only the others are reported.
+        """
+        for name in sorted(names - self._defined):
+            owner = _owner(element)
+            where = f" of {owner[0]} '{owner[1]}'" if owner else ""
+            message = (
+                f"the expression {_short(text)!r}{where} calls the function '{name}()', which "
+                "is neither a FEEL built-in nor defined in the model"
+            )
+            location = SourceLocation(self.file_name, line_of(element), _element_id(element))
+            self.unknown_functions.append(ValidationIssue("unknown-function", message, location))
 
     def _problem(self, text: str, exc: FeelSyntaxError, element: etree._Element | None) -> str:
         if any(word in exc.reason for word in _HOSTILE):
@@ -124,6 +147,38 @@ def line_of(element: etree._Element | None) -> int | None:
     """The source line of ``element``, when known."""
     line = element.sourceline if element is not None else None
     return line if isinstance(line, int) else None
+
+
+_OWNERS = frozenset({"decision", "businessKnowledgeModel", "decisionService", "inputData"})
+
+
+def _owner(element: etree._Element | None) -> tuple[str, str] | None:
+    """The kind and name of the DRG element around ``element``."""
+    node = element
+    while node is not None:
+        kind = etree.QName(node).localname if isinstance(node.tag, str) else ""
+        if kind in _OWNERS:
+            return _KINDS.get(kind, kind), node.get("name") or node.get("id") or ""
+        node = node.getparent()
+    return None
+
+
+_KINDS = {
+    "decision": "decision",
+    "businessKnowledgeModel": "business knowledge model",
+    "decisionService": "decision service",
+    "inputData": "input data",
+}
+
+
+def _element_id(element: etree._Element | None) -> str | None:
+    """The id of ``element`` or of its nearest ancestor that has one."""
+    node = element
+    while node is not None:
+        if node.get("id"):
+            return node.get("id")
+        node = node.getparent()
+    return None
 
 
 def _short(text: str) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from legato.errors import ValidationIssue
 from legato.feel import CompiledExpression, CompiledUnaryTests
 
 
@@ -438,3 +439,6 @@ class Definitions:
     """The decision services."""
     problems: tuple[str, ...] = ()
     """Expressions that did not compile (their evaluation yields null and the problem)."""
+    unknown_functions: tuple[ValidationIssue, ...] = ()
+    """Calls of functions that are neither FEEL built-ins nor named in the model: a
+    deployment refuses the model; evaluated anyway, such a call is null with a warning."""

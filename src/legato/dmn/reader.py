@@ -84,6 +84,7 @@ def read_definitions(
         knowledge_models=bkms,
         services=services,
         problems=tuple(compiler.problems + probe.problems),
+        unknown_functions=tuple(compiler.unknown_functions),
     )
     return definitions, registry
 

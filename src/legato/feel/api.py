@@ -11,8 +11,9 @@ from typing import Any
 
 from legato.feel import ast
 from legato.feel.builtins import BUILTINS
+from legato.feel.calls import free_calls
 from legato.feel.compiler import Compiler, Evaluator, Tester
-from legato.feel.errors import FeelLimitError, FeelSyntaxError
+from legato.feel.errors import FeelAssertionError, FeelLimitError, FeelSyntaxError
 from legato.feel.limits import FeelLimits, check_result
 from legato.feel.names import NameTable
 from legato.feel.parser import parse_expression, parse_unary_tests
@@ -66,6 +67,8 @@ def _run_guarded(run: Run, action: Callable[[], Any], source: str) -> Any:
         if error.expression is None:
             error.expression = source
         raise
+    except FeelAssertionError as error:  # assert() fails the whole evaluation
+        run.warn(f"assert(): {error}")
     except RecursionError:  # Python's stack ran out before the nesting limit did
         raise FeelLimitError("depth", run.limits.depth, source, stack=True) from None
     except Exception as error:  # evaluation must never raise: report the failure instead
@@ -86,7 +89,7 @@ _NOT_CONSTANT: Any = object()
 class CompiledExpression:
     """A FEEL expression compiled once into closures; evaluate it as often as needed."""
 
-    __slots__ = ("_evaluator", "constant", "source", "variable")
+    __slots__ = ("_evaluator", "constant", "source", "unknown_functions", "variable")
 
     def __init__(
         self,
@@ -94,9 +97,16 @@ class CompiledExpression:
         evaluator: Evaluator,
         variable: str | None = None,
         constant: Any = _NOT_CONSTANT,
+        unknown_functions: frozenset[str] = frozenset(),
     ) -> None:
         self.source = source
         """The expression text."""
+        self.unknown_functions = unknown_functions
+        """The names the expression calls as functions (``name(...)``) that are neither
+        built-ins nor defined in the expression itself (parameters, context entries, ``for``
+        names; calls inside filter conditions are not counted). Only the variables of an
+        evaluation can supply them; where none can hold a function, each is an error that
+        a model checks at deployment."""
         self._evaluator = evaluator
         self.variable = variable
         """The variable name when the expression is just a name (``Age``), else None."""
@@ -153,7 +163,7 @@ class CompiledExpression:
 class CompiledUnaryTests:
     """Compiled unary tests (a decision table input entry such as ``< 10`` or ``"a","b"``)."""
 
-    __slots__ = ("_tester", "assumes_unbound", "predicate", "source")
+    __slots__ = ("_tester", "assumes_unbound", "predicate", "source", "unknown_functions")
 
     def __init__(
         self,
@@ -161,9 +171,12 @@ class CompiledUnaryTests:
         tester: Tester,
         predicate: Predicate | None = None,
         assumes_unbound: frozenset[str] = frozenset(),
+        unknown_functions: frozenset[str] = frozenset(),
     ) -> None:
         self.source = source
         """The unary tests text."""
+        self.unknown_functions = unknown_functions
+        """As :attr:`CompiledExpression.unknown_functions`."""
         self._tester = tester
         self.predicate = predicate
         """For tests against constants only: a plain function telling whether a FEEL value
@@ -255,7 +268,12 @@ def _compile_uncached(
         raise FeelSyntaxError("expression nested too deeply", text, 0) from error
     evaluator = _compile_tree(text, node, types)
     variable = node.name if isinstance(node, ast.Name) else None
-    return CompiledExpression(text, evaluator, variable, _literal_value(node))
+    unknown = _unknown_functions(node)
+    return CompiledExpression(text, evaluator, variable, _literal_value(node), unknown)
+
+
+def _unknown_functions(node: ast.Node) -> frozenset[str]:
+    return frozenset(name for name in free_calls(node) if name not in BUILTINS)
 
 
 def _literal_value(node: ast.Node) -> Any:
@@ -282,9 +300,10 @@ def compile_unary_tests(text: str, names: Iterable[str] | None = None) -> Compil
         fast = predicate(node, compiler.compile)
     except RecursionError as error:
         raise FeelSyntaxError("expression nested too deeply", text, 0) from error
+    unknown = _unknown_functions(node)
     if fast is None:
-        return CompiledUnaryTests(text, tester)
-    return CompiledUnaryTests(text, tester, fast[0], fast[1])
+        return CompiledUnaryTests(text, tester, unknown_functions=unknown)
+    return CompiledUnaryTests(text, tester, fast[0], fast[1], unknown)
 
 
 def evaluate(

@@ -38,6 +38,9 @@ Tester = Callable[[Scope, Any], bool | None]
 _RECOVERABLE = (FeelEvaluationError, ArithmeticError, OverflowError, ValueError)
 
 
+QUIET_VALUE = frozenset({"is defined", "get or else"})
+"""Built-ins whose ``value`` argument is evaluated without reporting its failures."""
+
 ARITHMETIC = frozenset({"+", "-", "*", "/", "**"})
 """The operators for which a null operand is an error (null, reported in ``Run.errors``)."""
 
@@ -485,6 +488,11 @@ class Compiler:
         names = node.names or None
         if isinstance(node.function, ast.Name):
             callee = self._function_name(node.function.name)
+            builtin = self.builtins.get(node.function.name)
+            if node.function.name in QUIET_VALUE and builtin is not None:
+                quiet = names.index("value") if names and "value" in names else 0
+                if not names or names[quiet] == "value":
+                    return self._quiet_call(callee, builtin, args, names, quiet)
         else:
             callee = self.compile(node.function)
 
@@ -493,12 +501,35 @@ class Compiler:
             if function is MISSING:
                 return None
             if not isinstance(function, FeelFunction):
-                if function is not None:
-                    scope.run.warn(f"{type_name(function)} is not a function")
-                else:
-                    scope.run.error("null is not a function")
-                return None
+                return _not_a_function(scope, function)
             return function.invoke(scope.run, [arg(scope) for arg in args], names)
+
+        return evaluate
+
+    @staticmethod
+    def _quiet_call(
+        callee: Evaluator,
+        builtin: FeelFunction,
+        args: list[Evaluator],
+        names: tuple[str, ...] | None,
+        quiet: int,
+    ) -> Evaluator:
+        """A call of ``is defined`` or ``get or else`` (unless a variable shadows it): the
+        failures of its ``value`` argument, such as a missing variable or context entry, are
+        what the function handles, so they are not reported."""
+
+        def evaluate(scope: Scope) -> Any:
+            function = callee(scope)
+            if function is not builtin:  # a variable of the same name
+                if not isinstance(function, FeelFunction):
+                    return _not_a_function(scope, function)
+                return function.invoke(scope.run, [arg(scope) for arg in args], names)
+            run = scope.run
+            values = [
+                arg(Scope(run.quiet(), {}, scope)) if index == quiet else arg(scope)
+                for index, arg in enumerate(args)
+            ]
+            return builtin.invoke(run, values, names)
 
         return evaluate
 
@@ -580,6 +611,14 @@ def _not_boolean(scope: Scope, holds: Any) -> bool:
     if holds is not None:
         scope.run.error(f"satisfies gave {type_name(holds)}, not a boolean")
     return True
+
+
+def _not_a_function(scope: Scope, value: Any) -> None:
+    """Report the call of a value that is no function (it gives null)."""
+    if value is not None:
+        scope.run.warn(f"{type_name(value)} is not a function")
+    else:
+        scope.run.error("null is not a function")
 
 
 def _comparison_test(operator: Callable[[Any, Any], Any], operand: Evaluator) -> Tester:

@@ -5,6 +5,7 @@ FeelError
 ├── FeelSyntaxError     the text is not a valid FEEL expression (carries the position)
 ├── FeelEvaluationError raised inside built-ins; turned into null plus a warning
 ├── FeelNullError       raised inside built-ins; turned into null plus an error
+├── FeelAssertionError  a failed assert(): the whole evaluation fails (null plus a warning)
 └── FeelLimitError      an evaluation passed one of its limits: it stops and this is raised
 ```
 """
@@ -44,6 +45,11 @@ class FeelNullError(FeelError):
 
     FEEL turns it into null plus an entry in ``Run.errors`` (not a warning).
     """
+
+
+class FeelAssertionError(FeelError):
+    """A failed ``assert()`` (a Camunda extension): not the call but the whole evaluation
+    fails, so it becomes null with this message as a warning (an incident in a process)."""
 
 
 _LIMITS = {

@@ -65,6 +65,13 @@ class Run:
             return self.budget.limits
         return self._limits or current_limits()
 
+    def quiet(self) -> Run:
+        """A run for a part of this evaluation whose warnings and errors are dropped: it
+        shares the budget, the limits and the current instant."""
+        quiet = Run(self._now, self._limits)
+        quiet.budget = self.budget or self.open_budget()
+        return quiet
+
     def warn(self, message: str) -> None:
         """Record a warning (the reason some value became null)."""
         _kept(self.warnings, message)

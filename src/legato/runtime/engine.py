@@ -39,6 +39,7 @@ from legato.engine.state import InstanceState
 from legato.engine.values import checked_variables
 from legato.errors import (
     BpmnValidationError,
+    DmnValidationError,
     ExpressionError,
     InvalidCommandError,
     NotFoundError,
@@ -185,6 +186,8 @@ class Engine:
             BpmnParseError: the file is malformed or hostile XML.
             BpmnValidationError: the model breaks a rule; every issue names file, line and
                 element.
+            DmnValidationError: a DMN model calls a function that is neither a FEEL built-in
+                nor defined in the model; the issue names file, line, element and function.
         """
         data, file_name = read_source(source)
         if _is_dmn(data, file_name):
@@ -214,6 +217,8 @@ class Engine:
 
     def _deploy_decisions(self, data: bytes, file_name: str | None) -> Deployment:
         model = dmn.load(Path(file_name) if file_name else data)
+        if model.definitions.unknown_functions:
+            raise DmnValidationError(list(model.definitions.unknown_functions))
         resource = Path(file_name).name if file_name else "<string>"
         with self._keys.transaction(self.store) as tx:
             decisions = self._definitions.deploy_decisions(

@@ -223,13 +223,22 @@ def close_waits(p: Processing, owner: ElementInstance, only: set[str] | None = N
 
 
 def trigger(
-    p: Processing, owner: ElementInstance, catch: FlowNode, variables: dict[str, Any]
+    p: Processing,
+    owner: ElementInstance,
+    catch: FlowNode,
+    variables: dict[str, Any],
+    for_mappings: dict[str, Any] | None = None,
 ) -> None:
-    """The event ``catch`` happened for ``owner``: go on from there."""
+    """The event ``catch`` happened for ``owner``: go on from there.
+
+    ``for_mappings`` are variables that only the output mappings of a catching boundary or
+    start event see (Zeebe's ``errorCode``, ``errorMessage`` and ``escalationCode``): they
+    are local to the event's instance and end with it.
+    """
     if is_parallel_multiple(catch):
         _parallel_occurred(p, owner, catch, variables)
         return
-    _trigger(p, owner, catch, variables)
+    _trigger(p, owner, catch, variables, for_mappings)
 
 
 def _parallel_occurred(
@@ -258,7 +267,11 @@ def _parallel_occurred(
 
 
 def _trigger(
-    p: Processing, owner: ElementInstance, catch: FlowNode, variables: dict[str, Any]
+    p: Processing,
+    owner: ElementInstance,
+    catch: FlowNode,
+    variables: dict[str, Any],
+    for_mappings: dict[str, Any] | None = None,
 ) -> None:
     if isinstance(catch, BoundaryEvent):
         scope_key = owner.parent_key
@@ -266,9 +279,10 @@ def _trigger(
         if catch.cancel_activity:
             p.terminate(owner)
         boundary = p.activate(catch, scope_key, None)
+        _mapping_variables(p, boundary, catch, for_mappings)
         _take_variables(p, boundary, catch, variables)
     elif isinstance(catch, StartEvent):
-        _start_event_sub_process(p, owner, catch, variables)
+        _start_event_sub_process(p, owner, catch, variables, for_mappings)
     elif owner.key in p.state.elements and isinstance(
         p.process.element(owner.element_id), EventBasedGateway
     ):
@@ -287,6 +301,14 @@ def _trigger(
         p.complete(owner)
 
 
+def _mapping_variables(
+    p: Processing, instance: ElementInstance, catch: FlowNode, variables: dict[str, Any] | None
+) -> None:
+    if variables and catch.output_mappings:
+        for name, value in variables.items():
+            p.set_local(instance.key, name, value)
+
+
 def _take_variables(
     p: Processing, instance: ElementInstance, catch: FlowNode, variables: dict[str, Any]
 ) -> None:
@@ -300,7 +322,11 @@ def _take_variables(
 
 
 def _start_event_sub_process(
-    p: Processing, scope: ElementInstance, start: StartEvent, variables: dict[str, Any]
+    p: Processing,
+    scope: ElementInstance,
+    start: StartEvent,
+    variables: dict[str, Any],
+    for_mappings: dict[str, Any] | None = None,
 ) -> None:
     sub_process = p.process.element(start.scope_id)
     if start.is_interrupting:
@@ -323,7 +349,7 @@ def _start_event_sub_process(
 
     def enter() -> None:
         if esp.key in p.state.elements:
-            p.activate(start, esp.key, None)
+            _mapping_variables(p, p.activate(start, esp.key, None), start, for_mappings)
 
     p.later(enter)
 
@@ -439,7 +465,7 @@ def throw_error(
         values[definition.code_variable] = code
     if definition.message_variable:
         values[definition.message_variable] = message
-    trigger(p, owner, catch, values)
+    trigger(p, owner, catch, values, {"errorCode": code, "errorMessage": message})
     return True
 
 
@@ -461,7 +487,7 @@ def throw_escalation(p: Processing, source: ElementInstance, code: str) -> bool:
     definition = definition_of(catch)
     assert isinstance(definition, EscalationEventDefinition)
     values = {definition.code_variable: code} if definition.code_variable else {}
-    trigger(p, owner, catch, values)
+    trigger(p, owner, catch, values, {"escalationCode": code})
     return True
 
 

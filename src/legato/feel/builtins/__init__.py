@@ -1,8 +1,9 @@
-"""The FEEL built-in function library (DMN 1.5, chapter 10.3.4)."""
+"""The FEEL built-in function library (DMN 1.5, chapter 10.3.4) and Camunda's extensions."""
 
 from __future__ import annotations
 
 from legato.feel.builtins import (
+    camunda,
     contexts,
     conversion,
     dates,
@@ -20,6 +21,7 @@ BUILTINS: dict[str, BuiltinFunction] = REGISTRY
 __all__ = [
     "BUILTINS",
     "BuiltinFunction",
+    "camunda",
     "contexts",
     "conversion",
     "dates",

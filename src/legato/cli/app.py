@@ -787,14 +787,20 @@ def decide(
     inputs: Annotated[str, typer.Option("--input", "-i", help="Inputs as a JSON object.")] = "{}",
     as_json: JsonOption = False,
 ) -> None:
-    """Evaluate a decision of a DMN file and show which rules matched."""
+    """Evaluate a decision of a DMN file and show which rules matched.
+
+    The inputs are visible to every decision as process variables are to a business rule
+    task, so a decision that reads them without declaring input data works. A decision that
+    fails prints its errors and no value, and exits 1.
+    """
     values = parse_vars(None, inputs, stored=False)
-    result = dmn.load(model).evaluate(decision, values)
+    result = dmn.load(model).evaluate(decision, values, context=values)
+    failed = bool(result.errors)
     if as_json:
         _print_json(
             {
                 "decision": result.name,
-                "value": result.value,
+                "value": None if failed else result.value,
                 "matched_rules": [
                     {"table": m.table, "rule": m.rule_id, "index": m.index}
                     for m in result.matched_rules
@@ -802,14 +808,15 @@ def decide(
                 "errors": list(result.errors),
             }
         )
-    else:
+    elif not failed:
         console.print(f"[bold]{_plain(result.name)}[/] = {_plain(show(result.value))}")
         for match in result.matched_rules:
             rule = _plain(match.rule_id or "-")
             console.print(f"  matched {_plain(match.table)} rule {match.index} ({rule})")
+    if failed:
         for error in result.errors:
             err.print(f"[red]error:[/] {_plain(error)}")
-    if result.errors:
+        err.print(f"{_plain(result.name)}: no value, the decision failed")
         raise SystemExit(1)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import isodate
+from croniter import croniter
 from lxml import etree
 
 from legato.bpmn.rules.context import ModelContext, children, text_of
@@ -68,6 +69,13 @@ def valid_literal(kind: str, value: str) -> bool:
     if not LITERAL.match(value) or not _meant_as_literal(value):
         return True
     return VALID[kind](value)
+
+
+def is_time_literal(kind: str, value: str) -> bool:
+    """Whether a timer value is a valid ISO 8601 literal of its kind (or a cron cycle)."""
+    if kind == "timeCycle" and len(value.split()) == 6:
+        return bool(croniter.is_valid(value, second_at_beginning=True))
+    return bool(LITERAL.match(value)) and VALID[kind](value)
 
 
 def _definition_issues(ctx: ModelContext, definition: etree._Element) -> list[ValidationIssue]:

@@ -83,16 +83,17 @@ def _informal_issues(ctx: ModelContext, expression: etree._Element) -> list[Vali
     if is_formal(expression) or (name == "condition" and _is_behavior_condition(expression)):
         return []
     owner = _owner(expression)
+    timer = name in TIME_ELEMENTS
+    language = "ISO 8601, cron or an =FEEL or ${JUEL} expression" if timer else "FEEL or JUEL"
+    formal = bool(text) and parses_as_formal(name, text)
     shown = f" '{text}'" if text else ""
     message = (
         f"the {name}{shown} of an executable process is not marked as a formal expression "
-        "(xsi:type='tFormalExpression')"
+        "(xsi:type='tFormalExpression')" + (f"; it reads as {language}" if formal else "")
     )
     issues = [ctx.issue("EXT012", message, owner)]
-    timer = name in TIME_ELEMENTS
     # An invalid ISO 8601 literal in a timer is EXT132-EXT134 already (see rules.timers).
-    if text and not parses_as_formal(name, text) and (not timer or valid_literal(name, text)):
-        language = "ISO 8601, cron or an =FEEL or ${JUEL} expression" if timer else "FEEL or JUEL"
+    if text and not formal and (not timer or valid_literal(name, text)):
         message = (
             f"the {name} '{text}' reads as natural language, not as {language}: "
             "an executable process cannot run it"

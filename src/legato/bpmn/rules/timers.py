@@ -89,8 +89,14 @@ def _definition_issues(ctx: ModelContext, definition: etree._Element) -> list[Va
         text = text_of(value)
         if text and not valid_literal(kind, text):
             message = f"'{text}' is not a valid ISO 8601 {kind}"
-            issues.append(ctx.issue(RULE_FOR[kind], message, definition))
+            issues.append(ctx.issue(RULE_FOR[kind], message, _located(definition)))
     return issues
+
+
+def _located(definition: etree._Element) -> etree._Element:
+    """The definition when it has an id, else its event, so the issue names an element."""
+    event = definition.getparent()
+    return event if not definition.get("id") and event is not None else definition
 
 
 def check_timers(ctx: ModelContext) -> list[ValidationIssue]:

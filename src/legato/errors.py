@@ -30,6 +30,10 @@ exhausted retry budget) are not raised: they become incidents on the instance.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+"""How much a broken rule weighs: an error refuses the model, a warning is reported with it."""
 
 
 class LegatoError(Exception):
@@ -83,9 +87,13 @@ class ValidationIssue:
     """What is wrong, in a sentence."""
     location: SourceLocation
     """Where it is."""
+    severity: Severity = "error"
+    """``"error"`` refuses the model; ``"warning"`` is reported and the model deploys (the
+    compatible validation profile makes some rules warnings, see :mod:`legato.bpmn.validate`)."""
 
     def __str__(self) -> str:
-        return f"{self.location}: [{self.rule}] {self.message}"
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{self.location}: {prefix}[{self.rule}] {self.message}"
 
 
 class ModelValidationError(ModelError):

@@ -79,6 +79,7 @@ VALID: dict[str, Any] = {
     "isolated": False,
     "shutdown_grace": SECOND,
     "feel_limits": None,
+    "validation": "strict",
 }
 
 # Where a parameter name means something else.
@@ -141,6 +142,7 @@ WRONG: dict[str, list[Any]] = {
     "isolated": ["yes", 1],
     "shutdown_grace": [5, None, dt.timedelta.max],
     "feel_limits": [5, {"iterations": 1}],
+    "validation": ["lenient", None, True],
 }
 
 

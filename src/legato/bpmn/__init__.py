@@ -1,5 +1,14 @@
 """Reading BPMN 2.0 XML into the executable model."""
 
-from legato.bpmn.reader import load_for_deployment, read_bpmn
+from legato.bpmn.reader import CheckedModel, check_for_deployment, load_for_deployment, read_bpmn
+from legato.bpmn.validate import COMPATIBLE_WARNINGS, PROFILES, Profile
 
-__all__ = ["load_for_deployment", "read_bpmn"]
+__all__ = [
+    "COMPATIBLE_WARNINGS",
+    "PROFILES",
+    "CheckedModel",
+    "Profile",
+    "check_for_deployment",
+    "load_for_deployment",
+    "read_bpmn",
+]

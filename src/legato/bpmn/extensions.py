@@ -3,10 +3,13 @@
 Job types of service-like tasks are resolved in this order:
 
 1. ``zeebe:taskDefinition type`` (with ``retries``);
-2. Camunda 7: ``camunda:type="external"`` with ``camunda:topic``, ``camunda:class``,
-   ``camunda:delegateExpression``, ``camunda:expression`` (the string itself is the job type,
-   so a handler can be registered for it), a ``camunda:connector``'s ``connectorId`` or any
-   other ``camunda:type``;
+2. Camunda 7: ``camunda:type="external"`` with ``camunda:topic``; ``camunda:class`` (the full
+   class name: ``org.acme.PaymentDelegate``); ``camunda:delegateExpression`` and
+   ``camunda:expression`` (the expression's body without ``${ }`` or ``#{ }`` and without a
+   trailing argument list: ``${paymentDelegate}`` is ``paymentDelegate``,
+   ``${payment.charge(execution)}`` is ``payment.charge``), so a handler is registered
+   under the bean, method or class a Camunda 7 delegate used; a ``camunda:connector``'s
+   ``connectorId`` or any other ``camunda:type``;
 3. plain BPMN: the ``implementation`` attribute when it is a plain name (not ``##WebService``,
    ``##unspecified`` or a URI), else the element id, so a handler can be registered by id.
 
@@ -117,16 +120,35 @@ def _camunda_job_type(context: ReadContext, element: Element) -> Expression | No
             context.problem("job-type", "an external task without camunda:topic", element)
             return None
         return context.value(topic, element, "the topic")
-    for name in ("class", "delegateExpression", "expression"):
+    class_name = attribute(element, "class", CAMUNDA_NS)
+    if class_name is not None:
+        return Expression.static(class_name)
+    for name in ("delegateExpression", "expression"):
         value = attribute(element, name, CAMUNDA_NS)
         if value is not None:
-            return Expression.static(value)
+            return Expression.static(delegate_job_type(value))
     connector = extension(element, CAMUNDA_NS, "connector")
     if connector is not None:
         connector_id = text_of(connector.find(tag(CAMUNDA_NS, "connectorId")))
         if connector_id is not None:
             return Expression.static(connector_id)
     return Expression.static(kind) if kind is not None else None
+
+
+_DELEGATE = re.compile(r"^[$#]\{\s*(?P<body>.*?)\s*\}$", re.DOTALL)
+_ARGUMENTS = re.compile(r"\s*\([^()]*\)$")
+
+
+def delegate_job_type(expression: str) -> str:
+    """The job type of a ``camunda:delegateExpression`` or ``camunda:expression``: its body
+    without ``${ }`` and without a trailing argument list (the text itself when it is not a
+    single expression)."""
+    text = expression.strip()
+    found = _DELEGATE.match(text)
+    if found is None:
+        return text
+    body = found.group("body")
+    return _ARGUMENTS.sub("", body) or body
 
 
 def _plain_job_type(element: Element) -> str:

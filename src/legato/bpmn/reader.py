@@ -9,9 +9,7 @@ those problems, and the static BPMN rules, into one :class:`BpmnValidationError`
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from typing import cast
+from dataclasses import dataclass
 
 from legato.bpmn._context import DocumentIndex, ReadContext
 from legato.bpmn._dom import (
@@ -25,6 +23,7 @@ from legato.bpmn._dom import (
     tag,
 )
 from legato.bpmn.nodes import SCOPE_KINDS, NodeDraft, node_reader
+from legato.bpmn.validate import Profile, validate_document
 from legato.bpmn.xml import ModelSource, parse_xml, read_source
 from legato.errors import BpmnParseError, BpmnValidationError, SourceLocation, ValidationIssue
 from legato.model.elements import (
@@ -37,7 +36,13 @@ from legato.model.elements import (
 from legato.model.expressions import Expression
 from legato.model.process import Definitions, ProcessDefinition, SequenceFlow
 
-__all__ = ["load_for_deployment", "read_bpmn", "read_definitions"]
+__all__ = [
+    "CheckedModel",
+    "check_for_deployment",
+    "load_for_deployment",
+    "read_bpmn",
+    "read_definitions",
+]
 
 _UNSUPPORTED = frozenset({"choreographyTask", "subChoreography", "callChoreography"})
 """Flow elements of choreographies, which no process engine runs."""
@@ -74,21 +79,41 @@ def read_bpmn(source: ModelSource) -> Definitions:
     return read_definitions(parse_xml(data, file_name), file_name)
 
 
-def load_for_deployment(source: ModelSource) -> Definitions:
-    """Read a BPMN file and check that it can be deployed.
-
-    Runs the static BPMN rules over the document and collects the problems of every
-    executable process.
+def load_for_deployment(source: ModelSource, profile: Profile = "compatible") -> Definitions:
+    """Read a BPMN file and check that it can be deployed (see :func:`check_for_deployment`).
 
     Raises:
         BpmnParseError: as :func:`read_bpmn`.
-        BpmnValidationError: listing every issue, when there are any, or when the file has no
+        BpmnValidationError: as :func:`check_for_deployment`.
+    """
+    return check_for_deployment(source, profile).definitions
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedModel:
+    """A BPMN file that can be deployed, with the warnings its validation profile allowed."""
+
+    definitions: Definitions
+    warnings: tuple[ValidationIssue, ...]
+    """Issues of rules that ``profile`` makes warnings (``severity="warning"``)."""
+
+
+def check_for_deployment(source: ModelSource, profile: Profile = "compatible") -> CheckedModel:
+    """Read a BPMN file and check that it can be deployed in a validation profile.
+
+    Runs the static BPMN rules over the document and collects the problems of every
+    executable process. ``profile`` (``"compatible"`` or ``"strict"``, see
+    :mod:`legato.bpmn.validate`) decides which broken rules are only warnings.
+
+    Raises:
+        BpmnParseError: as :func:`read_bpmn`.
+        BpmnValidationError: listing every error, when there are any, or when the file has no
             executable process.
     """
     data, file_name = read_source(source)
     root = parse_xml(data, file_name)
     definitions = read_definitions(root, file_name)
-    issues = _static_issues(root, file_name)
+    issues = validate_document(root, file_name, profile)
     for process in definitions.executable_processes:
         issues.extend(issue for issue in process.problems if issue not in issues)
     if not definitions.executable_processes:
@@ -96,24 +121,10 @@ def load_for_deployment(source: ModelSource) -> Definitions:
         issues.append(
             ValidationIssue("no-executable-process", "the file has no executable process", location)
         )
-    if issues:
-        raise BpmnValidationError(issues)
-    return definitions
-
-
-def _static_issues(root: Element, file_name: str | None) -> list[ValidationIssue]:
-    """The issues of ``legato.bpmn.validate``, when that module is present."""
-    try:
-        module = importlib.import_module("legato.bpmn.validate")
-    except ModuleNotFoundError as exc:
-        if exc.name != "legato.bpmn.validate":
-            raise
-        return []
-    validate = cast(
-        Callable[[Element, str | None], list[ValidationIssue]],
-        module.validate_document,
-    )
-    return list(validate(root, file_name))
+    errors = [issue for issue in issues if issue.severity == "error"]
+    if errors:
+        raise BpmnValidationError(errors)
+    return CheckedModel(definitions, tuple(i for i in issues if i.severity == "warning"))
 
 
 def read_definitions(root: Element, file_name: str | None) -> Definitions:

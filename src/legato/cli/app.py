@@ -25,7 +25,8 @@ from legato import dmn, feel
 from legato.cli import running
 from legato.cli.logs import logging_to_stderr
 from legato.cli.values import parse_vars, show, to_json
-from legato.errors import LegatoError
+from legato.errors import LegatoError, ValidationIssue
+from legato.model import Expression, ProcessDefinition
 from legato.runtime.engine import DEFAULT_DATABASE, Engine
 from legato.runtime.retention import DEFAULT_BATCH_SIZE, parse_age, sweep_ended_instances
 from legato.runtime.types import HistoryEntry
@@ -84,10 +85,6 @@ VarOption = Annotated[
 VarsOption = Annotated[str | None, typer.Option("--vars", help="Variables as a JSON object.")]
 
 
-def _engine(db: str) -> Engine:
-    return Engine(db)
-
-
 def _load_handlers(engine: Engine, path: Path) -> list[str]:
     if not path.exists():
         raise typer.BadParameter(f"handlers file {path} does not exist")
@@ -137,22 +134,52 @@ def _model_files(paths: list[Path]) -> list[Path]:
     return files
 
 
+StrictOption = Annotated[
+    bool,
+    typer.Option(
+        "--strict", help="Refuse every broken BPMN rule (the default profile is compatible)."
+    ),
+]
+
+
+def _engine(db: str, strict: bool = False) -> Engine:
+    return Engine(db, validation="strict" if strict else "compatible")
+
+
+def _job_types(process: ProcessDefinition) -> list[dict[str, str]]:
+    """The constant job types of a process's tasks, by element (shown on deployment)."""
+    return [
+        {"element_id": element.element_id, "job_type": str(job_type.constant)}
+        for element in process.elements.values()
+        if (job_type := getattr(element, "job_type", None)) is not None
+        and isinstance(job_type, Expression)
+        and job_type.is_static
+    ]
+
+
 @app.command()
 def deploy(
     paths: Annotated[list[Path], typer.Argument(help="BPMN or DMN files, or directories of them.")],
     db: DbOption = DEFAULT_DATABASE,
+    strict: StrictOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Deploy BPMN and DMN files (a new version per changed process or decision); a directory
-    deploys its .dmn files, then its .bpmn files, by name."""
+    deploys its .dmn files, then its .bpmn files, by name. Lists the job types of the tasks
+    and the warnings of the validation profile (with --json, each process carries the
+    warnings of its file)."""
     files = _model_files(paths)
     rows: list[dict[str, Any]] = []
-    with _engine(db) as engine:
+    warnings: list[ValidationIssue] = []
+    with _engine(db, strict) as engine:
         for file in files:
             deployment = engine.deploy(file)
+            warnings += deployment.warnings
             rows += [
                 {"kind": "process", "process_id": p.process_id, "version": p.version,
-                 "definition_key": p.definition_key, "file": file.name}
+                 "definition_key": p.definition_key, "file": file.name,
+                 "job_types": _job_types(p.process),
+                 "warnings": [_issue_json(w) for w in deployment.warnings]}
                 for p in deployment.processes
             ]  # fmt: skip
             rows += [
@@ -170,6 +197,31 @@ def deploy(
             *_cells(row["kind"], name, row["version"], row["definition_key"], row["file"])
         )
     console.print(table)
+    jobs = Table("process", "element", "job type", title="Job types")
+    for row in rows:
+        for job in row.get("job_types", ()):
+            jobs.add_row(*_cells(row["process_id"], job["element_id"], job["job_type"]))
+    if jobs.row_count:
+        console.print(jobs)
+    for warning in warnings:
+        _print_warning(warning)
+
+
+def _print_warning(issue: ValidationIssue) -> None:
+    where, rule = _plain(issue.location), _plain(issue.rule)
+    err.print(f"[yellow]warning:[/] {where}: \\[{rule}] {_plain(issue.message)}")
+
+
+def _issue_json(issue: ValidationIssue) -> dict[str, Any]:
+    location = issue.location
+    return {
+        "rule": issue.rule,
+        "severity": issue.severity,
+        "message": issue.message,
+        "file": location.file,
+        "line": location.line,
+        "element_id": location.element_id,
+    }
 
 
 @app.command()
@@ -223,6 +275,7 @@ def run(
         ),
     ] = None,
     db: DbOption = DEFAULT_DATABASE,
+    strict: StrictOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Deploy MODEL, start it, run its jobs with HANDLERS and its timers as they fall due,
@@ -234,8 +287,10 @@ def run(
     """
     values = parse_vars(var, variables)
     deadline = None if timeout is None else time.monotonic() + timeout
-    with _engine(db) as engine:
+    with _engine(db, strict) as engine:
         deployment = engine.deploy(model)
+        for warning in deployment.warnings:
+            _print_warning(warning)
         if not deployment.processes:
             raise typer.BadParameter(f"{model} has no executable process", param_hint="MODEL")
         if handlers is not None:
@@ -787,14 +842,20 @@ def decide(
     inputs: Annotated[str, typer.Option("--input", "-i", help="Inputs as a JSON object.")] = "{}",
     as_json: JsonOption = False,
 ) -> None:
-    """Evaluate a decision of a DMN file and show which rules matched."""
+    """Evaluate a decision of a DMN file and show which rules matched.
+
+    The inputs are visible to every decision as process variables are to a business rule
+    task, so a decision that reads them without declaring input data works. A decision that
+    fails prints its errors and no value, and exits 1.
+    """
     values = parse_vars(None, inputs, stored=False)
-    result = dmn.load(model).evaluate(decision, values)
+    result = dmn.load(model).evaluate(decision, values, context=values)
+    failed = bool(result.errors)
     if as_json:
         _print_json(
             {
                 "decision": result.name,
-                "value": result.value,
+                "value": None if failed else result.value,
                 "matched_rules": [
                     {"table": m.table, "rule": m.rule_id, "index": m.index}
                     for m in result.matched_rules
@@ -802,14 +863,15 @@ def decide(
                 "errors": list(result.errors),
             }
         )
-    else:
+    elif not failed:
         console.print(f"[bold]{_plain(result.name)}[/] = {_plain(show(result.value))}")
         for match in result.matched_rules:
             rule = _plain(match.rule_id or "-")
             console.print(f"  matched {_plain(match.table)} rule {match.index} ({rule})")
+    if failed:
         for error in result.errors:
             err.print(f"[red]error:[/] {_plain(error)}")
-    if result.errors:
+        err.print(f"{_plain(result.name)}: no value, the decision failed")
         raise SystemExit(1)
 
 

@@ -11,6 +11,7 @@ from legato.dmn.model import (
     BusinessKnowledgeModel,
     Decision,
     DecisionService,
+    DecisionTable,
     Href,
     InputData,
     Requirements,
@@ -81,7 +82,11 @@ class DrgRun:
                 if element is None:
                     self.ev.warn(f"required decision '{href.element_id}' is not in the model")
                     continue
-                _bind(env, prefix, element.name, self.decision(target, element, where))
+                value = self.decision(target, element, where)
+                _bind(env, prefix, element.name, value)
+                alias = _output_name(element)
+                if prefix is None and alias is not None:
+                    env.setdefault(alias, value)
         for href in requirements.inputs:
             found = self._resolve(model, href, path)
             if found is not None:
@@ -161,6 +166,20 @@ class DrgRun:
                 return imported, name, (*path, name)
         self.ev.warn(f"no import of namespace '{href.namespace}' in model '{model.name}'")
         return None
+
+
+def _output_name(decision: Decision) -> str | None:
+    """The name of the one output of a decision table, when it is not the decision's name.
+
+    Camunda 7 shows a required decision's result to the decisions that require it under its
+    output name (``desiredDish`` of the decision ``Dish``); the name is bound too, beneath
+    everything the specification binds, so such models evaluate as they do there.
+    """
+    table = decision.expression
+    if not isinstance(table, DecisionTable) or len(table.outputs) != 1:
+        return None
+    name = table.outputs[0].name
+    return name if name and name != decision.name else None
 
 
 def _bind(env: dict[str, Any], prefix: str | None, name: str, value: Any) -> None:

@@ -11,6 +11,7 @@ from legato import dmn
 from legato.bpmn import load_for_deployment
 from legato.dmn import DecisionModel
 from legato.engine.context import DeployedDecision, DeployedProcess
+from legato.errors import ValidationIssue
 from legato.model import Definitions
 from legato.store.ports import Store, Transaction
 from legato.store.records import DefinitionRecord
@@ -28,6 +29,9 @@ class Deployment:
     """The deployed processes (new versions, or the existing ones for unchanged content)."""
     decisions: tuple[DeployedDecision, ...] = ()
     """The deployed DMN decisions (for a DMN file)."""
+    warnings: tuple[ValidationIssue, ...] = ()
+    """Broken rules the engine's validation profile accepts (``severity="warning"``): in the
+    compatible profile, e.g. a timer without ``xsi:type='tFormalExpression'`` (EXT012)."""
 
 
 class DefinitionRegistry:
@@ -142,7 +146,9 @@ class DefinitionRegistry:
                 self._latest_decision[version.decision_id] = version.definition_key
 
     def _remember(self, record: DefinitionRecord) -> DeployedProcess:
-        definitions = load_for_deployment(record.source.encode("utf-8"))
+        # Stored models were checked when they were deployed, in whatever profile: reading
+        # them back must not refuse what was accepted then.
+        definitions = load_for_deployment(record.source.encode("utf-8"), "compatible")
         for process in definitions.processes:
             if process.process_id == record.process_id:
                 deployed = DeployedProcess(
@@ -163,6 +169,7 @@ class DefinitionRegistry:
         resource_name: str,
         new_key: Callable[[], int],
         now: datetime,
+        warnings: tuple[ValidationIssue, ...] = (),
     ) -> Deployment:
         """Store each executable process as a new version unless its content is unchanged."""
         checksum = hashlib.sha256(source.encode("utf-8")).hexdigest()
@@ -187,7 +194,7 @@ class DefinitionRegistry:
                 record.definition_key, process.process_id, record.version, process
             )
             deployed.append(version)
-        return Deployment(resource_name, tuple(deployed))
+        return Deployment(resource_name, tuple(deployed), warnings=warnings)
 
     def remember(self, deployment: Deployment) -> None:
         """After the deploy transaction committed: make the new versions visible."""

@@ -28,7 +28,7 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from legato import dmn
-from legato.bpmn import load_for_deployment
+from legato.bpmn import Profile, check_for_deployment
 from legato.bpmn.xml import ModelSource, parse_xml, read_source
 from legato.engine import commands as cmd
 from legato.engine import values
@@ -102,6 +102,10 @@ class Engine:
         feel_limits: what one FEEL evaluation may do at most (its iterations, the sizes of
             what it builds, its nesting); an expression that passes a limit becomes an
             incident. FEEL's defaults when omitted.
+        validation: the validation profile of :meth:`deploy`: ``"compatible"`` (what
+            Camunda and SpiffWorkflow accept; some broken rules are warnings, returned on the
+            deployment) or ``"strict"`` (every broken rule of the specification refuses the
+            model). See :mod:`legato.bpmn.validate`.
     """
 
     def __init__(
@@ -117,6 +121,7 @@ class Engine:
         concurrency: int = 32,
         job_lease: timedelta = timedelta(seconds=30),
         feel_limits: FeelLimits | None = None,
+        validation: Profile = "compatible",
     ) -> None:
         if store is None:
             from legato.store.sql import SqlStore
@@ -129,6 +134,8 @@ class Engine:
         self._definitions = DefinitionRegistry(store)
         self._keys = keys = KeyAllocator()
         self.feel_limits = feel_limits
+        self.validation: Profile = validation
+        """The validation profile of :meth:`deploy`."""
         self._executor = CommandExecutor(
             store,
             self._definitions,
@@ -180,19 +187,22 @@ class Engine:
         """Deploy a BPMN file (a path or the XML itself).
 
         Each executable process becomes a new version, unless the content is the same as the
-        latest version's (then that version is returned and nothing changes).
+        latest version's (then that version is returned and nothing changes). The broken
+        rules that the engine's validation profile accepts are returned as
+        ``deployment.warnings``.
 
         Raises:
             BpmnParseError: the file is malformed or hostile XML.
-            BpmnValidationError: the model breaks a rule; every issue names file, line and
-                element.
+            BpmnValidationError: the model breaks a rule that the validation profile refuses;
+                every issue names the rule, file, line and element.
             DmnValidationError: a DMN model calls a function that is neither a FEEL built-in
                 nor defined in the model; the issue names file, line, element and function.
         """
         data, file_name = read_source(source)
         if _is_dmn(data, file_name):
             return self._deploy_decisions(data, file_name)
-        definitions = load_for_deployment(Path(file_name) if file_name else data)
+        checked = check_for_deployment(Path(file_name) if file_name else data, self.validation)
+        definitions = checked.definitions
         issues = [i for p in definitions.executable_processes for i in unsupported(p)]
         if issues:
             raise BpmnValidationError(issues)
@@ -205,7 +215,7 @@ class Engine:
                 latest = tx.find_definition(process.process_id)
                 previous[process.process_id] = latest.definition_key if latest else None
             deployment = self._definitions.deploy(
-                tx, definitions, text, resource, keys.new_key, self.clock.now()
+                tx, definitions, text, resource, keys.new_key, self.clock.now(), checked.warnings
             )
             for version in deployment.processes:
                 before = previous.get(version.process_id)

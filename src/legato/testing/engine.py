@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from legato.bpmn import Profile
 from legato.feel import FeelLimits
 from legato.model import RetryPolicy
 from legato.runtime.arguments import checked_arguments
@@ -58,6 +59,8 @@ class TestEngine(Engine):
         concurrency: handler calls run at once (see :class:`~legato.Engine`).
         job_lease: how long a held job is leased (see :class:`~legato.Engine`).
         feel_limits: the limits of FEEL evaluations, as for :class:`~legato.Engine`.
+        validation: ``"compatible"`` (the default) or ``"strict"``, as for
+            :class:`~legato.Engine`.
 
     Raises:
         ValueError: both ``url`` and ``store`` are given.
@@ -76,6 +79,7 @@ class TestEngine(Engine):
         concurrency: int = 32,
         job_lease: timedelta = timedelta(seconds=30),
         feel_limits: FeelLimits | None = None,
+        validation: Profile = "compatible",
     ) -> None:
         if url is not None and store is not None:
             raise ValueError("give a url or a store, not both")
@@ -92,6 +96,7 @@ class TestEngine(Engine):
             concurrency=concurrency,
             job_lease=job_lease,
             feel_limits=feel_limits,
+            validation=validation,
         )
         self.clock: TestClock = clock
         clock._on_advance = self._run_due

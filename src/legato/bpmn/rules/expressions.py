@@ -1,10 +1,16 @@
 """Rules about expressions, scripts and formats in executable processes.
 
 The specification types several expressions as ``tExpression``: natural-language text that
-cannot be executed, unless ``xsi:type`` marks it as a ``tFormalExpression``. Modelers commonly
-leave the type off conditions and loop expressions and still mean code (``x &lt; 2``), so for
-those only text that reads as prose (several bare words, no operator) is refused. Timers,
-completion and activation conditions and assignments must be marked formal.
+cannot be executed, unless ``xsi:type`` marks it as a ``tFormalExpression`` (EXT012). Modelers
+and other engines commonly leave the type off and still mean code (``x &lt; 2``,
+``<timeDuration>PT60H</timeDuration>``), so an informal expression is sorted by its text:
+
+- text that parses as the expected formal language (ISO 8601 or a cron expression for
+  timers, an ``=`` FEEL or ``${…}`` JUEL expression in a timer, FEEL or JUEL elsewhere) is
+  ``EXT012`` only, which the compatible profile makes a warning (see
+  :mod:`legato.bpmn.validate`);
+- prose (several bare words with no operator, or text that parses as nothing) is ``EXT012``
+  and ``natural-language``, refused in every profile.
 """
 
 from __future__ import annotations
@@ -13,10 +19,13 @@ import re
 
 from lxml import etree
 
+from legato.bpmn.juel import JuelTranslationError, is_juel, translate_juel
 from legato.bpmn.rules.context import ModelContext, is_formal, local, text_of
-from legato.errors import ValidationIssue
+from legato.bpmn.rules.timers import TIME_ELEMENTS, is_time_literal, valid_literal
+from legato.errors import ExpressionError, ValidationIssue
+from legato.model.expressions import Expression
 
-STRICT = frozenset(
+INFORMAL_CHECKED = frozenset(
     {
         "timeDate",
         "timeCycle",
@@ -26,9 +35,10 @@ STRICT = frozenset(
         "from",
         "to",
         "loopCondition",
+        "conditionExpression",
+        "loopCardinality",
     }
 )
-LENIENT = frozenset({"conditionExpression", "loopCardinality"})
 FORMAL_BY_SCHEMA = frozenset({"messagePath", "dataPath", "transformation", "formalExpression"})
 WORD = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 KEYWORDS = frozenset({"not", "and", "or", "in", "is", "if", "then", "else", "true", "false"})
@@ -42,18 +52,54 @@ def reads_as_prose(text: str) -> bool:
     return all(WORD.match(w) and w.lower() not in KEYWORDS for w in words)
 
 
-def _informal_issue(ctx: ModelContext, expression: etree._Element) -> ValidationIssue | None:
+def compiles(text: str) -> bool:
+    """Whether text is a FEEL expression (a leading ``=`` optional) or translatable JUEL."""
+    source = text.strip()
+    try:
+        if is_juel(source):
+            source = translate_juel(source)
+        Expression.compile(source)
+    except (JuelTranslationError, ExpressionError):
+        return False
+    return True
+
+
+def _is_timer_expression(text: str) -> bool:
+    return (text.startswith("=") or is_juel(text)) and compiles(text)
+
+
+def parses_as_formal(kind: str, text: str) -> bool:
+    """Whether the text of an informal ``kind`` element parses as its formal language."""
+    if not text or reads_as_prose(text):
+        return False
+    if kind in TIME_ELEMENTS:
+        return _is_timer_expression(text) or is_time_literal(kind, text)
+    return compiles(text)
+
+
+def _informal_issues(ctx: ModelContext, expression: etree._Element) -> list[ValidationIssue]:
     name = local(expression)
     text = text_of(expression)
     if is_formal(expression) or (name == "condition" and _is_behavior_condition(expression)):
-        return None
-    if name in STRICT or (name in LENIENT and reads_as_prose(text)):
+        return []
+    owner = _owner(expression)
+    timer = name in TIME_ELEMENTS
+    language = "ISO 8601, cron or an =FEEL or ${JUEL} expression" if timer else "FEEL or JUEL"
+    formal = bool(text) and parses_as_formal(name, text)
+    shown = f" '{text}'" if text else ""
+    message = (
+        f"the {name}{shown} of an executable process is not marked as a formal expression "
+        "(xsi:type='tFormalExpression')" + (f"; it reads as {language}" if formal else "")
+    )
+    issues = [ctx.issue("EXT012", message, owner)]
+    # An invalid ISO 8601 literal in a timer is EXT132-EXT134 already (see rules.timers).
+    if text and not formal and (not timer or valid_literal(name, text)):
         message = (
-            f"the {name} '{text}' of an executable process must be a formal expression "
-            "(xsi:type='tFormalExpression')"
+            f"the {name} '{text}' reads as natural language, not as {language}: "
+            "an executable process cannot run it"
         )
-        return ctx.issue("EXT012", message, _owner(expression))
-    return None
+        issues.append(ctx.issue("natural-language", message, owner))
+    return issues
 
 
 def _is_behavior_condition(expression: etree._Element) -> bool:
@@ -69,13 +115,11 @@ def _owner(element: etree._Element) -> etree._Element:
 
 
 def check_formal_expressions(ctx: ModelContext) -> list[ValidationIssue]:
-    """Expressions of executable processes are formal (EXT012)."""
+    """Expressions of executable processes are formal (EXT012) and not prose."""
     issues: list[ValidationIssue] = []
-    for expression in ctx.bpmn_elements(*(STRICT | LENIENT)):
+    for expression in ctx.bpmn_elements(*INFORMAL_CHECKED):
         if ctx.is_executable(expression):
-            found = _informal_issue(ctx, expression)
-            if found is not None:
-                issues.append(found)
+            issues.extend(_informal_issues(ctx, expression))
     return issues
 
 

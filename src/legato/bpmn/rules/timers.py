@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import isodate
+from croniter import croniter
 from lxml import etree
 
 from legato.bpmn.rules.context import ModelContext, children, text_of
@@ -70,6 +71,13 @@ def valid_literal(kind: str, value: str) -> bool:
     return VALID[kind](value)
 
 
+def is_time_literal(kind: str, value: str) -> bool:
+    """Whether a timer value is a valid ISO 8601 literal of its kind (or a cron cycle)."""
+    if kind == "timeCycle" and len(value.split()) == 6:
+        return bool(croniter.is_valid(value, second_at_beginning=True))
+    return bool(LITERAL.match(value)) and VALID[kind](value)
+
+
 def _definition_issues(ctx: ModelContext, definition: etree._Element) -> list[ValidationIssue]:
     values = children(definition, *TIME_ELEMENTS)
     if len(values) > 1:
@@ -81,8 +89,14 @@ def _definition_issues(ctx: ModelContext, definition: etree._Element) -> list[Va
         text = text_of(value)
         if text and not valid_literal(kind, text):
             message = f"'{text}' is not a valid ISO 8601 {kind}"
-            issues.append(ctx.issue(RULE_FOR[kind], message, definition))
+            issues.append(ctx.issue(RULE_FOR[kind], message, _located(definition)))
     return issues
+
+
+def _located(definition: etree._Element) -> etree._Element:
+    """The definition when it has an id, else its event, so the issue names an element."""
+    event = definition.getparent()
+    return event if not definition.get("id") and event is not None else definition
 
 
 def check_timers(ctx: ModelContext) -> list[ValidationIssue]:

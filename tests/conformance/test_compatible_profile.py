@@ -1,0 +1,37 @@
+"""The compatible profile deploys every corpus model that deployed before profiles existed.
+
+``compatible_deployable.txt`` lists the executable models of the SpiffWorkflow corpus and the
+BPMN MIWG reference models that the engine deployed before validation became a profile (the
+warnings of the compatible profile may only let more models through, never fewer).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from legato.testing import TestEngine
+
+REPO = Path(__file__).resolve().parents[2]
+CORPORA = Path(os.environ.get("LEGATO_CORPORA", REPO.parent / "shared" / "corpora"))
+LISTED = [
+    line
+    for line in (Path(__file__).parent / "compatible_deployable.txt").read_text().splitlines()
+    if line.strip()
+]
+
+pytestmark = pytest.mark.skipif(
+    not (CORPORA / "spiffworkflow").is_dir(), reason="conformance corpora not available"
+)
+
+
+@pytest.mark.parametrize("key", LISTED)
+def test_model_deploys_in_the_compatible_profile(key: str) -> None:
+    engine = TestEngine()
+
+    deployment = engine.deploy(CORPORA / key)
+
+    assert deployment.processes
+    assert all(w.severity == "warning" for w in deployment.warnings)

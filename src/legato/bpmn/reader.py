@@ -102,7 +102,7 @@ def load_for_deployment(source: ModelSource) -> Definitions:
 
 
 def _static_issues(root: Element, file_name: str | None) -> list[ValidationIssue]:
-    """The issues of ``legato.bpmn.validate``, when that module is present."""
+    """The issues of ``legato.bpmn.validate`` that refuse deployment, when it is present."""
     try:
         module = importlib.import_module("legato.bpmn.validate")
     except ModuleNotFoundError as exc:
@@ -111,7 +111,7 @@ def _static_issues(root: Element, file_name: str | None) -> list[ValidationIssue
         return []
     validate = cast(
         Callable[[Element, str | None], list[ValidationIssue]],
-        module.validate_document,
+        module.deployment_issues,
     )
     return list(validate(root, file_name))
 

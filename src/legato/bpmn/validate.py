@@ -31,3 +31,20 @@ def validate_document(root: etree._Element, file_name: str | None) -> list[Valid
     for rule in ALL_RULES:
         issues.extend(rule(ctx))
     return issues
+
+
+ACCEPTED_ELSEWHERE = frozenset({"EXT053", "EXT105", "EXT127", "EXT151"})
+"""Rules that models Camunda and SpiffWorkflow run commonly break, and that do not keep Legato
+from executing the model: a script task without ``scriptFormat`` (EXT053), a level with a
+start event but no end event (EXT105), a sending message event or task without a
+``messageRef`` (EXT127), a path that ends without an end event in a level that has one
+(EXT151). :func:`validate_document` reports them; deployment does not refuse a model for
+them."""
+
+
+def deployment_issues(root: etree._Element, file_name: str | None) -> list[ValidationIssue]:
+    """The issues of :func:`validate_document` that refuse a deployment.
+
+    Those of the rules in :data:`ACCEPTED_ELSEWHERE` are left out.
+    """
+    return [i for i in validate_document(root, file_name) if i.rule not in ACCEPTED_ELSEWHERE]

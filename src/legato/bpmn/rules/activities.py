@@ -91,7 +91,9 @@ def _is_input_of(target: etree._Element, activity: etree._Element) -> bool:
         return False
     if local(target) != "dataInput":
         return True
-    return any(a is activity or local(a) == "process" for a in target.iterancestors())
+    spec = target.getparent()
+    owner = spec.getparent() if spec is not None else None
+    return owner is not None and (owner is activity or local(owner) == "process")
 
 
 def _lacks_item_source(ctx: ModelContext, multi: etree._Element) -> bool:

@@ -280,6 +280,18 @@ LINKED = (
     + seq("s", "w")
     + seq("k", "e")
 )
+TARGETED = (
+    '<startEvent id="s"/><intermediateThrowEvent id="w"><linkEventDefinition id="wd" name="A">'
+    "{targets}</linkEventDefinition></intermediateThrowEvent>"
+    '<intermediateCatchEvent id="k"><linkEventDefinition id="kd" name="B"><source>wd</source>'
+    '</linkEventDefinition></intermediateCatchEvent><endEvent id="e"/>'
+    + seq("s", "w")
+    + seq("k", "e")
+)
+SECOND_CATCH = (
+    '<intermediateCatchEvent id="k2"><linkEventDefinition id="kd2" name="C"><source>wd</source>'
+    "</linkEventDefinition></intermediateCatchEvent>" + flow("f_k2_e", "k2", "e")
+)
 
 EVENTS = [
     Case(
@@ -399,6 +411,12 @@ EVENTS = [
         "w",
         LINKED + LINK_CATCH.replace('"k"', '"k2"') + '<endEvent id="e2"/>' + seq("k2", "e2"),
         LINKED,
+    ),
+    Case(
+        "EXT125",
+        "w",
+        TARGETED.format(targets="<target>kd</target><target>kd2</target>") + SECOND_CATCH,
+        TARGETED.format(targets="<target>kd</target>"),
     ),
     Case(
         "EXT126",

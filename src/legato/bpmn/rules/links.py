@@ -48,6 +48,8 @@ def _throw_issues(
     if not partners:
         message = f"the link throw event '{event_id}' has no catching link to go to"
         issues.append(ctx.issue("EXT118", message, event))
+        message = f"the link throw event '{event_id}' names no target"
+        issues.append(ctx.issue("EXT125", message, event))
     elif len(partners) > 1:
         message = f"the link throw event '{event_id}' has {len(partners)} targets, not one"
         issues.append(ctx.issue("EXT125", message, event))

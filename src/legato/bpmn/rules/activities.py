@@ -70,7 +70,7 @@ def _multi_instance_issues(
         if target is not None and not _is_input_of(target, activity):
             message = (
                 f"loopDataInputRef '{text_of(input_ref)}' must name a data input of the "
-                "activity or a data object, property or data input it can read"
+                "activity (or a data object or property it reads)"
             )
             issues.append(ctx.issue("EXT068", message, activity))
     issues.extend(_data_item_issues(ctx, activity, multi))
@@ -82,18 +82,22 @@ def _multi_instance_issues(
 
 
 def _is_input_of(target: etree._Element, activity: etree._Element) -> bool:
-    """EXT068 asks for a data input of the activity; data the activity sees is accepted.
+    """EXT068: the collection is a data input the activity reads.
 
-    Real models name the collection by a data object or property of the enclosing process
-    (or a data input of the process) rather than declaring a data input on the activity.
+    The catalogue asks for a data input of the activity's ioSpecification; a data input of
+    the process, a data object or a property (SpiffWorkflow models name data objects) is
+    accepted too, a data output or any other element is not. A name that resolves to no
+    element of the document names a process variable and is not checked.
     """
-    if local(target) not in ITEM_AWARE:
-        return False
-    if local(target) != "dataInput":
+    if local(target) in ("dataObject", "dataObjectReference", "property"):
         return True
     spec = target.getparent()
     owner = spec.getparent() if spec is not None else None
-    return owner is not None and (owner is activity or local(owner) == "process")
+    return (
+        local(target) == "dataInput"
+        and owner is not None
+        and (owner is activity or local(owner) == "process")
+    )
 
 
 def _lacks_item_source(ctx: ModelContext, multi: etree._Element) -> bool:

@@ -54,8 +54,10 @@ def check_state_names(ctx: ModelContext) -> list[ValidationIssue]:
             continue
         state_name = (state.get("name") or "").strip()
         object_name = (data_object.get("name") or "").strip()
-        expected = f"{object_name} [{state_name}]"
-        if state_name and object_name and " ".join(name.split()) != expected:
+        expected = f"{object_name} [{state_name}]" if object_name else f"… [{state_name}]"
+        written = " ".join(name.split())
+        fits = written == expected or (not object_name and written.endswith(f"[{state_name}]"))
+        if state_name and not fits:
             message = f"the data object reference '{name}' should be named '{expected}'"
             issues.append(ctx.issue("EXT076", message, reference))
     return issues

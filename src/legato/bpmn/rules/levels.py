@@ -65,7 +65,8 @@ def _event_flow_issue(
     if kind == "endEvent" and not _has_flows(ctx, event, "incoming", lists_flows):
         return ctx.issue("EXT107", f"the end event '{event_id}' needs an incoming flow", event)
     link_catch = kind == "intermediateCatchEvent" and "link" in ctx.definition_kinds(event)
-    if kind.startswith("intermediate") and not link_catch and not ctx.incoming(event):
+    reached = _has_flows(ctx, event, "incoming", lists_flows)
+    if kind.startswith("intermediate") and not link_catch and not reached:
         message = f"the intermediate event '{event_id}' needs an incoming flow"
         return ctx.issue("EXT115", message, event)
     return None
@@ -82,7 +83,7 @@ def check_event_flows(ctx: ModelContext) -> list[ValidationIssue]:
 
     A catching link event is reached through its throwing partner, not by a flow. Listing
     the flows of a node (``incoming``, ``outgoing``) is optional in BPMN XML; a document that
-    lists them must list the flows of its start and end events.
+    lists them must list the flows of these events.
     """
     issues: list[ValidationIssue] = []
     events = ("startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent")

@@ -55,6 +55,16 @@ COMPATIBLE_WARNINGS: Final[Mapping[str, str]] = MappingProxyType(
         "conversation only (Camunda ignores it)",
         "EXT116": "an intermediate event without an outgoing sequence flow ends its path, as an "
         "implicit end event (Camunda runs it so)",
+        "message-flow-trigger": "a message flow into an intermediate event without a message "
+        "trigger documents the conversation only (Camunda ignores it)",
+        "EXT053": "a script task without scriptFormat runs as a job (Camunda and SpiffWorkflow "
+        "assume their default language)",
+        "EXT105": "a level with a start event but no end event ends where its paths end "
+        "(Camunda and SpiffWorkflow run such models)",
+        "EXT127": "a sending message event or task without a messageRef sends through its job "
+        "or its extension elements (Camunda's send tasks and message end events do so)",
+        "EXT151": "a path that ends without an end event ends there, as an implicit end event "
+        "(Camunda and SpiffWorkflow run such models)",
     }
 )
 """The rules that are warnings in the compatible profile (errors in strict), with the reason."""

@@ -30,10 +30,9 @@ def _quantity_issue(
         value = int(raw.strip())
     except ValueError:
         value = 0
-    least = 1 if attribute == "startQuantity" else 0
-    if value >= least:
+    if value >= 1:
         return None
-    message = f"{attribute} must be an integer of at least {least}, not '{raw}'"
+    message = f"{attribute} must be an integer of at least 1, not '{raw}'"
     return ctx.issue(rule, message, activity)
 
 
@@ -68,10 +67,13 @@ def _multi_instance_issues(
     input_ref = child(multi, "loopDataInputRef")
     if input_ref is not None:
         target = ctx.target(input_ref, text_of(input_ref))
-        if target is not None and local(target) not in ITEM_AWARE:
-            message = f"loopDataInputRef '{text_of(input_ref)}' must name a data input or object"
+        if target is not None and not _is_input_of(target, activity):
+            message = (
+                f"loopDataInputRef '{text_of(input_ref)}' must name a data input of the "
+                "activity (or a data object or property it reads)"
+            )
             issues.append(ctx.issue("EXT068", message, activity))
-    issues.extend(_output_item_issues(ctx, activity, multi))
+    issues.extend(_data_item_issues(ctx, activity, multi))
     behavior = (multi.get("behavior") or "All").strip()
     if child(multi, "complexBehaviorDefinition") is not None and behavior != "Complex":
         message = "complexBehaviorDefinition only applies when behavior is 'Complex'"
@@ -79,9 +81,34 @@ def _multi_instance_issues(
     return issues
 
 
+def _is_input_of(target: etree._Element, activity: etree._Element) -> bool:
+    """EXT068: the collection is a data input the activity reads.
+
+    The catalogue asks for a data input of the activity's ioSpecification; a data input of
+    the process, a data object or a property (SpiffWorkflow models name data objects) is
+    accepted too, a data output or any other element is not. A name that resolves to no
+    element of the document names a process variable and is not checked.
+    """
+    if local(target) in ("dataObject", "dataObjectReference", "property"):
+        return True
+    spec = target.getparent()
+    owner = spec.getparent() if spec is not None else None
+    return (
+        local(target) == "dataInput"
+        and owner is not None
+        and (owner is activity or local(owner) == "process")
+    )
+
+
 def _lacks_item_source(ctx: ModelContext, multi: etree._Element) -> bool:
     """No cardinality, no input collection, and no vendor extension that supplies one."""
-    if not ctx.is_executable(multi) or len(children(multi)) or multi.find("*") is not None:
+    if not ctx.is_executable(multi):
+        return False
+    if child(multi, "loopCardinality") is not None or child(multi, "loopDataInputRef") is not None:
+        return False
+    if any(not local(c) and isinstance(c.tag, str) for c in multi):
+        return False
+    if child(multi, "extensionElements") is not None:
         return False
     return all(str(name).startswith("{" + BPMN_NS) or "}" not in str(name) for name in multi.attrib)
 
@@ -89,23 +116,26 @@ def _lacks_item_source(ctx: ModelContext, multi: etree._Element) -> bool:
 ITEM_AWARE = frozenset({"dataInput", "dataOutput", "dataObject", "dataObjectReference", "property"})
 
 
-def _output_item_issues(
+def _data_item_issues(
     ctx: ModelContext, activity: etree._Element, multi: etree._Element
 ) -> list[ValidationIssue]:
-    output_ref, data_item = child(multi, "loopDataOutputRef"), child(multi, "outputDataItem")
-    if output_ref is None or data_item is None:
-        return []
-    collection = ctx.target(output_ref, text_of(output_ref))
-    single, many = (
-        item_of(ctx, data_item),
-        item_of(ctx, collection) if collection is not None else None,
-    )
-    if single is None or many is None:
-        return []
-    if is_collection(single) or not same_item_structure(single, many):
-        message = "the outputDataItem must be a single item of the loopDataOutputRef collection"
-        return [ctx.issue("EXT069", message, activity)]
-    return []
+    """The single data item is the scalar of the loop's collection (EXT069, EXT070)."""
+    issues: list[ValidationIssue] = []
+    for ref_name, item_name, rule in (
+        ("loopDataOutputRef", "outputDataItem", "EXT069"),
+        ("loopDataInputRef", "inputDataItem", "EXT070"),
+    ):
+        ref, data_item = child(multi, ref_name), child(multi, item_name)
+        collection = ctx.target(ref, text_of(ref)) if ref is not None else None
+        if collection is None or data_item is None:
+            continue
+        single, many = item_of(ctx, data_item), item_of(ctx, collection)
+        if single is None or many is None:
+            continue
+        if is_collection(single) or not same_item_structure(single, many):
+            message = f"the {item_name} must be a single item of the {ref_name} collection"
+            issues.append(ctx.issue(rule, message, activity))
+    return issues
 
 
 def same_item_structure(single: etree._Element, many: etree._Element) -> bool:
@@ -114,7 +144,7 @@ def same_item_structure(single: etree._Element, many: etree._Element) -> bool:
 
 
 def check_loops(ctx: ModelContext) -> list[ValidationIssue]:
-    """Loop characteristics are consistent (EXT041, EXT054, EXT067-EXT069, EXT072)."""
+    """Loop characteristics are consistent (EXT041, EXT054, EXT067-EXT070, EXT072)."""
     issues: list[ValidationIssue] = []
     for activity in ctx.bpmn_elements(*ACTIVITIES):
         issues.extend(_loop_issues(ctx, activity))

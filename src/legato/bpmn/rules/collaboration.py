@@ -24,20 +24,32 @@ def _pool_of(ctx: ModelContext, node: etree._Element) -> etree._Element | None:
     return ctx.process_of(node)
 
 
+WRONG_DIRECTION = {
+    ("startEvent", "source"): "EXT102",
+    ("endEvent", "target"): "EXT108",
+    ("intermediateCatchEvent", "source"): "EXT119",
+    ("boundaryEvent", "source"): "EXT119",
+    ("intermediateThrowEvent", "target"): "EXT119",
+}
+"""Events that cannot be this end of a message flow, with the rule that says so."""
+NEEDS_MESSAGE = {"startEvent": "EXT103", "endEvent": "EXT109"}
+"""The rule requiring a message trigger of an event at the end of a message flow."""
+
+
 def _endpoint_problem(ctx: ModelContext, node: etree._Element, end: str) -> tuple[str, str] | None:
     kind = local(node)
     if kind in ARTIFACTS:
         return ("EXT009" if end == "source" else "EXT008", f"an artifact ({kind})")
     if kind == "participant" or kind in ACTIVITIES:
         return None
-    if kind in SENDERS | RECEIVERS:
-        sends = kind in SENDERS
-        if (end == "source") != sends:
-            return ("EXT119", f"a {kind}")
-        if "message" not in ctx.definition_kinds(node):
-            return ("EXT109", f"a {kind} without a message trigger")
+    if kind not in SENDERS | RECEIVERS:
+        return ("EXT031", f"a {kind} (no interaction node)")
+    rule = WRONG_DIRECTION.get((kind, end))
+    if rule is not None:
+        return (rule, f"a {kind}")
+    if "message" in ctx.definition_kinds(node):
         return None
-    return ("EXT109", f"a {kind}")
+    return (NEEDS_MESSAGE.get(kind, "message-flow-trigger"), f"a {kind} without a message trigger")
 
 
 def _message_flow_issues(ctx: ModelContext, flow: etree._Element) -> list[ValidationIssue]:
@@ -57,12 +69,16 @@ def _message_flow_issues(ctx: ModelContext, flow: etree._Element) -> list[Valida
         pools = {id(p) for p in (_pool_of(ctx, n) for n in ends.values()) if p is not None}
         if len(pools) == 1 and all(_pool_of(ctx, n) is not None for n in ends.values()):
             message = f"message flow '{ctx.node_id(flow)}' must connect two different pools"
-            issues.append(ctx.issue("EXT108", message, flow))
+            issues.append(ctx.issue("EXT031", message, flow))
     return issues
 
 
 def check_message_flows(ctx: ModelContext) -> list[ValidationIssue]:
-    """Message flows connect senders to receivers of different pools (EXT008-EXT119)."""
+    """Message flows connect senders to receivers of different pools.
+
+    Artifacts (EXT008, EXT009), interaction nodes of two pools (EXT031), start events
+    (EXT102, EXT103), end events (EXT108, EXT109) and intermediate events (EXT119).
+    """
     issues: list[ValidationIssue] = []
     for flow in ctx.bpmn_elements("messageFlow"):
         issues.extend(_message_flow_issues(ctx, flow))

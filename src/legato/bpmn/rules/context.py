@@ -171,9 +171,10 @@ class ModelContext:
                 stack.extend(reversed(list(element)))
 
     def issue(self, rule: str, message: str, element: etree._Element) -> ValidationIssue:
-        """An issue located at ``element``."""
+        """An issue located at ``element``, named by its id or that of its nearest ancestor."""
         line = element.sourceline if isinstance(element.sourceline, int) else None
-        location = SourceLocation(self.file_name, line, element.get("id"))
+        named = next((e for e in (element, *element.iterancestors()) if e.get("id")), element)
+        location = SourceLocation(self.file_name, line, named.get("id"))
         return ValidationIssue(rule, message, location)
 
     def ref_id(self, element: etree._Element, raw: str | None) -> str:

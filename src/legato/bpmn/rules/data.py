@@ -27,16 +27,39 @@ ITEM_AWARE = (
 
 
 def check_collection_flags(ctx: ModelContext) -> list[ValidationIssue]:
-    """``isCollection`` of a data element agrees with its item definition (EXT020)."""
+    """``isCollection`` of an executable data element matches its item definition (EXT020)."""
     issues: list[ValidationIssue] = []
     for element in ctx.bpmn_elements(*ITEM_AWARE):
-        item = item_of(ctx, element)
-        if item is not None and is_collection(item) and not flag(element, "isCollection", False):
-            message = (
-                f"the {local(element)} '{ctx.node_id(element)}' and its item definition "
-                f"'{ctx.node_id(item)}' disagree: the item is a collection, the element is not"
-            )
-            issues.append(ctx.issue("EXT020", message, element))
+        item = item_of(ctx, element) if ctx.is_executable(element) else None
+        if item is None or is_collection(item) == flag(element, "isCollection", False):
+            continue
+        item_kind, element_kind = ("is", "is not") if is_collection(item) else ("is not", "is")
+        message = (
+            f"the {local(element)} '{ctx.node_id(element)}' and its item definition "
+            f"'{ctx.node_id(item)}' disagree: the item {item_kind} a collection, "
+            f"the element {element_kind}"
+        )
+        issues.append(ctx.issue("EXT020", message, element))
+    return issues
+
+
+def check_state_names(ctx: ModelContext) -> list[ValidationIssue]:
+    """A data object reference with a state is named ``Object name [state]`` (EXT076)."""
+    issues: list[ValidationIssue] = []
+    for reference in ctx.bpmn_elements("dataObjectReference"):
+        state = child(reference, "dataState")
+        data_object = ctx.target(reference, reference.get("dataObjectRef"))
+        name = (reference.get("name") or "").strip()
+        if state is None or data_object is None or not name:
+            continue
+        state_name = (state.get("name") or "").strip()
+        object_name = (data_object.get("name") or "").strip()
+        expected = f"{object_name} [{state_name}]" if object_name else f"… [{state_name}]"
+        written = " ".join(name.split())
+        fits = written == expected or (not object_name and written.endswith(f"[{state_name}]"))
+        if state_name and not fits:
+            message = f"the data object reference '{name}' should be named '{expected}'"
+            issues.append(ctx.issue("EXT076", message, reference))
     return issues
 
 
@@ -60,7 +83,7 @@ def _input_association_issues(
             issues.append(ctx.issue("EXT082", message, association))
         elif local(source) == "dataInput" and not _visible_input(source, owner):
             message = f"the data input '{text_of(source_ref)}' is not visible here"
-            issues.append(ctx.issue("EXT079", message, association))
+            issues.append(ctx.issue("data-input-visibility", message, association))
         issues.extend(_structure_issues(ctx, association, source))
     return issues
 
@@ -115,13 +138,27 @@ def _output_association_issues(
 
 
 def check_data_associations(ctx: ModelContext) -> list[ValidationIssue]:
-    """Data associations read visible sources and write proper targets (EXT079-EXT082)."""
+    """Data associations read visible sources and write proper targets (EXT080-EXT082)."""
     issues: list[ValidationIssue] = []
     for association in ctx.bpmn_elements("dataInputAssociation"):
         issues.extend(_input_association_issues(ctx, association))
     for association in ctx.bpmn_elements("dataOutputAssociation"):
         issues.extend(_output_association_issues(ctx, association))
     return issues
+
+
+def check_association_sources(ctx: ModelContext) -> list[ValidationIssue]:
+    """Without a transformation, a data association has a single source (EXT092)."""
+    return [
+        ctx.issue(
+            "EXT092",
+            "a data association without a transformation can have only one sourceRef",
+            association,
+        )
+        for association in ctx.bpmn_elements("dataInputAssociation", "dataOutputAssociation")
+        if child(association, "transformation") is None
+        and len(children(association, "sourceRef")) > 1
+    ]
 
 
 def _refs(ctx: ModelContext, owner: etree._Element, name: str) -> list[etree._Element]:
@@ -133,14 +170,24 @@ def _refs(ctx: ModelContext, owner: etree._Element, name: str) -> list[etree._El
     return found
 
 
-def _set_issues(ctx: ModelContext, spec: etree._Element) -> list[ValidationIssue]:
+def _membership_issues(ctx: ModelContext, spec: etree._Element) -> list[ValidationIssue]:
+    """Every data input (output) is in an input (output) set: EXT084, EXT088."""
     issues: list[ValidationIssue] = []
+    for name, set_name, refs, rule in (
+        ("dataInput", "inputSet", "dataInputRefs", "EXT084"),
+        ("dataOutput", "outputSet", "dataOutputRefs", "EXT088"),
+    ):
+        in_any_set = {id(d) for s in children(spec, set_name) for d in _refs(ctx, s, refs)}
+        for data in children(spec, name):
+            if id(data) not in in_any_set:
+                message = f"the {name} '{ctx.node_id(data)}' belongs to no {set_name}"
+                issues.append(ctx.issue(rule, message, data))
+    return issues
+
+
+def _set_issues(ctx: ModelContext, spec: etree._Element) -> list[ValidationIssue]:
+    issues = _membership_issues(ctx, spec)
     input_sets, output_sets = children(spec, "inputSet"), children(spec, "outputSet")
-    in_any_set = {id(d) for s in input_sets for d in _refs(ctx, s, "dataInputRefs")}
-    for data_input in children(spec, "dataInput"):
-        if id(data_input) not in in_any_set:
-            message = f"the data input '{ctx.node_id(data_input)}' belongs to no input set"
-            issues.append(ctx.issue("EXT084", message, data_input))
     for input_set in input_sets:
         for output_set in _refs(ctx, input_set, "outputSetRefs"):
             if input_set not in _refs(ctx, output_set, "inputSetRefs"):
@@ -183,4 +230,10 @@ def check_io_specifications(ctx: ModelContext) -> list[ValidationIssue]:
     return issues
 
 
-RULES = [check_collection_flags, check_data_associations, check_io_specifications]
+RULES = [
+    check_collection_flags,
+    check_state_names,
+    check_data_associations,
+    check_association_sources,
+    check_io_specifications,
+]

@@ -70,7 +70,7 @@ def _kind_issues(
         found.append(("EXT117", f"the link catch event '{node_id}' cannot have incoming flows"))
     if kind in ACTIVITIES and flag(node, "isForCompensation", False):
         message = f"the compensation activity '{node_id}' cannot be connected by sequence flows"
-        found.append(("EXT115", message))
+        found.append(("compensation-flow", message))
     return [ctx.issue(rule, message, flow) for rule, message in found]
 
 
@@ -95,7 +95,7 @@ def check_is_immediate(ctx: ModelContext) -> list[ValidationIssue]:
 
 
 def check_conditional_flows(ctx: ModelContext) -> list[ValidationIssue]:
-    """Conditions only where a choice is made (EXT025 and the gateway kinds)."""
+    """Conditions only where a choice is made (EXT025, EXT137)."""
     issues: list[ValidationIssue] = []
     for flow in ctx.sequence_flows:
         if child(flow, "conditionExpression") is None:
@@ -109,9 +109,7 @@ def check_conditional_flows(ctx: ModelContext) -> list[ValidationIssue]:
             issues.append(ctx.issue("EXT025", f"{message} cannot be conditional", flow))
         elif kind == "eventBasedGateway":
             message = f"a sequence flow leaving the {kind} '{ctx.node_id(source)}'"
-            issues.append(
-                ctx.issue("gateway-condition", f"{message} cannot have a condition", flow)
-            )
+            issues.append(ctx.issue("EXT137", f"{message} cannot have a condition", flow))
     return issues
 
 

@@ -23,8 +23,8 @@ def _message_issue(ctx: ModelContext, definition: etree._Element) -> ValidationI
     where = owner if owner is not None and local(owner) in EVENTS else definition
     message_ref = (definition.get("messageRef") or "").strip()
     has_operation = child(definition, "operationRef") is not None
-    if not message_ref and has_operation:
-        text = "a message event that names an operation must also name its message (messageRef)"
+    if not message_ref:
+        text = "a message event of an executable process must name its message (messageRef)"
         return ctx.issue("EXT127", text, where)
     message = ctx.target(definition, message_ref)
     if message is not None and item_of(ctx, message) is not None and not has_operation:
@@ -37,7 +37,11 @@ def _message_issue(ctx: ModelContext, definition: etree._Element) -> ValidationI
 
 
 def check_message_definitions(ctx: ModelContext) -> list[ValidationIssue]:
-    """Message events of executable processes name message and operation (EXT127, EXT128)."""
+    """Message events of executable processes name message and operation (EXT127, EXT128).
+
+    EXT128 is asked of messages that carry a typed payload (an ``itemRef``): without one, an
+    operation has nothing to describe.
+    """
     issues: list[ValidationIssue] = []
     for definition in ctx.bpmn_elements("messageEventDefinition"):
         if ctx.process_of(definition) is None or not ctx.is_executable(definition):
@@ -45,6 +49,24 @@ def check_message_definitions(ctx: ModelContext) -> list[ValidationIssue]:
         found = _message_issue(ctx, definition)
         if found is not None:
             issues.append(found)
+    for task in ctx.bpmn_elements("sendTask", "receiveTask"):
+        if ctx.is_executable(task) and not (task.get("messageRef") or "").strip():
+            text = f"the {local(task)} '{ctx.node_id(task)}' must name its message (messageRef)"
+            issues.append(ctx.issue("EXT127", text, task))
+    return issues
+
+
+def check_escalation_codes(ctx: ModelContext) -> list[ValidationIssue]:
+    """A thrown escalation of an executable process has an escalationCode (EXT011)."""
+    issues: list[ValidationIssue] = []
+    for event in ctx.bpmn_elements("endEvent", "intermediateThrowEvent"):
+        for definition in ctx.event_definitions(event):
+            if local(definition) != "escalationEventDefinition" or not ctx.is_executable(event):
+                continue
+            escalation = ctx.target(definition, definition.get("escalationRef"))
+            if escalation is None or not (escalation.get("escalationCode") or "").strip():
+                message = f"the escalation thrown by '{ctx.node_id(event)}' needs an escalationCode"
+                issues.append(ctx.issue("EXT011", message, event))
     return issues
 
 
@@ -117,4 +139,4 @@ def check_event_data(ctx: ModelContext) -> list[ValidationIssue]:
     return issues
 
 
-RULES = [check_message_definitions, check_conditions, check_event_data]
+RULES = [check_message_definitions, check_escalation_codes, check_conditions, check_event_data]

@@ -1,10 +1,14 @@
 """Rules about identity and references: unique ids, ids where needed, resolvable references.
 
-References are resolved within the document. A ``prefix:id`` reference whose prefix names
-another (imported) namespace is not checked. References that name elements of other files
-by design (``calledElement``, ``structureRef``, ``implementationRef``) are not checked here,
-nor are lane members (``flowNodeRef``): lanes carry no execution semantics and exporters
-leave stale entries in them.
+The reference rule (the catalogue's ``REF``, reported as ``EXT002``) asks of every reference
+attribute and reference element that it name an existing element of the right kind. References
+are resolved within the document. A ``prefix:id`` reference whose prefix names another
+(imported) namespace is not checked. References that name elements of other files by design
+(``structureRef``, ``implementationRef``) are not checked, nor are lane members
+(``flowNodeRef``): lanes carry no execution semantics and exporters leave stale entries in
+them. ``calledElement`` and the loop data references may name a process deployed from another
+file or a process variable: they are checked for their kind only when they name an element of
+this document.
 """
 
 from __future__ import annotations
@@ -34,6 +38,16 @@ ITEM_AWARE = frozenset(
     }
 )
 ANY: frozenset[str] = frozenset()
+CALLABLE = frozenset(
+    {
+        "process",
+        "globalTask",
+        "globalUserTask",
+        "globalManualTask",
+        "globalScriptTask",
+        "globalBusinessRuleTask",
+    }
+)
 
 ATTRIBUTE_REFS: dict[str, dict[str, frozenset[str]]] = {
     "sourceRef": {
@@ -66,6 +80,13 @@ ATTRIBUTE_REFS: dict[str, dict[str, frozenset[str]]] = {
     "correlationKeyRef": {"*": frozenset({"correlationKey"})},
     "correlationPropertyRef": {"*": frozenset({"correlationProperty"})},
     "parameterRef": {"resourceParameterBinding": frozenset({"resourceParameter"})},
+    "calledElement": {"callActivity": CALLABLE},
+    "inputDataRef": {"ioBinding": frozenset({"dataInput"})},
+    "outputDataRef": {"ioBinding": frozenset({"dataOutput"})},
+    "oneBehaviorEventRef": {"multiInstanceLoopCharacteristics": EVENT_DEFINITIONS},
+    "noneBehaviorEventRef": {"multiInstanceLoopCharacteristics": EVENT_DEFINITIONS},
+    "definitionalCollaborationRef": {"process": frozenset({"collaboration"})},
+    "evaluatesToTypeRef": {"*": frozenset({"itemDefinition"})},
 }
 
 TEXT_REFS: dict[str, frozenset[str]] = {
@@ -88,7 +109,20 @@ TEXT_REFS: dict[str, frozenset[str]] = {
     "correlationPropertyRef": frozenset({"correlationProperty"}),
     "source": frozenset({"linkEventDefinition"}),
     "target": frozenset({"linkEventDefinition"}),
+    "supportedInterfaceRef": frozenset({"interface"}),
+    "errorRef": frozenset({"error"}),
+    "endPointRef": frozenset({"endPoint"}),
+    "partnerRoleRef": frozenset({"partnerRole"}),
+    "partnerEntityRef": frozenset({"partnerEntity"}),
+    "innerParticipantRef": frozenset({"participant"}),
+    "outerParticipantRef": frozenset({"participant"}),
+    "innerMessageFlowRef": frozenset({"messageFlow"}),
+    "outerMessageFlowRef": frozenset({"messageFlow"}),
+    "loopDataInputRef": ITEM_AWARE,
+    "loopDataOutputRef": ITEM_AWARE,
 }
+LOCAL_WHEN_FOUND = frozenset({"calledElement", "loopDataInputRef", "loopDataOutputRef"})
+"""References that may name something outside the document (another file, a variable)."""
 DATA_ASSOCIATIONS = frozenset({"dataInputAssociation", "dataOutputAssociation"})
 
 NEEDS_ID = FLOW_NODES | frozenset({"sequenceFlow", "messageFlow", "process", "participant"})
@@ -120,9 +154,12 @@ def _check(
     raw: str,
     expected: frozenset[str],
     what: str,
+    name: str,
 ) -> ValidationIssue | None:
     resolved = ctx.resolve(element, raw)
     if resolved.status is RefStatus.EXTERNAL:
+        return None
+    if resolved.element is None and name in LOCAL_WHEN_FOUND:
         return None
     if resolved.element is None:
         return ctx.issue(
@@ -137,7 +174,7 @@ def _check(
 
 
 def check_references(ctx: ModelContext) -> list[ValidationIssue]:
-    """Every reference resolves to an element of the right kind (EXT002)."""
+    """Every reference resolves to an element of the right kind (REF, reported as EXT002)."""
     issues: list[ValidationIssue] = []
     for element in ctx.bpmn_elements():
         owner = local(element)
@@ -145,12 +182,13 @@ def check_references(ctx: ModelContext) -> list[ValidationIssue]:
             expected = _expected_for_attribute(owner, str(attribute))
             value = str(raw)
             if expected is not None and value.strip():
-                found = _check(ctx, element, value, expected, f"{owner}.{attribute!s}")
+                what = f"{owner}.{attribute!s}"
+                found = _check(ctx, element, value, expected, what, str(attribute))
                 if found is not None:
                     issues.append(found)
         expected = _expected_for_text(element)
         if expected is not None and text_of(element):
-            found = _check(ctx, element, text_of(element), expected, owner)
+            found = _check(ctx, element, text_of(element), expected, owner, owner)
             if found is not None:
                 issues.append(found)
     return issues

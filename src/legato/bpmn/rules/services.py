@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from lxml import etree
 
-from legato.bpmn.rules.context import ModelContext, child, children, text_of
+from legato.bpmn.rules.context import ModelContext, child, children, local, text_of
 from legato.bpmn.rules.items import item_of, same_item
 from legato.errors import ValidationIssue
 
@@ -19,30 +21,66 @@ def _spec_parts(task: etree._Element, name: str) -> list[etree._Element]:
     return children(spec, name) if spec is not None else []
 
 
+@dataclass(frozen=True, slots=True)
+class DataRules:
+    """The rules a task's data break, for one direction of one kind of task."""
+
+    direction: str
+    """``in`` (data inputs, input sets) or ``out``."""
+    sets: str
+    """Too many sets."""
+    count: str
+    """More than one data input (output)."""
+    item: str
+    """The data input (output) does not carry the message's item."""
+
+
+SERVICE_IN = DataRules("in", "EXT042", "EXT044", "EXT044")
+SERVICE_OUT = DataRules("out", "EXT043", "EXT045", "EXT045")
+SEND = DataRules("in", "EXT046", "EXT047", "EXT048")
+RECEIVE = DataRules("out", "EXT050", "EXT051", "EXT052")
+
+
 def _data_issue(
-    ctx: ModelContext,
-    task: etree._Element,
-    message: etree._Element | None,
-    direction: str,
-    rules: tuple[str, str, str],
+    ctx: ModelContext, task: etree._Element, message: etree._Element, rules: DataRules
 ) -> list[ValidationIssue]:
-    """The task has one data input (output) whose item is the message's item."""
-    if message is None:
-        return []
+    """The task has at most one set and data input (output), carrying the message's item."""
     data_name, set_name = (
-        ("dataInput", "inputSet") if direction == "in" else ("dataOutput", "outputSet")
+        ("dataInput", "inputSet") if rules.direction == "in" else ("dataOutput", "outputSet")
     )
-    count_rule, set_rule, item_rule = rules
     data, sets = _spec_parts(task, data_name), _spec_parts(task, set_name)
+    message_id = ctx.node_id(message)
     if len(sets) > 1:
-        return [ctx.issue(set_rule, f"the task may have at most one {set_name}", task)]
-    if len(data) != 1:
-        text = f"the task needs exactly one {data_name} for message '{ctx.node_id(message)}'"
-        return [ctx.issue(count_rule, text, task)]
-    if not same_item(item_of(ctx, data[0]), item_of(ctx, message)):
-        text = f"the {data_name} does not carry the item of message '{ctx.node_id(message)}'"
-        return [ctx.issue(item_rule, text, task)]
+        return [ctx.issue(rules.sets, f"the task may have at most one {set_name}", task)]
+    if len(data) > 1:
+        text = f"the task may have only one {data_name}, for message '{message_id}'"
+        return [ctx.issue(rules.count, text, task)]
+    item = item_of(ctx, message)
+    if (data or item is not None) and not same_item(item_of(ctx, data[0]) if data else None, item):
+        text = f"the task's {data_name} does not carry the item of message '{message_id}'"
+        return [ctx.issue(rules.item, text, task)]
     return []
+
+
+def _service_issues(
+    ctx: ModelContext, task: etree._Element, operation: etree._Element
+) -> list[ValidationIssue]:
+    issues: list[ValidationIssue] = []
+    input_sets = len(_spec_parts(task, "inputSet"))
+    if input_sets != 1:
+        text = f"a service task with an operation needs exactly one inputSet, not {input_sets}"
+        issues.append(ctx.issue("EXT042", text, task))
+    if len(_spec_parts(task, "outputSet")) > 1:
+        issues.append(ctx.issue("EXT043", "the task may have at most one outputSet", task))
+    if issues:
+        return issues
+    incoming = _message(ctx, operation, "inMessageRef")
+    outgoing = _message(ctx, operation, "outMessageRef")
+    if incoming is not None:
+        issues.extend(_data_issue(ctx, task, incoming, SERVICE_IN))
+    if outgoing is not None:
+        issues.extend(_data_issue(ctx, task, outgoing, SERVICE_OUT))
+    return issues
 
 
 def check_service_tasks(ctx: ModelContext) -> list[ValidationIssue]:
@@ -50,26 +88,21 @@ def check_service_tasks(ctx: ModelContext) -> list[ValidationIssue]:
     issues: list[ValidationIssue] = []
     for task in ctx.bpmn_elements("serviceTask"):
         operation = ctx.target(task, task.get("operationRef"))
-        if operation is None:
-            continue
-        incoming = _message(ctx, operation, "inMessageRef")
-        outgoing = _message(ctx, operation, "outMessageRef")
-        issues.extend(_data_issue(ctx, task, incoming, "in", ("EXT042", "EXT042", "EXT044")))
-        issues.extend(_data_issue(ctx, task, outgoing, "out", ("EXT043", "EXT043", "EXT045")))
+        if operation is not None and local(operation) == "operation" and ctx.is_executable(task):
+            issues.extend(_service_issues(ctx, task, operation))
     return issues
 
 
 def check_message_tasks(ctx: ModelContext) -> list[ValidationIssue]:
-    """Send (EXT047, EXT048) and receive (EXT050, EXT052) task data match their message."""
+    """Send (EXT046-EXT048) and receive (EXT050-EXT052) task data match their message."""
     issues: list[ValidationIssue] = []
-    for task in ctx.bpmn_elements("sendTask"):
-        message = ctx.target(task, task.get("messageRef"))
-        if message is not None and child(task, "ioSpecification") is not None:
-            issues.extend(_data_issue(ctx, task, message, "in", ("EXT047", "EXT047", "EXT048")))
-    for task in ctx.bpmn_elements("receiveTask"):
-        message = ctx.target(task, task.get("messageRef"))
-        if message is not None and child(task, "ioSpecification") is not None:
-            issues.extend(_data_issue(ctx, task, message, "out", ("EXT050", "EXT050", "EXT052")))
+    for kind, rules in (("sendTask", SEND), ("receiveTask", RECEIVE)):
+        for task in ctx.bpmn_elements(kind):
+            message = ctx.target(task, task.get("messageRef"))
+            if message is None or not ctx.is_executable(task):
+                continue
+            if child(task, "ioSpecification") is not None:
+                issues.extend(_data_issue(ctx, task, message, rules))
     return issues
 
 

@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -152,3 +155,30 @@ class KillSwitch:
             return {row[0] for row in cursor.fetchall()}
         finally:
             cursor.close()
+
+
+# -- the test's side ------------------------------------------------------------------------------
+
+
+def run_worker(
+    script: Path, args: Sequence[str], kill_at: KillPoint | None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    """Run a worker script to its end (or its kill point) and capture what it printed."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop(ENV, None)
+    if kill_at is not None:
+        env[ENV] = str(kill_at)
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+
+
+def assert_killed_at(worker: subprocess.CompletedProcess[str], point: KillPoint) -> None:
+    """The worker died at its kill point, before it was done (it prints ``idle`` when done)."""
+    assert worker.returncode == -signal.SIGKILL, (str(point), worker.returncode, worker.stderr)
+    assert f"killed at {point}" in worker.stdout, (str(point), worker.stdout, worker.stderr)
+    assert "idle" not in worker.stdout, str(point)

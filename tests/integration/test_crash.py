@@ -9,13 +9,10 @@ construction, whatever the machine's speed, and the test checks that it did.
 from __future__ import annotations
 
 import collections
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
+from subprocess import CompletedProcess
 
-from integration.crash_points import ENV, KillPoint
+from integration.crash_points import KillPoint, assert_killed_at, run_worker
 from legato import Engine
 
 HERE = Path(__file__).parent
@@ -43,19 +40,8 @@ KILLS = [
 ]
 
 
-def _run(url: str, side_effects: Path, kill_at: KillPoint | None) -> tuple[int, str, str]:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env.pop(ENV, None)
-    if kill_at is not None:
-        env[ENV] = str(kill_at)
-    worker = subprocess.run(
-        [sys.executable, str(HERE / "crash_worker.py"), url, str(COUNT), str(side_effects)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=240,
-    )
-    return worker.returncode, worker.stdout, worker.stderr
+def _run(url: str, side_effects: Path, kill_at: KillPoint | None) -> CompletedProcess[str]:
+    return run_worker(HERE / "crash_worker.py", [url, str(COUNT), str(side_effects)], kill_at)
 
 
 def _instances(url: str) -> list[str]:
@@ -70,20 +56,16 @@ def test_sigkill_at_chosen_points_loses_nothing_and_applies_nothing_twice(tmp_pa
     url = f"sqlite:///{tmp_path / 'crash.db'}"
     side_effects = tmp_path / "side-effects.txt"
     for number, point in enumerate(KILLS):
-        returncode, out, err = _run(url, side_effects, point)
-        # The kill came at its point, before the worker was done.
-        assert returncode == -signal.SIGKILL, (point, returncode, err)
-        assert f"killed at {point}" in out, (point, out, err)
-        assert "idle" not in out, point
+        assert_killed_at(_run(url, side_effects, point), point)
         if number == 0:
             # It interrupted the starts: some instances exist, not all.
             assert 0 < len(_instances(url)) < COUNT
     statuses = _instances(url)
     assert statuses.count("completed") < COUNT, "the kills must leave work for the last run"
 
-    returncode, out, err = _run(url, side_effects, None)
-    assert returncode == 0, err
-    assert "idle" in out
+    final = _run(url, side_effects, None)
+    assert final.returncode == 0, final.stderr
+    assert "idle" in final.stdout
 
     engine = Engine(url)
     instances = engine.instances(limit=10 * COUNT)

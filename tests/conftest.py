@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -19,6 +20,12 @@ from postgres_fixtures import (  # noqa: E402
     postgres_store,
     postgres_url,
 )
+
+# Property tests are judged on what they compute, not on how fast: with two suites on two
+# cores an example can take longer than Hypothesis' 200 ms deadline (it then reports a flaky
+# failure), and generating data longer than its "too slow" health check allows.
+settings.register_profile("legato", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("legato")
 
 __all__ = [
     "empty_postgres_url",

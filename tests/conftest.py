@@ -1,4 +1,5 @@
-"""Shared fixtures: the corpora, PostgreSQL schemas and the engine tests' stores."""
+"""Shared fixtures: the corpora, fresh databases, PostgreSQL schemas and the engine tests'
+stores."""
 
 from __future__ import annotations
 
@@ -41,6 +42,15 @@ __all__ = [
 def corpora_root() -> Path:
     """Where the conformance corpora are (``LEGATO_CORPORA`` or ``../shared/corpora``)."""
     return Path(os.environ.get("LEGATO_CORPORA", ROOT.parent / "shared" / "corpora"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database: a new SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fresh.db'}"
+    url: str = request.getfixturevalue("fresh_postgres_url")
+    return url
 
 
 @pytest.fixture

@@ -52,8 +52,10 @@ def _instances(url: str) -> list[str]:
         engine.close()
 
 
-def test_sigkill_at_chosen_points_loses_nothing_and_applies_nothing_twice(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'crash.db'}"
+def test_sigkill_at_chosen_points_loses_nothing_and_applies_nothing_twice(
+    fresh_url: str, tmp_path: Path
+) -> None:
+    url = fresh_url
     side_effects = tmp_path / "side-effects.txt"
     for number, point in enumerate(KILLS):
         assert_killed_at(_run(url, side_effects, point), point)

@@ -47,8 +47,8 @@ def _buffered(engine: Engine) -> int:
         return sum(len(tx.find_messages("go", f"k{i}", now)) for i in range(COUNT))
 
 
-def test_kills_lose_no_timer_or_message_and_fire_none_twice(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'events.db'}"
+def test_kills_lose_no_timer_or_message_and_fire_none_twice(fresh_url: str) -> None:
+    url = fresh_url
     for point in KILLS:
         assert_killed_at(_run(url, point), point)
         engine = Engine(url)

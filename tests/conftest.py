@@ -1,4 +1,5 @@
-"""Shared fixtures: the corpora, PostgreSQL schemas and the engine tests' stores."""
+"""Shared fixtures: the corpora, fresh databases, PostgreSQL schemas and the engine tests'
+stores."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -19,6 +21,12 @@ from postgres_fixtures import (  # noqa: E402
     postgres_store,
     postgres_url,
 )
+
+# Property tests are judged on what they compute, not on how fast: with two suites on two
+# cores an example can take longer than Hypothesis' 200 ms deadline (it then reports a flaky
+# failure), and generating data longer than its "too slow" health check allows.
+settings.register_profile("legato", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("legato")
 
 __all__ = [
     "empty_postgres_url",
@@ -34,6 +42,15 @@ __all__ = [
 def corpora_root() -> Path:
     """Where the conformance corpora are (``LEGATO_CORPORA`` or ``../shared/corpora``)."""
     return Path(os.environ.get("LEGATO_CORPORA", ROOT.parent / "shared" / "corpora"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database: a new SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fresh.db'}"
+    url: str = request.getfixturevalue("fresh_postgres_url")
+    return url
 
 
 @pytest.fixture

@@ -29,40 +29,58 @@ ENGINE_STORES = ("memory", "sqlite", pytest.param("postgres", marks=pytest.mark.
 
 
 class _KeptOpenStore(SqlStore):
-    """A pooled store: an engine closing it leaves it open for the next test."""
+    """A pooled store: an engine closing it gives it back to the pool, open."""
+
+    returned: Callable[[_KeptOpenStore], None] | None = None
 
     def close(self) -> None:
-        """Stay open; the pool releases the store at the end of the session."""
+        """Stay open for the next engine; the pool releases the store at the end of the
+        session."""
+        if self.returned is not None:
+            self.returned(self)
 
     def release(self) -> None:
         super().close()
 
 
 class _StorePool:
-    """Open stores of one kind; a test borrows the first ones it needs, emptied."""
+    """Open stores of one kind; each engine of a test borrows one, emptied.
+
+    A store comes back when its engine is closed (the conformance cases close theirs: one or
+    two stores serve a test of many cases) or at the end of the test. On PostgreSQL each
+    store holds a few connections, and the server allows 100 to all the suites that run on
+    it at once: a pool as large as the most engines any test opened (nine) held about 30.
+    """
 
     def __init__(self, stack: ExitStack, open_store: Callable[[int], _KeptOpenStore]) -> None:
         self._stack = stack
         self._open_store = open_store
         self._stores: list[_KeptOpenStore] = []
-        self._lent = 0
-        self._add()  # an unreachable server fails (or skips) the first test, at setup
+        self._free: list[_KeptOpenStore] = []
+        self._lent: list[_KeptOpenStore] = []
+        self._free.append(self._add())  # an unreachable server fails (or skips) the first test
 
-    def _add(self) -> None:
+    def _add(self) -> _KeptOpenStore:
         store = self._open_store(len(self._stores))
+        store.returned = self._returned
         self._stack.callback(store.release)  # before its schema is dropped
         self._stores.append(store)
+        return store
 
     def lend(self) -> Store:
-        if self._lent == len(self._stores):
-            self._add()
-        store = self._stores[self._lent]
-        self._lent += 1
+        store = self._free.pop(0) if self._free else self._add()
+        self._lent.append(store)
         empty_tables(store.engine)
         return store
 
+    def _returned(self, store: _KeptOpenStore) -> None:
+        if store in self._lent:  # an engine may be closed twice
+            self._lent.remove(store)
+            self._free.append(store)
+
     def give_back(self) -> None:
-        self._lent = 0
+        self._lent.clear()
+        self._free = list(self._stores)
 
 
 @pytest.fixture(scope="session")

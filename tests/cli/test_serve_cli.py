@@ -37,8 +37,13 @@ def test_a_served_node_runs_jobs_heartbeats_and_says_goodbye_on_sigterm(tmp_path
     )
     assert started.exit_code == 0, started.output
 
-    # When a node serves the database
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # When a node serves the database (with a payment ledger of this test's own: two test
+    # runs at once must not share one)
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "ONBOARDING_LEDGER": str(tmp_path / "payments.json"),
+    }
     node = subprocess.Popen(
         [LEGATO, "serve", "--db", db, "--handlers", str(HANDLERS)],
         stdout=subprocess.PIPE,
@@ -46,12 +51,15 @@ def test_a_served_node_runs_jobs_heartbeats_and_says_goodbye_on_sigterm(tmp_path
         env=env,
     )
     try:
-        deadline = time.monotonic() + 30
+        # until the instance completed (the fee's first charge fails and is retried after a
+        # second) and a heartbeat has counted the jobs
+        deadline = time.monotonic() + 120
         listed: list[dict[str, object]] = []
-        while time.monotonic() < deadline:
+        while True:
             listed = nodes(runner, db)
-            if listed and int(str(listed[0]["jobs_done"])) > 0:
+            if completed(runner, db) and listed and int(str(listed[0]["jobs_done"])) > 0:
                 break
+            assert time.monotonic() < deadline, f"the node did not finish the instance: {listed}"
             time.sleep(0.2)
         # Then it is listed as running, with its heartbeat
         assert len(listed) == 1
@@ -69,5 +77,10 @@ def test_a_served_node_runs_jobs_heartbeats_and_says_goodbye_on_sigterm(tmp_path
     assert node.returncode == 0, output.decode()
     assert b"stopped" in output
     assert [n["status"] for n in nodes(runner, db)] == ["stopped"]
-    instances = runner.invoke(app, ["instances", "--db", db, "--json"])
-    assert json.loads(instances.output)[0]["status"] == "completed"
+    assert completed(runner, db)
+
+
+def completed(runner: CliRunner, db: str) -> bool:
+    result = runner.invoke(app, ["instances", "--db", db, "--json"])
+    assert result.exit_code == 0, result.output
+    return [i["status"] for i in json.loads(result.output)] == ["completed"]

@@ -1,4 +1,4 @@
-"""A process the crash test kills with SIGKILL at random moments.
+"""A process the crash test kills with SIGKILL at chosen points.
 
 Usage: crash_worker.py DATABASE_URL COUNT SIDE_EFFECTS_FILE
 
@@ -6,15 +6,18 @@ It deploys the model, starts COUNT instances (each with its own request id, so a
 that repeats a start gets the instance it already made) and runs their jobs. Every handler
 call appends a line to SIDE_EFFECTS_FILE, so the test can tell at-least-once handler calls
 from state transitions applied in the engine.
+
+With ``LEGATO_TEST_KILL_AT`` (see ``crash_points.py``) it kills itself at that point; its
+phases are ``starts`` (the COUNT starts) and ``jobs`` (running the jobs until idle).
 """
 
 from __future__ import annotations
 
-import os
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
+
+from crash_points import KillSwitch
 
 from legato import Engine, Job
 
@@ -25,18 +28,21 @@ def main() -> None:
     url, count, side_effects = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
     engine = Engine(url, batch_size=10)
     engine.deploy(MODEL)
+    kill = KillSwitch(engine)
 
     def work(job: Job) -> dict[str, object]:
-        time.sleep(0.002)  # a call to some service: long enough for kills to land inside
+        # Written through to the kernel before the kill can come: a SIGKILL loses no
+        # written data (no fsync needed; the test kills processes, not the machine).
         with side_effects.open("a") as out:
             out.write(f"{job.key} {job.element_id}\n")
-            out.flush()
-            os.fsync(out.fileno())
+        kill.handler_called(f"in job {job.key}")
         return {job.element_id: True}
 
     engine.register("work", work, timeout=timedelta(seconds=1))
+    kill.enter("starts")
     for i in range(count):
         engine.start("crash", {"i": i}, business_key=f"b{i}", request_id=f"r{i}")
+    kill.enter("jobs")
     engine.run_until_idle()
     print("idle", flush=True)
 

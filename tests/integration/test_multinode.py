@@ -7,10 +7,17 @@
 * two nodes race to complete the two branches of a parallel join, many times: the join fires
   exactly once every time;
 * a node whose clock runs an hour ahead: timers and leases stay correct (database time).
+
+What a test needs to have happened is made to happen, not waited for with a sleep: a node
+kills itself inside a chosen handler call, nodes hold a chosen call until the test releases
+them (``node_worker.py``), and the test waits for what it can observe (a node listening for
+notifications, timers being due) with generous bounds.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,6 +33,7 @@ import pytest
 import sqlalchemy as sa
 
 from bpmn_helpers import flow, process, service
+from integration.crash_points import ENV, KillPoint
 from legato import Engine
 from legato.runtime.clock import DatabaseClock
 from legato.store.sql import SqlStore
@@ -56,30 +64,59 @@ FANOUT = process(
 class Nodes:
     """Node processes started on one database URL, each logging its handler calls."""
 
-    def __init__(self, url: str, log_dir: Path) -> None:
+    def __init__(self, url: str, client_url: str, log_dir: Path) -> None:
         self.url = url
+        self.client_url = client_url
+        """The same database, for the test's own engine (not cut with the nodes)."""
         self.log_dir = log_dir
+        self.gate = log_dir / "gate"
+        self.gate.mkdir()
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str, *args: str) -> None:
+    def start(self, name: str, *args: str, kill_at: KillPoint | None = None) -> None:
         log = self.log_dir / f"{name}.log"
+        env = dict(os.environ)
+        env.pop(ENV, None)
+        if kill_at is not None:
+            env[ENV] = str(kill_at)
         self.processes[name] = subprocess.Popen(
-            [sys.executable, str(WORKER), self.url, name, str(log), *args],
+            [
+                sys.executable,
+                str(WORKER),
+                self.url,
+                name,
+                str(log),
+                "--gate",
+                str(self.gate),
+                *args,
+            ],
             stdout=subprocess.PIPE,
+            env=env,
         )
         stdout = self.processes[name].stdout
         assert stdout is not None
         assert stdout.readline().strip() == b"serving", f"node {name} did not start"
 
-    def kill(self, name: str) -> None:
-        self.processes[name].send_signal(signal.SIGKILL)
-        self.processes[name].wait(timeout=10)
+    def killed(self, name: str, timeout: float) -> str:
+        """Wait for a node to kill itself at its kill point; what it said before it died."""
+        node = self.processes[name]
+        out, _ = node.communicate(timeout=timeout)
+        assert node.returncode == -signal.SIGKILL, (name, node.returncode, out)
+        return out.decode()
+
+    def wait_held(self, call: int, names: list[str], timeout: float) -> None:
+        """Wait until each of these nodes is inside its handler call number ``call``."""
+        held = [self.gate / f"held-{call}-{name}" for name in names]
+        wait_until(lambda: all(path.exists() for path in held), timeout, f"call {call} held")
+
+    def release(self, call: int) -> None:
+        (self.gate / f"release-{call}").touch()
 
     def stop_all(self) -> dict[str, int]:
         for node in self.processes.values():
             if node.poll() is None:
                 node.send_signal(signal.SIGTERM)
-        return {name: node.wait(timeout=30) for name, node in self.processes.items()}
+        return {name: node.wait(timeout=60) for name, node in self.processes.items()}
 
     def handler_calls(self) -> list[tuple[int, str, str]]:
         calls = []
@@ -93,8 +130,9 @@ class Nodes:
 @pytest.fixture
 def nodes(fresh_postgres_url: str, tmp_path: Path) -> Iterator[Nodes]:
     # A name of their own in pg_stat_activity lets a test cut exactly these connections.
-    url = f"{fresh_postgres_url}&application_name=legato-node-{uuid.uuid4().hex[:8]}"
-    started = Nodes(url, tmp_path)
+    name = uuid.uuid4().hex[:8]
+    url = f"{fresh_postgres_url}&application_name=legato-node-{name}"
+    started = Nodes(url, f"{fresh_postgres_url}&application_name=legato-client-{name}", tmp_path)
     yield started
     for node in started.processes.values():
         if node.poll() is None:
@@ -134,28 +172,32 @@ def assert_applied_once(engine: Engine, instance_keys: list[int]) -> None:
 
 
 def test_a_killed_node_loses_nothing_and_its_jobs_are_taken_over(nodes: Nodes) -> None:
-    # Given three nodes and a steady stream of instances whose jobs take a while
-    client = Engine(nodes.url)
+    # Given three nodes and a stream of instances; n1 kills itself inside its 12th handler
+    # call (the 2nd of its 3rd batch of 5), so it dies holding jobs, while n2 and n3 wait in
+    # their first call, each holding a batch, so that the work is left to n1 until it dies
+    client = Engine(nodes.client_url)
     client.deploy(FANOUT)
-    # n1 is slow: it spends most of its time inside a batch of jobs, so it holds jobs when
-    # it is killed
-    nodes.start("n1", "--job-pause", "0.3", "--batch", "5")
+    pace = ("--job-pause", "0.01", "--batch", "5")
+    nodes.start("n1", *pace, kill_at=KillPoint.parse("serve:handler:12"))
     for name in ("n2", "n3"):
-        nodes.start(name, "--job-pause", "0.01", "--batch", "5")
+        nodes.start(name, *pace, "--hold-at", "1")
     keys = [client.start("fanout", {"i": i}).key for i in range(150)]
-    wait_until(lambda: completed(client) >= 30, 60, "the first instances to complete")
 
-    # When one node is killed while it holds jobs
-    def held_by_n1() -> set[int]:
-        with client.store.transaction() as tx:
-            return {j.job_key for j in tx.list_jobs(state="activated") if j.worker == "n1"}
-
-    wait_until(lambda: bool(held_by_n1()), 30, "n1 to hold jobs")
-    nodes.kill("n1")
+    # When it has killed itself with the job in hand
+    said = nodes.killed("n1", timeout=120)
+    found = re.search(r"in job (\d+) leased until (\S+)", said)
+    assert found, said
+    held, leases = {int(found[1])}, {int(found[1]): datetime.fromisoformat(found[2])}
     with client.store.transaction() as tx:
-        held_before = {j.job_key for j in tx.list_jobs(state="activated") if j.worker == "n1"}
-    assert held_before
-    killed_at = datetime.now(UTC)
+        # The rest of its batch; the sweep may have ended their leases already (then they
+        # are due now, and their lease is no yardstick).
+        now = client.clock.now()
+        for job in tx.list_jobs(state="activated"):
+            if job.worker == "n1":
+                held.add(job.job_key)
+                if job.lease_until is not None and job.lease_until > now:
+                    leases[job.job_key] = job.lease_until
+    nodes.release(1)
     keys += [client.start("fanout", {"i": i}).key for i in range(150, 200)]
 
     # Then every instance completes on the other nodes, and the dead node is found dead
@@ -167,29 +209,38 @@ def test_a_killed_node_loses_nothing_and_its_jobs_are_taken_over(nodes: Nodes) -
     # The dead node was found dead and the survivors said goodbye.
     statuses = {n.node_id: n.status for n in client.nodes()}
     assert statuses == {"n1": "dead", "n2": "stopped", "n3": "stopped"}
-    # Jobs it held when it died were run again by the others, soon after the node timeout
-    # (3 s) and long before their own 60 s lease would have run out.
-    calls = nodes.handler_calls()
-    rerun = {key for key, _, node in calls if node != "n1" and key in held_before}
-    done_by_n1 = {key for key, _, node in calls if node == "n1"}
-    assert held_before - done_by_n1 <= rerun
-    assert (datetime.now(UTC) - killed_at) < timedelta(seconds=60)
+    # Every job it held when it died was run again by the others (its own calls of them
+    # never committed), and completed before its lease on the job would have run out: the
+    # sweep released it soon after the node timeout (3 s), long before the 60 s lease.
+    rerun = {key for key, _, node in nodes.handler_calls() if node != "n1"}
+    assert held <= rerun
+    completions = {
+        entry.details["job_key"]: entry.at
+        for key in keys
+        for entry in client.history(key)
+        if entry.event_type == "JobCompleted"
+    }
+    for job_key, lease_until in leases.items():
+        assert completions[job_key] < lease_until, (job_key, completions[job_key], lease_until)
 
 
 def test_nodes_reconnect_when_their_connections_are_cut(nodes: Nodes) -> None:
-    # Given two nodes working through instances
-    client = Engine(nodes.url)
+    # Given two nodes working through instances, each stopping in its 10th and its 40th
+    # handler call until the test lets it go on
+    client = Engine(nodes.client_url)
     client.deploy(FANOUT)
     for name in ("n1", "n2"):
-        nodes.start(name, "--job-pause", "0.005", "--batch", "5")
+        nodes.start(name, "--job-pause", "0.005", "--batch", "5", "--hold-at", "10,40")
     keys = [client.start("fanout", {"i": i}).key for i in range(100)]
-    wait_until(lambda: completed(client) >= 10, 60, "the first instances to complete")
 
-    # When the server closes every connection of the nodes (as in a restart or failover),
-    # twice
+    # When the server closes every connection of the nodes (as in a restart or failover)
+    # while both are inside a handler call, holding jobs whose outcome they have yet to
+    # commit, twice
     application = sa.make_url(nodes.url).query["application_name"]
     admin = sa.create_engine(sa.make_url(nodes.url).set(query={}))
-    for _ in range(2):
+    for call in (10, 40):
+        nodes.wait_held(call, ["n1", "n2"], timeout=120)
+        assert completed(client) < len(keys)
         with admin.begin() as connection:
             cut = connection.execute(
                 sa.text(
@@ -198,8 +249,10 @@ def test_nodes_reconnect_when_their_connections_are_cut(nodes: Nodes) -> None:
                 ),
                 {"name": application},
             ).scalar()
+        # At least the store connection of each (the second time: of each reconnected
+        # node, since a node reaches its 40th call only through the database).
         assert cut and cut >= 2
-        time.sleep(1.0)
+        nodes.release(call)
     admin.dispose()
     keys += [client.start("fanout", {"i": i}).key for i in range(100, 150)]
 
@@ -211,22 +264,27 @@ def test_nodes_reconnect_when_their_connections_are_cut(nodes: Nodes) -> None:
 
 def test_two_nodes_racing_on_a_parallel_join_fire_it_once(nodes: Nodes) -> None:
     # Given two nodes taking one job at a time, so that the two branches of an instance
-    # are completed by different nodes at the same moment
-    client = Engine(nodes.url)
+    # are completed by different nodes at the same moment. Both serve before the work
+    # arrives, and each holds its first job until the other has one too: the first two
+    # jobs are the two branches of the first instance, and both nodes take part.
+    client = Engine(nodes.client_url)
     client.deploy(FANOUT)
-    # Both serve before the work arrives: a node started after the instances could find
-    # them all done by the first one (starting a process takes about as long as the work).
     for name in ("n1", "n2"):
-        nodes.start(name, "--batch", "1")
+        nodes.start(name, "--batch", "1", "--hold-at", "1")
     keys = [client.start("fanout", {"i": i}).key for i in range(150)]
+    nodes.wait_held(1, ["n1", "n2"], timeout=120)
+    nodes.release(1)
 
     # When they work through them
     wait_until(lambda: completed(client) == len(keys), 120, "all instances to complete")
     assert set(nodes.stop_all().values()) == {0}
 
-    # Then every join fired exactly once, and both nodes took part
+    # Then every join fired exactly once, both nodes took part, and they raced: the
+    # branches of some instances were completed by different nodes
     assert_applied_once(client, keys)
     assert {node for _, _, node in nodes.handler_calls()} == {"n1", "n2"}
+    branches = [client.instance(key).variables for key in keys]
+    assert any(done["done_a"] != done["done_b"] for done in branches), "no race took place"
 
 
 class AheadClock:
@@ -290,17 +348,16 @@ def test_a_node_whose_clock_runs_ahead_uses_database_time(fresh_postgres_url: st
 
 
 def test_an_idle_node_is_woken_at_once_by_new_work(nodes: Nodes) -> None:
-    # Given a node that polls only every 30 s and has gone idle
-    client = Engine(nodes.url)
+    # Given a node that polls only every 10 minutes, listening for notifications
+    client = Engine(nodes.client_url)
     client.deploy(FANOUT)
-    nodes.start("n1", "--poll", "30")
-    time.sleep(1.0)
+    nodes.start("n1", "--poll", "600")
+    wait_listening(nodes.url, 60)
 
-    # When another process starts an instance, its jobs are run within seconds (NOTIFY)
-    started = time.monotonic()
+    # When another process starts an instance, its jobs are run within seconds: only the
+    # notification (NOTIFY) can wake the node so soon
     key = client.start("fanout").key
-    wait_until(lambda: completed(client) == 1, 10, "the instance to complete")
-    assert time.monotonic() - started < 10
+    wait_until(lambda: completed(client) == 1, 30, "the instance to complete")
     assert set(nodes.stop_all().values()) == {0}
     assert_applied_once(client, [key])
 
@@ -310,27 +367,47 @@ def test_a_long_polling_worker_gets_a_job_as_soon_as_it_exists(
 ) -> None:
     import legato.runtime.engine as engine_module
 
-    # Polling every 30 s as a fallback: only a notification can answer within seconds.
-    monkeypatch.setattr(engine_module, "_LONG_POLL_INTERVAL", 30.0)
-    worker, client = Engine(fresh_postgres_url), Engine(fresh_postgres_url)
+    # Polling every 2 minutes as a fallback: only a notification can answer within seconds.
+    monkeypatch.setattr(engine_module, "_LONG_POLL_INTERVAL", 120.0)
+    polling_url = f"{fresh_postgres_url}&application_name=legato-poller-{uuid.uuid4().hex[:8]}"
+    worker, client = Engine(polling_url), Engine(fresh_postgres_url)
     client.deploy(FANOUT)
     got: list[int] = []
 
     def poll() -> None:
-        jobs = worker.activate_jobs("work", worker="w", request_timeout=timedelta(seconds=25))
+        jobs = worker.activate_jobs("work", worker="w", request_timeout=timedelta(seconds=120))
         got.extend(job.key for job in jobs)
 
-    thread = threading.Thread(target=poll)
-    started = time.monotonic()
+    thread = threading.Thread(target=poll, daemon=True)
     thread.start()
-    time.sleep(1.0)  # the call found nothing and waits
+    wait_listening(polling_url, 60)  # the call found nothing and waits for a notification
     assert not got
     client.start("fanout")
     thread.join(timeout=30)
+    assert not thread.is_alive(), "the waiting call was not woken by the new jobs"
     assert len(got) == 2
-    assert time.monotonic() - started < 10
     worker.close()
     client.close()
+
+
+def wait_listening(url: str, timeout: float) -> None:
+    """Wait until a session with ``url``'s application name listens for notifications (it
+    ran ``LISTEN`` and is idle): work created after that wakes it."""
+    application = sa.make_url(url).query["application_name"]
+    admin = sa.create_engine(sa.make_url(url).set(query={}))
+    query = sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name "
+        "AND state = 'idle' AND query LIKE 'LISTEN %'"
+    )
+
+    def listening() -> bool:
+        with admin.connect() as connection:
+            return bool(connection.execute(query, {"name": application}).scalar())
+
+    try:
+        wait_until(listening, timeout, f"{application} to listen for notifications")
+    finally:
+        admin.dispose()
 
 
 SHORT_TIMER = TIMER.replace("PT30M", "PT1S").replace('process id="timed"', 'process id="short"')
@@ -343,7 +420,11 @@ def test_due_timers_fire_once_across_nodes_even_when_a_node_fails_mid_firing(
     first, second = Engine(fresh_postgres_url), Engine(fresh_postgres_url)
     first.deploy(SHORT_TIMER)
     keys = [i.key for i in first.start_many("short", [{"i": i} for i in range(200)])]
-    time.sleep(1.2)
+    with first.store.transaction() as tx:
+        last_due = max(timer.due_at for timer in tx.list_timers())
+    wait_until(
+        lambda: min(first.clock.now(), second.clock.now()) > last_due, 30, "the timers to fall due"
+    )
 
     # When a node fails while firing them (after claiming, before its commit)
     def crash(*_: object) -> None:
@@ -366,7 +447,8 @@ def test_due_timers_fire_once_across_nodes_even_when_a_node_fails_mid_firing(
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=60)
+        thread.join(timeout=120)
+        assert not thread.is_alive()
     assert sum(fired) == 200
     for key in keys:
         history = first.history(key)

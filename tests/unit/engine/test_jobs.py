@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
@@ -150,14 +153,28 @@ def test_async_handlers_run_concurrently_in_a_batch() -> None:
         engine.assert_that(instance).is_completed()
 
 
-def test_handler_timeout_fails_the_attempt() -> None:
-    import time
+@contextmanager
+def held_until_done() -> Iterator[Callable[[Job], None]]:
+    """A handler that returns only when the block has ended: slower than any timeout, on
+    any machine (a handler that sleeps a while may finish first when the machine is slow)."""
+    done = threading.Event()
 
+    def hang(job: Job) -> None:
+        done.wait(60)
+
+    try:
+        yield hang
+    finally:
+        done.set()
+
+
+def test_handler_timeout_fails_the_attempt() -> None:
     engine = TestEngine(retry_policy=RetryPolicy(max_attempts=1))
     engine.deploy(ONE_TASK.replace(RETRY, ""))
-    engine.register("charge", lambda job: time.sleep(1), timeout=timedelta(milliseconds=50))
-    engine.start("p")
-    engine.run_until_idle()
+    with held_until_done() as hang:
+        engine.register("charge", hang, timeout=timedelta(milliseconds=50))
+        engine.start("p")
+        engine.run_until_idle()
     [incident] = engine.incidents()
     assert "did not finish within" in incident.message
 
@@ -198,13 +215,12 @@ def test_expired_lease_hands_the_job_to_another_worker() -> None:
 
 
 def test_model_timeout_limits_a_slow_handler() -> None:
-    import time
-
     xml = ONE_TASK.replace(RETRY, '<legato:timeout duration="PT0.05S"/>')
     engine = TestEngine(retry_policy=RetryPolicy(max_attempts=1))
     engine.deploy(xml)
-    engine.register("charge", lambda job: time.sleep(1))
-    engine.start("p")
-    engine.run_until_idle()
+    with held_until_done() as hang:
+        engine.register("charge", hang)
+        engine.start("p")
+        engine.run_until_idle()
     [incident] = engine.incidents()
     assert "did not finish within" in incident.message

@@ -28,15 +28,6 @@ from legato.store.sqlite import create_sqlite_engine
 T0 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL of an empty database: a new SQLite file, or a new PostgreSQL schema."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'fresh.db'}"
-    url: str = request.getfixturevalue("fresh_postgres_url")
-    return url
-
-
 @pytest.fixture
 def raw_engine(fresh_url: str) -> Iterator[sa.Engine]:
     """An engine on the fresh database, set up like the store's (pragmas, search_path)."""

@@ -23,6 +23,8 @@ from legato.store.records import (
 from legato.store.sql import SqlStore
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+LONG_ENOUGH = 120.0
+"""Seconds a thread waits for another in these tests: a bound for a hang, never reached."""
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -138,16 +140,20 @@ def test_a_named_lock_is_held_by_one_postgres_transaction_at_a_time(postgres_url
             with first.transaction() as tx:
                 assert tx.try_lock("sweep")
                 holding.set()
-                release.wait(10)
+                # Until the test is done with it, however slow the machine (no timeout
+                # that could end the transaction while the other one still checks).
+                release.wait(LONG_ENOUGH)
 
         thread = threading.Thread(target=hold)
         thread.start()
-        assert holding.wait(10)
-        with second.transaction() as tx:
-            assert not tx.try_lock("sweep")
-            assert tx.try_lock("another duty")
-        release.set()
-        thread.join()
+        try:
+            assert holding.wait(LONG_ENOUGH)
+            with second.transaction() as tx:
+                assert not tx.try_lock("sweep")
+                assert tx.try_lock("another duty")
+        finally:
+            release.set()
+            thread.join()
         with second.transaction() as tx:
             assert tx.try_lock("sweep")
     finally:
@@ -168,7 +174,7 @@ def test_reserving_keys_does_not_wait_for_another_nodes_open_transaction(
             with first.transaction() as tx:
                 blocks.append(tx.reserve_keys(100))
                 reserved.set()
-                release.wait(10)
+                release.wait(LONG_ENOUGH)  # until the test is done with it
 
         def reserve() -> None:
             with second.transaction() as tx:
@@ -176,13 +182,17 @@ def test_reserving_keys_does_not_wait_for_another_nodes_open_transaction(
 
         holder = threading.Thread(target=hold)
         holder.start()
-        assert reserved.wait(10)
-        other = threading.Thread(target=reserve)
-        other.start()
-        other.join(timeout=5)
-        finished_while_held = not other.is_alive()
-        release.set()
-        holder.join()
+        try:
+            assert reserved.wait(LONG_ENOUGH)
+            other = threading.Thread(target=reserve)
+            other.start()
+            # A reservation that waited for the open transaction would wait until it ends,
+            # which is after this bound.
+            other.join(timeout=60)
+            finished_while_held = not other.is_alive()
+        finally:
+            release.set()
+            holder.join()
         other.join()
         assert finished_while_held
         assert set(blocks[0]).isdisjoint(blocks[1])

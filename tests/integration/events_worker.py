@@ -30,7 +30,8 @@ SERVE_LIMIT = 180.0
 
 def main() -> None:
     url, count = sys.argv[1], int(sys.argv[2])
-    engine = Engine(url, batch_size=10)
+    # A short lease: jobs a killed run held are free again a second after it died.
+    engine = Engine(url, batch_size=10, job_lease=timedelta(seconds=1))
     engine.deploy(MODEL)
     kill = KillSwitch(engine)
 

@@ -1,7 +1,7 @@
 """An engine node for the multi-node fault tests: ``Engine(url).serve()`` with handlers.
 
 Usage: node_worker.py DATABASE_URL NODE_NAME LOG_FILE [--job-pause S] [--batch N] [--poll S]
-       [--hold-at CALL[,CALL...] --gate DIR]
+       [--concurrency N] [--hold-at CALL[,CALL...] --gate DIR]
 
 Every handler call appends ``job_key element_id node`` to LOG_FILE, so a test can tell
 at-least-once handler calls (a killed node's jobs run again elsewhere) from state transitions
@@ -42,11 +42,20 @@ def main() -> None:
     parser.add_argument("--job-pause", type=float, default=0.0)
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--poll", type=float, default=0.2)
+    parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--hold-at", type=lambda text: {int(n) for n in text.split(",")})
     parser.add_argument("--gate", type=Path)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    engine = Engine(args.url, worker_name=args.name, batch_size=args.batch)
+    # A long job lease (60 s): within the test, a takeover can only come from the sweep
+    # that finds a silent node dead (node_timeout 3 s).
+    engine = Engine(
+        args.url,
+        worker_name=args.name,
+        batch_size=args.batch,
+        concurrency=args.concurrency,
+        job_lease=timedelta(seconds=60),
+    )
     kill = KillSwitch(engine)
     numbers = itertools.count(1)  # thread-safe: handlers may run side by side
 
@@ -64,8 +73,6 @@ def main() -> None:
         kill.handler_called(f"in job {job.key} leased until {deadline}")
         return {f"done_{job.element_id}": args.name}
 
-    # A long job lease (60 s): within the test, a takeover can only come from the sweep
-    # that finds a silent node dead (node_timeout 3 s).
     engine.register("work", work, timeout=timedelta(seconds=60))
     signal.signal(signal.SIGTERM, lambda *_: engine.stop())
     kill.enter("serve")

@@ -225,12 +225,15 @@ def test_a_killed_node_loses_nothing_and_its_jobs_are_taken_over(nodes: Nodes) -
 
 
 def test_nodes_reconnect_when_their_connections_are_cut(nodes: Nodes) -> None:
-    # Given two nodes working through instances, each stopping in its 10th and its 40th
+    # Given two nodes working through instances one call at a time (so a node's next call
+    # comes only after it committed the last one), each stopping in its 10th and its 40th
     # handler call until the test lets it go on
     client = Engine(nodes.client_url)
     client.deploy(FANOUT)
     for name in ("n1", "n2"):
-        nodes.start(name, "--job-pause", "0.005", "--batch", "5", "--hold-at", "10,40")
+        nodes.start(
+            name, "--job-pause", "0.005", "--batch", "5", "--concurrency", "1", "--hold-at", "10,40"
+        )
     keys = [client.start("fanout", {"i": i}).key for i in range(100)]
 
     # When the server closes every connection of the nodes (as in a restart or failover)
@@ -270,7 +273,7 @@ def test_two_nodes_racing_on_a_parallel_join_fire_it_once(nodes: Nodes) -> None:
     client = Engine(nodes.client_url)
     client.deploy(FANOUT)
     for name in ("n1", "n2"):
-        nodes.start(name, "--batch", "1", "--hold-at", "1")
+        nodes.start(name, "--batch", "1", "--concurrency", "1", "--hold-at", "1")
     keys = [client.start("fanout", {"i": i}).key for i in range(150)]
     nodes.wait_held(1, ["n1", "n2"], timeout=120)
     nodes.release(1)

@@ -1,0 +1,55 @@
+"""Camunda 7 idioms seen in its example repository."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bpmn_helpers import chain
+from legato import Job
+from legato.model import ScriptTask
+from legato.testing import TestEngine
+
+CAMUNDA_HEADER = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"'
+    ' xmlns:camunda="http://camunda.org/schema/1.0/bpmn"'
+    ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+    ' id="defs" targetNamespace="http://example.org/tests">\n'
+)
+
+
+def camunda_process(body: str) -> str:
+    return (
+        f'{CAMUNDA_HEADER}<bpmn:process id="p" isExecutable="true">\n{body}\n</bpmn:process>\n'
+        "</bpmn:definitions>\n"
+    )
+
+
+def test_a_script_kept_in_a_resource_runs_as_a_job_of_its_language() -> None:
+    xml = camunda_process(
+        '<bpmn:startEvent id="s"/>'
+        '<bpmn:scriptTask id="convert" scriptFormat="xslt" camunda:resource="to-html.xsl"'
+        ' camunda:resultVariable="html"/>'
+        '<bpmn:endEvent id="e"/>' + chain("s", "convert", "e")
+    )
+    engine = TestEngine()
+    [deployed] = engine.deploy(xml).processes
+    seen: list[Job] = []
+
+    def transform(job: Job) -> dict[str, Any]:
+        seen.append(job)
+        return {"html": "<p/>"}
+
+    engine.register("script:xslt", transform)
+    instance = engine.start("p")
+    engine.run_until_idle()
+
+    task = deployed.process.element("convert")
+    assert isinstance(task, ScriptTask)
+    assert (task.script_resource, task.script_format, task.script_text) == (
+        "to-html.xsl",
+        "xslt",
+        None,
+    )
+    assert [job.element_id for job in seen] == ["convert"]
+    engine.assert_that(instance).is_completed().has_variables(html="<p/>")

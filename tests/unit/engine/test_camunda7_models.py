@@ -53,3 +53,22 @@ def test_a_script_kept_in_a_resource_runs_as_a_job_of_its_language() -> None:
     )
     assert [job.element_id for job in seen] == ["convert"]
     engine.assert_that(instance).is_completed().has_variables(html="<p/>")
+
+
+def test_the_initiator_variable_is_null_unless_the_start_gives_it() -> None:
+    xml = camunda_process(
+        '<bpmn:startEvent id="s" camunda:initiator="starter"/>'
+        '<bpmn:userTask id="review" camunda:assignee="${starter}"/>'
+        '<bpmn:endEvent id="e"/>' + chain("s", "review", "e")
+    )
+    engine = TestEngine()
+    engine.deploy(xml)
+
+    anonymous = engine.start("p")
+    named = engine.start("p", {"starter": "ada"})
+    engine.run_until_idle()
+
+    engine.assert_that(anonymous).is_waiting_at("review").has_variables(starter=None)
+    engine.assert_that(named).is_waiting_at("review").has_variables(starter="ada")
+    tasks = {t.instance_key: t.assignee for t in engine.user_tasks()}
+    assert tasks == {anonymous.key: None, named.key: "ada"}

@@ -1,10 +1,10 @@
-"""Camunda 7 idioms seen in its example repository."""
+"""Camunda 7 idioms seen in its example repository: script resources, initiators, Spin JSON."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bpmn_helpers import chain
+from bpmn_helpers import chain, flow
 from legato import Job
 from legato.model import ScriptTask
 from legato.testing import TestEngine
@@ -72,3 +72,22 @@ def test_the_initiator_variable_is_null_unless_the_start_gives_it() -> None:
     engine.assert_that(named).is_waiting_at("review").has_variables(starter="ada")
     tasks = {t.instance_key: t.assignee for t in engine.user_tasks()}
     assert tasks == {anonymous.key: None, named.key: "ada"}
+
+
+def test_a_condition_reads_a_json_variable_through_spin() -> None:
+    xml = camunda_process(
+        '<bpmn:startEvent id="s"/><bpmn:exclusiveGateway id="age"/>'
+        '<bpmn:endEvent id="adult"/><bpmn:endEvent id="minor"/>'
+        + chain("s", "age")
+        + flow("f_adult", "age", "adult", '${customer.prop("age").numberValue() >= 21}')
+        + flow("f_minor", "age", "minor", '${customer.prop("age").numberValue() < 21}')
+    )
+    engine = TestEngine()
+    engine.deploy(xml)
+
+    older = engine.start("p", {"customer": {"name": "Ann", "age": 30}})
+    younger = engine.start("p", {"customer": {"name": "Bo", "age": 17}})
+    engine.run_until_idle()
+
+    engine.assert_that(older).is_completed().has_passed("adult")
+    engine.assert_that(younger).is_completed().has_passed("minor")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bpmn_helpers import chain, flow
-from legato import Job
+from legato import BpmnValidationError, Job
 from legato.model import ScriptTask
 from legato.testing import TestEngine
 
@@ -91,3 +93,48 @@ def test_a_condition_reads_a_json_variable_through_spin() -> None:
 
     engine.assert_that(older).is_completed().has_passed("adult")
     engine.assert_that(younger).is_completed().has_passed("minor")
+
+
+def _connector_task(output: str) -> str:
+    return camunda_process(
+        '<bpmn:startEvent id="s"/><bpmn:serviceTask id="call"><bpmn:extensionElements>'
+        "<camunda:connector><camunda:inputOutput>"
+        '<camunda:inputParameter name="url">https://example.org/${day}</camunda:inputParameter>'
+        '<camunda:inputParameter name="method">GET</camunda:inputParameter>'
+        f"{output}</camunda:inputOutput>"
+        "<camunda:connectorId>http-connector</camunda:connectorId></camunda:connector>"
+        '</bpmn:extensionElements></bpmn:serviceTask><bpmn:endEvent id="e"/>'
+        + chain("s", "call", "e")
+    )
+
+
+def test_a_connector_sends_its_inputs_to_the_job_and_maps_its_outputs() -> None:
+    xml = _connector_task(
+        '<camunda:outputParameter name="found">${statusCode == 200}</camunda:outputParameter>'
+    )
+    engine = TestEngine()
+    engine.deploy(xml)
+    requests: list[tuple[Any, Any]] = []
+
+    def http(job: Job) -> dict[str, Any]:
+        requests.append((job.variables["method"], job.variables["url"]))
+        return {"statusCode": 200}
+
+    engine.register("http-connector", http)
+    instance = engine.start("p", {"day": "monday"})
+    engine.run_until_idle()
+
+    assert requests == [("GET", "https://example.org/monday")]
+    engine.assert_that(instance).is_completed().has_variables(found=True)
+
+
+def test_a_connector_output_in_javascript_is_refused() -> None:
+    xml = _connector_task(
+        '<camunda:outputParameter name="found"><camunda:script scriptFormat="javascript">'
+        "statusCode == 200</camunda:script></camunda:outputParameter>"
+    )
+    with pytest.raises(BpmnValidationError) as refused:
+        TestEngine().deploy(xml)
+    assert [(i.rule, i.location.element_id) for i in refused.value.issues] == [
+        ("script-format", "call")
+    ]

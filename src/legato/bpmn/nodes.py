@@ -401,7 +401,22 @@ def _script_task(context: ReadContext, element: Element) -> dict[str, Any]:
         fields.update(script_text=body, script_format=script_format, script_resource=resource)
         fields.update(read_job(context, element, fallback=False).as_fields())
         fields["job_type"] = Expression.static(f"script:{language}")
+        fields["headers"] = _script_headers(fields["headers"], script_format, body, resource)
     return fields
+
+
+def _script_headers(
+    headers: tuple[tuple[str, str], ...],
+    script_format: str | None,
+    body: str | None,
+    resource: str | None,
+) -> tuple[tuple[str, str], ...]:
+    """What a script job's handler needs to run it: ``scriptFormat`` and the ``script`` or
+    its ``resource`` (the task's own headers win over these)."""
+    given = {key for key, _ in headers}
+    script = {"scriptFormat": script_format, "script": body, "resource": resource}
+    extra = tuple((k, v) for k, v in script.items() if v is not None and k not in given)
+    return extra + headers
 
 
 def _user_task(context: ReadContext, element: Element) -> dict[str, Any]:

@@ -53,7 +53,9 @@ def test_a_script_kept_in_a_resource_runs_as_a_job_of_its_language() -> None:
         "xslt",
         None,
     )
-    assert [job.element_id for job in seen] == ["convert"]
+    assert [(job.element_id, job.headers) for job in seen] == [
+        ("convert", {"scriptFormat": "xslt", "resource": "to-html.xsl"})
+    ]
     engine.assert_that(instance).is_completed().has_variables(html="<p/>")
 
 

@@ -2,9 +2,11 @@
 
 Only the common subset is understood: literals, variables and properties, the arithmetic,
 comparison and logical operators (symbolic and word forms), ``empty``, the conditional
-operator, list and map indexing, ``execution.getVariable("x")`` and a few string and
-collection methods. Anything else (bean calls, lambdas, ``instanceof``) raises
-:class:`JuelTranslationError`, so the reader can report it instead of guessing.
+operator, list and map indexing, ``execution.getVariable("x")``, a few string and
+collection methods, and Camunda Spin's ``prop("name")``, ``numberValue()``, ``stringValue()``
+and ``boolValue()`` on JSON variables (which are FEEL contexts here). Anything else (bean
+calls, lambdas, ``instanceof``) raises :class:`JuelTranslationError`, so the reader can report
+it instead of guessing.
 """
 
 from __future__ import annotations
@@ -184,7 +186,17 @@ _METHODS: dict[str, Callable[[str, list[str]], str]] = {
     "length": lambda target, args: "" if args else f"string length({target})",
     "size": lambda target, args: "" if args else f"count({target})",
     "isEmpty": lambda target, args: "" if args else _empty_test(target),
+    # Camunda Spin's JSON API: a JSON variable is a FEEL context (or list, or value) here.
+    "prop": lambda target, args: f"get value({target}, {args[0]})" if len(args) == 1 else "",
+    "numberValue": lambda target, args: "" if args else _typed(target, "number"),
+    "stringValue": lambda target, args: "" if args else _typed(target, "string"),
+    "boolValue": lambda target, args: "" if args else _typed(target, "boolean"),
 }
+
+
+def _typed(operand: str, type_name: str) -> str:
+    """Spin's ``numberValue()`` and the like: the value when it has the type, else null."""
+    return f"(if {operand} instance of {type_name} then {operand} else null)"
 
 
 class _Parser:

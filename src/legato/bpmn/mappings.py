@@ -17,13 +17,23 @@ __all__ = ["call_activity_mappings", "read_mappings"]
 def read_mappings(
     context: ReadContext, element: Element
 ) -> tuple[tuple[VariableMapping, ...], tuple[VariableMapping, ...]]:
-    """Input and output mappings from ``zeebe:ioMapping`` and ``camunda:inputOutput``."""
+    """Input and output mappings from ``zeebe:ioMapping`` and ``camunda:inputOutput``.
+
+    A ``camunda:connector``'s parameters are the task's too: its inputs (the request, e.g.
+    ``url`` and ``method``) are the job's variables, and its outputs map what the handler
+    returns (the response) to the process, as Camunda 7 maps the connector's.
+    """
     inputs: list[VariableMapping] = []
     outputs: list[VariableMapping] = []
     for io in extensions(element, ZEEBE_NS, "ioMapping"):
         inputs.extend(_zeebe_mappings(context, io, "input", element))
         outputs.extend(_zeebe_mappings(context, io, "output", element))
-    for io in extensions(element, CAMUNDA_NS, "inputOutput"):
+    connector_ios = (
+        io
+        for connector in extensions(element, CAMUNDA_NS, "connector")
+        for io in connector.iterchildren(tag(CAMUNDA_NS, "inputOutput"))
+    )
+    for io in [*connector_ios, *extensions(element, CAMUNDA_NS, "inputOutput")]:
         inputs.extend(_camunda_parameters(context, io, "inputParameter", element))
         outputs.extend(_camunda_parameters(context, io, "outputParameter", element))
     return tuple(inputs), tuple(outputs)

@@ -375,7 +375,8 @@ def _business_rule_task(context: ReadContext, element: Element) -> dict[str, Any
 
 
 def _script_task(context: ReadContext, element: Element) -> dict[str, Any]:
-    """FEEL scripts are compiled; scripts in other languages become ``script:<format>`` jobs."""
+    """FEEL scripts are compiled; scripts in other languages become ``script:<format>`` jobs,
+    also when the script is a Camunda 7 ``camunda:resource`` (a file the handler reads)."""
     fields = _activity(context, element)
     zeebe = extension(element, ZEEBE_NS, "script")
     script_format = attribute(element, "scriptFormat")
@@ -388,16 +389,34 @@ def _script_task(context: ReadContext, element: Element) -> dict[str, Any]:
     fields["result_variable"] = result_variable
     if has_job_extension(element):
         return {**fields, **read_job(context, element).as_fields(), "script_text": body}
-    if body is None:
-        context.problem("script", "the script task has no script", element)
-    elif (script_format or "").lower() == "feel":
+    resource = None if zeebe is not None else attribute(element, "resource", CAMUNDA_NS)
+    is_feel = (script_format or "").lower() == "feel"
+    if body is None and (resource is None or is_feel):
+        message = "a FEEL script task has no inline script" if resource else "no script"
+        context.problem("script", f"the script task has {message}", element)
+    elif is_feel and body is not None:
         fields["script"] = context.condition(body, element, "the script")
     else:
         language = (script_format or "unknown").lower()
-        fields.update(script_text=body, script_format=script_format)
+        fields.update(script_text=body, script_format=script_format, script_resource=resource)
         fields.update(read_job(context, element, fallback=False).as_fields())
         fields["job_type"] = Expression.static(f"script:{language}")
+        fields["headers"] = _script_headers(fields["headers"], script_format, body, resource)
     return fields
+
+
+def _script_headers(
+    headers: tuple[tuple[str, str], ...],
+    script_format: str | None,
+    body: str | None,
+    resource: str | None,
+) -> tuple[tuple[str, str], ...]:
+    """What a script job's handler needs to run it: ``scriptFormat`` and the ``script`` or
+    its ``resource`` (the task's own headers win over these)."""
+    given = {key for key, _ in headers}
+    script = {"scriptFormat": script_format, "script": body, "resource": resource}
+    extra = tuple((k, v) for k, v in script.items() if v is not None and k not in given)
+    return extra + headers
 
 
 def _user_task(context: ReadContext, element: Element) -> dict[str, Any]:

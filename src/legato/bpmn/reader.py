@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from legato.bpmn._context import DocumentIndex, ReadContext
 from legato.bpmn._dom import (
     BPMN_NS,
+    CAMUNDA_NS,
     Element,
     attribute,
     bpmn_child,
@@ -382,5 +383,14 @@ def _check_default_flows(
 
 
 def _properties(process: Element) -> tuple[str, ...]:
-    names = (attribute(p, "name") or p.get("id") for p in bpmn_children(process, "property"))
-    return tuple(name for name in names if name)
+    """The declared properties, and the variables Camunda 7's ``camunda:initiator`` names.
+
+    Camunda 7 sets an initiator variable to the authenticated user who started the instance,
+    null without one; Legato knows no authenticated user, so it starts null (as a declared
+    property does) unless the start variables give it.
+    """
+    names = [attribute(p, "name") or p.get("id") for p in bpmn_children(process, "property")]
+    names += [
+        attribute(start, "initiator", CAMUNDA_NS) for start in bpmn_children(process, "startEvent")
+    ]
+    return tuple(dict.fromkeys(name for name in names if name))

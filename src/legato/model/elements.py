@@ -332,6 +332,8 @@ class ScriptTask(JobWorkerTask):
     script: Expression | None = None
     script_text: str | None = None
     """The raw body of a non-FEEL script."""
+    script_resource: str | None = None
+    """Where a non-FEEL script without a body is kept (Camunda 7's ``camunda:resource``)."""
     script_format: str | None = None
     result_variable: str | None = None
 

@@ -65,6 +65,29 @@ def test_translated_expressions_evaluate_as_in_juel(
     assert evaluate(juel, **variables) == expected
 
 
+@pytest.mark.parametrize(
+    ("juel", "customer", "expected"),
+    [
+        ('${customer.prop("age").numberValue() >= 21}', {"age": 30}, True),
+        ('${customer.prop("age").numberValue() < 21}', {"age": 30}, False),
+        ('${customer.prop("address").prop("city").stringValue()}', {"address": {"city": "B"}}, "B"),
+        ('${customer.prop("vip").boolValue()}', {"vip": True}, True),
+        ('${customer.prop("age").numberValue()}', {"age": "thirty"}, None),
+        ('${customer.prop("name").stringValue()}', {}, None),
+    ],
+)
+def test_spin_json_methods_read_a_json_variable(
+    juel: str, customer: dict[str, Any], expected: Any
+) -> None:
+    assert evaluate(juel, customer=customer) == expected
+
+
+def test_spin_json_methods_take_their_arguments_only() -> None:
+    for juel in ('${c.prop("a", 1)}', "${c.prop()}", "${c.numberValue(1)}"):
+        with pytest.raises(JuelTranslationError):
+            translate_juel(juel)
+
+
 def test_the_translation_keeps_precedence_explicit() -> None:
     assert translate_juel("${a || b && !c}") == "(a or (b and not(c)))"
     assert translate_juel('${x.contains("a")}') == 'contains(x, "a")'

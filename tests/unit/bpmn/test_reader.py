@@ -841,6 +841,7 @@ def test_script_tasks() -> None:
     assert isinstance(groovy, ScriptTask) and groovy.script is None
     assert groovy.script_text == "println 'hi'" and groovy.script_format == "groovy"
     assert groovy.job_type is not None and groovy.job_type.evaluate({}) == "script:groovy"
+    assert groovy.headers == (("scriptFormat", "groovy"), ("script", "println 'hi'"))
     assert rules(process) == [("script", "empty")]
 
 

@@ -159,6 +159,9 @@ SCRIPT_LANGUAGES = frozenset(
         "xpath",
         "beanshell",
         "bsh",
+        "xslt",
+        "freemarker",
+        "velocity",
     }
 )
 

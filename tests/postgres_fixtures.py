@@ -22,8 +22,12 @@ import sqlalchemy as sa
 from legato.store import postgres
 from legato.store.schema import metadata
 from legato.store.sql import SqlStore
+from postgres_slots import wait_for_free_slots
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+# The server's connections are shared with every suite running at once: wait for a free one.
+wait_for_free_slots()
 
 # The schema version and the key counter survive an emptying: keys must never repeat anyway.
 KEPT_TABLES = frozenset({"schema_versions", "key_counters"})

@@ -160,19 +160,29 @@ class KillSwitch:
 # -- the test's side ------------------------------------------------------------------------------
 
 
-def run_worker(
-    script: Path, args: Sequence[str], kill_at: KillPoint | None, timeout: float = 240
-) -> subprocess.CompletedProcess[str]:
-    """Run a worker script to its end (or its kill point) and capture what it printed."""
+TESTS = Path(__file__).resolve().parent.parent
+
+
+def worker_env(kill_at: KillPoint | None) -> dict[str, str]:
+    """The environment of a worker process: its kill point, if any, and ``tests/`` on the
+    path (for ``postgres_slots``)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop(ENV, None)
     if kill_at is not None:
         env[ENV] = str(kill_at)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
+    return env
+
+
+def run_worker(
+    script: Path, args: Sequence[str], kill_at: KillPoint | None, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    """Run a worker script to its end (or its kill point) and capture what it printed."""
     return subprocess.run(
         [sys.executable, str(script), *args],
         capture_output=True,
         text=True,
-        env=env,
+        env=worker_env(kill_at),
         timeout=timeout,
     )
 

@@ -21,11 +21,13 @@ from pathlib import Path
 from crash_points import KillSwitch
 
 from legato import Engine, Job
+from postgres_slots import wait_for_free_slots
 
 MODEL = Path(__file__).with_name("crash_model.bpmn")
 
 
 def main() -> None:
+    wait_for_free_slots()
     url, count, side_effects = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
     # A short lease: jobs a killed run held are free again a second after it died.
     engine = Engine(url, batch_size=10, job_lease=timedelta(seconds=1))

@@ -23,12 +23,14 @@ from pathlib import Path
 from crash_points import KillSwitch
 
 from legato import Engine, Job
+from postgres_slots import wait_for_free_slots
 
 MODEL = Path(__file__).with_name("events_model.bpmn")
 SERVE_LIMIT = 180.0
 
 
 def main() -> None:
+    wait_for_free_slots()
     url, count = sys.argv[1], int(sys.argv[2])
     # A short lease: jobs a killed run held are free again a second after it died.
     engine = Engine(url, batch_size=10, job_lease=timedelta(seconds=1))

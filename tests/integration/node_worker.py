@@ -30,11 +30,13 @@ from pathlib import Path
 from crash_points import KillSwitch
 
 from legato import Engine, Job
+from postgres_slots import wait_for_free_slots
 
 HOLD_LIMIT = 120.0
 
 
 def main() -> None:
+    wait_for_free_slots()
     parser = argparse.ArgumentParser()
     parser.add_argument("url")
     parser.add_argument("name")

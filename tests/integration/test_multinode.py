@@ -16,7 +16,6 @@ notifications, timers being due) with generous bounds.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -33,7 +32,7 @@ import pytest
 import sqlalchemy as sa
 
 from bpmn_helpers import flow, process, service
-from integration.crash_points import ENV, KillPoint
+from integration.crash_points import KillPoint, worker_env
 from legato import Engine
 from legato.runtime.clock import DatabaseClock
 from legato.store.sql import SqlStore
@@ -75,10 +74,6 @@ class Nodes:
 
     def start(self, name: str, *args: str, kill_at: KillPoint | None = None) -> None:
         log = self.log_dir / f"{name}.log"
-        env = dict(os.environ)
-        env.pop(ENV, None)
-        if kill_at is not None:
-            env[ENV] = str(kill_at)
         self.processes[name] = subprocess.Popen(
             [
                 sys.executable,
@@ -91,7 +86,7 @@ class Nodes:
                 *args,
             ],
             stdout=subprocess.PIPE,
-            env=env,
+            env=worker_env(kill_at),
         )
         stdout = self.processes[name].stdout
         assert stdout is not None
@@ -329,7 +324,8 @@ def test_a_node_whose_clock_runs_ahead_uses_database_time(fresh_postgres_url: st
             return tx.database_now()
 
     clock = DatabaseClock(read, base=AheadClock())
-    assert abs(clock.sync() + timedelta(hours=1)) < timedelta(seconds=5)
+    offset = clock.sync()
+    assert offset is not None and abs(offset + timedelta(hours=1)) < timedelta(seconds=5)
     ahead = Engine(store=store, clock=clock, worker_name="ahead")
 
     # When it looks for due timers, the timer is not due
@@ -433,7 +429,7 @@ def test_due_timers_fire_once_across_nodes_even_when_a_node_fails_mid_firing(
     def crash(*_: object) -> None:
         raise RuntimeError("node died")
 
-    first._executor._run = crash  # type: ignore[method-assign]
+    first._executor._run = crash  # type: ignore[method-assign,assignment]
     with pytest.raises(RuntimeError):
         first.fire_due_timers(max_timers=50)
 

@@ -652,16 +652,19 @@ class Engine:
         """
         deadline = time.monotonic() + request_timeout.total_seconds()
         arrived = threading.Event()
+        if request_timeout > timedelta(0):
+            # Listening before the first look: a job created between the look and the wait
+            # wakes the wait (its NOTIFY is not lost).
+            self._listen()
+            self._waiters.add(arrived)
         try:
             while True:
+                arrived.clear()
                 jobs = self._jobs.activate([job_type], worker, max_jobs, timeout)
                 remaining = deadline - time.monotonic()
                 if jobs or remaining <= 0:
                     return jobs
-                self._listen()
-                self._waiters.add(arrived)
                 arrived.wait(min(remaining, _LONG_POLL_INTERVAL))
-                arrived.clear()
         finally:
             self._waiters.discard(arrived)
 

@@ -127,10 +127,13 @@ def lock_schema(connection: sa.Connection) -> None:
     connection.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
 
 
-def lock_id(name: str) -> int:
+def lock_id(name: str, scope: str = "") -> int:
     """The advisory-lock key of a named duty: a stable signed 64-bit number, the same in
-    every node (Python's ``hash`` of a string differs per process)."""
-    digest = hashlib.sha256(f"legato:{name}".encode()).digest()
+    every node (Python's ``hash`` of a string differs per process). Advisory locks are
+    database-wide, so the key includes ``scope`` (the Legato database's wake-up channel, one
+    per schema): Legato databases that share a PostgreSQL database by schema sweep, expire
+    and retain independently."""
+    digest = hashlib.sha256(f"legato:{scope}:{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 

@@ -1417,7 +1417,8 @@ class SqlTransaction:
         when the session dies). SQLite: granted, its write lock serialises writers anyway."""
         if self._dialect_name != "postgresql":
             return True
-        granted = self._execute(sa.select(sa.func.pg_try_advisory_xact_lock(lock_id(name))))
+        key = lock_id(name, self._wake_channel or "")
+        granted = self._execute(sa.select(sa.func.pg_try_advisory_xact_lock(key)))
         return bool(granted.scalar())
 
     def database_now(self) -> datetime | None:

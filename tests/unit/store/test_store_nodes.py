@@ -162,6 +162,24 @@ def test_a_named_lock_is_held_by_one_postgres_transaction_at_a_time(postgres_url
 
 
 @pytest.mark.postgres
+def test_named_locks_of_legato_databases_in_other_schemas_are_apart(
+    postgres_url: str, fresh_postgres_url: str
+) -> None:
+    # Given a store holding the sweep lock in one schema
+    first, other = SqlStore(postgres_url), SqlStore(fresh_postgres_url)
+    try:
+        with first.transaction() as tx:
+            assert tx.try_lock("sweep")
+            # Then a Legato database in another schema of the same PostgreSQL database
+            # sweeps too (advisory locks are database-wide, the duty is per schema)
+            with other.transaction() as elsewhere:
+                assert elsewhere.try_lock("sweep")
+    finally:
+        first.close()
+        other.close()
+
+
+@pytest.mark.postgres
 def test_reserving_keys_does_not_wait_for_another_nodes_open_transaction(
     postgres_url: str,
 ) -> None:

@@ -64,15 +64,6 @@ def wait_until(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
-    """A PostgreSQL schema of the test's own, or None for a SQLite file."""
-    if request.param == "sqlite":
-        return None
-    url: str = request.getfixturevalue("fresh_postgres_url")
-    return url
-
-
 class Setup:
     def __init__(self, tmp_path: Path, model: str, db: str | None = None) -> None:
         self.db = db or f"sqlite:///{tmp_path / 'node.db'}"
@@ -113,10 +104,10 @@ def no_failed_attempts(engine: Engine, keys: list[int]) -> bool:
 
 
 def test_ctrl_c_lets_running_handlers_finish_and_gives_the_rest_back(
-    tmp_path: Path, database: str | None
+    tmp_path: Path, fresh_url: str
 ) -> None:
     # Given a node with 4 slots running 1 s handlers, 10 instances waiting
-    setup = Setup(tmp_path, ONE_WORK, database)
+    setup = Setup(tmp_path, ONE_WORK, fresh_url)
     keys = setup.start(10)
     node = setup.node("serve", "--concurrency", "4", "--grace", "60")
     try:
@@ -154,10 +145,10 @@ def test_ctrl_c_lets_running_handlers_finish_and_gives_the_rest_back(
 
 
 def test_a_second_ctrl_c_exits_at_once_and_gives_the_jobs_back(
-    tmp_path: Path, database: str | None
+    tmp_path: Path, fresh_url: str
 ) -> None:
     # Given a node whose handlers run for an hour
-    setup = Setup(tmp_path, ONE_WORK, database)
+    setup = Setup(tmp_path, ONE_WORK, fresh_url)
     keys = setup.start(3)
     node = setup.node("serve", "--concurrency", "2", "--grace", "3600", pause=3600)
     try:

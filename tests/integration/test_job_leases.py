@@ -36,14 +36,6 @@ WAIT = 120.0
 """The longest a test waits for an observable condition."""
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'nodes.db'}"
-    url: str = request.getfixturevalue("fresh_postgres_url")
-    return url
-
-
 class Nodes:
     """Node processes on one database, each appending its handler calls to one log."""
 
@@ -89,8 +81,8 @@ class Nodes:
 
 
 @pytest.fixture
-def nodes(database: str, tmp_path: Path) -> Iterator[Nodes]:
-    started = Nodes(database, tmp_path)
+def nodes(fresh_url: str, tmp_path: Path) -> Iterator[Nodes]:
+    started = Nodes(fresh_url, tmp_path)
     yield started
     for node in started.processes.values():
         if node.poll() is None:

@@ -325,9 +325,8 @@ def _outcome(job: Job, handler: RegisteredHandler) -> Finished:
 
 
 def _direct(job: Job, handler: RegisteredHandler) -> Any:
-    function = handler.function
-    result = function(job, job.context) if handler.wants_context else function(job)
-    if inspect.isawaitable(result):  # an isolated async handler, in its child process
+    result = _call(job, handler)
+    if inspect.isawaitable(result):  # a plain callable that returned a coroutine
         return asyncio.run(_awaited(result))
     return result
 
@@ -336,7 +335,7 @@ async def _awaited(awaitable: Any) -> Any:
     return await awaitable
 
 
-def _direct_awaitable(job: Job, handler: RegisteredHandler) -> Any:
+def _call(job: Job, handler: RegisteredHandler) -> Any:
     function = handler.function
     return function(job, job.context) if handler.wants_context else function(job)
 
@@ -397,7 +396,7 @@ class _EventLoop:
     async def _run(self, pool: HandlerPool, call: _Call) -> None:
         job, handler = call.job, call.handler
         try:
-            result = await _direct_awaitable(job, handler)
+            result = await _call(job, handler)
         except asyncio.CancelledError:
             if call.abandoned:
                 pool._finish(call, Finished(job, None))

@@ -18,7 +18,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,17 @@ class Setup:
         )
 
 
+@contextmanager
+def ended_at_last(node: subprocess.Popen[str]) -> Iterator[None]:
+    """Whatever happens in the block, the node process does not outlive the test."""
+    try:
+        yield
+    finally:
+        if node.poll() is None:
+            node.kill()
+            node.wait()
+
+
 def no_failed_attempts(engine: Engine, keys: list[int]) -> bool:
     return not [h for k in keys for h in engine.history(k) if h.event_type == "JobFailed"]
 
@@ -110,16 +122,12 @@ def test_ctrl_c_lets_running_handlers_finish_and_gives_the_rest_back(
     setup = Setup(tmp_path, ONE_WORK, fresh_url)
     keys = setup.start(10)
     node = setup.node("serve", "--concurrency", "4", "--grace", "60")
-    try:
+    with ended_at_last(node):
         wait_until(lambda: len(setup.calls("start")) >= 4, "4 handlers to start")
 
         # When Ctrl-C arrives while they run
         node.send_signal(signal.SIGINT)
         _, errors = node.communicate(timeout=WAIT)
-    finally:
-        if node.poll() is None:
-            node.kill()
-            node.wait()
 
     # Then the node finished the calls in flight and exited cleanly
     assert node.returncode == 0, errors
@@ -151,7 +159,7 @@ def test_a_second_ctrl_c_exits_at_once_and_gives_the_jobs_back(
     setup = Setup(tmp_path, ONE_WORK, fresh_url)
     keys = setup.start(3)
     node = setup.node("serve", "--concurrency", "2", "--grace", "3600", pause=3600)
-    try:
+    with ended_at_last(node):
         wait_until(lambda: len(setup.calls("start")) == 2, "2 handlers to start")
         # When Ctrl-C comes twice
         node.send_signal(signal.SIGINT)
@@ -159,10 +167,6 @@ def test_a_second_ctrl_c_exits_at_once_and_gives_the_jobs_back(
         assert "stopping" in node.stderr.readline()
         node.send_signal(signal.SIGINT)
         node.wait(timeout=WAIT)
-    finally:
-        if node.poll() is None:
-            node.kill()
-            node.wait()
 
     # Then it exited at once (130, as after Ctrl-C), giving back every job uncharged
     assert node.returncode == 130
@@ -209,14 +213,10 @@ def test_legato_nodes_counts_abandoned_calls_and_sigterm_still_stops(tmp_path: P
         rows = json.loads(listed.stdout) if listed.returncode == 0 else []
         return int(rows[0]["abandoned"]) if rows else 0
 
-    try:
+    with ended_at_last(node):
         wait_until(lambda: abandoned() >= 2, "the node to report abandoned calls")
         node.send_signal(signal.SIGTERM)
         _, errors = node.communicate(timeout=WAIT)
-    finally:
-        if node.poll() is None:
-            node.kill()
-            node.wait()
     assert node.returncode == 0, errors
 
 

@@ -305,8 +305,7 @@ def _mapping_variables(
     p: Processing, instance: ElementInstance, catch: FlowNode, variables: dict[str, Any] | None
 ) -> None:
     if variables and catch.output_mappings:
-        for name, value in variables.items():
-            p.set_local(instance.key, name, value)
+        _set_locals(p, instance, variables)
 
 
 def _take_variables(
@@ -315,10 +314,14 @@ def _take_variables(
     if not variables:
         return
     if catch.output_mappings:
-        for name, value in variables.items():
-            p.set_local(instance.key, name, value)
+        _set_locals(p, instance, variables)
     else:
         p.set_all_propagating(instance.key, variables)
+
+
+def _set_locals(p: Processing, instance: ElementInstance, variables: dict[str, Any]) -> None:
+    for name, value in variables.items():
+        p.set_local(instance.key, name, value)
 
 
 def _start_event_sub_process(

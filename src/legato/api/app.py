@@ -1,0 +1,175 @@
+"""The FastAPI application: authentication, error rendering, and the three surfaces."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from legato import __version__
+from legato.api import c7, native, v2
+from legato.api.problems import ApiError
+from legato.errors import ConflictError as StoreConflictError
+from legato.errors import InvalidCommandError, NotFoundError, StoreUnavailableError
+from legato.runtime.engine import Engine
+from legato.security import Authenticator, Principal
+
+C7_PREFIX = "/engine-rest"
+"""Where the Camunda 7 surface lives."""
+OPEN_PATHS = frozenset({"/health", "/ready", "/oauth/token"})
+"""The only paths that answer without credentials (the token endpoint checks its own)."""
+
+
+def create_app(engine: Engine, authenticator: Authenticator) -> FastAPI:
+    """The server's application over ``engine``; every request but :data:`OPEN_PATHS` must
+    carry credentials that ``authenticator`` accepts."""
+    app = FastAPI(
+        title="Legato",
+        version=__version__,
+        description="Durable process orchestration: BPMN 2.0, DMN and FEEL.",
+    )
+    app.state.engine = engine
+    app.state.authenticator = authenticator
+    app.state.ready = True
+    app.include_router(v2.router, prefix="/v2")
+    app.include_router(native.router, prefix="/legato/v1")
+    app.include_router(c7.router, prefix=C7_PREFIX)
+    _add_health(app)
+    _add_error_handlers(app)
+    app.middleware("http")(_authenticate)
+    return app
+
+
+def _add_health(app: FastAPI) -> None:
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        """The process answers."""
+        return {"status": "UP"}
+
+    @app.get("/ready", tags=["health"])
+    def ready(request: Request) -> Response:
+        """The node serves: 200 once it does, 503 while it starts or stops."""
+        if request.app.state.ready:
+            return JSONResponse({"status": "UP"})
+        return JSONResponse({"status": "DOWN"}, status_code=503)
+
+
+async def _authenticate(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    if request.url.path in OPEN_PATHS:
+        return await call_next(request)
+    authenticator: Authenticator = request.app.state.authenticator
+    principal = await run_in_threadpool(_principal, authenticator, request)
+    if principal is None:
+        return _unauthorized(request)
+    request.state.principal = principal
+    return await call_next(request)
+
+
+def _principal(authenticator: Authenticator, request: Request) -> Principal | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    scheme = scheme.lower().rstrip(":")
+    credentials = credentials.strip()
+    if scheme == "basic":
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        username, colon, secret = decoded.partition(":")
+        return authenticator.authenticate_basic(username, secret) if colon else None
+    if scheme == "bearer" and credentials:
+        return authenticator.authenticate_bearer(credentials)
+    return None
+
+
+def _unauthorized(request: Request) -> Response:
+    if request.url.path.startswith(C7_PREFIX):
+        # Camunda 7 answers 401 with an empty body and a Basic challenge.
+        return Response(status_code=401, headers={"WWW-Authenticate": 'Basic realm="legato"'})
+    return problem(
+        request,
+        401,
+        "UNAUTHORIZED",
+        "credentials are missing or wrong",
+        {"WWW-Authenticate": 'Basic realm="legato"'},
+    )
+
+
+def problem(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """An RFC 9457 problem detail (Camunda 8's error shape)."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    return JSONResponse(
+        body, status_code=status, media_type="application/problem+json", headers=headers
+    )
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    async def api_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return _render(request, exc.status, exc.title, exc.detail)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return _render(request, 404, "NOT_FOUND", str(exc))
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        return _render(request, 409, "INVALID_STATE", str(exc))
+
+    async def busy(request: Request, exc: Exception) -> Response:
+        return _render(request, 503, "RESOURCE_EXHAUSTED", str(exc))
+
+    async def bad_body(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return _render(request, 400, "INVALID_ARGUMENT", _validation_message(exc))
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        title = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "ERROR")
+        return _render(request, exc.status_code, title, str(exc.detail))
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(NotFoundError, not_found)
+    app.add_exception_handler(InvalidCommandError, invalid)
+    app.add_exception_handler(StoreConflictError, busy)
+    app.add_exception_handler(StoreUnavailableError, busy)
+    app.add_exception_handler(RequestValidationError, bad_body)
+
+
+C7Renderer = Callable[[Request, int, str], Response]
+"""How the Camunda 7 surface renders an error: (request, status, message) -> response."""
+
+
+def _render(request: Request, status: int, title: str, detail: str) -> Response:
+    if request.url.path.startswith(C7_PREFIX):
+        render: C7Renderer = c7.render_error
+        return render(request, status, detail)
+    return problem(request, status, title, detail)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else error.get("msg", ""))
+    return "; ".join(parts) or "the request is invalid"

@@ -1,0 +1,47 @@
+"""What every route depends on: the engine, the caller, and the caller's permissions.
+
+The authentication middleware of :mod:`legato.api.app` puts the caller's
+:class:`~legato.security.Principal` on ``request.state.principal`` before any route runs
+(or answers 401 itself); routes declare the permission they need with :func:`require`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from legato.api.problems import Forbidden
+from legato.runtime.engine import Engine
+from legato.security import Principal
+
+
+def engine_of(request: Request) -> Engine:
+    """The engine the application serves."""
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def principal_of(request: Request) -> Principal:
+    """The authenticated caller of this request."""
+    principal: Principal = request.state.principal
+    return principal
+
+
+def require(permission: str) -> Callable[[Request], Principal]:
+    """A dependency that refuses the request (403) unless the caller holds ``permission``."""
+
+    def check(request: Request) -> Principal:
+        principal = principal_of(request)
+        if not principal.may(permission):
+            raise Forbidden(f"'{principal.name}' may not do this: it needs '{permission}'")
+        return principal
+
+    return check
+
+
+EngineDep = Annotated[Engine, Depends(engine_of)]
+"""The engine, as a route parameter."""
+PrincipalDep = Annotated[Principal, Depends(principal_of)]
+"""The caller, as a route parameter (no permission checked)."""

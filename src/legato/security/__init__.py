@@ -1,0 +1,148 @@
+"""Who may do what: principals, roles and permissions, and the port that authenticates them.
+
+Every request to the server is made by a :class:`Principal` (a person signed in with a
+password, a machine with an API key, or the bearer of a token). A principal holds roles; a
+role grants permissions; every route names the permission it needs. The ``worker`` role is
+further scoped to the job types its key names, and a person sees only the user tasks they
+are assigned to or are a candidate for (unless they may manage every task).
+
+Roles and what they grant:
+
+=========== ==================================================================================
+admin       everything
+developer   deploy; read definitions, instances, incidents, variables; start instances
+operator    read and act on instances, incidents and variables; start; messages and signals;
+            manage every user task
+worker      activate and finish jobs of its job types; publish messages and signals
+user        read definitions; start instances; work on the user tasks visible to them
+auditor     read everything, change nothing
+=========== ==================================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+ROLES = ("admin", "developer", "operator", "worker", "user", "auditor")
+"""Every role a user or an API key may hold."""
+
+DEFINITIONS_READ = "definitions:read"
+DEPLOY = "definitions:deploy"
+INSTANCES_READ = "instances:read"
+INSTANCES_START = "instances:start"
+INSTANCES_MODIFY = "instances:modify"
+"""Cancel, suspend, resume, change variables, retry incidents."""
+MESSAGES_PUBLISH = "messages:publish"
+"""Publish and correlate messages; broadcast signals."""
+JOBS_WORK = "jobs:work"
+"""Activate, complete, fail jobs and throw errors (of the principal's job types)."""
+JOBS_MANAGE = "jobs:manage"
+"""Change any job's retries, lock or lease as an operator."""
+TASKS_WORK = "tasks:work"
+"""List, claim and complete the user tasks visible to the principal."""
+TASKS_MANAGE = "tasks:manage"
+"""See and assign every user task."""
+INCIDENTS_READ = "incidents:read"
+SYSTEM_READ = "system:read"
+"""Topology, nodes, version."""
+USERS_MANAGE = "users:manage"
+"""Create and remove users and API keys."""
+
+PERMISSIONS = (
+    DEFINITIONS_READ,
+    DEPLOY,
+    INSTANCES_READ,
+    INSTANCES_START,
+    INSTANCES_MODIFY,
+    MESSAGES_PUBLISH,
+    JOBS_WORK,
+    JOBS_MANAGE,
+    TASKS_WORK,
+    TASKS_MANAGE,
+    INCIDENTS_READ,
+    SYSTEM_READ,
+    USERS_MANAGE,
+)
+
+_READ = frozenset({DEFINITIONS_READ, INSTANCES_READ, INCIDENTS_READ, SYSTEM_READ})
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset(PERMISSIONS),
+    "developer": _READ | {DEPLOY, INSTANCES_START},
+    "operator": _READ
+    | {INSTANCES_START, INSTANCES_MODIFY, MESSAGES_PUBLISH, JOBS_MANAGE, TASKS_MANAGE},
+    "worker": frozenset({JOBS_WORK, MESSAGES_PUBLISH, SYSTEM_READ}),
+    "user": frozenset({DEFINITIONS_READ, INSTANCES_START, TASKS_WORK, SYSTEM_READ}),
+    "auditor": _READ,
+}
+"""The permissions each role grants."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who makes a request, and what they may do."""
+
+    name: str
+    """The user name, or the API key's id, or a token's subject."""
+    roles: frozenset[str]
+    groups: frozenset[str] = frozenset()
+    """The user's groups: candidate groups of user tasks match against them."""
+    job_types: frozenset[str] | None = None
+    """For the ``worker`` role: the job types (C7 topics) it may work on; None for all."""
+    kind: str = "user"
+    """``user`` (a password), ``key`` (an API key) or ``token`` (a bearer token)."""
+    permissions: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        granted: set[str] = set()
+        for role in self.roles:
+            granted |= ROLE_PERMISSIONS.get(role, frozenset())
+        object.__setattr__(self, "permissions", frozenset(granted))
+
+    def may(self, permission: str) -> bool:
+        """Whether any of the principal's roles grants ``permission``."""
+        return permission in self.permissions
+
+    def may_work_on(self, job_type: str) -> bool:
+        """Whether the principal may activate and finish jobs of ``job_type``."""
+        if not self.may(JOBS_WORK):
+            return False
+        return self.job_types is None or "admin" in self.roles or job_type in self.job_types
+
+
+class Authenticator(Protocol):
+    """Turns credentials into a principal (None when they are wrong or unknown)."""
+
+    def authenticate_basic(self, username: str, secret: str) -> Principal | None:
+        """A user name and password, or an API key's id and secret."""
+
+    def authenticate_bearer(self, token: str) -> Principal | None:
+        """A token this server issued, an API key (``id:secret`` or its secret form), or a
+        token of a configured external identity provider."""
+
+    def issue_token(self, client_id: str, client_secret: str) -> tuple[str, int] | None:
+        """OAuth2 client credentials: a signed JWT and its lifetime in seconds."""
+
+
+class StaticAuthenticator:
+    """Principals with fixed passwords held in memory: for tests and examples, never for a
+    real server (the passwords are compared in plain text)."""
+
+    def __init__(self, users: dict[str, tuple[str, Principal]]) -> None:
+        self._users = dict(users)
+
+    def authenticate_basic(self, username: str, secret: str) -> Principal | None:
+        entry = self._users.get(username)
+        if entry is None or entry[0] != secret:
+            return None
+        return entry[1]
+
+    def authenticate_bearer(self, token: str) -> Principal | None:
+        username, _, secret = token.partition(":")
+        return self.authenticate_basic(username, secret)
+
+    def issue_token(self, client_id: str, client_secret: str) -> tuple[str, int] | None:
+        if self.authenticate_basic(client_id, client_secret) is None:
+            return None
+        return f"{client_id}:{client_secret}", 3600

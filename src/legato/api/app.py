@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from legato import __version__
-from legato.api import c7, native, v2
+from legato.api import c7, native, oauth, v2
 from legato.api.problems import ApiError
 from legato.errors import ConflictError as StoreConflictError
 from legato.errors import InvalidCommandError, NotFoundError, StoreUnavailableError
@@ -25,11 +25,23 @@ C7_PREFIX = "/engine-rest"
 """Where the Camunda 7 surface lives."""
 OPEN_PATHS = frozenset({"/health", "/ready", "/oauth/token"})
 """The only paths that answer without credentials (the token endpoint checks its own)."""
+DEFAULT_MAX_UPLOAD_BYTES = 32 * 1024 * 1024
+"""The largest request body a deployment may send unless the server is told otherwise."""
 
 
-def create_app(engine: Engine, authenticator: Authenticator) -> FastAPI:
+def create_app(
+    engine: Engine,
+    authenticator: Authenticator,
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+) -> FastAPI:
     """The server's application over ``engine``; every request but :data:`OPEN_PATHS` must
-    carry credentials that ``authenticator`` accepts."""
+    carry credentials that ``authenticator`` accepts.
+
+    ``app.state.ready`` (True here) says whether ``/ready`` answers 200, and
+    ``app.state.stopping`` (False) makes long-polling requests answer at once: the server
+    runner sets both. A request body larger than ``max_upload_bytes`` is refused with 413.
+    """
     app = FastAPI(
         title="Legato",
         version=__version__,
@@ -38,13 +50,29 @@ def create_app(engine: Engine, authenticator: Authenticator) -> FastAPI:
     app.state.engine = engine
     app.state.authenticator = authenticator
     app.state.ready = True
+    app.state.stopping = False
+    app.state.max_upload_bytes = max_upload_bytes
     app.include_router(v2.router, prefix="/v2")
     app.include_router(native.router, prefix="/legato/v1")
     app.include_router(c7.router, prefix=C7_PREFIX)
+    app.include_router(oauth.router)
     _add_health(app)
     _add_error_handlers(app)
     app.middleware("http")(_authenticate)
+    # Added last, so it runs first: an oversized body is refused before anything reads it.
+    app.middleware("http")(_limit_body)
     return app
+
+
+async def _limit_body(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    limit: int = request.app.state.max_upload_bytes
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        detail = f"the request body has {length} bytes, more than the limit of {limit}"
+        return _render(request, 413, "PAYLOAD_TOO_LARGE", detail)
+    return await call_next(request)
 
 
 def _add_health(app: FastAPI) -> None:

@@ -22,7 +22,7 @@ import pytest
 
 from bpmn_helpers import chain, process, service
 from legato import Engine
-from server_process import ADMIN_PASSWORD, LegatoServer
+from legato.testing.server import ADMIN_PASSWORD, LegatoServer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

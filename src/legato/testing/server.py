@@ -1,5 +1,13 @@
-"""A real ``legato serve --http`` process on loopback, for the tests and benchmarks that
-talk to the server as its users do.
+"""A real ``legato serve --http`` process on loopback, for tests (ours and users') and
+benchmarks that talk to the server as its clients do.
+
+```python
+from legato.testing.server import LegatoServer, admin_client
+
+with LegatoServer("sqlite:///test.db", Path("server.log")) as server:
+    with admin_client(server) as http:
+        http.post("/v2/deployments", files={"resources": open("order.bpmn", "rb")})
+```
 
 The server is started on a free port with a known admin password, and waited for through
 ``GET /ready`` (with a generous bound: the machine's speed decides nothing here); it is
@@ -19,10 +27,10 @@ from types import TracebackType
 
 import httpx
 
-LEGATO = str(Path(sys.executable).with_name("legato"))
-"""The command line of the virtual environment the tests run in."""
+LEGATO = (sys.executable, "-m", "legato")
+"""The command line, run by the Python that runs the caller."""
 ADMIN_PASSWORD = "admin-secret-for-tests"
-"""The first admin's password on every database a test server creates."""
+"""The first admin's password on every database a server of this module creates."""
 READY_WITHIN = 120.0
 """Seconds a server may take to answer /ready (a loaded machine; never a measurement)."""
 
@@ -62,7 +70,7 @@ class LegatoServer:
     def start(self) -> LegatoServer:
         """Start the process and wait until it answers /ready."""
         bind = f"127.0.0.1:{self.port}"
-        command = [LEGATO, "serve", "--http", "--bind", bind, "--db", self.db_url, *self.args]
+        command = [*LEGATO, "serve", "--http", "--bind", bind, "--db", self.db_url, *self.args]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=log, env=self.env)
         deadline = time.monotonic() + READY_WITHIN

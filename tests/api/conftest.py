@@ -3,10 +3,6 @@ a real ``legato serve --http`` process."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -22,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from legato import Engine
 from legato.api.app import create_app
 from legato.security import Principal, StaticAuthenticator
+from legato.testing.server import ADMIN_PASSWORD, LegatoServer, admin_client
 
-LEGATO = str(Path(sys.executable).with_name("legato"))
 WAIT = 120.0
 """The longest any test waits for something to happen (generous: never a measurement)."""
 
@@ -70,68 +66,36 @@ def api(tmp_path: Path) -> Iterator[Api]:
     engine.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @dataclass
 class Server:
-    """A running ``legato serve --http`` process."""
+    """A running ``legato serve --http`` process and its database."""
 
-    url: str
+    process: LegatoServer
     db: str
-    process: subprocess.Popen[bytes]
-    log: Path
-    password: str = "admin-secret"
+    password: str = ADMIN_PASSWORD
+
+    @property
+    def url(self) -> str:
+        return self.process.url
 
     @property
     def v2(self) -> str:
         return f"{self.url}/v2"
 
+    @property
+    def log(self) -> str:
+        return self.process.log_path.read_text()
+
     def http(self) -> httpx.Client:
         """An HTTP client authenticated as the admin."""
-        return httpx.Client(base_url=self.url, auth=("admin", self.password), timeout=WAIT)
-
-    def stop(self) -> int:
-        """SIGTERM, then the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=WAIT)
+        return admin_client(self.process, timeout=WAIT)
 
 
-def start_server(tmp_path: Path, *extra: str, db: str | None = None) -> Server:
-    """Start a server on a free loopback port and wait until it is ready."""
+def start_server(tmp_path: Path, *args: str, db: str | None = None) -> Server:
+    """Start a server on a free loopback port (waits until it is ready)."""
     db = db or f"sqlite:///{tmp_path / 'server.db'}"
-    port = free_port()
-    log = tmp_path / f"server-{port}.log"
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "LEGATO_ADMIN_PASSWORD": "admin-secret",
-        "COLUMNS": "200",
-    }
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [LEGATO, "serve", "--http", "--db", db, "--bind", f"127.0.0.1:{port}", *extra],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    server = Server(f"http://127.0.0.1:{port}", db, process, log)
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()}")
-        try:
-            return httpx.get(f"{server.url}/ready", timeout=5).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(ready, "the server to be ready")
-    return server
+    process = LegatoServer(db, tmp_path / "server.log", args=args).start()
+    return Server(process, db)
 
 
 @pytest.fixture
@@ -140,5 +104,5 @@ def server(tmp_path: Path) -> Iterator[Server]:
     try:
         yield running
     finally:
-        code = running.stop()
-    assert code == 0, running.log.read_text()
+        code = running.process.stop(WAIT)
+    assert code == 0, running.log

@@ -9,7 +9,7 @@ file, not only what the client was told.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,13 @@ from camunda_orchestration_sdk.models import (
     ProcessCreationByKey,
     ProcessInstanceCreationInstructionBaseVariables,
 )
-from camunda_orchestration_sdk.runtime.job_worker import JobError, JobFailure, WorkerConfig
+from camunda_orchestration_sdk.runtime.job_worker import (
+    ConnectedJobContext,
+    JobError,
+    JobFailure,
+    WorkerConfig,
+)
+from camunda_orchestration_sdk.semantic_types import ProcessDefinitionId
 
 from conftest import WAIT, Server, wait_until
 from legato import Engine
@@ -70,14 +76,14 @@ def deploy(client: CamundaClient, tmp_path: Path, name: str, xml: str) -> str:
 def start(client: CamundaClient, process_id: str, **variables: Any) -> int:
     created = client.create_process_instance(
         data=ProcessCreationById(
-            process_definition_id=process_id,
+            process_definition_id=ProcessDefinitionId(process_id),
             variables=ProcessInstanceCreationInstructionBaseVariables.from_dict(variables),
         )
     )
     return int(created.process_instance_key)
 
 
-Handler = Callable[[Any], Awaitable[Any]]
+Handler = Callable[[ConnectedJobContext], Coroutine[Any, Any, dict[str, Any] | None]]
 
 
 def work(conf: dict[str, str], job_type: str, handler: Handler, until: Callable[[], bool]) -> None:
@@ -122,7 +128,7 @@ def test_a_worker_completes_the_job_of_a_started_instance(
         )
     seen: list[dict[str, Any]] = []
 
-    async def charge(job: Any) -> dict[str, Any]:
+    async def charge(job: ConnectedJobContext) -> dict[str, Any]:
         seen.append(job.variables.to_dict())
         return {"charged": True}
 
@@ -145,7 +151,7 @@ def test_a_failed_job_with_retries_left_comes_back_and_one_without_is_an_inciden
         broken = start(client, "order", mode="broken")
     attempts: dict[str, int] = {"flaky": 0, "broken": 0}
 
-    async def charge(job: Any) -> dict[str, Any]:
+    async def charge(job: ConnectedJobContext) -> dict[str, Any]:
         mode = job.variables.to_dict()["mode"]
         attempts[mode] += 1
         if mode == "broken":
@@ -178,7 +184,7 @@ def test_a_bpmn_error_from_a_worker_is_caught_by_the_boundary_event(
         deploy(client, tmp_path, "risky.bpmn", RISKY_ORDER)
         key = start(client, "risky", item="piano")
 
-    async def charge(job: Any) -> None:
+    async def charge(job: ConnectedJobContext) -> None:
         raise JobError("OUT_OF_STOCK", "no pianos left", variables={"reason": "stock"})
 
     work(conf, "charge", charge, lambda: status(engine, key) == "completed")

@@ -1,0 +1,439 @@
+"""The ``/v2`` routes in process: each one's success shape and its errors (401 without
+credentials, 403 for a role without the permission, 404 for an unknown key, 400 naming the
+bad member of a body, 409 for a command that does not fit the state)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from api_models import BROKEN, ORDER, PAYMENT, RISKY_ORDER
+from conftest import Api
+
+KEY = "^-?[0-9]+$"
+
+
+def deploy(api: Api, name: str, xml: str, who: str = "admin") -> Any:
+    answer = api.client.post(
+        "/v2/deployments", files={"resources": (name, xml.encode())}, **api.as_(who)
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def start(api: Api, process_id: str, **variables: Any) -> str:
+    answer = api.client.post(
+        "/v2/process-instances",
+        json={"processDefinitionId": process_id, "variables": variables},
+        **api.as_("admin"),
+    )
+    assert answer.status_code == 200, answer.text
+    key: str = answer.json()["processInstanceKey"]
+    return key
+
+
+def activate(api: Api, who: str = "worker", job_type: str = "charge") -> list[dict[str, Any]]:
+    answer = api.client.post(
+        "/v2/jobs/activation",
+        json={"type": job_type, "timeout": 30_000, "maxJobsToActivate": 5, "requestTimeout": -1},
+        **api.as_(who),
+    )
+    assert answer.status_code == 200, answer.text
+    jobs: list[dict[str, Any]] = answer.json()["jobs"]
+    return jobs
+
+
+def assert_problem(answer: Any, status: int, *words: str) -> dict[str, Any]:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = answer.json()
+    assert body["status"] == status
+    assert {"type", "title", "detail", "instance"} <= set(body)
+    for word in words:
+        assert word in body["detail"]
+    return body
+
+
+# -- authentication and permissions -----------------------------------------------------------
+
+
+def test_every_route_but_health_needs_credentials(api: Api) -> None:
+    assert_problem(api.client.get("/v2/topology"), 401)
+    assert_problem(api.client.get("/v2/topology", auth=("admin", "wrong")), 401)
+    assert api.client.get("/health").status_code == 200
+    assert api.client.get("/ready").json() == {"status": "UP"}
+
+
+def test_every_route_declares_its_permission_in_the_schema(api: Api) -> None:
+    spec = api.client.get("/openapi.json", **api.as_("admin")).json()
+    paths = spec["paths"]
+    for path in (
+        "/v2/deployments",
+        "/v2/process-instances",
+        "/v2/jobs/activation",
+        "/v2/messages/publication",
+        "/v2/topology",
+    ):
+        assert path in paths
+    activation = paths["/v2/jobs/activation"]["post"]
+    schema = activation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema["$ref"].endswith("JobActivationResult")
+
+
+def test_a_role_without_the_permission_is_refused(api: Api) -> None:
+    answer = api.client.post(
+        "/v2/deployments", files={"resources": ("order.bpmn", ORDER.encode())}, **api.as_("ann")
+    )
+    assert_problem(answer, 403, "definitions:deploy")
+    assert_problem(
+        api.client.post(
+            "/v2/process-instances", json={"processDefinitionId": "order"}, **api.as_("audit")
+        ),
+        403,
+    )
+
+
+def test_a_worker_works_only_on_its_job_types(api: Api) -> None:
+    deploy(api, "order.bpmn", ORDER)
+    start(api, "order")
+    answer = api.client.post(
+        "/v2/jobs/activation",
+        json={"type": "ship", "timeout": 1000, "maxJobsToActivate": 1, "requestTimeout": -1},
+        **api.as_("worker"),
+    )
+    assert_problem(answer, 403, "ship")
+    [job] = activate(api)
+    assert job["type"] == "charge"
+
+
+def test_authentication_me_names_the_caller(api: Api) -> None:
+    me = api.client.get("/v2/authentication/me", **api.as_("ann")).json()
+    assert me["username"] == "ann"
+    assert me["groups"] == ["sales"]
+    assert me["roles"] == ["user"]
+    assert "tasks:work" in me["permissions"]
+
+
+# -- deployments ------------------------------------------------------------------------------
+
+
+def test_a_deployment_answers_its_definitions_and_is_idempotent(api: Api) -> None:
+    first = deploy(api, "order.bpmn", ORDER, who="dev")
+    assert first["tenantId"] == "<default>"
+    [metadata] = first["deployments"]
+    process = metadata["processDefinition"]
+    assert process["processDefinitionId"] == "order"
+    assert process["processDefinitionVersion"] == 1
+    assert process["resourceName"] == "order.bpmn"
+    assert process["tenantId"] == "<default>"
+    again = deploy(api, "order.bpmn", ORDER)
+    assert again["deployments"] == first["deployments"]
+    changed = deploy(api, "order.bpmn", ORDER.replace('id="e"', 'id="end"').replace('"e"', '"end"'))
+    assert changed["deployments"][0]["processDefinition"]["processDefinitionVersion"] == 2
+
+
+def test_a_broken_model_is_refused_naming_file_and_element(api: Api) -> None:
+    answer = api.client.post(
+        "/v2/deployments",
+        files={"resources": ("broken.bpmn", BROKEN.encode())},
+        **api.as_("admin"),
+    )
+    body = assert_problem(answer, 400, "broken.bpmn:4", "element 'f'", "nowhere")
+    assert "legato-deploy" not in body["detail"]
+    not_xml = api.client.post(
+        "/v2/deployments", files={"resources": ("x.bpmn", b"hello")}, **api.as_("admin")
+    )
+    assert_problem(not_xml, 400, "x.bpmn:1", "malformed XML")
+
+
+def test_an_oversized_upload_is_refused_with_413(api: Api) -> None:
+    big = ORDER.replace("<bpmn:process", "<!--" + "x" * 70_000 + "--><bpmn:process")
+    answer = api.client.post(
+        "/v2/deployments", files={"resources": ("big.bpmn", big.encode())}, **api.as_("admin")
+    )
+    assert_problem(answer, 413)
+
+
+def test_an_unknown_tenant_is_refused(api: Api) -> None:
+    answer = api.client.post(
+        "/v2/deployments",
+        files={"resources": ("order.bpmn", ORDER.encode())},
+        data={"tenantId": "acme"},
+        **api.as_("admin"),
+    )
+    assert_problem(answer, 400, "tenant")
+
+
+# -- process instances ------------------------------------------------------------------------
+
+
+def test_an_instance_is_created_by_id_or_key_once_per_operation_reference(api: Api) -> None:
+    deployed = deploy(api, "order.bpmn", ORDER)
+    definition_key = deployed["deployments"][0]["processDefinition"]["processDefinitionKey"]
+    body = {
+        "processDefinitionKey": definition_key,
+        "variables": {"amount": 5},
+        "operationReference": "op-1",
+        "tenantId": "<default>",
+        "fetchVariables": ["amount"],
+        "unknownMember": True,
+    }
+    first = api.client.post("/v2/process-instances", json=body, **api.as_("admin")).json()
+    again = api.client.post("/v2/process-instances", json=body, **api.as_("admin")).json()
+    assert first["processInstanceKey"] == again["processInstanceKey"]
+    assert first["variables"] == {"amount": 5}
+    assert set(first) >= {
+        "processDefinitionId",
+        "processDefinitionVersion",
+        "tenantId",
+        "variables",
+        "processDefinitionKey",
+        "processInstanceKey",
+        "tags",
+        "businessId",
+    }
+    assert len(api.engine.instances()) == 1
+    latest = api.client.post(
+        "/v2/process-instances",
+        json={"processDefinitionId": "order", "processDefinitionVersion": -1},
+        **api.as_("admin"),
+    )
+    assert latest.json()["processDefinitionKey"] == definition_key
+
+
+def test_creating_an_instance_names_the_bad_member(api: Api) -> None:
+    deploy(api, "order.bpmn", ORDER)
+    wrong_type = api.client.post(
+        "/v2/process-instances",
+        json={"processDefinitionId": "order", "variables": "not an object"},
+        **api.as_("admin"),
+    )
+    assert_problem(wrong_type, 400, "variables")
+    not_a_version = api.client.post(
+        "/v2/process-instances",
+        json={"processDefinitionId": "order", "processDefinitionVersion": "1"},
+        **api.as_("admin"),
+    )
+    assert_problem(not_a_version, 400, "processDefinitionVersion")
+    bad_key = api.client.post(
+        "/v2/process-instances", json={"processDefinitionKey": "abc"}, **api.as_("admin")
+    )
+    assert_problem(bad_key, 400, "processDefinitionKey")
+    unknown = api.client.post(
+        "/v2/process-instances", json={"processDefinitionId": "nope"}, **api.as_("admin")
+    )
+    assert_problem(unknown, 404, "nope")
+    waiting = api.client.post(
+        "/v2/process-instances",
+        json={"processDefinitionId": "order", "awaitCompletion": True},
+        **api.as_("admin"),
+    )
+    assert_problem(waiting, 400, "awaitCompletion")
+
+
+def test_instances_are_searched_by_state_and_key_and_cancelled(api: Api) -> None:
+    deploy(api, "order.bpmn", ORDER)
+    deploy(api, "payment.bpmn", PAYMENT)
+    keys = [start(api, "order") for _ in range(3)]
+    start(api, "payment", orderId="o-1")
+    answer = api.client.post(
+        "/v2/process-instances/search",
+        json={
+            "filter": {"processDefinitionId": "order", "state": "ACTIVE"},
+            "page": {"from": 0, "limit": 2},
+            "sort": [{"field": "processInstanceKey", "order": "asc"}],
+        },
+        **api.as_("audit"),
+    )
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert [i["processInstanceKey"] for i in result["items"]] == keys[:2]
+    assert result["page"]["totalItems"] == 3
+    assert set(result["page"]) == {"totalItems", "hasMoreTotalItems", "startCursor", "endCursor"}
+    following = api.client.post(
+        "/v2/process-instances/search",
+        json={
+            "filter": {"processDefinitionId": "order"},
+            "page": {"after": result["page"]["endCursor"], "limit": 2},
+            "sort": [{"field": "processInstanceKey", "order": "ASC"}],
+        },
+        **api.as_("audit"),
+    ).json()
+    assert [i["processInstanceKey"] for i in following["items"]] == keys[2:]
+
+    cancel = api.client.post(
+        f"/v2/process-instances/{keys[0]}/cancellation", json={}, **api.as_("op")
+    )
+    assert cancel.status_code == 204
+    assert api.engine.instance(int(keys[0])).status == "terminated"
+    terminated = api.client.post(
+        "/v2/process-instances/search",
+        json={"filter": {"state": "TERMINATED"}},
+        **api.as_("audit"),
+    ).json()
+    assert [i["processInstanceKey"] for i in terminated["items"]] == [keys[0]]
+    one = api.client.get(f"/v2/process-instances/{keys[1]}", **api.as_("audit")).json()
+    assert one["state"] == "ACTIVE"
+    assert one["hasIncident"] is False
+    assert_problem(api.client.get("/v2/process-instances/1", **api.as_("audit")), 404)
+    assert_problem(api.client.post("/v2/process-instances/77/cancellation", **api.as_("op")), 404)
+    assert_problem(
+        api.client.post(f"/v2/process-instances/{keys[1]}/cancellation", **api.as_("dev")), 403
+    )
+    bad_sort = api.client.post(
+        "/v2/process-instances/search",
+        json={"sort": [{"field": "processInstanceKey", "order": "sideways"}]},
+        **api.as_("audit"),
+    )
+    assert_problem(bad_sort, 400, "order")
+
+
+# -- jobs -------------------------------------------------------------------------------------
+
+
+def test_an_activated_job_has_every_member_the_python_sdk_requires(api: Api) -> None:
+    deploy(api, "order.bpmn", ORDER)
+    key = start(api, "order", amount=42, note="x")
+    answer = api.client.post(
+        "/v2/jobs/activation",
+        json={
+            "type": "charge",
+            "worker": "w1",
+            "timeout": 30_000,
+            "maxJobsToActivate": 5,
+            "fetchVariable": ["amount"],
+            "requestTimeout": -1,
+            "tenantIds": ["<default>"],
+        },
+        **api.as_("worker"),
+    )
+    [job] = answer.json()["jobs"]
+    assert set(job) >= {
+        "type", "processDefinitionId", "processDefinitionVersion", "elementId", "customHeaders",
+        "worker", "retries", "deadline", "variables", "tenantId", "physicalTenantId", "jobKey",
+        "processInstanceKey", "processDefinitionKey", "elementInstanceKey", "kind",
+        "listenerEventType", "userTask", "tags", "rootProcessInstanceKey", "businessId",
+        "priority",
+    }  # fmt: skip
+    assert job["processInstanceKey"] == key
+    assert job["variables"] == {"amount": 42}
+    assert job["worker"] == "w1"
+    assert isinstance(job["deadline"], int)
+    assert job["kind"] == "BPMN_ELEMENT"
+
+
+def test_jobs_are_completed_failed_and_errors_thrown(api: Api) -> None:
+    deploy(api, "order.bpmn", ORDER)
+    deploy(api, "risky.bpmn", RISKY_ORDER)
+    done = start(api, "order")
+    [job] = activate(api)
+    completed = api.client.post(
+        f"/v2/jobs/{job['jobKey']}/completion", json={"variables": {"ok": 1}}, **api.as_("worker")
+    )
+    assert completed.status_code == 204
+    assert api.engine.instance(int(done)).status == "completed"
+    assert_problem(
+        api.client.post(f"/v2/jobs/{job['jobKey']}/completion", json={}, **api.as_("worker")),
+        404,
+    )
+
+    failing = start(api, "order")
+    [job] = activate(api)
+    failed = api.client.post(
+        f"/v2/jobs/{job['jobKey']}/failure",
+        json={"retries": 0, "errorMessage": "card declined"},
+        **api.as_("worker"),
+    )
+    assert failed.status_code == 204
+    [incident] = api.engine.incidents(instance_key=int(failing))
+    assert "card declined" in incident.message
+
+    risky = start(api, "risky")
+    [job] = activate(api)
+    bad = api.client.post(f"/v2/jobs/{job['jobKey']}/error", json={}, **api.as_("worker"))
+    assert_problem(bad, 400, "errorCode")
+    thrown = api.client.post(
+        f"/v2/jobs/{job['jobKey']}/error",
+        json={"errorCode": "OUT_OF_STOCK", "errorMessage": "none"},
+        **api.as_("worker"),
+    )
+    assert thrown.status_code == 204
+    assert api.engine.instance(int(risky)).status == "completed"
+    assert_problem(api.client.post("/v2/jobs/abc/completion", **api.as_("worker")), 400, "jobKey")
+    assert_problem(
+        api.client.post("/v2/jobs/activation", json={"type": "charge"}, **api.as_("worker")),
+        400,
+        "timeout",
+    )
+
+
+def test_a_job_lease_is_extended(api: Api) -> None:
+    deploy(api, "order.bpmn", ORDER)
+    start(api, "order")
+    [job] = activate(api)
+    answer = api.client.patch(
+        f"/v2/jobs/{job['jobKey']}", json={"changeset": {"timeout": 600_000}}, **api.as_("worker")
+    )
+    assert answer.status_code == 204, answer.text
+    [record] = api.engine.jobs()
+    assert record.lease_until is not None
+    assert (record.lease_until - api.engine.clock.now()).total_seconds() > 300
+    assert_problem(api.client.patch("/v2/jobs/12345", json={"changeset": {}}, **api.as_("op")), 404)
+
+
+# -- messages, signals, topology -------------------------------------------------------------
+
+
+def test_messages_are_published_and_correlated(api: Api) -> None:
+    deploy(api, "payment.bpmn", PAYMENT)
+    key = start(api, "payment", orderId="o-1")
+    missing = api.client.post(
+        "/v2/messages/correlation",
+        json={"name": "paid", "correlationKey": "o-2"},
+        **api.as_("worker"),
+    )
+    assert_problem(missing, 404, "paid")
+    correlated = api.client.post(
+        "/v2/messages/correlation",
+        json={"name": "paid", "correlationKey": "o-1", "variables": {"amount": 3}},
+        **api.as_("worker"),
+    )
+    assert correlated.status_code == 200, correlated.text
+    assert correlated.json()["processInstanceKey"] == key
+    assert api.engine.instance(int(key)).status == "completed"
+    published = api.client.post(
+        "/v2/messages/publication",
+        json={"name": "paid", "correlationKey": "o-9", "timeToLive": 60_000, "messageId": "m"},
+        **api.as_("worker"),
+    ).json()
+    assert published["tenantId"] == "<default>"
+    later = start(api, "payment", orderId="o-9")
+    assert api.engine.instance(int(later)).status == "completed"
+    assert_problem(
+        api.client.post(
+            "/v2/messages/publication", json={"name": "x", "timeToLive": "1"}, **api.as_("worker")
+        ),
+        400,
+        "timeToLive",
+    )
+
+
+def test_signals_are_broadcast_and_the_topology_lists_nodes(api: Api) -> None:
+    answer = api.client.post(
+        "/v2/signals/broadcast", json={"signalName": "closed"}, **api.as_("op")
+    )
+    assert answer.status_code == 200
+    assert set(answer.json()) == {"tenantId", "signalKey"}
+    topology = api.client.get("/v2/topology", **api.as_("worker")).json()
+    assert topology["clusterSize"] >= 1
+    assert topology["gatewayVersion"]
+
+
+@pytest.mark.parametrize("order", ["asc", "ASC", "desc", "DESC"])
+def test_sort_orders_are_accepted_in_either_case(api: Api, order: str) -> None:
+    answer = api.client.post(
+        "/v2/process-instances/search",
+        json={"sort": [{"field": "startDate", "order": order}]},
+        **api.as_("admin"),
+    )
+    assert answer.status_code == 200, answer.text

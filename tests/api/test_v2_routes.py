@@ -437,3 +437,104 @@ def test_sort_orders_are_accepted_in_either_case(api: Api, order: str) -> None:
         **api.as_("admin"),
     )
     assert answer.status_code == 200, answer.text
+
+
+# -- operator routes --------------------------------------------------------------------------
+
+
+def test_incidents_are_searched_and_resolved(api: Api) -> None:
+    deploy(api, "order.bpmn", ORDER)
+    key = start(api, "order")
+    [job] = activate(api)
+    api.client.post(
+        f"/v2/jobs/{job['jobKey']}/failure",
+        json={"retries": 0, "errorMessage": "down"},
+        **api.as_("worker"),
+    )
+    found = api.client.post(
+        "/v2/incidents/search",
+        json={"filter": {"processInstanceKey": key, "state": "ACTIVE"}},
+        **api.as_("audit"),
+    ).json()
+    [incident] = found["items"]
+    assert incident["errorType"] == "JOB_NO_RETRIES"
+    assert incident["errorMessage"] == "down"
+    assert incident["elementId"] == "charge"
+    assert incident["jobKey"] == job["jobKey"]
+    assert incident["processDefinitionId"] == "order"
+    one = api.client.get(f"/v2/incidents/{incident['incidentKey']}", **api.as_("audit"))
+    assert one.json() == incident
+    assert_problem(
+        api.client.post(f"/v2/incidents/{incident['incidentKey']}/resolution", **api.as_("audit")),
+        403,
+    )
+    resolved = api.client.post(
+        f"/v2/incidents/{incident['incidentKey']}/resolution", **api.as_("op")
+    )
+    assert resolved.status_code == 204
+    assert not api.engine.incidents(instance_key=int(key))
+    [again] = activate(api)
+    assert again["jobKey"] == job["jobKey"]
+    assert_problem(api.client.post("/v2/incidents/42/resolution", **api.as_("op")), 404)
+
+
+def test_variables_are_searched_with_values_as_json_text(api: Api) -> None:
+    deploy(api, "order.bpmn", ORDER)
+    key = start(api, "order", amount=5, customer={"name": "Ann"}, ratio=0.5)
+    start(api, "order", amount=6)
+    found = api.client.post(
+        "/v2/variables/search",
+        json={"filter": {"processInstanceKey": key}, "sort": [{"field": "name"}]},
+        **api.as_("audit"),
+    ).json()
+    values = {v["name"]: v["value"] for v in found["items"]}
+    assert values == {"amount": "5", "customer": '{"name": "Ann"}', "ratio": "0.5"}
+    assert {v["scopeKey"] for v in found["items"]} == {key}
+    named = api.client.post(
+        "/v2/variables/search", json={"filter": {"name": "amount"}}, **api.as_("audit")
+    ).json()
+    assert sorted(v["value"] for v in named["items"]) == ["5", "6"]
+
+
+def test_element_instances_come_from_the_history(api: Api) -> None:
+    deploy(api, "order.bpmn", ORDER)
+    key = start(api, "order")
+    found = api.client.post(
+        "/v2/element-instances/search",
+        json={"filter": {"processInstanceKey": key}, "sort": [{"field": "elementInstanceKey"}]},
+        **api.as_("audit"),
+    ).json()
+    states = {e["elementId"]: (e["type"], e["state"]) for e in found["items"]}
+    assert states == {"s": ("START_EVENT", "COMPLETED"), "charge": ("SERVICE_TASK", "ACTIVE")}
+
+
+def test_process_definitions_are_searched_and_their_xml_read(api: Api) -> None:
+    deploy(api, "order.bpmn", ORDER)
+    deploy(api, "payment.bpmn", PAYMENT)
+    found = api.client.post(
+        "/v2/process-definitions/search",
+        json={"filter": {"processDefinitionId": "order"}},
+        **api.as_("ann"),
+    ).json()
+    [definition] = found["items"]
+    assert definition["resourceName"] == "order.bpmn"
+    assert definition["version"] == 1
+    xml = api.client.get(
+        f"/v2/process-definitions/{definition['processDefinitionKey']}/xml", **api.as_("ann")
+    )
+    assert xml.status_code == 200
+    assert xml.headers["content-type"].startswith("text/xml")
+    assert xml.text == ORDER
+    assert_problem(api.client.get("/v2/process-definitions/999/xml", **api.as_("ann")), 404)
+    assert_problem(api.client.get("/v2/process-definitions/x/xml", **api.as_("ann")), 400)
+
+
+def test_a_command_that_does_not_fit_the_state_is_a_conflict(api: Api) -> None:
+    deploy(api, "order.bpmn", ORDER)
+    key = start(api, "order")
+    assert (
+        api.client.post(f"/v2/process-instances/{key}/cancellation", **api.as_("op")).status_code
+        == 204
+    )
+    again = api.client.post(f"/v2/process-instances/{key}/cancellation", **api.as_("op"))
+    assert_problem(again, 409)

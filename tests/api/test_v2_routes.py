@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 from api_models import BROKEN, ORDER, PAYMENT, RISKY_ORDER
-from conftest import Api
 
-KEY = "^-?[0-9]+$"
+from conftest import Api
 
 
 def deploy(api: Api, name: str, xml: str, who: str = "admin") -> Any:

@@ -91,10 +91,16 @@ class Server:
         return admin_client(self.process, timeout=WAIT)
 
 
-def start_server(tmp_path: Path, *args: str, db: str | None = None) -> Server:
+def start_server(
+    tmp_path: Path,
+    *args: str,
+    db: str | None = None,
+    env: dict[str, str] | None = None,
+    log: str = "server.log",
+) -> Server:
     """Start a server on a free loopback port (waits until it is ready)."""
     db = db or f"sqlite:///{tmp_path / 'server.db'}"
-    process = LegatoServer(db, tmp_path / "server.log", args=args).start()
+    process = LegatoServer(db, tmp_path / log, args=args, env=env).start()
     return Server(process, db)
 
 

@@ -51,6 +51,7 @@ def create_app(
     app.state.authenticator = authenticator
     app.state.ready = True
     app.state.stopping = False
+    app.state.parked_polls = 0
     app.state.max_upload_bytes = max_upload_bytes
     app.include_router(v2.router, prefix="/v2")
     app.include_router(native.router, prefix="/legato/v1")

@@ -1,7 +1,8 @@
 """Routes under ``/legato/v1``: what only Legato has (see :mod:`legato.api`).
 
 - ``GET /nodes``: the engine nodes serving the database, with heartbeat, status and load;
-- ``GET /instances/{instanceKey}/history``: an instance's history, event by event.
+- ``GET /instances/{instanceKey}/history``: an instance's history, event by event;
+- ``GET /server``: this server: its node, whether it is ready, the long polls it holds.
 
 Same conventions as ``/v2``: keys as decimal strings, ISO 8601 dates with ``Z``, problem
 details for errors. Instances cannot be suspended yet, so there is no suspend or resume.
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 
+from legato import __version__
 from legato.api.deps import EngineDep, require
 from legato.api.problems import NotFound
 from legato.api.v2.common import KeyText, Out, iso, parse_key, plain
@@ -39,6 +41,18 @@ class NodeResult(Out):
     """The share of the last heartbeat interval the node spent working (0 to 1)."""
     abandoned: int
     """Handler calls abandoned past their timeout since the node started."""
+
+
+class ServerResult(Out):
+    """The server that answers (each server of a system answers for itself)."""
+
+    nodeId: str
+    """The name of this server's engine node."""
+    version: str
+    ready: bool
+    stopping: bool
+    parkedLongPolls: int
+    """Job activations waiting for jobs now."""
 
 
 class HistoryEntryResult(Out):
@@ -74,6 +88,19 @@ def list_nodes(engine: EngineDep) -> list[NodeResult]:
         )
         for n in engine.nodes()
     ]
+
+
+@router.get("/server", response_model=ServerResult, dependencies=[Depends(require(SYSTEM_READ))])
+def this_server(request: Request, engine: EngineDep) -> ServerResult:
+    """This server's node, readiness and load."""
+    state = request.app.state
+    return ServerResult(
+        nodeId=engine.worker_name,
+        version=__version__,
+        ready=state.ready,
+        stopping=state.stopping,
+        parkedLongPolls=state.parked_polls,
+    )
 
 
 @router.get(

@@ -139,17 +139,25 @@ async def activate_jobs(
     lease = dt.timedelta(milliseconds=body.timeout)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait.total_seconds()
-    while True:
-        jobs = await run_in_threadpool(
-            engine.activate_jobs,
-            body.type,
-            worker=worker,
-            max_jobs=body.maxJobsToActivate,
-            timeout=lease,
-        )
-        if jobs or loop.time() >= deadline or request.app.state.stopping:
-            break
-        await asyncio.sleep(min(_POLL_SECONDS, max(deadline - loop.time(), 0)))
+    parked = False
+    try:
+        while True:
+            jobs = await run_in_threadpool(
+                engine.activate_jobs,
+                body.type,
+                worker=worker,
+                max_jobs=body.maxJobsToActivate,
+                timeout=lease,
+            )
+            if jobs or loop.time() >= deadline or request.app.state.stopping:
+                break
+            if not parked:
+                parked = True
+                request.app.state.parked_polls += 1
+            await asyncio.sleep(min(_POLL_SECONDS, max(deadline - loop.time(), 0)))
+    finally:
+        if parked:
+            request.app.state.parked_polls -= 1
     if not jobs:
         return JobActivationResult(jobs=[])
     results = await run_in_threadpool(_results, engine, jobs, worker, lease, body.fetchVariable)

@@ -46,7 +46,7 @@ import threading
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import jwt
 from argon2 import PasswordHasher
@@ -112,6 +112,14 @@ class ApiKey:
     revoked_at: datetime | None
 
 
+class SigningKeys(Protocol):
+    """Where the public keys of an identity provider come from (``jwt.PyJWKClient``)."""
+
+    def get_signing_key_from_jwt(self, token: str) -> jwt.PyJWK:
+        """The key that signed ``token`` (by its ``kid``)."""
+        ...
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -172,12 +180,15 @@ class Accounts:
             space- or comma-separated string; a dotted path reaches into objects
             (``realm_access.roles`` for Keycloak).
         groups_claim: the claim that holds an external token's groups, likewise.
+        name_claim: the claim that names the principal of an external token (``sub`` by
+            default; ``preferred_username`` matches user tasks assigned by user name).
         cache_ttl: how long verified credentials and looked-up subjects are remembered (see
             the module docstring).
         now: the clock (tokens' times, the caches); tests pass a virtual one.
         password_hasher: the argon2id hasher (its defaults are RFC 9106's second
             recommendation; tests pass a cheaper one).
-        jwks_client: stands in for the ``jwt.PyJWKClient`` made from ``jwks_url``.
+        jwks_client: stands in for the ``jwt.PyJWKClient`` made from ``jwks_url`` (anything
+            with its ``get_signing_key_from_jwt``).
     """
 
     def __init__(
@@ -191,23 +202,25 @@ class Accounts:
         jwks_issuer: str | None = None,
         roles_claim: str = "roles",
         groups_claim: str = "groups",
+        name_claim: str = "sub",
         cache_ttl: timedelta = DEFAULT_CACHE_TTL,
         now: Callable[[], datetime] = _utc_now,
         password_hasher: PasswordHasher | None = None,
-        jwks_client: jwt.PyJWKClient | None = None,
+        jwks_client: SigningKeys | None = None,
     ) -> None:
         if token_lifetime <= timedelta(0):
             raise ValueError("token_lifetime must be positive")
         self._store = store
         self._token_lifetime = int(token_lifetime.total_seconds())
         self._issuer = issuer
-        self._jwks = jwks_client
+        self._jwks: SigningKeys | None = jwks_client
         if self._jwks is None and jwks_url is not None:
             self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, timeout=10)
         self._jwks_audience = jwks_audience
         self._jwks_issuer = jwks_issuer
         self._roles_claim = roles_claim
         self._groups_claim = groups_claim
+        self._name_claim = name_claim
         self._now = now
         self._hasher = password_hasher or PasswordHasher()
         self._salt = secrets.token_bytes(32)
@@ -336,7 +349,7 @@ class Accounts:
                 audience=self._jwks_audience,
                 issuer=self._jwks_issuer,
                 options={
-                    "require": ["exp", "sub"],
+                    "require": ["exp"],
                     "verify_aud": self._jwks_audience is not None,
                     "verify_exp": False,
                     "verify_iat": False,
@@ -349,13 +362,14 @@ class Accounts:
         except jwt.InvalidTokenError as exc:
             logger.info("external token refused: %s", exc)
             return None
-        if not self._in_time(claims) or not isinstance(claims["sub"], str):
+        name = _claim(claims, self._name_claim)
+        if not self._in_time(claims) or not isinstance(name, str) or not name:
             return None
         roles = frozenset(r for r in _names(_claim(claims, self._roles_claim)) if r in ROLES)
         groups = frozenset(_names(_claim(claims, self._groups_claim)))
         job_types = claims.get("job_types")
         return Principal(
-            name=claims["sub"],
+            name=name,
             roles=roles,
             groups=groups,
             job_types=frozenset(_names(job_types)) if job_types is not None else None,

@@ -178,3 +178,15 @@ def test_own_tokens_still_work_beside_a_provider(oidc: Accounts) -> None:
     assert issued is not None
 
     assert oidc.authenticate_bearer(issued[0]) is not None
+
+
+def test_the_principal_may_be_named_by_another_claim(
+    make_accounts: AccountsFactory, provider: Provider, clock: VirtualClock
+) -> None:
+    accounts = make_accounts(jwks_url=provider.jwks_url, name_claim="preferred_username")
+
+    named = accounts.authenticate_bearer(provider.token(clock, preferred_username="grace"))
+    unnamed = accounts.authenticate_bearer(provider.token(clock))
+
+    assert named is not None and named.name == "grace"
+    assert unnamed is None

@@ -18,11 +18,9 @@ database are one system: each is an engine node, and every request may go to any
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import logging
 import os
-import secrets
 import signal
 import sys
 import threading
@@ -38,7 +36,7 @@ import uvicorn
 
 from legato.api.app import create_app
 from legato.runtime.engine import DEFAULT_DATABASE, Engine
-from legato.security import Authenticator, Principal, StaticAuthenticator
+from legato.security.accounts import Accounts
 
 logger = logging.getLogger("legato.server")
 
@@ -160,31 +158,18 @@ def load_handlers(engine: Engine, path: Path) -> list[str]:
     return registered
 
 
-def build_authenticator(engine: Engine, say: Callable[[str], None]) -> Authenticator:
+def build_authenticator(engine: Engine, say: Callable[[str], None]) -> Accounts:
     """The accounts of the database as the authenticator; on an empty database the admin
     user is created first (with ``LEGATO_ADMIN_PASSWORD``, or a generated password that is
     printed once)."""
-    try:
-        accounts_module = importlib.import_module("legato.security.accounts")
-    except ImportError:
-        return _bootstrap_authenticator(say)
-    accounts: Any = accounts_module.Accounts(engine.store)
-    generated = accounts.ensure_admin(os.environ.get(f"{ENV_PREFIX}ADMIN_PASSWORD"))
-    if generated is not None:
+    accounts = Accounts(engine.store)
+    generated = accounts.ensure_admin(os.environ.get(f"{ENV_PREFIX}ADMIN_PASSWORD") or None)
+    if generated is not None and not os.environ.get(f"{ENV_PREFIX}ADMIN_PASSWORD"):
         say(f"created the user 'admin' with the password: {generated}")
-        say("(printed this once: keep it, or set LEGATO_ADMIN_PASSWORD before the first start)")
-    authenticator: Authenticator = accounts
-    return authenticator
-
-
-def _bootstrap_authenticator(say: Callable[[str], None]) -> Authenticator:
-    # Without the accounts module: one admin, with the password of the environment.
-    password = os.environ.get(f"{ENV_PREFIX}ADMIN_PASSWORD")
-    if not password:
-        password = secrets.token_urlsafe(18)
-        say(f"the user 'admin' has the password: {password}")
-    admin = Principal("admin", frozenset({"admin"}))
-    return StaticAuthenticator({"admin": (password, admin)})
+        say("(shown this once: keep it, or set LEGATO_ADMIN_PASSWORD before the first start)")
+    elif generated is not None:
+        say("created the user 'admin' with the password of LEGATO_ADMIN_PASSWORD")
+    return accounts
 
 
 class _Server(uvicorn.Server):

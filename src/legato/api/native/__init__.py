@@ -2,7 +2,8 @@
 
 - ``GET /nodes``: the engine nodes serving the database, with heartbeat, status and load;
 - ``GET /instances/{instanceKey}/history``: an instance's history, event by event;
-- ``GET /server``: this server: its node, whether it is ready, the long polls it holds.
+- ``GET /server``: this server: its node, whether it is ready, the long polls it holds;
+- ``/users`` and ``/api-keys``: the accounts (admins only, :mod:`.accounts`).
 
 Same conventions as ``/v2``: keys as decimal strings, ISO 8601 dates with ``Z``, problem
 details for errors. Instances cannot be suspended yet, so there is no suspend or resume.
@@ -127,3 +128,8 @@ def instance_history(instanceKey: Annotated[str, Path()], engine: EngineDep) -> 
             for e in entries
         ],
     )
+
+
+from legato.api.native import accounts  # noqa: E402 (its routes join this router)
+
+router.include_router(accounts.router)

@@ -185,6 +185,7 @@ class JobFailed(Event):
     error_message: str
     retry_at: datetime | None = None
     element_id: str | None = None
+    error_details: str | None = None
 
 
 @_register

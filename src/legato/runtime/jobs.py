@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from types import ModuleType
 from typing import Any
@@ -67,6 +67,8 @@ class JobRunner:
         self._definitions = definitions
         self._handlers: dict[str, RegisteredHandler] = {}
         self._renewed = time.monotonic()
+        self.on_released: Callable[[], None] | None = None
+        """Told when jobs were given back (fetches parked in this process look again)."""
         executor.push_room = self._push_room
         executor.push_lease = lease
         executor.on_noted = report_noted
@@ -239,6 +241,8 @@ class JobRunner:
             logger.warning("could not give back %d job(s): %s", len(job_keys), exc)
             return
         logger.info("gave back %d job(s) without charging an attempt", released)
+        if released and self.on_released is not None:
+            self.on_released()
 
     def shutdown(self, grace: float) -> None:
         """Stop taking work: let running handlers end within ``grace`` seconds and commit

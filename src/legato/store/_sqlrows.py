@@ -121,6 +121,7 @@ def job_params(record: JobRecord) -> Params:
         "headers": record.headers,
         "error_message": record.error_message,
         "created_at": record.created_at,
+        "error_details": record.error_details,
     }
 
 
@@ -139,6 +140,7 @@ def job_record(row: Any) -> JobRecord:
         headers=row.headers,
         error_message=row.error_message,
         created_at=row.created_at,
+        error_details=row.error_details,
     )
 
 

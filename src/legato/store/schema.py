@@ -248,6 +248,7 @@ jobs = sa.Table(
     sa.Column("headers", JsonText, nullable=False),
     sa.Column("error_message", sa.Text),
     sa.Column("created_at", UtcTimestamp),
+    sa.Column("error_details", sa.Text),
     # Activation walks this in due order; failed jobs (NULL) stay out of the index.
     sa.Index(
         "ix_jobs_due",

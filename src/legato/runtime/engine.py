@@ -1161,7 +1161,8 @@ class Engine:
 
     def close(self) -> None:
         """Give back the jobs this engine holds, stop its handler slots, release the
-        database."""
+        database. Fetches waiting for jobs answer with what they have (nothing)."""
+        self._external.parking.close()
         self._jobs.close()
         with self._listener_lock:
             if self._listener is not None:

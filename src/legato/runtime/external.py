@@ -82,8 +82,11 @@ class FetchParking:
 
         Raises:
             TooManyRequestsError: ``limit`` calls wait already.
+            InvalidCommandError: the engine was closed.
         """
         with self._lock:
+            if self.closed:
+                raise InvalidCommandError("the engine was closed: it hands out no more jobs")
             if len(self._parked) >= self.limit:
                 raise TooManyRequestsError(
                     f"{len(self._parked)} calls wait for jobs already (at most {self.limit}): "
@@ -157,9 +160,11 @@ class ExternalJobs:
                 arrived.clear()
                 jobs, next_due = self._fetch_once(requests, worker, max_jobs)
                 remaining = deadline - time.monotonic()
-                if jobs or remaining <= 0 or self.parking.closed:
+                if jobs or remaining <= 0:
                     return jobs
                 arrived.wait(self._pause(remaining, next_due))
+                if self.parking.closed:
+                    return []
         finally:
             self.parking.leave(ticket)
 
@@ -188,10 +193,12 @@ class ExternalJobs:
                 arrived.clear()
                 jobs, next_due = await self._look_async(requests, worker, max_jobs)
                 remaining = deadline - loop.time()
-                if jobs or remaining <= 0 or self.parking.closed:
+                if jobs or remaining <= 0:
                     return jobs
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(arrived.wait(), self._pause(remaining, next_due))
+                if self.parking.closed:
+                    return []
         finally:
             self.parking.leave(ticket)
 

@@ -164,6 +164,8 @@ class JobCreated(Event):
     job_type: str
     retries: int
     headers: dict[str, str] = field(default_factory=dict)
+    priority: int = 0
+    """Higher first for workers that fetch by priority (``camunda:taskPriority``)."""
 
 
 @_register

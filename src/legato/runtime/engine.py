@@ -186,7 +186,7 @@ class Engine:
         self._listener_lock = threading.Lock()
         self._listen_refused = False
         self._external = ExternalJobs(
-            store, self._executor, self.clock, parking, self._long_poll_interval
+            store, self._executor, self.clock, parking, self._long_poll_interval, self._definitions
         )
         # Jobs that become available in this process wake the fetches parked here at once
         # (other processes' jobs arrive through the store's listener, see _work_arrived).
@@ -681,8 +681,8 @@ class Engine:
             worker: the name the jobs are leased to.
             max_jobs: how many jobs at most, across all requests.
             request_timeout: how long to wait when nothing is available (0: answer at once).
-            use_priority: hand out higher priorities first (the order of due jobs; today
-                every job has priority 0, so this changes nothing yet).
+            use_priority: within each request, hand out jobs of higher priority
+                (``camunda:taskPriority``) first, else the oldest due first.
 
         Raises:
             TooManyRequestsError: ``max_parked_fetches`` calls wait already (only when
@@ -690,7 +690,7 @@ class Engine:
             InvalidCommandError: a request's timeout is not positive.
         """
         self._prepare_long_poll(request_timeout)
-        return self._external.fetch(requests, worker, max_jobs, request_timeout)
+        return self._external.fetch(requests, worker, max_jobs, request_timeout, use_priority)
 
     async def fetch_jobs_async(
         self,
@@ -712,7 +712,9 @@ class Engine:
         """
         if request_timeout > timedelta(0):
             await asyncio.to_thread(self._prepare_long_poll, request_timeout)
-        return await self._external.fetch_async(requests, worker, max_jobs, request_timeout)
+        return await self._external.fetch_async(
+            requests, worker, max_jobs, request_timeout, use_priority
+        )
 
     def activate_jobs(
         self,

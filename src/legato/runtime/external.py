@@ -40,6 +40,7 @@ from legato.engine import commands as cmd
 from legato.engine import values
 from legato.errors import InvalidCommandError, JobStateError, NotFoundError, TooManyRequestsError
 from legato.runtime.clock import Clock
+from legato.runtime.definitions import DefinitionRegistry
 from legato.runtime.executor import CommandExecutor, Outcome
 from legato.runtime.types import ActivatedJob, JobRequest
 from legato.store.ports import Store, Transaction
@@ -129,8 +130,10 @@ class ExternalJobs:
         clock: Clock,
         parking: FetchParking,
         poll_interval: Callable[[], float],
+        definitions: DefinitionRegistry,
     ) -> None:
         self.store = store
+        self._definitions = definitions
         self.clock = clock
         self.parking = parking
         self._executor = executor
@@ -145,11 +148,12 @@ class ExternalJobs:
         worker: str,
         max_jobs: int,
         request_timeout: timedelta,
+        by_priority: bool = False,
     ) -> list[ActivatedJob]:
         """Lease up to ``max_jobs`` jobs, waiting up to ``request_timeout`` for some."""
         _check_fetch(requests, worker, max_jobs)
         if request_timeout <= timedelta(0):
-            return self._fetch_once(requests, worker, max_jobs)[0]
+            return self._fetch_once(requests, worker, max_jobs, by_priority)[0]
         deadline = time.monotonic() + request_timeout.total_seconds()
         arrived = threading.Event()
         # Parked before the first look: a job made available between the look and the wait
@@ -158,7 +162,7 @@ class ExternalJobs:
         try:
             while True:
                 arrived.clear()
-                jobs, next_due = self._fetch_once(requests, worker, max_jobs)
+                jobs, next_due = self._fetch_once(requests, worker, max_jobs, by_priority)
                 remaining = deadline - time.monotonic()
                 if jobs or remaining <= 0:
                     return jobs
@@ -174,11 +178,12 @@ class ExternalJobs:
         worker: str,
         max_jobs: int,
         request_timeout: timedelta,
+        by_priority: bool = False,
     ) -> list[ActivatedJob]:
         """:meth:`fetch` for an event loop: each look runs on a thread, the waits hold none."""
         _check_fetch(requests, worker, max_jobs)
         if request_timeout <= timedelta(0):
-            return (await self._look_async(requests, worker, max_jobs))[0]
+            return (await self._look_async(requests, worker, max_jobs, by_priority))[0]
         loop = asyncio.get_running_loop()
         arrived = asyncio.Event()
 
@@ -191,7 +196,7 @@ class ExternalJobs:
         try:
             while True:
                 arrived.clear()
-                jobs, next_due = await self._look_async(requests, worker, max_jobs)
+                jobs, next_due = await self._look_async(requests, worker, max_jobs, by_priority)
                 remaining = deadline - loop.time()
                 if jobs or remaining <= 0:
                     return jobs
@@ -203,10 +208,10 @@ class ExternalJobs:
             self.parking.leave(ticket)
 
     async def _look_async(
-        self, requests: Sequence[JobRequest], worker: str, max_jobs: int
+        self, requests: Sequence[JobRequest], worker: str, max_jobs: int, by_priority: bool
     ) -> tuple[list[ActivatedJob], datetime | None]:
         looking = asyncio.ensure_future(
-            asyncio.to_thread(self._fetch_once, requests, worker, max_jobs)
+            asyncio.to_thread(self._fetch_once, requests, worker, max_jobs, by_priority)
         )
         try:
             return await asyncio.shield(looking)
@@ -242,7 +247,7 @@ class ExternalJobs:
         return max(pause, 0.0)
 
     def _fetch_once(
-        self, requests: Sequence[JobRequest], worker: str, max_jobs: int
+        self, requests: Sequence[JobRequest], worker: str, max_jobs: int, by_priority: bool
     ) -> tuple[list[ActivatedJob], datetime | None]:
         """One look, in one transaction: the jobs leased, and (when there are none) when the
         next job of these types becomes available."""
@@ -254,7 +259,7 @@ class ExternalJobs:
                 room = max_jobs - len(picked)
                 if room <= 0:
                     break
-                candidates = _candidates(tx, request, room, now)
+                candidates = _candidates(tx, request, room, now, by_priority)
                 if candidates:
                     leased = tx.lease_jobs(
                         [job.job_key for job in candidates], worker, now, now + request.timeout
@@ -263,12 +268,28 @@ class ExternalJobs:
             if picked:
                 keys = sorted({job.instance_key for job, _ in picked})
                 instances = {r.instance_key: r for r in tx.get_instances(keys)}
+                views = [
+                    self._view(tx, job, instances.get(job.instance_key), request)
+                    for job, request in picked
+                ]
             else:
-                instances = {}
+                views = []
                 next_due = tx.next_job_due_at(sorted(_types(requests)), after=now)
-        return [_view(job, instances.get(job.instance_key), request) for job, request in picked], (
-            next_due
-        )
+        return views, next_due
+
+    def _view(
+        self,
+        tx: Transaction,
+        job: JobRecord,
+        instance: InstanceRecord | None,
+        request: JobRequest | None,
+    ) -> ActivatedJob:
+        properties: dict[str, str] = {}
+        if instance is not None:
+            deployed = self._definitions.get_in(tx, instance.definition_key)
+            element = deployed.process.elements.get(job.element_id) if deployed else None
+            properties = dict(getattr(element, "properties", ()))
+        return _view(job, instance, request, properties)
 
     # -- results ----------------------------------------------------------------------------
 
@@ -420,10 +441,9 @@ class ExternalJobs:
         """Any job as it is now (without variables)."""
         with self.store.transaction() as tx:
             job = tx.get_job(job_key)
-            instance = tx.get_instance(job.instance_key) if job is not None else None
-        if job is None:
-            raise NotFoundError(_missing(job_key))
-        return _view(job, instance, None)
+            if job is None:
+                raise NotFoundError(_missing(job_key))
+            return self._view(tx, job, tx.get_instance(job.instance_key), None)
 
     def _existing(self, job_key: int) -> JobRecord:
         with self.store.transaction() as tx:
@@ -485,7 +505,9 @@ def _types(requests: Sequence[JobRequest]) -> frozenset[str]:
     return frozenset(request.job_type for request in requests)
 
 
-def _candidates(tx: Transaction, request: JobRequest, room: int, now: datetime) -> list[JobRecord]:
+def _candidates(
+    tx: Transaction, request: JobRequest, room: int, now: datetime, by_priority: bool
+) -> list[JobRecord]:
     """The jobs ``request`` may take now, at most ``room``: the store filters on the
     instance columns; process variables are compared here, page by page."""
     types = [request.job_type]
@@ -496,12 +518,16 @@ def _candidates(tx: Transaction, request: JobRequest, room: int, now: datetime) 
     }
     wanted = dict(request.process_variables or {})
     if not wanted:
-        return tx.find_fetchable_jobs(types, now, room, **filters)
+        return tx.find_fetchable_jobs(types, now, room, by_priority=by_priority, **filters)
     found: list[JobRecord] = []
     after: tuple[datetime, int] | None = None
     scanned = 0
     while len(found) < room and scanned < _SCAN_LIMIT:
-        page = tx.find_fetchable_jobs(types, now, _PAGE, after=after, **filters)
+        # By priority, one larger page (the pages go by due time).
+        size = _SCAN_LIMIT if by_priority else _PAGE
+        page = tx.find_fetchable_jobs(
+            types, now, size, after=after, by_priority=by_priority, **filters
+        )
         scanned += len(page)
         keys = sorted({job.instance_key for job in page})
         instances = {r.instance_key: r for r in tx.get_instances(keys)} if keys else {}
@@ -511,7 +537,7 @@ def _candidates(tx: Transaction, request: JobRequest, room: int, now: datetime) 
                 found.append(job)
                 if len(found) >= room:
                     break
-        if len(page) < _PAGE:
+        if len(page) < size:
             break
         last = page[-1]
         available = last.due_at if last.state == "activatable" else last.lease_until
@@ -609,7 +635,10 @@ def _iso(at: datetime | None) -> str:
 
 
 def _view(
-    job: JobRecord, instance: InstanceRecord | None, request: JobRequest | None
+    job: JobRecord,
+    instance: InstanceRecord | None,
+    request: JobRequest | None,
+    properties: dict[str, str],
 ) -> ActivatedJob:
     stored = instance.state if instance is not None else {}
     return ActivatedJob(
@@ -624,14 +653,14 @@ def _view(
         business_key=instance.business_key if instance is not None else None,
         variables=_variables(stored, job, request) if request is not None else {},
         headers=dict(job.headers),
-        properties={},
+        properties=properties,
         retries=job.retries,
         worker=job.worker or "",
         deadline=job.lease_until if job.state == "activated" else None,
         created_at=job.created_at or job.due_at,
         error_message=job.error_message,
         error_details=job.error_details,
-        priority=0,
+        priority=job.priority,
         state=job.state,
     )
 

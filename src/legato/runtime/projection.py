@@ -141,6 +141,7 @@ def _job_created(writes: BatchWrites, state: InstanceState, event: ev.JobCreated
         lease_until=lease_until,
         headers=dict(event.headers),
         created_at=event.at,
+        priority=event.priority,
     )
 
 

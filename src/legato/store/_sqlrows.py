@@ -122,6 +122,7 @@ def job_params(record: JobRecord) -> Params:
         "error_message": record.error_message,
         "created_at": record.created_at,
         "error_details": record.error_details,
+        "priority": record.priority,
     }
 
 
@@ -141,6 +142,7 @@ def job_record(row: Any) -> JobRecord:
         error_message=row.error_message,
         created_at=row.created_at,
         error_details=row.error_details,
+        priority=row.priority,
     )
 
 

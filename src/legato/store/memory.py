@@ -634,18 +634,22 @@ class MemoryTransaction:
         process_ids: Sequence[str] | None = None,
         definition_keys: Sequence[int] | None = None,
         after: tuple[datetime, int] | None = None,
+        by_priority: bool = False,
     ) -> list[JobRecord]:
-        """Jobs that may be handed out now, oldest due first, of instances that match."""
+        """Jobs that may be handed out now, oldest due first (highest priority first with
+        ``by_priority``), of instances that match."""
         self._check_open()
         now = utc(now)
         if limit < 1 or not job_types:
             return []
-        start = None if after is None else (utc(after[0]), after[1])
+        start = None if after is None or by_priority else (utc(after[0]), after[1])
         due = sorted(
             ((available, job.job_key), job)
             for job, available in self._available_jobs(job_types)
             if available <= now
         )
+        if by_priority:
+            due.sort(key=lambda pair: -pair[1].priority)  # stable: oldest first within one
         found: list[JobRecord] = []
         for position, job in due:
             if start is not None and position <= start:

@@ -137,9 +137,11 @@ class Transaction(Protocol):
         process_ids: Sequence[str] | None = None,
         definition_keys: Sequence[int] | None = None,
         after: tuple[datetime, int] | None = None,
+        by_priority: bool = False,
     ) -> list[JobRecord]:
         """Up to ``limit`` jobs of these types that may be handed out at ``now`` (as
-        :meth:`activate_jobs` picks them), oldest due first, whose instance has this
+        :meth:`activate_jobs` picks them), oldest due first (highest priority first with
+        ``by_priority``, which ignores ``after``), whose instance has this
         business key, one of these process ids and one of these definitions (a None filter
         lets every instance through), and that come after ``after`` (the available time and
         key of the last job of a previous page). Nothing is changed; on PostgreSQL the rows

@@ -611,3 +611,32 @@ def test_a_request_with_a_field_of_a_wrong_type_is_refused(request_: JobRequest)
     engine = _engine()
     with pytest.raises(InvalidCommandError, match="a JobRequest's"):
         _fetch(engine, request_)
+
+
+def _camunda_task(process_id: str, priority: int) -> str:
+    task = (
+        f'<bpmn:serviceTask id="t" camunda:type="external" camunda:topic="t"'
+        f' camunda:taskPriority="{priority}"><bpmn:extensionElements><camunda:properties>'
+        f'<camunda:property name="tier" value="{process_id}"/></camunda:properties>'
+        "</bpmn:extensionElements></bpmn:serviceTask>"
+    )
+    model = process(
+        '<bpmn:startEvent id="s"/>' + task + '<bpmn:endEvent id="e"/>' + chain("s", "t", "e"),
+        process_id=process_id,
+    )
+    return model.replace(
+        "xmlns:zeebe=", 'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:zeebe='
+    )
+
+
+def test_priority_and_extension_properties_come_from_the_model() -> None:
+    engine = _engine(_camunda_task("low", 1), _camunda_task("high", 10))
+    engine.start("low")
+    engine.start("high")
+    request = [JobRequest("t", MINUTE)]
+    [first] = engine.fetch_jobs(request, worker="w", max_jobs=1, use_priority=True)
+    assert (first.process_id, first.priority, first.properties) == ("high", 10, {"tier": "high"})
+    engine.unlock_job(first.key)
+    [oldest] = engine.fetch_jobs(request, worker="w", max_jobs=1)
+    assert (oldest.process_id, oldest.priority) == ("low", 1)
+    assert engine.job(oldest.key).properties == {"tier": "low"}

@@ -1,7 +1,9 @@
-"""Jobs keep the details of their last failure (``jobs.error_details``).
+"""Jobs keep the details of their last failure (``jobs.error_details``) and the priority of
+their task (``jobs.priority``).
 
 External workers report a failure with a message and details (a stack trace); Camunda 7
 clients read them back (``GET /external-task/{id}/errorDetails``) and see them on the task.
+Workers that fetch by priority (Camunda 7's ``usePriority``) get higher priorities first.
 
 Revision ID: 0006
 Revises: 0005
@@ -22,8 +24,12 @@ depends_on: str | None = None
 def upgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
         batch.add_column(sa.Column("error_details", sa.Text))
+        batch.add_column(
+            sa.Column("priority", sa.Integer, nullable=False, server_default=sa.text("0"))
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("jobs") as batch:
+        batch.drop_column("priority")
         batch.drop_column("error_details")

@@ -123,11 +123,15 @@ def test_a_notification_from_another_engine_wakes_parked_fetches(
     listener = second._listener
     assert isinstance(listener, Wakeups)
     assert listener.connected.wait(WAIT)  # LISTEN is in place: what is sent now arrives
-    woken = threading.Event()
+    other, woken = threading.Event(), threading.Event()
+    second._external.parking.park(frozenset({"other"}), other.set)
     second._external.parking.park(frozenset({"work"}), woken.set)
     first.start("p")
-    # Delivered by the listening connection's thread (LISTEN/NOTIFY), not by a poll.
+    # Delivered by the listening connection's thread (LISTEN/NOTIFY), not by a poll; the
+    # notification says nothing of the types, the database is asked: a fetch waiting for
+    # another type (looked at first, in parking order) sleeps on.
     assert woken.wait(WAIT)
+    assert not other.is_set()
 
 
 def test_an_async_fetch_on_one_engine_wakes_for_another_engines_job(

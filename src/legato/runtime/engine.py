@@ -188,6 +188,7 @@ class Engine:
         self._external = ExternalJobs(
             store, self._executor, self.clock, parking, self._long_poll_interval, self._definitions
         )
+        parking.probe = self._external.available_types
         # Jobs that become available in this process wake the fetches parked here at once
         # (other processes' jobs arrive through the store's listener, see _work_arrived).
         self._executor.on_jobs_available = parking.notify

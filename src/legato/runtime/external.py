@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -45,6 +46,8 @@ from legato.runtime.executor import CommandExecutor, Outcome
 from legato.runtime.types import ActivatedJob, JobRequest
 from legato.store.ports import Store, Transaction
 from legato.store.records import InstanceRecord, JobRecord
+
+logger = logging.getLogger("legato.external")
 
 MAX_PARKED_FETCHES = 200
 """How many fetches may wait for jobs at once by default (Camunda 7's limit as well)."""
@@ -62,14 +65,22 @@ class FetchParking:
 
     Each parked call registers its job types and a ``wake`` callable (setting a
     ``threading.Event``, or an ``asyncio.Event`` through its loop). :meth:`notify` calls the
-    ones whose types match (every one when the types are unknown, as for a ``NOTIFY`` from
-    another node). A woken call looks again; a wake that finds nothing costs one query.
+    ones whose types match. When the types are unknown (a ``NOTIFY`` from another node says
+    only that work arrived), ``probe`` first asks the database which of the parked types have
+    a job available, in one transaction: a notification costs one look, not one per parked
+    call, and calls waiting for other types sleep on.
     """
 
-    def __init__(self, limit: int = MAX_PARKED_FETCHES) -> None:
+    def __init__(
+        self,
+        limit: int = MAX_PARKED_FETCHES,
+        probe: Callable[[frozenset[str]], frozenset[str]] | None = None,
+    ) -> None:
         if limit < 1:
             raise InvalidCommandError(f"max_parked_fetches must be at least 1, not {limit}")
         self.limit = limit
+        self.probe = probe
+        """Which of these job types have a job available now (None: assume all)."""
         self.closed = False
         """Set when the engine closes: parked calls answer at once."""
         self._lock = threading.Lock()
@@ -104,20 +115,28 @@ class FetchParking:
             self._parked.pop(ticket, None)
 
     def notify(self, job_types: frozenset[str] | None = None) -> None:
-        """Wake the parked calls that wait for any of ``job_types`` (None: every one)."""
+        """Wake the parked calls that wait for any of ``job_types`` (None: unknown; the
+        probe tells which, else every call is woken)."""
         with self._lock:
-            wakes = [
-                wake
-                for types, wake in self._parked.values()
-                if job_types is None or not types.isdisjoint(job_types)
-            ]
-        for wake in wakes:
-            wake()
+            parked = list(self._parked.values())
+        if not parked:
+            return
+        if job_types is None and self.probe is not None and not self.closed:
+            try:
+                job_types = self.probe(frozenset().union(*(types for types, _ in parked)))
+            except Exception:  # a hint only: wake every call, each looks for itself
+                logger.debug("probing for available jobs failed", exc_info=True)
+        for types, wake in parked:
+            if job_types is None or not types.isdisjoint(job_types):
+                wake()
 
     def close(self) -> None:
         """Wake every parked call for good (the engine closes)."""
         self.closed = True
-        self.notify()
+        with self._lock:
+            wakes = [wake for _, wake in self._parked.values()]
+        for wake in wakes:
+            wake()
 
 
 class ExternalJobs:
@@ -236,6 +255,17 @@ class ExternalJobs:
             released = tx.release_jobs(job_keys, worker)
         if released:
             self.parking.notify()
+
+    def available_types(self, job_types: frozenset[str]) -> frozenset[str]:
+        """Which of these job types have a job that may be handed out now (filters aside):
+        one transaction, one indexed look per type."""
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            return frozenset(
+                job_type
+                for job_type in job_types
+                if (due := tx.next_job_due_at([job_type])) is not None and due <= now
+            )
 
     def _pause(self, remaining: float, next_due: datetime | None) -> float:
         pause = min(remaining, self._poll_interval())

@@ -640,3 +640,12 @@ def test_priority_and_extension_properties_come_from_the_model() -> None:
     [oldest] = engine.fetch_jobs(request, worker="w", max_jobs=1)
     assert (oldest.process_id, oldest.priority) == ("low", 1)
     assert engine.job(oldest.key).properties == {"tier": "low"}
+
+
+def test_a_notification_of_unknown_work_wakes_only_fetches_whose_types_have_jobs() -> None:
+    engine = _engine(ONE_TASK, OTHER)
+    charge, ship = _woken(engine, "charge"), _woken(engine, "ship")
+    engine.start("q")  # a ship job: this process's own wake says its type
+    ship.clear()
+    engine._external.parking.notify()  # as from another node: which types is asked
+    assert ship.is_set() and not charge.is_set()

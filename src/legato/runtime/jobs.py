@@ -98,12 +98,6 @@ class JobRunner:
             registered.append(job_type)
         return registered
 
-    def activate(
-        self, job_types: Sequence[str], worker: str, max_jobs: int, timeout: timedelta
-    ) -> list[Job]:
-        """Hand due jobs of these types to ``worker`` for ``timeout``."""
-        return self._activate(job_types, worker, max_jobs, timeout)
-
     # -- one batch at a time (run_once, run_until_idle) -------------------------------------------
 
     def run_batch(self) -> int:
@@ -297,15 +291,6 @@ class JobRunner:
             (h.timeout for h in self._handlers.values() if h.timeout is not None),
             default=timedelta(minutes=5),
         )
-
-    def _activate(
-        self, job_types: Sequence[str], worker: str, max_jobs: int, timeout: timedelta
-    ) -> list[Job]:
-        now = self.clock.now()
-        with self.store.transaction() as tx:
-            records = tx.activate_jobs(job_types, worker, max_jobs, now, now + timeout)
-            self._executor.peek_many(tx, [r.instance_key for r in records])
-        return self._job_views(records, worker)
 
     def _job_views(self, records: Sequence[JobRecord], worker: str) -> list[Job]:
         missing = {r.instance_key for r in records} - {

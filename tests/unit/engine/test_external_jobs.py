@@ -7,6 +7,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -649,3 +650,41 @@ def test_a_notification_of_unknown_work_wakes_only_fetches_whose_types_have_jobs
     ship.clear()
     engine._external.parking.notify()  # as from another node: which types is asked
     assert ship.is_set() and not charge.is_set()
+
+
+def test_an_async_fetch_cancelled_while_it_looks_gives_its_jobs_back() -> None:
+    engine = _engine()
+    engine.start("p")
+    external = engine._external
+    looked, go_on, given_back = threading.Event(), threading.Event(), threading.Event()
+    look, give_back = external._fetch_once, external.give_back
+
+    def slow_look(*args: Any) -> Any:
+        found = look(*args)
+        looked.set()
+        go_on.wait(WAIT)
+        return found
+
+    def noted_give_back(*args: Any) -> None:
+        give_back(*args)
+        given_back.set()
+
+    external._fetch_once = slow_look  # type: ignore[method-assign]
+    external.give_back = noted_give_back  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        fetching = asyncio.ensure_future(
+            engine.fetch_jobs_async([JobRequest("charge", MINUTE)], worker="w", max_jobs=1)
+        )
+        await asyncio.to_thread(looked.wait, WAIT)  # the job is leased on the thread
+        fetching.cancel()  # the caller went away (an HTTP client disconnected)
+        with pytest.raises(asyncio.CancelledError):
+            await fetching
+        go_on.set()
+        assert await asyncio.to_thread(given_back.wait, WAIT)
+
+    asyncio.run(scenario())
+    external._fetch_once = look  # type: ignore[method-assign]
+    [record] = engine.jobs()
+    assert engine.job(record.job_key).state == "activatable"
+    assert _keys(_fetch(engine)) == [record.job_key]

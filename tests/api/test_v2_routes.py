@@ -337,6 +337,31 @@ def test_a_job_lease_is_extended(api: Api) -> None:
     assert_problem(api.client.patch("/v2/jobs/12345", json={"changeset": {}}, **api.as_("op")), 404)
 
 
+def test_new_retries_resolve_a_job_incident_and_stale_commands_conflict(api: Api) -> None:
+    deploy(api, "order.bpmn", ORDER)
+    key = start(api, "order")
+    [job] = activate(api)
+    api.client.post(f"/v2/jobs/{job['jobKey']}/failure", json={"retries": 0}, **api.as_("worker"))
+    assert api.engine.incidents(instance_key=int(key))
+    # The job waits in an incident: it cannot be completed.
+    stale = api.client.post(f"/v2/jobs/{job['jobKey']}/completion", **api.as_("worker"))
+    assert_problem(stale, 409)
+    assert_problem(
+        api.client.patch(
+            f"/v2/jobs/{job['jobKey']}", json={"changeset": {"retries": 2}}, **api.as_("dev")
+        ),
+        403,
+    )
+    retried = api.client.patch(
+        f"/v2/jobs/{job['jobKey']}", json={"changeset": {"retries": 2}}, **api.as_("op")
+    )
+    assert retried.status_code == 204, retried.text
+    assert not api.engine.incidents(instance_key=int(key))
+    [again] = activate(api)
+    assert again["jobKey"] == job["jobKey"]
+    assert again["retries"] == 2
+
+
 # -- messages, signals, topology -------------------------------------------------------------
 
 

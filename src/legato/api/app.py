@@ -17,7 +17,12 @@ from legato import __version__
 from legato.api import c7, native, oauth, v2
 from legato.api.problems import ApiError
 from legato.errors import ConflictError as StoreConflictError
-from legato.errors import InvalidCommandError, NotFoundError, StoreUnavailableError
+from legato.errors import (
+    InvalidCommandError,
+    NotFoundError,
+    StoreUnavailableError,
+    TooManyRequestsError,
+)
 from legato.runtime.engine import Engine
 from legato.security import Authenticator, Principal
 
@@ -182,6 +187,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidCommandError, invalid)
     app.add_exception_handler(StoreConflictError, busy)
     app.add_exception_handler(StoreUnavailableError, busy)
+    app.add_exception_handler(TooManyRequestsError, busy)
     app.add_exception_handler(RequestValidationError, bad_body)
 
 

@@ -35,6 +35,7 @@ from typing import Any
 import uvicorn
 
 from legato.api.app import create_app
+from legato.api.lifecycle import begin_stop
 from legato.runtime.engine import DEFAULT_DATABASE, Engine
 from legato.security.accounts import Accounts
 
@@ -221,8 +222,7 @@ def run_server(config: ServerConfig, *, say: Callable[[str], None] = print) -> i
                 app.state.ready = False
 
         def stopping() -> None:
-            app.state.ready = False
-            app.state.stopping = True
+            begin_stop(app)
             os.write(2, f"stopping: requests and handlers get {config.grace:g} s\n".encode())
             engine.stop()
 

@@ -13,10 +13,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import Field
-from starlette.concurrency import run_in_threadpool
 
 from legato.api.deps import EngineDep, PrincipalDep, require
-from legato.api.problems import BadRequest, Forbidden, NotFound
+from legato.api.lifecycle import until_stopping
+from legato.api.problems import BadRequest, Forbidden
 from legato.api.v2.common import (
     DEFAULT_TENANT,
     KeyText,
@@ -30,15 +30,13 @@ from legato.api.v2.common import (
     require_any,
 )
 from legato.runtime.engine import Engine
-from legato.runtime.types import Job
+from legato.runtime.types import ActivatedJob, JobRequest
 from legato.security import JOBS_MANAGE, JOBS_WORK, Principal
-from legato.store.records import JobRecord
 
 router = APIRouter(tags=["jobs"])
 
 DEFAULT_REQUEST_TIMEOUT = dt.timedelta(seconds=10)
 """How long an activation waits for jobs when the request does not say (Zeebe's default)."""
-_POLL_SECONDS = 0.2
 
 
 class JobActivationRequest(Strict):
@@ -56,6 +54,7 @@ class JobActivationRequest(Strict):
     negative number to answer at once."""
     tenantIds: list[Tenant] | None = None
     withLease: bool | None = None
+    """Not supported: jobs are fenced by their worker and lease instead (ignored)."""
 
 
 class ActivatedJobResult(Out):
@@ -128,40 +127,33 @@ async def activate_jobs(
     body: JobActivationRequest, request: Request, principal: PrincipalDep
 ) -> JobActivationResult:
     """Activate jobs; when none is due, wait up to ``requestTimeout`` for one (long
-    polling, without holding a thread)."""
+    polling, holding no thread). A stopping server answers the waiting calls at once."""
     for tenant in body.tenantIds or ():
         echo_tenant(tenant)
     if not principal.may_work_on(body.type):
         raise Forbidden(f"'{principal.name}' may not work on jobs of type '{body.type}'")
-    engine: Engine = request.app.state.engine
-    wait = _request_timeout(body.requestTimeout)
+    app = request.app
+    engine: Engine = app.state.engine
     worker = body.worker or principal.name
-    lease = dt.timedelta(milliseconds=body.timeout)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait.total_seconds()
-    parked = False
+    wanted = JobRequest(
+        body.type,
+        dt.timedelta(milliseconds=body.timeout),
+        variables=body.fetchVariable or None,
+    )
+    fetch = asyncio.ensure_future(
+        engine.fetch_jobs_async(
+            [wanted],
+            worker=worker,
+            max_jobs=body.maxJobsToActivate,
+            request_timeout=_request_timeout(body.requestTimeout),
+        )
+    )
+    app.state.parked_polls += 1
     try:
-        while True:
-            jobs = await run_in_threadpool(
-                engine.activate_jobs,
-                body.type,
-                worker=worker,
-                max_jobs=body.maxJobsToActivate,
-                timeout=lease,
-            )
-            if jobs or loop.time() >= deadline or request.app.state.stopping:
-                break
-            if not parked:
-                parked = True
-                request.app.state.parked_polls += 1
-            await asyncio.sleep(min(_POLL_SECONDS, max(deadline - loop.time(), 0)))
+        jobs = await until_stopping(app, fetch)
     finally:
-        if parked:
-            request.app.state.parked_polls -= 1
-    if not jobs:
-        return JobActivationResult(jobs=[])
-    results = await run_in_threadpool(_results, engine, jobs, worker, lease, body.fetchVariable)
-    return JobActivationResult(jobs=results)
+        app.state.parked_polls -= 1
+    return JobActivationResult(jobs=[_result(job) for job in jobs or []])
 
 
 def _request_timeout(milliseconds: int | None) -> dt.timedelta:
@@ -172,57 +164,31 @@ def _request_timeout(milliseconds: int | None) -> dt.timedelta:
     return dt.timedelta(milliseconds=milliseconds)
 
 
-def _results(
-    engine: Engine,
-    jobs: list[Job],
-    worker: str,
-    lease: dt.timedelta,
-    fetch: list[str] | None,
-) -> list[ActivatedJobResult]:
-    with engine.store.transaction() as tx:
-        instances = {r.instance_key: r for r in tx.get_instances([j.instance_key for j in jobs])}
-    now = engine.clock.now()
-    results = []
-    for job in jobs:
-        instance = instances.get(job.instance_key)
-        variables = job.variables
-        if fetch:
-            variables = {name: variables[name] for name in fetch if name in variables}
-        deadline = job.context.deadline if job.context and job.context.deadline else now + lease
-        results.append(
-            ActivatedJobResult(
-                jobKey=str(job.key),
-                type=job.type,
-                processDefinitionId=job.process_id,
-                processDefinitionVersion=instance.version if instance else 0,
-                processDefinitionKey=str(instance.definition_key if instance else 0),
-                processInstanceKey=str(job.instance_key),
-                rootProcessInstanceKey=str(job.instance_key),
-                elementId=job.element_id,
-                elementInstanceKey=str(job.element_instance_key),
-                customHeaders=dict(job.headers),
-                worker=worker,
-                retries=job.retries,
-                deadline=epoch_ms(deadline),
-                variables=plain(variables),
-                businessId=job.business_key,
-            )
-        )
-    return results
+def _result(job: ActivatedJob) -> ActivatedJobResult:
+    return ActivatedJobResult(
+        jobKey=str(job.key),
+        type=job.type,
+        processDefinitionId=job.process_id,
+        processDefinitionVersion=job.version,
+        processDefinitionKey=str(job.definition_key),
+        processInstanceKey=str(job.instance_key),
+        rootProcessInstanceKey=str(job.instance_key),
+        elementId=job.element_id,
+        elementInstanceKey=str(job.element_instance_key),
+        customHeaders=dict(job.headers),
+        worker=job.worker,
+        retries=job.retries,
+        deadline=epoch_ms(job.deadline),
+        variables=plain(job.variables),
+        businessId=job.business_key,
+        priority=job.priority,
+    )
 
 
-def _job(engine: Engine, key: int) -> JobRecord:
-    with engine.store.transaction() as tx:
-        job = tx.get_job(key)
-    if job is None:
-        raise NotFound(f"no active job with key {key}")
-    return job
-
-
-def _workable(engine: Engine, principal: Principal, key: int) -> JobRecord:
-    job = _job(engine, key)
-    if not principal.may_work_on(job.job_type):
-        raise Forbidden(f"'{principal.name}' may not work on jobs of type '{job.job_type}'")
+def _workable(engine: Engine, principal: Principal, key: int) -> ActivatedJob:
+    job = engine.job(key)
+    if not principal.may_work_on(job.type):
+        raise Forbidden(f"'{principal.name}' may not work on jobs of type '{job.type}'")
     return job
 
 
@@ -270,8 +236,9 @@ def fail_job(
     engine.fail_job(
         key,
         body.errorMessage or "",
-        retryable=body.retries > 0,
+        retries=body.retries,
         retry_after=dt.timedelta(milliseconds=body.retryBackOff),
+        variables=body.variables,
     )
     return Response(status_code=204)
 
@@ -304,16 +271,10 @@ def update_job(
 ) -> Response:
     """Change a job's retries or extend its lease to ``timeout`` ms from now."""
     key = parse_key(jobKey, "jobKey")
-    job = _job(engine, key)
-    if not (principal.may(JOBS_MANAGE) or principal.may_work_on(job.job_type)):
-        raise Forbidden(f"'{principal.name}' may not change jobs of type '{job.job_type}'")
+    job = engine.job(key)
+    if not (principal.may(JOBS_MANAGE) or principal.may_work_on(job.type)):
+        raise Forbidden(f"'{principal.name}' may not change jobs of type '{job.type}'")
     changes = body.changeset
-    if changes.timeout is not None:
-        until = engine.clock.now() + dt.timedelta(milliseconds=changes.timeout)
-        with engine.store.transaction() as tx:
-            held = tx.extend_leases([key], job.worker or "", until)
-        if not held:
-            raise NotFound(f"job {key} is not activated")
-    if changes.retries is not None:
-        raise BadRequest("changeset.retries: changing retries is not supported yet")
+    timeout = None if changes.timeout is None else dt.timedelta(milliseconds=changes.timeout)
+    engine.update_job(key, retries=changes.retries, timeout=timeout)
     return Response(status_code=204)

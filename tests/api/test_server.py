@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import os
+import signal
 import subprocess
 import threading
 from pathlib import Path
@@ -17,7 +18,7 @@ from api_models import ORDER, PAYMENT
 from conftest import WAIT, Api, Server, start_server, wait_until
 from legato import Engine
 from legato.api.server import ServerConfig, load_config
-from legato.testing.server import LEGATO
+from legato.testing.server import LEGATO, free_port
 
 SLOW_HANDLERS = Path(__file__).resolve().parent.parent / "cli" / "handlers" / "slow.py"
 
@@ -254,3 +255,68 @@ def test_a_server_that_cannot_bind_exits_with_an_error(tmp_path: Path, server: S
     )
     assert clash.returncode != 0
     assert "address already in use" in (clash.stdout + clash.stderr).lower()
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_the_server_speaks_https_with_a_certificate(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    port = free_port()
+    log = tmp_path / "tls.log"
+    command = [
+        *LEGATO, "serve", "--http", "--bind", f"127.0.0.1:{port}",
+        "--db", f"sqlite:///{tmp_path / 'tls.db'}", "--tls-cert", str(cert), "--tls-key", str(key),
+    ]  # fmt: skip
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, stdout=out, stderr=out, env={**os.environ, "LEGATO_ADMIN_PASSWORD": "pw"}
+        )
+    try:
+
+        def ready() -> bool:
+            assert process.poll() is None, log.read_text()
+            try:
+                answer = httpx.get(f"https://127.0.0.1:{port}/ready", verify=False, timeout=5)
+            except httpx.HTTPError:
+                return False
+            return answer.status_code == 200
+
+        wait_until(ready, "the HTTPS server")
+        topology = httpx.get(
+            f"https://127.0.0.1:{port}/v2/topology", auth=("admin", "pw"), verify=False
+        )
+        assert topology.status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(WAIT) == 0, log.read_text()

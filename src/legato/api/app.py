@@ -9,9 +9,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from legato import __version__
 from legato.api import c7, native, oauth, v2
@@ -64,6 +66,7 @@ def create_app(
     app.include_router(oauth.router)
     _add_health(app)
     _add_error_handlers(app)
+    _document_errors(app)
     app.middleware("http")(_authenticate)
     # Added last, so it runs first: an oversized body is refused before anything reads it.
     app.middleware("http")(_limit_body)
@@ -79,6 +82,73 @@ async def _limit_body(
         detail = f"the request body has {length} bytes, more than the limit of {limit}"
         return _render(request, 413, "PAYLOAD_TOO_LARGE", detail)
     return await call_next(request)
+
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An RFC 9457 problem detail.",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "The refused fields of a form (user task completion).",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+    "required": ["type", "title", "status", "detail", "instance"],
+}
+_ERRORS = {
+    "400": "The request is malformed (the detail names the member) or names something invalid",
+    "401": "Credentials are missing or wrong",
+    "403": "The caller may not do this",
+    "404": "The key names nothing (or nothing the caller may see)",
+    "409": "The command does not fit the current state",
+    "413": "The request body is larger than the server's limit",
+    "500": "An unexpected error",
+    "503": "Too much at once, or the database cannot be reached: try again",
+}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """The schema states the errors as they are answered: a body that fails validation is a
+    400 (not FastAPI's 422), and every route may answer the problem details of
+    :data:`_ERRORS` (``/engine-rest`` in Camunda 7's error shape)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["ProblemDetail"] = _PROBLEM_SCHEMA
+        problem_ref = {"$ref": "#/components/schemas/ProblemDetail"}
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                for status, description in _ERRORS.items():
+                    if path in OPEN_PATHS and status in ("401", "403"):
+                        continue
+                    entry = responses.setdefault(status, {"description": description})
+                    if path.startswith(C7_PREFIX) or path == "/oauth/token":
+                        continue
+                    entry.setdefault(
+                        "content", {"application/problem+json": {"schema": problem_ref}}
+                    )
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _add_health(app: FastAPI) -> None:
@@ -179,7 +249,11 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         title = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "ERROR")
-        return _render(request, exc.status_code, title, str(exc.detail))
+        answer = _render(request, exc.status_code, title, str(exc.detail))
+        answer.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            answer.headers["Allow"] = ", ".join(_allowed_methods(request))
+        return answer
 
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(ApiError, api_error)
@@ -189,6 +263,17 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StoreUnavailableError, busy)
     app.add_exception_handler(TooManyRequestsError, busy)
     app.add_exception_handler(RequestValidationError, bad_body)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path (Starlette names the first route's)."""
+    allowed: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        methods = getattr(route, "methods", None)
+        if match != Match.NONE and methods:
+            allowed |= set(methods)
+    return sorted(allowed)
 
 
 C7Renderer = Callable[[Request, int, str], Response]

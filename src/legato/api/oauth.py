@@ -49,13 +49,16 @@ class TokenError(BaseModel):
                     "schema": {
                         "type": "object",
                         "properties": {
-                            "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                            "grant_type": {
+                                "type": "string",
+                                "enum": ["client_credentials"],
+                                "description": "client_credentials when absent",
+                            },
                             "client_id": {"type": "string"},
                             "client_secret": {"type": "string"},
                             "audience": {"type": "string"},
                             "scope": {"type": "string"},
                         },
-                        "required": ["grant_type"],
                     }
                 }
             }

@@ -161,7 +161,7 @@ class Engine:
             random_source,
             feel_limits=feel_limits,
         )
-        self._group_commit = GroupCommit(self._executor.execute)
+        self._group_commit = GroupCommit(self._executor.execute_each_guarded)
         self._jobs = JobRunner(
             store,
             self._executor,
@@ -190,6 +190,7 @@ class Engine:
         self._external = ExternalJobs(
             store, self._executor, self.clock, parking, self._long_poll_interval, self._definitions
         )
+        self._external.group_commit = self._group_commit
         parking.probe = self._external.available_types
         # Jobs that become available in this process wake the fetches parked here at once
         # (other processes' jobs arrive through the store's listener, see _work_arrived).

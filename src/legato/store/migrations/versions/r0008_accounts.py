@@ -7,7 +7,7 @@ server issues (so a token of one node is good at every node). New tables only: L
 releases from before migrations can still open the database, so ``schema_versions`` stays.
 
 Revision ID: 0008
-Revises: 0006 (0006 and 0007 are written in parallel; the chain is set when they meet)
+Revises: 0006
 Create Date: 2026-12-06
 """
 

@@ -8,12 +8,16 @@ from legato.errors import (
     BpmnParseError,
     BpmnValidationError,
     ExpressionError,
+    FieldError,
+    FormParseError,
+    FormValidationError,
     InvalidCommandError,
     LegatoError,
     ModelError,
     NonRetryableError,
     NotFoundError,
     StoreError,
+    TaskConflictError,
 )
 from legato.feel import FeelLimits
 from legato.model import RetryPolicy
@@ -22,6 +26,7 @@ from legato.runtime.definitions import Deployment
 from legato.runtime.engine import Engine
 from legato.runtime.handlers import handler
 from legato.runtime.types import HistoryEntry, InstanceInfo, Job, JobContext
+from legato.store.records import FormRecord, UserTaskRecord
 
 __version__ = "0.1.0"
 
@@ -34,6 +39,10 @@ __all__ = [
     "Engine",
     "ExpressionError",
     "FeelLimits",
+    "FieldError",
+    "FormParseError",
+    "FormRecord",
+    "FormValidationError",
     "HistoryEntry",
     "InstanceInfo",
     "InvalidCommandError",
@@ -46,6 +55,8 @@ __all__ = [
     "RetryPolicy",
     "StoreError",
     "SystemClock",
+    "TaskConflictError",
+    "UserTaskRecord",
     "VirtualClock",
     "__version__",
     "handler",

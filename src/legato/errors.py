@@ -5,6 +5,7 @@ LegatoError
 ├── ModelError                  a model cannot be read or deployed
 │   ├── BpmnParseError          malformed or hostile XML, or XML that is not BPMN
 │   ├── DmnParseError           malformed or hostile XML, or XML that is not DMN
+│   ├── FormParseError          a Camunda form file that is not valid form JSON
 │   └── ModelValidationError    a model that breaks rules (carries every issue found)
 │       ├── BpmnValidationError a BPMN model that breaks a BPMN rule
 │       └── DmnValidationError  a DMN model that cannot be deployed
@@ -12,6 +13,8 @@ LegatoError
 ├── ExpressionError             an expression failed to compile or to evaluate
 ├── NotFoundError               a process, instance, job, task or incident is unknown
 ├── InvalidCommandError         a command that does not fit the current state
+│   ├── TaskConflictError       a user task is completed, or assigned to someone else
+│   └── FormValidationError     submitted variables break the task's form (carries each field)
 ├── StoreError                  the database could not be used as required
 │   ├── ConflictError           another node changed the same rows first: retry the command
 │   └── StoreUnavailableError   the database cannot be reached now (connection lost, restart)
@@ -77,6 +80,10 @@ class DmnParseError(ModelError):
     """The file is not well-formed, is hostile, too large, or is not DMN 1.1-1.5 XML."""
 
 
+class FormParseError(ModelError):
+    """A form file is not JSON, is too large or too deep, or is not a Camunda form (no id)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ValidationIssue:
     """One broken rule of a model."""
@@ -137,6 +144,33 @@ class NotFoundError(LegatoError):
 
 class InvalidCommandError(LegatoError):
     """A command that does not fit the current state (e.g. completing a finished job)."""
+
+
+class TaskConflictError(InvalidCommandError):
+    """A user task cannot be changed so: it is completed or canceled, or it is assigned to
+    someone else (a claim without override, a completion by another user)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One field of a submission that its form refuses."""
+
+    field: str
+    """The form field's key (or path) the value was submitted under."""
+    message: str
+    """What is wrong with it, e.g. ``is required``."""
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class FormValidationError(InvalidCommandError):
+    """The variables submitted with a user task break the rules of the task's form."""
+
+    def __init__(self, message: str, errors: list[FieldError]) -> None:
+        self.errors = list(errors)
+        """One entry per refused field."""
+        super().__init__(f"{message}: " + "; ".join(str(e) for e in errors))
 
 
 class StoreError(LegatoError):

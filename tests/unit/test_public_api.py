@@ -9,6 +9,8 @@ PUBLIC = {
     "ExpressionError", "FeelLimits", "HistoryEntry", "InstanceInfo", "InvalidCommandError", "Job",
     "JobContext", "LegatoError", "ModelError", "NonRetryableError", "NotFoundError",
     "RetryPolicy", "StoreError", "SystemClock", "VirtualClock", "__version__", "handler",
+    "FieldError", "FormParseError", "FormRecord", "FormValidationError", "TaskConflictError",
+    "UserTaskRecord",
 }  # fmt: skip
 
 

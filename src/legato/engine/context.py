@@ -44,6 +44,9 @@ class DefinitionLookup(Protocol):
     def decision(self, decision_id: str) -> DeployedDecision | None:
         """The newest version of a decision (by id or name), if any."""
 
+    def latest_form_key(self, form_id: str) -> int | None:
+        """The key of the newest deployed version of a Camunda form, if any."""
+
 
 @dataclass(slots=True)
 class EngineContext:

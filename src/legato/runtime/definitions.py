@@ -88,6 +88,16 @@ class DefinitionRegistry:
         record = self._read(lambda tx: tx.find_definition(DECISION_PREFIX + decision_id))
         return self._remember_decision(record) if record is not None else None
 
+    def latest_form_key(self, form_id: str) -> int | None:
+        """The key of the newest deployed version of a Camunda form (read through the
+        transaction in use: forms are few and read once per user task created)."""
+        if self._transaction is not None:
+            found = self._transaction.find_form(form_id)
+        else:
+            with self._store.transaction() as tx:
+                found = tx.find_form(form_id)
+        return found.form_key if found is not None else None
+
     def _remember_decision(self, record: DefinitionRecord) -> DeployedDecision:
         decision_id = record.process_id.removeprefix(DECISION_PREFIX)
         deployed = DeployedDecision(

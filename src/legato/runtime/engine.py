@@ -61,19 +61,18 @@ from legato.runtime.keys import KeyAllocator
 from legato.runtime.node import NodeAgent
 from legato.runtime.slots import Finished
 from legato.runtime.starts import replace_start_waits
+from legato.runtime.tasks import UserTaskMethods
 from legato.runtime.types import HistoryEntry, InstanceInfo, Job, PublishResult
 from legato.store.ports import Listener, Store, Transaction
 from legato.store.records import (
     INCIDENT_STATES,
     INSTANCE_STATUSES,
     JOB_STATES,
-    USER_TASK_STATES,
     IncidentRecord,
     InstanceRecord,
     JobRecord,
     MessageRecord,
     NodeRecord,
-    UserTaskRecord,
 )
 
 F = TypeVar("F", bound=Handler)
@@ -83,7 +82,7 @@ DEFAULT_DATABASE = "sqlite:///legato.db"
 
 
 @checked_arguments
-class Engine:
+class Engine(UserTaskMethods):
     """A Legato engine over a database (SQLite by default).
 
     Args:
@@ -545,55 +544,6 @@ class Engine:
                 "cancel that one"
             )
         self._submit(cmd.CancelInstance(instance_key=instance_key, reason=reason))
-
-    # -- user tasks ------------------------------------------------------------------------------
-
-    def user_tasks(
-        self,
-        *,
-        state: str | None = "created",
-        assignee: str | None = None,
-        candidate_group: str | None = None,
-        instance_key: int | None = None,
-    ) -> list[UserTaskRecord]:
-        """User tasks (open ones by default), oldest first.
-
-        Raises:
-            InvalidCommandError: ``state`` is none of ``created``, ``completed``, ``canceled``.
-        """
-        check_one_of("state", state, USER_TASK_STATES)
-        with self.store.transaction() as tx:
-            return tx.list_user_tasks(
-                state=state,
-                assignee=assignee,
-                candidate_group=candidate_group,
-                instance_key=instance_key,
-            )
-
-    def complete_user_task(
-        self,
-        user_task_key: int,
-        variables: Mapping[str, Any] | None = None,
-        *,
-        user: str | None = None,
-    ) -> None:
-        """Complete a user task; the instance moves on at once.
-
-        Raises:
-            NotFoundError: no such task. InvalidCommandError: the task is not open.
-        """
-        with self.store.transaction() as tx:
-            task = tx.get_user_task(user_task_key)
-        if task is None:
-            raise NotFoundError(f"no user task with key {user_task_key}")
-        self._submit(
-            cmd.CompleteUserTask(
-                instance_key=task.instance_key,
-                user_task_key=user_task_key,
-                variables=dict(variables or {}),
-                completed_by=user,
-            )
-        )
 
     # -- incidents -------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from legato.store.records import (
     DefinitionRecord,
+    FormRecord,
     HistoryRecord,
     IncidentRecord,
     InstanceRecord,
@@ -23,6 +24,7 @@ from legato.store.records import (
     NodeRecord,
     SubscriptionRecord,
     TimerRecord,
+    UserTaskQuery,
     UserTaskRecord,
 )
 
@@ -254,6 +256,25 @@ class Transaction(Protocol):
         instance_key: int | None = None,
     ) -> list[UserTaskRecord]:
         """User tasks, oldest first."""
+
+    def find_user_tasks(self, query: UserTaskQuery) -> list[UserTaskRecord]:
+        """The page of user tasks ``query`` asks for, in its order."""
+
+    def count_user_tasks(self, query: UserTaskQuery) -> int:
+        """How many user tasks ``query``'s filters find (its page ignored)."""
+
+    # -- forms --------------------------------------------------------------------------------
+    def insert_form(self, record: FormRecord) -> None:
+        """Store a new version of a form."""
+
+    def find_form(
+        self,
+        form_id: str | None = None,
+        *,
+        form_key: int | None = None,
+        version: int | None = None,
+    ) -> FormRecord | None:
+        """A form version by key, or by id (the latest, or the given version)."""
 
     # -- incidents ----------------------------------------------------------------------------
     def upsert_incident(self, record: IncidentRecord) -> None:

@@ -156,15 +156,34 @@ class UserTaskProcessor(ActivityProcessor):
                 form_key=element.form_key,
                 due_at=_optional_time(p, element.due_date, instance.key),
                 follow_up_at=_optional_time(p, element.follow_up_date, instance.key),
-                priority=_as_int(p.evaluate(element.priority, instance.key), "priority")
-                if element.priority is not None
-                else 50,
+                priority=_priority(p, element.priority, instance.key),
+                form_id=element.form_id,
+                linked_form_key=_linked_form_key(p, element),
+                external_form_reference=_optional_str(
+                    p, element.external_form_reference, instance.key
+                ),
             )
         )
 
     def on_terminate(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
         if instance.user_task_key is not None:
             p.emit(ev.UserTaskCanceled(at=p.ctx.now, user_task_key=instance.user_task_key))
+
+
+def _priority(p: Processing, expression: Expression | None, scope_key: int) -> int:
+    if expression is None:
+        return 50
+    priority = _as_int(p.evaluate(expression, scope_key), "priority")
+    if not 0 <= priority <= 100:
+        raise IncidentError("expression", f"priority must be from 0 to 100, got {priority}")
+    return priority
+
+
+def _linked_form_key(p: Processing, element: UserTask) -> int | None:
+    """The deployed version of the linked form, bound now (the latest one)."""
+    if element.form_id is None or element.embedded_form is not None:
+        return None
+    return p.ctx.definitions.latest_form_key(element.form_id)
 
 
 def _optional_str(p: Processing, expression: Expression | None, scope_key: int) -> str | None:

@@ -22,7 +22,7 @@ from legato.errors import (
 from legato.feel import FeelLimits
 from legato.model import RetryPolicy
 from legato.runtime.clock import Clock, SystemClock, VirtualClock
-from legato.runtime.definitions import Deployment
+from legato.runtime.definitions import DeployedForm, Deployment
 from legato.runtime.engine import Engine
 from legato.runtime.handlers import handler
 from legato.runtime.types import HistoryEntry, InstanceInfo, Job, JobContext
@@ -35,6 +35,7 @@ __all__ = [
     "BpmnParseError",
     "BpmnValidationError",
     "Clock",
+    "DeployedForm",
     "Deployment",
     "Engine",
     "ExpressionError",

@@ -10,7 +10,7 @@ PUBLIC = {
     "JobContext", "LegatoError", "ModelError", "NonRetryableError", "NotFoundError",
     "RetryPolicy", "StoreError", "SystemClock", "VirtualClock", "__version__", "handler",
     "FieldError", "FormParseError", "FormRecord", "FormValidationError", "TaskConflictError",
-    "UserTaskRecord",
+    "UserTaskRecord", "DeployedForm",
 }  # fmt: skip
 
 

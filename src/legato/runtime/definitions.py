@@ -21,6 +21,16 @@ DECISION_PREFIX = "dmn:"
 
 
 @dataclass(frozen=True, slots=True)
+class DeployedForm:
+    """One deployed version of a Camunda form."""
+
+    form_key: int
+    form_id: str
+    version: int
+    resource_name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Deployment:
     """What one deploy call did."""
 
@@ -32,6 +42,8 @@ class Deployment:
     warnings: tuple[ValidationIssue, ...] = ()
     """Broken rules the engine's validation profile accepts (``severity="warning"``): in the
     compatible profile, e.g. a timer without ``xsi:type='tFormalExpression'`` (EXT012)."""
+    forms: tuple[DeployedForm, ...] = ()
+    """The deployed Camunda forms (for a ``.form`` file or a directory holding some)."""
 
 
 class DefinitionRegistry:

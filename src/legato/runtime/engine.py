@@ -38,11 +38,13 @@ from legato.engine.processors.waits import definition_of
 from legato.engine.state import InstanceState
 from legato.engine.values import checked_variables
 from legato.errors import (
+    BpmnParseError,
     BpmnValidationError,
     DmnValidationError,
     ExpressionError,
     InvalidCommandError,
     NotFoundError,
+    SourceLocation,
     StoreError,
     StoreUnavailableError,
 )
@@ -61,7 +63,7 @@ from legato.runtime.keys import KeyAllocator
 from legato.runtime.node import NodeAgent
 from legato.runtime.slots import Finished
 from legato.runtime.starts import replace_start_waits
-from legato.runtime.tasks import UserTaskMethods
+from legato.runtime.tasks import UserTaskMethods, is_form_source
 from legato.runtime.types import HistoryEntry, InstanceInfo, Job, PublishResult
 from legato.store.ports import Listener, Store, Transaction
 from legato.store.records import (
@@ -183,20 +185,27 @@ class Engine(UserTaskMethods):
     # -- models ----------------------------------------------------------------------------------
 
     def deploy(self, source: ModelSource) -> Deployment:
-        """Deploy a BPMN file (a path or the XML itself).
+        """Deploy a BPMN, DMN or Camunda form file (a path, or the XML or form JSON itself), or
+        a directory's ``.form``, ``.dmn`` and ``.bpmn`` files (in that order, each by name).
 
-        Each executable process becomes a new version, unless the content is the same as the
-        latest version's (then that version is returned and nothing changes). The broken
-        rules that the engine's validation profile accepts are returned as
-        ``deployment.warnings``.
+        Each executable process (decision, form) becomes a new version, unless the content is
+        the same as the latest version's (then that version is returned and nothing changes).
+        The broken rules that the engine's validation profile accepts are returned as
+        ``deployment.warnings``. A user task linked to a form (``formId``, ``formRef``) binds
+        the form's latest version when the task is created.
 
         Raises:
             BpmnParseError: the file is malformed or hostile XML.
+            FormParseError: a form file is not form JSON, is too large, or has no id.
             BpmnValidationError: the model breaks a rule that the validation profile refuses;
                 every issue names the rule, file, line and element.
             DmnValidationError: a DMN model calls a function that is neither a FEEL built-in
                 nor defined in the model; the issue names file, line, element and function.
         """
+        if is_form_source(source):
+            return self._deploy_form(source)
+        if isinstance(source, os.PathLike | str) and Path(source).is_dir():
+            return self._deploy_directory(Path(source))
         data, file_name = read_source(source)
         if _is_dmn(data, file_name):
             return self._deploy_decisions(data, file_name)
@@ -223,6 +232,26 @@ class Engine(UserTaskMethods):
         self._definitions.remember(deployment)
         self._events.timers_changed()
         return deployment
+
+    def _deploy_directory(self, directory: Path) -> Deployment:
+        """A directory's ``.form``, then ``.dmn``, then ``.bpmn`` files, each by name."""
+        parts = [
+            self.deploy(path)
+            for suffix in (".form", ".dmn", ".bpmn")
+            for path in sorted(directory.iterdir())
+            if path.suffix.lower() == suffix and path.is_file()
+        ]
+        if not parts:
+            raise BpmnParseError(
+                "the directory holds no .form, .dmn or .bpmn file", SourceLocation(str(directory))
+            )
+        return Deployment(
+            directory.name,
+            tuple(p for part in parts for p in part.processes),
+            tuple(d for part in parts for d in part.decisions),
+            tuple(w for part in parts for w in part.warnings),
+            tuple(f for part in parts for f in part.forms),
+        )
 
     def _deploy_decisions(self, data: bytes, file_name: str | None) -> Deployment:
         model = dmn.load(Path(file_name) if file_name else data)

@@ -245,6 +245,9 @@ def _throw_error(p: Processing, command: cmd.ThrowError) -> None:
     p.raise_incident(instance, "unhandled_error", message, "job", job_key=command.job_key)
 
 
+_DELEGATED = "user task {key} is delegated to {holder!r}: it must be resolved, not completed"
+
+
 def _open_user_task(p: Processing, user_task_key: int) -> ElementInstance:
     element_key = p.state.user_tasks.get(user_task_key)
     if element_key is None:
@@ -256,6 +259,8 @@ def _complete_user_task(p: Processing, command: cmd.CompleteUserTask) -> None:
     instance = _open_user_task(p, command.user_task_key)
     people = p.state.task_people.get(command.user_task_key)
     holder = people.assignee if people is not None else None
+    if people is not None and people.delegation_state == "PENDING":
+        raise TaskConflictError(_DELEGATED.format(key=command.user_task_key, holder=holder))
     if command.completed_by is not None and holder is not None and holder != command.completed_by:
         raise TaskConflictError(
             f"user task {command.user_task_key} is assigned to {holder!r}, "

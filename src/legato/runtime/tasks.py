@@ -329,12 +329,18 @@ class UserTaskMethods:
 
         Raises:
             NotFoundError: no such task.
-            TaskConflictError: the task is completed or canceled, or assigned to another user.
+            TaskConflictError: the task is completed or canceled, assigned to another user,
+                or delegated (resolve it first).
             FormValidationError: the variables break the form (``.errors`` names each field).
         """
         task = self._open_task(user_task_key)
         if user is not None and task.assignee is not None and task.assignee != user:
             raise TaskConflictError(f"user task {user_task_key} is assigned to {task.assignee!r}")
+        if task.delegation_state == "PENDING":
+            raise TaskConflictError(
+                f"user task {user_task_key} is delegated to {task.assignee!r}: "
+                "it must be resolved, not completed"
+            )
         submitted = dict(variables or {})
         self._check_form(task, submitted)
         self._submit(

@@ -184,6 +184,8 @@ def test_delegate_and_resolve() -> None:
     engine.delegate_user_task(key, "bob", by="ada")
     task = engine.user_task(key)
     assert (task.assignee, task.owner, task.delegation_state) == ("bob", "ada", "PENDING")
+    with pytest.raises(TaskConflictError, match="delegated to 'bob': it must be resolved"):
+        engine.complete_user_task(key, user="bob")
     engine.resolve_user_task(key, {"checked": True}, by="bob")
     task = engine.user_task(key)
     assert (task.assignee, task.owner, task.delegation_state) == ("ada", "ada", "RESOLVED")
@@ -368,3 +370,24 @@ def test_completed_tasks_are_found_by_state() -> None:
     assert labels(keys, engine.user_tasks(state="completed")) == ["b"]
     assert engine.count_user_tasks(state=None) == 5
     assert engine.count_user_tasks() == 4
+
+
+def test_the_engine_core_refuses_a_claim_that_lost_a_race() -> None:
+    # Two claims checked against the same stale row: the second command meets the first
+    # one's assignee in the instance state, under the instance's lock, and is refused there.
+    from legato.engine import commands as cmd
+
+    engine, key = started(one_task())
+    task = engine.user_task(key)
+    engine.claim_user_task(key, "ada")
+    late_claim = cmd.AssignUserTask(
+        instance_key=task.instance_key, user_task_key=key, action="claim", assignee="bob"
+    )
+    with pytest.raises(TaskConflictError, match="already assigned to 'ada'"):
+        engine._submit(late_claim)
+    late_completion = cmd.CompleteUserTask(
+        instance_key=task.instance_key, user_task_key=key, completed_by="bob"
+    )
+    with pytest.raises(TaskConflictError, match="is assigned to 'ada', not to 'bob'"):
+        engine._submit(late_completion)
+    assert engine.user_task(key).assignee == "ada"

@@ -100,6 +100,23 @@ def test_feel_expressions_give_assignee_candidates_due_date_and_priority() -> No
     assert task.priority == 90
 
 
+def test_due_dates_without_a_zone_are_utc_and_dates_are_their_midnight() -> None:
+    xml = one_task('<zeebe:taskSchedule dueDate="=due" followUpDate="=date(2027, 1, 5)"/>')
+    engine, key = started(xml, {"due": "2027-01-06T08:00:00"})
+    task = engine.user_task(key)
+    assert task.due_at == datetime(2027, 1, 6, 8, tzinfo=UTC)
+    assert task.follow_up_at == datetime(2027, 1, 5, tzinfo=UTC)
+
+
+def test_a_priority_out_of_range_is_an_incident() -> None:
+    engine = TestEngine()
+    engine.deploy(one_task('<zeebe:priorityDefinition priority="=101"/>'))
+    instance = engine.start("p")
+    [incident] = engine.incidents()
+    assert incident.instance_key == instance.key
+    assert "priority must be from 0 to 100, got 101" in incident.message
+
+
 def test_priority_defaults_to_50() -> None:
     engine, key = started(one_task())
     assert engine.user_task(key).priority == 50
@@ -142,8 +159,11 @@ def test_zeebe_form_id_names_a_linked_form() -> None:
 
 def test_assign_reassign_and_unassign_are_recorded() -> None:
     engine, key = started(one_task())
+    created = engine.user_task(key).updated_at
+    engine.clock.advance(timedelta(seconds=5))
     engine.assign_user_task(key, "ada", by="admin")
     assert engine.user_task(key).assignee == "ada"
+    assert engine.user_task(key).updated_at == created + timedelta(seconds=5)  # type: ignore[operator]
     engine.assign_user_task(key, "bob")
     assert engine.user_task(key).assignee == "bob"
     engine.assign_user_task(key, None)

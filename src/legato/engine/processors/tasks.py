@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import contextlib
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from legato.engine import events as ev
@@ -207,14 +208,18 @@ def _str_list(p: Processing, expression: Expression | None, scope_key: int) -> l
 
 
 def _optional_time(p: Processing, expression: Expression | None, scope_key: int) -> datetime | None:
+    """A due or follow-up date: a date and time (UTC when it names no zone), or a date
+    (its midnight, UTC), or ISO 8601 text of either."""
     if expression is None:
         return None
     value = p.evaluate(expression, scope_key)
-    if value is None or isinstance(value, datetime):
-        return value
     if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            pass
+        with contextlib.suppress(ValueError):
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(), tzinfo=UTC)
     raise IncidentError("expression", f"expected a date and time, got {value!r}")

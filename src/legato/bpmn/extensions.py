@@ -323,6 +323,10 @@ def _form_fields(
         "form_key": form_key,
         "form_id": form_id,
         "form_binding": binding or "latest",
+        "form_version_tag": (
+            attribute(definition, "versionTag") if definition is not None else None
+        )
+        or attribute(element, "formRefVersion", CAMUNDA_NS),
         "external_form_reference": context.value(
             zeebe["externalReference"], element, "the external form reference"
         ),

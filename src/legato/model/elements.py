@@ -363,7 +363,10 @@ class UserTask(Activity):
     ``camunda:formRef``), or of the embedded form a ``camunda-forms:bpmn:`` key names."""
     form_binding: str = "latest"
     """Which version of a linked form: ``latest`` (at task creation), ``deployment`` or
-    ``versionTag`` (both taken as ``latest`` for now)."""
+    ``versionTag`` (the newest version with :attr:`form_version_tag`). ``deployment``
+    (the version deployed with the process) is taken as ``latest``: forms and processes are
+    deployed file by file."""
+    form_version_tag: str | None = None
     embedded_form: str | None = None
     """The JSON of the form embedded in the process (``zeebe:userTaskForm``) that
     ``form_key`` names."""

@@ -100,14 +100,16 @@ class DefinitionRegistry:
         record = self._read(lambda tx: tx.find_definition(DECISION_PREFIX + decision_id))
         return self._remember_decision(record) if record is not None else None
 
-    def latest_form_key(self, form_id: str) -> int | None:
+    def latest_form_key(
+        self, form_id: str, version_tag: str | None = None, version: int | None = None
+    ) -> int | None:
         """The key of the newest deployed version of a Camunda form (read through the
         transaction in use: forms are few and read once per user task created)."""
         if self._transaction is not None:
-            found = self._transaction.find_form(form_id)
+            found = self._transaction.find_form(form_id, version_tag=version_tag, version=version)
         else:
             with self._store.transaction() as tx:
-                found = tx.find_form(form_id)
+                found = tx.find_form(form_id, version_tag=version_tag, version=version)
         return found.form_key if found is not None else None
 
     def _remember_decision(self, record: DefinitionRecord) -> DeployedDecision:

@@ -453,6 +453,7 @@ class UserTaskMethods:
                     schema=form.schema,
                     deployed_at=self.clock.now(),
                     checksum=checksum,
+                    version_tag=_version_tag(form.schema),
                 )
                 tx.insert_form(record)
         deployed = DeployedForm(record.form_key, record.form_id, record.version, resource)
@@ -492,6 +493,11 @@ def _decoded(data: bytes, name: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise FormParseError(f"the form is not UTF-8: {exc}", SourceLocation(file=name)) from None
+
+
+def _version_tag(schema: dict[str, Any]) -> str | None:
+    tag = schema.get("versionTag")
+    return tag if isinstance(tag, str) and tag else None
 
 
 def _form_checksum(form: Form) -> str:

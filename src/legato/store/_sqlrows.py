@@ -214,6 +214,7 @@ def form_params(record: FormRecord) -> Params:
         "schema": dump_json(record.schema),
         "checksum": record.checksum,
         "deployed_at": record.deployed_at,
+        "version_tag": record.version_tag,
     }
 
 
@@ -226,6 +227,7 @@ def form_record(row: Any) -> FormRecord:
         schema=load_json(row.schema),
         deployed_at=row.deployed_at,
         checksum=row.checksum,
+        version_tag=row.version_tag,
     )
 
 

@@ -1044,8 +1044,10 @@ class MemoryTransaction:
         *,
         form_key: int | None = None,
         version: int | None = None,
+        version_tag: str | None = None,
     ) -> FormRecord | None:
-        """A form version by key, or by id (the latest, or the given version)."""
+        """A form version by key, or by id (the latest, or the given version, or the latest
+        with the given version tag)."""
         self._check_open()
         found = [
             f
@@ -1053,6 +1055,7 @@ class MemoryTransaction:
             if (form_key is None or f.form_key == form_key)
             and (form_id is None or f.form_id == form_id)
             and (version is None or f.version == version)
+            and (version_tag is None or f.version_tag == version_tag)
         ]
         return max(found, key=lambda f: f.version, default=None)
 

@@ -273,8 +273,10 @@ class Transaction(Protocol):
         *,
         form_key: int | None = None,
         version: int | None = None,
+        version_tag: str | None = None,
     ) -> FormRecord | None:
-        """A form version by key, or by id (the latest, or the given version)."""
+        """A form version by key, or by id (the latest, or the given version, or the latest
+        with the given version tag)."""
 
     # -- incidents ----------------------------------------------------------------------------
     def upsert_incident(self, record: IncidentRecord) -> None:

@@ -180,6 +180,8 @@ class FormRecord:
     """The form's JSON document."""
     deployed_at: datetime
     checksum: str = ""
+    version_tag: str | None = None
+    """The form's ``versionTag`` (for ``bindingType="versionTag"`` links)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -309,6 +309,7 @@ forms = sa.Table(
     sa.Column("schema", sa.Text, nullable=False),
     sa.Column("checksum", sa.String(64), nullable=False),
     sa.Column("deployed_at", UtcTimestamp, nullable=False),
+    sa.Column("version_tag", sa.String(255)),
     # One number per version of a form; also serves "latest version of a form".
     sa.Index("ux_forms_form_version", "form_id", "version", unique=True),
 )

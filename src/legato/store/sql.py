@@ -1368,8 +1368,10 @@ class SqlTransaction:
         *,
         form_key: int | None = None,
         version: int | None = None,
+        version_tag: str | None = None,
     ) -> FormRecord | None:
-        """A form version by key, or by id (the latest, or the given version)."""
+        """A form version by key, or by id (the latest, or the given version, or the latest
+        with the given version tag)."""
         query = sa.select(forms)
         if form_key is not None:
             query = query.where(forms.c.form_key == form_key)
@@ -1377,6 +1379,8 @@ class SqlTransaction:
             query = query.where(forms.c.form_id == form_id)
         if version is not None:
             query = query.where(forms.c.version == version)
+        if version_tag is not None:
+            query = query.where(forms.c.version_tag == version_tag)
         found = self._execute(query.order_by(forms.c.version.desc()).limit(1)).first()
         return rows.form_record(found) if found is not None else None
 

@@ -239,3 +239,37 @@ def test_a_missing_required_field_is_refused() -> None:
     engine.complete_user_task(key, values)
     [instance] = engine.instances(status=None)
     engine.assert_that(instance.key).is_completed().has_variables(amount=3, approved=True)
+
+
+def tagged_form(tag: str, minimum: int) -> str:
+    schema = json.loads(form_json(minimum=minimum))
+    return json.dumps({**schema, "versionTag": tag})
+
+
+def test_a_version_tag_binding_picks_the_newest_version_with_that_tag() -> None:
+    engine = TestEngine()
+    [v1] = engine.deploy(tagged_form("v1", 1)).forms
+    engine.deploy(tagged_form("v2", 50))
+    engine.deploy(
+        task_process(
+            '<zeebe:formDefinition formId="approve" bindingType="versionTag" versionTag="v1"/>'
+        )
+    )
+    key = open_task(engine)
+    assert engine.user_task(key).linked_form_key == v1.form_key
+    assert engine.form(form_key=v1.form_key).version_tag == "v1"
+
+
+def test_a_camunda_7_version_binding_picks_that_version() -> None:
+    engine = TestEngine()
+    [v1] = engine.deploy(form_json(minimum=1)).forms
+    engine.deploy(form_json(minimum=50))
+    engine.deploy(
+        task_process(
+            attrs='camunda:formRef="approve" camunda:formRefBinding="version"'
+            ' camunda:formRefVersion="1"'
+        )
+    )
+    key = open_task(engine)
+    assert engine.user_task(key).linked_form_key == v1.form_key
+    engine.complete_user_task(key, {"amount": 10})

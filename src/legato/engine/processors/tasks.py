@@ -181,10 +181,21 @@ def _priority(p: Processing, expression: Expression | None, scope_key: int) -> i
 
 
 def _linked_form_key(p: Processing, element: UserTask) -> int | None:
-    """The deployed version of the linked form, bound now (the latest one)."""
+    """The deployed version of the linked form, bound now: the latest one, or the latest
+    with the link's version tag (``versionTag``), or the numbered one (Camunda 7's
+    ``version``)."""
     if element.form_id is None or element.embedded_form is not None:
         return None
-    return p.ctx.definitions.latest_form_key(element.form_id)
+    binding, tag = element.form_binding, element.form_version_tag
+    if binding not in ("versionTag", "version"):
+        return p.ctx.definitions.latest_form_key(element.form_id)
+    if tag is None:
+        raise IncidentError("form", f"the form link of '{element.element_id}' names no version")
+    if binding == "versionTag":
+        return p.ctx.definitions.latest_form_key(element.form_id, version_tag=tag)
+    if not tag.isdigit():
+        raise IncidentError("form", f"form version {tag!r} of '{element.element_id}' is no number")
+    return p.ctx.definitions.latest_form_key(element.form_id, version=int(tag))
 
 
 def _optional_str(p: Processing, expression: Expression | None, scope_key: int) -> str | None:

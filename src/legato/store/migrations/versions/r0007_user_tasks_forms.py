@@ -62,6 +62,7 @@ def upgrade() -> None:
         sa.Column("schema", sa.Text, nullable=False),
         sa.Column("checksum", sa.String(64), nullable=False),
         sa.Column("deployed_at", _TIMESTAMP, nullable=False),
+        sa.Column("version_tag", sa.String(255)),
         sa.PrimaryKeyConstraint("form_key", name=op.f("pk_forms")),
     )
     op.create_index("ux_forms_form_version", "forms", ["form_id", "version"], unique=True)

@@ -263,6 +263,9 @@ class UserTaskAssigned(Event):
 
     user_task_key: int
     action: str
+    """``assign``, ``claim``, ``unclaim``, ``delegate`` or ``resolve``."""
+    element_id: str | None = None
+    """The user task's element (for the history)."""
     assignee: str | None = None
     owner: str | None = None
     delegation_state: str | None = None

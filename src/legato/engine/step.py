@@ -307,6 +307,7 @@ def _assign_user_task(p: Processing, command: cmd.AssignUserTask) -> None:
             at=p.ctx.now,
             user_task_key=key,
             action=action,
+            element_id=instance.element_id,
             assignee=after.assignee,
             owner=after.owner,
             delegation_state=after.delegation_state,

@@ -196,6 +196,9 @@ def test_claim_conflicts_and_unclaim() -> None:
     assert task.assignee == "bob"
     actions = [e["action"] for e in events_of(engine, "UserTaskAssigned")]
     assert actions == ["claim", "unclaim", "claim"]
+    [instance] = engine.instances()
+    entries = [e for e in engine.history(instance.key) if e.event_type == "UserTaskAssigned"]
+    assert {e.element_id for e in entries} == {"t"}
 
 
 def test_delegate_and_resolve() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from bpmn_helpers import chain, process, service
 
 ORDER = process(
@@ -50,3 +52,31 @@ BROKEN = process(
     process_id="broken",
 )
 """A process whose flow points at an element that does not exist."""
+
+APPROVE_FORM = json.dumps(
+    {
+        "id": "approve-form",
+        "type": "default",
+        "components": [
+            {
+                "type": "number",
+                "key": "amount",
+                "label": "Amount",
+                "validate": {"required": True, "min": 1},
+            },
+            {"type": "checkbox", "key": "approved"},
+        ],
+    }
+)
+"""A Camunda form: ``amount`` is required and at least 1."""
+
+FORM_APPROVAL = process(
+    '<bpmn:startEvent id="s"/>'
+    '<bpmn:userTask id="approve" name="Approve with form"><bpmn:extensionElements>'
+    '<zeebe:userTask/><zeebe:formDefinition formId="approve-form"/>'
+    '<zeebe:assignmentDefinition candidateGroups="sales"/>'
+    "</bpmn:extensionElements></bpmn:userTask>"
+    '<bpmn:endEvent id="e"/>' + chain("s", "approve", "e"),
+    process_id="form_approval",
+)
+"""form_approval: a user task for ``sales`` with the linked form ``approve-form``."""

@@ -20,6 +20,7 @@ from legato.api import c7, native, oauth, v2
 from legato.api.problems import ApiError
 from legato.errors import ConflictError as StoreConflictError
 from legato.errors import (
+    FormValidationError,
     InvalidCommandError,
     NotFoundError,
     StoreUnavailableError,
@@ -228,6 +229,11 @@ def problem(
     )
 
 
+def problem_with(request: Request, body: dict[str, Any]) -> JSONResponse:
+    """A problem detail with extra members (``body`` has ``status`` and the others)."""
+    return JSONResponse(body, status_code=body["status"], media_type="application/problem+json")
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -238,6 +244,20 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     async def invalid(request: Request, exc: Exception) -> Response:
         return _render(request, 409, "INVALID_STATE", str(exc))
+
+    async def form_refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, FormValidationError)
+        if request.url.path.startswith(C7_PREFIX):
+            return _render(request, 400, "INVALID_ARGUMENT", str(exc))
+        body = {
+            "type": "about:blank",
+            "title": "INVALID_ARGUMENT",
+            "status": 400,
+            "detail": str(exc),
+            "instance": request.url.path,
+            "errors": [{"field": e.field, "message": e.message} for e in exc.errors],
+        }
+        return problem_with(request, body)
 
     async def busy(request: Request, exc: Exception) -> Response:
         return _render(request, 503, "RESOURCE_EXHAUSTED", str(exc))
@@ -259,6 +279,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(NotFoundError, not_found)
     app.add_exception_handler(InvalidCommandError, invalid)
+    app.add_exception_handler(FormValidationError, form_refused)
     app.add_exception_handler(StoreConflictError, busy)
     app.add_exception_handler(StoreUnavailableError, busy)
     app.add_exception_handler(TooManyRequestsError, busy)

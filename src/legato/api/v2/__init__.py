@@ -6,10 +6,18 @@ specification they follow (with the required members of the Python SDK's models,
 
 from fastapi import APIRouter
 
-from legato.api.v2 import deployments, jobs, messages, operate, process_instances, system
+from legato.api.v2 import (
+    deployments,
+    jobs,
+    messages,
+    operate,
+    process_instances,
+    system,
+    user_tasks,
+)
 
 router = APIRouter()
 """Every route of this surface; :func:`legato.api.app.create_app` mounts it."""
 
-for _module in (deployments, process_instances, jobs, messages, operate, system):
+for _module in (deployments, process_instances, jobs, messages, user_tasks, operate, system):
     router.include_router(_module.router)

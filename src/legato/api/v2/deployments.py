@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 
@@ -174,7 +174,6 @@ def _metadata(deployment: Deployment, resource: str) -> list[DeploymentMetadata]
             )
             for d in deployment.decisions
         ]
-    forms: Any = getattr(deployment, "forms", ())
     found += [
         DeploymentMetadata(
             form=FormDeployed(
@@ -184,7 +183,7 @@ def _metadata(deployment: Deployment, resource: str) -> list[DeploymentMetadata]
                 formKey=str(f.form_key),
             )
         )
-        for f in forms
+        for f in deployment.forms
     ]
     return found
 

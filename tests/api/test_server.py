@@ -17,7 +17,9 @@ from api_models import ORDER, PAYMENT
 
 from conftest import WAIT, Api, Server, start_server, wait_until
 from legato import Engine
+from legato.api.lifecycle import begin_stop
 from legato.api.server import ServerConfig, load_config
+from legato.security.accounts import Accounts
 from legato.testing.server import LEGATO, free_port
 
 SLOW_HANDLERS = Path(__file__).resolve().parent.parent / "cli" / "handlers" / "slow.py"
@@ -320,3 +322,51 @@ def test_the_server_speaks_https_with_a_certificate(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(WAIT) == 0, log.read_text()
+
+
+def test_ready_turns_503_when_a_stop_begins(api: Api) -> None:
+    assert api.client.get("/ready").status_code == 200
+    begin_stop(api.client.app)  # type: ignore[arg-type]
+    answer = api.client.get("/ready")
+    assert answer.status_code == 503
+    assert answer.json() == {"status": "DOWN"}
+    # Activations answer at once (empty) instead of waiting.
+    waiting = api.client.post(
+        "/v2/jobs/activation",
+        json={"type": "charge", "timeout": 1000, "maxJobsToActivate": 1, "requestTimeout": 600_000},
+        **api.as_("worker"),
+    )
+    assert waiting.json() == {"jobs": []}
+
+
+def test_the_first_start_prints_a_generated_admin_password_once(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'fresh.db'}"
+    env = {k: v for k, v in os.environ.items() if k != "LEGATO_ADMIN_PASSWORD"}
+    outputs = []
+    for run in range(2):
+        port = free_port()
+        log = tmp_path / f"run-{run}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [*LEGATO, "serve", "--http", "--bind", f"127.0.0.1:{port}", "--db", db],
+                stdout=out,
+                stderr=out,
+                env=env,
+            )
+
+        def ready(process: subprocess.Popen[bytes] = process, port: int = port) -> bool:
+            assert process.poll() is None
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(ready, "the server")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(WAIT) == 0
+        outputs.append(log.read_text())
+    [line] = [line for line in outputs[0].splitlines() if "password:" in line]
+    password = line.rsplit(": ", 1)[1].strip()
+    assert "password" not in outputs[1]
+    with Engine(db) as engine:
+        assert Accounts(engine.store).authenticate_basic("admin", password) is not None

@@ -86,8 +86,15 @@ def start(client: CamundaClient, process_id: str, **variables: Any) -> int:
 Handler = Callable[[ConnectedJobContext], Coroutine[Any, Any, dict[str, Any] | None]]
 
 
-def work(conf: dict[str, str], job_type: str, handler: Handler, until: Callable[[], bool]) -> None:
-    """Run an SDK job worker with ``handler`` until ``until()`` holds."""
+def work(
+    conf: dict[str, str],
+    job_type: str,
+    handler: Handler,
+    until: Callable[[], bool],
+    meanwhile: Callable[[], object] | None = None,
+) -> None:
+    """Run an SDK job worker with ``handler`` until ``until()`` holds (calling ``meanwhile``
+    on a thread once the worker runs)."""
 
     async def main() -> None:
         async with CamundaAsyncClient(configuration=conf) as client:  # type: ignore[arg-type]
@@ -98,6 +105,8 @@ def work(conf: dict[str, str], job_type: str, handler: Handler, until: Callable[
             )
             loop = asyncio.get_running_loop()
             deadline = loop.time() + WAIT
+            if meanwhile is not None:
+                await asyncio.to_thread(meanwhile)
             try:
                 while not await asyncio.to_thread(until):
                     if loop.time() > deadline:
@@ -139,6 +148,37 @@ def test_a_worker_completes_the_job_of_a_started_instance(
     assert engine.instance(by_id).variables["charged"] is True
     assert engine.instance(by_id).version == 1
     assert not engine.jobs()
+
+
+def test_a_parked_worker_gets_the_job_of_an_instance_started_later(
+    server: Server, engine: Engine, tmp_path: Path
+) -> None:
+    conf = basic(server)
+    keys: list[int] = []
+    with CamundaClient(configuration=conf) as client:  # type: ignore[arg-type]
+        deploy(client, tmp_path, "order.bpmn", ORDER)
+
+        def start_later() -> None:
+            # The worker's first activation finds nothing and waits (the server's default
+            # long poll): this instance's job must reach it.
+            with server.http() as http:
+                wait_until(
+                    lambda: http.get("/legato/v1/server").json()["parkedLongPolls"] > 0,
+                    "the worker's long poll",
+                )
+            keys.append(start(client, "order", amount=1))
+
+        async def charge(job: ConnectedJobContext) -> dict[str, Any]:
+            return {"charged": True}
+
+        work(
+            conf,
+            "charge",
+            charge,
+            lambda: bool(keys) and status(engine, keys[0]) == "completed",
+            meanwhile=start_later,
+        )
+    assert engine.instance(keys[0]).variables["charged"] is True
 
 
 def test_a_failed_job_with_retries_left_comes_back_and_one_without_is_an_incident(

@@ -217,9 +217,12 @@ def paginate(
     items: Sequence[T],
     request: SearchRequest,
     sort_keys: Mapping[str, Sortable[T]],
+    *,
+    capped: bool = False,
 ) -> tuple[list[T], PageInfo]:
     """Sort ``items`` as the request asks (by the fields ``sort_keys`` knows) and cut its
-    page out of them.
+    page out of them. ``capped`` says the items were cut at a search limit: then
+    ``hasMoreTotalItems`` tells the caller that ``totalItems`` is a lower bound.
 
     Raises:
         BadRequest: a sort field this search does not know.
@@ -240,6 +243,7 @@ def paginate(
     chosen = ordered[start : start + page.limit]
     info = PageInfo(
         totalItems=len(ordered),
+        hasMoreTotalItems=capped,
         startCursor=_cursor(start) if chosen else None,
         endCursor=_cursor(start + len(chosen)) if chosen else None,
     )

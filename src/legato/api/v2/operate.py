@@ -35,8 +35,10 @@ from legato.store.records import DefinitionRecord, IncidentRecord, InstanceRecor
 
 router = APIRouter()
 
-SEARCH_LIMIT = 10_000
-"""The most instances a search without an instance key looks at (newest first)."""
+SCAN_LIMIT = 200
+"""The most instances a variable or element instance search without a ``processInstanceKey``
+filter reads (the newest; each costs a read of its state or history). The page then says
+``hasMoreTotalItems`` when there were more."""
 
 _ERROR_TYPES = {
     "job_failed": "JOB_NO_RETRIES",
@@ -61,15 +63,17 @@ def _instance_key(wanted: FilterValue | None) -> int | None:
     return None
 
 
-def _instances(engine: Engine, wanted: FilterValue | None) -> list[InstanceRecord]:
-    """The instances a search is about: the one its filter names, else the newest."""
+def _instances(engine: Engine, wanted: FilterValue | None) -> tuple[list[InstanceRecord], bool]:
+    """The instances a search is about: the one its filter names, else the newest
+    :data:`SCAN_LIMIT`; and whether there were more."""
     key = _instance_key(wanted)
     with engine.store.transaction() as tx:
         if key is not None:
             one = tx.get_instance(key)
-            return [one] if one is not None else []
-        listed = tx.list_instances(limit=SEARCH_LIMIT)
-        return tx.get_instances([r.instance_key for r in listed])
+            return ([one] if one is not None else []), False
+        listed = tx.list_instances(limit=SCAN_LIMIT + 1)
+        chosen = tx.get_instances([r.instance_key for r in listed[:SCAN_LIMIT]])
+        return chosen, len(listed) > SCAN_LIMIT
 
 
 # -- incidents --------------------------------------------------------------------------------
@@ -275,7 +279,7 @@ def variables_of(engine: Engine, records: list[InstanceRecord]) -> list[Variable
 
 
 def search_variables_in(
-    variables: list[VariableResult], body: VariableSearch
+    variables: list[VariableResult], body: VariableSearch, *, capped: bool = False
 ) -> SearchResult[VariableResult]:
     """A page of ``variables`` as the search asks."""
     wanted = body.filter
@@ -297,7 +301,8 @@ def search_variables_in(
     items, page = paginate(
         chosen,
         body,
-        {
+        capped=capped,
+        sort_keys={
             "name": lambda v: v.name,
             "value": lambda v: v.value,
             "variableKey": lambda v: int(v.variableKey),
@@ -316,9 +321,10 @@ def search_variables_in(
     tags=["variables"],
 )
 def search_variables(body: VariableSearch, engine: EngineDep) -> SearchResult[VariableResult]:
-    """Variables of instances as they are now, values as JSON text."""
-    records = _instances(engine, body.filter.processInstanceKey)
-    return search_variables_in(variables_of(engine, records), body)
+    """Variables of instances as they are now, values as JSON text (without a
+    ``processInstanceKey`` filter, of the newest :data:`SCAN_LIMIT` instances)."""
+    records, capped = _instances(engine, body.filter.processInstanceKey)
+    return search_variables_in(variables_of(engine, records), body, capped=capped)
 
 
 # -- element instances ------------------------------------------------------------------------
@@ -415,9 +421,10 @@ def _elements(engine: Engine, record: InstanceRecord) -> list[ElementInstanceRes
 def search_element_instances(
     body: ElementInstanceSearch, engine: EngineDep
 ) -> SearchResult[ElementInstanceResult]:
-    """The element instances of instances (read from their history)."""
+    """The element instances of instances, read from their history (without a
+    ``processInstanceKey`` filter, of the newest :data:`SCAN_LIMIT` instances)."""
     wanted = body.filter
-    records = _instances(engine, wanted.processInstanceKey)
+    records, capped = _instances(engine, wanted.processInstanceKey)
     elements = [e for r in records for e in _elements(engine, r)]
     chosen = [
         e
@@ -440,7 +447,8 @@ def search_element_instances(
     items, page = paginate(
         chosen,
         body,
-        {
+        capped=capped,
+        sort_keys={
             "elementInstanceKey": lambda e: int(e.elementInstanceKey),
             "processInstanceKey": lambda e: int(e.processInstanceKey),
             "elementId": lambda e: e.elementId,

@@ -222,7 +222,8 @@ def search_process_instances(
     items, page = paginate(
         chosen,
         body,
-        {
+        capped=len(records) >= SEARCH_LIMIT,
+        sort_keys={
             "processInstanceKey": lambda r: int(r.processInstanceKey),
             "processDefinitionId": lambda r: r.processDefinitionId,
             "processDefinitionKey": lambda r: int(r.processDefinitionKey),

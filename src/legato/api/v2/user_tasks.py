@@ -231,7 +231,8 @@ def search_user_tasks(
     items, page = paginate(
         chosen,
         body,
-        {
+        capped=len(records) >= SEARCH_LIMIT,
+        sort_keys={
             "creationDate": lambda t: t.creationDate,
             "completionDate": lambda t: t.completionDate,
             "dueDate": lambda t: t.dueDate,

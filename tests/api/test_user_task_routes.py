@@ -3,6 +3,7 @@ completion checked against the task's form."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from api_helpers import assert_problem, deploy, start
@@ -128,6 +129,10 @@ def test_a_completion_that_breaks_the_form_names_the_fields(api: Api) -> None:
     instance = start(api, "form_approval")
     [task] = search(api, "ann", processInstanceKey=instance)
     assert task["formKey"] == answer.json()["deployments"][0]["form"]["formKey"]
+    form = api.client.get(f"/v2/user-tasks/{task['userTaskKey']}/form", **api.as_("ann"))
+    assert form.status_code == 200, form.text
+    assert form.json()["formId"] == "approve-form"
+    assert json.loads(form.json()["schema"]) == json.loads(APPROVE_FORM)
     refused = api.client.post(
         f"/v2/user-tasks/{task['userTaskKey']}/completion",
         json={"variables": {"amount": 0}},
@@ -146,6 +151,7 @@ def test_a_completion_that_breaks_the_form_names_the_fields(api: Api) -> None:
 
 def test_a_task_sees_the_variables_of_its_scopes(api: Api) -> None:
     _, key = open_task(api)
+    assert api.client.get(f"/v2/user-tasks/{key}/form", **api.as_("ann")).status_code == 204
     found = api.client.post(
         f"/v2/user-tasks/{key}/variables/search", json={}, **api.as_("ann")
     ).json()

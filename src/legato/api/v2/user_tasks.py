@@ -9,6 +9,7 @@ else holds. A task they may not see answers 404, as an unknown one does.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
@@ -263,6 +264,38 @@ def get_user_task(
 ) -> UserTaskResult:
     """One user task."""
     return _result(_task(engine, principal, parse_key(userTaskKey, "userTaskKey")))
+
+
+class FormResult(Out):
+    formKey: KeyText
+    formId: str
+    version: int
+    schema_: str = Field(alias="schema", serialization_alias="schema")
+    """The form-js document as JSON text."""
+    tenantId: str = DEFAULT_TENANT
+
+
+@router.get(
+    "/user-tasks/{userTaskKey}/form",
+    response_model=FormResult,
+    responses={204: {"description": "The task has no Camunda form"}},
+)
+def get_user_task_form(
+    userTaskKey: TaskKeyPath, engine: EngineDep, principal: PrincipalDep
+) -> Response | FormResult:
+    """The task's form (the linked form at the version bound when the task was created, or
+    the one embedded in the process); 204 when it has none."""
+    key = parse_key(userTaskKey, "userTaskKey")
+    _task(engine, principal, key)
+    form = engine.user_task_form(key)
+    if form is None:
+        return Response(status_code=204)
+    return FormResult(
+        formKey=str(form.form_key),
+        formId=form.form_id,
+        version=form.version,
+        schema=json.dumps(form.schema, ensure_ascii=False),
+    )
 
 
 @router.post("/user-tasks/{userTaskKey}/assignment", status_code=204, response_class=Response)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from api_helpers import activate, assert_problem, deploy, start
-from api_models import BROKEN, ORDER, PAYMENT, RISKY_ORDER
+from api_models import BROKEN, CREDIT_DMN, ORDER, PAYMENT, RISKY_ORDER
 
 from conftest import Api
 
@@ -86,6 +86,34 @@ def test_a_deployment_answers_its_definitions_and_is_idempotent(api: Api) -> Non
     assert again["deployments"] == first["deployments"]
     changed = deploy(api, "order.bpmn", ORDER.replace('id="e"', 'id="end"').replace('"e"', '"end"'))
     assert changed["deployments"][0]["processDefinition"]["processDefinitionVersion"] == 2
+
+
+def test_decisions_deploy_beside_processes(api: Api) -> None:
+    answer = api.client.post(
+        "/v2/deployments",
+        files=[
+            ("resources", ("order.bpmn", ORDER.encode())),
+            ("resources", ("credit.dmn", CREDIT_DMN.encode())),
+        ],
+        data={"tenantId": "<default>"},
+        **api.as_("dev"),
+    )
+    assert answer.status_code == 200, answer.text
+    deployments = answer.json()["deployments"]
+    assert [next(iter(d)) for d in deployments] == [
+        "processDefinition",
+        "decisionRequirements",
+        "decisionDefinition",
+    ]
+    decision = deployments[2]["decisionDefinition"]
+    assert decision["decisionDefinitionId"] == "approval"
+    assert decision["version"] == 1
+    assert decision["name"] == "Approval"
+    assert set(decision) == {
+        "decisionDefinitionId", "version", "name", "tenantId", "decisionRequirementsId",
+        "decisionDefinitionKey", "decisionRequirementsKey",
+    }  # fmt: skip
+    assert api.engine.evaluate_decision("approval", {"score": 800}).value == "approve"
 
 
 def test_a_broken_model_is_refused_naming_file_and_element(api: Api) -> None:

@@ -166,7 +166,10 @@ def _metadata(deployment: Deployment, resource: str) -> list[DeploymentMetadata]
                 decisionDefinition=DecisionDefinitionDeployed(
                     decisionDefinitionId=d.decision_id,
                     version=d.version,
-                    name=d.decision_id,
+                    name=next(
+                        (x.name for x in d.model.decisions if x.element_id == d.decision_id),
+                        d.decision_id,
+                    ),
                     decisionRequirementsId=requirements_id,
                     decisionDefinitionKey=str(d.definition_key),
                     decisionRequirementsKey=str(first.definition_key),

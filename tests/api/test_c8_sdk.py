@@ -298,3 +298,43 @@ def test_user_tasks_are_searched_assigned_and_completed(
     assert engine.instance(key).variables["approved"] is True
     [record] = engine.user_tasks(state="completed", instance_key=key)
     assert record.assignee == "ann"
+
+
+def test_a_worker_key_gets_a_token_and_works_only_on_its_job_types(
+    server: Server, engine: Engine, tmp_path: Path
+) -> None:
+    from camunda_orchestration_sdk.errors import ApiError
+    from camunda_orchestration_sdk.models import JobActivationRequest
+
+    with server.http() as http:
+        made = http.post(
+            "/legato/v1/api-keys",
+            json={"name": "charger", "roles": ["worker"], "jobTypes": ["charge"]},
+        )
+        assert made.status_code == 201, made.text
+        key = made.json()
+    conf = {
+        **oauth(server),
+        "CAMUNDA_CLIENT_ID": key["keyId"],
+        "CAMUNDA_CLIENT_SECRET": key["secret"],
+    }
+    with CamundaClient(configuration=basic(server)) as admin:  # type: ignore[arg-type]
+        deploy(admin, tmp_path, "order.bpmn", ORDER)
+        instance = start(admin, "order")
+
+    async def charge(job: ConnectedJobContext) -> dict[str, Any]:
+        return {"charged": True}
+
+    work(conf, "charge", charge, lambda: status(engine, instance) == "completed")
+
+    refusal = JobActivationRequest(
+        type_="ship", timeout=1000, max_jobs_to_activate=1, request_timeout=-1
+    )
+    with (
+        CamundaClient(configuration=conf) as worker,  # type: ignore[arg-type]
+        pytest.raises(ApiError) as refused,
+    ):
+        worker.activate_jobs(data=refusal)
+    assert refused.value.status_code == 403
+    history = engine.history(instance)
+    assert any(e.event_type == "JobCompleted" for e in history)

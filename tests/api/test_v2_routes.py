@@ -4,6 +4,8 @@ bad member of a body, 409 for a command that does not fit the state)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from api_helpers import activate, assert_problem, deploy, start
 from api_models import BROKEN, CREDIT_DMN, ORDER, PAYMENT, RISKY_ORDER
@@ -547,3 +549,26 @@ def test_a_command_that_does_not_fit_the_state_is_a_conflict(api: Api) -> None:
     )
     again = api.client.post(f"/v2/process-instances/{key}/cancellation", **api.as_("op"))
     assert_problem(again, 409)
+
+
+def test_variables_that_cannot_be_stored_are_a_bad_request(api: Api) -> None:
+    deploy(api, "order.bpmn", ORDER)
+    nested: dict[str, Any] = {}
+    deepest = nested
+    for _ in range(150):
+        deepest["x"] = {}
+        deepest = deepest["x"]
+    answer = api.client.post(
+        "/v2/process-instances",
+        json={"processDefinitionId": "order", "variables": {"deep": nested}},
+        **api.as_("admin"),
+    )
+    assert_problem(answer, 400, "variables", "deep")
+    not_a_number = api.client.post(
+        "/v2/messages/publication",
+        content=b'{"name": "m", "variables": {"n": NaN}}',
+        headers={"Content-Type": "application/json"},
+        **api.as_("admin"),
+    )
+    assert_problem(not_a_number, 400, "variables")
+    assert api.engine.instances() == []

@@ -18,10 +18,20 @@ from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
 
 from legato.api.deps import principal_of
 from legato.api.problems import BadRequest, Forbidden
+from legato.engine.values import checked_variables
+from legato.errors import InvalidCommandError
 from legato.security import Principal
 
 DEFAULT_TENANT = "<default>"
@@ -59,6 +69,21 @@ Key = Annotated[
     WithJsonSchema({"type": "string", "pattern": "^-?[0-9]+$", "maxLength": 25}),
 ]
 """A key in a request body: a decimal string (a JSON number is accepted too)."""
+
+
+def _storable(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    try:
+        checked_variables(value)
+    except InvalidCommandError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+Variables = Annotated[dict[str, Any] | None, AfterValidator(_storable)]
+"""Variables in a request body: a JSON object whose values Legato can store as they are
+(a value it cannot, such as NaN or nesting deeper than 100, is a 400 naming it)."""
 
 KeyText = Annotated[str, Field(pattern="^-?[0-9]+$", examples=["2251799813685249"])]
 """A key in a response body."""

@@ -23,6 +23,7 @@ from legato.api.v2.common import (
     Out,
     Strict,
     Tenant,
+    Variables,
     echo_tenant,
     epoch_ms,
     parse_key,
@@ -88,7 +89,7 @@ class JobActivationResult(Out):
 
 
 class JobCompletionRequest(Strict):
-    variables: dict[str, Any] | None = None
+    variables: Variables = None
     result: dict[str, Any] | None = None
 
 
@@ -98,13 +99,13 @@ class JobFailRequest(Strict):
     errorMessage: str | None = None
     retryBackOff: int = Field(default=0, ge=0)
     """How long to wait before the job may be activated again, in ms."""
-    variables: dict[str, Any] | None = None
+    variables: Variables = None
 
 
 class JobErrorRequest(Strict):
     errorCode: str = Field(min_length=1)
     errorMessage: str | None = None
-    variables: dict[str, Any] | None = None
+    variables: Variables = None
 
 
 class JobChangeset(Strict):

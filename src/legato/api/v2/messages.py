@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import Field
 
 from legato.api.deps import EngineDep, require
 from legato.api.problems import NotFound
-from legato.api.v2.common import DEFAULT_TENANT, KeyText, Out, Strict, Tenant, echo_tenant
+from legato.api.v2.common import (
+    DEFAULT_TENANT,
+    KeyText,
+    Out,
+    Strict,
+    Tenant,
+    Variables,
+    echo_tenant,
+)
 from legato.security import MESSAGES_PUBLISH
 
 router = APIRouter(tags=["messages and signals"])
@@ -26,7 +33,7 @@ class MessagePublicationRequest(Strict):
     """How long a message nobody waits for is kept, in ms (0: delivered now or dropped)."""
     messageId: str | None = None
     """Publishing a message with the same id again while it is kept does nothing."""
-    variables: dict[str, Any] | None = None
+    variables: Variables = None
     tenantId: Tenant | None = None
 
 
@@ -38,7 +45,7 @@ class MessagePublicationResult(Out):
 class MessageCorrelationRequest(Strict):
     name: str = Field(min_length=1)
     correlationKey: str | None = ""
-    variables: dict[str, Any] | None = None
+    variables: Variables = None
     tenantId: Tenant | None = None
 
 
@@ -50,7 +57,7 @@ class MessageCorrelationResult(Out):
 
 class SignalBroadcastRequest(Strict):
     signalName: str = Field(min_length=1)
-    variables: dict[str, Any] | None = None
+    variables: Variables = None
     tenantId: Tenant | None = None
 
 

@@ -19,6 +19,7 @@ from legato.api.v2.common import (
     SearchResult,
     Strict,
     Tenant,
+    Variables,
     all_match,
     echo_tenant,
     exact,
@@ -46,7 +47,7 @@ class CreateProcessInstance(Strict):
     processDefinitionVersion: int = -1
     """-1 for the latest version."""
     processDefinitionKey: Key | None = None
-    variables: dict[str, Any] | None = None
+    variables: Variables = None
     tenantId: Tenant | None = None
     operationReference: Key | str | None = None
     """Makes the request idempotent: a repeated request answers the instance the first

@@ -10,7 +10,7 @@ else holds. A task they may not see answers 404, as an unknown one does.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 from pydantic import Field
@@ -25,6 +25,7 @@ from legato.api.v2.common import (
     SearchRequest,
     SearchResult,
     Strict,
+    Variables,
     all_match,
     exact,
     iso,
@@ -117,7 +118,7 @@ class UserTaskAssignment(Strict):
 
 
 class UserTaskCompletion(Strict):
-    variables: dict[str, Any] | None = None
+    variables: Variables = None
     action: str | None = None
 
 

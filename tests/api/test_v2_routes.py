@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from api_helpers import activate, assert_problem, deploy, start
 from api_models import BROKEN, CREDIT_DMN, ORDER, PAYMENT, RISKY_ORDER
+from fastapi.testclient import TestClient
 
 from conftest import Api
 
@@ -572,3 +573,13 @@ def test_variables_that_cannot_be_stored_are_a_bad_request(api: Api) -> None:
     )
     assert_problem(not_a_number, 400, "variables")
     assert api.engine.instances() == []
+
+
+def test_an_unexpected_error_is_a_problem_detail(api: Api, monkeypatch: Any) -> None:
+    def broken() -> None:
+        raise RuntimeError("the disk is on fire")
+
+    monkeypatch.setattr(api.engine, "nodes", broken)
+    client = TestClient(api.client.app, raise_server_exceptions=False)
+    body = assert_problem(client.get("/v2/topology", auth=("op", "op")), 500, "RuntimeError")
+    assert "fire" not in body["detail"]

@@ -275,6 +275,11 @@ def _add_error_handlers(app: FastAPI) -> None:
             answer.headers["Allow"] = ", ".join(_allowed_methods(request))
         return answer
 
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # Starlette raises it again after this answer, so the server logs the traceback.
+        return _render(request, 500, "INTERNAL_ERROR", f"an unexpected error: {type(exc).__name__}")
+
+    app.add_exception_handler(Exception, unexpected)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(NotFoundError, not_found)

@@ -181,6 +181,30 @@ def test_a_parked_worker_gets_the_job_of_an_instance_started_later(
     assert engine.instance(keys[0]).variables["charged"] is True
 
 
+def test_an_instance_is_created_awaiting_its_completion(
+    server: Server, engine: Engine, tmp_path: Path
+) -> None:
+    with CamundaClient(configuration=basic(server)) as client:  # type: ignore[arg-type]
+        deploy(client, tmp_path, "payment.bpmn", PAYMENT)
+        client.publish_message(
+            data=MessagePublicationRequest.from_dict(
+                {"name": "paid", "correlationKey": "o-1", "timeToLive": 60_000}
+            )
+        )
+        result = client.create_process_instance(
+            data=ProcessCreationById.from_dict(
+                {
+                    "processDefinitionId": "payment",
+                    "variables": {"orderId": "o-1"},
+                    "awaitCompletion": True,
+                    "fetchVariables": ["orderId"],
+                }
+            )
+        )
+    assert result.variables.to_dict() == {"orderId": "o-1"}
+    assert status(engine, int(result.process_instance_key)) == "completed"
+
+
 def test_a_failed_job_with_retries_left_comes_back_and_one_without_is_an_incident(
     server: Server, engine: Engine, tmp_path: Path
 ) -> None:

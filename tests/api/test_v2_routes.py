@@ -4,6 +4,7 @@ bad member of a body, 409 for a command that does not fit the state)."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from api_helpers import activate, assert_problem, deploy, start
 from api_models import BROKEN, CREDIT_DMN, ORDER, PAYMENT, RISKY_ORDER
 from fastapi.testclient import TestClient
 
-from conftest import Api
+from conftest import Api, wait_until
 
 # -- authentication and permissions -----------------------------------------------------------
 
@@ -210,12 +211,53 @@ def test_creating_an_instance_names_the_bad_member(api: Api) -> None:
         "/v2/process-instances", json={"processDefinitionId": "nope"}, **api.as_("admin")
     )
     assert_problem(unknown, 404, "nope")
-    waiting = api.client.post(
+    elsewhere = api.client.post(
         "/v2/process-instances",
-        json={"processDefinitionId": "order", "awaitCompletion": True},
+        json={"processDefinitionId": "order", "startInstructions": [{"elementId": "charge"}]},
         **api.as_("admin"),
     )
-    assert_problem(waiting, 400, "awaitCompletion")
+    assert_problem(elsewhere, 400, "startInstructions")
+
+
+def test_awaiting_completion_answers_the_variables_or_runs_out(api: Api) -> None:
+    deploy(api, "order.bpmn", ORDER)
+    # Nobody works on the order's job: the wait runs out.
+    waiting = api.client.post(
+        "/v2/process-instances",
+        json={"processDefinitionId": "order", "awaitCompletion": True, "requestTimeout": 50},
+        **api.as_("admin"),
+    )
+    assert_problem(waiting, 504, "did not complete")
+    [instance] = api.engine.instances()
+    assert instance.status == "active"
+
+    def work() -> None:
+        wait_until(lambda: len(api.engine.instances()) == 2, "the second instance")
+        for job in activate(api):  # the first instance's job too
+            api.client.post(
+                f"/v2/jobs/{job['jobKey']}/completion",
+                json={"variables": {"charged": True}},
+                **api.as_("worker"),
+            )
+
+    # A worker completes the job while the request waits.
+    worker = threading.Thread(target=work)
+    worker.start()
+    done = api.client.post(
+        "/v2/process-instances",
+        json={
+            "processDefinitionId": "order",
+            "variables": {"amount": 3},
+            "awaitCompletion": True,
+            "requestTimeout": 120_000,
+        },
+        **api.as_("admin"),
+    )
+    worker.join()
+    assert done.status_code == 200, done.text
+    assert done.json()["variables"] == {"amount": 3, "charged": True}
+    key = int(done.json()["processInstanceKey"])
+    assert api.engine.instance(key).status == "completed"
 
 
 def test_instances_are_searched_by_state_and_key_and_cancelled(api: Api) -> None:

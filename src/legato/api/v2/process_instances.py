@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import Field
+from starlette.concurrency import run_in_threadpool
 
 from legato.api.deps import EngineDep, require
-from legato.api.problems import BadRequest, NotFound
+from legato.api.problems import ApiError, BadRequest, Conflict, NotFound, Unavailable
 from legato.api.v2.common import (
     DEFAULT_TENANT,
     FilterValue,
@@ -30,6 +33,7 @@ from legato.api.v2.common import (
     plain,
 )
 from legato.runtime.engine import Engine
+from legato.runtime.types import InstanceInfo
 from legato.security import INSTANCES_MODIFY, INSTANCES_READ, INSTANCES_START
 from legato.store.records import DefinitionRecord, InstanceRecord
 
@@ -55,8 +59,10 @@ class CreateProcessInstance(Strict):
     businessId: str | None = None
     """The business key of the instance."""
     awaitCompletion: bool = False
+    """Answer once the instance completed (with its variables), not at its first wait."""
     fetchVariables: list[str] | None = None
     requestTimeout: int | None = None
+    """With ``awaitCompletion``: how long to wait, in ms (0 or absent: 15 s)."""
     tags: list[str] | None = None
     startInstructions: list[dict[str, Any]] | None = None
 
@@ -121,36 +127,77 @@ class CancelProcessInstance(Strict):
     response_model=CreateProcessInstanceResult,
     dependencies=[Depends(require(INSTANCES_START))],
 )
-def create_process_instance(
-    body: CreateProcessInstance, engine: EngineDep
+async def create_process_instance(
+    body: CreateProcessInstance, request: Request
 ) -> CreateProcessInstanceResult:
     """Start an instance of a process; it runs to its first wait states before the answer.
-    With ``operationReference`` a repeated request answers the first one's instance."""
+    With ``operationReference`` a repeated request answers the first one's instance. With
+    ``awaitCompletion`` the answer waits (holding no thread) until the instance completes,
+    up to ``requestTimeout`` ms (15 s when 0 or absent; 504 when it runs out), and carries
+    its root variables (those of ``fetchVariables`` when given)."""
     tenant = echo_tenant(body.tenantId)
-    if body.awaitCompletion:
-        raise BadRequest("awaitCompletion: waiting for the instance to complete is not supported")
     if body.startInstructions:
         raise BadRequest("startInstructions: starting at other elements is not supported")
-    definition = _definition(engine, body)
+    engine: Engine = request.app.state.engine
+    definition = await run_in_threadpool(_definition, engine, body)
     request_id = None if body.operationReference is None else str(body.operationReference)
-    info = engine.start(
-        definition.process_id,
-        body.variables or {},
-        business_key=body.businessId,
-        request_id=request_id,
-        version=definition.version,
+    info = await run_in_threadpool(
+        partial(
+            engine.start,
+            definition.process_id,
+            body.variables or {},
+            business_key=body.businessId,
+            request_id=request_id,
+            version=definition.version,
+        )
     )
     fetched = body.fetchVariables
+    variables: dict[str, Any] = {}
+    if body.awaitCompletion:
+        info = await _completed(request, engine, info, body.requestTimeout)
+        variables = info.variables if not fetched else {k: info.variables.get(k) for k in fetched}
+    elif fetched:
+        variables = {k: info.variables.get(k) for k in fetched}
     return CreateProcessInstanceResult(
         processDefinitionId=info.process_id,
         processDefinitionVersion=info.version,
         processDefinitionKey=str(definition.definition_key),
         processInstanceKey=str(info.key),
         tenantId=tenant,
-        variables={} if not fetched else plain({k: info.variables.get(k) for k in fetched}),
+        variables=plain(variables),
         tags=body.tags or [],
         businessId=info.business_key,
     )
+
+
+AWAIT_TIMEOUT = 15.0
+"""Seconds ``awaitCompletion`` waits when the request does not say (Zeebe's default)."""
+_AWAIT_POLL = (0.02, 0.5)
+"""The first and the longest pause between two looks at an awaited instance."""
+
+
+async def _completed(
+    request: Request, engine: Engine, info: InstanceInfo, timeout_ms: int | None
+) -> InstanceInfo:
+    loop = asyncio.get_running_loop()
+    seconds = AWAIT_TIMEOUT if not timeout_ms or timeout_ms <= 0 else timeout_ms / 1000
+    deadline = loop.time() + seconds
+    pause, longest = _AWAIT_POLL
+    while info.status == "active":
+        if loop.time() >= deadline:
+            raise ApiError(
+                f"instance {info.key} did not complete within {seconds:g} s",
+                status=504,
+                title="DEADLINE_EXCEEDED",
+            )
+        if request.app.state.stopping:
+            raise Unavailable("the server is stopping")
+        await asyncio.sleep(min(pause, max(deadline - loop.time(), 0)))
+        pause = min(pause * 2, longest)
+        info = await run_in_threadpool(engine.instance, info.key)
+    if info.status != "completed":
+        raise Conflict(f"instance {info.key} was {info.status}, not completed")
+    return info
 
 
 def _definition(engine: Engine, body: CreateProcessInstance) -> DefinitionRecord:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Api
+from api_support import Api
 
 
 def deploy(api: Api, name: str, xml: str, who: str = "admin") -> Any:

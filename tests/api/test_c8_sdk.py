@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from api_models import APPROVAL, ORDER, PAYMENT, RISKY_ORDER
+from api_support import WAIT, Server, wait_until
 from camunda_orchestration_sdk import CamundaAsyncClient, CamundaClient
 from camunda_orchestration_sdk.errors import NotFoundError
 from camunda_orchestration_sdk.models import (
@@ -32,7 +33,6 @@ from camunda_orchestration_sdk.runtime.job_worker import (
 )
 from camunda_orchestration_sdk.semantic_types import ProcessDefinitionId
 
-from conftest import WAIT, Server, wait_until
 from legato import Engine
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,7 @@ import threading
 
 from api_helpers import assert_problem, deploy, start
 from api_models import ORDER
-
-from conftest import Api, wait_until
+from api_support import Api, wait_until
 
 
 def test_nodes_are_listed_while_an_engine_serves(api: Api) -> None:

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 from api_models import ORDER, PAYMENT
+from api_support import WAIT, Api, Server, start_server, wait_until
 
-from conftest import WAIT, Api, Server, start_server, wait_until
 from legato import Engine
 from legato.api.lifecycle import begin_stop
 from legato.api.server import ServerConfig, load_config

@@ -8,8 +8,7 @@ from typing import Any
 
 from api_helpers import assert_problem, deploy, start
 from api_models import APPROVAL, APPROVE_FORM, FORM_APPROVAL
-
-from conftest import Api
+from api_support import Api
 
 
 def search(api: Api, who: str, **filters: Any) -> list[dict[str, Any]]:

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from api_helpers import activate, assert_problem, deploy, start
 from api_models import BROKEN, CREDIT_DMN, ORDER, PAYMENT, RISKY_ORDER
+from api_support import Api, wait_until
 from fastapi.testclient import TestClient
-
-from conftest import Api, wait_until
 
 # -- authentication and permissions -----------------------------------------------------------
 

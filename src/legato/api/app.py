@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable
+import hashlib
+import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,8 +14,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from legato import __version__
 from legato.api import c7, native, oauth, v2
@@ -68,21 +72,74 @@ def create_app(
     _add_health(app)
     _add_error_handlers(app)
     _document_errors(app)
-    app.middleware("http")(_authenticate)
-    # Added last, so it runs first: an oversized body is refused before anything reads it.
-    app.middleware("http")(_limit_body)
+    app.add_middleware(_Gate)
     return app
 
 
-async def _limit_body(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    limit: int = request.app.state.max_upload_bytes
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
-        detail = f"the request body has {length} bytes, more than the limit of {limit}"
-        return _render(request, 413, "PAYLOAD_TOO_LARGE", detail)
-    return await call_next(request)
+RECENT_CREDENTIALS_TTL = 10.0
+"""Seconds a verified ``Authorization`` header is trusted without asking the authenticator
+again (a revoked key or changed password stops working within this, plus the
+authenticator's own cache time)."""
+_RECENT_CREDENTIALS_MAX = 4096
+
+
+class _Gate:
+    """What every request passes first: the body size limit (413), then authentication
+    (401), putting the caller's principal on ``request.state.principal``.
+
+    A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` runs each request through
+    task groups and memory streams, which cost more than the rest of a job completion.
+    Credentials verified in the last :data:`RECENT_CREDENTIALS_TTL` seconds are accepted
+    without a thread hop (a worker sends the same header on every call); others are verified
+    on a thread, as a password check (argon2id) takes tens of milliseconds by design.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._recent: dict[bytes, tuple[float, Principal]] = {}
+        self._generation = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api: FastAPI = scope["app"]
+        headers = Headers(scope=scope)
+        limit: int = api.state.max_upload_bytes
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            detail = f"the request body has {length} bytes, more than the limit of {limit}"
+            answer = _render(Request(scope), 413, "PAYLOAD_TOO_LARGE", detail)
+            await answer(scope, receive, send)
+            return
+        if scope["path"] not in OPEN_PATHS:
+            principal = await self._principal(api.state.authenticator, headers)
+            if principal is None:
+                await _unauthorized(Request(scope))(scope, receive, send)
+                return
+            scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+    async def _principal(self, authenticator: Authenticator, headers: Headers) -> Principal | None:
+        header = headers.get("authorization", "")
+        if not header:
+            return None
+        if authenticator.generation != self._generation:
+            self._recent.clear()  # an account changed here: verify everything again
+            self._generation = authenticator.generation
+        key = hashlib.sha256(header.encode()).digest()
+        now = time.monotonic()
+        recent = self._recent.get(key)
+        if recent is not None and recent[0] > now:
+            return recent[1]
+        principal = await run_in_threadpool(_principal, authenticator, header)
+        if principal is not None:
+            if len(self._recent) >= _RECENT_CREDENTIALS_MAX:
+                self._recent = {k: v for k, v in self._recent.items() if v[0] > now}
+                if len(self._recent) >= _RECENT_CREDENTIALS_MAX:
+                    self._recent.clear()
+            self._recent[key] = (now + RECENT_CREDENTIALS_TTL, principal)
+        return principal
 
 
 _PROBLEM_SCHEMA: dict[str, Any] = {
@@ -166,21 +223,7 @@ def _add_health(app: FastAPI) -> None:
         return JSONResponse({"status": "DOWN"}, status_code=503)
 
 
-async def _authenticate(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    if request.url.path in OPEN_PATHS:
-        return await call_next(request)
-    authenticator: Authenticator = request.app.state.authenticator
-    principal = await run_in_threadpool(_principal, authenticator, request)
-    if principal is None:
-        return _unauthorized(request)
-    request.state.principal = principal
-    return await call_next(request)
-
-
-def _principal(authenticator: Authenticator, request: Request) -> Principal | None:
-    header = request.headers.get("authorization", "")
+def _principal(authenticator: Authenticator, header: str) -> Principal | None:
     scheme, _, credentials = header.partition(" ")
     scheme = scheme.lower().rstrip(":")
     credentials = credentials.strip()

@@ -127,10 +127,18 @@ class Authenticator(Protocol):
     def issue_token(self, client_id: str, client_secret: str) -> tuple[str, int] | None:
         """OAuth2 client credentials: a signed JWT and its lifetime in seconds."""
 
+    @property
+    def generation(self) -> int:
+        """Changes whenever accounts changed here: credentials verified before may be wrong
+        now, and whoever remembers them must ask again."""
+
 
 class StaticAuthenticator:
     """Principals with fixed passwords held in memory: for tests and examples, never for a
     real server (the passwords are compared in plain text)."""
+
+    generation = 0
+    """Fixed: these accounts never change."""
 
     def __init__(self, users: dict[str, tuple[str, Principal]]) -> None:
         self._users = dict(users)

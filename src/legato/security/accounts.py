@@ -600,6 +600,10 @@ class Accounts:
         logger.info("created the user %r (role admin) in an empty database", ADMIN_USER)
         return chosen
 
+    generation = 0
+    """Incremented whenever the remembered credentials are dropped (an account changed
+    through this object): whoever remembers credentials on top must drop them too."""
+
     def forget_cached(self) -> None:
         """Drop every remembered credential and subject (the next request checks the store)."""
         self._forget()
@@ -619,6 +623,7 @@ class Accounts:
     def _forget(self) -> None:
         self._verified.clear()
         self._subjects.clear()
+        self.generation += 1
 
     def _fingerprint(self, kind: str, name: str, secret: str) -> bytes:
         # Lengths first, so that no two (name, secret) pairs give the same text.

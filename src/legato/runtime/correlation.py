@@ -101,6 +101,31 @@ def _message_delivery(
     return delivery
 
 
+def chosen_delivery(
+    chosen: Iterable[SubscriptionRecord], name: str, variables: Mapping[str, Any]
+) -> Delivery:
+    """The commands that deliver a message to exactly the ``chosen`` subscriptions (each
+    with its own correlation key): for callers that pick the receivers themselves, as
+    Camunda 7's correlation by business key and variables does."""
+    delivery = Delivery()
+    for sub in chosen:
+        if sub.instance_key is None:
+            delivery.commands.append(_start(sub.definition_key, sub.element_id, variables))
+            delivery.started += 1
+        else:
+            delivery.correlated.append(sub.instance_key)
+            delivery.commands.append(
+                cmd.CorrelateMessage(
+                    instance_key=sub.instance_key,
+                    subscription_key=sub.subscription_key,
+                    name=name,
+                    correlation_key=sub.correlation_key,
+                    variables=dict(variables),
+                )
+            )
+    return delivery
+
+
 def signal_delivery(
     tx: Transaction, name: str, variables: Mapping[str, Any], source_instance_key: int | None = None
 ) -> Delivery:

@@ -1,0 +1,64 @@
+"""What the Camunda 7 surface's tests share besides fixtures: the users, the models, waiting
+for a condition, and reading an exact ``application/json`` body."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from legato.security import Principal, StaticAuthenticator
+
+MODELS = Path(__file__).parent / "models"
+ENGINE_REST = "/engine-rest"
+
+ADMIN = ("demo", "demo")
+WORKER = ("worker", "w-secret")
+"""A worker key that may work on the topic ``charge`` only."""
+ANN = ("ann", "ann-secret")
+"""A person in the group ``sales``."""
+BOB = ("bob", "bob-secret")
+"""A person in no group."""
+AUDITOR = ("audit", "audit-secret")
+
+T = TypeVar("T")
+
+
+def authenticator() -> StaticAuthenticator:
+    """The users of these tests."""
+    return StaticAuthenticator(
+        {
+            ADMIN[0]: (ADMIN[1], Principal("demo", frozenset({"admin"}))),
+            WORKER[0]: (
+                WORKER[1],
+                Principal(
+                    "worker", frozenset({"worker"}), job_types=frozenset({"charge"}), kind="key"
+                ),
+            ),
+            ANN[0]: (ANN[1], Principal("ann", frozenset({"user"}), frozenset({"sales"}))),
+            BOB[0]: (BOB[1], Principal("bob", frozenset({"user"}))),
+            AUDITOR[0]: (AUDITOR[1], Principal("audit", frozenset({"auditor"}))),
+        }
+    )
+
+
+def wait_for(
+    condition: Callable[[], T | None], *, timeout: float = 60.0, what: str = "the condition"
+) -> T:
+    """Wait until ``condition`` gives something true and return it (generous deadline; the
+    tests never assert how long anything takes)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+def json_of(response: Any) -> Any:
+    """The JSON body of a response that must be exactly ``application/json``."""
+    assert response.headers["content-type"] == "application/json", response.headers
+    return response.json()

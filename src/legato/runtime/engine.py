@@ -53,6 +53,7 @@ from legato.runtime.clock import Clock, DatabaseClock, SystemClock
 from legato.runtime.definitions import DECISION_PREFIX, DefinitionRegistry, Deployment
 from legato.runtime.delivery import EventDelivery
 from legato.runtime.executor import CommandExecutor, Outcome, decode_event
+from legato.runtime.groupcommit import GroupCommit
 from legato.runtime.handlers import (
     Handler,
 )
@@ -146,6 +147,7 @@ class Engine:
             random_source,
             feel_limits=feel_limits,
         )
+        self._group_commit = GroupCommit(self._executor.execute)
         self._jobs = JobRunner(
             store,
             self._executor,
@@ -210,7 +212,7 @@ class Engine:
         text = data.decode("utf-8")
         resource = Path(file_name).name if file_name else "<string>"
         keys = self._keys
-        with keys.transaction(self.store) as tx:
+        with self._executor.lock, keys.transaction(self.store) as tx:
             previous = {}
             for process in definitions.executable_processes:
                 latest = tx.find_definition(process.process_id)
@@ -231,7 +233,7 @@ class Engine:
         if model.definitions.unknown_functions:
             raise DmnValidationError(list(model.definitions.unknown_functions))
         resource = Path(file_name).name if file_name else "<string>"
-        with self._keys.transaction(self.store) as tx:
+        with self._executor.lock, self._keys.transaction(self.store) as tx:
             decisions = self._definitions.deploy_decisions(
                 tx, model, data.decode("utf-8"), resource, self._keys.new_key, self.clock.now()
             )
@@ -458,7 +460,7 @@ class Engine:
 
             outcome = self._executor.execute_with([command], remember)[0]
         else:
-            outcome = self._executor.execute([command])[0]
+            outcome = self._group_commit.submit(command)
         if outcome.error is not None:
             raise outcome.error
         return outcome

@@ -11,6 +11,7 @@ import dataclasses
 import gc
 import logging
 import random
+import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
@@ -105,6 +106,10 @@ class CommandExecutor:
         self._earliest_new_timer: datetime | None = None
         self._current: set[int] = set()
         """Cached instances whose revision was checked in the running transaction."""
+        self.lock = threading.RLock()
+        """Held while a batch runs or the cache is read in bulk: the engine is used from many
+        threads at once (a server's requests beside the node's own loop), and the cache, the
+        key allocator and the batch fields are one thread's at a time."""
 
     def pushed_keys(self) -> list[int]:
         """The jobs held for this process's handlers that none has taken yet."""
@@ -172,8 +177,9 @@ class CommandExecutor:
     def peek_many(self, tx: Transaction, instance_keys: Sequence[int]) -> None:
         """Make the states of these instances current in bulk (see :meth:`preload`), so
         that :meth:`cached_state` returns them; do not change them."""
-        self._current = set()
-        self.preload(tx, instance_keys)
+        with self.lock:
+            self._current = set()
+            self.preload(tx, instance_keys)
 
     def execute_in(
         self,
@@ -197,18 +203,19 @@ class CommandExecutor:
         # short-lived objects, and each collection scans every cached instance state, which
         # cost about a fifth of a busy engine's time. Collection resumes after the batch; what
         # a batch leaves is bounded by its size.
-        paused = gc.isenabled()
-        if paused:
-            gc.disable()
-        try:
-            return self._retrying(
-                lambda: self._run_batch(commands, also, all_or_nothing, plan, always),
-                # What a plan makes (a message start event, a timer start) is not known here.
-                may_start=plan is not None or _starts_instances(commands),
-            )
-        finally:
+        with self.lock:
+            paused = gc.isenabled()
             if paused:
-                gc.enable()
+                gc.disable()
+            try:
+                return self._retrying(
+                    lambda: self._run_batch(commands, also, all_or_nothing, plan, always),
+                    # What a plan makes (a message or timer start) is not known here.
+                    may_start=plan is not None or _starts_instances(commands),
+                )
+            finally:
+                if paused:
+                    gc.enable()
 
     def _retrying(self, run: Callable[[], list[Outcome]], *, may_start: bool) -> list[Outcome]:
         """Run a batch again when it lost a race or the database was briefly away.

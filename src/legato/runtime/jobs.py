@@ -298,10 +298,12 @@ class JobRunner:
         self, job_types: Sequence[str], worker: str, max_jobs: int, timeout: timedelta
     ) -> list[Job]:
         now = self.clock.now()
-        with self.store.transaction() as tx:
-            records = tx.activate_jobs(job_types, worker, max_jobs, now, now + timeout)
-            self._executor.peek_many(tx, [r.instance_key for r in records])
-        return self._job_views(records, worker)
+        # The views read the executor's cache, which another thread's batch may change.
+        with self._executor.lock:
+            with self.store.transaction() as tx:
+                records = tx.activate_jobs(job_types, worker, max_jobs, now, now + timeout)
+                self._executor.peek_many(tx, [r.instance_key for r in records])
+            return self._job_views(records, worker)
 
     def _job_views(self, records: Sequence[JobRecord], worker: str) -> list[Job]:
         missing = {r.instance_key for r in records} - {

@@ -1,0 +1,249 @@
+"""Server benchmark: the onboarding workload through the HTTP API, against the same workload
+run embedded.
+
+The workload (``<repo>/../shared/bench/onboarding.bpmn``): start -> service task A ->
+exclusive gateway on ``score > 700`` (B, else C) -> parallel D and E -> join -> F -> end; five
+jobs of type ``noop`` per instance. A real ``legato serve --http`` process on loopback runs on
+a SQLite file (WAL, ``synchronous=FULL``: the defaults). ``--workers`` external worker
+processes speak Camunda 8's REST API, as the Camunda SDKs do: ``POST /v2/jobs/activation``
+with long polling (up to ``--batch`` jobs a call), then ``POST /v2/jobs/{key}/completion`` for
+each job. The peer is Legato embedded: the same instances run by in-process handlers that do
+nothing (``run_until_idle``) on a SQLite file of its own, in the same run.
+
+Measured, in one run:
+
+1. **Starts through the API**: ``--starts`` ``POST /v2/process-instances``, one at a time
+   from one client, then from ``--workers`` concurrent clients; starts per second.
+2. **Jobs through the API**: the started instances' jobs fetched and completed by the
+   workers; jobs per second from the workers' first activation to the last instance ending,
+   and the same for one worker fetching one job at a time (``maxJobsToActivate`` 1).
+3. **Hand-off latency**: a worker parked in a long poll on an empty queue; an instance is
+   created; the time from sending the create request to the parked worker receiving the job
+   (an upper bound of commit-to-worker: it includes the create request itself);
+   ``--latency-samples`` times, p50 and p99.
+
+Every instance is checked to have completed (outside the timed sections).
+
+Run from the repository root::
+
+    .venv/bin/python bench/http_api.py                 # full run, writes RESULTS.md
+    .venv/bin/python bench/http_api.py --starts 300 --latency-samples 30 --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import shlex
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
+
+import httpx
+from _report import REPO, machine_facts, percentile, publish, version_of
+
+from legato import Engine
+from legato.testing.server import ADMIN_PASSWORD, LegatoServer
+
+WORKLOAD = REPO.parent / "shared" / "bench" / "onboarding.bpmn"
+SECTION_TITLE = "Server: onboarding workload through the HTTP API"
+JOBS_PER_INSTANCE = 5
+PING = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d" targetNamespace="t">
+  <bpmn:process id="ping" isExecutable="true">
+    <bpmn:startEvent id="s"/>
+    <bpmn:serviceTask id="t"><bpmn:extensionElements>
+      <zeebe:taskDefinition type="ping"/></bpmn:extensionElements></bpmn:serviceTask>
+    <bpmn:endEvent id="e"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="e"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def client(url: str) -> httpx.Client:
+    return httpx.Client(base_url=url, auth=("admin", ADMIN_PASSWORD), timeout=60)
+
+
+def start(http: httpx.Client, n: int) -> str:
+    answer = http.post(
+        "/v2/process-instances",
+        json={"processDefinitionId": "onboarding", "variables": {"score": 800 - (n % 2) * 200}},
+    )
+    answer.raise_for_status()
+    key: str = answer.json()["processInstanceKey"]
+    return key
+
+
+def work(url: str, batch: int, done: Synchronized[int], stop_at: int) -> None:
+    """One external worker process: fetch and complete until ``stop_at`` jobs are done."""
+    with client(url) as http:
+        while done.value < stop_at:
+            answer = http.post(
+                "/v2/jobs/activation",
+                json={
+                    "type": "noop",
+                    "worker": f"bench-{os.getpid()}",
+                    "maxJobsToActivate": batch,
+                    "timeout": 60_000,
+                    "requestTimeout": 200,
+                },
+            )
+            answer.raise_for_status()
+            for job in answer.json()["jobs"]:
+                http.post(f"/v2/jobs/{job['jobKey']}/completion", json={}).raise_for_status()
+                with done.get_lock():
+                    done.value += 1
+
+
+def run_jobs(url: str, instances: int, workers: int, batch: int) -> float:
+    """Start ``instances`` (not timed), then time the workers through all their jobs."""
+    with client(url) as http, ThreadPoolExecutor(4) as pool:
+        keys = list(pool.map(lambda n: start(http, n), range(instances)))
+    context = multiprocessing.get_context("spawn")
+    done = context.Value("q", 0)
+    total = instances * JOBS_PER_INSTANCE
+    processes = [
+        context.Process(target=work, args=(url, batch, done, total)) for _ in range(workers)
+    ]
+    began = time.perf_counter()
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    elapsed = time.perf_counter() - began
+    with client(url) as http:
+        for key in keys:
+            found = http.post(
+                "/v2/process-instances/search", json={"filter": {"processInstanceKey": key}}
+            ).json()["items"]
+            assert found and found[0]["state"] == "COMPLETED", (key, found)
+    return total / elapsed
+
+
+def time_starts(url: str, count: int, clients: int) -> float:
+    with client(url) as http, ThreadPoolExecutor(clients) as pool:
+        began = time.perf_counter()
+        list(pool.map(lambda n: start(http, n), range(count)))
+        return count / (time.perf_counter() - began)
+
+
+def handoff_latencies(url: str, samples: int) -> list[float]:
+    """Seconds from sending a create request to a parked worker holding the new job."""
+    latencies = []
+    with client(url) as creator, client(url) as worker:
+        for _ in range(samples):
+            received: list[float] = []
+            parked = threading.Event()
+
+            def poll(parked: threading.Event = parked, received: list[float] = received) -> None:
+                parked.set()
+                answer = worker.post(
+                    "/v2/jobs/activation",
+                    json={
+                        "type": "ping",
+                        "worker": "latency",
+                        "maxJobsToActivate": 1,
+                        "timeout": 60_000,
+                        "requestTimeout": 10_000,
+                    },
+                )
+                received.append(time.perf_counter())
+                for job in answer.json()["jobs"]:
+                    worker.post(f"/v2/jobs/{job['jobKey']}/completion", json={})
+
+            thread = threading.Thread(target=poll)
+            thread.start()
+            parked.wait()
+            time.sleep(0.05)  # let the activation reach the server and park there
+            sent = time.perf_counter()
+            creator.post("/v2/process-instances", json={"processDefinitionId": "ping"})
+            thread.join()
+            latencies.append(received[0] - sent)
+    return latencies
+
+
+def embedded(path: Path, instances: int) -> float:
+    """The peer: the same instances run by in-process handlers; jobs per second."""
+    with Engine(f"sqlite:///{path}") as engine:
+        engine.deploy(WORKLOAD)
+        engine.task("noop")(lambda job: None)
+        for first in range(0, instances, 500):
+            scores = [{"score": 800 - (n % 2) * 200} for n in range(first, first + 500)]
+            engine.start_many("onboarding", scores[: instances - first])
+        began = time.perf_counter()  # as over HTTP: the instances wait, their jobs are timed
+        engine.run_until_idle()
+        elapsed = time.perf_counter() - began
+        assert not engine.instances(status="active", limit=1)
+    return instances * JOBS_PER_INSTANCE / elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--instances", type=int, default=2_000)
+    parser.add_argument("--starts", type=int, default=2_000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--latency-samples", type=int, default=200)
+    parser.add_argument("--results", type=Path, default=REPO / "bench" / "RESULTS.md")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    command = shlex.join([".venv/bin/python", "bench/http_api.py", *sys.argv[1:]])
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        peer = embedded(folder / "embedded.db", args.instances)
+        print(f"embedded: {peer:,.0f} jobs/s", flush=True)
+        db = f"sqlite:///{folder / 'server.db'}"
+        with LegatoServer(db, folder / "server.log") as server:
+            with client(server.url) as http:
+                for name, text in (("onboarding.bpmn", WORKLOAD.read_bytes()), ("ping.bpmn", PING)):
+                    http.post(
+                        "/v2/deployments", files={"resources": (name, text)}
+                    ).raise_for_status()
+            one = time_starts(server.url, args.starts // 4, 1)
+            many = time_starts(server.url, args.starts, args.workers)
+            print(f"starts: {one:,.0f}/s one client, {many:,.0f}/s {args.workers} clients")
+            batched = run_jobs(server.url, args.instances, args.workers, args.batch)
+            print(f"jobs: {batched:,.0f}/s ({args.workers} workers, batches of {args.batch})")
+            single = run_jobs(server.url, max(args.instances // 10, 50), 1, 1)
+            print(f"jobs: {single:,.0f}/s (1 worker, one job a call)", flush=True)
+            latencies = handoff_latencies(server.url, args.latency_samples)
+    p50, p99 = (percentile(latencies, p) * 1000 for p in (50, 99))
+    print(f"hand-off: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    facts = machine_facts({"uvicorn": version_of("uvicorn"), "FastAPI": version_of("fastapi")})
+    lines = [
+        f"## {SECTION_TITLE}",
+        "",
+        f"Command: `{command}`  ",
+        f"Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC  ",
+        *(f"{k}: {v}  " for k, v in facts.items()),
+        "",
+        "| measure | Legato over HTTP | Legato embedded | ratio |",
+        "|---|---|---|---|",
+        f"| jobs/s, {args.workers} workers, batches of {args.batch} | {batched:,.0f} "
+        f"| {peer:,.0f} | {batched / peer:.2f} |",
+        f"| jobs/s, 1 worker, one job a call | {single:,.0f} | | |",
+        f"| starts/s, 1 client | {one:,.0f} | | |",
+        f"| starts/s, {args.workers} clients | {many:,.0f} | | |",
+        f"| create request sent → parked worker has the job, p50 / p99 (ms) "
+        f"| {p50:.1f} / {p99:.1f} | | |",
+        "",
+        f"{args.instances:,} instances ({args.instances * JOBS_PER_INSTANCE:,} jobs) per run; "
+        "SQLite WAL with synchronous=FULL on both sides. No other process engine is available "
+        "on this machine to run beside it (Camunda is not packaged for PyPI, npm or Debian), so "
+        "the peer is Legato's own embedded mode: the ratio is the cost of the HTTP hop.",
+    ]
+    publish("\n".join(lines), SECTION_TITLE, args.results, write=not args.no_write)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""An engine used from many threads at once (a server's requests beside its node loop):
+commands from concurrent callers share commits, and each caller gets its own outcome."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+
+from bpmn_helpers import chain, process, service
+from legato import InvalidCommandError, NotFoundError
+from legato.engine import commands as cmd
+from legato.runtime.executor import Outcome
+from legato.runtime.groupcommit import GroupCommit
+from legato.testing import TestEngine
+
+ONE_TASK = process(
+    '<bpmn:startEvent id="s"/>'
+    + service("work", "work")
+    + '<bpmn:endEvent id="e"/>'
+    + chain("s", "work", "e")
+)
+
+
+def test_jobs_completed_from_many_threads_complete_each_instance_once() -> None:
+    engine = TestEngine()
+    engine.deploy(ONE_TASK)
+    keys = [engine.start("p", {"n": n}).key for n in range(40)]
+    jobs = engine.activate_jobs("work", worker="w", max_jobs=40, timeout=timedelta(minutes=5))
+    assert len(jobs) == 40
+
+    def complete(job_key: int) -> None:
+        engine.complete_job(job_key, {"done": job_key})
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(complete, [j.key for j in jobs]))
+
+    for key, job in zip(keys, sorted(jobs, key=lambda j: j.instance_key), strict=True):
+        info = engine.instance(key)
+        assert info.status == "completed"
+        assert info.variables["done"] == job.key
+    with pytest.raises((NotFoundError, InvalidCommandError)):
+        engine.complete_job(jobs[0].key)
+
+
+class _BlockingExecute:
+    """Stands in for the executor: the first batch waits until released."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[cmd.Command]] = []
+        self.first_entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, commands: Sequence[cmd.Command]) -> list[Outcome]:
+        self.batches.append(list(commands))
+        if len(self.batches) == 1:
+            self.first_entered.set()
+            assert self.release.wait(30)
+        return [Outcome(c) for c in commands]
+
+
+def test_commands_queued_while_a_batch_commits_go_together_in_the_next() -> None:
+    execute = _BlockingExecute()
+    group = GroupCommit(execute)
+    commands = [cmd.CancelInstance(instance_key=n, reason="x") for n in range(5)]
+    outcomes: dict[int, Outcome] = {}
+
+    def submit(n: int) -> None:
+        outcomes[n] = group.submit(commands[n])
+
+    first = threading.Thread(target=submit, args=(0,))
+    first.start()
+    assert execute.first_entered.wait(30)
+    others = [threading.Thread(target=submit, args=(n,)) for n in range(1, 5)]
+    for t in others:
+        t.start()
+    # The four wait for the leader; they are queued once the queue holds them.
+    while True:
+        with group._queue_lock:
+            if len(group._queue) == 4:
+                break
+        threading.Event().wait(0.001)
+    execute.release.set()
+    for t in [first, *others]:
+        t.join(30)
+
+    assert execute.batches == [[commands[0]], commands[1:]]
+    assert all(outcomes[n].command is commands[n] for n in range(5))
+
+
+def test_an_error_that_fails_a_batch_reaches_every_caller_in_it() -> None:
+    def broken(commands: Sequence[cmd.Command]) -> list[Outcome]:
+        raise RuntimeError("disk full")
+
+    group = GroupCommit(broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        group.submit(cmd.CancelInstance(instance_key=1, reason="x"))

@@ -11,7 +11,10 @@ LegatoError
 ├── DecisionError               a decision, business knowledge model or service is unknown
 ├── ExpressionError             an expression failed to compile or to evaluate
 ├── NotFoundError               a process, instance, job, task or incident is unknown
+│   └── AccountNotFoundError    a user or an API key is unknown
 ├── InvalidCommandError         a command that does not fit the current state
+├── AccountError                a user or an API key cannot be made or changed as asked
+│   └── AccountExistsError      the user name is taken
 ├── StoreError                  the database could not be used as required
 │   ├── ConflictError           another node changed the same rows first: retry the command
 │   └── StoreUnavailableError   the database cannot be reached now (connection lost, restart)
@@ -133,6 +136,19 @@ class ExpressionError(LegatoError):
 
 class NotFoundError(LegatoError):
     """A process definition, instance, job, user task or incident is unknown."""
+
+
+class AccountNotFoundError(NotFoundError):
+    """A user or an API key is unknown."""
+
+
+class AccountError(LegatoError):
+    """A user or an API key cannot be made or changed as asked: an unknown role, an empty
+    password, a name that cannot be used, or a change that would leave no administrator."""
+
+
+class AccountExistsError(AccountError):
+    """A user of that name exists already."""
 
 
 class InvalidCommandError(LegatoError):

@@ -23,6 +23,7 @@ from rich.text import Text
 
 from legato import dmn, feel
 from legato.cli import running
+from legato.cli.accounts import register as register_accounts
 from legato.cli.logs import logging_to_stderr
 from legato.cli.values import parse_vars, show, to_json
 from legato.errors import LegatoError, ValidationIssue
@@ -37,6 +38,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+register_accounts(app)
 
 _UNLIMITED_WIDTH = 1_000_000
 

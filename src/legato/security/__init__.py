@@ -17,6 +17,9 @@ worker      activate and finish jobs of its job types; publish messages and sign
 user        read definitions; start instances; work on the user tasks visible to them
 auditor     read everything, change nothing
 =========== ==================================================================================
+
+The server's authenticator is :class:`legato.security.accounts.Accounts` (users, API keys and
+tokens kept in the store); :class:`StaticAuthenticator` serves tests and examples.
 """
 
 from __future__ import annotations

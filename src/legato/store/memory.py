@@ -33,6 +33,7 @@ from legato.store._rules import (
 )
 from legato.store.ports import ENDED_STATUSES, Store
 from legato.store.records import (
+    ApiKeyRecord,
     DefinitionRecord,
     HistoryRecord,
     IncidentRecord,
@@ -42,6 +43,7 @@ from legato.store.records import (
     NodeRecord,
     SubscriptionRecord,
     TimerRecord,
+    UserRecord,
     UserTaskRecord,
 )
 
@@ -258,6 +260,9 @@ class _Tables:
     message_agenda: list[tuple[datetime, int]] = field(default_factory=list)
     """(expires at, key) of every buffered message, plus stale entries."""
     nodes: dict[str, NodeRecord] = field(default_factory=dict)
+    users: dict[str, UserRecord] = field(default_factory=dict)
+    api_keys: dict[str, ApiKeyRecord] = field(default_factory=dict)
+    server_secrets: dict[str, str] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -328,6 +333,9 @@ class MemoryTransaction:
         self._messages = _IndexedOverlay(tables.messages, tables.message_index, _message_index)
         self._message_agenda = _Agenda(tables.message_agenda)
         self._nodes = _Overlay(tables.nodes)
+        self._users = _Overlay(tables.users)
+        self._api_keys = _Overlay(tables.api_keys)
+        self._server_secrets = _Overlay(tables.server_secrets)
         self._purged_instances: list[int] = []
         self._committed = False
 
@@ -378,6 +386,9 @@ class MemoryTransaction:
             self._subscriptions,
             self._messages,
             self._nodes,
+            self._users,
+            self._api_keys,
+            self._server_secrets,
         )
 
     def _check_open(self) -> None:
@@ -1105,6 +1116,90 @@ class MemoryTransaction:
             self._history.delete((instance_key, position))
         # The committed position list goes at commit (it is shared, not an overlay).
         self._purged_instances.append(instance_key)
+
+    # -- accounts -----------------------------------------------------------------------------
+    def insert_user(self, record: UserRecord) -> bool:
+        """Store a new user unless the name is taken (False then)."""
+        self._check_open()
+        if self._users.get(record.name) is not None:
+            return False
+        self._users.put(record.name, replace(record, created_at=utc(record.created_at)))
+        return True
+
+    def update_user(self, record: UserRecord) -> bool:
+        """Replace a user's row; False if there is no such user."""
+        self._check_open()
+        if self._users.get(record.name) is None:
+            return False
+        self._users.put(record.name, replace(record, created_at=utc(record.created_at)))
+        return True
+
+    def delete_user(self, name: str) -> bool:
+        """Remove a user; False if there was none."""
+        self._check_open()
+        if self._users.get(name) is None:
+            return False
+        self._users.delete(name)
+        return True
+
+    def get_user(self, name: str) -> UserRecord | None:
+        """One user by name."""
+        self._check_open()
+        return self._users.get(name)
+
+    def list_users(self) -> list[UserRecord]:
+        """Every user, by name."""
+        self._check_open()
+        return _ordered(self._users.values(), lambda u: u.name)
+
+    def count_users(self) -> int:
+        """How many users there are."""
+        self._check_open()
+        return sum(1 for _ in self._users.values())
+
+    def insert_api_key(self, record: ApiKeyRecord) -> None:
+        """Store a new API key (a taken key id is a :class:`ConflictError`, as in SQL)."""
+        self._check_open()
+        if self._api_keys.get(record.key_id) is not None:
+            raise ConflictError(f"concurrent change: API key {record.key_id} exists")
+        self._api_keys.put(record.key_id, _normal_api_key(record))
+
+    def update_api_key(self, record: ApiKeyRecord) -> bool:
+        """Replace an API key's row; False if there is no such key."""
+        self._check_open()
+        if self._api_keys.get(record.key_id) is None:
+            return False
+        self._api_keys.put(record.key_id, _normal_api_key(record))
+        return True
+
+    def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        """One API key by id."""
+        self._check_open()
+        return self._api_keys.get(key_id)
+
+    def list_api_keys(self) -> list[ApiKeyRecord]:
+        """Every API key, oldest first."""
+        self._check_open()
+        return _ordered(self._api_keys.values(), lambda k: (k.created_at, k.key_id))
+
+    def ensure_server_secret(self, name: str, value: str, at: datetime) -> str:
+        """The stored secret ``name``, stored with ``value`` first if there was none."""
+        self._check_open()
+        utc(at)  # the same check of the instant as the SQL column
+        stored = self._server_secrets.get(name)
+        if stored is None:
+            self._server_secrets.put(name, value)
+            stored = value
+        return stored
+
+
+def _normal_api_key(record: ApiKeyRecord) -> ApiKeyRecord:
+    return replace(
+        record,
+        created_at=utc(record.created_at),
+        last_used_at=utc_or_none(record.last_used_at),
+        revoked_at=utc_or_none(record.revoked_at),
+    )
 
 
 def _normal_job(record: JobRecord) -> JobRecord:

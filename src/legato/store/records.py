@@ -211,3 +211,38 @@ class NodeRecord:
     """The share of the last heartbeat interval the node spent working (0 to 1)."""
     abandoned: int = 0
     """Handler calls this node abandoned (past their timeout) since it started."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A person who signs in with a name and a password."""
+
+    name: str
+    password_hash: str
+    """The argon2id hash of the password (PHC string format)."""
+    roles: tuple[str, ...]
+    created_at: datetime
+    groups: tuple[str, ...] = ()
+    """Candidate groups of user tasks match against these."""
+    disabled: bool = False
+    """A disabled user cannot sign in, and the tokens issued to them stop working."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """A machine's credentials: a public key id and a secret shown once."""
+
+    key_id: str
+    """``lk_`` and 16 random characters: the user name of Basic authentication."""
+    name: str
+    """A label saying whose key it is."""
+    secret_hash: str
+    """A hash of the secret (never the secret itself)."""
+    roles: tuple[str, ...]
+    created_at: datetime
+    job_types: tuple[str, ...] | None = None
+    """For the ``worker`` role: the job types the key may work on; None for all."""
+    last_used_at: datetime | None = None
+    """When the key last authenticated (recorded at a coarse resolution, not per request)."""
+    revoked_at: datetime | None = None
+    """When the key was revoked (it authenticates no more); None while it is valid."""

@@ -422,3 +422,41 @@ nodes = sa.Table(
     sa.Column("load", sa.Float, nullable=False),
     sa.Column("abandoned", sa.BigInteger, nullable=False, server_default=sa.text("0")),
 )
+
+users = sa.Table(
+    "users",
+    metadata,
+    # The primary key is the rule "one user per name" (and makes creating the first admin
+    # race-free: two nodes inserting it at once, one wins).
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    # JSON lists of names.
+    sa.Column("roles", JsonText, nullable=False),
+    sa.Column("groups", JsonText, nullable=False),
+    sa.Column("created_at", UtcTimestamp, nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("secret_hash", sa.String(128), nullable=False),
+    sa.Column("roles", JsonText, nullable=False),
+    # A JSON list of job types; NULL for every type.
+    sa.Column("job_types", JsonText),
+    sa.Column("created_at", UtcTimestamp, nullable=False),
+    sa.Column("last_used_at", UtcTimestamp),
+    sa.Column("revoked_at", UtcTimestamp),
+)
+
+server_secrets = sa.Table(
+    "server_secrets",
+    metadata,
+    # Secrets every node of a database shares (the signing key of the tokens it issues);
+    # the primary key makes "generate once" race-free (insert if absent, then read).
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("created_at", UtcTimestamp, nullable=False),
+)

@@ -1,0 +1,319 @@
+"""``legato users …`` and ``legato keys …``: the accounts of a server, from the command line.
+
+The commands work on the database directly (``--db`` or ``LEGATO_DB``), like the other
+commands, so they also serve to let the first people in before any server runs. Passwords
+are never echoed: they are prompted for (twice), read from standard input with
+``--password-stdin`` (for scripts), or, least safely (the process list shows them), given
+with ``--password``. An API key's secret is printed once, when the key is made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from legato.cli.values import to_json
+from legato.errors import LegatoError
+from legato.runtime.engine import DEFAULT_DATABASE
+from legato.security import ROLES
+from legato.security.accounts import Accounts, ApiKey, User
+from legato.store.sql import SqlStore
+
+users_app = typer.Typer(help="Users who sign in with a name and a password.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="API keys: the credentials of workers and scripts.", no_args_is_help=True
+)
+
+ADMIN_PASSWORD_VARIABLE = "LEGATO_ADMIN_PASSWORD"
+"""The environment variable that gives the first admin's password (see :func:`first_admin`)."""
+
+DbOption = Annotated[
+    str,
+    typer.Option("--db", envvar="LEGATO_DB", help="Database URL (SQLite file by default)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+_ROLE_HELP = f"A role ({', '.join(ROLES)}); repeat the option for several."
+RolesOption = Annotated[list[str], typer.Option("--role", "-r", help=_ROLE_HELP)]
+PasswordOption = Annotated[
+    str | None,
+    typer.Option(
+        "--password",
+        help="The password (visible to other users of the machine: prefer the prompt or "
+        "--password-stdin).",
+    ),
+]
+PasswordStdinOption = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``users`` and ``keys`` to the ``legato`` command."""
+    app.add_typer(users_app, name="users")
+    app.add_typer(keys_app, name="keys")
+
+
+def first_admin(
+    accounts: Accounts, echo: Callable[[str], None], environ: Mapping[str, str] | None = None
+) -> None:
+    """At a server's start: make the user ``admin`` in a database without users, with the
+    password of ``LEGATO_ADMIN_PASSWORD`` or a generated one, which ``echo`` shows once.
+
+    Args:
+        accounts: the server's accounts.
+        echo: prints a line for the operator (the generated password is in it).
+        environ: where ``LEGATO_ADMIN_PASSWORD`` is looked up (``os.environ`` when None).
+    """
+    given = (environ if environ is not None else os.environ).get(ADMIN_PASSWORD_VARIABLE)
+    password = accounts.ensure_admin(given or None)
+    if password is None:
+        return
+    if given:
+        echo(f"created the user 'admin' with the password of {ADMIN_PASSWORD_VARIABLE}")
+    else:
+        echo(f"created the user 'admin' with the password {password} (shown only now)")
+
+
+@contextmanager
+def _accounts(db: str) -> Iterator[Accounts]:
+    """Accounts on the database, with one clear line instead of a traceback on an error."""
+    try:
+        store = SqlStore(db)
+    except LegatoError as exc:
+        _fail(str(exc))
+    try:
+        yield Accounts(store)
+    except LegatoError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _read_password(given: str | None, from_stdin: bool, *, new: bool = True) -> str:
+    if given is not None and from_stdin:
+        raise typer.BadParameter("give --password or --password-stdin, not both")
+    if given is not None:
+        return given
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password: str = typer.prompt(
+        "New password" if new else "Password", hide_input=True, confirmation_prompt=True
+    )
+    return password
+
+
+def _print_json(value: Any) -> None:
+    typer.echo(json.dumps(to_json(value), ensure_ascii=False, indent=2))
+
+
+def _print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Columns padded to their widest cell (nothing cut, whatever the terminal's width)."""
+    widths = [max(len(str(c)) for c in column) for column in zip(headers, *rows, strict=True)]
+    for line in (headers, *rows):
+        typer.echo("  ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+
+
+def _when(value: Any) -> str:
+    return "-" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+# -- users ------------------------------------------------------------------------------------
+
+
+@users_app.command("add")
+def add_user(
+    name: str,
+    roles: RolesOption,
+    groups: Annotated[
+        list[str] | None,
+        typer.Option("--group", "-g", help="A group (user tasks' candidate groups); repeat."),
+    ] = None,
+    password: PasswordOption = None,
+    password_stdin: PasswordStdinOption = False,
+    db: DbOption = DEFAULT_DATABASE,
+) -> None:
+    """Add a user with roles (and groups)."""
+    secret = _read_password(password, password_stdin)
+    with _accounts(db) as accounts:
+        user = accounts.create_user(name, secret, roles, groups or ())
+    typer.echo(f"added user {user.name} (roles: {', '.join(user.roles)})")
+
+
+@users_app.command("list")
+def list_users(db: DbOption = DEFAULT_DATABASE, as_json: JsonOption = False) -> None:
+    """List the users with their roles and groups."""
+    with _accounts(db) as accounts:
+        users = accounts.users()
+    if as_json:
+        _print_json(users)
+        return
+    _print_table(("name", "roles", "groups", "status", "created"), [_user_row(u) for u in users])
+
+
+def _user_row(user: User) -> list[str]:
+    return [
+        user.name,
+        ",".join(user.roles),
+        ",".join(user.groups) or "-",
+        "disabled" if user.disabled else "enabled",
+        _when(user.created_at),
+    ]
+
+
+@users_app.command("passwd")
+def change_password(
+    name: str,
+    password: PasswordOption = None,
+    password_stdin: PasswordStdinOption = False,
+    db: DbOption = DEFAULT_DATABASE,
+) -> None:
+    """Give a user a new password (servers refuse the old one within a minute)."""
+    secret = _read_password(password, password_stdin)
+    with _accounts(db) as accounts:
+        accounts.set_password(name, secret)
+    typer.echo(f"changed the password of {name}")
+
+
+@users_app.command("roles")
+def change_roles(name: str, roles: RolesOption, db: DbOption = DEFAULT_DATABASE) -> None:
+    """Replace a user's roles."""
+    with _accounts(db) as accounts:
+        accounts.set_roles(name, roles)
+        user = accounts.user(name)
+    typer.echo(f"{name} now has the roles {', '.join(user.roles)}")
+
+
+@users_app.command("groups")
+def change_groups(
+    name: str,
+    groups: Annotated[list[str], typer.Option("--group", "-g", help="A group; repeat.")],
+    db: DbOption = DEFAULT_DATABASE,
+) -> None:
+    """Replace a user's groups."""
+    with _accounts(db) as accounts:
+        accounts.set_groups(name, groups)
+    typer.echo(f"{name} now is in the groups {', '.join(sorted(set(groups)))}")
+
+
+@users_app.command("disable")
+def disable_user(name: str, db: DbOption = DEFAULT_DATABASE) -> None:
+    """Stop a user from signing in (kept for the record; enable undoes it)."""
+    with _accounts(db) as accounts:
+        accounts.disable_user(name)
+    typer.echo(f"disabled user {name}")
+
+
+@users_app.command("enable")
+def enable_user(name: str, db: DbOption = DEFAULT_DATABASE) -> None:
+    """Let a disabled user sign in again."""
+    with _accounts(db) as accounts:
+        accounts.enable_user(name)
+    typer.echo(f"enabled user {name}")
+
+
+@users_app.command("remove")
+def remove_user(name: str, db: DbOption = DEFAULT_DATABASE) -> None:
+    """Remove a user."""
+    with _accounts(db) as accounts:
+        accounts.delete_user(name)
+    typer.echo(f"removed user {name}")
+
+
+# -- API keys ---------------------------------------------------------------------------------
+
+
+@keys_app.command("create")
+def create_key(
+    name: Annotated[str, typer.Argument(help="A label: whose key it is, what it runs.")],
+    roles: RolesOption,
+    job_types: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--job-type",
+            "-t",
+            help="A job type (Camunda 7 topic) the key may work on; repeat. Every type when "
+            "omitted.",
+        ),
+    ] = None,
+    db: DbOption = DEFAULT_DATABASE,
+    as_json: JsonOption = False,
+) -> None:
+    """Make an API key and print its secret, once."""
+    with _accounts(db) as accounts:
+        key_id, secret = accounts.create_api_key(name, roles, job_types or None)
+    credentials = f"{key_id}:{secret}"
+    if as_json:
+        _print_json(
+            {
+                "key_id": key_id,
+                "secret": secret,
+                "name": name,
+                "roles": sorted(set(roles)),
+                "job_types": None if not job_types else sorted(set(job_types)),
+                "basic": credentials,
+                "authorization": f"Bearer {credentials}",
+            }
+        )
+        return
+    scope = ", ".join(sorted(set(job_types))) if job_types else "all"
+    for line in (
+        f"created API key {key_id} ({name}; roles: {', '.join(sorted(set(roles)))}; "
+        f"job types: {scope})",
+        "The secret is shown only now: keep it somewhere safe.",
+        "",
+        f"  key id:    {key_id}",
+        f"  secret:    {secret}",
+        "",
+        "Basic credentials (user name : password), for every client:",
+        f"  {credentials}",
+        "HTTP header:",
+        f"  Authorization: Bearer {credentials}",
+        "OAuth2 client credentials (POST /oauth/token):",
+        f"  client_id={key_id}  client_secret={secret}",
+    ):
+        typer.echo(line)
+
+
+@keys_app.command("list")
+def list_keys(db: DbOption = DEFAULT_DATABASE, as_json: JsonOption = False) -> None:
+    """List the API keys (never their secrets), revoked ones too."""
+    with _accounts(db) as accounts:
+        keys = accounts.api_keys()
+    if as_json:
+        _print_json(keys)
+        return
+    _print_table(
+        ("key id", "name", "roles", "job types", "status", "created", "last used"),
+        [_key_row(k) for k in keys],
+    )
+
+
+def _key_row(key: ApiKey) -> list[str]:
+    return [
+        key.key_id,
+        key.name,
+        ",".join(key.roles),
+        "all" if key.job_types is None else ",".join(key.job_types),
+        "valid" if key.revoked_at is None else f"revoked {_when(key.revoked_at)}",
+        _when(key.created_at),
+        _when(key.last_used_at),
+    ]
+
+
+@keys_app.command("revoke")
+def revoke_key(key_id: str, db: DbOption = DEFAULT_DATABASE) -> None:
+    """Revoke an API key for good (servers refuse it within a minute)."""
+    with _accounts(db) as accounts:
+        accounts.revoke_api_key(key_id)
+    typer.echo(f"revoked API key {key_id}")

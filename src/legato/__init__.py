@@ -9,11 +9,13 @@ from legato.errors import (
     BpmnValidationError,
     ExpressionError,
     InvalidCommandError,
+    JobStateError,
     LegatoError,
     ModelError,
     NonRetryableError,
     NotFoundError,
     StoreError,
+    TooManyRequestsError,
 )
 from legato.feel import FeelLimits
 from legato.model import RetryPolicy
@@ -21,11 +23,19 @@ from legato.runtime.clock import Clock, SystemClock, VirtualClock
 from legato.runtime.definitions import Deployment
 from legato.runtime.engine import Engine
 from legato.runtime.handlers import handler
-from legato.runtime.types import HistoryEntry, InstanceInfo, Job, JobContext
+from legato.runtime.types import (
+    ActivatedJob,
+    HistoryEntry,
+    InstanceInfo,
+    Job,
+    JobContext,
+    JobRequest,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActivatedJob",
     "BpmnError",
     "BpmnParseError",
     "BpmnValidationError",
@@ -39,6 +49,8 @@ __all__ = [
     "InvalidCommandError",
     "Job",
     "JobContext",
+    "JobRequest",
+    "JobStateError",
     "LegatoError",
     "ModelError",
     "NonRetryableError",
@@ -46,6 +58,7 @@ __all__ = [
     "RetryPolicy",
     "StoreError",
     "SystemClock",
+    "TooManyRequestsError",
     "VirtualClock",
     "__version__",
     "handler",

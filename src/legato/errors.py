@@ -13,6 +13,8 @@ LegatoError
 ├── NotFoundError               a process, instance, job, task or incident is unknown
 │   └── AccountNotFoundError    a user or an API key is unknown
 ├── InvalidCommandError         a command that does not fit the current state
+│   └── JobStateError           a job that is not held (or not by this worker) as required
+├── TooManyRequestsError        too many calls wait for jobs at once: try again later
 ├── AccountError                a user or an API key cannot be made or changed as asked
 │   └── AccountExistsError      the user name is taken
 ├── StoreError                  the database could not be used as required
@@ -153,6 +155,20 @@ class AccountExistsError(AccountError):
 
 class InvalidCommandError(LegatoError):
     """A command that does not fit the current state (e.g. completing a finished job)."""
+
+
+class JobStateError(InvalidCommandError):
+    """A job command that does not fit the job's lease.
+
+    The job was never fetched, its lease ran out (it is back in the queue: a stale lease),
+    it failed and waits for an operator, or another worker holds it. The message names the
+    job (and both workers when they differ).
+    """
+
+
+class TooManyRequestsError(LegatoError):
+    """Too many calls wait for jobs (long polling) at once; the call should be tried again
+    later (an HTTP server answers 503 or 500)."""
 
 
 class StoreError(LegatoError):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import legato
 
 PUBLIC = {
-    "BpmnError", "BpmnParseError", "BpmnValidationError", "Clock", "Deployment", "Engine",
-    "ExpressionError", "FeelLimits", "HistoryEntry", "InstanceInfo", "InvalidCommandError", "Job",
-    "JobContext", "LegatoError", "ModelError", "NonRetryableError", "NotFoundError",
-    "RetryPolicy", "StoreError", "SystemClock", "VirtualClock", "__version__", "handler",
+    "ActivatedJob", "BpmnError", "BpmnParseError", "BpmnValidationError", "Clock", "Deployment",
+    "Engine", "ExpressionError", "FeelLimits", "HistoryEntry", "InstanceInfo",
+    "InvalidCommandError", "Job", "JobContext", "JobRequest", "JobStateError", "LegatoError",
+    "ModelError", "NonRetryableError", "NotFoundError", "RetryPolicy", "StoreError",
+    "SystemClock", "TooManyRequestsError", "VirtualClock", "__version__", "handler",
 }  # fmt: skip
 
 

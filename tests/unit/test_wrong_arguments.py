@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bpmn_helpers import chain, process, service
-from legato import Engine, InvalidCommandError, LegatoError, RetryPolicy
+from legato import Engine, InvalidCommandError, JobRequest, LegatoError, RetryPolicy
 from legato.testing import TestEngine
 
 MODEL = process(
@@ -80,6 +80,11 @@ VALID: dict[str, Any] = {
     "shutdown_grace": SECOND,
     "feel_limits": None,
     "validation": "strict",
+    "max_parked_fetches": 5,
+    "requests": [JobRequest("work", SECOND)],
+    "use_priority": False,
+    "local_variables": {"a": 1},
+    "error_details": None,
 }
 
 # Where a parameter name means something else.
@@ -143,6 +148,17 @@ WRONG: dict[str, list[Any]] = {
     "shutdown_grace": [5, None, dt.timedelta.max],
     "feel_limits": [5, {"iterations": 1}],
     "validation": ["lenient", None, True],
+    "max_parked_fetches": ["5", 2.5, True, None, 0, -1],
+    "requests": ["work", [("work", SECOND)], None, ["work"]],
+    "use_priority": ["yes", 1, None],
+    "local_variables": ["a=1", 5, [("a", 1)], {1: "one"}],
+    "error_details": [5],
+}
+
+# Where a parameter name takes other values: None is a right worker where it only checks the
+# holder of a job (completing, failing, extending).
+WRONG_IN: dict[tuple[str, str], list[Any]] = {
+    (method, "worker"): [5] for method in ("complete_job", "fail_job", "throw_error", "update_job")
 }
 
 
@@ -171,7 +187,7 @@ def _calls(cls: type) -> Iterator[tuple[str, str, Any, bool]]:
     """(method, parameter, wrong value, positional?) for every public method of ``cls``."""
     for name, function in _public_methods(cls):
         for parameter in _parameters(function):
-            for wrong in [object(), *WRONG[parameter.name]]:
+            for wrong in [object(), *WRONG_IN.get((name, parameter.name), WRONG[parameter.name])]:
                 yield name, parameter.name, wrong, False
                 if parameter.kind is parameter.POSITIONAL_OR_KEYWORD:
                     yield name, parameter.name, wrong, True

@@ -64,6 +64,8 @@ class JobSettings:
     headers: tuple[tuple[str, str], ...] = ()
     retry_policy: RetryPolicy | None = None
     timeout: timedelta | None = None
+    properties: tuple[tuple[str, str], ...] = ()
+    priority: int = 0
 
     def as_fields(self) -> dict[str, Any]:
         """The fields of :class:`~legato.model.elements.JobWorkerTask` these settings fill."""
@@ -73,6 +75,8 @@ class JobSettings:
             "headers": self.headers,
             "retry_policy": self.retry_policy,
             "timeout": self.timeout,
+            "properties": self.properties,
+            "priority": self.priority,
         }
 
 
@@ -93,6 +97,8 @@ def read_job(context: ReadContext, element: Element, *, fallback: bool = True) -
         headers=_headers(element),
         retry_policy=_retry_policy(context, element),
         timeout=_timeout(context, element),
+        properties=_properties(element),
+        priority=_priority(element),
     )
 
 
@@ -164,6 +170,26 @@ def _headers(element: Element) -> tuple[tuple[str, str], ...]:
         for headers in extensions(element, ZEEBE_NS, "taskHeaders")
         for header in headers.iterchildren(tag(ZEEBE_NS, "header"))
     )
+
+
+def _properties(element: Element) -> tuple[tuple[str, str], ...]:
+    """Extension properties (``camunda:properties``, ``zeebe:properties``), which external
+    workers may ask for (Camunda 7's ``extensionProperties``)."""
+    return tuple(
+        (prop.get("name", ""), prop.get("value", ""))
+        for namespace in (CAMUNDA_NS, ZEEBE_NS)
+        for props in extensions(element, namespace, "properties")
+        for prop in props.iterchildren(tag(namespace, "property"))
+    )
+
+
+def _priority(element: Element) -> int:
+    """``camunda:taskPriority`` when it is a number (an expression counts as 0)."""
+    text = (attribute(element, "taskPriority", CAMUNDA_NS) or "").strip()
+    try:
+        return int(text) if text else 0
+    except ValueError:
+        return 0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ class CompleteJob(Command):
 
     job_key: int
     variables: dict[str, Any] = field(default_factory=dict)
+    local_variables: dict[str, Any] = field(default_factory=dict)
+    """Set in the job's element instance scope (after ``variables``), before it completes."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +54,23 @@ class FailJob(Command):
     retryable: bool = True
     retry_after: timedelta | None = None
     """Overrides the backoff for this attempt."""
+    retries: int | None = None
+    """The attempts left after this failure, as the worker decides (Camunda's semantics):
+    0 raises the incident at once, more makes the job due again after ``retry_after`` (at
+    once without it). None: one attempt fewer, with the retry policy's backoff."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateJobRetries(Command):
+    """Set the attempts a job has left (an operator or a worker).
+
+    A failed job (waiting in an incident) given retries is due again and its incident is
+    resolved; a job set to 0 retries stops with an incident, as when it fails its last
+    attempt.
+    """
+
+    job_key: int
+    retries: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -164,6 +164,8 @@ class JobCreated(Event):
     job_type: str
     retries: int
     headers: dict[str, str] = field(default_factory=dict)
+    priority: int = 0
+    """Higher first for workers that fetch by priority (``camunda:taskPriority``)."""
 
 
 @_register
@@ -185,6 +187,7 @@ class JobFailed(Event):
     error_message: str
     retry_at: datetime | None = None
     element_id: str | None = None
+    error_details: str | None = None
 
 
 @_register

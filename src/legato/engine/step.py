@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from legato.engine import commands as cmd
@@ -135,8 +136,11 @@ def _element_for_job(p: Processing, job_key: int) -> ElementInstance:
 def _complete_job(p: Processing, command: cmd.CompleteJob) -> None:
     instance = _element_for_job(p, command.job_key)
     variables = _normalized(command.variables)
+    local = _normalized(command.local_variables)
     p.emit(ev.JobCompleted(at=p.ctx.now, job_key=command.job_key, variables=variables))
     _take_result(p, instance, variables)
+    for name, value in local.items():
+        p.set_local(instance.key, name, value)
     p.complete(instance)
 
 
@@ -163,14 +167,21 @@ def _fail_job(p: Processing, command: cmd.FailJob) -> None:
         raise InvalidCommandError(
             f"job {command.job_key} has failed already and waits for an operator"
         )
-    retries = job.retries - 1 if command.retryable else 0
+    if command.retries is not None and command.retries < 0:
+        raise InvalidCommandError(f"retries must not be negative, not {command.retries}")
+    if command.retries is not None:
+        # The worker decides how many attempts are left (Camunda's failure semantics).
+        retries = command.retries if command.retryable else 0
+    else:
+        retries = job.retries - 1 if command.retryable else 0
     if retries > 0:
-        element = p.process.element(instance.element_id)
-        policy = p.retry_policy(element)
-        attempt = max(policy.max_attempts - retries, 1)
-        delay = (
-            command.retry_after if command.retry_after is not None else p.backoff(policy, attempt)
-        )
+        if command.retry_after is not None:
+            delay = command.retry_after
+        elif command.retries is not None:
+            delay = timedelta(0)
+        else:
+            policy = p.retry_policy(p.process.element(instance.element_id))
+            delay = p.backoff(policy, max(policy.max_attempts - retries, 1))
         p.emit(
             ev.JobFailed(
                 at=p.ctx.now,
@@ -179,6 +190,7 @@ def _fail_job(p: Processing, command: cmd.FailJob) -> None:
                 error_message=command.error_message,
                 retry_at=p.ctx.now + delay,
                 element_id=instance.element_id,
+                error_details=command.details,
             )
         )
         return
@@ -189,6 +201,7 @@ def _fail_job(p: Processing, command: cmd.FailJob) -> None:
             retries=0,
             error_message=command.error_message,
             element_id=instance.element_id,
+            error_details=command.details,
         )
     )
     p.raise_incident(
@@ -199,6 +212,30 @@ def _fail_job(p: Processing, command: cmd.FailJob) -> None:
         job_key=command.job_key,
         details=command.details,
     )
+
+
+def _update_job_retries(p: Processing, command: cmd.UpdateJobRetries) -> None:
+    instance = _element_for_job(p, command.job_key)
+    job = p.state.jobs[command.job_key]
+    if command.retries < 0:
+        raise InvalidCommandError(f"retries must not be negative, not {command.retries}")
+    if job.failed:
+        if command.retries == 0:
+            return  # it waits for an operator already
+        p.emit(ev.JobRetriesUpdated(at=p.ctx.now, job_key=command.job_key, retries=command.retries))
+        for incident in list(p.state.incidents.values()):
+            if incident.job_key == command.job_key:
+                p.emit(ev.IncidentResolved(at=p.ctx.now, incident_key=incident.incident_key))
+        return
+    p.emit(ev.JobRetriesUpdated(at=p.ctx.now, job_key=command.job_key, retries=command.retries))
+    if command.retries == 0:
+        p.raise_incident(
+            instance,
+            "job_failed",
+            f"the retries of job {command.job_key} were set to 0",
+            "job",
+            job_key=command.job_key,
+        )
 
 
 def _throw_error(p: Processing, command: cmd.ThrowError) -> None:
@@ -420,6 +457,7 @@ def _escalation_from_child(p: Processing, command: cmd.EscalateFromChild) -> Non
 _HANDLERS: dict[type[cmd.Command], Callable[[Processing, Any], None]] = {
     cmd.CompleteJob: _complete_job,
     cmd.FailJob: _fail_job,
+    cmd.UpdateJobRetries: _update_job_retries,
     cmd.ThrowError: _throw_error,
     cmd.CompleteUserTask: _complete_user_task,
     cmd.SetVariables: _set_variables,

@@ -301,6 +301,10 @@ class JobWorkerTask(Activity):
     """Backoff settings from the model's extensions; ``None`` takes the engine default."""
     timeout: timedelta | None = None
     """How long a worker holds the job before it is handed to another."""
+    properties: tuple[tuple[str, str], ...] = ()
+    """Extension properties (``camunda:properties``, ``zeebe:properties``) for workers."""
+    priority: int = 0
+    """The priority of the task's jobs (``camunda:taskPriority``; higher first)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

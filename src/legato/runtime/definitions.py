@@ -67,6 +67,18 @@ class DefinitionRegistry:
             deployed = self._remember(record)
         return deployed
 
+    def get_in(self, tx: Transaction, definition_key: int) -> DeployedProcess | None:
+        """A version by key, read through ``tx`` when it is not known yet (for readers on
+        other threads than the executor's, which shares its transaction here); None when
+        there is no such version."""
+        deployed = self._by_key.get(definition_key)
+        if deployed is None:
+            record = tx.get_definition(definition_key)
+            if record is None:
+                return None
+            deployed = self._remember(record)
+        return deployed
+
     def latest(self, process_id: str) -> DeployedProcess | None:
         """The newest version of a process."""
         key = self._latest.get(process_id)

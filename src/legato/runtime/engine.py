@@ -15,6 +15,7 @@ engine.run_until_idle()
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
@@ -53,6 +54,7 @@ from legato.runtime.clock import Clock, DatabaseClock, SystemClock
 from legato.runtime.definitions import DECISION_PREFIX, DefinitionRegistry, Deployment
 from legato.runtime.delivery import EventDelivery
 from legato.runtime.executor import CommandExecutor, Outcome, decode_event
+from legato.runtime.external import MAX_PARKED_FETCHES, ExternalJobs, FetchParking
 from legato.runtime.groupcommit import GroupCommit
 from legato.runtime.handlers import (
     Handler,
@@ -62,7 +64,15 @@ from legato.runtime.keys import KeyAllocator
 from legato.runtime.node import NodeAgent
 from legato.runtime.slots import Finished
 from legato.runtime.starts import replace_start_waits
-from legato.runtime.types import HistoryEntry, InstanceInfo, Job, PublishResult
+from legato.runtime.types import (
+    ActivatedJob,
+    HistoryEntry,
+    InstanceInfo,
+    Job,
+    JobContext,
+    JobRequest,
+    PublishResult,
+)
 from legato.store.ports import Listener, Store, Transaction
 from legato.store.records import (
     INCIDENT_STATES,
@@ -108,6 +118,9 @@ class Engine:
             Camunda and SpiffWorkflow accept; some broken rules are warnings, returned on the
             deployment) or ``"strict"`` (every broken rule of the specification refuses the
             model). See :mod:`legato.bpmn.validate`.
+        max_parked_fetches: how many calls may wait for jobs at once (long polling with
+            :meth:`fetch_jobs`, :meth:`fetch_jobs_async` or :meth:`activate_jobs`); one more
+            raises :class:`~legato.errors.TooManyRequestsError`.
     """
 
     def __init__(
@@ -124,7 +137,9 @@ class Engine:
         job_lease: timedelta = timedelta(seconds=30),
         feel_limits: FeelLimits | None = None,
         validation: Profile = "compatible",
+        max_parked_fetches: int = MAX_PARKED_FETCHES,
     ) -> None:
+        parking = FetchParking(max_parked_fetches)
         if store is None:
             from legato.store.sql import SqlStore
 
@@ -170,10 +185,17 @@ class Engine:
         )
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._waiters: set[threading.Event] = set()
         self._listener: Listener | None = None
         self._listener_lock = threading.Lock()
         self._listen_refused = False
+        self._external = ExternalJobs(
+            store, self._executor, self.clock, parking, self._long_poll_interval, self._definitions
+        )
+        parking.probe = self._external.available_types
+        # Jobs that become available in this process wake the fetches parked here at once
+        # (other processes' jobs arrive through the store's listener, see _work_arrived).
+        self._executor.on_jobs_available = parking.notify
+        self._jobs.on_released = parking.notify
 
     @property
     def batch_size(self) -> int:
@@ -638,6 +660,66 @@ class Engine:
 
     # -- jobs for external workers ---------------------------------------------------------------
 
+    def fetch_jobs(
+        self,
+        requests: Sequence[JobRequest],
+        *,
+        worker: str,
+        max_jobs: int,
+        request_timeout: timedelta = timedelta(0),
+        use_priority: bool = False,
+    ) -> list[ActivatedJob]:
+        """Lease up to ``max_jobs`` jobs to an external worker, across ``requests`` (one per
+        job type, in their order, each with its lease and filters).
+
+        Every job is handed out once: the filters on the business key, process and version
+        apply before anything is locked, and each job is leased by a conditional update in one
+        transaction, also when several engines share a PostgreSQL database. When nothing is
+        available, the call waits up to ``request_timeout`` (long polling) and answers as soon
+        as a job of the types becomes available: created (on any node), given back, unlocked,
+        due again after a failure's backoff or new retries, or with a lease that ran out. It
+        answers ``[]`` when the wait ends without one.
+
+        Args:
+            requests: what to fetch, one :class:`JobRequest` per job type.
+            worker: the name the jobs are leased to.
+            max_jobs: how many jobs at most, across all requests.
+            request_timeout: how long to wait when nothing is available (0: answer at once).
+            use_priority: within each request, hand out jobs of higher priority
+                (``camunda:taskPriority``) first, else the oldest due first.
+
+        Raises:
+            TooManyRequestsError: ``max_parked_fetches`` calls wait already (only when
+                ``request_timeout`` is positive).
+            InvalidCommandError: a request's timeout is not positive.
+        """
+        self._prepare_long_poll(request_timeout)
+        return self._external.fetch(requests, worker, max_jobs, request_timeout, use_priority)
+
+    async def fetch_jobs_async(
+        self,
+        requests: Sequence[JobRequest],
+        *,
+        worker: str,
+        max_jobs: int,
+        request_timeout: timedelta = timedelta(0),
+        use_priority: bool = False,
+    ) -> list[ActivatedJob]:
+        """:meth:`fetch_jobs` for an event loop (an HTTP server): each look at the database
+        runs on a thread (``asyncio.to_thread``), the waits in between hold no thread, so
+        hundreds of parked calls are cheap. A call cancelled while it looks gives back the
+        jobs that look leased.
+
+        Raises:
+            TooManyRequestsError: ``max_parked_fetches`` calls wait already.
+            InvalidCommandError: a request's timeout is not positive.
+        """
+        if request_timeout > timedelta(0):
+            await asyncio.to_thread(self._prepare_long_poll, request_timeout)
+        return await self._external.fetch_async(
+            requests, worker, max_jobs, request_timeout, use_priority
+        )
+
     def activate_jobs(
         self,
         job_type: str,
@@ -650,26 +732,56 @@ class Engine:
         """Hand due jobs of ``job_type`` to an external worker for ``timeout``.
 
         With a ``request_timeout``, an empty answer waits up to that long for jobs to arrive
-        (long polling): on PostgreSQL a node that creates a job wakes the waiting call at once
-        (``NOTIFY``); elsewhere, and as a fallback, the call looks again twice a second.
+        (long polling), as :meth:`fetch_jobs` does.
         """
-        deadline = time.monotonic() + request_timeout.total_seconds()
-        arrived = threading.Event()
-        if request_timeout > timedelta(0):
-            # Listening before the first look: a job created between the look and the wait
-            # wakes the wait (its NOTIFY is not lost).
-            self._listen()
-            self._waiters.add(arrived)
+        self._prepare_long_poll(request_timeout)
+        fetched = self._external.fetch(
+            [JobRequest(job_type, timeout)], worker, max_jobs, request_timeout
+        )
+        return [self._job_of(job) for job in fetched]
+
+    def _job_of(self, job: ActivatedJob) -> Job:
+        """The :class:`Job` view of a fetched job, with its attempt as the retry policy of
+        its element counts it."""
         try:
-            while True:
-                arrived.clear()
-                jobs = self._jobs.activate([job_type], worker, max_jobs, timeout)
-                remaining = deadline - time.monotonic()
-                if jobs or remaining <= 0:
-                    return jobs
-                arrived.wait(min(remaining, _LONG_POLL_INTERVAL))
-        finally:
-            self._waiters.discard(arrived)
+            process = self._definitions.get(job.definition_key).process
+            element = process.elements.get(job.element_id)
+        except KeyError:
+            element = None
+        policy = getattr(element, "retry_policy", None) or self.retry_policy
+        context = JobContext(
+            idempotency_key=str(job.key),
+            attempt=max(policy.max_attempts - job.retries + 1, 1),
+            deadline=job.deadline,
+            worker=job.worker,
+            timeout=getattr(element, "timeout", None),
+        )
+        return Job(
+            key=job.key,
+            type=job.type,
+            element_id=job.element_id,
+            instance_key=job.instance_key,
+            element_instance_key=job.element_instance_key,
+            variables=job.variables,
+            retries=job.retries,
+            headers=job.headers,
+            process_id=job.process_id,
+            business_key=job.business_key,
+            context=context,
+        )
+
+    def _prepare_long_poll(self, request_timeout: timedelta) -> None:
+        if request_timeout > timedelta(0):
+            # Listening before the first look: a job created by another node between the
+            # look and the wait wakes the wait (its NOTIFY is not lost).
+            self._listen()
+
+    def _long_poll_interval(self) -> float:
+        """How long a parked fetch waits without a wake before it looks again: long where
+        the store tells of other processes' new work, short where it cannot."""
+        if self._listener is None:
+            return _LONG_POLL_INTERVAL
+        return max(_LISTENED_POLL_INTERVAL, _LONG_POLL_INTERVAL)
 
     def _listen(self) -> None:
         """Start listening for other processes' new work (once per engine)."""
@@ -684,18 +796,31 @@ class Engine:
         self._events.timers_changed()
         self._wake.set()
         self._jobs.pool.wake()
-        for waiter in list(self._waiters):
-            waiter.set()
+        self._external.parking.notify()
 
-    def complete_job(self, job_key: int, variables: Mapping[str, Any] | None = None) -> None:
-        """Complete a job (external workers)."""
-        self._submit(
-            cmd.CompleteJob(
-                instance_key=self._job(job_key).instance_key,
-                job_key=job_key,
-                variables=dict(variables or {}),
-            )
-        )
+    def complete_job(
+        self,
+        job_key: int,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        worker: str | None = None,
+        local_variables: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Complete a job an external worker holds; the instance moves on at once.
+
+        ``variables`` are the job's result (merged into the scopes as a handler's result
+        is); ``local_variables`` are set in the job's element instance scope (seen by its
+        output mappings).
+
+        Raises:
+            NotFoundError: no such job (completed already, cancelled, or never created).
+            JobStateError: the job is not activated (never fetched, given back, failed, or
+                its lease ran out: a stale lease), or ``worker`` is given and another worker
+                holds it ("Job X cannot be completed by worker 'W'. It is locked by worker
+                'V'.").
+            InvalidCommandError: a variable cannot be stored.
+        """
+        self._external.complete(job_key, variables, worker, local_variables)
 
     def fail_job(
         self,
@@ -704,17 +829,37 @@ class Engine:
         *,
         retryable: bool = True,
         retry_after: timedelta | None = None,
+        retries: int | None = None,
+        worker: str | None = None,
+        error_details: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+        local_variables: Mapping[str, Any] | None = None,
     ) -> None:
-        """Fail one attempt of a job (external workers)."""
-        self._submit(
-            cmd.FailJob(
-                instance_key=self._job(job_key).instance_key,
-                job_key=job_key,
-                error_message=error_message,
-                retryable=retryable,
-                retry_after=retry_after,
-            )
+        """Fail one attempt of a job an external worker holds.
+
+        Without ``retries``, one attempt fewer is left and the job is due again after the
+        retry policy's backoff (or ``retry_after``); an incident when none is left or the
+        failure is not ``retryable``. With ``retries`` (the worker decides, as in Camunda),
+        exactly that many are left: 0 raises an incident at once with ``error_message`` (and
+        ``error_details``), more makes the job fetchable again after ``retry_after`` (at once
+        without it). ``variables`` are set from the job's scope up (where each is defined,
+        else in the root), ``local_variables`` in the job's element instance scope.
+
+        Raises:
+            NotFoundError: no such job.
+            JobStateError: the job is not held as :meth:`complete_job` requires.
+            InvalidCommandError: ``retries`` is negative, or a variable cannot be stored.
+        """
+        failure = cmd.FailJob(
+            instance_key=0,
+            job_key=job_key,
+            error_message=error_message,
+            details=error_details,
+            retryable=retryable,
+            retry_after=retry_after,
+            retries=retries,
         )
+        self._external.fail(job_key, failure, worker, variables, local_variables)
 
     def throw_error(
         self,
@@ -722,17 +867,82 @@ class Engine:
         error_code: str,
         error_message: str = "",
         variables: Mapping[str, Any] | None = None,
+        *,
+        worker: str | None = None,
     ) -> None:
-        """Report a BPMN error for a job (external workers)."""
-        self._submit(
-            cmd.ThrowError(
-                instance_key=self._job(job_key).instance_key,
-                job_key=job_key,
-                error_code=error_code,
-                error_message=error_message,
-                variables=dict(variables or {}),
-            )
+        """Report a BPMN error for a job an external worker holds.
+
+        The nearest error boundary event or event sub-process that catches ``error_code``
+        takes it (``variables`` are set where it is caught); an error nothing catches is an
+        incident (``unhandled_error``) on the job's element.
+
+        Raises:
+            NotFoundError: no such job.
+            JobStateError: the job is not held as :meth:`complete_job` requires.
+        """
+        error = cmd.ThrowError(
+            instance_key=0,
+            job_key=job_key,
+            error_code=error_code,
+            error_message=error_message,
+            variables=dict(variables or {}),
         )
+        self._external.throw_error(job_key, error, worker)
+
+    def update_job(
+        self,
+        job_key: int,
+        *,
+        retries: int | None = None,
+        timeout: timedelta | None = None,
+        worker: str | None = None,
+    ) -> None:
+        """Extend a job's lease and/or set its retries (in one transaction).
+
+        ``timeout`` makes the lease end ``timeout`` from now; the job must be activated with
+        a lease that has not run out, held by ``worker`` when given. ``retries`` sets the
+        attempts left: a failed job waiting in an incident given retries > 0 has its incident
+        resolved and is fetchable at once; a job that is due or held keeps its place and
+        lease; 0 stops a job that is not failed with an incident.
+
+        Raises:
+            NotFoundError: no such job.
+            JobStateError: ``timeout`` is given and the job is not activated, its lease ran
+                out ("cannot extend a lock that expired"), or another worker holds it.
+            InvalidCommandError: ``retries`` is negative or ``timeout`` not positive.
+        """
+        self._external.update(job_key, retries, timeout, worker)
+
+    def lock_job(self, job_key: int, *, worker: str, timeout: timedelta) -> None:
+        """Lease a job to ``worker`` for ``timeout`` without fetching it (also a job that is
+        not due yet); ``worker`` may lock again a job it holds.
+
+        Raises:
+            NotFoundError: no such job.
+            JobStateError: another worker holds an unexpired lease, or the job failed and
+                waits for an operator.
+            InvalidCommandError: ``timeout`` is not positive.
+        """
+        self._external.lock(job_key, worker, timeout)
+
+    def unlock_job(self, job_key: int) -> None:
+        """End a job's lease: any worker may fetch it at once (parked fetches are woken). A
+        job that no worker holds is left as it is.
+
+        Raises:
+            NotFoundError: no such job.
+        """
+        self._external.unlock(job_key)
+
+    def job(self, job_key: int) -> ActivatedJob:
+        """A job as it is now, whatever its state (see :attr:`ActivatedJob.state`): its
+        worker and ``deadline`` while one holds it, its retries and last error; its
+        ``variables`` are empty (a worker gets them by fetching).
+
+        Raises:
+            NotFoundError: no such job (completed, cancelled or never created).
+        """
+        return self._external.job(job_key)
 
     def jobs(self, *, instance_key: int | None = None, state: str | None = None) -> list[JobRecord]:
         """Jobs, oldest first.
@@ -743,13 +953,6 @@ class Engine:
         check_one_of("state", state, JOB_STATES)
         with self.store.transaction() as tx:
             return tx.list_jobs(instance_key=instance_key, state=state)
-
-    def _job(self, job_key: int) -> JobRecord:
-        with self.store.transaction() as tx:
-            job = tx.get_job(job_key)
-        if job is None:
-            raise NotFoundError(f"no active job with key {job_key}")
-        return job
 
     # -- running handlers ------------------------------------------------------------------------
 
@@ -984,7 +1187,8 @@ class Engine:
 
     def close(self) -> None:
         """Give back the jobs this engine holds, stop its handler slots, release the
-        database."""
+        database. Fetches waiting for jobs answer with what they have (nothing)."""
+        self._external.parking.close()
         self._jobs.close()
         with self._listener_lock:
             if self._listener is not None:
@@ -1001,6 +1205,9 @@ class Engine:
 
 _PAUSE = 0.1
 _LONG_POLL_INTERVAL = 0.5
+_LISTENED_POLL_INTERVAL = 5.0
+"""A parked fetch looks again this often where other nodes' new work is notified (a lost
+notification, as during a reconnect, delays a job by this much at most)."""
 _MAX_PAUSE = 5.0
 
 

@@ -102,6 +102,9 @@ class CommandExecutor:
         new jobs of other types it can start now (its free handler slots); None: no limit."""
         self.on_noted: Callable[[list[Noted]], None] | None = None
         """Told of the failed attempts and new incidents of every committed batch."""
+        self.on_jobs_available: Callable[[frozenset[str]], None] | None = None
+        """Told, after a batch commits, of the types of the jobs it made available to any
+        worker (new ones not held for this process, failed ones due again, retried ones)."""
         self._pushed: deque[JobRecord] = deque()
         self._earliest_new_timer: datetime | None = None
         self._current: set[int] = set()
@@ -174,6 +177,14 @@ class CommandExecutor:
         """
         return self._execute_batch(commands, also, always=always)
 
+    def execute_guarded(
+        self, commands: Sequence[cmd.Command], guard: Callable[[Transaction], None]
+    ) -> list[Outcome]:
+        """Run ``commands`` all or nothing, after ``guard`` checked in the same transaction
+        that they may run (it raises to refuse them: e.g. a job no longer held by the
+        worker that reports its result)."""
+        return self._execute_batch(commands, all_or_nothing=True, guard=guard)
+
     def peek_many(self, tx: Transaction, instance_keys: Sequence[int]) -> None:
         """Make the states of these instances current in bulk (see :meth:`preload`), so
         that :meth:`cached_state` returns them; do not change them."""
@@ -198,6 +209,7 @@ class CommandExecutor:
         all_or_nothing: bool = False,
         plan: Callable[[Transaction], Sequence[cmd.Command]] | None = None,
         always: bool = False,
+        guard: Callable[[Transaction], None] | None = None,
     ) -> list[Outcome]:
         # The cyclic garbage collector is paused while a batch runs: a batch allocates many
         # short-lived objects, and each collection scans every cached instance state, which
@@ -209,7 +221,7 @@ class CommandExecutor:
                 gc.disable()
             try:
                 return self._retrying(
-                    lambda: self._run_batch(commands, also, all_or_nothing, plan, always),
+                    lambda: self._run_batch(commands, also, all_or_nothing, plan, always, guard),
                     # What a plan makes (a message or timer start) is not known here.
                     may_start=plan is not None or _starts_instances(commands),
                 )
@@ -257,16 +269,21 @@ class CommandExecutor:
         all_or_nothing: bool,
         plan: Callable[[Transaction], Sequence[cmd.Command]] | None,
         always: bool,
+        guard: Callable[[Transaction], None] | None = None,
     ) -> list[Outcome]:
         touched: set[int] = set()
         self._current = set()
         noted: list[Noted] = []
+        available: set[str] = set()
         try:
             with self._keys.transaction(self._store) as tx:
                 self._definitions.use(tx)
                 writes = BatchWrites(tx, self._job_hold())
                 noted = writes.noted
+                available = writes.available_types
                 try:
+                    if guard is not None:
+                        guard(tx)
                     if plan is not None:
                         commands = [*commands, *plan(tx)]
                     if len(commands) > 1:
@@ -290,6 +307,8 @@ class CommandExecutor:
         self._pushed.extend(pushed)
         if noted and self.on_noted is not None:
             self.on_noted(noted)
+        if available and self.on_jobs_available is not None:
+            self.on_jobs_available(frozenset(available))
         for key in touched:
             cached = self._cache.get(key)
             if cached is not None and not cached.state.is_active:

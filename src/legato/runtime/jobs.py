@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from types import ModuleType
 from typing import Any
@@ -67,6 +67,8 @@ class JobRunner:
         self._definitions = definitions
         self._handlers: dict[str, RegisteredHandler] = {}
         self._renewed = time.monotonic()
+        self.on_released: Callable[[], None] | None = None
+        """Told when jobs were given back (fetches parked in this process look again)."""
         executor.push_room = self._push_room
         executor.push_lease = lease
         executor.on_noted = report_noted
@@ -95,12 +97,6 @@ class JobRunner:
             self.register(job_type, function, timeout, isolated)
             registered.append(job_type)
         return registered
-
-    def activate(
-        self, job_types: Sequence[str], worker: str, max_jobs: int, timeout: timedelta
-    ) -> list[Job]:
-        """Hand due jobs of these types to ``worker`` for ``timeout``."""
-        return self._activate(job_types, worker, max_jobs, timeout)
 
     # -- one batch at a time (run_once, run_until_idle) -------------------------------------------
 
@@ -134,7 +130,11 @@ class JobRunner:
         if not self._handlers:
             return []
         records = self._executor.take_pushed(self.batch_size)
-        jobs = self._job_views(records, self.worker_name) if records else self._activate_own()
+        if records:
+            with self._executor.lock:
+                jobs = self._job_views(records, self.worker_name)
+        else:
+            jobs = self._activate_own()
         for job in jobs:
             self.pool.submit(job, self._handlers[job.type])
         return jobs
@@ -154,14 +154,18 @@ class JobRunner:
         now = self.clock.now()
         lease_until = now + self.lease
         worker = self.worker_name
-        with self.store.transaction() as tx:
-            # Jobs for slots first (they start on threads at once), then inline ones.
-            records = tx.activate_jobs(others, worker, free, now, lease_until) if free else []
-            room = self.batch_size - len(records)
-            if inline_types and room > 0:
-                records += tx.activate_jobs(sorted(inline_types), worker, room, now, lease_until)
-            self._executor.peek_many(tx, [r.instance_key for r in records])
-        return self._job_views(records, worker)
+        # The views read the executor's cache, which another thread's batch may change.
+        with self._executor.lock:
+            with self.store.transaction() as tx:
+                # Jobs for slots first (they start on threads at once), then inline ones.
+                records = tx.activate_jobs(others, worker, free, now, lease_until) if free else []
+                room = self.batch_size - len(records)
+                if inline_types and room > 0:
+                    records += tx.activate_jobs(
+                        sorted(inline_types), worker, room, now, lease_until
+                    )
+                self._executor.peek_many(tx, [r.instance_key for r in records])
+            return self._job_views(records, worker)
 
     def collect(self, wait: float) -> list[Finished]:
         """Wait up to ``wait`` seconds for handlers to end (less when leases are due for
@@ -239,6 +243,8 @@ class JobRunner:
             logger.warning("could not give back %d job(s): %s", len(job_keys), exc)
             return
         logger.info("gave back %d job(s) without charging an attempt", released)
+        if released and self.on_released is not None:
+            self.on_released()
 
     def shutdown(self, grace: float) -> None:
         """Stop taking work: let running handlers end within ``grace`` seconds and commit
@@ -293,17 +299,6 @@ class JobRunner:
             (h.timeout for h in self._handlers.values() if h.timeout is not None),
             default=timedelta(minutes=5),
         )
-
-    def _activate(
-        self, job_types: Sequence[str], worker: str, max_jobs: int, timeout: timedelta
-    ) -> list[Job]:
-        now = self.clock.now()
-        # The views read the executor's cache, which another thread's batch may change.
-        with self._executor.lock:
-            with self.store.transaction() as tx:
-                records = tx.activate_jobs(job_types, worker, max_jobs, now, now + timeout)
-                self._executor.peek_many(tx, [r.instance_key for r in records])
-            return self._job_views(records, worker)
 
     def _job_views(self, records: Sequence[JobRecord], worker: str) -> list[Job]:
         missing = {r.instance_key for r in records} - {

@@ -79,6 +79,9 @@ class BatchWrites:
         """Signals thrown by instances in this batch, to broadcast after it is written."""
         self.noted: list[Noted] = []
         """Failed attempts and new incidents of this batch, reported once it commits."""
+        self.available_types: set[str] = set()
+        """The types of the jobs this batch made available to any worker (created without
+        a hold, or due again after a failure or new retries): parked fetches are woken."""
 
     def user_task(self, key: int) -> UserTaskRecord | None:
         """A user task as it will be after this batch."""
@@ -124,6 +127,7 @@ def _job_created(writes: BatchWrites, state: InstanceState, event: ev.JobCreated
         state_name, worker, lease_until = "activated", hold.worker, hold.lease_until
     else:
         state_name, worker, lease_until = "activatable", None, None
+        writes.available_types.add(event.job_type)
     writes.new_jobs[event.job_key] = JobRecord(
         job_key=event.job_key,
         instance_key=state.instance_key,
@@ -137,6 +141,7 @@ def _job_created(writes: BatchWrites, state: InstanceState, event: ev.JobCreated
         lease_until=lease_until,
         headers=dict(event.headers),
         created_at=event.at,
+        priority=event.priority,
     )
 
 
@@ -224,8 +229,12 @@ def _job_changed(
             worker=None,
             lease_until=None,
             error_message=event.error_message,
+            error_details=event.error_details,
         )
-    else:
+    elif event.retries <= 0:
+        job = dataclasses.replace(job, retries=0, state="failed", worker=None, lease_until=None)
+    elif job.state == "failed":
+        # New attempts for a job that waited in an incident: due again at once.
         job = dataclasses.replace(
             job,
             retries=event.retries,
@@ -234,6 +243,11 @@ def _job_changed(
             worker=None,
             lease_until=None,
         )
+    else:
+        # A job that is due or held keeps its place and its lease.
+        job = dataclasses.replace(job, retries=event.retries)
+    if job.state == "activatable":
+        writes.available_types.add(job.job_type)
     if event.job_key in writes.new_jobs:
         writes.new_jobs[event.job_key] = job
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,6 +48,76 @@ class Job:
     def idempotency_key(self) -> str:
         """The job key as a string: the same for every attempt of this job."""
         return str(self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class JobRequest:
+    """What an external worker asks for, one per job type (a Camunda 7 topic): see
+    :meth:`~legato.runtime.engine.Engine.fetch_jobs`."""
+
+    job_type: str
+    """The job type (Camunda 7: the topic name)."""
+    timeout: timedelta
+    """How long the jobs handed out are leased to the worker."""
+    variables: Sequence[str] | None = None
+    """The names of the variables to hand out: None for every variable visible in the job's
+    scope, an empty sequence for none."""
+    local_variables: bool = False
+    """Only the variables of the job's own element instance scope."""
+    business_key: str | None = None
+    """Only jobs of instances with this business key."""
+    process_ids: Sequence[str] | None = None
+    """Only jobs of instances of these processes (None or empty: any)."""
+    definition_keys: Sequence[int] | None = None
+    """Only jobs of instances of these process versions (None or empty: any)."""
+    process_variables: Mapping[str, Any] | None = None
+    """Only jobs of instances whose root scope holds each of these variables with an equal
+    value (None or empty: any)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActivatedJob:
+    """A job as an external worker (and an operator) sees it.
+
+    :meth:`~legato.runtime.engine.Engine.fetch_jobs` returns the jobs it leased;
+    :meth:`~legato.runtime.engine.Engine.job` returns any job in its current state (then
+    ``worker`` is empty and ``deadline`` None unless a worker holds it, and ``variables``
+    is empty).
+    """
+
+    key: int
+    """The job key (Camunda 7: the external task id)."""
+    type: str
+    """The job type (Camunda 7: the topic name)."""
+    instance_key: int
+    element_id: str
+    element_instance_key: int
+    definition_key: int
+    process_id: str
+    version: int
+    business_key: str | None
+    variables: dict[str, Any]
+    """The variables asked for, as the job's scope sees them."""
+    headers: dict[str, str]
+    """The task's static headers (``zeebe:taskHeaders``)."""
+    properties: dict[str, str]
+    """The task's extension properties (``camunda:properties``); empty while the model
+    reader keeps none."""
+    retries: int
+    """Attempts left, this one included."""
+    worker: str
+    """The worker that holds the job (empty when none holds it)."""
+    deadline: datetime | None
+    """When the lease ends (aware UTC); None when no worker holds the job."""
+    created_at: datetime
+    error_message: str | None = None
+    """The message of the last failed attempt."""
+    error_details: str | None = None
+    """The details of the last failed attempt (a stack trace), as the worker reported them."""
+    priority: int = 0
+    """The task's priority (``camunda:taskPriority``); 0 while the model reader keeps none."""
+    state: str = "activated"
+    """``activatable``, ``activated`` or ``failed`` (retries exhausted: an incident)."""
 
 
 @dataclass(frozen=True, slots=True)

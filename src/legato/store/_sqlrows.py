@@ -121,6 +121,8 @@ def job_params(record: JobRecord) -> Params:
         "headers": record.headers,
         "error_message": record.error_message,
         "created_at": record.created_at,
+        "error_details": record.error_details,
+        "priority": record.priority,
     }
 
 
@@ -139,6 +141,8 @@ def job_record(row: Any) -> JobRecord:
         headers=row.headers,
         error_message=row.error_message,
         created_at=row.created_at,
+        error_details=row.error_details,
+        priority=row.priority,
     )
 
 

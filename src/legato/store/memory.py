@@ -629,11 +629,73 @@ class MemoryTransaction:
             if self._jobs.get(job_key) is not None:
                 self._jobs.delete(job_key)
 
-    def get_job(self, job_key: int) -> JobRecord | None:
-        """One job by key."""
+    def get_job(self, job_key: int, *, for_update: bool = False) -> JobRecord | None:
+        """One job by key (one writer at a time: ``for_update`` needs no lock here)."""
         self._check_open()
         job = self._jobs.get(job_key)
         return None if job is None else _copied_job(job)
+
+    def find_fetchable_jobs(
+        self,
+        job_types: Sequence[str],
+        now: datetime,
+        limit: int,
+        *,
+        business_key: str | None = None,
+        process_ids: Sequence[str] | None = None,
+        definition_keys: Sequence[int] | None = None,
+        after: tuple[datetime, int] | None = None,
+        by_priority: bool = False,
+    ) -> list[JobRecord]:
+        """Jobs that may be handed out now, oldest due first (highest priority first with
+        ``by_priority``), of instances that match."""
+        self._check_open()
+        now = utc(now)
+        if limit < 1 or not job_types:
+            return []
+        start = None if after is None or by_priority else (utc(after[0]), after[1])
+        due = sorted(
+            ((available, job.job_key), job)
+            for job, available in self._available_jobs(job_types)
+            if available <= now
+        )
+        if by_priority:
+            due.sort(key=lambda pair: -pair[1].priority)  # stable: oldest first within one
+        found: list[JobRecord] = []
+        for position, job in due:
+            if start is not None and position <= start:
+                continue
+            stored = self._instances.get(job.instance_key)
+            if stored is None:
+                continue
+            instance = stored[0]
+            if (
+                (business_key is not None and instance.business_key != business_key)
+                or (process_ids is not None and instance.process_id not in process_ids)
+                or (definition_keys is not None and instance.definition_key not in definition_keys)
+            ):
+                continue
+            found.append(_copied_job(job))
+            if len(found) >= limit:
+                break
+        return found
+
+    def lease_jobs(
+        self, job_keys: Sequence[int], worker: str, now: datetime, lease_until: datetime
+    ) -> list[JobRecord]:
+        """Lease those of these jobs that may still be handed out at ``now``."""
+        self._check_open()
+        now, lease_until = utc(now), utc(lease_until)
+        leased = []
+        for key in job_keys:
+            job = self._jobs.get(key)
+            available = None if job is None else job_available_at(job)
+            if job is None or available is None or available > now:
+                continue
+            job = replace(job, state="activated", worker=worker, lease_until=lease_until)
+            self._jobs.put(key, job)
+            leased.append(_copied_job(job))
+        return leased
 
     def activate_jobs(
         self,
@@ -688,16 +750,21 @@ class MemoryTransaction:
         return released
 
     def next_job_due_at(
-        self, job_types: Sequence[str] | None, *, held: bool = True
+        self,
+        job_types: Sequence[str] | None,
+        *,
+        held: bool = True,
+        after: datetime | None = None,
     ) -> datetime | None:
         """When the next job (of these types) becomes due, counting expiring leases unless
-        ``held`` is False."""
+        ``held`` is False; the first such time later than ``after`` when given."""
         self._check_open()
+        later = None if after is None else utc(after)
         return min(
             (
                 available
                 for job, available in self._available_jobs(job_types)
-                if held or job.state == "activatable"
+                if (held or job.state == "activatable") and (later is None or available > later)
             ),
             default=None,
         )

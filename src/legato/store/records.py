@@ -89,6 +89,10 @@ class JobRecord:
     headers: dict[str, str] = field(default_factory=dict)
     error_message: str | None = None
     created_at: datetime | None = None
+    error_details: str | None = None
+    """Further detail of the last failure (a stack trace), as the worker reported it."""
+    priority: int = 0
+    """Workers that fetch by priority get higher ones first."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -248,6 +248,8 @@ jobs = sa.Table(
     sa.Column("headers", JsonText, nullable=False),
     sa.Column("error_message", sa.Text),
     sa.Column("created_at", UtcTimestamp),
+    sa.Column("error_details", sa.Text),
+    sa.Column("priority", sa.Integer, nullable=False, server_default=sa.text("0")),
     # Activation walks this in due order; failed jobs (NULL) stay out of the index.
     sa.Index(
         "ix_jobs_due",

@@ -234,6 +234,53 @@ def due_jobs_query(dialect_name: str, typed: bool) -> sa.Select[Any]:
     return query
 
 
+@functools.cache
+def fetchable_jobs_query(
+    dialect_name: str,
+    business_key: bool,
+    process_ids: bool,
+    definition_keys: bool,
+    after: bool,
+    by_priority: bool = False,
+) -> sa.Select[Any]:
+    """The query that picks jobs for external workers: due jobs of some types (``ix_jobs_due``
+    in order), joined to their instances only when a filter reads them, so that the filters
+    hold before anything is locked. One statement per shape of filters."""
+    query = (
+        sa.select(jobs)
+        .where(
+            jobs.c.available_at <= _bp("now"),
+            jobs.c.job_type.in_(_bp("types", expanding=True)),
+        )
+        .order_by(jobs.c.available_at, jobs.c.job_key)
+        .limit(_bp("limit", type_=sa.Integer))
+    )
+    if by_priority:
+        # The due jobs of the types are sorted (no index gives this order): what Camunda's
+        # usePriority costs too.
+        query = query.order_by(None).order_by(
+            jobs.c.priority.desc(), jobs.c.available_at, jobs.c.job_key
+        )
+    if business_key or process_ids or definition_keys:
+        query = query.join(instances, instances.c.instance_key == jobs.c.instance_key)
+    if business_key:
+        query = query.where(instances.c.business_key == _bp("business_key"))
+    if process_ids:
+        query = query.where(instances.c.process_id.in_(_bp("process_ids", expanding=True)))
+    if definition_keys:
+        query = query.where(instances.c.definition_key.in_(_bp("definition_keys", expanding=True)))
+    if after and not by_priority:
+        query = query.where(
+            sa.tuple_(jobs.c.available_at, jobs.c.job_key)
+            > sa.tuple_(_bp("after_at", type_=jobs.c.available_at.type), _bp("after_key"))
+        )
+    if dialect_name == "postgresql":
+        # Lock only the job rows (not the instances: other nodes advance them meanwhile);
+        # rows another fetch is handing out are skipped instead of waited for.
+        query = query.with_for_update(skip_locked=True, of=jobs)
+    return query
+
+
 def _held_jobs(job_keys: Sequence[int], worker: str) -> sa.Update:
     """An update of those of ``job_keys`` that ``worker`` holds."""
     return sa.update(jobs).where(
@@ -1085,10 +1132,69 @@ class SqlTransaction:
             return
         self._run_many(_DELETE_JOB, [{"key": key} for key in job_keys])
 
-    def get_job(self, job_key: int) -> JobRecord | None:
-        """One job by key."""
+    def get_job(self, job_key: int, *, for_update: bool = False) -> JobRecord | None:
+        """One job by key; ``for_update`` locks its row (PostgreSQL ``FOR UPDATE``; SQLite's
+        transaction holds the write lock already)."""
+        if for_update and self._dialect_name == "postgresql":
+            query = sa.select(jobs).where(jobs.c.job_key == job_key).with_for_update()
+            row = self._execute(query).first()
+            return rows.job_record(row) if row is not None else None
         found = self._fetch(_JOB_BY_KEY, {"key": job_key})
         return rows.job_record(found[0]) if found else None
+
+    def find_fetchable_jobs(
+        self,
+        job_types: Sequence[str],
+        now: datetime,
+        limit: int,
+        *,
+        business_key: str | None = None,
+        process_ids: Sequence[str] | None = None,
+        definition_keys: Sequence[int] | None = None,
+        after: tuple[datetime, int] | None = None,
+        by_priority: bool = False,
+    ) -> list[JobRecord]:
+        """Due jobs of instances that match, oldest due first (highest priority first with
+        ``by_priority``), locked on PostgreSQL."""
+        if limit < 1 or not job_types:
+            return []
+        query = fetchable_jobs_query(
+            self._dialect_name,
+            business_key is not None,
+            process_ids is not None,
+            definition_keys is not None,
+            after is not None and not by_priority,
+            by_priority,
+        )
+        parameters: dict[str, Any] = {"now": utc(now), "limit": limit, "types": list(job_types)}
+        if business_key is not None:
+            parameters["business_key"] = business_key
+        if process_ids is not None:
+            parameters["process_ids"] = list(process_ids)
+        if definition_keys is not None:
+            parameters["definition_keys"] = list(definition_keys)
+        if after is not None and not by_priority:
+            parameters["after_at"], parameters["after_key"] = utc(after[0]), after[1]
+        return [rows.job_record(row) for row in self._execute(query, parameters)]
+
+    def lease_jobs(
+        self, job_keys: Sequence[int], worker: str, now: datetime, lease_until: datetime
+    ) -> list[JobRecord]:
+        """Lease those of these jobs still available at ``now`` (a conditional ``UPDATE``:
+        a job another transaction leased first is left out)."""
+        now, lease_until = utc(now), utc(lease_until)
+        leased: dict[int, JobRecord] = {}
+        for chunk in iter_chunks(list(job_keys), _IN_CHUNK):
+            statement = (
+                sa.update(jobs)
+                .where(jobs.c.job_key.in_(list(chunk)), jobs.c.available_at <= now)
+                .values(state="activated", worker=worker, lease_until=lease_until)
+                .values(available_at=lease_until)
+                .returning(*jobs.c)
+            )
+            for row in self._execute(statement):
+                leased[row.job_key] = rows.job_record(row)
+        return [leased[key] for key in job_keys if key in leased]
 
     def activate_jobs(
         self,
@@ -1145,16 +1251,25 @@ class SqlTransaction:
         return released
 
     def next_job_due_at(
-        self, job_types: Sequence[str] | None, *, held: bool = True
+        self,
+        job_types: Sequence[str] | None,
+        *,
+        held: bool = True,
+        after: datetime | None = None,
     ) -> datetime | None:
         """When the next job (of these types) becomes due, counting expiring leases unless
-        ``held`` is False."""
+        ``held`` is False; the first such time later than ``after`` when given."""
         if job_types is not None and not job_types:
             return None
-        parameters = None if job_types is None else {"types": list(job_types)}
+        parameters: dict[str, Any] | None = (
+            None if job_types is None else {"types": list(job_types)}
+        )
         query = next_due_query(job_types is not None)
         if not held:
             query = query.where(jobs.c.state == "activatable")
+        if after is not None:
+            query = query.where(jobs.c.available_at > _bp("after"))
+            parameters = {**(parameters or {}), "after": utc(after)}
         value: datetime | None = self._execute(query, parameters).scalar()
         return value
 

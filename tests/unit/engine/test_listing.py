@@ -3,6 +3,8 @@ refused."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from bpmn_helpers import chain, process, service
@@ -25,6 +27,8 @@ def test_listed_instances_say_where_they_wait_and_hold_their_variables() -> None
     first = engine.start("p", {"amount": 12, "nested": {"$odd": [1, 2]}})
     second = engine.start("p", {"amount": 7})
     [job] = engine.jobs(instance_key=second.key)
+    # An external worker completes a job it fetched (holds).
+    engine.lock_job(job.job_key, worker="w", timeout=timedelta(minutes=1))
     engine.complete_job(job.job_key, {"charged": True})
     listed = {i.key: i for i in engine.instances()}
     assert sorted(listed[first.key].active_elements) == ["charge", "review"]

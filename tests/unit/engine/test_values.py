@@ -124,6 +124,8 @@ def _waiting() -> tuple[TestEngine, int]:
 def _entries(engine: TestEngine, key: int) -> dict[str, Callable[[dict[str, Any]], object]]:
     """Every way variables enter an instance from outside."""
     [job] = engine.jobs(instance_key=key)
+    # A worker reports results only for a job it holds.
+    engine.lock_job(job.job_key, worker="w", timeout=dt.timedelta(days=1))
     [task] = engine.user_tasks(instance_key=key)
     return {
         "start": lambda v: engine.start("p", {"orderId": "B", **v}),

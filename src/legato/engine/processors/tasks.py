@@ -127,6 +127,7 @@ def create_job(
             job_type=job_type,
             retries=max(retries, 1),
             headers=dict(getattr(element, "headers", ())),
+            priority=getattr(element, "priority", 0),
         )
     )
 

@@ -3,11 +3,18 @@ for a condition, and reading an exact ``application/json`` body."""
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import uvicorn
+
+from legato import Engine
+from legato.api.app import create_app
 from legato.security import Principal, StaticAuthenticator
 
 MODELS = Path(__file__).parent / "models"
@@ -62,3 +69,33 @@ def json_of(response: Any) -> Any:
     """The JSON body of a response that must be exactly ``application/json``."""
     assert response.headers["content-type"] == "application/json", response.headers
     return response.json()
+
+
+@contextmanager
+def serving(engine: Engine) -> Iterator[str]:
+    """Serve the application over ``engine`` with uvicorn in a thread on a free loopback port
+    until the block ends; gives the ``/engine-rest`` base URL."""
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(engine, authenticator()),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="c7-test-server", daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, what="the test server to start")
+    try:
+        yield f"http://127.0.0.1:{port}{ENGINE_REST}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

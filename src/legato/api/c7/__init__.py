@@ -21,6 +21,7 @@ from fastapi.responses import Response
 
 from legato.api.c7 import (
     deployments,
+    external_tasks,
     incidents,
     messages,
     process_definitions,
@@ -45,6 +46,7 @@ def version(principal: Annotated[Principal, Depends(require(SYSTEM_READ))]) -> R
 
 
 for _module in (
+    external_tasks,
     process_definitions,
     process_instances,
     messages,

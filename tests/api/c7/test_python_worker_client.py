@@ -6,6 +6,7 @@ instance query). Each test checks Legato's own state afterwards."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -189,6 +190,9 @@ def test_the_engine_client_starts_queries_and_correlates(live_server: str, engin
     key = _instance_key(started)
     found = client.get_process_instance("payment", ["region_eq_EU"])
     assert [i["id"] for i in found] == [started["id"]]
+    region = client.get_process_instance_variable(started["id"], "region", with_meta=True)
+    assert region["type"] == "String"
+    assert base64.b64decode(region["value"]) == b"EU"
     result = client.correlate_message("paid", business_key="pay-1", process_variables={"ok": 1})
     assert [r["execution"]["processInstanceId"] for r in result] == [started["id"]]
     info = engine.instance(key)

@@ -102,15 +102,27 @@ def _message_delivery(
 
 
 def chosen_delivery(
-    chosen: Iterable[SubscriptionRecord], name: str, variables: Mapping[str, Any]
+    chosen: Iterable[SubscriptionRecord],
+    name: str,
+    variables: Mapping[str, Any],
+    business_key: str | None = None,
 ) -> Delivery:
     """The commands that deliver a message to exactly the ``chosen`` subscriptions (each
     with its own correlation key): for callers that pick the receivers themselves, as
-    Camunda 7's correlation by business key and variables does."""
+    Camunda 7's correlation by business key and variables does. An instance a start event
+    starts gets ``business_key``."""
     delivery = Delivery()
     for sub in chosen:
         if sub.instance_key is None:
-            delivery.commands.append(_start(sub.definition_key, sub.element_id, variables))
+            delivery.commands.append(
+                cmd.StartInstance(
+                    instance_key=cmd.NEW_INSTANCE,
+                    definition_key=sub.definition_key,
+                    variables=dict(variables),
+                    start_element_id=sub.element_id,
+                    business_key=business_key,
+                )
+            )
             delivery.started += 1
         else:
             delivery.correlated.append(sub.instance_key)

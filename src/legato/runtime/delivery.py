@@ -203,6 +203,7 @@ class EventDelivery:
         correlation_keys: Sequence[str | None],
         variables: Mapping[str, Any] | None,
         choose: Callable[[Transaction, list[SubscriptionRecord]], Sequence[SubscriptionRecord]],
+        business_key: str | None = None,
     ) -> PublishResult:
         """Deliver a message to the subscriptions ``choose`` picks among the open ones of
         ``name`` for ``correlation_keys``, in the transaction that reads them (see
@@ -212,7 +213,7 @@ class EventDelivery:
 
         def plan(tx: Transaction) -> list[cmd.Command]:
             found = tx.find_message_subscriptions(name, list(correlation_keys))
-            delivery = chosen_delivery(choose(tx, found), name, values)
+            delivery = chosen_delivery(choose(tx, found), name, values, business_key)
             result.correlated, result.started = delivery.correlated, delivery.started
             return delivery.commands
 

@@ -1161,6 +1161,7 @@ class Engine:
         *,
         choose: Callable[[Transaction, list[SubscriptionRecord]], Sequence[SubscriptionRecord]],
         correlation_keys: Sequence[str | int | None] = (None,),
+        business_key: str | None = None,
     ) -> PublishResult:
         """Deliver a message to the receivers ``choose`` picks, in one transaction.
 
@@ -1168,11 +1169,11 @@ class Engine:
         ``correlation_keys`` (and the message start events of ``name``) and returns those to
         deliver to; it may raise to deliver to none (the transaction rolls back). This is how
         Camunda 7's correlation (by business key, instance and variables, exactly one
-        receiver unless ``all``) is served. Unlike :meth:`publish_message`, nothing is
-        buffered.
+        receiver unless ``all``) is served. An instance a message start event starts gets
+        ``business_key``. Unlike :meth:`publish_message`, nothing is buffered.
         """
         keys = [None if k is None else str(k) for k in correlation_keys]
-        return self._events.correlate_message(name, keys, variables, choose)
+        return self._events.correlate_message(name, keys, variables, choose, business_key)
 
     def broadcast_signal(
         self, name: str, variables: Mapping[str, Any] | None = None

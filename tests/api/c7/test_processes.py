@@ -359,14 +359,19 @@ def test_message_correlation_by_variables(client: TestClient, engine: Engine) ->
 
 def test_a_message_start_event_then_a_signal(client: TestClient, engine: Engine) -> None:
     [result] = json_of(
-        client.post("/engine-rest/message", json={"messageName": "kickoff", "resultEnabled": True})
+        client.post(
+            "/engine-rest/message",
+            json={"messageName": "kickoff", "businessKey": "k-1", "resultEnabled": True},
+        )
     )
     assert result["resultType"] == "ProcessDefinition"
     assert result["execution"] is None
     started = result["processInstance"]
     assert set(started) >= PYC_INSTANCE_KEYS
+    assert started["businessKey"] == "k-1"
     key = ids.key_of(Kind.INSTANCE, started["id"])
     assert key is not None and engine.instance(key).status == "active"
+    assert engine.instance(key).business_key == "k-1"
     response = client.post("/engine-rest/signal", json={"name": "go", "variables": {}})
     assert response.status_code == 204
     assert engine.instance(key).status == "completed"

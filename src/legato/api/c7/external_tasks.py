@@ -122,7 +122,7 @@ def _check_sorting(sorting: Any) -> None:
 
 def _job_request(topic: Any, principal: Principal) -> JobRequest | None:
     """The job request of one ``topics[]`` entry (None when its filters can match nothing
-    in Legato: tenants other than none)."""
+    in Legato: a tenant or a version tag)."""
     if not isinstance(topic, Mapping):
         raise bad_request("every topic must be an object")
     name = text(topic, "topicName")
@@ -138,8 +138,8 @@ def _job_request(topic: Any, principal: Principal) -> JobRequest | None:
     lock = integer(topic, "lockDuration") or 0
     if lock <= 0:
         raise bad_request(f"lockDuration of topic '{name}' must be greater than 0")
-    if strings(topic, "tenantIdIn"):
-        return None  # Legato has no tenants: every task is "without tenant".
+    if strings(topic, "tenantIdIn") or text(topic, "processDefinitionVersionTag"):
+        return None  # Legato keeps no tenants and no version tags: no task has one.
     process_ids = _one_and_many(topic, "processDefinitionKey", "processDefinitionKeyIn")
     definition_ids = _one_and_many(topic, "processDefinitionId", "processDefinitionIdIn")
     definition_keys = None

@@ -9,9 +9,8 @@ chosen inside the transaction that reads the subscriptions. The subscriptions co
 are those without a correlation key (models drawn for Camunda 7) and those whose key equals
 the business key (Zeebe-style models that correlate on it).
 
-Differences: ``localCorrelationKeys`` are compared with the instance's variables like
-``correlationKeys``; an instance started by a message start event does not take the
-message's business key.
+Difference: ``localCorrelationKeys`` are compared with the instance's variables like
+``correlationKeys``.
 """
 
 from __future__ import annotations
@@ -175,7 +174,11 @@ def correlate(
         keys.append(selection.business_key)
     try:
         result = engine.correlate_message(
-            selection.name, variables, choose=selection.choose, correlation_keys=keys
+            selection.name,
+            variables,
+            choose=selection.choose,
+            correlation_keys=keys,
+            business_key=selection.business_key,
         )
     except _Mismatch as mismatch:
         raise C7Error(400, mismatch.message, MISMATCH) from None

@@ -110,11 +110,14 @@ def test_fetch_filters_by_business_key_process_and_variables(
     assert len(_fetch(client, businessKey="b-us", processDefinitionKey="order")) == 1
     assert _fetch(client, processDefinitionKeyIn=["payment"]) == []
     assert _fetch(client, tenantIdIn=["t1"]) == []
-    assert _fetch(client, processDefinitionVersionTag="1.0") == []
+    assert _fetch(client, processDefinitionVersionTag="2.0") == []
     third = _order(engine)
     assert _fetch(client, processDefinitionIdIn=["order:1:junk"]) == []
     [last] = _fetch(
-        client, withoutTenantId=True, processDefinitionIdIn=[task["processDefinitionId"]]
+        client,
+        withoutTenantId=True,
+        processDefinitionIdIn=[task["processDefinitionId"]],
+        processDefinitionVersionTag="1.0",
     )
     assert last["processInstanceId"] == ids.to_uuid(Kind.INSTANCE, third)
 

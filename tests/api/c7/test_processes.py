@@ -101,11 +101,16 @@ def test_definitions_are_listed_with_every_key_pycamunda_needs(client: TestClien
     assert found["id"].startswith("order:1:")
 
 
-def test_a_version_tag_filter_matches_nothing(client: TestClient) -> None:
+def test_definitions_are_filtered_by_their_camunda_version_tag(client: TestClient) -> None:
     response = client.get(
         "/engine-rest/process-definition", params={"key": "order", "versionTagLike": "1.%"}
     )
+    [found] = json_of(response)
+    assert found["versionTag"] == "1.0"
+    response = client.get("/engine-rest/process-definition", params={"versionTagLike": "2.%"})
     assert json_of(response) == []
+    untagged = client.get("/engine-rest/process-definition", params={"key": "payment"})
+    assert json_of(untagged)[0]["versionTag"] is None
 
 
 def test_start_by_key_answers_an_instance_with_links(client: TestClient, engine: Engine) -> None:

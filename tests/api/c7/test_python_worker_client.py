@@ -26,6 +26,9 @@ from camunda.client.engine_client import EngineClient  # noqa: E402
 from camunda.external_task.async_external_task_worker import AsyncExternalTaskWorker  # noqa: E402
 from camunda.external_task.external_task import ExternalTask, TaskResult  # noqa: E402
 from camunda.external_task.external_task_worker import ExternalTaskWorker  # noqa: E402
+from camunda.process_definition.process_definition_client import (  # noqa: E402
+    ProcessDefinitionClient,
+)
 
 
 def worker_config(**overrides: Any) -> dict[str, Any]:
@@ -201,6 +204,17 @@ def test_the_engine_client_starts_queries_and_correlates(live_server: str, engin
     assert [i.business_key for i in engine.instances(status="active", process_id="payment")] == [
         "pay-2"
     ]
+
+
+def test_a_start_by_version_tag(live_server: str, engine: Engine) -> None:
+    client = ProcessDefinitionClient(
+        live_server, {"auth_basic": {"username": ADMIN[0], "password": ADMIN[1]}}
+    )
+    started = client.start_process_by_version("order", "1.0", {"amount": 3}, business_key="v")
+    info = engine.instance(_instance_key(started))
+    assert (info.process_id, info.version, info.business_key) == ("order", 1, "v")
+    with pytest.raises(Exception, match="no process definitions found"):
+        client.start_process_by_version("order", "9.9", {})
 
 
 def test_the_engine_client_without_credentials_is_refused(live_server: str) -> None:

@@ -11,6 +11,8 @@ from fastapi import Request
 from legato.api.c7 import ids
 from legato.api.c7.dates import format_date
 from legato.api.c7.ids import Kind
+from legato.bpmn.xml import parse_xml
+from legato.errors import ModelError
 from legato.runtime.definitions import DECISION_PREFIX
 from legato.runtime.engine import Engine
 from legato.runtime.types import InstanceInfo
@@ -64,6 +66,31 @@ class DefinitionIds:
         return self._ids[pair]
 
 
+_CAMUNDA_VERSION_TAG = "{http://camunda.org/schema/1.0/bpmn}versionTag"
+_version_tags: dict[int, str | None] = {}
+
+
+def version_tag(record: DefinitionRecord) -> str | None:
+    """The process's ``camunda:versionTag``, read from the deployed XML once per version
+    (the engine's model does not keep it; Camunda clients filter and start by it)."""
+    if record.definition_key not in _version_tags:
+        tag = None
+        try:
+            root = parse_xml(record.source.encode("utf-8"), record.resource_name)
+        except ModelError:
+            root = None
+        for element in root.iter() if root is not None else ():
+            if (
+                isinstance(element.tag, str)
+                and element.tag.endswith("}process")
+                and element.get("id") == record.process_id
+            ):
+                tag = element.get(_CAMUNDA_VERSION_TAG)
+                break
+        _version_tags[record.definition_key] = tag
+    return _version_tags[record.definition_key]
+
+
 def definition_dto(record: DefinitionRecord) -> dict[str, Any]:
     """A process version as ``ProcessDefinitionDto``."""
     return {
@@ -78,7 +105,7 @@ def definition_dto(record: DefinitionRecord) -> dict[str, Any]:
         "diagram": None,
         "suspended": False,
         "tenantId": None,
-        "versionTag": None,
+        "versionTag": version_tag(record),
         "historyTimeToLive": None,
         "startableInTasklist": True,
     }

@@ -29,6 +29,7 @@ from fastapi.responses import Response
 
 from legato.api.c7 import ids
 from legato.api.c7.dates import format_date
+from legato.api.c7.dto import process_definitions, version_tag
 from legato.api.c7.errors import C7Error, bad_request, engine_error, not_found
 from legato.api.c7.ids import Kind
 from legato.api.c7.routing import (
@@ -86,7 +87,7 @@ async def fetch_and_lock(request: Request, engine: EngineDep, principal: Worker)
     topics = body.get("topics")
     if not isinstance(topics, list):
         raise bad_request("topics must be a list")
-    requests = [_job_request(topic, principal) for topic in topics]
+    requests = [_job_request(topic, principal, engine) for topic in topics]
     wanted = [r for r in requests if r is not None]
     if max_tasks <= 0 or not wanted:
         return ok([])
@@ -120,9 +121,9 @@ def _check_sorting(sorting: Any) -> None:
             raise bad_request("sortOrder must be 'asc' or 'desc'")
 
 
-def _job_request(topic: Any, principal: Principal) -> JobRequest | None:
-    """The job request of one ``topics[]`` entry (None when its filters can match nothing
-    in Legato: a tenant or a version tag)."""
+def _job_request(topic: Any, principal: Principal, engine: Engine) -> JobRequest | None:
+    """The job request of one ``topics[]`` entry (None when its filters can match nothing:
+    a tenant, an unknown definition or version tag)."""
     if not isinstance(topic, Mapping):
         raise bad_request("every topic must be an object")
     name = text(topic, "topicName")
@@ -138,8 +139,8 @@ def _job_request(topic: Any, principal: Principal) -> JobRequest | None:
     lock = integer(topic, "lockDuration") or 0
     if lock <= 0:
         raise bad_request(f"lockDuration of topic '{name}' must be greater than 0")
-    if strings(topic, "tenantIdIn") or text(topic, "processDefinitionVersionTag"):
-        return None  # Legato keeps no tenants and no version tags: no task has one.
+    if strings(topic, "tenantIdIn"):
+        return None  # Legato keeps no tenants: no task has one.
     process_ids = _one_and_many(topic, "processDefinitionKey", "processDefinitionKeyIn")
     definition_ids = _one_and_many(topic, "processDefinitionId", "processDefinitionIdIn")
     definition_keys = None
@@ -147,6 +148,14 @@ def _job_request(topic: Any, principal: Principal) -> JobRequest | None:
         definition_keys = [k for k in map(ids.definition_key_of, definition_ids) if k is not None]
         if not definition_keys:
             return None
+    tag = text(topic, "processDefinitionVersionTag")
+    if tag is not None:
+        tagged = {r.definition_key for r in process_definitions(engine) if version_tag(r) == tag}
+        if definition_keys is not None:
+            tagged &= set(definition_keys)
+        if not tagged:
+            return None
+        definition_keys = sorted(tagged)
     process_variables = topic.get("processVariables")
     if process_variables is not None and not isinstance(process_variables, Mapping):
         raise bad_request("processVariables must be an object")

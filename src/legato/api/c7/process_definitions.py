@@ -1,7 +1,8 @@
 """``/process-definition``: list the deployed versions; start instances by key or by id.
 
 Legato has no tenants: a key-based start uses the latest version, as Camunda's start
-"without tenant" does, and the ``tenant-id`` variant finds nothing (404).
+"without tenant" does, and the ``tenant-id`` variant finds nothing (404). A version's
+``versionTag`` is the process's ``camunda:versionTag``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from legato.api.c7.dto import (
     definition_dto,
     instance_dto,
     process_definitions,
+    version_tag,
 )
 from legato.api.c7.errors import bad_request, not_found
 from legato.api.c7.routing import C7Route, as_object, flag, ok, text
@@ -71,8 +73,11 @@ def list_definitions(
         records = [r for r in records if r.name == name]
     if version is not None:
         records = [r for r in records if r.version == version]
-    if versionTagLike is not None or tenantIdIn:
-        records = []  # Legato keeps no version tags and no tenants.
+    if versionTagLike is not None:
+        records = [r for r in records if _like(version_tag(r) or "", versionTagLike)]
+        records = [r for r in records if version_tag(r) is not None]
+    if tenantIdIn:
+        records = []  # Legato keeps no tenants.
     if processDefinitionId is not None:
         wanted = ids.definition_key_of(processDefinitionId)
         records = [r for r in records if r.definition_key == wanted]

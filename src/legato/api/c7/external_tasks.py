@@ -26,6 +26,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from legato.api.c7 import ids
 from legato.api.c7.dates import format_date
@@ -87,7 +88,13 @@ async def fetch_and_lock(request: Request, engine: EngineDep, principal: Worker)
     topics = body.get("topics")
     if not isinstance(topics, list):
         raise bad_request("topics must be a list")
-    requests = [_job_request(topic, principal, engine) for topic in topics]
+    if any(isinstance(t, Mapping) and t.get("processDefinitionVersionTag") for t in topics):
+        # The version tags are looked up in the database: not on the event loop.
+        requests = await run_in_threadpool(
+            lambda: [_job_request(topic, principal, engine) for topic in topics]
+        )
+    else:
+        requests = [_job_request(topic, principal, engine) for topic in topics]
     wanted = [r for r in requests if r is not None]
     if max_tasks <= 0 or not wanted:
         return ok([])

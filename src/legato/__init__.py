@@ -8,6 +8,9 @@ from legato.errors import (
     BpmnParseError,
     BpmnValidationError,
     ExpressionError,
+    FieldError,
+    FormParseError,
+    FormValidationError,
     InvalidCommandError,
     JobStateError,
     LegatoError,
@@ -15,12 +18,13 @@ from legato.errors import (
     NonRetryableError,
     NotFoundError,
     StoreError,
+    TaskConflictError,
     TooManyRequestsError,
 )
 from legato.feel import FeelLimits
 from legato.model import RetryPolicy
 from legato.runtime.clock import Clock, SystemClock, VirtualClock
-from legato.runtime.definitions import Deployment
+from legato.runtime.definitions import DeployedForm, Deployment
 from legato.runtime.engine import Engine
 from legato.runtime.handlers import handler
 from legato.runtime.types import (
@@ -31,6 +35,7 @@ from legato.runtime.types import (
     JobContext,
     JobRequest,
 )
+from legato.store.records import FormRecord, UserTaskRecord
 
 __version__ = "0.1.0"
 
@@ -40,10 +45,15 @@ __all__ = [
     "BpmnParseError",
     "BpmnValidationError",
     "Clock",
+    "DeployedForm",
     "Deployment",
     "Engine",
     "ExpressionError",
     "FeelLimits",
+    "FieldError",
+    "FormParseError",
+    "FormRecord",
+    "FormValidationError",
     "HistoryEntry",
     "InstanceInfo",
     "InvalidCommandError",
@@ -58,7 +68,9 @@ __all__ = [
     "RetryPolicy",
     "StoreError",
     "SystemClock",
+    "TaskConflictError",
     "TooManyRequestsError",
+    "UserTaskRecord",
     "VirtualClock",
     "__version__",
     "handler",

@@ -5,6 +5,7 @@ LegatoError
 ├── ModelError                  a model cannot be read or deployed
 │   ├── BpmnParseError          malformed or hostile XML, or XML that is not BPMN
 │   ├── DmnParseError           malformed or hostile XML, or XML that is not DMN
+│   ├── FormParseError          a Camunda form file that is not valid form JSON
 │   └── ModelValidationError    a model that breaks rules (carries every issue found)
 │       ├── BpmnValidationError a BPMN model that breaks a BPMN rule
 │       └── DmnValidationError  a DMN model that cannot be deployed
@@ -13,7 +14,9 @@ LegatoError
 ├── NotFoundError               a process, instance, job, task or incident is unknown
 │   └── AccountNotFoundError    a user or an API key is unknown
 ├── InvalidCommandError         a command that does not fit the current state
-│   └── JobStateError           a job that is not held (or not by this worker) as required
+│   ├── JobStateError           a job that is not held (or not by this worker) as required
+│   ├── TaskConflictError       a user task is completed, or assigned to someone else
+│   └── FormValidationError     submitted variables break the task's form (carries each field)
 ├── TooManyRequestsError        too many calls wait for jobs at once: try again later
 ├── AccountError                a user or an API key cannot be made or changed as asked
 │   └── AccountExistsError      the user name is taken
@@ -80,6 +83,10 @@ class BpmnParseError(ModelError):
 
 class DmnParseError(ModelError):
     """The file is not well-formed, is hostile, too large, or is not DMN 1.1-1.5 XML."""
+
+
+class FormParseError(ModelError):
+    """A form file is not JSON, is too large or too deep, or is not a Camunda form (no id)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +176,33 @@ class JobStateError(InvalidCommandError):
 class TooManyRequestsError(LegatoError):
     """Too many calls wait for jobs (long polling) at once; the call should be tried again
     later (an HTTP server answers 503 or 500)."""
+
+
+class TaskConflictError(InvalidCommandError):
+    """A user task cannot be changed so: it is completed or canceled, or it is assigned to
+    someone else (a claim without override, a completion by another user)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One field of a submission that its form refuses."""
+
+    field: str
+    """The form field's key (or path) the value was submitted under."""
+    message: str
+    """What is wrong with it, e.g. ``is required``."""
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class FormValidationError(InvalidCommandError):
+    """The variables submitted with a user task break the rules of the task's form."""
+
+    def __init__(self, message: str, errors: list[FieldError]) -> None:
+        self.errors = list(errors)
+        """One entry per refused field."""
+        super().__init__(f"{message}: " + "; ".join(str(e) for e in errors))
 
 
 class StoreError(LegatoError):

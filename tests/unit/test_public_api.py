@@ -10,6 +10,8 @@ PUBLIC = {
     "InvalidCommandError", "Job", "JobContext", "JobRequest", "JobStateError", "LegatoError",
     "ModelError", "NonRetryableError", "NotFoundError", "RetryPolicy", "StoreError",
     "SystemClock", "TooManyRequestsError", "VirtualClock", "__version__", "handler",
+    "FieldError", "FormParseError", "FormRecord", "FormValidationError", "TaskConflictError",
+    "UserTaskRecord", "DeployedForm",
 }  # fmt: skip
 
 

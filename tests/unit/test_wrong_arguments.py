@@ -85,10 +85,34 @@ VALID: dict[str, Any] = {
     "use_priority": False,
     "local_variables": {"a": 1},
     "error_details": None,
+    "candidate_user": None,
+    "candidate_groups": None,
+    "visible_to": None,
+    "definition_key": None,
+    "element_id": None,
+    "include_assigned": True,
+    "unassigned_only": False,
+    "sort": [("created_at", "asc")],
+    "offset": 0,
+    "allow_override": True,
+    "by": None,
+    "form_id": "f",
+    "form_key": None,
 }
 
 # Where a parameter name means something else.
-VALID_IN: dict[tuple[str, str], Any] = {("start_many", "variables"): [{"a": 1}]}
+VALID_IN: dict[tuple[str, str], Any] = {
+    ("start_many", "variables"): [{"a": 1}],
+    ("claim_user_task", "user"): "ada",
+    ("delegate_user_task", "user"): "ada",
+}
+
+# Where a value that is wrong for a parameter name elsewhere is right (a query's filters).
+RIGHT_IN: dict[tuple[str, str], list[Any]] = {
+    ("user_tasks", "user_task_key"): [None],
+    ("count_user_tasks", "user_task_key"): [None],
+    ("user_tasks", "limit"): [None],
+}
 
 # Values of a wrong type for each parameter, beside ``object()`` which is wrong for all.
 WRONG: dict[str, list[Any]] = {
@@ -153,6 +177,19 @@ WRONG: dict[str, list[Any]] = {
     "use_priority": ["yes", 1, None],
     "local_variables": ["a=1", 5, [("a", 1)], {1: "one"}],
     "error_details": [5],
+    "candidate_user": [5, ["ada"]],
+    "candidate_groups": ["sales", [5], 5],
+    "visible_to": ["ada", ("ada",), ("ada", [5]), (5, [])],
+    "definition_key": ["1", 2**70],
+    "element_id": [5, ["t"]],
+    "include_assigned": ["yes", 1],
+    "unassigned_only": ["yes", 1],
+    "sort": ["created_at", [("created_at",)], [(1, "asc")], [("assignee", "asc")]],
+    "offset": ["0", 1.5, None, 2**70, -1],
+    "allow_override": ["yes", 1, None],
+    "by": [5],
+    "form_id": [5],
+    "form_key": ["1", 2**70],
 }
 
 # Where a parameter name takes other values: None is a right worker where it only checks the
@@ -187,7 +224,11 @@ def _calls(cls: type) -> Iterator[tuple[str, str, Any, bool]]:
     """(method, parameter, wrong value, positional?) for every public method of ``cls``."""
     for name, function in _public_methods(cls):
         for parameter in _parameters(function):
-            for wrong in [object(), *WRONG_IN.get((name, parameter.name), WRONG[parameter.name])]:
+            right = RIGHT_IN.get((name, parameter.name), [])
+            wrongs = WRONG_IN.get((name, parameter.name), WRONG[parameter.name])
+            for wrong in [object(), *wrongs]:
+                if any(wrong is value for value in right):
+                    continue
                 yield name, parameter.name, wrong, False
                 if parameter.kind is parameter.POSITIONAL_OR_KEYWORD:
                     yield name, parameter.name, wrong, True

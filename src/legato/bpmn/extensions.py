@@ -322,13 +322,61 @@ def user_task_fields(context: ReadContext, element: Element) -> dict[str, Any]:
             ("priority", "priority"),
         )
     }
-    fields["form_key"] = (
+    fields.update(_form_fields(context, element, zeebe))
+    return fields
+
+
+EMBEDDED_FORM_PREFIX = "camunda-forms:bpmn:"
+"""A form key naming a form embedded in the process (``zeebe:userTaskForm``)."""
+
+
+def _form_fields(
+    context: ReadContext, element: Element, zeebe: dict[str, str | None]
+) -> dict[str, Any]:
+    # form_key keeps what earlier versions gave: the first of the Zeebe form attributes.
+    form_key = (
         zeebe["formKey"]
         or zeebe["formId"]
         or zeebe["externalReference"]
-        or (attribute(element, "formKey", CAMUNDA_NS))
+        or attribute(element, "formKey", CAMUNDA_NS)
     )
+    form_id = zeebe["formId"] or attribute(element, "formRef", CAMUNDA_NS)
+    definition = extension(element, ZEEBE_NS, "formDefinition")
+    binding = (
+        attribute(definition, "bindingType") if definition is not None else None
+    ) or attribute(element, "formRefBinding", CAMUNDA_NS)
+    fields: dict[str, Any] = {
+        "form_key": form_key,
+        "form_id": form_id,
+        "form_binding": binding or "latest",
+        "form_version_tag": (
+            attribute(definition, "versionTag") if definition is not None else None
+        )
+        or attribute(element, "formRefVersion", CAMUNDA_NS),
+        "external_form_reference": context.value(
+            zeebe["externalReference"], element, "the external form reference"
+        ),
+    }
+    if form_key is not None and form_key.startswith(EMBEDDED_FORM_PREFIX):
+        embedded_id = form_key.removeprefix(EMBEDDED_FORM_PREFIX)
+        fields["form_id"] = form_id or embedded_id
+        fields["embedded_form"] = _embedded_form(element, embedded_id)
+        if fields["embedded_form"] is None:
+            context.problem(
+                "form", f"no zeebe:userTaskForm with id '{embedded_id}' in the process", element
+            )
     return fields
+
+
+def _embedded_form(element: Element, form_id: str) -> str | None:
+    """The JSON of the ``zeebe:userTaskForm`` with this id in an enclosing element."""
+    owner = element.getparent()
+    while owner is not None:
+        for form in extensions(owner, ZEEBE_NS, "userTaskForm"):
+            if form.get("id") == form_id:
+                return text_of(form) or ""
+        owner = owner.getparent()
+    return None
 
 
 def call_activity_fields(context: ReadContext, element: Element) -> dict[str, Any]:

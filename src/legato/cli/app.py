@@ -106,13 +106,14 @@ def _print_json(value: Any) -> None:
     console.print_json(json.dumps(to_json(value), ensure_ascii=False))
 
 
-_MODEL_SUFFIXES = (".dmn", ".bpmn")
-"""What ``deploy DIR`` deploys, in this order: decisions before the processes that call them."""
+_MODEL_SUFFIXES = (".form", ".dmn", ".bpmn")
+"""What ``deploy DIR`` deploys, in this order: forms and decisions before the processes that
+use them."""
 
 
 def _model_files(paths: list[Path]) -> list[Path]:
-    """The files to deploy: each file given, and for a directory its ``.dmn`` then its
-    ``.bpmn`` files, by name.
+    """The files to deploy: each file given, and for a directory its ``.form``, then ``.dmn``,
+    then ``.bpmn`` files, by name.
 
     Raises:
         typer.BadParameter: a path does not exist, or a directory holds no model.

@@ -16,6 +16,7 @@ from legato.engine.state import (
     InstanceState,
     JobState,
     SubscriptionState,
+    TaskPeople,
     TimerState,
 )
 
@@ -75,6 +76,7 @@ def _instance_terminated(state: InstanceState, event: ev.InstanceTerminated) -> 
     state.elements.clear()
     state.jobs.clear()
     state.user_tasks.clear()
+    state.task_people.clear()
     state.incidents.clear()
     state.joins.clear()
 
@@ -226,10 +228,22 @@ def _incident_resolved(state: InstanceState, event: ev.IncidentResolved) -> None
 def _user_task_created(state: InstanceState, event: ev.UserTaskCreated) -> None:
     state.user_tasks[event.user_task_key] = event.element_instance_key
     state.elements[event.element_instance_key].user_task_key = event.user_task_key
+    if event.assignee is not None:
+        state.task_people[event.user_task_key] = TaskPeople(assignee=event.assignee)
+
+
+@_applies(ev.UserTaskAssigned)
+def _user_task_assigned(state: InstanceState, event: ev.UserTaskAssigned) -> None:
+    people = TaskPeople(event.assignee, event.owner, event.delegation_state)
+    if people == TaskPeople():
+        state.task_people.pop(event.user_task_key, None)
+    else:
+        state.task_people[event.user_task_key] = people
 
 
 def _drop_user_task(state: InstanceState, user_task_key: int) -> None:
     element_key = state.user_tasks.pop(user_task_key)
+    state.task_people.pop(user_task_key, None)
     element = state.elements.get(element_key)
     if element is not None:
         element.user_task_key = None

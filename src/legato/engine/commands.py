@@ -93,6 +93,29 @@ class CompleteUserTask(Command):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AssignUserTask(Command):
+    """Change who holds an open user task.
+
+    ``action`` says how: ``assign`` (or ``claim``, which refuses a task another user holds,
+    as ``allow_override=False`` does), ``unclaim`` (no assignee), ``delegate`` (the assignee
+    becomes the owner and ``assignee`` works on it: delegation ``PENDING``) or ``resolve``
+    (back to the owner: delegation ``RESOLVED``, ``variables`` set as a completion would).
+    """
+
+    user_task_key: int
+    action: str = "assign"
+    assignee: str | None = None
+    allow_override: bool = True
+    by: str | None = None
+    """The user who asked (for the history)."""
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+USER_TASK_ACTIONS = ("assign", "claim", "unclaim", "delegate", "resolve")
+"""The values of :attr:`AssignUserTask.action`."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SetVariables(Command):
     """Set variables in a scope (the root when ``scope_key`` is None), e.g. to fix data."""
 

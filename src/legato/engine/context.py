@@ -44,6 +44,12 @@ class DefinitionLookup(Protocol):
     def decision(self, decision_id: str) -> DeployedDecision | None:
         """The newest version of a decision (by id or name), if any."""
 
+    def latest_form_key(
+        self, form_id: str, version_tag: str | None = None, version: int | None = None
+    ) -> int | None:
+        """The key of the newest deployed version of a Camunda form (with this version tag,
+        or this version number, when one is given), if any."""
+
 
 @dataclass(slots=True)
 class EngineContext:

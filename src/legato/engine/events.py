@@ -247,6 +247,32 @@ class UserTaskCreated(Event):
     due_at: datetime | None = None
     follow_up_at: datetime | None = None
     priority: int = 50
+    form_id: str | None = None
+    """The id of the linked Camunda form (``zeebe:formDefinition formId``, ``camunda:formRef``
+    or the embedded ``camunda-forms:bpmn:`` form's id)."""
+    linked_form_key: int | None = None
+    """The deployed form version bound when the task was created (None: none deployed, or
+    the form is embedded in the process)."""
+    external_form_reference: str | None = None
+
+
+@_register
+@dataclass(slots=True, kw_only=True)
+class UserTaskAssigned(Event):
+    """Who holds a user task changed (assigned, claimed, unclaimed, delegated, resolved).
+
+    The fields are the task's people after the change.
+    """
+
+    user_task_key: int
+    action: str
+    """``assign``, ``claim``, ``unclaim``, ``delegate`` or ``resolve``."""
+    element_id: str | None = None
+    """The user task's element (for the history)."""
+    assignee: str | None = None
+    owner: str | None = None
+    delegation_state: str | None = None
+    by: str | None = None
 
 
 @_register

@@ -13,6 +13,16 @@ from typing import Any
 from legato.engine import values
 
 
+@dataclass(frozen=True, slots=True)
+class TaskPeople:
+    """Who holds an open user task: the assignee, and the owner while it is delegated."""
+
+    assignee: str | None = None
+    owner: str | None = None
+    delegation_state: str | None = None
+    """``PENDING`` while delegated, ``RESOLVED`` once the delegate resolved it."""
+
+
 @dataclass(slots=True)
 class ElementInstance:
     """A token in an element (the process itself is the root element instance)."""
@@ -155,6 +165,8 @@ class InstanceState:
     jobs: dict[int, JobState] = field(default_factory=dict)
     user_tasks: dict[int, int] = field(default_factory=dict)
     """Open user task key -> element instance key."""
+    task_people: dict[int, TaskPeople] = field(default_factory=dict)
+    """Open user task key -> its assignee, owner and delegation state."""
     incidents: dict[int, IncidentState] = field(default_factory=dict)
     timers: dict[int, TimerState] = field(default_factory=dict)
     subscriptions: dict[int, SubscriptionState] = field(default_factory=dict)
@@ -219,6 +231,9 @@ class InstanceState:
                 for j in self.jobs.values()
             ],
             "user_tasks": [[k, v] for k, v in self.user_tasks.items()],
+            "task_people": [
+                [k, t.assignee, t.owner, t.delegation_state] for k, t in self.task_people.items()
+            ],
             "incidents": [
                 [
                     i.incident_key,
@@ -291,6 +306,7 @@ class InstanceState:
         }
         state.jobs = {row[0]: JobState(*row) for row in data["jobs"]}
         state.user_tasks = {k: v for k, v in data["user_tasks"]}
+        state.task_people = {row[0]: TaskPeople(*row[1:]) for row in data.get("task_people", ())}
         state.incidents = {row[0]: IncidentState(*row) for row in data["incidents"]}
         for key, owner, element_id, due, repetitions, cycle in data.get("timers", ()):
             state.timers[key] = TimerState(

@@ -360,6 +360,22 @@ class UserTask(Activity):
     candidate_users: Expression | None = None
     candidate_groups: Expression | None = None
     form_key: str | None = None
+    """The form key as the model gives it (``zeebe:formDefinition formKey`` or
+    ``camunda:formKey``), e.g. ``camunda-forms:bpmn:X`` for a form embedded in the process."""
+    form_id: str | None = None
+    """The id of a linked Camunda form (``zeebe:formDefinition formId``,
+    ``camunda:formRef``), or of the embedded form a ``camunda-forms:bpmn:`` key names."""
+    form_binding: str = "latest"
+    """Which version of a linked form: ``latest`` (at task creation), ``deployment`` or
+    ``versionTag`` (the newest version with :attr:`form_version_tag`). ``deployment``
+    (the version deployed with the process) is taken as ``latest``: forms and processes are
+    deployed file by file."""
+    form_version_tag: str | None = None
+    embedded_form: str | None = None
+    """The JSON of the form embedded in the process (``zeebe:userTaskForm``) that
+    ``form_key`` names."""
+    external_form_reference: Expression | None = None
+    """``zeebe:formDefinition externalReference``: a URL or name for a form kept elsewhere."""
     due_date: Expression | None = None
     follow_up_date: Expression | None = None
     priority: Expression | None = None

@@ -21,6 +21,16 @@ DECISION_PREFIX = "dmn:"
 
 
 @dataclass(frozen=True, slots=True)
+class DeployedForm:
+    """One deployed version of a Camunda form."""
+
+    form_key: int
+    form_id: str
+    version: int
+    resource_name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Deployment:
     """What one deploy call did."""
 
@@ -32,6 +42,8 @@ class Deployment:
     warnings: tuple[ValidationIssue, ...] = ()
     """Broken rules the engine's validation profile accepts (``severity="warning"``): in the
     compatible profile, e.g. a timer without ``xsi:type='tFormalExpression'`` (EXT012)."""
+    forms: tuple[DeployedForm, ...] = ()
+    """The deployed Camunda forms (for a ``.form`` file or a directory holding some)."""
 
 
 class DefinitionRegistry:
@@ -99,6 +111,18 @@ class DefinitionRegistry:
             return self._decisions[key]
         record = self._read(lambda tx: tx.find_definition(DECISION_PREFIX + decision_id))
         return self._remember_decision(record) if record is not None else None
+
+    def latest_form_key(
+        self, form_id: str, version_tag: str | None = None, version: int | None = None
+    ) -> int | None:
+        """The key of the newest deployed version of a Camunda form (read through the
+        transaction in use: forms are few and read once per user task created)."""
+        if self._transaction is not None:
+            found = self._transaction.find_form(form_id, version_tag=version_tag, version=version)
+        else:
+            with self._store.transaction() as tx:
+                found = tx.find_form(form_id, version_tag=version_tag, version=version)
+        return found.form_key if found is not None else None
 
     def _remember_decision(self, record: DefinitionRecord) -> DeployedDecision:
         decision_id = record.process_id.removeprefix(DECISION_PREFIX)

@@ -39,11 +39,13 @@ from legato.engine.processors.waits import definition_of
 from legato.engine.state import InstanceState
 from legato.engine.values import checked_variables
 from legato.errors import (
+    BpmnParseError,
     BpmnValidationError,
     DmnValidationError,
     ExpressionError,
     InvalidCommandError,
     NotFoundError,
+    SourceLocation,
     StoreError,
     StoreUnavailableError,
 )
@@ -64,6 +66,7 @@ from legato.runtime.keys import KeyAllocator
 from legato.runtime.node import NodeAgent
 from legato.runtime.slots import Finished
 from legato.runtime.starts import replace_start_waits
+from legato.runtime.tasks import UserTaskMethods, is_form_source
 from legato.runtime.types import (
     ActivatedJob,
     HistoryEntry,
@@ -78,14 +81,12 @@ from legato.store.records import (
     INCIDENT_STATES,
     INSTANCE_STATUSES,
     JOB_STATES,
-    USER_TASK_STATES,
     IncidentRecord,
     InstanceRecord,
     JobRecord,
     MessageRecord,
     NodeRecord,
     SubscriptionRecord,
-    UserTaskRecord,
 )
 
 F = TypeVar("F", bound=Handler)
@@ -95,7 +96,7 @@ DEFAULT_DATABASE = "sqlite:///legato.db"
 
 
 @checked_arguments
-class Engine:
+class Engine(UserTaskMethods):
     """A Legato engine over a database (SQLite by default).
 
     Args:
@@ -162,7 +163,7 @@ class Engine:
             random_source,
             feel_limits=feel_limits,
         )
-        self._group_commit = GroupCommit(self._executor.execute)
+        self._group_commit = GroupCommit(self._executor.execute_each_guarded)
         self._jobs = JobRunner(
             store,
             self._executor,
@@ -191,6 +192,7 @@ class Engine:
         self._external = ExternalJobs(
             store, self._executor, self.clock, parking, self._long_poll_interval, self._definitions
         )
+        self._external.group_commit = self._group_commit
         parking.probe = self._external.available_types
         # Jobs that become available in this process wake the fetches parked here at once
         # (other processes' jobs arrive through the store's listener, see _work_arrived).
@@ -209,20 +211,27 @@ class Engine:
     # -- models ----------------------------------------------------------------------------------
 
     def deploy(self, source: ModelSource) -> Deployment:
-        """Deploy a BPMN file (a path or the XML itself).
+        """Deploy a BPMN, DMN or Camunda form file (a path, or the XML or form JSON itself), or
+        a directory's ``.form``, ``.dmn`` and ``.bpmn`` files (in that order, each by name).
 
-        Each executable process becomes a new version, unless the content is the same as the
-        latest version's (then that version is returned and nothing changes). The broken
-        rules that the engine's validation profile accepts are returned as
-        ``deployment.warnings``.
+        Each executable process (decision, form) becomes a new version, unless the content is
+        the same as the latest version's (then that version is returned and nothing changes).
+        The broken rules that the engine's validation profile accepts are returned as
+        ``deployment.warnings``. A user task linked to a form (``formId``, ``formRef``) binds
+        the form's latest version when the task is created.
 
         Raises:
             BpmnParseError: the file is malformed or hostile XML.
+            FormParseError: a form file is not form JSON, is too large, or has no id.
             BpmnValidationError: the model breaks a rule that the validation profile refuses;
                 every issue names the rule, file, line and element.
             DmnValidationError: a DMN model calls a function that is neither a FEEL built-in
                 nor defined in the model; the issue names file, line, element and function.
         """
+        if is_form_source(source):
+            return self._deploy_form(source)
+        if isinstance(source, os.PathLike | str) and Path(source).is_dir():
+            return self._deploy_directory(Path(source))
         data, file_name = read_source(source)
         if _is_dmn(data, file_name):
             return self._deploy_decisions(data, file_name)
@@ -249,6 +258,26 @@ class Engine:
         self._definitions.remember(deployment)
         self._events.timers_changed()
         return deployment
+
+    def _deploy_directory(self, directory: Path) -> Deployment:
+        """A directory's ``.form``, then ``.dmn``, then ``.bpmn`` files, each by name."""
+        parts = [
+            self.deploy(path)
+            for suffix in (".form", ".dmn", ".bpmn")
+            for path in sorted(directory.iterdir())
+            if path.suffix.lower() == suffix and path.is_file()
+        ]
+        if not parts:
+            raise BpmnParseError(
+                "the directory holds no .form, .dmn or .bpmn file", SourceLocation(str(directory))
+            )
+        return Deployment(
+            directory.name,
+            tuple(p for part in parts for p in part.processes),
+            tuple(d for part in parts for d in part.decisions),
+            tuple(w for part in parts for w in part.warnings),
+            tuple(f for part in parts for f in part.forms),
+        )
 
     def _deploy_decisions(self, data: bytes, file_name: str | None) -> Deployment:
         model = dmn.load(Path(file_name) if file_name else data)
@@ -570,55 +599,6 @@ class Engine:
                 "cancel that one"
             )
         self._submit(cmd.CancelInstance(instance_key=instance_key, reason=reason))
-
-    # -- user tasks ------------------------------------------------------------------------------
-
-    def user_tasks(
-        self,
-        *,
-        state: str | None = "created",
-        assignee: str | None = None,
-        candidate_group: str | None = None,
-        instance_key: int | None = None,
-    ) -> list[UserTaskRecord]:
-        """User tasks (open ones by default), oldest first.
-
-        Raises:
-            InvalidCommandError: ``state`` is none of ``created``, ``completed``, ``canceled``.
-        """
-        check_one_of("state", state, USER_TASK_STATES)
-        with self.store.transaction() as tx:
-            return tx.list_user_tasks(
-                state=state,
-                assignee=assignee,
-                candidate_group=candidate_group,
-                instance_key=instance_key,
-            )
-
-    def complete_user_task(
-        self,
-        user_task_key: int,
-        variables: Mapping[str, Any] | None = None,
-        *,
-        user: str | None = None,
-    ) -> None:
-        """Complete a user task; the instance moves on at once.
-
-        Raises:
-            NotFoundError: no such task. InvalidCommandError: the task is not open.
-        """
-        with self.store.transaction() as tx:
-            task = tx.get_user_task(user_task_key)
-        if task is None:
-            raise NotFoundError(f"no user task with key {user_task_key}")
-        self._submit(
-            cmd.CompleteUserTask(
-                instance_key=task.instance_key,
-                user_task_key=user_task_key,
-                variables=dict(variables or {}),
-                completed_by=user,
-            )
-        )
 
     # -- incidents -------------------------------------------------------------------------------
 

@@ -185,6 +185,30 @@ class CommandExecutor:
         worker that reports its result)."""
         return self._execute_batch(commands, all_or_nothing=True, guard=guard)
 
+    def execute_each_guarded(
+        self, units: Sequence[tuple[cmd.Command, Callable[[Transaction], None] | None]]
+    ) -> list[Outcome]:
+        """Run commands in one transaction, each after its own guard (if any) checked that it
+        may run; a guard that refuses (``InvalidCommandError``, ``NotFoundError``) refuses
+        only its command. As :meth:`execute`, a batch that fails runs again one by one."""
+        if not units:
+            return []
+        commands = [command for command, _ in units]
+        guards = [guard for _, guard in units]
+        try:
+            return self._execute_batch(commands, guards=guards)
+        except Exception:
+            if len(units) == 1:
+                raise
+            logger.warning("a batch of %d commands failed; retrying them one by one", len(units))
+        outcomes: list[Outcome] = []
+        for command, guard in units:
+            try:
+                outcomes.extend(self._execute_batch([command], guards=[guard]))
+            except LegatoError as exc:
+                outcomes.append(Outcome(command, error=exc))
+        return outcomes
+
     def peek_many(self, tx: Transaction, instance_keys: Sequence[int]) -> None:
         """Make the states of these instances current in bulk (see :meth:`preload`), so
         that :meth:`cached_state` returns them; do not change them."""
@@ -210,6 +234,7 @@ class CommandExecutor:
         plan: Callable[[Transaction], Sequence[cmd.Command]] | None = None,
         always: bool = False,
         guard: Callable[[Transaction], None] | None = None,
+        guards: Sequence[Callable[[Transaction], None] | None] | None = None,
     ) -> list[Outcome]:
         # The cyclic garbage collector is paused while a batch runs: a batch allocates many
         # short-lived objects, and each collection scans every cached instance state, which
@@ -221,7 +246,9 @@ class CommandExecutor:
                 gc.disable()
             try:
                 return self._retrying(
-                    lambda: self._run_batch(commands, also, all_or_nothing, plan, always, guard),
+                    lambda: self._run_batch(
+                        commands, also, all_or_nothing, plan, always, guard, guards
+                    ),
                     # What a plan makes (a message or timer start) is not known here.
                     may_start=plan is not None or _starts_instances(commands),
                 )
@@ -270,6 +297,7 @@ class CommandExecutor:
         plan: Callable[[Transaction], Sequence[cmd.Command]] | None,
         always: bool,
         guard: Callable[[Transaction], None] | None = None,
+        guards: Sequence[Callable[[Transaction], None] | None] | None = None,
     ) -> list[Outcome]:
         touched: set[int] = set()
         self._current = set()
@@ -290,7 +318,13 @@ class CommandExecutor:
                         # A batch of job results checks its instances' revisions with one
                         # query instead of one per instance.
                         self.preload(tx, _existing_instances(commands))
-                    outcomes = [self._run(tx, writes, command, touched) for command in commands]
+                    if guards is None:
+                        outcomes = [self._run(tx, writes, c, touched) for c in commands]
+                    else:
+                        outcomes = [
+                            self._run_guarded(tx, writes, c, g, touched)
+                            for c, g in zip(commands, guards, strict=True)
+                        ]
                     refused = next((o.error for o in outcomes if o.error is not None), None)
                     if refused is not None and all_or_nothing:
                         raise refused
@@ -316,6 +350,21 @@ class CommandExecutor:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return outcomes
+
+    def _run_guarded(
+        self,
+        tx: Transaction,
+        writes: BatchWrites,
+        command: cmd.Command,
+        guard: Callable[[Transaction], None] | None,
+        touched: set[int],
+    ) -> Outcome:
+        if guard is not None:
+            try:
+                guard(tx)  # reads (and locks) rows only: a refusal leaves nothing behind
+            except (InvalidCommandError, NotFoundError) as exc:
+                return Outcome(command, error=exc)
+        return self._run(tx, writes, command, touched)
 
     def _run(
         self, tx: Transaction, writes: BatchWrites, command: cmd.Command, touched: set[int]

@@ -43,6 +43,7 @@ from legato.errors import InvalidCommandError, JobStateError, NotFoundError, Too
 from legato.runtime.clock import Clock
 from legato.runtime.definitions import DefinitionRegistry
 from legato.runtime.executor import CommandExecutor, Outcome
+from legato.runtime.groupcommit import GroupCommit
 from legato.runtime.types import ActivatedJob, JobRequest
 from legato.store.ports import Store, Transaction
 from legato.store.records import InstanceRecord, JobRecord
@@ -158,6 +159,8 @@ class ExternalJobs:
         self._executor = executor
         self._poll_interval = poll_interval
         """The longest wait before looking again without a wake (other processes' work)."""
+        self.group_commit: GroupCommit | None = None
+        """Where single-command results are committed together with other threads' ones."""
 
     # -- fetching ---------------------------------------------------------------------------
 
@@ -377,7 +380,11 @@ class ExternalJobs:
             job = tx.get_job(job_key, for_update=True)
             _check_held(job, job_key, worker, self.clock.now(), action)
 
-        outcomes = self._executor.execute_guarded(commands, guard)
+        if len(commands) == 1 and self.group_commit is not None:
+            # A lone result shares its commit with the results other threads report now.
+            outcomes = [self.group_commit.submit(commands[0], guard)]
+        else:
+            outcomes = self._executor.execute_guarded(commands, guard)
         for outcome in outcomes:
             if outcome.error is not None:
                 raise outcome.error

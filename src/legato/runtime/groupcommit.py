@@ -15,16 +15,21 @@ from collections.abc import Callable, Sequence
 
 from legato.engine import commands as cmd
 from legato.runtime.executor import Outcome
+from legato.store.ports import Transaction
+
+Guard = Callable[[Transaction], None]
+"""Checks, in the command's transaction, that it may run (raises to refuse it)."""
 
 MAX_BATCH = 200
 """The most commands one commit carries."""
 
 
 class _Slot:
-    __slots__ = ("command", "error", "outcome")
+    __slots__ = ("command", "error", "guard", "outcome")
 
-    def __init__(self, command: cmd.Command) -> None:
+    def __init__(self, command: cmd.Command, guard: Guard | None) -> None:
         self.command = command
+        self.guard = guard
         self.outcome: Outcome | None = None
         self.error: BaseException | None = None
 
@@ -32,16 +37,19 @@ class _Slot:
 class GroupCommit:
     """Runs commands from any thread, many to a commit."""
 
-    def __init__(self, execute: Callable[[Sequence[cmd.Command]], list[Outcome]]) -> None:
+    def __init__(
+        self, execute: Callable[[Sequence[tuple[cmd.Command, Guard | None]]], list[Outcome]]
+    ) -> None:
         self._execute = execute
         self._queue: list[_Slot] = []
         self._queue_lock = threading.Lock()
         self._leader = threading.Lock()
 
-    def submit(self, command: cmd.Command) -> Outcome:
+    def submit(self, command: cmd.Command, guard: Guard | None = None) -> Outcome:
         """Run ``command`` (with whatever else is queued) and return its outcome once its
-        batch committed; an error that failed the whole batch is raised in every caller."""
-        slot = _Slot(command)
+        batch committed; an error that failed the whole batch is raised in every caller.
+        ``guard`` checks in the same transaction that the command may run."""
+        slot = _Slot(command, guard)
         with self._queue_lock:
             self._queue.append(slot)
         while True:
@@ -60,7 +68,7 @@ class GroupCommit:
         if not batch:
             return
         try:
-            outcomes = self._execute([s.command for s in batch])
+            outcomes = self._execute([(s.command, s.guard) for s in batch])
         except BaseException as exc:
             for s in batch:
                 s.error = exc

@@ -272,7 +272,29 @@ def _user_task_created(
         due_at=event.due_at,
         follow_up_at=event.follow_up_at,
         priority=event.priority,
+        process_id=state.process_id,
+        definition_key=state.definition_key,
+        process_version=state.version,
+        business_key=state.business_key,
+        form_id=event.form_id,
+        linked_form_key=event.linked_form_key,
+        external_form_reference=event.external_form_reference,
+        updated_at=event.at,
     )
+
+
+def _user_task_assigned(
+    writes: BatchWrites, state: InstanceState, event: ev.UserTaskAssigned
+) -> None:
+    task = writes.user_task(event.user_task_key)
+    if task is not None:
+        writes.user_tasks[task.user_task_key] = dataclasses.replace(
+            task,
+            assignee=event.assignee,
+            owner=event.owner,
+            delegation_state=event.delegation_state,
+            updated_at=event.at,
+        )
 
 
 def _user_task_ended(
@@ -286,6 +308,7 @@ def _user_task_ended(
             state="completed" if completed else "canceled",
             completed_at=event.at,
             completed_by=event.completed_by if isinstance(event, ev.UserTaskCompleted) else None,
+            updated_at=event.at,
         )
 
 
@@ -328,6 +351,7 @@ _PROJECTORS: dict[type[ev.Event], _Projector] = {
     ev.SubscriptionClosed: _subscription_closed,
     ev.UserTaskCreated: _user_task_created,
     ev.UserTaskCompleted: _user_task_ended,
+    ev.UserTaskAssigned: _user_task_assigned,
     ev.UserTaskCanceled: _user_task_ended,
     ev.IncidentRaised: _incident_raised,
     ev.IncidentResolved: _incident_resolved,

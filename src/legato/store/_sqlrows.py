@@ -12,6 +12,7 @@ from typing import Any
 from legato.store._rules import dump_json, job_available_at, load_json, timer_available_at
 from legato.store.records import (
     DefinitionRecord,
+    FormRecord,
     HistoryRecord,
     IncidentRecord,
     InstanceRecord,
@@ -164,6 +165,16 @@ def user_task_params(record: UserTaskRecord) -> Params:
         "created_at": record.created_at,
         "completed_at": record.completed_at,
         "completed_by": record.completed_by,
+        "process_id": record.process_id,
+        "definition_key": record.definition_key,
+        "process_version": record.process_version,
+        "business_key": record.business_key,
+        "form_id": record.form_id,
+        "linked_form_key": record.linked_form_key,
+        "external_form_reference": record.external_form_reference,
+        "owner": record.owner,
+        "delegation_state": record.delegation_state,
+        "updated_at": record.updated_at,
     }
 
 
@@ -185,6 +196,42 @@ def user_task_record(row: Any) -> UserTaskRecord:
         priority=row.priority,
         completed_at=row.completed_at,
         completed_by=row.completed_by,
+        process_id=row.process_id,
+        definition_key=row.definition_key,
+        process_version=row.process_version,
+        business_key=row.business_key,
+        form_id=row.form_id,
+        linked_form_key=row.linked_form_key,
+        external_form_reference=row.external_form_reference,
+        owner=row.owner,
+        delegation_state=row.delegation_state,
+        updated_at=row.updated_at,
+    )
+
+
+def form_params(record: FormRecord) -> Params:
+    return {
+        "form_key": record.form_key,
+        "form_id": record.form_id,
+        "version": record.version,
+        "resource_name": record.resource_name,
+        "schema": dump_json(record.schema),
+        "checksum": record.checksum,
+        "deployed_at": record.deployed_at,
+        "version_tag": record.version_tag,
+    }
+
+
+def form_record(row: Any) -> FormRecord:
+    return FormRecord(
+        form_key=row.form_key,
+        form_id=row.form_id,
+        version=row.version,
+        resource_name=row.resource_name,
+        schema=load_json(row.schema),
+        deployed_at=row.deployed_at,
+        checksum=row.checksum,
+        version_tag=row.version_tag,
     )
 
 

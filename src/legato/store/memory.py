@@ -35,6 +35,7 @@ from legato.store.ports import ENDED_STATUSES, Store
 from legato.store.records import (
     ApiKeyRecord,
     DefinitionRecord,
+    FormRecord,
     HistoryRecord,
     IncidentRecord,
     InstanceRecord,
@@ -44,6 +45,7 @@ from legato.store.records import (
     SubscriptionRecord,
     TimerRecord,
     UserRecord,
+    UserTaskQuery,
     UserTaskRecord,
 )
 
@@ -248,6 +250,7 @@ class _Tables:
     history_positions: dict[int, list[int]] = field(default_factory=dict)
     jobs: dict[int, JobRecord] = field(default_factory=dict)
     user_tasks: dict[int, UserTaskRecord] = field(default_factory=dict)
+    forms: dict[int, FormRecord] = field(default_factory=dict)
     incidents: dict[int, IncidentRecord] = field(default_factory=dict)
     timers: dict[int, TimerRecord] = field(default_factory=dict)
     timer_index: dict[Hashable, set[int]] = field(default_factory=dict)
@@ -306,6 +309,39 @@ def _json_copy(text: str) -> Any:
     return load_json(text)
 
 
+def _task_matches(task: UserTaskRecord, query: UserTaskQuery) -> bool:
+    for value, wanted in (
+        (task.state, query.state),
+        (task.assignee, query.assignee),
+        (task.instance_key, query.instance_key),
+        (task.process_id, query.process_id),
+        (task.definition_key, query.definition_key),
+        (task.element_id, query.element_id),
+        (task.user_task_key, query.user_task_key),
+    ):
+        if wanted is not None and value != wanted:
+            return False
+    if query.candidate_user is not None and query.candidate_user not in task.candidate_users:
+        return False
+    if query.candidate_groups is not None and not set(query.candidate_groups).intersection(
+        task.candidate_groups
+    ):
+        return False
+    if query.candidate_group is not None and query.candidate_group not in task.candidate_groups:
+        return False
+    if query.unassigned_only and task.assignee is not None:
+        return False
+    if query.visible_to is not None:
+        user, groups = query.visible_to
+        return (
+            task.assignee == user
+            or user in task.candidate_users
+            or bool(set(groups).intersection(task.candidate_groups))
+            or (task.assignee is None and not task.candidate_users and not task.candidate_groups)
+        )
+    return True
+
+
 def _ordered(items: Iterable[_V], key: Callable[[_V], Any]) -> list[_V]:
     return sorted(items, key=key)
 
@@ -324,6 +360,7 @@ class MemoryTransaction:
         self._new_positions: dict[int, list[int]] = {}
         self._jobs = _Overlay(tables.jobs)
         self._user_tasks = _Overlay(tables.user_tasks)
+        self._forms = _Overlay(tables.forms)
         self._incidents = _Overlay(tables.incidents)
         self._timers = _IndexedOverlay(tables.timers, tables.timer_index, _timer_index)
         self._timer_agenda = _Agenda(tables.timer_agenda)
@@ -381,6 +418,7 @@ class MemoryTransaction:
             self._history,
             self._jobs,
             self._user_tasks,
+            self._forms,
             self._incidents,
             self._timers,
             self._subscriptions,
@@ -1023,6 +1061,7 @@ class MemoryTransaction:
             due_at=utc_or_none(record.due_at),
             follow_up_at=utc_or_none(record.follow_up_at),
             completed_at=utc_or_none(record.completed_at),
+            updated_at=utc_or_none(record.updated_at),
         )
         self._user_tasks.put(record.user_task_key, normal)
 
@@ -1040,16 +1079,63 @@ class MemoryTransaction:
         instance_key: int | None = None,
     ) -> list[UserTaskRecord]:
         """User tasks, oldest first."""
+        return self.find_user_tasks(
+            UserTaskQuery(
+                state=state,
+                assignee=assignee,
+                candidate_group=candidate_group,
+                instance_key=instance_key,
+            )
+        )
+
+    def find_user_tasks(self, query: UserTaskQuery) -> list[UserTaskRecord]:
+        """The page of user tasks ``query`` asks for, in its order."""
+        self._check_open()
+        found = [t for t in self._user_tasks.values() if _task_matches(t, query)]
+        found.sort(key=lambda t: t.user_task_key)
+        for name, direction in reversed(query.sort):  # stable sorts, last key first
+            present = [t for t in found if getattr(t, name) is not None]
+            absent = [t for t in found if getattr(t, name) is None]
+            present.sort(key=lambda t: getattr(t, name), reverse=direction == "desc")
+            found = present + absent
+        end = None if query.limit is None else query.offset + query.limit
+        return found[query.offset : end]
+
+    def count_user_tasks(self, query: UserTaskQuery) -> int:
+        """How many user tasks ``query``'s filters find (its page ignored)."""
+        self._check_open()
+        return sum(1 for t in self._user_tasks.values() if _task_matches(t, query))
+
+    # -- forms --------------------------------------------------------------------------------
+    def insert_form(self, record: FormRecord) -> None:
+        """Store a new version of a form."""
+        self._check_open()
+        if self._forms.get(record.form_key) is not None:
+            raise StoreError(f"form {record.form_key} already exists")
+        if self.find_form(record.form_id, version=record.version) is not None:
+            raise StoreError(f"form {record.form_id!r} already has version {record.version}")
+        self._forms.put(record.form_key, replace(record, deployed_at=utc(record.deployed_at)))
+
+    def find_form(
+        self,
+        form_id: str | None = None,
+        *,
+        form_key: int | None = None,
+        version: int | None = None,
+        version_tag: str | None = None,
+    ) -> FormRecord | None:
+        """A form version by key, or by id (the latest, or the given version, or the latest
+        with the given version tag)."""
         self._check_open()
         found = [
-            task
-            for task in self._user_tasks.values()
-            if (state is None or task.state == state)
-            and (assignee is None or task.assignee == assignee)
-            and (candidate_group is None or candidate_group in task.candidate_groups)
-            and (instance_key is None or task.instance_key == instance_key)
+            f
+            for f in self._forms.values()
+            if (form_key is None or f.form_key == form_key)
+            and (form_id is None or f.form_id == form_id)
+            and (version is None or f.version == version)
+            and (version_tag is None or f.version_tag == version_tag)
         ]
-        return _ordered(found, lambda t: (t.created_at, t.user_task_key))
+        return max(found, key=lambda f: f.version, default=None)
 
     # -- incidents ----------------------------------------------------------------------------
     def upsert_incident(self, record: IncidentRecord) -> None:

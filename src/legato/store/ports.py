@@ -16,6 +16,7 @@ from typing import Protocol
 from legato.store.records import (
     ApiKeyRecord,
     DefinitionRecord,
+    FormRecord,
     HistoryRecord,
     IncidentRecord,
     InstanceRecord,
@@ -25,6 +26,7 @@ from legato.store.records import (
     SubscriptionRecord,
     TimerRecord,
     UserRecord,
+    UserTaskQuery,
     UserTaskRecord,
 )
 
@@ -289,6 +291,27 @@ class Transaction(Protocol):
         instance_key: int | None = None,
     ) -> list[UserTaskRecord]:
         """User tasks, oldest first."""
+
+    def find_user_tasks(self, query: UserTaskQuery) -> list[UserTaskRecord]:
+        """The page of user tasks ``query`` asks for, in its order."""
+
+    def count_user_tasks(self, query: UserTaskQuery) -> int:
+        """How many user tasks ``query``'s filters find (its page ignored)."""
+
+    # -- forms --------------------------------------------------------------------------------
+    def insert_form(self, record: FormRecord) -> None:
+        """Store a new version of a form."""
+
+    def find_form(
+        self,
+        form_id: str | None = None,
+        *,
+        form_key: int | None = None,
+        version: int | None = None,
+        version_tag: str | None = None,
+    ) -> FormRecord | None:
+        """A form version by key, or by id (the latest, or the given version, or the latest
+        with the given version tag)."""
 
     # -- incidents ----------------------------------------------------------------------------
     def upsert_incident(self, record: IncidentRecord) -> None:

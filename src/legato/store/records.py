@@ -114,8 +114,78 @@ class UserTaskRecord:
     due_at: datetime | None = None
     follow_up_at: datetime | None = None
     priority: int = 50
+    """0 to 100 (50 unless the model says otherwise)."""
     completed_at: datetime | None = None
     completed_by: str | None = None
+    process_id: str = ""
+    """The id of the process the task's instance runs."""
+    definition_key: int = 0
+    """The key of the process version the task's instance runs."""
+    process_version: int = 0
+    """The version number of that process."""
+    business_key: str | None = None
+    """The business key of the task's instance."""
+    form_id: str | None = None
+    """The id of the linked (or embedded) Camunda form."""
+    linked_form_key: int | None = None
+    """The deployed version of the linked form bound when the task was created."""
+    external_form_reference: str | None = None
+    """A form kept elsewhere (``zeebe:formDefinition externalReference``)."""
+    owner: str | None = None
+    """Who delegated the task (Camunda 7 delegation)."""
+    delegation_state: str | None = None
+    """``PENDING`` while delegated, ``RESOLVED`` once resolved, else None."""
+    updated_at: datetime | None = None
+    """When the task last changed (created, assigned, completed)."""
+
+
+USER_TASK_SORT_FIELDS = ("created_at", "due_at", "follow_up_at", "priority", "name")
+"""What user task queries sort by (:attr:`UserTaskQuery.sort`)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserTaskQuery:
+    """Which user tasks a query finds, in which order, and which page of them.
+
+    Every filter given must hold. ``visible_to=(user, groups)`` keeps the tasks assigned to
+    the user, those naming the user as a candidate or any of the groups as a candidate group,
+    and those with no assignee and no candidates at all. Ties in the sort are broken by the
+    task key; empty values (no due date) sort last either way.
+    """
+
+    state: str | None = "created"
+    assignee: str | None = None
+    candidate_user: str | None = None
+    candidate_group: str | None = None
+    candidate_groups: tuple[str, ...] | None = None
+    """Any of these groups is a candidate group of the task."""
+    visible_to: tuple[str, tuple[str, ...]] | None = None
+    instance_key: int | None = None
+    process_id: str | None = None
+    definition_key: int | None = None
+    element_id: str | None = None
+    user_task_key: int | None = None
+    unassigned_only: bool = False
+    """Only tasks without an assignee."""
+    sort: tuple[tuple[str, str], ...] = (("created_at", "asc"),)
+    offset: int = 0
+    limit: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FormRecord:
+    """One deployed version of a Camunda form (a form-js ``.form`` file)."""
+
+    form_key: int
+    form_id: str
+    version: int
+    resource_name: str
+    schema: dict[str, Any] = field(repr=False)
+    """The form's JSON document."""
+    deployed_at: datetime
+    checksum: str = ""
+    version_tag: str | None = None
+    """The form's ``versionTag`` (for ``bindingType="versionTag"`` links)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -283,9 +283,37 @@ user_tasks = sa.Table(
     sa.Column("created_at", UtcTimestamp, nullable=False),
     sa.Column("completed_at", UtcTimestamp),
     sa.Column("completed_by", sa.String(255)),
+    # Revision 0007: what the task queries of the HTTP APIs filter, sort and show.
+    sa.Column("process_id", sa.String(255), nullable=False, server_default=""),
+    sa.Column("definition_key", sa.BigInteger, nullable=False, server_default=sa.text("0")),
+    sa.Column("process_version", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("business_key", sa.String(255)),
+    sa.Column("form_id", sa.String(255)),
+    sa.Column("linked_form_key", sa.BigInteger),
+    sa.Column("external_form_reference", sa.Text),
+    sa.Column("owner", sa.String(255)),
+    sa.Column("delegation_state", sa.String(16)),
+    sa.Column("updated_at", UtcTimestamp),
     sa.Index("ix_user_tasks_state_created", "state", "created_at"),
     sa.Index("ix_user_tasks_assignee", "assignee"),
     sa.Index("ix_user_tasks_instance", "instance_key"),
+    sa.Index("ix_user_tasks_process_state", "process_id", "state"),
+    sa.Index("ix_user_tasks_state_due", "state", "due_at"),
+)
+
+forms = sa.Table(
+    "forms",
+    metadata,
+    sa.Column("form_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("form_id", sa.String(255), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("resource_name", sa.Text, nullable=False),
+    sa.Column("schema", sa.Text, nullable=False),
+    sa.Column("checksum", sa.String(64), nullable=False),
+    sa.Column("deployed_at", UtcTimestamp, nullable=False),
+    sa.Column("version_tag", sa.String(255)),
+    # One number per version of a form; also serves "latest version of a form".
+    sa.Index("ux_forms_form_version", "form_id", "version", unique=True),
 )
 
 incidents = sa.Table(

@@ -29,6 +29,7 @@ from legato.errors import ConflictError, NotFoundError, StoreError, StoreUnavail
 from legato.store import _sqlrows as rows
 from legato.store._prepared import Prepared, bind_parameters, result_rows
 from legato.store._rules import dump_json, message_is_stale, utc
+from legato.store._task_queries import tasks_count, tasks_select
 from legato.store.migrations import upgrade_schema
 from legato.store.ports import ENDED_STATUSES, Listener, Store, iter_chunks
 from legato.store.postgres import (
@@ -43,6 +44,7 @@ from legato.store.postgres import (
 from legato.store.records import (
     ApiKeyRecord,
     DefinitionRecord,
+    FormRecord,
     HistoryRecord,
     IncidentRecord,
     InstanceRecord,
@@ -52,12 +54,14 @@ from legato.store.records import (
     SubscriptionRecord,
     TimerRecord,
     UserRecord,
+    UserTaskQuery,
     UserTaskRecord,
 )
 from legato.store.schema import (
     KEY_COUNTER,
     api_keys,
     definitions,
+    forms,
     history,
     incidents,
     instances,
@@ -1455,23 +1459,50 @@ class SqlTransaction:
         instance_key: int | None = None,
     ) -> list[UserTaskRecord]:
         """User tasks, oldest first."""
-        query = sa.select(user_tasks).order_by(user_tasks.c.created_at, user_tasks.c.user_task_key)
-        for column, value in (
-            (user_tasks.c.state, state),
-            (user_tasks.c.assignee, assignee),
-            (user_tasks.c.instance_key, instance_key),
-        ):
-            if value is not None:
-                query = query.where(column == value)
-        if candidate_group is not None:
-            # The groups are a JSON list in TEXT: LIKE narrows the rows in SQL (a quoted
-            # name), the exact membership check below removes false hits.
-            quoted = dump_json(candidate_group)
-            query = query.where(user_tasks.c.candidate_groups.contains(quoted, autoescape=True))
-        found = [rows.user_task_record(row) for row in self._execute(query)]
-        if candidate_group is not None:
-            found = [task for task in found if candidate_group in task.candidate_groups]
-        return found
+        return self.find_user_tasks(
+            UserTaskQuery(
+                state=state,
+                assignee=assignee,
+                candidate_group=candidate_group,
+                instance_key=instance_key,
+            )
+        )
+
+    def find_user_tasks(self, query: UserTaskQuery) -> list[UserTaskRecord]:
+        """The page of user tasks ``query`` asks for, in its order."""
+        statement = tasks_select(query, self._dialect_name)
+        return [rows.user_task_record(row) for row in self._execute(statement)]
+
+    def count_user_tasks(self, query: UserTaskQuery) -> int:
+        """How many user tasks ``query``'s filters find (its page ignored)."""
+        return int(self._execute(tasks_count(query, self._dialect_name)).scalar_one())
+
+    # -- forms --------------------------------------------------------------------------------
+    def insert_form(self, record: FormRecord) -> None:
+        """Store a new version of a form."""
+        self._execute(sa.insert(forms), rows.form_params(record))
+
+    def find_form(
+        self,
+        form_id: str | None = None,
+        *,
+        form_key: int | None = None,
+        version: int | None = None,
+        version_tag: str | None = None,
+    ) -> FormRecord | None:
+        """A form version by key, or by id (the latest, or the given version, or the latest
+        with the given version tag)."""
+        query = sa.select(forms)
+        if form_key is not None:
+            query = query.where(forms.c.form_key == form_key)
+        if form_id is not None:
+            query = query.where(forms.c.form_id == form_id)
+        if version is not None:
+            query = query.where(forms.c.version == version)
+        if version_tag is not None:
+            query = query.where(forms.c.version_tag == version_tag)
+        found = self._execute(query.order_by(forms.c.version.desc()).limit(1)).first()
+        return rows.form_record(found) if found is not None else None
 
     # -- incidents ----------------------------------------------------------------------------
     def upsert_incident(self, record: IncidentRecord) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import contextlib
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from legato.engine import events as ev
@@ -157,15 +158,45 @@ class UserTaskProcessor(ActivityProcessor):
                 form_key=element.form_key,
                 due_at=_optional_time(p, element.due_date, instance.key),
                 follow_up_at=_optional_time(p, element.follow_up_date, instance.key),
-                priority=_as_int(p.evaluate(element.priority, instance.key), "priority")
-                if element.priority is not None
-                else 50,
+                priority=_priority(p, element.priority, instance.key),
+                form_id=element.form_id,
+                linked_form_key=_linked_form_key(p, element),
+                external_form_reference=_optional_str(
+                    p, element.external_form_reference, instance.key
+                ),
             )
         )
 
     def on_terminate(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
         if instance.user_task_key is not None:
             p.emit(ev.UserTaskCanceled(at=p.ctx.now, user_task_key=instance.user_task_key))
+
+
+def _priority(p: Processing, expression: Expression | None, scope_key: int) -> int:
+    if expression is None:
+        return 50
+    priority = _as_int(p.evaluate(expression, scope_key), "priority")
+    if not 0 <= priority <= 100:
+        raise IncidentError("expression", f"priority must be from 0 to 100, got {priority}")
+    return priority
+
+
+def _linked_form_key(p: Processing, element: UserTask) -> int | None:
+    """The deployed version of the linked form, bound now: the latest one, or the latest
+    with the link's version tag (``versionTag``), or the numbered one (Camunda 7's
+    ``version``)."""
+    if element.form_id is None or element.embedded_form is not None:
+        return None
+    binding, tag = element.form_binding, element.form_version_tag
+    if binding not in ("versionTag", "version"):
+        return p.ctx.definitions.latest_form_key(element.form_id)
+    if tag is None:
+        raise IncidentError("form", f"the form link of '{element.element_id}' names no version")
+    if binding == "versionTag":
+        return p.ctx.definitions.latest_form_key(element.form_id, version_tag=tag)
+    if not tag.isdigit():
+        raise IncidentError("form", f"form version {tag!r} of '{element.element_id}' is no number")
+    return p.ctx.definitions.latest_form_key(element.form_id, version=int(tag))
 
 
 def _optional_str(p: Processing, expression: Expression | None, scope_key: int) -> str | None:
@@ -189,14 +220,18 @@ def _str_list(p: Processing, expression: Expression | None, scope_key: int) -> l
 
 
 def _optional_time(p: Processing, expression: Expression | None, scope_key: int) -> datetime | None:
+    """A due or follow-up date: a date and time (UTC when it names no zone), or a date
+    (its midnight, UTC), or ISO 8601 text of either."""
     if expression is None:
         return None
     value = p.evaluate(expression, scope_key)
-    if value is None or isinstance(value, datetime):
-        return value
     if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            pass
+        with contextlib.suppress(ValueError):
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(), tzinfo=UTC)
     raise IncidentError("expression", f"expected a date and time, got {value!r}")

@@ -7,7 +7,7 @@ server issues (so a token of one node is good at every node). New tables only: L
 releases from before migrations can still open the database, so ``schema_versions`` stays.
 
 Revision ID: 0008
-Revises: 0006 (0006 and 0007 are written in parallel; the chain is set when they meet)
+Revises: 0007
 Create Date: 2026-12-06
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | None = None
 depends_on: str | None = None
 

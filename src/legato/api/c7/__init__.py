@@ -26,6 +26,7 @@ from legato.api.c7 import (
     messages,
     process_definitions,
     process_instances,
+    tasks,
 )
 from legato.api.c7.errors import error_response
 from legato.api.c7.routing import C7Route, ok
@@ -51,6 +52,7 @@ for _module in (
     process_instances,
     messages,
     deployments,
+    tasks,
     incidents,
 ):
     router.include_router(_module.router)

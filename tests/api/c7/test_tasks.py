@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 from c7_support import ANN, BOB, WORKER, json_of
@@ -156,3 +158,45 @@ def test_a_bad_variable_on_complete_is_400(client: TestClient, engine: Engine) -
     assert response.status_code == 400
     assert "'scan'" in json_of(response)["message"]
     assert engine.instance(key).status == "active"
+
+
+_FORM = {
+    "id": "approveForm",
+    "type": "default",
+    "schemaVersion": 16,
+    "components": [
+        {"type": "textfield", "key": "reason", "label": "Reason", "validate": {"required": True}}
+    ],
+}
+_FORM_PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="t">
+  <bpmn:process id="formal" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review"/>
+    <bpmn:userTask id="review" name="Review" camunda:formRef="approveForm"
+        camunda:formRefBinding="latest"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="done"/>
+    <bpmn:endEvent id="done"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_submit_form_checks_the_tasks_form(
+    client: TestClient, engine: Engine, tmp_path: Path
+) -> None:
+    (tmp_path / "approve.form").write_text(json.dumps(_FORM))
+    (tmp_path / "formal.bpmn").write_text(_FORM_PROCESS)
+    engine.deploy(tmp_path / "approve.form")
+    engine.deploy(tmp_path / "formal.bpmn")
+    key = engine.start("formal").key
+    [task] = _tasks(client, processDefinitionKey="formal")
+    url = f"/engine-rest/task/{task['id']}/submit-form"
+    refused = client.post(url, json={"variables": {}})
+    assert refused.status_code == 400
+    assert "reason" in json_of(refused)["message"]
+    assert engine.instance(key).status == "active"
+    done = client.post(url, json={"variables": {"reason": {"value": "fine", "type": "String"}}})
+    assert done.status_code == 204
+    assert engine.instance(key).variables["reason"] == "fine"

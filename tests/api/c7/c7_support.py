@@ -29,6 +29,17 @@ BOB = ("bob", "bob-secret")
 """A person in no group."""
 AUDITOR = ("audit", "audit-secret")
 
+SERVER_USERS: list[tuple[str, str, list[str], list[str]]] = [
+    (ADMIN[0], ADMIN[1], ["admin"], []),
+    (WORKER[0], WORKER[1], ["worker"], []),
+    (ANN[0], ANN[1], ["user"], ["sales"]),
+    (BOB[0], BOB[1], ["user"], []),
+    (AUDITOR[0], AUDITOR[1], ["auditor"], []),
+]
+"""The same users as accounts of a real server (name, password, roles, groups); there the
+worker is a user with the worker role, for every topic (an API key's topic scope is tested
+in-process)."""
+
 T = TypeVar("T")
 
 

@@ -200,3 +200,44 @@ def test_submit_form_checks_the_tasks_form(
     done = client.post(url, json={"variables": {"reason": {"value": "fine", "type": "String"}}})
     assert done.status_code == 204
     assert engine.instance(key).variables["reason"] == "fine"
+
+
+def test_identity_links_delegation_and_resolution(client: TestClient, engine: Engine) -> None:
+    key, _ = _approval(engine)
+    [task] = _tasks(client)
+    url = f"/engine-rest/task/{task['id']}"
+    links = json_of(client.get(f"{url}/identity-links"))
+    assert links == [{"userId": None, "groupId": "sales", "type": "candidate"}]
+    assert client.post(f"{url}/assignee", json={"userId": "ann"}).status_code == 204
+    assert client.post(f"{url}/delegate", json={"userId": "carl"}).status_code == 204
+    delegated = json_of(client.get(url))
+    assert (delegated["assignee"], delegated["owner"]) == ("carl", "ann")
+    assert delegated["delegationState"] == "PENDING"
+    assert {"userId": "ann", "groupId": None, "type": "owner"} in json_of(
+        client.get(f"{url}/identity-links")
+    )
+    response = client.post(f"{url}/resolve", json={"variables": {"checked": {"value": True}}})
+    assert response.status_code == 204
+    resolved = json_of(client.get(url))
+    assert (resolved["assignee"], resolved["delegationState"]) == ("ann", "RESOLVED")
+    assert engine.instance(key).variables["checked"] is True
+
+
+def test_task_variables_and_local_variables(client: TestClient, engine: Engine) -> None:
+    key, _ = _approval(engine)
+    [task] = _tasks(client)
+    url = f"/engine-rest/task/{task['id']}"
+    assert json_of(client.get(f"{url}/variables/amount")) == {
+        "type": "Integer",
+        "value": 5,
+        "valueInfo": {},
+    }
+    assert client.get(f"{url}/variables/nope").status_code == 404
+    put = client.put(f"{url}/localVariables/note", json={"value": "draft", "type": "String"})
+    assert put.status_code == 204
+    assert json_of(client.get(f"{url}/localVariables"))["note"]["value"] == "draft"
+    assert json_of(client.get(f"{url}/variables"))["note"]["value"] == "draft"
+    assert "note" not in engine.instance(key).variables  # local to the task's scope
+    put = client.put(f"{url}/variables/total", json={"value": 9, "type": "Long"})
+    assert put.status_code == 204
+    assert engine.instance(key).variables["total"] == 9

@@ -20,7 +20,7 @@ from legato.api.c7.dates import format_date
 from legato.api.c7.errors import C7Error, bad_request, engine_error, not_found
 from legato.api.c7.ids import Kind
 from legato.api.c7.routing import C7Route, as_object, flag, json_body, no_content, ok, text
-from legato.api.c7.variables import decode_variables, encode_variables
+from legato.api.c7.variables import decode_variables, encode_value, encode_variables
 from legato.api.deps import EngineDep, principal_of
 from legato.api.problems import Forbidden
 from legato.errors import (
@@ -376,18 +376,137 @@ def _complete(
     return no_content()
 
 
+@router.post("/{task_id}/delegate", status_code=204)
+def delegate(task_id: str, engine: EngineDep, principal: Worker, body: AnyBody = None) -> Response:
+    """Delegate the task to ``userId``: its assignee becomes its owner, the delegation is
+    ``PENDING`` until it is resolved."""
+    user = text(as_object(body), "userId")
+    if not user:
+        raise bad_request("userId is required")
+    task = _task(engine, principal, task_id)
+    _may_act_for(principal, task.assignee)
+    try:
+        engine.delegate_user_task(task.user_task_key, user, by=principal.name)
+    except InvalidCommandError as error:
+        raise bad_request(str(error), "BadUserRequestException") from None
+    return no_content()
+
+
+@router.post("/{task_id}/resolve", status_code=204)
+def resolve(task_id: str, engine: EngineDep, principal: Worker, body: AnyBody = None) -> Response:
+    """Hand a delegated task back to its owner, setting ``variables``."""
+    variables = decode_variables(as_object(body).get("variables"))
+    task = _task(engine, principal, task_id)
+    _may_act_for(principal, task.assignee)
+    try:
+        engine.resolve_user_task(task.user_task_key, variables, by=principal.name)
+    except InvalidCommandError as error:
+        raise bad_request(str(error), "BadUserRequestException") from None
+    return no_content()
+
+
+@router.get("/{task_id}/identity-links")
+def identity_links(task_id: str, engine: EngineDep, principal: Worker) -> Response:
+    """Who the task is for: ``[{userId, groupId, type}]`` with types ``assignee``,
+    ``owner`` and ``candidate``."""
+    task = _task(engine, principal, task_id)
+    links: list[dict[str, Any]] = []
+    if task.assignee is not None:
+        links.append({"userId": task.assignee, "groupId": None, "type": "assignee"})
+    if task.owner is not None:
+        links.append({"userId": task.owner, "groupId": None, "type": "owner"})
+    links += [{"userId": u, "groupId": None, "type": "candidate"} for u in task.candidate_users]
+    links += [{"userId": None, "groupId": g, "type": "candidate"} for g in task.candidate_groups]
+    return ok(links)
+
+
+def _visible_variables(engine: Engine, task: UserTaskRecord, *, local: bool) -> dict[str, Any]:
+    """The variables the task's scope sees (inner scopes hide outer ones), or only its own."""
+    state = engine.state(task.instance_key)
+    if local:
+        return dict(state.variables.get(task.element_instance_key, {}))
+    chain: list[int] = []
+    key: int | None = task.element_instance_key
+    while key is not None and key not in chain:
+        chain.append(key)
+        element = state.elements.get(key)
+        key = element.parent_key if element is not None else None
+    if state.instance_key not in chain:
+        chain.append(state.instance_key)
+    seen: dict[str, Any] = {}
+    for scope in reversed(chain):
+        seen.update(state.variables.get(scope, {}))
+    return seen
+
+
 @router.get("/{task_id}/variables")
 def task_variables(task_id: str, engine: EngineDep, principal: Worker) -> Response:
-    """The variables the task sees (its instance's), typed."""
+    """The variables the task sees, typed."""
     task = _task(engine, principal, task_id)
-    return ok(encode_variables(engine.instance(task.instance_key).variables))
+    return ok(encode_variables(_visible_variables(engine, task, local=False)))
+
+
+@router.get("/{task_id}/localVariables")
+def task_local_variables(task_id: str, engine: EngineDep, principal: Worker) -> Response:
+    """The task's own (local) variables, typed."""
+    task = _task(engine, principal, task_id)
+    return ok(encode_variables(_visible_variables(engine, task, local=True)))
 
 
 @router.get("/{task_id}/variables/{name}")
 def task_variable(task_id: str, name: str, engine: EngineDep, principal: Worker) -> Response:
     """One variable the task sees, typed (404 when there is none of that name)."""
+    return _one_variable(engine, principal, task_id, name, local=False)
+
+
+@router.get("/{task_id}/localVariables/{name}")
+def task_local_variable(task_id: str, name: str, engine: EngineDep, principal: Worker) -> Response:
+    """One local variable of the task, typed (404 when there is none of that name)."""
+    return _one_variable(engine, principal, task_id, name, local=True)
+
+
+def _one_variable(
+    engine: Engine, principal: Principal, task_id: str, name: str, *, local: bool
+) -> Response:
     task = _task(engine, principal, task_id)
-    variables = engine.instance(task.instance_key).variables
+    variables = _visible_variables(engine, task, local=local)
     if name not in variables:
-        raise not_found(f"task variable with name {name} does not exist")
-    return ok(encode_variables({name: variables[name]})[name])
+        kind = "task local variable" if local else "task variable"
+        raise not_found(f"{kind} with name {name} does not exist")
+    return ok(encode_value(variables[name]))
+
+
+@router.put("/{task_id}/variables/{name}", status_code=204)
+def put_task_variable(
+    task_id: str, name: str, engine: EngineDep, principal: Worker, body: AnyBody = None
+) -> Response:
+    """Set a variable from the task: in the instance's root scope."""
+    return _put_variable(engine, principal, task_id, name, as_object(body), local=False)
+
+
+@router.put("/{task_id}/localVariables/{name}", status_code=204)
+def put_task_local_variable(
+    task_id: str, name: str, engine: EngineDep, principal: Worker, body: AnyBody = None
+) -> Response:
+    """Set a local variable of the task (its own scope)."""
+    return _put_variable(engine, principal, task_id, name, as_object(body), local=True)
+
+
+def _put_variable(
+    engine: Engine,
+    principal: Principal,
+    task_id: str,
+    name: str,
+    typed: dict[str, Any],
+    *,
+    local: bool,
+) -> Response:
+    value = decode_variables({name: typed})
+    task = _task(engine, principal, task_id)
+    _may_act_for(principal, task.assignee)
+    scope = task.element_instance_key if local else None
+    try:
+        engine.set_variables(task.instance_key, value, scope_key=scope)
+    except InvalidCommandError as error:
+        raise bad_request(f"Cannot put variable {name}: {error}") from None
+    return no_content()

@@ -1,7 +1,7 @@
 """The real ``camunda-client`` 0.15.0 (asyncio, httpx, pydantic with UUID ids), unchanged,
 against a live Legato server: start, the task list by candidate group, claim, unclaim,
 assign, submit a form, incidents, correlation and deleting an instance. Each test checks
-Legato's own state afterwards."""
+Legato's own state afterwards; history and variable instances, too."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ from camunda_client.clients.engine.schemas import (
     ProcessInstanceQuerySchema,
     SendCorrelationMessageSchema,
 )
+from camunda_client.clients.engine.schemas.body import HistoricProcessInstanceFilterSchema
+from camunda_client.clients.engine.schemas.query import VariableInstanceFilterParamsSchema
 from camunda_client.clients.schemas import PaginationParams
 from camunda_client.exceptions import CamundaClientError
 from camunda_client.types_ import VariableValueSchema
@@ -156,3 +158,31 @@ def test_a_person_sees_only_the_tasks_visible_to_them(live_server: str, engine: 
         return len(ann), len(bob)
 
     assert run(scenario()) == (1, 0)
+
+
+def test_history_and_variable_instances(live_server: str, engine: Engine) -> None:
+    done = engine.start("approval", {"amount": 5}, business_key="h-1")
+    [task] = engine.user_tasks(instance_key=done.key)
+    engine.complete_user_task(task.user_task_key, {"approved": True})
+    running = engine.start("payment", {"amount": 7})
+
+    async def scenario() -> tuple[Any, Any, list[Any]]:
+        client = client_of(live_server)
+        ended = await client.get_history_process_instance(ids.to_uuid(Kind.INSTANCE, done.key))
+        listed = await client.get_history_process_instances(
+            HistoricProcessInstanceFilterSchema(process_definition_key="approval")
+        )
+        variables = await client.get_variable_instances(
+            VariableInstanceFilterParamsSchema(
+                process_instance_id_in=[uuid.UUID(ids.to_uuid(Kind.INSTANCE, running.key))]
+            )
+        )
+        return ended, listed, list(variables)
+
+    ended, listed, variables = run(scenario())
+    assert ended.state.value == "COMPLETED"
+    assert ended.business_key == "h-1"
+    assert [i.id for i in listed] == [uuid.UUID(ids.to_uuid(Kind.INSTANCE, done.key))]
+    [amount] = variables
+    assert (amount.name, amount.value, amount.type) == ("amount", 7, "Integer")
+    assert amount.process_instance_id == uuid.UUID(ids.to_uuid(Kind.INSTANCE, running.key))

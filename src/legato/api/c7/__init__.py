@@ -22,6 +22,7 @@ from fastapi.responses import Response
 from legato.api.c7 import (
     deployments,
     external_tasks,
+    history,
     incidents,
     messages,
     process_definitions,
@@ -54,6 +55,7 @@ for _module in (
     deployments,
     tasks,
     incidents,
+    history,
 ):
     router.include_router(_module.router)
 

@@ -545,3 +545,25 @@ def test_too_many_parked_long_polls_are_camundas_500(tmp_path: Path) -> None:
         assert task["workerId"] == "parked"
     finally:
         engine.close()
+
+
+def test_external_tasks_are_listed_for_operators(client: TestClient, engine: Engine) -> None:
+    first = _order(engine)
+    [locked] = _fetch(client)
+    _order(engine)
+    listed = json_of(client.get("/engine-rest/external-task", params={"topicName": "charge"}))
+    assert len(listed) == 2
+    assert all(set(t) >= PYC_EXTERNAL_TASK_KEYS for t in listed)
+    assert [t["id"] for t in listed if t["workerId"] == "w1"] == [locked["id"]]
+    only_locked = json_of(client.get("/engine-rest/external-task", params={"locked": "true"}))
+    assert [t["id"] for t in only_locked] == [locked["id"]]
+    of_first = json_of(
+        client.get(
+            "/engine-rest/external-task",
+            params={"processInstanceId": ids.to_uuid(Kind.INSTANCE, first)},
+        )
+    )
+    assert len(of_first) == 1
+    count = client.get("/engine-rest/external-task/count", params={"notLocked": "true"})
+    assert json_of(count) == {"count": 1}
+    assert client.get("/engine-rest/external-task", auth=WORKER).status_code == 403

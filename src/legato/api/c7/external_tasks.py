@@ -21,7 +21,7 @@ A principal with the ``worker`` role may fetch and finish only the topics its ke
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
@@ -114,6 +114,60 @@ async def fetch_and_lock(request: Request, engine: EngineDep, principal: Worker)
     except InvalidCommandError as error:
         raise bad_request(str(error)) from None
     return ok([locked_task(job, extension) for job in jobs])
+
+
+@router.get("")
+def list_external_tasks(request: Request, engine: EngineDep, principal: Manager) -> Response:
+    """External tasks (jobs) as ``ExternalTaskDto``, oldest first, filtered and paged by
+    Camunda's query parameters (for operators)."""
+    return ok(_external_task_query(engine, request.query_params))
+
+
+@router.get("/count")
+def count_external_tasks(request: Request, engine: EngineDep, principal: Manager) -> Response:
+    """How many external tasks match the query parameters."""
+    params = {k: v for k, v in request.query_params.items() if k not in _PAGING}
+    return ok({"count": len(_external_task_query(engine, params))})
+
+
+_PAGING = ("firstResult", "maxResults")
+
+
+def _external_task_query(engine: Engine, params: Mapping[str, str]) -> list[dict[str, Any]]:
+    instance_key = None
+    if params.get("processInstanceId"):
+        instance_key = ids.key_of(Kind.INSTANCE, params["processInstanceId"])
+        if instance_key is None:
+            return []
+    now = engine.clock.now()
+    found = []
+    for record in engine.jobs(instance_key=instance_key):
+        try:
+            job = engine.job(record.job_key)
+        except NotFoundError:
+            continue  # finished since it was listed
+        if _external_task_matches(job, params, now):
+            found.append(external_task(job))
+    first = int(params.get("firstResult") or 0)
+    count = params.get("maxResults")
+    end = None if not count else first + int(count)
+    return found[first:end]
+
+
+def _external_task_matches(job: ActivatedJob, params: Mapping[str, str], now: datetime) -> bool:
+    locked = bool(job.worker) and job.deadline is not None and job.deadline > now
+    checks: dict[str, Callable[[str], bool]] = {
+        "externalTaskId": lambda v: ids.to_uuid(Kind.EXTERNAL_TASK, job.key) == v,
+        "topicName": lambda v: job.type == v,
+        "workerId": lambda v: job.worker == v,
+        "activityId": lambda v: job.element_id == v,
+        "processDefinitionKey": lambda v: job.process_id == v,
+        "locked": lambda v: not flag(v) or locked,
+        "notLocked": lambda v: not flag(v) or not locked,
+        "withRetriesLeft": lambda v: not flag(v) or job.state != "failed",
+        "noRetriesLeft": lambda v: not flag(v) or job.state == "failed",
+    }
+    return all(check(params[name]) for name, check in checks.items() if params.get(name))
 
 
 def _check_sorting(sorting: Any) -> None:

@@ -567,3 +567,17 @@ def test_external_tasks_are_listed_for_operators(client: TestClient, engine: Eng
     count = client.get("/engine-rest/external-task/count", params={"notLocked": "true"})
     assert json_of(count) == {"count": 1}
     assert client.get("/engine-rest/external-task", auth=WORKER).status_code == 403
+
+
+def test_a_body_that_is_no_json_is_a_camunda_400(client: TestClient, engine: Engine) -> None:
+    _order(engine)
+    [task] = _fetch(client)
+    for url in (
+        f"/engine-rest/external-task/{task['id']}/complete",
+        "/engine-rest/external-task/fetchAndLock",
+    ):
+        response = client.post(
+            url, content=b"{not json", headers={"content-type": "application/json"}, auth=WORKER
+        )
+        assert response.status_code == 400
+        assert json_of(response)["type"] == "InvalidRequestException"

@@ -241,3 +241,20 @@ def test_task_variables_and_local_variables(client: TestClient, engine: Engine) 
     put = client.put(f"{url}/variables/total", json={"value": 9, "type": "Long"})
     assert put.status_code == 204
     assert engine.instance(key).variables["total"] == 9
+
+
+def test_tasks_by_process_variables(client: TestClient, engine: Engine) -> None:
+    small = engine.start("approval", {"amount": 5}).key
+    engine.start("approval", {"amount": 500})
+    response = client.post(
+        "/engine-rest/task",
+        json={"processVariables": [{"name": "amount", "operator": "lt", "value": 100}]},
+    )
+    [task] = json_of(response)
+    assert task["processInstanceId"] == ids.to_uuid(Kind.INSTANCE, small)
+    listed = _tasks(client, processVariables="amount_gteq_100")
+    assert len(listed) == 1 and listed[0]["id"] != task["id"]
+    bad = client.post(
+        "/engine-rest/task", json={"processVariables": [{"name": "amount", "operator": "about"}]}
+    )
+    assert bad.status_code == 400

@@ -7,16 +7,14 @@ As in Camunda's runtime API, only running instances exist here: an ended instanc
 
 from __future__ import annotations
 
-import fnmatch
 import json
-from collections.abc import Callable
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import Response
 
 from legato.api.c7 import ids
+from legato.api.c7.conditions import conditions_from_text
 from legato.api.c7.dto import DefinitionIds, instance_dto
 from legato.api.c7.errors import bad_request, not_found
 from legato.api.c7.ids import Kind
@@ -56,7 +54,7 @@ def list_instances(
 ) -> Response:
     """Running instances as ``ProcessInstanceDto``, filtered and paged (``variables`` is
     ``name_op_value`` conditions separated by commas, ops ``eq neq gt gteq lt lteq like``)."""
-    conditions = _conditions(variables)
+    conditions = conditions_from_text(variables)
     if flag(suspended) or tenantIdIn:
         return ok([])  # Legato suspends no instance here and keeps no tenants.
     if processInstanceIds is not None:
@@ -199,71 +197,3 @@ def put_variable(
     value = decode_variables({name: as_object(body)})
     engine.set_variables(info.key, value)
     return no_content()
-
-
-# -- the variables filter ------------------------------------------------------------------------
-
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "eq": lambda a, b: a == b,
-    "neq": lambda a, b: a != b,
-    "gt": lambda a, b: a > b,
-    "gteq": lambda a, b: a >= b,
-    "lt": lambda a, b: a < b,
-    "lteq": lambda a, b: a <= b,
-    "like": lambda a, b: (
-        isinstance(a, str) and fnmatch.fnmatchcase(a, str(b).replace("%", "*").replace("_", "?"))
-    ),
-}
-
-
-def _conditions(text: str | None) -> list[Callable[[dict[str, Any]], bool]]:
-    if not text:
-        return []
-    conditions = []
-    for part in text.split(","):
-        name, op, value = _condition_parts(part)
-        conditions.append(_condition(name, op, value))
-    return conditions
-
-
-def _condition_parts(part: str) -> tuple[str, str, str]:
-    for op in _OPS:
-        marker = f"_{op}_"
-        if marker in part:
-            name, _, value = part.partition(marker)
-            if name:
-                return name, op, value
-    raise bad_request(
-        f"Invalid variable comparator specified: '{part}' (name_op_value, op one of "
-        "eq neq gt gteq lt lteq like)"
-    )
-
-
-def _condition(name: str, op: str, text: str) -> Callable[[dict[str, Any]], bool]:
-    expected = _typed_text(text) if op != "like" else text
-    compare = _OPS[op]
-
-    def holds(variables: dict[str, Any]) -> bool:
-        if name not in variables:
-            return False
-        actual = variables[name]
-        if isinstance(actual, Decimal):
-            actual = float(actual)
-        try:
-            return bool(compare(actual, expected))
-        except TypeError:
-            return False
-
-    return holds
-
-
-def _typed_text(text: str) -> Any:
-    """A filter value as Camunda reads it: a boolean, a number, or else a string."""
-    if text in ("true", "false"):
-        return text == "true"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            continue
-    return text

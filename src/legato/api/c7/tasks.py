@@ -14,8 +14,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from legato.api.c7 import ids
+from legato.api.c7.conditions import Condition, conditions_from_json, conditions_from_text
 from legato.api.c7.dates import format_date
 from legato.api.c7.errors import C7Error, bad_request, engine_error, not_found
 from legato.api.c7.ids import Kind
@@ -87,14 +89,13 @@ def count_tasks_get(request: Request, engine: EngineDep, principal: Worker) -> R
 
 
 async def _threaded(work: Callable[[], Any]) -> Any:
-    from starlette.concurrency import run_in_threadpool
-
     return await run_in_threadpool(work)
 
 
 def _query(engine: Engine, principal: Principal, params: Mapping[str, Any]) -> list[UserTaskRecord]:
     if params.get("orQueries") or params.get("taskVariables"):
         raise bad_request("Legato does not query tasks by 'orQueries' or 'taskVariables'")
+    by_variables = _process_variable_conditions(params.get("processVariables"))
     candidate_group = _text(params, "candidateGroup")
     candidate_user = _text(params, "candidateUser")
     candidate_groups = _names(params.get("candidateGroups"))
@@ -122,7 +123,20 @@ def _query(engine: Engine, principal: Principal, params: Mapping[str, Any]) -> l
         unassigned_only=flag(params.get("unassigned")),
         limit=_QUERY_LIMIT,
     )
-    return [t for t in tasks if _matches(t, params)]
+    found = [t for t in tasks if _matches(t, params)]
+    if by_variables:
+        variables: dict[int, dict[str, Any]] = {}
+        for task in found:
+            if task.instance_key not in variables:
+                variables[task.instance_key] = engine.instance(task.instance_key).variables
+        found = [t for t in found if all(c(variables[t.instance_key]) for c in by_variables)]
+    return found
+
+
+def _process_variable_conditions(value: Any) -> list[Condition]:
+    if isinstance(value, str):
+        return conditions_from_text(value)
+    return conditions_from_json(value)
 
 
 def _matches(task: UserTaskRecord, params: Mapping[str, Any]) -> bool:

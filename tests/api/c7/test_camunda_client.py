@@ -24,6 +24,7 @@ pytest.importorskip("camunda_client")
 from camunda_client.clients.dto import AuthData
 from camunda_client.clients.engine.client import CamundaEngineClient
 from camunda_client.clients.engine.schemas import (
+    GetHistoryTasksFilterSchema,
     GetTasksFilterSchema,
     ProcessInstanceQuerySchema,
     SendCorrelationMessageSchema,
@@ -180,6 +181,22 @@ def test_history_and_variable_instances(live_server: str, engine: Engine) -> Non
         return ended, listed, list(variables)
 
     ended, listed, variables = run(scenario())
+
+    async def tasks() -> list[Any]:
+        client = client_of(live_server)
+        return list(
+            await client.get_history_tasks(
+                GetHistoryTasksFilterSchema(
+                    process_instance_id=uuid.UUID(ids.to_uuid(Kind.INSTANCE, done.key)),
+                    finished=True,
+                )
+            )
+        )
+
+    [historic] = run(tasks())
+    assert historic.id == uuid.UUID(ids.to_uuid(Kind.TASK, task.user_task_key))
+    assert historic.task_definition_key == "approve"
+    assert historic.end_time is not None
     assert ended.state.value == "COMPLETED"
     assert ended.business_key == "h-1"
     assert [i.id for i in listed] == [uuid.UUID(ids.to_uuid(Kind.INSTANCE, done.key))]

@@ -72,3 +72,20 @@ def test_variable_instances_name_their_scopes(client: TestClient, engine: Engine
     named = json_of(client.post("/engine-rest/variable-instance", json={"variableName": "amount"}))
     assert sorted(r["value"] for r in named) == [5, 7]
     assert other.key != info.key
+
+
+def test_historic_tasks_open_and_finished(client: TestClient, engine: Engine) -> None:
+    done = engine.start("approval", business_key="d")
+    [task] = engine.user_tasks(instance_key=done.key)
+    engine.complete_user_task(task.user_task_key, {})
+    engine.start("approval", business_key="o")
+    rows = json_of(client.post("/engine-rest/history/task", json={"processInstanceId": None}))
+    assert len(rows) == 2
+    [finished] = json_of(client.get("/engine-rest/history/task", params={"finished": "true"}))
+    assert finished["id"] == ids.to_uuid(Kind.TASK, task.user_task_key)
+    assert finished["deleteReason"] == "completed"
+    assert finished["endTime"].endswith("+0000")
+    [open_one] = json_of(
+        client.post("/engine-rest/history/task", json={"unfinished": True, "finished": None})
+    )
+    assert open_one["endTime"] is None

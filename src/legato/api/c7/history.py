@@ -1,5 +1,6 @@
-"""``/history/process-instance`` and ``/variable-instance``: instances whatever their state,
-and variables with the scope that holds them (what camunda-client reads).
+"""``/history/process-instance``, ``/history/task`` and ``/variable-instance``: instances and
+user tasks whatever their state, and variables with the scope that holds them (what
+camunda-client reads).
 
 A historic instance's ``state`` is ``ACTIVE``, ``COMPLETED`` or ``EXTERNALLY_TERMINATED``
 (Legato's active, completed and terminated). A variable instance's id is its scope's id and
@@ -29,6 +30,7 @@ from legato.errors import NotFoundError
 from legato.runtime.engine import Engine
 from legato.runtime.types import InstanceInfo
 from legato.security import INSTANCES_READ, Principal
+from legato.store.records import UserTaskRecord
 
 router = APIRouter(route_class=C7Route, tags=["c7: history"])
 
@@ -236,3 +238,95 @@ def _scoped_variables(
                 }
             )
     return rows
+
+
+# -- historic user tasks --------------------------------------------------------------------------
+
+_TASK_END_REASONS = {"completed": "completed", "canceled": "deleted"}
+
+
+def historic_task(task: UserTaskRecord) -> dict[str, Any]:
+    """A user task, open or finished, as ``HistoricTaskInstanceDto``."""
+    instance_id = ids.to_uuid(Kind.INSTANCE, task.instance_key)
+    duration = None
+    if task.completed_at is not None:
+        duration = int((task.completed_at - task.created_at).total_seconds() * 1000)
+    return {
+        "id": ids.to_uuid(Kind.TASK, task.user_task_key),
+        "processDefinitionKey": task.process_id,
+        "processDefinitionId": ids.definition_id(
+            task.process_id, task.process_version, task.definition_key
+        ),
+        "processInstanceId": instance_id,
+        "executionId": ids.to_uuid(Kind.EXECUTION, task.element_instance_key),
+        "caseDefinitionKey": None,
+        "caseDefinitionId": None,
+        "caseInstanceId": None,
+        "caseExecutionId": None,
+        "activityInstanceId": ids.activity_instance_id(task.element_id, task.element_instance_key),
+        "name": task.name,
+        "description": None,
+        "deleteReason": _TASK_END_REASONS.get(task.state),
+        "owner": task.owner,
+        "assignee": task.assignee,
+        "startTime": format_date(task.created_at),
+        "endTime": format_date(task.completed_at),
+        "duration": duration,
+        "taskDefinitionKey": task.element_id,
+        "priority": task.priority,
+        "due": format_date(task.due_at),
+        "parentTaskId": None,
+        "followUp": format_date(task.follow_up_at),
+        "tenantId": None,
+        "removalTime": None,
+        "rootProcessInstanceId": instance_id,
+        "taskState": task.state.capitalize(),
+    }
+
+
+@router.get("/history/task")
+def list_historic_tasks(request: Request, engine: EngineDep, principal: Reader) -> Response:
+    """User tasks, open or finished, matching the query parameters."""
+    return ok(_task_query(engine, dict(request.query_params)))
+
+
+@router.post("/history/task")
+async def query_historic_tasks(request: Request, engine: EngineDep, principal: Reader) -> Response:
+    """User tasks matching the JSON body's filters (nulls are absent filters; paging from
+    the query string)."""
+    body = {k: v for k, v in (await json_body(request)).items() if v is not None}
+    params = {**body, **dict(request.query_params)}
+    return ok(await run_in_threadpool(_task_query, engine, params))
+
+
+def _task_query(engine: Engine, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def key_of(name: str, kind: Kind) -> int | None:
+        text = params.get(name)
+        if not text:
+            return None
+        return ids.key_of(kind, str(text)) or -1
+
+    instance_key = key_of("processInstanceId", Kind.INSTANCE)
+    task_key = key_of("taskId", Kind.TASK)
+    if -1 in (instance_key, task_key):
+        return []
+    tasks = engine.user_tasks(
+        state=None,
+        assignee=params.get("taskAssignee") or None,
+        instance_key=instance_key,
+        process_id=params.get("processDefinitionKey") or None,
+        element_id=params.get("taskDefinitionKey") or None,
+        user_task_key=task_key,
+        limit=_QUERY_LIMIT,
+    )
+    if flag(params.get("finished")):
+        tasks = [t for t in tasks if t.state != "created"]
+    if flag(params.get("unfinished")):
+        tasks = [t for t in tasks if t.state == "created"]
+    business_key = params.get("processInstanceBusinessKey")
+    if business_key:
+        tasks = [t for t in tasks if t.business_key == business_key]
+    first = int(params.get("firstResult") or 0)
+    count = params.get("maxResults")
+    end = None if count in (None, "") else first + int(count)
+    return [historic_task(t) for t in tasks[first:end]]

@@ -7,6 +7,7 @@ Legato has no tenants: a key-based start uses the latest version, as Camunda's s
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
@@ -95,8 +96,6 @@ def list_definitions(
 
 
 def _like(value: str, pattern: str) -> bool:
-    import fnmatch
-
     return fnmatch.fnmatchcase(value, pattern.replace("%", "*").replace("_", "?"))
 
 

@@ -9,15 +9,23 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from legato import __version__
-from legato.api import c7, native, v2
+from legato.api import c7, native, oauth, v2
 from legato.api.problems import ApiError
 from legato.errors import ConflictError as StoreConflictError
-from legato.errors import InvalidCommandError, NotFoundError, StoreUnavailableError
+from legato.errors import (
+    FormValidationError,
+    InvalidCommandError,
+    NotFoundError,
+    StoreUnavailableError,
+    TooManyRequestsError,
+)
 from legato.runtime.engine import Engine
 from legato.security import Authenticator, Principal
 
@@ -25,11 +33,23 @@ C7_PREFIX = "/engine-rest"
 """Where the Camunda 7 surface lives."""
 OPEN_PATHS = frozenset({"/health", "/ready", "/oauth/token"})
 """The only paths that answer without credentials (the token endpoint checks its own)."""
+DEFAULT_MAX_UPLOAD_BYTES = 32 * 1024 * 1024
+"""The largest request body a deployment may send unless the server is told otherwise."""
 
 
-def create_app(engine: Engine, authenticator: Authenticator) -> FastAPI:
+def create_app(
+    engine: Engine,
+    authenticator: Authenticator,
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+) -> FastAPI:
     """The server's application over ``engine``; every request but :data:`OPEN_PATHS` must
-    carry credentials that ``authenticator`` accepts."""
+    carry credentials that ``authenticator`` accepts.
+
+    ``app.state.ready`` (True here) says whether ``/ready`` answers 200, and
+    ``app.state.stopping`` (False) makes long-polling requests answer at once: the server
+    runner sets both. A request body larger than ``max_upload_bytes`` is refused with 413.
+    """
     app = FastAPI(
         title="Legato",
         version=__version__,
@@ -38,13 +58,98 @@ def create_app(engine: Engine, authenticator: Authenticator) -> FastAPI:
     app.state.engine = engine
     app.state.authenticator = authenticator
     app.state.ready = True
+    app.state.stopping = False
+    app.state.parked_polls = 0
+    app.state.max_upload_bytes = max_upload_bytes
     app.include_router(v2.router, prefix="/v2")
     app.include_router(native.router, prefix="/legato/v1")
     app.include_router(c7.router, prefix=C7_PREFIX)
+    app.include_router(oauth.router)
     _add_health(app)
     _add_error_handlers(app)
+    _document_errors(app)
     app.middleware("http")(_authenticate)
+    # Added last, so it runs first: an oversized body is refused before anything reads it.
+    app.middleware("http")(_limit_body)
     return app
+
+
+async def _limit_body(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    limit: int = request.app.state.max_upload_bytes
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        detail = f"the request body has {length} bytes, more than the limit of {limit}"
+        return _render(request, 413, "PAYLOAD_TOO_LARGE", detail)
+    return await call_next(request)
+
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An RFC 9457 problem detail.",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "The refused fields of a form (user task completion).",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+    "required": ["type", "title", "status", "detail", "instance"],
+}
+_ERRORS = {
+    "400": "The request is malformed (the detail names the member) or names something invalid",
+    "401": "Credentials are missing or wrong",
+    "403": "The caller may not do this",
+    "404": "The key names nothing (or nothing the caller may see)",
+    "409": "The command does not fit the current state",
+    "413": "The request body is larger than the server's limit",
+    "500": "An unexpected error",
+    "503": "Too much at once, or the database cannot be reached: try again",
+}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """The schema states the errors as they are answered: a body that fails validation is a
+    400 (not FastAPI's 422), and every route may answer the problem details of
+    :data:`_ERRORS` (``/engine-rest`` in Camunda 7's error shape)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["ProblemDetail"] = _PROBLEM_SCHEMA
+        problem_ref = {"$ref": "#/components/schemas/ProblemDetail"}
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                for status, description in _ERRORS.items():
+                    if path in OPEN_PATHS and status in ("401", "403"):
+                        continue
+                    entry = responses.setdefault(status, {"description": description})
+                    if path.startswith(C7_PREFIX) or path == "/oauth/token":
+                        continue
+                    entry.setdefault(
+                        "content", {"application/problem+json": {"schema": problem_ref}}
+                    )
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _add_health(app: FastAPI) -> None:
@@ -124,6 +229,11 @@ def problem(
     )
 
 
+def problem_with(request: Request, body: dict[str, Any]) -> JSONResponse:
+    """A problem detail with extra members (``body`` has ``status`` and the others)."""
+    return JSONResponse(body, status_code=body["status"], media_type="application/problem+json")
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -135,6 +245,20 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def invalid(request: Request, exc: Exception) -> Response:
         return _render(request, 409, "INVALID_STATE", str(exc))
 
+    async def form_refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, FormValidationError)
+        if request.url.path.startswith(C7_PREFIX):
+            return _render(request, 400, "INVALID_ARGUMENT", str(exc))
+        body = {
+            "type": "about:blank",
+            "title": "INVALID_ARGUMENT",
+            "status": 400,
+            "detail": str(exc),
+            "instance": request.url.path,
+            "errors": [{"field": e.field, "message": e.message} for e in exc.errors],
+        }
+        return problem_with(request, body)
+
     async def busy(request: Request, exc: Exception) -> Response:
         return _render(request, 503, "RESOURCE_EXHAUSTED", str(exc))
 
@@ -145,15 +269,37 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         title = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "ERROR")
-        return _render(request, exc.status_code, title, str(exc.detail))
+        answer = _render(request, exc.status_code, title, str(exc.detail))
+        answer.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            answer.headers["Allow"] = ", ".join(_allowed_methods(request))
+        return answer
 
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # Starlette raises it again after this answer, so the server logs the traceback.
+        return _render(request, 500, "INTERNAL_ERROR", f"an unexpected error: {type(exc).__name__}")
+
+    app.add_exception_handler(Exception, unexpected)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(NotFoundError, not_found)
     app.add_exception_handler(InvalidCommandError, invalid)
+    app.add_exception_handler(FormValidationError, form_refused)
     app.add_exception_handler(StoreConflictError, busy)
     app.add_exception_handler(StoreUnavailableError, busy)
+    app.add_exception_handler(TooManyRequestsError, busy)
     app.add_exception_handler(RequestValidationError, bad_body)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path (Starlette names the first route's)."""
+    allowed: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        methods = getattr(route, "methods", None)
+        if match != Match.NONE and methods:
+            allowed |= set(methods)
+    return sorted(allowed)
 
 
 C7Renderer = Callable[[Request, int, str], Response]

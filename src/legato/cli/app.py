@@ -727,20 +727,102 @@ def serve(
         Path | None,
         typer.Option("--handlers", help="A Python file of @legato.handler functions."),
     ] = None,
-    db: DbOption = DEFAULT_DATABASE,
-    poll_interval: PollOption = 0.5,
-    concurrency: ConcurrencyOption = 32,
-    grace: GraceOption = 30.0,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db", envvar="LEGATO_DB", help="Database URL (SQLite file legato.db by default)."
+        ),
+    ] = None,
+    poll_interval: Annotated[
+        float | None, typer.Option(help="Seconds between polls when idle (default 0.5).")
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            help="Handler calls run at once (and jobs held at once; default 32).",
+        ),
+    ] = None,
+    grace: Annotated[
+        float | None,
+        typer.Option(
+            "--grace",
+            min=0,
+            help="Seconds running handlers (and with --http, requests) get to finish after "
+            "Ctrl-C or SIGTERM (default 30; a second Ctrl-C exits at once).",
+        ),
+    ] = None,
     log_json: LogJsonOption = False,
+    http: Annotated[
+        bool, typer.Option("--http", help="Serve the HTTP API too (/v2, /engine-rest, ...).")
+    ] = False,
+    bind: Annotated[
+        str | None,
+        typer.Option("--bind", help="With --http: host:port to listen on (127.0.0.1:8080)."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", help="With --http: a TOML file of settings (flags and LEGATO_* win)."
+        ),
+    ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", help="With --http: a PEM certificate (HTTPS).")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-key", help="With --http: the certificate's PEM key.")
+    ] = None,
+    max_upload_mb: Annotated[
+        float | None,
+        typer.Option("--max-upload-mb", min=0, help="With --http: the largest upload in MiB (32)."),
+    ] = None,
 ) -> None:
     """Run an engine node until stopped (Ctrl-C or SIGTERM): fire timers, expire messages
     and run the jobs of the handlers in FILE. Start several against one PostgreSQL database
     to share the work (`legato nodes` lists them). Failed attempts and new incidents are
-    logged, a line each."""
-    with Engine(db, concurrency=concurrency) as engine:
+    logged, a line each. With --http the node also serves the HTTP API."""
+    if http:
+        _serve_http(
+            {
+                "db": db,
+                "bind": bind,
+                "handlers": str(handlers) if handlers else None,
+                "tls_cert": str(tls_cert) if tls_cert else None,
+                "tls_key": str(tls_key) if tls_key else None,
+                "max_upload_mb": max_upload_mb,
+                "grace": grace,
+                "concurrency": concurrency,
+                "poll_interval": poll_interval,
+                "log_json": log_json or None,
+            },
+            config,
+        )
+        return
+    with Engine(db or DEFAULT_DATABASE, concurrency=concurrency or 32) as engine:
         types = _load_handlers(engine, handlers) if handlers else []
         console.print(f"node {engine.worker_name} serving {', '.join(types) or 'timers'}")
-        _serve(engine, poll_interval, grace, log_json)
+        _serve(engine, poll_interval or 0.5, 30.0 if grace is None else grace, log_json)
+
+
+def _serve_http(flags: dict[str, Any], config_file: Path | None) -> None:
+    from legato.api.server import load_config, run_server
+
+    try:
+        settings = load_config(flags, config_file=config_file)
+        settings.host_port  # noqa: B018 (checked before anything starts)
+    except (ValueError, OSError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+    def say(line: str) -> None:
+        console.print(line, markup=False, highlight=False)
+
+    with logging_to_stderr(json_lines=settings.log_json):
+        try:
+            code = run_server(settings, say=say)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    raise SystemExit(code)
 
 
 @app.command()

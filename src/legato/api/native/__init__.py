@@ -1,6 +1,135 @@
-"""Routes under ``/legato/v1``: what only Legato has (see :mod:`legato.api`)."""
+"""Routes under ``/legato/v1``: what only Legato has (see :mod:`legato.api`).
 
-from fastapi import APIRouter
+- ``GET /nodes``: the engine nodes serving the database, with heartbeat, status and load;
+- ``GET /instances/{instanceKey}/history``: an instance's history, event by event;
+- ``GET /server``: this server: its node, whether it is ready, the long polls it holds;
+- ``/users`` and ``/api-keys``: the accounts (admins only, :mod:`.accounts`).
 
-router = APIRouter()
+Same conventions as ``/v2``: keys as decimal strings, ISO 8601 dates with ``Z``, problem
+details for errors. Instances cannot be suspended yet, so there is no suspend or resume.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+
+from legato import __version__
+from legato.api.deps import EngineDep, require
+from legato.api.problems import NotFound
+from legato.api.v2.common import KeyText, Out, iso, parse_key, plain
+from legato.engine.values import decode
+from legato.security import INSTANCES_READ, SYSTEM_READ
+
+router = APIRouter(tags=["legato"])
 """Every route of this surface; :func:`legato.api.app.create_app` mounts it."""
+
+
+class NodeResult(Out):
+    """An engine node (a ``legato serve`` process) and its last heartbeat."""
+
+    nodeId: str
+    host: str
+    pid: int
+    startedAt: str | None
+    heartbeatAt: str | None
+    status: str
+    """``running``, ``stopped`` or ``dead``."""
+    jobsDone: int
+    timersFired: int
+    load: float
+    """The share of the last heartbeat interval the node spent working (0 to 1)."""
+    abandoned: int
+    """Handler calls abandoned past their timeout since the node started."""
+
+
+class ServerResult(Out):
+    """The server that answers (each server of a system answers for itself)."""
+
+    nodeId: str
+    """The name of this server's engine node."""
+    version: str
+    ready: bool
+    stopping: bool
+    parkedLongPolls: int
+    """Job activations waiting for jobs now."""
+
+
+class HistoryEntryResult(Out):
+    """One event of an instance's history."""
+
+    position: int
+    eventType: str
+    at: str | None
+    elementId: str | None
+    details: dict[str, Any]
+
+
+class HistoryResult(Out):
+    processInstanceKey: KeyText
+    items: list[HistoryEntryResult]
+
+
+@router.get("/nodes", response_model=list[NodeResult], dependencies=[Depends(require(SYSTEM_READ))])
+def list_nodes(engine: EngineDep) -> list[NodeResult]:
+    """The engine nodes of the database."""
+    return [
+        NodeResult(
+            nodeId=n.node_id,
+            host=n.host,
+            pid=n.pid,
+            startedAt=iso(n.started_at),
+            heartbeatAt=iso(n.heartbeat_at),
+            status=n.status,
+            jobsDone=n.jobs_done,
+            timersFired=n.timers_fired,
+            load=n.load,
+            abandoned=n.abandoned,
+        )
+        for n in engine.nodes()
+    ]
+
+
+@router.get("/server", response_model=ServerResult, dependencies=[Depends(require(SYSTEM_READ))])
+def this_server(request: Request, engine: EngineDep) -> ServerResult:
+    """This server's node, readiness and load."""
+    state = request.app.state
+    return ServerResult(
+        nodeId=engine.worker_name,
+        version=__version__,
+        ready=state.ready,
+        stopping=state.stopping,
+        parkedLongPolls=state.parked_polls,
+    )
+
+
+@router.get(
+    "/instances/{instanceKey}/history",
+    response_model=HistoryResult,
+    dependencies=[Depends(require(INSTANCES_READ))],
+)
+def instance_history(instanceKey: Annotated[str, Path()], engine: EngineDep) -> HistoryResult:
+    """An instance's history in order (keys inside ``details`` stay numbers)."""
+    key = parse_key(instanceKey, "instanceKey")
+    entries = engine.history(key)
+    if not entries:
+        raise NotFound(f"no process instance with key {key}")
+    return HistoryResult(
+        processInstanceKey=str(key),
+        items=[
+            HistoryEntryResult(
+                position=e.position,
+                eventType=e.event_type,
+                at=iso(e.at),
+                elementId=e.element_id,
+                details=plain(decode(e.details)),
+            )
+            for e in entries
+        ],
+    )
+
+
+from legato.api.native import accounts  # noqa: E402 (its routes join this router)
+
+router.include_router(accounts.router)

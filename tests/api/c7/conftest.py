@@ -16,7 +16,9 @@ from fastapi.testclient import TestClient
 from legato import Engine
 from legato.api.app import create_app
 
-sys.path.insert(0, str(Path(__file__).parent))
+# The helper module of this folder is imported by name; appended, so that the tests' own
+# ``conftest`` (tests/) stays the one ``import conftest`` finds.
+sys.path.append(str(Path(__file__).resolve().parent))
 
 from c7_support import ADMIN, MODELS, SERVER_USERS, authenticator, serving
 

@@ -9,10 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from c7_support import ADMIN, ANN, MODELS, WORKER, json_of, wait_for
+from c7_support import ADMIN, ANN, MODELS, WORKER, json_of, serving, wait_for
 from fastapi.testclient import TestClient
 
-from conftest import serving
 from legato import Engine
 from legato.api.c7 import ids
 from legato.api.c7.ids import Kind

@@ -67,13 +67,16 @@ class DefinitionIds:
 
 
 _CAMUNDA_VERSION_TAG = "{http://camunda.org/schema/1.0/bpmn}versionTag"
-_version_tags: dict[int, str | None] = {}
+_version_tags: dict[tuple[str, str], str | None] = {}
+"""Version tags by (source checksum, process id): a definition key alone may name other
+content in another database of the same process."""
 
 
 def version_tag(record: DefinitionRecord) -> str | None:
     """The process's ``camunda:versionTag``, read from the deployed XML once per version
     (the engine's model does not keep it; Camunda clients filter and start by it)."""
-    if record.definition_key not in _version_tags:
+    cache_key = (record.checksum, record.process_id)
+    if cache_key not in _version_tags:
         tag = None
         try:
             root = parse_xml(record.source.encode("utf-8"), record.resource_name)
@@ -87,8 +90,8 @@ def version_tag(record: DefinitionRecord) -> str | None:
             ):
                 tag = element.get(_CAMUNDA_VERSION_TAG)
                 break
-        _version_tags[record.definition_key] = tag
-    return _version_tags[record.definition_key]
+        _version_tags[cache_key] = tag
+    return _version_tags[cache_key]
 
 
 def definition_dto(record: DefinitionRecord) -> dict[str, Any]:

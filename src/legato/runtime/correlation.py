@@ -101,6 +101,43 @@ def _message_delivery(
     return delivery
 
 
+def chosen_delivery(
+    chosen: Iterable[SubscriptionRecord],
+    name: str,
+    variables: Mapping[str, Any],
+    business_key: str | None = None,
+) -> Delivery:
+    """The commands that deliver a message to exactly the ``chosen`` subscriptions (each
+    with its own correlation key): for callers that pick the receivers themselves, as
+    Camunda 7's correlation by business key and variables does. An instance a start event
+    starts gets ``business_key``."""
+    delivery = Delivery()
+    for sub in chosen:
+        if sub.instance_key is None:
+            delivery.commands.append(
+                cmd.StartInstance(
+                    instance_key=cmd.NEW_INSTANCE,
+                    definition_key=sub.definition_key,
+                    variables=dict(variables),
+                    start_element_id=sub.element_id,
+                    business_key=business_key,
+                )
+            )
+            delivery.started += 1
+        else:
+            delivery.correlated.append(sub.instance_key)
+            delivery.commands.append(
+                cmd.CorrelateMessage(
+                    instance_key=sub.instance_key,
+                    subscription_key=sub.subscription_key,
+                    name=name,
+                    correlation_key=sub.correlation_key,
+                    variables=dict(variables),
+                )
+            )
+    return delivery
+
+
 def signal_delivery(
     tx: Transaction, name: str, variables: Mapping[str, Any], source_instance_key: int | None = None
 ) -> Delivery:

@@ -20,14 +20,19 @@ from legato.engine.values import encode as encode_values
 from legato.errors import InvalidCommandError
 from legato.model import TimerEventDefinition
 from legato.runtime.clock import Clock
-from legato.runtime.correlation import message_deliveries, message_delivery, signal_delivery
+from legato.runtime.correlation import (
+    chosen_delivery,
+    message_deliveries,
+    message_delivery,
+    signal_delivery,
+)
 from legato.runtime.definitions import DefinitionRegistry
 from legato.runtime.executor import CommandExecutor, Outcome
 from legato.runtime.keys import KeyAllocator
 from legato.runtime.starts import next_start_timer
 from legato.runtime.types import PublishResult
 from legato.store.ports import Store, Transaction
-from legato.store.records import MessageRecord, TimerRecord
+from legato.store.records import MessageRecord, SubscriptionRecord, TimerRecord
 
 logger = logging.getLogger("legato.engine")
 
@@ -191,6 +196,37 @@ class EventDelivery:
 
         self._executor.execute_in(plan)
         return results
+
+    def correlate_message(
+        self,
+        name: str,
+        correlation_keys: Sequence[str | None],
+        variables: Mapping[str, Any] | None,
+        choose: Callable[[Transaction, list[SubscriptionRecord]], Sequence[SubscriptionRecord]],
+        business_key: str | None = None,
+    ) -> PublishResult:
+        """Deliver a message to the subscriptions ``choose`` picks among the open ones of
+        ``name`` for ``correlation_keys``, in the transaction that reads them (see
+        :meth:`legato.Engine.correlate_message`)."""
+        values = checked_variables(variables or {})
+        result = PublishResult()
+
+        def plan(tx: Transaction) -> list[cmd.Command]:
+            found = tx.find_message_subscriptions(name, list(correlation_keys))
+            delivery = chosen_delivery(choose(tx, found), name, values, business_key)
+            result.correlated, result.started = delivery.correlated, delivery.started
+            return delivery.commands
+
+        outcomes = self._executor.execute_in(plan)
+        result.started_keys = [
+            o.result.state.instance_key
+            for o in outcomes
+            if isinstance(o.command, cmd.StartInstance) and o.result is not None
+        ]
+        for outcome in outcomes:
+            if outcome.error is not None:
+                raise outcome.error
+        return result
 
     def broadcast_signal(
         self, name: str, variables: Mapping[str, Any] | None = None

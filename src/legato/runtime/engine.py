@@ -86,6 +86,7 @@ from legato.store.records import (
     JobRecord,
     MessageRecord,
     NodeRecord,
+    SubscriptionRecord,
 )
 
 F = TypeVar("F", bound=Handler)
@@ -1132,6 +1133,27 @@ class Engine(UserTaskMethods):
     ) -> list[PublishResult]:
         """Publish many ``(name, correlation_key, variables)`` messages in one transaction."""
         return self._events.publish_messages(messages)
+
+    def correlate_message(
+        self,
+        name: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        choose: Callable[[Transaction, list[SubscriptionRecord]], Sequence[SubscriptionRecord]],
+        correlation_keys: Sequence[str | int | None] = (None,),
+        business_key: str | None = None,
+    ) -> PublishResult:
+        """Deliver a message to the receivers ``choose`` picks, in one transaction.
+
+        ``choose`` gets the open subscriptions of ``name`` whose correlation key is one of
+        ``correlation_keys`` (and the message start events of ``name``) and returns those to
+        deliver to; it may raise to deliver to none (the transaction rolls back). This is how
+        Camunda 7's correlation (by business key, instance and variables, exactly one
+        receiver unless ``all``) is served. An instance a message start event starts gets
+        ``business_key``. Unlike :meth:`publish_message`, nothing is buffered.
+        """
+        keys = [None if k is None else str(k) for k in correlation_keys]
+        return self._events.correlate_message(name, keys, variables, choose, business_key)
 
     def broadcast_signal(
         self, name: str, variables: Mapping[str, Any] | None = None

@@ -163,6 +163,8 @@ class PublishResult:
     """Keys of the waiting instances it reached."""
     started: int = 0
     """How many instances it started through start events."""
+    started_keys: list[int] = field(default_factory=list)
+    """Keys of the instances it started (filled by :meth:`Engine.correlate_message`)."""
     buffered_message_key: int | None = None
     """The key of the kept message, when nobody waited for it and it has a time to live."""
     duplicate: bool = False

@@ -246,6 +246,10 @@ def run_server(config: ServerConfig, *, say: Callable[[str], None] = print) -> i
             ssl_certfile=config.tls_cert,
             ssl_keyfile=config.tls_key,
             timeout_graceful_shutdown=int(config.grace + 0.999),
+            # Clients keep connections in pools for a minute or more (load balancers too):
+            # closing an idle one after uvicorn's default 5 s races with its reuse, and the
+            # client sees a dropped request.
+            timeout_keep_alive=75,
             log_level="warning",
             lifespan="off",
             access_log=False,

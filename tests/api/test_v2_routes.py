@@ -624,3 +624,33 @@ def test_an_unexpected_error_is_a_problem_detail(api: Api, monkeypatch: Any) -> 
     client = TestClient(api.client.app, raise_server_exceptions=False)
     body = assert_problem(client.get("/v2/topology", auth=("op", "op")), 500, "RuntimeError")
     assert "fire" not in body["detail"]
+
+
+def test_completions_outside_the_plain_shape_are_answered_as_every_request(api: Api) -> None:
+    # The plain completion takes a short way past the framework; every other body must get
+    # the same answers as the route gives.
+    deploy(api, "order.bpmn", ORDER)
+    key = start(api, "order")
+    [job] = activate(api)
+    path = f"/v2/jobs/{job['jobKey']}/completion"
+    worker = api.as_("worker")
+    not_json = api.client.post(
+        path, content=b"{not json", headers={"Content-Type": "application/json"}, **worker
+    )
+    assert_problem(not_json, 400)
+    assert_problem(api.client.post(path, json={"variables": [1, 2]}, **worker), 400, "variables")
+    deep: dict[str, object] = {}
+    for _ in range(150):
+        deep = {"d": deep}
+    assert_problem(api.client.post(path, json={"variables": {"deep": deep}}, **worker), 400)
+    with_result = api.client.post(path, json={"result": {"type": "userTask"}}, **worker)
+    assert_problem(with_result, 400, "result")
+    assert api.engine.instance(int(key)).status == "active"  # none of them changed anything
+
+    done = api.client.post(path, json={"variables": {"total": 12.5, "items": ["a"]}}, **worker)
+    assert done.status_code == 204
+    assert done.content == b""
+    info = api.engine.instance(int(key))
+    assert info.status == "completed"
+    assert info.variables["total"] == 12.5
+    assert info.variables["items"] == ["a"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 from api_helpers import assert_problem, deploy, start
@@ -41,3 +42,23 @@ def test_the_history_of_an_instance_is_read_event_by_event(api: Api) -> None:
     assert all(e["at"].endswith("Z") for e in answer["items"])
     assert_problem(api.client.get("/legato/v1/instances/5/history", **api.as_("audit")), 404)
     assert_problem(api.client.get(f"/legato/v1/instances/{key}/history", **api.as_("worker")), 403)
+
+
+def test_the_interactive_docs_are_served_from_the_server_itself(api: Api) -> None:
+    # Without credentials the browser is asked for them (Basic), as for every route.
+    refused = api.client.get("/docs")
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"].startswith("Basic")
+
+    page = api.client.get("/docs", **api.as_("audit"))
+    assert page.status_code == 200
+    assert "text/html" in page.headers["content-type"]
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/docs/assets/") for s in sources), sources
+    for source in sources:
+        asset = api.client.get(source, **api.as_("audit"))
+        assert asset.status_code == 200, source
+        assert asset.content  # the file itself (a favicon is a few hundred bytes)
+    assert "/openapi.json" in page.text
+    schema = api.client.get("/openapi.json", **api.as_("audit")).json()
+    assert "/v2/jobs/activation" in schema["paths"]

@@ -11,13 +11,16 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from legato import __version__
 from legato.api import c7, native, oauth, v2
@@ -59,7 +62,10 @@ def create_app(
         title="Legato",
         version=__version__,
         description="Durable process orchestration: BPMN 2.0, DMN and FEEL.",
+        docs_url=None,
+        redoc_url=None,
     )
+    _add_docs(app)
     app.state.engine = engine
     app.state.authenticator = authenticator
     app.state.ready = True
@@ -212,6 +218,26 @@ def _document_errors(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+DOCS_ASSETS = "/docs/assets"
+"""Where the interactive documentation's scripts and styles are served from: the server's own
+copy (the ``swagger-ui-bundle`` package), so the page works without internet access."""
+
+
+def _add_docs(app: FastAPI) -> None:
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """The interactive documentation of every route (Swagger UI)."""
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="Legato API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )
 
 
 def _add_health(app: FastAPI) -> None:

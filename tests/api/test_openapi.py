@@ -44,7 +44,9 @@ schema = (
 
 
 @schema.parametrize()
-@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomized: every run tries the same requests, so a run's verdict does not depend on luck
+# (widen max_examples to search further when the API changes).
+@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_every_answer_is_declared_in_the_openapi_document(case: Any) -> None:
     # A request that the schema allows may still be refused for what the schema cannot say
     # (an unknown key, a tenant other than <default>): Schemathesis' positive-acceptance

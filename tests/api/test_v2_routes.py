@@ -654,3 +654,20 @@ def test_completions_outside_the_plain_shape_are_answered_as_every_request(api: 
     assert info.status == "completed"
     assert info.variables["total"] == 12.5
     assert info.variables["items"] == ["a"]
+
+
+def test_durations_beyond_the_calendar_are_refused_naming_the_field(api: Api) -> None:
+    # A time to live of a million years overflowed the calendar (500) before.
+    huge = 86_400_000_000_000_000
+    published = api.client.post(
+        "/v2/messages/publication",
+        json={"name": "paid", "correlationKey": "k", "timeToLive": huge},
+        **api.as_("op"),
+    )
+    assert_problem(published, 400, "timeToLive")
+    activation = {"type": "charge", "timeout": huge, "maxJobsToActivate": 1}
+    assert_problem(
+        api.client.post("/v2/jobs/activation", json=activation, **api.as_("worker")),
+        400,
+        "timeout",
+    )

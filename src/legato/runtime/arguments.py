@@ -164,6 +164,8 @@ _MIN_INT = -(2**63)
 _MAX_INT = 2**63 - 1
 MAX_DURATION = datetime.timedelta(days=365 * 1000)
 """The longest duration an argument may give (a later one overflows the calendar)."""
+MAX_MILLISECONDS = int(MAX_DURATION.total_seconds()) * 1000
+""":data:`MAX_DURATION` in milliseconds, as HTTP bodies give durations."""
 
 
 def _class_check(cls: type) -> Check | None:

@@ -157,6 +157,20 @@ def test_a_long_poll_beyond_half_an_hour_is_400(client: TestClient) -> None:
     )
 
 
+def test_a_lock_beyond_the_calendar_is_400_naming_it(client: TestClient) -> None:
+    response = client.post(
+        "/engine-rest/external-task/fetchAndLock",
+        json={
+            "workerId": "w",
+            "maxTasks": 1,
+            "topics": [{"topicName": "charge", "lockDuration": 9_000_000_000_000_000}],
+        },
+        auth=WORKER,
+    )
+    assert response.status_code == 400
+    assert "lockDuration" in json_of(response)["message"]
+
+
 def test_a_worker_may_fetch_only_its_topics(client: TestClient) -> None:
     response = client.post(
         "/engine-rest/external-task/fetchAndLock",

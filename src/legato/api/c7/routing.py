@@ -25,6 +25,7 @@ from fastapi.routing import APIRoute
 from legato.api.c7.errors import JSON, C7Error, bad_request, error_response
 from legato.api.problems import ApiError
 from legato.errors import InvalidCommandError, NotFoundError, StoreUnavailableError
+from legato.runtime.arguments import MAX_MILLISECONDS
 
 
 class C7Route(APIRoute):
@@ -119,6 +120,9 @@ def integer(body: Mapping[str, Any], name: str, default: int | None = 0) -> int 
         raise bad_request(f"'{name}' must be a number") from None
     if isinstance(value, float) and not value.is_integer():
         raise bad_request(f"'{name}' must be a whole number")
+    if abs(number) > MAX_MILLISECONDS:
+        # Durations in ms beyond this overflow the calendar; no count comes near it.
+        raise bad_request(f"'{name}' must be at most {MAX_MILLISECONDS}")
     return number
 
 

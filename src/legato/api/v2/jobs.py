@@ -34,6 +34,7 @@ from legato.api.v2.common import (
     plain,
     require_any,
 )
+from legato.runtime.arguments import MAX_MILLISECONDS
 from legato.runtime.engine import Engine
 from legato.runtime.types import ActivatedJob, JobRequest
 from legato.security import JOBS_MANAGE, JOBS_WORK, Principal
@@ -49,12 +50,12 @@ class JobActivationRequest(Strict):
 
     type: str = Field(min_length=1)
     worker: str | None = None
-    timeout: int = Field(gt=0)
+    timeout: int = Field(gt=0, le=MAX_MILLISECONDS)
     """How long the jobs are leased to this worker, in ms."""
     maxJobsToActivate: int = Field(gt=0, le=10_000)
     fetchVariable: list[str] | None = None
     """The variables to fetch; all visible ones when absent or empty."""
-    requestTimeout: int | None = None
+    requestTimeout: int | None = Field(default=None, le=MAX_MILLISECONDS)
     """How long to wait for jobs, in ms: 0 or absent for the server's default (10 s), a
     negative number to answer at once."""
     tenantIds: list[Tenant] | None = None
@@ -101,7 +102,7 @@ class JobFailRequest(Strict):
     retries: int = Field(default=0, ge=0)
     """The attempts left: 0 raises an incident."""
     errorMessage: str | None = None
-    retryBackOff: int = Field(default=0, ge=0)
+    retryBackOff: int = Field(default=0, ge=0, le=MAX_MILLISECONDS)
     """How long to wait before the job may be activated again, in ms."""
     variables: Variables = None
 
@@ -114,7 +115,7 @@ class JobErrorRequest(Strict):
 
 class JobChangeset(Strict):
     retries: int | None = Field(default=None, ge=0)
-    timeout: int | None = Field(default=None, gt=0)
+    timeout: int | None = Field(default=None, gt=0, le=MAX_MILLISECONDS)
     """A new lease from now, in ms."""
 
 

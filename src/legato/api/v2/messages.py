@@ -18,6 +18,7 @@ from legato.api.v2.common import (
     Variables,
     echo_tenant,
 )
+from legato.runtime.arguments import MAX_MILLISECONDS
 from legato.security import MESSAGES_PUBLISH
 
 router = APIRouter(tags=["messages and signals"])
@@ -29,7 +30,7 @@ NO_KEY = "-1"
 class MessagePublicationRequest(Strict):
     name: str = Field(min_length=1)
     correlationKey: str | None = ""
-    timeToLive: int = Field(default=0, ge=0)
+    timeToLive: int = Field(default=0, ge=0, le=MAX_MILLISECONDS)
     """How long a message nobody waits for is kept, in ms (0: delivered now or dropped)."""
     messageId: str | None = None
     """Publishing a message with the same id again while it is kept does nothing."""

@@ -32,6 +32,7 @@ from legato.api.v2.common import (
     parse_key,
     plain,
 )
+from legato.runtime.arguments import MAX_MILLISECONDS
 from legato.runtime.engine import Engine
 from legato.runtime.types import InstanceInfo
 from legato.security import INSTANCES_MODIFY, INSTANCES_READ, INSTANCES_START
@@ -61,7 +62,7 @@ class CreateProcessInstance(Strict):
     awaitCompletion: bool = False
     """Answer once the instance completed (with its variables), not at its first wait."""
     fetchVariables: list[str] | None = None
-    requestTimeout: int | None = None
+    requestTimeout: int | None = Field(default=None, le=MAX_MILLISECONDS)
     """With ``awaitCompletion``: how long to wait, in ms (0 or absent: 15 s)."""
     tags: list[str] | None = None
     startInstructions: list[dict[str, Any]] | None = None

@@ -272,7 +272,9 @@ def handoff_latencies(url: str, samples: int) -> list[float]:
             thread = threading.Thread(target=poll)
             thread.start()
             parked.wait()
-            time.sleep(0.05)  # let the activation reach the server and park there
+            # The activation has reached the server and waits there (the server counts it).
+            while not creator.get("/legato/v1/server").json()["parkedLongPolls"]:
+                time.sleep(0.001)
             sent = time.perf_counter()
             creator.post("/v2/process-instances", json={"processDefinitionId": "ping"})
             thread.join()

@@ -163,7 +163,11 @@ class Engine(UserTaskMethods):
             random_source,
             feel_limits=feel_limits,
         )
-        self._group_commit = GroupCommit(self._executor.execute_each_guarded)
+        self._group_commit = GroupCommit(
+            lambda units: self._executor.execute(
+                [command for command, _ in units], guards=[guard for _, guard in units]
+            )
+        )
         self._jobs = JobRunner(
             store,
             self._executor,

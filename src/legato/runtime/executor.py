@@ -142,24 +142,32 @@ class CommandExecutor:
         )
 
     def execute(
-        self, commands: Sequence[cmd.Command], *, all_or_nothing: bool = False
+        self,
+        commands: Sequence[cmd.Command],
+        *,
+        all_or_nothing: bool = False,
+        guards: Sequence[Callable[[Transaction], None] | None] | None = None,
     ) -> list[Outcome]:
         """Run ``commands`` in one transaction; if it fails, run them one by one to isolate.
 
-        With ``all_or_nothing``, a refused command rolls the whole batch back.
+        With ``all_or_nothing``, a refused command rolls the whole batch back. ``guards``
+        (one per command, or None) check in the transaction that their command may run; a
+        guard that refuses (``InvalidCommandError``, ``NotFoundError``) refuses only its
+        command.
         """
         if not commands:
             return []
         try:
-            return self._execute_batch(commands, all_or_nothing=all_or_nothing)
+            return self._execute_batch(commands, all_or_nothing=all_or_nothing, guards=guards)
         except Exception:
             if len(commands) == 1 or all_or_nothing:
                 raise
             logger.warning("a batch of %d commands failed; retrying them one by one", len(commands))
         outcomes: list[Outcome] = []
-        for command in commands:
+        for n, command in enumerate(commands):
             try:
-                outcomes.extend(self._execute_batch([command]))
+                one = None if guards is None else [guards[n]]
+                outcomes.extend(self._execute_batch([command], guards=one))
             except LegatoError as exc:
                 outcomes.append(Outcome(command, error=exc))
         return outcomes
@@ -184,30 +192,6 @@ class CommandExecutor:
         that they may run (it raises to refuse them: e.g. a job no longer held by the
         worker that reports its result)."""
         return self._execute_batch(commands, all_or_nothing=True, guard=guard)
-
-    def execute_each_guarded(
-        self, units: Sequence[tuple[cmd.Command, Callable[[Transaction], None] | None]]
-    ) -> list[Outcome]:
-        """Run commands in one transaction, each after its own guard (if any) checked that it
-        may run; a guard that refuses (``InvalidCommandError``, ``NotFoundError``) refuses
-        only its command. As :meth:`execute`, a batch that fails runs again one by one."""
-        if not units:
-            return []
-        commands = [command for command, _ in units]
-        guards = [guard for _, guard in units]
-        try:
-            return self._execute_batch(commands, guards=guards)
-        except Exception:
-            if len(units) == 1:
-                raise
-            logger.warning("a batch of %d commands failed; retrying them one by one", len(units))
-        outcomes: list[Outcome] = []
-        for command, guard in units:
-            try:
-                outcomes.extend(self._execute_batch([command], guards=[guard]))
-            except LegatoError as exc:
-                outcomes.append(Outcome(command, error=exc))
-        return outcomes
 
     def peek_many(self, tx: Transaction, instance_keys: Sequence[int]) -> None:
         """Make the states of these instances current in bulk (see :meth:`preload`), so

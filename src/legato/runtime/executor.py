@@ -565,6 +565,7 @@ def _instance_record(cached: _Cached) -> InstanceRecord:
         revision=cached.revision,
         parent_instance_key=state.parent_instance_key,
         incident_count=len(state.incidents),
+        suspended=state.suspended,
     )
 
 

@@ -173,6 +173,8 @@ instances = sa.Table(
     sa.Column("parent_instance_key", sa.BigInteger),
     sa.Column("incident_count", sa.Integer, nullable=False),
     sa.Column("state", JsonText, nullable=False),
+    # Revision 0010: held by an operator (the status stays ``active``).
+    sa.Column("suspended", sa.Boolean, nullable=False, server_default=sa.false()),
     # The list queries filter on one of these and show the newest first.
     sa.Index("ix_instances_status_started", "status", "started_at"),
     sa.Index("ix_instances_process_started", "process_id", "started_at"),
@@ -186,6 +188,14 @@ instances = sa.Table(
         "ended_at",
         sqlite_where=sa.text("ended_at IS NOT NULL"),
         postgresql_where=sa.text("ended_at IS NOT NULL"),
+    ),
+    # The suspended instances, newest first (revision 0010); the others stay out, so
+    # saving an instance that is not suspended writes nothing here.
+    sa.Index(
+        "ix_instances_suspended",
+        "started_at",
+        sqlite_where=sa.text("suspended"),
+        postgresql_where=sa.text("suspended"),
     ),
 )
 
@@ -250,6 +260,8 @@ jobs = sa.Table(
     sa.Column("created_at", UtcTimestamp),
     sa.Column("error_details", sa.Text),
     sa.Column("priority", sa.Integer, nullable=False, server_default=sa.text("0")),
+    # Revision 0010: the job's instance is suspended (``available_at`` is NULL meanwhile).
+    sa.Column("suspended", sa.Boolean, nullable=False, server_default=sa.false()),
     # Activation walks this in due order; failed jobs (NULL) stay out of the index.
     sa.Index(
         "ix_jobs_due",

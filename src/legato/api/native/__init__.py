@@ -3,10 +3,12 @@
 - ``GET /nodes``: the engine nodes serving the database, with heartbeat, status and load;
 - ``GET /instances/{instanceKey}/history``: an instance's history, event by event;
 - ``GET /server``: this server: its node, whether it is ready, the long polls it holds;
-- ``/users`` and ``/api-keys``: the accounts (admins only, :mod:`.accounts`).
+- ``/users`` and ``/api-keys``: the accounts (admins only, :mod:`.accounts`);
+- an operator's commands: suspend and resume, variable changes, retries with fixed
+  variables, batch cancel and retry (:mod:`.operations`).
 
 Same conventions as ``/v2``: keys as decimal strings, ISO 8601 dates with ``Z``, problem
-details for errors. Instances cannot be suspended yet, so there is no suspend or resume.
+details for errors.
 """
 
 from __future__ import annotations
@@ -130,6 +132,7 @@ def instance_history(instanceKey: Annotated[str, Path()], engine: EngineDep) -> 
     )
 
 
-from legato.api.native import accounts  # noqa: E402 (its routes join this router)
+from legato.api.native import accounts, operations  # noqa: E402 (their routes join this router)
 
 router.include_router(accounts.router)
+router.include_router(operations.router)

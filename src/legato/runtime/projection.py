@@ -13,7 +13,7 @@ from typing import Any
 
 from legato.engine import events as ev
 from legato.engine.commands import BroadcastSignal, PublishMessage
-from legato.engine.state import InstanceState
+from legato.engine.state import InstanceState, SubscriptionState, TimerState
 from legato.store.ports import Transaction
 from legato.store.records import (
     HistoryRecord,
@@ -161,7 +161,9 @@ def _job_ended(
         writes.finished_jobs.append(event.job_key)
 
 
-def _timer_scheduled(writes: BatchWrites, state: InstanceState, event: ev.TimerScheduled) -> None:
+def _timer_scheduled(
+    writes: BatchWrites, state: InstanceState, event: ev.TimerScheduled | TimerState
+) -> None:
     writes.new_timers[event.timer_key] = TimerRecord(
         timer_key=event.timer_key,
         definition_key=state.definition_key,
@@ -199,9 +201,9 @@ def _close_subscription(writes: BatchWrites, subscription_key: int) -> None:
 
 
 def _subscription_opened(
-    writes: BatchWrites, state: InstanceState, event: ev.SubscriptionOpened
+    writes: BatchWrites, state: InstanceState, event: ev.SubscriptionOpened | SubscriptionState
 ) -> None:
-    if event.kind not in ("message", "signal"):
+    if event.kind not in _LOOKED_UP:
         return  # conditions are evaluated by the engine itself; nothing to look up
     record = SubscriptionRecord(
         subscription_key=event.subscription_key,
@@ -360,40 +362,18 @@ def _instance_suspended(
 
 def _instance_resumed(writes: BatchWrites, state: InstanceState, event: ev.InstanceResumed) -> None:
     _flag_jobs(writes, state.instance_key, suspended=False, now=event.at)
+    # Rows taken out by a suspension in this same batch are still there: they stay.
     for timer in state.timers.values():
         if timer.timer_key in writes.ended_timers:
-            writes.ended_timers.remove(timer.timer_key)  # suspended in this batch: still there
-            continue
-        writes.new_timers[timer.timer_key] = TimerRecord(
-            timer_key=timer.timer_key,
-            definition_key=state.definition_key,
-            element_id=timer.element_id,
-            due_at=timer.due_at,
-            instance_key=state.instance_key,
-            element_instance_key=timer.element_instance_key,
-            repetitions=timer.repetitions,
-        )
+            writes.ended_timers.remove(timer.timer_key)
+        else:
+            _timer_scheduled(writes, state, timer)
     for subscription in state.subscriptions.values():
-        if subscription.kind not in _LOOKED_UP:
-            continue
         key = subscription.subscription_key
         if key in writes.closed_subscriptions:
             writes.closed_subscriptions.remove(key)
-            continue
-        _subscription_opened(
-            writes,
-            state,
-            ev.SubscriptionOpened(
-                at=event.at,
-                subscription_key=key,
-                kind=subscription.kind,
-                name=subscription.name,
-                element_instance_key=subscription.element_instance_key,
-                element_id=subscription.element_id,
-                correlation_key=subscription.correlation_key,
-                interrupting=subscription.interrupting,
-            ),
-        )
+        else:
+            _subscription_opened(writes, state, subscription)
 
 
 _LOOKED_UP = ("message", "signal")

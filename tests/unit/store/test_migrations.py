@@ -151,7 +151,16 @@ def test_an_upgrade_from_the_baseline_keeps_the_data(
 
     # Then 0002, 0003 and 0004 ran, the data is intact and the schema is the metadata
     try:
-        assert applied_revisions(caplog) == ["0002", "0003", "0004", "0005", "0006", "0007", "0008", "0010"]
+        assert applied_revisions(caplog) == [
+            "0002",
+            "0003",
+            "0004",
+            "0005",
+            "0006",
+            "0007",
+            "0008",
+            "0010",
+        ]
         with store.transaction() as tx:
             record = tx.get_instance(10)
             events = tx.history(10)
@@ -387,7 +396,16 @@ def test_a_version_1_file_from_before_migrations_is_completed_and_stamped(
     engine = create_sqlite_engine(sa.make_url(f"sqlite:///{path}"))
     try:
         assert any("created timers, nodes" in r.getMessage() for r in caplog.records)
-        assert applied_revisions(caplog) == ["0002", "0003", "0004", "0005", "0006", "0007", "0008", "0010"]
+        assert applied_revisions(caplog) == [
+            "0002",
+            "0003",
+            "0004",
+            "0005",
+            "0006",
+            "0007",
+            "0008",
+            "0010",
+        ]
         assert revision_of(engine) == "0010"
         assert schema_diff(engine) == []
         with store.transaction() as tx:

@@ -336,3 +336,30 @@ def test_a_batch_names_its_bad_input() -> None:
         engine.batch("cancel", filter=InstanceFilter(status="sleeping"))
     with pytest.raises(InvalidCommandError, match=r"filter\.version: give the process id"):
         engine.batch("cancel", filter=InstanceFilter(version=2))
+
+
+def test_another_node_cannot_complete_a_job_it_fetched_before_the_suspension() -> None:
+    node = _engine()
+    operator = TestEngine(store=node.store)
+    instance = node.start("p")
+    [job_key] = _fetch(node)
+    operator.suspend(instance.key, by="olga")
+    with pytest.raises(JobStateError, match="is suspended"):
+        node.complete_job(job_key, worker="w1")
+    operator.resume(instance.key)
+    assert _fetch(node, "w2") == [job_key]
+    node.complete_job(job_key, worker="w2")
+    operator.assert_that(instance).is_completed()
+
+
+def test_the_history_replays_into_the_stored_state_through_suspensions_and_edits() -> None:
+    engine = _engine(ONE_TASK, TIMER)
+    instance = engine.start("p", {"amount": 1})
+    waiting = engine.start("t")
+    engine.suspend(instance.key)
+    engine.set_variables(instance.key, {"amount": 2}, by="olga")
+    engine.suspend(waiting.key)
+    assert engine.replay(instance.key) == engine.state(instance.key)
+    engine.resume(instance.key)
+    assert engine.replay(instance.key) == engine.state(instance.key)
+    assert engine.replay(waiting.key) == engine.state(waiting.key)

@@ -1,0 +1,112 @@
+"""Browser tests of the web app: a real ``legato serve --http`` seeded with the onboarding
+example, and Debian's Chromium driven by Playwright.
+
+Fixtures:
+
+- ``web_server`` (session): the server (:class:`~legato.testing.server.LegatoServer`) with
+  ``examples/onboarding/onboarding.bpmn`` deployed and the users of :data:`USERS`.
+- ``browser`` (session): headless Chromium from :data:`CHROMIUM`.
+- ``page``: a new browser context and page on ``web_server.url``; the test fails on any
+  console error or page error.
+- ``sign_in``: ``sign_in(page, name)`` signs in one of :data:`USERS` through the form.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from legato.testing.server import LegatoServer, admin_client
+
+
+CHROMIUM = os.environ.get("LEGATO_CHROMIUM", "/usr/bin/chromium")
+"""The browser the tests drive (Debian's package; never a downloaded build)."""
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ONBOARDING = Path(__file__).parents[2] / "examples" / "onboarding" / "onboarding.bpmn"
+SCRIPT_NAME = "<script>alert(1)</script>"
+"""A user whose name is markup: every page must show it as text."""
+USERS: dict[str, dict[str, object]] = {
+    "manager": {"password": "pw-manager", "roles": ["user"], "groups": ["managers"]},
+    "operator": {"password": "pw-operator", "roles": ["operator"], "groups": []},
+    "auditor": {"password": "pw-auditor", "roles": ["auditor"], "groups": []},
+    SCRIPT_NAME: {"password": "pw-script", "roles": ["user"], "groups": []},
+}
+"""The users ``web_server`` has besides ``admin``: name -> password, roles, groups."""
+TIMEOUT_MS = 60_000
+"""How long a browser step may take (a loaded machine; never a measurement)."""
+
+
+@pytest.fixture(scope="session")
+def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LegatoServer]:
+    folder = tmp_path_factory.mktemp("web")
+    with LegatoServer(f"sqlite:///{folder / 'web.db'}", folder / "server.log") as server:
+        with admin_client(server) as http:
+            deployed = http.post(
+                "/v2/deployments",
+                files={"resources": (ONBOARDING.name, ONBOARDING.read_bytes(), "text/xml")},
+            )
+            assert deployed.status_code == 200, deployed.text
+            for name, user in USERS.items():
+                made = http.post("/legato/v1/users", json={"name": name, **user})
+                assert made.status_code == 201, made.text
+        yield server
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, web_server: LegatoServer) -> Iterator[Page]:
+    context = browser.new_context(base_url=web_server.url)
+    context.set_default_timeout(TIMEOUT_MS)
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    opened.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    yield opened
+    context.close()
+    assert not errors, f"the browser reported errors: {errors}"
+
+
+@pytest.fixture
+def sign_in() -> Callable[..., None]:
+    def signing_in(page: Page, name: str, password: str | None = None) -> None:
+        secret = password if password is not None else str(USERS[name]["password"])
+        page.get_by_label("User name").fill(name)
+        page.get_by_label("Password").fill(secret)
+        page.get_by_role("button", name="Sign in").click()
+
+    return signing_in
+
+
+@contextmanager
+def session_client(server: LegatoServer, name: str) -> Iterator[httpx.Client]:
+    """An HTTP client signed in to the web app (the session cookie) as ``name``."""
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        answer = client.post(
+            "/login", data={"username": name, "password": USERS[name]["password"], "next": "/"}
+        )
+        assert answer.status_code == 303, answer.text
+        yield client

@@ -2,6 +2,7 @@
 // attributes so that templates carry no inline script. See legato/web/__init__.py.
 import htmx from "htmx.org";
 import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
+import { layoutProcess } from "bpmn-auto-layout";
 import DmnViewer from "dmn-js/lib/Viewer";
 import { Form } from "@bpmn-io/form-js";
 import "./app.css";
@@ -42,12 +43,40 @@ function showProblem(element, message) {
   element.replaceChildren(note);
 }
 
+const BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL";
+
+// The layouter follows <incoming>/<outgoing> of the flow nodes, which BPMN lets a model
+// leave out (sourceRef/targetRef of the flows say the same): add them where missing.
+function withFlowRefs(xml) {
+  const doc = new DOMParser().parseFromString(xml, "application/xml");
+  const byId = new Map();
+  for (const node of doc.getElementsByTagNameNS(BPMN_NS, "*")) {
+    if (node.getAttribute("id")) byId.set(node.getAttribute("id"), node);
+  }
+  const refs = (node, name) =>
+    Array.from(node.children).filter((c) => c.namespaceURI === BPMN_NS && c.localName === name);
+  for (const flow of doc.getElementsByTagNameNS(BPMN_NS, "sequenceFlow")) {
+    const id = flow.getAttribute("id");
+    for (const [end, name] of [["sourceRef", "outgoing"], ["targetRef", "incoming"]]) {
+      const node = byId.get(flow.getAttribute(end));
+      if (!node || refs(node, name).some((r) => r.textContent.trim() === id)) continue;
+      const ref = doc.createElementNS(BPMN_NS, `${flow.prefix ? `${flow.prefix}:` : ""}${name}`);
+      ref.textContent = id;
+      node.appendChild(ref);
+    }
+  }
+  return new XMLSerializer().serializeToString(doc);
+}
+
 // (a) BPMN viewer: <div class="lg-diagram" data-xml-url data-highlight data-path data-tokens
 // data-overlays-url>
 async function initDiagram(element) {
   const viewer = new NavigatedViewer({ container: element });
   try {
-    await viewer.importXML(await fetchText(element.dataset.xmlUrl));
+    let xml = await fetchText(element.dataset.xmlUrl);
+    // A model without diagram interchange (written by hand or by code) is laid out here.
+    if (!/BPMNDiagram\b/.test(xml)) xml = await layoutProcess(withFlowRefs(xml));
+    await viewer.importXML(xml);
   } catch (error) {
     showProblem(element, `The diagram cannot be shown: ${error.message}`);
     return;
@@ -292,6 +321,8 @@ document.addEventListener("htmx:configRequest", (event) => {
   event.detail.headers["X-CSRF-Token"] = csrfToken();
 });
 document.addEventListener("htmx:load", (event) => initAll(event.detail.elt));
+// Content added by other means: window.legato.init(element).
+window.legato = { init: initAll };
 document.addEventListener("submit", rememberForm, true);
 
 function start() {

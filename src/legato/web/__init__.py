@@ -53,7 +53,8 @@ key as a decimal string), ``duration`` (a timedelta or seconds: ``2 min 5 s``), 
 The bundle (``web/src/app.js``), driven by data attributes, no inline script:
 
 - ``<div class="lg-diagram" data-xml-url="..." data-highlight="id,..." data-path="id,..."
-  data-tokens="id,..." data-overlays-url="...">``: a BPMN viewer; the classes
+  data-tokens="id,..." data-overlays-url="...">``: a BPMN viewer (a model without diagram
+  interchange, as the examples are, is laid out by ``bpmn-auto-layout``); the classes
   ``lg-highlight``, ``lg-path``, ``lg-token`` mark elements; the overlays URL answers
   ``{"elementId": {"active": n, "incidents": n, "completed": n}}``, drawn as badges.
 - ``<div class="lg-decision" data-xml-url="..." data-decision="id">``: a DMN viewer.
@@ -62,7 +63,7 @@ The bundle (``web/src/app.js``), driven by data attributes, no inline script:
   400 problem with ``errors: [{field, message}]`` shows each message at its field; success
   follows ``HX-Redirect`` or ``Location``.
 - htmx with the CSRF header; ``<time datetime>`` in the browser's time zone, also in content
-  that htmx swaps in.
+  that htmx swaps in. Content added otherwise: ``window.legato.init(element)``.
 - A form posted without a session keeps its input in ``sessionStorage`` and gets it back on
   the same page after sign-in (opt out with ``data-lg-no-keep``).
 

@@ -4,49 +4,26 @@ example, and Debian's Chromium driven by Playwright.
 Fixtures:
 
 - ``web_server`` (session): the server (:class:`~legato.testing.server.LegatoServer`) with
-  ``examples/onboarding/onboarding.bpmn`` deployed and the users of :data:`USERS`.
-- ``browser`` (session): headless Chromium from :data:`CHROMIUM`.
+  ``examples/onboarding/onboarding.bpmn`` deployed and the users of ``web_support.USERS``.
+- ``browser`` (session): headless Chromium from ``web_support.CHROMIUM``.
 - ``page``: a new browser context and page on ``web_server.url``; the test fails on any
   console error or page error.
-- ``sign_in``: ``sign_in(page, name)`` signs in one of :data:`USERS` through the form.
+- ``sign_in``: ``sign_in(page, name)`` signs in one of ``web_support.USERS`` through the form.
 """
 
 from __future__ import annotations
 
-import os
+import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from legato.testing.server import LegatoServer, admin_client
 
-
-CHROMIUM = os.environ.get("LEGATO_CHROMIUM", "/usr/bin/chromium")
-"""The browser the tests drive (Debian's package; never a downloaded build)."""
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ONBOARDING = Path(__file__).parents[2] / "examples" / "onboarding" / "onboarding.bpmn"
-SCRIPT_NAME = "<script>alert(1)</script>"
-"""A user whose name is markup: every page must show it as text."""
-USERS: dict[str, dict[str, object]] = {
-    "manager": {"password": "pw-manager", "roles": ["user"], "groups": ["managers"]},
-    "operator": {"password": "pw-operator", "roles": ["operator"], "groups": []},
-    "auditor": {"password": "pw-auditor", "roles": ["auditor"], "groups": []},
-    SCRIPT_NAME: {"password": "pw-script", "roles": ["user"], "groups": []},
-}
-"""The users ``web_server`` has besides ``admin``: name -> password, roles, groups."""
-TIMEOUT_MS = 60_000
-"""How long a browser step may take (a loaded machine; never a measurement)."""
+sys.path.append(str(Path(__file__).resolve().parent))
+from web_support import CHROMIUM, CHROMIUM_ARGS, ONBOARDING, TIMEOUT_MS, USERS
 
 
 @pytest.fixture(scope="session")
@@ -99,14 +76,3 @@ def sign_in() -> Callable[..., None]:
         page.get_by_role("button", name="Sign in").click()
 
     return signing_in
-
-
-@contextmanager
-def session_client(server: LegatoServer, name: str) -> Iterator[httpx.Client]:
-    """An HTTP client signed in to the web app (the session cookie) as ``name``."""
-    with httpx.Client(base_url=server.url, timeout=60) as client:
-        answer = client.post(
-            "/login", data={"username": name, "password": USERS[name]["password"], "next": "/"}
-        )
-        assert answer.status_code == 303, answer.text
-        yield client

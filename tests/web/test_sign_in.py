@@ -7,9 +7,9 @@ from urllib.parse import quote
 
 import httpx
 from playwright.sync_api import Page, expect
+from web_support import SCRIPT_NAME, session_client
 
 from legato.testing.server import LegatoServer
-from tests.web.conftest import SCRIPT_NAME, session_client
 
 
 def test_the_bundle_is_served_and_loads_without_errors(
@@ -110,9 +110,7 @@ def test_the_api_still_demands_credentials(web_server: LegatoServer) -> None:
         assert client.get("/openapi.json").status_code == 401
 
 
-def test_an_expired_session_keeps_the_form_input(
-    page: Page, sign_in: Callable[..., None]
-) -> None:
+def test_an_expired_session_keeps_the_form_input(page: Page, sign_in: Callable[..., None]) -> None:
     page.goto("/start")
     sign_in(page, "manager")
     expect(page).to_have_url("/start")

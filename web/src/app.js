@@ -186,6 +186,20 @@ async function initForm(element) {
   const form = new Form({ container });
   await form.importSchema(schema, data);
   element.lgForm = form;
+  // Forms from the Modeler usually have no submit button of their own (the task list gives
+  // one): add it unless the schema has one.
+  const hasSubmit = (components) =>
+    (components || []).some(
+      (c) => (c.type === "button" && c.action !== "reset") || hasSubmit(c.components),
+    );
+  if (!hasSubmit(schema.components)) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "lg-form-submit";
+    button.textContent = element.dataset.submitLabel || "Submit";
+    button.addEventListener("click", () => form.submit());
+    element.insertBefore(button, message);
+  }
   form.on("submit", async (event) => {
     message.textContent = "";
     if (Object.keys(event.errors || {}).length) return;

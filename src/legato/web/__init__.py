@@ -59,16 +59,19 @@ The bundle (``web/src/app.js``), driven by data attributes, no inline script:
   ``{"elementId": {"active": n, "incidents": n, "completed": n}}``, drawn as badges.
 - ``<div class="lg-decision" data-xml-url="..." data-decision="id">``: a DMN viewer.
 - ``<div class="lg-form" id="..." data-schema-url="..." data-data-url="..."
-  data-submit-url="...">``: a Camunda form (form-js); submits JSON with the CSRF header; a
-  400 problem with ``errors: [{field, message}]`` shows each message at its field; success
-  follows ``HX-Redirect`` or ``Location``.
+  data-submit-url="..." data-submit-label="Complete">``: a Camunda form (form-js) with a
+  submit button (unless the schema has one); submits the data as JSON with the CSRF header;
+  a 400 problem with ``errors: [{field, message}]`` shows each message at its field (by the
+  field's key); success follows ``HX-Redirect`` or ``Location``; 401 keeps the data and
+  goes to sign-in, and the same page restores it after.
 - htmx with the CSRF header; ``<time datetime>`` in the browser's time zone, also in content
   that htmx swaps in. Content added otherwise: ``window.legato.init(element)``.
 - A form posted without a session keeps its input in ``sessionStorage`` and gets it back on
   the same page after sign-in (opt out with ``data-lg-no-keep``).
 
 Browser tests: ``tests/web/conftest.py`` (fixtures ``web_server``, ``browser``, ``page``,
-``sign_in``).
+``expected_console_errors``, ``sign_in``) and ``tests/web/web_support.py`` (``USERS``,
+``session_client``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import httpx
 from playwright.sync_api import Page, expect
 from web_support import SCRIPT_NAME, session_client
 
-from legato.testing.server import LegatoServer
+from legato.testing.server import ADMIN_PASSWORD, LegatoServer
 
 
 def test_the_bundle_is_served_and_loads_without_errors(
@@ -148,3 +148,15 @@ def test_markup_in_names_and_values_is_shown_as_text(
     expect(status).to_contain_text("<b>bold</b><script>alert(2)</script>")
     assert status.locator("b, script").count() == 0
     assert page.locator("header script").count() == 0
+
+
+def test_a_missing_page_is_a_page_and_a_missing_api_route_a_problem(
+    web_server: LegatoServer,
+) -> None:
+    missing = httpx.get(f"{web_server.url}/no-such-page", timeout=60)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "There is no such page." in missing.text
+    api = httpx.get(f"{web_server.url}/v2/no-such-route", auth=("admin", ADMIN_PASSWORD))
+    assert api.status_code == 404
+    assert api.headers["content-type"] == "application/problem+json"

@@ -76,13 +76,15 @@ Browser tests: ``tests/web/conftest.py`` (fixtures ``web_server``, ``browser``, 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from legato.api.app import is_api_path
 from legato.web import cockpit, landing, session, start, tasks
-from legato.web.ui import STATIC_DIR
+from legato.web.ui import STATIC_DIR, render
 
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
     landing.router,
@@ -115,3 +117,17 @@ def mount(app: FastAPI) -> None:
     app.add_exception_handler(session.SignInRequired, session.answer_sign_in)
     app.add_exception_handler(session.PageForbidden, session.answer_forbidden)
     app.add_exception_handler(session.CsrfRefused, session.answer_forbidden)
+    api_answer = app.exception_handlers[StarletteHTTPException]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """A page that does not exist (or lacks the method) answers with a page; the API
+        answers as it did."""
+        assert isinstance(exc, StarletteHTTPException)
+        if is_api_path(request.url.path) or exc.status_code not in (404, 405):
+            answer: Response = await api_answer(request, exc)  # type: ignore[misc]
+            return answer
+        message = "There is no such page." if exc.status_code == 404 else str(exc.detail)
+        context = {"status": exc.status_code, "message": message}
+        return render(request, "error.html", context, status=exc.status_code)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)

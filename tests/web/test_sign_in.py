@@ -103,6 +103,19 @@ def test_without_a_session_htmx_gets_401_and_a_redirect(web_server: LegatoServer
     assert page.status_code == 303 and page.headers["location"] == "/login?next=/start"
 
 
+def test_a_session_lasts_eight_hours_by_default(web_server: LegatoServer) -> None:
+    answer = httpx.post(
+        f"{web_server.url}/login",
+        data={"username": "manager", "password": "pw-manager", "next": "//elsewhere.example"},
+        timeout=60,
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/"  # never a redirect off the server
+    cookie = answer.headers["set-cookie"].lower()
+    assert "legato_session=" in cookie and "max-age=28800" in cookie
+    assert "httponly" in cookie and "samesite=lax" in cookie and "secure" not in cookie
+
+
 def test_the_api_still_demands_credentials(web_server: LegatoServer) -> None:
     with session_client(web_server, "manager") as client:
         # The session cookie is no API credential.

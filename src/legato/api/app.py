@@ -40,7 +40,17 @@ from legato.security import Authenticator, Principal
 C7_PREFIX = "/engine-rest"
 """Where the Camunda 7 surface lives."""
 OPEN_PATHS = frozenset({"/health", "/ready", "/oauth/token"})
-"""The only paths that answer without credentials (the token endpoint checks its own)."""
+"""API paths that answer without credentials (the token endpoint checks its own)."""
+API_PREFIXES = ("/v2", "/legato/v1", C7_PREFIX, "/openapi.json", "/docs")
+"""The paths (and everything below them) that demand API credentials; any other path
+belongs to the web app (:mod:`legato.web`), which checks its own session."""
+
+
+def is_api_path(path: str) -> bool:
+    """Whether ``path`` is one of the API's (:data:`API_PREFIXES`)."""
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in API_PREFIXES)
+
+
 DEFAULT_MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 """The largest request body a deployment may send unless the server is told otherwise."""
 
@@ -51,8 +61,9 @@ def create_app(
     *,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
 ) -> FastAPI:
-    """The server's application over ``engine``; every request but :data:`OPEN_PATHS` must
-    carry credentials that ``authenticator`` accepts.
+    """The server's application over ``engine``; every request to the API
+    (:data:`API_PREFIXES`) must carry credentials that ``authenticator`` accepts. Other paths
+    pass without them: the web app that a server mounts there checks its own session.
 
     ``app.state.ready`` (True here) says whether ``/ready`` answers 200, and
     ``app.state.stopping`` (False) makes long-polling requests answer at once: the server
@@ -119,7 +130,7 @@ class _Gate:
             answer = _render(Request(scope), 413, "PAYLOAD_TOO_LARGE", detail)
             await answer(scope, receive, send)
             return
-        if scope["path"] not in OPEN_PATHS:
+        if is_api_path(scope["path"]):
             principal = await self._principal(api.state.authenticator, headers)
             if principal is None:
                 await _unauthorized(Request(scope))(scope, receive, send)

@@ -100,6 +100,10 @@ VALID: dict[str, Any] = {
     "by": None,
     "form_id": "f",
     "form_key": None,
+    "kind": "cancel",
+    "keys": [1],
+    "filter": None,
+    "dry_run": True,
 }
 
 # Where a parameter name means something else.
@@ -194,6 +198,10 @@ WRONG: dict[str, list[Any]] = {
     "by": [5],
     "form_id": [5],
     "form_key": ["1", 2**70],
+    "kind": [5, None, "delete"],
+    "keys": ["1", 5, [1.5], [2**70]],
+    "filter": [5, {"process_id": "p"}],
+    "dry_run": ["yes", 1, None],
 }
 
 # Where a parameter name takes other values: None is a right worker where it only checks the

@@ -806,6 +806,19 @@ class Engine(UserTaskMethods):
         """
         self._external.complete(job_key, variables, worker, local_variables)
 
+    async def complete_job_async(
+        self,
+        job_key: int,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        worker: str | None = None,
+        local_variables: Mapping[str, Any] | None = None,
+    ) -> None:
+        """:meth:`complete_job` for a coroutine (an ASGI server's): the completion joins
+        the next group commit and the event loop stays free until it is durable. Raises
+        what :meth:`complete_job` raises."""
+        await self._external.complete_async(job_key, variables, worker, local_variables)
+
     def fail_job(
         self,
         job_key: int,
@@ -1174,6 +1187,7 @@ class Engine(UserTaskMethods):
         """Give back the jobs this engine holds, stop its handler slots, release the
         database. Fetches waiting for jobs answer with what they have (nothing)."""
         self._external.parking.close()
+        self._group_commit.close()
         self._jobs.close()
         with self._listener_lock:
             if self._listener is not None:

@@ -40,7 +40,7 @@ router = APIRouter(prefix="/task", route_class=C7Route, tags=["c7: tasks"])
 AnyBody = Annotated[Any, Body()]
 
 
-def require_task_work(request: Request) -> Principal:
+async def require_task_work(request: Request) -> Principal:
     """The caller, who must work on tasks (``tasks:work``) or manage them
     (``tasks:manage``); 403 otherwise."""
     principal = principal_of(request)

@@ -15,7 +15,6 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import Field
-from starlette.concurrency import run_in_threadpool
 from starlette.types import Message, Receive, Scope, Send
 
 from legato.api.deps import EngineDep, PrincipalDep, require
@@ -325,7 +324,7 @@ async def complete_fast(scope: Scope, receive: Receive, send: Send, principal: P
         return False
     engine: Engine = scope["app"].state.engine
     try:
-        await run_in_threadpool(engine.complete_job, int(match.group(1)), variables)
+        await engine.complete_job_async(int(match.group(1)), variables)
     except Exception:
         return False
     await send({"type": "http.response.start", "status": 204, "headers": []})

@@ -698,7 +698,7 @@ class Engine(UserTaskMethods):
             TooManyRequestsError: ``max_parked_fetches`` calls wait already.
             InvalidCommandError: a request's timeout is not positive.
         """
-        if request_timeout > timedelta(0):
+        if request_timeout > timedelta(0) and self._listener is None and not self._listen_refused:
             await asyncio.to_thread(self._prepare_long_poll, request_timeout)
         return await self._external.fetch_async(
             requests, worker, max_jobs, request_timeout, use_priority

@@ -77,6 +77,7 @@ class UserTaskMethods:
         definition_key: int | None = None,
         element_id: str | None = None,
         user_task_key: int | None = None,
+        name_contains: str | None = None,
         include_assigned: bool = True,
         unassigned_only: bool = False,
         sort: Sequence[tuple[str, str]] = DEFAULT_TASK_SORT,
@@ -90,7 +91,8 @@ class UserTaskMethods:
         tasks assigned to them, naming them or one of their groups as candidates, or with no
         assignee and no candidates at all. ``include_assigned=False`` leaves out assigned
         tasks when a candidate filter is given (Camunda 7's ``includeAssignedTasks``);
-        ``unassigned_only`` leaves them out always.
+        ``unassigned_only`` leaves them out always. ``name_contains`` keeps tasks whose name
+        contains the text, whatever its case.
 
         Args:
             sort: ``(field, "asc" | "desc")`` pairs; fields are ``created_at``, ``due_at``,
@@ -115,6 +117,7 @@ class UserTaskMethods:
             definition_key=definition_key,
             element_id=element_id,
             user_task_key=user_task_key,
+            name_contains=name_contains,
             include_assigned=include_assigned,
             unassigned_only=unassigned_only,
             sort=sort,
@@ -138,6 +141,7 @@ class UserTaskMethods:
         definition_key: int | None = None,
         element_id: str | None = None,
         user_task_key: int | None = None,
+        name_contains: str | None = None,
         include_assigned: bool = True,
         unassigned_only: bool = False,
     ) -> int:
@@ -154,6 +158,7 @@ class UserTaskMethods:
             definition_key=definition_key,
             element_id=element_id,
             user_task_key=user_task_key,
+            name_contains=name_contains,
             include_assigned=include_assigned,
             unassigned_only=unassigned_only,
         )

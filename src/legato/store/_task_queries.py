@@ -32,6 +32,11 @@ def _has_any(column: sa.ColumnElement[Any], names: Sequence[str], dialect: str) 
     return sa.exists().select_from(items).where(items.c.value.in_(list(names)))
 
 
+def _escaped_like(text: str) -> str:
+    """``text`` matched literally by LIKE (its wildcards and the escape character escaped)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def task_conditions(query: UserTaskQuery, dialect: str) -> list[Any]:
     """The WHERE conditions of ``query``."""
     conditions: list[Any] = []
@@ -52,6 +57,9 @@ def task_conditions(query: UserTaskQuery, dialect: str) -> list[Any]:
         conditions.append(_has_any(_T.candidate_groups, [query.candidate_group], dialect))
     if query.candidate_groups is not None:
         conditions.append(_has_any(_T.candidate_groups, query.candidate_groups, dialect))
+    if query.name_contains:
+        pattern = "%" + _escaped_like(query.name_contains.lower()) + "%"
+        conditions.append(sa.func.lower(_T.name).like(pattern, escape="\\"))
     if query.unassigned_only:
         conditions.append(_T.assignee.is_(None))
     if query.visible_to is not None:

@@ -4,6 +4,7 @@ claims and delegation as engine commands with history; completion checks; task q
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -286,7 +287,7 @@ def test_the_replayed_state_equals_the_stored_one_after_assignments() -> None:
 # -- queries -----------------------------------------------------------------------------------
 
 
-def several_tasks() -> tuple[TestEngine, dict[str, int]]:
+def several_tasks(url: str | None = None) -> tuple[TestEngine, dict[str, int]]:
     """Five tasks of two processes, created a minute apart."""
     body = (
         '<bpmn:startEvent id="s"/>'
@@ -299,7 +300,7 @@ def several_tasks() -> tuple[TestEngine, dict[str, int]]:
         + '<bpmn:endEvent id="e"/>'
         + chain("s", "t", "e")
     )
-    engine = TestEngine()
+    engine = TestEngine(url)
     engine.deploy(process(body, "p"))
     engine.deploy(process(body.replace('name="Task t"', 'name="Other"'), "q"))
     rows = {
@@ -341,6 +342,19 @@ def test_filters() -> None:
     assert engine.count_user_tasks() == 5
     assert engine.count_user_tasks(process_id="q") == 2
     assert engine.count_user_tasks(candidate_groups=[]) == 0
+
+
+@pytest.mark.parametrize("store", ["memory", "sql"])
+def test_name_contains_matches_any_case_and_wildcards_literally(
+    store: str, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'tasks.db'}" if store == "sql" else None
+    engine, keys = several_tasks(url)
+    assert labels(keys, engine.user_tasks(name_contains="oTHe")) == ["c", "d"]
+    assert labels(keys, engine.user_tasks(name_contains="task T")) == ["a", "b", "e"]
+    assert engine.user_tasks(name_contains="%") == []
+    assert engine.user_tasks(name_contains="_") == []
+    assert engine.count_user_tasks(name_contains="other", visible_to=("zoe", ["sales"])) == 1
 
 
 def test_visible_to_a_user_and_their_groups() -> None:

@@ -371,6 +371,31 @@ class UserTaskMethods:
                 errors,
             )
 
+    def user_task_inputs(self, user_task_key: int) -> list[str]:
+        """The variables a completion of the task should give, as its output mappings name
+        them: for each mapping, the variable its source reads when the source is a plain name
+        (``=decision``), else the variable it writes (its target); in the model's order,
+        without repeats. Empty when the task has no output mappings (or its process version
+        is unknown).
+
+        Raises:
+            NotFoundError: no such task.
+        """
+        task = self.user_task(user_task_key)
+        try:
+            deployed = self._definitions.get(task.definition_key)
+        except KeyError:
+            return []
+        element = deployed.process.elements.get(task.element_id)
+        names: list[str] = []
+        for mapping in element.output_mappings if element is not None else ():
+            source = mapping.source.source.strip().removeprefix("=").strip()
+            plain = source.isidentifier() and source not in ("true", "false", "null")
+            name = source if plain else mapping.target.split(".")[0]
+            if name not in names:
+                names.append(name)
+        return names
+
     # -- forms ---------------------------------------------------------------------------------
 
     def form(

@@ -345,9 +345,7 @@ def test_filters() -> None:
 
 
 @pytest.mark.parametrize("store", ["memory", "sql"])
-def test_name_contains_matches_any_case_and_wildcards_literally(
-    store: str, tmp_path: Path
-) -> None:
+def test_name_contains_matches_any_case_and_wildcards_literally(store: str, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'tasks.db'}" if store == "sql" else None
     engine, keys = several_tasks(url)
     assert labels(keys, engine.user_tasks(name_contains="oTHe")) == ["c", "d"]
@@ -428,3 +426,18 @@ def test_the_engine_core_refuses_a_claim_that_lost_a_race() -> None:
     with pytest.raises(TaskConflictError, match="is assigned to 'ada', not to 'bob'"):
         engine._submit(late_completion)
     assert engine.user_task(key).assignee == "ada"
+
+
+def test_user_task_inputs_are_what_its_output_mappings_read() -> None:
+    mappings = (
+        '<zeebe:ioMapping><zeebe:output source="=decision" target="approved"/>'
+        '<zeebe:output source="=amount * 2" target="total.doubled"/>'
+        '<zeebe:output source="=true" target="seen"/>'
+        '<zeebe:output source="=decision" target="again"/></zeebe:ioMapping>'
+    )
+    engine, task_key = started(one_task(mappings))
+    assert engine.user_task_inputs(task_key) == ["decision", "total", "seen"]
+    plain, bare_key = started(one_task())
+    assert plain.user_task_inputs(bare_key) == []
+    with pytest.raises(NotFoundError):
+        plain.user_task_inputs(123456789)

@@ -499,7 +499,10 @@ def _check_limit(limit: int) -> None:
 
 def _variable_filter(variable: tuple[str, Any]) -> tuple[str, str]:
     name, value = variable
-    indexed = indexed_value(value)
+    try:
+        indexed = indexed_value(values.encode(value))
+    except (TypeError, ValueError):
+        indexed = None
     if not isinstance(name, str) or not name or indexed is None:
         raise InvalidCommandError(
             "variable must be a name and a string, number or boolean value "

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from legato.store._rules import dump_json
@@ -34,19 +35,35 @@ ACTIVE, COMPLETED, TERMINATED, INCIDENTS = range(4)
 
 
 def indexed_value(value: Any) -> str | None:
-    """The form in which a root variable's value is indexed, or None if it is not.
+    """The form in which a root variable's stored (encoded) value is indexed, or None if it
+    is not.
 
-    Strings, numbers and booleans are kept as compact JSON (an integral float as the integer:
-    ``800.0`` and ``800`` are one value); None, lists, documents and encoded values (dates,
+    Strings, numbers and booleans are kept as compact JSON, numbers in one canonical form
+    (the engine stores non-integers as ``{"$decimal": "..."}``: ``800.0`` and ``800`` are
+    one value, ``1.50`` is ``1.5``); None, lists, documents and other encoded values (dates,
     ...) are not, nor anything longer than :data:`MAX_INDEXED_LENGTH` characters.
     """
     if isinstance(value, str | int):  # bool is an int
         text = dump_json(value)
-    elif isinstance(value, float):
-        text = dump_json(int(value) if value.is_integer() and abs(value) < 2**63 else value)
+    elif isinstance(value, dict) and len(value) == 1 and isinstance(value.get("$decimal"), str):
+        text = _number_text(value["$decimal"])
+        if text is None:
+            return None
     else:
         return None
     return text if len(text) <= MAX_INDEXED_LENGTH else None
+
+
+def _number_text(digits: str) -> str | None:
+    try:
+        number = Decimal(digits)
+    except ArithmeticError:
+        return None
+    if not number.is_finite():
+        return None
+    if number == number.to_integral_value():
+        return str(int(number))
+    return format(number.normalize(), "f")
 
 
 @dataclass(slots=True)

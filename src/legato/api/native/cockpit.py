@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -29,6 +31,7 @@ from legato.api.deps import EngineDep, require
 from legato.api.problems import BadRequest
 from legato.api.v2.common import KeyText, Out, iso, key_text, parse_key, plain
 from legato.engine.values import decode
+from legato.errors import InvalidCommandError
 from legato.runtime.cockpit import InstanceCount
 from legato.runtime.types import InstanceInfo
 from legato.security import DEFINITIONS_READ, INCIDENTS_READ, INSTANCES_READ
@@ -161,6 +164,16 @@ class EvaluationPageResult(Out):
     nextCursor: str | None
 
 
+@contextmanager
+def _bad_input() -> Iterator[None]:
+    """The engine's refusal of a query argument (it names the argument) as a 400: these
+    routes change nothing, so no state can be in the way."""
+    try:
+        yield
+    except InvalidCommandError as exc:
+        raise BadRequest(str(exc)) from None
+
+
 def _instant(value: str | None, name: str) -> dt.datetime | None:
     if value is None:
         return None
@@ -251,23 +264,26 @@ def search_instances(
 ) -> InstancePageResult:
     """Instances matching every filter given, newest first; ``status`` is ``active``,
     ``completed``, ``terminated`` or ``incident`` (active with open incidents)."""
-    page = engine.search_instances(
-        process_id=processId,
-        version=version,
-        status=status,
-        business_key=businessKey,
-        variable=_variable(variableName, variableValue),
-        started_from=_instant(startedFrom, "startedFrom"),
-        started_before=_instant(startedBefore, "startedBefore"),
-        ended_from=_instant(endedFrom, "endedFrom"),
-        ended_before=_instant(endedBefore, "endedBefore"),
-        parent_instance_key=(
-            None if parentInstanceKey is None else parse_key(parentInstanceKey, "parentInstanceKey")
-        ),
-        after=after,
-        limit=limit,
-        with_count=withCount,
-    )
+    with _bad_input():
+        page = engine.search_instances(
+            process_id=processId,
+            version=version,
+            status=status,
+            business_key=businessKey,
+            variable=_variable(variableName, variableValue),
+            started_from=_instant(startedFrom, "startedFrom"),
+            started_before=_instant(startedBefore, "startedBefore"),
+            ended_from=_instant(endedFrom, "endedFrom"),
+            ended_before=_instant(endedBefore, "endedBefore"),
+            parent_instance_key=(
+                None
+                if parentInstanceKey is None
+                else parse_key(parentInstanceKey, "parentInstanceKey")
+            ),
+            after=after,
+            limit=limit,
+            with_count=withCount,
+        )
     return InstancePageResult(
         items=[_instance(info) for info in page.instances],
         nextCursor=page.next_cursor,
@@ -377,7 +393,8 @@ def group_incidents(
     limit: int = 50,
 ) -> IncidentPageResult:
     """The open incidents of a group, oldest first."""
-    page = engine.group_incidents(group, after=after, limit=limit)
+    with _bad_input():
+        page = engine.group_incidents(group, after=after, limit=limit)
     return IncidentPageResult(
         items=[_incident(incident) for incident in page.incidents], nextCursor=page.next_cursor
     )
@@ -415,7 +432,8 @@ def decision_evaluations(
     limit: int = 50,
 ) -> EvaluationPageResult:
     """A decision's evaluations by business rule tasks, newest first."""
-    page = engine.decision_evaluations(decisionId, after=after, limit=limit)
+    with _bad_input():
+        page = engine.decision_evaluations(decisionId, after=after, limit=limit)
     return EvaluationPageResult(
         items=[
             EvaluationResult(

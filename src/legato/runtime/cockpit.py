@@ -531,8 +531,14 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63
 
 
+def instance_cursor(started_at: datetime, instance_key: int) -> str:
+    """The cursor that continues an instance search after this instance (the ``after`` of
+    :meth:`CockpitMethods.search_instances`): for a page that starts at a chosen point."""
+    return _encode_cursor([to_micros(started_at), instance_key])
+
+
 def _instance_cursor(record: InstanceRecord) -> str:
-    return _encode_cursor([to_micros(record.started_at), record.instance_key])
+    return instance_cursor(record.started_at, record.instance_key)
 
 
 def _instant(micros: int, cursor: str) -> datetime:

@@ -90,8 +90,8 @@ class BatchWrites:
         self.available_types: set[str] = set()
         """The types of the jobs this batch made available to any worker (created without
         a hold, or due again after a failure or new retries): parked fetches are woken."""
-        self.definition_keys: dict[int, int] = {}
-        """The process version of each instance this batch touched."""
+        self.instances: dict[int, tuple[int, datetime]] = {}
+        """The process version and start time of each instance this batch touched."""
         self.derived = DerivedRows()
         # A random counter shard per transaction: two nodes committing at once rarely add to
         # the same rows, so neither waits on the other's row locks (PostgreSQL).
@@ -109,14 +109,14 @@ class BatchWrites:
         incident = self.incident(incident_key)
         if incident is None:
             return None
-        definition_key = self.definition_keys.get(incident.instance_key)
-        return None if definition_key is None else (definition_key, incident.element_id)
+        found = self.instances.get(incident.instance_key)
+        return None if found is None else (found[0], incident.element_id)
 
     def flush(self) -> None:
         """Write what was collected (after the instance rows the others refer to)."""
         self.tx.append_history(self.history)
         derived = self.derived
-        derived.add(self.history, self.definition_keys.get, self._incident_place)
+        derived.add(self.history, self.instances.get, self._incident_place)
         if derived:
             self.tx.write_derived(derived, self.shard)
             derived.clear()
@@ -138,7 +138,8 @@ class BatchWrites:
 
 def project(writes: BatchWrites, state: InstanceState, events: Sequence[ev.Event]) -> None:
     """Queue or write the row changes that ``events`` imply."""
-    writes.definition_keys[state.instance_key] = state.definition_key
+    if state.started_at is not None:
+        writes.instances[state.instance_key] = (state.definition_key, state.started_at)
     projectors = _PROJECTORS
     for event in events:
         # Most events (elements, variables, joins) change no query table: one dict lookup

@@ -34,8 +34,16 @@ INSTANCE_SUMMARY = [column for column in instances.c if column.name != "state"]
 """The columns of an instance without its state (listings never read the state)."""
 
 
-def instance_conditions(query: InstanceQuery) -> list[Any]:
-    """The WHERE conditions of ``query`` (its page position included)."""
+def _newer_than(started: Any, key: Any, after: tuple[datetime, int]) -> Any:
+    """Before ``after`` in the newest-first order. Spelled so that both databases read an
+    index range: ``started <= t`` bounds the range, the rest drops the ties already shown."""
+    started_at, instance_key = after
+    return sa.and_(started <= started_at, sa.or_(started < started_at, key < instance_key))
+
+
+def instance_conditions(query: InstanceQuery, *, paged: bool = True) -> list[Any]:
+    """The WHERE conditions of ``query`` on ``instances`` (its page position included when
+    ``paged``; the variable filter is the caller's, see :func:`search_select`)."""
     conditions: list[Any] = []
     for column, value in (
         (_I.process_id, query.process_id),
@@ -49,13 +57,6 @@ def instance_conditions(query: InstanceQuery) -> list[Any]:
         conditions += [_I.status == "active", _I.incident_count > 0]
     elif query.status is not None:
         conditions.append(_I.status == query.status)
-    if query.variable is not None:
-        name, value = query.variable
-        conditions.append(
-            _I.instance_key.in_(
-                sa.select(_V.instance_key).where(_V.name == name, _V.value == value)
-            )
-        )
     for column, low, high in (
         (_I.started_at, query.started_from, query.started_before),
         (_I.ended_at, query.ended_from, query.ended_before),
@@ -64,32 +65,40 @@ def instance_conditions(query: InstanceQuery) -> list[Any]:
             conditions.append(column >= low)
         if high is not None:
             conditions.append(column < high)
-    if query.after is not None:
-        started_at, key = query.after
-        # Spelled out rather than as a row value: both databases turn the first term into
-        # an index range on started_at.
-        conditions.append(
-            sa.or_(
-                _I.started_at < started_at,
-                sa.and_(_I.started_at == started_at, _I.instance_key < key),
-            )
-        )
+    if paged and query.after is not None and query.variable is None:
+        conditions.append(_newer_than(_I.started_at, _I.instance_key, query.after))
     return conditions
+
+
+def _filtered(columns: Sequence[Any], query: InstanceQuery) -> tuple[sa.Select[Any], Any, Any]:
+    """The instances ``query`` finds, and the (start time, key) columns to order them by.
+
+    With a variable filter the walk goes through the variable's index entries, which are
+    in the list's order (start time, key): a page reads the rows it shows, whether the
+    value is rare or common, instead of every instance with the value."""
+    if query.variable is None:
+        select = sa.select(*columns).select_from(instances).where(*instance_conditions(query))
+        return select, _I.started_at, _I.instance_key
+    name, value = query.variable
+    select = (
+        sa.select(*columns)
+        .select_from(instance_variables.join(instances, _I.instance_key == _V.instance_key))
+        .where(_V.name == name, _V.value == value, *instance_conditions(query))
+    )
+    if query.after is not None:
+        select = select.where(_newer_than(_V.started_at, _V.instance_key, query.after))
+    return select, _V.started_at, _V.instance_key
 
 
 def search_select(query: InstanceQuery) -> sa.Select[Any]:
     """One page of instances (without their states), newest first."""
-    return (
-        sa.select(*INSTANCE_SUMMARY)
-        .where(*instance_conditions(query))
-        .order_by(_I.started_at.desc(), _I.instance_key.desc())
-        .limit(query.limit)
-    )
+    select, started, key = _filtered(INSTANCE_SUMMARY, query)
+    return select.order_by(started.desc(), key.desc()).limit(query.limit)
 
 
 def count_select(query: InstanceQuery, cap: int) -> sa.Select[Any]:
     """How many instances ``query`` finds, counting no further than ``cap``."""
-    found = sa.select(sa.literal(1)).select_from(instances).where(*instance_conditions(query))
+    found, _, _ = _filtered([sa.literal(1).label("one")], query)
     return sa.select(sa.func.count()).select_from(found.limit(cap).subquery())
 
 
@@ -128,7 +137,7 @@ def variable_rows(rows: DerivedRows) -> tuple[list[dict[str, Any]], list[dict[st
         if value is None:
             deletes.append(params)
         else:
-            upserts.append({**params, "value": value})
+            upserts.append({**params, "value": value, "started_at": rows.started[instance_key]})
     return upserts, deletes
 
 

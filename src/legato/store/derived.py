@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,9 @@ MAX_INDEXED_LENGTH = 200
 ACTIVE, COMPLETED, TERMINATED, INCIDENTS = range(4)
 """Positions in a count delta (``DerivedRows.counts``)."""
 
+InstanceOf = Callable[[int], "tuple[int, datetime] | None"]
+"""An instance's definition key and start time, by instance key (None if unknown)."""
+
 
 def indexed_value(value: Any) -> str | None:
     """The form in which a root variable's stored (encoded) value is indexed, or None if it
@@ -43,15 +47,12 @@ def indexed_value(value: Any) -> str | None:
     one value, ``1.50`` is ``1.5``); None, lists, documents and other encoded values (dates,
     ...) are not, nor anything longer than :data:`MAX_INDEXED_LENGTH` characters.
     """
+    text: str | None = None
     if isinstance(value, str | int):  # bool is an int
         text = dump_json(value)
     elif isinstance(value, dict) and len(value) == 1 and isinstance(value.get("$decimal"), str):
         text = _number_text(value["$decimal"])
-        if text is None:
-            return None
-    else:
-        return None
-    return text if len(text) <= MAX_INDEXED_LENGTH else None
+    return text if text is not None and len(text) <= MAX_INDEXED_LENGTH else None
 
 
 def _number_text(digits: str) -> str | None:
@@ -76,6 +77,9 @@ class DerivedRows:
     """
 
     variables: dict[tuple[int, str], str | None] = field(default_factory=dict)
+    started: dict[int, datetime] = field(default_factory=dict)
+    """The start time of each instance in ``variables`` (the variable rows carry it, so that
+    a variable's instances are listed newest first straight from the index)."""
     counts: dict[tuple[int, str], list[int]] = field(default_factory=dict)
     evaluations: list[DecisionEvaluationRecord] = field(default_factory=list)
     incident_elements: dict[int, tuple[int, str]] = field(default_factory=dict)
@@ -87,22 +91,23 @@ class DerivedRows:
     def add(
         self,
         records: Iterable[HistoryRecord],
-        definition_of: Callable[[int], int | None],
+        instance_of: InstanceOf,
         incident_element: Callable[[int], tuple[int, str] | None],
     ) -> None:
         """Derive the changes of ``records`` (in history order).
 
-        ``definition_of`` gives an instance's definition key; ``incident_element`` where an
-        incident raised before these events was raised (for its resolution).
+        ``instance_of`` gives an instance's definition key and start time;
+        ``incident_element`` where an incident raised before these events was raised (for
+        its resolution).
         """
         for record in records:
             handler = _HANDLERS.get(record.event_type)
             if handler is not None:
-                handler(self, record, definition_of, incident_element)
+                handler(self, record, instance_of, incident_element)
 
     def clear(self) -> None:
         """Forget the changes (after they were written); incident places are kept."""
-        self.variables, self.counts, self.evaluations = {}, {}, []
+        self.variables, self.started, self.counts, self.evaluations = {}, {}, {}, []
 
     def _count(
         self, definition_key: int | None, element_id: str | None, slot: int, by: int
@@ -119,34 +124,48 @@ _Handler = Callable[
     [
         DerivedRows,
         HistoryRecord,
-        Callable[[int], int | None],
+        InstanceOf,
         Callable[[int], tuple[int, str] | None],
     ],
     None,
 ]
 
 
-def _activated(rows: DerivedRows, record: HistoryRecord, definition_of: Any, _: Any) -> None:
-    rows._count(definition_of(record.instance_key), record.element_id, ACTIVE, 1)
+def _definition(instance_of: InstanceOf, instance_key: int) -> int | None:
+    found = instance_of(instance_key)
+    return None if found is None else found[0]
+
+
+def _activated(rows: DerivedRows, record: HistoryRecord, instance_of: InstanceOf, _: Any) -> None:
+    rows._count(_definition(instance_of, record.instance_key), record.element_id, ACTIVE, 1)
 
 
 def _ended(slot: int) -> _Handler:
-    def handle(rows: DerivedRows, record: HistoryRecord, definition_of: Any, _: Any) -> None:
-        definition_key = definition_of(record.instance_key)
+    def handle(rows: DerivedRows, record: HistoryRecord, instance_of: InstanceOf, _: Any) -> None:
+        definition_key = _definition(instance_of, record.instance_key)
         rows._count(definition_key, record.element_id, ACTIVE, -1)
         rows._count(definition_key, record.element_id, slot, 1)
 
     return handle
 
 
-def _variable_set(rows: DerivedRows, record: HistoryRecord, _: Any, __: Any) -> None:
+def _variable_set(
+    rows: DerivedRows, record: HistoryRecord, instance_of: InstanceOf, _: Any
+) -> None:
     payload = record.payload
-    if payload.get("scope_key") == record.instance_key:
-        rows.variables[(record.instance_key, payload["name"])] = indexed_value(payload["value"])
+    key = record.instance_key
+    if payload.get("scope_key") != key:
+        return
+    found = instance_of(key)
+    if found is not None:
+        rows.started[key] = found[1]
+        rows.variables[(key, payload["name"])] = indexed_value(payload["value"])
 
 
-def _incident_raised(rows: DerivedRows, record: HistoryRecord, definition_of: Any, _: Any) -> None:
-    definition_key = definition_of(record.instance_key)
+def _incident_raised(
+    rows: DerivedRows, record: HistoryRecord, instance_of: InstanceOf, _: Any
+) -> None:
+    definition_key = _definition(instance_of, record.instance_key)
     element_id = record.payload["element_id"]
     if definition_key is not None:
         rows.incident_elements[record.payload["incident_key"]] = (definition_key, element_id)
@@ -202,9 +221,11 @@ def rebuild_derived(tx: Transaction, *, batch: int = 500) -> int:
     seen = 0
     for keys in _instance_key_pages(tx, batch):
         rows = DerivedRows()
-        definitions = {s.instance_key: s.definition_key for s in tx.instance_summaries(keys)}
+        known = {
+            s.instance_key: (s.definition_key, s.started_at) for s in tx.instance_summaries(keys)
+        }
         for key in keys:
-            rows.add(tx.history(key), definitions.get, lambda _: None)
+            rows.add(tx.history(key), known.get, lambda _: None)
         rows.incident_elements.clear()
         for place, delta in rows.counts.items():
             total = counts.counts.setdefault(place, [0, 0, 0, 0])

@@ -173,10 +173,12 @@ instances = sa.Table(
     sa.Column("parent_instance_key", sa.BigInteger),
     sa.Column("incident_count", sa.Integer, nullable=False),
     sa.Column("state", JsonText, nullable=False),
-    # The list queries filter on one of these and show the newest first.
-    sa.Index("ix_instances_status_started", "status", "started_at"),
-    sa.Index("ix_instances_process_started", "process_id", "started_at"),
-    sa.Index("ix_instances_started", "started_at"),
+    # The list queries filter on one of these and show the newest first; the key breaks
+    # ties in that order and is the second half of a page's position (revision 0009), so a
+    # page is one index range in index order, however deep.
+    sa.Index("ix_instances_status_started", "status", "started_at", "instance_key"),
+    sa.Index("ix_instances_process_started", "process_id", "started_at", "instance_key"),
+    sa.Index("ix_instances_started", "started_at", "instance_key"),
     sa.Index("ix_instances_business_key", "business_key"),
     # The retention sweep finds ended instances by end time (revision 0002); active ones
     # (NULL) stay out, so starting an instance writes nothing here.
@@ -515,8 +517,10 @@ instance_variables = sa.Table(
     # The value as compact JSON (``"gold"``, ``800``, ``true``): one column compares all
     # kinds exactly, and 800 and 800.0 are both written ``800``.
     sa.Column("value", sa.Text, nullable=False),
-    # The instance key is in the index so that the probe never reads the table.
-    sa.Index("ix_instance_variables_name_value", "name", "value", "instance_key"),
+    # The instance's start time: a variable's instances come out of the index newest first,
+    # in the instance list's order, so a page of them reads no more rows than it shows.
+    sa.Column("started_at", UtcTimestamp, nullable=False),
+    sa.Index("ix_instance_variables_name_value", "name", "value", "started_at", "instance_key"),
 )
 
 element_counts = sa.Table(

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from bpmn_helpers import chain, flow, process, service
+from bpmn_helpers import chain, process, service
 from legato import InvalidCommandError, NotFoundError
 from legato.runtime.retention import sweep_ended_instances
 from legato.testing import TestEngine

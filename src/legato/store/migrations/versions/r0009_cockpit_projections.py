@@ -3,8 +3,10 @@
 ``instance_variables`` (scalar root variables, for the variable filter of the instance
 search), ``element_counts`` (per process version and element: active, completed,
 terminated, open incidents; sharded counter rows) and ``decision_evaluations`` (each
-``DecisionEvaluated`` event), and an index on ``instances.parent_instance_key`` for the
-called instances of an instance. The store fills the new tables from the stored history
+``DecisionEvaluated`` event), an index on ``instances.parent_instance_key`` for the
+called instances of an instance, and the instance key added to the three listing indexes of
+``instances`` (status, process, start time), so that a page of the newest-first list is one
+index range however deep it is. The store fills the new tables from the stored history
 right after this revision runs (``legato.store.derived.rebuild_derived``), in the same
 transaction. New tables and an index only: ``schema_versions`` stays.
 
@@ -29,7 +31,17 @@ _TIMESTAMP = sa.DateTime(timezone=True).with_variant(sa.BigInteger(), "sqlite")
 _HAS_PARENT = sa.text("parent_instance_key IS NOT NULL")
 
 
+_LISTING_INDEXES = (
+    ("ix_instances_status_started", ["status", "started_at"]),
+    ("ix_instances_process_started", ["process_id", "started_at"]),
+    ("ix_instances_started", ["started_at"]),
+)
+
+
 def upgrade() -> None:
+    for name, columns in _LISTING_INDEXES:
+        op.drop_index(name, table_name="instances")
+        op.create_index(name, "instances", [*columns, "instance_key"])
     op.create_index(
         "ix_instances_parent",
         "instances",
@@ -42,6 +54,7 @@ def upgrade() -> None:
         sa.Column("instance_key", sa.BigInteger(), nullable=False),
         sa.Column("name", sa.String(255), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
+        sa.Column("started_at", _TIMESTAMP, nullable=False),
         sa.ForeignKeyConstraint(
             ["instance_key"],
             ["instances.instance_key"],
@@ -52,7 +65,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_instance_variables_name_value",
         "instance_variables",
-        ["name", "value", "instance_key"],
+        ["name", "value", "started_at", "instance_key"],
     )
     op.create_table(
         "element_counts",
@@ -100,3 +113,6 @@ def downgrade() -> None:
     op.drop_index("ix_instance_variables_name_value", table_name="instance_variables")
     op.drop_table("instance_variables")
     op.drop_index("ix_instances_parent", table_name="instances")
+    for name, columns in _LISTING_INDEXES:
+        op.drop_index(name, table_name="instances")
+        op.create_index(name, "instances", columns)

@@ -169,6 +169,7 @@ _COPIED = {
 
 _TIMES = {
     "instances": ("started_at", "ended_at"),
+    "instance_variables": ("started_at",),
     "user_tasks": ("created_at", "updated_at", "completed_at"),
     "incidents": ("created_at",),
     "jobs": ("created_at",),
@@ -179,15 +180,18 @@ def _columns(connection: sa.Connection, table: str) -> list[str]:
     return [c["name"] for c in sa.inspect(connection).get_columns(table)]
 
 
-def copy_rows(db: Db, templates: str, first: int, last: int, step: timedelta) -> None:
+def copy_rows(
+    db: Db, templates: str, first: int, last: int, step: timedelta, key_base: int = 0
+) -> None:
     """Copy the rows of the template instances ``templates`` (a SELECT of keys) as copies
-    ``first`` to ``last``."""
+    ``first`` to ``last``: copy ``i`` is ``i`` times ``step`` older and its keys are the
+    template's plus ``(key_base + i) * KEY_STRIDE``."""
     with db.engine.begin() as connection:
         for table, keys in _COPIED.items():
             expressions = []
             for column in _columns(connection, table):
                 if column in keys:
-                    expressions.append(f"t.{column} + c.i * {KEY_STRIDE}")
+                    expressions.append(f"t.{column} + (c.i + {key_base}) * {KEY_STRIDE}")
                 elif column in _TIMES.get(table, ()):
                     expressions.append(db.earlier(f"t.{column}", step))
                 else:
@@ -238,7 +242,7 @@ def seed(db: Db, completed: int, active: int, t_completed: int, t_active: int) -
     with db.engine.begin() as connection:
         _set_counts(connection, completed_counts, all_counts, completed_copies, active_copies)
         _share_tasks(connection)
-        next_key = (base + active_copies + 1) * KEY_STRIDE
+        next_key = (completed_copies + active_copies + 1) * KEY_STRIDE
         connection.exec_driver_sql(f"UPDATE key_counters SET next_key = {next_key}")
         if not db.postgres:
             connection.exec_driver_sql("ANALYZE")

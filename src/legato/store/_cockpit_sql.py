@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from legato.store._prepared import Prepared
 from legato.store.derived import DerivedRows
 from legato.store.records import InstanceQuery
 from legato.store.schema import (
@@ -102,31 +103,44 @@ def count_select(query: InstanceQuery, cap: int) -> sa.Select[Any]:
     return sa.select(sa.func.count()).select_from(found.limit(cap).subquery())
 
 
+# The writes below run on every batch of commands: prepared once per dialect and executed
+# on the DBAPI cursor (see legato.store._prepared), not through Connection.execute.
+
+
 @functools.cache
-def variable_upsert(dialect_name: str) -> sa.Insert:
+def variable_upsert(dialect_name: str) -> Prepared:
     """Insert or replace a root variable's indexed value."""
     insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
     statement = insert(instance_variables)
-    return statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=["instance_key", "name"], set_={"value": statement.excluded.value}
     )
+    return Prepared(upsert, ["instance_key", "name", "value", "started_at"])
 
 
-VARIABLE_DELETE = sa.delete(instance_variables).where(
-    _V.instance_key == _bp("instance_key"), _V.name == _bp("name")
+VARIABLE_DELETE = Prepared(
+    sa.delete(instance_variables).where(
+        _V.instance_key == _bp("instance_key"), _V.name == _bp("name")
+    )
 )
 
 
 @functools.cache
-def counts_upsert(dialect_name: str) -> sa.Insert:
+def counts_upsert(dialect_name: str) -> Prepared:
     """Add deltas to a counter row (created at zero plus the delta if absent)."""
     insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
     statement = insert(element_counts)
     columns = ("active", "completed", "terminated", "incidents")
-    return statement.on_conflict_do_update(
+    upsert = statement.on_conflict_do_update(
         index_elements=["definition_key", "element_id", "shard"],
         set_={name: element_counts.c[name] + statement.excluded[name] for name in columns},
     )
+    return Prepared(upsert, ["definition_key", "element_id", "shard", *columns])
+
+
+EVALUATION_INSERT = Prepared(
+    sa.insert(decision_evaluations), [column.name for column in decision_evaluations.c]
+)
 
 
 def variable_rows(rows: DerivedRows) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

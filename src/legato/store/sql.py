@@ -1090,15 +1090,15 @@ class SqlTransaction:
         """Upsert and delete root variables, add counter deltas, insert evaluations."""
         upserts, deletes = cockpit.variable_rows(derived)
         if upserts:
-            self._execute(cockpit.variable_upsert(self._dialect_name), upserts)
+            self._run_many(cockpit.variable_upsert(self._dialect_name), upserts)
         if deletes:
-            self._execute(cockpit.VARIABLE_DELETE, deletes)
+            self._run_many(cockpit.VARIABLE_DELETE, deletes)
         counts = cockpit.count_rows(derived, shard)
         if counts:
-            self._execute(cockpit.counts_upsert(self._dialect_name), counts)
+            self._run_many(cockpit.counts_upsert(self._dialect_name), counts)
         evaluations = cockpit.evaluation_rows(derived)
         if evaluations:
-            self._execute(sa.insert(decision_evaluations), evaluations)
+            self._run_many(cockpit.EVALUATION_INSERT, evaluations)
 
     def clear_derived(self) -> None:
         """Empty the derived tables."""

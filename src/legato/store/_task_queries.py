@@ -29,7 +29,11 @@ def _has_any(column: sa.ColumnElement[Any], names: Sequence[str], dialect: str) 
             postgresql.array(list(names), type_=sa.Text)
         )
     items = sa.func.json_each(column).table_valued("value")
-    return sa.exists().select_from(items).where(items.c.value.in_(list(names)))
+    # The empty list (most tasks' candidate users) is ruled out before json_each runs.
+    return sa.and_(
+        column != _EMPTY_LIST,
+        sa.exists().select_from(items).where(items.c.value.in_(list(names))),
+    )
 
 
 def _escaped_like(text: str) -> str:
@@ -84,7 +88,8 @@ def task_order(query: UserTaskQuery) -> list[Any]:
     order: list[Any] = []
     for name, direction in query.sort:
         column = _T[name]
-        order.append(column.is_(None))  # false (0) before true: empty values last
+        if column.nullable:  # false (0) before true: empty values last
+            order.append(column.is_(None))
         order.append(column.desc() if direction == "desc" else column.asc())
     order.append(_T.user_task_key.asc())
     return order

@@ -39,6 +39,7 @@ from legato.store.records import (
 
 if TYPE_CHECKING:
     from legato.bpmn.xml import ModelSource
+    from legato.engine.state import InstanceState
     from legato.runtime.clock import Clock
     from legato.runtime.definitions import DefinitionRegistry
     from legato.runtime.executor import Outcome
@@ -59,6 +60,9 @@ class UserTaskMethods:
     _keys: KeyAllocator
 
     def _submit(self, command: cmd.Command, request_token: str | None = None) -> Outcome:
+        raise NotImplementedError  # the engine's
+
+    def state(self, instance_key: int) -> InstanceState:
         raise NotImplementedError  # the engine's
 
     # -- queries -------------------------------------------------------------------------------
@@ -370,6 +374,31 @@ class UserTaskMethods:
                 f"{task.user_task_key}",
                 errors,
             )
+
+    def user_task_variables(self, user_task_key: int, *, local: bool = False) -> dict[str, Any]:
+        """The variables a user task sees: its own scope's and those of the scopes around it
+        (an inner scope's variable hides an outer one's of the same name), or with ``local``
+        only its own scope's.
+
+        Raises:
+            NotFoundError: no such task, or its instance is gone.
+        """
+        task = self.user_task(user_task_key)
+        state = self.state(task.instance_key)
+        if local:
+            return dict(state.variables.get(task.element_instance_key, {}))
+        chain: list[int] = []
+        key: int | None = task.element_instance_key
+        while key is not None and key not in chain:
+            chain.append(key)
+            element = state.elements.get(key)
+            key = element.parent_key if element is not None else None
+        if state.instance_key not in chain:
+            chain.append(state.instance_key)
+        seen: dict[str, Any] = {}
+        for scope in reversed(chain):
+            seen.update(state.variables.get(scope, {}))
+        return seen
 
     def user_task_inputs(self, user_task_key: int) -> list[str]:
         """The variables a completion of the task should give, as its output mappings name

@@ -274,25 +274,13 @@ def candidates_of(request: Request, task: UserTaskRecord) -> list[str]:
 
 
 def task_variables(engine: Engine, task: UserTaskRecord) -> dict[str, Any]:
-    """The variables the task sees (its scope's and those around it, the nearest of each
-    name), as plain JSON values; empty once its instance is gone."""
+    """The variables the task sees, as plain JSON values by name; empty once its instance
+    is gone."""
     try:
-        state = engine.state(task.instance_key)
+        seen = engine.user_task_variables(task.user_task_key)
     except NotFoundError:
         return {}
-    chain: list[int] = []
-    scope: int | None = task.element_instance_key
-    while scope is not None and scope not in chain:
-        chain.append(scope)
-        element = state.elements.get(scope)
-        scope = element.parent_key if element is not None else None
-    if task.instance_key not in chain:
-        chain.append(task.instance_key)
-    found: dict[str, Any] = {}
-    for scope_key in chain:
-        for name, value in state.variables.get(scope_key, {}).items():
-            found.setdefault(name, plain(value))
-    return dict(sorted(found.items()))
+    return {name: plain(seen[name]) for name in sorted(seen)}
 
 
 def value_type(value: Any) -> str:

@@ -441,3 +441,14 @@ def test_user_task_inputs_are_what_its_output_mappings_read() -> None:
     assert plain.user_task_inputs(bare_key) == []
     with pytest.raises(NotFoundError):
         plain.user_task_inputs(123456789)
+
+
+def test_user_task_variables_are_those_its_scope_sees() -> None:
+    mappings = (
+        '<zeebe:ioMapping><zeebe:input source="=amount * 2" target="doubled"/></zeebe:ioMapping>'
+    )
+    engine, task_key = started(one_task(mappings), {"amount": 5, "who": "ada"})
+    assert engine.user_task_variables(task_key) == {"amount": 5, "who": "ada", "doubled": 10}
+    assert engine.user_task_variables(task_key, local=True) == {"doubled": 10}
+    with pytest.raises(NotFoundError):
+        engine.user_task_variables(123456789)

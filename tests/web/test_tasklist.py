@@ -446,3 +446,33 @@ def test_a_task_without_a_form_gets_an_editor_of_its_outputs(
     page.get_by_role("button", name="Complete").click()
     expect(page.get_by_role("status")).to_contain_text("Completed 'Check the documents'.")
     assert task_state(api, task_key)["state"] == "COMPLETED"
+
+
+def test_pages_of_fifty(api: httpx.Client, web_server: LegatoServer) -> None:
+    marker = uuid.uuid4().hex[:8]
+    for number in range(51):
+        start(api, "review", {"due": None, "amount": number}, f"page-{marker}-{number}")
+    with session_client(web_server, "manager") as client:
+
+        def listed(page: int) -> tuple[list[str], str]:
+            answer = client.get("/tasks", params={"process": "review", "page": str(page)})
+            assert answer.status_code == 200
+            return shown(answer.text), answer.text
+
+        def full() -> tuple[list[str], str] | None:
+            keys, html = listed(1)
+            return (keys, html) if "Next page" in html else None
+
+        first, html = wait_for("the 51 tasks", full)
+        assert len(first) == 50 and 'rel="prev"' not in html
+        count = re.search(r'id="task-count">([0-9]+) tasks', html)
+        assert count
+        total = int(count.group(1))
+        pages = -(-total // 50)
+        seen = list(first)
+        for number in range(2, pages + 1):
+            keys, html = listed(number)
+            assert 'rel="prev"' in html
+            seen += keys
+        assert len(seen) == len(set(seen)) == total
+        assert 'rel="next"' not in html

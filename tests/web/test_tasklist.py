@@ -476,3 +476,25 @@ def test_pages_of_fifty(api: httpx.Client, web_server: LegatoServer) -> None:
             seen += keys
         assert len(seen) == len(set(seen)) == total
         assert 'rel="next"' not in html
+
+
+def test_an_expired_session_keeps_the_form_input(
+    page: Page,
+    sign_in: Callable[..., None],
+    api: httpx.Client,
+    expected_console_errors: list[str],
+) -> None:
+    _, _, task_key = approval_task(api)
+    page.goto(f"/tasks/{task_key}")
+    sign_in(page, "manager")
+    page.get_by_label("Contract reference").fill("KEP-4242")
+    page.get_by_label("Comment").fill("kept across the sign-in")
+    page.context.clear_cookies()
+    expected_console_errors.append("401")
+    page.get_by_role("button", name="Complete").click()
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    sign_in(page, "manager")
+    expect(page).to_have_url(re.compile(rf"/tasks/{task_key}$"))
+    expect(page.get_by_label("Contract reference")).to_have_value("KEP-4242")
+    expect(page.get_by_label("Comment")).to_have_value("kept across the sign-in")
+    assert task_state(api, task_key)["state"] == "CREATED"

@@ -414,6 +414,9 @@ def test_a_wrong_type_changes_nothing(api: httpx.Client, web_server: LegatoServe
             "reference": "must be text",
             "creditLimit": "must be a number",
         }
+        plain = client.post(f"/tasks/{task_key}/complete", data={"csrf": csrf, "value:x": "1"})
+        assert plain.status_code == 303
+        assert "complete it through the form" in client.get(f"/tasks/{task_key}").text
     assert task_state(api, task_key)["state"] == "CREATED"
     names = api.post(
         "/v2/variables/search", json={"filter": {"processInstanceKey": instance}}

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -368,7 +368,13 @@ def task_data(request: Request, key: int, principal: TaskUser) -> JSONResponse:
 
 
 def _changed(
-    request: Request, key: int, change: str, done: str, action: Any, *args: Any, **kw: Any
+    request: Request,
+    key: int,
+    change: str,
+    done: str,
+    action: Callable[..., None],
+    *args: Any,
+    **kw: Any,
 ) -> Response:
     """Run an assignment change; back to the task with what happened."""
     try:
@@ -491,6 +497,9 @@ async def complete(request: Request, key: int, principal: TaskUser) -> Response:
             return _problem(request, 400, "INVALID_ARGUMENT", "The form data must be an object.")
         typed: dict[str, tuple[str, str]] = {}
     else:
+        if await run_in_threadpool(engine.user_task_form, key) is not None:
+            message = "This task has a form: complete it through the form."
+            return redirect(request, f"/tasks/{key}", flash=message, kind="error")
         submitted = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
         names = await run_in_threadpool(engine.user_task_inputs, key)
         values, typed, errors = editor_values(names, submitted)

@@ -46,6 +46,8 @@ MAX_PAGE = 500
 DEFAULT_COUNT_CAP = 10_000
 """How far :meth:`CockpitMethods.search_instances` counts by default."""
 
+_NONE = (0, 0, 0, 0)
+
 INCIDENT_SCAN_LIMIT = 100_000
 """The open incidents the grouping reads at most (oldest first)."""
 
@@ -164,6 +166,10 @@ class ProcessVersionInfo:
     resource_name: str
     deployed_at: datetime
     active_instances: int
+    completed_instances: int
+    """Completed since the counters began (the database's first run, or the upgrade that
+    added them); instances removed by retention stay counted."""
+    terminated_instances: int
     open_incidents: int
 
 
@@ -308,7 +314,7 @@ class CockpitMethods:
         instances and open incidents now."""
         with self.store.transaction() as tx:
             records = tx.list_definitions()
-            counts = tx.instance_counts_by_definition()
+            counts = tx.counts_by_definition()
         return [
             ProcessVersionInfo(
                 process_id=r.process_id,
@@ -317,8 +323,10 @@ class CockpitMethods:
                 name=r.name,
                 resource_name=r.resource_name,
                 deployed_at=r.deployed_at,
-                active_instances=counts.get(r.definition_key, (0, 0))[0],
-                open_incidents=counts.get(r.definition_key, (0, 0))[1],
+                active_instances=counts.get(r.definition_key, _NONE)[0],
+                completed_instances=counts.get(r.definition_key, _NONE)[1],
+                terminated_instances=counts.get(r.definition_key, _NONE)[2],
+                open_incidents=counts.get(r.definition_key, _NONE)[3],
             )
             for r in records
             if not r.process_id.startswith(DECISION_PREFIX)

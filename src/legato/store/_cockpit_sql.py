@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from legato.store._prepared import Prepared
-from legato.store.derived import DerivedRows
+from legato.store.derived import INSTANCE, DerivedRows
 from legato.store.records import InstanceQuery
 from legato.store.schema import (
     decision_evaluations,
@@ -222,20 +222,25 @@ def element_counts_select(definition_keys: Sequence[int]) -> sa.Select[Any]:
             sa.func.sum(_C.terminated).label("terminated"),
             sa.func.sum(_C.incidents).label("incidents"),
         )
-        .where(_C.definition_key.in_(list(definition_keys)))
+        .where(_C.definition_key.in_(list(definition_keys)), _C.element_id != INSTANCE)
         .group_by(_C.element_id)
         .order_by(_C.element_id)
     )
 
 
-ACTIVE_BY_DEFINITION = (
-    sa.select(_I.definition_key, sa.func.count().label("total"))
-    .where(_I.status == "active")
-    .group_by(_I.definition_key)
-)
-INCIDENTS_BY_DEFINITION = sa.select(
-    _C.definition_key, sa.func.sum(_C.incidents).label("total")
+def _of_instances(column: sa.Column[int]) -> Any:
+    return sa.func.sum(sa.case((_C.element_id == INSTANCE, column), else_=0))
+
+
+COUNTS_BY_DEFINITION = sa.select(
+    _C.definition_key,
+    _of_instances(_C.active).label("active"),
+    _of_instances(_C.completed).label("completed"),
+    _of_instances(_C.terminated).label("terminated"),
+    sa.func.sum(_C.incidents).label("incidents"),
 ).group_by(_C.definition_key)
+"""Per process version: instances active, completed and terminated, and open incidents
+(a few rows per element: no instance row is read)."""
 
 OPEN_INCIDENTS_WITH_PROCESS = (
     sa.select(incidents, _I.process_id)

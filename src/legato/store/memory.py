@@ -31,7 +31,14 @@ from legato.store._rules import (
     utc,
     utc_or_none,
 )
-from legato.store.derived import DerivedRows
+from legato.store.derived import (
+    ACTIVE,
+    COMPLETED,
+    INCIDENTS,
+    INSTANCE,
+    TERMINATED,
+    DerivedRows,
+)
 from legato.store.ports import ENDED_STATUSES, Store
 from legato.store.records import (
     ApiKeyRecord,
@@ -694,29 +701,27 @@ class MemoryTransaction:
         sums: dict[str, list[int]] = {}
         for key in [*self._element_counts.base, *self._element_counts.changes]:
             counts = self._element_counts.get(key)
-            if counts is None or key[0] not in wanted:
+            if counts is None or key[0] not in wanted or key[1] == INSTANCE:
                 continue
             total = sums.setdefault(key[1], [0, 0, 0, 0])
             for slot, value in enumerate(counts):
                 total[slot] += value
         return [ElementCountsRecord(element_id, *sums[element_id]) for element_id in sorted(sums)]
 
-    def instance_counts_by_definition(self) -> dict[int, tuple[int, int]]:
-        """Per definition key: (active instances, open incidents)."""
+    def counts_by_definition(self) -> dict[int, tuple[int, int, int, int]]:
+        """Per definition key: instances active, completed, terminated; open incidents."""
         self._check_open()
-        active: dict[int, int] = {}
-        for summary, _ in self._instances.values():
-            if summary.status == "active":
-                active[summary.definition_key] = active.get(summary.definition_key, 0) + 1
-        open_incidents: dict[int, int] = {}
+        sums: dict[int, list[int]] = {}
         for key in {*self._element_counts.base, *self._element_counts.changes}:
             counts = self._element_counts.get(key)
-            if counts is not None:
-                open_incidents[key[0]] = open_incidents.get(key[0], 0) + counts[3]
-        return {
-            key: (active.get(key, 0), open_incidents.get(key, 0))
-            for key in active.keys() | open_incidents.keys()
-        }
+            if counts is None:
+                continue
+            total = sums.setdefault(key[0], [0, 0, 0, 0])
+            if key[1] == INSTANCE:
+                for slot in (ACTIVE, COMPLETED, TERMINATED):
+                    total[slot] += counts[slot]
+            total[INCIDENTS] += counts[INCIDENTS]
+        return {key: (t[0], t[1], t[2], t[3]) for key, t in sums.items()}
 
     def open_incidents_with_process(self, limit: int) -> list[tuple[str, IncidentRecord]]:
         """Open incidents, oldest first, with their instances' process ids."""

@@ -1121,19 +1121,16 @@ class SqlTransaction:
             for row in result
         ]
 
-    def instance_counts_by_definition(self) -> dict[int, tuple[int, int]]:
-        """Per definition key: (active instances, open incidents)."""
-        active = {
-            row.definition_key: int(row.total)
-            for row in self._execute(cockpit.ACTIVE_BY_DEFINITION)
-        }
-        open_incidents = {
-            row.definition_key: int(row.total)
-            for row in self._execute(cockpit.INCIDENTS_BY_DEFINITION)
-        }
+    def counts_by_definition(self) -> dict[int, tuple[int, int, int, int]]:
+        """Per definition key: instances active, completed, terminated; open incidents."""
         return {
-            key: (active.get(key, 0), open_incidents.get(key, 0))
-            for key in active.keys() | open_incidents.keys()
+            row.definition_key: (
+                int(row.active),
+                int(row.completed),
+                int(row.terminated),
+                int(row.incidents),
+            )
+            for row in self._execute(cockpit.COUNTS_BY_DEFINITION)
         }
 
     def open_incidents_with_process(self, limit: int) -> list[tuple[str, IncidentRecord]]:

@@ -533,6 +533,9 @@ instance_variables = sa.Table(
     # in the instance list's order, so a page of them reads no more rows than it shows.
     sa.Column("started_at", UtcTimestamp, nullable=False),
     sa.Index("ix_instance_variables_name_value", "name", "value", "started_at", "instance_key"),
+    # SQLite: the primary key is the table (no rowid b-tree beside it), so probing one
+    # instance's variable reads one b-tree, and each write changes two b-trees, not three.
+    sqlite_with_rowid=False,
 )
 
 element_counts = sa.Table(
@@ -550,6 +553,7 @@ element_counts = sa.Table(
     sa.Column("completed", sa.BigInteger, nullable=False),
     sa.Column("terminated", sa.BigInteger, nullable=False),
     sa.Column("incidents", sa.BigInteger, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 decision_evaluations = sa.Table(
@@ -581,4 +585,5 @@ decision_evaluations = sa.Table(
         "instance_key",
         "position",
     ),
+    sqlite_with_rowid=False,
 )

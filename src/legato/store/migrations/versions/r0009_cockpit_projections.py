@@ -10,7 +10,8 @@ incidents, a partial index), and the instance key added to the three listing ind
 ``instances`` (status, process, start time), so that a page of the newest-first list is one
 index range however deep it is. The store fills the new tables from the stored history
 right after this revision runs (``legato.store.derived.rebuild_derived``), in the same
-transaction. New tables and an index only: ``schema_versions`` stays.
+transaction. The new tables are ``WITHOUT ROWID`` on SQLite (the primary key is the
+table). New tables and indexes only: ``schema_versions`` stays.
 
 Revision ID: 0009
 Revises: 0008
@@ -76,6 +77,7 @@ def upgrade() -> None:
             name=op.f("fk_instance_variables_instance_key"),
         ),
         sa.PrimaryKeyConstraint("instance_key", "name", name=op.f("pk_instance_variables")),
+        sqlite_with_rowid=False,
     )
     op.create_index(
         "ix_instance_variables_name_value",
@@ -94,6 +96,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "definition_key", "element_id", "shard", name=op.f("pk_element_counts")
         ),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "decision_evaluations",
@@ -113,6 +116,7 @@ def upgrade() -> None:
             name=op.f("fk_decision_evaluations_instance_key"),
         ),
         sa.PrimaryKeyConstraint("instance_key", "position", name=op.f("pk_decision_evaluations")),
+        sqlite_with_rowid=False,
     )
     op.create_index(
         "ix_decision_evaluations_decision",

@@ -125,8 +125,29 @@ def search_select(query: InstanceQuery) -> sa.Select[Any]:
 
 
 def count_select(query: InstanceQuery, cap: int) -> sa.Select[Any]:
-    """How many instances ``query`` finds, counting no further than ``cap``."""
-    found, _, _ = _filtered([sa.literal(1).label("one")], query)
+    """How many instances ``query`` finds, counting no further than ``cap``.
+
+    With a variable filter and broad instance filters the variable's entries drive and each
+    is checked against its instance with a scalar subquery (a primary-key probe): the count
+    stops after ``cap`` matches whatever the database estimates; as a join, PostgreSQL may
+    hash every instance of the process first."""
+    one = sa.literal(1).label("one")
+    if query.variable is not None and not _narrow(query):
+        name, value = query.variable
+        conditions = instance_conditions(query)
+        matches = (
+            sa.select(one)
+            .select_from(instances)
+            .where(_I.instance_key == _V.instance_key, *conditions)
+            .scalar_subquery()
+        )
+        found = (
+            sa.select(one)
+            .select_from(instance_variables)
+            .where(_V.name == name, _V.value == value, matches == 1)
+        )
+    else:
+        found, _, _ = _filtered([one], query)
     return sa.select(sa.func.count()).select_from(found.limit(cap).subquery())
 
 
@@ -247,6 +268,24 @@ COUNTS_BY_DEFINITION = sa.select(
 ).group_by(_C.definition_key)
 """Per process version: instances active, completed and terminated, and open incidents
 (a few rows per element: no instance row is read)."""
+
+_N = incidents.c
+OPEN_INCIDENT_CAUSES = (
+    sa.select(
+        _I.process_id,
+        _N.element_id,
+        _N.error_type,
+        _N.message,
+        sa.func.count().label("total"),
+        sa.func.min(_N.created_at).label("oldest"),
+        sa.func.max(_N.created_at).label("newest"),
+    )
+    .join(instances, _I.instance_key == _N.instance_key)
+    .where(_N.state == "open")
+    .group_by(_I.process_id, _N.element_id, _N.error_type, _N.message)
+)
+"""Open incidents counted by their exact cause (the engine merges the causes that differ
+only in numbers and ids)."""
 
 OPEN_INCIDENTS_WITH_PROCESS = (
     sa.select(incidents, _I.process_id)

@@ -723,6 +723,22 @@ class MemoryTransaction:
             total[INCIDENTS] += counts[INCIDENTS]
         return {key: (t[0], t[1], t[2], t[3]) for key, t in sums.items()}
 
+    def open_incident_causes(
+        self, limit: int
+    ) -> list[tuple[str, str, str, str, int, datetime, datetime]]:
+        """Open incidents counted by exact cause."""
+        causes: dict[tuple[str, str, str, str], list[Any]] = {}
+        for process_id, incident in self.open_incidents_with_process(1 << 62):
+            cause = (process_id, incident.element_id, incident.error_type, incident.message)
+            found = causes.get(cause)
+            if found is None:
+                causes[cause] = [1, incident.created_at, incident.created_at]
+            else:
+                found[0] += 1
+                found[1] = min(found[1], incident.created_at)
+                found[2] = max(found[2], incident.created_at)
+        return [(*cause, *found) for cause, found in list(causes.items())[:limit]]
+
     def open_incidents_with_process(self, limit: int) -> list[tuple[str, IncidentRecord]]:
         """Open incidents, oldest first, with their instances' process ids."""
         found = []

@@ -135,6 +135,12 @@ class Transaction(Protocol):
         """Per definition key: (active, completed and terminated instances, open incidents);
         versions that never ran may be left out."""
 
+    def open_incident_causes(
+        self, limit: int
+    ) -> list[tuple[str, str, str, str, int, datetime, datetime]]:
+        """Open incidents counted by (process id, element id, error type, message): each
+        with its count and its oldest and newest creation time; at most ``limit`` causes."""
+
     def open_incidents_with_process(self, limit: int) -> list[tuple[str, IncidentRecord]]:
         """Up to ``limit`` open incidents, oldest first, each with its instance's process id."""
 

@@ -1133,6 +1133,25 @@ class SqlTransaction:
             for row in self._execute(cockpit.COUNTS_BY_DEFINITION)
         }
 
+    def open_incident_causes(
+        self, limit: int
+    ) -> list[tuple[str, str, str, str, int, datetime, datetime]]:
+        """Open incidents counted by exact cause (one GROUP BY)."""
+        result = self._execute(cockpit.OPEN_INCIDENT_CAUSES.limit(limit)).all()
+        oldest_type = incidents.c.created_at.type
+        return [
+            (
+                row.process_id,
+                row.element_id,
+                row.error_type,
+                row.message,
+                int(row.total),
+                _moment(row.oldest, oldest_type, self._dialect),
+                _moment(row.newest, oldest_type, self._dialect),
+            )
+            for row in result
+        ]
+
     def open_incidents_with_process(self, limit: int) -> list[tuple[str, IncidentRecord]]:
         """Open incidents, oldest first, with their instances' process ids."""
         result = self._execute(cockpit.OPEN_INCIDENTS_WITH_PROCESS.limit(limit))
@@ -1783,6 +1802,15 @@ class SqlTransaction:
         self._insert_if_absent(server_secrets, {"name": name, "value": value, "created_at": at})
         query = sa.select(server_secrets.c.value).where(server_secrets.c.name == name)
         return str(self._execute(query).scalar_one())
+
+
+def _moment(value: Any, column_type: Any, dialect: sa.Dialect) -> datetime:
+    """An aggregate of a timestamp column (min, max) as the column's type reads it: SQLite
+    returns the stored integer, untyped."""
+    processor = column_type.result_processor(dialect, None)
+    moment = processor(value) if processor is not None else value
+    assert isinstance(moment, datetime)
+    return moment
 
 
 def _user_params(record: UserRecord) -> dict[str, Any]:

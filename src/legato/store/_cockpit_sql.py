@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from legato.store._prepared import Prepared
-from legato.store.derived import DerivedRows
+from legato.store.derived import INSTANCE, DerivedRows
 from legato.store.records import InstanceQuery
 from legato.store.schema import (
     decision_evaluations,
@@ -31,6 +31,9 @@ _C = element_counts.c
 _D = decision_evaluations.c
 _bp = sa.bindparam
 
+HAS_INCIDENTS = sa.text("instances.status = 'active' AND instances.incident_count > 0")
+"""Active with open incidents: the predicate of the partial index ``ix_instances_incidents``."""
+
 INSTANCE_SUMMARY = [column for column in instances.c if column.name != "state"]
 """The columns of an instance without its state (listings never read the state)."""
 
@@ -42,9 +45,9 @@ def _newer_than(started: Any, key: Any, after: tuple[datetime, int]) -> Any:
     return sa.and_(started <= started_at, sa.or_(started < started_at, key < instance_key))
 
 
-def instance_conditions(query: InstanceQuery, *, paged: bool = True) -> list[Any]:
-    """The WHERE conditions of ``query`` on ``instances`` (its page position included when
-    ``paged``; the variable filter is the caller's, see :func:`search_select`)."""
+def instance_conditions(query: InstanceQuery) -> list[Any]:
+    """The WHERE conditions of ``query`` on ``instances``, its page position included unless
+    the walk goes through a variable's index (the variable filter is :func:`_filtered`'s)."""
     conditions: list[Any] = []
     for column, value in (
         (_I.process_id, query.process_id),
@@ -55,7 +58,10 @@ def instance_conditions(query: InstanceQuery, *, paged: bool = True) -> list[Any
         if value is not None:
             conditions.append(column == value)
     if query.status == "incident":
-        conditions += [_I.status == "active", _I.incident_count > 0]
+        # Written as the predicate of ix_instances_incidents, literally: a database uses a
+        # partial index only when the query's terms are the index's own (bound parameters
+        # prove nothing about their values).
+        conditions.append(HAS_INCIDENTS)
     elif query.status is not None:
         conditions.append(_I.status == query.status)
     for column, low, high in (
@@ -66,21 +72,42 @@ def instance_conditions(query: InstanceQuery, *, paged: bool = True) -> list[Any
             conditions.append(column >= low)
         if high is not None:
             conditions.append(column < high)
-    if paged and query.after is not None and query.variable is None:
+    if query.after is not None and (query.variable is None or _narrow(query)):
         conditions.append(_newer_than(_I.started_at, _I.instance_key, query.after))
     return conditions
+
+
+def _narrow(query: InstanceQuery) -> bool:
+    """Whether the instance filters alone leave few rows to walk: the active instances
+    (thousands, not millions), one business key, one calling instance."""
+    return (
+        query.status in ("active", "incident")
+        or query.business_key is not None
+        or query.parent_instance_key is not None
+    )
 
 
 def _filtered(columns: Sequence[Any], query: InstanceQuery) -> tuple[sa.Select[Any], Any, Any]:
     """The instances ``query`` finds, and the (start time, key) columns to order them by.
 
-    With a variable filter the walk goes through the variable's index entries, which are
-    in the list's order (start time, key): a page reads the rows it shows, whether the
-    value is rare or common, instead of every instance with the value."""
+    With a variable filter and otherwise broad filters the walk goes through the variable's
+    index entries, which are in the list's order (start time, key): a page reads the rows
+    it shows, whether the value is rare or common, instead of every instance with the value.
+    Where the instance filters are narrow (:func:`_narrow`), their index drives and each of
+    its rows is probed for the variable (one primary-key lookup): a common value with few
+    active instances would otherwise walk every instance with the value, old ones too."""
     if query.variable is None:
         select = sa.select(*columns).select_from(instances).where(*instance_conditions(query))
         return select, _I.started_at, _I.instance_key
     name, value = query.variable
+    if _narrow(query):
+        probe = sa.exists().where(
+            _V.instance_key == _I.instance_key, _V.name == name, _V.value == value
+        )
+        select = (
+            sa.select(*columns).select_from(instances).where(*instance_conditions(query), probe)
+        )
+        return select, _I.started_at, _I.instance_key
     select = (
         sa.select(*columns)
         .select_from(instance_variables.join(instances, _I.instance_key == _V.instance_key))
@@ -98,8 +125,29 @@ def search_select(query: InstanceQuery) -> sa.Select[Any]:
 
 
 def count_select(query: InstanceQuery, cap: int) -> sa.Select[Any]:
-    """How many instances ``query`` finds, counting no further than ``cap``."""
-    found, _, _ = _filtered([sa.literal(1).label("one")], query)
+    """How many instances ``query`` finds, counting no further than ``cap``.
+
+    With a variable filter and broad instance filters the variable's entries drive and each
+    is checked against its instance with a scalar subquery (a primary-key probe): the count
+    stops after ``cap`` matches whatever the database estimates; as a join, PostgreSQL may
+    hash every instance of the process first."""
+    one = sa.literal(1).label("one")
+    if query.variable is not None and not _narrow(query):
+        name, value = query.variable
+        conditions = instance_conditions(query)
+        matches = (
+            sa.select(one)
+            .select_from(instances)
+            .where(_I.instance_key == _V.instance_key, *conditions)
+            .scalar_subquery()
+        )
+        found = (
+            sa.select(one)
+            .select_from(instance_variables)
+            .where(_V.name == name, _V.value == value, matches == 1)
+        )
+    else:
+        found, _, _ = _filtered([one], query)
     return sa.select(sa.func.count()).select_from(found.limit(cap).subquery())
 
 
@@ -201,20 +249,43 @@ def element_counts_select(definition_keys: Sequence[int]) -> sa.Select[Any]:
             sa.func.sum(_C.terminated).label("terminated"),
             sa.func.sum(_C.incidents).label("incidents"),
         )
-        .where(_C.definition_key.in_(list(definition_keys)))
+        .where(_C.definition_key.in_(list(definition_keys)), _C.element_id != INSTANCE)
         .group_by(_C.element_id)
         .order_by(_C.element_id)
     )
 
 
-ACTIVE_BY_DEFINITION = (
-    sa.select(_I.definition_key, sa.func.count().label("total"))
-    .where(_I.status == "active")
-    .group_by(_I.definition_key)
-)
-INCIDENTS_BY_DEFINITION = sa.select(
-    _C.definition_key, sa.func.sum(_C.incidents).label("total")
+def _of_instances(column: sa.Column[int]) -> Any:
+    return sa.func.sum(sa.case((_C.element_id == INSTANCE, column), else_=0))
+
+
+COUNTS_BY_DEFINITION = sa.select(
+    _C.definition_key,
+    _of_instances(_C.active).label("active"),
+    _of_instances(_C.completed).label("completed"),
+    _of_instances(_C.terminated).label("terminated"),
+    sa.func.sum(_C.incidents).label("incidents"),
 ).group_by(_C.definition_key)
+"""Per process version: instances active, completed and terminated, and open incidents
+(a few rows per element: no instance row is read)."""
+
+_N = incidents.c
+OPEN_INCIDENT_CAUSES = (
+    sa.select(
+        _I.process_id,
+        _N.element_id,
+        _N.error_type,
+        _N.message,
+        sa.func.count().label("total"),
+        sa.func.min(_N.created_at).label("oldest"),
+        sa.func.max(_N.created_at).label("newest"),
+    )
+    .join(instances, _I.instance_key == _N.instance_key)
+    .where(_N.state == "open")
+    .group_by(_I.process_id, _N.element_id, _N.error_type, _N.message)
+)
+"""Open incidents counted by their exact cause (the engine merges the causes that differ
+only in numbers and ids)."""
 
 OPEN_INCIDENTS_WITH_PROCESS = (
     sa.select(incidents, _I.process_id)

@@ -1121,20 +1121,36 @@ class SqlTransaction:
             for row in result
         ]
 
-    def instance_counts_by_definition(self) -> dict[int, tuple[int, int]]:
-        """Per definition key: (active instances, open incidents)."""
-        active = {
-            row.definition_key: int(row.total)
-            for row in self._execute(cockpit.ACTIVE_BY_DEFINITION)
-        }
-        open_incidents = {
-            row.definition_key: int(row.total)
-            for row in self._execute(cockpit.INCIDENTS_BY_DEFINITION)
-        }
+    def counts_by_definition(self) -> dict[int, tuple[int, int, int, int]]:
+        """Per definition key: instances active, completed, terminated; open incidents."""
         return {
-            key: (active.get(key, 0), open_incidents.get(key, 0))
-            for key in active.keys() | open_incidents.keys()
+            row.definition_key: (
+                int(row.active),
+                int(row.completed),
+                int(row.terminated),
+                int(row.incidents),
+            )
+            for row in self._execute(cockpit.COUNTS_BY_DEFINITION)
         }
+
+    def open_incident_causes(
+        self, limit: int
+    ) -> list[tuple[str, str, str, str, int, datetime, datetime]]:
+        """Open incidents counted by exact cause (one GROUP BY)."""
+        result = self._execute(cockpit.OPEN_INCIDENT_CAUSES.limit(limit)).all()
+        oldest_type = incidents.c.created_at.type
+        return [
+            (
+                row.process_id,
+                row.element_id,
+                row.error_type,
+                row.message,
+                int(row.total),
+                _moment(row.oldest, oldest_type, self._dialect),
+                _moment(row.newest, oldest_type, self._dialect),
+            )
+            for row in result
+        ]
 
     def open_incidents_with_process(self, limit: int) -> list[tuple[str, IncidentRecord]]:
         """Open incidents, oldest first, with their instances' process ids."""
@@ -1786,6 +1802,15 @@ class SqlTransaction:
         self._insert_if_absent(server_secrets, {"name": name, "value": value, "created_at": at})
         query = sa.select(server_secrets.c.value).where(server_secrets.c.name == name)
         return str(self._execute(query).scalar_one())
+
+
+def _moment(value: Any, column_type: Any, dialect: sa.Dialect) -> datetime:
+    """An aggregate of a timestamp column (min, max) as the column's type reads it: SQLite
+    returns the stored integer, untyped."""
+    processor = column_type.result_processor(dialect, None)
+    moment = processor(value) if processor is not None else value
+    assert isinstance(moment, datetime)
+    return moment
 
 
 def _user_params(record: UserRecord) -> dict[str, Any]:

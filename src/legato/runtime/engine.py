@@ -32,7 +32,6 @@ from legato import dmn
 from legato.bpmn import Profile, check_for_deployment
 from legato.bpmn.xml import ModelSource, parse_xml, read_source
 from legato.engine import commands as cmd
-from legato.engine import values
 from legato.engine.appliers import replay
 from legato.engine.executable import unsupported
 from legato.engine.processors.waits import definition_of
@@ -54,6 +53,7 @@ from legato.model import ConditionalEventDefinition, RetryPolicy, StartEvent
 from legato.runtime.arguments import check_one_of, checked_arguments
 from legato.runtime.batches import run_batch
 from legato.runtime.clock import Clock, DatabaseClock, SystemClock
+from legato.runtime.cockpit import CockpitMethods, instance_info
 from legato.runtime.definitions import DECISION_PREFIX, DefinitionRegistry, Deployment
 from legato.runtime.delivery import EventDelivery
 from legato.runtime.executor import CommandExecutor, Outcome, decode_event
@@ -82,11 +82,10 @@ from legato.runtime.types import (
 from legato.store.ports import Listener, Store, Transaction
 from legato.store.records import (
     INCIDENT_STATES,
-    INSTANCE_FILTER_STATUSES,
+    INSTANCE_LIST_STATUSES,
     JOB_STATES,
     SUSPENDED,
     IncidentRecord,
-    InstanceRecord,
     JobRecord,
     MessageRecord,
     NodeRecord,
@@ -100,7 +99,7 @@ DEFAULT_DATABASE = "sqlite:///legato.db"
 
 
 @checked_arguments
-class Engine(UserTaskMethods):
+class Engine(UserTaskMethods, CockpitMethods):
     """A Legato engine over a database (SQLite by default).
 
     Args:
@@ -534,7 +533,7 @@ class Engine(UserTaskMethods):
             record = tx.get_instance(instance_key)
         if record is None:
             raise NotFoundError(f"no instance with key {instance_key}")
-        return _instance_info(record)
+        return instance_info(record)
 
     def instances(
         self,
@@ -552,7 +551,7 @@ class Engine(UserTaskMethods):
             InvalidCommandError: ``status`` is none of ``active``, ``suspended``,
                 ``completed``, ``terminated``.
         """
-        check_one_of("status", status, INSTANCE_FILTER_STATUSES)
+        check_one_of("status", status, INSTANCE_LIST_STATUSES)
         with self.store.transaction() as tx:
             records = tx.list_instances(
                 status=status, process_id=process_id, business_key=business_key, limit=limit
@@ -561,7 +560,7 @@ class Engine(UserTaskMethods):
             states = {
                 r.instance_key: r for r in tx.get_instances([r.instance_key for r in records])
             }
-        return [_instance_info(states.get(r.instance_key, r)) for r in records]
+        return [instance_info(states.get(r.instance_key, r)) for r in records]
 
     def state(self, instance_key: int) -> InstanceState:
         """The engine state of an instance (tokens, scopes, variables) as stored."""
@@ -794,7 +793,7 @@ class Engine(UserTaskMethods):
             TooManyRequestsError: ``max_parked_fetches`` calls wait already.
             InvalidCommandError: a request's timeout is not positive.
         """
-        if request_timeout > timedelta(0):
+        if request_timeout > timedelta(0) and self._listener is None and not self._listen_refused:
             await asyncio.to_thread(self._prepare_long_poll, request_timeout)
         return await self._external.fetch_async(
             requests, worker, max_jobs, request_timeout, use_priority
@@ -901,6 +900,19 @@ class Engine(UserTaskMethods):
             InvalidCommandError: a variable cannot be stored.
         """
         self._external.complete(job_key, variables, worker, local_variables)
+
+    async def complete_job_async(
+        self,
+        job_key: int,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        worker: str | None = None,
+        local_variables: Mapping[str, Any] | None = None,
+    ) -> None:
+        """:meth:`complete_job` for a coroutine (an ASGI server's): the completion joins
+        the next group commit and the event loop stays free until it is durable. Raises
+        what :meth:`complete_job` raises."""
+        await self._external.complete_async(job_key, variables, worker, local_variables)
 
     def fail_job(
         self,
@@ -1270,6 +1282,7 @@ class Engine(UserTaskMethods):
         """Give back the jobs this engine holds, stop its handler slots, release the
         database. Fetches waiting for jobs answer with what they have (nothing)."""
         self._external.parking.close()
+        self._group_commit.close()
         self._jobs.close()
         with self._listener_lock:
             if self._listener is not None:
@@ -1339,32 +1352,4 @@ def _info_from_state(state: InstanceState) -> InstanceInfo:
 def _active_elements(state: InstanceState) -> tuple[str, ...]:
     return tuple(
         e.element_id for e in state.elements.values() if e.parent_key is not None and not e.children
-    )
-
-
-def _instance_info(record: InstanceRecord) -> InstanceInfo:
-    # Read from the stored JSON directly: building the whole InstanceState (every element,
-    # subscription and scope) cost twice as much, and a listing does it for a page of them.
-    stored = record.state
-    variables = {
-        name: values.decode(value)
-        for name, value in stored.get("variables", {}).get(str(record.instance_key), {}).items()
-    }
-    active = tuple(
-        e["element_id"]
-        for e in stored.get("elements", ())
-        if e.get("parent_key") is not None and not e.get("children")
-    )
-    return InstanceInfo(
-        key=record.instance_key,
-        process_id=record.process_id,
-        version=record.version,
-        status=SUSPENDED if record.suspended else record.status,
-        business_key=record.business_key,
-        started_at=record.started_at,
-        ended_at=record.ended_at,
-        variables=variables,
-        active_elements=active,
-        incidents=record.incident_count,
-        parent_instance_key=record.parent_instance_key,
     )

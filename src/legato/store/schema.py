@@ -175,10 +175,24 @@ instances = sa.Table(
     sa.Column("state", JsonText, nullable=False),
     # Revision 0010: held by an operator (the status stays ``active``).
     sa.Column("suspended", sa.Boolean, nullable=False, server_default=sa.false()),
-    # The list queries filter on one of these and show the newest first.
-    sa.Index("ix_instances_status_started", "status", "started_at"),
-    sa.Index("ix_instances_process_started", "process_id", "started_at"),
-    sa.Index("ix_instances_started", "started_at"),
+    # The list queries filter on one of these and show the newest first; the key breaks
+    # ties in that order and is the second half of a page's position (revision 0009), so a
+    # page is one index range in index order, however deep.
+    sa.Index("ix_instances_status_started", "status", "started_at", "instance_key"),
+    sa.Index("ix_instances_process_started", "process_id", "started_at", "instance_key"),
+    sa.Index("ix_instances_started", "started_at", "instance_key"),
+    # Revision 0009: the cockpit's most common filter, a process's instances in one state,
+    # is one index range in list order; with a variable filter each entry is probed for the
+    # variable without reading the instance row.
+    sa.Index("ix_instances_process_status", "process_id", "status", "started_at", "instance_key"),
+    # Revision 0009: the instances with open incidents, few among many active ones.
+    sa.Index(
+        "ix_instances_incidents",
+        "started_at",
+        "instance_key",
+        sqlite_where=sa.text("status = 'active' AND incident_count > 0"),
+        postgresql_where=sa.text("status = 'active' AND incident_count > 0"),
+    ),
     sa.Index("ix_instances_business_key", "business_key"),
     # The retention sweep finds ended instances by end time (revision 0002); active ones
     # (NULL) stay out, so starting an instance writes nothing here.
@@ -188,6 +202,13 @@ instances = sa.Table(
         "ended_at",
         sqlite_where=sa.text("ended_at IS NOT NULL"),
         postgresql_where=sa.text("ended_at IS NOT NULL"),
+    ),
+    # Called instances of an instance (revision 0009); top-level instances (NULL) stay out.
+    sa.Index(
+        "ix_instances_parent",
+        "parent_instance_key",
+        sqlite_where=sa.text("parent_instance_key IS NOT NULL"),
+        postgresql_where=sa.text("parent_instance_key IS NOT NULL"),
     ),
     # The suspended instances, newest first (revision 0010); the others stay out, so
     # saving an instance that is not suspended writes nothing here.
@@ -501,4 +522,80 @@ server_secrets = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
     sa.Column("created_at", UtcTimestamp, nullable=False),
+)
+
+instance_variables = sa.Table(
+    "instance_variables",
+    metadata,
+    # Revision 0009: the scalar root variables of each instance (strings, numbers, booleans;
+    # long values and documents are left out), so that "instances whose variable x is v" is
+    # an index probe instead of a scan of every state. Written in the command's transaction.
+    sa.Column(
+        "instance_key",
+        sa.BigInteger,
+        sa.ForeignKey("instances.instance_key"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("name", sa.String(255), primary_key=True),
+    # The value as compact JSON (``"gold"``, ``800``, ``true``): one column compares all
+    # kinds exactly, and 800 and 800.0 are both written ``800``.
+    sa.Column("value", sa.Text, nullable=False),
+    # The instance's start time: a variable's instances come out of the index newest first,
+    # in the instance list's order, so a page of them reads no more rows than it shows.
+    sa.Column("started_at", UtcTimestamp, nullable=False),
+    sa.Index("ix_instance_variables_name_value", "name", "value", "started_at", "instance_key"),
+    # SQLite: the primary key is the table (no rowid b-tree beside it), so probing one
+    # instance's variable reads one b-tree, and each write changes two b-trees, not three.
+    sqlite_with_rowid=False,
+)
+
+element_counts = sa.Table(
+    "element_counts",
+    metadata,
+    # Revision 0009: per process version and element, how many element instances are active
+    # there, have completed or were terminated, and how many incidents are open there. A
+    # batch adds its changes with one upsert per element; concurrent nodes add to different
+    # shards (chosen at random per transaction), so no single row serialises their commits.
+    # Readers sum the shards.
+    sa.Column("definition_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("element_id", sa.String(255), primary_key=True),
+    sa.Column("shard", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("active", sa.BigInteger, nullable=False),
+    sa.Column("completed", sa.BigInteger, nullable=False),
+    sa.Column("terminated", sa.BigInteger, nullable=False),
+    sa.Column("incidents", sa.BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+decision_evaluations = sa.Table(
+    "decision_evaluations",
+    metadata,
+    # Revision 0009: every evaluation of a decision by a business rule task, from the
+    # ``DecisionEvaluated`` event at this history position.
+    sa.Column(
+        "instance_key",
+        sa.BigInteger,
+        sa.ForeignKey("instances.instance_key"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("decision_id", sa.String(255), nullable=False),
+    sa.Column("decision_key", sa.BigInteger, nullable=False),
+    sa.Column("decision_version", sa.Integer, nullable=False),
+    sa.Column("element_id", sa.String(255), nullable=False),
+    sa.Column("element_instance_key", sa.BigInteger, nullable=False),
+    sa.Column("evaluated_at", UtcTimestamp, nullable=False),
+    sa.Column("matched_rules", JsonText, nullable=False),
+    sa.Column("result", JsonText),
+    # A decision's evaluations newest first, paged by (time, instance, position).
+    sa.Index(
+        "ix_decision_evaluations_decision",
+        "decision_id",
+        "evaluated_at",
+        "instance_key",
+        "position",
+    ),
+    sqlite_with_rowid=False,
 )

@@ -26,10 +26,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 
 from legato.errors import ConflictError, NotFoundError, StoreError, StoreUnavailableError
+from legato.store import _cockpit_sql as cockpit
 from legato.store import _sqlrows as rows
 from legato.store._prepared import Prepared, bind_parameters, result_rows
 from legato.store._rules import dump_json, message_is_stale, utc
 from legato.store._task_queries import tasks_count, tasks_select
+from legato.store.derived import DerivedRows, rebuild_derived
 from legato.store.migrations import upgrade_schema
 from legato.store.ports import ENDED_STATUSES, Listener, Store, iter_chunks
 from legato.store.postgres import (
@@ -44,10 +46,13 @@ from legato.store.postgres import (
 from legato.store.records import (
     SUSPENDED,
     ApiKeyRecord,
+    DecisionEvaluationRecord,
     DefinitionRecord,
+    ElementCountsRecord,
     FormRecord,
     HistoryRecord,
     IncidentRecord,
+    InstanceQuery,
     InstanceRecord,
     JobRecord,
     MessageRecord,
@@ -61,10 +66,12 @@ from legato.store.records import (
 from legato.store.schema import (
     KEY_COUNTER,
     api_keys,
+    decision_evaluations,
     definitions,
     forms,
     history,
     incidents,
+    instance_variables,
     instances,
     jobs,
     key_counters,
@@ -79,6 +86,9 @@ from legato.store.schema import (
     users,
 )
 from legato.store.sqlite import create_sqlite_engine
+
+DERIVED_REVISION = "0009"
+"""The revision that adds the tables of :mod:`legato.store.derived` (filled when it runs)."""
 
 _IN_CHUNK = 500
 """Keys per ``IN (...)`` list: far below SQLite's bound-variable limit (999 before 3.32)."""
@@ -190,6 +200,23 @@ _LEASE_JOBS_ANY = (
 )
 """PostgreSQL: the keys as one array (an expanded IN list is new SQL text for every count of
 keys, and psycopg converts it again on every call beyond 50 parameters)."""
+_LEASE_AVAILABLE = (
+    sa.update(jobs)
+    .where(jobs.c.job_key.in_(_bp("keys", expanding=True)), jobs.c.available_at <= _bp("now"))
+    .values(_LEASE)
+    .returning(*jobs.c)
+)
+"""Leases those of the keys' jobs still available (built once: building it cost more than
+running it)."""
+_LEASE_AVAILABLE_ANY = (
+    sa.update(jobs)
+    .where(
+        jobs.c.job_key == sa.any_(_bp("keys", type_=postgresql.ARRAY(sa.BigInteger))),
+        jobs.c.available_at <= _bp("now"),
+    )
+    .values(_LEASE)
+    .returning(*jobs.c)
+)
 _INSERT_TIMER = _insert(timers)
 # Batches of single-key deletes (executemany): each is a primary-key probe on a statement
 # prepared once, cheaper than building and compiling IN lists of varying length.
@@ -665,7 +692,14 @@ def _prepare_schema(connection: sa.Connection) -> None:
     with _translated_errors(), connection.begin():
         if connection.dialect.name == "postgresql":
             lock_schema(connection)
-        upgrade_schema(connection)
+        applied = upgrade_schema(connection)
+        if DERIVED_REVISION in applied:
+            # The derived tables start out empty: fill them from the history already stored.
+            tx = SqlTransaction(connection)
+            try:
+                rebuild_derived(tx)
+            finally:
+                tx.close()
 
 
 @contextmanager
@@ -1075,6 +1109,118 @@ class SqlTransaction:
         query = query.order_by(c.started_at, c.instance_key).limit(limit)
         return [int(row.instance_key) for row in self._execute(query)]
 
+    # -- cockpit queries and the tables derived from history ---------------------------------
+    def search_instances(self, query: InstanceQuery) -> list[InstanceRecord]:
+        """The page of instances ``query`` asks for, newest first (states not read)."""
+        result = self._execute(cockpit.search_select(query))
+        return [rows.instance_record(row, with_state=False) for row in result]
+
+    def count_instances_upto(self, query: InstanceQuery, cap: int) -> int:
+        """How many instances ``query`` finds, up to ``cap``."""
+        return int(self._execute(cockpit.count_select(query, cap)).scalar_one())
+
+    def instance_summaries(self, instance_keys: Sequence[int]) -> list[InstanceRecord]:
+        """The instances of these keys, states not read."""
+        found: list[InstanceRecord] = []
+        for chunk in iter_chunks(list(instance_keys), _IN_CHUNK):
+            query = sa.select(*cockpit.INSTANCE_SUMMARY).where(
+                instances.c.instance_key.in_(list(chunk))
+            )
+            found += [rows.instance_record(row, with_state=False) for row in self._execute(query)]
+        return found
+
+    def write_derived(self, derived: DerivedRows, shard: int) -> None:
+        """Upsert and delete root variables, add counter deltas, insert evaluations."""
+        upserts, deletes = cockpit.variable_rows(derived)
+        if upserts:
+            self._run_many(cockpit.variable_upsert(self._dialect_name), upserts)
+        if deletes:
+            self._run_many(cockpit.VARIABLE_DELETE, deletes)
+        counts = cockpit.count_rows(derived, shard)
+        if counts:
+            self._run_many(cockpit.counts_upsert(self._dialect_name), counts)
+        evaluations = cockpit.evaluation_rows(derived)
+        if evaluations:
+            self._run_many(cockpit.EVALUATION_INSERT, evaluations)
+
+    def clear_derived(self) -> None:
+        """Empty the derived tables."""
+        for table in cockpit.DERIVED_TABLES:
+            self._execute(sa.delete(table))
+
+    def element_counts(self, definition_keys: Sequence[int]) -> list[ElementCountsRecord]:
+        """Per element, the counters of these versions summed over shards and versions."""
+        if not definition_keys:
+            return []
+        result = self._execute(cockpit.element_counts_select(definition_keys))
+        return [
+            ElementCountsRecord(
+                row.element_id,
+                int(row.active),
+                int(row.completed),
+                int(row.terminated),
+                int(row.incidents),
+            )
+            for row in result
+        ]
+
+    def counts_by_definition(self) -> dict[int, tuple[int, int, int, int]]:
+        """Per definition key: instances active, completed, terminated; open incidents."""
+        return {
+            row.definition_key: (
+                int(row.active),
+                int(row.completed),
+                int(row.terminated),
+                int(row.incidents),
+            )
+            for row in self._execute(cockpit.COUNTS_BY_DEFINITION)
+        }
+
+    def open_incident_causes(
+        self, limit: int
+    ) -> list[tuple[str, str, str, str, int, datetime, datetime]]:
+        """Open incidents counted by exact cause (one GROUP BY)."""
+        result = self._execute(cockpit.OPEN_INCIDENT_CAUSES.limit(limit)).all()
+        oldest_type = incidents.c.created_at.type
+        return [
+            (
+                row.process_id,
+                row.element_id,
+                row.error_type,
+                row.message,
+                int(row.total),
+                _moment(row.oldest, oldest_type, self._dialect),
+                _moment(row.newest, oldest_type, self._dialect),
+            )
+            for row in result
+        ]
+
+    def open_incidents_with_process(self, limit: int) -> list[tuple[str, IncidentRecord]]:
+        """Open incidents, oldest first, with their instances' process ids."""
+        result = self._execute(cockpit.OPEN_INCIDENTS_WITH_PROCESS.limit(limit))
+        return [(row.process_id, rows.incident_record(row)) for row in result]
+
+    def list_decision_evaluations(
+        self, decision_id: str, *, after: tuple[datetime, int, int] | None, limit: int
+    ) -> list[DecisionEvaluationRecord]:
+        """A decision's evaluations, newest first."""
+        result = self._execute(cockpit.evaluations_select(decision_id, after, limit))
+        return [
+            DecisionEvaluationRecord(
+                instance_key=row.instance_key,
+                position=row.position,
+                decision_id=row.decision_id,
+                decision_key=row.decision_key,
+                decision_version=row.decision_version,
+                element_id=row.element_id,
+                element_instance_key=row.element_instance_key,
+                evaluated_at=row.evaluated_at,
+                matched_rules=tuple(row.matched_rules),
+                result=row.result,
+            )
+            for row in result
+        ]
+
     # -- idempotent starts --------------------------------------------------------------------
     def find_start_request(self, request_id: str) -> int | None:
         """The instance key a start request id produced, if it was seen before."""
@@ -1212,17 +1358,11 @@ class SqlTransaction:
     ) -> list[JobRecord]:
         """Lease those of these jobs still available at ``now`` (a conditional ``UPDATE``:
         a job another transaction leased first is left out)."""
-        now, lease_until = utc(now), utc(lease_until)
+        parameters = {"now": utc(now), "worker": worker, "lease_until": utc(lease_until)}
+        lease = _LEASE_AVAILABLE_ANY if self._dialect_name == "postgresql" else _LEASE_AVAILABLE
         leased: dict[int, JobRecord] = {}
         for chunk in iter_chunks(list(job_keys), _IN_CHUNK):
-            statement = (
-                sa.update(jobs)
-                .where(jobs.c.job_key.in_(list(chunk)), jobs.c.available_at <= now)
-                .values(state="activated", worker=worker, lease_until=lease_until)
-                .values(available_at=lease_until)
-                .returning(*jobs.c)
-            )
-            for row in self._execute(statement):
+            for row in self._execute(lease, {**parameters, "keys": list(chunk)}):
                 leased[row.job_key] = rows.job_record(row)
         return [leased[key] for key in job_keys if key in leased]
 
@@ -1711,6 +1851,15 @@ def _with_status(query: sa.Select[Any], status: str | None) -> sa.Select[Any]:
     return query.where(instances.c.status == status)
 
 
+def _moment(value: Any, column_type: Any, dialect: sa.Dialect) -> datetime:
+    """An aggregate of a timestamp column (min, max) as the column's type reads it: SQLite
+    returns the stored integer, untyped."""
+    processor = column_type.result_processor(dialect, None)
+    moment = processor(value) if processor is not None else value
+    assert isinstance(moment, datetime)
+    return moment
+
+
 def _user_params(record: UserRecord) -> dict[str, Any]:
     return {
         "name": record.name,
@@ -1782,7 +1931,17 @@ _ENDED_AMONG = sa.select(instances.c.instance_key).where(
     instances.c.instance_key.in_(_bp("keys", expanding=True)),
     instances.c.status.in_(ENDED_STATUSES),
 )
-_INSTANCE_ROWS = (history, jobs, user_tasks, incidents, timers, subscriptions, start_requests)
+_INSTANCE_ROWS = (
+    history,
+    jobs,
+    user_tasks,
+    incidents,
+    timers,
+    subscriptions,
+    start_requests,
+    instance_variables,
+    decision_evaluations,
+)
 """Every table with rows that belong to an instance (a test checks none is missing)."""
 _DELETE_INSTANCE_ROWS = tuple(
     sa.delete(table).where(table.c.instance_key.in_(_bp("keys", expanding=True)))

@@ -159,6 +159,7 @@ def test_an_upgrade_from_the_baseline_keeps_the_data(
             "0006",
             "0007",
             "0008",
+            "0009",
             "0010",
         ]
         with store.transaction() as tx:
@@ -329,6 +330,7 @@ def test_stores_opening_a_fresh_database_together_migrate_it_once(
             "0006",
             "0007",
             "0008",
+            "0009",
             "0010",
         ]
         with raw_engine.connect() as connection:
@@ -404,6 +406,7 @@ def test_a_version_1_file_from_before_migrations_is_completed_and_stamped(
             "0006",
             "0007",
             "0008",
+            "0009",
             "0010",
         ]
         assert revision_of(engine) == "0010"

@@ -231,6 +231,8 @@ def test_the_suspended_instances_are_listed_by_their_status() -> None:
     assert [i.key for i in engine.instances(status="suspended")] == [held.key]
     assert {i.key for i in engine.instances(status="active")} == {running.key, held.key}
     assert engine.instance(held.key).suspended
+    page = engine.search_instances(process_id="p", status="suspended")
+    assert [(i.key, i.status) for i in page.instances] == [(held.key, "suspended")]
 
 
 def test_an_operator_edit_records_the_old_and_new_values_and_who() -> None:

@@ -17,7 +17,7 @@ from legato.runtime.arguments import check_one_of
 from legato.runtime.executor import CommandExecutor
 from legato.runtime.types import BatchResult, InstanceFilter
 from legato.store.ports import Store, Transaction, iter_chunks
-from legato.store.records import INSTANCE_LIST_STATUSES, InstanceRecord
+from legato.store.records import INSTANCE_LIST_STATUSES, InstanceQuery, InstanceRecord
 
 BATCH_KINDS = ("cancel", "retry")
 """What a batch operation does to each instance."""
@@ -82,16 +82,23 @@ def _selected(
     check_one_of("status", selection.status, INSTANCE_LIST_STATUSES)
     if selection.version is not None and selection.process_id is None:
         raise InvalidCommandError("filter.version: give the process id with a version")
+    for name, moment in (
+        ("started_after", selection.started_after),
+        ("started_before", selection.started_before),
+    ):
+        if moment is not None and moment.utcoffset() is None:
+            raise InvalidCommandError(f"filter.{name}: give a time with its offset (UTC)")
+    query = InstanceQuery(
+        process_id=selection.process_id,
+        version=selection.version,
+        status=selection.status,
+        business_key=selection.business_key,
+        started_from=selection.started_after,
+        started_before=selection.started_before,
+        limit=limit + 1,
+    )
     with store.transaction() as tx:
-        found = tx.select_instance_keys(
-            process_id=selection.process_id,
-            version=selection.version,
-            status=selection.status,
-            business_key=selection.business_key,
-            started_after=selection.started_after,
-            started_before=selection.started_before,
-            limit=limit + 1,
-        )
+        found = [record.instance_key for record in tx.search_instances(query)]
     if len(found) > limit:
         raise InvalidCommandError(
             f"the filter matches more than {limit:,} instances: narrow it (at most {limit:,} "

@@ -612,34 +612,6 @@ class MemoryTransaction:
         self._check_open()
         return sum(1 for i, _ in self._instances.values() if has_status(i, status))
 
-    def select_instance_keys(
-        self,
-        *,
-        process_id: str | None = None,
-        version: int | None = None,
-        status: str | None = None,
-        business_key: str | None = None,
-        started_after: datetime | None = None,
-        started_before: datetime | None = None,
-        limit: int,
-    ) -> list[int]:
-        """The keys of up to ``limit`` matching instances, oldest first."""
-        self._check_open()
-        after = None if started_after is None else utc(started_after)
-        before = None if started_before is None else utc(started_before)
-        found = [
-            i
-            for i, _ in self._instances.values()
-            if has_status(i, status)
-            and process_id in (None, i.process_id)
-            and version in (None, i.version)
-            and business_key in (None, i.business_key)
-            and (after is None or i.started_at >= after)
-            and (before is None or i.started_at < before)
-        ]
-        found.sort(key=lambda i: (i.started_at, i.instance_key))
-        return [i.instance_key for i in found[:limit]]
-
     # -- cockpit queries and the tables derived from history ---------------------------------
     def _matches(self, summary: InstanceRecord, query: InstanceQuery) -> bool:
         for value, wanted in (

@@ -107,21 +107,6 @@ class Transaction(Protocol):
     def count_instances(self, *, status: str | None = None) -> int:
         """How many instances there are (with that status)."""
 
-    def select_instance_keys(
-        self,
-        *,
-        process_id: str | None = None,
-        version: int | None = None,
-        status: str | None = None,
-        business_key: str | None = None,
-        started_after: datetime | None = None,
-        started_before: datetime | None = None,
-        limit: int,
-    ) -> list[int]:
-        """The keys of up to ``limit`` instances that match every filter given, oldest
-        first (``status`` may be ``suspended``; started in ``[started_after,
-        started_before)``)."""
-
     # -- cockpit queries and the tables derived from history ---------------------------------
     def search_instances(self, query: InstanceQuery) -> list[InstanceRecord]:
         """The page of instances ``query`` asks for, newest first; the records carry an empty

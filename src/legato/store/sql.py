@@ -1081,34 +1081,6 @@ class SqlTransaction:
         query = _with_status(sa.select(sa.func.count()).select_from(instances), status)
         return int(self._execute(query).scalar_one())
 
-    def select_instance_keys(
-        self,
-        *,
-        process_id: str | None = None,
-        version: int | None = None,
-        status: str | None = None,
-        business_key: str | None = None,
-        started_after: datetime | None = None,
-        started_before: datetime | None = None,
-        limit: int,
-    ) -> list[int]:
-        """The keys of up to ``limit`` matching instances, oldest first."""
-        c = instances.c
-        query = _with_status(sa.select(c.instance_key), status)
-        for column, value in (
-            (c.process_id, process_id),
-            (c.version, version),
-            (c.business_key, business_key),
-        ):
-            if value is not None:
-                query = query.where(column == value)
-        if started_after is not None:
-            query = query.where(c.started_at >= utc(started_after))
-        if started_before is not None:
-            query = query.where(c.started_at < utc(started_before))
-        query = query.order_by(c.started_at, c.instance_key).limit(limit)
-        return [int(row.instance_key) for row in self._execute(query)]
-
     # -- cockpit queries and the tables derived from history ---------------------------------
     def search_instances(self, query: InstanceQuery) -> list[InstanceRecord]:
         """The page of instances ``query`` asks for, newest first (states not read)."""

@@ -3,7 +3,7 @@ operations, and who did each (every store: see ``conftest.py``)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -336,6 +336,8 @@ def test_a_batch_names_its_bad_input() -> None:
         engine.batch("cancel", keys=list(range(10_001)))
     with pytest.raises(InvalidCommandError, match="status must be one of"):
         engine.batch("cancel", filter=InstanceFilter(status="sleeping"))
+    with pytest.raises(InvalidCommandError, match=r"filter\.started_after: give a time"):
+        engine.batch("cancel", filter=InstanceFilter(started_after=datetime(2026, 1, 1)))
     with pytest.raises(InvalidCommandError, match=r"filter\.version: give the process id"):
         engine.batch("cancel", filter=InstanceFilter(version=2))
 

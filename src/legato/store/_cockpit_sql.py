@@ -56,6 +56,8 @@ def instance_conditions(query: InstanceQuery, *, paged: bool = True) -> list[Any
             conditions.append(column == value)
     if query.status == "incident":
         conditions += [_I.status == "active", _I.incident_count > 0]
+    elif query.status == "suspended":
+        conditions += [_I.status == "active", _I.suspended]
     elif query.status is not None:
         conditions.append(_I.status == query.status)
     for column, low, high in (

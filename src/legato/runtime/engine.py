@@ -32,7 +32,6 @@ from legato import dmn
 from legato.bpmn import Profile, check_for_deployment
 from legato.bpmn.xml import ModelSource, parse_xml, read_source
 from legato.engine import commands as cmd
-from legato.engine import values
 from legato.engine.appliers import replay
 from legato.engine.executable import unsupported
 from legato.engine.processors.waits import definition_of
@@ -53,6 +52,7 @@ from legato.feel import FeelLimits, use_limits
 from legato.model import ConditionalEventDefinition, RetryPolicy, StartEvent
 from legato.runtime.arguments import check_one_of, checked_arguments
 from legato.runtime.clock import Clock, DatabaseClock, SystemClock
+from legato.runtime.cockpit import CockpitMethods, instance_info
 from legato.runtime.definitions import DECISION_PREFIX, DefinitionRegistry, Deployment
 from legato.runtime.delivery import EventDelivery
 from legato.runtime.executor import CommandExecutor, Outcome, decode_event
@@ -82,7 +82,6 @@ from legato.store.records import (
     INSTANCE_STATUSES,
     JOB_STATES,
     IncidentRecord,
-    InstanceRecord,
     JobRecord,
     MessageRecord,
     NodeRecord,
@@ -96,7 +95,7 @@ DEFAULT_DATABASE = "sqlite:///legato.db"
 
 
 @checked_arguments
-class Engine(UserTaskMethods):
+class Engine(UserTaskMethods, CockpitMethods):
     """A Legato engine over a database (SQLite by default).
 
     Args:
@@ -530,7 +529,7 @@ class Engine(UserTaskMethods):
             record = tx.get_instance(instance_key)
         if record is None:
             raise NotFoundError(f"no instance with key {instance_key}")
-        return _instance_info(record)
+        return instance_info(record)
 
     def instances(
         self,
@@ -555,7 +554,7 @@ class Engine(UserTaskMethods):
             states = {
                 r.instance_key: r for r in tx.get_instances([r.instance_key for r in records])
             }
-        return [_instance_info(states.get(r.instance_key, r)) for r in records]
+        return [instance_info(states.get(r.instance_key, r)) for r in records]
 
     def state(self, instance_key: int) -> InstanceState:
         """The engine state of an instance (tokens, scopes, variables) as stored."""
@@ -1243,32 +1242,4 @@ def _info_from_state(state: InstanceState) -> InstanceInfo:
 def _active_elements(state: InstanceState) -> tuple[str, ...]:
     return tuple(
         e.element_id for e in state.elements.values() if e.parent_key is not None and not e.children
-    )
-
-
-def _instance_info(record: InstanceRecord) -> InstanceInfo:
-    # Read from the stored JSON directly: building the whole InstanceState (every element,
-    # subscription and scope) cost twice as much, and a listing does it for a page of them.
-    stored = record.state
-    variables = {
-        name: values.decode(value)
-        for name, value in stored.get("variables", {}).get(str(record.instance_key), {}).items()
-    }
-    active = tuple(
-        e["element_id"]
-        for e in stored.get("elements", ())
-        if e.get("parent_key") is not None and not e.get("children")
-    )
-    return InstanceInfo(
-        key=record.instance_key,
-        process_id=record.process_id,
-        version=record.version,
-        status=record.status,
-        business_key=record.business_key,
-        started_at=record.started_at,
-        ended_at=record.ended_at,
-        variables=variables,
-        active_elements=active,
-        incidents=record.incident_count,
-        parent_instance_key=record.parent_instance_key,
     )

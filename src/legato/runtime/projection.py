@@ -1,11 +1,15 @@
 """Keeps the query tables (jobs, user tasks, incidents, instance summary) in step with events.
 
-Runs inside the command's transaction, so the rows and the history never disagree.
+Runs inside the command's transaction, so the rows and the history never disagree. The
+cockpit's tables (root variables, element counts, decision evaluations) are derived from
+the batch's history records by :class:`legato.store.derived.DerivedRows`, the same code
+that rebuilds them from the stored history.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +18,7 @@ from typing import Any
 from legato.engine import events as ev
 from legato.engine.commands import BroadcastSignal, PublishMessage
 from legato.engine.state import InstanceState
+from legato.store.derived import DerivedRows
 from legato.store.ports import Transaction
 from legato.store.records import (
     HistoryRecord,
@@ -23,6 +28,9 @@ from legato.store.records import (
     TimerRecord,
     UserTaskRecord,
 )
+
+COUNTER_SHARDS = 16
+"""How many rows each element's counters are spread over (``element_counts.shard``)."""
 
 
 @dataclass(slots=True)
@@ -82,6 +90,12 @@ class BatchWrites:
         self.available_types: set[str] = set()
         """The types of the jobs this batch made available to any worker (created without
         a hold, or due again after a failure or new retries): parked fetches are woken."""
+        self.instances: dict[int, tuple[int, datetime]] = {}
+        """The process version and start time of each instance this batch touched."""
+        self.derived = DerivedRows()
+        # A random counter shard per transaction: two nodes committing at once rarely add to
+        # the same rows, so neither waits on the other's row locks (PostgreSQL).
+        self.shard = random.randrange(COUNTER_SHARDS)
 
     def user_task(self, key: int) -> UserTaskRecord | None:
         """A user task as it will be after this batch."""
@@ -91,9 +105,21 @@ class BatchWrites:
         """An incident as it will be after this batch."""
         return self.incidents.get(key) or self.tx.get_incident(key)
 
+    def _incident_place(self, incident_key: int) -> tuple[int, str] | None:
+        incident = self.incident(incident_key)
+        if incident is None:
+            return None
+        found = self.instances.get(incident.instance_key)
+        return None if found is None else (found[0], incident.element_id)
+
     def flush(self) -> None:
         """Write what was collected (after the instance rows the others refer to)."""
         self.tx.append_history(self.history)
+        derived = self.derived
+        derived.add(self.history, self.instances.get, self._incident_place)
+        if derived:
+            self.tx.write_derived(derived, self.shard)
+            derived.clear()
         self.tx.insert_jobs(list(self.new_jobs.values()))
         self.tx.delete_jobs(self.finished_jobs)
         for task in self.user_tasks.values():
@@ -112,6 +138,8 @@ class BatchWrites:
 
 def project(writes: BatchWrites, state: InstanceState, events: Sequence[ev.Event]) -> None:
     """Queue or write the row changes that ``events`` imply."""
+    if state.started_at is not None:
+        writes.instances[state.instance_key] = (state.definition_key, state.started_at)
     projectors = _PROJECTORS
     for event in events:
         # Most events (elements, variables, joins) change no query table: one dict lookup

@@ -31,13 +31,17 @@ from legato.store._rules import (
     utc,
     utc_or_none,
 )
+from legato.store.derived import DerivedRows
 from legato.store.ports import ENDED_STATUSES, Store
 from legato.store.records import (
     ApiKeyRecord,
+    DecisionEvaluationRecord,
     DefinitionRecord,
+    ElementCountsRecord,
     FormRecord,
     HistoryRecord,
     IncidentRecord,
+    InstanceQuery,
     InstanceRecord,
     JobRecord,
     MessageRecord,
@@ -266,6 +270,13 @@ class _Tables:
     users: dict[str, UserRecord] = field(default_factory=dict)
     api_keys: dict[str, ApiKeyRecord] = field(default_factory=dict)
     server_secrets: dict[str, str] = field(default_factory=dict)
+    instance_variables: dict[tuple[int, str], str] = field(default_factory=dict)
+    element_counts: dict[tuple[int, str, int], tuple[int, int, int, int]] = field(
+        default_factory=dict
+    )
+    decision_evaluations: dict[tuple[int, int], DecisionEvaluationRecord] = field(
+        default_factory=dict
+    )
 
 
 class MemoryStore:
@@ -373,6 +384,9 @@ class MemoryTransaction:
         self._users = _Overlay(tables.users)
         self._api_keys = _Overlay(tables.api_keys)
         self._server_secrets = _Overlay(tables.server_secrets)
+        self._instance_variables = _Overlay(tables.instance_variables)
+        self._element_counts = _Overlay(tables.element_counts)
+        self._decision_evaluations = _Overlay(tables.decision_evaluations)
         self._purged_instances: list[int] = []
         self._committed = False
 
@@ -427,6 +441,9 @@ class MemoryTransaction:
             self._users,
             self._api_keys,
             self._server_secrets,
+            self._instance_variables,
+            self._element_counts,
+            self._decision_evaluations,
         )
 
     def _check_open(self) -> None:
@@ -584,6 +601,145 @@ class MemoryTransaction:
         """How many instances there are (with that status)."""
         self._check_open()
         return sum(1 for i, _ in self._instances.values() if status is None or i.status == status)
+
+    # -- cockpit queries and the tables derived from history ---------------------------------
+    def _matches(self, summary: InstanceRecord, query: InstanceQuery) -> bool:
+        for value, wanted in (
+            (summary.process_id, query.process_id),
+            (summary.version, query.version),
+            (summary.business_key, query.business_key),
+            (summary.parent_instance_key, query.parent_instance_key),
+        ):
+            if wanted is not None and value != wanted:
+                return False
+        if query.status == "incident":
+            if summary.status != "active" or summary.incident_count <= 0:
+                return False
+        elif query.status is not None and summary.status != query.status:
+            return False
+        if query.variable is not None:
+            name, value = query.variable
+            if self._instance_variables.get((summary.instance_key, name)) != value:
+                return False
+        for at, low, high in (
+            (summary.started_at, query.started_from, query.started_before),
+            (summary.ended_at, query.ended_from, query.ended_before),
+        ):
+            if (low is not None or high is not None) and at is None:
+                return False
+            if low is not None and at is not None and at < low:
+                return False
+            if high is not None and at is not None and at >= high:
+                return False
+        return query.after is None or (summary.started_at, summary.instance_key) < query.after
+
+    def _search(self, query: InstanceQuery) -> list[InstanceRecord]:
+        self._check_open()
+        found = [s for s, _ in self._instances.values() if self._matches(s, query)]
+        found.sort(key=lambda i: (i.started_at, i.instance_key), reverse=True)
+        return found
+
+    def search_instances(self, query: InstanceQuery) -> list[InstanceRecord]:
+        """The page of instances ``query`` asks for, newest first (empty states)."""
+        return self._search(query)[: query.limit]
+
+    def count_instances_upto(self, query: InstanceQuery, cap: int) -> int:
+        """How many instances ``query`` finds, up to ``cap``."""
+        return min(len(self._search(query)), cap)
+
+    def instance_summaries(self, instance_keys: Sequence[int]) -> list[InstanceRecord]:
+        """The instances of these keys with empty states."""
+        self._check_open()
+        found = (self._instances.get(key) for key in dict.fromkeys(instance_keys))
+        return [stored[0] for stored in found if stored is not None]
+
+    def write_derived(self, rows: DerivedRows, shard: int) -> None:
+        """Apply derived-table changes (counter deltas added to ``shard``)."""
+        self._check_open()
+        for (instance_key, name), value in rows.variables.items():
+            self._require_instance(instance_key)
+            if value is None:
+                self._instance_variables.delete((instance_key, name))
+            else:
+                self._instance_variables.put((instance_key, name), value)
+        for (definition_key, element_id), delta in rows.counts.items():
+            key = (definition_key, element_id, shard)
+            old = self._element_counts.get(key) or (0, 0, 0, 0)
+            new = (old[0] + delta[0], old[1] + delta[1], old[2] + delta[2], old[3] + delta[3])
+            self._element_counts.put(key, new)
+        for evaluation in rows.evaluations:
+            self._require_instance(evaluation.instance_key)
+            ident = (evaluation.instance_key, evaluation.position)
+            if self._decision_evaluations.get(ident) is not None:
+                raise StoreError(f"evaluation {ident} was already recorded")
+            self._decision_evaluations.put(
+                ident, replace(evaluation, evaluated_at=utc(evaluation.evaluated_at))
+            )
+
+    def clear_derived(self) -> None:
+        """Empty the derived tables."""
+        self._check_open()
+        for overlay in (
+            self._instance_variables,
+            self._element_counts,
+            self._decision_evaluations,
+        ):
+            for key in [*overlay.base, *overlay.changes]:
+                overlay.delete(key)
+
+    def element_counts(self, definition_keys: Sequence[int]) -> list[ElementCountsRecord]:
+        """Per element, the counters of these versions summed over shards and versions."""
+        self._check_open()
+        wanted = set(definition_keys)
+        sums: dict[str, list[int]] = {}
+        for key in [*self._element_counts.base, *self._element_counts.changes]:
+            counts = self._element_counts.get(key)
+            if counts is None or key[0] not in wanted:
+                continue
+            total = sums.setdefault(key[1], [0, 0, 0, 0])
+            for slot, value in enumerate(counts):
+                total[slot] += value
+        return [ElementCountsRecord(element_id, *sums[element_id]) for element_id in sorted(sums)]
+
+    def instance_counts_by_definition(self) -> dict[int, tuple[int, int]]:
+        """Per definition key: (active instances, open incidents)."""
+        self._check_open()
+        active: dict[int, int] = {}
+        for summary, _ in self._instances.values():
+            if summary.status == "active":
+                active[summary.definition_key] = active.get(summary.definition_key, 0) + 1
+        open_incidents: dict[int, int] = {}
+        for key in {*self._element_counts.base, *self._element_counts.changes}:
+            counts = self._element_counts.get(key)
+            if counts is not None:
+                open_incidents[key[0]] = open_incidents.get(key[0], 0) + counts[3]
+        return {
+            key: (active.get(key, 0), open_incidents.get(key, 0))
+            for key in active.keys() | open_incidents.keys()
+        }
+
+    def open_incidents_with_process(self, limit: int) -> list[tuple[str, IncidentRecord]]:
+        """Open incidents, oldest first, with their instances' process ids."""
+        found = []
+        for incident in self.list_incidents(state="open")[:limit]:
+            stored = self._instances.get(incident.instance_key)
+            if stored is not None:
+                found.append((stored[0].process_id, incident))
+        return found
+
+    def list_decision_evaluations(
+        self, decision_id: str, *, after: tuple[datetime, int, int] | None, limit: int
+    ) -> list[DecisionEvaluationRecord]:
+        """A decision's evaluations, newest first."""
+        self._check_open()
+        found = [
+            e
+            for e in self._decision_evaluations.values()
+            if e.decision_id == decision_id
+            and (after is None or (e.evaluated_at, e.instance_key, e.position) < after)
+        ]
+        found.sort(key=lambda e: (e.evaluated_at, e.instance_key, e.position), reverse=True)
+        return found[:limit]
 
     # -- idempotent starts --------------------------------------------------------------------
     def find_start_request(self, request_id: str) -> int | None:
@@ -1257,6 +1413,10 @@ class MemoryTransaction:
         for incident in list(self._incidents.values()):
             if incident.instance_key in ended:
                 self._incidents.delete(incident.incident_key)
+        for overlay in (self._instance_variables, self._decision_evaluations):
+            for ident in [*overlay.base, *overlay.changes]:
+                if ident[0] in ended:
+                    overlay.delete(ident)
         requests = self._start_requests
         for request_id, owner in [*requests.base.items(), *requests.changes.items()]:
             if owner in ended and requests.get(request_id) == owner:

@@ -13,12 +13,16 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from legato.store.derived import DerivedRows
 from legato.store.records import (
     ApiKeyRecord,
+    DecisionEvaluationRecord,
     DefinitionRecord,
+    ElementCountsRecord,
     FormRecord,
     HistoryRecord,
     IncidentRecord,
+    InstanceQuery,
     InstanceRecord,
     JobRecord,
     MessageRecord,
@@ -102,6 +106,42 @@ class Transaction(Protocol):
 
     def count_instances(self, *, status: str | None = None) -> int:
         """How many instances there are (with that status)."""
+
+    # -- cockpit queries and the tables derived from history ---------------------------------
+    def search_instances(self, query: InstanceQuery) -> list[InstanceRecord]:
+        """The page of instances ``query`` asks for, newest first; the records carry an empty
+        ``state``."""
+
+    def count_instances_upto(self, query: InstanceQuery, cap: int) -> int:
+        """How many instances ``query``'s filters find (its page position included, its
+        limit ignored), counting no further than ``cap``."""
+
+    def instance_summaries(self, instance_keys: Sequence[int]) -> list[InstanceRecord]:
+        """The instances of these keys with an empty ``state``, in no particular order;
+        unknown keys are left out."""
+
+    def write_derived(self, rows: DerivedRows, shard: int) -> None:
+        """Apply derived-table changes: root variables, decision evaluations, and the
+        counter deltas added to the rows of ``shard`` (0 to 15)."""
+
+    def clear_derived(self) -> None:
+        """Empty the derived tables (before they are rebuilt from the history)."""
+
+    def element_counts(self, definition_keys: Sequence[int]) -> list[ElementCountsRecord]:
+        """Per element, the counts of these process versions summed, by element id."""
+
+    def instance_counts_by_definition(self) -> dict[int, tuple[int, int]]:
+        """Per definition key: (active instances, open incidents); versions with neither
+        may be left out."""
+
+    def open_incidents_with_process(self, limit: int) -> list[tuple[str, IncidentRecord]]:
+        """Up to ``limit`` open incidents, oldest first, each with its instance's process id."""
+
+    def list_decision_evaluations(
+        self, decision_id: str, *, after: tuple[datetime, int, int] | None, limit: int
+    ) -> list[DecisionEvaluationRecord]:
+        """A decision's evaluations, newest first (time, instance key, position descending),
+        after the (time, instance key, position) of the last one of a previous page."""
 
     # -- idempotent starts --------------------------------------------------------------------
     def find_start_request(self, request_id: str) -> int | None:

@@ -320,3 +320,65 @@ class ApiKeyRecord:
     """When the key last authenticated (recorded at a coarse resolution, not per request)."""
     revoked_at: datetime | None = None
     """When the key was revoked (it authenticates no more); None while it is valid."""
+
+
+INSTANCE_FILTER_STATUSES = ("active", "completed", "terminated", "incident")
+"""What :attr:`InstanceQuery.status` may be: a status, or ``incident`` (active instances
+with at least one open incident)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstanceQuery:
+    """Which instances a search finds; newest first (``started_at``, then key, descending).
+
+    Every filter given must hold. ``variable`` is a root variable's name and a scalar value
+    (string, number or boolean; see :func:`legato.store.derived.indexed_value`): instances
+    whose variable of that name equals it. Time bounds are inclusive below, exclusive above.
+    ``after`` is the (``started_at``, key) of the last instance of the previous page.
+    """
+
+    process_id: str | None = None
+    version: int | None = None
+    status: str | None = None
+    business_key: str | None = None
+    variable: tuple[str, str] | None = None
+    """(name, value as :func:`~legato.store.derived.indexed_value` writes it)."""
+    started_from: datetime | None = None
+    started_before: datetime | None = None
+    ended_from: datetime | None = None
+    ended_before: datetime | None = None
+    parent_instance_key: int | None = None
+    after: tuple[datetime, int] | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ElementCountsRecord:
+    """How many element instances of one element are where, summed over versions asked for."""
+
+    element_id: str
+    active: int
+    """Element instances there now (tokens waiting or working)."""
+    completed: int
+    terminated: int
+    incidents: int
+    """Open incidents there."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionEvaluationRecord:
+    """One evaluation of a decision by a business rule task (a ``DecisionEvaluated`` event)."""
+
+    instance_key: int
+    position: int
+    """The event's position in the instance's history."""
+    decision_id: str
+    decision_key: int
+    decision_version: int
+    element_id: str
+    element_instance_key: int
+    evaluated_at: datetime
+    matched_rules: tuple[str, ...]
+    """The ids of the rules that matched (a decision table's)."""
+    result: Any
+    """The decision's result, JSON-compatible (values encoded)."""

@@ -173,10 +173,12 @@ instances = sa.Table(
     sa.Column("parent_instance_key", sa.BigInteger),
     sa.Column("incident_count", sa.Integer, nullable=False),
     sa.Column("state", JsonText, nullable=False),
-    # The list queries filter on one of these and show the newest first.
-    sa.Index("ix_instances_status_started", "status", "started_at"),
-    sa.Index("ix_instances_process_started", "process_id", "started_at"),
-    sa.Index("ix_instances_started", "started_at"),
+    # The list queries filter on one of these and show the newest first; the key breaks
+    # ties in that order and is the second half of a page's position (revision 0009), so a
+    # page is one index range in index order, however deep.
+    sa.Index("ix_instances_status_started", "status", "started_at", "instance_key"),
+    sa.Index("ix_instances_process_started", "process_id", "started_at", "instance_key"),
+    sa.Index("ix_instances_started", "started_at", "instance_key"),
     sa.Index("ix_instances_business_key", "business_key"),
     # The retention sweep finds ended instances by end time (revision 0002); active ones
     # (NULL) stay out, so starting an instance writes nothing here.
@@ -186,6 +188,13 @@ instances = sa.Table(
         "ended_at",
         sqlite_where=sa.text("ended_at IS NOT NULL"),
         postgresql_where=sa.text("ended_at IS NOT NULL"),
+    ),
+    # Called instances of an instance (revision 0009); top-level instances (NULL) stay out.
+    sa.Index(
+        "ix_instances_parent",
+        "parent_instance_key",
+        sqlite_where=sa.text("parent_instance_key IS NOT NULL"),
+        postgresql_where=sa.text("parent_instance_key IS NOT NULL"),
     ),
 )
 
@@ -489,4 +498,75 @@ server_secrets = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
     sa.Column("created_at", UtcTimestamp, nullable=False),
+)
+
+instance_variables = sa.Table(
+    "instance_variables",
+    metadata,
+    # Revision 0009: the scalar root variables of each instance (strings, numbers, booleans;
+    # long values and documents are left out), so that "instances whose variable x is v" is
+    # an index probe instead of a scan of every state. Written in the command's transaction.
+    sa.Column(
+        "instance_key",
+        sa.BigInteger,
+        sa.ForeignKey("instances.instance_key"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("name", sa.String(255), primary_key=True),
+    # The value as compact JSON (``"gold"``, ``800``, ``true``): one column compares all
+    # kinds exactly, and 800 and 800.0 are both written ``800``.
+    sa.Column("value", sa.Text, nullable=False),
+    # The instance's start time: a variable's instances come out of the index newest first,
+    # in the instance list's order, so a page of them reads no more rows than it shows.
+    sa.Column("started_at", UtcTimestamp, nullable=False),
+    sa.Index("ix_instance_variables_name_value", "name", "value", "started_at", "instance_key"),
+)
+
+element_counts = sa.Table(
+    "element_counts",
+    metadata,
+    # Revision 0009: per process version and element, how many element instances are active
+    # there, have completed or were terminated, and how many incidents are open there. A
+    # batch adds its changes with one upsert per element; concurrent nodes add to different
+    # shards (chosen at random per transaction), so no single row serialises their commits.
+    # Readers sum the shards.
+    sa.Column("definition_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("element_id", sa.String(255), primary_key=True),
+    sa.Column("shard", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("active", sa.BigInteger, nullable=False),
+    sa.Column("completed", sa.BigInteger, nullable=False),
+    sa.Column("terminated", sa.BigInteger, nullable=False),
+    sa.Column("incidents", sa.BigInteger, nullable=False),
+)
+
+decision_evaluations = sa.Table(
+    "decision_evaluations",
+    metadata,
+    # Revision 0009: every evaluation of a decision by a business rule task, from the
+    # ``DecisionEvaluated`` event at this history position.
+    sa.Column(
+        "instance_key",
+        sa.BigInteger,
+        sa.ForeignKey("instances.instance_key"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("decision_id", sa.String(255), nullable=False),
+    sa.Column("decision_key", sa.BigInteger, nullable=False),
+    sa.Column("decision_version", sa.Integer, nullable=False),
+    sa.Column("element_id", sa.String(255), nullable=False),
+    sa.Column("element_instance_key", sa.BigInteger, nullable=False),
+    sa.Column("evaluated_at", UtcTimestamp, nullable=False),
+    sa.Column("matched_rules", JsonText, nullable=False),
+    sa.Column("result", JsonText),
+    # A decision's evaluations newest first, paged by (time, instance, position).
+    sa.Index(
+        "ix_decision_evaluations_decision",
+        "decision_id",
+        "evaluated_at",
+        "instance_key",
+        "position",
+    ),
 )

@@ -26,10 +26,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 
 from legato.errors import ConflictError, NotFoundError, StoreError, StoreUnavailableError
+from legato.store import _cockpit_sql as cockpit
 from legato.store import _sqlrows as rows
 from legato.store._prepared import Prepared, bind_parameters, result_rows
 from legato.store._rules import dump_json, message_is_stale, utc
 from legato.store._task_queries import tasks_count, tasks_select
+from legato.store.derived import DerivedRows, rebuild_derived
 from legato.store.migrations import upgrade_schema
 from legato.store.ports import ENDED_STATUSES, Listener, Store, iter_chunks
 from legato.store.postgres import (
@@ -43,10 +45,13 @@ from legato.store.postgres import (
 )
 from legato.store.records import (
     ApiKeyRecord,
+    DecisionEvaluationRecord,
     DefinitionRecord,
+    ElementCountsRecord,
     FormRecord,
     HistoryRecord,
     IncidentRecord,
+    InstanceQuery,
     InstanceRecord,
     JobRecord,
     MessageRecord,
@@ -60,10 +65,12 @@ from legato.store.records import (
 from legato.store.schema import (
     KEY_COUNTER,
     api_keys,
+    decision_evaluations,
     definitions,
     forms,
     history,
     incidents,
+    instance_variables,
     instances,
     jobs,
     key_counters,
@@ -78,6 +85,9 @@ from legato.store.schema import (
     users,
 )
 from legato.store.sqlite import create_sqlite_engine
+
+DERIVED_REVISION = "0009"
+"""The revision that adds the tables of :mod:`legato.store.derived` (filled when it runs)."""
 
 _IN_CHUNK = 500
 """Keys per ``IN (...)`` list: far below SQLite's bound-variable limit (999 before 3.32)."""
@@ -664,7 +674,14 @@ def _prepare_schema(connection: sa.Connection) -> None:
     with _translated_errors(), connection.begin():
         if connection.dialect.name == "postgresql":
             lock_schema(connection)
-        upgrade_schema(connection)
+        applied = upgrade_schema(connection)
+        if DERIVED_REVISION in applied:
+            # The derived tables start out empty: fill them from the history already stored.
+            tx = SqlTransaction(connection)
+            try:
+                rebuild_derived(tx)
+            finally:
+                tx.close()
 
 
 @contextmanager
@@ -1048,6 +1065,102 @@ class SqlTransaction:
         if status is not None:
             query = query.where(instances.c.status == status)
         return int(self._execute(query).scalar_one())
+
+    # -- cockpit queries and the tables derived from history ---------------------------------
+    def search_instances(self, query: InstanceQuery) -> list[InstanceRecord]:
+        """The page of instances ``query`` asks for, newest first (states not read)."""
+        result = self._execute(cockpit.search_select(query))
+        return [rows.instance_record(row, with_state=False) for row in result]
+
+    def count_instances_upto(self, query: InstanceQuery, cap: int) -> int:
+        """How many instances ``query`` finds, up to ``cap``."""
+        return int(self._execute(cockpit.count_select(query, cap)).scalar_one())
+
+    def instance_summaries(self, instance_keys: Sequence[int]) -> list[InstanceRecord]:
+        """The instances of these keys, states not read."""
+        found: list[InstanceRecord] = []
+        for chunk in iter_chunks(list(instance_keys), _IN_CHUNK):
+            query = sa.select(*cockpit.INSTANCE_SUMMARY).where(
+                instances.c.instance_key.in_(list(chunk))
+            )
+            found += [rows.instance_record(row, with_state=False) for row in self._execute(query)]
+        return found
+
+    def write_derived(self, derived: DerivedRows, shard: int) -> None:
+        """Upsert and delete root variables, add counter deltas, insert evaluations."""
+        upserts, deletes = cockpit.variable_rows(derived)
+        if upserts:
+            self._run_many(cockpit.variable_upsert(self._dialect_name), upserts)
+        if deletes:
+            self._run_many(cockpit.VARIABLE_DELETE, deletes)
+        counts = cockpit.count_rows(derived, shard)
+        if counts:
+            self._run_many(cockpit.counts_upsert(self._dialect_name), counts)
+        evaluations = cockpit.evaluation_rows(derived)
+        if evaluations:
+            self._run_many(cockpit.EVALUATION_INSERT, evaluations)
+
+    def clear_derived(self) -> None:
+        """Empty the derived tables."""
+        for table in cockpit.DERIVED_TABLES:
+            self._execute(sa.delete(table))
+
+    def element_counts(self, definition_keys: Sequence[int]) -> list[ElementCountsRecord]:
+        """Per element, the counters of these versions summed over shards and versions."""
+        if not definition_keys:
+            return []
+        result = self._execute(cockpit.element_counts_select(definition_keys))
+        return [
+            ElementCountsRecord(
+                row.element_id,
+                int(row.active),
+                int(row.completed),
+                int(row.terminated),
+                int(row.incidents),
+            )
+            for row in result
+        ]
+
+    def instance_counts_by_definition(self) -> dict[int, tuple[int, int]]:
+        """Per definition key: (active instances, open incidents)."""
+        active = {
+            row.definition_key: int(row.total)
+            for row in self._execute(cockpit.ACTIVE_BY_DEFINITION)
+        }
+        open_incidents = {
+            row.definition_key: int(row.total)
+            for row in self._execute(cockpit.INCIDENTS_BY_DEFINITION)
+        }
+        return {
+            key: (active.get(key, 0), open_incidents.get(key, 0))
+            for key in active.keys() | open_incidents.keys()
+        }
+
+    def open_incidents_with_process(self, limit: int) -> list[tuple[str, IncidentRecord]]:
+        """Open incidents, oldest first, with their instances' process ids."""
+        result = self._execute(cockpit.OPEN_INCIDENTS_WITH_PROCESS.limit(limit))
+        return [(row.process_id, rows.incident_record(row)) for row in result]
+
+    def list_decision_evaluations(
+        self, decision_id: str, *, after: tuple[datetime, int, int] | None, limit: int
+    ) -> list[DecisionEvaluationRecord]:
+        """A decision's evaluations, newest first."""
+        result = self._execute(cockpit.evaluations_select(decision_id, after, limit))
+        return [
+            DecisionEvaluationRecord(
+                instance_key=row.instance_key,
+                position=row.position,
+                decision_id=row.decision_id,
+                decision_key=row.decision_key,
+                decision_version=row.decision_version,
+                element_id=row.element_id,
+                element_instance_key=row.element_instance_key,
+                evaluated_at=row.evaluated_at,
+                matched_rules=tuple(row.matched_rules),
+                result=row.result,
+            )
+            for row in result
+        ]
 
     # -- idempotent starts --------------------------------------------------------------------
     def find_start_request(self, request_id: str) -> int | None:
@@ -1746,7 +1859,17 @@ _ENDED_AMONG = sa.select(instances.c.instance_key).where(
     instances.c.instance_key.in_(_bp("keys", expanding=True)),
     instances.c.status.in_(ENDED_STATUSES),
 )
-_INSTANCE_ROWS = (history, jobs, user_tasks, incidents, timers, subscriptions, start_requests)
+_INSTANCE_ROWS = (
+    history,
+    jobs,
+    user_tasks,
+    incidents,
+    timers,
+    subscriptions,
+    start_requests,
+    instance_variables,
+    decision_evaluations,
+)
 """Every table with rows that belong to an instance (a test checks none is missing)."""
 _DELETE_INSTANCE_ROWS = tuple(
     sa.delete(table).where(table.c.instance_key.in_(_bp("keys", expanding=True)))

@@ -63,7 +63,7 @@ def test_the_migrated_schema_is_the_metadata(fresh_url: str, raw_engine: sa.Engi
     open_store(fresh_url).close()
 
     assert schema_diff(raw_engine) == []
-    assert revision_of(raw_engine) == migrations.head_revision() == "0008"
+    assert revision_of(raw_engine) == migrations.head_revision() == "0009"
     with raw_engine.connect() as connection:
         versions = connection.execute(sa.text("SELECT version FROM schema_versions ORDER BY 1"))
         assert versions.all() == [(1,), (2,)]
@@ -151,7 +151,16 @@ def test_an_upgrade_from_the_baseline_keeps_the_data(
 
     # Then 0002, 0003 and 0004 ran, the data is intact and the schema is the metadata
     try:
-        assert applied_revisions(caplog) == ["0002", "0003", "0004", "0005", "0006", "0007", "0008"]
+        assert applied_revisions(caplog) == [
+            "0002",
+            "0003",
+            "0004",
+            "0005",
+            "0006",
+            "0007",
+            "0008",
+            "0009",
+        ]
         with store.transaction() as tx:
             record = tx.get_instance(10)
             events = tx.history(10)
@@ -165,7 +174,7 @@ def test_an_upgrade_from_the_baseline_keeps_the_data(
             (1, "InstanceStarted", None, T0, {"n": 1}),
             (2, "InstanceCompleted", "end", T0, {"n": 2}),
         ]
-        assert revision_of(raw_engine) == "0008"
+        assert revision_of(raw_engine) == "0009"
         assert schema_diff(raw_engine) == []
     finally:
         store.close()
@@ -320,6 +329,7 @@ def test_stores_opening_a_fresh_database_together_migrate_it_once(
             "0006",
             "0007",
             "0008",
+            "0009",
         ]
         with raw_engine.connect() as connection:
             assert connection.execute(sa.text("SELECT count(*) FROM schema_versions")).scalar() == 2
@@ -386,8 +396,17 @@ def test_a_version_1_file_from_before_migrations_is_completed_and_stamped(
     engine = create_sqlite_engine(sa.make_url(f"sqlite:///{path}"))
     try:
         assert any("created timers, nodes" in r.getMessage() for r in caplog.records)
-        assert applied_revisions(caplog) == ["0002", "0003", "0004", "0005", "0006", "0007", "0008"]
-        assert revision_of(engine) == "0008"
+        assert applied_revisions(caplog) == [
+            "0002",
+            "0003",
+            "0004",
+            "0005",
+            "0006",
+            "0007",
+            "0008",
+            "0009",
+        ]
+        assert revision_of(engine) == "0009"
         assert schema_diff(engine) == []
         with store.transaction() as tx:
             assert tx.history(10)[-1].event_type == "InstanceCompleted"
@@ -404,5 +423,5 @@ def test_a_database_at_an_unknown_newer_revision_is_refused(
     with raw_engine.begin() as connection:
         connection.execute(sa.text("UPDATE alembic_version SET version_num = '0999'"))
 
-    with pytest.raises(StoreError, match=r"revision 0999, newer than revision 0008"):
+    with pytest.raises(StoreError, match=r"revision 0999, newer than revision 0009"):
         open_store(fresh_url)

@@ -3,7 +3,9 @@
 - ``GET /nodes``: the engine nodes serving the database, with heartbeat, status and load;
 - ``GET /instances/{instanceKey}/history``: an instance's history, event by event;
 - ``GET /server``: this server: its node, whether it is ready, the long polls it holds;
-- ``/users`` and ``/api-keys``: the accounts (admins only, :mod:`.accounts`).
+- ``/users`` and ``/api-keys``: the accounts (admins only, :mod:`.accounts`);
+- the cockpit's queries (:mod:`.cockpit`): instance search and detail, process versions
+  and element statistics, incident groups, decisions and their evaluations.
 
 Same conventions as ``/v2``: keys as decimal strings, ISO 8601 dates with ``Z``, problem
 details for errors. Instances cannot be suspended yet, so there is no suspend or resume.
@@ -130,6 +132,7 @@ def instance_history(instanceKey: Annotated[str, Path()], engine: EngineDep) -> 
     )
 
 
-from legato.api.native import accounts  # noqa: E402 (its routes join this router)
+from legato.api.native import accounts, cockpit  # noqa: E402 (their routes join this router)
 
 router.include_router(accounts.router)
+router.include_router(cockpit.router)

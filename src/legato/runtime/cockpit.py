@@ -1,0 +1,571 @@
+"""The cockpit's read side of :class:`~legato.runtime.engine.Engine`: instance search,
+element statistics for the diagram overlays, instance detail, incident groups, decision
+evaluations and process versions with their counts.
+
+Everything here reads; nothing changes an instance. The queries stay fast at millions of
+instances because each one reads an index range or a small table kept in step with the
+history (see :mod:`legato.store.derived`): the instance search walks the instances newest
+first and pages by position (an opaque cursor), never by offset; the element statistics sum
+a few counter rows per element.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from legato.engine import values
+from legato.errors import InvalidCommandError, NotFoundError
+from legato.runtime.arguments import check_one_of, checked_arguments
+from legato.runtime.definitions import DECISION_PREFIX
+from legato.runtime.types import InstanceInfo
+from legato.store.derived import indexed_value, rebuild_derived
+from legato.store.records import (
+    INSTANCE_FILTER_STATUSES,
+    DecisionEvaluationRecord,
+    ElementCountsRecord,
+    IncidentRecord,
+    InstanceQuery,
+    InstanceRecord,
+)
+from legato.store.schema import from_micros, to_micros
+
+if TYPE_CHECKING:
+    from legato.store.ports import Store, Transaction
+
+MAX_PAGE = 500
+"""The largest page any cockpit query returns."""
+
+DEFAULT_COUNT_CAP = 10_000
+"""How far :meth:`CockpitMethods.search_instances` counts by default."""
+
+INCIDENT_SCAN_LIMIT = 100_000
+"""The open incidents the grouping reads at most (oldest first)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceCount:
+    """How many instances a search finds, counted up to a cap."""
+
+    count: int
+    capped: bool
+    """True when the count reached the cap (there may be more)."""
+
+    @property
+    def label(self) -> str:
+        """``1,234``, or ``10,000+`` when capped."""
+        return f"{self.count:,}+" if self.capped else f"{self.count:,}"
+
+
+@dataclass(frozen=True, slots=True)
+class InstancePage:
+    """One page of an instance search, newest first."""
+
+    instances: list[InstanceInfo]
+    next_cursor: str | None
+    """Pass as ``after`` for the next page; None on the last page."""
+    count: InstanceCount | None = None
+    """The bounded count of every instance the filters find (when asked for)."""
+
+
+@dataclass(frozen=True, slots=True)
+class InstancePath:
+    """Where an instance went: for the diagram's highlighting."""
+
+    completed_elements: tuple[str, ...]
+    """Ids of the elements that completed at least once, in order of first completion."""
+    active_elements: tuple[str, ...]
+    """Ids of the elements that hold a token now (the current tokens)."""
+    taken_flows: tuple[str, ...]
+    """Ids of the sequence flows a token took, in order of first use (the history records
+    the flow of every activation and every token arriving at a joining gateway)."""
+    visits: dict[str, int] = field(default_factory=dict)
+    """How often each element was entered."""
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceDetail:
+    """Everything the page of one instance shows except its history (see
+    :meth:`~legato.runtime.engine.Engine.history`)."""
+
+    instance: InstanceInfo
+    path: InstancePath
+    calling: InstanceInfo | None
+    """The instance whose call activity started this one."""
+    called: list[InstanceInfo]
+    """The instances this one's call activities started (newest first, up to 500)."""
+    incidents: list[IncidentRecord]
+    """Every incident of the instance, open and resolved, oldest first (with message and
+    details: the stack trace)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentGroup:
+    """Open incidents with one cause: the same process, element, error type and message
+    (numbers and ids in the message replaced by ``<n>`` and ``<id>``)."""
+
+    key: str
+    """Opaque; names the group for :meth:`CockpitMethods.group_incidents`."""
+    process_id: str
+    element_id: str
+    error_type: str
+    message: str
+    """The normalised message."""
+    count: int
+    oldest_at: datetime
+    newest_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentPage:
+    """One page of the incidents of a group, oldest first."""
+
+    incidents: list[IncidentRecord]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionVersionInfo:
+    """One deployed version of a DMN decision."""
+
+    decision_id: str
+    version: int
+    definition_key: int
+    name: str | None
+    resource_name: str
+    deployed_at: datetime
+    source: str
+    """The DMN XML of the resource (for the decision table viewer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionEvaluationPage:
+    """One page of a decision's evaluations, newest first."""
+
+    evaluations: list[DecisionEvaluationRecord]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessVersionInfo:
+    """One deployed version of a process with what runs on it now."""
+
+    process_id: str
+    version: int
+    definition_key: int
+    name: str | None
+    resource_name: str
+    deployed_at: datetime
+    active_instances: int
+    open_incidents: int
+
+
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
+_ID = re.compile(
+    r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+    r"|\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{12,}\b"
+)
+
+
+def normalise_message(message: str) -> str:
+    """An incident message with its ids (UUIDs, long hex strings) as ``<id>`` and its
+    numbers as ``<n>``: messages that differ only there have one cause."""
+    return _NUMBER.sub("<n>", _ID.sub("<id>", message))
+
+
+@checked_arguments
+class CockpitMethods:
+    """The cockpit's queries (mixed into the engine)."""
+
+    store: Store
+
+    # -- instances --------------------------------------------------------------------------
+    def search_instances(
+        self,
+        *,
+        process_id: str | None = None,
+        version: int | None = None,
+        status: str | None = None,
+        business_key: str | None = None,
+        variable: tuple[str, Any] | None = None,
+        started_from: datetime | None = None,
+        started_before: datetime | None = None,
+        ended_from: datetime | None = None,
+        ended_before: datetime | None = None,
+        parent_instance_key: int | None = None,
+        after: str | None = None,
+        limit: int = 50,
+        with_count: bool = False,
+        count_cap: int = DEFAULT_COUNT_CAP,
+    ) -> InstancePage:
+        """Instances that match every filter given, newest first (start time, then key).
+
+        Args:
+            status: ``active``, ``completed``, ``terminated``, or ``incident`` (active with
+                at least one open incident).
+            variable: (name, value): a root variable equal to a string, number or boolean.
+            started_from: started at or after this; ``started_before``: before this (the
+                same for ``ended_*``).
+            after: the ``next_cursor`` of the previous page.
+            limit: 1 to 500.
+            with_count: also count what the filters find (page position aside), up to
+                ``count_cap``.
+
+        Raises:
+            InvalidCommandError: an unknown status, a variable value that is not a string,
+                number or boolean (or too long to be indexed), a cursor that is not one,
+                ``limit`` or ``count_cap`` out of range; the message names the argument.
+        """
+        check_one_of("status", status, INSTANCE_FILTER_STATUSES)
+        _check_limit(limit)
+        if count_cap < 1:
+            raise InvalidCommandError(f"count_cap must be at least 1, got {count_cap}")
+        query = InstanceQuery(
+            process_id=process_id,
+            version=version,
+            status=status,
+            business_key=business_key,
+            variable=None if variable is None else _variable_filter(variable),
+            started_from=started_from,
+            started_before=started_before,
+            ended_from=ended_from,
+            ended_before=ended_before,
+            parent_instance_key=parent_instance_key,
+            after=None if after is None else _decode_instance_cursor(after),
+            limit=limit + 1,
+        )
+        with self.store.transaction() as tx:
+            found = tx.search_instances(query)
+            page = found[:limit]
+            states = {r.instance_key: r for r in tx.get_instances([r.instance_key for r in page])}
+            count = None
+            if with_count:
+                unpaged = dataclasses.replace(query, after=None)
+                counted = tx.count_instances_upto(unpaged, count_cap + 1)
+                count = InstanceCount(min(counted, count_cap), counted > count_cap)
+        infos = [instance_info(states.get(r.instance_key, r)) for r in page]
+        cursor = _instance_cursor(page[-1]) if len(found) > limit else None
+        return InstancePage(infos, cursor, count)
+
+    def instance_path(self, instance_key: int) -> InstancePath:
+        """The elements an instance passed and the flows it took (from its history), and
+        where its tokens are now.
+
+        Raises:
+            NotFoundError: no such instance.
+        """
+        with self.store.transaction() as tx:
+            record = tx.get_instance(instance_key)
+            if record is None:
+                raise NotFoundError(f"no instance with key {instance_key}")
+            return _path(tx, record)
+
+    def instance_detail(self, instance_key: int) -> InstanceDetail:
+        """An instance with its path, the instances it called and the one that called it,
+        and its incidents.
+
+        Raises:
+            NotFoundError: no such instance.
+        """
+        with self.store.transaction() as tx:
+            record = tx.get_instance(instance_key)
+            if record is None:
+                raise NotFoundError(f"no instance with key {instance_key}")
+            path = _path(tx, record)
+            parent_key = record.parent_instance_key
+            parent = tx.get_instance(parent_key) if parent_key is not None else None
+            children = tx.search_instances(
+                InstanceQuery(parent_instance_key=instance_key, limit=MAX_PAGE)
+            )
+            incidents = tx.list_incidents(state=None, instance_key=instance_key)
+        return InstanceDetail(
+            instance=instance_info(record),
+            path=path,
+            calling=instance_info(parent) if parent is not None else None,
+            called=[instance_info(child) for child in children],
+            incidents=incidents,
+        )
+
+    # -- processes --------------------------------------------------------------------------
+    def process_definitions(self) -> list[ProcessVersionInfo]:
+        """Every deployed process version (by process id, then version) with its active
+        instances and open incidents now."""
+        with self.store.transaction() as tx:
+            records = tx.list_definitions()
+            counts = tx.instance_counts_by_definition()
+        return [
+            ProcessVersionInfo(
+                process_id=r.process_id,
+                version=r.version,
+                definition_key=r.definition_key,
+                name=r.name,
+                resource_name=r.resource_name,
+                deployed_at=r.deployed_at,
+                active_instances=counts.get(r.definition_key, (0, 0))[0],
+                open_incidents=counts.get(r.definition_key, (0, 0))[1],
+            )
+            for r in records
+            if not r.process_id.startswith(DECISION_PREFIX)
+        ]
+
+    def element_statistics(
+        self, process_id: str, version: int | None = None
+    ) -> list[ElementCountsRecord]:
+        """Per element of a process (one version, or all versions summed): element
+        instances active there now, completed, terminated, and open incidents there. Only
+        elements that were ever entered (or have an incident) are listed, by id.
+
+        Raises:
+            NotFoundError: no such process (or version).
+        """
+        with self.store.transaction() as tx:
+            if version is None:
+                keys = [
+                    d.definition_key for d in tx.list_definitions() if d.process_id == process_id
+                ]
+            else:
+                found = tx.find_definition(process_id, version)
+                keys = [found.definition_key] if found is not None else []
+            if not keys or process_id.startswith(DECISION_PREFIX):
+                shown = process_id if version is None else f"{process_id} version {version}"
+                raise NotFoundError(f"no process {shown} is deployed")
+            return tx.element_counts(keys)
+
+    # -- incidents --------------------------------------------------------------------------
+    def incident_groups(self) -> list[IncidentGroup]:
+        """Open incidents across all processes grouped by cause, largest group first (of
+        the oldest 100,000 open incidents)."""
+        groups: dict[str, list[IncidentRecord]] = {}
+        places: dict[str, tuple[str, str, str, str]] = {}
+        for process_id, incident in self._open_incidents():
+            cause = (process_id, incident.element_id, incident.error_type)
+            place = (*cause, normalise_message(incident.message))
+            key = _group_key(place)
+            places[key] = place
+            groups.setdefault(key, []).append(incident)
+        found = [
+            IncidentGroup(
+                key=key,
+                process_id=places[key][0],
+                element_id=places[key][1],
+                error_type=places[key][2],
+                message=places[key][3],
+                count=len(members),
+                oldest_at=members[0].created_at,
+                newest_at=members[-1].created_at,
+            )
+            for key, members in groups.items()
+        ]
+        found.sort(key=lambda g: (-g.count, g.oldest_at, g.key))
+        return found
+
+    def group_incidents(
+        self, group: str, *, after: str | None = None, limit: int = 50
+    ) -> IncidentPage:
+        """The open incidents of a group (its :attr:`IncidentGroup.key`), oldest first.
+
+        Raises:
+            InvalidCommandError: ``group`` or ``after`` is not one this engine made, or
+                ``limit`` is not 1 to 500.
+        """
+        _check_limit(limit)
+        place = _decode_group_key(group)
+        position = None if after is None else _decode_instance_cursor(after)
+        members = [
+            incident
+            for process_id, incident in self._open_incidents()
+            if (process_id, incident.element_id, incident.error_type) == place[:3]
+            and normalise_message(incident.message) == place[3]
+            and (position is None or (incident.created_at, incident.incident_key) > position)
+        ]
+        page = members[:limit]
+        cursor = _incident_cursor(page[-1]) if len(members) > limit else None
+        return IncidentPage(page, cursor)
+
+    def _open_incidents(self) -> list[tuple[str, IncidentRecord]]:
+        with self.store.transaction() as tx:
+            return tx.open_incidents_with_process(INCIDENT_SCAN_LIMIT)
+
+    # -- decisions --------------------------------------------------------------------------
+    def decision_definitions(self) -> list[DecisionVersionInfo]:
+        """Every deployed version of every DMN decision, by decision id then version."""
+        with self.store.transaction() as tx:
+            records = tx.list_definitions()
+        return [
+            DecisionVersionInfo(
+                decision_id=r.process_id.removeprefix(DECISION_PREFIX),
+                version=r.version,
+                definition_key=r.definition_key,
+                name=r.name,
+                resource_name=r.resource_name,
+                deployed_at=r.deployed_at,
+                source=r.source,
+            )
+            for r in records
+            if r.process_id.startswith(DECISION_PREFIX)
+        ]
+
+    def decision_evaluations(
+        self, decision_id: str, *, after: str | None = None, limit: int = 50
+    ) -> DecisionEvaluationPage:
+        """A decision's evaluations by business rule tasks, newest first, with the rules
+        that matched and the result. (Calls of ``evaluate_decision`` are not recorded.)
+
+        Raises:
+            InvalidCommandError: a cursor that is not one, or ``limit`` not 1 to 500.
+        """
+        _check_limit(limit)
+        position = None if after is None else _decode_evaluation_cursor(after)
+        with self.store.transaction() as tx:
+            found = tx.list_decision_evaluations(decision_id, after=position, limit=limit + 1)
+        page = found[:limit]
+        cursor = None
+        if len(found) > limit:
+            last = page[-1]
+            cursor = _encode_cursor(
+                [to_micros(last.evaluated_at), last.instance_key, last.position]
+            )
+        return DecisionEvaluationPage(page, cursor)
+
+    # -- maintenance ------------------------------------------------------------------------
+    def rebuild_derived(self) -> int:
+        """Recompute the cockpit's tables (root variables, element counts, decision
+        evaluations) from the stored history; returns how many instances were read. The
+        store does this itself when it adds those tables to an existing database."""
+        with self.store.transaction() as tx:
+            return rebuild_derived(tx)
+
+
+def instance_info(record: InstanceRecord) -> InstanceInfo:
+    """An instance as the engine shows it, read from its stored JSON (not a whole state)."""
+    stored = record.state
+    variables = {
+        name: values.decode(value)
+        for name, value in stored.get("variables", {}).get(str(record.instance_key), {}).items()
+    }
+    active = tuple(
+        e["element_id"]
+        for e in stored.get("elements", ())
+        if e.get("parent_key") is not None and not e.get("children")
+    )
+    return InstanceInfo(
+        key=record.instance_key,
+        process_id=record.process_id,
+        version=record.version,
+        status=record.status,
+        business_key=record.business_key,
+        started_at=record.started_at,
+        ended_at=record.ended_at,
+        variables=variables,
+        active_elements=active,
+        incidents=record.incident_count,
+        parent_instance_key=record.parent_instance_key,
+    )
+
+
+def _path(tx: Transaction, record: InstanceRecord) -> InstancePath:
+    completed: dict[str, None] = {}
+    flows: dict[str, None] = {}
+    visits: dict[str, int] = {}
+    for event in tx.history(record.instance_key):
+        kind, payload = event.event_type, event.payload
+        if kind == "ElementActivated":
+            visits[payload["element_id"]] = visits.get(payload["element_id"], 0) + 1
+            if payload.get("flow_id"):
+                flows[payload["flow_id"]] = None
+        elif kind == "JoinTokenArrived":
+            flows[payload["flow_id"]] = None
+        elif kind == "ElementCompleted":
+            completed[payload["element_id"]] = None
+    return InstancePath(
+        completed_elements=tuple(completed),
+        active_elements=instance_info(record).active_elements,
+        taken_flows=tuple(flows),
+        visits=visits,
+    )
+
+
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidCommandError(f"limit must be 1 to {MAX_PAGE}, got {limit}")
+
+
+def _variable_filter(variable: tuple[str, Any]) -> tuple[str, str]:
+    name, value = variable
+    try:
+        indexed = indexed_value(values.encode(value))
+    except (TypeError, ValueError):
+        indexed = None
+    if not isinstance(name, str) or not name or indexed is None:
+        raise InvalidCommandError(
+            "variable must be a name and a string, number or boolean value "
+            f"(up to 200 characters as JSON), got {variable!r:.80}"
+        )
+    return name, indexed
+
+
+def _encode_cursor(parts: Sequence[Any]) -> str:
+    text = json.dumps(list(parts), separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(name: str, cursor: str, arity: int, kinds: Callable[[Any], bool]) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        parts = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error, UnicodeError):
+        parts = None
+    if not isinstance(parts, list) or len(parts) != arity or not all(map(kinds, parts)):
+        raise InvalidCommandError(f"{name} is not a cursor of this list: {cursor!r:.80}")
+    return parts
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63
+
+
+def instance_cursor(started_at: datetime, instance_key: int) -> str:
+    """The cursor that continues an instance search after this instance (the ``after`` of
+    :meth:`CockpitMethods.search_instances`): for a page that starts at a chosen point."""
+    return _encode_cursor([to_micros(started_at), instance_key])
+
+
+def _instance_cursor(record: InstanceRecord) -> str:
+    return instance_cursor(record.started_at, record.instance_key)
+
+
+def _instant(micros: int, cursor: str) -> datetime:
+    try:
+        return from_micros(micros)
+    except OverflowError:
+        raise InvalidCommandError(f"after is not a cursor of this list: {cursor!r:.80}") from None
+
+
+def _decode_instance_cursor(cursor: str) -> tuple[datetime, int]:
+    micros, key = _decode_cursor("after", cursor, 2, _is_int)
+    return _instant(micros, cursor), key
+
+
+def _incident_cursor(incident: IncidentRecord) -> str:
+    return _encode_cursor([to_micros(incident.created_at), incident.incident_key])
+
+
+def _decode_evaluation_cursor(cursor: str) -> tuple[datetime, int, int]:
+    micros, key, position = _decode_cursor("after", cursor, 3, _is_int)
+    return _instant(micros, cursor), key, position
+
+
+def _group_key(place: tuple[str, str, str, str]) -> str:
+    return _encode_cursor(place)
+
+
+def _decode_group_key(group: str) -> tuple[str, str, str, str]:
+    parts = _decode_cursor("group", group, 4, lambda part: isinstance(part, str))
+    return parts[0], parts[1], parts[2], parts[3]

@@ -1,0 +1,250 @@
+"""The rows the cockpit reads, derived from history events.
+
+Three tables are kept from the history alone, so that they can always be rebuilt from it
+(:func:`rebuild_derived`) and the live path and the rebuild share one derivation
+(:class:`DerivedRows`):
+
+* ``instance_variables``: the scalar root variables of each instance, for "instances whose
+  variable x is v";
+* ``element_counts``: per process version and element, element instances active there,
+  completed, terminated, and open incidents (for the diagram overlays);
+* ``decision_evaluations``: each ``DecisionEvaluated`` event.
+
+A multi-instance activity counts its body as an element instance of its id as well as each
+inner instance (the events do not tell a body's end from an inner instance's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from legato.store._rules import dump_json
+from legato.store.records import DecisionEvaluationRecord, HistoryRecord
+
+if TYPE_CHECKING:
+    from legato.store.ports import Transaction
+
+MAX_INDEXED_LENGTH = 200
+"""Values whose JSON is longer than this many characters are not indexed."""
+
+ACTIVE, COMPLETED, TERMINATED, INCIDENTS = range(4)
+"""Positions in a count delta (``DerivedRows.counts``)."""
+
+InstanceOf = Callable[[int], "tuple[int, datetime] | None"]
+"""An instance's definition key and start time, by instance key (None if unknown)."""
+
+
+def indexed_value(value: Any) -> str | None:
+    """The form in which a root variable's stored (encoded) value is indexed, or None if it
+    is not.
+
+    Strings, numbers and booleans are kept as compact JSON, numbers in one canonical form
+    (the engine stores non-integers as ``{"$decimal": "..."}``: ``800.0`` and ``800`` are
+    one value, ``1.50`` is ``1.5``); None, lists, documents and other encoded values (dates,
+    ...) are not, nor anything longer than :data:`MAX_INDEXED_LENGTH` characters.
+    """
+    text: str | None = None
+    if isinstance(value, str | int):  # bool is an int
+        text = dump_json(value)
+    elif isinstance(value, dict) and len(value) == 1 and isinstance(value.get("$decimal"), str):
+        text = _number_text(value["$decimal"])
+    return text if text is not None and len(text) <= MAX_INDEXED_LENGTH else None
+
+
+def _number_text(digits: str) -> str | None:
+    try:
+        number = Decimal(digits)
+    except ArithmeticError:
+        return None
+    if not number.is_finite():
+        return None
+    if number == number.to_integral_value():
+        return str(int(number))
+    return format(number.normalize(), "f")
+
+
+@dataclass(slots=True)
+class DerivedRows:
+    """Changes to the derived tables that a run of history events makes.
+
+    ``variables`` maps (instance key, name) to the indexed value, or None where the row goes
+    (the value is no longer indexable). ``counts`` maps (definition key, element id) to the
+    deltas of active, completed, terminated and open incidents.
+    """
+
+    variables: dict[tuple[int, str], str | None] = field(default_factory=dict)
+    started: dict[int, datetime] = field(default_factory=dict)
+    """The start time of each instance in ``variables`` (the variable rows carry it, so that
+    a variable's instances are listed newest first straight from the index)."""
+    counts: dict[tuple[int, str], list[int]] = field(default_factory=dict)
+    evaluations: list[DecisionEvaluationRecord] = field(default_factory=list)
+    incident_elements: dict[int, tuple[int, str]] = field(default_factory=dict)
+    """(definition key, element id) of the incidents raised by the events seen so far."""
+
+    def __bool__(self) -> bool:
+        return bool(self.variables or self.counts or self.evaluations)
+
+    def add(
+        self,
+        records: Iterable[HistoryRecord],
+        instance_of: InstanceOf,
+        incident_element: Callable[[int], tuple[int, str] | None],
+    ) -> None:
+        """Derive the changes of ``records`` (in history order).
+
+        ``instance_of`` gives an instance's definition key and start time;
+        ``incident_element`` where an incident raised before these events was raised (for
+        its resolution).
+        """
+        for record in records:
+            handler = _HANDLERS.get(record.event_type)
+            if handler is not None:
+                handler(self, record, instance_of, incident_element)
+
+    def clear(self) -> None:
+        """Forget the changes (after they were written); incident places are kept."""
+        self.variables, self.started, self.counts, self.evaluations = {}, {}, {}, []
+
+    def _count(
+        self, definition_key: int | None, element_id: str | None, slot: int, by: int
+    ) -> None:
+        if definition_key is None or element_id is None:
+            return
+        delta = self.counts.get((definition_key, element_id))
+        if delta is None:
+            delta = self.counts[(definition_key, element_id)] = [0, 0, 0, 0]
+        delta[slot] += by
+
+
+_Handler = Callable[
+    [
+        DerivedRows,
+        HistoryRecord,
+        InstanceOf,
+        Callable[[int], tuple[int, str] | None],
+    ],
+    None,
+]
+
+
+def _definition(instance_of: InstanceOf, instance_key: int) -> int | None:
+    found = instance_of(instance_key)
+    return None if found is None else found[0]
+
+
+def _activated(rows: DerivedRows, record: HistoryRecord, instance_of: InstanceOf, _: Any) -> None:
+    rows._count(_definition(instance_of, record.instance_key), record.element_id, ACTIVE, 1)
+
+
+def _ended(slot: int) -> _Handler:
+    def handle(rows: DerivedRows, record: HistoryRecord, instance_of: InstanceOf, _: Any) -> None:
+        definition_key = _definition(instance_of, record.instance_key)
+        rows._count(definition_key, record.element_id, ACTIVE, -1)
+        rows._count(definition_key, record.element_id, slot, 1)
+
+    return handle
+
+
+def _variable_set(
+    rows: DerivedRows, record: HistoryRecord, instance_of: InstanceOf, _: Any
+) -> None:
+    payload = record.payload
+    key = record.instance_key
+    if payload.get("scope_key") != key:
+        return
+    found = instance_of(key)
+    if found is not None:
+        rows.started[key] = found[1]
+        rows.variables[(key, payload["name"])] = indexed_value(payload["value"])
+
+
+def _incident_raised(
+    rows: DerivedRows, record: HistoryRecord, instance_of: InstanceOf, _: Any
+) -> None:
+    definition_key = _definition(instance_of, record.instance_key)
+    element_id = record.payload["element_id"]
+    if definition_key is not None:
+        rows.incident_elements[record.payload["incident_key"]] = (definition_key, element_id)
+    rows._count(definition_key, element_id, INCIDENTS, 1)
+
+
+def _incident_resolved(
+    rows: DerivedRows, record: HistoryRecord, _: Any, incident_element: Any
+) -> None:
+    key = record.payload["incident_key"]
+    place = rows.incident_elements.pop(key, None) or incident_element(key)
+    if place is not None:
+        rows._count(place[0], place[1], INCIDENTS, -1)
+
+
+def _decision_evaluated(rows: DerivedRows, record: HistoryRecord, _: Any, __: Any) -> None:
+    payload = record.payload
+    rows.evaluations.append(
+        DecisionEvaluationRecord(
+            instance_key=record.instance_key,
+            position=record.position,
+            decision_id=payload["decision_id"],
+            decision_key=payload["decision_key"],
+            decision_version=payload["version"],
+            element_id=payload["element_id"],
+            element_instance_key=payload["element_instance_key"],
+            evaluated_at=record.at,
+            matched_rules=tuple(payload.get("matched_rules") or ()),
+            result=payload.get("result"),
+        )
+    )
+
+
+_HANDLERS: dict[str, _Handler] = {
+    "ElementActivated": _activated,
+    "ElementCompleted": _ended(COMPLETED),
+    "ElementTerminated": _ended(TERMINATED),
+    "VariableSet": _variable_set,
+    "IncidentRaised": _incident_raised,
+    "IncidentResolved": _incident_resolved,
+    "DecisionEvaluated": _decision_evaluated,
+}
+
+
+def rebuild_derived(tx: Transaction, *, batch: int = 500) -> int:
+    """Recompute every derived table from the stored history (replacing what they hold).
+
+    Reads the instances ``batch`` at a time and writes their rows as it goes; the counts are
+    written once at the end (into shard 0). Returns how many instances were read.
+    """
+    tx.clear_derived()
+    counts = DerivedRows()
+    seen = 0
+    for keys in _instance_key_pages(tx, batch):
+        rows = DerivedRows()
+        known = {
+            s.instance_key: (s.definition_key, s.started_at) for s in tx.instance_summaries(keys)
+        }
+        for key in keys:
+            rows.add(tx.history(key), known.get, lambda _: None)
+        rows.incident_elements.clear()
+        for place, delta in rows.counts.items():
+            total = counts.counts.setdefault(place, [0, 0, 0, 0])
+            for slot, value in enumerate(delta):
+                total[slot] += value
+        rows.counts = {}
+        tx.write_derived(rows, 0)
+        seen += len(keys)
+    tx.write_derived(counts, 0)
+    return seen
+
+
+def _instance_key_pages(tx: Transaction, batch: int) -> Iterable[Sequence[int]]:
+    from legato.store.records import InstanceQuery
+
+    after = None
+    while True:
+        page = tx.search_instances(InstanceQuery(after=after, limit=batch))
+        if not page:
+            return
+        yield [record.instance_key for record in page]
+        after = (page[-1].started_at, page[-1].instance_key)

@@ -83,13 +83,16 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from legato.api.app import is_api_path
-from legato.web import cockpit, landing, session, start, tasks
+from legato.web import cockpit, decisions, incidents, instances, landing, session, start, tasks
 from legato.web.ui import STATIC_DIR, render
 
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
     landing.router,
     tasks.router,
     cockpit.router,
+    instances.router,
+    incidents.router,
+    decisions.router,
     start.router,
 )
 """The routers of the pages; a new page module adds its router here."""

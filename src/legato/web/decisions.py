@@ -18,7 +18,6 @@ from lxml import etree
 
 from legato.api.v2.common import plain
 from legato.engine.values import decode
-
 from legato.errors import InvalidCommandError
 from legato.runtime.cockpit import DecisionVersionInfo
 from legato.runtime.engine import Engine
@@ -64,9 +63,7 @@ def decisions_page(
     for info in _engine(request).decision_definitions():
         known = summaries.get(info.decision_id)
         if known is None or info.version > known.latest.version:
-            summaries[info.decision_id] = DecisionSummary(
-                info, known.versions + 1 if known else 1
-            )
+            summaries[info.decision_id] = DecisionSummary(info, known.versions + 1 if known else 1)
         else:
             summaries[info.decision_id] = DecisionSummary(known.latest, known.versions + 1)
     ordered = [summaries[key] for key in sorted(summaries)]

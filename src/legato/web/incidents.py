@@ -87,7 +87,7 @@ async def retry_one(
     back_to = _back_to(await _form_text(request, "back_to"))
     engine = _engine(request)
     try:
-        await run_in_threadpool(lambda: engine.retry_incident(incident_key, by=principal.name))
+        await run_in_threadpool(lambda: engine.retry(incident_key, by=principal.name))
     except LegatoError as exc:
         return redirect(request, back_to, flash=f"Not retried: {exc}.", kind="error")
     return redirect(request, back_to, flash=f"Retried incident {incident_key}.", kind="success")
@@ -106,11 +106,16 @@ async def retry_group(
     except LegatoError as exc:
         return redirect(request, "/cockpit/incidents", flash=f"Nothing done: {exc}.", kind="error")
     refused: dict[int, str] = {}
-    for key in keys:
-        try:
-            await run_in_threadpool(lambda k=key: engine.retry_incident(k, by=principal.name))
-        except LegatoError as exc:
-            refused[key] = str(exc)
+    by = principal.name
+
+    def retry_each() -> None:
+        for key in keys:
+            try:
+                engine.retry(key, by=by)
+            except LegatoError as exc:
+                refused[key] = str(exc)
+
+    await run_in_threadpool(retry_each)
     return redirect(
         request,
         "/cockpit/incidents",

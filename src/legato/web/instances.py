@@ -60,8 +60,10 @@ FILTER_FIELDS = (
     "started_before",
     "ended_from",
     "ended_before",
+    "size",
 )
-"""The list's filter parameters (in the URL and in the bulk forms)."""
+"""The list's filter parameters (in the URL and in the bulk forms); ``size`` is the page
+size (1 to 500, by default :data:`PAGE_SIZE`)."""
 
 
 @dataclass
@@ -72,6 +74,12 @@ class InstanceFilters:
     values: dict[str, str] = field(default_factory=dict)
     arguments: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def page_size(self) -> int:
+        """The number of instances a page shows."""
+        size = self.values.get("size", "")
+        return int(size) if size.isdigit() and "size" not in self.errors else PAGE_SIZE
 
     @property
     def query(self) -> str:
@@ -105,6 +113,8 @@ def parse_filters(params: ImmutableMultiDict[str, Any] | Mapping[str, Any]) -> I
             errors["variable"] = "Variable: give the name of the variable the value is for."
         else:
             arguments["variable"] = (values["variable"], variable_value(values["value"]))
+    if values["size"] and (not values["size"].isdigit() or not 1 <= int(values["size"]) <= 500):
+        errors["size"] = f"Page size: {values['size']!r} is not a number from 1 to 500."
     for name, argument in (
         ("started_from", "started_from"),
         ("started_before", "started_before"),
@@ -174,7 +184,10 @@ def instances_page(
     if not filters.errors:
         try:
             page = _engine(request).search_instances(
-                **filters.arguments, after=after, limit=PAGE_SIZE, with_count=True,
+                **filters.arguments,
+                after=after,
+                limit=filters.page_size,
+                with_count=True,
                 count_cap=COUNT_CAP,
             )
         except InvalidCommandError as exc:
@@ -198,9 +211,7 @@ def instances_page(
         "may_modify": principal.may(INSTANCES_MODIFY),
         "bulk_kinds": BULK_KINDS,
     }
-    return render(
-        request, "instances.html", context, status=400 if filters.errors else 200
-    )
+    return render(request, "instances.html", context, status=400 if filters.errors else 200)
 
 
 def matching_keys(engine: Engine, arguments: Mapping[str, Any], limit: int = MAX_BULK) -> list[int]:

@@ -21,7 +21,9 @@ Seeding (cached between runs, see ``--cache``):
 
 Measurements: each is a function (``measure_*``) timed ``--repeat`` times after one untimed
 call, through the engine's public methods in this process (server side, no HTTP); p50 and
-p95 are reported. Add a measurement by adding a function to :data:`MEASUREMENTS`.
+p95 are reported; the web pages are rendered by the server's ASGI application in this
+process, signed in by a session cookie. Add a measurement by adding a function to
+:data:`MEASUREMENTS`.
 
 Run from the repository root::
 
@@ -33,23 +35,28 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import logging
 import shlex
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import sqlalchemy as sa
 from _report import machine_facts, percentile, publish, version_of, yes
 
 from legato import Engine, Job
+from legato.api.app import create_app
 from legato.runtime.cockpit import instance_cursor
+from legato.security import Principal, StaticAuthenticator
+from legato.web import mount as mount_web
 
 REPO = Path(__file__).resolve().parent.parent
 BPMN = REPO / "examples" / "onboarding" / "onboarding.bpmn"
@@ -62,6 +69,8 @@ KEY_STRIDE = 1_000_000
 SPREAD = timedelta(days=90)
 USER, GROUP, OTHER_GROUP = "mia", "managers", "sales"
 VISIBLE_TASKS = 5_000
+WEB_USER, WEB_PASSWORD = "olga", "bench-only-password"
+"""The operator the web page measurements sign in as."""
 
 
 # -- seeding ---------------------------------------------------------------------------------
@@ -321,6 +330,42 @@ def _share_tasks(connection: sa.Connection) -> None:
 # -- measurements ----------------------------------------------------------------------------
 
 
+class WebClient:
+    """The web app (the server's real ASGI application, pages mounted) in this process,
+    reached through httpx's ASGI transport with a signed-in session cookie: a page's time
+    is the server's, with no network."""
+
+    def __init__(self, engine: Engine) -> None:
+        principal = Principal(WEB_USER, frozenset({"operator"}))
+        authenticator = StaticAuthenticator({WEB_USER: (WEB_PASSWORD, principal)})
+        app = create_app(engine, authenticator)
+        mount_web(app)
+        self._loop = asyncio.new_event_loop()
+        self._client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://bench"
+        )
+        signed_in = self._run(
+            self._client.post(
+                "/login", data={"username": WEB_USER, "password": WEB_PASSWORD, "next": "/"}
+            )
+        )
+        assert signed_in.status_code == 303, signed_in.text
+
+    def _run(self, request: Coroutine[Any, Any, httpx.Response]) -> httpx.Response:
+        return self._loop.run_until_complete(request)
+
+    def page(self, path: str) -> str:
+        """The HTML of a page (its answer must be 200)."""
+        answer = self._run(self._client.get(path))
+        assert answer.status_code == 200, (path, answer.status_code)
+        return answer.text
+
+    def close(self) -> None:
+        """Close the client and its event loop."""
+        self._loop.run_until_complete(self._client.aclose())
+        self._loop.close()
+
+
 @dataclass
 class Context:
     """What the measurements use: the engine and a few values found once, untimed."""
@@ -328,6 +373,7 @@ class Context:
     engine: Engine
     deep_cursor: str
     """A cursor half way down the instance list."""
+    web: WebClient
 
 
 def measure_first_page(ctx: Context) -> object:
@@ -380,6 +426,16 @@ def measure_task_list(ctx: Context) -> object:
     return page, ctx.engine.count_user_tasks(visible_to=visible)
 
 
+def measure_web_first_page(ctx: Context) -> object:
+    return ctx.web.page("/cockpit/instances")
+
+
+def measure_web_filtered_page(ctx: Context) -> object:
+    return ctx.web.page(
+        "/cockpit/instances?process=onboarding&state=completed&variable=segment&value=business"
+    )
+
+
 MEASUREMENTS: dict[str, tuple[Callable[[Context], object], float]] = {
     "Instance list, first page (50, with count)": (measure_first_page, 150),
     "Instance list filtered: process + completed + variable": (measure_filtered_page, 150),
@@ -390,6 +446,14 @@ MEASUREMENTS: dict[str, tuple[Callable[[Context], object], float]] = {
     "Process versions with counts": (measure_process_versions, 150),
     "Incident groups": (measure_incident_groups, 150),
     "Task list of a user with 5,000 tasks (page + count)": (measure_task_list, 100),
+    "Web page: instance list, first page (HTML through the ASGI app)": (
+        measure_web_first_page,
+        150,
+    ),
+    "Web page: instance list filtered: process + completed + variable": (
+        measure_web_filtered_page,
+        150,
+    ),
 }
 """Name -> (measurement, target p95 in ms)."""
 
@@ -497,13 +561,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             tasks = connection.exec_driver_sql(
                 "SELECT count(*) FROM user_tasks WHERE state = 'created'"
             ).scalar()
-        ctx = Context(engine, deep_cursor(engine, db))
+        ctx = Context(engine, deep_cursor(engine, db), WebClient(engine))
         rows = []
         for name, (function, target) in MEASUREMENTS.items():
             samples = timed(function, ctx, args.repeat)
             p50, p95 = percentile(samples, 50), percentile(samples, 95)
             rows.append((name, p50, p95, target))
             print(f"  {name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+        ctx.web.close()
     finally:
         engine.close()
     command = "python bench/web.py " + shlex.join(sys.argv[1:] if argv is None else argv)
@@ -523,7 +588,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         + ("of the templates only" if args.no_history_copies else "of every instance"),
         "",
         f"Each query timed {args.repeat} times after one untimed call, through the engine's "
-        "methods in one process (server side, no HTTP).",
+        "methods in one process (server side, no HTTP); the web pages through the server's "
+        "ASGI application in the same process (httpx's ASGI transport, a session cookie), "
+        "rendered HTML included.",
         "",
         "| Query | p50 (ms) | p95 (ms) | Target p95 (ms) | Met |",
         "|---|---:|---:|---:|---|",

@@ -70,7 +70,7 @@ def seed(server: LegatoServer) -> dict[str, str]:
             pass
         tasks = http.post("/v2/user-tasks/search", json={}).json()["items"]
         stuck = http.get("/legato/v1/instances", params={"status": "incident"}).json()["items"]
-    decision, process = deploy_decision(server)
+    decision, process = deploy_decision(server, "discount", "order_discount")
     for tier in ("gold", "silver", "bronze"):
         start(server, process, tier=tier)
     return {

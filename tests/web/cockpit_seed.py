@@ -115,11 +115,13 @@ def search(server: LegatoServer, **params: Any) -> list[dict[str, Any]]:
     return items
 
 
-def deploy_decision(server: LegatoServer) -> tuple[str, str]:
-    """Deploy the discount decision and a process that calls it; (decision id, process
-    id)."""
-    did = unique("discount")
-    pid = unique("decide")
+def deploy_decision(
+    server: LegatoServer, did: str | None = None, pid: str | None = None
+) -> tuple[str, str]:
+    """Deploy the discount decision and a process that calls it (by default with ids no
+    other test uses); (decision id, process id)."""
+    did = did or unique("discount")
+    pid = pid or unique("decide")
     deploy(
         server,
         (f"{did}.dmn", DISCOUNT_DMN.format(did=did)),

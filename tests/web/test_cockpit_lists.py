@@ -5,6 +5,7 @@ auditor may not do, and markup in data shown as text."""
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Callable
 
 import httpx
@@ -79,6 +80,37 @@ def test_a_bad_filter_is_named_at_its_field(
     expect(page.locator("#error-version")).to_contain_text("not a version number")
     expect(page.locator("#error-variable")).to_contain_text("name of the variable")
     expect(page.get_by_label("Version")).to_have_attribute("aria-invalid", "true")
+
+
+def test_a_bulk_operation_without_a_selection_does_nothing_and_says_why(
+    web_server: LegatoServer,
+) -> None:
+    with session_client(web_server, "operator") as http:
+        csrf = _csrf(http)
+        answer = http.post(
+            "/cockpit/instances/bulk",
+            data={"csrf": csrf, "op": "cancel:selected", "back_to": "/cockpit/instances?x=1"},
+        )
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/cockpit/instances?x=1"
+        shown = http.get(answer.headers["location"]).text
+        odd = http.post(
+            "/cockpit/instances/bulk",
+            data={"csrf": csrf, "op": "explode:all", "back_to": "https://elsewhere.example/"},
+        )
+        assert odd.headers["location"] == "/cockpit/instances"
+    assert "Nothing done: select at least one instance." in shown
+    assert "Nothing done: kind: choose one of cancel, retry." in http_text(odd)
+
+
+def http_text(answer: httpx.Response) -> str:
+    return urllib.parse.unquote(answer.headers.get("set-cookie", ""))
+
+
+def _csrf(http: httpx.Client) -> str:
+    token = re.search(r'name="csrf-token" content="([^"]+)"', http.get("/cockpit").text)
+    assert token is not None
+    return token.group(1)
 
 
 def test_paging_goes_forward_and_back_without_duplicates(
@@ -217,6 +249,11 @@ def test_the_decision_page_shows_the_table_and_an_evaluation_with_its_rule(
     xml = page.request.get(f"/cockpit/decisions/{did}/xml")
     assert xml.status == 200 and f'id="{did}"' in xml.text()
 
+    page.goto(f"/cockpit/instances?process={pid}&ended_from=2000-01-01T00:00")
+    assert _row_keys(page) == [str(key)]
+    page.goto(f"/cockpit/instances?process={pid}&ended_before=2000-01-01T00:00")
+    expect(page.locator("#instance-count")).to_have_text("0")
+
 
 def test_an_auditor_sees_no_bulk_or_retry_buttons_and_the_routes_refuse(
     page: Page, web_server: LegatoServer, sign_in: Callable[..., None]
@@ -235,9 +272,7 @@ def test_an_auditor_sees_no_bulk_or_retry_buttons_and_the_routes_refuse(
     expect(page.get_by_role("button", name=re.compile("Retry"))).to_have_count(0)
 
     with session_client(web_server, "auditor") as http:
-        token = re.search(r'name="csrf-token" content="([^"]+)"', http.get("/cockpit").text)
-        assert token is not None
-        csrf = token.group(1)
+        csrf = _csrf(http)
         bulk = http.post(
             "/cockpit/instances/bulk",
             data={"csrf": csrf, "op": "cancel:selected", "key": str(key), "confirmed": "yes"},

@@ -81,11 +81,6 @@ class InstanceFilters:
         size = self.values.get("size", "")
         return int(size) if size.isdigit() and "size" not in self.errors else PAGE_SIZE
 
-    @property
-    def query(self) -> str:
-        """The filters as a query string (without empty fields)."""
-        return urlencode({k: v for k, v in self.values.items() if v})
-
 
 def parse_filters(params: ImmutableMultiDict[str, Any] | Mapping[str, Any]) -> InstanceFilters:
     """Read the filter fields of a query string or a posted form."""

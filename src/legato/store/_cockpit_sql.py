@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from legato.store._prepared import Prepared
 from legato.store.derived import DerivedRows
-from legato.store.records import SUSPENDED, InstanceQuery
+from legato.store.records import InstanceQuery
 from legato.store.schema import (
     decision_evaluations,
     element_counts,
@@ -56,7 +56,7 @@ def instance_conditions(query: InstanceQuery, *, paged: bool = True) -> list[Any
             conditions.append(column == value)
     if query.status == "incident":
         conditions += [_I.status == "active", _I.incident_count > 0]
-    elif query.status == SUSPENDED:
+    elif query.status == "suspended":
         conditions += [_I.status == "active", _I.suspended]
     elif query.status is not None:
         conditions.append(_I.status == query.status)

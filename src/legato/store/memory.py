@@ -641,7 +641,13 @@ class MemoryTransaction:
         ):
             if wanted is not None and value != wanted:
                 return False
-        if not has_status(summary, query.status):
+        if query.status == "incident":
+            if summary.status != "active" or summary.incident_count <= 0:
+                return False
+        elif query.status == "suspended":
+            if summary.status != "active" or not summary.suspended:
+                return False
+        elif query.status is not None and summary.status != query.status:
             return False
         if query.variable is not None:
             name, value = query.variable

@@ -5,7 +5,7 @@
 - ``GET /server``: this server: its node, whether it is ready, the long polls it holds;
 - ``/users`` and ``/api-keys``: the accounts (admins only, :mod:`.accounts`);
 - the cockpit's queries (:mod:`.cockpit`): instance search and detail, process versions
-  and element statistics, incident groups, decisions and their evaluations.
+  and element statistics, incident groups, decisions and their evaluations;
 - an operator's commands: suspend and resume, variable changes, retries with fixed
   variables, batch cancel and retry (:mod:`.operations`).
 

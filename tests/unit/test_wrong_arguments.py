@@ -100,6 +100,16 @@ VALID: dict[str, Any] = {
     "by": None,
     "form_id": "f",
     "form_key": None,
+    "variable": None,
+    "started_from": None,
+    "started_before": None,
+    "ended_from": None,
+    "ended_before": None,
+    "parent_instance_key": None,
+    "after": None,
+    "with_count": False,
+    "count_cap": 10,
+    "group": "g",
 }
 
 # Where a parameter name means something else.
@@ -194,6 +204,16 @@ WRONG: dict[str, list[Any]] = {
     "by": [5],
     "form_id": [5],
     "form_key": ["1", 2**70],
+    "variable": ["tier", ("tier",), 5],
+    "started_from": ["2024-01-01", 5],
+    "started_before": ["2024-01-01", 5],
+    "ended_from": ["2024-01-01", 5],
+    "ended_before": ["2024-01-01", 5],
+    "parent_instance_key": ["1", 1.5, 2**70],
+    "after": [5, ["c"]],
+    "with_count": ["yes", 1],
+    "count_cap": ["10", None, 2**70],
+    "group": [5, None],
 }
 
 # Where a parameter name takes other values: None is a right worker where it only checks the

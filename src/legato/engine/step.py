@@ -19,6 +19,7 @@ from legato.engine.processing import Processing
 from legato.engine.processors.scopes import child_completed
 from legato.engine.processors.waits import (
     deliver,
+    evaluate_conditions,
     is_interrupting,
     is_parallel_multiple,
     open_scope_waits,
@@ -449,6 +450,9 @@ def _resume(p: Processing, command: cmd.ResumeInstance) -> None:
             return
         raise InstanceSuspendedError(f"instance {key} is not suspended, so it cannot be resumed")
     p.emit(ev.InstanceResumed(at=p.ctx.now, by=command.by))
+    # Variables may have changed meanwhile, with conditional events waiting: as after a
+    # change, the conditions that hold now trigger.
+    evaluate_conditions(p)
     for child in _called_children(p):
         p.follow_ups.append(cmd.ResumeInstance(instance_key=child, by=command.by, from_parent=True))
 

@@ -221,11 +221,20 @@ class CockpitMethods:
 
         Raises:
             InvalidCommandError: an unknown status, a variable value that is not a string,
-                number or boolean (or too long to be indexed), a cursor that is not one,
-                ``limit`` or ``count_cap`` out of range; the message names the argument.
+                number or boolean (or too long to be indexed), a naive time, a cursor that
+                is not one, ``limit`` or ``count_cap`` out of range; the message names the
+                argument.
         """
         check_one_of("status", status, INSTANCE_FILTER_STATUSES)
         _check_limit(limit)
+        for name, moment in (
+            ("started_from", started_from),
+            ("started_before", started_before),
+            ("ended_from", ended_from),
+            ("ended_before", ended_before),
+        ):
+            if moment is not None and moment.utcoffset() is None:
+                raise InvalidCommandError(f"{name} must be an aware datetime, got {moment}")
         if count_cap < 1:
             raise InvalidCommandError(f"count_cap must be at least 1, got {count_cap}")
         query = InstanceQuery(

@@ -42,9 +42,9 @@ def _newer_than(started: Any, key: Any, after: tuple[datetime, int]) -> Any:
     return sa.and_(started <= started_at, sa.or_(started < started_at, key < instance_key))
 
 
-def instance_conditions(query: InstanceQuery, *, paged: bool = True) -> list[Any]:
-    """The WHERE conditions of ``query`` on ``instances`` (its page position included when
-    ``paged``; the variable filter is the caller's, see :func:`search_select`)."""
+def instance_conditions(query: InstanceQuery) -> list[Any]:
+    """The WHERE conditions of ``query`` on ``instances``, its page position included unless
+    the walk goes through a variable's index (the variable filter is :func:`_filtered`'s)."""
     conditions: list[Any] = []
     for column, value in (
         (_I.process_id, query.process_id),
@@ -68,21 +68,42 @@ def instance_conditions(query: InstanceQuery, *, paged: bool = True) -> list[Any
             conditions.append(column >= low)
         if high is not None:
             conditions.append(column < high)
-    if paged and query.after is not None and query.variable is None:
+    if query.after is not None and (query.variable is None or _narrow(query)):
         conditions.append(_newer_than(_I.started_at, _I.instance_key, query.after))
     return conditions
+
+
+def _narrow(query: InstanceQuery) -> bool:
+    """Whether the instance filters alone leave few rows to walk: the active instances
+    (thousands, not millions), one business key, one calling instance."""
+    return (
+        query.status in ("active", "incident")
+        or query.business_key is not None
+        or query.parent_instance_key is not None
+    )
 
 
 def _filtered(columns: Sequence[Any], query: InstanceQuery) -> tuple[sa.Select[Any], Any, Any]:
     """The instances ``query`` finds, and the (start time, key) columns to order them by.
 
-    With a variable filter the walk goes through the variable's index entries, which are
-    in the list's order (start time, key): a page reads the rows it shows, whether the
-    value is rare or common, instead of every instance with the value."""
+    With a variable filter and otherwise broad filters the walk goes through the variable's
+    index entries, which are in the list's order (start time, key): a page reads the rows
+    it shows, whether the value is rare or common, instead of every instance with the value.
+    Where the instance filters are narrow (:func:`_narrow`), their index drives and each of
+    its rows is probed for the variable (one primary-key lookup): a common value with few
+    active instances would otherwise walk every instance with the value, old ones too."""
     if query.variable is None:
         select = sa.select(*columns).select_from(instances).where(*instance_conditions(query))
         return select, _I.started_at, _I.instance_key
     name, value = query.variable
+    if _narrow(query):
+        probe = sa.exists().where(
+            _V.instance_key == _I.instance_key, _V.name == name, _V.value == value
+        )
+        select = (
+            sa.select(*columns).select_from(instances).where(*instance_conditions(query), probe)
+        )
+        return select, _I.started_at, _I.instance_key
     select = (
         sa.select(*columns)
         .select_from(instance_variables.join(instances, _I.instance_key == _V.instance_key))

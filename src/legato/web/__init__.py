@@ -84,7 +84,17 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from legato.api.app import is_api_path
-from legato.web import instance, landing, processes, session, start, tasks
+from legato.web import (
+    decisions,
+    incidents,
+    instance,
+    instances,
+    landing,
+    processes,
+    session,
+    start,
+    tasks,
+)
 from legato.web.ui import STATIC_DIR, render
 
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
@@ -92,6 +102,9 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     tasks.router,
     processes.router,
     instance.router,
+    instances.router,
+    incidents.router,
+    decisions.router,
     start.router,
 )
 """The routers of the pages; a new page module adds its router here."""

@@ -4,7 +4,7 @@ from the history."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -176,6 +176,7 @@ def test_a_changed_variable_is_found_by_its_new_value_only() -> None:
         ({"variable": ("tier", {"a": 1})}, "variable must be a name and a string"),
         ({"variable": ("tier", "x" * 300)}, "variable must be a name and a string"),
         ({"count_cap": 0}, "count_cap must be at least 1"),
+        ({"started_from": datetime(2026, 1, 1)}, "started_from must be an aware datetime"),
         ({"version": "1"}, "version"),
     ],
 )

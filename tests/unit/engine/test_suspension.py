@@ -363,3 +363,22 @@ def test_the_history_replays_into_the_stored_state_through_suspensions_and_edits
     engine.resume(instance.key)
     assert engine.replay(instance.key) == engine.state(instance.key)
     assert engine.replay(waiting.key) == engine.state(waiting.key)
+
+
+def test_a_condition_made_true_while_suspended_triggers_on_resume() -> None:
+    engine = _engine(
+        process(
+            '<bpmn:startEvent id="s"/><bpmn:intermediateCatchEvent id="until_ready">'
+            '<bpmn:conditionalEventDefinition><bpmn:condition xsi:type="bpmn:tFormalExpression">'
+            "stock &gt; 0</bpmn:condition></bpmn:conditionalEventDefinition>"
+            '</bpmn:intermediateCatchEvent><bpmn:endEvent id="e"/>'
+            + chain("s", "until_ready", "e"),
+            process_id="c",
+        )
+    )
+    instance = engine.start("c", {"stock": 0})
+    engine.suspend(instance.key)
+    engine.set_variables(instance.key, {"stock": 2}, by="olga")
+    engine.assert_that(instance).is_suspended().is_waiting_at("until_ready")
+    engine.resume(instance.key)
+    engine.assert_that(instance).is_completed()

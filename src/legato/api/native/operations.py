@@ -125,7 +125,8 @@ class BatchOperation(Strict):
     kind: Literal["cancel", "retry"]
     """``cancel`` terminates them; ``retry`` resolves their open incidents (failed jobs get
     one more attempt)."""
-    keys: list[Key] | None = Field(default=None, min_length=1, max_length=MAX_BATCH)
+    keys: list[KeyText] | None = Field(default=None, min_length=1, max_length=MAX_BATCH)
+    """Process instance keys (decimal strings)."""
     filter: BatchFilter | None = None
     dryRun: bool = False
     """Only say what would be done."""
@@ -163,7 +164,11 @@ def run_batch_operation(
     selection = None if wanted is None else _selection(wanted)
     try:
         result = engine.batch(
-            body.kind, keys=body.keys, filter=selection, by=principal.name, dry_run=body.dryRun
+            body.kind,
+            keys=None if body.keys is None else [int(key) for key in body.keys],
+            filter=selection,
+            by=principal.name,
+            dry_run=body.dryRun,
         )
     except InvalidCommandError as exc:
         raise BadRequest(str(exc)) from None

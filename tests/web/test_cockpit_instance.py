@@ -37,8 +37,14 @@ def test_an_operator_fixes_a_variable_retries_and_the_instance_completes(
     deploy_check(web_server, "cockpit-fix")
     key = with_incident(web_server, "cockpit-fix", {"approved": False, "amount": 12})
 
-    page.goto(f"/cockpit/instances/{key}")
+    # From the incidents page (grouped by cause) to the group, to the instance.
+    page.goto("/cockpit/incidents")
     sign_in(page, "operator")
+    group = page.locator("#incident-groups tbody tr").filter(has_text="cockpit-fix")
+    expect(group).to_contain_text("approved must be true, got false")
+    group.get_by_role("link", name="incidents of check").click()
+    page.get_by_role("link", name=key, exact=True).click()
+    expect(page).to_have_url(f"{web_server.url}/cockpit/instances/{key}")
     expect(page.locator("#instance-state")).to_have_text("active")
     incident = page.locator("#incidents li").first
     expect(incident).to_contain_text("approved must be true, got false")

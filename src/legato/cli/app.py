@@ -32,7 +32,7 @@ from legato.model import Expression, ProcessDefinition
 from legato.runtime.engine import DEFAULT_DATABASE, Engine
 from legato.runtime.retention import DEFAULT_BATCH_SIZE, parse_age, sweep_ended_instances
 from legato.runtime.types import HistoryEntry
-from legato.store.records import INSTANCE_LIST_STATUSES, NodeRecord
+from legato.store.records import INSTANCE_FILTER_STATUSES, NodeRecord
 
 app = typer.Typer(
     help="Legato: run BPMN processes durably, from the command line.",
@@ -440,7 +440,7 @@ def instances(
         str | None,
         typer.Option(
             help="active, suspended, completed or terminated",
-            callback=_one_of(INSTANCE_LIST_STATUSES),
+            callback=_one_of(INSTANCE_FILTER_STATUSES),
         ),
     ] = None,
     process: Annotated[str | None, typer.Option("--process")] = None,

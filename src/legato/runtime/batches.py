@@ -17,7 +17,7 @@ from legato.runtime.arguments import check_one_of
 from legato.runtime.executor import CommandExecutor
 from legato.runtime.types import BatchResult, InstanceFilter
 from legato.store.ports import Store, Transaction, iter_chunks
-from legato.store.records import INSTANCE_LIST_STATUSES, InstanceQuery, InstanceRecord
+from legato.store.records import INSTANCE_FILTER_STATUSES, InstanceQuery, InstanceRecord
 
 BATCH_KINDS = ("cancel", "retry")
 """What a batch operation does to each instance."""
@@ -79,7 +79,7 @@ def _selected(
             )
         return list(dict.fromkeys(keys))
     assert selection is not None
-    check_one_of("status", selection.status, INSTANCE_LIST_STATUSES)
+    check_one_of("status", selection.status, INSTANCE_FILTER_STATUSES)
     if selection.version is not None and selection.process_id is None:
         raise InvalidCommandError("filter.version: give the process id with a version")
     for name, moment in (

@@ -82,7 +82,7 @@ from legato.runtime.types import (
 from legato.store.ports import Listener, Store, Transaction
 from legato.store.records import (
     INCIDENT_STATES,
-    INSTANCE_LIST_STATUSES,
+    INSTANCE_FILTER_STATUSES,
     JOB_STATES,
     SUSPENDED,
     IncidentRecord,
@@ -551,7 +551,7 @@ class Engine(UserTaskMethods, CockpitMethods):
             InvalidCommandError: ``status`` is none of ``active``, ``suspended``,
                 ``completed``, ``terminated``.
         """
-        check_one_of("status", status, INSTANCE_LIST_STATUSES)
+        check_one_of("status", status, INSTANCE_FILTER_STATUSES)
         with self.store.transaction() as tx:
             records = tx.list_instances(
                 status=status, process_id=process_id, business_key=business_key, limit=limit

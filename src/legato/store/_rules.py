@@ -52,11 +52,13 @@ def job_available_at(job: JobRecord) -> datetime | None:
 
 def has_status(instance: InstanceRecord, status: str | None) -> bool:
     """Whether an instance passes a status filter (None passes all; ``suspended`` passes
-    the active instances that are suspended)."""
+    the active instances that are suspended, ``incident`` those with an open incident)."""
     if status is None:
         return True
     if status == SUSPENDED:
         return instance.suspended and instance.status == "active"
+    if status == "incident":
+        return instance.status == "active" and instance.incident_count > 0
     return instance.status == status
 
 

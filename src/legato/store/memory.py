@@ -625,7 +625,10 @@ class MemoryTransaction:
         if query.status == "incident":
             if summary.status != "active" or summary.incident_count <= 0:
                 return False
-        elif not has_status(summary, query.status):
+        elif query.status == "suspended":
+            if summary.status != "active" or not summary.suspended:
+                return False
+        elif query.status is not None and summary.status != query.status:
             return False
         if query.variable is not None:
             name, value = query.variable

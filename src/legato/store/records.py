@@ -11,8 +11,9 @@ INSTANCE_STATUSES = ("active", "completed", "terminated")
 SUSPENDED = "suspended"
 """The status filter for the active instances that are suspended
 (:attr:`InstanceRecord.suspended`; their stored status stays ``active``)."""
-INSTANCE_LIST_STATUSES = (*INSTANCE_STATUSES, SUSPENDED)
-"""What the instance lists (and batch operations) filter on: a status, or ``suspended``."""
+INSTANCE_FILTER_STATUSES = (*INSTANCE_STATUSES, SUSPENDED, "incident")
+"""What the instance lists filter on: a status, ``suspended``, or ``incident`` (active
+instances with at least one open incident)."""
 JOB_STATES = ("activatable", "activated", "failed")
 """The states of a job (:attr:`JobRecord.state`)."""
 USER_TASK_STATES = ("created", "completed", "canceled")
@@ -331,11 +332,6 @@ class ApiKeyRecord:
     """When the key last authenticated (recorded at a coarse resolution, not per request)."""
     revoked_at: datetime | None = None
     """When the key was revoked (it authenticates no more); None while it is valid."""
-
-
-INSTANCE_FILTER_STATUSES = ("active", "completed", "terminated", "incident", SUSPENDED)
-"""What :attr:`InstanceQuery.status` may be: a status, ``incident`` (active instances
-with at least one open incident) or ``suspended`` (active instances an operator suspended)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1820,6 +1820,8 @@ def _with_status(query: sa.Select[Any], status: str | None) -> sa.Select[Any]:
         return query
     if status == SUSPENDED:
         return query.where(instances.c.suspended, instances.c.status == "active")
+    if status == "incident":
+        return query.where(instances.c.status == "active", instances.c.incident_count > 0)
     return query.where(instances.c.status == status)
 
 

@@ -134,7 +134,7 @@ def instance_history(instanceKey: Annotated[str, Path()], engine: EngineDep) -> 
     )
 
 
-from legato.api.native import accounts, cockpit, operations  # noqa: E402 (routes join this)
+from legato.api.native import accounts, cockpit, operations  # noqa: E402 (their routes join this router)
 
 router.include_router(accounts.router)
 router.include_router(cockpit.router)

@@ -114,6 +114,8 @@ VALID: dict[str, Any] = {
     "keys": [1],
     "filter": None,
     "dry_run": True,
+    "name_contains": None,
+    "local": False,
 }
 
 # Where a parameter name means something else.
@@ -222,12 +224,15 @@ WRONG: dict[str, list[Any]] = {
     "keys": ["1", 5, [1.5], [2**70]],
     "filter": [5, {"process_id": "p"}],
     "dry_run": ["yes", 1, None],
+    "name_contains": [5, ["approve"]],
+    "local": ["yes", 1, None],
 }
 
 # Where a parameter name takes other values: None is a right worker where it only checks the
 # holder of a job (completing, failing, extending).
 WRONG_IN: dict[tuple[str, str], list[Any]] = {
-    (method, "worker"): [5] for method in ("complete_job", "fail_job", "throw_error", "update_job")
+    (method, "worker"): [5]
+    for method in ("complete_job", "complete_job_async", "fail_job", "throw_error", "update_job")
 }
 
 

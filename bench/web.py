@@ -436,6 +436,12 @@ def measure_web_filtered_page(ctx: Context) -> object:
     )
 
 
+def measure_web_process_page(ctx: Context) -> object:
+    # The page and the JSON of its element overlays, which the diagram fetches after it.
+    page = ctx.web.page("/cockpit/processes/onboarding")
+    return page, ctx.web.page("/cockpit/processes/onboarding/statistics?version=1")
+
+
 MEASUREMENTS: dict[str, tuple[Callable[[Context], object], float]] = {
     "Instance list, first page (50, with count)": (measure_first_page, 150),
     "Instance list filtered: process + completed + variable": (measure_filtered_page, 150),
@@ -452,6 +458,10 @@ MEASUREMENTS: dict[str, tuple[Callable[[Context], object], float]] = {
     ),
     "Web page: instance list filtered: process + completed + variable": (
         measure_web_filtered_page,
+        150,
+    ),
+    "Web page: process page and its element overlays (HTML + JSON)": (
+        measure_web_process_page,
         150,
     ),
 }

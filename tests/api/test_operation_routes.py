@@ -198,6 +198,10 @@ def test_camunda_7_suspends_lists_and_activates_an_instance(api: Api) -> None:
     assert [i["id"] for i in listed] == [instance_id]
     active = api.client.get("/engine-rest/process-instance?active=true", **api.as_("audit")).json()
     assert [i["id"] for i in active] == [ids.to_uuid(Kind.INSTANCE, int(running))]
+    tasks = api.client.get(
+        f"/engine-rest/external-task?processInstanceId={instance_id}", **api.as_("op")
+    ).json()
+    assert [t["suspended"] for t in tasks] == [True]
     # As in Camunda, asking for the state it is in changes nothing.
     again = api.client.put(f"{path}/suspended", json={"suspended": True}, **api.as_("op"))
     assert again.status_code == 204

@@ -37,9 +37,27 @@ def marked(css_class: str) -> re.Pattern[str]:
     return re.compile(rf"(^|\s){re.escape(css_class)}(\s|$)")
 
 
-def deploy_check(server: LegatoServer, process_id: str) -> None:
-    """Deploy :data:`CHECK_MODEL` as ``process_id``."""
-    xml = CHECK_MODEL.format(process_id=process_id)
+CALLER_MODEL = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"
+                  id="{process_id}-definitions" targetNamespace="https://legato.dev/tests">
+  <bpmn:process id="{process_id}" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:sequenceFlow id="to_call" sourceRef="start" targetRef="call"/>
+    <bpmn:callActivity id="call">
+      <bpmn:extensionElements><zeebe:calledElement processId="{called}"/></bpmn:extensionElements>
+    </bpmn:callActivity>
+    <bpmn:sequenceFlow id="to_done" sourceRef="call" targetRef="done"/>
+    <bpmn:endEvent id="done"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+"""A process that calls ``{called}`` and ends."""
+
+
+def deploy_check(server: LegatoServer, process_id: str, model: str = CHECK_MODEL) -> None:
+    """Deploy ``model`` (:data:`CHECK_MODEL`) as ``process_id``."""
+    xml = model.format(process_id=process_id, called=f"{process_id}-called")
     with admin_client(server) as http:
         answer = http.post(
             "/v2/deployments", files={"resources": (f"{process_id}.bpmn", xml, "text/xml")}

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import httpx
 from cockpit_support import (
+    CALLER_MODEL,
     complete_job,
     csrf_of,
     deploy_check,
@@ -37,8 +38,14 @@ def test_an_operator_fixes_a_variable_retries_and_the_instance_completes(
     deploy_check(web_server, "cockpit-fix")
     key = with_incident(web_server, "cockpit-fix", {"approved": False, "amount": 12})
 
-    page.goto(f"/cockpit/instances/{key}")
+    # From the incidents page (grouped by cause) to the group, to the instance.
+    page.goto("/cockpit/incidents")
     sign_in(page, "operator")
+    group = page.locator("#incident-groups tbody tr").filter(has_text="cockpit-fix")
+    expect(group).to_contain_text("approved must be true, got false")
+    group.get_by_role("link", name="incidents of check").click()
+    page.get_by_role("link", name=key, exact=True).click()
+    expect(page).to_have_url(f"{web_server.url}/cockpit/instances/{key}")
     expect(page.locator("#instance-state")).to_have_text("active")
     incident = page.locator("#incidents li").first
     expect(incident).to_contain_text("approved must be true, got false")
@@ -176,6 +183,26 @@ def test_suspend_resume_and_cancel_with_confirmation(
         answer = client.post(f"/cockpit/instances/{other}/cancel", data={"csrf": csrf})
         assert answer.status_code == 400
         assert "tick the box" in answer.text
+
+
+def test_calling_and_called_instances_link_to_each_other(
+    page: Page, sign_in: Callable[..., None], web_server: LegatoServer
+) -> None:
+    deploy_check(web_server, "cockpit-caller-called")
+    deploy_check(web_server, "cockpit-caller", CALLER_MODEL)
+    parent = start(web_server, "cockpit-caller", {})
+    page.goto(f"/cockpit/instances/{parent}")
+    sign_in(page, "operator")
+    expect(page.locator("#diagram g.djs-element[data-element-id=call]")).to_have_class(
+        marked("lg-token")
+    )
+    page.locator("#called").get_by_role("link", name="cockpit-caller-called").click()
+    expect(page.get_by_role("heading", level=1)).not_to_contain_text(parent)
+    expect(page.locator("#instance-header")).to_contain_text("cockpit-caller-called")
+    # A called instance is cancelled through its caller: no cancel here.
+    expect(page.get_by_role("button", name="Cancel instance")).to_have_count(0)
+    page.locator("#calling-link").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(parent)
 
 
 def test_markup_in_values_is_shown_as_text(

@@ -710,6 +710,7 @@ def _view(
         error_details=job.error_details,
         priority=job.priority,
         state=job.state,
+        suspended=job.suspended,
     )
 
 

@@ -118,6 +118,8 @@ class ActivatedJob:
     """The task's priority (``camunda:taskPriority``); 0 while the model reader keeps none."""
     state: str = "activated"
     """``activatable``, ``activated`` or ``failed`` (retries exhausted: an incident)."""
+    suspended: bool = False
+    """Its instance is suspended: no worker gets it until the instance is resumed."""
 
 
 @dataclass(frozen=True, slots=True)

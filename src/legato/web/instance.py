@@ -12,8 +12,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import Response
 
 from legato.api.deps import engine_of
 from legato.errors import LegatoError, NotFoundError
@@ -135,17 +135,20 @@ def _page(
     return render(request, "instance.html", context, status=status)
 
 
-def _not_found(request: Request, text: str) -> HTMLResponse:
-    message = f"There is no instance with key {text}."
-    return render(request, "error.html", {"status": 404, "message": message}, status=404)
+def instance_key(key: str) -> int:
+    """The instance key of the path (a missing page when it is not a key)."""
+    number = parse_key(key)
+    if number is None:
+        raise HTTPException(status_code=404)
+    return number
+
+
+InstanceKey = Annotated[int, Depends(instance_key)]
 
 
 @router.get("/cockpit/instances/{key}", response_model=None)
-def instance_page(request: Request, key: str, principal: Reader) -> Response:
+def instance_page(request: Request, number: InstanceKey, principal: Reader) -> Response:
     """One instance: header, diagram, variables, incidents, calls, history and actions."""
-    number = parse_key(key)
-    if number is None:
-        return _not_found(request, key)
     return _page(request, number)
 
 
@@ -163,7 +166,7 @@ def _act(request: Request, key: int, action: Any, done: str) -> Response:
 @router.post("/cockpit/instances/{key}/variables", response_model=None)
 def change_variable(
     request: Request,
-    key: str,
+    number: InstanceKey,
     principal: Operator,
     name: Annotated[str, Form()] = "",
     value: Annotated[str, Form()] = "",
@@ -171,9 +174,6 @@ def change_variable(
     """Set one variable of the instance's root scope to a JSON value; the history records
     the old and the new value and who changed it. Wrong input shows the page again with
     the error at the field."""
-    number = parse_key(key)
-    if number is None:
-        return _not_found(request, key)
     field = f"value:{name}"
     form = {field: value}
     try:
@@ -196,16 +196,16 @@ def change_variable(
 @router.post("/cockpit/instances/{key}/incidents/{incident}/retry", response_model=None)
 def retry_incident(
     request: Request,
-    key: str,
+    number: InstanceKey,
     incident: str,
     principal: Operator,
     variables: Annotated[str, Form()] = "",
 ) -> Response:
     """Retry an open incident, after setting ``variables`` (a JSON object) in the same
     command: the fix and the retry commit together or not at all."""
-    number, incident_key = parse_key(key), parse_key(incident)
-    if number is None or incident_key is None:
-        return _not_found(request, key)
+    incident_key = parse_key(incident)
+    if incident_key is None:
+        raise HTTPException(status_code=404)
     field = f"retry:{incident_key}"
     try:
         fixes = json_object(variables, field)
@@ -226,15 +226,12 @@ def retry_incident(
 @router.post("/cockpit/instances/{key}/cancel", response_model=None)
 def cancel_instance(
     request: Request,
-    key: str,
+    number: InstanceKey,
     principal: Operator,
     confirm: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     """Cancel the instance, once the form's confirmation box is ticked."""
-    number = parse_key(key)
-    if number is None:
-        return _not_found(request, key)
     if confirm != "yes":
         problem = "Confirm: tick the box to cancel the instance."
         return _page(request, number, errors={"confirm": problem}, status=400)
@@ -246,20 +243,14 @@ def cancel_instance(
 
 
 @router.post("/cockpit/instances/{key}/suspend", response_model=None)
-def suspend_instance(request: Request, key: str, principal: Operator) -> Response:
+def suspend_instance(request: Request, number: InstanceKey, principal: Operator) -> Response:
     """Suspend the instance (and the instances it called)."""
-    number = parse_key(key)
-    if number is None:
-        return _not_found(request, key)
     engine = engine_of(request)
     return _act(request, number, lambda: engine.suspend(number, by=principal.name), "Suspended.")
 
 
 @router.post("/cockpit/instances/{key}/resume", response_model=None)
-def resume_instance(request: Request, key: str, principal: Operator) -> Response:
+def resume_instance(request: Request, number: InstanceKey, principal: Operator) -> Response:
     """Resume a suspended instance."""
-    number = parse_key(key)
-    if number is None:
-        return _not_found(request, key)
     engine = engine_of(request)
     return _act(request, number, lambda: engine.resume(number, by=principal.name), "Resumed.")

@@ -55,7 +55,8 @@ def _fail(http: httpx.Client, job_type: str, message: str) -> None:
 
 def seed(server: LegatoServer) -> dict[str, str]:
     """The onboarding demo and a decision; the keys the pages need."""
-    deploy(server, (ONBOARDING.name, ONBOARDING.read_text()))
+    form = ONBOARDING.with_name("approval.form")
+    deploy(server, (ONBOARDING.name, ONBOARDING.read_text()), (form.name, form.read_text()))
     with admin_client(server) as http:
         for name, user in USERS.items():
             if name.isidentifier():

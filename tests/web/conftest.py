@@ -4,7 +4,8 @@ example, and Debian's Chromium driven by Playwright.
 Fixtures:
 
 - ``web_server`` (session): the server (:class:`~legato.testing.server.LegatoServer`) with
-  ``examples/onboarding/onboarding.bpmn`` deployed and the users of ``web_support.USERS``.
+  ``examples/onboarding/onboarding.bpmn`` and its approval form deployed and the users of
+  ``web_support.USERS``.
 - ``browser`` (session): headless Chromium from ``web_support.CHROMIUM``.
 - ``page``: a new browser context and page on ``web_server.url``; the test fails on any
   console error or page error, except those containing a text of
@@ -25,7 +26,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from legato.testing.server import LegatoServer, admin_client
 
 sys.path.append(str(Path(__file__).resolve().parent))
-from web_support import CHROMIUM, CHROMIUM_ARGS, ONBOARDING, TIMEOUT_MS, USERS
+from web_support import APPROVAL_FORM, CHROMIUM, CHROMIUM_ARGS, ONBOARDING, TIMEOUT_MS, USERS
 
 
 @pytest.fixture(scope="session")
@@ -33,10 +34,11 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LegatoServe
     folder = tmp_path_factory.mktemp("web")
     with LegatoServer(f"sqlite:///{folder / 'web.db'}", folder / "server.log") as server:
         with admin_client(server) as http:
-            deployed = http.post(
-                "/v2/deployments",
-                files={"resources": (ONBOARDING.name, ONBOARDING.read_bytes(), "text/xml")},
-            )
+            files = [
+                ("resources", (APPROVAL_FORM.name, APPROVAL_FORM.read_bytes(), "application/json")),
+                ("resources", (ONBOARDING.name, ONBOARDING.read_bytes(), "text/xml")),
+            ]
+            deployed = http.post("/v2/deployments", files=files)
             assert deployed.status_code == 200, deployed.text
             for name, user in USERS.items():
                 made = http.post("/legato/v1/users", json={"name": name, **user})

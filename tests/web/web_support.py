@@ -23,10 +23,13 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ONBOARDING = Path(__file__).parents[2] / "examples" / "onboarding" / "onboarding.bpmn"
+APPROVAL_FORM = ONBOARDING.with_name("approval.form")
+"""The form of the onboarding's manager approval (``onboarding-approval``)."""
 SCRIPT_NAME = "<script>alert(1)</script>"
 """A user whose name is markup: every page must show it as text."""
 USERS: dict[str, dict[str, object]] = {
     "manager": {"password": "pw-manager", "roles": ["user"], "groups": ["managers"]},
+    "grace": {"password": "pw-grace", "roles": ["user"], "groups": ["managers"]},
     "operator": {"password": "pw-operator", "roles": ["operator"], "groups": []},
     "auditor": {"password": "pw-auditor", "roles": ["auditor"], "groups": []},
     SCRIPT_NAME: {"password": "pw-script", "roles": ["user"], "groups": []},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -115,6 +116,7 @@ class _Gate:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._recent: dict[bytes, tuple[float, Principal]] = {}
+        self._pending: dict[bytes, asyncio.Future[Principal | None]] = {}
         self._generation = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -154,13 +156,24 @@ class _Gate:
         recent = self._recent.get(key)
         if recent is not None and recent[0] > now:
             return recent[1]
-        principal = await run_in_threadpool(_principal, authenticator, header)
+        # One verification per header at a time: when a busy worker's entry expires, its
+        # requests in flight wait for the same check instead of each running argon2.
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(run_in_threadpool(_principal, authenticator, header))
+            self._pending[key] = pending
+            try:
+                principal = await asyncio.shield(pending)
+            finally:
+                del self._pending[key]
+        else:
+            principal = await asyncio.shield(pending)
         if principal is not None:
             if len(self._recent) >= _RECENT_CREDENTIALS_MAX:
                 self._recent = {k: v for k, v in self._recent.items() if v[0] > now}
                 if len(self._recent) >= _RECENT_CREDENTIALS_MAX:
                     self._recent.clear()
-            self._recent[key] = (now + RECENT_CREDENTIALS_TTL, principal)
+            self._recent[key] = (time.monotonic() + RECENT_CREDENTIALS_TTL, principal)
         return principal
 
 

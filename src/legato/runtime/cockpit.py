@@ -47,8 +47,10 @@ MAX_PAGE = 500
 DEFAULT_COUNT_CAP = 10_000
 """How far :meth:`CockpitMethods.search_instances` counts by default."""
 
+_NONE = (0, 0, 0, 0)
+
 INCIDENT_SCAN_LIMIT = 100_000
-"""The open incidents the grouping reads at most (oldest first)."""
+"""The exact causes the grouping reads at most; the open incidents a group lists at most."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +167,10 @@ class ProcessVersionInfo:
     resource_name: str
     deployed_at: datetime
     active_instances: int
+    completed_instances: int
+    """Completed since the counters began (the database's first run, or the upgrade that
+    added them); instances removed by retention stay counted."""
+    terminated_instances: int
     open_incidents: int
 
 
@@ -309,7 +315,7 @@ class CockpitMethods:
         instances and open incidents now."""
         with self.store.transaction() as tx:
             records = tx.list_definitions()
-            counts = tx.instance_counts_by_definition()
+            counts = tx.counts_by_definition()
         return [
             ProcessVersionInfo(
                 process_id=r.process_id,
@@ -318,8 +324,10 @@ class CockpitMethods:
                 name=r.name,
                 resource_name=r.resource_name,
                 deployed_at=r.deployed_at,
-                active_instances=counts.get(r.definition_key, (0, 0))[0],
-                open_incidents=counts.get(r.definition_key, (0, 0))[1],
+                active_instances=counts.get(r.definition_key, _NONE)[0],
+                completed_instances=counts.get(r.definition_key, _NONE)[1],
+                terminated_instances=counts.get(r.definition_key, _NONE)[2],
+                open_incidents=counts.get(r.definition_key, _NONE)[3],
             )
             for r in records
             if not r.process_id.startswith(DECISION_PREFIX)
@@ -351,30 +359,34 @@ class CockpitMethods:
     # -- incidents --------------------------------------------------------------------------
     def incident_groups(self) -> list[IncidentGroup]:
         """Open incidents across all processes grouped by cause, largest group first (of
-        the oldest 100,000 open incidents)."""
-        groups: dict[str, list[IncidentRecord]] = {}
-        places: dict[str, tuple[str, str, str, str]] = {}
-        for process_id, incident in self._open_incidents():
-            cause = (process_id, incident.element_id, incident.error_type)
-            place = (*cause, normalise_message(incident.message))
-            key = _group_key(place)
-            places[key] = place
-            groups.setdefault(key, []).append(incident)
-        found = [
+        the first 100,000 exact causes)."""
+        with self.store.transaction() as tx:
+            causes = tx.open_incident_causes(INCIDENT_SCAN_LIMIT)
+        groups: dict[tuple[str, str, str, str], list[Any]] = {}
+        for process_id, element_id, error_type, message, count, oldest, newest in causes:
+            place = (process_id, element_id, error_type, normalise_message(message))
+            found = groups.get(place)
+            if found is None:
+                groups[place] = [count, oldest, newest]
+            else:
+                found[0] += count
+                found[1] = min(found[1], oldest)
+                found[2] = max(found[2], newest)
+        found_groups = [
             IncidentGroup(
-                key=key,
-                process_id=places[key][0],
-                element_id=places[key][1],
-                error_type=places[key][2],
-                message=places[key][3],
-                count=len(members),
-                oldest_at=members[0].created_at,
-                newest_at=members[-1].created_at,
+                key=_group_key(place),
+                process_id=place[0],
+                element_id=place[1],
+                error_type=place[2],
+                message=place[3],
+                count=count,
+                oldest_at=oldest,
+                newest_at=newest,
             )
-            for key, members in groups.items()
+            for place, (count, oldest, newest) in groups.items()
         ]
-        found.sort(key=lambda g: (-g.count, g.oldest_at, g.key))
-        return found
+        found_groups.sort(key=lambda g: (-g.count, g.oldest_at, g.key))
+        return found_groups
 
     def group_incidents(
         self, group: str, *, after: str | None = None, limit: int = 50

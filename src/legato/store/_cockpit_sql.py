@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from legato.store._prepared import Prepared
-from legato.store.derived import DerivedRows
+from legato.store.derived import INSTANCE, DerivedRows
 from legato.store.records import InstanceQuery
 from legato.store.schema import (
     decision_evaluations,
@@ -30,6 +30,9 @@ _V = instance_variables.c
 _C = element_counts.c
 _D = decision_evaluations.c
 _bp = sa.bindparam
+
+HAS_INCIDENTS = sa.text("instances.status = 'active' AND instances.incident_count > 0")
+"""Active with open incidents: the predicate of the partial index ``ix_instances_incidents``."""
 
 INSTANCE_SUMMARY = [column for column in instances.c if column.name != "state"]
 """The columns of an instance without its state (listings never read the state)."""
@@ -55,7 +58,10 @@ def instance_conditions(query: InstanceQuery) -> list[Any]:
         if value is not None:
             conditions.append(column == value)
     if query.status == "incident":
-        conditions += [_I.status == "active", _I.incident_count > 0]
+        # Written as the predicate of ix_instances_incidents, literally: a database uses a
+        # partial index only when the query's terms are the index's own (bound parameters
+        # prove nothing about their values).
+        conditions.append(HAS_INCIDENTS)
     elif query.status == "suspended":
         conditions += [_I.status == "active", _I.suspended]
     elif query.status is not None:
@@ -121,8 +127,29 @@ def search_select(query: InstanceQuery) -> sa.Select[Any]:
 
 
 def count_select(query: InstanceQuery, cap: int) -> sa.Select[Any]:
-    """How many instances ``query`` finds, counting no further than ``cap``."""
-    found, _, _ = _filtered([sa.literal(1).label("one")], query)
+    """How many instances ``query`` finds, counting no further than ``cap``.
+
+    With a variable filter and broad instance filters the variable's entries drive and each
+    is checked against its instance with a scalar subquery (a primary-key probe): the count
+    stops after ``cap`` matches whatever the database estimates; as a join, PostgreSQL may
+    hash every instance of the process first."""
+    one = sa.literal(1).label("one")
+    if query.variable is not None and not _narrow(query):
+        name, value = query.variable
+        conditions = instance_conditions(query)
+        matches = (
+            sa.select(one)
+            .select_from(instances)
+            .where(_I.instance_key == _V.instance_key, *conditions)
+            .scalar_subquery()
+        )
+        found = (
+            sa.select(one)
+            .select_from(instance_variables)
+            .where(_V.name == name, _V.value == value, matches == 1)
+        )
+    else:
+        found, _, _ = _filtered([one], query)
     return sa.select(sa.func.count()).select_from(found.limit(cap).subquery())
 
 
@@ -224,20 +251,43 @@ def element_counts_select(definition_keys: Sequence[int]) -> sa.Select[Any]:
             sa.func.sum(_C.terminated).label("terminated"),
             sa.func.sum(_C.incidents).label("incidents"),
         )
-        .where(_C.definition_key.in_(list(definition_keys)))
+        .where(_C.definition_key.in_(list(definition_keys)), _C.element_id != INSTANCE)
         .group_by(_C.element_id)
         .order_by(_C.element_id)
     )
 
 
-ACTIVE_BY_DEFINITION = (
-    sa.select(_I.definition_key, sa.func.count().label("total"))
-    .where(_I.status == "active")
-    .group_by(_I.definition_key)
-)
-INCIDENTS_BY_DEFINITION = sa.select(
-    _C.definition_key, sa.func.sum(_C.incidents).label("total")
+def _of_instances(column: sa.Column[int]) -> Any:
+    return sa.func.sum(sa.case((_C.element_id == INSTANCE, column), else_=0))
+
+
+COUNTS_BY_DEFINITION = sa.select(
+    _C.definition_key,
+    _of_instances(_C.active).label("active"),
+    _of_instances(_C.completed).label("completed"),
+    _of_instances(_C.terminated).label("terminated"),
+    sa.func.sum(_C.incidents).label("incidents"),
 ).group_by(_C.definition_key)
+"""Per process version: instances active, completed and terminated, and open incidents
+(a few rows per element: no instance row is read)."""
+
+_N = incidents.c
+OPEN_INCIDENT_CAUSES = (
+    sa.select(
+        _I.process_id,
+        _N.element_id,
+        _N.error_type,
+        _N.message,
+        sa.func.count().label("total"),
+        sa.func.min(_N.created_at).label("oldest"),
+        sa.func.max(_N.created_at).label("newest"),
+    )
+    .join(instances, _I.instance_key == _N.instance_key)
+    .where(_N.state == "open")
+    .group_by(_I.process_id, _N.element_id, _N.error_type, _N.message)
+)
+"""Open incidents counted by their exact cause (the engine merges the causes that differ
+only in numbers and ids)."""
 
 OPEN_INCIDENTS_WITH_PROCESS = (
     sa.select(incidents, _I.process_id)

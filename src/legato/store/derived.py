@@ -10,6 +10,9 @@ Three tables are kept from the history alone, so that they can always be rebuilt
   completed, terminated, and open incidents (for the diagram overlays);
 * ``decision_evaluations``: each ``DecisionEvaluated`` event.
 
+The instances themselves are counted too, under the element id ``""`` (:data:`INSTANCE`):
+active, completed and terminated instances per process version, from the same rows.
+
 A multi-instance activity counts its body as an element instance of its id as well as each
 inner instance (the events do not tell a body's end from an inner instance's).
 """
@@ -30,6 +33,9 @@ if TYPE_CHECKING:
 
 MAX_INDEXED_LENGTH = 200
 """Values whose JSON is longer than this many characters are not indexed."""
+
+INSTANCE = ""
+"""The element id under which ``element_counts`` counts the instances themselves."""
 
 ACTIVE, COMPLETED, TERMINATED, INCIDENTS = range(4)
 """Positions in a count delta (``DerivedRows.counts``)."""
@@ -149,6 +155,21 @@ def _ended(slot: int) -> _Handler:
     return handle
 
 
+def _instance_created(
+    rows: DerivedRows, record: HistoryRecord, instance_of: InstanceOf, _: Any
+) -> None:
+    rows._count(_definition(instance_of, record.instance_key), INSTANCE, ACTIVE, 1)
+
+
+def _instance_ended(slot: int) -> _Handler:
+    def handle(rows: DerivedRows, record: HistoryRecord, instance_of: InstanceOf, _: Any) -> None:
+        definition_key = _definition(instance_of, record.instance_key)
+        rows._count(definition_key, INSTANCE, ACTIVE, -1)
+        rows._count(definition_key, INSTANCE, slot, 1)
+
+    return handle
+
+
 def _variable_set(
     rows: DerivedRows, record: HistoryRecord, instance_of: InstanceOf, _: Any
 ) -> None:
@@ -200,6 +221,9 @@ def _decision_evaluated(rows: DerivedRows, record: HistoryRecord, _: Any, __: An
 
 
 _HANDLERS: dict[str, _Handler] = {
+    "InstanceCreated": _instance_created,
+    "InstanceCompleted": _instance_ended(COMPLETED),
+    "InstanceTerminated": _instance_ended(TERMINATED),
     "ElementActivated": _activated,
     "ElementCompleted": _ended(COMPLETED),
     "ElementTerminated": _ended(TERMINATED),

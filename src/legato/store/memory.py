@@ -32,7 +32,14 @@ from legato.store._rules import (
     utc,
     utc_or_none,
 )
-from legato.store.derived import DerivedRows
+from legato.store.derived import (
+    ACTIVE,
+    COMPLETED,
+    INCIDENTS,
+    INSTANCE,
+    TERMINATED,
+    DerivedRows,
+)
 from legato.store.ports import ENDED_STATUSES, Store
 from legato.store.records import (
     ApiKeyRecord,
@@ -342,6 +349,8 @@ def _task_matches(task: UserTaskRecord, query: UserTaskQuery) -> bool:
     if query.candidate_group is not None and query.candidate_group not in task.candidate_groups:
         return False
     if query.unassigned_only and task.assignee is not None:
+        return False
+    if query.name_contains and query.name_contains.lower() not in (task.name or "").lower():
         return False
     if query.visible_to is not None:
         user, groups = query.visible_to
@@ -726,29 +735,43 @@ class MemoryTransaction:
         sums: dict[str, list[int]] = {}
         for key in [*self._element_counts.base, *self._element_counts.changes]:
             counts = self._element_counts.get(key)
-            if counts is None or key[0] not in wanted:
+            if counts is None or key[0] not in wanted or key[1] == INSTANCE:
                 continue
             total = sums.setdefault(key[1], [0, 0, 0, 0])
             for slot, value in enumerate(counts):
                 total[slot] += value
         return [ElementCountsRecord(element_id, *sums[element_id]) for element_id in sorted(sums)]
 
-    def instance_counts_by_definition(self) -> dict[int, tuple[int, int]]:
-        """Per definition key: (active instances, open incidents)."""
+    def counts_by_definition(self) -> dict[int, tuple[int, int, int, int]]:
+        """Per definition key: instances active, completed, terminated; open incidents."""
         self._check_open()
-        active: dict[int, int] = {}
-        for summary, _ in self._instances.values():
-            if summary.status == "active":
-                active[summary.definition_key] = active.get(summary.definition_key, 0) + 1
-        open_incidents: dict[int, int] = {}
+        sums: dict[int, list[int]] = {}
         for key in {*self._element_counts.base, *self._element_counts.changes}:
             counts = self._element_counts.get(key)
-            if counts is not None:
-                open_incidents[key[0]] = open_incidents.get(key[0], 0) + counts[3]
-        return {
-            key: (active.get(key, 0), open_incidents.get(key, 0))
-            for key in active.keys() | open_incidents.keys()
-        }
+            if counts is None:
+                continue
+            total = sums.setdefault(key[0], [0, 0, 0, 0])
+            if key[1] == INSTANCE:
+                for slot in (ACTIVE, COMPLETED, TERMINATED):
+                    total[slot] += counts[slot]
+            total[INCIDENTS] += counts[INCIDENTS]
+        return {key: (t[0], t[1], t[2], t[3]) for key, t in sums.items()}
+
+    def open_incident_causes(
+        self, limit: int
+    ) -> list[tuple[str, str, str, str, int, datetime, datetime]]:
+        """Open incidents counted by exact cause."""
+        causes: dict[tuple[str, str, str, str], list[Any]] = {}
+        for process_id, incident in self.open_incidents_with_process(1 << 62):
+            cause = (process_id, incident.element_id, incident.error_type, incident.message)
+            found = causes.get(cause)
+            if found is None:
+                causes[cause] = [1, incident.created_at, incident.created_at]
+            else:
+                found[0] += 1
+                found[1] = min(found[1], incident.created_at)
+                found[2] = max(found[2], incident.created_at)
+        return [(*cause, *found) for cause, found in list(causes.items())[:limit]]
 
     def open_incidents_with_process(self, limit: int) -> list[tuple[str, IncidentRecord]]:
         """Open incidents, oldest first, with their instances' process ids."""

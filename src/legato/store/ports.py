@@ -128,11 +128,18 @@ class Transaction(Protocol):
         """Empty the derived tables (before they are rebuilt from the history)."""
 
     def element_counts(self, definition_keys: Sequence[int]) -> list[ElementCountsRecord]:
-        """Per element, the counts of these process versions summed, by element id."""
+        """Per element, the counts of these process versions summed, by element id (the
+        instances' own row, element id ``""``, left out)."""
 
-    def instance_counts_by_definition(self) -> dict[int, tuple[int, int]]:
-        """Per definition key: (active instances, open incidents); versions with neither
-        may be left out."""
+    def counts_by_definition(self) -> dict[int, tuple[int, int, int, int]]:
+        """Per definition key: (active, completed and terminated instances, open incidents);
+        versions that never ran may be left out."""
+
+    def open_incident_causes(
+        self, limit: int
+    ) -> list[tuple[str, str, str, str, int, datetime, datetime]]:
+        """Open incidents counted by (process id, element id, error type, message): each
+        with its count and its oldest and newest creation time; at most ``limit`` causes."""
 
     def open_incidents_with_process(self, limit: int) -> list[tuple[str, IncidentRecord]]:
         """Up to ``limit`` open incidents, oldest first, each with its instance's process id."""

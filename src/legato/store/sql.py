@@ -200,6 +200,23 @@ _LEASE_JOBS_ANY = (
 )
 """PostgreSQL: the keys as one array (an expanded IN list is new SQL text for every count of
 keys, and psycopg converts it again on every call beyond 50 parameters)."""
+_LEASE_AVAILABLE = (
+    sa.update(jobs)
+    .where(jobs.c.job_key.in_(_bp("keys", expanding=True)), jobs.c.available_at <= _bp("now"))
+    .values(_LEASE)
+    .returning(*jobs.c)
+)
+"""Leases those of the keys' jobs still available (built once: building it cost more than
+running it)."""
+_LEASE_AVAILABLE_ANY = (
+    sa.update(jobs)
+    .where(
+        jobs.c.job_key == sa.any_(_bp("keys", type_=postgresql.ARRAY(sa.BigInteger))),
+        jobs.c.available_at <= _bp("now"),
+    )
+    .values(_LEASE)
+    .returning(*jobs.c)
+)
 _INSERT_TIMER = _insert(timers)
 # Batches of single-key deletes (executemany): each is a primary-key probe on a statement
 # prepared once, cheaper than building and compiling IN lists of varying length.
@@ -1119,20 +1136,36 @@ class SqlTransaction:
             for row in result
         ]
 
-    def instance_counts_by_definition(self) -> dict[int, tuple[int, int]]:
-        """Per definition key: (active instances, open incidents)."""
-        active = {
-            row.definition_key: int(row.total)
-            for row in self._execute(cockpit.ACTIVE_BY_DEFINITION)
-        }
-        open_incidents = {
-            row.definition_key: int(row.total)
-            for row in self._execute(cockpit.INCIDENTS_BY_DEFINITION)
-        }
+    def counts_by_definition(self) -> dict[int, tuple[int, int, int, int]]:
+        """Per definition key: instances active, completed, terminated; open incidents."""
         return {
-            key: (active.get(key, 0), open_incidents.get(key, 0))
-            for key in active.keys() | open_incidents.keys()
+            row.definition_key: (
+                int(row.active),
+                int(row.completed),
+                int(row.terminated),
+                int(row.incidents),
+            )
+            for row in self._execute(cockpit.COUNTS_BY_DEFINITION)
         }
+
+    def open_incident_causes(
+        self, limit: int
+    ) -> list[tuple[str, str, str, str, int, datetime, datetime]]:
+        """Open incidents counted by exact cause (one GROUP BY)."""
+        result = self._execute(cockpit.OPEN_INCIDENT_CAUSES.limit(limit)).all()
+        oldest_type = incidents.c.created_at.type
+        return [
+            (
+                row.process_id,
+                row.element_id,
+                row.error_type,
+                row.message,
+                int(row.total),
+                _moment(row.oldest, oldest_type, self._dialect),
+                _moment(row.newest, oldest_type, self._dialect),
+            )
+            for row in result
+        ]
 
     def open_incidents_with_process(self, limit: int) -> list[tuple[str, IncidentRecord]]:
         """Open incidents, oldest first, with their instances' process ids."""
@@ -1325,17 +1358,11 @@ class SqlTransaction:
     ) -> list[JobRecord]:
         """Lease those of these jobs still available at ``now`` (a conditional ``UPDATE``:
         a job another transaction leased first is left out)."""
-        now, lease_until = utc(now), utc(lease_until)
+        parameters = {"now": utc(now), "worker": worker, "lease_until": utc(lease_until)}
+        lease = _LEASE_AVAILABLE_ANY if self._dialect_name == "postgresql" else _LEASE_AVAILABLE
         leased: dict[int, JobRecord] = {}
         for chunk in iter_chunks(list(job_keys), _IN_CHUNK):
-            statement = (
-                sa.update(jobs)
-                .where(jobs.c.job_key.in_(list(chunk)), jobs.c.available_at <= now)
-                .values(state="activated", worker=worker, lease_until=lease_until)
-                .values(available_at=lease_until)
-                .returning(*jobs.c)
-            )
-            for row in self._execute(statement):
+            for row in self._execute(lease, {**parameters, "keys": list(chunk)}):
                 leased[row.job_key] = rows.job_record(row)
         return [leased[key] for key in job_keys if key in leased]
 
@@ -1824,6 +1851,15 @@ def _with_status(query: sa.Select[Any], status: str | None) -> sa.Select[Any]:
     if status == "incident":
         return query.where(instances.c.status == "active", instances.c.incident_count > 0)
     return query.where(instances.c.status == status)
+
+
+def _moment(value: Any, column_type: Any, dialect: sa.Dialect) -> datetime:
+    """An aggregate of a timestamp column (min, max) as the column's type reads it: SQLite
+    returns the stored integer, untyped."""
+    processor = column_type.result_processor(dialect, None)
+    moment = processor(value) if processor is not None else value
+    assert isinstance(moment, datetime)
+    return moment
 
 
 def _user_params(record: UserRecord) -> dict[str, Any]:

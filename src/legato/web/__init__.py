@@ -40,6 +40,8 @@ A page module (``legato/web/tasks.py`` is one) has an ``APIRouter`` named ``rout
   for htmx), with a flash message shown on the next page.
 - ``register_nav(label, href, permission, *, order)``: a menu entry (None: everyone).
 - ``request.app.state.engine`` (or ``legato.api.deps.engine_of``) is the engine.
+- A diagram's XML: ``/definitions/{definition_key}/xml`` (for who holds
+  ``definitions:read``; :func:`legato.web.definitions.definition_xml_url`).
 
 Templates (``legato/web/templates/``), autoescaped everywhere (values are data, never
 markup): extend ``base.html`` and fill the blocks ``title``, ``page_id`` (``data-page`` of
@@ -86,6 +88,7 @@ from starlette.types import Scope
 from legato.api.app import is_api_path
 from legato.web import (
     decisions,
+    definitions,
     incidents,
     instance,
     instances,
@@ -106,6 +109,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     incidents.router,
     decisions.router,
     start.router,
+    definitions.router,
 )
 """The routers of the pages; a new page module adds its router here."""
 STATIC_MAX_AGE = 365 * 24 * 3600

@@ -4,11 +4,14 @@
 search), ``element_counts`` (per process version and element: active, completed,
 terminated, open incidents; sharded counter rows) and ``decision_evaluations`` (each
 ``DecisionEvaluated`` event), an index on ``instances.parent_instance_key`` for the
-called instances of an instance, and the instance key added to the three listing indexes of
+called instances of an instance, ``ix_instances_process_status`` (a process's instances in
+one state, newest first) and ``ix_instances_incidents`` (active instances with open
+incidents, a partial index), and the instance key added to the three listing indexes of
 ``instances`` (status, process, start time), so that a page of the newest-first list is one
 index range however deep it is. The store fills the new tables from the stored history
 right after this revision runs (``legato.store.derived.rebuild_derived``), in the same
-transaction. New tables and an index only: ``schema_versions`` stays.
+transaction. The new tables are ``WITHOUT ROWID`` on SQLite (the primary key is the
+table). New tables and indexes only: ``schema_versions`` stays.
 
 Revision ID: 0009
 Revises: 0008
@@ -29,6 +32,7 @@ _TIMESTAMP = sa.DateTime(timezone=True).with_variant(sa.BigInteger(), "sqlite")
 """``schema.UtcTimestamp`` as stored: integer microseconds on SQLite, timestamptz elsewhere."""
 
 _HAS_PARENT = sa.text("parent_instance_key IS NOT NULL")
+_HAS_INCIDENTS = sa.text("status = 'active' AND incident_count > 0")
 
 
 _LISTING_INDEXES = (
@@ -42,6 +46,18 @@ def upgrade() -> None:
     for name, columns in _LISTING_INDEXES:
         op.drop_index(name, table_name="instances")
         op.create_index(name, "instances", [*columns, "instance_key"])
+    op.create_index(
+        "ix_instances_process_status",
+        "instances",
+        ["process_id", "status", "started_at", "instance_key"],
+    )
+    op.create_index(
+        "ix_instances_incidents",
+        "instances",
+        ["started_at", "instance_key"],
+        sqlite_where=_HAS_INCIDENTS,
+        postgresql_where=_HAS_INCIDENTS,
+    )
     op.create_index(
         "ix_instances_parent",
         "instances",
@@ -61,6 +77,7 @@ def upgrade() -> None:
             name=op.f("fk_instance_variables_instance_key"),
         ),
         sa.PrimaryKeyConstraint("instance_key", "name", name=op.f("pk_instance_variables")),
+        sqlite_with_rowid=False,
     )
     op.create_index(
         "ix_instance_variables_name_value",
@@ -79,6 +96,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "definition_key", "element_id", "shard", name=op.f("pk_element_counts")
         ),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "decision_evaluations",
@@ -98,6 +116,7 @@ def upgrade() -> None:
             name=op.f("fk_decision_evaluations_instance_key"),
         ),
         sa.PrimaryKeyConstraint("instance_key", "position", name=op.f("pk_decision_evaluations")),
+        sqlite_with_rowid=False,
     )
     op.create_index(
         "ix_decision_evaluations_decision",
@@ -113,6 +132,8 @@ def downgrade() -> None:
     op.drop_index("ix_instance_variables_name_value", table_name="instance_variables")
     op.drop_table("instance_variables")
     op.drop_index("ix_instances_parent", table_name="instances")
+    op.drop_index("ix_instances_incidents", table_name="instances")
+    op.drop_index("ix_instances_process_status", table_name="instances")
     for name, columns in _LISTING_INDEXES:
         op.drop_index(name, table_name="instances")
         op.create_index(name, "instances", columns)

@@ -71,6 +71,9 @@ def seed(server: LegatoServer) -> dict[str, str]:
         while any(_work(http, job_type, answer) for job_type, answer in JOB_RESULTS.items()):
             pass
         tasks = http.post("/v2/user-tasks/search", json={}).json()["items"]
+        for task in tasks:  # claimed by the manager: the page shows the form to fill in
+            assign = {"assignee": "manager"}
+            http.post(f"/v2/user-tasks/{task['userTaskKey']}/assignment", json=assign)
         stuck = http.get("/legato/v1/instances", params={"status": "incident"}).json()["items"]
     decision, process = deploy_decision(server, "discount", "order_discount")
     for tier in ("gold", "silver", "bronze"):
@@ -92,6 +95,9 @@ def shoot(page: Page, path: str, name: str) -> None:
     for drawn in (".lg-diagram svg", ".lg-decision table", ".lg-form form"):
         if page.locator(drawn.split()[0]).count():
             page.locator(drawn).first.wait_for()
+    form = page.locator(".lg-form")
+    if form.count():
+        form.first.scroll_into_view_if_needed()
     page.screenshot(path=OUT / f"{name}.png")
     print(f"wrote docs/screenshots/{name}.png ({path})")
 

@@ -21,10 +21,10 @@ Seeding (cached between runs, see ``--cache``):
 
 Measurements: each is a function (``measure_*``) timed ``--repeat`` times after one untimed
 call, through the engine's public methods in this process (server side, no HTTP); the web
-pages (the task list for ``mia``, the cockpit's instance list and process page for the
-operator ``olga``) through the ASGI application in this process (session check, queries
-and template; no sockets). p50 and p95 are reported.
-Add a measurement by adding a function to :data:`MEASUREMENTS`.
+pages (the task list's ``GET /tasks`` for ``mia``, the cockpit's pages for the operator
+``olga``) are called through the ASGI application in this process (session check, queries
+and template; no sockets). p50 and p95 are reported. Add a measurement by adding a function
+to :data:`MEASUREMENTS`.
 
 Run from the repository root::
 
@@ -73,8 +73,8 @@ SPREAD = timedelta(days=90)
 USER, GROUP, OTHER_GROUP = "mia", "managers", "sales"
 USER_PASSWORD = "bench-mia"
 VISIBLE_TASKS = 5_000
-OPERATOR, OPERATOR_PASSWORD = "olga", "bench-olga"
-"""The operator the cockpit's page measurements sign in as."""
+WEB_USER, WEB_PASSWORD = "olga", "bench-only-password"
+"""The operator the web page measurements sign in as."""
 
 
 # -- seeding ---------------------------------------------------------------------------------
@@ -342,29 +342,30 @@ class Context:
     deep_cursor: str
     """A cursor half way down the instance list."""
     web: WebApp
-    """The web app as ``mia`` (the task list)."""
+    """The web app signed in as ``mia`` (role ``user``)."""
     cockpit: WebApp
-    """The web app as ``olga``, an operator (the cockpit)."""
+    """The web app signed in as ``olga`` (role ``operator``)."""
 
 
 class WebApp:
     """The server's application (API and web app) over ``engine``, called in this process
-    through httpx's ASGI transport (no sockets) with the web session of ``user`` (by default
-    ``mia``; the user is added with ``roles`` and ``groups`` when the database lacks them)."""
+    through httpx's ASGI transport (no sockets) with the web session of a user (added with
+    ``role`` and ``groups`` when the database lacks them): ``mia`` (role ``user`` in group
+    ``managers``) unless told otherwise."""
 
     def __init__(
         self,
         engine: Engine,
         user: str = USER,
         password: str = USER_PASSWORD,
-        roles: Sequence[str] = ("user",),
+        role: str = "user",
         groups: Sequence[str] = (GROUP,),
     ) -> None:
         accounts = Accounts(engine.store)
         try:
             accounts.user(user)
         except AccountNotFoundError:
-            accounts.create_user(user, password, roles=roles, groups=groups)
+            accounts.create_user(user, password, roles=[role], groups=list(groups))
         issued = accounts.issue_token(user, password)
         if issued is None:
             raise SystemExit(f"cannot sign in as {user!r}: the database has another password")
@@ -585,7 +586,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  seeded in {time.perf_counter() - t0:.0f} s")
     engine = Engine(db.url)
     web = WebApp(engine)
-    cockpit = WebApp(engine, OPERATOR, OPERATOR_PASSWORD, roles=("operator",), groups=())
+    cockpit = WebApp(engine, WEB_USER, WEB_PASSWORD, role="operator", groups=())
     try:
         with db.engine.connect() as connection:
             counts = dict(

@@ -55,20 +55,25 @@ def _fail(http: httpx.Client, job_type: str, message: str) -> None:
 
 def seed(server: LegatoServer) -> dict[str, str]:
     """The onboarding demo and a decision; the keys the pages need."""
-    deploy(server, (ONBOARDING.name, ONBOARDING.read_text()))
+    form = ONBOARDING.with_name("approval.form")
+    deploy(server, (ONBOARDING.name, ONBOARDING.read_text()), (form.name, form.read_text()))
     with admin_client(server) as http:
         for name, user in USERS.items():
             if name.isidentifier():
                 http.post("/legato/v1/users", json={"name": name, **user}).raise_for_status()
-        customers = {"Ada": 720, "Grace": 760, "Bob": 640, "Linus": 690}
+        customers = {"Ada": 720, "Grace": 760, "Bob": 640, "Linus": 0, "Ken": 0}
         for name in customers:
             start(server, "onboarding", f"customer-{name.lower()}", customer=name)
-        for score in list(customers.values())[:-1]:
+        for score in list(customers.values())[:3]:
             assert _work(http, "credit-check", {"score": score})
-        _fail(http, "credit-check", "Credit bureau unavailable: connection refused (503)")
+        for attempts in (3, 5):
+            _fail(http, "credit-check", f"Credit bureau unavailable after {attempts} attempts")
         while any(_work(http, job_type, answer) for job_type, answer in JOB_RESULTS.items()):
             pass
         tasks = http.post("/v2/user-tasks/search", json={}).json()["items"]
+        for task in tasks:  # claimed by the manager: the page shows the form to fill in
+            assign = {"assignee": "manager"}
+            http.post(f"/v2/user-tasks/{task['userTaskKey']}/assignment", json=assign)
         stuck = http.get("/legato/v1/instances", params={"status": "incident"}).json()["items"]
     decision, process = deploy_decision(server, "discount", "order_discount")
     for tier in ("gold", "silver", "bronze"):
@@ -90,6 +95,9 @@ def shoot(page: Page, path: str, name: str) -> None:
     for drawn in (".lg-diagram svg", ".lg-decision table", ".lg-form form"):
         if page.locator(drawn.split()[0]).count():
             page.locator(drawn).first.wait_for()
+    form = page.locator(".lg-form")
+    if form.count():
+        form.first.scroll_into_view_if_needed()
     page.screenshot(path=OUT / f"{name}.png")
     print(f"wrote docs/screenshots/{name}.png ({path})")
 

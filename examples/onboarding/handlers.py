@@ -59,7 +59,13 @@ PAYMENTS = PaymentProvider(Path(os.environ.get("ONBOARDING_LEDGER", "onboarding-
 
 @legato.handler("credit-check")
 def credit_check(job: Job) -> dict[str, Any]:
-    """Ask the credit bureau for a score (the given ``score``, else one derived from the name)."""
+    """Ask the credit bureau for a score (the given ``score``, else one derived from the name).
+
+    An application with ``bureauDown`` set to true stands for a bureau that cannot be reached:
+    the job becomes an incident at once, for an operator to fix (set it to false) and retry.
+    """
+    if job.variables.get("bureauDown") is True:
+        raise legato.NonRetryableError("the credit bureau cannot be reached (bureauDown is true)")
     given = job.variables.get("score")
     if given is not None:
         return {"score": given}

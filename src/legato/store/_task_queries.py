@@ -76,7 +76,11 @@ def task_order(query: UserTaskQuery) -> list[Any]:
     order: list[Any] = []
     for name, direction in query.sort:
         column = _T[name]
-        order.append(column.is_(None))  # false (0) before true: empty values last
+        if column.nullable:
+            # False (0) before true: empty values last. Only where there can be any: the
+            # term keeps an index on the column from giving the order, so a page of the
+            # newest tasks would sort every task the filters find.
+            order.append(column.is_(None))
         order.append(column.desc() if direction == "desc" else column.asc())
     order.append(_T.user_task_key.asc())
     return order

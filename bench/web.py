@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
+import os
 import shlex
 import sys
 import time
@@ -497,6 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tasks = connection.exec_driver_sql(
                 "SELECT count(*) FROM user_tasks WHERE state = 'created'"
             ).scalar()
+        load = os.getloadavg()[0]
         ctx = Context(engine, deep_cursor(engine, db))
         rows = []
         for name, (function, target) in MEASUREMENTS.items():
@@ -523,7 +525,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         + ("of the templates only" if args.no_history_copies else "of every instance"),
         "",
         f"Each query timed {args.repeat} times after one untimed call, through the engine's "
-        "methods in one process (server side, no HTTP).",
+        "methods in one process (server side, no HTTP). The machine is shared: its load "
+        f"average was {load:.1f} when the run began.",
         "",
         "| Query | p50 (ms) | p95 (ms) | Target p95 (ms) | Met |",
         "|---|---:|---:|---:|---|",

@@ -20,8 +20,10 @@ Seeding (cached between runs, see ``--cache``):
    history rows (no measured query reads them; the database is some 7 GB smaller).
 
 Measurements: each is a function (``measure_*``) timed ``--repeat`` times after one untimed
-call, through the engine's public methods in this process (server side, no HTTP); p50 and
-p95 are reported. Add a measurement by adding a function to :data:`MEASUREMENTS`.
+call, through the engine's public methods in this process (server side, no HTTP); the task
+list page is the web app's ``GET /tasks`` for ``mia``, called through the ASGI application in
+this process (session check, queries and template; no sockets). p50 and p95 are reported.
+Add a measurement by adding a function to :data:`MEASUREMENTS`.
 
 Run from the repository root::
 
@@ -33,6 +35,7 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import logging
 import os
@@ -46,11 +49,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import sqlalchemy as sa
 from _report import machine_facts, percentile, publish, version_of, yes
 
 from legato import Engine, Job
+from legato.api.app import create_app
+from legato.errors import AccountNotFoundError
 from legato.runtime.cockpit import instance_cursor
+from legato.security.accounts import Accounts
+from legato.web import mount
+from legato.web.session import SESSION_COOKIE
 
 REPO = Path(__file__).resolve().parent.parent
 BPMN = REPO / "examples" / "onboarding" / "onboarding.bpmn"
@@ -62,6 +71,7 @@ KEY_STRIDE = 1_000_000
 """Copy ``i`` of a template row gets the template's keys plus ``i`` times this."""
 SPREAD = timedelta(days=90)
 USER, GROUP, OTHER_GROUP = "mia", "managers", "sales"
+USER_PASSWORD = "bench-mia"
 VISIBLE_TASKS = 5_000
 
 
@@ -329,6 +339,42 @@ class Context:
     engine: Engine
     deep_cursor: str
     """A cursor half way down the instance list."""
+    web: WebApp
+
+
+class WebApp:
+    """The server's application (API and web app) over ``engine``, called in this process
+    through httpx's ASGI transport (no sockets) with the web session of ``mia`` (the user is
+    added, role ``user`` in group ``managers``, when the database lacks her)."""
+
+    def __init__(self, engine: Engine) -> None:
+        accounts = Accounts(engine.store)
+        try:
+            accounts.user(USER)
+        except AccountNotFoundError:
+            accounts.create_user(USER, USER_PASSWORD, roles=["user"], groups=[GROUP])
+        issued = accounts.issue_token(USER, USER_PASSWORD)
+        if issued is None:
+            raise SystemExit(f"cannot sign in as {USER!r}: the database has another password")
+        app = create_app(engine, accounts)
+        mount(app)
+        self._loop = asyncio.new_event_loop()
+        self._client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://bench",
+            cookies={SESSION_COOKIE: issued[0]},
+        )
+
+    def page(self, path: str) -> str:
+        """The HTML of the page at ``path`` (anything but 200 stops the benchmark)."""
+        answer = self._loop.run_until_complete(self._client.get(path))
+        if answer.status_code != 200:
+            raise SystemExit(f"GET {path} answered {answer.status_code}: {answer.text[:300]}")
+        return answer.text
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self._client.aclose())
+        self._loop.close()
 
 
 def measure_first_page(ctx: Context) -> object:
@@ -381,6 +427,12 @@ def measure_task_list(ctx: Context) -> object:
     return page, ctx.engine.count_user_tasks(visible_to=visible)
 
 
+def measure_task_list_page(ctx: Context) -> object:
+    """``GET /tasks`` rendered for ``mia`` (newest first): session check, page query, count,
+    the process filter's choices and the template, through the ASGI application."""
+    return ctx.web.page("/tasks?sort=created_at&order=desc")
+
+
 MEASUREMENTS: dict[str, tuple[Callable[[Context], object], float]] = {
     "Instance list, first page (50, with count)": (measure_first_page, 150),
     "Instance list filtered: process + completed + variable": (measure_filtered_page, 150),
@@ -391,6 +443,10 @@ MEASUREMENTS: dict[str, tuple[Callable[[Context], object], float]] = {
     "Process versions with counts": (measure_process_versions, 150),
     "Incident groups": (measure_incident_groups, 150),
     "Task list of a user with 5,000 tasks (page + count)": (measure_task_list, 100),
+    "Task list page /tasks rendered for that user (ASGI, in process)": (
+        measure_task_list_page,
+        100,
+    ),
 }
 """Name -> (measurement, target p95 in ms)."""
 
@@ -488,6 +544,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"  seeded in {time.perf_counter() - t0:.0f} s")
     engine = Engine(db.url)
+    web = WebApp(engine)
     try:
         with db.engine.connect() as connection:
             counts = dict(
@@ -499,7 +556,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "SELECT count(*) FROM user_tasks WHERE state = 'created'"
             ).scalar()
         load = os.getloadavg()[0]
-        ctx = Context(engine, deep_cursor(engine, db))
+        ctx = Context(engine, deep_cursor(engine, db), web)
         rows = []
         for name, (function, target) in MEASUREMENTS.items():
             samples = timed(function, ctx, args.repeat)
@@ -507,6 +564,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.append((name, p50, p95, target))
             print(f"  {name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
     finally:
+        web.close()
         engine.close()
     command = "python bench/web.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     database = "PostgreSQL" if args.postgres else "SQLite (WAL, one file)"
@@ -525,8 +583,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         + ("of the templates only" if args.no_history_copies else "of every instance"),
         "",
         f"Each query timed {args.repeat} times after one untimed call, through the engine's "
-        "methods in one process (server side, no HTTP). The machine is shared: its load "
-        f"average was {load:.1f} when the run began.",
+        "methods in one process (server side, no HTTP); the task list page through the ASGI "
+        "application in the same process (session, queries and template; no sockets). The "
+        f"machine is shared: its load average was {load:.1f} when the run began.",
         "",
         "| Query | p50 (ms) | p95 (ms) | Target p95 (ms) | Met |",
         "|---|---:|---:|---:|---|",

@@ -13,6 +13,8 @@ from api_models import BROKEN, CREDIT_DMN, ORDER, PAYMENT, RISKY_ORDER
 from api_support import Api, wait_until
 from fastapi.testclient import TestClient
 
+from legato.api.v2.jobs import JobActivationResult
+
 # -- authentication and permissions -----------------------------------------------------------
 
 
@@ -317,6 +319,24 @@ def test_instances_are_searched_by_state_and_key_and_cancelled(api: Api) -> None
 
 
 # -- jobs -------------------------------------------------------------------------------------
+
+
+def test_an_activation_answers_exactly_what_its_documented_model_renders(api: Api) -> None:
+    deploy(api, "order.bpmn", ORDER)
+    start(api, "order", amount=42.5, when="2026-01-02", nested={"a": [1, None, True]})
+    start(api, "order", amount=2**70)  # beyond 64 bits: still a JSON number
+    answer = api.client.post(
+        "/v2/jobs/activation",
+        json={"type": "charge", "timeout": 30_000, "maxJobsToActivate": 5, "requestTimeout": -1},
+        **api.as_("worker"),
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/json"
+    body = answer.json()
+    assert len(body["jobs"]) == 2
+    assert JobActivationResult.model_validate(body).model_dump(mode="json") == body
+    amounts = sorted(job["variables"]["amount"] for job in body["jobs"])
+    assert amounts == [42.5, 2**70]
 
 
 def test_an_activated_job_has_every_member_the_python_sdk_requires(api: Api) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -40,7 +41,17 @@ from legato.security import Authenticator, Principal
 C7_PREFIX = "/engine-rest"
 """Where the Camunda 7 surface lives."""
 OPEN_PATHS = frozenset({"/health", "/ready", "/oauth/token"})
-"""The only paths that answer without credentials (the token endpoint checks its own)."""
+"""API paths that answer without credentials (the token endpoint checks its own)."""
+API_PREFIXES = ("/v2", "/legato/v1", C7_PREFIX, "/openapi.json", "/docs")
+"""The paths (and everything below them) that demand API credentials; any other path
+belongs to the web app (:mod:`legato.web`), which checks its own session."""
+
+
+def is_api_path(path: str) -> bool:
+    """Whether ``path`` is one of the API's (:data:`API_PREFIXES`)."""
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in API_PREFIXES)
+
+
 DEFAULT_MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 """The largest request body a deployment may send unless the server is told otherwise."""
 
@@ -51,8 +62,9 @@ def create_app(
     *,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
 ) -> FastAPI:
-    """The server's application over ``engine``; every request but :data:`OPEN_PATHS` must
-    carry credentials that ``authenticator`` accepts.
+    """The server's application over ``engine``; every request to the API
+    (:data:`API_PREFIXES`) must carry credentials that ``authenticator`` accepts. Other paths
+    pass without them: the web app that a server mounts there checks its own session.
 
     ``app.state.ready`` (True here) says whether ``/ready`` answers 200, and
     ``app.state.stopping`` (False) makes long-polling requests answer at once: the server
@@ -104,6 +116,7 @@ class _Gate:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._recent: dict[bytes, tuple[float, Principal]] = {}
+        self._pending: dict[bytes, asyncio.Future[Principal | None]] = {}
         self._generation = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -119,7 +132,7 @@ class _Gate:
             answer = _render(Request(scope), 413, "PAYLOAD_TOO_LARGE", detail)
             await answer(scope, receive, send)
             return
-        if scope["path"] not in OPEN_PATHS:
+        if is_api_path(scope["path"]):
             principal = await self._principal(api.state.authenticator, headers)
             if principal is None:
                 await _unauthorized(Request(scope))(scope, receive, send)
@@ -143,13 +156,24 @@ class _Gate:
         recent = self._recent.get(key)
         if recent is not None and recent[0] > now:
             return recent[1]
-        principal = await run_in_threadpool(_principal, authenticator, header)
+        # One verification per header at a time: when a busy worker's entry expires, its
+        # requests in flight wait for the same check instead of each running argon2.
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(run_in_threadpool(_principal, authenticator, header))
+            self._pending[key] = pending
+            try:
+                principal = await asyncio.shield(pending)
+            finally:
+                del self._pending[key]
+        else:
+            principal = await asyncio.shield(pending)
         if principal is not None:
             if len(self._recent) >= _RECENT_CREDENTIALS_MAX:
                 self._recent = {k: v for k, v in self._recent.items() if v[0] > now}
                 if len(self._recent) >= _RECENT_CREDENTIALS_MAX:
                     self._recent.clear()
-            self._recent[key] = (now + RECENT_CREDENTIALS_TTL, principal)
+            self._recent[key] = (time.monotonic() + RECENT_CREDENTIALS_TTL, principal)
         return principal
 
 

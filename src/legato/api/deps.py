@@ -3,11 +3,14 @@
 The authentication middleware of :mod:`legato.api.app` puts the caller's
 :class:`~legato.security.Principal` on ``request.state.principal`` before any route runs
 (or answers 401 itself); routes declare the permission they need with :func:`require`.
+
+The dependencies are coroutines: FastAPI runs a plain function dependency on a worker
+thread, and that hop cost more than the whole dependency.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -29,10 +32,10 @@ def principal_of(request: Request) -> Principal:
     return principal
 
 
-def require(permission: str) -> Callable[[Request], Principal]:
+def require(permission: str) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency that refuses the request (403) unless the caller holds ``permission``."""
 
-    def check(request: Request) -> Principal:
+    async def check(request: Request) -> Principal:
         principal = principal_of(request)
         if not principal.may(permission):
             raise Forbidden(f"'{principal.name}' may not do this: it needs '{permission}'")
@@ -41,7 +44,15 @@ def require(permission: str) -> Callable[[Request], Principal]:
     return check
 
 
-EngineDep = Annotated[Engine, Depends(engine_of)]
+async def _engine(request: Request) -> Engine:
+    return engine_of(request)
+
+
+async def _principal(request: Request) -> Principal:
+    return principal_of(request)
+
+
+EngineDep = Annotated[Engine, Depends(_engine)]
 """The engine, as a route parameter."""
-PrincipalDep = Annotated[Principal, Depends(principal_of)]
+PrincipalDep = Annotated[Principal, Depends(_principal)]
 """The caller, as a route parameter (no permission checked)."""

@@ -33,6 +33,7 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from legato.api.app import create_app
 from legato.api.lifecycle import begin_stop
@@ -68,6 +69,8 @@ class ServerConfig:
     """The node's longest idle sleep, in seconds."""
     log_json: bool = False
     """Log one JSON object per line."""
+    session_hours: float = 8.0
+    """How long a web app sign-in lasts, in hours."""
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -187,9 +190,16 @@ class _Server(uvicorn.Server):
             self._on_stop()
 
 
-def run_server(config: ServerConfig, *, say: Callable[[str], None] = print) -> int:
+def run_server(
+    config: ServerConfig,
+    *,
+    say: Callable[[str], None] = print,
+    extend: Callable[[FastAPI], None] | None = None,
+) -> int:
     """Run a server until SIGINT or SIGTERM; returns the exit code (0 after a graceful
-    stop).
+    stop). ``extend`` adds to the application before it serves (``legato serve --http``
+    mounts the web app with it); ``app.state.session_lifetime`` holds
+    :attr:`ServerConfig.session_hours` for it.
 
     Raises:
         ValueError: a configuration value that cannot be used (bind, handlers, TLS).
@@ -204,6 +214,11 @@ def run_server(config: ServerConfig, *, say: Callable[[str], None] = print) -> i
         app = create_app(
             engine, authenticator, max_upload_bytes=int(config.max_upload_mb * 1024 * 1024)
         )
+        if config.session_hours <= 0:
+            raise ValueError("session_hours: must be positive")
+        app.state.session_lifetime = timedelta(hours=config.session_hours)
+        if extend is not None:
+            extend(app)
         app.state.ready = False
         node_done = threading.Event()
         failure: list[BaseException] = []

@@ -807,6 +807,7 @@ def serve(
 
 def _serve_http(flags: dict[str, Any], config_file: Path | None) -> None:
     from legato.api.server import load_config, run_server
+    from legato.web import mount
 
     try:
         settings = load_config(flags, config_file=config_file)
@@ -819,7 +820,7 @@ def _serve_http(flags: dict[str, Any], config_file: Path | None) -> None:
 
     with logging_to_stderr(json_lines=settings.log_json):
         try:
-            code = run_server(settings, say=say)
+            code = run_server(settings, say=say, extend=mount)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from None
     raise SystemExit(code)

@@ -697,7 +697,7 @@ class Engine(UserTaskMethods, CockpitMethods):
             TooManyRequestsError: ``max_parked_fetches`` calls wait already.
             InvalidCommandError: a request's timeout is not positive.
         """
-        if request_timeout > timedelta(0):
+        if request_timeout > timedelta(0) and self._listener is None and not self._listen_refused:
             await asyncio.to_thread(self._prepare_long_poll, request_timeout)
         return await self._external.fetch_async(
             requests, worker, max_jobs, request_timeout, use_priority
@@ -804,6 +804,19 @@ class Engine(UserTaskMethods, CockpitMethods):
             InvalidCommandError: a variable cannot be stored.
         """
         self._external.complete(job_key, variables, worker, local_variables)
+
+    async def complete_job_async(
+        self,
+        job_key: int,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        worker: str | None = None,
+        local_variables: Mapping[str, Any] | None = None,
+    ) -> None:
+        """:meth:`complete_job` for a coroutine (an ASGI server's): the completion joins
+        the next group commit and the event loop stays free until it is durable. Raises
+        what :meth:`complete_job` raises."""
+        await self._external.complete_async(job_key, variables, worker, local_variables)
 
     def fail_job(
         self,
@@ -1173,6 +1186,7 @@ class Engine(UserTaskMethods, CockpitMethods):
         """Give back the jobs this engine holds, stop its handler slots, release the
         database. Fetches waiting for jobs answer with what they have (nothing)."""
         self._external.parking.close()
+        self._group_commit.close()
         self._jobs.close()
         with self._listener_lock:
             if self._listener is not None:

@@ -44,6 +44,10 @@ from legato.store.records import HistoryRecord, InstanceRecord, JobRecord
 
 logger = logging.getLogger("legato.executor")
 
+Guard = Callable[[Transaction], cmd.Command | None]
+"""Checks, in a command's transaction, that the command may run (raises to refuse it), and
+may return the command to run in its place."""
+
 _MAX_CONFLICT_RETRIES = 20
 """How often a batch that lost a race to another node runs again before the error is raised."""
 
@@ -146,14 +150,15 @@ class CommandExecutor:
         commands: Sequence[cmd.Command],
         *,
         all_or_nothing: bool = False,
-        guards: Sequence[Callable[[Transaction], None] | None] | None = None,
+        guards: Sequence[Guard | None] | None = None,
     ) -> list[Outcome]:
         """Run ``commands`` in one transaction; if it fails, run them one by one to isolate.
 
         With ``all_or_nothing``, a refused command rolls the whole batch back. ``guards``
         (one per command, or None) check in the transaction that their command may run; a
         guard that refuses (``InvalidCommandError``, ``NotFoundError``) refuses only its
-        command.
+        command, and a guard that returns a command has it run instead (one completed from
+        what the guard read, such as a job's instance).
         """
         if not commands:
             return []
@@ -218,7 +223,7 @@ class CommandExecutor:
         plan: Callable[[Transaction], Sequence[cmd.Command]] | None = None,
         always: bool = False,
         guard: Callable[[Transaction], None] | None = None,
-        guards: Sequence[Callable[[Transaction], None] | None] | None = None,
+        guards: Sequence[Guard | None] | None = None,
     ) -> list[Outcome]:
         # The cyclic garbage collector is paused while a batch runs: a batch allocates many
         # short-lived objects, and each collection scans every cached instance state, which
@@ -281,7 +286,7 @@ class CommandExecutor:
         plan: Callable[[Transaction], Sequence[cmd.Command]] | None,
         always: bool,
         guard: Callable[[Transaction], None] | None = None,
-        guards: Sequence[Callable[[Transaction], None] | None] | None = None,
+        guards: Sequence[Guard | None] | None = None,
     ) -> list[Outcome]:
         touched: set[int] = set()
         self._current = set()
@@ -298,17 +303,17 @@ class CommandExecutor:
                         guard(tx)
                     if plan is not None:
                         commands = [*commands, *plan(tx)]
-                    if len(commands) > 1:
+                    admitted: list[cmd.Command | Outcome] = list(commands)
+                    if guards is not None:
+                        admitted = [_admit(tx, c, g) for c, g in zip(commands, guards, strict=True)]
+                    if len(admitted) > 1:
                         # A batch of job results checks its instances' revisions with one
                         # query instead of one per instance.
-                        self.preload(tx, _existing_instances(commands))
-                    if guards is None:
-                        outcomes = [self._run(tx, writes, c, touched) for c in commands]
-                    else:
-                        outcomes = [
-                            self._run_guarded(tx, writes, c, g, touched)
-                            for c, g in zip(commands, guards, strict=True)
-                        ]
+                        self.preload(tx, _existing_instances(admitted))
+                    outcomes = [
+                        c if isinstance(c, Outcome) else self._run(tx, writes, c, touched)
+                        for c in admitted
+                    ]
                     refused = next((o.error for o in outcomes if o.error is not None), None)
                     if refused is not None and all_or_nothing:
                         raise refused
@@ -334,21 +339,6 @@ class CommandExecutor:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return outcomes
-
-    def _run_guarded(
-        self,
-        tx: Transaction,
-        writes: BatchWrites,
-        command: cmd.Command,
-        guard: Callable[[Transaction], None] | None,
-        touched: set[int],
-    ) -> Outcome:
-        if guard is not None:
-            try:
-                guard(tx)  # reads (and locks) rows only: a refusal leaves nothing behind
-            except (InvalidCommandError, NotFoundError) as exc:
-                return Outcome(command, error=exc)
-        return self._run(tx, writes, command, touched)
 
     def _run(
         self, tx: Transaction, writes: BatchWrites, command: cmd.Command, touched: set[int]
@@ -536,9 +526,26 @@ def _starts_instances(commands: Sequence[cmd.Command]) -> bool:
     return any(isinstance(command, cmd.StartInstance) for command in commands)
 
 
-def _existing_instances(commands: Sequence[cmd.Command]) -> list[int]:
-    """The instances that ``commands`` address, except the ones they start."""
-    return [c.instance_key for c in commands if not isinstance(c, cmd.StartInstance)]
+def _existing_instances(commands: Sequence[cmd.Command | Outcome]) -> list[int]:
+    """The instances that ``commands`` address, except the ones they start (and the ones a
+    guard refused)."""
+    return [
+        c.instance_key
+        for c in commands
+        if isinstance(c, cmd.Command) and not isinstance(c, cmd.StartInstance)
+    ]
+
+
+def _admit(tx: Transaction, command: cmd.Command, guard: Guard | None) -> cmd.Command | Outcome:
+    """The command to run after ``guard`` checked it (the guard's own, when it returns one),
+    or the refusal as an outcome. A guard reads (and locks) rows only: a refusal leaves
+    nothing behind."""
+    if guard is None:
+        return command
+    try:
+        return guard(tx) or command
+    except (InvalidCommandError, NotFoundError) as exc:
+        return Outcome(command, error=exc)
 
 
 def _cached_from(record: InstanceRecord) -> _Cached:

@@ -42,7 +42,7 @@ from legato.engine import values
 from legato.errors import InvalidCommandError, JobStateError, NotFoundError, TooManyRequestsError
 from legato.runtime.clock import Clock
 from legato.runtime.definitions import DefinitionRegistry
-from legato.runtime.executor import CommandExecutor, Outcome
+from legato.runtime.executor import CommandExecutor, Guard, Outcome
 from legato.runtime.groupcommit import GroupCommit
 from legato.runtime.types import ActivatedJob, JobRequest
 from legato.store.ports import Store, Transaction
@@ -335,20 +335,55 @@ class ExternalJobs:
     ) -> None:
         """Complete a held job: ``variables`` as its result, ``local_variables`` in its
         element instance scope."""
-        job = self._existing(job_key)
-        self._run_held(
-            job_key,
-            worker,
-            "completed",
-            [
-                cmd.CompleteJob(
-                    instance_key=job.instance_key,
-                    job_key=job_key,
-                    variables=dict(variables or {}),
-                    local_variables=dict(local_variables or {}),
-                )
-            ],
+        command, guard = self._completion(job_key, variables, worker, local_variables)
+        if self.group_commit is None:
+            outcomes = self._executor.execute([command], guards=[guard])
+        else:
+            # A lone result shares its commit with the results other threads report now.
+            outcomes = [self.group_commit.submit(command, guard)]
+        if outcomes[0].error is not None:
+            raise outcomes[0].error
+
+    async def complete_async(
+        self,
+        job_key: int,
+        variables: Mapping[str, Any] | None,
+        worker: str | None,
+        local_variables: Mapping[str, Any] | None,
+    ) -> None:
+        """:meth:`complete` for a coroutine: the result shares a commit with the others
+        reported now, and no thread waits for it."""
+        if self.group_commit is None:
+            raise RuntimeError("no group commit: use complete()")
+        command, guard = self._completion(job_key, variables, worker, local_variables)
+        outcome = await self.group_commit.submit_async(command, guard)
+        if outcome.error is not None:
+            raise outcome.error
+
+    def _completion(
+        self,
+        job_key: int,
+        variables: Mapping[str, Any] | None,
+        worker: str | None,
+        local_variables: Mapping[str, Any] | None,
+    ) -> tuple[cmd.CompleteJob, Guard]:
+        """The completion of a held job and its guard: the guard reads the job in the
+        commit's transaction, refuses it unless held as required, and fills in its instance
+        (so no read before the commit is needed)."""
+        command = cmd.CompleteJob(
+            instance_key=0,
+            job_key=job_key,
+            variables=dict(variables or {}),
+            local_variables=dict(local_variables or {}),
         )
+
+        def guard(tx: Transaction) -> cmd.Command:
+            job = tx.get_job(job_key, for_update=True)
+            _check_held(job, job_key, worker, self.clock.now(), "completed")
+            assert job is not None
+            return dataclasses.replace(command, instance_key=job.instance_key)
+
+        return command, guard
 
     def fail(
         self,

@@ -39,6 +39,7 @@ from legato.store.records import (
 
 if TYPE_CHECKING:
     from legato.bpmn.xml import ModelSource
+    from legato.engine.state import InstanceState
     from legato.runtime.clock import Clock
     from legato.runtime.definitions import DefinitionRegistry
     from legato.runtime.executor import Outcome
@@ -61,6 +62,9 @@ class UserTaskMethods:
     def _submit(self, command: cmd.Command, request_token: str | None = None) -> Outcome:
         raise NotImplementedError  # the engine's
 
+    def state(self, instance_key: int) -> InstanceState:
+        raise NotImplementedError  # the engine's
+
     # -- queries -------------------------------------------------------------------------------
 
     def user_tasks(
@@ -77,6 +81,7 @@ class UserTaskMethods:
         definition_key: int | None = None,
         element_id: str | None = None,
         user_task_key: int | None = None,
+        name_contains: str | None = None,
         include_assigned: bool = True,
         unassigned_only: bool = False,
         sort: Sequence[tuple[str, str]] = DEFAULT_TASK_SORT,
@@ -90,7 +95,8 @@ class UserTaskMethods:
         tasks assigned to them, naming them or one of their groups as candidates, or with no
         assignee and no candidates at all. ``include_assigned=False`` leaves out assigned
         tasks when a candidate filter is given (Camunda 7's ``includeAssignedTasks``);
-        ``unassigned_only`` leaves them out always.
+        ``unassigned_only`` leaves them out always. ``name_contains`` keeps tasks whose name
+        contains the text, whatever its case.
 
         Args:
             sort: ``(field, "asc" | "desc")`` pairs; fields are ``created_at``, ``due_at``,
@@ -115,6 +121,7 @@ class UserTaskMethods:
             definition_key=definition_key,
             element_id=element_id,
             user_task_key=user_task_key,
+            name_contains=name_contains,
             include_assigned=include_assigned,
             unassigned_only=unassigned_only,
             sort=sort,
@@ -138,6 +145,7 @@ class UserTaskMethods:
         definition_key: int | None = None,
         element_id: str | None = None,
         user_task_key: int | None = None,
+        name_contains: str | None = None,
         include_assigned: bool = True,
         unassigned_only: bool = False,
     ) -> int:
@@ -154,6 +162,7 @@ class UserTaskMethods:
             definition_key=definition_key,
             element_id=element_id,
             user_task_key=user_task_key,
+            name_contains=name_contains,
             include_assigned=include_assigned,
             unassigned_only=unassigned_only,
         )
@@ -365,6 +374,56 @@ class UserTaskMethods:
                 f"{task.user_task_key}",
                 errors,
             )
+
+    def user_task_variables(self, user_task_key: int, *, local: bool = False) -> dict[str, Any]:
+        """The variables a user task sees: its own scope's and those of the scopes around it
+        (an inner scope's variable hides an outer one's of the same name), or with ``local``
+        only its own scope's.
+
+        Raises:
+            NotFoundError: no such task, or its instance is gone.
+        """
+        task = self.user_task(user_task_key)
+        state = self.state(task.instance_key)
+        if local:
+            return dict(state.variables.get(task.element_instance_key, {}))
+        chain: list[int] = []
+        key: int | None = task.element_instance_key
+        while key is not None and key not in chain:
+            chain.append(key)
+            element = state.elements.get(key)
+            key = element.parent_key if element is not None else None
+        if state.instance_key not in chain:
+            chain.append(state.instance_key)
+        seen: dict[str, Any] = {}
+        for scope in reversed(chain):
+            seen.update(state.variables.get(scope, {}))
+        return seen
+
+    def user_task_inputs(self, user_task_key: int) -> list[str]:
+        """The variables a completion of the task should give, as its output mappings name
+        them: for each mapping, the variable its source reads when the source is a plain name
+        (``=decision``), else the variable it writes (its target); in the model's order,
+        without repeats. Empty when the task has no output mappings (or its process version
+        is unknown).
+
+        Raises:
+            NotFoundError: no such task.
+        """
+        task = self.user_task(user_task_key)
+        try:
+            deployed = self._definitions.get(task.definition_key)
+        except KeyError:
+            return []
+        element = deployed.process.elements.get(task.element_id)
+        names: list[str] = []
+        for mapping in element.output_mappings if element is not None else ():
+            source = mapping.source.source.strip().removeprefix("=").strip()
+            plain = source.isidentifier() and source not in ("true", "false", "null")
+            name = source if plain else mapping.target.split(".")[0]
+            if name not in names:
+                names.append(name)
+        return names
 
     # -- forms ---------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ tokens kept in the store); :class:`StaticAuthenticator` serves tests and example
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
 ROLES = ("admin", "developer", "operator", "worker", "user", "auditor")
@@ -124,8 +125,11 @@ class Authenticator(Protocol):
         """A token this server issued, an API key (``id:secret`` or its secret form), or a
         token of a configured external identity provider."""
 
-    def issue_token(self, client_id: str, client_secret: str) -> tuple[str, int] | None:
-        """OAuth2 client credentials: a signed JWT and its lifetime in seconds."""
+    def issue_token(
+        self, client_id: str, client_secret: str, *, lifetime: timedelta | None = None
+    ) -> tuple[str, int] | None:
+        """OAuth2 client credentials: a signed JWT and its lifetime in seconds (``lifetime``,
+        or the authenticator's own when None)."""
 
     @property
     def generation(self) -> int:
@@ -153,7 +157,10 @@ class StaticAuthenticator:
         username, _, secret = token.partition(":")
         return self.authenticate_basic(username, secret)
 
-    def issue_token(self, client_id: str, client_secret: str) -> tuple[str, int] | None:
+    def issue_token(
+        self, client_id: str, client_secret: str, *, lifetime: timedelta | None = None
+    ) -> tuple[str, int] | None:
         if self.authenticate_basic(client_id, client_secret) is None:
             return None
-        return f"{client_id}:{client_secret}", 3600
+        seconds = 3600 if lifetime is None else int(lifetime.total_seconds())
+        return f"{client_id}:{client_secret}", seconds

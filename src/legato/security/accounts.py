@@ -257,17 +257,23 @@ class Accounts:
             return self._external_token(token)
         return None
 
-    def issue_token(self, client_id: str, client_secret: str) -> tuple[str, int] | None:
+    def issue_token(
+        self, client_id: str, client_secret: str, *, lifetime: timedelta | None = None
+    ) -> tuple[str, int] | None:
         """OAuth2 client credentials (an API key, or a user and password): a signed JWT and
-        its lifetime in seconds; None if the credentials are wrong."""
+        its lifetime in seconds (``lifetime``, or the one this authenticator was made with);
+        None if the credentials are wrong."""
         principal = self.authenticate_basic(client_id, client_secret)
         if principal is None:
             return None
+        seconds = self._token_lifetime if lifetime is None else int(lifetime.total_seconds())
+        if seconds <= 0:
+            raise ValueError("lifetime must be positive")
         issued = int(self._now().timestamp())
         claims: dict[str, Any] = {
             "sub": principal.name,
             "iat": issued,
-            "exp": issued + self._token_lifetime,
+            "exp": issued + seconds,
             "iss": self._issuer,
             "jti": secrets.token_hex(8),
             "kind": principal.kind,
@@ -275,7 +281,7 @@ class Accounts:
             "groups": sorted(principal.groups),
             "job_types": None if principal.job_types is None else sorted(principal.job_types),
         }
-        return jwt.encode(claims, self._token_key(), algorithm="HS256"), self._token_lifetime
+        return jwt.encode(claims, self._token_key(), algorithm="HS256"), seconds
 
     def _authenticate_password(self, name: str, password: str) -> Principal | None:
         if not password or len(password) > _MAX_PASSWORD:

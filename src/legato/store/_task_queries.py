@@ -29,7 +29,16 @@ def _has_any(column: sa.ColumnElement[Any], names: Sequence[str], dialect: str) 
             postgresql.array(list(names), type_=sa.Text)
         )
     items = sa.func.json_each(column).table_valued("value")
-    return sa.exists().select_from(items).where(items.c.value.in_(list(names)))
+    # The empty list (most tasks' candidate users) is ruled out before json_each runs.
+    return sa.and_(
+        column != _EMPTY_LIST,
+        sa.exists().select_from(items).where(items.c.value.in_(list(names))),
+    )
+
+
+def _escaped_like(text: str) -> str:
+    """``text`` matched literally by LIKE (its wildcards and the escape character escaped)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def task_conditions(query: UserTaskQuery, dialect: str) -> list[Any]:
@@ -52,6 +61,9 @@ def task_conditions(query: UserTaskQuery, dialect: str) -> list[Any]:
         conditions.append(_has_any(_T.candidate_groups, [query.candidate_group], dialect))
     if query.candidate_groups is not None:
         conditions.append(_has_any(_T.candidate_groups, query.candidate_groups, dialect))
+    if query.name_contains:
+        pattern = "%" + _escaped_like(query.name_contains.lower()) + "%"
+        conditions.append(sa.func.lower(_T.name).like(pattern, escape="\\"))
     if query.unassigned_only:
         conditions.append(_T.assignee.is_(None))
     if query.visible_to is not None:
@@ -76,10 +88,7 @@ def task_order(query: UserTaskQuery) -> list[Any]:
     order: list[Any] = []
     for name, direction in query.sort:
         column = _T[name]
-        if column.nullable:
-            # False (0) before true: empty values last. Only where there can be any: the
-            # term keeps an index on the column from giving the order, so a page of the
-            # newest tasks would sort every task the filters find.
+        if column.nullable:  # false (0) before true: empty values last
             order.append(column.is_(None))
         order.append(column.desc() if direction == "desc" else column.asc())
     order.append(_T.user_task_key.asc())

@@ -349,6 +349,8 @@ def _task_matches(task: UserTaskRecord, query: UserTaskQuery) -> bool:
         return False
     if query.unassigned_only and task.assignee is not None:
         return False
+    if query.name_contains and query.name_contains.lower() not in (task.name or "").lower():
+        return False
     if query.visible_to is not None:
         user, groups = query.visible_to
         return (

@@ -165,6 +165,8 @@ class UserTaskQuery:
     definition_key: int | None = None
     element_id: str | None = None
     user_task_key: int | None = None
+    name_contains: str | None = None
+    """The task's name contains this text (case-insensitively)."""
     unassigned_only: bool = False
     """Only tasks without an assignee."""
     sort: tuple[tuple[str, str], ...] = (("created_at", "asc"),)

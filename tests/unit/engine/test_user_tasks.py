@@ -4,6 +4,7 @@ claims and delegation as engine commands with history; completion checks; task q
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -286,7 +287,7 @@ def test_the_replayed_state_equals_the_stored_one_after_assignments() -> None:
 # -- queries -----------------------------------------------------------------------------------
 
 
-def several_tasks() -> tuple[TestEngine, dict[str, int]]:
+def several_tasks(url: str | None = None) -> tuple[TestEngine, dict[str, int]]:
     """Five tasks of two processes, created a minute apart."""
     body = (
         '<bpmn:startEvent id="s"/>'
@@ -299,7 +300,7 @@ def several_tasks() -> tuple[TestEngine, dict[str, int]]:
         + '<bpmn:endEvent id="e"/>'
         + chain("s", "t", "e")
     )
-    engine = TestEngine()
+    engine = TestEngine(url)
     engine.deploy(process(body, "p"))
     engine.deploy(process(body.replace('name="Task t"', 'name="Other"'), "q"))
     rows = {
@@ -341,6 +342,17 @@ def test_filters() -> None:
     assert engine.count_user_tasks() == 5
     assert engine.count_user_tasks(process_id="q") == 2
     assert engine.count_user_tasks(candidate_groups=[]) == 0
+
+
+@pytest.mark.parametrize("store", ["memory", "sql"])
+def test_name_contains_matches_any_case_and_wildcards_literally(store: str, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'tasks.db'}" if store == "sql" else None
+    engine, keys = several_tasks(url)
+    assert labels(keys, engine.user_tasks(name_contains="oTHe")) == ["c", "d"]
+    assert labels(keys, engine.user_tasks(name_contains="task T")) == ["a", "b", "e"]
+    assert engine.user_tasks(name_contains="%") == []
+    assert engine.user_tasks(name_contains="_") == []
+    assert engine.count_user_tasks(name_contains="other", visible_to=("zoe", ["sales"])) == 1
 
 
 def test_visible_to_a_user_and_their_groups() -> None:
@@ -414,3 +426,29 @@ def test_the_engine_core_refuses_a_claim_that_lost_a_race() -> None:
     with pytest.raises(TaskConflictError, match="is assigned to 'ada', not to 'bob'"):
         engine._submit(late_completion)
     assert engine.user_task(key).assignee == "ada"
+
+
+def test_user_task_inputs_are_what_its_output_mappings_read() -> None:
+    mappings = (
+        '<zeebe:ioMapping><zeebe:output source="=decision" target="approved"/>'
+        '<zeebe:output source="=amount * 2" target="total.doubled"/>'
+        '<zeebe:output source="=true" target="seen"/>'
+        '<zeebe:output source="=decision" target="again"/></zeebe:ioMapping>'
+    )
+    engine, task_key = started(one_task(mappings))
+    assert engine.user_task_inputs(task_key) == ["decision", "total", "seen"]
+    plain, bare_key = started(one_task())
+    assert plain.user_task_inputs(bare_key) == []
+    with pytest.raises(NotFoundError):
+        plain.user_task_inputs(123456789)
+
+
+def test_user_task_variables_are_those_its_scope_sees() -> None:
+    mappings = (
+        '<zeebe:ioMapping><zeebe:input source="=amount * 2" target="doubled"/></zeebe:ioMapping>'
+    )
+    engine, task_key = started(one_task(mappings), {"amount": 5, "who": "ada"})
+    assert engine.user_task_variables(task_key) == {"amount": 5, "who": "ada", "doubled": 10}
+    assert engine.user_task_variables(task_key, local=True) == {"doubled": 10}
+    with pytest.raises(NotFoundError):
+        engine.user_task_variables(123456789)

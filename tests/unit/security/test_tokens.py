@@ -171,3 +171,14 @@ def test_external_tokens_are_refused_when_no_provider_is_configured(accounts: Ac
     token = jwt.encode({"sub": "x", "exp": 2**40, "roles": ["admin"]}, key, algorithm="RS256")
 
     assert accounts.authenticate_bearer(token) is None
+
+
+def test_a_token_may_have_its_own_lifetime(accounts: Accounts, clock: VirtualClock) -> None:
+    accounts.create_user("grace", "s3cret!", ["user"])
+
+    issued = accounts.issue_token("grace", "s3cret!", lifetime=timedelta(hours=8))
+
+    assert issued is not None
+    token, expires_in = issued
+    assert expires_in == 8 * 3600
+    assert claims_of(token)["exp"] == int(clock().timestamp()) + 8 * 3600

@@ -40,7 +40,7 @@ router = APIRouter(prefix="/task", route_class=C7Route, tags=["c7: tasks"])
 AnyBody = Annotated[Any, Body()]
 
 
-def require_task_work(request: Request) -> Principal:
+async def require_task_work(request: Request) -> Principal:
     """The caller, who must work on tasks (``tasks:work``) or manage them
     (``tasks:manage``); 403 otherwise."""
     principal = principal_of(request)
@@ -436,21 +436,7 @@ def identity_links(task_id: str, engine: EngineDep, principal: Worker) -> Respon
 
 def _visible_variables(engine: Engine, task: UserTaskRecord, *, local: bool) -> dict[str, Any]:
     """The variables the task's scope sees (inner scopes hide outer ones), or only its own."""
-    state = engine.state(task.instance_key)
-    if local:
-        return dict(state.variables.get(task.element_instance_key, {}))
-    chain: list[int] = []
-    key: int | None = task.element_instance_key
-    while key is not None and key not in chain:
-        chain.append(key)
-        element = state.elements.get(key)
-        key = element.parent_key if element is not None else None
-    if state.instance_key not in chain:
-        chain.append(state.instance_key)
-    seen: dict[str, Any] = {}
-    for scope in reversed(chain):
-        seen.update(state.variables.get(scope, {}))
-    return seen
+    return engine.user_task_variables(task.user_task_key, local=local)
 
 
 @router.get("/{task_id}/variables")

@@ -23,7 +23,7 @@ from legato.security.accounts import Accounts, ApiKey, User
 router = APIRouter(tags=["accounts"], dependencies=[Depends(require(USERS_MANAGE))])
 
 
-def accounts_of(request: Request) -> Accounts:
+async def accounts_of(request: Request) -> Accounts:
     """The accounts this server authenticates with (501 when it uses something else)."""
     authenticator = request.app.state.authenticator
     if not isinstance(authenticator, Accounts):

@@ -13,7 +13,7 @@ import base64
 import binascii
 import datetime as dt
 import fnmatch
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -368,11 +368,11 @@ def exact(wanted: FilterValue | None) -> Any:
 SortOrder = Literal["ASC", "DESC"]
 
 
-def require_any(*permissions: str) -> Callable[[Request], Principal]:
+def require_any(*permissions: str) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency that refuses the request (403) unless the caller holds one of
     ``permissions``."""
 
-    def check(request: Request) -> Principal:
+    async def check(request: Request) -> Principal:
         principal = principal_of(request)
         if not any(principal.may(p) for p in permissions):
             needed = "' or '".join(permissions)

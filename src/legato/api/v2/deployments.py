@@ -74,7 +74,7 @@ class DeploymentResult(Out):
     deployments: list[DeploymentMetadata]
 
 
-def upload_limit(request: Request) -> int:
+async def upload_limit(request: Request) -> int:
     """The largest upload the server accepts, in bytes."""
     limit: int = request.app.state.max_upload_bytes
     return limit

@@ -1,0 +1,198 @@
+"""Signing in and out of the web app, the session every page depends on, and CSRF.
+
+A session is a bearer token of the server's authenticator (an HS256 JWT from
+:meth:`~legato.security.Authenticator.issue_token`) with the lifetime of
+``app.state.session_lifetime`` (8 h unless configured), kept in the HttpOnly, SameSite=Lax
+cookie :data:`SESSION_COOKIE` (Secure over TLS). Each request verifies it again, so a disabled
+user is signed out within the authenticator's cache time.
+
+The CSRF token of a session is an HMAC of the session token: a page carries it in
+``<meta name="csrf-token">`` and forms in a hidden ``csrf`` field; every POST, PUT, PATCH and
+DELETE of a signed-in page must send it (field ``csrf`` or header ``X-CSRF-Token``) or is
+refused with 403.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from legato.security import Authenticator, Principal
+from legato.web.ui import redirect, render
+
+SESSION_COOKIE = "legato_session"
+"""The cookie that holds the session token."""
+DEFAULT_SESSION_LIFETIME = timedelta(hours=8)
+"""How long a sign-in lasts unless ``app.state.session_lifetime`` says otherwise."""
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "X-CSRF-Token"
+
+router = APIRouter(include_in_schema=False)
+
+
+class SignInRequired(Exception):
+    """The request has no valid session: answered with a redirect to the sign-in page."""
+
+
+class PageForbidden(Exception):
+    """The signed-in user lacks a permission: answered with the 403 page."""
+
+    def __init__(self, permission: str) -> None:
+        super().__init__(permission)
+        self.permission = permission
+
+
+class CsrfRefused(Exception):
+    """A state-changing request without the session's CSRF token: answered with 403."""
+
+
+def csrf_token_for(session_token: str) -> str:
+    """The CSRF token that belongs to ``session_token``."""
+    return hmac.new(session_token.encode(), b"legato-web-csrf", hashlib.sha256).hexdigest()
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a path on this server, else ``/`` (no open redirects)."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target or urlsplit(target).netloc:
+        return "/"
+    return target
+
+
+def sign_in_url(request: Request) -> str:
+    """Where a request without a session goes: ``/login?next=`` the page to come back to (for
+    a form post or an htmx request, the page it was sent from)."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method not in SAFE_METHODS or request.headers.get("hx-request") == "true":
+        origin = request.headers.get("hx-current-url") or request.headers.get("referer") or ""
+        parts = urlsplit(origin)
+        same = parts.netloc == request.url.netloc
+        here = (parts.path + (f"?{parts.query}" if parts.query else "")) if same else "/"
+    return f"/login?next={quote(safe_next(here), safe='/')}"
+
+
+async def signed_in(request: Request) -> Principal:
+    """The signed-in user of a page request (a FastAPI dependency). Without a valid session
+    it raises :class:`SignInRequired` (a redirect to sign-in; 401 with ``HX-Redirect`` for
+    htmx); a state-changing request without the session's CSRF token raises
+    :class:`CsrfRefused` (403). Sets ``request.state.principal`` and ``csrf_token``."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    authenticator: Authenticator = request.app.state.authenticator
+    principal = await run_in_threadpool(authenticator.authenticate_bearer, token) if token else None
+    if principal is None:
+        raise SignInRequired
+    expected = csrf_token_for(token)
+    request.state.principal = principal
+    request.state.csrf_token = expected
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER.lower(), "")
+        if not sent and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            field = (await request.form()).get(CSRF_FIELD)
+            sent = field if isinstance(field, str) else ""
+        if not hmac.compare_digest(sent.encode(), expected.encode()):
+            raise CsrfRefused
+    return principal
+
+
+SignedIn = Annotated[Principal, Depends(signed_in)]
+"""The signed-in user, as a page route's parameter (see :func:`signed_in`)."""
+
+
+def require_page(permission: str) -> Callable[[Request], Awaitable[Principal]]:
+    """A dependency: the signed-in user, who must hold ``permission`` (else the 403 page)."""
+
+    async def check(request: Request) -> Principal:
+        principal = await signed_in(request)
+        if not principal.may(permission):
+            raise PageForbidden(permission)
+        return principal
+
+    return check
+
+
+def _lifetime(request: Request) -> timedelta:
+    lifetime = getattr(request.app.state, "session_lifetime", None)
+    return lifetime if isinstance(lifetime, timedelta) else DEFAULT_SESSION_LIFETIME
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    """The sign-in form."""
+    return render(request, "login.html", {"next": safe_next(next), "error": None})
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    """Check the user name and password; on success set the session cookie and go to
+    ``next``. A wrong pair shows the form again with an error (the user name kept)."""
+    authenticator: Authenticator = request.app.state.authenticator
+    lifetime = _lifetime(request)
+    issued = None
+    if username and password:
+        issued = await run_in_threadpool(
+            lambda: authenticator.issue_token(username, password, lifetime=lifetime)
+        )
+    if issued is None:
+        context = {
+            "next": safe_next(next),
+            "username": username,
+            "error": "The user name or password is wrong.",
+        }
+        return render(request, "login.html", context)
+    token, seconds = issued
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=seconds,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, principal: SignedIn) -> Response:
+    """End the session (the cookie is removed) and show the sign-in page."""
+    response = redirect(request, "/login", flash="Signed out.")
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    return response
+
+
+def answer_sign_in(request: Request, exc: Exception) -> Response:
+    """No session: a page goes to sign-in (303), an htmx request gets 401 and
+    ``HX-Redirect``."""
+    url = sign_in_url(request)
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=401, headers={"HX-Redirect": url})
+    response = RedirectResponse(url, status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def answer_forbidden(request: Request, exc: Exception) -> Response:
+    """The 403 page: the permission is missing, or the CSRF token."""
+    if isinstance(exc, PageForbidden):
+        message = f"You may not open this page: it needs the permission '{exc.permission}'."
+    else:
+        message = "This request was refused: the page it came from is stale. Reload and retry."
+    return render(request, "error.html", {"status": 403, "message": message}, status=403)

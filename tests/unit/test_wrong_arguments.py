@@ -110,6 +110,8 @@ VALID: dict[str, Any] = {
     "with_count": False,
     "count_cap": 10,
     "group": "g",
+    "name_contains": None,
+    "local": False,
 }
 
 # Where a parameter name means something else.
@@ -214,12 +216,15 @@ WRONG: dict[str, list[Any]] = {
     "with_count": ["yes", 1],
     "count_cap": ["10", None, 2**70],
     "group": [5, None],
+    "name_contains": [5, ["a"]],
+    "local": ["yes", 1],
 }
 
 # Where a parameter name takes other values: None is a right worker where it only checks the
 # holder of a job (completing, failing, extending).
 WRONG_IN: dict[tuple[str, str], list[Any]] = {
-    (method, "worker"): [5] for method in ("complete_job", "fail_job", "throw_error", "update_job")
+    (method, "worker"): [5]
+    for method in ("complete_job", "complete_job_async", "fail_job", "throw_error", "update_job")
 }
 
 

@@ -20,10 +20,11 @@ Seeding (cached between runs, see ``--cache``):
    history rows (no measured query reads them; the database is some 7 GB smaller).
 
 Measurements: each is a function (``measure_*``) timed ``--repeat`` times after one untimed
-call, through the engine's public methods in this process (server side, no HTTP); the task
-list page is the web app's ``GET /tasks`` for ``mia``, called through the ASGI application in
-this process (session check, queries and template; no sockets). p50 and p95 are reported.
-Add a measurement by adding a function to :data:`MEASUREMENTS`.
+call, through the engine's public methods in this process (server side, no HTTP); the web
+pages (the task list's ``GET /tasks`` for ``mia``, the cockpit's pages for the operator
+``olga``) are called through the ASGI application in this process (session check, queries
+and template; no sockets). p50 and p95 are reported. Add a measurement by adding a function
+to :data:`MEASUREMENTS`.
 
 Run from the repository root::
 
@@ -73,6 +74,8 @@ SPREAD = timedelta(days=90)
 USER, GROUP, OTHER_GROUP = "mia", "managers", "sales"
 USER_PASSWORD = "bench-mia"
 VISIBLE_TASKS = 5_000
+WEB_USER, WEB_PASSWORD = "olga", "bench-only-password"
+"""The operator the web page measurements sign in as."""
 
 
 # -- seeding ---------------------------------------------------------------------------------
@@ -340,22 +343,33 @@ class Context:
     deep_cursor: str
     """A cursor half way down the instance list."""
     web: WebApp
+    """The web app signed in as ``mia`` (role ``user``)."""
+    cockpit: WebApp
+    """The web app signed in as ``olga`` (role ``operator``)."""
 
 
 class WebApp:
     """The server's application (API and web app) over ``engine``, called in this process
-    through httpx's ASGI transport (no sockets) with the web session of ``mia`` (the user is
-    added, role ``user`` in group ``managers``, when the database lacks her)."""
+    through httpx's ASGI transport (no sockets) with the web session of a user (added with
+    ``role`` and ``groups`` when the database lacks them): ``mia`` (role ``user`` in group
+    ``managers``) unless told otherwise."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        user: str = USER,
+        password: str = USER_PASSWORD,
+        role: str = "user",
+        groups: Sequence[str] = (GROUP,),
+    ) -> None:
         accounts = Accounts(engine.store)
         try:
-            accounts.user(USER)
+            accounts.user(user)
         except AccountNotFoundError:
-            accounts.create_user(USER, USER_PASSWORD, roles=["user"], groups=[GROUP])
-        issued = accounts.issue_token(USER, USER_PASSWORD)
+            accounts.create_user(user, password, roles=[role], groups=list(groups))
+        issued = accounts.issue_token(user, password)
         if issued is None:
-            raise SystemExit(f"cannot sign in as {USER!r}: the database has another password")
+            raise SystemExit(f"cannot sign in as {user!r}: the database has another password")
         app = create_app(engine, accounts)
         mount(app)
         self._loop = asyncio.new_event_loop()
@@ -427,6 +441,22 @@ def measure_task_list(ctx: Context) -> object:
     return page, ctx.engine.count_user_tasks(visible_to=visible)
 
 
+def measure_web_first_page(ctx: Context) -> object:
+    return ctx.cockpit.page("/cockpit/instances")
+
+
+def measure_web_filtered_page(ctx: Context) -> object:
+    return ctx.cockpit.page(
+        "/cockpit/instances?process=onboarding&state=completed&variable=segment&value=business"
+    )
+
+
+def measure_web_process_page(ctx: Context) -> object:
+    # The page and the JSON of its element overlays, which the diagram fetches after it.
+    page = ctx.cockpit.page("/cockpit/processes/onboarding")
+    return page, ctx.cockpit.page("/cockpit/processes/onboarding/statistics?version=1")
+
+
 def measure_task_list_page(ctx: Context) -> object:
     """``GET /tasks`` rendered for ``mia`` (newest first): session check, page query, count,
     the process filter's choices and the template, through the ASGI application."""
@@ -443,6 +473,18 @@ MEASUREMENTS: dict[str, tuple[Callable[[Context], object], float]] = {
     "Process versions with counts": (measure_process_versions, 150),
     "Incident groups": (measure_incident_groups, 150),
     "Task list of a user with 5,000 tasks (page + count)": (measure_task_list, 100),
+    "Web page: instance list, first page (HTML through the ASGI app)": (
+        measure_web_first_page,
+        150,
+    ),
+    "Web page: instance list filtered: process + completed + variable": (
+        measure_web_filtered_page,
+        150,
+    ),
+    "Web page: process page and its element overlays (HTML + JSON)": (
+        measure_web_process_page,
+        150,
+    ),
     "Task list page /tasks rendered for that user (ASGI, in process)": (
         measure_task_list_page,
         100,
@@ -545,6 +587,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  seeded in {time.perf_counter() - t0:.0f} s")
     engine = Engine(db.url)
     web = WebApp(engine)
+    cockpit = WebApp(engine, WEB_USER, WEB_PASSWORD, role="operator", groups=())
     try:
         with db.engine.connect() as connection:
             counts = dict(
@@ -556,7 +599,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "SELECT count(*) FROM user_tasks WHERE state = 'created'"
             ).scalar()
         load = os.getloadavg()[0]
-        ctx = Context(engine, deep_cursor(engine, db), web)
+        ctx = Context(engine, deep_cursor(engine, db), web, cockpit)
         rows = []
         for name, (function, target) in MEASUREMENTS.items():
             samples = timed(function, ctx, args.repeat)
@@ -565,6 +608,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
     finally:
         web.close()
+        cockpit.close()
         engine.close()
     command = "python bench/web.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     database = "PostgreSQL" if args.postgres else "SQLite (WAL, one file)"
@@ -583,7 +627,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         + ("of the templates only" if args.no_history_copies else "of every instance"),
         "",
         f"Each query timed {args.repeat} times after one untimed call, through the engine's "
-        "methods in one process (server side, no HTTP); the task list page through the ASGI "
+        "methods in one process (server side, no HTTP); the web pages through the ASGI "
         "application in the same process (session, queries and template; no sockets). The "
         f"machine is shared: its load average was {load:.1f} when the run began.",
         "",

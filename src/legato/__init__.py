@@ -11,6 +11,7 @@ from legato.errors import (
     FieldError,
     FormParseError,
     FormValidationError,
+    InstanceSuspendedError,
     InvalidCommandError,
     JobStateError,
     LegatoError,
@@ -29,7 +30,9 @@ from legato.runtime.engine import Engine
 from legato.runtime.handlers import handler
 from legato.runtime.types import (
     ActivatedJob,
+    BatchResult,
     HistoryEntry,
+    InstanceFilter,
     InstanceInfo,
     Job,
     JobContext,
@@ -41,6 +44,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ActivatedJob",
+    "BatchResult",
     "BpmnError",
     "BpmnParseError",
     "BpmnValidationError",
@@ -55,7 +59,9 @@ __all__ = [
     "FormRecord",
     "FormValidationError",
     "HistoryEntry",
+    "InstanceFilter",
     "InstanceInfo",
+    "InstanceSuspendedError",
     "InvalidCommandError",
     "Job",
     "JobContext",

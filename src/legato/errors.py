@@ -16,6 +16,7 @@ LegatoError
 ├── InvalidCommandError         a command that does not fit the current state
 │   ├── JobStateError           a job that is not held (or not by this worker) as required
 │   ├── TaskConflictError       a user task is completed, or assigned to someone else
+│   ├── InstanceSuspendedError  the instance is suspended (or not, to resume it)
 │   └── FormValidationError     submitted variables break the task's form (carries each field)
 ├── TooManyRequestsError        too many calls wait for jobs at once: try again later
 ├── AccountError                a user or an API key cannot be made or changed as asked
@@ -164,11 +165,19 @@ class InvalidCommandError(LegatoError):
     """A command that does not fit the current state (e.g. completing a finished job)."""
 
 
+class InstanceSuspendedError(InvalidCommandError):
+    """A command for a suspended instance that must wait until it is resumed (completing
+    its jobs or user tasks, correlating, firing its timers), or a suspension or resumption
+    that does not fit (suspending it twice, resuming an instance that is not suspended).
+    The message names the instance."""
+
+
 class JobStateError(InvalidCommandError):
     """A job command that does not fit the job's lease.
 
     The job was never fetched, its lease ran out (it is back in the queue: a stale lease),
-    it failed and waits for an operator, or another worker holds it. The message names the
+    it failed and waits for an operator, another worker holds it, or its instance is
+    suspended. The message names the
     job (and both workers when they differ).
     """
 

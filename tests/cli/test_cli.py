@@ -240,3 +240,21 @@ def test_decide_and_feel(cli: CliRunner) -> None:
     }
     result = cli.invoke(app, ["feel", "1 +"])
     assert result.exit_code == 2
+
+
+def test_an_instance_is_suspended_and_resumed(cli: CliRunner) -> None:
+    assert cli.invoke(app, ["deploy", str(MODEL)]).exit_code == 0
+    started = cli.invoke(app, ["start", "onboarding", "--var", "score=720"])
+    assert started.exit_code == 0, started.output
+    [instance] = _json(cli, "instances")  # type: ignore[misc]
+    key = str(instance["key"])
+    result = cli.invoke(app, ["suspend", key])
+    assert result.exit_code == 0, result.output
+    assert f"instance {key} suspended" in result.output
+    [held] = _json(cli, "instances", "--status", "suspended")  # type: ignore[misc]
+    assert held["key"] == instance["key"] and held["status"] == "suspended"
+    again = cli.invoke(app, ["suspend", key])
+    assert "is suspended already" in str(again.exception)  # main() prints it as one line
+    assert cli.invoke(app, ["resume", key]).exit_code == 0
+    [running] = _json(cli, "instances")  # type: ignore[misc]
+    assert running["status"] == "active"

@@ -11,7 +11,7 @@ PUBLIC = {
     "ModelError", "NonRetryableError", "NotFoundError", "RetryPolicy", "StoreError",
     "SystemClock", "TooManyRequestsError", "VirtualClock", "__version__", "handler",
     "FieldError", "FormParseError", "FormRecord", "FormValidationError", "TaskConflictError",
-    "UserTaskRecord", "DeployedForm",
+    "UserTaskRecord", "DeployedForm", "BatchResult", "InstanceFilter", "InstanceSuspendedError",
 }  # fmt: skip
 
 

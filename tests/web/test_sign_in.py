@@ -65,7 +65,7 @@ def test_a_page_without_a_session_returns_to_it_after_sign_in(
     expect(page).to_have_url("/login?next=" + quote("/cockpit?view=incidents", safe="/"))
     sign_in(page, "auditor")
     expect(page).to_have_url("/cockpit?view=incidents")
-    expect(page.get_by_role("heading", name="Cockpit")).to_be_visible()
+    expect(page.get_by_role("heading", name="Processes")).to_be_visible()
 
 
 def test_a_page_the_user_may_not_use_is_refused(web_server: LegatoServer) -> None:

@@ -69,7 +69,7 @@ function withFlowRefs(xml) {
 }
 
 // (a) BPMN viewer: <div class="lg-diagram" data-xml-url data-highlight data-path data-tokens
-// data-overlays-url>
+// data-incidents data-overlays-url>
 async function initDiagram(element) {
   const viewer = new NavigatedViewer({ container: element });
   try {
@@ -90,6 +90,7 @@ async function initDiagram(element) {
   mark(element.dataset.highlight, "lg-highlight");
   mark(element.dataset.path, "lg-path");
   mark(element.dataset.tokens, "lg-token");
+  mark(element.dataset.incidents, "lg-incident");
   if (element.dataset.overlaysUrl) {
     let counts;
     try {

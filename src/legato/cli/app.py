@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import importlib.util
 import json
 import os
@@ -31,7 +32,7 @@ from legato.model import Expression, ProcessDefinition
 from legato.runtime.engine import DEFAULT_DATABASE, Engine
 from legato.runtime.retention import DEFAULT_BATCH_SIZE, parse_age, sweep_ended_instances
 from legato.runtime.types import HistoryEntry
-from legato.store.records import INSTANCE_STATUSES, NodeRecord
+from legato.store.records import INSTANCE_FILTER_STATUSES, NodeRecord
 
 app = typer.Typer(
     help="Legato: run BPMN processes durably, from the command line.",
@@ -437,7 +438,10 @@ def _one_of(allowed: tuple[str, ...]) -> Callable[[str | None], str | None]:
 def instances(
     status: Annotated[
         str | None,
-        typer.Option(help="active, completed or terminated", callback=_one_of(INSTANCE_STATUSES)),
+        typer.Option(
+            help="active, suspended, completed or terminated",
+            callback=_one_of(INSTANCE_FILTER_STATUSES),
+        ),
     ] = None,
     process: Annotated[str | None, typer.Option("--process")] = None,
     limit: int = 50,
@@ -581,7 +585,12 @@ def retry(
 ) -> None:
     """Resolve an incident (after fixing variables) and try again."""
     with _engine(db) as engine:
-        engine.retry(incident_key, retries=retries, variables=parse_vars(var, variables) or None)
+        engine.retry(
+            incident_key,
+            retries=retries,
+            variables=parse_vars(var, variables) or None,
+            by=_operator(),
+        )
         console.print(f"incident {incident_key} resolved; retrying")
         if handlers is not None:
             _load_handlers(engine, handlers)
@@ -698,8 +707,32 @@ def signal(
 def cancel(instance_key: int, db: DbOption = DEFAULT_DATABASE) -> None:
     """Cancel an instance."""
     with _engine(db) as engine:
-        engine.cancel(instance_key)
+        engine.cancel(instance_key, by=_operator())
     console.print(f"instance {instance_key} cancelled")
+
+
+@app.command()
+def suspend(instance_key: int, db: DbOption = DEFAULT_DATABASE) -> None:
+    """Suspend an instance: its jobs, timers, messages and user tasks wait until resumed."""
+    with _engine(db) as engine:
+        engine.suspend(instance_key, by=_operator())
+    console.print(f"instance {instance_key} suspended")
+
+
+@app.command()
+def resume(instance_key: int, db: DbOption = DEFAULT_DATABASE) -> None:
+    """Resume a suspended instance."""
+    with _engine(db) as engine:
+        engine.resume(instance_key, by=_operator())
+    console.print(f"instance {instance_key} resumed")
+
+
+def _operator() -> str | None:
+    """Who runs the command (the login name), for the instance's history."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name to be found (a bare container)
+        return None
 
 
 PollOption = Annotated[float, typer.Option(help="Seconds between polls when idle.")]

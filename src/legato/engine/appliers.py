@@ -72,6 +72,7 @@ def _instance_completed(state: InstanceState, event: ev.InstanceCompleted) -> No
 @_applies(ev.InstanceTerminated)
 def _instance_terminated(state: InstanceState, event: ev.InstanceTerminated) -> None:
     state.status = "terminated"
+    state.suspended = False
     state.ended_at = event.at
     state.elements.clear()
     state.jobs.clear()
@@ -304,6 +305,16 @@ def _subscription_closed(state: InstanceState, event: ev.SubscriptionClosed) -> 
     state.subscriptions.pop(event.subscription_key, None)
 
 
+@_applies(ev.InstanceSuspended)
+def _instance_suspended(state: InstanceState, event: ev.InstanceSuspended) -> None:
+    state.suspended = True
+
+
+@_applies(ev.InstanceResumed)
+def _instance_resumed(state: InstanceState, event: ev.InstanceResumed) -> None:
+    state.suspended = False
+
+
 def _history_only(state: InstanceState, event: ev.Event) -> None:
     """Recorded for the history; the state changes through the events that follow."""
 
@@ -315,6 +326,7 @@ for _event_class in (
     ev.ConditionMet,
     ev.ErrorThrown,
     ev.EscalationThrown,
+    ev.VariablesEdited,
 ):
     APPLIERS[_event_class] = _history_only
 

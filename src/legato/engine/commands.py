@@ -122,6 +122,8 @@ class SetVariables(Command):
     variables: dict[str, Any]
     scope_key: int | None = None
     local: bool = True
+    by: str | None = None
+    """Who changed them: an operator's change is recorded with the old and new values."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,6 +132,10 @@ class ResolveIncident(Command):
 
     incident_key: int
     retries: int | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+    """Set in the root scope first (an operator's fix, recorded as by :class:`SetVariables`)."""
+    by: str | None = None
+    """Who retried it (for the history)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,6 +143,32 @@ class CancelInstance(Command):
     """Terminate every element of the instance (and of its called children)."""
 
     reason: str = "cancelled"
+    by: str | None = None
+    """Who cancelled it (for the history)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SuspendInstance(Command):
+    """Hold an instance where it is (and its called children): its jobs are handed to no
+    worker and their results refused, its timers do not fire, no message or signal reaches
+    it and its user tasks cannot be completed, until it is resumed. It can still be
+    cancelled and its variables changed."""
+
+    by: str | None = None
+    """Who suspended it (for the history)."""
+    from_parent: bool = False
+    """Passed down from a calling instance: no error if this one is suspended already."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResumeInstance(Command):
+    """Let a suspended instance (and its called children) go on; timers that fell due
+    meanwhile fire, buffered messages may correlate."""
+
+    by: str | None = None
+    """Who resumed it (for the history)."""
+    from_parent: bool = False
+    """Passed down from a calling instance: no error if this one is not suspended."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -79,6 +79,24 @@ class InstanceTerminated(Event):
     """The instance was cancelled or ended by a terminate end event of its root scope."""
 
     reason: str = ""
+    by: str | None = None
+    """Who cancelled it (None: the process itself, or no one named)."""
+
+
+@_register
+@dataclass(slots=True, kw_only=True)
+class InstanceSuspended(Event):
+    """An operator suspended the instance: it takes no work until resumed."""
+
+    by: str | None = None
+
+
+@_register
+@dataclass(slots=True, kw_only=True)
+class InstanceResumed(Event):
+    """An operator resumed a suspended instance."""
+
+    by: str | None = None
 
 
 @_register
@@ -141,6 +159,21 @@ class VariableSet(Event):
     scope_key: int
     name: str
     value: Any
+
+
+@_register
+@dataclass(slots=True, kw_only=True)
+class VariablesEdited(Event):
+    """Someone outside the process changed variables of a scope (an operator's fix).
+
+    ``changes`` maps each name to ``{"old": value, "new": value}`` (``old`` is None for a
+    variable the scope did not have); the :class:`VariableSet` events that follow change
+    the state.
+    """
+
+    scope_key: int
+    changes: dict[str, dict[str, Any]]
+    by: str | None = None
 
 
 @_register
@@ -229,6 +262,7 @@ class IncidentResolved(Event):
     """An operator resolved an incident; the stuck step is tried again."""
 
     incident_key: int
+    by: str | None = None
 
 
 @_register

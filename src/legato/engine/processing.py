@@ -100,8 +100,8 @@ class Processing:
                     _waits.catch_signal(self, name, variables, skip=heard)
                 if self._agenda:
                     continue
-            if not (self._conditions_dirty and self.state.subscriptions):
-                return
+            if not (self._conditions_dirty and self.state.subscriptions) or self.state.suspended:
+                return  # a suspended instance's conditions are evaluated when it is resumed
             self._conditions_dirty = False
             _waits.evaluate_conditions(self)
             if not self._agenda:

@@ -155,6 +155,9 @@ class InstanceState:
     version: int = 0
     business_key: str | None = None
     status: str = "active"
+    suspended: bool = False
+    """Held by an operator (see :class:`~legato.engine.commands.SuspendInstance`); the
+    status stays ``active``."""
     parent_instance_key: int | None = None
     parent_element_instance_key: int | None = None
     started_at: datetime | None = None
@@ -207,6 +210,12 @@ class InstanceState:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-compatible snapshot (values encoded)."""
+        data = self._to_json()
+        if self.suspended:
+            data["suspended"] = True  # absent otherwise: states stored before it stay equal
+        return data
+
+    def _to_json(self) -> dict[str, Any]:
         return {
             "instance_key": self.instance_key,
             "definition_key": self.definition_key,
@@ -289,6 +298,7 @@ class InstanceState:
             version=data["version"],
             business_key=data["business_key"],
             status=data["status"],
+            suspended=data.get("suspended", False),
             parent_instance_key=data["parent_instance_key"],
             parent_element_instance_key=data["parent_element_instance_key"],
             started_at=_parse_time(data["started_at"]),

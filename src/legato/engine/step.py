@@ -19,6 +19,7 @@ from legato.engine.processing import Processing
 from legato.engine.processors.scopes import child_completed
 from legato.engine.processors.waits import (
     deliver,
+    evaluate_conditions,
     is_interrupting,
     is_parallel_multiple,
     open_scope_waits,
@@ -27,7 +28,12 @@ from legato.engine.processors.waits import (
     trigger,
 )
 from legato.engine.state import ElementInstance, InstanceState, SubscriptionState, TaskPeople
-from legato.errors import InvalidCommandError, NotFoundError, TaskConflictError
+from legato.errors import (
+    InstanceSuspendedError,
+    InvalidCommandError,
+    NotFoundError,
+    TaskConflictError,
+)
 from legato.feel import use_limits
 from legato.model import CallActivity, FlowNode, ReceiveTask
 
@@ -69,6 +75,11 @@ def _step(state: InstanceState | None, command: cmd.Command, ctx: EngineContext)
         raise NotFoundError(f"no instance with key {command.instance_key}")
     if not state.is_active:
         raise InvalidCommandError(f"instance {state.instance_key} is {state.status}")
+    if state.suspended and type(command) not in _WHILE_SUSPENDED:
+        raise InstanceSuspendedError(
+            f"instance {state.instance_key} is suspended: resume it first "
+            "(only cancelling it and changing its variables are allowed meanwhile)"
+        )
     processing = Processing(state, ctx.definitions.get(state.definition_key), ctx)
     handler = _HANDLERS.get(type(command))
     if handler is None:
@@ -361,12 +372,32 @@ def _set_variables(p: Processing, command: cmd.SetVariables) -> None:
         raise InvalidCommandError(
             f"scope {scope_key} is not active in instance {p.state.instance_key}"
         )
-    for name, value in _normalized(command.variables).items():
-        if command.local:
+    _edit_variables(p, scope_key, command.variables, command.local, command.by)
+    # Changed data may unblock nothing by itself; incidents are retried explicitly.
+
+
+def _edit_variables(
+    p: Processing, scope_key: int, variables: dict[str, Any], local: bool, by: str | None
+) -> None:
+    """Set variables from outside the process, recording the old and new values (one
+    :class:`~legato.engine.events.VariablesEdited` per scope, before its changes)."""
+    before = {key: dict(scope) for key, scope in p.state.variables.items()}
+    first = len(p.events)
+    for name, value in _normalized(variables).items():
+        if local:
             p.set_local(scope_key, name, value)
         else:
             p.set_propagating(scope_key, name, value)
-    # Changed data may unblock nothing by itself; incidents are retried explicitly.
+    changes: dict[int, dict[str, dict[str, Any]]] = {}
+    for event in p.events[first:]:
+        if type(event) is ev.VariableSet:
+            old = before.get(event.scope_key, {}).get(event.name)
+            changes.setdefault(event.scope_key, {})[event.name] = {"old": old, "new": event.value}
+    edits = [
+        ev.VariablesEdited(at=p.ctx.now, scope_key=key, changes=changed, by=by)
+        for key, changed in changes.items()
+    ]
+    p.events[first:first] = edits
 
 
 def _resolve_incident(p: Processing, command: cmd.ResolveIncident) -> None:
@@ -374,14 +405,19 @@ def _resolve_incident(p: Processing, command: cmd.ResolveIncident) -> None:
     if incident is None:
         raise InvalidCommandError(f"incident {command.incident_key} is not open")
     instance = p.state.elements[incident.element_instance_key]
-    if incident.phase == "job" and incident.job_key is not None:
-        retries = command.retries if command.retries is not None else 1
-        if retries < 1:
-            raise InvalidCommandError("a job needs at least one retry to be tried again")
+    retries = command.retries if command.retries is not None else 1
+    job_incident = incident.phase == "job" and incident.job_key is not None
+    if job_incident and retries < 1:
+        raise InvalidCommandError("a job needs at least one retry to be tried again")
+    if command.variables:
+        _edit_variables(p, p.state.instance_key, command.variables, True, command.by)
+    resolved = ev.IncidentResolved(at=p.ctx.now, incident_key=incident.incident_key, by=command.by)
+    if job_incident:
+        assert incident.job_key is not None
         p.emit(ev.JobRetriesUpdated(at=p.ctx.now, job_key=incident.job_key, retries=retries))
-        p.emit(ev.IncidentResolved(at=p.ctx.now, incident_key=incident.incident_key))
+        p.emit(resolved)
         return
-    p.emit(ev.IncidentResolved(at=p.ctx.now, incident_key=incident.incident_key))
+    p.emit(resolved)
     if incident.phase == "complete":
         p.later(lambda: p.run_completion(instance))
     else:
@@ -391,7 +427,40 @@ def _resolve_incident(p: Processing, command: cmd.ResolveIncident) -> None:
 def _cancel(p: Processing, command: cmd.CancelInstance) -> None:
     root = p.state.elements[p.state.instance_key]
     p.terminate(root)
-    p.emit(ev.InstanceTerminated(at=p.ctx.now, reason=command.reason))
+    p.emit(ev.InstanceTerminated(at=p.ctx.now, reason=command.reason, by=command.by))
+
+
+def _suspend(p: Processing, command: cmd.SuspendInstance) -> None:
+    key = p.state.instance_key
+    if p.state.suspended:
+        if command.from_parent:
+            return
+        raise InstanceSuspendedError(f"instance {key} is suspended already")
+    p.emit(ev.InstanceSuspended(at=p.ctx.now, by=command.by))
+    for child in _called_children(p):
+        p.follow_ups.append(
+            cmd.SuspendInstance(instance_key=child, by=command.by, from_parent=True)
+        )
+
+
+def _resume(p: Processing, command: cmd.ResumeInstance) -> None:
+    key = p.state.instance_key
+    if not p.state.suspended:
+        if command.from_parent:
+            return
+        raise InstanceSuspendedError(f"instance {key} is not suspended, so it cannot be resumed")
+    p.emit(ev.InstanceResumed(at=p.ctx.now, by=command.by))
+    # Variables may have changed meanwhile, with conditional events waiting: as after a
+    # change, the conditions that hold now trigger.
+    evaluate_conditions(p)
+    for child in _called_children(p):
+        p.follow_ups.append(cmd.ResumeInstance(instance_key=child, by=command.by, from_parent=True))
+
+
+def _called_children(p: Processing) -> list[int]:
+    return [
+        e.child_instance_key for e in p.state.elements.values() if e.child_instance_key is not None
+    ]
 
 
 def _complete_call_activity(p: Processing, command: cmd.CompleteCallActivity) -> None:
@@ -519,6 +588,8 @@ _HANDLERS: dict[type[cmd.Command], Callable[[Processing, Any], None]] = {
     cmd.SetVariables: _set_variables,
     cmd.ResolveIncident: _resolve_incident,
     cmd.CancelInstance: _cancel,
+    cmd.SuspendInstance: _suspend,
+    cmd.ResumeInstance: _resume,
     cmd.CompleteCallActivity: _complete_call_activity,
     cmd.TriggerTimer: _trigger_timer,
     cmd.CorrelateMessage: _correlate_message,
@@ -526,3 +597,8 @@ _HANDLERS: dict[type[cmd.Command], Callable[[Processing, Any], None]] = {
     cmd.ThrowErrorFromChild: _error_from_child,
     cmd.EscalateFromChild: _escalation_from_child,
 }
+
+_WHILE_SUSPENDED = frozenset(
+    {cmd.CancelInstance, cmd.SetVariables, cmd.SuspendInstance, cmd.ResumeInstance}
+)
+"""What a suspended instance still takes; anything else waits until it is resumed."""

@@ -29,6 +29,7 @@ from legato.runtime.types import InstanceInfo
 from legato.store.derived import indexed_value, rebuild_derived
 from legato.store.records import (
     INSTANCE_FILTER_STATUSES,
+    SUSPENDED,
     DecisionEvaluationRecord,
     ElementCountsRecord,
     IncidentRecord,
@@ -480,7 +481,7 @@ def instance_info(record: InstanceRecord) -> InstanceInfo:
         key=record.instance_key,
         process_id=record.process_id,
         version=record.version,
-        status=record.status,
+        status=SUSPENDED if record.suspended else record.status,
         business_key=record.business_key,
         started_at=record.started_at,
         ended_at=record.ended_at,

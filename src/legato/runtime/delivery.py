@@ -17,7 +17,7 @@ from legato.engine.processing import IncidentError
 from legato.engine.processors.waits import correlation_value, definition_of
 from legato.engine.values import checked_variables
 from legato.engine.values import encode as encode_values
-from legato.errors import InvalidCommandError
+from legato.errors import InstanceSuspendedError, InvalidCommandError
 from legato.model import TimerEventDefinition
 from legato.runtime.clock import Clock
 from legato.runtime.correlation import (
@@ -104,7 +104,9 @@ class EventDelivery:
             stale = [
                 t.timer_key
                 for t, o in zip(claimed, outcomes, strict=False)
-                if t.instance_key is not None and o.error is not None
+                if t.instance_key is not None
+                and o.error is not None
+                and not isinstance(o.error, InstanceSuspendedError)
             ]
             tx.delete_timers(stale + [t.timer_key for t in start_timers])
             for timer in start_timers:

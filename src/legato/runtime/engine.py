@@ -51,6 +51,7 @@ from legato.errors import (
 from legato.feel import FeelLimits, use_limits
 from legato.model import ConditionalEventDefinition, RetryPolicy, StartEvent
 from legato.runtime.arguments import check_one_of, checked_arguments
+from legato.runtime.batches import run_batch
 from legato.runtime.clock import Clock, DatabaseClock, SystemClock
 from legato.runtime.cockpit import CockpitMethods, instance_info
 from legato.runtime.definitions import DECISION_PREFIX, DefinitionRegistry, Deployment
@@ -69,7 +70,9 @@ from legato.runtime.starts import replace_start_waits
 from legato.runtime.tasks import UserTaskMethods, is_form_source
 from legato.runtime.types import (
     ActivatedJob,
+    BatchResult,
     HistoryEntry,
+    InstanceFilter,
     InstanceInfo,
     Job,
     JobContext,
@@ -79,8 +82,9 @@ from legato.runtime.types import (
 from legato.store.ports import Listener, Store, Transaction
 from legato.store.records import (
     INCIDENT_STATES,
-    INSTANCE_STATUSES,
+    INSTANCE_FILTER_STATUSES,
     JOB_STATES,
+    SUSPENDED,
     IncidentRecord,
     JobRecord,
     MessageRecord,
@@ -541,11 +545,13 @@ class Engine(UserTaskMethods, CockpitMethods):
     ) -> list[InstanceInfo]:
         """Instances, newest first, each with where it waits and its root variables.
 
+        ``status`` ``active`` takes the suspended instances too; ``suspended`` only those.
+
         Raises:
-            InvalidCommandError: ``status`` is none of ``active``, ``completed``,
-                ``terminated``.
+            InvalidCommandError: ``status`` is none of ``active``, ``suspended``,
+                ``completed``, ``terminated``.
         """
-        check_one_of("status", status, INSTANCE_STATUSES)
+        check_one_of("status", status, INSTANCE_FILTER_STATUSES)
         with self.store.transaction() as tx:
             records = tx.list_instances(
                 status=status, process_id=process_id, business_key=business_key, limit=limit
@@ -584,24 +590,103 @@ class Engine(UserTaskMethods, CockpitMethods):
         return replay(instance_key, (decode_event(r) for r in records))
 
     def set_variables(
-        self, instance_key: int, variables: Mapping[str, Any], *, scope_key: int | None = None
+        self,
+        instance_key: int,
+        variables: Mapping[str, Any],
+        *,
+        scope_key: int | None = None,
+        by: str | None = None,
     ) -> None:
-        """Set variables of an instance (its root scope, or an element instance's scope)."""
+        """Set variables of an instance (its root scope, or an element instance's scope).
+
+        The history records the change (a ``VariablesEdited`` event with each variable's old
+        and new value) and ``by``, who made it. Allowed while the instance is suspended.
+
+        Raises:
+            NotFoundError: no such instance.
+            InvalidCommandError: the instance ended, the scope is not active in it, or a
+                value cannot be stored.
+        """
         self._submit(
             cmd.SetVariables(
-                instance_key=instance_key, variables=dict(variables), scope_key=scope_key
+                instance_key=instance_key, variables=dict(variables), scope_key=scope_key, by=by
             )
         )
 
-    def cancel(self, instance_key: int, reason: str = "cancelled") -> None:
-        """Terminate an instance and everything it runs (called children included)."""
+    def cancel(
+        self, instance_key: int, reason: str = "cancelled", *, by: str | None = None
+    ) -> None:
+        """Terminate an instance and everything it runs (called children included); the
+        history records ``reason`` and ``by``, who cancelled it. A suspended instance can be
+        cancelled.
+
+        Raises:
+            NotFoundError: no such instance.
+            InvalidCommandError: the instance ended already, or was called by another (cancel
+                that one).
+        """
         state = self.state(instance_key)
         if state.parent_instance_key is not None:
             raise InvalidCommandError(
                 f"instance {instance_key} was called by instance {state.parent_instance_key}: "
                 "cancel that one"
             )
-        self._submit(cmd.CancelInstance(instance_key=instance_key, reason=reason))
+        self._submit(cmd.CancelInstance(instance_key=instance_key, reason=reason, by=by))
+
+    def suspend(self, instance_key: int, *, by: str | None = None) -> None:
+        """Hold an instance where it is, with the instances it called, until :meth:`resume`.
+
+        Meanwhile no worker gets its jobs (a job held when it is suspended loses its lease,
+        and its result is refused), its timers do not fire (those that fell due fire when it
+        is resumed), no message or signal reaches it (a buffered message may reach it after
+        it is resumed) and its user tasks cannot be completed. It can be cancelled and its
+        variables changed. Its status reads ``suspended``; the history records
+        ``InstanceSuspended`` with ``by``.
+
+        Raises:
+            NotFoundError: no such instance.
+            InstanceSuspendedError: it is suspended already.
+            InvalidCommandError: it ended.
+        """
+        self._submit(cmd.SuspendInstance(instance_key=instance_key, by=by))
+
+    def resume(self, instance_key: int, *, by: str | None = None) -> None:
+        """Let a suspended instance (and the instances it called) go on; the history records
+        ``InstanceResumed`` with ``by``.
+
+        Raises:
+            NotFoundError: no such instance.
+            InstanceSuspendedError: it is not suspended.
+            InvalidCommandError: it ended.
+        """
+        self._submit(cmd.ResumeInstance(instance_key=instance_key, by=by))
+        self._events.timers_changed()  # its timers are back, some due already
+
+    def batch(
+        self,
+        kind: str,
+        *,
+        keys: Sequence[int] | None = None,
+        filter: InstanceFilter | None = None,
+        by: str | None = None,
+        dry_run: bool = False,
+    ) -> BatchResult:
+        """Cancel (``kind="cancel"``) or retry (``"retry"``: resolve every open incident,
+        giving failed jobs one more attempt) many instances, named by ``keys`` or matched by
+        ``filter`` (exactly one), at most 10,000, in transactions of 100 instances.
+
+        Instances that cannot take it (ended, unknown, called by another for a cancel,
+        suspended or without an open incident for a retry, or refused by the engine) are
+        skipped, each with the reason. ``dry_run`` reports what it would do and changes
+        nothing. The history of each instance records ``by``.
+
+        Raises:
+            InvalidCommandError: an unknown ``kind`` or status, neither or both of ``keys``
+                and ``filter``, or more than 10,000 instances.
+        """
+        result = run_batch(self.store, self._executor, kind, keys, filter, by=by, dry_run=dry_run)
+        self._events.timers_changed()
+        return result
 
     # -- incidents -------------------------------------------------------------------------------
 
@@ -623,21 +708,32 @@ class Engine(UserTaskMethods, CockpitMethods):
         *,
         retries: int | None = None,
         variables: Mapping[str, Any] | None = None,
+        by: str | None = None,
     ) -> None:
-        """Resolve an incident and try again, after optionally fixing variables.
+        """Resolve an incident and try again, after optionally fixing variables, in one
+        command (the fix and the retry commit together or not at all).
 
-        ``variables`` are set in the root scope of the instance first; a job incident gets
-        ``retries`` new attempts (default 1).
+        ``variables`` are set in the root scope of the instance first (recorded with their
+        old values, as :meth:`set_variables` does); a job incident gets ``retries`` new
+        attempts (default 1). The history records ``by``, who retried it.
+
+        Raises:
+            NotFoundError: no such incident.
+            InvalidCommandError: it is resolved already, ``retries`` is below 1 for a job, or
+                a value cannot be stored.
+            InstanceSuspendedError: its instance is suspended.
         """
         with self.store.transaction() as tx:
             incident = tx.get_incident(incident_key)
         if incident is None:
             raise NotFoundError(f"no incident with key {incident_key}")
-        if variables:
-            self.set_variables(incident.instance_key, variables)
         self._submit(
             cmd.ResolveIncident(
-                instance_key=incident.instance_key, incident_key=incident_key, retries=retries
+                instance_key=incident.instance_key,
+                incident_key=incident_key,
+                retries=retries,
+                variables=dict(variables or {}),
+                by=by,
             )
         )
 
@@ -1242,7 +1338,7 @@ def _info_from_state(state: InstanceState) -> InstanceInfo:
         key=state.instance_key,
         process_id=state.process_id,
         version=state.version,
-        status=state.status,
+        status=SUSPENDED if state.suspended else state.status,
         business_key=state.business_key,
         started_at=state.started_at,
         ended_at=state.ended_at,

@@ -493,6 +493,11 @@ class CommandExecutor:
         """Queue the history and row changes of one step (written when the batch ends)."""
         state = result.state
         self._current.add(state.instance_key)  # this transaction's own changes are current
+        if state.suspended and self._pushed:
+            # Jobs held for this process's handlers and not started: suspended with their
+            # instance (they lost their lease), so no handler may start them now.
+            key = state.instance_key
+            self._pushed = deque(job for job in self._pushed if job.instance_key != key)
         if cached is None:
             cached = _Cached(state, -1, 0)
             self._cache[state.instance_key] = cached
@@ -572,6 +577,7 @@ def _instance_record(cached: _Cached) -> InstanceRecord:
         revision=cached.revision,
         parent_instance_key=state.parent_instance_key,
         incident_count=len(state.incidents),
+        suspended=state.suspended,
     )
 
 

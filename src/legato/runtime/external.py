@@ -468,6 +468,7 @@ class ExternalJobs:
             if job is None:
                 raise NotFoundError(_missing(job_key))
             now = self.clock.now()
+            _check_not_suspended(job, "locked")
             if job.state == "failed":
                 raise JobStateError(
                     f"job {job_key} cannot be locked: it failed and waits for an operator "
@@ -672,6 +673,7 @@ def _check_held(
     """Refuse a command on a job that is not held as it requires."""
     if job is None:
         raise NotFoundError(_missing(job_key))
+    _check_not_suspended(job, action)
     if job.state == "failed":
         raise JobStateError(
             f"job {job_key} cannot be {action}: it failed and waits for an operator (its incident)"
@@ -695,6 +697,15 @@ def _check_held(
         raise JobStateError(
             f"Job {job_key} cannot be {verb} by worker '{worker}'. "
             f"It is locked by worker '{job.worker}'."
+        )
+
+
+def _check_not_suspended(job: JobRecord, action: str) -> None:
+    if job.suspended:
+        raise JobStateError(
+            f"job {job.job_key} cannot be {action}: its instance {job.instance_key} is "
+            "suspended (its lease ended when it was suspended; the job is handed out again "
+            "once the instance is resumed)"
         )
 
 
@@ -734,6 +745,7 @@ def _view(
         error_details=job.error_details,
         priority=job.priority,
         state=job.state,
+        suspended=job.suspended,
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from legato.engine import commands as cmd
 from legato.engine import events as ev
 from legato.engine.state import InstanceState
-from legato.errors import InvalidCommandError, StoreError
+from legato.errors import InstanceSuspendedError, InvalidCommandError, StoreError
 from legato.model import RetryPolicy
 from legato.runtime.clock import Clock
 from legato.runtime.definitions import DefinitionRegistry
@@ -188,6 +188,8 @@ class JobRunner:
                 continue
             if not isinstance(error, InvalidCommandError):
                 raise error
+            if isinstance(error, InstanceSuspendedError):
+                continue  # its instance was suspended meanwhile: the job runs again on resume
             command = outcome.command
             if isinstance(command, (cmd.CompleteJob, cmd.ThrowError)):
                 # A result the engine cannot take (a value it cannot store): retrying the

@@ -17,7 +17,7 @@ from typing import Any
 
 from legato.engine import events as ev
 from legato.engine.commands import BroadcastSignal, PublishMessage
-from legato.engine.state import InstanceState
+from legato.engine.state import InstanceState, SubscriptionState, TimerState
 from legato.store.derived import DerivedRows
 from legato.store.ports import Transaction
 from legato.store.records import (
@@ -189,7 +189,9 @@ def _job_ended(
         writes.finished_jobs.append(event.job_key)
 
 
-def _timer_scheduled(writes: BatchWrites, state: InstanceState, event: ev.TimerScheduled) -> None:
+def _timer_scheduled(
+    writes: BatchWrites, state: InstanceState, event: ev.TimerScheduled | TimerState
+) -> None:
     writes.new_timers[event.timer_key] = TimerRecord(
         timer_key=event.timer_key,
         definition_key=state.definition_key,
@@ -204,26 +206,32 @@ def _timer_scheduled(writes: BatchWrites, state: InstanceState, event: ev.TimerS
 def _timer_ended(
     writes: BatchWrites, state: InstanceState, event: ev.TimerTriggered | ev.TimerCanceled
 ) -> None:
-    if writes.new_timers.pop(event.timer_key, None) is None:
-        writes.ended_timers.append(event.timer_key)
+    _end_timer(writes, event.timer_key)
+
+
+def _end_timer(writes: BatchWrites, timer_key: int) -> None:
+    if writes.new_timers.pop(timer_key, None) is None:
+        writes.ended_timers.append(timer_key)
 
 
 def _subscription_closed(
     writes: BatchWrites, state: InstanceState, event: ev.SubscriptionClosed
 ) -> None:
-    if writes.new_subscriptions.pop(event.subscription_key, None) is None:
-        writes.closed_subscriptions.append(event.subscription_key)
+    _close_subscription(writes, event.subscription_key)
+
+
+def _close_subscription(writes: BatchWrites, subscription_key: int) -> None:
+    if writes.new_subscriptions.pop(subscription_key, None) is None:
+        writes.closed_subscriptions.append(subscription_key)
     writes.opened_message_subscriptions = [
-        s
-        for s in writes.opened_message_subscriptions
-        if s.subscription_key != event.subscription_key
+        s for s in writes.opened_message_subscriptions if s.subscription_key != subscription_key
     ]
 
 
 def _subscription_opened(
-    writes: BatchWrites, state: InstanceState, event: ev.SubscriptionOpened
+    writes: BatchWrites, state: InstanceState, event: ev.SubscriptionOpened | SubscriptionState
 ) -> None:
-    if event.kind not in ("message", "signal"):
+    if event.kind not in _LOOKED_UP:
         return  # conditions are evaluated by the engine itself; nothing to look up
     record = SubscriptionRecord(
         subscription_key=event.subscription_key,
@@ -365,6 +373,65 @@ def _incident_resolved(
         )
 
 
+def _instance_suspended(
+    writes: BatchWrites, state: InstanceState, event: ev.InstanceSuspended
+) -> None:
+    # Its jobs stay in their table, flagged and unavailable (held ones lose their lease, so
+    # no worker's result is taken and no renewal makes them available again); its timers
+    # and subscriptions leave theirs until it is resumed: claiming timers, activating jobs
+    # and correlating messages look for nothing more than before.
+    _flag_jobs(writes, state.instance_key, suspended=True, now=event.at)
+    for timer_key in state.timers:
+        _end_timer(writes, timer_key)
+    for key, subscription in state.subscriptions.items():
+        if subscription.kind in _LOOKED_UP:
+            _close_subscription(writes, key)
+
+
+def _instance_resumed(writes: BatchWrites, state: InstanceState, event: ev.InstanceResumed) -> None:
+    _flag_jobs(writes, state.instance_key, suspended=False, now=event.at)
+    # Rows taken out by a suspension in this same batch are still there: they stay.
+    for timer in state.timers.values():
+        if timer.timer_key in writes.ended_timers:
+            writes.ended_timers.remove(timer.timer_key)
+        else:
+            _timer_scheduled(writes, state, timer)
+    for subscription in state.subscriptions.values():
+        key = subscription.subscription_key
+        if key in writes.closed_subscriptions:
+            writes.closed_subscriptions.remove(key)
+        else:
+            _subscription_opened(writes, state, subscription)
+
+
+_LOOKED_UP = ("message", "signal")
+"""The subscriptions kept in their table (conditions are evaluated by the engine itself)."""
+
+
+def _flag_jobs(writes: BatchWrites, instance_key: int, *, suspended: bool, now: datetime) -> None:
+    """Suspend or resume an instance's jobs: a suspended job is handed to no one and loses
+    its lease; a resumed one is due again from its due time (at once if that passed)."""
+    finished = set(writes.finished_jobs)
+    stored = [
+        job
+        for job in writes.tx.list_jobs(instance_key=instance_key)
+        if job.job_key not in finished and job.job_key not in writes.new_jobs
+    ]
+    new = [job for job in writes.new_jobs.values() if job.instance_key == instance_key]
+    for job in [*stored, *new]:
+        changed = dataclasses.replace(job, suspended=suspended)
+        if job.state == "activated":
+            changed = dataclasses.replace(
+                changed, state="activatable", worker=None, lease_until=None, due_at=now
+            )
+        if not suspended and changed.state == "activatable":
+            writes.available_types.add(job.job_type)
+        if job.job_key in writes.new_jobs:
+            writes.new_jobs[job.job_key] = changed
+        else:
+            writes.tx.update_job(changed)
+
+
 _Projector = Callable[[BatchWrites, InstanceState, Any], None]
 _PROJECTORS: dict[type[ev.Event], _Projector] = {
     ev.JobCreated: _job_created,
@@ -383,5 +450,7 @@ _PROJECTORS: dict[type[ev.Event], _Projector] = {
     ev.UserTaskCanceled: _user_task_ended,
     ev.IncidentRaised: _incident_raised,
     ev.IncidentResolved: _incident_resolved,
+    ev.InstanceSuspended: _instance_suspended,
+    ev.InstanceResumed: _instance_resumed,
 }
 """The events that change query tables, by exact class (events are never subclassed)."""

@@ -118,6 +118,8 @@ class ActivatedJob:
     """The task's priority (``camunda:taskPriority``); 0 while the model reader keeps none."""
     state: str = "activated"
     """``activatable``, ``activated`` or ``failed`` (retries exhausted: an incident)."""
+    suspended: bool = False
+    """Its instance is suspended: no worker gets it until the instance is resumed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +130,8 @@ class InstanceInfo:
     process_id: str
     version: int
     status: str
+    """``active``, ``suspended`` (active, held by an operator), ``completed`` or
+    ``terminated``."""
     business_key: str | None
     started_at: datetime
     ended_at: datetime | None
@@ -140,8 +144,13 @@ class InstanceInfo:
 
     @property
     def is_active(self) -> bool:
-        """True while the instance runs."""
-        return self.status == "active"
+        """True until the instance ended (also while it is suspended)."""
+        return self.status in ("active", "suspended")
+
+    @property
+    def suspended(self) -> bool:
+        """True while an operator holds the instance (see :meth:`Engine.suspend`)."""
+        return self.status == "suspended"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,3 +178,37 @@ class PublishResult:
     """The key of the kept message, when nobody waited for it and it has a time to live."""
     duplicate: bool = False
     """A message with the same id was already kept: nothing was done."""
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceFilter:
+    """Which instances a batch operation takes (every field given must match)."""
+
+    process_id: str | None = None
+    version: int | None = None
+    """A version of ``process_id`` (only with it)."""
+    status: str | None = None
+    """``active``, ``suspended``, ``completed`` or ``terminated``."""
+    business_key: str | None = None
+    started_after: datetime | None = None
+    """Started at or after this."""
+    started_before: datetime | None = None
+    """Started before this."""
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What a batch operation did (or, as a dry run, would do) to each instance."""
+
+    kind: str
+    """``cancel`` or ``retry``."""
+    dry_run: bool
+    done: list[int] = field(default_factory=list)
+    """The instances it cancelled or retried (would, in a dry run), in the order given."""
+    skipped: dict[int, str] = field(default_factory=dict)
+    """The instances it left alone, each with the reason."""
+
+    @property
+    def matched(self) -> int:
+        """How many instances the keys or the filter named."""
+        return len(self.done) + len(self.skipped)

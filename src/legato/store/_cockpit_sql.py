@@ -62,6 +62,8 @@ def instance_conditions(query: InstanceQuery) -> list[Any]:
         # partial index only when the query's terms are the index's own (bound parameters
         # prove nothing about their values).
         conditions.append(HAS_INCIDENTS)
+    elif query.status == "suspended":
+        conditions += [_I.status == "active", _I.suspended]
     elif query.status is not None:
         conditions.append(_I.status == query.status)
     for column, low, high in (

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from legato.errors import StoreError
-from legato.store.records import JobRecord, MessageRecord, TimerRecord
+from legato.store.records import SUSPENDED, InstanceRecord, JobRecord, MessageRecord, TimerRecord
 
 FIRST_KEY = 1
 """The first key a fresh store hands out."""
@@ -38,13 +38,28 @@ def job_available_at(job: JobRecord) -> datetime | None:
     """When ``job`` may next be handed to a worker, or None if never without an update.
 
     An activatable job is available from its ``due_at``; an activated one when its lease runs
-    out (its worker is presumed dead); a failed one waits for an operator.
+    out (its worker is presumed dead); a failed one waits for an operator, and the job of a
+    suspended instance for it to be resumed.
     """
+    if job.suspended:
+        return None
     if job.state == "activatable":
         return job.due_at
     if job.state == "activated":
         return job.lease_until
     return None
+
+
+def has_status(instance: InstanceRecord, status: str | None) -> bool:
+    """Whether an instance passes a status filter (None passes all; ``suspended`` passes
+    the active instances that are suspended, ``incident`` those with an open incident)."""
+    if status is None:
+        return True
+    if status == SUSPENDED:
+        return instance.suspended and instance.status == "active"
+    if status == "incident":
+        return instance.status == "active" and instance.incident_count > 0
+    return instance.status == status
 
 
 def timer_available_at(timer: TimerRecord) -> datetime | None:

@@ -66,6 +66,7 @@ def instance_params(record: InstanceRecord) -> Params:
         "parent_instance_key": record.parent_instance_key,
         "incident_count": record.incident_count,
         "state": record.state,
+        "suspended": record.suspended,
     }
 
 
@@ -83,6 +84,7 @@ def instance_record(row: Any, *, with_state: bool = True) -> InstanceRecord:
         revision=row.revision,
         parent_instance_key=row.parent_instance_key,
         incident_count=row.incident_count,
+        suspended=bool(row.suspended),
     )
 
 
@@ -124,6 +126,7 @@ def job_params(record: JobRecord) -> Params:
         "created_at": record.created_at,
         "error_details": record.error_details,
         "priority": record.priority,
+        "suspended": record.suspended,
     }
 
 
@@ -144,6 +147,7 @@ def job_record(row: Any) -> JobRecord:
         created_at=row.created_at,
         error_details=row.error_details,
         priority=row.priority,
+        suspended=bool(row.suspended),
     )
 
 

@@ -24,6 +24,7 @@ from legato.errors import ConflictError, NotFoundError, StoreError
 from legato.store._rules import (
     FIRST_KEY,
     dump_json,
+    has_status,
     job_available_at,
     load_json,
     message_is_stale,
@@ -599,7 +600,7 @@ class MemoryTransaction:
         found = [
             summary
             for summary, _ in self._instances.values()
-            if (status is None or summary.status == status)
+            if has_status(summary, status)
             and (process_id is None or summary.process_id == process_id)
             and (business_key is None or summary.business_key == business_key)
         ]
@@ -609,7 +610,35 @@ class MemoryTransaction:
     def count_instances(self, *, status: str | None = None) -> int:
         """How many instances there are (with that status)."""
         self._check_open()
-        return sum(1 for i, _ in self._instances.values() if status is None or i.status == status)
+        return sum(1 for i, _ in self._instances.values() if has_status(i, status))
+
+    def select_instance_keys(
+        self,
+        *,
+        process_id: str | None = None,
+        version: int | None = None,
+        status: str | None = None,
+        business_key: str | None = None,
+        started_after: datetime | None = None,
+        started_before: datetime | None = None,
+        limit: int,
+    ) -> list[int]:
+        """The keys of up to ``limit`` matching instances, oldest first."""
+        self._check_open()
+        after = None if started_after is None else utc(started_after)
+        before = None if started_before is None else utc(started_before)
+        found = [
+            i
+            for i, _ in self._instances.values()
+            if has_status(i, status)
+            and process_id in (None, i.process_id)
+            and version in (None, i.version)
+            and business_key in (None, i.business_key)
+            and (after is None or i.started_at >= after)
+            and (before is None or i.started_at < before)
+        ]
+        found.sort(key=lambda i: (i.started_at, i.instance_key))
+        return [i.instance_key for i in found[:limit]]
 
     # -- cockpit queries and the tables derived from history ---------------------------------
     def _matches(self, summary: InstanceRecord, query: InstanceQuery) -> bool:
@@ -623,6 +652,9 @@ class MemoryTransaction:
                 return False
         if query.status == "incident":
             if summary.status != "active" or summary.incident_count <= 0:
+                return False
+        elif query.status == "suspended":
+            if summary.status != "active" or not summary.suspended:
                 return False
         elif query.status is not None and summary.status != query.status:
             return False

@@ -150,6 +150,21 @@ class Transaction(Protocol):
         """A decision's evaluations, newest first (time, instance key, position descending),
         after the (time, instance key, position) of the last one of a previous page."""
 
+    def select_instance_keys(
+        self,
+        *,
+        process_id: str | None = None,
+        version: int | None = None,
+        status: str | None = None,
+        business_key: str | None = None,
+        started_after: datetime | None = None,
+        started_before: datetime | None = None,
+        limit: int,
+    ) -> list[int]:
+        """The keys of up to ``limit`` instances that match every filter given, oldest
+        first (``status`` may be ``suspended``; started in ``[started_after,
+        started_before)``)."""
+
     # -- idempotent starts --------------------------------------------------------------------
     def find_start_request(self, request_id: str) -> int | None:
         """The instance key a start request id produced, if it was seen before."""

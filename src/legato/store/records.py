@@ -8,6 +8,12 @@ from typing import Any
 
 INSTANCE_STATUSES = ("active", "completed", "terminated")
 """The statuses of an instance (:attr:`InstanceRecord.status`)."""
+SUSPENDED = "suspended"
+"""The status filter for the active instances that are suspended
+(:attr:`InstanceRecord.suspended`; their stored status stays ``active``)."""
+INSTANCE_FILTER_STATUSES = (*INSTANCE_STATUSES, SUSPENDED, "incident")
+"""What the instance lists filter on: a status, ``suspended``, or ``incident`` (active
+instances with at least one open incident)."""
 JOB_STATES = ("activatable", "activated", "failed")
 """The states of a job (:attr:`JobRecord.state`)."""
 USER_TASK_STATES = ("created", "completed", "canceled")
@@ -52,6 +58,8 @@ class InstanceRecord:
     """Incremented on every save; a save of a stale revision is a conflict."""
     parent_instance_key: int | None = None
     incident_count: int = 0
+    suspended: bool = False
+    """Held by an operator until resumed (``status`` stays ``active``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +101,8 @@ class JobRecord:
     """Further detail of the last failure (a stack trace), as the worker reported it."""
     priority: int = 0
     """Workers that fetch by priority get higher ones first."""
+    suspended: bool = False
+    """Its instance is suspended: handed to no worker until it is resumed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,11 +332,6 @@ class ApiKeyRecord:
     """When the key last authenticated (recorded at a coarse resolution, not per request)."""
     revoked_at: datetime | None = None
     """When the key was revoked (it authenticates no more); None while it is valid."""
-
-
-INSTANCE_FILTER_STATUSES = ("active", "completed", "terminated", "incident")
-"""What :attr:`InstanceQuery.status` may be: a status, or ``incident`` (active instances
-with at least one open incident)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

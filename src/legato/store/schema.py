@@ -173,6 +173,8 @@ instances = sa.Table(
     sa.Column("parent_instance_key", sa.BigInteger),
     sa.Column("incident_count", sa.Integer, nullable=False),
     sa.Column("state", JsonText, nullable=False),
+    # Revision 0010: held by an operator (the status stays ``active``).
+    sa.Column("suspended", sa.Boolean, nullable=False, server_default=sa.false()),
     # The list queries filter on one of these and show the newest first; the key breaks
     # ties in that order and is the second half of a page's position (revision 0009), so a
     # page is one index range in index order, however deep.
@@ -210,6 +212,14 @@ instances = sa.Table(
         "parent_instance_key",
         sqlite_where=sa.text("parent_instance_key IS NOT NULL"),
         postgresql_where=sa.text("parent_instance_key IS NOT NULL"),
+    ),
+    # The suspended instances, newest first (revision 0010); the others stay out, so
+    # saving an instance that is not suspended writes nothing here.
+    sa.Index(
+        "ix_instances_suspended",
+        "started_at",
+        sqlite_where=sa.text("suspended"),
+        postgresql_where=sa.text("suspended"),
     ),
 )
 
@@ -274,6 +284,8 @@ jobs = sa.Table(
     sa.Column("created_at", UtcTimestamp),
     sa.Column("error_details", sa.Text),
     sa.Column("priority", sa.Integer, nullable=False, server_default=sa.text("0")),
+    # Revision 0010: the job's instance is suspended (``available_at`` is NULL meanwhile).
+    sa.Column("suspended", sa.Boolean, nullable=False, server_default=sa.false()),
     # Activation walks this in due order; failed jobs (NULL) stay out of the index.
     sa.Index(
         "ix_jobs_due",

@@ -44,6 +44,7 @@ from legato.store.postgres import (
     wake_channel,
 )
 from legato.store.records import (
+    SUSPENDED,
     ApiKeyRecord,
     DecisionEvaluationRecord,
     DefinitionRecord,
@@ -1064,9 +1065,8 @@ class SqlTransaction:
         offset: int = 0,
     ) -> list[InstanceRecord]:
         """Instances, newest first, with an empty ``state`` (it is not read)."""
-        query = sa.select(*_INSTANCE_SUMMARY)
+        query = _with_status(sa.select(*_INSTANCE_SUMMARY), status)
         for column, value in (
-            (instances.c.status, status),
             (instances.c.process_id, process_id),
             (instances.c.business_key, business_key),
         ):
@@ -1078,9 +1078,7 @@ class SqlTransaction:
 
     def count_instances(self, *, status: str | None = None) -> int:
         """How many instances there are (with that status)."""
-        query = sa.select(sa.func.count()).select_from(instances)
-        if status is not None:
-            query = query.where(instances.c.status == status)
+        query = _with_status(sa.select(sa.func.count()).select_from(instances), status)
         return int(self._execute(query).scalar_one())
 
     # -- cockpit queries and the tables derived from history ---------------------------------
@@ -1200,6 +1198,34 @@ class SqlTransaction:
             )
             for row in result
         ]
+
+    def select_instance_keys(
+        self,
+        *,
+        process_id: str | None = None,
+        version: int | None = None,
+        status: str | None = None,
+        business_key: str | None = None,
+        started_after: datetime | None = None,
+        started_before: datetime | None = None,
+        limit: int,
+    ) -> list[int]:
+        """The keys of up to ``limit`` matching instances, oldest first."""
+        c = instances.c
+        query = _with_status(sa.select(c.instance_key), status)
+        for column, value in (
+            (c.process_id, process_id),
+            (c.version, version),
+            (c.business_key, business_key),
+        ):
+            if value is not None:
+                query = query.where(column == value)
+        if started_after is not None:
+            query = query.where(c.started_at >= utc(started_after))
+        if started_before is not None:
+            query = query.where(c.started_at < utc(started_before))
+        query = query.order_by(c.started_at, c.instance_key).limit(limit)
+        return [int(row.instance_key) for row in self._execute(query)]
 
     # -- idempotent starts --------------------------------------------------------------------
     def find_start_request(self, request_id: str) -> int | None:
@@ -1819,6 +1845,18 @@ class SqlTransaction:
         self._insert_if_absent(server_secrets, {"name": name, "value": value, "created_at": at})
         query = sa.select(server_secrets.c.value).where(server_secrets.c.name == name)
         return str(self._execute(query).scalar_one())
+
+
+def _with_status(query: sa.Select[Any], status: str | None) -> sa.Select[Any]:
+    """``query`` filtered on an instance status; ``suspended`` names the active instances
+    an operator suspended (found through ``ix_instances_suspended``)."""
+    if status is None:
+        return query
+    if status == SUSPENDED:
+        return query.where(instances.c.suspended, instances.c.status == "active")
+    if status == "incident":
+        return query.where(instances.c.status == "active", instances.c.incident_count > 0)
+    return query.where(instances.c.status == status)
 
 
 def _moment(value: Any, column_type: Any, dialect: sa.Dialect) -> datetime:

@@ -167,6 +167,12 @@ class InstanceAssert:
             self._fail("expected it to be active")
         return self
 
+    def is_suspended(self) -> InstanceAssert:
+        """The instance is suspended (see :meth:`~legato.Engine.suspend`)."""
+        if self.info.status != "suspended":
+            self._fail("expected it to be suspended")
+        return self
+
     def is_waiting_at(self, *element_ids: str) -> InstanceAssert:
         """Each of these elements holds a token now."""
         active = set(self.info.active_elements)

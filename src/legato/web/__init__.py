@@ -55,9 +55,10 @@ key as a decimal string), ``duration`` (a timedelta or seconds: ``2 min 5 s``), 
 The bundle (``web/src/app.js``), driven by data attributes, no inline script:
 
 - ``<div class="lg-diagram" data-xml-url="..." data-highlight="id,..." data-path="id,..."
-  data-tokens="id,..." data-overlays-url="...">``: a BPMN viewer (a model without diagram
-  interchange, as the examples are, is laid out by ``bpmn-auto-layout``); the classes
-  ``lg-highlight``, ``lg-path``, ``lg-token`` mark elements; the overlays URL answers
+  data-tokens="id,..." data-incidents="id,..." data-overlays-url="...">``: a BPMN viewer (a
+  model without diagram interchange, as the examples are, is laid out by
+  ``bpmn-auto-layout``); the classes ``lg-highlight``, ``lg-path``, ``lg-token``,
+  ``lg-incident`` mark elements; the overlays URL answers
   ``{"elementId": {"active": n, "incidents": n, "completed": n}}``, drawn as badges.
 - ``<div class="lg-decision" data-xml-url="..." data-decision="id">``: a DMN viewer.
 - ``<div class="lg-form" id="..." data-schema-url="..." data-data-url="..."
@@ -85,13 +86,28 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from legato.api.app import is_api_path
-from legato.web import cockpit, definitions, landing, session, start, tasks
+from legato.web import (
+    decisions,
+    definitions,
+    incidents,
+    instance,
+    instances,
+    landing,
+    processes,
+    session,
+    start,
+    tasks,
+)
 from legato.web.ui import STATIC_DIR, render
 
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
     landing.router,
     tasks.router,
-    cockpit.router,
+    processes.router,
+    instance.router,
+    instances.router,
+    incidents.router,
+    decisions.router,
     start.router,
     definitions.router,
 )

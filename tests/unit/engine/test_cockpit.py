@@ -165,7 +165,10 @@ def test_a_changed_variable_is_found_by_its_new_value_only() -> None:
 @pytest.mark.parametrize(
     ("arguments", "named"),
     [
-        ({"status": "bogus"}, "status must be one of active, completed, terminated, incident"),
+        (
+            {"status": "bogus"},
+            "status must be one of active, completed, terminated, suspended, incident",
+        ),
         ({"after": "not-a-cursor"}, "after is not a cursor"),
         ({"after": "WzFd"}, "after is not a cursor"),
         ({"limit": 0}, "limit must be 1 to 500"),

@@ -43,7 +43,7 @@ def test_listed_instances_say_where_they_wait_and_hold_their_variables() -> None
 @pytest.mark.parametrize(
     ("listing", "valid"),
     [
-        ("instances", "active, completed, terminated"),
+        ("instances", "active, completed, terminated, suspended, incident"),
         ("jobs", "activatable, activated, failed"),
         ("user_tasks", "created, completed, canceled"),
         ("incidents", "open, resolved"),

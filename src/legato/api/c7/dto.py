@@ -132,8 +132,8 @@ def instance_dto(
         "definitionKey": info.process_id,
         "businessKey": info.business_key,
         "caseInstanceId": None,
-        "ended": info.status != "active",
-        "suspended": False,
+        "ended": not info.is_active,
+        "suspended": info.suspended,
         "tenantId": None,
     }
 

@@ -262,7 +262,7 @@ def external_task(job: ActivatedJob) -> dict[str, Any]:
         "processInstanceId": ids.to_uuid(Kind.INSTANCE, job.instance_key),
         # Camunda's retries are null until the first failure: the worker's count applies.
         "retries": job.retries if job.error_message is not None else None,
-        "suspended": False,
+        "suspended": job.suspended,
         "workerId": job.worker or None,
         "topicName": job.type,
         "tenantId": None,

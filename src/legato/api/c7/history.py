@@ -36,7 +36,12 @@ router = APIRouter(route_class=C7Route, tags=["c7: history"])
 
 Reader = Annotated[Principal, Depends(require(INSTANCES_READ))]
 
-STATES = {"active": "ACTIVE", "completed": "COMPLETED", "terminated": "EXTERNALLY_TERMINATED"}
+STATES = {
+    "active": "ACTIVE",
+    "suspended": "SUSPENDED",
+    "completed": "COMPLETED",
+    "terminated": "EXTERNALLY_TERMINATED",
+}
 """Camunda's historic state of each Legato instance status."""
 _QUERY_LIMIT = 100_000
 
@@ -130,8 +135,8 @@ def _historic_query(engine: Engine, params: Mapping[str, Any]) -> list[dict[str,
         for info in found
         if (process_id is None or info.process_id == process_id)
         and (business_key is None or info.business_key == business_key)
-        and not (finished and info.status == "active")
-        and not (unfinished and info.status != "active")
+        and not (finished and info.is_active)
+        and not (unfinished and not info.is_active)
         and (
             not params.get("processDefinitionId")
             or definitions.of(info.process_id, info.version) == params["processDefinitionId"]

@@ -53,10 +53,11 @@ def list_instances(
     maxResults: int | None = None,
 ) -> Response:
     """Running instances as ``ProcessInstanceDto``, filtered and paged (``variables`` is
-    ``name_op_value`` conditions separated by commas, ops ``eq neq gt gteq lt lteq like``)."""
+    ``name_op_value`` conditions separated by commas, ops ``eq neq gt gteq lt lteq like``;
+    ``suspended=true`` takes the suspended ones, ``active=true`` the others)."""
     conditions = conditions_from_text(variables)
-    if flag(suspended) or tenantIdIn:
-        return ok([])  # Legato suspends no instance here and keeps no tenants.
+    if tenantIdIn:
+        return ok([])  # Legato keeps no tenants.
     if processInstanceIds is not None:
         found = []
         for text_id in processInstanceIds.split(","):
@@ -65,7 +66,7 @@ def list_instances(
                 found.append(info)
     else:
         found = engine.instances(
-            status="active",
+            status="suspended" if flag(suspended) else "active",
             process_id=processDefinitionKey,
             business_key=businessKey,
             limit=_QUERY_LIMIT,
@@ -81,6 +82,8 @@ def list_instances(
             or definitions.of(info.process_id, info.version) == processDefinitionId
         )
         and all(condition(info.variables) for condition in conditions)
+        and not (flag(suspended) and not info.suspended)
+        and not (flag(active) and info.suspended)
     ]
     found.sort(key=lambda info: info.key)
     end = None if maxResults is None else firstResult + maxResults
@@ -95,7 +98,7 @@ def _running(engine: Engine, instance_id: str) -> InstanceInfo | None:
         info = engine.instance(key)
     except NotFoundError:
         return None
-    return info if info.status == "active" else None
+    return info if info.is_active else None
 
 
 def _instance(engine: Engine, instance_id: str) -> InstanceInfo:
@@ -128,7 +131,9 @@ def delete_instance(
             return no_content()
         raise not_found(f"Process instance with id {instance_id} does not exist")
     try:
-        engine.cancel(info.key, deleteReason or "deleted through the Camunda 7 API")
+        engine.cancel(
+            info.key, deleteReason or "deleted through the Camunda 7 API", by=principal.name
+        )
     except InvalidCommandError as error:
         raise bad_request(str(error)) from None
     return no_content()
@@ -180,7 +185,7 @@ def modify_variables(
         changes.setdefault(str(name), None)
     if changes:
         try:
-            engine.set_variables(info.key, changes)
+            engine.set_variables(info.key, changes, by=principal.name)
         except InvalidCommandError as error:
             raise bad_request(
                 f"Cannot modify variables of process instance {instance_id}: {error}"
@@ -195,5 +200,21 @@ def put_variable(
     """Set one variable from a typed value."""
     info = _instance(engine, instance_id)
     value = decode_variables({name: as_object(body)})
-    engine.set_variables(info.key, value)
+    engine.set_variables(info.key, value, by=principal.name)
+    return no_content()
+
+
+@router.put("/{instance_id}/suspended", status_code=204)
+def update_suspension(
+    instance_id: str, engine: EngineDep, principal: Modifier, body: AnyBody = None
+) -> Response:
+    """Suspend (``{"suspended": true}``) or activate (``false``) a running instance; as in
+    Camunda, asking for the state it is in already changes nothing."""
+    wanted = as_object(body).get("suspended")
+    if not isinstance(wanted, bool):
+        raise bad_request("suspended: give true or false")
+    info = _instance(engine, instance_id)
+    if info.suspended != wanted:
+        change = engine.suspend if wanted else engine.resume
+        change(info.key, by=principal.name)
     return no_content()

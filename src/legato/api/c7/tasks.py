@@ -320,7 +320,7 @@ def unclaim(task_id: str, engine: EngineDep, principal: Worker) -> Response:
     task = _task(engine, principal, task_id)
     _may_act_for(principal, task.assignee)
     try:
-        engine.unclaim_user_task(task.user_task_key)
+        engine.unclaim_user_task(task.user_task_key, by=principal.name)
     except InvalidCommandError as error:
         raise bad_request(str(error), "BadUserRequestException") from None
     return no_content()

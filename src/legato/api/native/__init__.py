@@ -5,10 +5,12 @@
 - ``GET /server``: this server: its node, whether it is ready, the long polls it holds;
 - ``/users`` and ``/api-keys``: the accounts (admins only, :mod:`.accounts`);
 - the cockpit's queries (:mod:`.cockpit`): instance search and detail, process versions
-  and element statistics, incident groups, decisions and their evaluations.
+  and element statistics, incident groups, decisions and their evaluations;
+- an operator's commands: suspend and resume, variable changes, retries with fixed
+  variables, batch cancel and retry (:mod:`.operations`).
 
 Same conventions as ``/v2``: keys as decimal strings, ISO 8601 dates with ``Z``, problem
-details for errors. Instances cannot be suspended yet, so there is no suspend or resume.
+details for errors.
 """
 
 from __future__ import annotations
@@ -132,7 +134,8 @@ def instance_history(instanceKey: Annotated[str, Path()], engine: EngineDep) -> 
     )
 
 
-from legato.api.native import accounts, cockpit  # noqa: E402 (their routes join this router)
+from legato.api.native import accounts, cockpit, operations  # noqa: E402 (their routes join this router)
 
 router.include_router(accounts.router)
 router.include_router(cockpit.router)
+router.include_router(operations.router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -99,40 +100,54 @@ def create_deployment(
     request (400 naming file, line and element), the ones before it stay deployed."""
     tenant = echo_tenant(tenantId)
     total = 0
-    with tempfile.TemporaryDirectory(prefix="legato-deploy-") as folder:
-        files: list[Path] = []
-        for upload in resources:
-            name = Path(upload.filename or "").name
-            if not name:
-                raise BadRequest("resources: every resource needs a file name")
-            data = upload.file.read()
-            total += len(data)
-            if total > limit:
-                raise ApiError(
-                    f"the upload is larger than the limit of {limit} bytes",
-                    status=413,
-                    title="PAYLOAD_TOO_LARGE",
-                )
-            path = Path(folder) / name
-            path.write_bytes(data)
-            files.append(path)
-        results: dict[str, list[DeploymentMetadata]] = {}
-        for path in sorted(files, key=lambda p: _ORDER.get(p.suffix.lower(), 2)):
-            results[path.name] = _deploy(engine, path, folder)
-    deployed = [m for p in files for m in results[p.name]]
+    named: list[tuple[str, bytes]] = []
+    for upload in resources:
+        name = Path(upload.filename or "").name
+        if not name:
+            raise BadRequest("resources: every resource needs a file name")
+        data = upload.file.read()
+        total += len(data)
+        if total > limit:
+            raise ApiError(
+                f"the upload is larger than the limit of {limit} bytes",
+                status=413,
+                title="PAYLOAD_TOO_LARGE",
+            )
+        named.append((name, data))
+    try:
+        done = deploy_resources(engine, named)
+    except ModelError as exc:
+        raise BadRequest(str(exc)) from None
+    deployed = [m for name, deployment in done for m in _metadata(deployment, name)]
     keys = [_key_of(m) for m in deployed]
     return DeploymentResult(
         deploymentKey=str(min(keys) if keys else 0), tenantId=tenant, deployments=deployed
     )
 
 
-def _deploy(engine: Engine, path: Path, folder: str) -> list[DeploymentMetadata]:
-    try:
-        deployment = engine.deploy(path)
-    except ModelError as exc:
-        # The resource's name, not the temporary folder it was written to.
-        raise BadRequest(str(exc).replace(folder + "/", "")) from None
-    return _metadata(deployment, path.name)
+def deploy_resources(
+    engine: Engine, resources: Sequence[tuple[str, bytes]]
+) -> list[tuple[str, Deployment]]:
+    """Deploy resources given as (file name, content): forms first, then decisions, then
+    processes; answers each resource's deployment in the order given.
+
+    Raises:
+        ModelError: a broken resource (its message names the file, line and element; the
+            resources deployed before it stay deployed).
+    """
+    results: dict[str, Deployment] = {}
+    with tempfile.TemporaryDirectory(prefix="legato-deploy-") as folder:
+        files = [Path(folder) / name for name, _ in resources]
+        for path, (_, data) in zip(files, resources, strict=True):
+            path.write_bytes(data)
+        for path in sorted(files, key=lambda p: _ORDER.get(p.suffix.lower(), 2)):
+            try:
+                results[path.name] = engine.deploy(path)
+            except ModelError as exc:
+                # The resource's name, not the temporary folder it was written to.
+                message = str(exc).replace(folder + "/", "")
+                raise ModelError(message) from None
+    return [(path.name, results[path.name]) for path in files]
 
 
 def _metadata(deployment: Deployment, resource: str) -> list[DeploymentMetadata]:

@@ -16,11 +16,13 @@ from legato.api.problems import NotFound
 from legato.api.v2.common import (
     DEFAULT_TENANT,
     FilterValue,
+    Key,
     KeyText,
     Out,
     SearchRequest,
     SearchResult,
     Strict,
+    Variables,
     all_match,
     exact,
     iso,
@@ -29,8 +31,15 @@ from legato.api.v2.common import (
     parse_key,
     plain,
 )
+from legato.errors import NotFoundError
 from legato.runtime.engine import Engine
-from legato.security import DEFINITIONS_READ, INCIDENTS_READ, INSTANCES_MODIFY, INSTANCES_READ
+from legato.security import (
+    DEFINITIONS_READ,
+    INCIDENTS_READ,
+    INSTANCES_MODIFY,
+    INSTANCES_READ,
+    Principal,
+)
 from legato.store.records import DefinitionRecord, IncidentRecord, InstanceRecord
 
 router = APIRouter()
@@ -208,16 +217,53 @@ def get_incident(incidentKey: Annotated[str, Path()], engine: EngineDep) -> Inci
     return _incident(record, instance)
 
 
+Operator = Annotated[Principal, Depends(require(INSTANCES_MODIFY))]
+
+
 @router.post(
     "/incidents/{incidentKey}/resolution",
     status_code=204,
     response_class=Response,
-    dependencies=[Depends(require(INSTANCES_MODIFY))],
     tags=["incidents"],
 )
-def resolve_incident(incidentKey: Annotated[str, Path()], engine: EngineDep) -> Response:
+def resolve_incident(
+    incidentKey: Annotated[str, Path()], engine: EngineDep, principal: Operator
+) -> Response:
     """Resolve an incident and try again (a job incident's job gets one more attempt)."""
-    engine.retry(parse_key(incidentKey, "incidentKey"))
+    engine.retry(parse_key(incidentKey, "incidentKey"), by=principal.name)
+    return Response(status_code=204)
+
+
+class SetVariables(Strict):
+    variables: Variables = Field(min_length=1)
+    local: bool = False
+    """Legato sets them in the process instance's root scope either way."""
+    operationReference: Key | str | None = None
+
+
+@router.put(
+    "/element-instances/{elementInstanceKey}/variables",
+    status_code=204,
+    response_class=Response,
+    tags=["element instances"],
+)
+def set_element_instance_variables(
+    elementInstanceKey: Annotated[str, Path()],
+    body: SetVariables,
+    engine: EngineDep,
+    principal: Operator,
+) -> Response:
+    """Set variables of a process instance: ``elementInstanceKey`` is its key (the element
+    instance of its root scope). The history records the old and new values and who."""
+    key = parse_key(elementInstanceKey, "elementInstanceKey")
+    try:
+        engine.instance(key)
+    except NotFoundError:
+        raise NotFound(
+            f"no process instance with key {key} (give a process instance's key: Legato sets "
+            "variables here in an instance's root scope)"
+        ) from None
+    engine.set_variables(key, body.variables or {}, by=principal.name)
     return Response(status_code=204)
 
 

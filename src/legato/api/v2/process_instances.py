@@ -35,7 +35,7 @@ from legato.api.v2.common import (
 from legato.runtime.arguments import MAX_MILLISECONDS
 from legato.runtime.engine import Engine
 from legato.runtime.types import InstanceInfo
-from legato.security import INSTANCES_MODIFY, INSTANCES_READ, INSTANCES_START
+from legato.security import INSTANCES_MODIFY, INSTANCES_READ, INSTANCES_START, Principal
 from legato.store.records import DefinitionRecord, InstanceRecord
 
 router = APIRouter(tags=["process instances"])
@@ -89,6 +89,9 @@ class ProcessInstanceResult(Out):
     state: str
     """ACTIVE, COMPLETED or TERMINATED."""
     suspendedDate: str | None = None
+    suspended: bool = False
+    """Legato: held by an operator (``state`` stays ``ACTIVE``, as Camunda 8 has no
+    suspended state); see ``/legato/v1/process-instances/{key}/suspension``."""
     hasIncident: bool
     tenantId: str = DEFAULT_TENANT
     processInstanceKey: KeyText
@@ -184,7 +187,7 @@ async def _completed(
     seconds = AWAIT_TIMEOUT if not timeout_ms or timeout_ms <= 0 else timeout_ms / 1000
     deadline = loop.time() + seconds
     pause, longest = _AWAIT_POLL
-    while info.status == "active":
+    while info.is_active:
         if loop.time() >= deadline:
             raise ApiError(
                 f"instance {info.key} did not complete within {seconds:g} s",
@@ -322,6 +325,7 @@ def _result(record: InstanceRecord, names: dict[int, str | None]) -> ProcessInst
         endDate=iso(record.ended_at),
         state=_STATES.get(record.status, record.status.upper()),
         hasIncident=record.incident_count > 0,
+        suspended=record.suspended,
         processInstanceKey=str(record.instance_key),
         processDefinitionKey=str(record.definition_key),
         parentProcessInstanceKey=key_text(record.parent_instance_key),
@@ -336,14 +340,14 @@ def _result(record: InstanceRecord, names: dict[int, str | None]) -> ProcessInst
     "/process-instances/{processInstanceKey}/cancellation",
     status_code=204,
     response_class=Response,
-    dependencies=[Depends(require(INSTANCES_MODIFY))],
 )
 def cancel_process_instance(
     processInstanceKey: Annotated[str, Path()],
     engine: EngineDep,
+    principal: Annotated[Principal, Depends(require(INSTANCES_MODIFY))],
     body: CancelProcessInstance | None = None,
 ) -> Response:
-    """Terminate an instance and everything it runs."""
+    """Terminate an instance and everything it runs (a suspended one too)."""
     key = parse_key(processInstanceKey, "processInstanceKey")
-    engine.cancel(key, reason="cancelled through the API")
+    engine.cancel(key, reason="cancelled through the API", by=principal.name)
     return Response(status_code=204)

@@ -112,6 +112,10 @@ VALID: dict[str, Any] = {
     "group": "g",
     "name_contains": None,
     "local": False,
+    "kind": "cancel",
+    "filter": None,
+    "keys": None,
+    "dry_run": True,
 }
 
 # Where a parameter name means something else.
@@ -218,6 +222,10 @@ WRONG: dict[str, list[Any]] = {
     "group": [5, None],
     "name_contains": [5, ["a"]],
     "local": ["yes", 1],
+    "kind": [5, None],
+    "filter": ["x", 5],
+    "keys": ["1", [1.5]],
+    "dry_run": ["yes", 1],
 }
 
 # Where a parameter name takes other values: None is a right worker where it only checks the

@@ -39,6 +39,7 @@ import argparse
 import asyncio
 import hashlib
 import logging
+import os
 import shlex
 import sys
 import time
@@ -597,6 +598,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tasks = connection.exec_driver_sql(
                 "SELECT count(*) FROM user_tasks WHERE state = 'created'"
             ).scalar()
+        load = os.getloadavg()[0]
         ctx = Context(engine, deep_cursor(engine, db), web, cockpit)
         rows = []
         for name, (function, target) in MEASUREMENTS.items():
@@ -626,7 +628,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
         f"Each query timed {args.repeat} times after one untimed call, through the engine's "
         "methods in one process (server side, no HTTP); the web pages through the ASGI "
-        "application in the same process (session, queries and template; no sockets).",
+        "application in the same process (session, queries and template; no sockets). The "
+        f"machine is shared: its load average was {load:.1f} when the run began.",
         "",
         "| Query | p50 (ms) | p95 (ms) | Target p95 (ms) | Met |",
         "|---|---:|---:|---:|---|",

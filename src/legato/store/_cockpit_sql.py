@@ -103,11 +103,18 @@ def _filtered(columns: Sequence[Any], query: InstanceQuery) -> tuple[sa.Select[A
         return select, _I.started_at, _I.instance_key
     name, value = query.variable
     if _narrow(query):
-        probe = sa.exists().where(
-            _V.instance_key == _I.instance_key, _V.name == name, _V.value == value
+        # A scalar subquery, not EXISTS: PostgreSQL turns EXISTS into a join and, when its
+        # estimate of the value's rows is low, hashes every instance with the value; a
+        # scalar subquery stays a probe per instance row.
+        probe = (
+            sa.select(_V.value)
+            .where(_V.instance_key == _I.instance_key, _V.name == name)
+            .scalar_subquery()
         )
         select = (
-            sa.select(*columns).select_from(instances).where(*instance_conditions(query), probe)
+            sa.select(*columns)
+            .select_from(instances)
+            .where(*instance_conditions(query), probe == value)
         )
         return select, _I.started_at, _I.instance_key
     select = (

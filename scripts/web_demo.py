@@ -48,7 +48,7 @@ def main() -> None:
             for business_key, variables in APPLICATIONS:
                 start = {
                     "processDefinitionId": "onboarding",
-                    "businessKey": business_key,
+                    "businessId": business_key,
                     "variables": variables,
                 }
                 http.post("/v2/process-instances", json=start).raise_for_status()

@@ -46,8 +46,10 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LegatoServe
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Per module: while Playwright's synchronous API is open, an event loop runs in this
+    # thread, and a later test elsewhere calling asyncio.run() would be refused.
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
     with sync_playwright() as playwright:

@@ -397,6 +397,38 @@ def test_a_task_manager_assigns_to_a_group_member(
     expect(page.locator("#task-assignee")).to_have_text("unassigned")
 
 
+def test_a_group_member_hands_an_unassigned_task_to_another_member(
+    page: Page, sign_in: Callable[..., None], api: httpx.Client, web_server: LegatoServer
+) -> None:
+    from web_support import SCRIPT_NAME
+
+    _, _, task_key = approval_task(api)
+    page.goto(f"/tasks/{task_key}")
+    sign_in(page, "manager")
+    expect(page.get_by_label("Assign to").locator("option")).to_have_text(["grace", "manager"])
+    page.get_by_label("Assign to").select_option("grace")
+    page.get_by_role("button", name="Assign").click()
+    expect(page.get_by_role("status")).to_contain_text("Assigned to grace.")
+    assert task_state(api, task_key)["assignee"] == "grace"
+    # Grace holds it now: the manager may not hand it on, and the API says the same.
+    expect(page.get_by_label("Assign to")).to_have_count(0)
+    with httpx.Client(base_url=web_server.url, auth=("manager", "pw-manager")) as manager_api:
+        taken = manager_api.post(
+            f"/v2/user-tasks/{task_key}/assignment", json={"assignee": "manager"}
+        )
+        assert taken.status_code == 409, taken.text
+        assert "grace" in taken.json()["detail"]
+        _, _, other = approval_task(api)
+        outsider = manager_api.post(
+            f"/v2/user-tasks/{other}/assignment", json={"assignee": SCRIPT_NAME}
+        )
+        assert outsider.status_code == 403, outsider.text
+        assert "not one of the task's candidates" in outsider.json()["detail"]
+        member = manager_api.post(f"/v2/user-tasks/{other}/assignment", json={"assignee": "grace"})
+        assert member.status_code == 204, member.text
+    assert task_state(api, other)["assignee"] == "grace"
+
+
 def test_a_wrong_type_changes_nothing(api: httpx.Client, web_server: LegatoServer) -> None:
     _, instance, task_key = approval_task(api)
     with session_client(web_server, "manager") as client:

@@ -30,11 +30,11 @@ from starlette.concurrency import run_in_threadpool
 
 from legato.api.deps import engine_of
 from legato.api.v2.common import plain
+from legato.api.v2.user_tasks import assignment_refusal, is_candidate, task_candidates
 from legato.errors import FormValidationError, NotFoundError, TaskConflictError
 from legato.runtime.definitions import DECISION_PREFIX
 from legato.runtime.engine import Engine
 from legato.security import TASKS_MANAGE, TASKS_WORK, Principal
-from legato.security.accounts import Accounts
 from legato.store.records import UserTaskRecord
 from legato.web.definitions import definition_xml_url
 from legato.web.session import PageForbidden, signed_in
@@ -255,22 +255,14 @@ def actions_for(principal: Principal, task: UserTaskRecord) -> Actions:
     return Actions(
         claim=task.assignee is None,
         unclaim=task.assignee is not None and (manages or task.assignee == principal.name),
-        assign=manages,
+        assign=manages or (mine_or_free and is_candidate(principal, task)),
         complete=manages or mine_or_free,
     )
 
 
 def candidates_of(request: Request, task: UserTaskRecord) -> list[str]:
-    """Who may be given the task: the members of its candidate groups and its candidate
-    users (enabled accounts; only the candidate users when the server keeps no accounts)."""
-    names = set(task.candidate_users)
-    authenticator = request.app.state.authenticator
-    if isinstance(authenticator, Accounts):
-        groups = set(task.candidate_groups)
-        names.update(
-            u.name for u in authenticator.users() if not u.disabled and groups & set(u.groups)
-        )
-    return sorted(names)
+    """Who may be given the task (see :func:`~legato.api.v2.user_tasks.task_candidates`)."""
+    return task_candidates(request.app.state.authenticator, task)
 
 
 def task_variables(engine: Engine, task: UserTaskRecord) -> dict[str, Any]:
@@ -408,13 +400,18 @@ def unclaim(request: Request, key: int, principal: TaskUser) -> Response:
 def assign(
     request: Request, key: int, principal: TaskUser, assignee: Annotated[str, Form()] = ""
 ) -> Response:
-    """Assign the task to a member of its candidate groups (who manages tasks only)."""
+    """Assign the task to one of its candidates (as the API allows: who manages tasks, or a
+    candidate handing an unassigned task or their own to another)."""
     task = visible_task(request, principal, key)
-    if not principal.may(TASKS_MANAGE):
-        raise HTTPException(403, "Only who manages tasks may assign them to others.")
-    if assignee not in candidates_of(request, task):
+    if not actions_for(principal, task).assign:
+        raise HTTPException(403, "You may not assign this task to someone else.")
+    candidates = candidates_of(request, task)
+    if assignee not in candidates:
         message = "Assignee: choose a member of the task's candidate groups."
         return redirect(request, f"/tasks/{key}", flash=message, kind="error")
+    refusal = assignment_refusal(principal, task, assignee, candidates)
+    if refusal is not None:
+        raise HTTPException(403, f"The task was not assigned: {refusal}.")
     engine = engine_of(request)
     done = f"Assigned to {assignee}."
     return _changed(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import Field
 
 from legato.api.deps import EngineDep, PrincipalDep
@@ -41,7 +41,8 @@ from legato.api.v2.operate import (
     variables_of,
 )
 from legato.runtime.engine import Engine
-from legato.security import TASKS_MANAGE, TASKS_WORK, Principal
+from legato.security import TASKS_MANAGE, TASKS_WORK, Authenticator, Principal
+from legato.security.accounts import Accounts
 from legato.store.records import UserTaskRecord
 
 router = APIRouter(
@@ -151,6 +152,46 @@ def _result(task: UserTaskRecord) -> UserTaskResult:
 
 def _manages(principal: Principal) -> bool:
     return principal.may(TASKS_MANAGE)
+
+
+def task_candidates(authenticator: Authenticator, task: UserTaskRecord) -> list[str]:
+    """Who may be given ``task``: its candidate users and the members of its candidate groups
+    (enabled accounts; only the candidate users when the server keeps no accounts)."""
+    names = set(task.candidate_users)
+    if isinstance(authenticator, Accounts):
+        groups = set(task.candidate_groups)
+        names.update(
+            u.name for u in authenticator.users() if not u.disabled and groups & set(u.groups)
+        )
+    return sorted(names)
+
+
+def is_candidate(principal: Principal, task: UserTaskRecord) -> bool:
+    """Whether the task is offered to ``principal`` by name or through one of its groups."""
+    return principal.name in task.candidate_users or bool(
+        set(principal.groups) & set(task.candidate_groups)
+    )
+
+
+def assignment_refusal(
+    principal: Principal, task: UserTaskRecord, assignee: str, candidates: list[str]
+) -> str | None:
+    """Why ``principal`` may not give ``task`` to ``assignee`` (None when they may).
+
+    Who manages tasks gives any task to anyone. A person who works tasks takes a task for
+    themselves, and, as one of its candidates, hands an unassigned task (or their own) to
+    another of its candidates: a member of its candidate groups or a candidate user."""
+    if _manages(principal) or assignee == principal.name:
+        return None
+    if task.assignee not in (None, principal.name):
+        return f"the task is assigned to '{task.assignee}', not to '{principal.name}'"
+    if not is_candidate(principal, task):
+        return (
+            f"'{principal.name}' may assign the task only to themselves: it is not offered to them"
+        )
+    if assignee not in candidates:
+        return f"'{assignee}' is not one of the task's candidates (its groups' members and users)"
+    return None
 
 
 def _visible_to(principal: Principal) -> tuple[str, list[str]] | None:
@@ -303,6 +344,7 @@ def get_user_task_form(
 def assign_user_task(
     userTaskKey: TaskKeyPath,
     body: UserTaskAssignment,
+    request: Request,
     engine: EngineDep,
     principal: PrincipalDep,
 ) -> Response:
@@ -314,8 +356,11 @@ def assign_user_task(
         raise BadRequest("assignee: who gets the task is required (unassign with DELETE)")
     allow_override = body.allowOverride
     if not _manages(principal):
-        if body.assignee != principal.name:
-            raise Forbidden(f"'{principal.name}' may assign tasks only to themselves")
+        task = engine.user_task(key)
+        candidates = task_candidates(request.app.state.authenticator, task)
+        refusal = assignment_refusal(principal, task, body.assignee, candidates)
+        if refusal is not None:
+            raise Forbidden(refusal)
         allow_override = False
     engine.assign_user_task(key, body.assignee, allow_override=allow_override, by=principal.name)
     return Response(status_code=204)

@@ -7,25 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 from api_helpers import assert_problem, deploy, start
+from api_models import CREDIT_DMN as DMN
 from api_models import ORDER
 from api_support import Api
-
-DMN = """<?xml version="1.0" encoding="UTF-8"?>
-<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="credit"
-             name="Credit" namespace="https://legato.dev/tests/credit">
-  <decision id="approval" name="Approval">
-    <decisionTable id="table" hitPolicy="FIRST">
-      <input id="in_score" label="Score">
-        <inputExpression id="ie" typeRef="number"><text>score</text></inputExpression>
-      </input>
-      <output id="out" name="route" typeRef="string"/>
-      <rule id="auto"><inputEntry id="r1i"><text>&gt; 700</text></inputEntry>
-        <outputEntry id="r1o"><text>"approve"</text></outputEntry></rule>
-      <rule id="manual"><inputEntry id="r2i"><text>-</text></inputEntry>
-        <outputEntry id="r2o"><text>"manager"</text></outputEntry></rule>
-    </decisionTable>
-  </decision>
-</definitions>"""
 
 DECIDE = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"

@@ -46,3 +46,23 @@ def service(element_id: str, job_type: str, extra: str = "", attrs: str = "") ->
 def chain(*element_ids: str, prefix: str = "f") -> str:
     """Unconditional flows along ``element_ids`` in order."""
     return "\n".join(flow(f"{prefix}_{a}_{b}", a, b) for a, b in itertools.pairwise(element_ids))
+
+
+CREDIT_DMN = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="credit"
+             name="Credit" namespace="https://legato.dev/tests/credit">
+  <decision id="approval" name="Approval">
+    <decisionTable id="table" hitPolicy="FIRST">
+      <input id="in_score" label="Score">
+        <inputExpression id="ie" typeRef="number"><text>score</text></inputExpression>
+      </input>
+      <output id="out" name="route" typeRef="string"/>
+      <rule id="auto"><inputEntry id="r1i"><text>&gt; 700</text></inputEntry>
+        <outputEntry id="r1o"><text>"approve"</text></outputEntry></rule>
+      <rule id="manual"><inputEntry id="r2i"><text>-</text></inputEntry>
+        <outputEntry id="r2o"><text>"manager"</text></outputEntry></rule>
+    </decisionTable>
+  </decision>
+</definitions>"""
+"""A DMN model with the decision ``approval``: ``route`` is "approve" above 700, else
+"manager"."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from bpmn_helpers import CREDIT_DMN as CREDIT_DMN
 from bpmn_helpers import chain, process, service
 
 ORDER = process(
@@ -80,21 +81,3 @@ FORM_APPROVAL = process(
     process_id="form_approval",
 )
 """form_approval: a user task for ``sales`` with the linked form ``approve-form``."""
-
-CREDIT_DMN = """<?xml version="1.0" encoding="UTF-8"?>
-<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="credit"
-             name="Credit" namespace="https://legato.dev/tests/credit">
-  <decision id="approval" name="Approval">
-    <decisionTable id="table" hitPolicy="FIRST">
-      <input id="in_score" label="Score">
-        <inputExpression id="ie" typeRef="number"><text>score</text></inputExpression>
-      </input>
-      <output id="out" name="route" typeRef="string"/>
-      <rule id="auto"><inputEntry id="r1i"><text>&gt; 700</text></inputEntry>
-        <outputEntry id="r1o"><text>"approve"</text></outputEntry></rule>
-      <rule id="manual"><inputEntry id="r2i"><text>-</text></inputEntry>
-        <outputEntry id="r2o"><text>"manager"</text></outputEntry></rule>
-    </decisionTable>
-  </decision>
-</definitions>"""
-"""A DMN model with the decision ``approval``."""

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bpmn_helpers import chain, process, service
+from bpmn_helpers import CREDIT_DMN, chain, process, service
 from legato import InvalidCommandError, NotFoundError
 from legato.runtime.retention import sweep_ended_instances
 from legato.testing import TestEngine
@@ -27,22 +27,8 @@ CALLER = process(
     process_id="caller",
 )
 
-DMN = """<?xml version="1.0" encoding="UTF-8"?>
-<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="credit"
-             name="Credit" namespace="https://legato.dev/tests/credit">
-  <decision id="approval" name="Approval">
-    <decisionTable id="table" hitPolicy="FIRST">
-      <input id="in_score" label="Score">
-        <inputExpression id="ie" typeRef="number"><text>score</text></inputExpression>
-      </input>
-      <output id="out" name="route" typeRef="string"/>
-      <rule id="auto"><inputEntry id="r1i"><text>&gt; 700</text></inputEntry>
-        <outputEntry id="r1o"><text>"approve"</text></outputEntry></rule>
-      <rule id="manual"><inputEntry id="r2i"><text>-</text></inputEntry>
-        <outputEntry id="r2o"><text>"manager"</text></outputEntry></rule>
-    </decisionTable>
-  </decision>
-</definitions>"""
+DMN = CREDIT_DMN
+
 
 DECIDE = process(
     '<bpmn:startEvent id="s"/><bpmn:businessRuleTask id="decide"><bpmn:extensionElements>'

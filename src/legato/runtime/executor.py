@@ -8,7 +8,6 @@ start, a parent to resume) run in the same transaction.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import logging
 import random
 import threading
@@ -35,6 +34,7 @@ from legato.errors import (
 from legato.feel import FeelLimits
 from legato.model import RetryPolicy
 from legato.runtime.clock import Clock
+from legato.runtime.collector import CollectorPolicy
 from legato.runtime.correlation import correlation_commands
 from legato.runtime.definitions import DefinitionRegistry
 from legato.runtime.keys import KeyAllocator
@@ -113,6 +113,9 @@ class CommandExecutor:
         self._earliest_new_timer: datetime | None = None
         self._current: set[int] = set()
         """Cached instances whose revision was checked in the running transaction."""
+        self._steps = 0
+        """Steps run so far (the collector policy counts them)."""
+        self._collector = CollectorPolicy()
         self.lock = threading.RLock()
         """Held while a batch runs or the cache is read in bulk: the engine is used from many
         threads at once (a server's requests beside the node's own loop), and the cache, the
@@ -225,14 +228,8 @@ class CommandExecutor:
         guard: Callable[[Transaction], None] | None = None,
         guards: Sequence[Guard | None] | None = None,
     ) -> list[Outcome]:
-        # The cyclic garbage collector is paused while a batch runs: a batch allocates many
-        # short-lived objects, and each collection scans every cached instance state, which
-        # cost about a fifth of a busy engine's time. Collection resumes after the batch; what
-        # a batch leaves is bounded by its size.
         with self.lock:
-            paused = gc.isenabled()
-            if paused:
-                gc.disable()
+            steps = self._steps
             try:
                 return self._retrying(
                     lambda: self._run_batch(
@@ -242,8 +239,7 @@ class CommandExecutor:
                     may_start=plan is not None or _starts_instances(commands),
                 )
             finally:
-                if paused:
-                    gc.enable()
+                self._collector.ran(self._steps - steps)
 
     def _retrying(self, run: Callable[[], list[Outcome]], *, may_start: bool) -> list[Outcome]:
         """Run a batch again when it lost a race or the database was briefly away.
@@ -369,6 +365,7 @@ class CommandExecutor:
         cached = None if isinstance(command, cmd.StartInstance) else self._load(tx, key)
         state = cached.state if cached else None
         result = step(state, command, self.context())
+        self._steps += 1
         touched.add(key)
         self._record(writes, result, cached)
         return result
@@ -416,9 +413,8 @@ class CommandExecutor:
 
     def _make_room(self, count: int) -> None:
         """Evict the least recently used states before ``count`` are read in bulk, so that a
-        large batch does not hold the cache's size plus the batch (the garbage collector is
-        paused during a batch). States this transaction uses stay: they are the most recently
-        used, at the end."""
+        large batch does not hold the cache's size plus the batch. States this transaction
+        uses stay: they are the most recently used, at the end."""
         cache = self._cache
         while cache and len(cache) + count > self._cache_size:
             oldest = next(iter(cache))

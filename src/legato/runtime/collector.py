@@ -1,0 +1,61 @@
+"""Keeps the engine's long-lived objects out of the cyclic garbage collector's full scans.
+
+An engine keeps up to ``cache_size`` instance states in memory (some 40 container objects
+each), plus its compiled definitions. Left to itself, CPython's collector scans all of them
+in every full collection: with 10,000 instances cached such a collection paused the process
+for 170 ms. Switching the collector off while a batch runs would avoid the scans, but for the
+whole process of the user, not only for the engine.
+
+Instead, once the batches committed since the last time have run ``every`` commands, the
+engine collects what is not frozen (a full collection that scans only the objects made since
+then) and freezes what survives (:func:`gc.freeze`): the states it caches, its definitions,
+and whatever else was alive. Frozen objects are still freed by reference counting when they
+are dropped (an evicted or finished state; instance states hold no reference cycles), but a
+collection no longer scans them, so each pause stays bounded by what ``every`` commands
+leave behind. With the collector's default thresholds, the youngest generation is collected
+after :data:`YOUNG_THRESHOLD` allocations instead of 700: a batch allocates many short-lived
+objects, and collecting them less often roughly halves the time the collector takes, while
+each young collection stays short. A process that switched the collector off itself keeps it
+so (nothing is collected or frozen then), and one that set its own thresholds keeps them.
+"""
+
+from __future__ import annotations
+
+import gc
+
+FREEZE_EVERY = 500
+"""Commands between two freezes (see :class:`CollectorPolicy`). Measured on the onboarding
+workload with 10,000 instances cached: the longest collection took 5 ms of CPU time (2,000
+commands between freezes: 20 ms; the collector paused for 200 ms without freezing)."""
+
+DEFAULT_YOUNG_THRESHOLD = 700
+"""CPython's threshold for the youngest generation."""
+
+YOUNG_THRESHOLD = 5_000
+"""The threshold the engine sets for the youngest generation, if it is CPython's default."""
+
+
+class CollectorPolicy:
+    """Decides when to collect and freeze the objects the engine made (see the module)."""
+
+    def __init__(self, every: int = FREEZE_EVERY) -> None:
+        self._every = every
+        self._since = 0
+        self._frozen = False
+
+    def ran(self, commands: int) -> None:
+        """Called after a batch of ``commands`` committed: collect and freeze when due."""
+        self._since += commands
+        if self._frozen and self._since < self._every:
+            return
+        self._since = 0
+        if not gc.isenabled():
+            return  # switched off by the process itself: its choice stays
+        if self._frozen:
+            gc.collect()
+        else:
+            young, middle, old = gc.get_threshold()
+            if young == DEFAULT_YOUNG_THRESHOLD:
+                gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+        self._frozen = True
+        gc.freeze()

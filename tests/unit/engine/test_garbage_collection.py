@@ -1,0 +1,139 @@
+"""The engine never switches the cyclic garbage collector off, and keeps its pauses short."""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bpmn_helpers import chain, process, service
+from legato import Engine
+from legato.runtime.collector import YOUNG_THRESHOLD, CollectorPolicy
+
+TWO_TASKS = process(
+    '<bpmn:startEvent id="s"/>'
+    + service("a", "work")
+    + service("b", "work")
+    + '<bpmn:endEvent id="e"/>'
+    + chain("s", "a", "b", "e")
+)
+
+
+@pytest.fixture
+def collector_state() -> Iterator[None]:
+    """Each test starts with the collector on, nothing frozen and CPython's thresholds, and
+    leaves it so."""
+    threshold = gc.get_threshold()
+    enabled = gc.isenabled()
+    gc.enable()
+    gc.unfreeze()
+    gc.set_threshold(700, threshold[1], threshold[2])
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
+    if enabled:
+        gc.enable()
+    else:
+        gc.disable()
+
+
+def _engine(tmp_path: Path, seen: list[bool]) -> Engine:
+    engine = Engine(f"sqlite:///{tmp_path / 'gc.db'}", batch_size=50)
+    engine.deploy(TWO_TASKS)
+
+    def work(job: Any) -> dict[str, int]:
+        seen.append(gc.isenabled())
+        return {"n": 1}
+
+    engine.register("work", work)
+    return engine
+
+
+def test_the_collector_stays_on_while_batches_run(tmp_path: Path, collector_state: None) -> None:
+    seen: list[bool] = []
+    engine = _engine(tmp_path, seen)
+    states: list[bool] = []
+
+    def watch(phase: str, info: dict[str, Any]) -> None:
+        states.append(gc.isenabled())
+
+    gc.callbacks.append(watch)
+    try:
+        engine.start_many("p", [{"i": i} for i in range(100)])
+        assert gc.isenabled()
+        assert engine.run_until_idle() == 200
+    finally:
+        gc.callbacks.remove(watch)
+        engine.close()
+    assert gc.isenabled()
+    assert seen and all(seen)  # handlers ran with the collector on
+    assert states  # the collector ran while the engine worked
+
+
+def test_a_process_that_switched_the_collector_off_keeps_it_off(
+    tmp_path: Path, collector_state: None
+) -> None:
+    gc.disable()
+    seen: list[bool] = []
+    engine = _engine(tmp_path, seen)
+    try:
+        engine.start_many("p", [{"i": i} for i in range(100)])
+        assert engine.run_until_idle() == 200
+    finally:
+        engine.close()
+    assert not gc.isenabled()
+    assert seen and not any(seen)
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold()[0] == 700
+
+
+def test_the_policy_freezes_what_survives_every_so_many_commands(
+    collector_state: None,
+) -> None:
+    policy = CollectorPolicy(every=10)
+    policy.ran(1)  # the first batch freezes what the process set up (definitions, imports)
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+    gc.unfreeze()
+    policy.ran(9)
+    assert gc.get_freeze_count() == 0
+    survivor = [[i] for i in range(100)]
+    policy.ran(1)
+    assert gc.get_freeze_count() >= len(survivor)
+
+
+def test_a_threshold_the_process_set_is_kept(collector_state: None) -> None:
+    gc.set_threshold(1234)
+    CollectorPolicy().ran(1)
+    assert gc.get_threshold()[0] == 1234
+
+
+def test_full_collections_do_not_scan_the_cached_states(
+    tmp_path: Path, collector_state: None
+) -> None:
+    """With 1,000 instances waiting in the cache, a full collection after the engine froze
+    them costs a small part of one that scans them."""
+    engine = Engine(f"sqlite:///{tmp_path / 'gc.db'}", batch_size=200)
+    engine.deploy(TWO_TASKS)
+    try:
+        for _ in range(5):
+            engine.start_many("p", [{"i": i} for i in range(200)])
+        frozen = _collection_seconds()
+        gc.unfreeze()
+        scanned = _collection_seconds()
+    finally:
+        engine.close()
+    assert frozen < scanned / 2
+
+
+def _collection_seconds() -> float:
+    best = float("inf")
+    for _ in range(3):
+        started = time.thread_time()
+        gc.collect()
+        best = min(best, time.thread_time() - started)
+    return best

@@ -1058,13 +1058,27 @@ class Engine(UserTaskMethods, CockpitMethods):
         """
         done = 0
         while max_jobs is None or done < max_jobs:
-            ran = self.run_once()
+            fired = self.fire_due_timers()
+            ran = fired + (self._jobs.run_batch(look_ahead=True) if self.job_types else 0)
             done += ran
-            if ran:
+            # The transaction that committed the last jobs' outcomes looked for more (when
+            # they made none for this process) and knows when the next is due; without it,
+            # one more transaction asks.
+            idle = self._jobs.idle()
+            if idle is not None:
+                # Timers that fell due while the jobs ran come first, as in another round.
+                fired = self.fire_due_timers()
+                done += fired
+                if fired:
+                    continue
+                next_due = idle.next_due
+            elif ran:
                 continue
-            with self.store.transaction() as tx:
-                # Jobs another worker holds are its to run: their leases are not waited for.
-                next_due = tx.next_job_due_at(self.job_types, held=False)
+            else:
+                with self.store.transaction() as tx:
+                    # Jobs another worker holds are its to run: their leases are not waited
+                    # for.
+                    next_due = tx.next_job_due_at(self.job_types, held=False)
             if next_due is None or not self.job_types:
                 break
             wait = (next_due - self.clock.now()).total_seconds()

@@ -65,6 +65,22 @@ class _Cached:
     history_length: int
 
 
+@dataclass(frozen=True, slots=True)
+class LookedAhead:
+    """What a batch's transaction found for this process to run next, once its own writes
+    were done: due jobs, now held for this process, or else when the next one is due."""
+
+    jobs: list[JobRecord]
+    next_due: datetime | None
+    """When no job was found: when the next job of this process's types becomes due (None
+    if none is waiting)."""
+
+
+LookAhead = Callable[[Transaction], LookedAhead | None]
+"""Takes the due jobs this process can run, in a batch's transaction (None: it cannot look:
+no handler slot is free)."""
+
+
 @dataclass(slots=True)
 class Outcome:
     """The result of one submitted command: its step, or the error that refused it."""
@@ -114,6 +130,7 @@ class CommandExecutor:
         self._current: set[int] = set()
         """Cached instances whose revision was checked in the running transaction."""
         self._steps = 0
+        self._looked_ahead: LookedAhead | None = None
         """Steps run so far (the collector policy counts them)."""
         self._collector = CollectorPolicy()
         self.lock = threading.RLock()
@@ -154,6 +171,7 @@ class CommandExecutor:
         *,
         all_or_nothing: bool = False,
         guards: Sequence[Guard | None] | None = None,
+        look_ahead: LookAhead | None = None,
     ) -> list[Outcome]:
         """Run ``commands`` in one transaction; if it fails, run them one by one to isolate.
 
@@ -161,12 +179,18 @@ class CommandExecutor:
         (one per command, or None) check in the transaction that their command may run; a
         guard that refuses (``InvalidCommandError``, ``NotFoundError``) refuses only its
         command, and a guard that returns a command has it run instead (one completed from
-        what the guard read, such as a job's instance).
+        what the guard read, such as a job's instance). ``look_ahead``, when the batch created
+        no job for this process and none waits for it, takes the due jobs of this process in
+        the same transaction (see :meth:`take_looked_ahead`), so that running on needs no
+        transaction of its own to find them.
         """
+        self._looked_ahead = None
         if not commands:
             return []
         try:
-            return self._execute_batch(commands, all_or_nothing=all_or_nothing, guards=guards)
+            return self._execute_batch(
+                commands, all_or_nothing=all_or_nothing, guards=guards, look_ahead=look_ahead
+            )
         except Exception:
             if len(commands) == 1 or all_or_nothing:
                 raise
@@ -227,13 +251,14 @@ class CommandExecutor:
         always: bool = False,
         guard: Callable[[Transaction], None] | None = None,
         guards: Sequence[Guard | None] | None = None,
+        look_ahead: LookAhead | None = None,
     ) -> list[Outcome]:
         with self.lock:
             steps = self._steps
             try:
                 return self._retrying(
                     lambda: self._run_batch(
-                        commands, also, all_or_nothing, plan, always, guard, guards
+                        commands, also, all_or_nothing, plan, always, guard, guards, look_ahead
                     ),
                     # What a plan makes (a message or timer start) is not known here.
                     may_start=plan is not None or _starts_instances(commands),
@@ -283,7 +308,10 @@ class CommandExecutor:
         always: bool,
         guard: Callable[[Transaction], None] | None = None,
         guards: Sequence[Guard | None] | None = None,
+        look_ahead: LookAhead | None = None,
     ) -> list[Outcome]:
+        self._looked_ahead = None
+        looked: LookedAhead | None = None
         touched: set[int] = set()
         self._current = set()
         noted: list[Noted] = []
@@ -317,6 +345,11 @@ class CommandExecutor:
                     pushed += self._correlate(tx, writes, touched)
                     if also is not None and (refused is None or always):
                         also(tx, outcomes)
+                    if look_ahead is not None and not pushed and not self._pushed:
+                        looked = look_ahead(tx)
+                        if looked is not None and looked.jobs:
+                            self.preload(tx, [job.instance_key for job in looked.jobs])
+                            pushed += looked.jobs
                 finally:
                     self._definitions.use(None)
         except BaseException:
@@ -324,6 +357,7 @@ class CommandExecutor:
                 self._cache.pop(key, None)
             raise
         self._pushed.extend(pushed)
+        self._looked_ahead = looked
         if noted and self.on_noted is not None:
             self.on_noted(noted)
         if available and self.on_jobs_available is not None:
@@ -421,6 +455,12 @@ class CommandExecutor:
             if oldest in self._current:
                 break
             del cache[oldest]
+
+    def take_looked_ahead(self) -> LookedAhead | None:
+        """What the last :meth:`execute` with a ``look_ahead`` found, if its batch committed
+        and looked (once)."""
+        looked, self._looked_ahead = self._looked_ahead, None
+        return looked
 
     def take_earliest_new_timer(self) -> datetime | None:
         """The earliest due time of the timers this process scheduled since the last call."""

@@ -25,12 +25,12 @@ from legato.errors import InstanceSuspendedError, InvalidCommandError, StoreErro
 from legato.model import RetryPolicy
 from legato.runtime.clock import Clock
 from legato.runtime.definitions import DefinitionRegistry
-from legato.runtime.executor import CommandExecutor
+from legato.runtime.executor import CommandExecutor, LookedAhead
 from legato.runtime.handlers import Handler, RegisteredHandler, marked_handlers, register
 from legato.runtime.projection import Noted
 from legato.runtime.slots import Finished, HandlerPool
 from legato.runtime.types import Job, JobContext
-from legato.store.ports import Store
+from legato.store.ports import Store, Transaction
 from legato.store.records import JobRecord
 
 logger = logging.getLogger("legato.jobs")
@@ -67,6 +67,7 @@ class JobRunner:
         self._definitions = definitions
         self._handlers: dict[str, RegisteredHandler] = {}
         self._renewed = time.monotonic()
+        self._idle: LookedAhead | None = None
         self.on_released: Callable[[], None] | None = None
         """Told when jobs were given back (fetches parked in this process look again)."""
         executor.push_room = self._push_room
@@ -100,10 +101,13 @@ class JobRunner:
 
     # -- one batch at a time (run_once, run_until_idle) -------------------------------------------
 
-    def run_batch(self) -> int:
+    def run_batch(self, *, look_ahead: bool = False) -> int:
         """Start jobs in the free slots (at most ``batch_size``), wait for every one of them
         to end, and commit their outcomes together, in the order the jobs were taken (so a
-        run does not depend on which handler returns first). Returns how many ran."""
+        run does not depend on which handler returns first). Returns how many ran.
+
+        With ``look_ahead``, the transaction that commits the outcomes takes the next due
+        jobs too when the outcomes created none for this process (see :meth:`idle`)."""
         jobs = self.start()
         if not jobs:
             return 0
@@ -118,7 +122,7 @@ class JobRunner:
             # results, if they come, are discarded) and every job held is given back.
             self.give_back(also=list(ended))
             raise
-        self.commit([ended[job.key] for job in jobs])
+        self.commit([ended[job.key] for job in jobs], look_ahead=look_ahead)
         return len(jobs)
 
     # -- continuously (serve) ---------------------------------------------------------------------
@@ -146,26 +150,59 @@ class JobRunner:
         return inline, self.pool.free()
 
     def _activate_own(self) -> list[Job]:
+        if not self._room():
+            return []
+        # The views read the executor's cache, which another thread's batch may change.
+        with self._executor.lock:
+            with self.store.transaction() as tx:
+                records = self._activate_in(tx)
+                self._executor.peek_many(tx, [r.instance_key for r in records])
+            return self._job_views(records, self.worker_name)
+
+    def _room(self) -> tuple[frozenset[str], list[str], int] | None:
+        """The inline job types, the others and the free slots for them; None if no job can
+        be taken now."""
         inline_types, free = self._push_room()
         others = [t for t in self.job_types if t not in inline_types]
         free = min(free, self.batch_size) if others else 0
         if not inline_types and not free:
+            return None
+        return inline_types, others, free
+
+    def _activate_in(self, tx: Transaction) -> list[JobRecord]:
+        """Activate due jobs for this process in ``tx``: for the free slots first (they start
+        on threads at once), then of the inline types, up to a batch."""
+        room = self._room()
+        if room is None:
             return []
+        inline_types, others, free = room
         now = self.clock.now()
         lease_until = now + self.lease
         worker = self.worker_name
-        # The views read the executor's cache, which another thread's batch may change.
-        with self._executor.lock:
-            with self.store.transaction() as tx:
-                # Jobs for slots first (they start on threads at once), then inline ones.
-                records = tx.activate_jobs(others, worker, free, now, lease_until) if free else []
-                room = self.batch_size - len(records)
-                if inline_types and room > 0:
-                    records += tx.activate_jobs(
-                        sorted(inline_types), worker, room, now, lease_until
-                    )
-                self._executor.peek_many(tx, [r.instance_key for r in records])
-            return self._job_views(records, worker)
+        records = tx.activate_jobs(others, worker, free, now, lease_until) if free else []
+        left = self.batch_size - len(records)
+        if inline_types and left > 0:
+            records += tx.activate_jobs(sorted(inline_types), worker, left, now, lease_until)
+        return records
+
+    def _look_ahead(self, tx: Transaction) -> LookedAhead | None:
+        """In a batch's transaction: the due jobs for this process, or else when the next is
+        due (see :meth:`CommandExecutor.execute`)."""
+        if self._room() is None:
+            return None
+        records = self._activate_in(tx)
+        if records:
+            return LookedAhead(records, None)
+        return LookedAhead([], tx.next_job_due_at(self.job_types, held=False))
+
+    def idle(self) -> LookedAhead | None:
+        """After :meth:`run_batch` with ``look_ahead``: what its transaction found when it
+        found no job for this process (when the next is due), once; None if it did not
+        look, found jobs (they are held for this process), or jobs wait for it since."""
+        looked, self._idle = self._idle, None
+        if looked is None or looked.jobs or self._executor.pushed_keys():
+            return None
+        return looked
 
     def collect(self, wait: float) -> list[Finished]:
         """Wait up to ``wait`` seconds for handlers to end (less when leases are due for
@@ -174,15 +211,20 @@ class JobRunner:
         self.renew_leases()
         return finished
 
-    def commit(self, finished: Sequence[Finished]) -> None:
+    def commit(self, finished: Sequence[Finished], *, look_ahead: bool = False) -> None:
         """Commit the outcomes of ended calls together. A call ended by an interrupt
         (``KeyboardInterrupt``, ``SystemExit``) gives its job back, uncharged, and the
-        interrupt is raised once the others are committed."""
+        interrupt is raised once the others are committed. With ``look_ahead``, see
+        :meth:`run_batch`."""
+        self._idle = None
         interrupt = next((f.interrupt for f in finished if f.interrupt is not None), None)
         given_back = [f.job.key for f in finished if f.command is None]
         commands = [f.command for f in finished if f.command is not None]
         refused: list[cmd.Command] = []
-        for outcome in self._executor.execute(commands):
+        ahead = self._look_ahead if look_ahead and not given_back else None
+        outcomes = self._executor.execute(commands, look_ahead=ahead)
+        self._idle = self._executor.take_looked_ahead()
+        for outcome in outcomes:
             error = outcome.error
             if error is None:
                 continue
@@ -204,6 +246,7 @@ class JobRunner:
                     )
                 )
         if refused:
+            self._idle = None
             self._executor.execute(refused)
         if given_back:
             self.release(given_back)

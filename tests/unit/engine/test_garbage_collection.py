@@ -5,14 +5,13 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bpmn_helpers import chain, process, service
-from legato import Engine
 from legato.runtime.collector import YOUNG_THRESHOLD, CollectorPolicy
+from legato.testing import TestEngine
 
 TWO_TASKS = process(
     '<bpmn:startEvent id="s"/>'
@@ -41,8 +40,9 @@ def collector_state() -> Iterator[None]:
         gc.disable()
 
 
-def _engine(tmp_path: Path, seen: list[bool]) -> Engine:
-    engine = Engine(f"sqlite:///{tmp_path / 'gc.db'}", batch_size=50)
+def _engine(seen: list[bool]) -> TestEngine:
+    engine = TestEngine()
+    engine.batch_size = 50
     engine.deploy(TWO_TASKS)
 
     def work(job: Any) -> dict[str, int]:
@@ -53,9 +53,9 @@ def _engine(tmp_path: Path, seen: list[bool]) -> Engine:
     return engine
 
 
-def test_the_collector_stays_on_while_batches_run(tmp_path: Path, collector_state: None) -> None:
+def test_the_collector_stays_on_while_batches_run(collector_state: None) -> None:
     seen: list[bool] = []
-    engine = _engine(tmp_path, seen)
+    engine = _engine(seen)
     states: list[bool] = []
 
     def watch(phase: str, info: dict[str, Any]) -> None:
@@ -74,12 +74,10 @@ def test_the_collector_stays_on_while_batches_run(tmp_path: Path, collector_stat
     assert states  # the collector ran while the engine worked
 
 
-def test_a_process_that_switched_the_collector_off_keeps_it_off(
-    tmp_path: Path, collector_state: None
-) -> None:
+def test_a_process_that_switched_the_collector_off_keeps_it_off(collector_state: None) -> None:
     gc.disable()
     seen: list[bool] = []
-    engine = _engine(tmp_path, seen)
+    engine = _engine(seen)
     try:
         engine.start_many("p", [{"i": i} for i in range(100)])
         assert engine.run_until_idle() == 200
@@ -112,12 +110,10 @@ def test_a_threshold_the_process_set_is_kept(collector_state: None) -> None:
     assert gc.get_threshold()[0] == 1234
 
 
-def test_full_collections_do_not_scan_the_cached_states(
-    tmp_path: Path, collector_state: None
-) -> None:
+def test_full_collections_do_not_scan_the_cached_states(collector_state: None) -> None:
     """With 1,000 instances waiting in the cache, a full collection after the engine froze
     them costs a small part of one that scans them."""
-    engine = Engine(f"sqlite:///{tmp_path / 'gc.db'}", batch_size=200)
+    engine = TestEngine()
     engine.deploy(TWO_TASKS)
     try:
         for _ in range(5):

@@ -40,7 +40,7 @@ from legato.runtime.definitions import DefinitionRegistry
 from legato.runtime.keys import KeyAllocator
 from legato.runtime.projection import BatchWrites, JobHold, Noted, project
 from legato.store.ports import Store, Transaction
-from legato.store.records import HistoryRecord, InstanceRecord, JobRecord
+from legato.store.records import HistoryChunk, HistoryRecord, InstanceRecord, JobRecord
 
 logger = logging.getLogger("legato.executor")
 
@@ -537,11 +537,9 @@ class CommandExecutor:
         if cached is None:
             cached = _Cached(state, -1, 0)
             self._cache[state.instance_key] = cached
-        position = cached.history_length
-        for event in result.events:
-            position += 1
-            writes.history.append(_history_record(state.instance_key, position, event))
-        cached.history_length = position
+        cached.history_length = _chunk_history(
+            writes.history, state.instance_key, cached.history_length, result.events
+        )
         project(writes, state, result.events)
         writes.messages += result.messages
         writes.signals += result.signals
@@ -617,11 +615,28 @@ def _instance_record(cached: _Cached) -> InstanceRecord:
     )
 
 
-def _history_record(instance_key: int, position: int, event: Event) -> HistoryRecord:
-    builder = _BUILDERS.get(type(event))
-    if builder is None:
-        builder = _history_builder(type(event))
-    return builder(instance_key, position, event)
+def _chunk_history(
+    chunks: list[HistoryChunk], instance_key: int, length: int, events: Sequence[Event]
+) -> int:
+    """Add ``events`` to the batch's history ``chunks``, encoded once each, straight into the
+    rows they are stored as (events of one instance at one instant, continuing the last
+    chunk if it is theirs); returns the instance's new history length."""
+    builders = _BUILDERS
+    last = chunks[-1] if chunks else None
+    for event in events:
+        length += 1
+        builder = builders.get(type(event)) or _history_builder(type(event))
+        at = event.at
+        if (
+            last is None
+            or last.instance_key != instance_key
+            or last.at != at
+            or last.position + len(last.events) != length
+        ):
+            last = HistoryChunk(instance_key, length, at, [])
+            chunks.append(last)
+        last.events.append(builder(event))
+    return length
 
 
 _PASS_THROUGH = frozenset({"str", "str | None", "bool"})
@@ -633,12 +648,13 @@ _INTEGER = frozenset({"int", "int | None"})
 _MIN_INT = -(2**63)
 _MAX_INT = 2**63 - 1
 
-_HistoryBuilder = Callable[[int, int, Event], HistoryRecord]
+_HistoryBuilder = Callable[[Event], list[Any]]
 _BUILDERS: dict[type[Event], _HistoryBuilder] = {}
 
 
 def _history_builder(cls: type[Event]) -> _HistoryBuilder:
-    """Write (once per event class) the function that makes the history record of an event.
+    """Write (once per event class) the function that encodes an event for its history chunk
+    (``[event_type, element_id, payload]``).
 
     Every command records several events, and building their payloads generically (a loop
     over the fields with a lookup, a type test and a dictionary write per value) was the
@@ -649,7 +665,7 @@ def _history_builder(cls: type[Event]) -> _HistoryBuilder:
     does), :func:`values.encode` for everything else.
     """
     annotations = {f.name: str(f.type) for f in dataclasses.fields(cls)}
-    lines = ["def build(instance_key, position, event):"]
+    lines = ["def build(event):"]
     entries = []
     for name in payload_fields(cls):
         kind = annotations[name]
@@ -665,13 +681,9 @@ def _history_builder(cls: type[Event]) -> _HistoryBuilder:
     element_id = "v_element_id if isinstance(v_element_id, str) else None"
     if "element_id" not in annotations:
         element_id = "None"
-    lines.append(
-        f"    return HistoryRecord(instance_key, position, {cls.type_name!r}, event.at,"
-        f" {{{', '.join(entries)}}}, {element_id})"
-    )
+    lines.append(f"    return [{cls.type_name!r}, {element_id}, {{{', '.join(entries)}}}]")
     namespace: dict[str, Any] = {
         "encode": values.encode,
-        "HistoryRecord": HistoryRecord,
         "_MIN_INT": _MIN_INT,
         "_MAX_INT": _MAX_INT,
     }

@@ -2,7 +2,7 @@
 
 Runs inside the command's transaction, so the rows and the history never disagree. The
 cockpit's tables (root variables, element counts, decision evaluations) are derived from
-the batch's history records by :class:`legato.store.derived.DerivedRows`, the same code
+the batch's history chunks by :class:`legato.store.derived.DerivedRows`, the same code
 that rebuilds them from the stored history.
 """
 
@@ -21,7 +21,7 @@ from legato.engine.state import InstanceState, SubscriptionState, TimerState
 from legato.store.derived import DerivedRows
 from legato.store.ports import Transaction
 from legato.store.records import (
-    HistoryRecord,
+    HistoryChunk,
     IncidentRecord,
     JobRecord,
     SubscriptionRecord,
@@ -70,7 +70,8 @@ class BatchWrites:
         self.tx = tx
         self.hold = hold
         """New jobs of these types are stored as already handed to this process (job push)."""
-        self.history: list[HistoryRecord] = []
+        self.history: list[HistoryChunk] = []
+        """The batch's history, in the chunks it is stored as."""
         self.new_jobs: dict[int, JobRecord] = {}
         self.finished_jobs: list[int] = []
         self.user_tasks: dict[int, UserTaskRecord] = {}
@@ -114,9 +115,9 @@ class BatchWrites:
 
     def flush(self) -> None:
         """Write what was collected (after the instance rows the others refer to)."""
-        self.tx.append_history(self.history)
+        self.tx.append_history_chunks(self.history)
         derived = self.derived
-        derived.add(self.history, self.instances.get, self._incident_place)
+        derived.add_chunks(self.history, self.instances.get, self._incident_place)
         if derived:
             self.tx.write_derived(derived, self.shard)
             derived.clear()

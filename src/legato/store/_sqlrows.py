@@ -13,6 +13,7 @@ from legato.store._rules import dump_json, job_available_at, load_json, timer_av
 from legato.store.records import (
     DefinitionRecord,
     FormRecord,
+    HistoryChunk,
     HistoryRecord,
     IncidentRecord,
     InstanceRecord,
@@ -88,14 +89,14 @@ def instance_record(row: Any, *, with_state: bool = True) -> InstanceRecord:
     )
 
 
-def history_params(first: HistoryRecord, events: list[Any]) -> Params:
-    """The row of a history chunk: ``events`` from ``first``'s position on, at its instant."""
+def history_params(chunk: HistoryChunk) -> Params:
+    """The row of a history chunk."""
     return {
-        "instance_key": first.instance_key,
-        "position": first.position,
-        "event_count": len(events),
-        "at": first.at,
-        "events": events,
+        "instance_key": chunk.instance_key,
+        "position": chunk.position,
+        "event_count": len(chunk.events),
+        "at": chunk.at,
+        "events": chunk.events,
     }
 
 

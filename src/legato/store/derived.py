@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from legato.store._rules import dump_json
-from legato.store.records import DecisionEvaluationRecord, HistoryRecord
+from legato.store.records import DecisionEvaluationRecord, HistoryChunk, HistoryRecord
 
 if TYPE_CHECKING:
     from legato.store.ports import Transaction
@@ -106,10 +106,45 @@ class DerivedRows:
         ``incident_element`` where an incident raised before these events was raised (for
         its resolution).
         """
+        handlers = _HANDLERS
         for record in records:
-            handler = _HANDLERS.get(record.event_type)
+            handler = handlers.get(record.event_type)
             if handler is not None:
-                handler(self, record, instance_of, incident_element)
+                handler(
+                    self,
+                    record.instance_key,
+                    record.position,
+                    record.at,
+                    record.element_id,
+                    record.payload,
+                    instance_of,
+                    incident_element,
+                )
+
+    def add_chunks(
+        self,
+        chunks: Iterable[HistoryChunk],
+        instance_of: InstanceOf,
+        incident_element: Callable[[int], tuple[int, str] | None],
+    ) -> None:
+        """:meth:`add` for events grouped into chunks (as the executor records them)."""
+        handlers = _HANDLERS
+        for chunk in chunks:
+            position = chunk.position
+            for event_type, element_id, payload in chunk.events:
+                handler = handlers.get(event_type)
+                if handler is not None:
+                    handler(
+                        self,
+                        chunk.instance_key,
+                        position,
+                        chunk.at,
+                        element_id,
+                        payload,
+                        instance_of,
+                        incident_element,
+                    )
+                position += 1
 
     def clear(self) -> None:
         """Forget the changes (after they were written); incident places are kept."""
@@ -126,15 +161,22 @@ class DerivedRows:
         delta[slot] += by
 
 
+_Payload = dict[str, Any]
 _Handler = Callable[
     [
         DerivedRows,
-        HistoryRecord,
+        int,
+        int,
+        datetime,
+        str | None,
+        _Payload,
         InstanceOf,
         Callable[[int], tuple[int, str] | None],
     ],
     None,
 ]
+"""Derives the changes of one event: (rows, instance key, position, instant, element id,
+payload, instance_of, incident_element)."""
 
 
 def _definition(instance_of: InstanceOf, instance_key: int) -> int | None:
@@ -142,28 +184,62 @@ def _definition(instance_of: InstanceOf, instance_key: int) -> int | None:
     return None if found is None else found[0]
 
 
-def _activated(rows: DerivedRows, record: HistoryRecord, instance_of: InstanceOf, _: Any) -> None:
-    rows._count(_definition(instance_of, record.instance_key), record.element_id, ACTIVE, 1)
+def _activated(
+    rows: DerivedRows,
+    key: int,
+    position: int,
+    at: datetime,
+    element_id: str | None,
+    payload: _Payload,
+    instance_of: InstanceOf,
+    _: Any,
+) -> None:
+    rows._count(_definition(instance_of, key), element_id, ACTIVE, 1)
 
 
 def _ended(slot: int) -> _Handler:
-    def handle(rows: DerivedRows, record: HistoryRecord, instance_of: InstanceOf, _: Any) -> None:
-        definition_key = _definition(instance_of, record.instance_key)
-        rows._count(definition_key, record.element_id, ACTIVE, -1)
-        rows._count(definition_key, record.element_id, slot, 1)
+    def handle(
+        rows: DerivedRows,
+        key: int,
+        position: int,
+        at: datetime,
+        element_id: str | None,
+        payload: _Payload,
+        instance_of: InstanceOf,
+        _: Any,
+    ) -> None:
+        definition_key = _definition(instance_of, key)
+        rows._count(definition_key, element_id, ACTIVE, -1)
+        rows._count(definition_key, element_id, slot, 1)
 
     return handle
 
 
 def _instance_created(
-    rows: DerivedRows, record: HistoryRecord, instance_of: InstanceOf, _: Any
+    rows: DerivedRows,
+    key: int,
+    position: int,
+    at: datetime,
+    element_id: str | None,
+    payload: _Payload,
+    instance_of: InstanceOf,
+    _: Any,
 ) -> None:
-    rows._count(_definition(instance_of, record.instance_key), INSTANCE, ACTIVE, 1)
+    rows._count(_definition(instance_of, key), INSTANCE, ACTIVE, 1)
 
 
 def _instance_ended(slot: int) -> _Handler:
-    def handle(rows: DerivedRows, record: HistoryRecord, instance_of: InstanceOf, _: Any) -> None:
-        definition_key = _definition(instance_of, record.instance_key)
+    def handle(
+        rows: DerivedRows,
+        key: int,
+        position: int,
+        at: datetime,
+        element_id: str | None,
+        payload: _Payload,
+        instance_of: InstanceOf,
+        _: Any,
+    ) -> None:
+        definition_key = _definition(instance_of, key)
         rows._count(definition_key, INSTANCE, ACTIVE, -1)
         rows._count(definition_key, INSTANCE, slot, 1)
 
@@ -171,10 +247,15 @@ def _instance_ended(slot: int) -> _Handler:
 
 
 def _variable_set(
-    rows: DerivedRows, record: HistoryRecord, instance_of: InstanceOf, _: Any
+    rows: DerivedRows,
+    key: int,
+    position: int,
+    at: datetime,
+    element_id: str | None,
+    payload: _Payload,
+    instance_of: InstanceOf,
+    _: Any,
 ) -> None:
-    payload = record.payload
-    key = record.instance_key
     if payload.get("scope_key") != key:
         return
     found = instance_of(key)
@@ -184,36 +265,58 @@ def _variable_set(
 
 
 def _incident_raised(
-    rows: DerivedRows, record: HistoryRecord, instance_of: InstanceOf, _: Any
+    rows: DerivedRows,
+    key: int,
+    position: int,
+    at: datetime,
+    element_id: str | None,
+    payload: _Payload,
+    instance_of: InstanceOf,
+    _: Any,
 ) -> None:
-    definition_key = _definition(instance_of, record.instance_key)
-    element_id = record.payload["element_id"]
+    definition_key = _definition(instance_of, key)
+    element_id = payload["element_id"]
     if definition_key is not None:
-        rows.incident_elements[record.payload["incident_key"]] = (definition_key, element_id)
+        rows.incident_elements[payload["incident_key"]] = (definition_key, element_id)
     rows._count(definition_key, element_id, INCIDENTS, 1)
 
 
 def _incident_resolved(
-    rows: DerivedRows, record: HistoryRecord, _: Any, incident_element: Any
+    rows: DerivedRows,
+    key: int,
+    position: int,
+    at: datetime,
+    element_id: str | None,
+    payload: _Payload,
+    _: Any,
+    incident_element: Any,
 ) -> None:
-    key = record.payload["incident_key"]
+    key = payload["incident_key"]
     place = rows.incident_elements.pop(key, None) or incident_element(key)
     if place is not None:
         rows._count(place[0], place[1], INCIDENTS, -1)
 
 
-def _decision_evaluated(rows: DerivedRows, record: HistoryRecord, _: Any, __: Any) -> None:
-    payload = record.payload
+def _decision_evaluated(
+    rows: DerivedRows,
+    key: int,
+    position: int,
+    at: datetime,
+    element_id: str | None,
+    payload: _Payload,
+    _: Any,
+    __: Any,
+) -> None:
     rows.evaluations.append(
         DecisionEvaluationRecord(
-            instance_key=record.instance_key,
-            position=record.position,
+            instance_key=key,
+            position=position,
             decision_id=payload["decision_id"],
             decision_key=payload["decision_key"],
             decision_version=payload["version"],
             element_id=payload["element_id"],
             element_instance_key=payload["element_instance_key"],
-            evaluated_at=record.at,
+            evaluated_at=at,
             matched_rules=tuple(payload.get("matched_rules") or ()),
             result=payload.get("result"),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 INSTANCE_STATUSES = ("active", "completed", "terminated")
 """The statuses of an instance (:attr:`InstanceRecord.status`)."""
@@ -74,6 +74,27 @@ class HistoryRecord:
     payload: dict[str, Any]
     """The event's fields, JSON-compatible."""
     element_id: str | None = None
+
+
+class HistoryChunk(NamedTuple):
+    """Consecutive events of one instance at one instant (what a command records for an
+    instance): one row of the history table, built by the executor straight from the events.
+    """
+
+    instance_key: int
+    position: int
+    """The 1-based position of the first event within its instance's history."""
+    at: datetime
+    events: list[list[Any]]
+    """Each event as ``[event_type, element_id, payload]``, its payload JSON-compatible."""
+
+    def records(self) -> list[HistoryRecord]:
+        """The chunk's events as history records."""
+        key, first, at = self.instance_key, self.position, self.at
+        return [
+            HistoryRecord(key, first + offset, event_type, at, payload, element_id)
+            for offset, (event_type, element_id, payload) in enumerate(self.events)
+        ]
 
 
 @dataclass(frozen=True, slots=True)

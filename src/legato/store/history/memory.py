@@ -9,7 +9,7 @@ from datetime import UTC
 from legato.errors import StoreError
 from legato.store._memory_base import MemoryTransactionBase, _json_copy
 from legato.store._rules import dump_json, utc
-from legato.store.records import HistoryRecord
+from legato.store.records import HistoryChunk, HistoryRecord
 
 
 class MemoryHistory(MemoryTransactionBase):
@@ -34,6 +34,10 @@ class MemoryHistory(MemoryTransactionBase):
         for ident, stored in staged.items():
             self._history.put(ident, stored)
             self._new_positions.setdefault(ident[0], []).append(ident[1])
+
+    def append_history_chunks(self, chunks: Sequence[HistoryChunk]) -> None:
+        """Append events grouped into chunks (kept here as the records they hold)."""
+        self.append_history([record for chunk in chunks for record in chunk.records()])
 
     def history(self, instance_key: int) -> list[HistoryRecord]:
         """An instance's whole history in order."""

@@ -12,7 +12,7 @@ from legato.store import _sqlrows as rows
 from legato.store._prepared import Prepared
 from legato.store._rules import dump_json
 from legato.store._sql_base import SqlTransactionBase, _bp, _insert
-from legato.store.records import HistoryRecord
+from legato.store.records import HistoryChunk, HistoryRecord
 from legato.store.schema import history, to_micros
 
 _INSERT_HISTORY = _insert(history)
@@ -31,39 +31,42 @@ _HISTORY = Prepared(
 )
 
 
-def _history_chunks(records: Sequence[HistoryRecord]) -> Iterator[tuple[HistoryRecord, list[Any]]]:
-    """The history chunks of ``records``: each chunk's first record and its events.
+def _history_chunks(records: Sequence[HistoryRecord]) -> list[HistoryChunk]:
+    """The history chunks of ``records``.
 
     Consecutive events of one instance at one instant, with consecutive positions, make one
     chunk (a command's events for one instance); anything else starts a new chunk, so any
-    sequence of records is stored faithfully. An event is ``[event_type, element_id,
-    payload]``.
+    sequence of records is stored faithfully.
     """
-    events: list[Any] = []
-    first: HistoryRecord | None = None
+    chunks: list[HistoryChunk] = []
+    chunk: HistoryChunk | None = None
     following = 0
     for record in records:
         if (
-            first is None
+            chunk is None
             or record.position != following
-            or record.instance_key != first.instance_key
-            or record.at != first.at
+            or record.instance_key != chunk.instance_key
+            or record.at != chunk.at
         ):
-            if first is not None:
-                yield first, events
-            first, events = record, []
-        events.append([record.event_type, record.element_id, record.payload])
+            chunk = HistoryChunk(record.instance_key, record.position, record.at, [])
+            chunks.append(chunk)
+        chunk.events.append([record.event_type, record.element_id, record.payload])
         following = record.position + 1
-    if first is not None:
-        yield first, events
+    return chunks
 
 
 def _history_rows(
-    records: Sequence[HistoryRecord], at: Callable[[datetime], Any]
+    chunks: Sequence[HistoryChunk], at: Callable[[datetime], Any]
 ) -> Iterator[tuple[Any, ...]]:
     """History chunk rows in :data:`_HISTORY_ORDER`, the instant converted by ``at``."""
-    for first, events in _history_chunks(records):
-        yield first.instance_key, first.position, len(events), at(first.at), dump_json(events)
+    for chunk in chunks:
+        yield (
+            chunk.instance_key,
+            chunk.position,
+            len(chunk.events),
+            at(chunk.at),
+            dump_json(chunk.events),
+        )
 
 
 def _same(value: datetime) -> datetime:
@@ -75,11 +78,15 @@ class SqlHistory(SqlTransactionBase):
 
     def append_history(self, records: Sequence[HistoryRecord]) -> None:
         """Append events (positions are given by the caller and unique per instance)."""
-        if not records:
+        self.append_history_chunks(_history_chunks(records))
+
+    def append_history_chunks(self, chunks: Sequence[HistoryChunk]) -> None:
+        """Append events grouped into chunks, one row each."""
+        if not chunks:
             return
         self._check_open()
-        if self._dialect_name == "postgresql" and len(records) > 1:
-            self._copy_history(records)
+        if self._dialect_name == "postgresql" and len(chunks) > 1:
+            self._copy_history(chunks)
             return
         compiled = _INSERT_HISTORY.compiled(self._dialect)
         if (
@@ -88,27 +95,24 @@ class SqlHistory(SqlTransactionBase):
             or compiled.names != _HISTORY_ORDER
         ):
             # executemany: one prepared statement stepped once per chunk.
-            chunks = [
-                rows.history_params(first, events) for first, events in _history_chunks(records)
-            ]
-            self._run_many(_INSERT_HISTORY, chunks)
+            self._run_many(_INSERT_HISTORY, [rows.history_params(chunk) for chunk in chunks])
             return
         # History is most of what a command writes: its rows are made here directly, and the
         # instant of a chunk is converted once, instead of going through the generic
         # per-value type processing.
         try:
-            self._cursor.executemany(compiled.sql, list(_history_rows(records, to_micros)))
+            self._cursor.executemany(compiled.sql, list(_history_rows(chunks, to_micros)))
         except Exception as exc:
             raise self._translated(exc) from exc
 
-    def _copy_history(self, records: Sequence[HistoryRecord]) -> None:
+    def _copy_history(self, chunks: Sequence[HistoryChunk]) -> None:
         """PostgreSQL: history chunk rows through ``COPY … FROM STDIN``, one stream per batch.
 
         A batch writes a chunk per command and instance (some 200 rows for a batch of 200
         commands); as single-row statements each costs psycopg its per-statement work. COPY
         sends them as one stream of rows, inside this transaction like any other write.
         """
-        self._copy(_COPY_HISTORY, _history_rows(records, _same))
+        self._copy(_COPY_HISTORY, _history_rows(chunks, _same))
 
     def history(self, instance_key: int) -> list[HistoryRecord]:
         """An instance's whole history in order (its chunks expanded into events)."""

@@ -623,18 +623,17 @@ def _chunk_history(
     chunk if it is theirs); returns the instance's new history length."""
     builders = _BUILDERS
     last = chunks[-1] if chunks else None
+    if last is not None and (
+        last.instance_key != instance_key or last.position + len(last.events) != length + 1
+    ):
+        last = None
     for event in events:
         length += 1
-        builder = builders.get(type(event)) or _history_builder(type(event))
         at = event.at
-        if (
-            last is None
-            or last.instance_key != instance_key
-            or last.at != at
-            or last.position + len(last.events) != length
-        ):
+        if last is None or at != last.at:
             last = HistoryChunk(instance_key, length, at, [])
             chunks.append(last)
+        builder = builders.get(type(event)) or _history_builder(type(event))
         last.events.append(builder(event))
     return length
 

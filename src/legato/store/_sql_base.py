@@ -7,14 +7,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import CursorResult
 
 from legato.errors import ConflictError, StoreError, StoreUnavailableError
 from legato.store._prepared import Prepared, bind_parameters, result_rows
+
+if TYPE_CHECKING:
+    from legato.store.dialects import SqlDialect
 from legato.store.schema import KEY_COUNTER, key_counters, timers
 
 _IN_CHUNK = 500
@@ -55,27 +58,8 @@ _NOTIFY = Prepared(sa.select(sa.func.pg_notify(_bp("channel"), "").label("notifi
 
 
 _ANY = 0
-"""The "size" of a key list passed as one array parameter (``= ANY(:k)``, PostgreSQL)."""
-
-
-def _in_lists(values: Sequence[Any], dialect: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """The parameters of key lists for ``values``, at most ``_IN_CHUNK`` each, with each
-    list's size for :func:`_in_list`.
-
-    PostgreSQL gets one array parameter per list (:data:`_ANY`): psycopg does not cache its
-    conversion of a query with more than 50 parameters (or 4 KB of text), and converting a
-    long ``IN (%(k0)s, …)`` again cost milliseconds per query. Elsewhere an
-    ``IN (:k0, :k1, …)`` list is padded to a power of two by repeating its last value
-    (harmless in an IN list), so a handful of prepared statements serve every length.
-    """
-    for start in range(0, len(values), _IN_CHUNK):
-        chunk = values[start : start + _IN_CHUNK]
-        if dialect == "postgresql":
-            yield _ANY, {"k": list(chunk)}
-            continue
-        size = 1 << (len(chunk) - 1).bit_length()
-        padded = [*chunk, *([chunk[-1]] * (size - len(chunk)))]
-        yield size, {f"k{i}": value for i, value in enumerate(padded)}
+"""The "size" of a key list passed as one array parameter (``= ANY(:k)``, PostgreSQL; see
+:meth:`~legato.store.dialects.SqlDialect.key_lists`)."""
 
 
 def _in_list(column: sa.Column[Any], size: int) -> sa.ColumnElement[bool]:
@@ -104,10 +88,9 @@ def listing_query(table: sa.Table, by_instance: bool, by_definition: bool) -> Pr
 
 
 @functools.cache
-def upsert_statement(dialect_name: str, table: sa.Table) -> Prepared:
+def upsert_statement(dialect: SqlDialect, table: sa.Table) -> Prepared:
     """INSERT … ON CONFLICT (primary key) DO UPDATE: one statement, no read first."""
-    dialect_insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    statement = dialect_insert(table)
+    statement = dialect.insert(table)
     updates = {column.name: statement.excluded[column.name] for column in table.c}
     keys = [column.name for column in table.primary_key]
     for key in keys:
@@ -183,13 +166,14 @@ class SqlTransactionBase:
     def __init__(
         self,
         connection: sa.Connection,
+        dialect: SqlDialect,
         wake_channel: str | None = None,
         reserve_apart: Callable[[int], range] | None = None,
     ) -> None:
         self._connection = connection
         self._reserve_apart = reserve_apart
         self._dialect = connection.dialect
-        self._dialect_name = connection.dialect.name
+        self._sql = dialect
         dbapi = connection.dialect.loaded_dbapi
         self._dbapi_error: type[Exception] = dbapi.Error
         # One cursor on the connection SQLAlchemy began the transaction on: the hot-path
@@ -242,20 +226,12 @@ class SqlTransactionBase:
             raise self._translated(exc) from exc
 
     def _insert_many(self, prepared: Prepared, values: Sequence[Mapping[str, Any]]) -> None:
-        """Insert rows: on PostgreSQL as one ``COPY … FROM STDIN`` stream (it costs the node
-        less than pipelined single-row inserts), elsewhere with ``executemany``.
+        """Insert rows: ``executemany``, or on PostgreSQL one ``COPY … FROM STDIN`` stream
+        (see :meth:`~legato.store.dialects.SqlDialect.insert_many`).
 
         ``prepared`` is an insert of every column of its table (:func:`_insert`).
         """
-        if self._dialect_name != "postgresql" or len(values) < 2:
-            self._run_many(prepared, values)
-            return
-        compiled = prepared.compiled(self._dialect)
-        names = compiled.names
-        self._copy(
-            f"COPY {prepared.table_name} ({', '.join(names)}) FROM STDIN",
-            ([bound[name] for name in names] for bound in _bound(compiled, values)),
-        )
+        self._sql.insert_many(self, prepared, values)
 
     def _copy(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """PostgreSQL: stream ``rows`` with ``COPY … FROM STDIN`` inside this transaction."""
@@ -272,6 +248,13 @@ class SqlTransactionBase:
         self._check_open()
         try:
             self._cursor.execute(sql, parameters)
+        except Exception as exc:
+            raise self._translated(exc) from exc
+
+    def _raw_many(self, sql: str, parameters: Sequence[Sequence[Any]]) -> None:
+        """Execute driver-level SQL text for each parameter set (``executemany``)."""
+        try:
+            self._cursor.executemany(sql, parameters)
         except Exception as exc:
             raise self._translated(exc) from exc
 

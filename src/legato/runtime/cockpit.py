@@ -39,7 +39,8 @@ from legato.store.records import (
 from legato.store.schema import from_micros, to_micros
 
 if TYPE_CHECKING:
-    from legato.store.ports import Store, Transaction
+    from legato.store.history import History
+    from legato.store.ports import Store
 
 MAX_PAGE = 500
 """The largest page any cockpit query returns."""
@@ -492,7 +493,7 @@ def instance_info(record: InstanceRecord) -> InstanceInfo:
     )
 
 
-def _path(tx: Transaction, record: InstanceRecord) -> InstancePath:
+def _path(tx: History, record: InstanceRecord) -> InstancePath:
     completed: dict[str, None] = {}
     flows: dict[str, None] = {}
     visits: dict[str, int] = {}

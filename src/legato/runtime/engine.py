@@ -79,6 +79,7 @@ from legato.runtime.types import (
     JobRequest,
     PublishResult,
 )
+from legato.store.instances import Instances
 from legato.store.ports import Listener, Store, Transaction
 from legato.store.records import (
     INCIDENT_STATES,
@@ -506,7 +507,7 @@ class Engine(UserTaskMethods, CockpitMethods):
     def _submit(self, command: cmd.Command, request_token: str | None = None) -> Outcome:
         if request_token is not None:
 
-            def remember(tx: Transaction, outcomes: list[Outcome]) -> None:
+            def remember(tx: Instances, outcomes: list[Outcome]) -> None:
                 result = outcomes[0].result
                 assert result is not None
                 # Another node may have started it since start() looked (a batch that lost

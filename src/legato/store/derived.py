@@ -29,6 +29,7 @@ from legato.store._rules import dump_json
 from legato.store.records import DecisionEvaluationRecord, HistoryRecord
 
 if TYPE_CHECKING:
+    from legato.store.cockpit import CockpitReads
     from legato.store.ports import Transaction
 
 MAX_INDEXED_LENGTH = 200
@@ -262,7 +263,7 @@ def rebuild_derived(tx: Transaction, *, batch: int = 500) -> int:
     return seen
 
 
-def _instance_key_pages(tx: Transaction, batch: int) -> Iterable[Sequence[int]]:
+def _instance_key_pages(tx: CockpitReads, batch: int) -> Iterable[Sequence[int]]:
     from legato.store.records import InstanceQuery
 
     after = None

@@ -22,6 +22,7 @@ from legato.store.records import (
     INSTANCE_FILTER_STATUSES,
     JOB_STATES,
     IncidentRecord,
+    InstanceRecord,
     JobRecord,
     NodeRecord,
 )
@@ -33,11 +34,7 @@ def instance(store: Store, instance_key: int) -> InstanceInfo:
     Raises:
         NotFoundError: no such instance.
     """
-    with store.transaction() as tx:
-        record = tx.get_instance(instance_key)
-    if record is None:
-        raise NotFoundError(f"no instance with key {instance_key}")
-    return instance_info(record)
+    return instance_info(_stored_instance(store, instance_key))
 
 
 def instances(
@@ -76,11 +73,7 @@ def state(store: Store, instance_key: int) -> InstanceState:
     Raises:
         NotFoundError: no such instance.
     """
-    with store.transaction() as tx:
-        record = tx.get_instance(instance_key)
-    if record is None:
-        raise NotFoundError(f"no instance with key {instance_key}")
-    data = dict(record.state)
+    data = dict(_stored_instance(store, instance_key).state)
     data.pop("history_length", None)
     return InstanceState.from_json(data)
 
@@ -137,3 +130,11 @@ def nodes(store: Store) -> list[NodeRecord]:
     """The engine nodes that serve this database, with their last heartbeat and load."""
     with store.transaction() as tx:
         return tx.list_nodes()
+
+
+def _stored_instance(store: Store, instance_key: int) -> InstanceRecord:
+    with store.transaction() as tx:
+        record = tx.get_instance(instance_key)
+    if record is None:
+        raise NotFoundError(f"no instance with key {instance_key}")
+    return record

@@ -124,7 +124,8 @@ class SqlDialect(Protocol):
         """Keep other nodes from migrating the schema until this transaction ends."""
 
     def wake_channel(self, connection: sa.Connection) -> str | None:
-        """The channel that tells other nodes about new work; None where they poll."""
+        """The channel that tells other nodes about new work (read in a transaction of its
+        own); None where they poll."""
 
 
 class SqliteDialect:
@@ -354,7 +355,8 @@ class PostgresDialect:
 
     def wake_channel(self, connection: sa.Connection) -> str | None:
         """``LISTEN``/``NOTIFY`` on a channel of the store's schema."""
-        return wake_channel(current_schema(connection))
+        with connection.begin():
+            return wake_channel(current_schema(connection))
 
 
 _STAGED_COLUMNS = [column.name for column in instances.c]

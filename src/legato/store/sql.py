@@ -203,7 +203,7 @@ class SqlStore:
 
     @staticmethod
     def _channel_of(connection: sa.Connection, dialect: SqlDialect) -> str | None:
-        with _translated_errors(), connection.begin():
+        with _translated_errors():
             return dialect.wake_channel(connection)
 
     def listen(self, wake: Callable[[], None]) -> Listener | None:

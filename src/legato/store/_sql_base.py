@@ -23,7 +23,6 @@ from legato.store.schema import KEY_COUNTER, key_counters, timers
 _IN_CHUNK = 500
 """Keys per ``IN (...)`` list: far below SQLite's bound-variable limit (999 before 3.32)."""
 
-
 _bp = sa.bindparam
 
 
@@ -46,16 +45,12 @@ _RESERVE_KEYS_STATEMENT = (
     .returning(key_counters.c.next_key)
 )
 
-
 _RESERVE_KEYS = Prepared(_RESERVE_KEYS_STATEMENT)
-
 
 _STAGED_TABLE_MADE = "legato_instance_rows"
 """Key in a connection's ``info``: its temporary table exists (dropped again on rollback)."""
 
-
 _NOTIFY = Prepared(sa.select(sa.func.pg_notify(_bp("channel"), "").label("notified")))
-
 
 _ANY = 0
 """The "size" of a key list passed as one array parameter (``= ANY(:k)``, PostgreSQL; see
@@ -118,9 +113,7 @@ _CONFLICT_STATES = frozenset({"23505", "40001", "40P01", "55P03"})
 """PostgreSQL SQLSTATEs of losing a race: unique violation, serialization failure, deadlock,
 lock not available. The transaction is rolled back and its command can run again."""
 
-
 _SQLITE_CONFLICTS = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
-
 
 _UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03"})
 """PostgreSQL SQLSTATEs of a server shutting down or starting (besides class 08, connection

@@ -25,7 +25,6 @@ from legato.store.schema import instances, start_requests
 
 _INSERT_INSTANCE = _insert(instances)
 
-
 # Optimistic concurrency: the WHERE on the old revision makes a stale save match no row.
 _UPDATE_INSTANCE = Prepared(
     sa.update(instances).where(
@@ -35,20 +34,15 @@ _UPDATE_INSTANCE = Prepared(
     _columns(instances, without="instance_key"),
 )
 
-
 _INSTANCE_BY_KEY = _by_key(instances, "instance_key")
-
 
 _INSTANCE_REVISION = Prepared(
     sa.select(instances.c.revision).where(instances.c.instance_key == _bp("key"))
 )
 
-
 _INSTANCE_SUMMARY = [column for column in instances.c if column.name != "state"]
 
-
 _INSERT_START_REQUEST = _insert(start_requests)
-
 
 _START_REQUEST = Prepared(
     sa.select(start_requests.c.instance_key).where(start_requests.c.request_id == _bp("request_id"))

@@ -24,18 +24,14 @@ from legato.store.schema import instances, jobs
 
 _INSERT_JOB = _insert(jobs)
 
-
 _UPDATE_JOB = Prepared(
     sa.update(jobs).where(jobs.c.job_key == _bp("b_job_key")), _columns(jobs, without="job_key")
 )
 
-
 # Batches of single-key deletes (executemany), as for timers below.
 _DELETE_JOB = Prepared(sa.delete(jobs).where(jobs.c.job_key == _bp("key")))
 
-
 _JOB_BY_KEY = _by_key(jobs, "job_key")
-
 
 _LEASE = {
     "state": "activated",

@@ -29,14 +29,11 @@ from legato.store.schema import messages, subscriptions
 
 _INSERT_SUBSCRIPTION = _insert(subscriptions)
 
-
 _DELETE_SUBSCRIPTION = Prepared(
     sa.delete(subscriptions).where(subscriptions.c.subscription_key == _bp("key"))
 )
 
-
 _DELETE_MESSAGE = Prepared(sa.delete(messages).where(messages.c.message_key == _bp("key")))
-
 
 _MESSAGE_BY_ID = Prepared(sa.select(messages).where(messages.c.message_id == _bp("message_id")))
 

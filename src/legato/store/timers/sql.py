@@ -21,18 +21,15 @@ from legato.store.schema import timers
 
 _INSERT_TIMER = _insert(timers)
 
-
 # Batches of single-key deletes (executemany): each is a primary-key probe on a statement
 # prepared once, cheaper than building and compiling IN lists of varying length.
 _DELETE_TIMER = Prepared(sa.delete(timers).where(timers.c.timer_key == _bp("key")))
-
 
 _CLAIM_TIMER = Prepared(
     sa.update(timers)
     .where(timers.c.timer_key == _bp("key"))
     .values(state="claimed", lease_until=_bp("lease_until"), available_at=_bp("lease_until"))
 )
-
 
 # An ordered ix_timers_due scan that stops at the first row.
 _NEXT_TIMER_DUE = Prepared(

@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 
 from legato import dmn
 from legato.bpmn import Profile, check_for_deployment
-from legato.bpmn.xml import ModelSource, parse_xml, read_source
 from legato.engine import commands as cmd
 from legato.engine.appliers import replay
 from legato.engine.executable import unsupported
@@ -79,6 +78,7 @@ from legato.runtime.types import (
     JobRequest,
     PublishResult,
 )
+from legato.safexml import ModelSource, parse_xml, read_source
 from legato.store.ports import Listener, Store, Transaction
 from legato.store.records import (
     INCIDENT_STATES,
@@ -239,7 +239,7 @@ class Engine(UserTaskMethods, CockpitMethods):
             return self._deploy_form(source)
         if isinstance(source, os.PathLike | str) and Path(source).is_dir():
             return self._deploy_directory(Path(source))
-        data, file_name = read_source(source)
+        data, file_name = read_source(source, BpmnParseError)
         if _is_dmn(data, file_name):
             return self._deploy_decisions(data, file_name)
         checked = check_for_deployment(Path(file_name) if file_name else data, self.validation)
@@ -1327,7 +1327,7 @@ class _AlreadyStarted(Exception):
 
 def _is_dmn(data: bytes, file_name: str | None) -> bool:
     """Whether a model file is DMN: its root element is in a DMN namespace."""
-    root = parse_xml(data, file_name)
+    root = parse_xml(data, file_name, BpmnParseError)
     tag = root.tag if isinstance(root.tag, str) else ""
     return "/spec/DMN/" in tag.partition("}")[0]
 

@@ -38,12 +38,12 @@ from legato.store.records import (
 )
 
 if TYPE_CHECKING:
-    from legato.bpmn.xml import ModelSource
     from legato.engine.state import InstanceState
     from legato.runtime.clock import Clock
     from legato.runtime.definitions import DefinitionRegistry
     from legato.runtime.executor import Outcome
     from legato.runtime.keys import KeyAllocator
+    from legato.safexml import ModelSource
     from legato.store.ports import Store
 
 DEFAULT_TASK_SORT: tuple[tuple[str, str], ...] = (("created_at", "asc"),)

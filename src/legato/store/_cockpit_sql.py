@@ -329,4 +329,4 @@ def evaluations_select(
 
 
 DERIVED_TABLES = (instance_variables, element_counts, decision_evaluations)
-"""The tables :func:`legato.store.derived.rebuild_derived` recomputes."""
+"""The tables :func:`legato.store.rebuild.rebuild_derived` recomputes."""

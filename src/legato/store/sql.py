@@ -31,7 +31,7 @@ from legato.store import _sqlrows as rows
 from legato.store._prepared import Prepared, bind_parameters, result_rows
 from legato.store._rules import dump_json, message_is_stale, utc
 from legato.store._task_queries import tasks_count, tasks_select
-from legato.store.derived import DerivedRows, rebuild_derived
+from legato.store.derived import DerivedRows
 from legato.store.migrations import upgrade_schema
 from legato.store.ports import ENDED_STATUSES, Listener, Store, iter_chunks
 from legato.store.postgres import (
@@ -43,6 +43,7 @@ from legato.store.postgres import (
     lock_schema,
     wake_channel,
 )
+from legato.store.rebuild import rebuild_derived
 from legato.store.records import (
     SUSPENDED,
     ApiKeyRecord,

@@ -255,9 +255,6 @@ class Transactions:
         if self._changes(connection) == self._changes_at_begin:
             self.read_only += 1
 
-    def reset(self) -> None:
-        self.commits = self.read_only = 0
-
 
 # -- SpiffWorkflow --------------------------------------------------------------------------------
 
@@ -536,7 +533,6 @@ def legato_single(bpmn: Path, n: int, batch_size: int, warm_up: int) -> Single:
         try:
             legato_warm_up(engine, counter, warm_up)
             transactions = Transactions(engine)
-            transactions.reset()
             cpu = wall = 0.0
             for i in range(n):
                 score = score_for(i)

@@ -102,11 +102,7 @@ def history_params(chunk: HistoryChunk) -> Params:
 
 def history_records(row: Any) -> list[HistoryRecord]:
     """The events of one history chunk row."""
-    key, first, at = row.instance_key, row.position, row.at
-    return [
-        HistoryRecord(key, first + offset, event_type, at, payload, element_id)
-        for offset, (event_type, element_id, payload) in enumerate(row.events)
-    ]
+    return HistoryChunk(row.instance_key, row.position, row.at, row.events).records()
 
 
 def job_params(record: JobRecord) -> Params:

@@ -48,6 +48,18 @@ def chain(*element_ids: str, prefix: str = "f") -> str:
     return "\n".join(flow(f"{prefix}_{a}_{b}", a, b) for a, b in itertools.pairwise(element_ids))
 
 
+def services_in_sequence(*tasks: tuple[str, str], process_id: str = "p") -> str:
+    """A process that runs service tasks, given as (element id, job type), one after the
+    other, from start event ``s`` to end event ``e``."""
+    return process(
+        '<bpmn:startEvent id="s"/>'
+        + "".join(service(element_id, job_type) for element_id, job_type in tasks)
+        + '<bpmn:endEvent id="e"/>'
+        + chain("s", *(element_id for element_id, _ in tasks), "e"),
+        process_id,
+    )
+
+
 CREDIT_DMN = """<?xml version="1.0" encoding="UTF-8"?>
 <definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="credit"
              name="Credit" namespace="https://legato.dev/tests/credit">

@@ -107,16 +107,14 @@ class DerivedRows:
         for record in records:
             handler = handlers.get(record.event_type)
             if handler is not None:
-                handler(
-                    self,
+                seen = (
                     record.instance_key,
                     record.position,
                     record.at,
                     record.element_id,
                     record.payload,
-                    instance_of,
-                    incident_element,
                 )
+                handler(self, seen, instance_of, incident_element)
 
     def add_chunks(
         self,
@@ -127,17 +125,13 @@ class DerivedRows:
         """:meth:`add` for events grouped into chunks (as the executor records them)."""
         handlers = _HANDLERS
         for chunk in chunks:
-            position = chunk.position
+            key, position, at = chunk.instance_key, chunk.position, chunk.at
             for event_type, element_id, payload in chunk.events:
                 handler = handlers.get(event_type)
                 if handler is not None:
                     handler(
                         self,
-                        chunk.instance_key,
-                        position,
-                        chunk.at,
-                        element_id,
-                        payload,
+                        (key, position, at, element_id, payload),
                         instance_of,
                         incident_element,
                     )
@@ -158,22 +152,10 @@ class DerivedRows:
         delta[slot] += by
 
 
-_Payload = dict[str, Any]
-_Handler = Callable[
-    [
-        DerivedRows,
-        int,
-        int,
-        datetime,
-        str | None,
-        _Payload,
-        InstanceOf,
-        Callable[[int], tuple[int, str] | None],
-    ],
-    None,
-]
-"""Derives the changes of one event: (rows, instance key, position, instant, element id,
-payload, instance_of, incident_element)."""
+_Seen = tuple[int, int, datetime, str | None, dict[str, Any]]
+"""An event as the handlers read it: instance key, position, instant, element id, payload."""
+
+_Handler = Callable[[DerivedRows, _Seen, InstanceOf, Callable[[int], tuple[int, str] | None]], None]
 
 
 def _definition(instance_of: InstanceOf, instance_key: int) -> int | None:
@@ -181,78 +163,34 @@ def _definition(instance_of: InstanceOf, instance_key: int) -> int | None:
     return None if found is None else found[0]
 
 
-def _activated(
-    rows: DerivedRows,
-    key: int,
-    position: int,
-    at: datetime,
-    element_id: str | None,
-    payload: _Payload,
-    instance_of: InstanceOf,
-    _: Any,
-) -> None:
-    rows._count(_definition(instance_of, key), element_id, ACTIVE, 1)
+def _activated(rows: DerivedRows, seen: _Seen, instance_of: InstanceOf, _: Any) -> None:
+    rows._count(_definition(instance_of, seen[0]), seen[3], ACTIVE, 1)
 
 
 def _ended(slot: int) -> _Handler:
-    def handle(
-        rows: DerivedRows,
-        key: int,
-        position: int,
-        at: datetime,
-        element_id: str | None,
-        payload: _Payload,
-        instance_of: InstanceOf,
-        _: Any,
-    ) -> None:
-        definition_key = _definition(instance_of, key)
-        rows._count(definition_key, element_id, ACTIVE, -1)
-        rows._count(definition_key, element_id, slot, 1)
+    def handle(rows: DerivedRows, seen: _Seen, instance_of: InstanceOf, _: Any) -> None:
+        definition_key = _definition(instance_of, seen[0])
+        rows._count(definition_key, seen[3], ACTIVE, -1)
+        rows._count(definition_key, seen[3], slot, 1)
 
     return handle
 
 
-def _instance_created(
-    rows: DerivedRows,
-    key: int,
-    position: int,
-    at: datetime,
-    element_id: str | None,
-    payload: _Payload,
-    instance_of: InstanceOf,
-    _: Any,
-) -> None:
-    rows._count(_definition(instance_of, key), INSTANCE, ACTIVE, 1)
+def _instance_created(rows: DerivedRows, seen: _Seen, instance_of: InstanceOf, _: Any) -> None:
+    rows._count(_definition(instance_of, seen[0]), INSTANCE, ACTIVE, 1)
 
 
 def _instance_ended(slot: int) -> _Handler:
-    def handle(
-        rows: DerivedRows,
-        key: int,
-        position: int,
-        at: datetime,
-        element_id: str | None,
-        payload: _Payload,
-        instance_of: InstanceOf,
-        _: Any,
-    ) -> None:
-        definition_key = _definition(instance_of, key)
+    def handle(rows: DerivedRows, seen: _Seen, instance_of: InstanceOf, _: Any) -> None:
+        definition_key = _definition(instance_of, seen[0])
         rows._count(definition_key, INSTANCE, ACTIVE, -1)
         rows._count(definition_key, INSTANCE, slot, 1)
 
     return handle
 
 
-def _variable_set(
-    rows: DerivedRows,
-    key: int,
-    position: int,
-    at: datetime,
-    element_id: str | None,
-    payload: _Payload,
-    instance_of: InstanceOf,
-    _: Any,
-) -> None:
+def _variable_set(rows: DerivedRows, seen: _Seen, instance_of: InstanceOf, _: Any) -> None:
+    key, payload = seen[0], seen[4]
     if payload.get("scope_key") != key:
         return
     found = instance_of(key)
@@ -261,52 +199,27 @@ def _variable_set(
         rows.variables[(key, payload["name"])] = indexed_value(payload["value"])
 
 
-def _incident_raised(
-    rows: DerivedRows,
-    key: int,
-    position: int,
-    at: datetime,
-    element_id: str | None,
-    payload: _Payload,
-    instance_of: InstanceOf,
-    _: Any,
-) -> None:
-    definition_key = _definition(instance_of, key)
+def _incident_raised(rows: DerivedRows, seen: _Seen, instance_of: InstanceOf, _: Any) -> None:
+    payload = seen[4]
+    definition_key = _definition(instance_of, seen[0])
     element_id = payload["element_id"]
     if definition_key is not None:
         rows.incident_elements[payload["incident_key"]] = (definition_key, element_id)
     rows._count(definition_key, element_id, INCIDENTS, 1)
 
 
-def _incident_resolved(
-    rows: DerivedRows,
-    key: int,
-    position: int,
-    at: datetime,
-    element_id: str | None,
-    payload: _Payload,
-    _: Any,
-    incident_element: Any,
-) -> None:
-    key = payload["incident_key"]
+def _incident_resolved(rows: DerivedRows, seen: _Seen, _: Any, incident_element: Any) -> None:
+    key = seen[4]["incident_key"]
     place = rows.incident_elements.pop(key, None) or incident_element(key)
     if place is not None:
         rows._count(place[0], place[1], INCIDENTS, -1)
 
 
-def _decision_evaluated(
-    rows: DerivedRows,
-    key: int,
-    position: int,
-    at: datetime,
-    element_id: str | None,
-    payload: _Payload,
-    _: Any,
-    __: Any,
-) -> None:
+def _decision_evaluated(rows: DerivedRows, seen: _Seen, _: Any, __: Any) -> None:
+    instance_key, position, at, _element_id, payload = seen
     rows.evaluations.append(
         DecisionEvaluationRecord(
-            instance_key=key,
+            instance_key=instance_key,
             position=position,
             decision_id=payload["decision_id"],
             decision_key=payload["decision_key"],

@@ -8,17 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from bpmn_helpers import chain, process, service
+from bpmn_helpers import services_in_sequence
 from legato.store.sql import SqlStore
 from legato.testing import TestEngine
 
-TWO_TASKS = process(
-    '<bpmn:startEvent id="s"/>'
-    + service("a", "work")
-    + service("b", "work")
-    + '<bpmn:endEvent id="e"/>'
-    + chain("s", "a", "b", "e")
-)
+TWO_TASKS = services_in_sequence(("a", "work"), ("b", "work"))
 
 
 class _Counted:

@@ -104,7 +104,9 @@ class JobRunner:
     def run_batch(self, *, look_ahead: bool = False) -> int:
         """Start jobs in the free slots (at most ``batch_size``), wait for every one of them
         to end, and commit their outcomes together, in the order the jobs were taken (so a
-        run does not depend on which handler returns first). Returns how many ran.
+        run does not depend on which handler returns first). Returns how many ran (a job
+        given back unstarted, when its handler turned out slow and no slot was free, runs
+        again later and counts then).
 
         With ``look_ahead``, the transaction that commits the outcomes takes the next due
         jobs too when the outcomes created none for this process (see :meth:`idle`)."""
@@ -122,8 +124,9 @@ class JobRunner:
             # results, if they come, are discarded) and every job held is given back.
             self.give_back(also=list(ended))
             raise
-        self.commit([ended[job.key] for job in jobs], look_ahead=look_ahead)
-        return len(jobs)
+        outcomes = [ended[job.key] for job in jobs]
+        self.commit(outcomes, look_ahead=look_ahead)
+        return sum(1 for finished in outcomes if finished.command is not None)
 
     # -- continuously (serve) ---------------------------------------------------------------------
 

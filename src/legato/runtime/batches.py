@@ -16,8 +16,9 @@ from legato.errors import InvalidCommandError
 from legato.runtime.arguments import check_one_of
 from legato.runtime.executor import CommandExecutor
 from legato.runtime.types import BatchResult, InstanceFilter
+from legato.store._rules import iter_chunks
 from legato.store.incidents import Incidents
-from legato.store.ports import Store, Transaction, iter_chunks
+from legato.store.ports import Store, Transaction
 from legato.store.records import INSTANCE_FILTER_STATUSES, InstanceQuery, InstanceRecord
 
 BATCH_KINDS = ("cancel", "retry")

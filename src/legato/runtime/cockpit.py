@@ -26,7 +26,8 @@ from legato.errors import InvalidCommandError, NotFoundError
 from legato.runtime.arguments import check_one_of, checked_arguments
 from legato.runtime.definitions import DECISION_PREFIX
 from legato.runtime.types import InstanceInfo
-from legato.store.derived import indexed_value, rebuild_derived
+from legato.store.derived import indexed_value
+from legato.store.rebuild import rebuild_derived
 from legato.store.records import (
     INSTANCE_FILTER_STATUSES,
     SUSPENDED,

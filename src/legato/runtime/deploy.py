@@ -19,7 +19,6 @@ from typing import Any
 
 from legato import dmn
 from legato.bpmn import Profile, check_for_deployment
-from legato.bpmn.xml import ModelSource, parse_xml, read_source
 from legato.engine.executable import unsupported
 from legato.errors import (
     BpmnParseError,
@@ -32,6 +31,7 @@ from legato.forms import MAX_FORM_BYTES, Form, parse_form
 from legato.runtime.definitions import DefinitionRegistry, DeployedForm, Deployment
 from legato.runtime.keys import KeyAllocator
 from legato.runtime.starts import replace_start_waits
+from legato.safexml import ModelSource, parse_xml, read_source
 from legato.store.ports import Store
 from legato.store.records import FormRecord
 
@@ -74,7 +74,7 @@ class Deployer:
             return self._deploy_form(source)
         if isinstance(source, os.PathLike | str) and Path(source).is_dir():
             return self._deploy_directory(Path(source))
-        data, file_name = read_source(source)
+        data, file_name = read_source(source, BpmnParseError)
         if _is_dmn(data, file_name):
             return self._deploy_decisions(data, file_name)
         checked = check_for_deployment(Path(file_name) if file_name else data, self._validation())
@@ -160,7 +160,7 @@ class Deployer:
 
 def _is_dmn(data: bytes, file_name: str | None) -> bool:
     """Whether a model file is DMN: its root element is in a DMN namespace."""
-    root = parse_xml(data, file_name)
+    root = parse_xml(data, file_name, BpmnParseError)
     tag = root.tag if isinstance(root.tag, str) else ""
     return "/spec/DMN/" in tag.partition("}")[0]
 

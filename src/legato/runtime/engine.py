@@ -29,7 +29,6 @@ from typing import Any, TypeVar
 
 from legato import dmn
 from legato.bpmn import Profile
-from legato.bpmn.xml import ModelSource
 from legato.engine import commands as cmd
 from legato.engine.processors.waits import definition_of
 from legato.engine.state import InstanceState
@@ -73,6 +72,7 @@ from legato.runtime.types import (
     JobRequest,
     PublishResult,
 )
+from legato.safexml import ModelSource
 from legato.store.instances import Instances
 from legato.store.ports import Listener, Store, Transaction
 from legato.store.records import (

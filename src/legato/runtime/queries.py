@@ -16,7 +16,8 @@ from legato.runtime.arguments import check_one_of
 from legato.runtime.cockpit import instance_info
 from legato.runtime.executor import decode_event
 from legato.runtime.types import HistoryEntry, InstanceInfo
-from legato.store.ports import ENDED_STATUSES, Store
+from legato.store._rules import ENDED_STATUSES
+from legato.store.ports import Store
 from legato.store.records import (
     INCIDENT_STATES,
     INSTANCE_FILTER_STATUSES,

@@ -18,7 +18,7 @@ from legato.store.derived import INSTANCE, DerivedRows
 from legato.store.records import SUSPENDED, InstanceQuery
 
 if TYPE_CHECKING:
-    from legato.store.dialects import SqlDialect
+    from legato.store._sql_base import SqlDialect
 from legato.store.schema import (
     decision_evaluations,
     element_counts,
@@ -329,4 +329,4 @@ def evaluations_select(
 
 
 DERIVED_TABLES = (instance_variables, element_counts, decision_evaluations)
-"""The tables :func:`legato.store.derived.rebuild_derived` recomputes."""
+"""The tables :func:`legato.store.rebuild.rebuild_derived` recomputes."""

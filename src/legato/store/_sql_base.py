@@ -7,17 +7,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 
 from legato.errors import ConflictError, StoreError, StoreUnavailableError
 from legato.store._prepared import Prepared, bind_parameters, result_rows
-
-if TYPE_CHECKING:
-    from legato.store.dialects import SqlDialect
+from legato.store.records import HistoryRecord, InstanceRecord
 from legato.store.schema import KEY_COUNTER, key_counters, timers
 
 _IN_CHUNK = 500
@@ -287,3 +286,87 @@ class SqlTransactionBase:
             return self._reserve_apart(count)
         end = int(self._run(_RESERVE_KEYS, {"count": count}).fetchone()[0])
         return range(end - count, end)
+
+
+_Query = TypeVar("_Query", bound=sa.Select[Any])
+
+
+class SqlDialect(Protocol):
+    """The operations whose SQL or strategy depends on the database."""
+
+    @property
+    def name(self) -> str:
+        """SQLAlchemy's name of the dialect (``sqlite``, ``postgresql``)."""
+
+    def __hash__(self) -> int:
+        """Hashable: the statement builders cache one statement per dialect."""
+
+    def insert(self, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
+        """An ``INSERT`` into ``table`` that offers ``ON CONFLICT`` clauses."""
+
+    def skip_locked(self, query: _Query, *, of: sa.Table | None = None) -> _Query:
+        """``query`` made to lock the rows it picks, skipping rows another transaction
+        holds (``of``: the table whose rows are locked, when ``query`` joins others)."""
+
+    def lock_row(self, query: _Query) -> _Query | None:
+        """``query`` made to lock the row it reads until the transaction ends; None where
+        the transaction holds the database's write lock anyway."""
+
+    def key_array(self, column: sa.Column[Any], name: str) -> sa.ColumnElement[bool]:
+        """``column`` is one of the integer keys bound to the parameter ``name``."""
+
+    def key_lists(self, values: Sequence[Any]) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The parameters of key lists for ``values``, with each list's size for
+        :func:`~legato.store._sql_base._in_list`."""
+
+    def json_list_has_any(
+        self, column: sa.ColumnElement[Any], names: Sequence[str]
+    ) -> sa.ColumnElement[bool]:
+        """The JSON list in ``column`` holds any of ``names`` (not empty)."""
+
+    def insert_many(
+        self, tx: SqlTransactionBase, prepared: Prepared, values: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Insert rows (``prepared`` inserts every column of its table)."""
+
+    def update_instances(
+        self,
+        tx: SqlTransactionBase,
+        records: Sequence[InstanceRecord],
+        each: Callable[[Sequence[InstanceRecord]], None],
+    ) -> None:
+        """Save instance rows with their revision check (``each``: the portable way, one
+        ``executemany``); the cursor's ``rowcount`` tells how many were saved."""
+
+    def append_history(
+        self,
+        tx: SqlTransactionBase,
+        records: Sequence[HistoryRecord],
+        each: Callable[[Sequence[HistoryRecord]], None],
+    ) -> None:
+        """Insert the history chunks of ``records`` (``each``: the portable way)."""
+
+    def delete_jobs(
+        self,
+        tx: SqlTransactionBase,
+        job_keys: Sequence[int],
+        each: Callable[[Sequence[int]], None],
+    ) -> None:
+        """Delete the jobs of these keys (unknown keys are ignored; ``each``: the portable
+        way)."""
+
+    def prepare_count(self, tx: SqlTransactionBase) -> None:
+        """Set the transaction up for a count over many index probes."""
+
+    def try_lock(self, tx: SqlTransactionBase, name: str) -> bool:
+        """Take the lock ``name`` until ``tx`` ends, if no other transaction holds it."""
+
+    def database_now(self, tx: SqlTransactionBase) -> datetime | None:
+        """The database server's clock, where nodes share one; else None."""
+
+    def lock_schema(self, connection: sa.Connection) -> None:
+        """Keep other nodes from migrating the schema until this transaction ends."""
+
+    def wake_channel(self, connection: sa.Connection) -> str | None:
+        """The channel that tells other nodes about new work (read in a transaction of its
+        own); None where they poll."""

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from legato.store.records import UserTaskQuery
 
 if TYPE_CHECKING:
-    from legato.store.dialects import SqlDialect
+    from legato.store._sql_base import SqlDialect
 from legato.store.schema import user_tasks
 
 _T = user_tasks.c

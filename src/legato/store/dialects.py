@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -29,9 +29,11 @@ from legato.store._sql_base import (
     _ANY,
     _IN_CHUNK,
     _STAGED_TABLE_MADE,
+    SqlDialect,
     SqlTransactionBase,
     _bound,
     _bp,
+    _Query,
 )
 from legato.store._task_queries import _EMPTY_LIST
 from legato.store.history.sql import _HISTORY_ORDER, _INSERT_HISTORY, _history_rows, _same
@@ -42,90 +44,6 @@ from legato.store.schema import instances, to_micros
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-
-_Query = TypeVar("_Query", bound=sa.Select[Any])
-
-
-class SqlDialect(Protocol):
-    """The operations whose SQL or strategy depends on the database."""
-
-    @property
-    def name(self) -> str:
-        """SQLAlchemy's name of the dialect (``sqlite``, ``postgresql``)."""
-
-    def __hash__(self) -> int:
-        """Hashable: the statement builders cache one statement per dialect."""
-
-    def insert(self, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
-        """An ``INSERT`` into ``table`` that offers ``ON CONFLICT`` clauses."""
-
-    def skip_locked(self, query: _Query, *, of: sa.Table | None = None) -> _Query:
-        """``query`` made to lock the rows it picks, skipping rows another transaction
-        holds (``of``: the table whose rows are locked, when ``query`` joins others)."""
-
-    def lock_row(self, query: _Query) -> _Query | None:
-        """``query`` made to lock the row it reads until the transaction ends; None where
-        the transaction holds the database's write lock anyway."""
-
-    def key_array(self, column: sa.Column[Any], name: str) -> sa.ColumnElement[bool]:
-        """``column`` is one of the integer keys bound to the parameter ``name``."""
-
-    def key_lists(self, values: Sequence[Any]) -> Iterator[tuple[int, dict[str, Any]]]:
-        """The parameters of key lists for ``values``, with each list's size for
-        :func:`~legato.store._sql_base._in_list`."""
-
-    def json_list_has_any(
-        self, column: sa.ColumnElement[Any], names: Sequence[str]
-    ) -> sa.ColumnElement[bool]:
-        """The JSON list in ``column`` holds any of ``names`` (not empty)."""
-
-    def insert_many(
-        self, tx: SqlTransactionBase, prepared: Prepared, values: Sequence[Mapping[str, Any]]
-    ) -> None:
-        """Insert rows (``prepared`` inserts every column of its table)."""
-
-    def update_instances(
-        self,
-        tx: SqlTransactionBase,
-        records: Sequence[InstanceRecord],
-        each: Callable[[Sequence[InstanceRecord]], None],
-    ) -> None:
-        """Save instance rows with their revision check (``each``: the portable way, one
-        ``executemany``); the cursor's ``rowcount`` tells how many were saved."""
-
-    def append_history(
-        self,
-        tx: SqlTransactionBase,
-        records: Sequence[HistoryRecord],
-        each: Callable[[Sequence[HistoryRecord]], None],
-    ) -> None:
-        """Insert the history chunks of ``records`` (``each``: the portable way)."""
-
-    def delete_jobs(
-        self,
-        tx: SqlTransactionBase,
-        job_keys: Sequence[int],
-        each: Callable[[Sequence[int]], None],
-    ) -> None:
-        """Delete the jobs of these keys (unknown keys are ignored; ``each``: the portable
-        way)."""
-
-    def prepare_count(self, tx: SqlTransactionBase) -> None:
-        """Set the transaction up for a count over many index probes."""
-
-    def try_lock(self, tx: SqlTransactionBase, name: str) -> bool:
-        """Take the lock ``name`` until ``tx`` ends, if no other transaction holds it."""
-
-    def database_now(self, tx: SqlTransactionBase) -> datetime | None:
-        """The database server's clock, where nodes share one; else None."""
-
-    def lock_schema(self, connection: sa.Connection) -> None:
-        """Keep other nodes from migrating the schema until this transaction ends."""
-
-    def wake_channel(self, connection: sa.Connection) -> str | None:
-        """The channel that tells other nodes about new work (read in a transaction of its
-        own); None where they poll."""
 
 
 class SqliteDialect:

@@ -17,7 +17,7 @@ package beside its two adapters: :mod:`legato.store.definitions`, :mod:`~legato.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -81,14 +81,3 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections."""
-
-
-def iter_chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
-    """Split ``items`` into slices of at most ``size`` (for SQL ``IN`` lists)."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-ENDED_STATUSES = ("completed", "terminated")
-"""The statuses of an instance that has ended (see
-:meth:`~legato.store.retention.Retention.find_expired_instances`)."""

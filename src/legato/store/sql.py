@@ -26,12 +26,16 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from legato.errors import StoreError, StoreUnavailableError
-from legato.store._sql_base import _RESERVE_KEYS_STATEMENT, _STAGED_TABLE_MADE, _translated_errors
+from legato.store._sql_base import (
+    _RESERVE_KEYS_STATEMENT,
+    _STAGED_TABLE_MADE,
+    SqlDialect,
+    _translated_errors,
+)
 from legato.store.accounts.sql import SqlAccounts
 from legato.store.cockpit.sql import SqlCockpitReads
 from legato.store.definitions.sql import SqlDefinitions
-from legato.store.derived import rebuild_derived
-from legato.store.dialects import SqlDialect, dialect_of
+from legato.store.dialects import dialect_of
 from legato.store.history.sql import SqlHistory
 from legato.store.incidents.sql import SqlIncidents
 from legato.store.instances.sql import SqlInstances
@@ -45,6 +49,7 @@ from legato.store.postgres import (
     create_postgres_engine,
     is_postgres_url,
 )
+from legato.store.rebuild import rebuild_derived
 from legato.store.retention.sql import SqlRetention
 from legato.store.sqlite import create_sqlite_engine
 from legato.store.timers.sql import SqlTimers

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from legato.store import _cockpit_sql as cockpit
 from legato.store import _sqlrows as rows
+from legato.store._rules import iter_chunks
 from legato.store._sql_base import _IN_CHUNK, SqlTransactionBase
 from legato.store.derived import DerivedRows
-from legato.store.ports import iter_chunks
 from legato.store.records import (
     DecisionEvaluationRecord,
     ElementCountsRecord,

@@ -13,13 +13,12 @@ import sqlalchemy as sa
 from legato.errors import NotFoundError
 from legato.store import _sqlrows as rows
 from legato.store._prepared import Prepared
-from legato.store._rules import utc
+from legato.store._rules import iter_chunks, utc
 from legato.store._sql_base import _IN_CHUNK, SqlTransactionBase, _bp, _by_key, _columns, _insert
-from legato.store.ports import iter_chunks
 from legato.store.records import JobRecord
 
 if TYPE_CHECKING:
-    from legato.store.dialects import SqlDialect
+    from legato.store._sql_base import SqlDialect
 from legato.store.schema import instances, jobs
 
 _INSERT_JOB = _insert(jobs)

@@ -24,7 +24,7 @@ from legato.store._sql_base import (
 from legato.store.records import MessageRecord, SubscriptionRecord
 
 if TYPE_CHECKING:
-    from legato.store.dialects import SqlDialect
+    from legato.store._sql_base import SqlDialect
 from legato.store.schema import messages, subscriptions
 
 _INSERT_SUBSCRIPTION = _insert(subscriptions)

@@ -7,9 +7,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from legato.store._rules import utc
+from legato.store._rules import ENDED_STATUSES, iter_chunks, utc
 from legato.store._sql_base import _IN_CHUNK, SqlTransactionBase, _bp
-from legato.store.ports import ENDED_STATUSES, iter_chunks
 from legato.store.schema import (
     decision_evaluations,
     history,

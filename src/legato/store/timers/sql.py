@@ -16,7 +16,7 @@ from legato.store._sql_base import SqlTransactionBase, _bp, _insert, listing_que
 from legato.store.records import TimerRecord
 
 if TYPE_CHECKING:
-    from legato.store.dialects import SqlDialect
+    from legato.store._sql_base import SqlDialect
 from legato.store.schema import timers
 
 _INSERT_TIMER = _insert(timers)

@@ -3,7 +3,16 @@
 A :class:`Store` hands out :class:`Transaction` objects; everything done through one
 transaction commits together or not at all (a command, its state change, its history and the
 jobs it creates). Adapters: :mod:`legato.store.memory` (tests) and :mod:`legato.store.sql`
-(SQLite, later PostgreSQL).
+(SQLite and PostgreSQL).
+
+A transaction offers every part of the port, one small protocol per part, each in its own
+package beside its two adapters: :mod:`legato.store.definitions`, :mod:`~legato.store.instances`,
+:mod:`~legato.store.history`, :mod:`~legato.store.jobs`, :mod:`~legato.store.timers`,
+:mod:`~legato.store.messages` (subscriptions and buffered messages),
+:mod:`~legato.store.user_tasks`, :mod:`~legato.store.incidents`, :mod:`~legato.store.nodes`,
+:mod:`~legato.store.cockpit` (the cockpit's reads and derived tables),
+:mod:`~legato.store.retention` and :mod:`~legato.store.accounts`; keys are reserved through
+:class:`Keys`. Code that needs one part is typed against that part's protocol.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import pytest
 
 from bpmn_helpers import chain, process, service
 from legato import InvalidCommandError
+from legato.runtime import queries
 from legato.testing import TestEngine
 
 PARALLEL = process(
@@ -60,3 +61,20 @@ def test_a_status_filter_that_matches_nothing_by_construction_is_refused(
         getattr(engine, listing)(**{argument: "bogus"})
     for value in valid.split(", "):
         assert getattr(engine, listing)(**{argument: value}) == []
+
+
+def test_the_read_side_counts_the_instances_that_ended() -> None:
+    engine = TestEngine()
+    engine.deploy(PARALLEL)
+    assert queries.count_ended(engine.store) == 0
+    done = engine.start("p")
+    for job in engine.jobs(instance_key=done.key):
+        engine.lock_job(job.job_key, worker="w", timeout=timedelta(minutes=1))
+        engine.complete_job(job.job_key, {})
+    [task] = engine.user_tasks(instance_key=done.key)
+    engine.complete_user_task(task.user_task_key, {})
+    cancelled = engine.start("p")
+    engine.cancel(cancelled.key)
+    engine.start("p")  # still waiting
+    assert engine.instance(done.key).status == "completed"
+    assert queries.count_ended(engine.store) == 2

@@ -13,7 +13,12 @@ and whatever else was alive. Frozen objects are still freed by reference countin
 are dropped (an evicted or finished state; instance states hold no reference cycles), but a
 collection no longer scans them, so each pause stays bounded by what ``every`` commands
 leave behind. The cost: objects of the process that were alive when frozen and later become
-garbage in a reference cycle are reclaimed only after :func:`gc.unfreeze`.
+garbage in a reference cycle are reclaimed only after :func:`gc.unfreeze`. So that such
+garbage cannot pile up in a long-running process (a server freezes the requests it has in
+flight too), every :data:`THAW_EVERY` freezes the policy unfreezes everything and runs one
+full collection over the whole heap before freezing again: one long pause (as long as an
+ordinary full collection without freezing) every ``every * THAW_EVERY`` commands, in exchange
+for a bound on what freezing can keep alive.
 
 With the collector's default thresholds, the youngest generation is collected after
 :data:`YOUNG_THRESHOLD` allocations instead of 700: a batch allocates many short-lived
@@ -32,6 +37,11 @@ workload with 10,000 instances cached, in CPU time: the longest collection took 
 commands between freezes: 9-11 ms; 2,000: 20 ms; without freezing, full collections took
 170-200 ms), and the collector's total time stayed the same."""
 
+THAW_EVERY = 400
+"""Freezes between two full collections of everything (see the module): with
+:data:`FREEZE_EVERY` commands between freezes, one whole-heap collection per 100,000
+commands."""
+
 DEFAULT_YOUNG_THRESHOLD = 700
 """CPython's threshold for the youngest generation."""
 
@@ -42,9 +52,11 @@ YOUNG_THRESHOLD = 5_000
 class CollectorPolicy:
     """Decides when to collect and freeze the objects the engine made (see the module)."""
 
-    def __init__(self, every: int = FREEZE_EVERY) -> None:
+    def __init__(self, every: int = FREEZE_EVERY, thaw_every: int = THAW_EVERY) -> None:
         self._every = every
+        self._thaw_every = thaw_every
         self._since = 0
+        self._freezes = 0
         self._frozen = False
 
     def ran(self, commands: int) -> None:
@@ -56,6 +68,10 @@ class CollectorPolicy:
         if not gc.isenabled():
             return  # switched off by the process itself: its choice stays
         if self._frozen:
+            self._freezes += 1
+            if self._freezes >= self._thaw_every:
+                self._freezes = 0
+                gc.unfreeze()  # garbage kept alive by earlier freezes is collected now
             gc.collect()
         else:
             young, middle, old = gc.get_threshold()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -88,6 +89,41 @@ def test_the_policy_freezes_what_survives_every_so_many_commands(
     survivor = [[i] for i in range(100)]
     policy.ran(1)
     assert gc.get_freeze_count() >= len(survivor)
+
+
+def test_garbage_that_a_freeze_kept_alive_is_collected_after_so_many_freezes(
+    collector_state: None,
+) -> None:
+    """A cycle that was alive at a freeze and dropped later is not kept for ever."""
+    policy = CollectorPolicy(every=1, thaw_every=3)
+    policy.ran(1)  # first freeze
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    watched = _Watched(cycle)
+    policy.ran(1)  # the cycle is alive and frozen
+    del cycle
+    policy.ran(1)
+    assert not watched.collected  # frozen: an ordinary collection does not see it
+    policy.ran(1)  # the third freeze since the first one thaws everything first
+    assert watched.collected
+
+
+class _Watched:
+    """Holds a weak reference to an object that sits in a reference cycle."""
+
+    def __init__(self, target: list[Any]) -> None:
+        self._marker = _Marker()
+        target.append(self._marker)
+        self._ref = weakref.ref(self._marker)
+        del self._marker
+
+    @property
+    def collected(self) -> bool:
+        return self._ref() is None
+
+
+class _Marker:
+    pass
 
 
 def test_a_threshold_the_process_set_is_kept(collector_state: None) -> None:

@@ -34,7 +34,6 @@ from legato.bpmn.xml import ModelSource, parse_xml, read_source
 from legato.engine import commands as cmd
 from legato.engine.appliers import replay
 from legato.engine.executable import unsupported
-from legato.engine.processors.waits import definition_of
 from legato.engine.state import InstanceState
 from legato.engine.values import checked_variables
 from legato.errors import (
@@ -50,6 +49,7 @@ from legato.errors import (
 )
 from legato.feel import FeelLimits, use_limits
 from legato.model import ConditionalEventDefinition, RetryPolicy, StartEvent
+from legato.model.queries import definition_of
 from legato.runtime.arguments import check_one_of, checked_arguments
 from legato.runtime.batches import run_batch
 from legato.runtime.clock import Clock, DatabaseClock, SystemClock

@@ -14,7 +14,6 @@ import pytest
 import sqlalchemy as sa
 
 from legato.runtime.retention import parse_age, sweep_ended_instances
-from legato.store import sql
 from legato.store.memory import MemoryStore
 from legato.store.ports import Store, Transaction
 from legato.store.records import (
@@ -27,6 +26,7 @@ from legato.store.records import (
     TimerRecord,
     UserTaskRecord,
 )
+from legato.store.retention import sql
 from legato.store.schema import metadata
 from legato.store.sql import SqlStore
 

@@ -1,0 +1,349 @@
+"""The SQL (SQLite and PostgreSQL) adapter of :class:`~legato.store.jobs.Jobs`."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from legato.errors import NotFoundError
+from legato.store import _sqlrows as rows
+from legato.store._prepared import Prepared
+from legato.store._rules import utc
+from legato.store._sql_base import _IN_CHUNK, SqlTransactionBase, _bp, _by_key, _columns, _insert
+from legato.store.ports import iter_chunks
+from legato.store.records import JobRecord
+from legato.store.schema import instances, jobs
+
+_INSERT_JOB = _insert(jobs)
+
+
+_UPDATE_JOB = Prepared(
+    sa.update(jobs).where(jobs.c.job_key == _bp("b_job_key")), _columns(jobs, without="job_key")
+)
+
+
+# Batches of single-key deletes (executemany), as for timers below.
+_DELETE_JOB = Prepared(sa.delete(jobs).where(jobs.c.job_key == _bp("key")))
+
+
+_DELETE_JOBS_ANY = "DELETE FROM jobs WHERE job_key = ANY(%s)"
+"""PostgreSQL: a batch's finished jobs in one statement (one array parameter)."""
+
+
+_JOB_BY_KEY = _by_key(jobs, "job_key")
+
+
+_LEASE = {
+    "state": "activated",
+    "worker": _bp("worker"),
+    "lease_until": _bp("lease_until"),
+    "available_at": _bp("lease_until"),
+}
+
+
+_LEASE_JOBS = sa.update(jobs).where(jobs.c.job_key.in_(_bp("keys", expanding=True))).values(_LEASE)
+
+
+_LEASE_JOBS_ANY = (
+    sa.update(jobs)
+    .where(jobs.c.job_key == sa.any_(_bp("keys", type_=postgresql.ARRAY(sa.BigInteger))))
+    .values(_LEASE)
+)
+"""PostgreSQL: the keys as one array (an expanded IN list is new SQL text for every count of
+keys, and psycopg converts it again on every call beyond 50 parameters)."""
+
+
+_LEASE_AVAILABLE = (
+    sa.update(jobs)
+    .where(jobs.c.job_key.in_(_bp("keys", expanding=True)), jobs.c.available_at <= _bp("now"))
+    .values(_LEASE)
+    .returning(*jobs.c)
+)
+"""Leases those of the keys' jobs still available (built once: building it cost more than
+running it)."""
+
+
+_LEASE_AVAILABLE_ANY = (
+    sa.update(jobs)
+    .where(
+        jobs.c.job_key == sa.any_(_bp("keys", type_=postgresql.ARRAY(sa.BigInteger))),
+        jobs.c.available_at <= _bp("now"),
+    )
+    .values(_LEASE)
+    .returning(*jobs.c)
+)
+
+
+@functools.cache
+def due_jobs_query(dialect_name: str, typed: bool) -> sa.Select[Any]:
+    """The query that picks jobs to hand out, oldest due first (``ix_jobs_due`` in order).
+
+    On SQLite the caller's ``BEGIN IMMEDIATE`` already holds the database write lock, so no
+    other writer can claim the same rows between this SELECT and the UPDATE that leases them.
+    On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets concurrent nodes claim disjoint rows without
+    waiting on each other.
+    """
+    query = (
+        sa.select(jobs)
+        .where(jobs.c.available_at <= _bp("now"))
+        .order_by(jobs.c.available_at, jobs.c.job_key)
+        .limit(_bp("max_jobs", type_=sa.Integer))
+    )
+    if typed:
+        query = query.where(jobs.c.job_type.in_(_bp("types", expanding=True)))
+    if dialect_name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return query
+
+
+@functools.cache
+def fetchable_jobs_query(
+    dialect_name: str,
+    business_key: bool,
+    process_ids: bool,
+    definition_keys: bool,
+    after: bool,
+    by_priority: bool = False,
+) -> sa.Select[Any]:
+    """The query that picks jobs for external workers: due jobs of some types (``ix_jobs_due``
+    in order), joined to their instances only when a filter reads them, so that the filters
+    hold before anything is locked. One statement per shape of filters."""
+    query = (
+        sa.select(jobs)
+        .where(
+            jobs.c.available_at <= _bp("now"),
+            jobs.c.job_type.in_(_bp("types", expanding=True)),
+        )
+        .order_by(jobs.c.available_at, jobs.c.job_key)
+        .limit(_bp("limit", type_=sa.Integer))
+    )
+    if by_priority:
+        # The due jobs of the types are sorted (no index gives this order): what Camunda's
+        # usePriority costs too.
+        query = query.order_by(None).order_by(
+            jobs.c.priority.desc(), jobs.c.available_at, jobs.c.job_key
+        )
+    if business_key or process_ids or definition_keys:
+        query = query.join(instances, instances.c.instance_key == jobs.c.instance_key)
+    if business_key:
+        query = query.where(instances.c.business_key == _bp("business_key"))
+    if process_ids:
+        query = query.where(instances.c.process_id.in_(_bp("process_ids", expanding=True)))
+    if definition_keys:
+        query = query.where(instances.c.definition_key.in_(_bp("definition_keys", expanding=True)))
+    if after and not by_priority:
+        query = query.where(
+            sa.tuple_(jobs.c.available_at, jobs.c.job_key)
+            > sa.tuple_(_bp("after_at", type_=jobs.c.available_at.type), _bp("after_key"))
+        )
+    if dialect_name == "postgresql":
+        # Lock only the job rows (not the instances: other nodes advance them meanwhile);
+        # rows another fetch is handing out are skipped instead of waited for.
+        query = query.with_for_update(skip_locked=True, of=jobs)
+    return query
+
+
+def _held_jobs(job_keys: Sequence[int], worker: str) -> sa.Update:
+    """An update of those of ``job_keys`` that ``worker`` holds."""
+    return sa.update(jobs).where(
+        jobs.c.job_key.in_(list(job_keys)), jobs.c.state == "activated", jobs.c.worker == worker
+    )
+
+
+@functools.cache
+def next_due_query(typed: bool) -> sa.Select[Any]:
+    """The earliest ``available_at`` (an ordered ``ix_jobs_due`` scan stopping at one row)."""
+    query = (
+        sa.select(jobs.c.available_at)
+        .where(jobs.c.available_at.is_not(None))
+        .order_by(jobs.c.available_at)
+        .limit(1)
+    )
+    if typed:
+        query = query.where(jobs.c.job_type.in_(_bp("types", expanding=True)))
+    return query
+
+
+class SqlJobs(SqlTransactionBase):
+    """The jobs part of a SQL transaction."""
+
+    def insert_jobs(self, records: Sequence[JobRecord]) -> None:
+        """Store new jobs."""
+        if records:
+            self._insert_many(_INSERT_JOB, [rows.job_params(r) for r in records])
+            if any(record.state == "activatable" for record in records):
+                self._wake_nodes()
+
+    def update_job(self, record: JobRecord) -> None:
+        """Replace a job's row.
+
+        Raises:
+            NotFoundError: if the job does not exist.
+        """
+        parameters = rows.job_params(record)
+        parameters["b_job_key"] = parameters.pop("job_key")
+        if record.state == "activatable":
+            self._wake_nodes()
+        if self._run(_UPDATE_JOB, parameters).rowcount != 1:
+            raise NotFoundError(f"job {record.job_key} does not exist")
+
+    def delete_jobs(self, job_keys: Sequence[int]) -> None:
+        """Remove finished or cancelled jobs (unknown keys are ignored)."""
+        if not job_keys:
+            return
+        if self._dialect_name == "postgresql" and len(job_keys) > 1:
+            self._raw(_DELETE_JOBS_ANY, [list(job_keys)])
+            return
+        self._run_many(_DELETE_JOB, [{"key": key} for key in job_keys])
+
+    def get_job(self, job_key: int, *, for_update: bool = False) -> JobRecord | None:
+        """One job by key; ``for_update`` locks its row (PostgreSQL ``FOR UPDATE``; SQLite's
+        transaction holds the write lock already)."""
+        if for_update and self._dialect_name == "postgresql":
+            query = sa.select(jobs).where(jobs.c.job_key == job_key).with_for_update()
+            row = self._execute(query).first()
+            return rows.job_record(row) if row is not None else None
+        found = self._fetch(_JOB_BY_KEY, {"key": job_key})
+        return rows.job_record(found[0]) if found else None
+
+    def find_fetchable_jobs(
+        self,
+        job_types: Sequence[str],
+        now: datetime,
+        limit: int,
+        *,
+        business_key: str | None = None,
+        process_ids: Sequence[str] | None = None,
+        definition_keys: Sequence[int] | None = None,
+        after: tuple[datetime, int] | None = None,
+        by_priority: bool = False,
+    ) -> list[JobRecord]:
+        """Due jobs of instances that match, oldest due first (highest priority first with
+        ``by_priority``), locked on PostgreSQL."""
+        if limit < 1 or not job_types:
+            return []
+        query = fetchable_jobs_query(
+            self._dialect_name,
+            business_key is not None,
+            process_ids is not None,
+            definition_keys is not None,
+            after is not None and not by_priority,
+            by_priority,
+        )
+        parameters: dict[str, Any] = {"now": utc(now), "limit": limit, "types": list(job_types)}
+        if business_key is not None:
+            parameters["business_key"] = business_key
+        if process_ids is not None:
+            parameters["process_ids"] = list(process_ids)
+        if definition_keys is not None:
+            parameters["definition_keys"] = list(definition_keys)
+        if after is not None and not by_priority:
+            parameters["after_at"], parameters["after_key"] = utc(after[0]), after[1]
+        return [rows.job_record(row) for row in self._execute(query, parameters)]
+
+    def lease_jobs(
+        self, job_keys: Sequence[int], worker: str, now: datetime, lease_until: datetime
+    ) -> list[JobRecord]:
+        """Lease those of these jobs still available at ``now`` (a conditional ``UPDATE``:
+        a job another transaction leased first is left out)."""
+        parameters = {"now": utc(now), "worker": worker, "lease_until": utc(lease_until)}
+        lease = _LEASE_AVAILABLE_ANY if self._dialect_name == "postgresql" else _LEASE_AVAILABLE
+        leased: dict[int, JobRecord] = {}
+        for chunk in iter_chunks(list(job_keys), _IN_CHUNK):
+            for row in self._execute(lease, {**parameters, "keys": list(chunk)}):
+                leased[row.job_key] = rows.job_record(row)
+        return [leased[key] for key in job_keys if key in leased]
+
+    def activate_jobs(
+        self,
+        job_types: Sequence[str] | None,
+        worker: str,
+        max_jobs: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> list[JobRecord]:
+        """Hand out up to ``max_jobs`` due jobs, oldest due first, leased to ``worker``."""
+        now, lease_until = utc(now), utc(lease_until)
+        if max_jobs < 1 or (job_types is not None and not job_types):
+            return []
+        query = due_jobs_query(self._dialect_name, job_types is not None)
+        parameters: dict[str, Any] = {"now": now, "max_jobs": max_jobs}
+        if job_types is not None:
+            parameters["types"] = list(job_types)
+        picked = [rows.job_record(row) for row in self._execute(query, parameters)]
+        keys = [job.job_key for job in picked]
+        lease = {"worker": worker, "lease_until": lease_until}
+        lease_jobs = _LEASE_JOBS_ANY if self._dialect_name == "postgresql" else _LEASE_JOBS
+        for chunk in iter_chunks(keys, _IN_CHUNK):
+            self._execute(lease_jobs, {**lease, "keys": list(chunk)})
+        return [
+            replace(job, state="activated", worker=worker, lease_until=lease_until)
+            for job in picked
+        ]
+
+    def extend_leases(
+        self, job_keys: Sequence[int], worker: str, lease_until: datetime
+    ) -> list[int]:
+        """Extend ``worker``'s leases of these jobs (one ``UPDATE … RETURNING`` per chunk)."""
+        lease_until = utc(lease_until)
+        held: list[int] = []
+        for chunk in iter_chunks(sorted(job_keys), _IN_CHUNK):
+            statement = (
+                _held_jobs(chunk, worker)
+                .values(lease_until=lease_until, available_at=lease_until)
+                .returning(jobs.c.job_key)
+            )
+            held.extend(row.job_key for row in self._execute(statement))
+        return sorted(held)
+
+    def release_jobs(self, job_keys: Sequence[int], worker: str) -> int:
+        """Give back ``worker``'s jobs: activatable again from their due time."""
+        released = 0
+        for chunk in iter_chunks(sorted(job_keys), _IN_CHUNK):
+            statement = _held_jobs(chunk, worker).values(
+                state="activatable", worker=None, lease_until=None, available_at=jobs.c.due_at
+            )
+            released += self._execute(statement).rowcount
+        if released:
+            self._wake_nodes()
+        return released
+
+    def next_job_due_at(
+        self,
+        job_types: Sequence[str] | None,
+        *,
+        held: bool = True,
+        after: datetime | None = None,
+    ) -> datetime | None:
+        """When the next job (of these types) becomes due, counting expiring leases unless
+        ``held`` is False; the first such time later than ``after`` when given."""
+        if job_types is not None and not job_types:
+            return None
+        parameters: dict[str, Any] | None = (
+            None if job_types is None else {"types": list(job_types)}
+        )
+        query = next_due_query(job_types is not None)
+        if not held:
+            query = query.where(jobs.c.state == "activatable")
+        if after is not None:
+            query = query.where(jobs.c.available_at > _bp("after"))
+            parameters = {**(parameters or {}), "after": utc(after)}
+        value: datetime | None = self._execute(query, parameters).scalar()
+        return value
+
+    def list_jobs(
+        self, *, instance_key: int | None = None, state: str | None = None
+    ) -> list[JobRecord]:
+        """Jobs, oldest first (by key)."""
+        query = sa.select(jobs).order_by(jobs.c.job_key)
+        if instance_key is not None:
+            query = query.where(jobs.c.instance_key == instance_key)
+        if state is not None:
+            query = query.where(jobs.c.state == state)
+        return [rows.job_record(row) for row in self._execute(query)]

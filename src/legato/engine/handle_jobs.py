@@ -24,19 +24,20 @@ def _element_for_job(p: Processing, job_key: int) -> ElementInstance:
 
 def complete_job(p: Processing, command: cmd.CompleteJob) -> None:
     instance = _element_for_job(p, command.job_key)
-    variables = checked_variables(command.variables)
-    local = checked_variables(command.local_variables)
+    variables = checked_variables(command.variables) if command.variables else {}
+    local = checked_variables(command.local_variables) if command.local_variables else None
     p.emit(ev.JobCompleted(at=p.ctx.now, job_key=command.job_key, variables=variables))
-    take_result(p, instance, variables)
-    for name, value in local.items():
-        p.set_local(instance.key, name, value)
+    if variables:
+        take_result(p, instance, variables)
+    if local:
+        for name, value in local.items():
+            p.set_local(instance.key, name, value)
     p.complete(instance)
 
 
 def take_result(p: Processing, instance: ElementInstance, variables: dict[str, Any]) -> None:
     """Result variables: local to the element when it maps outputs, else propagated."""
-    element = p.process.element(instance.element_id)
-    if element.output_mappings:
+    if p.plan.nodes[instance.element_id].element.output_mappings:
         for name, value in variables.items():
             p.set_local(instance.key, name, value)
     else:

@@ -119,7 +119,10 @@ class NodePlan:
     waiting_event_starts: tuple[StartEvent, ...] = ()
     """Those of ``event_starts`` that wait for something."""
     starts: tuple[NodePlan, ...] = field(default=(), repr=False)
-    """For a sub-process: where its tokens start."""
+    """For a scope: where its tokens start when it is entered without a start event."""
+    records_compensation: bool = False
+    """Its completion records something to compensate (a compensation boundary event or a
+    compensation event sub-process) or moves what its scope recorded (a sub-process)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -147,6 +150,7 @@ def compile_plan(process: ProcessDefinition) -> ExecutionPlan:
         rechecks_join=False,
     )
     _scope(process, root)
+    root.starts = tuple(nodes[s.element_id] for s in process.start_nodes(process.process_id))
     return ExecutionPlan(process=process, nodes=nodes, root=root)
 
 
@@ -191,6 +195,9 @@ def _link(process: ProcessDefinition, nodes: dict[str, NodePlan], node: NodePlan
         node.compensation_sub_process = compensation_sub_process(process, element.element_id)
         node.starts = tuple(nodes[s.element_id] for s in process.start_nodes(element.element_id))
         _scope(process, node)
+    node.records_compensation = (
+        bool(node.compensation_handlers) or node.behaviour is Behaviour.SUB_PROCESS
+    )
 
 
 def _scope(process: ProcessDefinition, node: NodePlan) -> None:

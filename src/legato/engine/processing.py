@@ -83,16 +83,16 @@ class Processing(StepContext):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        # Pairs of (action, argument): a bound method and its argument cost less than a
-        # closure per planned step.
-        self._agenda: deque[tuple[Callable[[Any], None], Any]] = deque()
+        # Pairs of (function, argument), called as function(self, argument): a plain function
+        # of the class allocates nothing per planned step (a closure or a bound method would).
+        self._agenda: deque[tuple[Callable[[Processing, Any], None], Any]] = deque()
 
     # -- the agenda -----------------------------------------------------------------------------
 
     def later(self, action: Callable[[T], None], argument: T) -> None:
         """Call ``action(argument)`` after what is already planned (breadth-first, no deep
         recursion)."""
-        self._agenda.append((action, argument))
+        self._agenda.append((_call, (action, argument)))
 
     def run(self) -> None:
         """Work through the agenda until nothing is left.
@@ -106,7 +106,7 @@ class Processing(StepContext):
         for _ in range(_MAX_CONDITION_ROUNDS):
             while agenda:
                 action, argument = popleft()
-                action(argument)
+                action(self, argument)
             if self.pending_signals:
                 pending, self.pending_signals = self.pending_signals, []
                 for name, variables, heard in pending:
@@ -158,7 +158,7 @@ class Processing(StepContext):
             )
         )
         instance = self.state.elements[key]
-        self._agenda.append((self.run_activation, instance))
+        self._agenda.append((Processing.run_activation, instance))
         return instance
 
     def run_activation(self, instance: ElementInstance) -> None:
@@ -172,7 +172,7 @@ class Processing(StepContext):
 
     def complete(self, instance: ElementInstance) -> None:
         """Plan the completion of an element instance (its work is done)."""
-        self._agenda.append((self.run_completion, instance))
+        self._agenda.append((Processing.run_completion, instance))
 
     def run_completion(self, instance: ElementInstance) -> None:
         """Run (or re-run, after an incident) the completion of an element instance."""
@@ -200,14 +200,15 @@ class Processing(StepContext):
         state = self.state
         if state.timers or state.subscriptions:  # most instances wait on neither
             close_waits(self, instance)
-        record_compensation(self, instance)
+        if self.plan.nodes[instance.element_id].records_compensation:
+            record_compensation(self, instance)
         self.emit(_ElementCompleted(at=self.now, key=instance.key, element_id=instance.element_id))
         for flow in flows:
             for _ in range(tokens):
                 self.take_flow(flow, scope_key)
         if instance.compensating_for is not None:
             handler_done(self, instance)
-        self._agenda.append((self._after_token_left, scope_key))
+        self._agenda.append((Processing._after_token_left, scope_key))
 
     def terminate(self, instance: ElementInstance) -> None:
         """End an element instance and everything inside it, now."""
@@ -245,7 +246,7 @@ class Processing(StepContext):
                     flow_id=flow.flow_id,
                 )
             )
-            self._agenda.append((self._try_join, (scope_key, target)))
+            self._agenda.append((Processing._try_join, (scope_key, target)))
         else:
             self.activate(target, scope_key, flow.flow_id)
 
@@ -271,11 +272,11 @@ class Processing(StepContext):
         self.activate(node, scope_key, None)
         remaining = self.state.joins.get((scope_key, node.element_id), {})
         if any(count > 0 for count in remaining.values()):
-            self._agenda.append((self._try_join, (scope_key, node)))
+            self._agenda.append((Processing._try_join, (scope_key, node)))
 
     def token_left(self, scope_key: int) -> None:
         """A token of ``scope_key`` ended: re-check inclusive joins and the scope's completion."""
-        self._agenda.append((self._after_token_left, scope_key))
+        self._agenda.append((Processing._after_token_left, scope_key))
 
     def _after_token_left(self, scope_key: int) -> None:
         state = self.state
@@ -300,3 +301,8 @@ class Processing(StepContext):
             body_emptied(self, scope)
         else:
             self.complete(scope)
+
+
+def _call(p: Processing, planned: tuple[Callable[[Any], None], Any]) -> None:
+    action, argument = planned
+    action(argument)

@@ -14,13 +14,13 @@ from legato.engine import commands as cmd
 from legato.engine import events as ev
 from legato.engine import handle_events, handle_instances, handle_jobs, handle_tasks
 from legato.engine.context import EngineContext
+from legato.engine.plan import Behaviour
 from legato.engine.processing import Processing
 from legato.engine.processors.waits import open_scope_waits
 from legato.engine.state import InstanceState
 from legato.engine.values import checked_variables
 from legato.errors import InstanceSuspendedError, InvalidCommandError, NotFoundError
 from legato.feel import use_limits
-from legato.model import ReceiveTask
 
 
 @dataclass(slots=True)
@@ -87,9 +87,9 @@ def _start(command: cmd.StartInstance, ctx: EngineContext) -> StepResult:
             raise InvalidCommandError(
                 f"process '{process.process_id}' has no element '{command.start_element_id}'"
             )
-        starts = [process.element(command.start_element_id)]
+        starts = [deployed.plan.nodes[command.start_element_id]]
     else:
-        starts = list(process.start_nodes(process.process_id))
+        starts = list(deployed.plan.root.starts)
         if not starts:
             raise InvalidCommandError(f"process '{process.process_id}' has no none start event")
         starts = starts[:1] if any(s.kind == "startEvent" for s in starts) else starts
@@ -112,12 +112,13 @@ def _start(command: cmd.StartInstance, ctx: EngineContext) -> StepResult:
         p.set_local(root.key, name, None)
     for name, value in variables.items():
         p.set_local(root.key, name, value)
-    p.guarded(root, "activate", lambda: open_scope_waits(p, root, process.process_id))
+    if deployed.plan.root.waiting_event_starts:
+        p.guarded(root, "activate", lambda: open_scope_waits(p, root, process.process_id))
     for start in starts:
-        if isinstance(start, ReceiveTask) and start.instantiate:
+        if start.behaviour is Behaviour.RECEIVE_TASK and start.element.instantiate:
             # Started by its message (see runtime.starts): it has been received.
             p.pretriggered[(root.key, start.element_id)] = {}
-        p.activate(deployed.plan.nodes[start.element_id], root.key, None)
+        p.activate(start, root.key, None)
     p.run()
     return _result(p)
 

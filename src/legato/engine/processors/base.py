@@ -29,7 +29,8 @@ class ElementProcessor(Generic[E]):
 
     def on_activate(self, p: Processing, instance: ElementInstance, element: E) -> None:
         """A token entered ``element``."""
-        p.apply_mappings(element.input_mappings, instance.key, instance.key, propagate=False)
+        if element.input_mappings:
+            p.apply_mappings(element.input_mappings, instance.key, instance.key, propagate=False)
         self.arm(p, instance, element)
         self.execute(p, instance, element)
 
@@ -44,13 +45,16 @@ class ElementProcessor(Generic[E]):
     def on_complete(self, p: Processing, instance: ElementInstance, element: E) -> None:
         """The element's work is done: map outputs and leave along the chosen flows."""
         flows = self.outgoing(p, instance, element)
-        self.map_outputs(p, instance, element)
+        if element.output_mappings:
+            self.map_outputs(p, instance, element)
         p.finish(instance, flows)
 
     def map_outputs(self, p: Processing, instance: ElementInstance, element: E) -> None:
         """Apply the output mappings into the enclosing scope."""
         assert instance.parent_key is not None
-        p.apply_mappings(element.output_mappings, instance.key, instance.parent_key, propagate=True)
+        if element.output_mappings:
+            scope_key = instance.parent_key
+            p.apply_mappings(element.output_mappings, instance.key, scope_key, propagate=True)
 
     def outgoing(self, p: Processing, instance: ElementInstance, element: E) -> list[FlowPlan]:
         """Flows leaving a non-gateway: unconditional ones, conditional ones that hold, and the
@@ -89,14 +93,18 @@ class ActivityProcessor(ElementProcessor[Activity]):
             and isinstance(element.loop, MultiInstanceLoop)
         ):
             return  # an inner instance: boundary events belong to the multi-instance body
-        close_waits(p, instance)  # a re-run after an incident opens them afresh
+        if p.state.timers or p.state.subscriptions:
+            close_waits(p, instance)  # a re-run after an incident opens them afresh
         if element.boundary_events:
             open_activity_waits(p, instance, element)
 
     def on_activate(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
         loop = element.loop
         first_of_while_loop = (
-            isinstance(loop, StandardLoop) and loop.test_before and instance.loop_counter == 0
+            loop is not None
+            and isinstance(loop, StandardLoop)
+            and loop.test_before
+            and instance.loop_counter == 0
         )
         if first_of_while_loop and not _loop_condition(p, instance, loop):  # type: ignore[arg-type]
             p.finish(instance, self.outgoing(p, instance, element), element.completion_quantity)
@@ -107,7 +115,11 @@ class ActivityProcessor(ElementProcessor[Activity]):
         # (An inner instance of a multi-instance activity is completed by the lifecycle, which
         # hands it to its body.)
         loop = element.loop
-        if isinstance(loop, StandardLoop) and self._loops_again(p, instance, loop):
+        if (
+            loop is not None
+            and isinstance(loop, StandardLoop)
+            and self._loops_again(p, instance, loop)
+        ):
             scope_key = instance.parent_key
             assert scope_key is not None
             _count_round(p, scope_key, element)
@@ -117,7 +129,8 @@ class ActivityProcessor(ElementProcessor[Activity]):
             p.activate(node, scope_key, instance.flow_id, max(instance.loop_counter, 1) + 1)
             return
         flows = self.outgoing(p, instance, element)
-        self.map_outputs(p, instance, element)
+        if element.output_mappings:
+            self.map_outputs(p, instance, element)
         p.finish(instance, flows, element.completion_quantity)
 
     def tokens_to_consume(

@@ -51,7 +51,8 @@ class EventProcessor(ElementProcessor[Event]):
     """Every kind of event."""
 
     def execute(self, p: Processing, instance: ElementInstance, element: Event) -> None:
-        definition = definition_of(element)
+        definitions = element.event_definitions
+        definition = definitions[0] if definitions else None
         assert instance.parent_key is not None
         pretriggered = p.pretriggered.pop((instance.parent_key, element.element_id), None)
         if definition is None or isinstance(element, (StartEvent, BoundaryEvent)):

@@ -13,9 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 from legato.engine import events as ev
-from legato.engine import timers, values
+from legato.engine import values
 from legato.engine.incident import IncidentError
 from legato.engine.kinds import SubscriptionKind
+from legato.engine.processors.timer_events import schedule_timer
 from legato.engine.protocols import Processing
 from legato.engine.state import ElementInstance
 from legato.model import (
@@ -26,7 +27,6 @@ from legato.model import (
     EventBasedGateway,
     EventDefinition,
     FlowNode,
-    IntermediateCatchEvent,
     MessageEventDefinition,
     SignalEventDefinition,
     StartEvent,
@@ -71,18 +71,7 @@ def _open_one(
 ) -> None:
     interrupting = is_interrupting(event)
     if isinstance(definition, TimerEventDefinition):
-        schedule = _schedule(p, definition, owner, event)
-        p.emit(
-            ev.TimerScheduled(
-                at=p.ctx.now,
-                timer_key=p.ctx.new_key(),
-                element_instance_key=owner.key,
-                element_id=event.element_id,
-                due_at=schedule.due_at,
-                repetitions=schedule.repetitions,
-                cycle=schedule.cycle,
-            )
-        )
+        schedule_timer(p, owner, event, definition)
     elif isinstance(definition, MessageEventDefinition):
         key = None
         if definition.correlation_key is not None:
@@ -136,25 +125,6 @@ def _subscribe(
             interrupting=interrupting,
         )
     )
-
-
-def _schedule(
-    p: Processing, definition: TimerEventDefinition, owner: ElementInstance, event: FlowNode
-) -> timers.Schedule:
-    try:
-        if definition.time_date is not None:
-            return timers.at_date(p.evaluate(definition.time_date, owner.key))
-        if definition.time_duration is not None:
-            return timers.after_duration(p.evaluate(definition.time_duration, owner.key), p.ctx.now)
-        if definition.time_cycle is not None:
-            value = p.evaluate(definition.time_cycle, owner.key)
-            if isinstance(event, IntermediateCatchEvent):
-                # Its token leaves at the first firing: it waits for the cycle's next occurrence.
-                return timers.next_occurrence(value, p.ctx.now)
-            return timers.cycle(value, p.ctx.now)
-    except timers.TimerError as exc:
-        raise IncidentError("timer", f"timer '{event.element_id}': {exc}") from exc
-    raise IncidentError("timer", f"timer '{event.element_id}' has no date, duration or cycle")
 
 
 def close_waits(p: Processing, owner: ElementInstance, only: set[str] | None = None) -> None:

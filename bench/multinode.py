@@ -14,9 +14,12 @@ the nodes always find work without the backlog growing without bound.
 DBOS Transact 3.x, the peer: the same steps as ``@DBOS.step`` functions in a ``@DBOS.workflow``
 (A, then B or C, then D, E, F; DBOS runs the steps of a workflow one after the other), its
 system database on the same PostgreSQL server (database ``legato_bench_dbos``, a fresh schema per
-run), no Conductor and no OTLP export, so nothing leaves the machine. ``--dbos-threads`` (default
-4,16,32) workflows are kept in flight by a thread pool, the closed loop of its own examples; the
-best setting is the peer of the comparison.
+run), no Conductor and no OTLP export, so nothing leaves the machine. It runs node for node: as
+many DBOS processes as a Legato run has nodes (each its own executor on the one system
+database, with a share of the workflows), each keeping ``--dbos-threads`` (default 2,4,8,16)
+workflows in flight with a thread pool, the closed loop of its own examples. The processes
+warm up, then start the measured workflows together. For each number of processes the best
+thread setting is the peer of Legato with that many nodes.
 
 Both are measured the same way, from the rows each system writes: throughput = instances /
 (last completion - first start) and latency per instance = completion - start (Legato:
@@ -28,7 +31,7 @@ Run from the repository root (PostgreSQL on 127.0.0.1:5432, trust auth)::
 
     .venv/bin/python bench/multinode.py                       # full run, writes RESULTS.md
     .venv/bin/python bench/multinode.py --instances 600 --dbos-instances 200 --nodes 1,2 \\
-        --dbos-threads 16 --no-write                          # quick check
+        --dbos-threads 4,8 --no-write                         # quick check
 
 The results replace the section "Multi-node: onboarding workload on PostgreSQL" of
 ``bench/RESULTS.md`` (other sections are kept) unless ``--no-write`` is given.
@@ -82,6 +85,8 @@ PROBE = 400
 """The client looks up at most this many of its oldest unfinished instances per poll."""
 RETRIED: list[str] = []
 """Runs repeated after a failure of the environment, reported with the results."""
+SKIPPED: list[tuple[int, int]] = []
+"""DBOS settings (processes, threads) not run: they would open too many connections."""
 
 
 def score_for(index: int) -> int:
@@ -92,10 +97,12 @@ def taken_branch(score: int) -> str:
     return "B" if score > 700 else "C"
 
 
-def expected_steps(count: int) -> Counter[str]:
-    """How often each step runs for ``count`` instances numbered from 0."""
-    high = (count + 1) // 2
-    return Counter({"A": count, "B": high, "C": count - high, "D": count, "E": count, "F": count})
+def expected_steps(indexes: Sequence[int]) -> Counter[str]:
+    """How often each step runs for the instances numbered ``indexes``."""
+    ran: Counter[str] = Counter()
+    for index in indexes:
+        ran.update(("A", taken_branch(score_for(index)), "D", "E", "F"))
+    return ran
 
 
 def schema_url(server: str, schema: str) -> str:
@@ -446,7 +453,8 @@ def run_legato(
             span, latencies = run.measured("m", args.instances)
         finally:
             run.close()
-    check_counts("Legato", ran, expected_steps(args.warm_up) + expected_steps(args.instances))
+    expected = expected_steps(range(args.warm_up)) + expected_steps(range(args.instances))
+    check_counts("Legato", ran, expected)
     setting = f"{nodes} node{'s' if nodes > 1 else ''}, {in_flight:,} in flight"
     return RunResult(
         "Legato", setting, args.instances, span, latencies, cpu, nodes, in_flight, conflicts
@@ -456,8 +464,15 @@ def run_legato(
 # -- DBOS Transact -------------------------------------------------------------------------------
 
 
+DBOS_MARK = "DBOS-BENCH "
+"""Prefix of the lines a DBOS process prints for this script (ready, done); this script
+answers each on the process's input (go, stop)."""
+
+
 def dbos_main(args: argparse.Namespace) -> int:
-    """One DBOS Transact process: warm-up, measured run, checks; the result to ``--out``."""
+    """One DBOS Transact process of ``--processes``: warm-up, then (on ``go``) its share of
+    the measured workflows, then (on ``stop``) the checks; its CPU over the measured phase to
+    ``--out``."""
     from dbos import DBOS, DBOSConfig, SetWorkflowID
 
     ran: Counter[str] = Counter()
@@ -492,6 +507,9 @@ def dbos_main(args: argparse.Namespace) -> int:
         "sys_db_pool_size": args.threads + 4,
         "log_level": "WARNING",
         "enable_otlp": False,
+        # One executor per process: at launch an executor recovers only its own unfinished
+        # workflows, never those another process is running.
+        "executor_id": f"bench-{args.index}",
     }
     DBOS(config=config)
     DBOS.launch()
@@ -500,22 +518,29 @@ def dbos_main(args: argparse.Namespace) -> int:
         with SetWorkflowID(workflow_id):
             return onboarding(score)
 
-    def run_all(prefix: str, n: int) -> list[str]:
+    def run_all(prefix: str, indexes: Sequence[int]) -> list[str]:
         with ThreadPoolExecutor(args.threads) as pool:
-            futures = [pool.submit(run, f"{prefix}{i}", score_for(i)) for i in range(n)]
+            futures = [pool.submit(run, f"{prefix}{i}", score_for(i)) for i in indexes]
             return [f.result() for f in futures]
 
-    run_all("w", args.warm_up)
-    start = CpuMark.now()
-    branches = run_all("m", args.instances)
-    cpu = CpuUse.between(start, CpuMark.now())
-    # The whole DBOS side runs in this process: its CPU is the workers', there is no client.
-    cpu.workers, cpu.client = cpu.client, 0.0
+    warm_up = range(args.warm_up)
+    run_all(f"w{args.index}_", warm_up)
+    mine = range(args.index, args.instances, args.processes)
+    print(f"{DBOS_MARK}ready", flush=True)
+    if sys.stdin.readline().strip() != "go":
+        return 1
+    cpu = time.process_time()
+    branches = run_all("m", mine)
+    cpu = time.process_time() - cpu
+    print(f"{DBOS_MARK}done", flush=True)
+    # Connections stay open until every process is done: PostgreSQL's CPU is read from its
+    # live backend processes.
+    sys.stdin.readline()
     DBOS.destroy()
-    if branches != [taken_branch(score_for(i)) for i in range(args.instances)]:
+    if branches != [taken_branch(score_for(i)) for i in mine]:
         raise CheckFailed("DBOS: a workflow took the wrong branch")
-    check_counts("DBOS", ran, expected_steps(args.warm_up) + expected_steps(args.instances))
-    Path(args.out).write_text(json.dumps(asdict(cpu)), encoding="utf-8")
+    check_counts("DBOS", ran, expected_steps(warm_up) + expected_steps(mine))
+    Path(args.out).write_text(json.dumps({"cpu": cpu}), encoding="utf-8")
     return 0
 
 
@@ -550,29 +575,82 @@ def ensure_database(server: str, database: str) -> None:
         admin.dispose()
 
 
-def run_dbos(args: argparse.Namespace, threads: int) -> RunResult:
+def dbos_connections(processes: int, threads: int) -> int:
+    """The connections a DBOS run opens: each process's pool is its threads plus four."""
+    return processes * (threads + 4)
+
+
+def await_mark(proc: subprocess.Popen[str], mark: str) -> None:
+    """Read a DBOS process's output up to its ``mark`` line (other lines are passed on)."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if not line.startswith(DBOS_MARK):
+            print(line, end="")
+        elif line[len(DBOS_MARK) :].strip() == mark:
+            return
+    raise RuntimeError(f"a DBOS process ended (exit {proc.wait()}) before '{mark}'")
+
+
+def tell(procs: Sequence[subprocess.Popen[str]], word: str) -> None:
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(f"{word}\n")
+        proc.stdin.flush()
+
+
+def run_dbos(args: argparse.Namespace, processes: int, threads: int) -> RunResult:
     url = with_database(args.server, args.dbos_database)
     with (
         fresh_schema(url, "dbos_bench") as schema,
         tempfile.TemporaryDirectory(prefix="legato-multinode-") as tmp,
     ):
-        out = Path(tmp) / "dbos.json"
-        command = [
-            sys.executable,
-            __file__,
-            "--role=dbos",
-            f"--url={url}",
-            f"--schema={schema}",
-            f"--threads={threads}",
-            f"--instances={args.instances_dbos}",
-            f"--warm-up={args.warm_up}",
-            f"--out={out}",
-        ]
-        subprocess.run(command, check=True, timeout=args.timeout)
-        cpu = CpuUse(**json.loads(out.read_text(encoding="utf-8")))
+        procs: list[subprocess.Popen[str]] = []
+        try:
+            for index in range(processes):
+                command = [
+                    sys.executable,
+                    __file__,
+                    "--role=dbos",
+                    f"--url={url}",
+                    f"--schema={schema}",
+                    f"--threads={threads}",
+                    f"--processes={processes}",
+                    f"--index={index}",
+                    f"--instances={args.instances_dbos}",
+                    f"--warm-up={args.warm_up}",
+                    f"--out={Path(tmp) / f'dbos{index}.json'}",
+                ]
+                procs.append(
+                    subprocess.Popen(
+                        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+                    )
+                )
+            for proc in procs:
+                await_mark(proc, "ready")
+            start = CpuMark.now()
+            tell(procs, "go")  # every process starts its measured workflows at once
+            for proc in procs:
+                await_mark(proc, "done")
+            cpu = CpuUse.between(start, CpuMark.now())
+            tell(procs, "stop")
+            for index, proc in enumerate(procs):
+                if proc.wait(timeout=args.timeout) != 0:
+                    raise CheckFailed(f"DBOS process {index} exited with {proc.returncode}")
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        # The whole DBOS side runs in its processes: their CPU is the workers', no client.
+        cpu.workers = sum(
+            json.loads((Path(tmp) / f"dbos{i}.json").read_text(encoding="utf-8"))["cpu"]
+            for i in range(processes)
+        )
+        cpu.client = 0.0
         span, latencies = dbos_rows(url, schema, args.instances_dbos)
-    setting = f"{threads} threads ({threads} in flight)"
-    return RunResult("DBOS", setting, args.instances_dbos, span, latencies, cpu, 1, threads)
+    plural = "es" if processes > 1 else ""
+    setting = f"{processes} process{plural} x {threads} threads ({processes * threads} in flight)"
+    return RunResult("DBOS", setting, args.instances_dbos, span, latencies, cpu, processes, threads)
 
 
 # -- profile of one node ------------------------------------------------------------------------
@@ -693,10 +771,10 @@ class Report:
             f"synchronous_commit={pg['synchronous_commit']}, fsync={pg['fsync']}, "
             f"shared_buffers={pg['shared_buffers']}, max_connections={pg['max_connections']}",
             f"- Load average (1, 5, 15 min) at the start: {load_text(self.load_start)}; at the "
-            f"end: {load_text(self.load_end)} (the benchmark's own processes count: up to "
-            "32 DBOS threads, 4 nodes, PostgreSQL). The machine is a virtual machine on a "
-            "shared host: the same run repeated gives figures up to ±30 % apart, for both "
-            "systems (compare the rounds).",
+            f"end: {load_text(self.load_end)} (the benchmark's own processes count: "
+            "DBOS processes and their threads, nodes, PostgreSQL). The machine is a virtual "
+            "machine on a shared host: the same run repeated gives figures up to ±30 % apart, "
+            "for both systems (compare the rounds).",
             f"- Workload: `{display_path(a.bpmn)}`; scores alternate 800 (B) and 600 (C); every "
             "step only counts that it ran. Every run was checked: every instance completed, "
             "took the right branch, and each step ran exactly as often as expected (none twice).",
@@ -706,10 +784,13 @@ class Report:
             f"`start_many` (up to {a.start_batch} per call) keeping at most {in_flight} "
             f"unfinished. Instances per run: {a.instances:,}, after {a.warm_up} untimed.",
             f"- DBOS Transact {version_of('dbos')}: `@DBOS.workflow` calling six `@DBOS.step` "
-            "functions in order (A, B or C, D, E, F), called by a pool of T threads (T "
-            "workflows in flight), its system database in database "
+            "functions in order (A, B or C, D, E, F), node for node: N processes (as many as "
+            "Legato's nodes, each its own executor with a share of the workflows), each calling "
+            "them from a pool of T threads (N x T workflows in flight); the processes warm up, "
+            "then start the measured workflows together. Its system database in database "
             f"`{a.dbos_database}` of the same server (a fresh schema per run), no Conductor, no "
-            f"OTLP. Workflows per run: {a.instances_dbos:,}, after {a.warm_up} untimed.",
+            f"OTLP. Workflows per run: {a.instances_dbos:,} in all, after {a.warm_up} untimed "
+            "per process.",
             "- Measured the same way for both, from the rows each writes: throughput = "
             "instances / (last completion - first start); latency = completion - start per "
             "instance (Legato `instances.started_at`/`ended_at`, DBOS "
@@ -738,13 +819,13 @@ class Report:
             *lines,
             "",
             "Engine CPU per instance = CPU seconds of the node processes and the client (Legato) "
-            "or of the DBOS process, over the measured phase, per instance: the cost of an "
+            "or of the DBOS processes, over the measured phase, per instance: the cost of an "
             "instance, less sensitive to the machine's other load than throughput. "
             "Cores = CPU seconds / wall seconds over the measured phase (2 = both cores): the "
-            "node processes together (or the DBOS process), the client (Legato only; DBOS "
-            "starts its workflows in its own process), every PostgreSQL process of the server "
+            "node processes together (or the DBOS processes), the client (Legato only; DBOS "
+            "starts its workflows in its own processes), every PostgreSQL process of the server "
             "(other users' included), and the whole machine (every process, other work "
-            "included). Under other load the kernel shares the cores per thread, so the DBOS "
+            "included). Under other load the kernel shares the cores per thread, so a DBOS "
             "process with its busy threads gets a larger share than a single-threaded node. "
             f"Legato node batches that failed on a conflict: {conflicts}. Runs repeated after a "
             f"failure of the environment: {len(RETRIED)}"
@@ -752,34 +833,58 @@ class Report:
             + ".",
         ]
 
+    def _pairs(self) -> list[tuple[int, RunResult, RunResult]]:
+        """Node for node: (N, Legato's fastest run on N nodes, DBOS's fastest in N processes)
+        for every N both ran."""
+        pairs = []
+        for n in self.args.nodes:
+            legato = [r for r in self.runs if r.system == "Legato" and r.processes == n]
+            dbos = [r for r in self.runs if r.system == "DBOS" and r.processes == n]
+            if legato and dbos:
+                fastest = (max(rs, key=lambda r: r.per_second) for rs in (legato, dbos))
+                pairs.append((n, *fastest))
+        return pairs
+
     def _comparison(self) -> list[str]:
-        legato, dbos = best_of(self.runs, "Legato"), best_of(self.runs, "DBOS")
-        peer = max(dbos.values(), key=lambda r: r.per_second)
+        pairs = self._pairs()
+        if not pairs:
+            return ["No node count was run for both systems: no comparison."]
+        skipped = ", ".join(f"{n} x {t}" for n, t in SKIPPED)
         lines = [
-            f"Peer: DBOS at its best setting here, {peer.setting}: "
-            f"{peer.per_second:,.0f} workflows/s, p99 {peer.p99:,.0f} ms.",
-            "",
-            "| Legato | Instances/s | Legato / DBOS throughput | p99 (ms) | DBOS p99 (ms) "
-            "| DBOS / Legato engine CPU per instance |",
-            "|---|---:|---:|---:|---:|---:|",
-        ]
-        for setting, r in legato.items():
-            lines.append(
-                f"| {setting} | {r.per_second:,.0f} | {r.per_second / peer.per_second:.1f}x "
-                f"| {r.p99:,.0f} | {peer.p99:,.0f} | {peer.cpu_ms / r.cpu_ms:.1f}x |"
+            "Node for node: Legato on N nodes (its faster in-flight setting) against DBOS in N "
+            "processes (its fastest threads per process)"
+            + (
+                f"; DBOS settings not run, as they would open more than "
+                f"{self.args.dbos_connections} connections (processes x threads): {skipped}"
+                if skipped
+                else ""
             )
-        top = max(legato.values(), key=lambda r: r.per_second)
-        ratio = top.per_second / peer.per_second
+            + ".",
+            "",
+            "| N | Legato | Instances/s | DBOS | Workflows/s | Legato / DBOS throughput "
+            "| Legato p99 (ms) | DBOS p99 (ms) | DBOS / Legato engine CPU per instance |",
+            "|---:|---|---:|---|---:|---:|---:|---:|---:|",
+        ]
+        for n, legato, dbos in pairs:
+            lines.append(
+                f"| {n} | {legato.setting} | {legato.per_second:,.0f} | {dbos.setting} "
+                f"| {dbos.per_second:,.0f} | {legato.per_second / dbos.per_second:.1f}x "
+                f"| {legato.p99:,.0f} | {dbos.p99:,.0f} | {dbos.cpu_ms / legato.cpu_ms:.1f}x |"
+            )
         lines += ["", "| Target | Measured | Met |", "|---|---|---|"]
-        lines.append(
-            f"| Legato >= {TARGET_RATIO:.0f}x DBOS throughput | {ratio:.1f}x ({top.setting}) "
-            f"| {yes(ratio >= TARGET_RATIO)} |"
-        )
+        for n, legato, dbos in pairs:
+            ratio = legato.per_second / dbos.per_second
+            lines.append(
+                f"| Legato >= {TARGET_RATIO:.0f}x DBOS throughput, node for node ({n}) "
+                f"| {ratio:.1f}x | {yes(ratio >= TARGET_RATIO)} |"
+            )
         for gain, in_flight in self._second_node_gains():
             lines.append(
                 f"| A second node raises throughput ({in_flight:,} in flight) "
                 f"| {gain:+.0%} (2 nodes vs 1) | {yes(gain > 0)} |"
             )
+        _, top, peer = max(pairs, key=lambda pair: pair[1].per_second)
+        ratio = top.per_second / peer.per_second
         rounds = self.args.rounds
         if rounds > 1 and len(self.runs) % rounds == 0:
             size = len(self.runs) // rounds
@@ -794,7 +899,7 @@ class Report:
             lines += [
                 "",
                 "The host's speed drifts, and the two systems run one after the other: per round, "
-                "that round's best Legato against that round's best DBOS gave "
+                "that round's best Legato against that round's best DBOS (any N) gave "
                 + ", ".join(f"{value:.1f}x" for value in ratios)
                 + ".",
             ]
@@ -830,10 +935,10 @@ class Report:
             lines += [
                 "",
                 f"Why the {TARGET_RATIO:.0f}x target is missed here: {limit} DBOS is bound "
-                "differently: its workflow threads share one interpreter lock, so the DBOS "
-                f"process stays near one core ({peer.cpu.cores(peer.cpu.workers):.2f}) and "
-                f"spends {peer.cpu_ms:.2f} ms per workflow, {peer.cpu_ms / top.cpu_ms:.1f}x "
-                "Legato's engine side.",
+                "differently: the workflow threads of a process share one interpreter lock, so "
+                f"its {peer.processes} process(es) used {peer.cpu.cores(peer.cpu.workers):.2f} "
+                f"cores and spent {peer.cpu_ms:.2f} ms per workflow, "
+                f"{peer.cpu_ms / top.cpu_ms:.1f}x Legato's engine side.",
             ]
         return lines
 
@@ -908,7 +1013,15 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--dbos-instances", dest="instances_dbos", type=int, default=1000, help="per DBOS run"
     )
     parser.add_argument("--nodes", type=int_list, default=[1, 2, 4], help="e.g. 1,2,4")
-    parser.add_argument("--dbos-threads", type=int_list, default=[4, 16, 32], help="e.g. 4,16")
+    parser.add_argument(
+        "--dbos-threads", type=int_list, default=[2, 4, 8, 16], help="per DBOS process, e.g. 4,16"
+    )
+    parser.add_argument(
+        "--dbos-connections",
+        type=int,
+        default=80,
+        help="skip DBOS settings whose pools open more connections (processes x (threads + 4))",
+    )
     parser.add_argument("--rounds", type=int, default=1, help="repeat every setting")
     parser.add_argument("--retries", type=int, default=2, help="after environment failures")
     parser.add_argument(
@@ -935,7 +1048,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--role", choices=["main", "node", "dbos"], default="main")
     for hidden in ("--url", "--out", "--schema", "--profile-out"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
-    parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
+    for hidden_int in ("--threads", "--processes"):
+        parser.add_argument(hidden_int, type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for name in ("instances", "instances_dbos", "rounds", "start_batch"):
         if getattr(args, name) < 1:
@@ -970,7 +1085,17 @@ def measure(args: argparse.Namespace, log: Callable[[str], None]) -> list[RunRes
             for w in args.in_flight
             for n in args.nodes
         ]
-        plan += [(f"DBOS, {t} threads", partial(run_dbos, args, t)) for t in args.dbos_threads]
+        for n in args.nodes:
+            for t in args.dbos_threads:
+                if dbos_connections(n, t) > args.dbos_connections:
+                    if round_number == 1:
+                        log(
+                            f"DBOS, {n} process(es) x {t} threads: skipped (more than "
+                            f"{args.dbos_connections} connections)"
+                        )
+                        SKIPPED.append((n, t))
+                    continue
+                plan.append((f"DBOS, {n} process(es) x {t} threads", partial(run_dbos, args, n, t)))
         for label, run in plan:
             log(f"round {round_number}: {label} ...")
             result = run_with_retries(run, args.retries, log)

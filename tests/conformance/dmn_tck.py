@@ -25,10 +25,10 @@ from typing import Any
 from lxml import etree
 
 from legato import dmn
-from legato.bpmn.xml import parse_xml, read_source
 from legato.errors import LegatoError
 from legato.feel.builtins import BUILTINS
 from legato.feel.runtime import Run
+from legato.safexml import parse_xml, read_source
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from legato.bpmn.validate import Profile, validate_document
-from legato.bpmn.xml import parse_xml, read_source
 from legato.errors import BpmnParseError, ValidationIssue
+from legato.safexml import parse_xml, read_source
 
 REPO = Path(__file__).resolve().parents[2]
 CORPORA = Path(os.environ.get("LEGATO_CORPORA", REPO.parent / "shared" / "corpora"))

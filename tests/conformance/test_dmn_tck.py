@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 
 from conformance.dmn_tck import folders, read_ratchet, run_folder, tck_root
-from legato.bpmn.xml import parse_xml, read_source
+from legato.safexml import parse_xml, read_source
 
 pytestmark = pytest.mark.slow
 

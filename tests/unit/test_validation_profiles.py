@@ -10,8 +10,8 @@ from bpmn_helpers import HEADER, chain, process, service
 from legato import BpmnValidationError, Engine, InvalidCommandError
 from legato.bpmn import COMPATIBLE_WARNINGS
 from legato.bpmn.validate import validate_document
-from legato.bpmn.xml import parse_xml
 from legato.errors import ValidationIssue
+from legato.safexml import parse_xml
 from legato.testing import TestEngine
 
 

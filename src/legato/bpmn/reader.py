@@ -25,7 +25,6 @@ from legato.bpmn._dom import (
 )
 from legato.bpmn.nodes import SCOPE_KINDS, NodeDraft, node_reader
 from legato.bpmn.validate import Profile, validate_document
-from legato.bpmn.xml import ModelSource, parse_xml, read_source
 from legato.errors import BpmnParseError, BpmnValidationError, SourceLocation, ValidationIssue
 from legato.model.elements import (
     Activity,
@@ -36,6 +35,7 @@ from legato.model.elements import (
 )
 from legato.model.expressions import Expression
 from legato.model.process import Definitions, ProcessDefinition, SequenceFlow
+from legato.safexml import ModelSource, parse_xml, read_source
 
 __all__ = [
     "CheckedModel",
@@ -76,8 +76,8 @@ def read_bpmn(source: ModelSource) -> Definitions:
         BpmnParseError: for a file that cannot be read, malformed or hostile XML, or a root
             element that is not BPMN 2.0 ``definitions``; the error names file and line.
     """
-    data, file_name = read_source(source)
-    return read_definitions(parse_xml(data, file_name), file_name)
+    data, file_name = read_source(source, BpmnParseError)
+    return read_definitions(parse_xml(data, file_name, BpmnParseError), file_name)
 
 
 def load_for_deployment(source: ModelSource, profile: Profile = "compatible") -> Definitions:
@@ -111,8 +111,8 @@ def check_for_deployment(source: ModelSource, profile: Profile = "compatible") -
         BpmnValidationError: listing every error, when there are any, or when the file has no
             executable process.
     """
-    data, file_name = read_source(source)
-    root = parse_xml(data, file_name)
+    data, file_name = read_source(source, BpmnParseError)
+    root = parse_xml(data, file_name, BpmnParseError)
     definitions = read_definitions(root, file_name)
     issues = validate_document(root, file_name, profile)
     for process in definitions.executable_processes:

@@ -77,7 +77,7 @@ def validate_document(
 
     Args:
         root: The ``definitions`` element, as returned by
-            :func:`legato.bpmn.xml.parse_xml`.
+            :func:`legato.safexml.parse_xml`.
         file_name: The file the document came from, used in issue locations.
         profile: ``"strict"`` makes every issue an error; ``"compatible"`` makes the issues of
             the rules in :data:`COMPATIBLE_WARNINGS` warnings.

@@ -29,6 +29,7 @@ from legato.cli.logs import logging_to_stderr
 from legato.cli.values import parse_vars, show, to_json
 from legato.errors import LegatoError, ValidationIssue
 from legato.model import Expression, ProcessDefinition
+from legato.runtime import queries
 from legato.runtime.engine import DEFAULT_DATABASE, Engine
 from legato.runtime.retention import DEFAULT_BATCH_SIZE, parse_age, sweep_ended_instances
 from legato.runtime.types import HistoryEntry
@@ -341,11 +342,6 @@ def _run_one(
     return verdict.code
 
 
-def _ended(engine: Engine) -> int:
-    with engine.store.transaction() as tx:
-        return tx.count_instances(status="completed") + tx.count_instances(status="terminated")
-
-
 def _run_many(
     engine: Engine,
     process_id: str,
@@ -354,7 +350,7 @@ def _run_many(
     deadline: float | None,
     timeout: float | None,
 ) -> int:
-    ended_before = _ended(engine)
+    ended_before = queries.count_ended(engine.store)
     keys: list[int] = []
     with Progress(console=console) as progress:
         task = progress.add_task(f"running {count} instances of {process_id}", total=count)
@@ -363,11 +359,11 @@ def _run_many(
             keys += [i.key for i in engine.start_many(process_id, [values] * size)]
 
         def advance() -> None:
-            progress.update(task, completed=_ended(engine) - ended_before)
+            progress.update(task, completed=queries.count_ended(engine.store) - ended_before)
 
         advance()
         timed_out = running.drive(engine, keys, deadline=deadline, progress=advance)
-    done = _ended(engine) - ended_before
+    done = queries.count_ended(engine.store) - ended_before
     console.print(f"{done} of {count} instances ended")
     verdicts = [
         running.verdict(engine, key, timed_out=timeout if timed_out else None) for key in keys

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from legato.dmn._boxed import DmnFunction, evaluate
 from legato.dmn._evaluation import Evaluation
@@ -12,18 +12,45 @@ from legato.dmn.model import (
     Decision,
     DecisionService,
     DecisionTable,
+    FunctionDefinition,
     Href,
     InputData,
     Requirements,
 )
-from legato.dmn.types import coerce
+from legato.dmn.types import TypeRegistry, coerce
 from legato.feel import FeelFunction
 from legato.feel.runtime import Run
 
-if TYPE_CHECKING:
-    from legato.dmn.decision_model import DecisionModel
-
 _MISSING: Any = object()
+
+
+class GraphModel(Protocol):
+    """What evaluating the graph reads of a loaded model (its elements by id, its types and
+    the models it imports); :class:`~legato.dmn.decision_model.DecisionModel` is one."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def types(self) -> TypeRegistry: ...
+
+    @property
+    def imports(self) -> Mapping[str, GraphModel]: ...
+
+    @property
+    def decisions_by_id(self) -> Mapping[str, Decision]: ...
+
+    @property
+    def inputs_by_id(self) -> Mapping[str, InputData]: ...
+
+    @property
+    def knowledge_by_id(self) -> Mapping[str, BusinessKnowledgeModel]: ...
+
+    @property
+    def services_by_id(self) -> Mapping[str, DecisionService]: ...
 
 
 class DrgRun:
@@ -41,14 +68,14 @@ class DrgRun:
         self._active: set[tuple[str, str]] = set()
         self._functions: dict[tuple[str, str], FeelFunction] = {}
 
-    def supply(self, model: DecisionModel, decision: Decision, value: Any) -> None:
+    def supply(self, model: GraphModel, decision: Decision, value: Any) -> None:
         """Use ``value`` for ``decision`` instead of evaluating it (a service's input)."""
         ev = self.ev.within(decision.name, model.types)
         self.values[(model.namespace, decision.element_id)] = ev.conform(
             value, decision.type_ref, f"decision '{decision.name}'"
         )
 
-    def decision(self, model: DecisionModel, decision: Decision, path: tuple[str, ...]) -> Any:
+    def decision(self, model: GraphModel, decision: Decision, path: tuple[str, ...]) -> Any:
         """The value of ``decision``, evaluating its requirements first (once per run)."""
         key = (model.namespace, decision.element_id)
         if key in self.values:
@@ -70,7 +97,7 @@ class DrgRun:
         return value
 
     def environment(
-        self, model: DecisionModel, requirements: Requirements, path: tuple[str, ...]
+        self, model: GraphModel, requirements: Requirements, path: tuple[str, ...]
     ) -> dict[str, Any]:
         """The variables an element sees: its required decisions, inputs and knowledge."""
         env: dict[str, Any] = dict(self.context)
@@ -105,7 +132,7 @@ class DrgRun:
                     _bind(env, prefix, function.name, function)
         return env
 
-    def input_value(self, model: DecisionModel, data: InputData, path: tuple[str, ...]) -> Any:
+    def input_value(self, model: GraphModel, data: InputData, path: tuple[str, ...]) -> Any:
         """The caller's value of an input, converted to its type (null when it does not fit)."""
         key = (model.namespace, data.element_id)
         if key not in self.values:
@@ -125,7 +152,7 @@ class DrgRun:
         return self.values[key]
 
     def function(
-        self, model: DecisionModel, element_id: str, path: tuple[str, ...]
+        self, model: GraphModel, element_id: str, path: tuple[str, ...]
     ) -> FeelFunction | None:
         """The function a business knowledge model or decision service denotes."""
         key = (model.namespace, element_id)
@@ -145,10 +172,8 @@ class DrgRun:
         return function
 
     def _bkm_function(
-        self, model: DecisionModel, bkm: BusinessKnowledgeModel, path: tuple[str, ...]
+        self, model: GraphModel, bkm: BusinessKnowledgeModel, path: tuple[str, ...]
     ) -> FeelFunction:
-        from legato.dmn.model import FunctionDefinition
-
         env: dict[str, Any] = {}
         logic = bkm.logic or FunctionDefinition((), None)
         function = DmnFunction(bkm.name, logic, env, self.ev.within(bkm.name, model.types))
@@ -157,8 +182,8 @@ class DrgRun:
         return function
 
     def _resolve(
-        self, model: DecisionModel, href: Href, path: tuple[str, ...]
-    ) -> tuple[DecisionModel, str | None, tuple[str, ...]] | None:
+        self, model: GraphModel, href: Href, path: tuple[str, ...]
+    ) -> tuple[GraphModel, str | None, tuple[str, ...]] | None:
         if href.namespace is None or href.namespace == model.namespace:
             return model, None, path
         for name, imported in model.imports.items():
@@ -203,7 +228,7 @@ def _lookup(inputs: Mapping[str, Any], path: tuple[str, ...], name: str) -> Any:
 
 
 def evaluate_service(
-    model: DecisionModel, service: DecisionService, args: Mapping[str, Any], ev: Evaluation
+    model: GraphModel, service: DecisionService, args: Mapping[str, Any], ev: Evaluation
 ) -> tuple[Any, dict[str, Any]]:
     """Evaluate a decision service: its value and the value of each output decision."""
     run = DrgRun(args, ev)
@@ -227,14 +252,12 @@ def evaluate_service(
     return typed, outputs
 
 
-def service_parameters(model: DecisionModel, service: DecisionService) -> list[str]:
+def service_parameters(model: GraphModel, service: DecisionService) -> list[str]:
     """The parameter names of the function a decision service denotes, in order."""
     return [name for name, _ in service_signature(model, service)]
 
 
-def service_signature(
-    model: DecisionModel, service: DecisionService
-) -> list[tuple[str, str | None]]:
+def service_signature(model: GraphModel, service: DecisionService) -> list[tuple[str, str | None]]:
     """The parameters (name, type) of a decision service: input data, then input decisions."""
     params = [
         (data.name, data.type_ref)
@@ -252,7 +275,7 @@ def service_signature(
 class ServiceFunction(FeelFunction):
     """The function a decision service denotes (invoked from another decision)."""
 
-    def __init__(self, model: DecisionModel, service: DecisionService, ev: Evaluation) -> None:
+    def __init__(self, model: GraphModel, service: DecisionService, ev: Evaluation) -> None:
         self.name = service.name
         self.model = model
         self.service = service

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from lxml import etree
 
-from legato.bpmn.xml import ModelSource
 from legato.dmn.decision_model import DecisionModel
 from legato.dmn.reader import parse_root, read_definitions
 from legato.errors import DmnParseError, SourceLocation
+from legato.safexml import ModelSource
 
 
 def load(source: ModelSource) -> DecisionModel:

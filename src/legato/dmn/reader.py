@@ -1,6 +1,6 @@
 """Reading DMN 1.1-1.5 XML into :class:`~legato.dmn.model.Definitions`.
 
-Every file goes through the hardened XML parser of :mod:`legato.bpmn.xml` (no DTDs, no
+Every file goes through the hardened XML parser of :mod:`legato.safexml` (no DTDs, no
 entities, size limits). Elements are matched by namespace, whatever prefix a file uses.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from lxml import etree
 
-from legato.bpmn.xml import ModelSource, parse_xml, read_source
 from legato.dmn._compiler import DMN_NAMESPACES, Compiler, line_of
 from legato.dmn._expressions import ExpressionReader
 from legato.dmn.model import (
@@ -25,9 +24,10 @@ from legato.dmn.model import (
     Requirements,
 )
 from legato.dmn.types import TypeRegistry
-from legato.errors import BpmnParseError, DmnParseError, SourceLocation
+from legato.errors import DmnParseError, SourceLocation
 from legato.feel import FeelSyntaxError
 from legato.feel.lexer import Kind, tokenize
+from legato.safexml import ModelSource, parse_xml, read_source
 
 
 def parse_root(source: ModelSource) -> tuple[etree._Element, str | None]:
@@ -36,11 +36,8 @@ def parse_root(source: ModelSource) -> tuple[etree._Element, str | None]:
     Raises:
         DmnParseError: For malformed, hostile or oversized XML, or XML that is not DMN.
     """
-    try:
-        data, file_name = read_source(source)
-        root = parse_xml(data, file_name)
-    except BpmnParseError as exc:
-        raise DmnParseError(exc.message, exc.location) from exc
+    data, file_name = read_source(source, DmnParseError)
+    root = parse_xml(data, file_name, DmnParseError)
     qname = etree.QName(root.tag)
     if qname.localname != "definitions" or qname.namespace not in DMN_NAMESPACES:
         raise DmnParseError(

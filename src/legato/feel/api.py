@@ -15,16 +15,15 @@ from legato.feel.calls import free_calls
 from legato.feel.compiler import Compiler, Evaluator, Tester
 from legato.feel.errors import FeelAssertionError, FeelLimitError, FeelSyntaxError
 from legato.feel.limits import FeelLimits, check_result
+from legato.feel.literals import known_names
 from legato.feel.names import NameTable
 from legato.feel.parser import parse_expression, parse_unary_tests
 from legato.feel.predicates import Predicate, predicate
-from legato.feel.properties import PROPERTY_NAMES
 from legato.feel.runtime import Run, Scope
-from legato.feel.semantics import compare
-from legato.feel.types import TYPE_NAMES, TypeTest
-from legato.feel.values import Range, to_feel
+from legato.feel.types import TypeTest
+from legato.feel.values import to_feel
 
-_KNOWN = NameTable([*BUILTINS, *PROPERTY_NAMES, *TYPE_NAMES])
+_KNOWN = known_names(BUILTINS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,39 +321,3 @@ def evaluate(
     """
     names = [key for key in context if " " in key] if context else None
     return compile(text, names).evaluate(context, now=now, limits=limits)
-
-
-def evaluate_range_literal(text: str) -> Range | None:
-    """The range a string such as ``"[1..10)"`` denotes (for ``range()``); None for anything
-    else, a comparison such as ``">= 10"`` included: that is a unary test, not a range
-    literal (DMN TCK 1156)."""
-    try:
-        node = parse_unary_tests(text.strip(), _KNOWN)
-    except FeelSyntaxError:
-        return None
-    if len(node.tests) != 1 or node.negated or node.wildcard:
-        return None
-    test = node.tests[0]
-    if test.op is not None or not _is_constant(test.operand):
-        return None
-    value = Compiler(text, BUILTINS).compile(test.operand)(Scope(Run(), {}))
-    if not isinstance(value, Range) or value.start is None or value.end is None:
-        return None
-    order = compare(value.start, value.end)
-    if order is None or order > 0:
-        return None
-    return value
-
-
-def _is_constant(node: ast.Node) -> bool:
-    if isinstance(node, ast.Literal):
-        return True
-    if isinstance(node, ast.RangeNode):
-        return all(end is None or _is_constant(end) for end in (node.start, node.end))
-    if isinstance(node, ast.Negation):
-        return _is_constant(node.operand)
-    if isinstance(node, ast.Call) and isinstance(node.function, ast.Name):
-        return node.function.name in BUILTINS and all(
-            isinstance(arg, ast.Literal) for arg in node.args
-        )
-    return False

@@ -16,7 +16,9 @@ from legato.errors import InvalidCommandError
 from legato.runtime.arguments import check_one_of
 from legato.runtime.executor import CommandExecutor
 from legato.runtime.types import BatchResult, InstanceFilter
-from legato.store.ports import Store, Transaction, iter_chunks
+from legato.store._rules import iter_chunks
+from legato.store.incidents import Incidents
+from legato.store.ports import Store, Transaction
 from legato.store.records import INSTANCE_FILTER_STATUSES, InstanceQuery, InstanceRecord
 
 BATCH_KINDS = ("cancel", "retry")
@@ -145,7 +147,7 @@ def _unfit(record: InstanceRecord | None, key: int, kind: str) -> str | None:
 
 
 def _commands(
-    tx: Transaction, kind: str, record: InstanceRecord, by: str | None
+    tx: Incidents, kind: str, record: InstanceRecord, by: str | None
 ) -> Iterator[cmd.Command]:
     key = record.instance_key
     if kind == "cancel":

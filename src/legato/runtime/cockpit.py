@@ -26,7 +26,8 @@ from legato.errors import InvalidCommandError, NotFoundError
 from legato.runtime.arguments import check_one_of, checked_arguments
 from legato.runtime.definitions import DECISION_PREFIX
 from legato.runtime.types import InstanceInfo
-from legato.store.derived import indexed_value, rebuild_derived
+from legato.store.derived import indexed_value
+from legato.store.rebuild import rebuild_derived
 from legato.store.records import (
     INSTANCE_FILTER_STATUSES,
     SUSPENDED,
@@ -39,7 +40,8 @@ from legato.store.records import (
 from legato.store.schema import from_micros, to_micros
 
 if TYPE_CHECKING:
-    from legato.store.ports import Store, Transaction
+    from legato.store.history import History
+    from legato.store.ports import Store
 
 MAX_PAGE = 500
 """The largest page any cockpit query returns."""
@@ -492,7 +494,7 @@ def instance_info(record: InstanceRecord) -> InstanceInfo:
     )
 
 
-def _path(tx: Transaction, record: InstanceRecord) -> InstancePath:
+def _path(tx: History, record: InstanceRecord) -> InstancePath:
     completed: dict[str, None] = {}
     flows: dict[str, None] = {}
     visits: dict[str, int] = {}

@@ -17,6 +17,7 @@ from typing import Any
 from legato.engine import commands as cmd
 from legato.engine import values
 from legato.runtime.projection import BatchWrites
+from legato.store.messages import Messages
 from legato.store.ports import Transaction
 from legato.store.records import SubscriptionRecord
 
@@ -33,7 +34,7 @@ class Delivery:
 
 
 def message_delivery(
-    tx: Transaction, name: str, correlation_key: str | None, variables: Mapping[str, Any]
+    tx: Messages, name: str, correlation_key: str | None, variables: Mapping[str, Any]
 ) -> Delivery:
     """The commands that deliver a message to its subscriptions."""
     found = tx.find_subscriptions("message", name, correlation_key)
@@ -41,7 +42,7 @@ def message_delivery(
 
 
 def message_deliveries(
-    tx: Transaction, messages: Sequence[tuple[str, str | None, Mapping[str, Any]]]
+    tx: Messages, messages: Sequence[tuple[str, str | None, Mapping[str, Any]]]
 ) -> list[Delivery]:
     """The deliveries of many ``(name, correlation_key, variables)`` messages, each as by
     :func:`message_delivery`, from one subscription lookup per message name.
@@ -139,7 +140,7 @@ def chosen_delivery(
 
 
 def signal_delivery(
-    tx: Transaction, name: str, variables: Mapping[str, Any], source_instance_key: int | None = None
+    tx: Messages, name: str, variables: Mapping[str, Any], source_instance_key: int | None = None
 ) -> Delivery:
     """The commands that deliver a signal to every element waiting for it (but those of the
     instance that threw it, which heard it already)."""

@@ -13,6 +13,7 @@ from legato.dmn import DecisionModel
 from legato.engine.context import DeployedDecision, DeployedProcess
 from legato.errors import ValidationIssue
 from legato.model import Definitions
+from legato.store.definitions import Definitions as StoredDefinitions
 from legato.store.ports import Store, Transaction
 from legato.store.records import DefinitionRecord
 
@@ -79,7 +80,7 @@ class DefinitionRegistry:
             deployed = self._remember(record)
         return deployed
 
-    def get_in(self, tx: Transaction, definition_key: int) -> DeployedProcess | None:
+    def get_in(self, tx: StoredDefinitions, definition_key: int) -> DeployedProcess | None:
         """A version by key, read through ``tx`` when it is not known yet (for readers on
         other threads than the executor's, which shares its transaction here); None when
         there is no such version."""
@@ -137,7 +138,7 @@ class DefinitionRegistry:
 
     def deploy_decisions(
         self,
-        tx: Transaction,
+        tx: StoredDefinitions,
         model: DecisionModel,
         source: str,
         resource_name: str,
@@ -199,7 +200,7 @@ class DefinitionRegistry:
 
     def deploy(
         self,
-        tx: Transaction,
+        tx: StoredDefinitions,
         definitions: Definitions,
         source: str,
         resource_name: str,

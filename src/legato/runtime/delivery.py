@@ -32,8 +32,10 @@ from legato.runtime.executor import CommandExecutor, Outcome
 from legato.runtime.keys import KeyAllocator
 from legato.runtime.starts import next_start_timer
 from legato.runtime.types import PublishResult
+from legato.store.messages import Messages
 from legato.store.ports import Store, Transaction
 from legato.store.records import MessageRecord, SubscriptionRecord, TimerRecord
+from legato.store.timers import Timers
 
 logger = logging.getLogger("legato.engine")
 
@@ -84,7 +86,7 @@ class EventDelivery:
         limit = max_timers or self.batch_size
         claimed: list[TimerRecord] = []
 
-        def claim(tx: Transaction) -> list[cmd.Command]:
+        def claim(tx: Timers) -> list[cmd.Command]:
             # Claimed in the transaction that fires them: on PostgreSQL the claimed rows stay
             # locked until it commits (other nodes skip them), and if the node dies first the
             # transaction and its claim roll back together, so no lease has to run out before
@@ -100,7 +102,7 @@ class EventDelivery:
                 self._next_check = None
             return [_firing(timer) for timer in claimed]
 
-        def reschedule(tx: Transaction, outcomes: list[Outcome]) -> None:
+        def reschedule(tx: Timers, outcomes: list[Outcome]) -> None:
             start_timers = [t for t in claimed if t.instance_key is None]
             stale = [
                 t.timer_key
@@ -252,7 +254,7 @@ class EventDelivery:
         with self.store.transaction() as tx:
             return self.expire_messages_in(tx)
 
-    def expire_messages_in(self, tx: Transaction) -> list[MessageRecord]:
+    def expire_messages_in(self, tx: Messages) -> list[MessageRecord]:
         """:meth:`expire_messages` inside the caller's transaction (a node's sweep)."""
         expired = tx.expire_messages(self.clock.now())
         for message in expired:

@@ -24,39 +24,33 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
 from legato import dmn
-from legato.bpmn import Profile, check_for_deployment
-from legato.bpmn.xml import ModelSource, parse_xml, read_source
+from legato.bpmn import Profile
 from legato.engine import commands as cmd
-from legato.engine.appliers import replay
-from legato.engine.executable import unsupported
 from legato.engine.state import InstanceState
 from legato.engine.values import checked_variables
 from legato.errors import (
-    BpmnParseError,
-    BpmnValidationError,
-    DmnValidationError,
     ExpressionError,
     InvalidCommandError,
     NotFoundError,
-    SourceLocation,
     StoreError,
     StoreUnavailableError,
 )
 from legato.feel import FeelLimits, use_limits
 from legato.model import ConditionalEventDefinition, RetryPolicy, StartEvent
 from legato.model.queries import definition_of
-from legato.runtime.arguments import check_one_of, checked_arguments
+from legato.runtime import queries
+from legato.runtime.arguments import checked_arguments
 from legato.runtime.batches import run_batch
 from legato.runtime.clock import Clock, DatabaseClock, SystemClock
-from legato.runtime.cockpit import CockpitMethods, instance_info
+from legato.runtime.cockpit import CockpitMethods
 from legato.runtime.definitions import DECISION_PREFIX, DefinitionRegistry, Deployment
 from legato.runtime.delivery import EventDelivery
-from legato.runtime.executor import CommandExecutor, Outcome, decode_event
+from legato.runtime.deploy import Deployer
+from legato.runtime.executor import CommandExecutor, Outcome
 from legato.runtime.external import MAX_PARKED_FETCHES, ExternalJobs, FetchParking
 from legato.runtime.groupcommit import GroupCommit
 from legato.runtime.handlers import (
@@ -66,8 +60,7 @@ from legato.runtime.jobs import JobRunner
 from legato.runtime.keys import KeyAllocator
 from legato.runtime.node import NodeAgent
 from legato.runtime.slots import Finished
-from legato.runtime.starts import replace_start_waits
-from legato.runtime.tasks import UserTaskMethods, is_form_source
+from legato.runtime.tasks import UserTaskMethods
 from legato.runtime.types import (
     ActivatedJob,
     BatchResult,
@@ -79,11 +72,10 @@ from legato.runtime.types import (
     JobRequest,
     PublishResult,
 )
+from legato.safexml import ModelSource
+from legato.store.instances import Instances
 from legato.store.ports import Listener, Store, Transaction
 from legato.store.records import (
-    INCIDENT_STATES,
-    INSTANCE_FILTER_STATUSES,
-    JOB_STATES,
     SUSPENDED,
     IncidentRecord,
     JobRecord,
@@ -191,6 +183,15 @@ class Engine(UserTaskMethods, CockpitMethods):
             lambda: job_lease,
             batch_size,
         )
+        self._deployer = Deployer(
+            store,
+            self._definitions,
+            keys,
+            lambda: self.clock.now(),
+            lambda: self.validation,
+            self._executor.lock,
+            self._events.timers_changed,
+        )
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._listener: Listener | None = None
@@ -235,68 +236,7 @@ class Engine(UserTaskMethods, CockpitMethods):
             DmnValidationError: a DMN model calls a function that is neither a FEEL built-in
                 nor defined in the model; the issue names file, line, element and function.
         """
-        if is_form_source(source):
-            return self._deploy_form(source)
-        if isinstance(source, os.PathLike | str) and Path(source).is_dir():
-            return self._deploy_directory(Path(source))
-        data, file_name = read_source(source)
-        if _is_dmn(data, file_name):
-            return self._deploy_decisions(data, file_name)
-        checked = check_for_deployment(Path(file_name) if file_name else data, self.validation)
-        definitions = checked.definitions
-        issues = [i for p in definitions.executable_processes for i in unsupported(p)]
-        if issues:
-            raise BpmnValidationError(issues)
-        text = data.decode("utf-8")
-        resource = Path(file_name).name if file_name else "<string>"
-        keys = self._keys
-        with self._executor.lock, keys.transaction(self.store) as tx:
-            previous = {}
-            for process in definitions.executable_processes:
-                latest = tx.find_definition(process.process_id)
-                previous[process.process_id] = latest.definition_key if latest else None
-            deployment = self._definitions.deploy(
-                tx, definitions, text, resource, keys.new_key, self.clock.now(), checked.warnings
-            )
-            for version in deployment.processes:
-                before = previous.get(version.process_id)
-                if before != version.definition_key:
-                    replace_start_waits(tx, before, version, keys.new_key, self.clock.now())
-        self._definitions.remember(deployment)
-        self._events.timers_changed()
-        return deployment
-
-    def _deploy_directory(self, directory: Path) -> Deployment:
-        """A directory's ``.form``, then ``.dmn``, then ``.bpmn`` files, each by name."""
-        parts = [
-            self.deploy(path)
-            for suffix in (".form", ".dmn", ".bpmn")
-            for path in sorted(directory.iterdir())
-            if path.suffix.lower() == suffix and path.is_file()
-        ]
-        if not parts:
-            raise BpmnParseError(
-                "the directory holds no .form, .dmn or .bpmn file", SourceLocation(str(directory))
-            )
-        return Deployment(
-            directory.name,
-            tuple(p for part in parts for p in part.processes),
-            tuple(d for part in parts for d in part.decisions),
-            tuple(w for part in parts for w in part.warnings),
-            tuple(f for part in parts for f in part.forms),
-        )
-
-    def _deploy_decisions(self, data: bytes, file_name: str | None) -> Deployment:
-        model = dmn.load(Path(file_name) if file_name else data)
-        if model.definitions.unknown_functions:
-            raise DmnValidationError(list(model.definitions.unknown_functions))
-        resource = Path(file_name).name if file_name else "<string>"
-        with self._executor.lock, self._keys.transaction(self.store) as tx:
-            decisions = self._definitions.deploy_decisions(
-                tx, model, data.decode("utf-8"), resource, self._keys.new_key, self.clock.now()
-            )
-        self._definitions.remember_decisions(decisions)
-        return Deployment(resource, (), tuple(decisions))
+        return self._deployer.deploy(source)
 
     def evaluate_decision(
         self, decision_id: str, variables: Mapping[str, Any] | None = None
@@ -506,7 +446,7 @@ class Engine(UserTaskMethods, CockpitMethods):
     def _submit(self, command: cmd.Command, request_token: str | None = None) -> Outcome:
         if request_token is not None:
 
-            def remember(tx: Transaction, outcomes: list[Outcome]) -> None:
+            def remember(tx: Instances, outcomes: list[Outcome]) -> None:
                 result = outcomes[0].result
                 assert result is not None
                 # Another node may have started it since start() looked (a batch that lost
@@ -529,11 +469,7 @@ class Engine(UserTaskMethods, CockpitMethods):
         Raises:
             NotFoundError: no such instance.
         """
-        with self.store.transaction() as tx:
-            record = tx.get_instance(instance_key)
-        if record is None:
-            raise NotFoundError(f"no instance with key {instance_key}")
-        return instance_info(record)
+        return queries.instance(self.store, instance_key)
 
     def instances(
         self,
@@ -551,43 +487,25 @@ class Engine(UserTaskMethods, CockpitMethods):
             InvalidCommandError: ``status`` is none of ``active``, ``suspended``,
                 ``completed``, ``terminated``.
         """
-        check_one_of("status", status, INSTANCE_FILTER_STATUSES)
-        with self.store.transaction() as tx:
-            records = tx.list_instances(
-                status=status, process_id=process_id, business_key=business_key, limit=limit
-            )
-            # The list query leaves the states out; one more query reads those of this page.
-            states = {
-                r.instance_key: r for r in tx.get_instances([r.instance_key for r in records])
-            }
-        return [instance_info(states.get(r.instance_key, r)) for r in records]
+        return queries.instances(
+            self.store,
+            status=status,
+            process_id=process_id,
+            business_key=business_key,
+            limit=limit,
+        )
 
     def state(self, instance_key: int) -> InstanceState:
         """The engine state of an instance (tokens, scopes, variables) as stored."""
-        with self.store.transaction() as tx:
-            record = tx.get_instance(instance_key)
-        if record is None:
-            raise NotFoundError(f"no instance with key {instance_key}")
-        data = dict(record.state)
-        data.pop("history_length", None)
-        return InstanceState.from_json(data)
+        return queries.state(self.store, instance_key)
 
     def history(self, instance_key: int) -> list[HistoryEntry]:
         """An instance's history, in order."""
-        with self.store.transaction() as tx:
-            records = tx.history(instance_key)
-        return [
-            HistoryEntry(r.position, r.event_type, r.at, r.element_id, dict(r.payload))
-            for r in records
-        ]
+        return queries.history(self.store, instance_key)
 
     def replay(self, instance_key: int) -> InstanceState:
         """Rebuild an instance's state from its stored history alone."""
-        with self.store.transaction() as tx:
-            records = tx.history(instance_key)
-        if not records:
-            raise NotFoundError(f"no history for instance {instance_key}")
-        return replay(instance_key, (decode_event(r) for r in records))
+        return queries.replay(self.store, instance_key)
 
     def set_variables(
         self,
@@ -698,9 +616,7 @@ class Engine(UserTaskMethods, CockpitMethods):
         Raises:
             InvalidCommandError: ``state`` is neither ``open`` nor ``resolved``.
         """
-        check_one_of("state", state, INCIDENT_STATES)
-        with self.store.transaction() as tx:
-            return tx.list_incidents(state=state, instance_key=instance_key)
+        return queries.incidents(self.store, state=state, instance_key=instance_key)
 
     def retry(
         self,
@@ -1042,9 +958,7 @@ class Engine(UserTaskMethods, CockpitMethods):
         Raises:
             InvalidCommandError: ``state`` is none of ``activatable``, ``activated``, ``failed``.
         """
-        check_one_of("state", state, JOB_STATES)
-        with self.store.transaction() as tx:
-            return tx.list_jobs(instance_key=instance_key, state=state)
+        return queries.jobs(self.store, instance_key=instance_key, state=state)
 
     # -- running handlers ------------------------------------------------------------------------
 
@@ -1194,8 +1108,7 @@ class Engine(UserTaskMethods, CockpitMethods):
 
     def nodes(self) -> list[NodeRecord]:
         """The engine nodes that serve this database, with their last heartbeat and load."""
-        with self.store.transaction() as tx:
-            return tx.list_nodes()
+        return queries.nodes(self.store)
 
     def run_once(self) -> int:
         """Fire due timers, then run one batch of due jobs with their handlers, committing
@@ -1323,13 +1236,6 @@ class _AlreadyStarted(Exception):
     def __init__(self, instance_key: int) -> None:
         super().__init__(instance_key)
         self.instance_key = instance_key
-
-
-def _is_dmn(data: bytes, file_name: str | None) -> bool:
-    """Whether a model file is DMN: its root element is in a DMN namespace."""
-    root = parse_xml(data, file_name)
-    tag = root.tag if isinstance(root.tag, str) else ""
-    return "/spec/DMN/" in tag.partition("}")[0]
 
 
 def _info_from_state(state: InstanceState) -> InstanceInfo:

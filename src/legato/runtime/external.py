@@ -45,6 +45,7 @@ from legato.runtime.definitions import DefinitionRegistry
 from legato.runtime.executor import CommandExecutor, Guard, Outcome
 from legato.runtime.groupcommit import GroupCommit
 from legato.runtime.types import ActivatedJob, JobRequest
+from legato.store.jobs import Jobs
 from legato.store.ports import Store, Transaction
 from legato.store.records import InstanceRecord, JobRecord
 
@@ -377,7 +378,7 @@ class ExternalJobs:
             local_variables=dict(local_variables or {}),
         )
 
-        def guard(tx: Transaction) -> cmd.Command:
+        def guard(tx: Jobs) -> cmd.Command:
             job = tx.get_job(job_key, for_update=True)
             _check_held(job, job_key, worker, self.clock.now(), "completed")
             assert job is not None
@@ -411,7 +412,7 @@ class ExternalJobs:
     def _run_held(
         self, job_key: int, worker: str | None, action: str, commands: Sequence[cmd.Command]
     ) -> list[Outcome]:
-        def guard(tx: Transaction) -> None:
+        def guard(tx: Jobs) -> None:
             job = tx.get_job(job_key, for_update=True)
             _check_held(job, job_key, worker, self.clock.now(), action)
 
@@ -438,7 +439,7 @@ class ExternalJobs:
             raise InvalidCommandError(f"timeout must be positive, not {timeout}")
         job = self._existing(job_key)
 
-        def extend(tx: Transaction) -> None:
+        def extend(tx: Jobs) -> None:
             if timeout is None:
                 return
             held = tx.get_job(job_key, for_update=True)

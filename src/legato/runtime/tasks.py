@@ -9,26 +9,20 @@ the same lock as the change, so two users claiming one task at once cannot both 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from legato.engine import commands as cmd
 from legato.errors import (
     FieldError,
-    FormParseError,
     FormValidationError,
     InvalidCommandError,
     NotFoundError,
-    SourceLocation,
     TaskConflictError,
 )
-from legato.forms import MAX_FORM_BYTES, Form, parse_form, validate_submission
+from legato.forms import parse_form, validate_submission
 from legato.runtime.arguments import check_one_of, checked_arguments
-from legato.runtime.definitions import DeployedForm, Deployment
 from legato.store.records import (
     USER_TASK_SORT_FIELDS,
     USER_TASK_STATES,
@@ -38,7 +32,6 @@ from legato.store.records import (
 )
 
 if TYPE_CHECKING:
-    from legato.bpmn.xml import ModelSource
     from legato.engine.state import InstanceState
     from legato.runtime.clock import Clock
     from legato.runtime.definitions import DefinitionRegistry
@@ -493,72 +486,3 @@ class UserTaskMethods:
             schema=schema,
             deployed_at=task.created_at,
         )
-
-    def _deploy_form(self, source: ModelSource) -> Deployment:
-        """Store a Camunda form as a new version of its id, unless it is unchanged."""
-        text, resource = _read_form(source)
-        form = parse_form(text, resource)
-        checksum = _form_checksum(form)
-        with self._keys.transaction(self.store) as tx:
-            latest = tx.find_form(form.form_id)
-            if latest is not None and latest.checksum == checksum:
-                record = latest
-            else:
-                record = FormRecord(
-                    form_key=self._keys.new_key(),
-                    form_id=form.form_id,
-                    version=latest.version + 1 if latest is not None else 1,
-                    resource_name=resource,
-                    schema=form.schema,
-                    deployed_at=self.clock.now(),
-                    checksum=checksum,
-                    version_tag=_version_tag(form.schema),
-                )
-                tx.insert_form(record)
-        deployed = DeployedForm(record.form_key, record.form_id, record.version, resource)
-        return Deployment(resource, (), forms=(deployed,))
-
-
-def is_form_source(source: object) -> bool:
-    """Whether a deploy source is a Camunda form: a ``.form`` path, or JSON text."""
-    if isinstance(source, bytes):
-        return source.lstrip()[:1] == b"{"
-    if isinstance(source, str) and source.lstrip()[:1] == "{":
-        return True
-    if isinstance(source, str | os.PathLike):
-        return Path(source).suffix.lower() == ".form"
-    return False
-
-
-def _read_form(source: ModelSource) -> tuple[str, str]:
-    if isinstance(source, bytes):
-        return _decoded(source, "<string>"), "<string>"
-    if isinstance(source, str) and source.lstrip()[:1] == "{":
-        return source, "<string>"
-    path = Path(os.fspath(source))
-    location = SourceLocation(file=str(path))
-    try:
-        size = path.stat().st_size
-        if size > MAX_FORM_BYTES:
-            message = f"the form is larger than {MAX_FORM_BYTES} bytes ({size})"
-            raise FormParseError(message, location)
-        return _decoded(path.read_bytes(), str(path)), path.name
-    except OSError as exc:
-        raise FormParseError(f"cannot read the form file: {exc.strerror}", location) from None
-
-
-def _decoded(data: bytes, name: str) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FormParseError(f"the form is not UTF-8: {exc}", SourceLocation(file=name)) from None
-
-
-def _version_tag(schema: dict[str, Any]) -> str | None:
-    tag = schema.get("versionTag")
-    return tag if isinstance(tag, str) and tag else None
-
-
-def _form_checksum(form: Form) -> str:
-    canonical = json.dumps(form.schema, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -9,14 +9,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from legato.store._prepared import Prepared
 from legato.store.derived import INSTANCE, DerivedRows
 from legato.store.records import SUSPENDED, InstanceQuery
+
+if TYPE_CHECKING:
+    from legato.store._sql_base import SqlDialect
 from legato.store.schema import (
     decision_evaluations,
     element_counts,
@@ -165,10 +167,9 @@ def count_select(query: InstanceQuery, cap: int) -> sa.Select[Any]:
 
 
 @functools.cache
-def variable_upsert(dialect_name: str) -> Prepared:
+def variable_upsert(dialect: SqlDialect) -> Prepared:
     """Insert or replace a root variable's indexed value."""
-    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    statement = insert(instance_variables)
+    statement = dialect.insert(instance_variables)
     upsert = statement.on_conflict_do_update(
         index_elements=["instance_key", "name"], set_={"value": statement.excluded.value}
     )
@@ -183,10 +184,9 @@ VARIABLE_DELETE = Prepared(
 
 
 @functools.cache
-def counts_upsert(dialect_name: str) -> Prepared:
+def counts_upsert(dialect: SqlDialect) -> Prepared:
     """Add deltas to a counter row (created at zero plus the delta if absent)."""
-    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    statement = insert(element_counts)
+    statement = dialect.insert(element_counts)
     columns = ("active", "completed", "terminated", "incidents")
     upsert = statement.on_conflict_do_update(
         index_elements=["definition_key", "element_id", "shard"],
@@ -329,4 +329,4 @@ def evaluations_select(
 
 
 DERIVED_TABLES = (instance_variables, element_counts, decision_evaluations)
-"""The tables :func:`legato.store.derived.rebuild_derived` recomputes."""
+"""The tables :func:`legato.store.rebuild.rebuild_derived` recomputes."""

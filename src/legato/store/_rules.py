@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -109,3 +110,14 @@ def check_aware(value: datetime) -> None:
 def utc_or_none(value: datetime | None) -> datetime | None:
     """:func:`utc` that lets None through."""
     return None if value is None else utc(value)
+
+
+def iter_chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    """Split ``items`` into slices of at most ``size`` (for SQL ``IN`` lists)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+ENDED_STATUSES = ("completed", "terminated")
+"""The statuses of an instance that has ended (see
+:meth:`~legato.store.retention.Retention.find_expired_instances`)."""

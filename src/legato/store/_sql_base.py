@@ -7,7 +7,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -15,11 +16,11 @@ from sqlalchemy.engine import CursorResult
 
 from legato.errors import ConflictError, StoreError, StoreUnavailableError
 from legato.store._prepared import Prepared, bind_parameters, result_rows
+from legato.store.records import HistoryRecord, InstanceRecord
 from legato.store.schema import KEY_COUNTER, key_counters, timers
 
 _IN_CHUNK = 500
 """Keys per ``IN (...)`` list: far below SQLite's bound-variable limit (999 before 3.32)."""
-
 
 _bp = sa.bindparam
 
@@ -43,39 +44,16 @@ _RESERVE_KEYS_STATEMENT = (
     .returning(key_counters.c.next_key)
 )
 
-
 _RESERVE_KEYS = Prepared(_RESERVE_KEYS_STATEMENT)
-
 
 _STAGED_TABLE_MADE = "legato_instance_rows"
 """Key in a connection's ``info``: its temporary table exists (dropped again on rollback)."""
 
-
 _NOTIFY = Prepared(sa.select(sa.func.pg_notify(_bp("channel"), "").label("notified")))
 
-
 _ANY = 0
-"""The "size" of a key list passed as one array parameter (``= ANY(:k)``, PostgreSQL)."""
-
-
-def _in_lists(values: Sequence[Any], dialect: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """The parameters of key lists for ``values``, at most ``_IN_CHUNK`` each, with each
-    list's size for :func:`_in_list`.
-
-    PostgreSQL gets one array parameter per list (:data:`_ANY`): psycopg does not cache its
-    conversion of a query with more than 50 parameters (or 4 KB of text), and converting a
-    long ``IN (%(k0)s, …)`` again cost milliseconds per query. Elsewhere an
-    ``IN (:k0, :k1, …)`` list is padded to a power of two by repeating its last value
-    (harmless in an IN list), so a handful of prepared statements serve every length.
-    """
-    for start in range(0, len(values), _IN_CHUNK):
-        chunk = values[start : start + _IN_CHUNK]
-        if dialect == "postgresql":
-            yield _ANY, {"k": list(chunk)}
-            continue
-        size = 1 << (len(chunk) - 1).bit_length()
-        padded = [*chunk, *([chunk[-1]] * (size - len(chunk)))]
-        yield size, {f"k{i}": value for i, value in enumerate(padded)}
+"""The "size" of a key list passed as one array parameter (``= ANY(:k)``, PostgreSQL; see
+:meth:`~legato.store.dialects.SqlDialect.key_lists`)."""
 
 
 def _in_list(column: sa.Column[Any], size: int) -> sa.ColumnElement[bool]:
@@ -104,10 +82,9 @@ def listing_query(table: sa.Table, by_instance: bool, by_definition: bool) -> Pr
 
 
 @functools.cache
-def upsert_statement(dialect_name: str, table: sa.Table) -> Prepared:
+def upsert_statement(dialect: SqlDialect, table: sa.Table) -> Prepared:
     """INSERT … ON CONFLICT (primary key) DO UPDATE: one statement, no read first."""
-    dialect_insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    statement = dialect_insert(table)
+    statement = dialect.insert(table)
     updates = {column.name: statement.excluded[column.name] for column in table.c}
     keys = [column.name for column in table.primary_key]
     for key in keys:
@@ -135,9 +112,7 @@ _CONFLICT_STATES = frozenset({"23505", "40001", "40P01", "55P03"})
 """PostgreSQL SQLSTATEs of losing a race: unique violation, serialization failure, deadlock,
 lock not available. The transaction is rolled back and its command can run again."""
 
-
 _SQLITE_CONFLICTS = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
-
 
 _UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03"})
 """PostgreSQL SQLSTATEs of a server shutting down or starting (besides class 08, connection
@@ -183,13 +158,14 @@ class SqlTransactionBase:
     def __init__(
         self,
         connection: sa.Connection,
+        dialect: SqlDialect,
         wake_channel: str | None = None,
         reserve_apart: Callable[[int], range] | None = None,
     ) -> None:
         self._connection = connection
         self._reserve_apart = reserve_apart
         self._dialect = connection.dialect
-        self._dialect_name = connection.dialect.name
+        self._sql = dialect
         dbapi = connection.dialect.loaded_dbapi
         self._dbapi_error: type[Exception] = dbapi.Error
         # One cursor on the connection SQLAlchemy began the transaction on: the hot-path
@@ -242,20 +218,12 @@ class SqlTransactionBase:
             raise self._translated(exc) from exc
 
     def _insert_many(self, prepared: Prepared, values: Sequence[Mapping[str, Any]]) -> None:
-        """Insert rows: on PostgreSQL as one ``COPY … FROM STDIN`` stream (it costs the node
-        less than pipelined single-row inserts), elsewhere with ``executemany``.
+        """Insert rows: ``executemany``, or on PostgreSQL one ``COPY … FROM STDIN`` stream
+        (see :meth:`~legato.store.dialects.SqlDialect.insert_many`).
 
         ``prepared`` is an insert of every column of its table (:func:`_insert`).
         """
-        if self._dialect_name != "postgresql" or len(values) < 2:
-            self._run_many(prepared, values)
-            return
-        compiled = prepared.compiled(self._dialect)
-        names = compiled.names
-        self._copy(
-            f"COPY {prepared.table_name} ({', '.join(names)}) FROM STDIN",
-            ([bound[name] for name in names] for bound in _bound(compiled, values)),
-        )
+        self._sql.insert_many(self, prepared, values)
 
     def _copy(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         """PostgreSQL: stream ``rows`` with ``COPY … FROM STDIN`` inside this transaction."""
@@ -272,6 +240,13 @@ class SqlTransactionBase:
         self._check_open()
         try:
             self._cursor.execute(sql, parameters)
+        except Exception as exc:
+            raise self._translated(exc) from exc
+
+    def _raw_many(self, sql: str, parameters: Sequence[Sequence[Any]]) -> None:
+        """Execute driver-level SQL text for each parameter set (``executemany``)."""
+        try:
+            self._cursor.executemany(sql, parameters)
         except Exception as exc:
             raise self._translated(exc) from exc
 
@@ -311,3 +286,87 @@ class SqlTransactionBase:
             return self._reserve_apart(count)
         end = int(self._run(_RESERVE_KEYS, {"count": count}).fetchone()[0])
         return range(end - count, end)
+
+
+_Query = TypeVar("_Query", bound=sa.Select[Any])
+
+
+class SqlDialect(Protocol):
+    """The operations whose SQL or strategy depends on the database."""
+
+    @property
+    def name(self) -> str:
+        """SQLAlchemy's name of the dialect (``sqlite``, ``postgresql``)."""
+
+    def __hash__(self) -> int:
+        """Hashable: the statement builders cache one statement per dialect."""
+
+    def insert(self, table: sa.Table) -> sqlite.Insert | postgresql.Insert:
+        """An ``INSERT`` into ``table`` that offers ``ON CONFLICT`` clauses."""
+
+    def skip_locked(self, query: _Query, *, of: sa.Table | None = None) -> _Query:
+        """``query`` made to lock the rows it picks, skipping rows another transaction
+        holds (``of``: the table whose rows are locked, when ``query`` joins others)."""
+
+    def lock_row(self, query: _Query) -> _Query | None:
+        """``query`` made to lock the row it reads until the transaction ends; None where
+        the transaction holds the database's write lock anyway."""
+
+    def key_array(self, column: sa.Column[Any], name: str) -> sa.ColumnElement[bool]:
+        """``column`` is one of the integer keys bound to the parameter ``name``."""
+
+    def key_lists(self, values: Sequence[Any]) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The parameters of key lists for ``values``, with each list's size for
+        :func:`~legato.store._sql_base._in_list`."""
+
+    def json_list_has_any(
+        self, column: sa.ColumnElement[Any], names: Sequence[str]
+    ) -> sa.ColumnElement[bool]:
+        """The JSON list in ``column`` holds any of ``names`` (not empty)."""
+
+    def insert_many(
+        self, tx: SqlTransactionBase, prepared: Prepared, values: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Insert rows (``prepared`` inserts every column of its table)."""
+
+    def update_instances(
+        self,
+        tx: SqlTransactionBase,
+        records: Sequence[InstanceRecord],
+        each: Callable[[Sequence[InstanceRecord]], None],
+    ) -> None:
+        """Save instance rows with their revision check (``each``: the portable way, one
+        ``executemany``); the cursor's ``rowcount`` tells how many were saved."""
+
+    def append_history(
+        self,
+        tx: SqlTransactionBase,
+        records: Sequence[HistoryRecord],
+        each: Callable[[Sequence[HistoryRecord]], None],
+    ) -> None:
+        """Insert the history chunks of ``records`` (``each``: the portable way)."""
+
+    def delete_jobs(
+        self,
+        tx: SqlTransactionBase,
+        job_keys: Sequence[int],
+        each: Callable[[Sequence[int]], None],
+    ) -> None:
+        """Delete the jobs of these keys (unknown keys are ignored; ``each``: the portable
+        way)."""
+
+    def prepare_count(self, tx: SqlTransactionBase) -> None:
+        """Set the transaction up for a count over many index probes."""
+
+    def try_lock(self, tx: SqlTransactionBase, name: str) -> bool:
+        """Take the lock ``name`` until ``tx`` ends, if no other transaction holds it."""
+
+    def database_now(self, tx: SqlTransactionBase) -> datetime | None:
+        """The database server's clock, where nodes share one; else None."""
+
+    def lock_schema(self, connection: sa.Connection) -> None:
+        """Keep other nodes from migrating the schema until this transaction ends."""
+
+    def wake_channel(self, connection: sa.Connection) -> str | None:
+        """The channel that tells other nodes about new work (read in a transaction of its
+        own); None where they poll."""

@@ -8,32 +8,25 @@ filtering, counting and paging all happen in SQL.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from legato.store.records import UserTaskQuery
+
+if TYPE_CHECKING:
+    from legato.store._sql_base import SqlDialect
 from legato.store.schema import user_tasks
 
 _T = user_tasks.c
 _EMPTY_LIST = "[]"
 
 
-def _has_any(column: sa.ColumnElement[Any], names: Sequence[str], dialect: str) -> Any:
+def _has_any(column: sa.ColumnElement[Any], names: Sequence[str], dialect: SqlDialect) -> Any:
     """The JSON list in ``column`` holds any of ``names``."""
     if not names:
         return sa.false()
-    if dialect == "postgresql":
-        return sa.cast(column, postgresql.JSONB).has_any(
-            postgresql.array(list(names), type_=sa.Text)
-        )
-    items = sa.func.json_each(column).table_valued("value")
-    # The empty list (most tasks' candidate users) is ruled out before json_each runs.
-    return sa.and_(
-        column != _EMPTY_LIST,
-        sa.exists().select_from(items).where(items.c.value.in_(list(names))),
-    )
+    return dialect.json_list_has_any(column, names)
 
 
 def _escaped_like(text: str) -> str:
@@ -41,7 +34,7 @@ def _escaped_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def task_conditions(query: UserTaskQuery, dialect: str) -> list[Any]:
+def task_conditions(query: UserTaskQuery, dialect: SqlDialect) -> list[Any]:
     """The WHERE conditions of ``query``."""
     conditions: list[Any] = []
     for column, value in (
@@ -95,14 +88,14 @@ def task_order(query: UserTaskQuery) -> list[Any]:
     return order
 
 
-def tasks_select(query: UserTaskQuery, dialect: str) -> sa.Select[Any]:
+def tasks_select(query: UserTaskQuery, dialect: SqlDialect) -> sa.Select[Any]:
     """The page of tasks ``query`` asks for."""
     statement = sa.select(user_tasks).where(*task_conditions(query, dialect))
     statement = statement.order_by(*task_order(query)).offset(query.offset or None)
     return statement.limit(query.limit) if query.limit is not None else statement
 
 
-def tasks_count(query: UserTaskQuery, dialect: str) -> sa.Select[Any]:
+def tasks_count(query: UserTaskQuery, dialect: SqlDialect) -> sa.Select[Any]:
     """How many tasks ``query``'s filters find (paging ignored)."""
     return (
         sa.select(sa.func.count()).select_from(user_tasks).where(*task_conditions(query, dialect))

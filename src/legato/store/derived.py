@@ -1,8 +1,8 @@
 """The rows the cockpit reads, derived from history events.
 
 Three tables are kept from the history alone, so that they can always be rebuilt from it
-(:func:`rebuild_derived`) and the live path and the rebuild share one derivation
-(:class:`DerivedRows`):
+(:func:`legato.store.rebuild.rebuild_derived`) and the live path and the rebuild share one
+derivation (:class:`DerivedRows`):
 
 * ``instance_variables``: the scalar root variables of each instance, for "instances whose
   variable x is v";
@@ -19,17 +19,14 @@ inner instance (the events do not tell a body's end from an inner instance's).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from legato.store._rules import dump_json
 from legato.store.records import DecisionEvaluationRecord, HistoryRecord
-
-if TYPE_CHECKING:
-    from legato.store.ports import Transaction
 
 MAX_INDEXED_LENGTH = 200
 """Values whose JSON is longer than this many characters are not indexed."""
@@ -232,43 +229,3 @@ _HANDLERS: dict[str, _Handler] = {
     "IncidentResolved": _incident_resolved,
     "DecisionEvaluated": _decision_evaluated,
 }
-
-
-def rebuild_derived(tx: Transaction, *, batch: int = 500) -> int:
-    """Recompute every derived table from the stored history (replacing what they hold).
-
-    Reads the instances ``batch`` at a time and writes their rows as it goes; the counts are
-    written once at the end (into shard 0). Returns how many instances were read.
-    """
-    tx.clear_derived()
-    counts = DerivedRows()
-    seen = 0
-    for keys in _instance_key_pages(tx, batch):
-        rows = DerivedRows()
-        known = {
-            s.instance_key: (s.definition_key, s.started_at) for s in tx.instance_summaries(keys)
-        }
-        for key in keys:
-            rows.add(tx.history(key), known.get, lambda _: None)
-        rows.incident_elements.clear()
-        for place, delta in rows.counts.items():
-            total = counts.counts.setdefault(place, [0, 0, 0, 0])
-            for slot, value in enumerate(delta):
-                total[slot] += value
-        rows.counts = {}
-        tx.write_derived(rows, 0)
-        seen += len(keys)
-    tx.write_derived(counts, 0)
-    return seen
-
-
-def _instance_key_pages(tx: Transaction, batch: int) -> Iterable[Sequence[int]]:
-    from legato.store.records import InstanceQuery
-
-    after = None
-    while True:
-        page = tx.search_instances(InstanceQuery(after=after, limit=batch))
-        if not page:
-            return
-        yield [record.instance_key for record in page]
-        after = (page[-1].started_at, page[-1].instance_key)

@@ -8,7 +8,7 @@ jobs it creates). Adapters: :mod:`legato.store.memory` (tests) and :mod:`legato.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -72,13 +72,3 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release connections."""
-
-
-def iter_chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
-    """Split ``items`` into slices of at most ``size`` (for SQL ``IN`` lists)."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-ENDED_STATUSES = ("completed", "terminated")
-"""The statuses of an instance that has ended (see :meth:`Transaction.find_expired_instances`)."""

@@ -1,8 +1,8 @@
 """PostgreSQL specifics of the SQL store: the driver, the engine and schema creation.
 
 The store's statements are the same SQLAlchemy Core as on SQLite; what differs is kept here
-and in the few dialect branches of :mod:`legato.store.sql` (``FOR UPDATE SKIP LOCKED`` on the
-claims, ``ON CONFLICT`` from the PostgreSQL insert construct).
+and in the PostgreSQL strategy of :mod:`legato.store.dialects` (``FOR UPDATE SKIP LOCKED`` on
+the claims, ``ON CONFLICT`` from the PostgreSQL insert construct, ``COPY`` for a batch's rows).
 
 Transactions run at PostgreSQL's default READ COMMITTED. That is enough for what the store
 promises: claims of jobs and timers lock the rows they pick (``FOR UPDATE SKIP LOCKED``), so

@@ -8,9 +8,9 @@ nodes share a PostgreSQL database by each opening their own store.
 
 The transaction, :class:`SqlTransaction`, is assembled from one adapter per part of the port,
 each beside its in-memory twin: :mod:`legato.store.jobs.sql`, :mod:`legato.store.timers.sql`
-and so on, on the shared helpers of :mod:`legato.store._sql_base`. Dialect specifics live in
-small functions (:func:`~legato.store.jobs.sql.due_jobs_query`,
-:func:`~legato.store._sql_base.upsert_statement`) and in the engine factories of
+and so on, on the shared helpers of :mod:`legato.store._sql_base`. What SQLite and PostgreSQL
+do differently (row locks, ``COPY`` and the other fast paths of a batch's writes) is asked of
+one strategy object, :mod:`legato.store.dialects`, besides the engine factories of
 :mod:`legato.store.sqlite` and :mod:`legato.store.postgres`; everything else is the same Core
 code on both.
 """
@@ -26,11 +26,16 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from legato.errors import StoreError, StoreUnavailableError
-from legato.store._sql_base import _RESERVE_KEYS_STATEMENT, _STAGED_TABLE_MADE, _translated_errors
+from legato.store._sql_base import (
+    _RESERVE_KEYS_STATEMENT,
+    _STAGED_TABLE_MADE,
+    SqlDialect,
+    _translated_errors,
+)
 from legato.store.accounts.sql import SqlAccounts
 from legato.store.cockpit.sql import SqlCockpitReads
 from legato.store.definitions.sql import SqlDefinitions
-from legato.store.derived import rebuild_derived
+from legato.store.dialects import dialect_of
 from legato.store.history.sql import SqlHistory
 from legato.store.incidents.sql import SqlIncidents
 from legato.store.instances.sql import SqlInstances
@@ -42,11 +47,9 @@ from legato.store.ports import Listener, Store
 from legato.store.postgres import (
     Wakeups,
     create_postgres_engine,
-    current_schema,
     is_postgres_url,
-    lock_schema,
-    wake_channel,
 )
+from legato.store.rebuild import rebuild_derived
 from legato.store.retention.sql import SqlRetention
 from legato.store.sqlite import create_sqlite_engine
 from legato.store.timers.sql import SqlTimers
@@ -93,6 +96,7 @@ class SqlStore:
             raise StoreError(
                 f"unsupported database {parsed.get_backend_name()!r}; use sqlite or postgresql"
             )
+        self._sql = dialect_of(self._engine.dialect.name)
         # A reentrant lock so that a nested transaction() in one thread gets a clear error.
         self._lock = threading.RLock()
         self._broken = False
@@ -102,8 +106,8 @@ class SqlStore:
             self._engine.dispose()
             raise StoreError(f"cannot open {parsed!r}: {exc.orig}") from exc
         try:
-            _prepare_schema(self._connection)
-            self._wake_channel = self._channel_of(self._connection)
+            _prepare_schema(self._connection, self._sql)
+            self._wake_channel = self._channel_of(self._connection, self._sql)
             self._keys_lock = threading.Lock()
             self._keys_connection: sa.Connection | None = None
             self._reserve_apart = (
@@ -137,7 +141,7 @@ class SqlStore:
                 transaction = connection.begin()
             tx: SqlTransaction | None = None
             try:
-                tx = SqlTransaction(connection, self._wake_channel, self._reserve_apart)
+                tx = SqlTransaction(connection, self._sql, self._wake_channel, self._reserve_apart)
                 yield tx
                 tx.close()
                 try:
@@ -203,11 +207,9 @@ class SqlStore:
         return range(end - count, end)
 
     @staticmethod
-    def _channel_of(connection: sa.Connection) -> str | None:
-        if connection.dialect.name != "postgresql":
-            return None
-        with _translated_errors(), connection.begin():
-            return wake_channel(current_schema(connection))
+    def _channel_of(connection: sa.Connection, dialect: SqlDialect) -> str | None:
+        with _translated_errors():
+            return dialect.wake_channel(connection)
 
     def listen(self, wake: Callable[[], None]) -> Listener | None:
         """Call ``wake`` whenever another transaction commits new due work: on PostgreSQL,
@@ -226,7 +228,7 @@ class SqlStore:
             self._engine.dispose()
 
 
-def _prepare_schema(connection: sa.Connection) -> None:
+def _prepare_schema(connection: sa.Connection, dialect: SqlDialect) -> None:
     """Migrate the database to the schema this code knows, or refuse one it does not know.
 
     One transaction, holding the schema lock for the whole migration: nodes that open a
@@ -235,12 +237,11 @@ def _prepare_schema(connection: sa.Connection) -> None:
     See :mod:`legato.store.migrations` for the revisions and how older files are adopted.
     """
     with _translated_errors(), connection.begin():
-        if connection.dialect.name == "postgresql":
-            lock_schema(connection)
+        dialect.lock_schema(connection)
         applied = upgrade_schema(connection)
         if DERIVED_REVISION in applied:
             # The derived tables start out empty: fill them from the history already stored.
-            tx = SqlTransaction(connection)
+            tx = SqlTransaction(connection, dialect)
             try:
                 rebuild_derived(tx)
             finally:

@@ -28,8 +28,8 @@ from bpmn_rule_models import (
     spec,
 )
 from legato.bpmn.validate import validate_document
-from legato.bpmn.xml import parse_xml
 from legato.errors import ValidationIssue
+from legato.safexml import parse_xml
 
 
 @dataclass(frozen=True)

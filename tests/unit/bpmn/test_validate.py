@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from legato.bpmn.validate import validate_document
-from legato.bpmn.xml import parse_xml
 from legato.errors import ValidationIssue
+from legato.safexml import parse_xml
 
 HEADER = (
     '<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" '

@@ -1324,6 +1324,7 @@ def test_a_version_1_file_without_the_newer_tables_gets_them(tmp_path: Path) -> 
 
 def test_hot_timer_subscription_and_message_queries_use_their_indexes() -> None:
     # The private statements are what the transactions run; the plans are SQLite's own.
+    from legato.store.dialects import SQLITE
     from legato.store.messages import sql as messages_sql
     from legato.store.timers import sql as timers_sql
 
@@ -1332,7 +1333,7 @@ def test_hot_timer_subscription_and_message_queries_use_their_indexes() -> None:
         with store.engine.connect() as connection:
             dialect = connection.dialect
             expected = {
-                timers_sql.due_timers_query("sqlite"): ["ix_timers_due"],
+                timers_sql.due_timers_query(SQLITE): ["ix_timers_due"],
                 messages_sql.subscriptions_query(True, False): [
                     "ix_subscriptions_lookup",
                     "ix_subscriptions_start",
@@ -1359,7 +1360,7 @@ def test_hot_timer_subscription_and_message_queries_use_their_indexes() -> None:
                 for step, index in zip(searches, indexes, strict=True):
                     assert step.startswith("SEARCH") and f"INDEX {index} " in step, plan
             # Claiming walks the index in order: no sort before the LIMIT.
-            claim = timers_sql.due_timers_query("sqlite").compiled(dialect)
+            claim = timers_sql.due_timers_query(SQLITE).compiled(dialect)
             claim_plan = connection.exec_driver_sql(
                 f"EXPLAIN QUERY PLAN {claim.sql}", tuple(None for _ in claim.names)
             ).fetchall()

@@ -11,11 +11,11 @@ from fastapi import Request
 from legato.api.c7 import ids
 from legato.api.c7.dates import format_date
 from legato.api.c7.ids import Kind
-from legato.bpmn.xml import parse_xml
 from legato.errors import ModelError
 from legato.runtime.definitions import DECISION_PREFIX
 from legato.runtime.engine import Engine
 from legato.runtime.types import InstanceInfo
+from legato.safexml import parse_xml
 from legato.store.records import DefinitionRecord, IncidentRecord
 
 

@@ -30,6 +30,7 @@ from legato.api.c7.variables import decode_variables, encode_variables
 from legato.api.deps import EngineDep, require
 from legato.engine import values
 from legato.security import MESSAGES_PUBLISH, Principal
+from legato.store.instances import Instances
 from legato.store.ports import Transaction
 from legato.store.records import SubscriptionRecord
 
@@ -89,7 +90,7 @@ class _Filter:
             )
         return pick
 
-    def _waiting(self, tx: Transaction, subs: list[SubscriptionRecord]) -> list[SubscriptionRecord]:
+    def _waiting(self, tx: Instances, subs: list[SubscriptionRecord]) -> list[SubscriptionRecord]:
         if self.tenant is not None or (self.has_instance and self.instance_key is None):
             return []
         if self.instance_key is not None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from legato.feel.builtins.registry import builtin, fail
+from legato.feel.builtins.registry import REGISTRY, builtin, fail
+from legato.feel.literals import range_literal
 from legato.feel.semantics import compare, type_name
 from legato.feel.values import Range
 
@@ -150,9 +151,7 @@ _register("coincides", coincides, "pp rr")
 
 @builtin("range", "from: string")
 def parse_range(text: str) -> Range:
-    from legato.feel.api import evaluate_range_literal
-
-    value = evaluate_range_literal(text)
+    value = range_literal(text, REGISTRY)
     if value is None:
         raise fail(f"not a range: {text!r}")
     return value

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from legato.store._sql_base import SqlTransactionBase
 from legato.store.records import ApiKeyRecord, UserRecord
@@ -76,8 +75,7 @@ class SqlAccounts(SqlTransactionBase):
         """INSERT … ON CONFLICT (primary key) DO NOTHING: on PostgreSQL a concurrent insert
         of the same key waits for the other transaction and then does nothing, so exactly
         one wins and no transaction is aborted by a unique violation."""
-        dialect_insert = postgresql.insert if self._dialect_name == "postgresql" else sqlite.insert
-        statement = dialect_insert(table).values(**values).on_conflict_do_nothing()
+        statement = self._sql.insert(table).values(**values).on_conflict_do_nothing()
         return self._changed_any(statement.returning(*table.primary_key.columns))
 
     def insert_user(self, record: UserRecord) -> bool:

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from legato.store import _cockpit_sql as cockpit
 from legato.store import _sqlrows as rows
+from legato.store._rules import iter_chunks
 from legato.store._sql_base import _IN_CHUNK, SqlTransactionBase
 from legato.store.derived import DerivedRows
-from legato.store.ports import iter_chunks
 from legato.store.records import (
     DecisionEvaluationRecord,
     ElementCountsRecord,
@@ -46,8 +46,7 @@ class SqlCockpitReads(SqlTransactionBase):
         PostgreSQL: without JIT for this transaction. The count is thousands of index
         probes whose estimated cost passes ``jit_above_cost``, and compiling the plan took
         longer than running it (tens of ms measured on a million instances)."""
-        if self._dialect_name == "postgresql":
-            self._raw("SET LOCAL jit = off")
+        self._sql.prepare_count(self)
         return int(self._execute(cockpit.count_select(query, cap)).scalar_one())
 
     def instance_summaries(self, instance_keys: Sequence[int]) -> list[InstanceRecord]:
@@ -64,12 +63,12 @@ class SqlCockpitReads(SqlTransactionBase):
         """Upsert and delete root variables, add counter deltas, insert evaluations."""
         upserts, deletes = cockpit.variable_rows(derived)
         if upserts:
-            self._run_many(cockpit.variable_upsert(self._dialect_name), upserts)
+            self._run_many(cockpit.variable_upsert(self._sql), upserts)
         if deletes:
             self._run_many(cockpit.VARIABLE_DELETE, deletes)
         counts = cockpit.count_rows(derived, shard)
         if counts:
-            self._run_many(cockpit.counts_upsert(self._dialect_name), counts)
+            self._run_many(cockpit.counts_upsert(self._sql), counts)
         evaluations = cockpit.evaluation_rows(derived)
         if evaluations:
             self._run_many(cockpit.EVALUATION_INSERT, evaluations)

@@ -12,16 +12,13 @@ from legato.store.schema import definitions, forms
 
 _INSERT_DEFINITION = _insert(definitions)
 
-
 _DEFINITION_BY_KEY = _by_key(definitions, "definition_key")
-
 
 _DEFINITION_BY_VERSION = Prepared(
     sa.select(definitions).where(
         definitions.c.process_id == _bp("process_id"), definitions.c.version == _bp("version")
     )
 )
-
 
 # Served by ux_definitions_process_version read backwards: one index probe.
 _LATEST_DEFINITION = Prepared(
@@ -30,7 +27,6 @@ _LATEST_DEFINITION = Prepared(
     .order_by(definitions.c.version.desc())
     .limit(1)
 )
-
 
 _ALL_DEFINITIONS = Prepared(
     sa.select(definitions).order_by(definitions.c.process_id, definitions.c.version)

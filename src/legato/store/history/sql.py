@@ -13,18 +13,21 @@ from legato.store._prepared import Prepared
 from legato.store._rules import dump_json
 from legato.store._sql_base import SqlTransactionBase, _bp, _insert
 from legato.store.records import HistoryRecord
-from legato.store.schema import history, to_micros
+from legato.store.schema import history
 
 _INSERT_HISTORY = _insert(history)
-
 
 _HISTORY_ORDER = ("instance_key", "position", "event_count", "at", "events")
 """The column order of the history chunk rows that ``append_history`` builds itself (SQLite's
 positional ``_INSERT_HISTORY`` and PostgreSQL's ``COPY``)."""
 
+_HISTORY = _insert(history)
+
+_HISTORY_ORDER = ("instance_key", "position", "event_count", "at", "events")
+"""The column order of the history chunk rows that ``append_history`` builds itself (SQLite's
+positional ``_INSERT_HISTORY`` and PostgreSQL's ``COPY``)."""
 
 _COPY_HISTORY = f"COPY history ({', '.join(_HISTORY_ORDER)}) FROM STDIN"
-
 
 _HISTORY = Prepared(
     sa.select(history).where(history.c.instance_key == _bp("key")).order_by(history.c.position)
@@ -74,41 +77,17 @@ class SqlHistory(SqlTransactionBase):
     """The history part of a SQL transaction."""
 
     def append_history(self, records: Sequence[HistoryRecord]) -> None:
-        """Append events (positions are given by the caller and unique per instance)."""
+        """Append events (positions are given by the caller and unique per instance): one
+        row per chunk (see :meth:`~legato.store.dialects.SqlDialect.append_history`)."""
         if not records:
             return
         self._check_open()
-        if self._dialect_name == "postgresql" and len(records) > 1:
-            self._copy_history(records)
-            return
-        compiled = _INSERT_HISTORY.compiled(self._dialect)
-        if (
-            self._dialect.name != "sqlite"
-            or not compiled.positional
-            or compiled.names != _HISTORY_ORDER
-        ):
-            # executemany: one prepared statement stepped once per chunk.
-            chunks = [
-                rows.history_params(first, events) for first, events in _history_chunks(records)
-            ]
-            self._run_many(_INSERT_HISTORY, chunks)
-            return
-        # History is most of what a command writes: its rows are made here directly, and the
-        # instant of a chunk is converted once, instead of going through the generic
-        # per-value type processing.
-        try:
-            self._cursor.executemany(compiled.sql, list(_history_rows(records, to_micros)))
-        except Exception as exc:
-            raise self._translated(exc) from exc
+        self._sql.append_history(self, records, self._append_history_each)
 
-    def _copy_history(self, records: Sequence[HistoryRecord]) -> None:
-        """PostgreSQL: history chunk rows through ``COPY … FROM STDIN``, one stream per batch.
-
-        A batch writes a chunk per command and instance (some 200 rows for a batch of 200
-        commands); as single-row statements each costs psycopg its per-statement work. COPY
-        sends them as one stream of rows, inside this transaction like any other write.
-        """
-        self._copy(_COPY_HISTORY, _history_rows(records, _same))
+    def _append_history_each(self, records: Sequence[HistoryRecord]) -> None:
+        """executemany: one prepared statement stepped once per chunk."""
+        chunks = [rows.history_params(first, events) for first, events in _history_chunks(records)]
+        self._run_many(_INSERT_HISTORY, chunks)
 
     def history(self, instance_key: int) -> list[HistoryRecord]:
         """An instance's whole history in order (its chunks expanded into events)."""

@@ -17,7 +17,7 @@ class SqlIncidents(SqlTransactionBase):
 
     def upsert_incident(self, record: IncidentRecord) -> None:
         """Insert or replace an incident."""
-        statement = upsert_statement(self._dialect_name, incidents)
+        statement = upsert_statement(self._sql, incidents)
         self._run(statement, rows.incident_params(record))
 
     def get_incident(self, incident_key: int) -> IncidentRecord | None:

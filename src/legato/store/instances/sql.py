@@ -13,21 +13,17 @@ from legato.errors import ConflictError
 from legato.store import _sqlrows as rows
 from legato.store._prepared import Prepared
 from legato.store._sql_base import (
-    _STAGED_TABLE_MADE,
     SqlTransactionBase,
-    _bound,
     _bp,
     _by_key,
     _columns,
     _in_list,
-    _in_lists,
     _insert,
 )
 from legato.store.records import SUSPENDED, InstanceRecord
 from legato.store.schema import instances, start_requests
 
 _INSERT_INSTANCE = _insert(instances)
-
 
 # Optimistic concurrency: the WHERE on the old revision makes a stale save match no row.
 _UPDATE_INSTANCE = Prepared(
@@ -38,45 +34,15 @@ _UPDATE_INSTANCE = Prepared(
     _columns(instances, without="instance_key"),
 )
 
-
-_STAGED_COLUMNS = [column.name for column in instances.c]
-
-
-_STAGE_INSTANCES = (
-    "CREATE TEMPORARY TABLE IF NOT EXISTS legato_instance_rows"
-    " (LIKE instances, b_revision integer NOT NULL) ON COMMIT DELETE ROWS"
-)
-
-
-_COPY_STAGED_INSTANCES = (
-    f"COPY legato_instance_rows ({', '.join(_STAGED_COLUMNS)}, b_revision) FROM STDIN"
-)
-
-
-_UPDATE_FROM_STAGED = (
-    "UPDATE instances AS i SET "
-    + ", ".join(f"{name} = u.{name}" for name in _STAGED_COLUMNS if name != "instance_key")
-    + " FROM legato_instance_rows AS u"
-    " WHERE i.instance_key = u.instance_key AND i.revision = u.b_revision"
-)
-"""PostgreSQL: a batch's instance rows are streamed into a temporary table (one per
-connection, emptied at every commit) and saved by one UPDATE from it, with the same revision
-check as ``_UPDATE_INSTANCE``."""
-
-
 _INSTANCE_BY_KEY = _by_key(instances, "instance_key")
-
 
 _INSTANCE_REVISION = Prepared(
     sa.select(instances.c.revision).where(instances.c.instance_key == _bp("key"))
 )
 
-
 _INSTANCE_SUMMARY = [column for column in instances.c if column.name != "state"]
 
-
 _INSERT_START_REQUEST = _insert(start_requests)
-
 
 _START_REQUEST = Prepared(
     sa.select(start_requests.c.instance_key).where(start_requests.c.request_id == _bp("request_id"))
@@ -133,47 +99,30 @@ class SqlInstances(SqlTransactionBase):
 
     def update_instances(self, records: Sequence[InstanceRecord]) -> None:
         """Save several instances with one revision check: one ``executemany``, or on
-        PostgreSQL one UPDATE from rows staged with COPY (:meth:`_update_instances_staged`).
+        PostgreSQL one UPDATE from rows staged with COPY (see
+        :meth:`~legato.store.dialects.SqlDialect.update_instances`).
 
         The driver reports the rows changed by the whole batch; fewer than the records means
         some instance was changed concurrently, and the caller's transaction rolls back.
         """
         if not records:
             return
-        if self._dialect_name == "postgresql" and len(records) > 1:
-            self._update_instances_staged(records)
-        else:
-            batch = []
-            for record in records:
-                parameters = rows.instance_params(record)
-                parameters["b_instance_key"] = parameters.pop("instance_key")
-                parameters["b_revision"] = record.revision - 1
-                batch.append(parameters)
-            self._run_many(_UPDATE_INSTANCE, batch)
+        self._sql.update_instances(self, records, self._update_instances_each)
         if self._cursor.rowcount != len(records):
             raise ConflictError(
                 f"{len(records) - self._cursor.rowcount} of {len(records)} instances were "
                 "changed concurrently"
             )
 
-    def _update_instances_staged(self, records: Sequence[InstanceRecord]) -> None:
-        """PostgreSQL: COPY the rows into ``legato_instance_rows``, then one UPDATE … FROM
-        it (a COPY costs the node less per row than pipelined single-row UPDATEs)."""
-        info = self._connection.info
-        if not info.get(_STAGED_TABLE_MADE):
-            # IF NOT EXISTS: after a rollback the table may or may not be there.
-            self._raw(_STAGE_INSTANCES)
-            info[_STAGED_TABLE_MADE] = True
-        compiled = _INSERT_INSTANCE.compiled(self._dialect)
-        parameters = (rows.instance_params(record) for record in records)
-        self._copy(
-            _COPY_STAGED_INSTANCES,
-            (
-                [*(bound[name] for name in _STAGED_COLUMNS), record.revision - 1]
-                for bound, record in zip(_bound(compiled, parameters), records, strict=True)
-            ),
-        )
-        self._raw(_UPDATE_FROM_STAGED)
+    def _update_instances_each(self, records: Sequence[InstanceRecord]) -> None:
+        """Save instances with one ``executemany`` of the revision-checked UPDATE."""
+        batch = []
+        for record in records:
+            parameters = rows.instance_params(record)
+            parameters["b_instance_key"] = parameters.pop("instance_key")
+            parameters["b_revision"] = record.revision - 1
+            batch.append(parameters)
+        self._run_many(_UPDATE_INSTANCE, batch)
 
     def get_revision(self, instance_key: int) -> int | None:
         """The stored revision of an instance."""
@@ -188,14 +137,14 @@ class SqlInstances(SqlTransactionBase):
     def get_instances(self, instance_keys: Sequence[int]) -> list[InstanceRecord]:
         """The instances of these keys (with their states); unknown keys are left out."""
         found = []
-        for size, values in _in_lists(list(dict.fromkeys(instance_keys)), self._dialect_name):
+        for size, values in self._sql.key_lists(list(dict.fromkeys(instance_keys))):
             found += self._fetch(instances_in_query(size, True), values)
         return [rows.instance_record(row) for row in found]
 
     def get_revisions(self, instance_keys: Sequence[int]) -> dict[int, int]:
         """The stored revision of each of these instances (unknown keys are left out)."""
         revisions: dict[int, int] = {}
-        for size, values in _in_lists(list(dict.fromkeys(instance_keys)), self._dialect_name):
+        for size, values in self._sql.key_lists(list(dict.fromkeys(instance_keys))):
             for row in self._fetch(instances_in_query(size, False), values):
                 revisions[int(row.instance_key)] = int(row.revision)
         return revisions

@@ -6,38 +6,31 @@ import functools
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from legato.errors import NotFoundError
 from legato.store import _sqlrows as rows
 from legato.store._prepared import Prepared
-from legato.store._rules import utc
+from legato.store._rules import iter_chunks, utc
 from legato.store._sql_base import _IN_CHUNK, SqlTransactionBase, _bp, _by_key, _columns, _insert
-from legato.store.ports import iter_chunks
 from legato.store.records import JobRecord
+
+if TYPE_CHECKING:
+    from legato.store._sql_base import SqlDialect
 from legato.store.schema import instances, jobs
 
 _INSERT_JOB = _insert(jobs)
-
 
 _UPDATE_JOB = Prepared(
     sa.update(jobs).where(jobs.c.job_key == _bp("b_job_key")), _columns(jobs, without="job_key")
 )
 
-
 # Batches of single-key deletes (executemany), as for timers below.
 _DELETE_JOB = Prepared(sa.delete(jobs).where(jobs.c.job_key == _bp("key")))
 
-
-_DELETE_JOBS_ANY = "DELETE FROM jobs WHERE job_key = ANY(%s)"
-"""PostgreSQL: a batch's finished jobs in one statement (one array parameter)."""
-
-
 _JOB_BY_KEY = _by_key(jobs, "job_key")
-
 
 _LEASE = {
     "state": "activated",
@@ -47,41 +40,26 @@ _LEASE = {
 }
 
 
-_LEASE_JOBS = sa.update(jobs).where(jobs.c.job_key.in_(_bp("keys", expanding=True))).values(_LEASE)
-
-
-_LEASE_JOBS_ANY = (
-    sa.update(jobs)
-    .where(jobs.c.job_key == sa.any_(_bp("keys", type_=postgresql.ARRAY(sa.BigInteger))))
-    .values(_LEASE)
-)
-"""PostgreSQL: the keys as one array (an expanded IN list is new SQL text for every count of
-keys, and psycopg converts it again on every call beyond 50 parameters)."""
-
-
-_LEASE_AVAILABLE = (
-    sa.update(jobs)
-    .where(jobs.c.job_key.in_(_bp("keys", expanding=True)), jobs.c.available_at <= _bp("now"))
-    .values(_LEASE)
-    .returning(*jobs.c)
-)
-"""Leases those of the keys' jobs still available (built once: building it cost more than
-running it)."""
-
-
-_LEASE_AVAILABLE_ANY = (
-    sa.update(jobs)
-    .where(
-        jobs.c.job_key == sa.any_(_bp("keys", type_=postgresql.ARRAY(sa.BigInteger))),
-        jobs.c.available_at <= _bp("now"),
-    )
-    .values(_LEASE)
-    .returning(*jobs.c)
-)
+@functools.cache
+def lease_jobs_statement(dialect: SqlDialect) -> sa.Update:
+    """Leases the jobs of the keys (``keys``)."""
+    return sa.update(jobs).where(dialect.key_array(jobs.c.job_key, "keys")).values(_LEASE)
 
 
 @functools.cache
-def due_jobs_query(dialect_name: str, typed: bool) -> sa.Select[Any]:
+def lease_available_statement(dialect: SqlDialect) -> sa.Update:
+    """Leases those of the keys' jobs still available (built once: building it cost more
+    than running it)."""
+    return (
+        sa.update(jobs)
+        .where(dialect.key_array(jobs.c.job_key, "keys"), jobs.c.available_at <= _bp("now"))
+        .values(_LEASE)
+        .returning(*jobs.c)
+    )
+
+
+@functools.cache
+def due_jobs_query(dialect: SqlDialect, typed: bool) -> sa.Select[Any]:
     """The query that picks jobs to hand out, oldest due first (``ix_jobs_due`` in order).
 
     On SQLite the caller's ``BEGIN IMMEDIATE`` already holds the database write lock, so no
@@ -97,14 +75,12 @@ def due_jobs_query(dialect_name: str, typed: bool) -> sa.Select[Any]:
     )
     if typed:
         query = query.where(jobs.c.job_type.in_(_bp("types", expanding=True)))
-    if dialect_name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return query
+    return dialect.skip_locked(query)
 
 
 @functools.cache
 def fetchable_jobs_query(
-    dialect_name: str,
+    dialect: SqlDialect,
     business_key: bool,
     process_ids: bool,
     definition_keys: bool,
@@ -142,11 +118,9 @@ def fetchable_jobs_query(
             sa.tuple_(jobs.c.available_at, jobs.c.job_key)
             > sa.tuple_(_bp("after_at", type_=jobs.c.available_at.type), _bp("after_key"))
         )
-    if dialect_name == "postgresql":
-        # Lock only the job rows (not the instances: other nodes advance them meanwhile);
-        # rows another fetch is handing out are skipped instead of waited for.
-        query = query.with_for_update(skip_locked=True, of=jobs)
-    return query
+    # Lock only the job rows (not the instances: other nodes advance them meanwhile); rows
+    # another fetch is handing out are skipped instead of waited for.
+    return dialect.skip_locked(query, of=jobs)
 
 
 def _held_jobs(job_keys: Sequence[int], worker: str) -> sa.Update:
@@ -197,17 +171,22 @@ class SqlJobs(SqlTransactionBase):
         """Remove finished or cancelled jobs (unknown keys are ignored)."""
         if not job_keys:
             return
-        if self._dialect_name == "postgresql" and len(job_keys) > 1:
-            self._raw(_DELETE_JOBS_ANY, [list(job_keys)])
-            return
+        self._sql.delete_jobs(self, job_keys, self._delete_jobs_each)
+
+    def _delete_jobs_each(self, job_keys: Sequence[int]) -> None:
+        """Delete jobs with an ``executemany`` of single-key deletes."""
         self._run_many(_DELETE_JOB, [{"key": key} for key in job_keys])
 
     def get_job(self, job_key: int, *, for_update: bool = False) -> JobRecord | None:
         """One job by key; ``for_update`` locks its row (PostgreSQL ``FOR UPDATE``; SQLite's
         transaction holds the write lock already)."""
-        if for_update and self._dialect_name == "postgresql":
-            query = sa.select(jobs).where(jobs.c.job_key == job_key).with_for_update()
-            row = self._execute(query).first()
+        locked = (
+            self._sql.lock_row(sa.select(jobs).where(jobs.c.job_key == job_key))
+            if for_update
+            else None
+        )
+        if locked is not None:
+            row = self._execute(locked).first()
             return rows.job_record(row) if row is not None else None
         found = self._fetch(_JOB_BY_KEY, {"key": job_key})
         return rows.job_record(found[0]) if found else None
@@ -229,7 +208,7 @@ class SqlJobs(SqlTransactionBase):
         if limit < 1 or not job_types:
             return []
         query = fetchable_jobs_query(
-            self._dialect_name,
+            self._sql,
             business_key is not None,
             process_ids is not None,
             definition_keys is not None,
@@ -253,7 +232,7 @@ class SqlJobs(SqlTransactionBase):
         """Lease those of these jobs still available at ``now`` (a conditional ``UPDATE``:
         a job another transaction leased first is left out)."""
         parameters = {"now": utc(now), "worker": worker, "lease_until": utc(lease_until)}
-        lease = _LEASE_AVAILABLE_ANY if self._dialect_name == "postgresql" else _LEASE_AVAILABLE
+        lease = lease_available_statement(self._sql)
         leased: dict[int, JobRecord] = {}
         for chunk in iter_chunks(list(job_keys), _IN_CHUNK):
             for row in self._execute(lease, {**parameters, "keys": list(chunk)}):
@@ -272,14 +251,14 @@ class SqlJobs(SqlTransactionBase):
         now, lease_until = utc(now), utc(lease_until)
         if max_jobs < 1 or (job_types is not None and not job_types):
             return []
-        query = due_jobs_query(self._dialect_name, job_types is not None)
+        query = due_jobs_query(self._sql, job_types is not None)
         parameters: dict[str, Any] = {"now": now, "max_jobs": max_jobs}
         if job_types is not None:
             parameters["types"] = list(job_types)
         picked = [rows.job_record(row) for row in self._execute(query, parameters)]
         keys = [job.job_key for job in picked]
         lease = {"worker": worker, "lease_until": lease_until}
-        lease_jobs = _LEASE_JOBS_ANY if self._dialect_name == "postgresql" else _LEASE_JOBS
+        lease_jobs = lease_jobs_statement(self._sql)
         for chunk in iter_chunks(keys, _IN_CHUNK):
             self._execute(lease_jobs, {**lease, "keys": list(chunk)})
         return [

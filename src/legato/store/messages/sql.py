@@ -6,10 +6,9 @@ import functools
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from legato.store import _sqlrows as rows
 from legato.store._prepared import Prepared
@@ -19,23 +18,22 @@ from legato.store._sql_base import (
     _bp,
     _columns,
     _in_list,
-    _in_lists,
     _insert,
     listing_query,
 )
 from legato.store.records import MessageRecord, SubscriptionRecord
+
+if TYPE_CHECKING:
+    from legato.store._sql_base import SqlDialect
 from legato.store.schema import messages, subscriptions
 
 _INSERT_SUBSCRIPTION = _insert(subscriptions)
-
 
 _DELETE_SUBSCRIPTION = Prepared(
     sa.delete(subscriptions).where(subscriptions.c.subscription_key == _bp("key"))
 )
 
-
 _DELETE_MESSAGE = Prepared(sa.delete(messages).where(messages.c.message_key == _bp("key")))
-
 
 _MESSAGE_BY_ID = Prepared(sa.select(messages).where(messages.c.message_id == _bp("message_id")))
 
@@ -114,12 +112,11 @@ def messages_query(key_is_null: bool) -> Prepared:
 
 
 @functools.cache
-def insert_message_statement(dialect_name: str) -> Prepared:
+def insert_message_statement(dialect: SqlDialect) -> Prepared:
     """INSERT … ON CONFLICT (message_id) DO NOTHING: a duplicate id is detected by the
     unique index in the same statement, race-free on PostgreSQL too; the caller reads the
     buffered message when no row was inserted. A clash on the primary key still fails."""
-    dialect_insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    statement = dialect_insert(messages).on_conflict_do_nothing(
+    statement = dialect.insert(messages).on_conflict_do_nothing(
         index_elements=[messages.c.message_id],
         index_where=messages.c.message_id.is_not(None),
     )
@@ -161,7 +158,7 @@ class SqlMessages(SqlTransactionBase):
         start-event ones of the name, each once, oldest (by key) first."""
         keys = [key for key in dict.fromkeys(correlation_keys) if key is not None]
         found = []
-        for size, values in _in_lists(keys, self._dialect_name):
+        for size, values in self._sql.key_lists(keys):
             found += self._fetch(message_subscriptions_in_query(size), {"name": name, **values})
         if len(keys) < len(set(correlation_keys)):  # None is among them: IN cannot match it
             found += self._fetch(subscriptions_query(True, True), {"kind": "message", "name": name})
@@ -191,7 +188,7 @@ class SqlMessages(SqlTransactionBase):
         record = replace(
             record, published_at=utc(record.published_at), expires_at=utc(record.expires_at)
         )
-        statement = insert_message_statement(self._dialect_name)
+        statement = insert_message_statement(self._sql)
         parameters = rows.message_params(record)
         if self._run(statement, parameters).rowcount == 1:
             return record

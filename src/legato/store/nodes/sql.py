@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import fields
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
 from legato.store._rules import utc
 from legato.store._sql_base import SqlTransactionBase, upsert_statement
-from legato.store.postgres import lock_id
 from legato.store.records import NodeRecord
 from legato.store.schema import jobs, nodes
 
@@ -19,7 +18,7 @@ class SqlNodes(SqlTransactionBase):
 
     def save_node(self, record: NodeRecord) -> None:
         """Insert or replace a node's row (one upsert)."""
-        statement = upsert_statement(self._dialect_name, nodes)
+        statement = upsert_statement(self._sql, nodes)
         self._run(statement, {f.name: getattr(record, f.name) for f in fields(record)})
 
     def list_nodes(self) -> list[NodeRecord]:
@@ -39,8 +38,7 @@ class SqlNodes(SqlTransactionBase):
             .where(nodes.c.status == "running", nodes.c.heartbeat_at < now - timeout)
             .order_by(nodes.c.node_id)
         )
-        if self._dialect_name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+        query = self._sql.skip_locked(query)
         dead = [row.node_id for row in self._execute(query)]
         if not dead:
             return []
@@ -56,16 +54,8 @@ class SqlNodes(SqlTransactionBase):
     def try_lock(self, name: str) -> bool:
         """PostgreSQL: a transaction-level advisory lock (released at commit or rollback, and
         when the session dies). SQLite: granted, its write lock serialises writers anyway."""
-        if self._dialect_name != "postgresql":
-            return True
-        key = lock_id(name, self._wake_channel or "")
-        granted = self._execute(sa.select(sa.func.pg_try_advisory_xact_lock(key)))
-        return bool(granted.scalar())
+        return self._sql.try_lock(self, name)
 
     def database_now(self) -> datetime | None:
         """PostgreSQL's ``clock_timestamp()``; None on SQLite (one machine, one clock)."""
-        if self._dialect_name != "postgresql":
-            return None
-        value = self._execute(sa.select(sa.func.clock_timestamp())).scalar()
-        assert isinstance(value, datetime)
-        return value.astimezone(UTC)
+        return self._sql.database_now(self)

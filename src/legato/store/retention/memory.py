@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from legato.store._memory_base import MemoryTransactionBase
-from legato.store._rules import utc
-from legato.store.ports import ENDED_STATUSES
+from legato.store._rules import ENDED_STATUSES, utc
 from legato.store.records import InstanceRecord
 
 

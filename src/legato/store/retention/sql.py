@@ -7,9 +7,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from legato.store._rules import utc
+from legato.store._rules import ENDED_STATUSES, iter_chunks, utc
 from legato.store._sql_base import _IN_CHUNK, SqlTransactionBase, _bp
-from legato.store.ports import ENDED_STATUSES, iter_chunks
 from legato.store.schema import (
     decision_evaluations,
     history,
@@ -24,7 +23,6 @@ from legato.store.schema import (
 )
 
 _parent = instances.alias("parent")
-
 
 # No ORDER BY: the scan of ix_instances_status_ended (partial: ended instances only) stops
 # after ``limit`` matches, where an order would read every expired row before the first
@@ -43,12 +41,10 @@ _EXPIRED_INSTANCES = (
     .limit(_bp("limit", type_=sa.Integer))
 )
 
-
 _ENDED_AMONG = sa.select(instances.c.instance_key).where(
     instances.c.instance_key.in_(_bp("keys", expanding=True)),
     instances.c.status.in_(ENDED_STATUSES),
 )
-
 
 _INSTANCE_ROWS = (
     history,
@@ -63,12 +59,10 @@ _INSTANCE_ROWS = (
 )
 """Every table with rows that belong to an instance (a test checks none is missing)."""
 
-
 _DELETE_INSTANCE_ROWS = tuple(
     sa.delete(table).where(table.c.instance_key.in_(_bp("keys", expanding=True)))
     for table in _INSTANCE_ROWS
 )
-
 
 _DELETE_INSTANCES = sa.delete(instances).where(
     instances.c.instance_key.in_(_bp("keys", expanding=True))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -13,22 +14,22 @@ from legato.store._prepared import Prepared
 from legato.store._rules import utc
 from legato.store._sql_base import SqlTransactionBase, _bp, _insert, listing_query
 from legato.store.records import TimerRecord
+
+if TYPE_CHECKING:
+    from legato.store._sql_base import SqlDialect
 from legato.store.schema import timers
 
 _INSERT_TIMER = _insert(timers)
 
-
 # Batches of single-key deletes (executemany): each is a primary-key probe on a statement
 # prepared once, cheaper than building and compiling IN lists of varying length.
 _DELETE_TIMER = Prepared(sa.delete(timers).where(timers.c.timer_key == _bp("key")))
-
 
 _CLAIM_TIMER = Prepared(
     sa.update(timers)
     .where(timers.c.timer_key == _bp("key"))
     .values(state="claimed", lease_until=_bp("lease_until"), available_at=_bp("lease_until"))
 )
-
 
 # An ordered ix_timers_due scan that stops at the first row.
 _NEXT_TIMER_DUE = Prepared(
@@ -40,7 +41,7 @@ _NEXT_TIMER_DUE = Prepared(
 
 
 @functools.cache
-def due_timers_query(dialect_name: str) -> Prepared:
+def due_timers_query(dialect: SqlDialect) -> Prepared:
     """The timers to claim, earliest available first (``ix_timers_due`` in order).
 
     The same reasoning as :func:`due_jobs_query`: SQLite's write lock, taken at BEGIN, keeps
@@ -53,9 +54,7 @@ def due_timers_query(dialect_name: str) -> Prepared:
         .order_by(timers.c.available_at, timers.c.timer_key)
         .limit(_bp("max_timers", type_=sa.Integer))
     )
-    if dialect_name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return Prepared(query)
+    return Prepared(dialect.skip_locked(query))
 
 
 class SqlTimers(SqlTransactionBase):
@@ -82,7 +81,7 @@ class SqlTimers(SqlTransactionBase):
         now, lease_until = utc(now), utc(lease_until)
         if max_timers < 1:
             return []
-        query = due_timers_query(self._dialect_name)
+        query = due_timers_query(self._sql)
         found = self._fetch(query, {"now": now, "max_timers": max_timers})
         claimed = [rows.timer_record(row, claimed_until=lease_until) for row in found]
         if claimed:

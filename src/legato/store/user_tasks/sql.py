@@ -16,7 +16,7 @@ class SqlUserTasks(SqlTransactionBase):
 
     def upsert_user_task(self, record: UserTaskRecord) -> None:
         """Insert or replace a user task."""
-        statement = upsert_statement(self._dialect_name, user_tasks)
+        statement = upsert_statement(self._sql, user_tasks)
         self._run(statement, rows.user_task_params(record))
 
     def get_user_task(self, user_task_key: int) -> UserTaskRecord | None:
@@ -44,9 +44,9 @@ class SqlUserTasks(SqlTransactionBase):
 
     def find_user_tasks(self, query: UserTaskQuery) -> list[UserTaskRecord]:
         """The page of user tasks ``query`` asks for, in its order."""
-        statement = tasks_select(query, self._dialect_name)
+        statement = tasks_select(query, self._sql)
         return [rows.user_task_record(row) for row in self._execute(statement)]
 
     def count_user_tasks(self, query: UserTaskQuery) -> int:
         """How many user tasks ``query``'s filters find (its page ignored)."""
-        return int(self._execute(tasks_count(query, self._dialect_name)).scalar_one())
+        return int(self._execute(tasks_count(query, self._sql)).scalar_one())

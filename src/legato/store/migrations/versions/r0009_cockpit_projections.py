@@ -9,7 +9,7 @@ one state, newest first) and ``ix_instances_incidents`` (active instances with o
 incidents, a partial index), and the instance key added to the three listing indexes of
 ``instances`` (status, process, start time), so that a page of the newest-first list is one
 index range however deep it is. The store fills the new tables from the stored history
-right after this revision runs (``legato.store.derived.rebuild_derived``), in the same
+right after this revision runs (``legato.store.rebuild.rebuild_derived``), in the same
 transaction. The new tables are ``WITHOUT ROWID`` on SQLite (the primary key is the
 table). New tables and indexes only: ``schema_versions`` stays.
 

@@ -1,7 +1,12 @@
-"""Hardened XML parsing for model files (BPMN and DMN).
+"""Hardened XML parsing for model files (BPMN and DMN), shared by their readers.
 
 Model files come from users and modelers, so the parser refuses what XML can do to a reader:
-no DTD, no entity expansion, no network access, no huge trees, and a size limit.
+no DTD, no entity expansion, no network access, no huge trees, and a size limit. Every
+refusal is a :class:`~legato.errors.ModelError` naming the file and line; a reader passes
+the subclass its callers expect (``BpmnParseError``, ``DmnParseError``).
+
+This module is a leaf: it imports only lxml and :mod:`legato.errors`, so the BPMN and DMN
+readers share it without importing each other.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from legato.errors import BpmnParseError, SourceLocation
+from legato.errors import ModelError, SourceLocation
 
 MAX_MODEL_BYTES = 20 * 1024 * 1024
 """The largest model file read (20 MiB); real models are far smaller."""
@@ -31,11 +36,17 @@ def _parser() -> etree.XMLParser:
     )
 
 
-def read_source(source: ModelSource) -> tuple[bytes, str | None]:
+def read_source(
+    source: ModelSource, error: type[ModelError] = ModelError
+) -> tuple[bytes, str | None]:
     """The bytes of a model and its file name (None for a string of XML).
 
     ``source`` is a path, or the XML itself as ``str``/``bytes`` (recognised by a leading
     ``<``).
+
+    Raises:
+        ModelError: Of the class ``error``, naming the file, for a file that cannot be read
+            or a model larger than :data:`MAX_MODEL_BYTES`.
     """
     if isinstance(source, bytes):
         data, name = source, None
@@ -47,33 +58,34 @@ def read_source(source: ModelSource) -> tuple[bytes, str | None]:
         try:
             size = path.stat().st_size
             if size > MAX_MODEL_BYTES:
-                raise BpmnParseError(
+                raise error(
                     f"model file is {size} bytes, more than the limit of {MAX_MODEL_BYTES}",
                     SourceLocation(name),
                 )
             data = path.read_bytes()
         except OSError as exc:
-            raise BpmnParseError(
-                f"cannot read model file: {exc.strerror}", SourceLocation(name)
-            ) from exc
+            raise error(f"cannot read model file: {exc.strerror}", SourceLocation(name)) from exc
     if len(data) > MAX_MODEL_BYTES:
-        raise BpmnParseError(
+        raise error(
             f"model is {len(data)} bytes, more than the limit of {MAX_MODEL_BYTES}",
             SourceLocation(name),
         )
     return data, name
 
 
-def parse_xml(data: bytes, file_name: str | None) -> etree._Element:
+def parse_xml(
+    data: bytes, file_name: str | None, error: type[ModelError] = ModelError
+) -> etree._Element:
     """Parse model XML safely and return the root element.
 
     Raises:
-        BpmnParseError: naming the file and line, for malformed XML, a DOCTYPE (which is how
-            entity expansion and external entities get in), or an empty document.
+        ModelError: Of the class ``error``, naming the file and line, for malformed XML, a
+            DOCTYPE (which is how entity expansion and external entities get in), or an
+            empty document.
     """
     if b"<!DOCTYPE" in data[:4096].upper() or b"<!ENTITY" in data.upper():
         line = _line_of(data, b"<!DOCTYPE") or _line_of(data, b"<!ENTITY")
-        raise BpmnParseError(
+        raise error(
             "DOCTYPE and entity declarations are not allowed in model files",
             SourceLocation(file_name, line),
         )
@@ -81,9 +93,9 @@ def parse_xml(data: bytes, file_name: str | None) -> etree._Element:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
-        raise BpmnParseError(f"malformed XML: {exc.msg}", SourceLocation(file_name, line)) from exc
+        raise error(f"malformed XML: {exc.msg}", SourceLocation(file_name, line)) from exc
     if root is None:
-        raise BpmnParseError("the document is empty", SourceLocation(file_name))
+        raise error("the document is empty", SourceLocation(file_name))
     return root
 
 
@@ -92,11 +104,3 @@ def _line_of(data: bytes, needle: bytes) -> int | None:
     if index < 0:
         return None
     return data.count(b"\n", 0, index) + 1
-
-
-def local_name(element: etree._Element) -> str:
-    """The tag without its namespace (``bpmn:task`` and ``task`` both give ``task``)."""
-    tag = element.tag
-    if not isinstance(tag, str):
-        return ""
-    return etree.QName(tag).localname

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from legato.dmn import DecisionModel
+from legato.engine.plan import ExecutionPlan, compile_plan
 from legato.feel import FeelLimits
 from legato.model import ProcessDefinition, RetryPolicy
 
@@ -20,6 +21,11 @@ class DeployedProcess:
     process_id: str
     version: int
     process: ProcessDefinition = field(repr=False)
+    plan: ExecutionPlan = field(init=False, repr=False, compare=False)
+    """The process compiled for the step core, once per version."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plan", compile_plan(self.process))
 
 
 @dataclass(frozen=True, slots=True)

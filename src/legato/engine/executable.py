@@ -33,14 +33,9 @@ from legato.model import (
     TimerEventDefinition,
     Transaction,
 )
+from legato.model.queries import WAITABLE
 
 _LATER = "is not executable in this version of Legato"
-_WAITABLE = (
-    TimerEventDefinition,
-    MessageEventDefinition,
-    SignalEventDefinition,
-    ConditionalEventDefinition,
-)
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -94,7 +89,7 @@ def _reason(process: ProcessDefinition, element: FlowNode) -> str | None:
         if isinstance(element, StartEvent) and element.scope_id == process.process_id:
             # Its events would have to be gathered before there is an instance to hold them.
             return f"parallel multiple start event '{element.element_id}' of a process"
-        if not all(isinstance(d, _WAITABLE) for d in definitions):
+        if not all(isinstance(d, WAITABLE) for d in definitions):
             return (
                 f"parallel multiple event '{element.element_id}' with events other than "
                 "timers, messages, signals and conditions"

@@ -11,6 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from legato.engine import values
+from legato.engine.kinds import (
+    DelegationState,
+    IncidentPhase,
+    InstanceStatus,
+    SubscriptionKind,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +25,7 @@ class TaskPeople:
 
     assignee: str | None = None
     owner: str | None = None
-    delegation_state: str | None = None
+    delegation_state: DelegationState | None = None
     """``PENDING`` while delegated, ``RESOLVED`` once the delegate resolved it."""
 
 
@@ -116,7 +122,7 @@ class IncidentState:
     element_id: str
     error_type: str
     message: str
-    phase: str
+    phase: IncidentPhase
     job_key: int | None = None
 
 
@@ -137,7 +143,7 @@ class SubscriptionState:
     """A message, signal or condition an element instance waits for."""
 
     subscription_key: int
-    kind: str
+    kind: SubscriptionKind
     name: str
     element_instance_key: int
     element_id: str
@@ -154,7 +160,7 @@ class InstanceState:
     process_id: str = ""
     version: int = 0
     business_key: str | None = None
-    status: str = "active"
+    status: InstanceStatus = "active"
     suspended: bool = False
     """Held by an operator (see :class:`~legato.engine.commands.SuspendInstance`); the
     status stays ``active``."""

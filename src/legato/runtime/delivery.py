@@ -13,12 +13,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from legato.engine import commands as cmd
-from legato.engine.processing import IncidentError
-from legato.engine.processors.waits import correlation_value, definition_of
+from legato.engine.incident import IncidentError
+from legato.engine.processors.waits import correlation_value
 from legato.engine.values import checked_variables
 from legato.engine.values import encode as encode_values
 from legato.errors import InstanceSuspendedError, InvalidCommandError
 from legato.model import TimerEventDefinition
+from legato.model.queries import definition_of
 from legato.runtime.clock import Clock
 from legato.runtime.correlation import (
     chosen_delivery,

@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 from legato import dmn
 from legato.bpmn import Profile
 from legato.engine import commands as cmd
-from legato.engine.processors.waits import definition_of
 from legato.engine.state import InstanceState
 from legato.engine.values import checked_variables
 from legato.errors import (
@@ -42,6 +41,7 @@ from legato.errors import (
 )
 from legato.feel import FeelLimits, use_limits
 from legato.model import ConditionalEventDefinition, RetryPolicy, StartEvent
+from legato.model.queries import definition_of
 from legato.runtime import queries
 from legato.runtime.arguments import checked_arguments
 from legato.runtime.batches import run_batch

@@ -14,7 +14,6 @@ from datetime import datetime
 
 from legato.engine import timers
 from legato.engine.context import DeployedProcess
-from legato.engine.processors.waits import definition_of
 from legato.model import (
     MessageEventDefinition,
     ReceiveTask,
@@ -22,6 +21,7 @@ from legato.model import (
     StartEvent,
     TimerEventDefinition,
 )
+from legato.model.queries import definition_of
 from legato.store.ports import Transaction
 from legato.store.records import SubscriptionRecord, TimerRecord
 

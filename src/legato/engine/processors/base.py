@@ -5,17 +5,21 @@ then the element's own behaviour, which either completes it at once or leaves it
 job, a person, a child instance or a join), *completed* when its work is done
 (``on_complete``: output mappings, choice of outgoing flows, loops), or *terminated* from
 outside (``on_terminate``: cancel what it waits for). Processors hold no state: everything
-goes through :class:`~legato.engine.processing.Processing`, whose events are the history.
+goes through the step (:class:`~legato.engine.protocols.Processing`), whose events are the
+history. A joining element also decides, in ``tokens_to_consume``, when the tokens waiting at
+it are enough to enter it.
 """
 
 from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from legato.engine.processing import IncidentError, Processing
+from legato.engine.incident import IncidentError
+from legato.engine.plan import FlowPlan
 from legato.engine.processors.waits import close_waits, open_activity_waits
+from legato.engine.protocols import Processing
 from legato.engine.state import ElementInstance
-from legato.model import Activity, FlowNode, SequenceFlow, StandardLoop
+from legato.model import Activity, FlowNode, MultiInstanceLoop, StandardLoop
 
 E = TypeVar("E", bound=FlowNode)
 
@@ -25,7 +29,8 @@ class ElementProcessor(Generic[E]):
 
     def on_activate(self, p: Processing, instance: ElementInstance, element: E) -> None:
         """A token entered ``element``."""
-        p.apply_mappings(element.input_mappings, instance.key, instance.key, propagate=False)
+        if element.input_mappings:
+            p.apply_mappings(element.input_mappings, instance.key, instance.key, propagate=False)
         self.arm(p, instance, element)
         self.execute(p, instance, element)
 
@@ -40,50 +45,66 @@ class ElementProcessor(Generic[E]):
     def on_complete(self, p: Processing, instance: ElementInstance, element: E) -> None:
         """The element's work is done: map outputs and leave along the chosen flows."""
         flows = self.outgoing(p, instance, element)
-        self.map_outputs(p, instance, element)
+        if element.output_mappings:
+            self.map_outputs(p, instance, element)
         p.finish(instance, flows)
 
     def map_outputs(self, p: Processing, instance: ElementInstance, element: E) -> None:
         """Apply the output mappings into the enclosing scope."""
         assert instance.parent_key is not None
-        p.apply_mappings(element.output_mappings, instance.key, instance.parent_key, propagate=True)
+        if element.output_mappings:
+            scope_key = instance.parent_key
+            p.apply_mappings(element.output_mappings, instance.key, scope_key, propagate=True)
 
-    def outgoing(self, p: Processing, instance: ElementInstance, element: E) -> list[SequenceFlow]:
+    def outgoing(self, p: Processing, instance: ElementInstance, element: E) -> list[FlowPlan]:
         """Flows leaving a non-gateway: unconditional ones, conditional ones that hold, and the
         default flow when no condition holds."""
-        flows = [p.process.flow(f) for f in element.outgoing]
-        chosen: list[SequenceFlow] = []
+        node = p.plan.nodes[element.element_id]
+        chosen: list[FlowPlan] = []
         any_condition_true = False
-        for flow in flows:
-            if flow.flow_id == element.default_flow:
-                continue
+        for flow in node.conditional:
             if flow.condition is None:
                 chosen.append(flow)
             elif p.evaluate_condition(flow, instance.key):
                 chosen.append(flow)
                 any_condition_true = True
-        if element.default_flow is not None and not any_condition_true:
-            chosen.append(p.process.flow(element.default_flow))
+        if node.default is not None and not any_condition_true:
+            chosen.append(node.default)
         return chosen
 
     def on_terminate(self, p: Processing, instance: ElementInstance, element: E) -> None:
         """The element is ended from outside; nothing to cancel by default."""
+
+    def tokens_to_consume(
+        self, p: Processing, scope_key: int, element: E, waiting: dict[str, int]
+    ) -> dict[str, int] | None:
+        """The tokens a joining element consumes if it is entered now, or None if it must
+        wait; by default every waiting token."""
+        return {flow_id: count for flow_id, count in waiting.items() if count > 0}
 
 
 class ActivityProcessor(ElementProcessor[Activity]):
     """Activities: standard loops and completion quantities on top of the default."""
 
     def arm(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
-        parent = p.state.elements.get(instance.parent_key) if instance.parent_key else None
-        if parent is not None and parent.is_mi_body:
-            return  # boundary events belong to the multi-instance body
-        close_waits(p, instance)  # a re-run after an incident opens them afresh
-        open_activity_waits(p, instance, element)
+        if (
+            instance.loop_counter
+            and not instance.is_mi_body
+            and isinstance(element.loop, MultiInstanceLoop)
+        ):
+            return  # an inner instance: boundary events belong to the multi-instance body
+        if p.state.timers or p.state.subscriptions:
+            close_waits(p, instance)  # a re-run after an incident opens them afresh
+        if element.boundary_events:
+            open_activity_waits(p, instance, element)
 
     def on_activate(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
         loop = element.loop
         first_of_while_loop = (
-            isinstance(loop, StandardLoop) and loop.test_before and instance.loop_counter == 0
+            loop is not None
+            and isinstance(loop, StandardLoop)
+            and loop.test_before
+            and instance.loop_counter == 0
         )
         if first_of_while_loop and not _loop_condition(p, instance, loop):  # type: ignore[arg-type]
             p.finish(instance, self.outgoing(p, instance, element), element.completion_quantity)
@@ -91,25 +112,44 @@ class ActivityProcessor(ElementProcessor[Activity]):
         super().on_activate(p, instance, element)
 
     def on_complete(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
-        parent = p.state.elements.get(instance.parent_key) if instance.parent_key else None
-        if parent is not None and parent.is_mi_body:
-            from legato.engine.processors.multi_instance import inner_completed
-
-            self.map_outputs(p, instance, element)
-            inner_completed(p, parent, instance, element)
-            return
+        # (An inner instance of a multi-instance activity is completed by the lifecycle, which
+        # hands it to its body.)
         loop = element.loop
-        if isinstance(loop, StandardLoop) and self._loops_again(p, instance, loop):
+        if (
+            loop is not None
+            and isinstance(loop, StandardLoop)
+            and self._loops_again(p, instance, loop)
+        ):
             scope_key = instance.parent_key
             assert scope_key is not None
             _count_round(p, scope_key, element)
             self.map_outputs(p, instance, element)
             p.finish(instance, [])
-            p.activate(element, scope_key, instance.flow_id, max(instance.loop_counter, 1) + 1)
+            node = p.plan.nodes[element.element_id]
+            p.activate(node, scope_key, instance.flow_id, max(instance.loop_counter, 1) + 1)
             return
         flows = self.outgoing(p, instance, element)
-        self.map_outputs(p, instance, element)
+        if element.output_mappings:
+            self.map_outputs(p, instance, element)
         p.finish(instance, flows, element.completion_quantity)
+
+    def tokens_to_consume(
+        self, p: Processing, scope_key: int, element: Activity, waiting: dict[str, int]
+    ) -> dict[str, int] | None:
+        """An activity with a start quantity is entered once that many tokens arrived."""
+        total = sum(waiting.values())
+        if total < element.start_quantity:
+            return None
+        taken: dict[str, int] = {}
+        amount = element.start_quantity
+        for flow_id, count in waiting.items():
+            use = min(count, amount)
+            if use:
+                taken[flow_id] = use
+                amount -= use
+            if not amount:
+                break
+        return taken
 
     def _loops_again(self, p: Processing, instance: ElementInstance, loop: StandardLoop) -> bool:
         counter = max(instance.loop_counter, 1)

@@ -17,20 +17,14 @@ from legato.engine.commands import (
     PublishMessage,
     ThrowErrorFromChild,
 )
-from legato.engine.processing import IncidentError, Processing
+from legato.engine.incident import IncidentError
 from legato.engine.processors.base import ActivityProcessor, ElementProcessor
+from legato.engine.processors.compensation import cancel, compensate
+from legato.engine.processors.errors import throw_error, throw_escalation
+from legato.engine.processors.signals import catch_signal
 from legato.engine.processors.tasks import create_job
-from legato.engine.processors.waits import (
-    cancel,
-    catch_signal,
-    compensate,
-    correlation_value,
-    definition_of,
-    open_wait,
-    throw_error,
-    throw_escalation,
-    waits_for_something,
-)
+from legato.engine.processors.waits import correlation_value, open_wait
+from legato.engine.protocols import Processing
 from legato.engine.state import ElementInstance
 from legato.model import (
     Activity,
@@ -41,7 +35,6 @@ from legato.model import (
     ErrorEventDefinition,
     EscalationEventDefinition,
     Event,
-    EventBasedGateway,
     EventDefinition,
     Gateway,
     IntermediateCatchEvent,
@@ -51,13 +44,15 @@ from legato.model import (
     StartEvent,
     TerminateEventDefinition,
 )
+from legato.model.queries import definition_of, waits_for_something
 
 
 class EventProcessor(ElementProcessor[Event]):
     """Every kind of event."""
 
     def execute(self, p: Processing, instance: ElementInstance, element: Event) -> None:
-        definition = definition_of(element)
+        definitions = element.event_definitions
+        definition = definitions[0] if definitions else None
         assert instance.parent_key is not None
         pretriggered = p.pretriggered.pop((instance.parent_key, element.element_id), None)
         if definition is None or isinstance(element, (StartEvent, BoundaryEvent)):
@@ -225,7 +220,7 @@ class EventProcessor(ElementProcessor[Event]):
                 assert scope_key is not None
                 self.map_outputs(p, instance, element)
                 p.finish(instance, [])
-                p.activate(candidate, scope_key, None)
+                p.activate(p.plan.nodes[candidate_id], scope_key, None)
                 return
         raise IncidentError("link", f"no link catch event named '{link.name}' in this scope")
 
@@ -250,8 +245,7 @@ class EventBasedGatewayProcessor(ElementProcessor[Gateway]):
     """Waits for the first of the events after it; the others are cancelled."""
 
     def execute(self, p: Processing, instance: ElementInstance, element: Gateway) -> None:
-        assert isinstance(element, EventBasedGateway)
-        for flow_id in element.outgoing:
-            target = p.process.element(p.process.flow(flow_id).target_id)
+        for flow in p.plan.nodes[element.element_id].outgoing:
+            target = flow.target.element
             if waits_for_something(target):
                 open_wait(p, instance, target)

@@ -19,14 +19,12 @@ from typing import Any
 
 from legato.engine import events as ev
 from legato.engine.commands import BroadcastSignal, PublishMessage
-from legato.engine.processing import IncidentError, Processing
+from legato.engine.incident import IncidentError
 from legato.engine.processors.base import ActivityProcessor
-from legato.engine.processors.waits import (
-    catch_signal,
-    correlation_value,
-    throw_error,
-    throw_escalation,
-)
+from legato.engine.processors.errors import throw_error, throw_escalation
+from legato.engine.processors.signals import catch_signal
+from legato.engine.processors.waits import correlation_value
+from legato.engine.protocols import Processing
 from legato.engine.state import ElementInstance
 from legato.model import (
     Activity,
@@ -108,7 +106,8 @@ def start_inner(p: Processing, body: ElementInstance, element: Activity) -> None
     """Activate the next inner instance of ``body``."""
     loop = _loop(element)
     counter = body.mi_started + 1
-    inner = p.activate(element, body.key, None, loop_counter=counter, inner=True)
+    node = p.plan.nodes[element.element_id]
+    inner = p.activate(node, body.key, None, loop_counter=counter, inner=True)
     p.set_local(inner.key, "loopCounter", counter)
     if loop.input_element and body.mi_items is not None:
         p.set_local(inner.key, loop.input_element, body.mi_items[counter - 1])

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from legato.engine import commands as cmd
 from legato.engine import events as ev
-from legato.engine.processing import IncidentError, Processing
+from legato.engine.incident import IncidentError
 from legato.engine.processors.base import ActivityProcessor
+from legato.engine.processors.waits import close_waits, open_scope_waits
+from legato.engine.protocols import Processing
 from legato.engine.state import ElementInstance
 from legato.model import Activity, CallActivity, SubProcess
 
@@ -18,15 +20,13 @@ class SubProcessProcessor(ActivityProcessor):
     """
 
     def arm(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
-        from legato.engine.processors.waits import open_scope_waits
-
         super().arm(p, instance, element)
         open_scope_waits(p, instance, element.element_id)
 
     def execute(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
         if isinstance(element, SubProcess) and element.triggered_by_event:
             return
-        starts = p.process.start_nodes(element.element_id)
+        starts = p.plan.nodes[element.element_id].starts
         if not starts:
             p.complete(instance)
             return
@@ -94,8 +94,6 @@ def child_completed(
 def complete_instance(p: Processing) -> None:
     """The root scope emptied: the instance is complete; tell a calling parent."""
     state = p.state
-    from legato.engine.processors.waits import close_waits
-
     root_variables = dict(state.variables.get(state.instance_key, {}))
     close_waits(p, state.elements[state.instance_key])
     p.emit(ev.InstanceCompleted(at=p.ctx.now))

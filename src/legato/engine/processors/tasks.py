@@ -9,9 +9,10 @@ from typing import Any
 from legato.engine import events as ev
 from legato.engine import values
 from legato.engine.commands import PublishMessage
-from legato.engine.processing import IncidentError, Processing
+from legato.engine.incident import IncidentError
 from legato.engine.processors.base import ActivityProcessor
 from legato.engine.processors.waits import correlation_value
+from legato.engine.protocols import Processing
 from legato.engine.state import ElementInstance
 from legato.model import (
     Activity,

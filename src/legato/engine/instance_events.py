@@ -1,0 +1,168 @@
+"""Events of an instance's tokens: the instance, its element instances, joins, variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from legato.engine.event_base import Event, register
+
+
+@register
+@dataclass(slots=True, kw_only=True)
+class InstanceCreated(Event):
+    """A process instance was created (its root scope is ``instance_key``)."""
+
+    instance_key: int
+    definition_key: int
+    process_id: str
+    version: int
+    business_key: str | None = None
+    parent_instance_key: int | None = None
+    parent_element_instance_key: int | None = None
+
+
+@register
+@dataclass(slots=True, kw_only=True)
+class InstanceCompleted(Event):
+    """Every path of the instance ended."""
+
+
+@register
+@dataclass(slots=True, kw_only=True)
+class InstanceTerminated(Event):
+    """The instance was cancelled or ended by a terminate end event of its root scope."""
+
+    reason: str = ""
+    by: str | None = None
+    """Who cancelled it (None: the process itself, or no one named)."""
+
+
+@register
+@dataclass(slots=True, kw_only=True)
+class InstanceSuspended(Event):
+    """An operator suspended the instance: it takes no work until resumed."""
+
+    by: str | None = None
+
+
+@register
+@dataclass(slots=True, kw_only=True)
+class InstanceResumed(Event):
+    """An operator resumed a suspended instance."""
+
+    by: str | None = None
+
+
+@register
+@dataclass(slots=True, kw_only=True)
+class ElementActivated(Event):
+    """A token entered an element; ``key`` is the new element instance."""
+
+    key: int
+    element_id: str
+    element_kind: str
+    parent_key: int
+    flow_id: str | None = None
+    loop_counter: int = 0
+    is_mi_body: bool = False
+
+
+@register
+@dataclass(slots=True, kw_only=True)
+class ElementCompleted(Event):
+    """An element instance finished its work normally."""
+
+    key: int
+    element_id: str
+
+
+@register
+@dataclass(slots=True, kw_only=True)
+class ElementTerminated(Event):
+    """An element instance was ended before finishing its work."""
+
+    key: int
+    element_id: str
+
+
+@register
+@dataclass(slots=True, kw_only=True)
+class JoinTokenArrived(Event):
+    """A token arrived at a joining gateway and waits there."""
+
+    scope_key: int
+    element_id: str
+    flow_id: str
+
+
+@register
+@dataclass(slots=True, kw_only=True)
+class JoinTokensConsumed(Event):
+    """A joining gateway fired and consumed the waiting tokens (flow id -> count)."""
+
+    scope_key: int
+    element_id: str
+    consumed: dict[str, int]
+
+
+@register
+@dataclass(slots=True, kw_only=True)
+class VariableSet(Event):
+    """A variable was created or changed in a scope (an element instance key)."""
+
+    scope_key: int
+    name: str
+    value: Any
+
+
+@register
+@dataclass(slots=True, kw_only=True)
+class VariablesEdited(Event):
+    """Someone outside the process changed variables of a scope (an operator's fix).
+
+    ``changes`` maps each name to ``{"old": value, "new": value}`` (``old`` is None for a
+    variable the scope did not have); the :class:`VariableSet` events that follow change
+    the state.
+    """
+
+    scope_key: int
+    changes: dict[str, dict[str, Any]]
+    by: str | None = None
+
+
+@register
+@dataclass(slots=True, kw_only=True)
+class MultiInstanceStarted(Event):
+    """A multi-instance body fixed its input: ``items`` (or None) and the instance count."""
+
+    key: int
+    count: int
+    items: list[Any] | None = None
+
+
+@register
+@dataclass(slots=True, kw_only=True)
+class CallActivityChildStarted(Event):
+    """A call activity started its child instance."""
+
+    element_instance_key: int
+    child_instance_key: int
+
+
+__all__ = [
+    "CallActivityChildStarted",
+    "ElementActivated",
+    "ElementCompleted",
+    "ElementTerminated",
+    "InstanceCompleted",
+    "InstanceCreated",
+    "InstanceResumed",
+    "InstanceSuspended",
+    "InstanceTerminated",
+    "JoinTokenArrived",
+    "JoinTokensConsumed",
+    "MultiInstanceStarted",
+    "VariableSet",
+    "VariablesEdited",
+]

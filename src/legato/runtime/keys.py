@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
+from types import TracebackType
 
 from legato.store.ports import Store, Transaction
 
@@ -27,17 +27,9 @@ class KeyAllocator:
         self._transaction: Transaction | None = None
         self._reserved_in_transaction = False
 
-    @contextmanager
-    def transaction(self, store: Store) -> Iterator[Transaction]:
+    def transaction(self, store: Store) -> AbstractContextManager[Transaction]:
         """A store transaction in which keys may be handed out (kept only if it commits)."""
-        try:
-            with store.transaction() as tx:
-                self.begin(tx)
-                yield tx
-        except BaseException:
-            self.rolled_back()
-            raise
-        self.committed()
+        return _KeyedTransaction(self, store.transaction())
 
     def begin(self, transaction: Transaction) -> None:
         """Keys are needed inside ``transaction`` from now on."""
@@ -65,3 +57,43 @@ class KeyAllocator:
         key = self._next
         self._next += 1
         return key
+
+
+class _KeyedTransaction:
+    """A store transaction that tells its key allocator how it ended.
+
+    A class rather than a generator-based context manager: every command's transaction
+    enters one.
+    """
+
+    __slots__ = ("_keys", "_transaction")
+
+    def __init__(self, keys: KeyAllocator, transaction: AbstractContextManager[Transaction]):
+        self._keys = keys
+        self._transaction = transaction
+
+    def __enter__(self) -> Transaction:
+        try:
+            tx = self._transaction.__enter__()
+        except BaseException:
+            self._keys.rolled_back()
+            raise
+        self._keys.begin(tx)
+        return tx
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        try:
+            swallowed = self._transaction.__exit__(kind, exc, traceback)
+        except BaseException:
+            self._keys.rolled_back()
+            raise
+        if exc is not None and not swallowed:
+            self._keys.rolled_back()
+            return None
+        self._keys.committed()
+        return swallowed

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from datetime import datetime
+from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
@@ -94,18 +94,39 @@ def upsert_statement(dialect: SqlDialect, table: sa.Table) -> Prepared:
     )
 
 
-@contextmanager
-def _translated_errors() -> Iterator[None]:
+class _TranslatedErrors:
+    """Turns driver errors into :class:`StoreError` (keeping the cause).
+
+    A plain context manager class: every transaction enters it twice (begin, commit), and a
+    generator-based one cost a generator and its frames each time.
+    """
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, sa.exc.StatementError):
+            # Errors raised while binding parameters (e.g. a naive datetime) arrive wrapped.
+            if isinstance(exc.orig, StoreError):
+                raise exc.orig from exc
+            raise translated_error(exc.orig or exc) from exc
+        if isinstance(exc, sa.exc.SQLAlchemyError):
+            raise StoreError(f"database error: {exc}") from exc
+
+
+_TRANSLATED_ERRORS = _TranslatedErrors()
+
+
+def _translated_errors() -> _TranslatedErrors:
     """Turn driver errors into :class:`StoreError` (keeping the cause)."""
-    try:
-        yield
-    except sa.exc.StatementError as exc:
-        # Errors raised while binding parameters (e.g. a naive datetime) arrive wrapped.
-        if isinstance(exc.orig, StoreError):
-            raise exc.orig from exc
-        raise translated_error(exc.orig or exc) from exc
-    except sa.exc.SQLAlchemyError as exc:
-        raise StoreError(f"database error: {exc}") from exc
+    return _TRANSLATED_ERRORS
 
 
 _CONFLICT_STATES = frozenset({"23505", "40001", "40P01", "55P03"})
@@ -317,6 +338,10 @@ class SqlDialect(Protocol):
 
     def key_lists(self, values: Sequence[Any]) -> Iterator[tuple[int, dict[str, Any]]]:
         """The parameters of key lists for ``values``, with each list's size for
+        :func:`~legato.store._sql_base._in_list`."""
+
+    def value_list(self, values: Sequence[Any]) -> tuple[int, dict[str, Any]]:
+        """The parameters of ``values`` (not empty) as one list, with its size for
         :func:`~legato.store._sql_base._in_list`."""
 
     def json_list_has_any(

@@ -75,6 +75,13 @@ class SqliteDialect:
             padded = [*chunk, *([chunk[-1]] * (size - len(chunk)))]
             yield size, {f"k{i}": value for i, value in enumerate(padded)}
 
+    def value_list(self, values: Sequence[Any]) -> tuple[int, dict[str, Any]]:
+        """``values`` as one ``IN`` list (a query's filter, which no chunking may split):
+        padded as in :meth:`key_lists` up to ``_IN_CHUNK`` values, longer ones as they are."""
+        if len(values) > _IN_CHUNK:
+            return len(values), {f"k{i}": value for i, value in enumerate(values)}
+        return next(self.key_lists(values))
+
     def json_list_has_any(
         self, column: sa.ColumnElement[Any], names: Sequence[str]
     ) -> sa.ColumnElement[bool]:
@@ -167,6 +174,10 @@ class PostgresDialect:
         text), and converting a long ``IN (%(k0)s, …)`` again cost milliseconds per query."""
         for start in range(0, len(values), _IN_CHUNK):
             yield _ANY, {"k": list(values[start : start + _IN_CHUNK])}
+
+    def value_list(self, values: Sequence[Any]) -> tuple[int, dict[str, Any]]:
+        """``values`` as one array parameter, however many."""
+        return _ANY, {"k": list(values)}
 
     def json_list_has_any(
         self, column: sa.ColumnElement[Any], names: Sequence[str]

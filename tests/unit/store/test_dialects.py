@@ -38,6 +38,15 @@ def test_key_lists_are_padded_in_lists_on_sqlite_and_arrays_on_postgresql() -> N
     assert [len(values["k"]) for _, values in POSTGRES.key_lists(keys)] == [500, 500, 201]
 
 
+def test_a_value_list_is_never_split() -> None:
+    assert SQLITE.value_list(["a", "b", "c"]) == (4, {"k0": "a", "k1": "b", "k2": "c", "k3": "c"})
+    assert POSTGRES.value_list(["a", "b", "c"]) == (0, {"k": ["a", "b", "c"]})
+    names = [f"t{n}" for n in range(700)]
+    size, values = SQLITE.value_list(names)
+    assert (size, list(values.values())) == (700, names)
+    assert POSTGRES.value_list(names) == (0, {"k": names})
+
+
 def test_each_database_gets_its_own_insert_construct() -> None:
     assert isinstance(SQLITE.insert(jobs), sqlite.Insert)
     assert isinstance(POSTGRES.insert(jobs), postgresql.Insert)

@@ -653,6 +653,53 @@ def test_next_job_due_at_counts_due_dates_and_leases(store: Store) -> None:
         assert tx.next_job_due_at(None, held=False) == at(40)
 
 
+def test_job_type_lists_of_any_length_pick_the_same_jobs(store: Store) -> None:
+    # SQL stores pass the types as one prepared list (padded to a power of two on SQLite up
+    # to a chunk, longer ones as they are; one array on PostgreSQL).
+    seed(store)
+    others = [f"other-{n}" for n in range(700)]
+    with store.transaction() as tx:
+        tx.insert_jobs(
+            [
+                job(20, due_at=at(30)),
+                job(21, due_at=at(10), job_type="mail"),
+                job(22, due_at=at(20), job_type="other-650"),
+                job(23, due_at=at(25), job_type="sms"),
+            ]
+        )
+    with store.transaction() as tx:
+        assert tx.next_job_due_at(["payment", "mail", "sms"], held=False) == at(10)
+        assert tx.next_job_due_at([*others, "payment"]) == at(20)
+        assert tx.next_job_due_at(others[:600]) is None
+        picked = tx.activate_jobs(["sms", "payment", "mail"], "w1", 2, at(50), at(90))
+    assert [j.job_key for j in picked] == [21, 23]
+    with store.transaction() as tx:
+        long_list = tx.activate_jobs([*others, "payment"], "w2", 5, at(50), at(90))
+    assert [(j.job_key, j.worker) for j in long_list] == [(22, "w2"), (20, "w2")]
+    with store.transaction() as tx:
+        assert tx.next_job_due_at(["sms", "mail"]) == at(90)
+        assert tx.next_job_due_at(["sms", "mail"], held=False) is None
+
+
+def test_next_job_due_at_after_a_time(store: Store) -> None:
+    seed(store)
+    with store.transaction() as tx:
+        tx.insert_jobs(
+            [
+                job(20, due_at=at(10)),
+                job(21, due_at=at(20), job_type="mail"),
+                job(22, due_at=at(30)),
+            ]
+        )
+        tx.activate_jobs(["payment"], "w", 1, at(10), at(40))
+    with store.transaction() as tx:
+        assert tx.next_job_due_at(None, after=at(10)) == at(20)
+        assert tx.next_job_due_at(["payment"], after=at(10)) == at(30)
+        assert tx.next_job_due_at(["payment"], after=at(30)) == at(40)
+        assert tx.next_job_due_at(["payment"], held=False, after=at(30)) is None
+        assert tx.next_job_due_at(None, after=at(40)) is None
+
+
 def test_leases_are_extended_only_for_the_worker_that_holds_them(store: Store) -> None:
     seed(store)
     with store.transaction() as tx:

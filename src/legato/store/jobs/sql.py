@@ -14,7 +14,15 @@ from legato.errors import NotFoundError
 from legato.store import _sqlrows as rows
 from legato.store._prepared import Prepared
 from legato.store._rules import iter_chunks, utc
-from legato.store._sql_base import _IN_CHUNK, SqlTransactionBase, _bp, _by_key, _columns, _insert
+from legato.store._sql_base import (
+    _IN_CHUNK,
+    SqlTransactionBase,
+    _bp,
+    _by_key,
+    _columns,
+    _in_list,
+    _insert,
+)
 from legato.store.records import JobRecord
 
 if TYPE_CHECKING:
@@ -41,12 +49,6 @@ _LEASE = {
 
 
 @functools.cache
-def lease_jobs_statement(dialect: SqlDialect) -> sa.Update:
-    """Leases the jobs of the keys (``keys``)."""
-    return sa.update(jobs).where(dialect.key_array(jobs.c.job_key, "keys")).values(_LEASE)
-
-
-@functools.cache
 def lease_available_statement(dialect: SqlDialect) -> sa.Update:
     """Leases those of the keys' jobs still available (built once: building it cost more
     than running it)."""
@@ -59,8 +61,16 @@ def lease_available_statement(dialect: SqlDialect) -> sa.Update:
 
 
 @functools.cache
-def due_jobs_query(dialect: SqlDialect, typed: bool) -> sa.Select[Any]:
-    """The query that picks jobs to hand out, oldest due first (``ix_jobs_due`` in order).
+def lease_jobs_statement(size: int) -> Prepared:
+    """Leases the jobs of a key list of ``size`` (see :func:`~legato.store._sql_base._in_list`)."""
+    return Prepared(sa.update(jobs).where(_in_list(jobs.c.job_key, size)).values(_LEASE))
+
+
+@functools.cache
+def due_jobs_statement(dialect: SqlDialect, types: int | None) -> Prepared:
+    """The query that picks jobs to hand out, oldest due first (``ix_jobs_due`` in order),
+    of a list of ``types`` job types (see :func:`~legato.store._sql_base._in_list`; None:
+    of any type).
 
     On SQLite the caller's ``BEGIN IMMEDIATE`` already holds the database write lock, so no
     other writer can claim the same rows between this SELECT and the UPDATE that leases them.
@@ -73,9 +83,9 @@ def due_jobs_query(dialect: SqlDialect, typed: bool) -> sa.Select[Any]:
         .order_by(jobs.c.available_at, jobs.c.job_key)
         .limit(_bp("max_jobs", type_=sa.Integer))
     )
-    if typed:
-        query = query.where(jobs.c.job_type.in_(_bp("types", expanding=True)))
-    return dialect.skip_locked(query)
+    if types is not None:
+        query = query.where(_in_list(jobs.c.job_type, types))
+    return Prepared(dialect.skip_locked(query))
 
 
 @functools.cache
@@ -131,17 +141,23 @@ def _held_jobs(job_keys: Sequence[int], worker: str) -> sa.Update:
 
 
 @functools.cache
-def next_due_query(typed: bool) -> sa.Select[Any]:
-    """The earliest ``available_at`` (an ordered ``ix_jobs_due`` scan stopping at one row)."""
+def next_due_statement(types: int | None, held: bool, after: bool) -> Prepared:
+    """The earliest ``available_at`` (an ordered ``ix_jobs_due`` scan stopping at one row):
+    of a list of ``types`` job types (None: of any type), counting expiring leases if
+    ``held``, later than ``after`` if asked."""
     query = (
         sa.select(jobs.c.available_at)
         .where(jobs.c.available_at.is_not(None))
         .order_by(jobs.c.available_at)
         .limit(1)
     )
-    if typed:
-        query = query.where(jobs.c.job_type.in_(_bp("types", expanding=True)))
-    return query
+    if types is not None:
+        query = query.where(_in_list(jobs.c.job_type, types))
+    if not held:
+        query = query.where(jobs.c.state == "activatable")
+    if after:
+        query = query.where(jobs.c.available_at > _bp("after"))
+    return Prepared(query)
 
 
 class SqlJobs(SqlTransactionBase):
@@ -251,16 +267,18 @@ class SqlJobs(SqlTransactionBase):
         now, lease_until = utc(now), utc(lease_until)
         if max_jobs < 1 or (job_types is not None and not job_types):
             return []
-        query = due_jobs_query(self._sql, job_types is not None)
+        # Prepared statements (the types as one list): building and compiling a Core query
+        # on every call cost more than running it, and a node asks after every batch.
         parameters: dict[str, Any] = {"now": now, "max_jobs": max_jobs}
+        types = None
         if job_types is not None:
-            parameters["types"] = list(job_types)
-        picked = [rows.job_record(row) for row in self._execute(query, parameters)]
-        keys = [job.job_key for job in picked]
+            types, type_list = self._sql.value_list(list(job_types))
+            parameters.update(type_list)
+        found = self._fetch(due_jobs_statement(self._sql, types), parameters)
+        picked = [rows.job_record(row) for row in found]
         lease = {"worker": worker, "lease_until": lease_until}
-        lease_jobs = lease_jobs_statement(self._sql)
-        for chunk in iter_chunks(keys, _IN_CHUNK):
-            self._execute(lease_jobs, {**lease, "keys": list(chunk)})
+        for size, keys in self._sql.key_lists([job.job_key for job in picked]):
+            self._run(lease_jobs_statement(size), {**lease, **keys})
         return [
             replace(job, state="activated", worker=worker, lease_until=lease_until)
             for job in picked
@@ -304,16 +322,15 @@ class SqlJobs(SqlTransactionBase):
         ``held`` is False; the first such time later than ``after`` when given."""
         if job_types is not None and not job_types:
             return None
-        parameters: dict[str, Any] | None = (
-            None if job_types is None else {"types": list(job_types)}
-        )
-        query = next_due_query(job_types is not None)
-        if not held:
-            query = query.where(jobs.c.state == "activatable")
+        parameters: dict[str, Any] = {}
+        types = None
+        if job_types is not None:
+            types, type_list = self._sql.value_list(list(job_types))
+            parameters.update(type_list)
         if after is not None:
-            query = query.where(jobs.c.available_at > _bp("after"))
-            parameters = {**(parameters or {}), "after": utc(after)}
-        value: datetime | None = self._execute(query, parameters).scalar()
+            parameters["after"] = utc(after)
+        found = self._fetch(next_due_statement(types, held, after is not None), parameters)
+        value: datetime | None = found[0].available_at if found else None
         return value
 
     def list_jobs(

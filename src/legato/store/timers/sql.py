@@ -44,9 +44,10 @@ _NEXT_TIMER_DUE = Prepared(
 def due_timers_query(dialect: SqlDialect) -> Prepared:
     """The timers to claim, earliest available first (``ix_timers_due`` in order).
 
-    The same reasoning as :func:`due_jobs_query`: SQLite's write lock, taken at BEGIN, keeps
-    other writers out between this SELECT and the UPDATE that claims the rows; PostgreSQL
-    gets ``FOR UPDATE SKIP LOCKED`` so that nodes claim disjoint timers without waiting.
+    The same reasoning as :func:`~legato.store.jobs.sql.due_jobs_statement`: SQLite's write
+    lock, taken at BEGIN, keeps other writers out between this SELECT and the UPDATE that
+    claims the rows; PostgreSQL gets ``FOR UPDATE SKIP LOCKED`` so that nodes claim disjoint
+    timers without waiting.
     """
     query = (
         sa.select(timers)

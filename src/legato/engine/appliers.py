@@ -1,7 +1,8 @@
 """Appliers: the only code that changes an :class:`InstanceState`, one per event type.
 
 Replaying an instance's history through :func:`apply` from an empty state gives its current
-state; a test holds the engine to that.
+state; a test holds the engine to that. Each applier also tells the state's encoded parts
+(:mod:`legato.engine.encoded`) what it changed, so that the next snapshot encodes only that.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def _instance_completed(state: InstanceState, event: ev.InstanceCompleted) -> No
     state.status = "completed"
     state.ended_at = event.at
     state.elements.pop(state.instance_key, None)
+    state.encoded.element_changed(state.instance_key)
 
 
 @_applies(ev.InstanceTerminated)
@@ -80,6 +82,7 @@ def _instance_terminated(state: InstanceState, event: ev.InstanceTerminated) -> 
     state.task_people.clear()
     state.incidents.clear()
     state.joins.clear()
+    state.encoded.clear()
 
 
 @_applies(ev.ElementActivated)
@@ -97,16 +100,19 @@ def _element_activated(state: InstanceState, event: ev.ElementActivated) -> None
     parent.children.add(event.key)
     if parent.is_mi_body:
         parent.mi_started += 1
+    state.encoded.element_changed(parent.key)
 
 
 def _remove_element(state: InstanceState, key: int) -> ElementInstance:
     element = state.elements.pop(key)
     state.variables.pop(key, None)
     state.compensable.pop(key, None)
+    state.encoded.scope_removed(key)
     if element.parent_key is not None:
         parent = state.elements.get(element.parent_key)
         if parent is not None:
             parent.children.discard(key)
+            state.encoded.element_changed(parent.key)
     return element
 
 
@@ -153,6 +159,7 @@ def _join_consumed(state: InstanceState, event: ev.JoinTokensConsumed) -> None:
 @_applies(ev.VariableSet)
 def _variable_set(state: InstanceState, event: ev.VariableSet) -> None:
     state.variables.setdefault(event.scope_key, {})[event.name] = event.value
+    state.encoded.variable_set(event.scope_key, event.name)
 
 
 @_applies(ev.MultiInstanceStarted)
@@ -160,6 +167,7 @@ def _mi_started(state: InstanceState, event: ev.MultiInstanceStarted) -> None:
     body = state.elements[event.key]
     body.mi_count = event.count
     body.mi_items = event.items
+    state.encoded.element_changed(body.key)
 
 
 @_applies(ev.JobCreated)
@@ -168,6 +176,7 @@ def _job_created(state: InstanceState, event: ev.JobCreated) -> None:
         event.job_key, event.element_instance_key, event.job_type, event.retries
     )
     state.elements[event.element_instance_key].job_key = event.job_key
+    state.encoded.element_changed(event.element_instance_key)
 
 
 def _drop_job(state: InstanceState, job_key: int) -> None:
@@ -175,6 +184,7 @@ def _drop_job(state: InstanceState, job_key: int) -> None:
     element = state.elements.get(job.element_instance_key)
     if element is not None:
         element.job_key = None
+        state.encoded.element_changed(element.key)
 
 
 @_applies(ev.JobCompleted)
@@ -215,6 +225,7 @@ def _incident_raised(state: InstanceState, event: ev.IncidentRaised) -> None:
     element = state.elements.get(event.element_instance_key)
     if element is not None:
         element.incident_key = event.incident_key
+        state.encoded.element_changed(element.key)
 
 
 @_applies(ev.IncidentResolved)
@@ -223,12 +234,14 @@ def _incident_resolved(state: InstanceState, event: ev.IncidentResolved) -> None
     element = state.elements.get(incident.element_instance_key)
     if element is not None:
         element.incident_key = None
+        state.encoded.element_changed(element.key)
 
 
 @_applies(ev.UserTaskCreated)
 def _user_task_created(state: InstanceState, event: ev.UserTaskCreated) -> None:
     state.user_tasks[event.user_task_key] = event.element_instance_key
     state.elements[event.element_instance_key].user_task_key = event.user_task_key
+    state.encoded.element_changed(event.element_instance_key)
     if event.assignee is not None:
         state.task_people[event.user_task_key] = TaskPeople(assignee=event.assignee)
 
@@ -248,6 +261,7 @@ def _drop_user_task(state: InstanceState, user_task_key: int) -> None:
     element = state.elements.get(element_key)
     if element is not None:
         element.user_task_key = None
+        state.encoded.element_changed(element.key)
 
 
 @_applies(ev.UserTaskCompleted)
@@ -263,6 +277,7 @@ def _user_task_canceled(state: InstanceState, event: ev.UserTaskCanceled) -> Non
 @_applies(ev.CallActivityChildStarted)
 def _child_started(state: InstanceState, event: ev.CallActivityChildStarted) -> None:
     state.elements[event.element_instance_key].child_instance_key = event.child_instance_key
+    state.encoded.element_changed(event.element_instance_key)
 
 
 @_applies(ev.TimerScheduled)
@@ -354,6 +369,7 @@ def _compensation_started(state: InstanceState, event: ev.CompensationStarted) -
     state.elements[event.element_instance_key].compensation_queue = list(
         zip(event.handlers, stash_keys, strict=True)
     )
+    state.encoded.element_changed(event.element_instance_key)
     done = set(zip(event.element_ids, event.handlers, stash_keys, strict=True))
     remaining = [e for e in state.compensable.get(event.scope_key, []) if e not in done]
     if remaining:
@@ -369,7 +385,9 @@ def _compensation_handler_started(
     throw = state.elements.get(event.throw_instance_key)
     if throw is not None and throw.compensation_queue:
         throw.compensation_queue.pop(0)
+        state.encoded.element_changed(throw.key)
     state.elements[event.handler_instance_key].compensating_for = event.throw_instance_key
+    state.encoded.element_changed(event.handler_instance_key)
     if event.stash_key:
         state.compensable[event.handler_instance_key] = state.compensation_stash.pop(
             event.stash_key, []

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from legato.engine import values
+from legato.engine.encoded import EncodedParts
 from legato.engine.kinds import (
     DelegationState,
     IncidentPhase,
@@ -185,6 +186,10 @@ class InstanceState:
     compensation_stash: dict[int, list[tuple[str, str, int]]] = field(default_factory=dict)
     """By completed sub-process key: what can be undone inside it, kept for its compensation
     event sub-process."""
+    encoded: EncodedParts = field(
+        default_factory=EncodedParts, init=False, repr=False, compare=False
+    )
+    """The parts of :meth:`to_json` encoded before; the appliers drop what they change."""
 
     @property
     def is_active(self) -> bool:
@@ -215,13 +220,20 @@ class InstanceState:
         return self.instance_key
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-compatible snapshot (values encoded)."""
+        """A JSON-compatible snapshot (values encoded).
+
+        The parts that did not change since the last snapshot (the variables of a scope, an
+        element instance) are the ones encoded then (see :mod:`legato.engine.encoded`): the
+        snapshot is for dumping, not for changing.
+        """
         data = self._to_json()
         if self.suspended:
             data["suspended"] = True  # absent otherwise: states stored before it stay equal
         return data
 
     def _to_json(self) -> dict[str, Any]:
+        encoded = self.encoded
+        # Most instances have no joins, incidents, timers, … : an empty part is not walked.
         return {
             "instance_key": self.instance_key,
             "definition_key": self.definition_key,
@@ -231,24 +243,27 @@ class InstanceState:
             "status": self.status,
             "parent_instance_key": self.parent_instance_key,
             "parent_element_instance_key": self.parent_element_instance_key,
-            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "started_at": encoded.started_at(self.started_at),
             "ended_at": self.ended_at.isoformat() if self.ended_at else None,
-            "elements": [e.to_json() for e in self.elements.values()],
-            "variables": {
-                str(scope): {name: values.encode(v) for name, v in scope_vars.items()}
-                for scope, scope_vars in self.variables.items()
-            },
+            "elements": encoded.elements(self.elements.values()),
+            "variables": encoded.variables(self.variables),
             "joins": [
                 [scope, element_id, flows] for (scope, element_id), flows in self.joins.items()
-            ],
+            ]
+            if self.joins
+            else [],
             "jobs": [
                 [j.job_key, j.element_instance_key, j.job_type, j.retries, j.failed]
                 for j in self.jobs.values()
-            ],
-            "user_tasks": [[k, v] for k, v in self.user_tasks.items()],
+            ]
+            if self.jobs
+            else [],
+            "user_tasks": [[k, v] for k, v in self.user_tasks.items()] if self.user_tasks else [],
             "task_people": [
                 [k, t.assignee, t.owner, t.delegation_state] for k, t in self.task_people.items()
-            ],
+            ]
+            if self.task_people
+            else [],
             "incidents": [
                 [
                     i.incident_key,
@@ -260,7 +275,9 @@ class InstanceState:
                     i.job_key,
                 ]
                 for i in self.incidents.values()
-            ],
+            ]
+            if self.incidents
+            else [],
             "timers": [
                 [
                     t.timer_key,
@@ -271,15 +288,21 @@ class InstanceState:
                     t.cycle,
                 ]
                 for t in self.timers.values()
-            ],
+            ]
+            if self.timers
+            else [],
             "compensable": [
                 [scope, [list(entry) for entry in entries]]
                 for scope, entries in self.compensable.items()
-            ],
+            ]
+            if self.compensable
+            else [],
             "compensation_stash": [
                 [key, [list(entry) for entry in entries]]
                 for key, entries in self.compensation_stash.items()
-            ],
+            ]
+            if self.compensation_stash
+            else [],
             "subscriptions": [
                 [
                     s.subscription_key,
@@ -291,7 +314,9 @@ class InstanceState:
                     s.interrupting,
                 ]
                 for s in self.subscriptions.values()
-            ],
+            ]
+            if self.subscriptions
+            else [],
         }
 
     @classmethod

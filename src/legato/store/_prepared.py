@@ -40,6 +40,8 @@ class _Compiled:
     row_type: Callable[..., Any] | None
     result_processors: tuple[tuple[int, _Processor], ...]
     """(column position, processor) of the result columns that are converted."""
+    bind: Callable[[Mapping[str, Any]], Any]
+    """The driver-ready parameters of one execution (see :func:`bind_parameters`)."""
 
 
 class Prepared:
@@ -88,20 +90,24 @@ class Prepared:
             result_processors = _present(
                 [_result_processor(column.type, dialect) for column in columns]
             )
+        bind_processors = _present([_bind_processor(bind.type, dialect) for bind in binds])
+        # Literals written into the construct (e.g. ``name == "default"``) become binds with
+        # a value; the caller does not pass those.
+        defaults = {
+            name: bind.value
+            for name, bind in zip(names, binds, strict=True)
+            if bind.value is not None
+        }
+        positional = bool(compiled.positional)
         return _Compiled(
             sql=compiled.string,
-            positional=bool(compiled.positional),
+            positional=positional,
             names=names,
-            bind_processors=_present([_bind_processor(bind.type, dialect) for bind in binds]),
-            # Literals written into the construct (e.g. ``name == "default"``) become binds
-            # with a value; the caller does not pass those.
-            defaults={
-                name: bind.value
-                for name, bind in zip(names, binds, strict=True)
-                if bind.value is not None
-            },
+            bind_processors=bind_processors,
+            defaults=defaults,
             row_type=row_type,
             result_processors=result_processors,
+            bind=_binder(names, dict(bind_processors), defaults, positional),
         )
 
 
@@ -145,22 +151,47 @@ def _result_processor(type_: sa.types.TypeEngine[Any], dialect: Dialect) -> _Pro
 
 
 def bind_parameters(compiled: _Compiled, values: Mapping[str, Any]) -> Any:
-    """Driver-ready parameters for one execution: processed values in the compiled order.
+    """Driver-ready parameters for one execution: processed values in the compiled order (a
+    list for a positional driver, else a dict).
 
     None is passed as it is (NULL); the processors only see values.
     """
-    defaults = compiled.defaults
-    if defaults:
-        processed = [values[n] if n in values else defaults[n] for n in compiled.names]
+    return compiled.bind(values)
+
+
+def _binder(
+    names: Sequence[str],
+    processors: Mapping[int, _Processor],
+    defaults: Mapping[str, Any],
+    positional: bool,
+) -> Callable[[Mapping[str, Any]], Any]:
+    """Write (once per compiled statement) the function that binds one execution's values.
+
+    Every row the engine writes goes through it, and doing it generically (a loop over the
+    names, then one over the processors, with an index operation per value) cost more than
+    the statement itself on SQLite. As ``dataclasses`` writes ``__init__``, the function is
+    generated: one lookup per name, and the conversion only where the column's type has one.
+    The source is made of indexes and ``repr`` of the names only.
+    """
+    namespace: dict[str, Any] = {}
+    lines = ["def bind(values):"]
+    for index, name in enumerate(names):
+        if name in defaults:
+            namespace[f"d{index}"] = defaults[name]
+            lines.append(f"    v{index} = values[{name!r}] if {name!r} in values else d{index}")
+        else:
+            lines.append(f"    v{index} = values[{name!r}]")
+        if index in processors:
+            namespace[f"p{index}"] = processors[index]
+            lines.append(f"    if v{index} is not None: v{index} = p{index}(v{index})")
+    if positional:
+        lines.append(f"    return [{', '.join(f'v{i}' for i in range(len(names)))}]")
     else:
-        processed = [values[name] for name in compiled.names]
-    for index, processor in compiled.bind_processors:
-        value = processed[index]
-        if value is not None:
-            processed[index] = processor(value)
-    if compiled.positional:
-        return processed
-    return dict(zip(compiled.names, processed, strict=True))
+        pairs = (f"{name!r}: v{index}" for index, name in enumerate(names))
+        lines.append(f"    return {{{', '.join(pairs)}}}")
+    exec("\n".join(lines), namespace)  # the source is built above from indexes and reprs
+    bind: Callable[[Mapping[str, Any]], Any] = namespace["bind"]
+    return bind
 
 
 def result_rows(compiled: _Compiled, raw_rows: Sequence[Sequence[Any]]) -> list[Any]:

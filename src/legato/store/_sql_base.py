@@ -229,7 +229,8 @@ class SqlTransactionBase:
         """Execute a prepared statement for each parameter set (DBAPI ``executemany``)."""
         self._check_open()
         compiled = prepared.compiled(self._dialect)
-        batch = [bind_parameters(compiled, each) for each in values]
+        bind = compiled.bind
+        batch = [bind(each) for each in values]
         try:
             # On PostgreSQL psycopg pipelines the statements of an executemany (one round
             # trip). A multi-row INSERT and an INSERT from unnest() of arrays were both

@@ -25,6 +25,7 @@ from rich.text import Text
 from legato import dmn, feel
 from legato.cli import running
 from legato.cli.accounts import register as register_accounts
+from legato.cli.export import register as register_export
 from legato.cli.logs import logging_to_stderr
 from legato.cli.values import parse_vars, show, to_json
 from legato.errors import LegatoError, ValidationIssue
@@ -41,6 +42,7 @@ app = typer.Typer(
     add_completion=False,
 )
 register_accounts(app)
+register_export(app)
 
 _UNLIMITED_WIDTH = 1_000_000
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from bpmn_helpers import chain, process
 from eventlog_helpers import (
     BUSINESS_KEY,
     ORDER,
@@ -311,3 +312,30 @@ def test_a_failure_midway_leaves_no_half_written_file(
     with pytest.raises(StoreError, match="connection lost"):
         export_xes(varied.engine, tmp_path / "log.xes")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupting_boundary_event_aborts_the_task_it_interrupts() -> None:
+    engine = TestEngine()
+    engine.deploy(
+        process(
+            '<bpmn:startEvent id="s"/><bpmn:userTask id="approve" name="Approve"/>'
+            '<bpmn:boundaryEvent id="late" name="Too late" attachedToRef="approve">'
+            "<bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration>"
+            "</bpmn:timerEventDefinition></bpmn:boundaryEvent>"
+            '<bpmn:endEvent id="e"/><bpmn:endEvent id="e2"/>'
+            + chain("s", "approve", "e")
+            + chain("late", "e2", prefix="b")
+        )
+    )
+    instance = engine.start("p")
+    engine.clock.advance(timedelta(hours=1))
+    buffer = io.BytesIO()
+    export_xes(engine, buffer, activities_only=True)
+    [trace] = read_xes(buffer.getvalue()).traces
+    assert [(e["concept:name"], e["lifecycle:transition"]) for e in trace.events] == [
+        ("Approve", "start"),
+        ("Approve", "ate_abort"),
+    ]
+    assert trace.events[1]["time:timestamp"] == millis(
+        engine.instance(instance.key).started_at + timedelta(hours=1)
+    )

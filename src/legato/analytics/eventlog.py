@@ -32,7 +32,7 @@ from legato.errors import InvalidCommandError, LegatoError, NotFoundError
 from legato.model import ElementKind
 from legato.store.history import EventLogQuery
 from legato.store.ports import Store, Transaction
-from legato.store.records import INSTANCE_STATUSES, InstanceRecord
+from legato.store.records import INSTANCE_STATUSES, DefinitionRecord, InstanceRecord
 
 Window = Literal["started", "ended"]
 """What a time window bounds: when the instances started, or when they ended."""
@@ -232,8 +232,8 @@ def read_event_log(source: Source, selection: EventLogSelection) -> Iterator[Log
         # reader of the log must not hold the database (SQLite's write lock) meanwhile.
         with store.transaction() as tx:
             page = tx.event_log_instances(query, after=after, limit=INSTANCE_PAGE)
-            for record in page:
-                labels.load(tx, record.definition_key)
+            versions = labels.read_new(tx, {record.definition_key for record in page})
+        labels.learn(versions)  # models are parsed outside the transaction
         if not page:
             return
         after = page[-1].instance_key
@@ -279,15 +279,19 @@ class _Labels:
         self._by_name = activity == "name"
         self._labels: dict[int, dict[str, tuple[str, str]]] = {}
 
-    def load(self, tx: Transaction, definition_key: int) -> None:
-        if definition_key in self._labels:
-            return
+    def read_new(self, tx: Transaction, definition_keys: set[int]) -> list[DefinitionRecord]:
+        """The stored versions among ``definition_keys`` not labelled yet."""
+        new = sorted(key for key in definition_keys if key not in self._labels)
         if not self._by_name:
-            self._labels[definition_key] = {}  # ids label themselves: no model to read
-            return
-        labels: dict[str, tuple[str, str]] = {}
-        record = tx.get_definition(definition_key)
-        if record is not None:
+            for key in new:
+                self._labels[key] = {}  # ids label themselves: no model to read
+            return []
+        return [record for key in new if (record := tx.get_definition(key)) is not None]
+
+    def learn(self, versions: list[DefinitionRecord]) -> None:
+        """Label the elements of these versions from their models."""
+        for record in versions:
+            labels: dict[str, tuple[str, str]] = {}
             try:
                 model = read_bpmn(record.source.encode("utf-8")).process(record.process_id)
             except (LegatoError, KeyError):
@@ -295,7 +299,7 @@ class _Labels:
             if model is not None:
                 for element_id, element in model.elements.items():
                     labels[element_id] = (element.name or element_id, str(element.kind))
-        self._labels[definition_key] = labels
+            self._labels[record.definition_key] = labels
 
     def of(self, definition_key: int) -> dict[str, tuple[str, str]]:
         return self._labels.get(definition_key, {})

@@ -113,8 +113,11 @@ def export_xes_command(
     activity: ActivityOption = "name",
     activities_only: ActivitiesOnlyOption = False,
 ) -> None:
-    """Write the event log as IEEE XES (1849-2016): a trace per instance, start, complete
-    and abort events per element, with timestamps and the users who completed user tasks."""
+    """Write the event log as IEEE XES (1849-2016).
+
+    A trace per instance; start, complete and abort events per element, with timestamps and
+    the users who completed user tasks.
+    """
     _export(
         "xes",
         db,
@@ -145,8 +148,11 @@ def export_csv_command(
     activity: ActivityOption = "name",
     activities_only: ActivitiesOnlyOption = False,
 ) -> None:
-    """Write the event log as CSV (RFC 4180): one row per event with case id, activity,
-    lifecycle, timestamp, resource, the element and the case's process and status."""
+    """Write the event log as CSV (RFC 4180).
+
+    One row per event: case id, activity, lifecycle, timestamp, resource, the element, and
+    the case's process, version, business key and status.
+    """
     _export(
         "csv",
         db,

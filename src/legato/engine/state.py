@@ -54,6 +54,10 @@ class ElementInstance:
     key its stashed work is kept under (0 for none)."""
     compensating_for: int | None = None
     """For a compensation handler: the throw event instance it runs for."""
+    activated_at: datetime | None = None
+    """When it was activated (None for the process itself, and in states stored before it
+    was kept): metrics and traces measure the element from it when it ends on another node
+    or after a restart."""
 
     def to_json(self) -> dict[str, Any]:
         # Spelled out field by field (no getattr loops): every saved instance serialises each
@@ -88,6 +92,8 @@ class ElementInstance:
             data["mi_items"] = values.encode(self.mi_items)
         if self.children:
             data["children"] = sorted(self.children)
+        if self.activated_at is not None:
+            data["activated_at"] = self.activated_at.isoformat()
         return data
 
     @classmethod
@@ -99,6 +105,8 @@ class ElementInstance:
             data["mi_items"] = values.decode(data["mi_items"])
         if "compensation_queue" in data:
             data["compensation_queue"] = [(h, k) for h, k in data["compensation_queue"]]
+        if "activated_at" in data:
+            data["activated_at"] = datetime.fromisoformat(data["activated_at"])
         return cls(**data)
 
 

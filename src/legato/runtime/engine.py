@@ -52,12 +52,14 @@ from legato.runtime.delivery import EventDelivery
 from legato.runtime.deploy import Deployer
 from legato.runtime.executor import CommandExecutor, Outcome
 from legato.runtime.external import MAX_PARKED_FETCHES, ExternalJobs, FetchParking
+from legato.runtime.gauges import DatabaseGauges
 from legato.runtime.groupcommit import GroupCommit
 from legato.runtime.handlers import (
     Handler,
 )
 from legato.runtime.jobs import JobRunner
 from legato.runtime.keys import KeyAllocator
+from legato.runtime.metrics import EngineMetrics
 from legato.runtime.node import NodeAgent
 from legato.runtime.slots import Finished
 from legato.runtime.tasks import UserTaskMethods
@@ -117,6 +119,8 @@ class Engine(UserTaskMethods, CockpitMethods):
         max_parked_fetches: how many calls may wait for jobs at once (long polling with
             :meth:`fetch_jobs`, :meth:`fetch_jobs_async` or :meth:`activate_jobs`); one more
             raises :class:`~legato.errors.TooManyRequestsError`.
+        metrics: keep Prometheus metrics (:meth:`metrics_text`, the server's ``/metrics``);
+            see :mod:`legato.runtime.metrics`.
     """
 
     def __init__(
@@ -134,6 +138,7 @@ class Engine(UserTaskMethods, CockpitMethods):
         feel_limits: FeelLimits | None = None,
         validation: Profile = "compatible",
         max_parked_fetches: int = MAX_PARKED_FETCHES,
+        metrics: bool = True,
     ) -> None:
         parking = FetchParking(max_parked_fetches)
         if store is None:
@@ -206,6 +211,40 @@ class Engine(UserTaskMethods, CockpitMethods):
         # (other processes' jobs arrive through the store's listener, see _work_arrived).
         self._executor.on_jobs_available = parking.notify
         self._jobs.on_released = parking.notify
+        self.metrics: EngineMetrics | None = None
+        """The engine's Prometheus metrics (None with ``metrics=False``)."""
+        self._gauges = DatabaseGauges(store, self.clock, self._definitions, self.worker_name)
+        if metrics:
+            self.metrics = EngineMetrics(self._describe)
+            self.metrics.registry.register(self._gauges)
+            self._executor.observer = self.metrics
+            self._events.on_fired = self.metrics.timers_fired
+
+    def _describe(self, definition_key: int) -> tuple[str, int, Callable[[str], str]]:
+        deployed = self._definitions.get(definition_key)
+        nodes = deployed.plan.nodes
+
+        def kind(element_id: str) -> str:
+            node = nodes.get(element_id)
+            return node.kind if node is not None else "unknown"
+
+        return deployed.process_id, deployed.version, kind
+
+    def metrics_text(self) -> bytes:
+        """The engine's metrics in Prometheus' text format (what ``/metrics`` serves).
+
+        Counts and durations are this process's since it started (see
+        :mod:`legato.runtime.metrics`); the database-wide gauges are the last reading, taken
+        by the serving node or, in an engine that does not serve, again when older than a
+        few seconds (see :mod:`legato.runtime.gauges`).
+
+        Raises:
+            InvalidCommandError: the engine was made with ``metrics=False``.
+        """
+        if self.metrics is None:
+            raise InvalidCommandError("this engine keeps no metrics (metrics=False)")
+        self._gauges.refresh_if_stale()
+        return self.metrics.text()
 
     @property
     def batch_size(self) -> int:
@@ -1035,11 +1074,13 @@ class Engine(UserTaskMethods, CockpitMethods):
             self.clock,
             self.worker_name,
             duties=self._events.expire_messages_in,
-            on_beat=self._sync_clock,
+            on_beat=self._on_beat,
             heartbeat_interval=heartbeat_interval,
             node_timeout=node_timeout,
         )
+        self._gauges.node_timeout = node_timeout
         self._until_available(node.start)
+        self._gauges.serving = self.metrics is not None
         self._listen()
         pause = _PAUSE
         try:
@@ -1060,6 +1101,7 @@ class Engine(UserTaskMethods, CockpitMethods):
             self._jobs.give_back()
             raise
         finally:
+            self._gauges.serving = False
             node.record(abandoned=self._jobs.pool.abandoned)
             node.stop()
 
@@ -1108,9 +1150,13 @@ class Engine(UserTaskMethods, CockpitMethods):
                 self._stop.wait(pause)
                 pause = min(pause * 2, _MAX_PAUSE)
 
-    def _sync_clock(self) -> None:
+    def _on_beat(self) -> None:
         if isinstance(self.clock, DatabaseClock):
             self.clock.sync()
+        if self.metrics is not None:
+            # After this node's own row was written at least once (the first beat reads
+            # before it is, so the reading follows at the next one).
+            self._gauges.refresh()
 
     def stop(self) -> None:
         """Make :meth:`serve` return (after letting running handlers finish, see there).

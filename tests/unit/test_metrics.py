@@ -172,7 +172,9 @@ def test_engine_internals_batches_commits_and_timer_lag() -> None:
         assert value(engine, "legato_commit_duration_seconds_count") == 2
         assert value(engine, "legato_timer_lag_seconds_count") == 3
         assert value(engine, "legato_timer_lag_seconds_sum") == 60
-        assert value(engine, "legato_instances_completed_total", process="sleeper", version="1") == 3
+        assert (
+            value(engine, "legato_instances_completed_total", process="sleeper", version="1") == 3
+        )
 
 
 def test_job_queues_are_gauged_per_type(tmp_path: Path) -> None:

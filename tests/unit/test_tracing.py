@@ -204,7 +204,7 @@ def test_tracing_is_off_unless_configured(monkeypatch: pytest.MonkeyPatch) -> No
         engine.run_once()
         assert [job.headers for job in engine.fetch_jobs([], worker="w", max_jobs=1)] == []
     assert seen == [None]
-    with pytest.raises(InvalidCommandError, match="tracing: expected"):
+    with pytest.raises(InvalidCommandError, match="tracing must be an OpenTelemetry SpanExporter"):
         Engine(store=MemoryStore(), tracing="yes please")
 
 

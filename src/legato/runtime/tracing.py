@@ -99,8 +99,8 @@ def tracing_for(setting: object, also: BatchObserver | None) -> Tracing:
     if isinstance(setting, SpanProcessor | SpanExporter):
         return Tracing(setting, also=also)
     raise InvalidCommandError(
-        "tracing: expected an OpenTelemetry SpanExporter or SpanProcessor, True or False, "
-        f"not {type(setting).__name__}"
+        "tracing must be an OpenTelemetry SpanExporter or SpanProcessor, True, False or "
+        f"None, not {type(setting).__name__}"
     )
 
 

@@ -15,6 +15,7 @@ from legato import Engine, NonRetryableError
 from legato.errors import InvalidCommandError
 from legato.runtime.clock import VirtualClock
 from legato.store.memory import MemoryStore
+from legato.testing import TestEngine
 
 TWO_STEPS = process(
     '<bpmn:startEvent id="s"/>'
@@ -195,3 +196,33 @@ def test_metrics_off() -> None:
         assert engine.metrics is None
         with pytest.raises(InvalidCommandError, match="metrics=False"):
             engine.metrics_text()
+
+
+def test_the_database_gauges_on_every_store(engine_store: str) -> None:
+    # Given instances of two versions, one with an incident, and jobs waiting on each store
+    with TestEngine() as engine:
+        engine.deploy(TWO_STEPS)
+        engine.start_many("order", [{}, {}])
+        engine.deploy(TWO_STEPS.replace('type="ship"', 'type="send"'))
+        engine.start("order")
+        engine.clock.advance(timedelta(seconds=45))
+        engine.start("order")
+
+        def refuse(job: object) -> None:
+            raise NonRetryableError("declined")
+
+        engine.register("check", refuse)
+        engine.run_once()  # every check job fails at once: four incidents
+
+        # Then the gauges count them by process and version, and the queues by type
+        assert value(engine, "legato_instances_active", process="order", version="1") == 2
+        assert value(engine, "legato_instances_active", process="order", version="2") == 2
+        assert value(engine, "legato_incidents_open", process="order", version="2") == 2
+        assert value(engine, "legato_job_queue_depth", job_type="check") is None  # all failed
+        # and a job no handler of this engine takes waits in its type's queue
+        engine.deploy(TWO_STEPS.replace('type="check"', 'type="audit"'))
+        engine.start("order")
+        engine.clock.advance(timedelta(seconds=6))  # past the last reading's five seconds
+        assert value(engine, "legato_job_queue_depth", job_type="audit") == 1
+        assert value(engine, "legato_job_queue_oldest_age_seconds", job_type="audit") == 6
+        assert value(engine, "legato_instances_active", process="order", version="3") == 1

@@ -9,7 +9,8 @@ embedded one) exports them while no node runs.
 They are read by :meth:`DatabaseGauges.refresh` (a few grouped queries over the small
 counter tables and the jobs index, never the instances) on each heartbeat of a serving node,
 or on a scrape of an embedded engine when the last reading is older than
-:data:`REFRESH_INTERVAL`. A scrape itself only renders the last reading: it answers at once
+:data:`REFRESH_INTERVAL` (by the wall clock or by the engine's, which moves on its own in
+tests). A scrape itself only renders the last reading: it answers at once
 however many instances run, and also while the database is unreachable or busy recovering
 (``legato_gauges_age_seconds`` then tells how old the reading is).
 """
@@ -47,6 +48,8 @@ class _Reading:
     queues: list[tuple[str, int, float]] = field(default_factory=list)
     nodes_alive: int = 0
     taken: float = field(default_factory=time.monotonic)
+    taken_at: datetime | None = None
+    """When it was taken by the engine's clock (a virtual clock moves on in tests)."""
 
 
 class DatabaseGauges(Collector):
@@ -85,8 +88,10 @@ class DatabaseGauges(Collector):
         if not self._lock.acquire(blocking=False):
             return  # a reading is under way
         try:
+            now = self._clock.now()
             with self._store.transaction() as tx:
-                self._reading = self._read(tx, self._clock.now())
+                self._reading = self._read(tx, now)
+            self._reading.taken_at = now
         except StoreError as exc:
             logger.warning("could not read the database-wide gauges: %s", exc)
         finally:
@@ -98,7 +103,14 @@ class DatabaseGauges(Collector):
         reading = self._reading
         if self.serving and reading is not None:
             return
-        if reading is None or time.monotonic() - reading.taken > REFRESH_INTERVAL:
+        if (
+            reading is None
+            or time.monotonic() - reading.taken > REFRESH_INTERVAL
+            or (
+                reading.taken_at is not None
+                and (self._clock.now() - reading.taken_at).total_seconds() > REFRESH_INTERVAL
+            )
+        ):
             self.refresh()
 
     def _read(self, tx: Transaction, now: datetime) -> _Reading:

@@ -7,7 +7,7 @@ can keep it beside the history it was built from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from legato.engine import values
@@ -93,7 +93,9 @@ class ElementInstance:
         if self.children:
             data["children"] = sorted(self.children)
         if self.activated_at is not None:
-            data["activated_at"] = self.activated_at.isoformat()
+            # Seconds since the epoch: exact to the microsecond for centuries around now,
+            # and several times cheaper than an ISO string (every save writes every token).
+            data["activated_at"] = self.activated_at.timestamp()
         return data
 
     @classmethod
@@ -106,7 +108,7 @@ class ElementInstance:
         if "compensation_queue" in data:
             data["compensation_queue"] = [(h, k) for h, k in data["compensation_queue"]]
         if "activated_at" in data:
-            data["activated_at"] = datetime.fromisoformat(data["activated_at"])
+            data["activated_at"] = datetime.fromtimestamp(data["activated_at"], UTC)
         return cls(**data)
 
 

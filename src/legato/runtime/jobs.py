@@ -69,10 +69,10 @@ class JobRunner:
         self._renewed = time.monotonic()
         self._idle: LookedAhead | None = None
         self.on_released: Callable[[], None] | None = None
+        """Told when jobs were given back (fetches parked in this process look again)."""
         self.traceparent: Callable[[int, int, int, datetime], str] | None = None
         """While the engine traces: the ``traceparent`` of a job attempt handed out now
         (instance key, job key, retries left, when)."""
-        """Told when jobs were given back (fetches parked in this process look again)."""
         executor.push_room = self._push_room
         executor.push_lease = lease
         executor.on_noted = report_noted

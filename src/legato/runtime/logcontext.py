@@ -21,22 +21,23 @@ from legato.runtime.types import Job
 
 T = TypeVar("T")
 
-_CURRENT_JOB: ContextVar[Job | None] = ContextVar("legato_current_job", default=None)
+CURRENT_JOB: ContextVar[Job | None] = ContextVar("legato_current_job", default=None)
+"""The job whose handler runs in this context (set and reset around each call)."""
 
 
 def current_job() -> Job | None:
     """The job whose handler is running here, if any."""
-    return _CURRENT_JOB.get()
+    return CURRENT_JOB.get()
 
 
 @contextmanager
 def running(job: Job) -> Iterator[None]:
     """Make ``job`` the current one while the block runs."""
-    token = _CURRENT_JOB.set(job)
+    token = CURRENT_JOB.set(job)
     try:
         yield
     finally:
-        _CURRENT_JOB.reset(token)
+        CURRENT_JOB.reset(token)
 
 
 async def awaited_running(job: Job, awaitable: Awaitable[T]) -> T:
@@ -62,7 +63,7 @@ class JobLogFilter(logging.Filter):
     record brought itself)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        job = _CURRENT_JOB.get()
+        job = CURRENT_JOB.get()
         if job is not None:
             own = getattr(record, "legato", None)
             fields = job_fields(job)

@@ -175,9 +175,6 @@ class EngineMetrics(Collector):
             ev.InstanceCompleted: self._instance_completed,
             ev.InstanceTerminated: self._instance_terminated,
             ev.IncidentRaised: self._incident_raised,
-            ev.ElementActivated: self._element_activated,
-            ev.ElementCompleted: self._element_ended,
-            ev.ElementTerminated: self._element_ended,
             ev.JobCreated: self._job_created,
             ev.JobCompleted: self._job_completed,
             ev.JobCanceled: self._job_canceled,
@@ -203,14 +200,30 @@ class EngineMetrics(Collector):
         self.commit_latency.observe(commit_seconds)
         observe = self._observe
         versions = self._versions
+        activated = self._activated
+        if len(activated) >= MAX_TRACKED:
+            _forget_oldest(activated)
         for state, events in steps:
             version = versions.get(state.definition_key)
             if version is None:
                 version = self._version(state.definition_key)
             for event in events:
-                handler = observe.get(type(event))
-                if handler is not None:
-                    handler(version, state, event)
+                kind = type(event)
+                # Elements are most of the events: handled here, without a call each.
+                if kind is _ACTIVATED:
+                    activated[event.key] = event.at  # type: ignore[attr-defined]
+                elif kind is _COMPLETED or kind is _TERMINATED:
+                    at = activated.pop(event.key, None)  # type: ignore[attr-defined]
+                    if at is not None:
+                        element_id: str = event.element_id  # type: ignore[attr-defined]
+                        histogram = version.elements.get(element_id) or version.element(element_id)
+                        seconds = (event.at - at).total_seconds()
+                        histogram.counts[bisect_left(histogram.bounds, seconds)] += 1
+                        histogram.total += seconds
+                else:
+                    handler = observe.get(kind)
+                    if handler is not None:
+                        handler(version, state, event)
 
     def loaded(self, state: InstanceState) -> None:
         """An instance's state was read from the store: remember when its element instances
@@ -341,19 +354,6 @@ class EngineMetrics(Collector):
     def _incident_raised(v: _Version, state: InstanceState, event: ev.IncidentRaised) -> None:
         v.incidents += 1
 
-    def _element_activated(
-        self, v: _Version, state: InstanceState, event: ev.ElementActivated
-    ) -> None:
-        activated = self._activated
-        if len(activated) >= MAX_TRACKED:
-            _forget_oldest(activated)
-        activated[event.key] = event.at
-
-    def _element_ended(self, v: _Version, state: InstanceState, event: ev.ElementCompleted) -> None:
-        at = self._activated.pop(event.key, None)
-        if at is not None:
-            v.element(event.element_id).observe((event.at - at).total_seconds())
-
     def _job_created(self, v: _Version, state: InstanceState, event: ev.JobCreated) -> None:
         jobs = self._jobs
         if len(jobs) >= MAX_TRACKED:
@@ -373,6 +373,11 @@ class EngineMetrics(Collector):
         if started is not None:
             failures = v.job_failures
             failures[started.job_type] = failures.get(started.job_type, 0) + 1
+
+
+_ACTIVATED = ev.ElementActivated
+_COMPLETED = ev.ElementCompleted
+_TERMINATED = ev.ElementTerminated
 
 
 def _bound_text(bound: float) -> str:

@@ -42,7 +42,7 @@ from legato.runtime.handlers import (
     failure_command,
     success_command,
 )
-from legato.runtime.logcontext import awaited_running, running
+from legato.runtime.logcontext import CURRENT_JOB, awaited_running
 from legato.runtime.types import Job
 
 logger = logging.getLogger("legato.handlers")
@@ -340,8 +340,11 @@ def _call(job: Job, handler: RegisteredHandler) -> Any:
     function = handler.function
     # The job is the current one while its handler runs: log lines meanwhile carry its keys
     # (an async handler's coroutine takes it along).
-    with running(job):
+    token = CURRENT_JOB.set(job)
+    try:
         result = function(job, job.context) if handler.wants_context else function(job)
+    finally:
+        CURRENT_JOB.reset(token)
     if inspect.iscoroutine(result):
         return awaited_running(job, result)
     return result

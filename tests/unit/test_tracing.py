@@ -27,6 +27,7 @@ from legato.runtime.clock import VirtualClock
 from legato.runtime.tracing import span_id_of, trace_id_of
 from legato.security import Principal, StaticAuthenticator
 from legato.store.memory import MemoryStore
+from legato.testing import TestEngine
 
 ORDER = process(
     '<bpmn:startEvent id="s"/>'
@@ -259,3 +260,19 @@ def test_the_environment_switches_otlp_export_on(
             for scope in resource.scope_spans:
                 names |= {span.name for span in scope.spans}
     assert {"order", "serviceTask check", "job ship"} <= names
+
+
+def test_the_testing_kit_traces_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")  # never used
+    with TestEngine() as quiet:
+        assert quiet.tracing is None
+    exporter = InMemorySpanExporter()
+    with TestEngine(tracing=exporter) as engine:
+        engine.deploy(ORDER)
+        engine.register("check", lambda job: None)
+        engine.register("ship", lambda job: None)
+        instance = engine.start("order")
+        engine.clock.advance(timedelta(seconds=1))
+        engine.assert_that(instance).is_completed()
+    names = {span.name for span in exporter.get_finished_spans()}
+    assert {"order", "serviceTask ship", "job check"} <= names

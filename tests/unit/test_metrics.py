@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -226,3 +228,55 @@ def test_the_database_gauges_on_every_store(engine_store: str) -> None:
         assert value(engine, "legato_job_queue_depth", job_type="audit") == 1
         assert value(engine, "legato_job_queue_oldest_age_seconds", job_type="audit") == 6
         assert value(engine, "legato_instances_active", process="order", version="3") == 1
+
+
+def test_one_node_at_a_time_exports_the_database_gauges(tmp_path: Path) -> None:
+    # Given two serving nodes on one database, the first one started first
+    url = f"sqlite:///{tmp_path / 'nodes.db'}"
+    beat = {"heartbeat_interval": timedelta(milliseconds=100), "poll_interval": 0.05}
+    first = Engine(url, worker_name="node-1")
+    second = Engine(url, worker_name="node-2")
+    first.deploy(TWO_STEPS)
+    first.start("order")
+    threads = [threading.Thread(target=first.serve, kwargs=beat)]
+    threads[0].start()
+    try:
+        wait_for(lambda: [n.node_id for n in first.nodes()] == ["node-1"], "node-1")
+        threads.append(threading.Thread(target=second.serve, kwargs=beat))
+        threads[1].start()
+        # Then the oldest live node exports them, the other leaves them out
+        wait_for(
+            lambda: (
+                value(first, "legato_nodes_alive") == 2
+                and value(second, "legato_nodes_alive") is None
+            ),
+            "node-1 to count both nodes and node-2 to leave the gauges out",
+        )
+        assert value(first, "legato_instances_active", process="order", version="1") == 1
+        assert value(second, "legato_instances_active", process="order", version="1") is None
+        # When the first one stops, the other takes over
+        first.stop()
+        threads[0].join(WAIT)
+        wait_for(
+            lambda: value(second, "legato_nodes_alive") == 1,
+            "node-2 to export the gauges once node-1 stopped",
+        )
+        assert value(second, "legato_instances_active", process="order", version="1") == 1
+    finally:
+        first.stop()
+        second.stop()
+        for thread in threads:
+            thread.join(WAIT)
+        first.close()
+        second.close()
+
+
+WAIT = 120.0
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {WAIT} s waiting for {what}")
+        time.sleep(0.05)

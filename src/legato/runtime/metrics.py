@@ -277,7 +277,11 @@ class EngineMetrics(Collector):
         yield instances
         yield from self._durations(versions)
         for name, documentation, histogram in (
-            ("legato_batch_commands", "Commands per committed batch", self.batch_size),
+            (
+                "legato_batch_commands",
+                "Commands per committed batch (the follow-ups and deliveries they caused too)",
+                self.batch_size,
+            ),
             ("legato_commit_duration_seconds", "How long commits took", self.commit_latency),
             ("legato_timer_lag_seconds", "How late timers fired after due", self.timer_lag),
         ):

@@ -23,6 +23,17 @@ from legato.store.schema import instances, jobs
 
 _INSERT_JOB = _insert(jobs)
 
+_JOB_QUEUES = (
+    sa.select(
+        jobs.c.job_type,
+        sa.func.count().label("waiting"),
+        sa.func.min(jobs.c.available_at).label("oldest"),
+    )
+    .where(jobs.c.available_at <= _bp("now"), jobs.c.state == "activatable")
+    .group_by(jobs.c.job_type)
+    .order_by(jobs.c.job_type)
+)
+
 _UPDATE_JOB = Prepared(
     sa.update(jobs).where(jobs.c.job_key == _bp("b_job_key")), _columns(jobs, without="job_key")
 )
@@ -315,6 +326,11 @@ class SqlJobs(SqlTransactionBase):
             parameters = {**(parameters or {}), "after": utc(after)}
         value: datetime | None = self._execute(query, parameters).scalar()
         return value
+
+    def job_queues(self, now: datetime) -> list[tuple[str, int, datetime]]:
+        """Due jobs no worker holds, counted by type (one GROUP BY over ``ix_jobs_due``)."""
+        result = self._execute(_JOB_QUEUES, {"now": utc(now)})
+        return [(row.job_type, int(row.waiting), utc(row.oldest)) for row in result]
 
     def list_jobs(
         self, *, instance_key: int | None = None, state: str | None = None

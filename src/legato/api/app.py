@@ -25,6 +25,8 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from legato import __version__
 from legato.api import c7, native, oauth, v2
+from legato.api.metrics import METRICS_PATH, scrape_principal
+from legato.api.metrics import router as metrics_router
 from legato.api.problems import ApiError
 from legato.api.v2 import jobs as v2_jobs
 from legato.errors import ConflictError as StoreConflictError
@@ -42,7 +44,7 @@ C7_PREFIX = "/engine-rest"
 """Where the Camunda 7 surface lives."""
 OPEN_PATHS = frozenset({"/health", "/ready", "/oauth/token"})
 """API paths that answer without credentials (the token endpoint checks its own)."""
-API_PREFIXES = ("/v2", "/legato/v1", C7_PREFIX, "/openapi.json", "/docs")
+API_PREFIXES = ("/v2", "/legato/v1", C7_PREFIX, "/openapi.json", "/docs", METRICS_PATH)
 """The paths (and everything below them) that demand API credentials; any other path
 belongs to the web app (:mod:`legato.web`), which checks its own session."""
 
@@ -61,6 +63,7 @@ def create_app(
     authenticator: Authenticator,
     *,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    metrics_token: str | None = None,
 ) -> FastAPI:
     """The server's application over ``engine``; every request to the API
     (:data:`API_PREFIXES`) must carry credentials that ``authenticator`` accepts. Other paths
@@ -69,6 +72,8 @@ def create_app(
     ``app.state.ready`` (True here) says whether ``/ready`` answers 200, and
     ``app.state.stopping`` (False) makes long-polling requests answer at once: the server
     runner sets both. A request body larger than ``max_upload_bytes`` is refused with 413.
+    ``/metrics`` also answers to ``Authorization: Bearer <metrics_token>`` when one is set
+    (see :mod:`legato.api.metrics`).
     """
     app = FastAPI(
         title="Legato",
@@ -84,10 +89,12 @@ def create_app(
     app.state.stopping = False
     app.state.parked_polls = 0
     app.state.max_upload_bytes = max_upload_bytes
+    app.state.metrics_token = metrics_token
     app.include_router(v2.router, prefix="/v2")
     app.include_router(native.router, prefix="/legato/v1")
     app.include_router(c7.router, prefix=C7_PREFIX)
     app.include_router(oauth.router)
+    app.include_router(metrics_router)
     _add_health(app)
     _add_error_handlers(app)
     _document_errors(app)
@@ -133,7 +140,13 @@ class _Gate:
             await answer(scope, receive, send)
             return
         if is_api_path(scope["path"]):
-            principal = await self._principal(api.state.authenticator, headers)
+            principal = None
+            if scope["path"] == METRICS_PATH:
+                principal = scrape_principal(
+                    api.state.metrics_token, headers.get("authorization", "")
+                )
+            if principal is None:
+                principal = await self._principal(api.state.authenticator, headers)
             if principal is None:
                 await _unauthorized(Request(scope))(scope, receive, send)
                 return

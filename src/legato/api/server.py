@@ -71,6 +71,9 @@ class ServerConfig:
     """Log one JSON object per line."""
     session_hours: float = 8.0
     """How long a web app sign-in lasts, in hours."""
+    metrics_token: str | None = None
+    """A secret that Prometheus presents as ``Authorization: Bearer`` to scrape
+    ``/metrics`` (admins' credentials are accepted too)."""
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -212,7 +215,10 @@ def run_server(
         types = load_handlers(engine, Path(config.handlers)) if config.handlers else []
         authenticator = build_authenticator(engine, say)
         app = create_app(
-            engine, authenticator, max_upload_bytes=int(config.max_upload_mb * 1024 * 1024)
+            engine,
+            authenticator,
+            max_upload_bytes=int(config.max_upload_mb * 1024 * 1024),
+            metrics_token=config.metrics_token,
         )
         if config.session_hours <= 0:
             raise ValueError("session_hours: must be positive")

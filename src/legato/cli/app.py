@@ -25,7 +25,8 @@ from rich.text import Text
 from legato import dmn, feel
 from legato.cli import running
 from legato.cli.accounts import register as register_accounts
-from legato.cli.logs import logging_to_stderr
+from legato.cli.export import register as register_export
+from legato.cli.logs import LogFormatOption, json_logs, logging_to_stderr
 from legato.cli.values import parse_vars, show, to_json
 from legato.errors import LegatoError, ValidationIssue
 from legato.model import Expression, ProcessDefinition
@@ -41,6 +42,7 @@ app = typer.Typer(
     add_completion=False,
 )
 register_accounts(app)
+register_export(app)
 
 _UNLIMITED_WIDTH = 1_000_000
 
@@ -783,6 +785,7 @@ def serve(
         ),
     ] = None,
     log_json: LogJsonOption = False,
+    log_format: LogFormatOption = None,
     http: Annotated[
         bool, typer.Option("--http", help="Serve the HTTP API too (/v2, /engine-rest, ...).")
     ] = False,
@@ -811,6 +814,7 @@ def serve(
     and run the jobs of the handlers in FILE. Start several against one PostgreSQL database
     to share the work (`legato nodes` lists them). Failed attempts and new incidents are
     logged, a line each. With --http the node also serves the HTTP API."""
+    log_json = json_logs(log_json, log_format)
     if http:
         _serve_http(
             {
@@ -868,8 +872,10 @@ def worker(
     concurrency: ConcurrencyOption = 32,
     grace: GraceOption = 30.0,
     log_json: LogJsonOption = False,
+    log_format: LogFormatOption = None,
 ) -> None:
     """Run the jobs of the handlers in FILE until stopped (Ctrl-C), as an engine node."""
+    log_json = json_logs(log_json, log_format)
     with Engine(db, concurrency=concurrency) as engine:
         types = _load_handlers(engine, handlers)
         console.print(f"worker {engine.worker_name} serving {', '.join(types)}")

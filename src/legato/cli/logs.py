@@ -8,7 +8,36 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
+
+import typer
+
+from legato.runtime.logcontext import JobLogFilter
+
+LOG_FORMATS = ("text", "json")
+
+LogFormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--log-format",
+        envvar="LEGATO_LOG_FORMAT",
+        help="text (default) or json: one JSON object per line with the instance, element "
+        "and job keys of the lines that concern one.",
+    ),
+]
+
+
+def json_logs(log_json: bool, log_format: str | None) -> bool:
+    """Whether to log JSON lines (``--log-json`` or ``--log-format json``).
+
+    Raises:
+        typer.BadParameter: ``log_format`` is neither ``text`` nor ``json``.
+    """
+    if log_format is not None and log_format.lower() not in LOG_FORMATS:
+        raise typer.BadParameter(
+            f"'{log_format}' is not a log format: use text or json", param_hint="--log-format"
+        )
+    return log_json or (log_format or "").lower() == "json"
 
 
 class JsonLines(logging.Formatter):
@@ -47,6 +76,7 @@ def logging_to_stderr(*, json_lines: bool = False, level: int = logging.INFO) ->
     """While the block runs, Legato's log records go to stderr, a line each (JSON objects
     with ``json_lines``); the logger is left as it was afterwards."""
     handler = _Stderr()
+    handler.addFilter(JobLogFilter())
     handler.setFormatter(
         JsonLines()
         if json_lines

@@ -95,6 +95,7 @@ def _element_activated(state: InstanceState, event: ev.ElementActivated) -> None
         flow_id=event.flow_id,
         loop_counter=event.loop_counter,
         is_mi_body=event.is_mi_body,
+        activated_at=event.at,
     )
     parent = state.elements[event.parent_key]
     parent.children.add(event.key)

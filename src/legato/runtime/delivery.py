@@ -65,6 +65,8 @@ class EventDelivery:
         self._lease = lease
         self._next_check: datetime | None = None
         """No timer is due before this (as far as this process knows)."""
+        self.on_fired: Callable[[datetime, list[datetime]], None] | None = None
+        """Told, once they committed, of when timers fired and when each was due."""
 
     def timers_changed(self) -> None:
         """Timers were scheduled outside the command path (a deployment): look again."""
@@ -123,6 +125,8 @@ class EventDelivery:
                     tx.insert_timers([following])
 
         self._executor.execute_in(claim, reschedule)
+        if claimed and self.on_fired is not None:
+            self.on_fired(now, [timer.due_at for timer in claimed])
         return len(claimed)
 
     def _start_timer_definition(

@@ -16,6 +16,7 @@ engine.run_until_idle()
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import random
@@ -25,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from legato import dmn
 from legato.bpmn import Profile
@@ -50,14 +51,16 @@ from legato.runtime.cockpit import CockpitMethods
 from legato.runtime.definitions import DECISION_PREFIX, DefinitionRegistry, Deployment
 from legato.runtime.delivery import EventDelivery
 from legato.runtime.deploy import Deployer
-from legato.runtime.executor import CommandExecutor, Outcome
+from legato.runtime.executor import BatchObserver, CommandExecutor, Outcome
 from legato.runtime.external import MAX_PARKED_FETCHES, ExternalJobs, FetchParking
+from legato.runtime.gauges import DatabaseGauges
 from legato.runtime.groupcommit import GroupCommit
 from legato.runtime.handlers import (
     Handler,
 )
 from legato.runtime.jobs import JobRunner
 from legato.runtime.keys import KeyAllocator
+from legato.runtime.metrics import EngineMetrics
 from legato.runtime.node import NodeAgent
 from legato.runtime.slots import Finished
 from legato.runtime.tasks import UserTaskMethods
@@ -83,6 +86,9 @@ from legato.store.records import (
     NodeRecord,
     SubscriptionRecord,
 )
+
+if TYPE_CHECKING:
+    from legato.runtime.tracing import Tracing
 
 F = TypeVar("F", bound=Handler)
 logger = logging.getLogger("legato.engine")
@@ -117,6 +123,12 @@ class Engine(UserTaskMethods, CockpitMethods):
         max_parked_fetches: how many calls may wait for jobs at once (long polling with
             :meth:`fetch_jobs`, :meth:`fetch_jobs_async` or :meth:`activate_jobs`); one more
             raises :class:`~legato.errors.TooManyRequestsError`.
+        metrics: keep Prometheus metrics (:meth:`metrics_text`, the server's ``/metrics``);
+            see :mod:`legato.runtime.metrics`.
+        tracing: OpenTelemetry traces (see :mod:`legato.runtime.tracing`; needs the
+            ``otel`` extra): an SDK ``SpanExporter`` or ``SpanProcessor`` to send the spans
+            to, True for OTLP as the ``OTEL_EXPORTER_OTLP_*`` variables say, False for none;
+            None (the default) traces to OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set.
     """
 
     def __init__(
@@ -134,6 +146,8 @@ class Engine(UserTaskMethods, CockpitMethods):
         feel_limits: FeelLimits | None = None,
         validation: Profile = "compatible",
         max_parked_fetches: int = MAX_PARKED_FETCHES,
+        metrics: bool = True,
+        tracing: object = None,
     ) -> None:
         parking = FetchParking(max_parked_fetches)
         if store is None:
@@ -206,6 +220,45 @@ class Engine(UserTaskMethods, CockpitMethods):
         # (other processes' jobs arrive through the store's listener, see _work_arrived).
         self._executor.on_jobs_available = parking.notify
         self._jobs.on_released = parking.notify
+        self.metrics: EngineMetrics | None = None
+        """The engine's Prometheus metrics (None with ``metrics=False``)."""
+        self._gauges = DatabaseGauges(store, self.clock, self._definitions, self.worker_name)
+        if metrics:
+            self.metrics = EngineMetrics(self._describe)
+            self.metrics.registry.register(self._gauges)
+            self._executor.observer = self.metrics
+            self._events.on_fired = self.metrics.timers_fired
+        self.tracing: Tracing | None = _tracing(tracing, self._executor.observer)
+        """The engine's tracing (None while it traces nothing)."""
+        if self.tracing is not None:
+            self._executor.observer = self.tracing
+            self._jobs.traceparent = self.tracing.handed_out
+
+    def _describe(self, definition_key: int) -> tuple[str, int, Callable[[str], str]]:
+        deployed = self._definitions.get(definition_key)
+        nodes = deployed.plan.nodes
+
+        def kind(element_id: str) -> str:
+            node = nodes.get(element_id)
+            return node.kind if node is not None else "unknown"
+
+        return deployed.process_id, deployed.version, kind
+
+    def metrics_text(self) -> bytes:
+        """The engine's metrics in Prometheus' text format (what ``/metrics`` serves).
+
+        Counts and durations are this process's since it started (see
+        :mod:`legato.runtime.metrics`); the database-wide gauges are the last reading, taken
+        by the serving node or, in an engine that does not serve, again when older than a
+        few seconds (see :mod:`legato.runtime.gauges`).
+
+        Raises:
+            InvalidCommandError: the engine was made with ``metrics=False``.
+        """
+        if self.metrics is None:
+            raise InvalidCommandError("this engine keeps no metrics (metrics=False)")
+        self._gauges.refresh_if_stale()
+        return self.metrics.text()
 
     @property
     def batch_size(self) -> int:
@@ -689,7 +742,8 @@ class Engine(UserTaskMethods, CockpitMethods):
             InvalidCommandError: a request's timeout is not positive.
         """
         self._prepare_long_poll(request_timeout)
-        return self._external.fetch(requests, worker, max_jobs, request_timeout, use_priority)
+        jobs = self._external.fetch(requests, worker, max_jobs, request_timeout, use_priority)
+        return self._traced(jobs)
 
     async def fetch_jobs_async(
         self,
@@ -711,9 +765,27 @@ class Engine(UserTaskMethods, CockpitMethods):
         """
         if request_timeout > timedelta(0) and self._listener is None and not self._listen_refused:
             await asyncio.to_thread(self._prepare_long_poll, request_timeout)
-        return await self._external.fetch_async(
+        jobs = await self._external.fetch_async(
             requests, worker, max_jobs, request_timeout, use_priority
         )
+        return self._traced(jobs)
+
+    def _traced(self, jobs: list[ActivatedJob]) -> list[ActivatedJob]:
+        """While tracing: the jobs with their attempt's ``traceparent`` header."""
+        tracing = self.tracing
+        if tracing is None or not jobs:
+            return jobs
+        now = self.clock.now()
+        return [
+            dataclasses.replace(
+                job,
+                headers={
+                    **job.headers,
+                    TRACEPARENT: tracing.handed_out(job.instance_key, job.key, job.retries, now),
+                },
+            )
+            for job in jobs
+        ]
 
     def activate_jobs(
         self,
@@ -733,7 +805,7 @@ class Engine(UserTaskMethods, CockpitMethods):
         fetched = self._external.fetch(
             [JobRequest(job_type, timeout)], worker, max_jobs, request_timeout
         )
-        return [self._job_of(job) for job in fetched]
+        return [self._job_of(job) for job in self._traced(fetched)]
 
     def _job_of(self, job: ActivatedJob) -> Job:
         """The :class:`Job` view of a fetched job, with its attempt as the retry policy of
@@ -750,6 +822,7 @@ class Engine(UserTaskMethods, CockpitMethods):
             deadline=job.deadline,
             worker=job.worker,
             timeout=getattr(element, "timeout", None),
+            traceparent=job.headers.get(TRACEPARENT) if self.tracing is not None else None,
         )
         return Job(
             key=job.key,
@@ -1035,11 +1108,13 @@ class Engine(UserTaskMethods, CockpitMethods):
             self.clock,
             self.worker_name,
             duties=self._events.expire_messages_in,
-            on_beat=self._sync_clock,
+            on_beat=self._on_beat,
             heartbeat_interval=heartbeat_interval,
             node_timeout=node_timeout,
         )
+        self._gauges.node_timeout = node_timeout
         self._until_available(node.start)
+        self._gauges.serving = self.metrics is not None
         self._listen()
         pause = _PAUSE
         try:
@@ -1060,6 +1135,7 @@ class Engine(UserTaskMethods, CockpitMethods):
             self._jobs.give_back()
             raise
         finally:
+            self._gauges.serving = False
             node.record(abandoned=self._jobs.pool.abandoned)
             node.stop()
 
@@ -1108,9 +1184,13 @@ class Engine(UserTaskMethods, CockpitMethods):
                 self._stop.wait(pause)
                 pause = min(pause * 2, _MAX_PAUSE)
 
-    def _sync_clock(self) -> None:
+    def _on_beat(self) -> None:
         if isinstance(self.clock, DatabaseClock):
             self.clock.sync()
+        if self.metrics is not None:
+            # After this node's own row was written at least once (the first beat reads
+            # before it is, so the reading follows at the next one).
+            self._gauges.refresh()
 
     def stop(self) -> None:
         """Make :meth:`serve` return (after letting running handlers finish, see there).
@@ -1211,6 +1291,8 @@ class Engine(UserTaskMethods, CockpitMethods):
         self._external.parking.close()
         self._group_commit.close()
         self._jobs.close()
+        if self.tracing is not None:
+            self.tracing.shutdown()
         with self._listener_lock:
             if self._listener is not None:
                 self._listener.close()
@@ -1230,6 +1312,26 @@ _LISTENED_POLL_INTERVAL = 5.0
 """A parked fetch looks again this often where other nodes' new work is notified (a lost
 notification, as during a reconnect, delays a job by this much at most)."""
 _MAX_PAUSE = 5.0
+
+
+_OTLP_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT")
+"""Set in the environment, they switch OTLP export on (``Engine(tracing=None)``)."""
+
+TRACEPARENT = "traceparent"
+"""The job header that carries a job attempt's W3C trace context to external workers."""
+
+
+def _tracing(setting: object, also: BatchObserver | None) -> Tracing | None:
+    """The engine's tracing as ``Engine(tracing=...)`` asks (see there)."""
+    if setting is None:
+        if not any(os.environ.get(name) for name in _OTLP_VARIABLES):
+            return None
+        setting = True
+    if setting is False:
+        return None
+    from legato.runtime.tracing import tracing_for  # OpenTelemetry only when asked for
+
+    return tracing_for(setting, also)
 
 
 def _default_clock(store: Store) -> Clock:

@@ -16,7 +16,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from legato.engine import commands as cmd
 from legato.engine import values
@@ -76,6 +76,21 @@ class LookedAhead:
     if none is waiting)."""
 
 
+Observed = list[tuple[InstanceState, list[Event]]]
+"""The steps of a batch: each step's instance state (as the batch left it) and events."""
+
+
+class BatchObserver(Protocol):
+    """Told of what committed batches did (metrics, traces): never of a rolled-back one."""
+
+    def committed(self, steps: Observed, commit_seconds: float) -> None:
+        """A batch committed ``steps``; its commit took ``commit_seconds``."""
+
+    def loaded(self, state: InstanceState) -> None:
+        """An instance's state was read from the store (it may be one another node moved
+        on: what it holds started there)."""
+
+
 LookAhead = Callable[[Transaction], LookedAhead | None]
 """Takes the due jobs this process can run, in a batch's transaction (None: it cannot look:
 no handler slot is free)."""
@@ -122,6 +137,9 @@ class CommandExecutor:
         new jobs of other types it can start now (its free handler slots); None: no limit."""
         self.on_noted: Callable[[list[Noted]], None] | None = None
         """Told of the failed attempts and new incidents of every committed batch."""
+        self.observer: BatchObserver | None = None
+        """Told of each committed batch's steps (see :class:`BatchObserver`)."""
+        self._observed: Observed | None = None
         self.on_jobs_available: Callable[[frozenset[str]], None] | None = None
         """Told, after a batch commits, of the types of the jobs it made available to any
         worker (new ones not held for this process, failed ones due again, retried ones)."""
@@ -316,6 +334,10 @@ class CommandExecutor:
         self._current = set()
         noted: list[Noted] = []
         available: set[str] = set()
+        observer = self.observer
+        observed: Observed | None = [] if observer is not None else None
+        self._observed = observed
+        committing = 0.0
         try:
             with self._keys.transaction(self._store) as tx:
                 self._definitions.use(tx)
@@ -352,10 +374,17 @@ class CommandExecutor:
                             pushed += looked.jobs
                 finally:
                     self._definitions.use(None)
+                committing = time.perf_counter()
         except BaseException:
             for key in touched:
                 self._cache.pop(key, None)
             raise
+        if observed:
+            assert observer is not None
+            try:
+                observer.committed(observed, time.perf_counter() - committing)
+            except Exception:  # what was committed stands: only its measuring failed
+                logger.exception("the metrics or traces of a committed batch failed")
         self._pushed.extend(pushed)
         self._looked_ahead = looked
         if noted and self.on_noted is not None:
@@ -420,6 +449,8 @@ class CommandExecutor:
             return None
         cached = self._cache[instance_key] = _cached_from(record)
         self._current.add(instance_key)
+        if self.observer is not None:
+            self.observer.loaded(cached.state)
         return cached
 
     def preload(self, tx: Transaction, instance_keys: Sequence[int]) -> None:
@@ -441,9 +472,12 @@ class CommandExecutor:
                 del self._cache[key]
         missing = [key for key in keys if key not in self._cache]
         self._make_room(len(missing))
+        observer = self.observer
         for record in tx.get_instances(missing) if missing else ():
-            self._cache[record.instance_key] = _cached_from(record)
+            entry = self._cache[record.instance_key] = _cached_from(record)
             self._current.add(record.instance_key)
+            if observer is not None:
+                observer.loaded(entry.state)
 
     def _make_room(self, count: int) -> None:
         """Evict the least recently used states before ``count`` are read in bulk, so that a
@@ -541,6 +575,8 @@ class CommandExecutor:
             writes.history, state.instance_key, cached.history_length, result.events
         )
         project(writes, state, result.events)
+        if self._observed is not None:
+            self._observed.append((state, result.events))
         writes.messages += result.messages
         writes.signals += result.signals
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import ModuleType
 from typing import Any
 
@@ -70,6 +70,9 @@ class JobRunner:
         self._idle: LookedAhead | None = None
         self.on_released: Callable[[], None] | None = None
         """Told when jobs were given back (fetches parked in this process look again)."""
+        self.traceparent: Callable[[int, int, int, datetime], str] | None = None
+        """While the engine traces: the ``traceparent`` of a job attempt handed out now
+        (instance key, job key, retries left, when)."""
         executor.push_room = self._push_room
         executor.push_lease = lease
         executor.on_noted = report_noted
@@ -372,6 +375,9 @@ class JobRunner:
                 else (now + timeout if timeout is not None else None),
                 worker=worker,
                 timeout=timeout,
+                traceparent=None
+                if self.traceparent is None
+                else self.traceparent(record.instance_key, record.job_key, record.retries, now),
             )
             jobs.append(
                 Job(

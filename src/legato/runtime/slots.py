@@ -42,6 +42,7 @@ from legato.runtime.handlers import (
     failure_command,
     success_command,
 )
+from legato.runtime.logcontext import CURRENT_JOB, awaited_running
 from legato.runtime.types import Job
 
 logger = logging.getLogger("legato.handlers")
@@ -337,7 +338,16 @@ async def _awaited(awaitable: Any) -> Any:
 
 def _call(job: Job, handler: RegisteredHandler) -> Any:
     function = handler.function
-    return function(job, job.context) if handler.wants_context else function(job)
+    # The job is the current one while its handler runs: log lines meanwhile carry its keys
+    # (an async handler's coroutine takes it along).
+    token = CURRENT_JOB.set(job)
+    try:
+        result = function(job, job.context) if handler.wants_context else function(job)
+    finally:
+        CURRENT_JOB.reset(token)
+    if inspect.iscoroutine(result):
+        return awaited_running(job, result)
+    return result
 
 
 class _Slot:

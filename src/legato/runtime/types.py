@@ -25,6 +25,10 @@ class JobContext:
     timeout: timedelta | None = None
     """How long the handler may take (the handler's registration, else the model's
     ``legato:timeout``); an attempt that takes longer fails and is retried."""
+    traceparent: str | None = None
+    """The W3C trace context of this attempt while the engine traces
+    (``Engine(tracing=...)``; None otherwise): spans the handler starts under it
+    (``opentelemetry.propagate.extract({"traceparent": ...})``) join the instance's trace."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from legato.store._memory_base import _Tables
 from legato.store.accounts.memory import MemoryAccounts
 from legato.store.cockpit.memory import MemoryCockpitReads
 from legato.store.definitions.memory import MemoryDefinitions
-from legato.store.history.memory import MemoryHistory
+from legato.store.history.memory import MemoryEventLogReads, MemoryHistory
 from legato.store.incidents.memory import MemoryIncidents
 from legato.store.instances.memory import MemoryInstances
 from legato.store.jobs.memory import MemoryJobs
@@ -77,6 +77,7 @@ class MemoryTransaction(
     MemoryInstances,
     MemoryRetention,
     MemoryCockpitReads,
+    MemoryEventLogReads,
     MemoryHistory,
     MemoryJobs,
     MemoryTimers,

@@ -7,8 +7,8 @@ jobs it creates). Adapters: :mod:`legato.store.memory` (tests) and :mod:`legato.
 
 A transaction offers every part of the port, one small protocol per part, each in its own
 package beside its two adapters: :mod:`legato.store.definitions`, :mod:`~legato.store.instances`,
-:mod:`~legato.store.history`, :mod:`~legato.store.jobs`, :mod:`~legato.store.timers`,
-:mod:`~legato.store.messages` (subscriptions and buffered messages),
+:mod:`~legato.store.history` (and the event log read from it), :mod:`~legato.store.jobs`,
+:mod:`~legato.store.timers`, :mod:`~legato.store.messages` (subscriptions and buffered messages),
 :mod:`~legato.store.user_tasks`, :mod:`~legato.store.incidents`, :mod:`~legato.store.nodes`,
 :mod:`~legato.store.cockpit` (the cockpit's reads and derived tables),
 :mod:`~legato.store.retention` and :mod:`~legato.store.accounts`; keys are reserved through
@@ -24,7 +24,7 @@ from typing import Protocol
 from legato.store.accounts import Accounts
 from legato.store.cockpit import CockpitReads
 from legato.store.definitions import Definitions
-from legato.store.history import History
+from legato.store.history import EventLogReads, History
 from legato.store.incidents import Incidents
 from legato.store.instances import Instances
 from legato.store.jobs import Jobs
@@ -47,6 +47,7 @@ class Transaction(
     Definitions,
     Instances,
     History,
+    EventLogReads,
     Jobs,
     Timers,
     Messages,

@@ -36,7 +36,7 @@ from legato.store.accounts.sql import SqlAccounts
 from legato.store.cockpit.sql import SqlCockpitReads
 from legato.store.definitions.sql import SqlDefinitions
 from legato.store.dialects import dialect_of
-from legato.store.history.sql import SqlHistory
+from legato.store.history.sql import SqlEventLogReads, SqlHistory
 from legato.store.incidents.sql import SqlIncidents
 from legato.store.instances.sql import SqlInstances
 from legato.store.jobs.sql import SqlJobs
@@ -254,6 +254,7 @@ class SqlTransaction(
     SqlRetention,
     SqlCockpitReads,
     SqlHistory,
+    SqlEventLogReads,
     SqlJobs,
     SqlTimers,
     SqlMessages,

@@ -61,6 +61,9 @@ class TestEngine(Engine):
         feel_limits: the limits of FEEL evaluations, as for :class:`~legato.Engine`.
         validation: ``"compatible"`` (the default) or ``"strict"``, as for
             :class:`~legato.Engine`.
+        tracing: an OpenTelemetry SDK exporter or span processor to trace to (the SDK's
+            ``InMemorySpanExporter`` lets a test assert on its instances' spans); none by
+            default, whatever the environment says.
 
     Raises:
         ValueError: both ``url`` and ``store`` are given.
@@ -80,6 +83,7 @@ class TestEngine(Engine):
         job_lease: timedelta = timedelta(seconds=30),
         feel_limits: FeelLimits | None = None,
         validation: Profile = "compatible",
+        tracing: object = False,
     ) -> None:
         if url is not None and store is not None:
             raise ValueError("give a url or a store, not both")
@@ -97,6 +101,7 @@ class TestEngine(Engine):
             job_lease=job_lease,
             feel_limits=feel_limits,
             validation=validation,
+            tracing=tracing,
         )
         self.clock: TestClock = clock
         clock._on_advance = self._run_due

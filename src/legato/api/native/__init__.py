@@ -7,7 +7,9 @@
 - the cockpit's queries (:mod:`.cockpit`): instance search and detail, process versions
   and element statistics, incident groups, decisions and their evaluations;
 - an operator's commands: suspend and resume, variable changes, retries with fixed
-  variables, batch cancel and retry (:mod:`.operations`).
+  variables, batch cancel and retry (:mod:`.operations`);
+- ``GET /export/xes`` and ``/export/csv``: the event log of chosen instances for process
+  mining, streamed (:mod:`.eventlog`).
 
 Same conventions as ``/v2``: keys as decimal strings, ISO 8601 dates with ``Z``, problem
 details for errors.
@@ -134,8 +136,14 @@ def instance_history(instanceKey: Annotated[str, Path()], engine: EngineDep) -> 
     )
 
 
-from legato.api.native import accounts, cockpit, operations  # noqa: E402 (their routes join this router)
+from legato.api.native import (  # noqa: E402 (their routes join this router)
+    accounts,
+    cockpit,
+    eventlog,
+    operations,
+)
 
 router.include_router(accounts.router)
 router.include_router(cockpit.router)
 router.include_router(operations.router)
+router.include_router(eventlog.router)

@@ -1,4 +1,5 @@
-"""The SQL (SQLite and PostgreSQL) adapter of :class:`~legato.store.history.History`."""
+"""The SQL (SQLite and PostgreSQL) adapter of :class:`~legato.store.history.History` and
+:class:`~legato.store.history.EventLogReads`."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from legato.store import _sqlrows as rows
+from legato.store._cockpit_sql import INSTANCE_SUMMARY
 from legato.store._prepared import Prepared
-from legato.store._rules import dump_json
-from legato.store._sql_base import SqlTransactionBase, _bp, _insert
-from legato.store.records import HistoryChunk, HistoryRecord
-from legato.store.schema import history
+from legato.store._rules import dump_json, iter_chunks
+from legato.store._sql_base import _IN_CHUNK, SqlTransactionBase, _bp, _insert
+from legato.store.history import EventLogQuery
+from legato.store.records import HistoryChunk, HistoryRecord, InstanceRecord
+from legato.store.schema import history, instances
 
 _INSERT_HISTORY = _insert(history)
 
@@ -96,4 +99,83 @@ class SqlHistory(SqlTransactionBase):
             record
             for row in self._fetch(_HISTORY, {"key": instance_key})
             for record in rows.history_records(row)
+        ]
+
+
+def _event_log_conditions(query: EventLogQuery) -> list[Any]:
+    """The WHERE conditions of ``query`` on ``instances`` (its key list aside)."""
+    columns = instances.c
+    conditions: list[Any] = []
+    if query.process_id is not None:
+        conditions.append(columns.process_id == query.process_id)
+    if query.versions is not None:
+        conditions.append(columns.version.in_(list(query.versions)))
+    if query.statuses is not None:
+        conditions.append(columns.status.in_(list(query.statuses)))
+    for column, low, high in (
+        (columns.started_at, query.started_from, query.started_before),
+        (columns.ended_at, query.ended_from, query.ended_before),
+    ):
+        if low is not None:
+            conditions.append(column >= low)
+        if high is not None:
+            conditions.append(column < high)
+    return conditions
+
+
+class SqlEventLogReads(SqlTransactionBase):
+    """The event log part of a SQL transaction: pages by key, never a whole table."""
+
+    def event_log_instances(
+        self, query: EventLogQuery, *, after: int | None, limit: int
+    ) -> list[InstanceRecord]:
+        """Up to ``limit`` selected instances by key ascending, keys above ``after``.
+
+        Without a key list the walk is the primary key's order, filtered: an export reads
+        most of the instances it walks past, so no other index would spare it much.
+        """
+        conditions = _event_log_conditions(query)
+        key = instances.c.instance_key
+        select = sa.select(*INSTANCE_SUMMARY).order_by(key)
+        if query.instance_keys is None:
+            if after is not None:
+                conditions.append(key > after)
+            return self._instance_page(select.where(*conditions).limit(limit))
+        wanted = sorted(k for k in set(query.instance_keys) if after is None or k > after)
+        found: list[InstanceRecord] = []
+        # Key lists go in IN lists of bounded length; unknown keys find nothing, so a page
+        # may take several lists to fill.
+        for chunk in iter_chunks(wanted, _IN_CHUNK):
+            statement = select.where(*conditions, key.in_(list(chunk)))
+            found += self._instance_page(statement.limit(limit - len(found)))
+            if len(found) >= limit:
+                break
+        return found
+
+    def _instance_page(self, statement: sa.Select[Any]) -> list[InstanceRecord]:
+        return [rows.instance_record(row, with_state=False) for row in self._execute(statement)]
+
+    def history_chunks(
+        self, instance_keys: Sequence[int], *, after: tuple[int, int] | None, limit: int
+    ) -> list[HistoryChunk]:
+        """Up to ``limit`` history rows of these instances after (key, position) ``after``."""
+        keys = sorted(set(instance_keys))
+        columns = history.c
+        conditions: list[Any] = []
+        if after is not None:
+            # The keys before the page's instance are done; within it, the primary key's
+            # range after the last event read (a chunk starts after its predecessor ends).
+            keys = [k for k in keys if k >= after[0]]
+            conditions.append(sa.or_(columns.instance_key != after[0], columns.position > after[1]))
+        if not keys:
+            return []
+        statement = (
+            sa.select(columns.instance_key, columns.position, columns.at, columns.events)
+            .where(columns.instance_key.in_(keys), *conditions)
+            .order_by(columns.instance_key, columns.position)
+            .limit(limit)
+        )
+        return [
+            HistoryChunk(row.instance_key, row.position, row.at, row.events)
+            for row in self._execute(statement)
         ]

@@ -101,3 +101,7 @@ class Jobs(Protocol):
         self, *, instance_key: int | None = None, state: str | None = None
     ) -> list[JobRecord]:
         """Jobs, oldest first."""
+
+    def job_queues(self, now: datetime) -> list[tuple[str, int, datetime]]:
+        """Per job type with jobs due and waiting for a worker at ``now``: how many, and
+        since when the oldest waits (its due time), by type."""

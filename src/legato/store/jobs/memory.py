@@ -210,6 +210,17 @@ class MemoryJobs(MemoryTransactionBase):
             if available is not None and (types is None or job.job_type in types):
                 yield job, available
 
+    def job_queues(self, now: datetime) -> list[tuple[str, int, datetime]]:
+        """Due jobs no worker holds, counted by type."""
+        self._check_open()
+        moment = utc(now)
+        queues: dict[str, tuple[int, datetime]] = {}
+        for job, available in self._available_jobs(None):
+            if job.state == "activatable" and available <= moment:
+                count, oldest = queues.get(job.job_type, (0, available))
+                queues[job.job_type] = (count + 1, min(oldest, available))
+        return [(job_type, *queues[job_type]) for job_type in sorted(queues)]
+
     def list_jobs(
         self, *, instance_key: int | None = None, state: str | None = None
     ) -> list[JobRecord]:

@@ -31,6 +31,17 @@ from legato.store.schema import instances, jobs
 
 _INSERT_JOB = _insert(jobs)
 
+_JOB_QUEUES = (
+    sa.select(
+        jobs.c.job_type,
+        sa.func.count().label("waiting"),
+        sa.func.min(jobs.c.available_at).label("oldest"),
+    )
+    .where(jobs.c.available_at <= _bp("now"), jobs.c.state == "activatable")
+    .group_by(jobs.c.job_type)
+    .order_by(jobs.c.job_type)
+)
+
 _UPDATE_JOB = Prepared(
     sa.update(jobs).where(jobs.c.job_key == _bp("b_job_key")), _columns(jobs, without="job_key")
 )
@@ -332,6 +343,11 @@ class SqlJobs(SqlTransactionBase):
         found = self._fetch(next_due_statement(types, held, after is not None), parameters)
         value: datetime | None = found[0].available_at if found else None
         return value
+
+    def job_queues(self, now: datetime) -> list[tuple[str, int, datetime]]:
+        """Due jobs no worker holds, counted by type (one GROUP BY over ``ix_jobs_due``)."""
+        result = self._execute(_JOB_QUEUES, {"now": utc(now)})
+        return [(row.job_type, int(row.waiting), utc(row.oldest)) for row in result]
 
     def list_jobs(
         self, *, instance_key: int | None = None, state: str | None = None

@@ -6,9 +6,13 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+if TYPE_CHECKING:
+    from xdist.workermanage import WorkerController
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -27,6 +31,31 @@ from postgres_fixtures import (  # noqa: E402
 # failure), and generating data longer than its "too slow" health check allows.
 settings.register_profile("legato", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("legato")
+
+# The terminal size variables of the process that runs the suite. A pytest-xdist worker gets
+# COLUMNS=80 and LINES=24 set in its environment before any test is collected (readline sets
+# them when the worker imports it), and the CLI's console reads COLUMNS when legato.cli.app
+# is imported: its tables would then be cut at 80 columns in a worker only.
+TERMINAL_SIZE = ("COLUMNS", "LINES")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: WorkerController) -> None:
+    """(pytest-xdist, in the controller) Hand this process' terminal size to the worker."""
+    node.workerinput["terminal_size"] = {name: os.environ.get(name) for name in TERMINAL_SIZE}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In a pytest-xdist worker, the controller's terminal size, before any collection."""
+    workerinput: dict[str, object] = getattr(config, "workerinput", {})
+    given = workerinput.get("terminal_size")
+    if isinstance(given, dict):
+        for name, value in given.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
 
 __all__ = [
     "empty_postgres_url",

@@ -57,6 +57,15 @@ def pytest_configure(config: pytest.Config) -> None:
                 os.environ[name] = value
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a pytest-xdist worker, the tests marked ``slow`` first, each group in the order
+    collected: the workers take files in that order (``scripts/test.sh`` turns off xdist's
+    own order, most tests first, which left the longest files, of one or two tests, for the
+    end, one worker running them while the other had nothing left)."""
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 __all__ = [
     "empty_postgres_url",
     "engine_store",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -58,10 +59,29 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In a pytest-xdist worker, the tests marked ``slow`` first, each group in the order
-    collected: the workers take files in that order (``scripts/test.sh`` turns off xdist's
-    own order, most tests first, which left the longest files, of one or two tests, for the
-    end, one worker running them while the other had nothing left)."""
+    """Every test with a node id of its own; in a pytest-xdist worker, the tests marked
+    ``slow`` first.
+
+    Schemathesis names the test of each API operation after it (``test[GET /v2/...]``) but
+    gives them all the node id of the test function; pytest-xdist sends a file's tests to a
+    worker by node id (``--dist loadfile``), so it ran the first operation only and counted
+    one test. Such tests get the bracketed part of their name in their node id, and a node
+    id that is still not unique stops the run.
+
+    The slow tests first, each group in the order collected: the workers take files in that
+    order (``scripts/test.sh`` turns off xdist's own order, most tests first, which left the
+    longest files, of one or two tests, for the end, one worker running them while the
+    other had nothing left).
+    """
+    shared = {nodeid for nodeid, count in Counter(i.nodeid for i in items).items() if count > 1}
+    for item in items:
+        label = item.name.partition("[")[2].removesuffix("]")
+        if item.nodeid in shared and label:
+            # pytest 9.2's node ids are structured: the label goes in as their parameters.
+            item._id = item._id.with_params(label)  # type: ignore[attr-defined]
+    repeated = [nodeid for nodeid, count in Counter(i.nodeid for i in items).items() if count > 1]
+    if repeated:
+        raise pytest.UsageError(f"tests that share a node id: {repeated[:5]}")
     if hasattr(config, "workerinput"):
         items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 

@@ -12,8 +12,13 @@ import collections
 from pathlib import Path
 from subprocess import CompletedProcess
 
+import pytest
+
 from integration.crash_points import KillPoint, assert_killed_at, run_worker
 from legato import Engine
+
+# A crash loop: a dozen processes killed one after another, on each store.
+pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).parent
 COUNT = 150

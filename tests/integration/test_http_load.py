@@ -32,7 +32,7 @@ KILL_AFTER = 5_000
 """Completions seen by the workers before the first server is killed."""
 RESTART_AFTER = 8_000
 """Completions seen before it is started again."""
-WITHIN = 900.0
+WITHIN = 1800.0
 """Seconds the whole run may take on a loaded machine before the test gives up."""
 
 ONE_JOB = process(
@@ -136,11 +136,13 @@ def test_every_job_completes_exactly_once_while_a_server_is_killed_and_restarted
         second.stop()
 
     with Engine(url) as engine:
+        # Every instance completed (read in one query, not one per instance)
+        completed = engine.instances(status="completed", limit=JOBS + 1)
+        assert sorted(info.key for info in completed) == sorted(keys)
         completions: Counter[int] = Counter()
         for key in keys:
             history = engine.history(key)
             completions[key] = sum(1 for e in history if e.event_type == "JobCompleted")
-            assert engine.instance(key).status == "completed"
     assert set(completions.values()) == {1}
     # The answers a crash swallowed (at most the jobs then in the workers' hands) are
     # the only completions the workers did not see.

@@ -68,7 +68,9 @@ class _KeyedTransaction:
 
     __slots__ = ("_keys", "_transaction")
 
-    def __init__(self, keys: KeyAllocator, transaction: AbstractContextManager[Transaction]):
+    def __init__(
+        self, keys: KeyAllocator, transaction: AbstractContextManager[Transaction]
+    ) -> None:
         self._keys = keys
         self._transaction = transaction
 

@@ -72,8 +72,9 @@ class Deployer:
         :meth:`legato.Engine.deploy`)."""
         if is_form_source(source):
             return self._deploy_form(source)
-        if isinstance(source, os.PathLike | str) and Path(source).is_dir():
-            return self._deploy_directory(Path(source))
+        directory = _directory(source)
+        if directory is not None:
+            return self._deploy_directory(directory)
         data, file_name = read_source(source, BpmnParseError)
         if _is_dmn(data, file_name):
             return self._deploy_decisions(data, file_name)
@@ -156,6 +157,18 @@ class Deployer:
                 tx.insert_form(record)
         deployed = DeployedForm(record.form_key, record.form_id, record.version, resource)
         return Deployment(resource, (), forms=(deployed,))
+
+
+def _directory(source: ModelSource) -> Path | None:
+    """The directory a deploy source names, if it names one (XML text never does, however
+    long)."""
+    if isinstance(source, bytes) or (isinstance(source, str) and source.lstrip()[:1] == "<"):
+        return None
+    path = Path(source)
+    try:
+        return path if path.is_dir() else None
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte
+        return None
 
 
 def _is_dmn(data: bytes, file_name: str | None) -> bool:

@@ -96,3 +96,16 @@ def test_invalid_feel_is_refused_at_deployment_naming_element_and_position() -> 
     text = str(caught.value)
     assert "f1" in text
     assert "column" in text or "position" in text
+
+
+def test_a_long_model_given_as_text_deploys_and_a_missing_path_is_named() -> None:
+    tasks = "".join(service(f"t{i}", "work") for i in range(200))
+    ids = ["s", *(f"t{i}" for i in range(200)), "e"]
+    xml = process('<bpmn:startEvent id="s"/>' + tasks + '<bpmn:endEvent id="e"/>' + chain(*ids))
+    assert len(xml) > 8192  # longer than any file name the file system accepts
+    engine = TestEngine()
+    deployment = engine.deploy(xml)
+    assert [p.process_id for p in deployment.processes] == ["p"]
+    with pytest.raises(BpmnParseError, match="cannot read model file") as caught:
+        engine.deploy("missing/" + "x" * 5000 + ".bpmn")
+    assert "missing/" in str(caught.value)

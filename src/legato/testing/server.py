@@ -16,11 +16,13 @@ stopped with SIGTERM (graceful) or killed with SIGKILL when a test wants a crash
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
@@ -35,12 +37,45 @@ READY_WITHIN = 120.0
 """Seconds a server may take to answer /ready (a loaded machine; never a measurement)."""
 
 
+PORT_LOCKS = Path(tempfile.gettempdir()) / "legato-test-ports"
+"""Where :func:`free_port` keeps a lock file per port it hands out."""
+
+_held: dict[int, int] = {}
+"""The ports this process holds, with the descriptor of each one's locked file."""
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
+    """A TCP port nobody listens on now, and that no other process using this function holds.
+
+    The kernel may hand the same free port to two processes that each probe for one before
+    either listens on it (two test suites at once); so each port handed out is also locked
+    (``flock`` on a file per port), until :func:`release_port` or the end of the process,
+    and a port locked elsewhere is skipped.
+    """
+    PORT_LOCKS.mkdir(exist_ok=True)
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        if port in _held:
+            continue
+        descriptor = os.open(PORT_LOCKS / f"{port}.lock", os.O_CREAT | os.O_RDWR, 0o666)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            continue
+        _held[port] = descriptor
         return port
+    raise RuntimeError("no free TCP port found that another process does not hold")
+
+
+def release_port(port: int) -> None:
+    """Let other processes have ``port`` again (a no-op for a port this process does not
+    hold)."""
+    descriptor = _held.pop(port, None)
+    if descriptor is not None:
+        os.close(descriptor)  # closing the file drops its lock
 
 
 class LegatoServer:
@@ -56,6 +91,7 @@ class LegatoServer:
         env: dict[str, str] | None = None,
     ) -> None:
         self.db_url = db_url
+        self._own_port = port is None
         self.port = port or free_port()
         self.log_path = log_path
         self.args = args
@@ -102,6 +138,8 @@ class LegatoServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._own_port:
+            release_port(self.port)
         return self.process.returncode
 
     def __enter__(self) -> LegatoServer:

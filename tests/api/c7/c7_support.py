@@ -3,7 +3,6 @@ for a condition, and reading an exact ``application/json`` body."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +15,7 @@ import uvicorn
 from legato import Engine
 from legato.api.app import create_app
 from legato.security import Principal, StaticAuthenticator
+from legato.testing.server import free_port, release_port
 
 MODELS = Path(__file__).parent / "models"
 ENGINE_REST = "/engine-rest"
@@ -86,7 +86,7 @@ def json_of(response: Any) -> Any:
 def serving(engine: Engine) -> Iterator[str]:
     """Serve the application over ``engine`` with uvicorn in a thread on a free loopback port
     until the block ends; gives the ``/engine-rest`` base URL."""
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         create_app(engine, authenticator()),
         host="127.0.0.1",
@@ -103,10 +103,4 @@ def serving(engine: Engine) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+        release_port(port)

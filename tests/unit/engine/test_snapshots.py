@@ -21,9 +21,10 @@ from legato.bpmn import read_bpmn
 from legato.engine import commands as cmd
 from legato.engine import events as ev
 from legato.engine.appliers import replay
-from legato.engine.context import DeployedDecision, DeployedProcess, EngineContext
+from legato.engine.context import DeployedProcess, EngineContext
 from legato.engine.state import InstanceState
 from legato.engine.step import step
+from step_helpers import OneProcess
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -31,25 +32,6 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 @pytest.fixture(autouse=True)
 def _on_every_store() -> None:
     """The pure core needs no store: these tests run once, not once per store."""
-
-
-class _OneProcess:
-    def __init__(self, deployed: DeployedProcess) -> None:
-        self.deployed = deployed
-
-    def get(self, definition_key: int) -> DeployedProcess:
-        return self.deployed
-
-    def latest(self, process_id: str) -> DeployedProcess | None:
-        return self.deployed
-
-    def decision(self, decision_id: str) -> DeployedDecision | None:
-        return None
-
-    def latest_form_key(
-        self, form_id: str, version_tag: str | None = None, version: int | None = None
-    ) -> int | None:
-        return None
 
 
 class _Run:
@@ -61,7 +43,7 @@ class _Run:
         )
         keys = count(100)
         self.ctx = EngineContext(
-            now=NOW, new_key=lambda: next(keys), definitions=_OneProcess(deployed)
+            now=NOW, new_key=lambda: next(keys), definitions=OneProcess(deployed)
         )
         self.history: list[ev.Event] = []
         self.state: InstanceState | None = None

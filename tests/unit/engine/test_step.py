@@ -13,9 +13,10 @@ from bpmn_helpers import chain, flow, process, service
 from legato.bpmn import read_bpmn
 from legato.engine import commands as cmd
 from legato.engine import events as ev
-from legato.engine.context import DeployedDecision, DeployedProcess, EngineContext
+from legato.engine.context import DeployedProcess, EngineContext
 from legato.engine.state import InstanceState
 from legato.engine.step import step
+from step_helpers import OneProcess
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 LATER = datetime(2026, 1, 1, 1, tzinfo=UTC)
@@ -26,31 +27,12 @@ def _on_every_store() -> None:
     """The pure core needs no store: these tests run once, not once per store."""
 
 
-class _OneProcess:
-    def __init__(self, deployed: DeployedProcess) -> None:
-        self.deployed = deployed
-
-    def get(self, definition_key: int) -> DeployedProcess:
-        return self.deployed
-
-    def latest(self, process_id: str) -> DeployedProcess | None:
-        return self.deployed
-
-    def decision(self, decision_id: str) -> DeployedDecision | None:
-        return None
-
-    def latest_form_key(
-        self, form_id: str, version_tag: str | None = None, version: int | None = None
-    ) -> int | None:
-        return None
-
-
 def _context(xml: str) -> EngineContext:
     deployed = DeployedProcess(
         definition_key=1, process_id="p", version=1, process=read_bpmn(xml).processes[0]
     )
     keys = count(100)
-    return EngineContext(now=NOW, new_key=lambda: next(keys), definitions=_OneProcess(deployed))
+    return EngineContext(now=NOW, new_key=lambda: next(keys), definitions=OneProcess(deployed))
 
 
 def _start(ctx: EngineContext, **variables: Any) -> tuple[InstanceState, list[ev.Event]]:

@@ -24,12 +24,6 @@ _HISTORY_ORDER = ("instance_key", "position", "event_count", "at", "events")
 """The column order of the history chunk rows that ``append_history`` builds itself (SQLite's
 positional ``_INSERT_HISTORY`` and PostgreSQL's ``COPY``)."""
 
-_HISTORY = _insert(history)
-
-_HISTORY_ORDER = ("instance_key", "position", "event_count", "at", "events")
-"""The column order of the history chunk rows that ``append_history`` builds itself (SQLite's
-positional ``_INSERT_HISTORY`` and PostgreSQL's ``COPY``)."""
-
 _COPY_HISTORY = f"COPY history ({', '.join(_HISTORY_ORDER)}) FROM STDIN"
 
 _HISTORY = Prepared(

@@ -15,6 +15,7 @@ from legato.errors import (
     InvalidCommandError,
     JobStateError,
     LegatoError,
+    MigrationError,
     ModelError,
     NonRetryableError,
     NotFoundError,
@@ -28,6 +29,7 @@ from legato.runtime.clock import Clock, SystemClock, VirtualClock
 from legato.runtime.definitions import DeployedForm, Deployment
 from legato.runtime.engine import Engine
 from legato.runtime.handlers import handler
+from legato.runtime.migration import MigrationCheck, MigrationPlan
 from legato.runtime.types import (
     ActivatedJob,
     BatchResult,
@@ -68,6 +70,9 @@ __all__ = [
     "JobRequest",
     "JobStateError",
     "LegatoError",
+    "MigrationCheck",
+    "MigrationError",
+    "MigrationPlan",
     "ModelError",
     "NonRetryableError",
     "NotFoundError",

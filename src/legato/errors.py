@@ -172,6 +172,17 @@ class InstanceSuspendedError(InvalidCommandError):
     The message names the instance."""
 
 
+class MigrationError(InvalidCommandError):
+    """A migration that cannot run as planned: an instance whose state the plan does not
+    fit (an active element with no target, a join that would wait for ever, ...), or a plan
+    naming elements that do not exist. Nothing was migrated. ``problems`` maps each refused
+    instance key to the reason (empty for a plan refused as a whole)."""
+
+    def __init__(self, message: str, problems: dict[int, str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = dict(problems or {})
+
+
 class JobStateError(InvalidCommandError):
     """A job command that does not fit the job's lease.
 

@@ -326,6 +326,37 @@ def _instance_suspended(state: InstanceState, event: ev.InstanceSuspended) -> No
     state.suspended = True
 
 
+@_applies(ev.InstanceMigrated)
+def _instance_migrated(state: InstanceState, event: ev.InstanceMigrated) -> None:
+    state.definition_key = event.definition_key
+    state.process_id = event.process_id
+    state.version = event.version
+    renamed = {before: after for before, after in event.renamed}
+    moved: dict[int, str] = {}
+    for key, _before, after in event.elements:
+        element = state.elements.get(key)
+        if element is not None:
+            element.element_id = after
+            state.encoded.element_changed(key)
+        moved[key] = after
+    for job_key, job_type in event.job_types:
+        job = state.jobs.get(job_key)
+        if job is not None:
+            job.job_type = job_type
+    for incident in state.incidents.values():
+        incident.element_id = moved.get(incident.element_instance_key, incident.element_id)
+    if state.joins:
+        state.joins = {
+            (scope, renamed.get(element_id, element_id)): flows
+            for (scope, element_id), flows in state.joins.items()
+        }
+    for entries in (*state.compensable.values(), *state.compensation_stash.values()):
+        entries[:] = [
+            (renamed.get(activity, activity), renamed.get(handler, handler), stash)
+            for activity, handler, stash in entries
+        ]
+
+
 @_applies(ev.InstanceResumed)
 def _instance_resumed(state: InstanceState, event: ev.InstanceResumed) -> None:
     state.suspended = False

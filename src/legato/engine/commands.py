@@ -161,6 +161,26 @@ class SuspendInstance(Command):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MigrateInstance(Command):
+    """Move a running instance to another process version (see
+    :mod:`legato.engine.migration`): every active element to the element ``mappings`` names
+    for it, or to the element of the same id; refused, changing nothing, when the instance
+    cannot move as planned."""
+
+    target_definition_key: int
+    mappings: tuple[tuple[str, str], ...] = ()
+    """``(source element id, target element id)`` where the ids differ."""
+    variables: tuple[tuple[str, str], ...] = ()
+    """``(name, FEEL expression)``: root variables set after the move, each expression
+    evaluated in the root scope."""
+    recreate_timers: bool = False
+    """Timers whose definition differs in the target are set anew from the target's
+    definition (from now); by default every timer keeps its due time."""
+    by: str | None = None
+    """Who migrated it (for the history)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ResumeInstance(Command):
     """Let a suspended instance (and its called children) go on; timers that fell due
     meanwhile fire, buffered messages may correlate."""

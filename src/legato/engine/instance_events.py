@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from legato.engine.event_base import Event, register
@@ -52,6 +52,38 @@ class InstanceResumed(Event):
     """An operator resumed a suspended instance."""
 
     by: str | None = None
+
+
+@register
+@dataclass(slots=True, kw_only=True)
+class InstanceMigrated(Event):
+    """An operator moved the running instance to another process version.
+
+    Its element instances keep their keys and take the ids of ``elements``; its jobs keep
+    their keys (so handlers' idempotency keys stay valid), with the types of ``job_types``
+    where the new version's differ; its user tasks keep assignee and claim, named as in
+    ``task_names``. The waits that move are closed and opened again around this event.
+    """
+
+    source_definition_key: int
+    definition_key: int
+    process_id: str
+    version: int
+    elements: list[list[Any]]
+    """``[element instance key, element id before, element id after]`` of every element
+    instance whose id changes (the process itself included)."""
+    renamed: list[list[str]] = field(default_factory=list)
+    """``[element id before, element id after]`` of the ids of the plan that change, for what
+    refers to elements by id alone (tokens waiting at a join, completed activities to
+    compensate)."""
+    job_types: list[list[Any]] = field(default_factory=list)
+    """``[job key, new type]`` of the jobs whose type changes."""
+    task_names: list[list[Any]] = field(default_factory=list)
+    """``[user task key, name in the new version]`` of the open user tasks."""
+    incidents: list[list[Any]] = field(default_factory=list)
+    """``[incident key, element id before]`` of the open incidents (moved with their element)."""
+    by: str | None = None
+    """Who migrated it."""
 
 
 @register
@@ -157,6 +189,7 @@ __all__ = [
     "ElementTerminated",
     "InstanceCompleted",
     "InstanceCreated",
+    "InstanceMigrated",
     "InstanceResumed",
     "InstanceSuspended",
     "InstanceTerminated",

@@ -12,7 +12,7 @@ from typing import Any
 
 from legato.engine import commands as cmd
 from legato.engine import events as ev
-from legato.engine import handle_events, handle_instances, handle_jobs, handle_tasks
+from legato.engine import handle_events, handle_instances, handle_jobs, handle_tasks, migration
 from legato.engine.context import EngineContext
 from legato.engine.plan import Behaviour
 from legato.engine.processing import Processing
@@ -66,10 +66,13 @@ def _step(state: InstanceState | None, command: cmd.Command, ctx: EngineContext)
             "(only cancelling it and changing its variables are allowed meanwhile)"
         )
     processing = Processing(state, ctx.definitions.get(state.definition_key), ctx)
-    handler = _HANDLERS.get(type(command))
-    if handler is None:
-        raise InvalidCommandError(f"unknown command {type(command).__name__}")
-    handler(processing, command)
+    if type(command) is cmd.MigrateInstance:
+        processing = migration.migrate(processing, command)  # on in the target version
+    else:
+        handler = _HANDLERS.get(type(command))
+        if handler is None:
+            raise InvalidCommandError(f"unknown command {type(command).__name__}")
+        handler(processing, command)
     processing.run()
     return _result(processing)
 

@@ -43,7 +43,7 @@ from legato.errors import (
 from legato.feel import FeelLimits, use_limits
 from legato.model import ConditionalEventDefinition, RetryPolicy, StartEvent
 from legato.model.queries import definition_of
-from legato.runtime import queries
+from legato.runtime import migration, queries
 from legato.runtime.arguments import checked_arguments
 from legato.runtime.batches import run_batch
 from legato.runtime.clock import Clock, DatabaseClock, SystemClock
@@ -61,6 +61,7 @@ from legato.runtime.handlers import (
 from legato.runtime.jobs import JobRunner
 from legato.runtime.keys import KeyAllocator
 from legato.runtime.metrics import EngineMetrics
+from legato.runtime.migration import MigrationCheck, MigrationPlan
 from legato.runtime.node import NodeAgent
 from legato.runtime.slots import Finished
 from legato.runtime.tasks import UserTaskMethods
@@ -632,6 +633,67 @@ class Engine(UserTaskMethods, CockpitMethods):
         """
         self._submit(cmd.ResumeInstance(instance_key=instance_key, by=by))
         self._events.timers_changed()  # its timers are back, some due already
+
+    def migration_plan(
+        self,
+        process_id: str,
+        source_version: int = 1,
+        target_version: int = 2,
+        mappings: Mapping[str, str] | None = None,
+        *,
+        target_process_id: str | None = None,
+        variables: Mapping[str, str] | None = None,
+        recreate_timers: bool = False,
+    ) -> MigrationPlan:
+        """A plan to move running instances of one process version to another.
+
+        Active elements move to the element of the same id unless ``mappings`` (source id to
+        target id) names another; ``variables`` (name to FEEL expression, evaluated in each
+        instance's root scope) are set after the move; timers keep their due time unless
+        ``recreate_timers`` sets the ones whose definition changed anew. See
+        :meth:`check_migration` and :meth:`migrate`.
+
+        Raises:
+            NotFoundError: a version is not deployed.
+            MigrationError: a mapping names an element that version does not have, or a
+                variable expression is not FEEL.
+        """
+        return migration.make_plan(
+            self.store,
+            self._definitions,
+            process_id,
+            source_version,
+            target_version,
+            mappings,
+            target_process_id=target_process_id,
+            variables=variables,
+            recreate_timers=recreate_timers,
+        )
+
+    def check_migration(
+        self, plan: MigrationPlan, instance_keys: Sequence[int]
+    ) -> list[MigrationCheck]:
+        """A dry run: for each instance, ``ok`` with the changes the migration would make,
+        or the ``reason`` it cannot move (an element with no target, a join that would wait
+        for ever, a message wait whose correlation key the target computes differently, ...).
+        Nothing is written."""
+        return migration.check(self.store, self._executor, plan, instance_keys)
+
+    def migrate(
+        self, plan: MigrationPlan, instance_keys: Sequence[int], *, by: str | None = None
+    ) -> list[int]:
+        """Move the instances to the plan's target version, all or none, in one transaction
+        (at most 10,000): element instances, jobs (same keys), user tasks (same assignee and
+        claim), timers (same due time) and subscriptions go with them; each instance's history
+        records ``InstanceMigrated`` with ``by``. Returns the keys migrated.
+
+        Raises:
+            MigrationError: an instance does not fit the plan (the error's ``problems`` names
+                the reason for each); nothing was migrated.
+        """
+        keys = migration.migrate(self.store, self._executor, plan, instance_keys, by)
+        self._events.timers_changed()
+        return keys
 
     def batch(
         self,

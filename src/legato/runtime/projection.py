@@ -405,6 +405,44 @@ def _instance_resumed(writes: BatchWrites, state: InstanceState, event: ev.Insta
             _subscription_opened(writes, state, subscription)
 
 
+def _instance_migrated(
+    writes: BatchWrites, state: InstanceState, event: ev.InstanceMigrated
+) -> None:
+    # Its timers and subscriptions moved through their own events; its jobs, user tasks and
+    # incidents keep their keys and rows, which take the new element ids (and job types).
+    for job in state.jobs.values():
+        record = writes.new_jobs.get(job.job_key) or writes.tx.get_job(job.job_key)
+        owner = state.elements.get(job.element_instance_key)
+        if record is None or owner is None:
+            continue
+        changed = dataclasses.replace(record, element_id=owner.element_id, job_type=job.job_type)
+        if job.job_key in writes.new_jobs:
+            writes.new_jobs[job.job_key] = changed
+        elif changed != record:
+            writes.tx.update_job(changed)
+            if changed.state == "activatable":
+                writes.available_types.add(changed.job_type)
+    names = dict(event.task_names)
+    for task_key, owner_key in state.user_tasks.items():
+        task = writes.user_task(task_key)
+        owner = state.elements.get(owner_key)
+        if task is not None and owner is not None:
+            writes.user_tasks[task_key] = dataclasses.replace(
+                task,
+                element_id=owner.element_id,
+                name=names.get(task_key, task.name),
+                process_id=state.process_id,
+                definition_key=state.definition_key,
+                process_version=state.version,
+            )
+    for incident_state in state.incidents.values():
+        incident = writes.incident(incident_state.incident_key)
+        if incident is not None and incident.element_id != incident_state.element_id:
+            writes.incidents[incident.incident_key] = dataclasses.replace(
+                incident, element_id=incident_state.element_id
+            )
+
+
 _LOOKED_UP = ("message", "signal")
 """The subscriptions kept in their table (conditions are evaluated by the engine itself)."""
 
@@ -453,5 +491,6 @@ _PROJECTORS: dict[type[ev.Event], _Projector] = {
     ev.IncidentResolved: _incident_resolved,
     ev.InstanceSuspended: _instance_suspended,
     ev.InstanceResumed: _instance_resumed,
+    ev.InstanceMigrated: _instance_migrated,
 }
 """The events that change query tables, by exact class (events are never subclassed)."""

@@ -87,6 +87,9 @@ class DerivedRows:
     evaluations: list[DecisionEvaluationRecord] = field(default_factory=list)
     incident_elements: dict[int, tuple[int, str]] = field(default_factory=dict)
     """(definition key, element id) of the incidents raised by the events seen so far."""
+    versions: dict[int, int] = field(default_factory=dict)
+    """The definition key of each instance as of the events seen so far (created or migrated
+    among them), which the events before a migration were counted under."""
 
     def __bool__(self) -> bool:
         return bool(self.variables or self.counts or self.evaluations)
@@ -140,6 +143,7 @@ class DerivedRows:
     def clear(self) -> None:
         """Forget the changes (after they were written); incident places are kept."""
         self.variables, self.started, self.counts, self.evaluations = {}, {}, {}, []
+        self.versions = {}
 
     def _count(
         self, definition_key: int | None, element_id: str | None, slot: int, by: int
@@ -158,18 +162,23 @@ _Seen = tuple[int, int, datetime, str | None, dict[str, Any]]
 _Handler = Callable[[DerivedRows, _Seen, InstanceOf, Callable[[int], tuple[int, str] | None]], None]
 
 
-def _definition(instance_of: InstanceOf, instance_key: int) -> int | None:
+def _definition(rows: DerivedRows, instance_of: InstanceOf, instance_key: int) -> int | None:
+    """The version an instance's event happened in: the one its history says so far (it
+    changes when it is migrated), else the one it is on now."""
+    known = rows.versions.get(instance_key)
+    if known is not None:
+        return known
     found = instance_of(instance_key)
     return None if found is None else found[0]
 
 
 def _activated(rows: DerivedRows, seen: _Seen, instance_of: InstanceOf, _: Any) -> None:
-    rows._count(_definition(instance_of, seen[0]), seen[3], ACTIVE, 1)
+    rows._count(_definition(rows, instance_of, seen[0]), seen[3], ACTIVE, 1)
 
 
 def _ended(slot: int) -> _Handler:
     def handle(rows: DerivedRows, seen: _Seen, instance_of: InstanceOf, _: Any) -> None:
-        definition_key = _definition(instance_of, seen[0])
+        definition_key = _definition(rows, instance_of, seen[0])
         rows._count(definition_key, seen[3], ACTIVE, -1)
         rows._count(definition_key, seen[3], slot, 1)
 
@@ -177,12 +186,13 @@ def _ended(slot: int) -> _Handler:
 
 
 def _instance_created(rows: DerivedRows, seen: _Seen, instance_of: InstanceOf, _: Any) -> None:
-    rows._count(_definition(instance_of, seen[0]), INSTANCE, ACTIVE, 1)
+    rows.versions[seen[0]] = seen[4]["definition_key"]
+    rows._count(seen[4]["definition_key"], INSTANCE, ACTIVE, 1)
 
 
 def _instance_ended(slot: int) -> _Handler:
     def handle(rows: DerivedRows, seen: _Seen, instance_of: InstanceOf, _: Any) -> None:
-        definition_key = _definition(instance_of, seen[0])
+        definition_key = _definition(rows, instance_of, seen[0])
         rows._count(definition_key, INSTANCE, ACTIVE, -1)
         rows._count(definition_key, INSTANCE, slot, 1)
 
@@ -201,7 +211,7 @@ def _variable_set(rows: DerivedRows, seen: _Seen, instance_of: InstanceOf, _: An
 
 def _incident_raised(rows: DerivedRows, seen: _Seen, instance_of: InstanceOf, _: Any) -> None:
     payload = seen[4]
-    definition_key = _definition(instance_of, seen[0])
+    definition_key = _definition(rows, instance_of, seen[0])
     element_id = payload["element_id"]
     if definition_key is not None:
         rows.incident_elements[payload["incident_key"]] = (definition_key, element_id)
@@ -213,6 +223,24 @@ def _incident_resolved(rows: DerivedRows, seen: _Seen, _: Any, incident_element:
     place = rows.incident_elements.pop(key, None) or incident_element(key)
     if place is not None:
         rows._count(place[0], place[1], INCIDENTS, -1)
+
+
+def _instance_migrated(rows: DerivedRows, seen: _Seen, _: Any, __: Any) -> None:
+    # The payload names both versions: the instance's version now (``instance_of``) is the
+    # target already, whatever its history says before this event.
+    instance_key, payload = seen[0], seen[4]
+    source, target = payload["source_definition_key"], payload["definition_key"]
+    rows.versions[instance_key] = target
+    rows._count(source, INSTANCE, ACTIVE, -1)
+    rows._count(target, INSTANCE, ACTIVE, 1)
+    for key, before, after in payload["elements"]:
+        if key != instance_key:
+            rows._count(source, before, ACTIVE, -1)
+            rows._count(target, after, ACTIVE, 1)
+    for incident_key, before, after in payload.get("incidents", ()):
+        rows._count(source, before, INCIDENTS, -1)
+        rows._count(target, after, INCIDENTS, 1)
+        rows.incident_elements[incident_key] = (target, after)
 
 
 def _decision_evaluated(rows: DerivedRows, seen: _Seen, _: Any, __: Any) -> None:
@@ -244,4 +272,5 @@ _HANDLERS: dict[str, _Handler] = {
     "IncidentRaised": _incident_raised,
     "IncidentResolved": _incident_resolved,
     "DecisionEvaluated": _decision_evaluated,
+    "InstanceMigrated": _instance_migrated,
 }

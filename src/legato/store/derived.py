@@ -186,8 +186,12 @@ def _ended(slot: int) -> _Handler:
 
 
 def _instance_created(rows: DerivedRows, seen: _Seen, instance_of: InstanceOf, _: Any) -> None:
-    rows.versions[seen[0]] = seen[4]["definition_key"]
-    rows._count(seen[4]["definition_key"], INSTANCE, ACTIVE, 1)
+    definition_key = seen[4].get("definition_key")
+    if definition_key is None:  # a history written by hand (tests of old revisions)
+        definition_key = _definition(rows, instance_of, seen[0])
+    else:
+        rows.versions[seen[0]] = definition_key
+    rows._count(definition_key, INSTANCE, ACTIVE, 1)
 
 
 def _instance_ended(slot: int) -> _Handler:

@@ -30,6 +30,7 @@ from legato.runtime.definitions import DeployedForm, Deployment
 from legato.runtime.engine import Engine
 from legato.runtime.handlers import handler
 from legato.runtime.migration import MigrationCheck, MigrationPlan
+from legato.runtime.migration_batches import BatchOperation
 from legato.runtime.types import (
     ActivatedJob,
     BatchResult,
@@ -46,6 +47,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ActivatedJob",
+    "BatchOperation",
     "BatchResult",
     "BpmnError",
     "BpmnParseError",

@@ -12,7 +12,7 @@ PUBLIC = {
     "SystemClock", "TooManyRequestsError", "VirtualClock", "__version__", "handler",
     "FieldError", "FormParseError", "FormRecord", "FormValidationError", "TaskConflictError",
     "UserTaskRecord", "DeployedForm", "BatchResult", "InstanceFilter", "InstanceSuspendedError",
-    "MigrationCheck", "MigrationError", "MigrationPlan",
+    "MigrationCheck", "MigrationError", "MigrationPlan", "BatchOperation",
 }  # fmt: skip
 
 

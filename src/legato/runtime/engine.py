@@ -62,6 +62,7 @@ from legato.runtime.jobs import JobRunner
 from legato.runtime.keys import KeyAllocator
 from legato.runtime.metrics import EngineMetrics
 from legato.runtime.migration import MigrationCheck, MigrationPlan
+from legato.runtime.migration_batches import BatchOperation, MigrationBatches
 from legato.runtime.node import NodeAgent
 from legato.runtime.slots import Finished
 from legato.runtime.tasks import UserTaskMethods
@@ -173,6 +174,7 @@ class Engine(UserTaskMethods, CockpitMethods):
             random_source,
             feel_limits=feel_limits,
         )
+        self._migrations = MigrationBatches(store, self._executor, self.clock.now, keys)
         self._group_commit = GroupCommit(
             lambda units: self._executor.execute(
                 [command for command, _ in units], guards=[guard for _, guard in units]
@@ -695,6 +697,62 @@ class Engine(UserTaskMethods, CockpitMethods):
         self._events.timers_changed()
         return keys
 
+    def migrate_in_batch(
+        self,
+        plan: MigrationPlan,
+        instance_keys: Sequence[int] | None = None,
+        *,
+        filter: InstanceFilter | None = None,
+        rate: float | None = None,
+        by: str | None = None,
+    ) -> BatchOperation:
+        """Start a durable batch that migrates many instances by ``plan``: those named, or
+        those ``filter`` matches among the active instances of the plan's source version
+        (every one of them when neither is given), at most ``rate`` per second.
+
+        The batch runs in the background of whoever serves the engine (:meth:`serve`,
+        :meth:`run_until_idle`; :meth:`run_batch_operation` runs it at once), 100 instances a
+        transaction, each instance migrated and marked done together: a crash leaves every
+        instance migrated or not, and the batch goes on where it stopped. Instances that no
+        longer fit the plan are skipped, each with its reason (:meth:`batch_failures`).
+        Watch it with :meth:`batch_operation`; pause, resume or cancel it any time.
+        """
+        return self._migrations.create(plan, instance_keys, filter, rate, by)
+
+    def batch_operation(self, batch_key: int) -> BatchOperation:
+        """A batch operation with its progress (``total``, ``done``, ``failed``, ``pending``)
+        and status (``running``, ``paused``, ``completed``, ``cancelled``)."""
+        return self._migrations.get(batch_key)
+
+    def batch_operations(self, limit: int = 100) -> list[BatchOperation]:
+        """The newest batch operations first."""
+        return self._migrations.recent(limit)
+
+    def batch_failures(self, batch_key: int) -> list[tuple[int, str]]:
+        """The instances a batch operation could not migrate, each with the reason."""
+        return self._migrations.failures(batch_key)
+
+    def pause_batch_operation(self, batch_key: int) -> BatchOperation:
+        """Stop a running batch after its current chunk; :meth:`resume_batch_operation`
+        goes on with the rest."""
+        return self._migrations.set_status(batch_key, "paused", ("running",))
+
+    def resume_batch_operation(self, batch_key: int) -> BatchOperation:
+        """Go on with a paused batch."""
+        return self._migrations.set_status(batch_key, "running", ("paused",))
+
+    def cancel_batch_operation(self, batch_key: int) -> BatchOperation:
+        """End a running or paused batch: the instances it migrated stay migrated, the
+        others stay where they are."""
+        return self._migrations.set_status(batch_key, "cancelled", ("running", "paused"))
+
+    def run_batch_operation(self, batch_key: int) -> BatchOperation:
+        """Run a batch operation here until it is completed (or paused or cancelled from
+        elsewhere), keeping to its rate; returns it as it ended."""
+        operation = self._migrations.run_to_end(batch_key, self.clock.sleep)
+        self._events.timers_changed()
+        return operation
+
     def batch(
         self,
         kind: str,
@@ -1106,6 +1164,8 @@ class Engine(UserTaskMethods, CockpitMethods):
         ended. Returns the jobs run.
         """
         done = 0
+        if self._migrations.run_running(self.clock.sleep):
+            self._events.timers_changed()
         while max_jobs is None or done < max_jobs:
             fired = self.fire_due_timers()
             ran = fired + (self._jobs.run_batch(look_ahead=True) if self.job_types else 0)
@@ -1205,7 +1265,7 @@ class Engine(UserTaskMethods, CockpitMethods):
         """One round of work; returns how long to sleep before the next (0 when the round
         already waited for running handlers)."""
         started = time.monotonic()
-        fired = self.fire_due_timers()
+        fired = self.fire_due_timers() + self._migrations.run_due()
         jobs = self._jobs
         began = jobs.start() if self.job_types else []
         ended: list[Finished] = []
@@ -1226,7 +1286,11 @@ class Engine(UserTaskMethods, CockpitMethods):
             return 0.0
         now = self.clock.now()
         with self.store.transaction() as tx:
-            dues = [tx.next_job_due_at(self.job_types), tx.next_timer_due_at()]
+            dues = [
+                tx.next_job_due_at(self.job_types),
+                tx.next_timer_due_at(),
+                self._migrations.next_due(),
+            ]
         wait = poll_interval
         for due in dues:
             if due is not None:

@@ -13,6 +13,7 @@ from legato.errors import StoreError
 from legato.store._rules import FIRST_KEY, load_json, timer_available_at
 from legato.store.records import (
     ApiKeyRecord,
+    BatchOperationRecord,
     DecisionEvaluationRecord,
     DefinitionRecord,
     FormRecord,
@@ -252,6 +253,11 @@ class _Tables:
     decision_evaluations: dict[tuple[int, int], DecisionEvaluationRecord] = field(
         default_factory=dict
     )
+    batch_operations: dict[int, BatchOperationRecord] = field(default_factory=dict)
+    batch_items: dict[tuple[int, int], tuple[int, int, str, str | None]] = field(
+        default_factory=dict
+    )
+    """(batch key, instance key) -> (batch key, instance key, state, reason)."""
 
 
 def _json_copy(text: str) -> Any:
@@ -292,6 +298,8 @@ class MemoryTransactionBase:
         self._instance_variables = _Overlay(tables.instance_variables)
         self._element_counts = _Overlay(tables.element_counts)
         self._decision_evaluations = _Overlay(tables.decision_evaluations)
+        self._batch_operations = _Overlay(tables.batch_operations)
+        self._batch_items = _Overlay(tables.batch_items)
         self._purged_instances: list[int] = []
         self._committed = False
 
@@ -348,6 +356,8 @@ class MemoryTransactionBase:
             self._instance_variables,
             self._element_counts,
             self._decision_evaluations,
+            self._batch_operations,
+            self._batch_items,
         )
 
     def _check_open(self) -> None:

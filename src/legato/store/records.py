@@ -297,6 +297,28 @@ class MessageRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchOperationRecord:
+    """An operator's long-running batch over many instances (a migration), and its progress."""
+
+    batch_key: int
+    kind: str
+    """``migration``."""
+    status: str
+    """``running``, ``paused``, ``completed`` or ``cancelled``."""
+    spec: dict[str, Any]
+    """The operation's parameters (a migration's plan)."""
+    total: int
+    created_at: datetime
+    updated_at: datetime
+    done: int = 0
+    failed: int = 0
+    rate: float | None = None
+    """Instances per second at most (None: as fast as it goes)."""
+    created_by: str | None = None
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class NodeRecord:
     """An engine node (a process running :meth:`Engine.serve`) and its last heartbeat."""
 

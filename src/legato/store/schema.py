@@ -495,6 +495,45 @@ nodes = sa.Table(
     sa.Column("abandoned", sa.BigInteger, nullable=False, server_default=sa.text("0")),
 )
 
+batch_operations = sa.Table(
+    "batch_operations",
+    metadata,
+    # Revision 0011: an operator's long-running batch (migrating many instances), durable so
+    # that it resumes where it stopped; its instances are the rows of ``batch_items``.
+    sa.Column("batch_key", sa.BigInteger, primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    # running, paused, completed or cancelled.
+    sa.Column("status", sa.String(16), nullable=False),
+    # The operation's parameters as JSON (for a migration: the plan).
+    sa.Column("spec", JsonText, nullable=False),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("done", sa.Integer, nullable=False),
+    sa.Column("failed", sa.Integer, nullable=False),
+    # Instances per second at most (NULL: as fast as it goes).
+    sa.Column("rate", sa.Float),
+    sa.Column("created_by", sa.String(255)),
+    sa.Column("created_at", UtcTimestamp, nullable=False),
+    sa.Column("updated_at", UtcTimestamp, nullable=False),
+    sa.Column("ended_at", UtcTimestamp),
+)
+
+batch_items = sa.Table(
+    "batch_items",
+    metadata,
+    # Revision 0011: each instance of a batch operation: pending, done or failed (with why).
+    sa.Column(
+        "batch_key",
+        sa.BigInteger,
+        sa.ForeignKey("batch_operations.batch_key", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("instance_key", sa.BigInteger, primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Index("ix_batch_items_state", "batch_key", "state", "instance_key"),
+    sqlite_with_rowid=False,
+)
+
 users = sa.Table(
     "users",
     metadata,

@@ -77,7 +77,7 @@ def test_a_filter_selects_the_instances() -> None:
     assert batch.total == 5
     engine.run_batch_operation(batch.key)
     assert _versions(engine, keys) == [1, 2] * 5
-    with pytest.raises(InvalidCommandError, match="filter.version"):
+    with pytest.raises(InvalidCommandError, match=r"filter\.version"):
         engine.migrate_in_batch(plan, filter=InstanceFilter(process_id="p", version=2))
     with pytest.raises(InvalidCommandError, match="not both"):
         engine.migrate_in_batch(plan, keys, filter=InstanceFilter(business_key="c1"))
@@ -108,7 +108,7 @@ def test_a_paused_batch_waits_and_a_cancelled_one_ends() -> None:
 
 
 def test_the_rate_limit_spaces_the_chunks_on_the_clock() -> None:
-    engine, keys = _engine(200)
+    engine, _ = _engine(200)
     batch = engine.migrate_in_batch(engine.migration_plan("p", 1, 2), rate=50)
     before = engine.clock.now()
     assert engine.run_batch_operation(batch.key).done == 200

@@ -753,6 +753,13 @@ class Engine(UserTaskMethods, CockpitMethods):
         self._events.timers_changed()
         return operation
 
+    def run_batch_operation_chunk(self, batch_key: int) -> BatchOperation:
+        """Run the next chunk of a running batch operation here (after waiting for its
+        rate); returns it as it is after (a progress bar's step)."""
+        operation = self._migrations.step(batch_key, self.clock.sleep)
+        self._events.timers_changed()
+        return operation
+
     def batch(
         self,
         kind: str,

@@ -135,7 +135,7 @@ class MigrationBatches:
         now = self.now()
         with self.keys.transaction(self.store) as tx:
             if keys is None:
-                keys = _selected(tx, plan, selection)
+                keys = selected_instances(tx, plan, selection)
             record = BatchOperationRecord(
                 batch_key=self.keys.new_key(),
                 kind="migration",
@@ -276,19 +276,27 @@ class MigrationBatches:
         """Run a batch chunk after chunk until it is no longer running (done, paused or
         cancelled from elsewhere), keeping to its rate with ``sleep``."""
         while True:
-            operation = self.get(batch_key)
+            operation = self.step(batch_key, sleep)
             if operation.status != "running":
                 return operation
-            due = self._next_chunk.get(batch_key)
-            if due is not None:
-                sleep(max((due - self.now()).total_seconds(), 0.0))
-            if not self.run_chunk(batch_key, operation.rate):
-                operation = self.get(batch_key)
-                if operation.status == "running":
-                    sleep(0.05)  # another node holds it: its chunk ends soon
+
+    def step(self, batch_key: int, sleep: Callable[[float], None]) -> BatchOperation:
+        """Run the next chunk of a running batch, once its rate allows (``sleep`` waits);
+        the batch as it is after."""
+        operation = self.get(batch_key)
+        if operation.status != "running":
+            return operation
+        due = self._next_chunk.get(batch_key)
+        if due is not None:
+            sleep(max((due - self.now()).total_seconds(), 0.0))
+        if not self.run_chunk(batch_key, operation.rate):
+            sleep(0.05)  # another node holds it (its chunk ends soon), or it just ended
+        return self.get(batch_key)
 
 
-def _selected(tx: Transaction, plan: MigrationPlan, selection: InstanceFilter | None) -> list[int]:
+def selected_instances(
+    tx: Transaction, plan: MigrationPlan, selection: InstanceFilter | None
+) -> list[int]:
     """The active instances of the plan's source version (matching ``selection``)."""
     if selection is not None and selection.process_id not in (None, plan.process_id):
         raise InvalidCommandError(

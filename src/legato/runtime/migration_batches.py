@@ -34,6 +34,8 @@ CHUNK = 100
 """Instances migrated per transaction."""
 PAGE = 1000
 """Instances selected per read when a batch is created from a filter."""
+MAX_SELECTION = 1_000_000
+"""The most instances one batch takes."""
 LOOK_EVERY = timedelta(seconds=1)
 """How often a node that knows of no running batch looks for one."""
 STATUSES = ("running", "paused", "completed", "cancelled")
@@ -132,6 +134,10 @@ class MigrationBatches:
                 f"rate: give a positive number of instances per second, not {rate}"
             )
         keys = list(dict.fromkeys(instance_keys)) if instance_keys is not None else None
+        if keys is not None and len(keys) > MAX_SELECTION:
+            raise InvalidCommandError(
+                f"at most {MAX_SELECTION:,} instances per batch, not {len(keys):,}"
+            )
         now = self.now()
         with self.keys.transaction(self.store) as tx:
             if keys is None:

@@ -8,6 +8,8 @@
   and element statistics, incident groups, decisions and their evaluations;
 - an operator's commands: suspend and resume, variable changes, retries with fixed
   variables, batch cancel and retry (:mod:`.operations`);
+- instance migration: dry runs, durable batches with progress, pause, resume and cancel
+  (:mod:`.migration`);
 - ``GET /export/xes`` and ``/export/csv``: the event log of chosen instances for process
   mining, streamed (:mod:`.eventlog`).
 
@@ -140,6 +142,7 @@ from legato.api.native import (  # noqa: E402 (their routes join this router)
     accounts,
     cockpit,
     eventlog,
+    migration,
     operations,
 )
 
@@ -147,3 +150,4 @@ router.include_router(accounts.router)
 router.include_router(cockpit.router)
 router.include_router(operations.router)
 router.include_router(eventlog.router)
+router.include_router(migration.router)

@@ -756,9 +756,9 @@ class Engine(UserTaskMethods, CockpitMethods):
     def run_batch_operation_chunk(self, batch_key: int) -> BatchOperation:
         """Run the next chunk of a running batch operation here (after waiting for its
         rate); returns it as it is after (a progress bar's step)."""
-        operation = self._migrations.step(batch_key, self.clock.sleep)
+        self._migrations.step(batch_key, self.clock.sleep)
         self._events.timers_changed()
-        return operation
+        return self._migrations.get(batch_key)
 
     def batch(
         self,

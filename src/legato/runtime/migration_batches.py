@@ -218,7 +218,7 @@ class MigrationBatches:
         for record in running:
             due = self._next_chunk.get(record.batch_key)
             if due is None or now >= due:
-                tried += self.run_chunk(record.batch_key, record.rate)
+                tried += self.run_chunk(record.batch_key)[0]
         return tried
 
     def run_running(self, sleep: Callable[[float], None]) -> int:
@@ -243,61 +243,60 @@ class MigrationBatches:
         """When a rate-limited running batch may take its next chunk (None: none waits)."""
         return min(self._next_chunk.values(), default=None)
 
-    def run_chunk(self, batch_key: int, rate: float | None) -> int:
+    def run_chunk(self, batch_key: int) -> tuple[int, str | None]:
         """Migrate the next chunk of a batch (see the module docstring); returns the
-        instances tried (0 when another node holds the batch or it is not running)."""
-        size = CHUNK if rate is None else max(1, min(CHUNK, int(rate)))
-        chunk: dict[int, list[int]] = {}
+        instances tried (0 when another node holds the batch or it is not running) and the
+        batch's status after (None when another node holds it, ``missing`` when there is no
+        such batch)."""
+        seen: dict[str, Any] = {"status": None, "keys": [], "rate": None}
 
         def plan_chunk(tx: Transaction) -> list[cmd.Command]:
             if not tx.try_lock(f"batch:{batch_key}"):
                 return []
             record = tx.get_batch_operation(batch_key)
             if record is None or record.status != "running":
+                seen["status"] = "missing" if record is None else record.status
                 return []
+            rate = seen["rate"] = record.rate
+            size = CHUNK if rate is None else max(1, min(CHUNK, int(rate)))
+            keys = seen["keys"] = tx.pending_batch_items(batch_key, size)
+            seen["status"] = record.status
             plan = plan_of(record.spec)
-            keys = tx.pending_batch_items(batch_key, size)
-            chunk[batch_key] = keys
             return [plan.command(key, record.created_by) for key in keys]
 
         def record_outcomes(tx: Transaction, outcomes: list[Outcome]) -> None:
-            keys = chunk.get(batch_key, [])
-            if not keys:
-                return
-            refused = {
-                o.command.instance_key: str(o.error) for o in outcomes if o.error is not None
-            }
-            done = [k for k in keys if k not in refused]
-            tx.finish_batch_items(batch_key, done, refused, self.now())
+            if seen["keys"]:
+                refused = {
+                    o.command.instance_key: str(o.error) for o in outcomes if o.error is not None
+                }
+                done = [k for k in seen["keys"] if k not in refused]
+                seen["status"] = tx.finish_batch_items(batch_key, done, refused, self.now()).status
 
         self.executor.execute_in(plan_chunk, record_outcomes)
-        tried = len(chunk.get(batch_key, []))
-        if rate is not None and tried:
+        tried, rate = len(seen["keys"]), seen["rate"]
+        if rate is not None and tried and seen["status"] == "running":
             self._next_chunk[batch_key] = self.now() + timedelta(seconds=tried / rate)
         else:
             self._next_chunk.pop(batch_key, None)
-        return tried
+        return tried, seen["status"]
 
     def run_to_end(self, batch_key: int, sleep: Callable[[float], None]) -> BatchOperation:
         """Run a batch chunk after chunk until it is no longer running (done, paused or
         cancelled from elsewhere), keeping to its rate with ``sleep``."""
-        while True:
-            operation = self.step(batch_key, sleep)
-            if operation.status != "running":
-                return operation
+        while self.step(batch_key, sleep) in ("running", None):
+            pass
+        return self.get(batch_key)
 
-    def step(self, batch_key: int, sleep: Callable[[float], None]) -> BatchOperation:
+    def step(self, batch_key: int, sleep: Callable[[float], None]) -> str | None:
         """Run the next chunk of a running batch, once its rate allows (``sleep`` waits);
-        the batch as it is after."""
-        operation = self.get(batch_key)
-        if operation.status != "running":
-            return operation
+        the batch's status after (None while another node holds it)."""
         due = self._next_chunk.get(batch_key)
         if due is not None:
             sleep(max((due - self.now()).total_seconds(), 0.0))
-        if not self.run_chunk(batch_key, operation.rate):
-            sleep(0.05)  # another node holds it (its chunk ends soon), or it just ended
-        return self.get(batch_key)
+        tried, status = self.run_chunk(batch_key)
+        if not tried and status in ("running", None):
+            sleep(0.05)  # another node holds it: its chunk ends soon
+        return status
 
 
 def selected_instances(

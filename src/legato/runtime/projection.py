@@ -26,6 +26,7 @@ from legato.store.records import (
     JobRecord,
     SubscriptionRecord,
     TimerRecord,
+    UserTaskMove,
     UserTaskRecord,
 )
 
@@ -75,6 +76,8 @@ class BatchWrites:
         self.new_jobs: dict[int, JobRecord] = {}
         self.finished_jobs: list[int] = []
         self.user_tasks: dict[int, UserTaskRecord] = {}
+        self.moved_tasks: list[UserTaskMove] = []
+        """Open user tasks of instances migrated in this batch (stored rows, not read)."""
         self.incidents: dict[int, IncidentRecord] = {}
         self.new_timers: dict[int, TimerRecord] = {}
         self.ended_timers: list[int] = []
@@ -125,6 +128,7 @@ class BatchWrites:
         self.tx.delete_jobs(self.finished_jobs)
         for task in self.user_tasks.values():
             self.tx.upsert_user_task(task)
+        self.tx.move_user_tasks(self.moved_tasks)
         for incident in self.incidents.values():
             self.tx.upsert_incident(incident)
         self.tx.insert_timers(list(self.new_timers.values()))
@@ -132,7 +136,7 @@ class BatchWrites:
         self.tx.insert_subscriptions(list(self.new_subscriptions.values()))
         self.tx.delete_subscriptions(self.closed_subscriptions)
         self.history, self.new_jobs, self.finished_jobs = [], {}, []
-        self.user_tasks, self.incidents = {}, {}
+        self.user_tasks, self.incidents, self.moved_tasks = {}, {}, []
         self.new_timers, self.ended_timers = {}, []
         self.new_subscriptions, self.closed_subscriptions = {}, []
 
@@ -424,17 +428,22 @@ def _instance_migrated(
                 writes.available_types.add(changed.job_type)
     names = dict(event.task_names)
     for task_key, owner_key in state.user_tasks.items():
-        task = writes.user_task(task_key)
         owner = state.elements.get(owner_key)
-        if task is not None and owner is not None:
-            writes.user_tasks[task_key] = dataclasses.replace(
-                task,
-                element_id=owner.element_id,
-                name=names.get(task_key, task.name),
-                process_id=state.process_id,
-                definition_key=state.definition_key,
-                process_version=state.version,
-            )
+        if owner is None:
+            continue
+        move = UserTaskMove(
+            task_key,
+            owner.element_id,
+            names.get(task_key),
+            state.process_id,
+            state.definition_key,
+            state.version,
+        )
+        task = writes.user_tasks.get(task_key)
+        if task is not None:  # changed earlier in this batch: change that record
+            writes.user_tasks[task_key] = dataclasses.replace(task, **move._asdict())
+        else:
+            writes.moved_tasks.append(move)
     for incident_state in state.incidents.values():
         incident = writes.incident(incident_state.incident_key)
         if incident is not None and incident.element_id != incident_state.element_id:

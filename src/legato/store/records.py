@@ -296,6 +296,18 @@ class MessageRecord:
     """Unique among buffered messages: publishing the same id again is a no-op."""
 
 
+class UserTaskMove(NamedTuple):
+    """Where an open user task is after its instance migrated (see
+    :meth:`~legato.store.user_tasks.UserTasks.move_user_tasks`)."""
+
+    user_task_key: int
+    element_id: str
+    name: str | None
+    process_id: str
+    definition_key: int
+    process_version: int
+
+
 @dataclass(frozen=True, slots=True)
 class BatchOperationRecord:
     """An operator's long-running batch over many instances (a migration), and its progress."""

@@ -6,9 +6,10 @@ adapters side by side: :mod:`.sql` and :mod:`.memory`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
-from legato.store.records import UserTaskQuery, UserTaskRecord
+from legato.store.records import UserTaskMove, UserTaskQuery, UserTaskRecord
 
 
 class UserTasks(Protocol):
@@ -16,6 +17,10 @@ class UserTasks(Protocol):
 
     def upsert_user_task(self, record: UserTaskRecord) -> None:
         """Insert or replace a user task."""
+
+    def move_user_tasks(self, moves: Sequence[UserTaskMove]) -> None:
+        """Give open user tasks the element, name and process version of a migrated
+        instance (their assignee, claim and everything else stay)."""
 
     def get_user_task(self, user_task_key: int) -> UserTaskRecord | None:
         """One user task by key."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from legato.store._memory_base import MemoryTransactionBase
 from legato.store._rules import utc, utc_or_none
-from legato.store.records import UserTaskQuery, UserTaskRecord
+from legato.store.records import UserTaskMove, UserTaskQuery, UserTaskRecord
 
 
 def _task_matches(task: UserTaskRecord, query: UserTaskQuery) -> bool:
@@ -46,6 +47,24 @@ def _task_matches(task: UserTaskRecord, query: UserTaskQuery) -> bool:
 
 class MemoryUserTasks(MemoryTransactionBase):
     """The user tasks part of an in-memory transaction."""
+
+    def move_user_tasks(self, moves: Sequence[UserTaskMove]) -> None:
+        """Replace the moved fields of each task."""
+        self._check_open()
+        for move in moves:
+            task = self._user_tasks.get(move.user_task_key)
+            if task is not None:
+                self._user_tasks.put(
+                    move.user_task_key,
+                    replace(
+                        task,
+                        element_id=move.element_id,
+                        name=move.name,
+                        process_id=move.process_id,
+                        definition_key=move.definition_key,
+                        process_version=move.process_version,
+                    ),
+                )
 
     def upsert_user_task(self, record: UserTaskRecord) -> None:
         """Insert or replace a user task."""

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
 from legato.store import _sqlrows as rows
 from legato.store._sql_base import SqlTransactionBase, _by_key, upsert_statement
 from legato.store._task_queries import tasks_count, tasks_select
-from legato.store.records import UserTaskQuery, UserTaskRecord
+from legato.store.records import UserTaskMove, UserTaskQuery, UserTaskRecord
 from legato.store.schema import user_tasks
 
 _USER_TASK_BY_KEY = _by_key(user_tasks, "user_task_key")
@@ -18,6 +22,14 @@ class SqlUserTasks(SqlTransactionBase):
         """Insert or replace a user task."""
         statement = upsert_statement(self._sql, user_tasks)
         self._run(statement, rows.user_task_params(record))
+
+    def move_user_tasks(self, moves: Sequence[UserTaskMove]) -> None:
+        """One ``executemany`` UPDATE of the moved columns."""
+        if moves:
+            self._execute(
+                _MOVE_USER_TASK,
+                [{f"b_{k}": v for k, v in move._asdict().items()} for move in moves],
+            )
 
     def get_user_task(self, user_task_key: int) -> UserTaskRecord | None:
         """One user task by key."""
@@ -50,3 +62,16 @@ class SqlUserTasks(SqlTransactionBase):
     def count_user_tasks(self, query: UserTaskQuery) -> int:
         """How many user tasks ``query``'s filters find (its page ignored)."""
         return int(self._execute(tasks_count(query, self._sql)).scalar_one())
+
+
+_MOVE_USER_TASK = (
+    sa.update(user_tasks)
+    .where(user_tasks.c.user_task_key == sa.bindparam("b_user_task_key"))
+    .values(
+        element_id=sa.bindparam("b_element_id"),
+        name=sa.bindparam("b_name"),
+        process_id=sa.bindparam("b_process_id"),
+        definition_key=sa.bindparam("b_definition_key"),
+        process_version=sa.bindparam("b_process_version"),
+    )
+)

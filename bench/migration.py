@@ -198,7 +198,7 @@ def report(result: dict[str, object], command: str) -> str:
         f"| every instance on version 2 | {yes(bool(result['all_on_v2']))} |",
         f"| sampled instances with both timers | {yes(bool(result['timers_ok']))} |",
         f"| other instances started during the migration | {result['pings_during']} |",
-        f"| their wait for the handler, before: p50 / p99 | {_ms(before, 50)} / {_ms(before, 99)} |",
+        f"| their wait for the handler before: p50 / p99 | {_ms(before, 50)} / {_ms(before, 99)} |",
         f"| during the migration: p50 / p99 | {_ms(during, 50)} / {_ms(during, 99)} |",
         "",
         f"Mean wait during the migration: "

@@ -41,7 +41,7 @@ from legato.errors import (
     StoreUnavailableError,
 )
 from legato.feel import FeelLimits, use_limits
-from legato.model import ConditionalEventDefinition, RetryPolicy, StartEvent
+from legato.model import ConditionalEventDefinition, ProcessDefinition, RetryPolicy, StartEvent
 from legato.model.queries import definition_of
 from legato.runtime import migration, queries
 from legato.runtime.arguments import checked_arguments
@@ -635,6 +635,15 @@ class Engine(UserTaskMethods, CockpitMethods):
         """
         self._submit(cmd.ResumeInstance(instance_key=instance_key, by=by))
         self._events.timers_changed()  # its timers are back, some due already
+
+    def process_model(self, process_id: str, version: int | None = None) -> ProcessDefinition:
+        """The model of a deployed process version (the newest when ``version`` is None):
+        its elements and flows, as the engine runs them.
+
+        Raises:
+            NotFoundError: no such process (version) is deployed.
+        """
+        return self._definitions.get(self._definition_key(process_id, version)).process
 
     def migration_plan(
         self,

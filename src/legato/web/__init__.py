@@ -93,6 +93,7 @@ from legato.web import (
     instance,
     instances,
     landing,
+    migrations,
     processes,
     session,
     start,
@@ -110,6 +111,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     decisions.router,
     start.router,
     definitions.router,
+    migrations.router,
 )
 """The routers of the pages; a new page module adds its router here."""
 STATIC_MAX_AGE = 365 * 24 * 3600

@@ -14,7 +14,7 @@ from legato.api.deps import engine_of
 from legato.api.v2.deployments import deploy_resources
 from legato.errors import ModelError, NotFoundError
 from legato.runtime.cockpit import ProcessVersionInfo
-from legato.security import DEFINITIONS_READ, DEPLOY, INSTANCES_READ, Principal
+from legato.security import DEFINITIONS_READ, DEPLOY, INSTANCES_MODIFY, INSTANCES_READ, Principal
 from legato.web.session import require_page
 from legato.web.ui import redirect, register_nav, render
 
@@ -141,7 +141,12 @@ def process_page(
         shown = _chosen(versions, version)
     except NotFoundError as exc:
         return render(request, "error.html", {"status": 404, "message": str(exc)}, status=404)
-    return render(request, "process.html", {"versions": versions, "shown": shown})
+    context = {
+        "versions": versions,
+        "shown": shown,
+        "may_migrate": principal.may(INSTANCES_MODIFY),
+    }
+    return render(request, "process.html", context)
 
 
 @router.get("/cockpit/definitions/{definition_key}/xml")

@@ -5,27 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from legato.testing import TestEngine
 
 HERE = Path(__file__).parent
-
-
-@pytest.fixture
-def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestEngine:
-    import importlib.util
-
-    monkeypatch.setenv("ONBOARDING_LEDGER", str(tmp_path / "payments.json"))
-    spec = importlib.util.spec_from_file_location("onboarding_handlers", HERE / "handlers.py")
-    assert spec and spec.loader
-    handlers = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(handlers)
-    engine = TestEngine()
-    engine.deploy(HERE / "onboarding.bpmn")
-    engine.register_module(handlers)
-    engine.payments = handlers.PAYMENTS  # type: ignore[attr-defined]
-    return engine
 
 
 def test_good_score_is_approved_automatically(engine: TestEngine) -> None:

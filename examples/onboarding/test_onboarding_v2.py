@@ -4,28 +4,12 @@ checked and migrated to v2 in a batch."""
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import timedelta
 from pathlib import Path
-
-import pytest
 
 from legato.testing import TestEngine
 
 HERE = Path(__file__).parent
-
-
-@pytest.fixture
-def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestEngine:
-    monkeypatch.setenv("ONBOARDING_LEDGER", str(tmp_path / "payments.json"))
-    spec = importlib.util.spec_from_file_location("onboarding_handlers_v2", HERE / "handlers.py")
-    assert spec and spec.loader
-    handlers = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(handlers)
-    engine = TestEngine()
-    engine.deploy(HERE / "onboarding.bpmn")
-    engine.register_module(handlers)
-    return engine
 
 
 def test_v2_charges_the_fee_before_the_template_is_ready(engine: TestEngine) -> None:

@@ -7,6 +7,7 @@ two adapters side by side: :mod:`.sql` and :mod:`.memory`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -46,3 +47,14 @@ class BatchOperations(Protocol):
 
     def failed_batch_items(self, batch_key: int, limit: int = 1000) -> list[tuple[int, str]]:
         """The failed instances of a batch with the reason of each, by instance key."""
+
+
+def counted(
+    record: BatchOperationRecord, done: int, failed: int, now: datetime, finished: bool
+) -> BatchOperationRecord:
+    """``record`` with ``done`` and ``failed`` more items counted; completed when it was
+    running and nothing is pending any more (``finished``)."""
+    record = replace(record, done=record.done + done, failed=record.failed + failed, updated_at=now)
+    if record.status == "running" and finished:
+        record = replace(record, status="completed", ended_at=now)
+    return record

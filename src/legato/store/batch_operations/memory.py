@@ -9,6 +9,7 @@ from datetime import datetime
 from legato.errors import ConflictError, NotFoundError
 from legato.store._memory_base import MemoryTransactionBase
 from legato.store._rules import utc
+from legato.store.batch_operations import counted
 from legato.store.records import BatchOperationRecord
 
 
@@ -78,14 +79,8 @@ class MemoryBatchOperations(MemoryTransactionBase):
         record = self._batch_operations.get(batch_key)
         if record is None:
             raise NotFoundError(f"no batch operation with key {batch_key}")
-        record = replace(
-            record,
-            done=record.done + len(done),
-            failed=record.failed + len(failed),
-            updated_at=now,
-        )
-        if record.status == "running" and not self.pending_batch_items(batch_key, 1):
-            record = replace(record, status="completed", ended_at=now)
+        finished = not self.pending_batch_items(batch_key, 1)
+        record = counted(record, len(done), len(failed), now, finished)
         self.update_batch_operation(record)
         return record
 

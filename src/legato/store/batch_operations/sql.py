@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from legato.errors import NotFoundError
 from legato.store._rules import iter_chunks
 from legato.store._sql_base import SqlTransactionBase
+from legato.store.batch_operations import counted
 from legato.store.records import BatchOperationRecord
 from legato.store.schema import batch_items, batch_operations
 
@@ -106,14 +107,8 @@ class SqlBatchOperations(SqlTransactionBase):
         record = self.get_batch_operation(batch_key)
         if record is None:
             raise NotFoundError(f"no batch operation with key {batch_key}")
-        record = replace(
-            record,
-            done=record.done + len(done),
-            failed=record.failed + len(failed),
-            updated_at=now,
-        )
-        if record.status == "running" and not self.pending_batch_items(batch_key, 1):
-            record = replace(record, status="completed", ended_at=now)
+        finished = not self.pending_batch_items(batch_key, 1)
+        record = counted(record, len(done), len(failed), now, finished)
         self.update_batch_operation(record)
         return record
 

@@ -210,6 +210,12 @@ class _Planner:
                 f"progress and {self.label(self.target, after.element_id)} is not "
                 "multi-instance: its instances would be lost"
             )
+        if will and not in_progress:
+            self.refuse(
+                f"the active element {self.label(self.source, before.element_id)} would become "
+                f"the multi-instance activity {self.label(self.target, after.element_id)}: "
+                "an activity under way cannot be split into instances"
+            )
         if was and will and in_progress:
             sequential = getattr(before.loop, "is_sequential", False)
             if sequential != getattr(after.loop, "is_sequential", False):

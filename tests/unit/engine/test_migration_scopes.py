@@ -82,6 +82,9 @@ def test_a_token_cannot_leave_its_sub_process() -> None:
 def test_a_multi_instance_in_progress_needs_a_multi_instance_target() -> None:
     engine = _deployed(_multi(True), _multi(False), _multi(True), _multi(True, sequential=True))
     instance = engine.start("p", version=1, variables={"items": [1, 2, 3]})
+    single = engine.start("p", version=2, variables={"items": [1, 2, 3]})
+    [split] = engine.check_migration(engine.migration_plan("p", 2, 3), [single.key])
+    assert split.reason is not None and "cannot be split into instances" in split.reason
     checks = {
         version: engine.check_migration(engine.migration_plan("p", 1, version), [instance.key])[0]
         for version in (2, 3, 4)

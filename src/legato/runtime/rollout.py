@@ -100,7 +100,7 @@ def compile_rule(process_id: str, rule: str) -> feel.CompiledExpression:
     except feel.FeelSyntaxError as exc:
         raise InvalidCommandError(
             f"the rollout rule of process '{process_id}' is not valid FEEL at line {exc.line},"
-            f" column {exc.column}: {exc}"
+            f" column {exc.column}: {exc.reason}"
         ) from None
     if compiled.unknown_functions:
         names = ", ".join(sorted(compiled.unknown_functions))

@@ -147,6 +147,31 @@ class VersionMethods:
         self._deployer.set_suspended(process_id, version, False)
         self._versions.forget(process_id)
 
+    def tag_version(self, process_id: str, version: int, version_tag: str | None) -> None:
+        """Give a process version a version tag (or, with None, take its tag away), e.g. one
+        deployed before its model named one; starts can then name it (``version_tag=``).
+
+        Raises:
+            NotFoundError: no such process version.
+            InvalidCommandError: another version of the process has that tag, or the tag is
+                empty or longer than 255 characters.
+        """
+        if version_tag is not None and not 0 < len(version_tag.strip()) <= 255:
+            raise InvalidCommandError("a version tag has 1 to 255 characters")
+        with self.store.transaction() as tx:
+            record = tx.find_definition(process_id, version)
+            if record is None or process_id.startswith(DECISION_PREFIX):
+                raise NotFoundError(f"process '{process_id}' has no version {version}")
+            if version_tag is not None:
+                taken = tx.find_tagged_definition(process_id, version_tag)
+                if taken is not None and taken.version != version:
+                    raise InvalidCommandError(
+                        f"process '{process_id}' already has version tag '{version_tag}'"
+                        f" (version {taken.version})"
+                    )
+            tx.set_definition_tag(record.definition_key, version_tag)
+        self._versions.forget(process_id)
+
     def diff_versions(self, process_id: str, a: int, b: int) -> VersionDiff:
         """What changed from version ``a`` to version ``b`` of a process: elements and flows
         added, removed and changed (each change named).

@@ -299,3 +299,17 @@ def test_another_node_sees_a_rollout_change_on_its_next_read() -> None:
     first.suspend_version("p", 2)
     with pytest.raises(InvalidCommandError, match="suspended"):
         second.start("p")
+
+
+def test_a_version_can_be_tagged_after_its_deployment() -> None:
+    engine = TestEngine()
+    engine.deploy(_tagged(None))
+    engine.deploy(_tagged("2.0", "work-v2"))
+    engine.tag_version("p", 1, "legacy")
+    assert engine.start("p", version_tag="legacy").version == 1
+    with pytest.raises(InvalidCommandError, match="already has version tag '2.0'"):
+        engine.tag_version("p", 1, "2.0")
+    with pytest.raises(NotFoundError):
+        engine.tag_version("p", 3, "x")
+    engine.tag_version("p", 1, None)
+    assert [v.version_tag for v in engine.process_versions("p")] == [None, "2.0"]

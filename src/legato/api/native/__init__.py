@@ -8,6 +8,9 @@
   and element statistics, incident groups, decisions and their evaluations;
 - an operator's commands: suspend and resume, variable changes, retries with fixed
   variables, batch cancel and retry (:mod:`.operations`);
+- process versions and rollout (:mod:`.versions`): versions with their tags, state and
+  instances, the diff of two versions, suspending, resuming and tagging a version, the
+  rollout rule that chooses new instances' versions;
 - ``GET /export/xes`` and ``/export/csv``: the event log of chosen instances for process
   mining, streamed (:mod:`.eventlog`).
 
@@ -141,9 +144,11 @@ from legato.api.native import (  # noqa: E402 (their routes join this router)
     cockpit,
     eventlog,
     operations,
+    versions,
 )
 
 router.include_router(accounts.router)
 router.include_router(cockpit.router)
 router.include_router(operations.router)
 router.include_router(eventlog.router)
+router.include_router(versions.router)

@@ -37,6 +37,9 @@ class Definitions(Protocol):
     def set_definition_suspended(self, definition_key: int, suspended: bool) -> None:
         """Suspend (no new instances) or resume a process version."""
 
+    def set_definition_tag(self, definition_key: int, version_tag: str | None) -> None:
+        """Set (or, with None, remove) the version tag of a process version."""
+
     def get_rollout(self, process_id: str) -> RolloutRecord | None:
         """A process's rollout rule, if it has one."""
 

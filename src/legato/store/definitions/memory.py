@@ -73,6 +73,14 @@ class MemoryDefinitions(MemoryTransactionBase):
             raise StoreError(f"definition {definition_key} does not exist")
         self._definitions.put(definition_key, replace(record, suspended=suspended))
 
+    def set_definition_tag(self, definition_key: int, version_tag: str | None) -> None:
+        """Set (or, with None, remove) the version tag of a process version."""
+        self._check_open()
+        record = self._definitions.get(definition_key)
+        if record is None:
+            raise StoreError(f"definition {definition_key} does not exist")
+        self._definitions.put(definition_key, replace(record, version_tag=version_tag))
+
     def get_rollout(self, process_id: str) -> RolloutRecord | None:
         """A process's rollout rule, if it has one."""
         self._check_open()

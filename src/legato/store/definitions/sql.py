@@ -58,6 +58,12 @@ _SET_SUSPENDED = Prepared(
     .values(suspended=_bp("suspended"))
 )
 
+_SET_TAG = Prepared(
+    sa.update(definitions)
+    .where(definitions.c.definition_key == _bp("key"))
+    .values(version_tag=_bp("version_tag"))
+)
+
 _ROLLOUT = _by_key(rollouts, "process_id")
 
 _INSERT_ROLLOUT = _insert(rollouts)
@@ -116,6 +122,10 @@ class SqlDefinitions(SqlTransactionBase):
     def set_definition_suspended(self, definition_key: int, suspended: bool) -> None:
         """Suspend (no new instances) or resume a process version."""
         self._run(_SET_SUSPENDED, {"key": definition_key, "suspended": suspended})
+
+    def set_definition_tag(self, definition_key: int, version_tag: str | None) -> None:
+        """Set (or, with None, remove) the version tag of a process version."""
+        self._run(_SET_TAG, {"key": definition_key, "version_tag": version_tag})
 
     def get_rollout(self, process_id: str) -> RolloutRecord | None:
         """A process's rollout rule, if it has one."""

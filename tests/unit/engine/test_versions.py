@@ -307,7 +307,7 @@ def test_a_version_can_be_tagged_after_its_deployment() -> None:
     engine.deploy(_tagged("2.0", "work-v2"))
     engine.tag_version("p", 1, "legacy")
     assert engine.start("p", version_tag="legacy").version == 1
-    with pytest.raises(InvalidCommandError, match="already has version tag '2.0'"):
+    with pytest.raises(InvalidCommandError, match=r"already has version tag '2\.0'"):
         engine.tag_version("p", 1, "2.0")
     with pytest.raises(NotFoundError):
         engine.tag_version("p", 3, "x")

@@ -28,6 +28,7 @@ from legato.cli.accounts import register as register_accounts
 from legato.cli.export import register as register_export
 from legato.cli.logs import LogFormatOption, json_logs, logging_to_stderr
 from legato.cli.values import parse_vars, show, to_json
+from legato.cli.versions import register as register_versions
 from legato.errors import LegatoError, ValidationIssue
 from legato.model import Expression, ProcessDefinition
 from legato.runtime import queries
@@ -43,6 +44,7 @@ app = typer.Typer(
 )
 register_accounts(app)
 register_export(app)
+register_versions(app)
 
 _UNLIMITED_WIDTH = 1_000_000
 
@@ -240,20 +242,32 @@ def start(
     request_id: Annotated[
         str | None, typer.Option("--request-id", help="Starts once per id.")
     ] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, help="This version (not the rollout's).")
+    ] = None,
+    version_tag: Annotated[
+        str | None, typer.Option("--version-tag", help="The version with this tag.")
+    ] = None,
     db: DbOption = DEFAULT_DATABASE,
     as_json: JsonOption = False,
 ) -> None:
-    """Start an instance of a deployed process."""
+    """Start an instance of a deployed process: of the version given, else of the one the
+    rollout rule chooses (``legato rollout``), else of the latest."""
     with _engine(db) as engine:
         info = engine.start(
-            process_id, parse_vars(var, variables), business_key=business_key, request_id=request_id
+            process_id,
+            parse_vars(var, variables),
+            business_key=business_key,
+            request_id=request_id,
+            version=version,
+            version_tag=version_tag,
         )
     if as_json:
         _print_json(info)
     else:
         console.print(
             f"started instance [bold]{info.key}[/] of {_plain(info.process_id)} v{info.version}: "
-            f"{info.status}"
+            f"{info.status} ({_plain(info.version_reason or 'latest')})"
         )
 
 

@@ -97,6 +97,7 @@ from legato.web import (
     session,
     start,
     tasks,
+    versions,
 )
 from legato.web.ui import STATIC_DIR, render
 
@@ -110,6 +111,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     decisions.router,
     start.router,
     definitions.router,
+    versions.router,
 )
 """The routers of the pages; a new page module adds its router here."""
 STATIC_MAX_AGE = 365 * 24 * 3600

@@ -79,3 +79,13 @@ def test_the_rollout_is_set_shown_and_cleared(cli: CliRunner) -> None:
     assert "rollout rule removed" in _ok(cli, "rollout", "clear", "order")
     assert "no rollout rule" in _ok(cli, "rollout", "show", "order")
     assert "(latest)" in _ok(cli, "start", "order")
+
+
+def test_instances_are_listed_per_version(cli: CliRunner) -> None:
+    _ok(cli, "start", "order", "--version", "1")
+    _ok(cli, "start", "order")
+    listed = json.loads(_ok(cli, "instances", "--process", "order", "--version", "1", "--json"))
+    assert [i["version"] for i in listed] == [1]
+    assert len(json.loads(_ok(cli, "instances", "--process", "order", "--json"))) == 2
+    alone = cli.invoke(app, ["instances", "--version", "1"])
+    assert alone.exit_code != 0 and "--version needs --process" in alone.output

@@ -456,13 +456,24 @@ def instances(
         ),
     ] = None,
     process: Annotated[str | None, typer.Option("--process")] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, help="Only this version of --process.")
+    ] = None,
     limit: int = 50,
     db: DbOption = DEFAULT_DATABASE,
     as_json: JsonOption = False,
 ) -> None:
     """List instances, newest first."""
+    if version is not None and process is None:
+        raise typer.BadParameter("--version needs --process", param_hint="--version")
     with _engine(db) as engine:
-        rows = engine.instances(status=status, process_id=process, limit=limit)
+        if version is None:
+            rows = engine.instances(status=status, process_id=process, limit=limit)
+        else:
+            page = engine.search_instances(
+                process_id=process, version=version, status=status, limit=min(limit, 500)
+            )
+            rows = page.instances
     if as_json:
         _print_json(rows)
         return

@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from bpmn_helpers import chain, process, service
-from legato import Engine, InvalidCommandError, JobRequest, LegatoError, RetryPolicy
+from legato import (
+    Engine,
+    InvalidCommandError,
+    JobRequest,
+    LegatoError,
+    MigrationPlan,
+    RetryPolicy,
+)
 from legato.testing import TestEngine
 
 MODEL = process(
@@ -118,6 +125,20 @@ VALID: dict[str, Any] = {
     "dry_run": True,
     "name_contains": None,
     "local": False,
+    "batch_key": 1,
+    "plan": MigrationPlan("p", 1, 1, "p", 2, 2),
+    "instance_keys": [1],
+    "rate": None,
+    "mappings": None,
+    "recreate_timers": False,
+    "source_version": 1,
+    "target_version": 2,
+    "target_process_id": None,
+    "a": 1,
+    "b": 2,
+    "rule": None,
+    "split": None,
+    "version_tag": None,
 }
 
 # Where a parameter name means something else.
@@ -129,6 +150,7 @@ VALID_IN: dict[tuple[str, str], Any] = {
 
 # Where a value that is wrong for a parameter name elsewhere is right (a query's filters).
 RIGHT_IN: dict[tuple[str, str], list[Any]] = {
+    ("migrate_in_batch", "instance_keys"): [None],
     ("user_tasks", "user_task_key"): [None],
     ("count_user_tasks", "user_task_key"): [None],
     ("user_tasks", "limit"): [None],
@@ -230,6 +252,20 @@ WRONG: dict[str, list[Any]] = {
     "dry_run": ["yes", 1, None],
     "name_contains": [5, ["approve"]],
     "local": ["yes", 1, None],
+    "batch_key": ["1", None, True, 2**70],
+    "plan": ["p", None, {"process_id": "p"}],
+    "instance_keys": ["1", 5, [1.5], [2**70], None],
+    "rate": ["5", True, float("nan")],
+    "mappings": ["a=b", {1: "b"}],
+    "recreate_timers": ["yes", 1, None],
+    "source_version": ["1", None, True, 2**70],
+    "target_version": ["2", None, 2.0],
+    "target_process_id": [5, b"p"],
+    "a": ["1", None, True],
+    "b": ["2", None, 2.5],
+    "rule": [5, ["a"]],
+    "split": ["90/10", {"1": 90}],
+    "version_tag": [5, ["v1"]],
 }
 
 # Where a parameter name takes other values: None is a right worker where it only checks the

@@ -48,6 +48,7 @@ __all__ = [
     "business_rule_fields",
     "call_activity_fields",
     "has_job_extension",
+    "process_version_tag",
     "read_job",
     "user_task_fields",
 ]
@@ -423,3 +424,14 @@ def business_rule_fields(context: ReadContext, element: Element) -> dict[str, An
     if not decision_id.startswith("=") and not is_juel(decision_id):
         context.decisions.append(decision_id)
     return {"decision_id": decision_id, "result_variable": result_variable}
+
+
+def process_version_tag(element: Element) -> str | None:
+    """A process's version tag: ``<zeebe:versionTag value="..."/>`` in its extension elements
+    (Camunda 8), else its ``camunda:versionTag`` attribute (Camunda 7)."""
+    zeebe = extension(element, ZEEBE_NS, "versionTag")
+    if zeebe is not None:
+        tag_value = attribute(zeebe, "value")
+        if tag_value is not None:
+            return tag_value
+    return attribute(element, "versionTag", CAMUNDA_NS)

@@ -23,6 +23,7 @@ from legato.bpmn._dom import (
     line_of,
     tag,
 )
+from legato.bpmn.extensions import process_version_tag
 from legato.bpmn.nodes import SCOPE_KINDS, NodeDraft, node_reader
 from legato.bpmn.validate import Profile, validate_document
 from legato.errors import BpmnParseError, BpmnValidationError, SourceLocation, ValidationIssue
@@ -237,6 +238,7 @@ def _read_process(
         source_file=context.file_name,
         line=line_of(element),
         variables=_properties(element),
+        version_tag=process_version_tag(element),
         problems=tuple(context.problems),
     )
 

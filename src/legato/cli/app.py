@@ -29,6 +29,7 @@ from legato.cli.export import register as register_export
 from legato.cli.logs import LogFormatOption, json_logs, logging_to_stderr
 from legato.cli.migrate import register as register_migrate
 from legato.cli.values import parse_vars, show, to_json
+from legato.cli.versions import register as register_versions
 from legato.errors import LegatoError, ValidationIssue
 from legato.model import Expression, ProcessDefinition
 from legato.runtime import queries
@@ -45,6 +46,7 @@ app = typer.Typer(
 register_accounts(app)
 register_export(app)
 register_migrate(app)
+register_versions(app)
 
 _UNLIMITED_WIDTH = 1_000_000
 
@@ -242,20 +244,32 @@ def start(
     request_id: Annotated[
         str | None, typer.Option("--request-id", help="Starts once per id.")
     ] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, help="This version (not the rollout's).")
+    ] = None,
+    version_tag: Annotated[
+        str | None, typer.Option("--version-tag", help="The version with this tag.")
+    ] = None,
     db: DbOption = DEFAULT_DATABASE,
     as_json: JsonOption = False,
 ) -> None:
-    """Start an instance of a deployed process."""
+    """Start an instance of a deployed process: of the version given, else of the one the
+    rollout rule chooses (``legato rollout``), else of the latest."""
     with _engine(db) as engine:
         info = engine.start(
-            process_id, parse_vars(var, variables), business_key=business_key, request_id=request_id
+            process_id,
+            parse_vars(var, variables),
+            business_key=business_key,
+            request_id=request_id,
+            version=version,
+            version_tag=version_tag,
         )
     if as_json:
         _print_json(info)
     else:
         console.print(
             f"started instance [bold]{info.key}[/] of {_plain(info.process_id)} v{info.version}: "
-            f"{info.status}"
+            f"{info.status} ({_plain(info.version_reason or 'latest')})"
         )
 
 
@@ -444,13 +458,24 @@ def instances(
         ),
     ] = None,
     process: Annotated[str | None, typer.Option("--process")] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, help="Only this version of --process.")
+    ] = None,
     limit: int = 50,
     db: DbOption = DEFAULT_DATABASE,
     as_json: JsonOption = False,
 ) -> None:
     """List instances, newest first."""
+    if version is not None and process is None:
+        raise typer.BadParameter("--version needs --process", param_hint="--version")
     with _engine(db) as engine:
-        rows = engine.instances(status=status, process_id=process, limit=limit)
+        if version is None:
+            rows = engine.instances(status=status, process_id=process, limit=limit)
+        else:
+            page = engine.search_instances(
+                process_id=process, version=version, status=status, limit=min(limit, 500)
+            )
+            rows = page.instances
     if as_json:
         _print_json(rows)
         return

@@ -55,6 +55,7 @@ def _instance_created(state: InstanceState, event: ev.InstanceCreated) -> None:
     state.business_key = event.business_key
     state.parent_instance_key = event.parent_instance_key
     state.parent_element_instance_key = event.parent_element_instance_key
+    state.version_reason = event.version_reason
     state.started_at = event.at
     state.status = "active"
     state.elements[state.instance_key] = ElementInstance(

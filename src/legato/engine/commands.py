@@ -28,6 +28,8 @@ class StartInstance(Command):
     start_element_id: str | None = None
     parent_instance_key: int | None = None
     parent_element_instance_key: int | None = None
+    version_reason: str | None = None
+    """Why the instance gets this version (recorded on its ``InstanceCreated`` event)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,6 +20,8 @@ class InstanceCreated(Event):
     business_key: str | None = None
     parent_instance_key: int | None = None
     parent_element_instance_key: int | None = None
+    version_reason: str | None = None
+    """Why the instance got this version (see :mod:`legato.runtime.rollout`)."""
 
 
 @register

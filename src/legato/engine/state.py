@@ -177,6 +177,9 @@ class InstanceState:
     status stays ``active``."""
     parent_instance_key: int | None = None
     parent_element_instance_key: int | None = None
+    version_reason: str | None = None
+    """Why the instance got its version (``latest``, ``explicit version``, ``rollout: 10%
+    split``, …; see :mod:`legato.runtime.rollout`); None when nobody said."""
     started_at: datetime | None = None
     ended_at: datetime | None = None
     elements: dict[int, ElementInstance] = field(default_factory=dict)
@@ -239,6 +242,8 @@ class InstanceState:
         data = self._to_json()
         if self.suspended:
             data["suspended"] = True  # absent otherwise: states stored before it stay equal
+        if self.version_reason is not None:
+            data["version_reason"] = self.version_reason
         return data
 
     def _to_json(self) -> dict[str, Any]:
@@ -340,6 +345,7 @@ class InstanceState:
             business_key=data["business_key"],
             status=data["status"],
             suspended=data.get("suspended", False),
+            version_reason=data.get("version_reason"),
             parent_instance_key=data["parent_instance_key"],
             parent_element_instance_key=data["parent_element_instance_key"],
             started_at=_parse_time(data["started_at"]),

@@ -108,6 +108,7 @@ def _start(command: cmd.StartInstance, ctx: EngineContext) -> StepResult:
             business_key=command.business_key,
             parent_instance_key=command.parent_instance_key,
             parent_element_instance_key=command.parent_element_instance_key,
+            version_reason=command.version_reason,
         )
     )
     root = state.elements[command.instance_key]

@@ -48,6 +48,9 @@ class ProcessDefinition:
     line: int | None = None
     variables: tuple[str, ...] = ()
     """Declared process properties (initialised to null when an instance starts)."""
+    version_tag: str | None = None
+    """The process's version tag (``zeebe:versionTag``, ``camunda:versionTag``): a name for
+    the version the deployment makes, unique among the versions of the process."""
     global_task: bool = False
     """A global task wrapped as a process (start, the task, end) for call activities."""
     problems: tuple[ValidationIssue, ...] = ()

@@ -174,6 +174,10 @@ class ProcessVersionInfo:
     added them); instances removed by retention stay counted."""
     terminated_instances: int
     open_incidents: int
+    version_tag: str | None = None
+    """The model's version tag (``zeebe:versionTag``, ``camunda:versionTag``)."""
+    suspended: bool = False
+    """No new instance starts on this version (see ``Engine.suspend_version``)."""
 
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
@@ -330,6 +334,8 @@ class CockpitMethods:
                 completed_instances=counts.get(r.definition_key, _NONE)[1],
                 terminated_instances=counts.get(r.definition_key, _NONE)[2],
                 open_incidents=counts.get(r.definition_key, _NONE)[3],
+                version_tag=r.version_tag,
+                suspended=r.suspended,
             )
             for r in records
             if not r.process_id.startswith(DECISION_PREFIX)
@@ -490,6 +496,7 @@ def instance_info(record: InstanceRecord) -> InstanceInfo:
         variables=variables,
         active_elements=active,
         incidents=record.incident_count,
+        version_reason=stored.get("version_reason"),
         parent_instance_key=record.parent_instance_key,
     )
 

@@ -11,8 +11,8 @@ from legato import dmn
 from legato.bpmn import load_for_deployment
 from legato.dmn import DecisionModel
 from legato.engine.context import DeployedDecision, DeployedProcess
-from legato.errors import ValidationIssue
-from legato.model import Definitions
+from legato.errors import BpmnValidationError, SourceLocation, ValidationIssue
+from legato.model import Definitions, ProcessDefinition
 from legato.store.definitions import Definitions as StoredDefinitions
 from legato.store.ports import Store, Transaction
 from legato.store.records import DefinitionRecord
@@ -216,6 +216,7 @@ class DefinitionRegistry:
             if latest is not None and latest.checksum == checksum:
                 deployed.append(self._remember(latest))
                 continue
+            _check_tag_free(tx, process, resource_name)
             record = DefinitionRecord(
                 definition_key=new_key(),
                 process_id=process.process_id,
@@ -225,6 +226,7 @@ class DefinitionRegistry:
                 checksum=checksum,
                 deployed_at=now,
                 name=process.name,
+                version_tag=process.version_tag,
             )
             tx.insert_definition(record)
             version = DeployedProcess(
@@ -233,6 +235,14 @@ class DefinitionRegistry:
             deployed.append(version)
         return Deployment(resource_name, tuple(deployed), warnings=warnings)
 
+    def latest_in(self, tx: StoredDefinitions, process_id: str) -> DeployedProcess | None:
+        """The newest version of a process as the store has it now (read through ``tx``: it
+        may be newer than this registry's latest when another node deployed)."""
+        record = tx.find_definition(process_id)
+        if record is None:
+            return None
+        return self._by_key.get(record.definition_key) or self._remember(record)
+
     def remember(self, deployment: Deployment) -> None:
         """After the deploy transaction committed: make the new versions visible."""
         for version in deployment.processes:
@@ -240,3 +250,18 @@ class DefinitionRegistry:
             current = self._latest.get(version.process_id)
             if current is None or self._by_key[current].version <= version.version:
                 self._latest[version.process_id] = version.definition_key
+
+
+def _check_tag_free(tx: StoredDefinitions, process: ProcessDefinition, resource: str) -> None:
+    """Refuse a new version whose version tag another version of the process has."""
+    tag = process.version_tag
+    if tag is None:
+        return
+    taken = tx.find_tagged_definition(process.process_id, tag)
+    if taken is not None:
+        message = (
+            f"process '{process.process_id}' already has version tag '{tag}' (version "
+            f"{taken.version}); a changed model needs a new tag"
+        )
+        location = SourceLocation(process.source_file or resource, process.line, process.process_id)
+        raise BpmnValidationError([ValidationIssue("version-tag-taken", message, location)])

@@ -13,6 +13,7 @@ import json
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,15 +26,21 @@ from legato.errors import (
     BpmnValidationError,
     DmnValidationError,
     FormParseError,
+    NotFoundError,
     SourceLocation,
 )
 from legato.forms import MAX_FORM_BYTES, Form, parse_form
-from legato.runtime.definitions import DefinitionRegistry, DeployedForm, Deployment
+from legato.runtime.definitions import (
+    DECISION_PREFIX,
+    DefinitionRegistry,
+    DeployedForm,
+    Deployment,
+)
 from legato.runtime.keys import KeyAllocator
-from legato.runtime.starts import replace_start_waits
+from legato.runtime.starts import remove_start_waits, replace_start_waits
 from legato.safexml import ModelSource, parse_xml, read_source
 from legato.store.ports import Store
-from legato.store.records import FormRecord
+from legato.store.records import DefinitionRecord, FormRecord
 
 
 class Deployer:
@@ -101,6 +108,35 @@ class Deployer:
         self._definitions.remember(deployment)
         self._timers_changed()
         return deployment
+
+    def set_suspended(self, process_id: str, version: int, suspended: bool) -> DefinitionRecord:
+        """Suspend or resume a process version (see :meth:`legato.Engine.suspend_version`).
+
+        The triggered start events (timers, messages, signals) belong to the latest version:
+        suspending it takes them out of their tables, resuming it puts them back (a timer
+        start event's schedule starts again from now).
+
+        Raises:
+            NotFoundError: no such process version.
+        """
+        keys = self._keys
+        with self._lock, keys.transaction(self.store) as tx:
+            record = tx.find_definition(process_id, version)
+            if record is None or process_id.startswith(DECISION_PREFIX):
+                raise NotFoundError(f"process '{process_id}' has no version {version}")
+            if record.suspended == suspended:
+                return record
+            tx.set_definition_suspended(record.definition_key, suspended)
+            latest = tx.find_definition(process_id)
+            if latest is not None and latest.definition_key == record.definition_key:
+                if suspended:
+                    remove_start_waits(tx, record.definition_key)
+                else:
+                    deployed = self._definitions.get_in(tx, record.definition_key)
+                    assert deployed is not None
+                    replace_start_waits(tx, None, deployed, keys.new_key, self._now())
+        self._timers_changed()
+        return replace(record, suspended=suspended)
 
     def _deploy_directory(self, directory: Path) -> Deployment:
         """A directory's ``.form``, then ``.dmn``, then ``.bpmn`` files, each by name."""

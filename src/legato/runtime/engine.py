@@ -64,6 +64,7 @@ from legato.runtime.metrics import EngineMetrics
 from legato.runtime.migration import MigrationCheck, MigrationPlan
 from legato.runtime.migration_batches import BatchOperation, MigrationBatches
 from legato.runtime.node import NodeAgent
+from legato.runtime.rollout import VersionChooser
 from legato.runtime.slots import Finished
 from legato.runtime.tasks import UserTaskMethods
 from legato.runtime.types import (
@@ -77,11 +78,13 @@ from legato.runtime.types import (
     JobRequest,
     PublishResult,
 )
+from legato.runtime.versions import VersionMethods
 from legato.safexml import ModelSource
 from legato.store.instances import Instances
 from legato.store.ports import Listener, Store, Transaction
 from legato.store.records import (
     SUSPENDED,
+    DefinitionRecord,
     IncidentRecord,
     JobRecord,
     MessageRecord,
@@ -99,7 +102,7 @@ DEFAULT_DATABASE = "sqlite:///legato.db"
 
 
 @checked_arguments
-class Engine(UserTaskMethods, CockpitMethods):
+class Engine(UserTaskMethods, CockpitMethods, VersionMethods):
     """A Legato engine over a database (SQLite by default).
 
     Args:
@@ -209,6 +212,7 @@ class Engine(UserTaskMethods, CockpitMethods):
             self._executor.lock,
             self._events.timers_changed,
         )
+        self._versions = VersionChooser(store, lambda: self.feel_limits, lambda: self.clock.now())
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._listener: Listener | None = None
@@ -292,7 +296,9 @@ class Engine(UserTaskMethods, CockpitMethods):
             DmnValidationError: a DMN model calls a function that is neither a FEEL built-in
                 nor defined in the model; the issue names file, line, element and function.
         """
-        return self._deployer.deploy(source)
+        deployment = self._deployer.deploy(source)
+        self._versions.forget()
+        return deployment
 
     def evaluate_decision(
         self, decision_id: str, variables: Mapping[str, Any] | None = None
@@ -368,29 +374,40 @@ class Engine(UserTaskMethods, CockpitMethods):
         business_key: str | None = None,
         request_id: str | None = None,
         version: int | None = None,
+        version_tag: str | None = None,
     ) -> InstanceInfo:
-        """Start an instance of the latest (or the given) version of a process.
+        """Start an instance of a process: of the given version (or version tag), else of
+        the version the process's rollout rule chooses (see :meth:`set_rollout`), else of
+        the latest version. ``InstanceInfo.version_reason`` says which.
 
         It runs at once to its first wait states (jobs, user tasks) in one transaction.
         With a ``request_id``, a repeated call (with the same business key) returns the
         instance the first call started instead of starting another.
 
         Raises:
-            NotFoundError: no such process (version) is deployed.
-            InvalidCommandError: the variables cannot be stored.
+            NotFoundError: no such process (version, version tag) is deployed.
+            InvalidCommandError: the variables cannot be stored; the version is suspended
+                (see :meth:`suspend_version`).
         """
-        definition_key = self._definition_key(process_id, version)
         token = f"{business_key or ''}\x1f{request_id}" if request_id is not None else None
         if token is not None:
             with self.store.transaction() as tx:
                 existing = tx.find_start_request(token)
             if existing is not None:
                 return self.instance(existing)
+        definition_key, reason = self._versions.choose(
+            process_id,
+            version=version,
+            version_tag=version_tag,
+            variables=variables,
+            business_key=business_key,
+        )
         command = cmd.StartInstance(
             instance_key=cmd.NEW_INSTANCE,
             definition_key=definition_key,
             variables=dict(variables or {}),
             business_key=business_key,
+            version_reason=reason,
         )
         try:
             outcome = self._submit(command, request_token=token)
@@ -412,7 +429,8 @@ class Engine(UserTaskMethods, CockpitMethods):
         self, variables: Mapping[str, Any] | None = None
     ) -> list[InstanceInfo]:
         """Start the processes whose conditional start event's condition holds for
-        ``variables`` (the latest version of each), with those variables.
+        ``variables`` (the latest version of each, unless it is suspended), with those
+        variables.
 
         Returns the instances started.
 
@@ -423,12 +441,12 @@ class Engine(UserTaskMethods, CockpitMethods):
         commands: list[cmd.Command] = []
         with self.store.transaction() as tx:
             records = tx.list_definitions()
-        latest: dict[str, int] = {}
+        latest: dict[str, DefinitionRecord] = {}
         for record in records:
             if not record.process_id.startswith(DECISION_PREFIX):
-                latest[record.process_id] = record.definition_key
+                latest[record.process_id] = record
         now = self.clock.now()
-        for definition_key in latest.values():
+        for definition_key in (r.definition_key for r in latest.values() if not r.suspended):
             process = self._definitions.get(definition_key).process
             for element_id in process.children.get(process.process_id, ()):
                 start = process.element(element_id)
@@ -462,42 +480,40 @@ class Engine(UserTaskMethods, CockpitMethods):
         *,
         business_keys: Sequence[str | None] | None = None,
         version: int | None = None,
+        version_tag: str | None = None,
     ) -> list[InstanceInfo]:
-        """Start several instances in one transaction (one commit for all of them).
+        """Start several instances in one transaction (one commit for all of them); each
+        gets its version as in :meth:`start`.
 
         Raises:
-            NotFoundError: no such process (version) is deployed.
-            InvalidCommandError: the variables of one of them cannot be stored (then none
-                is started).
+            NotFoundError: no such process (version, version tag) is deployed.
+            InvalidCommandError: the variables of one of them cannot be stored, or a version
+                is suspended (then none is started).
         """
-        definition_key = self._definition_key(process_id, version)
         keys = business_keys or [None] * len(variables)
-        commands = [
-            cmd.StartInstance(
-                instance_key=cmd.NEW_INSTANCE,
-                definition_key=definition_key,
-                variables=dict(values),
+        commands: list[cmd.Command] = []
+        for values, key in zip(variables, keys, strict=True):
+            definition_key, reason = self._versions.choose(
+                process_id,
+                version=version,
+                version_tag=version_tag,
+                variables=values,
                 business_key=key,
             )
-            for values, key in zip(variables, keys, strict=True)
-        ]
+            commands.append(
+                cmd.StartInstance(
+                    instance_key=cmd.NEW_INSTANCE,
+                    definition_key=definition_key,
+                    variables=dict(values),
+                    business_key=key,
+                    version_reason=reason,
+                )
+            )
         outcomes = self._executor.execute(commands, all_or_nothing=True)
         for outcome in outcomes:
             if outcome.error is not None:
                 raise outcome.error
         return [_info_from_state(o.result.state) for o in outcomes if o.result is not None]
-
-    def _definition_key(self, process_id: str, version: int | None) -> int:
-        if version is None:
-            deployed = self._definitions.latest(process_id)
-            if deployed is None:
-                raise NotFoundError(f"no process with id '{process_id}' is deployed")
-            return deployed.definition_key
-        with self.store.transaction() as tx:
-            record = tx.find_definition(process_id, version)
-        if record is None:
-            raise NotFoundError(f"process '{process_id}' has no version {version}")
-        return record.definition_key
 
     def _submit(self, command: cmd.Command, request_token: str | None = None) -> Outcome:
         if request_token is not None:
@@ -643,7 +659,12 @@ class Engine(UserTaskMethods, CockpitMethods):
         Raises:
             NotFoundError: no such process (version) is deployed.
         """
-        return self._definitions.get(self._definition_key(process_id, version)).process
+        with self.store.transaction() as tx:
+            record = tx.find_definition(process_id, version)
+        if record is None:
+            shown = f"process '{process_id}'" + ("" if version is None else f" version {version}")
+            raise NotFoundError(f"{shown} is not deployed")
+        return self._definitions.get(record.definition_key).process
 
     def migration_plan(
         self,
@@ -1510,6 +1531,7 @@ def _info_from_state(state: InstanceState) -> InstanceInfo:
         active_elements=_active_elements(state),
         incidents=len(state.incidents),
         parent_instance_key=state.parent_instance_key,
+        version_reason=state.version_reason,
     )
 
 

@@ -5,6 +5,7 @@ message start event: its message starts an instance at the receive task, which c
 once with the message's variables.
 
 They belong to the latest version of a process: deploying a new version moves them there.
+While that version is suspended they are out of their tables, so they start nothing.
 """
 
 from __future__ import annotations
@@ -35,20 +36,7 @@ def replace_start_waits(
 ) -> None:
     """Move the process's triggered start events from ``previous_key`` to the new version."""
     if previous_key is not None and previous_key != deployed.definition_key:
-        tx.delete_timers(
-            [
-                t.timer_key
-                for t in tx.list_timers(definition_key=previous_key)
-                if t.instance_key is None
-            ]
-        )
-        tx.delete_subscriptions(
-            [
-                s.subscription_key
-                for s in tx.list_subscriptions(definition_key=previous_key)
-                if s.instance_key is None
-            ]
-        )
+        remove_start_waits(tx, previous_key)
     process = deployed.process
     new_timers: list[TimerRecord] = []
     new_subscriptions: list[SubscriptionRecord] = []
@@ -87,6 +75,24 @@ def replace_start_waits(
             )
     tx.insert_timers(new_timers)
     tx.insert_subscriptions(new_subscriptions)
+
+
+def remove_start_waits(tx: Transaction, definition_key: int) -> None:
+    """Take a version's triggered start events (timers, subscriptions) out of their tables."""
+    tx.delete_timers(
+        [
+            t.timer_key
+            for t in tx.list_timers(definition_key=definition_key)
+            if t.instance_key is None
+        ]
+    )
+    tx.delete_subscriptions(
+        [
+            s.subscription_key
+            for s in tx.list_subscriptions(definition_key=definition_key)
+            if s.instance_key is None
+        ]
+    )
 
 
 def start_schedule(definition: TimerEventDefinition, now: datetime) -> timers.Schedule:

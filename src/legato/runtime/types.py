@@ -145,6 +145,10 @@ class InstanceInfo:
     """Ids of the elements that hold a token now (waiting tasks, sub-processes)."""
     incidents: int = 0
     parent_instance_key: int | None = None
+    version_reason: str | None = None
+    """Why the instance got its version: ``latest``, ``explicit version``, ``explicit version
+    tag '…'``, ``rollout: 10% split``, ``rollout rule`` (None for instances that a call
+    activity, a message, a signal or a timer started, and on instance lists)."""
 
     @property
     def is_active(self) -> bool:

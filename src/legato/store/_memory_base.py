@@ -23,6 +23,7 @@ from legato.store.records import (
     JobRecord,
     MessageRecord,
     NodeRecord,
+    RolloutRecord,
     SubscriptionRecord,
     TimerRecord,
     UserRecord,
@@ -231,6 +232,7 @@ class _Tables:
     jobs: dict[int, JobRecord] = field(default_factory=dict)
     user_tasks: dict[int, UserTaskRecord] = field(default_factory=dict)
     forms: dict[int, FormRecord] = field(default_factory=dict)
+    rollouts: dict[str, RolloutRecord] = field(default_factory=dict)
     incidents: dict[int, IncidentRecord] = field(default_factory=dict)
     timers: dict[int, TimerRecord] = field(default_factory=dict)
     timer_index: dict[Hashable, set[int]] = field(default_factory=dict)
@@ -283,6 +285,7 @@ class MemoryTransactionBase:
         self._jobs = _Overlay(tables.jobs)
         self._user_tasks = _Overlay(tables.user_tasks)
         self._forms = _Overlay(tables.forms)
+        self._rollouts = _Overlay(tables.rollouts)
         self._incidents = _Overlay(tables.incidents)
         self._timers = _IndexedOverlay(tables.timers, tables.timer_index, _timer_index)
         self._timer_agenda = _Agenda(tables.timer_agenda)
@@ -345,6 +348,7 @@ class MemoryTransactionBase:
             self._jobs,
             self._user_tasks,
             self._forms,
+            self._rollouts,
             self._incidents,
             self._timers,
             self._subscriptions,

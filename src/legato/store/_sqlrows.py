@@ -37,6 +37,8 @@ def definition_params(record: DefinitionRecord) -> Params:
         "source": record.source,
         "checksum": record.checksum,
         "deployed_at": record.deployed_at,
+        "version_tag": record.version_tag,
+        "suspended": record.suspended,
     }
 
 
@@ -50,6 +52,8 @@ def definition_record(row: Any) -> DefinitionRecord:
         source=row.source,
         checksum=row.checksum,
         deployed_at=row.deployed_at,
+        version_tag=row.version_tag,
+        suspended=bool(row.suspended),
     )
 
 

@@ -37,6 +37,37 @@ class DefinitionRecord:
     """SHA-256 of the resource; deploying the same content again makes no new version."""
     deployed_at: datetime
     name: str | None = None
+    version_tag: str | None = None
+    """The process's version tag (unique among its versions), if the model names one."""
+    suspended: bool = False
+    """No new instance starts on this version; its running instances go on."""
+
+
+@dataclass(frozen=True, slots=True)
+class VersionSummary:
+    """One version of a process without its model: what choosing a version to start needs."""
+
+    definition_key: int
+    version: int
+    version_tag: str | None
+    suspended: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutRecord:
+    """Which version a new instance of a process gets when the caller names none: a
+    percentage split over versions, or a FEEL rule (exactly one of the two)."""
+
+    process_id: str
+    split: tuple[tuple[int, int], ...] = ()
+    """(version, percent) pairs, by version; the percentages add up to 100."""
+    rule: str | None = None
+    """A FEEL expression over the start variables and ``businessKey`` that returns a version
+    number or a version tag."""
+    revision: int = 1
+    """Counts the changes of the process's rollout (starting at 1)."""
+    updated_at: datetime | None = None
+    updated_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

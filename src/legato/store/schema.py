@@ -154,8 +154,25 @@ definitions = sa.Table(
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("checksum", sa.String(64), nullable=False),
     sa.Column("deployed_at", UtcTimestamp, nullable=False),
+    # Revision 0012: the model's version tag, and whether new instances may start on it.
+    sa.Column("version_tag", sa.String(255)),
+    sa.Column("suspended", sa.Boolean, nullable=False, server_default=sa.false()),
     # One number per version of a process; also serves "latest version of a process".
     sa.Index("ux_definitions_process_version", "process_id", "version", unique=True),
+)
+
+rollouts = sa.Table(
+    "rollouts",
+    metadata,
+    # Revision 0012: which version a new instance of a process gets when the caller names
+    # none. One small row per process with a rule; every start reads it (or its cache).
+    sa.Column("process_id", sa.String(255), primary_key=True),
+    # JSON ``[[version, percent], ...]``; NULL for a FEEL rule.
+    sa.Column("split", sa.Text),
+    sa.Column("rule", sa.Text),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("updated_at", UtcTimestamp, nullable=False),
+    sa.Column("updated_by", sa.Text),
 )
 
 instances = sa.Table(

@@ -98,6 +98,7 @@ from legato.web import (
     session,
     start,
     tasks,
+    versions,
 )
 from legato.web.ui import STATIC_DIR, render
 
@@ -112,6 +113,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     start.router,
     definitions.router,
     migrations.router,
+    versions.router,
 )
 """The routers of the pages; a new page module adds its router here."""
 STATIC_MAX_AGE = 365 * 24 * 3600

@@ -73,8 +73,11 @@ content in another database of the same process."""
 
 
 def version_tag(record: DefinitionRecord) -> str | None:
-    """The process's ``camunda:versionTag``, read from the deployed XML once per version
-    (the engine's model does not keep it; Camunda clients filter and start by it)."""
+    """The version's tag as stored (its ``camunda:versionTag`` or ``zeebe:versionTag``, or
+    one set later); for a version stored before tags were, the ``camunda:versionTag`` read
+    from its XML once (Camunda clients filter and start by it)."""
+    if record.version_tag is not None:
+        return record.version_tag
     cache_key = (record.checksum, record.process_id)
     if cache_key not in _version_tags:
         tag = None

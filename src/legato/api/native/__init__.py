@@ -10,6 +10,9 @@
   variables, batch cancel and retry (:mod:`.operations`);
 - instance migration: dry runs, durable batches with progress, pause, resume and cancel
   (:mod:`.migration`);
+- process versions and rollout (:mod:`.versions`): versions with their tags, state and
+  instances, the diff of two versions, suspending, resuming and tagging a version, the
+  rollout rule that chooses new instances' versions;
 - ``GET /export/xes`` and ``/export/csv``: the event log of chosen instances for process
   mining, streamed (:mod:`.eventlog`).
 
@@ -144,6 +147,7 @@ from legato.api.native import (  # noqa: E402 (their routes join this router)
     eventlog,
     migration,
     operations,
+    versions,
 )
 
 router.include_router(accounts.router)
@@ -151,3 +155,4 @@ router.include_router(cockpit.router)
 router.include_router(operations.router)
 router.include_router(eventlog.router)
 router.include_router(migration.router)
+router.include_router(versions.router)

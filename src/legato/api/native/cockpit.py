@@ -62,6 +62,9 @@ class InstanceResult(Out):
     activeElements: list[str]
     variables: dict[str, Any]
     """The root scope's variables."""
+    versionReason: str | None = None
+    """Why the instance got its version (``latest``, ``explicit version``, ``rollout: 10%
+    split``, ``rollout rule``); on the instance detail, not in search results."""
 
 
 class InstancePageResult(Out):
@@ -109,6 +112,9 @@ class ProcessVersionResult(Out):
     deployedAt: str | None
     activeInstances: int
     openIncidents: int
+    versionTag: str | None = None
+    suspended: bool = False
+    """No new instance starts on this version."""
 
 
 class ElementStatisticsResult(Out):
@@ -213,6 +219,7 @@ def _instance(info: InstanceInfo) -> InstanceResult:
         incidents=info.incidents,
         activeElements=list(info.active_elements),
         variables=plain(info.variables),
+        versionReason=info.version_reason,
     )
 
 
@@ -333,6 +340,8 @@ def process_versions(engine: EngineDep) -> list[ProcessVersionResult]:
             deployedAt=iso(p.deployed_at),
             activeInstances=p.active_instances,
             openIncidents=p.open_incidents,
+            versionTag=p.version_tag,
+            suspended=p.suspended,
         )
         for p in engine.process_definitions()
     ]

@@ -135,16 +135,19 @@ async def create_process_instance(
     body: CreateProcessInstance, request: Request
 ) -> CreateProcessInstanceResult:
     """Start an instance of a process; it runs to its first wait states before the answer.
-    With ``operationReference`` a repeated request answers the first one's instance. With
-    ``awaitCompletion`` the answer waits (holding no thread) until the instance completes,
-    up to ``requestTimeout`` ms (15 s when 0 or absent; 504 when it runs out), and carries
-    its root variables (those of ``fetchVariables`` when given)."""
+    By process id without a version, the process's rollout rule chooses the version (the
+    latest without one). With ``operationReference`` a repeated request answers the first
+    one's instance. With ``awaitCompletion`` the answer waits (holding no thread) until the
+    instance completes, up to ``requestTimeout`` ms (15 s when 0 or absent; 504 when it runs
+    out), and carries its root variables (those of ``fetchVariables`` when given)."""
     tenant = echo_tenant(body.tenantId)
     if body.startInstructions:
         raise BadRequest("startInstructions: starting at other elements is not supported")
     engine: Engine = request.app.state.engine
     definition = await run_in_threadpool(_definition, engine, body)
     request_id = None if body.operationReference is None else str(body.operationReference)
+    # A start by process id without a version goes where the process's rollout rule says.
+    chosen = body.processDefinitionKey is not None or body.processDefinitionVersion >= 0
     info = await run_in_threadpool(
         partial(
             engine.start,
@@ -152,9 +155,11 @@ async def create_process_instance(
             body.variables or {},
             business_key=body.businessId,
             request_id=request_id,
-            version=definition.version,
+            version=definition.version if chosen else None,
         )
     )
+    if info.version != definition.version:
+        definition = await run_in_threadpool(_version, engine, info.process_id, info.version)
     fetched = body.fetchVariables
     variables: dict[str, Any] = {}
     if body.awaitCompletion:
@@ -202,6 +207,14 @@ async def _completed(
     if info.status != "completed":
         raise Conflict(f"instance {info.key} was {info.status}, not completed")
     return info
+
+
+def _version(engine: Engine, process_id: str, version: int) -> DefinitionRecord:
+    with engine.store.transaction() as tx:
+        record = tx.find_definition(process_id, version)
+    if record is None:
+        raise NotFound(f"no process '{process_id}' with version {version}")
+    return record
 
 
 def _definition(engine: Engine, body: CreateProcessInstance) -> DefinitionRecord:

@@ -27,6 +27,7 @@ from legato.cli import running
 from legato.cli.accounts import register as register_accounts
 from legato.cli.export import register as register_export
 from legato.cli.logs import LogFormatOption, json_logs, logging_to_stderr
+from legato.cli.modify import register as register_modify
 from legato.cli.values import parse_vars, show, to_json
 from legato.errors import LegatoError, ValidationIssue
 from legato.model import Expression, ProcessDefinition
@@ -43,6 +44,7 @@ app = typer.Typer(
 )
 register_accounts(app)
 register_export(app)
+register_modify(app)
 
 _UNLIMITED_WIDTH = 1_000_000
 

@@ -7,7 +7,8 @@
 - the cockpit's queries (:mod:`.cockpit`): instance search and detail, process versions
   and element statistics, incident groups, decisions and their evaluations;
 - an operator's commands: suspend and resume, variable changes, retries with fixed
-  variables, batch cancel and retry (:mod:`.operations`);
+  variables, batch cancel and retry (:mod:`.operations`); tokens started and cancelled by
+  hand, ``POST /instances/{instanceKey}/modification`` (:mod:`.modification`);
 - ``GET /export/xes`` and ``/export/csv``: the event log of chosen instances for process
   mining, streamed (:mod:`.eventlog`).
 
@@ -140,10 +141,12 @@ from legato.api.native import (  # noqa: E402 (their routes join this router)
     accounts,
     cockpit,
     eventlog,
+    modification,
     operations,
 )
 
 router.include_router(accounts.router)
 router.include_router(cockpit.router)
 router.include_router(operations.router)
+router.include_router(modification.router)
 router.include_router(eventlog.router)

@@ -41,7 +41,7 @@ from legato.errors import (
     StoreUnavailableError,
 )
 from legato.feel import FeelLimits, use_limits
-from legato.model import ConditionalEventDefinition, RetryPolicy, StartEvent
+from legato.model import ConditionalEventDefinition, ProcessDefinition, RetryPolicy, StartEvent
 from legato.model.queries import definition_of
 from legato.runtime import migration, queries
 from legato.runtime.arguments import checked_arguments
@@ -721,6 +721,17 @@ class Engine(UserTaskMethods, CockpitMethods):
             cmd.ModifyInstance(instance_key=instance_key, instructions=tuple(instructions), by=by)
         )
         self._events.timers_changed()
+
+    def process_model(self, definition_key: int) -> ProcessDefinition:
+        """The executable model of a deployed process version: its elements by id.
+
+        Raises:
+            NotFoundError: no process version has that key.
+        """
+        try:
+            return self._definitions.get(definition_key).process
+        except KeyError:
+            raise NotFoundError(f"no process version with key {definition_key}") from None
 
     def batch(
         self,

@@ -57,6 +57,8 @@ def test_an_operator_moves_a_token_past_the_element_it_is_stuck_at(
             },
         )
         assert moved.status_code == 303, moved.text
+        timeline = client.get(f"/cockpit/instances/{key}").text
+        assert "cancel check; start after check; by operator" in timeline
     state, variables = _status(web_server, key)
     assert state == "COMPLETED" and variables["checked"] == '"by hand"'
     [modified] = _history(web_server, key, "InstanceModified")

@@ -82,12 +82,21 @@ def _timeline_text(entry: HistoryEntry) -> str:
     if entry.event_type == "VariablesEdited":
         changes = details.get("changes", {})
         parts.append("changed " + ", ".join(sorted(changes)))
+    if entry.event_type == "InstanceModified":
+        parts += [_instruction_text(i) for i in details.get("instructions", ())]
     for name in ("reason", "message", "error_type"):
         if details.get(name):
             parts.append(f"{name.replace('_', ' ')}: {details[name]}")
     if details.get("by"):
         parts.append(f"by {details['by']}")
     return "; ".join(parts)
+
+
+def _instruction_text(instruction: dict[str, Any]) -> str:
+    for name in ("cancel", "start_before", "start_after"):
+        if name in instruction:
+            return f"{name.replace('_', ' ')} {instruction[name]}"
+    return ""
 
 
 def _detail_context(engine: Engine, key: int) -> dict[str, Any]:

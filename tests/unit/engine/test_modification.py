@@ -255,3 +255,70 @@ def test_a_suspended_or_ended_instance_is_not_modified() -> None:
         engine.modify(instance.key, [CancelElement("review")])
     with pytest.raises(NotFoundError):
         engine.modify(instance.key + 1000, [CancelElement("review")])
+
+
+GUARDED = process(
+    '<bpmn:startEvent id="s"/><bpmn:userTask id="work"/>'
+    '<bpmn:boundaryEvent id="late" attachedToRef="work"><bpmn:timerEventDefinition>'
+    "<bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>"
+    '<bpmn:endEvent id="e"/><bpmn:endEvent id="e_late"/>'
+    '<bpmn:subProcess id="on_signal" triggeredByEvent="true"><bpmn:startEvent id="sig">'
+    '<bpmn:signalEventDefinition signalRef="sg"/></bpmn:startEvent><bpmn:userTask id="handle"/>'
+    + chain("sig", "handle", prefix="x")
+    + "</bpmn:subProcess>"
+    + chain("s", "work", "e")
+    + flow("f_late", "late", "e_late"),
+    extra='<bpmn:signal id="sg" name="stop"/>',
+)
+
+
+@pytest.mark.parametrize(
+    ("instruction", "words"),
+    [
+        (StartBefore("late"), "'late' is a boundary event: start after it"),
+        (StartBefore("handle"), "inside the event sub-process 'on_signal'"),
+        (StartBefore("on_signal"), "'on_signal' is an event sub-process"),
+    ],
+)
+def test_starts_the_engine_does_not_support_are_refused(
+    instruction: StartBefore, words: str
+) -> None:
+    engine = _deployed(GUARDED)
+    instance = engine.start("p")
+    with pytest.raises(InvalidCommandError, match=f"instance {instance.key}") as refused:
+        engine.modify(instance.key, [instruction])
+    assert words in str(refused.value)
+    engine.modify(instance.key, [StartAfter("late")])  # its one flow, in the activity's scope
+    engine.assert_that(instance).is_active().has_passed("e_late")
+
+
+def test_a_start_inside_one_of_two_sub_process_instances_is_ambiguous() -> None:
+    engine = _deployed(NESTED)
+    instance = engine.start("p")
+    engine.modify(instance.key, [CancelElement("prep"), StartBefore("sub"), StartBefore("sub")])
+    with pytest.raises(InvalidCommandError, match="'sub', which has 2 active instances"):
+        engine.modify(instance.key, [StartBefore("check")])
+    [first, _] = sorted(
+        e.key for e in engine.state(instance.key).elements.values() if e.element_id == "sub"
+    )
+    engine.modify(instance.key, [CancelElementInstance(first), StartBefore("check")])
+    assert len(engine.user_tasks(instance_key=instance.key)) == 2
+    assert engine.replay(instance.key) == engine.state(instance.key)
+
+
+def test_a_cancelled_call_activity_cancels_the_instance_it_called() -> None:
+    engine = _deployed(WAITING)
+    engine.deploy(
+        process(
+            '<bpmn:startEvent id="s"/><bpmn:callActivity id="call"><bpmn:extensionElements>'
+            '<zeebe:calledElement processId="p"/></bpmn:extensionElements></bpmn:callActivity>'
+            '<bpmn:endEvent id="e"/>' + chain("s", "call", "e"),
+            process_id="caller",
+        )
+    )
+    parent = engine.start("caller")
+    [child] = [i for i in engine.instances(process_id="p") if i.parent_instance_key == parent.key]
+    engine.modify(parent.key, [CancelElement("call"), StartAfter("call")], by="olga")
+    engine.assert_that(parent).is_completed().has_passed("e")
+    engine.assert_that(child.key).is_terminated()
+    assert engine.user_tasks(instance_key=child.key) == []

@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 
 from bpmn_helpers import chain, process, service
-from legato import Engine, InvalidCommandError, JobRequest, LegatoError, RetryPolicy
+from legato import (
+    CancelElement,
+    Engine,
+    InvalidCommandError,
+    JobRequest,
+    LegatoError,
+    RetryPolicy,
+    StartBefore,
+)
 from legato.testing import TestEngine
 
 MODEL = process(
@@ -118,6 +126,7 @@ VALID: dict[str, Any] = {
     "dry_run": True,
     "name_contains": None,
     "local": False,
+    "instructions": [CancelElement("t"), StartBefore("u")],
 }
 
 # Where a parameter name means something else.
@@ -226,6 +235,7 @@ WRONG: dict[str, list[Any]] = {
     "group": [5, None],
     "kind": [5, None, "delete"],
     "keys": ["1", 5, [1.5], [2**70]],
+    "instructions": ["t", [("cancel", "t")], [5], None, CancelElement("t")],
     "filter": [5, {"process_id": "p"}],
     "dry_run": ["yes", 1, None],
     "name_contains": [5, ["approve"]],

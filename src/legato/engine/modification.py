@@ -40,6 +40,7 @@ starting after an element without exactly one outgoing sequence flow.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from legato.engine import commands as cmd
@@ -96,6 +97,11 @@ class _Checker:
             return self.check_cancel(element)
         if not isinstance(instruction, _Start):
             raise self.refuse(f"{type(instruction).__name__} is not a modification instruction")
+        if not isinstance(instruction.variables, Mapping):
+            raise self.refuse(
+                f"the variables for '{element.element_id}' must be a mapping of names to "
+                f"values, not {type(instruction.variables).__name__}"
+            )
         try:
             names = sorted(checked_variables(instruction.variables))
         except InvalidCommandError as exc:
@@ -105,6 +111,8 @@ class _Checker:
         return {kind: element.element_id, "variables": names}
 
     def element(self, element_id: str) -> FlowNode:
+        if not isinstance(element_id, str):
+            raise self.refuse(f"an element id must be a string, not {element_id!r}")
         element = self.p.process.elements.get(element_id)
         if element is None:
             if element_id == self.p.process.process_id:

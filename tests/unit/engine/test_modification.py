@@ -214,6 +214,8 @@ def test_an_element_is_restarted_by_cancelling_and_starting_it_in_one_modificati
         ([StartAfter("e")], "'e' has no outgoing sequence flow"),
         ([StartBefore("item")], "inside the multi-instance sub-process 'each'"),
         ([StartBefore("e", variables={"x": float("nan")})], "the variables for 'e'"),
+        ([StartAfter("s", variables="x=1")], "the variables for 's' must be a mapping"),  # type: ignore[arg-type]
+        ([CancelElement(5)], "an element id must be a string, not 5"),  # type: ignore[arg-type]
     ],
 )
 def test_an_instruction_that_does_not_fit_changes_nothing(

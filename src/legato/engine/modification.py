@@ -61,7 +61,7 @@ def modify(p: Processing, command: cmd.ModifyInstance) -> None:
     docstring)."""
     checker = _Checker(p)
     if not command.instructions:
-        raise InvalidCommandError(f"the modification of instance {checker.key} has no instruction")
+        raise checker.refuse("no instruction given")
     # Cancellations first: a start is checked against the tokens that stay.
     order = sorted(command.instructions, key=lambda i: isinstance(i, _Start))
     checked = {id(instruction): checker.check(instruction) for instruction in order}
@@ -92,11 +92,11 @@ class _Checker:
     def check(self, instruction: cmd.Instruction) -> dict[str, Any]:
         if isinstance(instruction, cmd.CancelElementInstance):
             return self.check_cancel_key(instruction.element_instance_key)
+        if not isinstance(instruction, (cmd.CancelElement, cmd.StartBefore, cmd.StartAfter)):
+            raise self.refuse(f"{type(instruction).__name__} is not a modification instruction")
         element = self.element(instruction.element_id)
         if isinstance(instruction, cmd.CancelElement):
             return self.check_cancel(element)
-        if not isinstance(instruction, _Start):
-            raise self.refuse(f"{type(instruction).__name__} is not a modification instruction")
         if not isinstance(instruction.variables, Mapping):
             raise self.refuse(
                 f"the variables for '{element.element_id}' must be a mapping of names to "

@@ -4,7 +4,7 @@ An operator repairs an instance that a model bug, a lost message or a wrong deci
 stuck, with the instructions of Camunda's process instance modification:
 
 * :class:`~legato.engine.commands.StartBefore` — a new token enters an element (a joining
-  gateway entered this way fires at once: the tokens waiting at it stay where they are);
+  gateway entered this way fires at once, taking the tokens waiting at it along);
 * :class:`~legato.engine.commands.StartAfter` — a new token leaves an element along its one
   outgoing sequence flow, as if the element had just completed (into a join it arrives by
   that flow and counts as that branch's token);
@@ -229,10 +229,24 @@ def _start(p: Processing, instruction: _Start, by: str | None) -> None:
         edit_variables(p, scope_key, instruction.variables, True, by)
     node = p.plan.nodes[element.element_id]
     if isinstance(instruction, cmd.StartBefore):
+        if node.joins:
+            _fire_join(p, node, scope_key)
         p.activate(node, scope_key, None)
     else:
         [flow] = node.outgoing
         p.take_flow(flow, scope_key)
+
+
+def _fire_join(p: Processing, node: NodePlan, scope_key: int) -> None:
+    """A token started before a joining element takes the tokens waiting there with it."""
+    waiting = p.state.joins.get((scope_key, node.element_id), {})
+    consumed = {flow_id: count for flow_id, count in waiting.items() if count > 0}
+    if consumed:
+        p.emit(
+            ev.JoinTokensConsumed(
+                at=p.now, scope_key=scope_key, element_id=node.element_id, consumed=consumed
+            )
+        )
 
 
 def _scope_instance(p: Processing, node: NodePlan, parent_key: int) -> int:

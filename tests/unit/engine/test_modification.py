@@ -133,6 +133,17 @@ def test_starting_before_a_joining_gateway_enters_it_at_once() -> None:
     assert _fetch(engine, "a") == [] and _fetch(engine, "b") == []
 
 
+def test_starting_before_a_join_takes_the_tokens_waiting_there_along() -> None:
+    engine = _deployed(FORK)
+    instance = engine.start("p")
+    [job] = _fetch(engine, "a")
+    engine.complete_job(job, worker="w")  # a's token waits at the join for b's
+    engine.modify(instance.key, [CancelElement("b"), StartBefore("join")])
+    engine.assert_that(instance).is_completed().has_passed("join", "e")
+    assert engine.state(instance.key).joins == {}
+    assert engine.replay(instance.key) == engine.state(instance.key)
+
+
 def test_starting_inside_a_sub_process_creates_its_instance_with_the_variables() -> None:
     engine = _deployed(NESTED)
     instance = engine.start("p")

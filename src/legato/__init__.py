@@ -3,6 +3,12 @@
 The public API is what this module exports; everything else is private and may change.
 """
 
+from legato.engine.commands import (
+    CancelElement,
+    CancelElementInstance,
+    StartAfter,
+    StartBefore,
+)
 from legato.errors import (
     BpmnError,
     BpmnParseError,
@@ -52,6 +58,8 @@ __all__ = [
     "BpmnError",
     "BpmnParseError",
     "BpmnValidationError",
+    "CancelElement",
+    "CancelElementInstance",
     "Clock",
     "DeployedForm",
     "Deployment",
@@ -79,6 +87,8 @@ __all__ = [
     "NonRetryableError",
     "NotFoundError",
     "RetryPolicy",
+    "StartAfter",
+    "StartBefore",
     "StoreError",
     "SystemClock",
     "TaskConflictError",

@@ -13,6 +13,7 @@ PUBLIC = {
     "FieldError", "FormParseError", "FormRecord", "FormValidationError", "TaskConflictError",
     "UserTaskRecord", "DeployedForm", "BatchResult", "InstanceFilter", "InstanceSuspendedError",
     "MigrationCheck", "MigrationError", "MigrationPlan", "BatchOperation",
+    "CancelElement", "CancelElementInstance", "StartAfter", "StartBefore",
 }  # fmt: skip
 
 

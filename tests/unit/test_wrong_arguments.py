@@ -13,12 +13,14 @@ import pytest
 
 from bpmn_helpers import chain, process, service
 from legato import (
+    CancelElement,
     Engine,
     InvalidCommandError,
     JobRequest,
     LegatoError,
     MigrationPlan,
     RetryPolicy,
+    StartBefore,
 )
 from legato.testing import TestEngine
 
@@ -139,6 +141,7 @@ VALID: dict[str, Any] = {
     "rule": None,
     "split": None,
     "version_tag": None,
+    "instructions": [CancelElement("t"), StartBefore("u")],
 }
 
 # Where a parameter name means something else.
@@ -248,6 +251,7 @@ WRONG: dict[str, list[Any]] = {
     "group": [5, None],
     "kind": [5, None, "delete"],
     "keys": ["1", 5, [1.5], [2**70]],
+    "instructions": ["t", [("cancel", "t")], [5], None, CancelElement("t")],
     "filter": [5, {"process_id": "p"}],
     "dry_run": ["yes", 1, None],
     "name_contains": [5, ["approve"]],

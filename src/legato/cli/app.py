@@ -28,6 +28,7 @@ from legato.cli.accounts import register as register_accounts
 from legato.cli.export import register as register_export
 from legato.cli.logs import LogFormatOption, json_logs, logging_to_stderr
 from legato.cli.migrate import register as register_migrate
+from legato.cli.modify import register as register_modify
 from legato.cli.values import parse_vars, show, to_json
 from legato.cli.versions import register as register_versions
 from legato.errors import LegatoError, ValidationIssue
@@ -47,6 +48,7 @@ register_accounts(app)
 register_export(app)
 register_migrate(app)
 register_versions(app)
+register_modify(app)
 
 _UNLIMITED_WIDTH = 1_000_000
 

@@ -375,6 +375,7 @@ for _event_class in (
     ev.ErrorThrown,
     ev.EscalationThrown,
     ev.VariablesEdited,
+    ev.InstanceModified,
 ):
     APPLIERS[_event_class] = _history_only
 

@@ -182,6 +182,56 @@ class MigrateInstance(Command):
     """Who migrated it (for the history)."""
 
 
+@dataclass(frozen=True, slots=True)
+class StartBefore:
+    """A modification instruction: a new token enters ``element_id`` (see
+    :mod:`legato.engine.modification`)."""
+
+    element_id: str
+    variables: dict[str, Any] = field(default_factory=dict)
+    """Set in the scope the new token runs in (the instance's root for a top-level element)
+    before it enters the element."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartAfter:
+    """A modification instruction: a new token leaves ``element_id`` along its one outgoing
+    sequence flow, as if the element had just completed."""
+
+    element_id: str
+    variables: dict[str, Any] = field(default_factory=dict)
+    """Set in the scope the new token runs in before it takes the flow."""
+
+
+@dataclass(frozen=True, slots=True)
+class CancelElement:
+    """A modification instruction: every active token at ``element_id`` ends."""
+
+    element_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelElementInstance:
+    """A modification instruction: one active element instance ends."""
+
+    element_instance_key: int
+
+
+Instruction = StartBefore | StartAfter | CancelElement | CancelElementInstance
+"""One instruction of :class:`ModifyInstance`."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModifyInstance(Command):
+    """Start and cancel tokens of a running instance by hand, all instructions together or
+    none (see :mod:`legato.engine.modification`), e.g. to move on an instance a model bug
+    left stuck."""
+
+    instructions: tuple[Instruction, ...]
+    by: str | None = None
+    """Who modified it (for the history)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResumeInstance(Command):
     """Let a suspended instance (and its called children) go on; timers that fell due

@@ -21,11 +21,11 @@ def set_variables(p: Processing, command: cmd.SetVariables) -> None:
         raise InvalidCommandError(
             f"scope {scope_key} is not active in instance {p.state.instance_key}"
         )
-    _edit_variables(p, scope_key, command.variables, command.local, command.by)
+    edit_variables(p, scope_key, command.variables, command.local, command.by)
     # Changed data may unblock nothing by itself; incidents are retried explicitly.
 
 
-def _edit_variables(
+def edit_variables(
     p: Processing, scope_key: int, variables: dict[str, Any], local: bool, by: str | None
 ) -> None:
     """Set variables from outside the process, recording the old and new values (one
@@ -59,7 +59,7 @@ def resolve_incident(p: Processing, command: cmd.ResolveIncident) -> None:
     if job_incident and retries < 1:
         raise InvalidCommandError("a job needs at least one retry to be tried again")
     if command.variables:
-        _edit_variables(p, p.state.instance_key, command.variables, True, command.by)
+        edit_variables(p, p.state.instance_key, command.variables, True, command.by)
     resolved = ev.IncidentResolved(at=p.ctx.now, incident_key=incident.incident_key, by=command.by)
     if job_incident:
         assert incident.job_key is not None

@@ -90,6 +90,21 @@ class InstanceMigrated(Event):
 
 @register
 @dataclass(slots=True, kw_only=True)
+class InstanceModified(Event):
+    """An operator started or cancelled tokens of the instance by hand.
+
+    The terminations, activations and variable changes follow as their own events.
+    """
+
+    instructions: list[dict[str, Any]]
+    """The instructions in order: ``{"start_before" | "start_after" | "cancel": element id}``,
+    with the ``variables`` names set, and the ``element_instance_keys`` a cancellation ends."""
+    by: str | None = None
+    """Who modified it."""
+
+
+@register
+@dataclass(slots=True, kw_only=True)
 class ElementActivated(Event):
     """A token entered an element; ``key`` is the new element instance."""
 
@@ -192,6 +207,7 @@ __all__ = [
     "InstanceCompleted",
     "InstanceCreated",
     "InstanceMigrated",
+    "InstanceModified",
     "InstanceResumed",
     "InstanceSuspended",
     "InstanceTerminated",

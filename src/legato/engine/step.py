@@ -12,7 +12,14 @@ from typing import Any
 
 from legato.engine import commands as cmd
 from legato.engine import events as ev
-from legato.engine import handle_events, handle_instances, handle_jobs, handle_tasks, migration
+from legato.engine import (
+    handle_events,
+    handle_instances,
+    handle_jobs,
+    handle_tasks,
+    migration,
+    modification,
+)
 from legato.engine.context import EngineContext
 from legato.engine.plan import Behaviour
 from legato.engine.processing import Processing
@@ -137,6 +144,7 @@ _HANDLERS: dict[type[cmd.Command], Callable[[Processing, Any], None]] = {
     cmd.SetVariables: handle_instances.set_variables,
     cmd.ResolveIncident: handle_instances.resolve_incident,
     cmd.CancelInstance: handle_instances.cancel,
+    cmd.ModifyInstance: modification.modify,
     cmd.SuspendInstance: handle_instances.suspend,
     cmd.ResumeInstance: handle_instances.resume,
     cmd.CompleteCallActivity: handle_instances.complete_call_activity,

@@ -790,6 +790,33 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods):
         self._events.timers_changed()
         return self._migrations.get(batch_key)
 
+    def modify(
+        self,
+        instance_key: int,
+        instructions: Sequence[cmd.Instruction],
+        *,
+        by: str | None = None,
+    ) -> None:
+        """Start and cancel tokens of a running instance by hand, to repair one a model bug
+        left stuck: :class:`~legato.StartBefore` an element, :class:`~legato.StartAfter` one
+        (along its one outgoing flow), :class:`~legato.CancelElement` (every token at an
+        element) and :class:`~legato.CancelElementInstance`. The instructions apply together
+        or not at all, cancellations first; a scope whose last token is cancelled completes.
+        The history records ``InstanceModified`` with ``by``. See
+        :mod:`legato.engine.modification`.
+
+        Raises:
+            NotFoundError: no such instance.
+            InvalidCommandError: the instance ended or is suspended, or an instruction does
+                not fit it (an unknown element, no active token to cancel, a start inside a
+                multi-instance sub-process, ...): the message names the instance and the
+                element; nothing changed.
+        """
+        self._submit(
+            cmd.ModifyInstance(instance_key=instance_key, instructions=tuple(instructions), by=by)
+        )
+        self._events.timers_changed()
+
     def batch(
         self,
         kind: str,

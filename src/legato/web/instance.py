@@ -1,7 +1,8 @@
 """One instance in the cockpit (``/cockpit/instances/{key}``): its diagram with the path
 taken and the current tokens, variables (editable by operators), history, called and
 calling instances, incidents, and the operator's actions: retry (with variable fixes),
-cancel, suspend and resume.
+cancel, suspend and resume, and modify: cancel tokens and start new ones before or after an
+element of the model (see :mod:`legato.engine.modification`).
 
 Each action is offered only to who holds ``instances:modify`` and its route refuses the
 others, as the API does. Changes are recorded with the signed-in user's name."""
@@ -16,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 
 from legato.api.deps import engine_of
+from legato.engine import commands as cmd
 from legato.errors import LegatoError, NotFoundError
 from legato.runtime.engine import Engine
 from legato.runtime.types import HistoryEntry
@@ -80,12 +82,21 @@ def _timeline_text(entry: HistoryEntry) -> str:
     if entry.event_type == "VariablesEdited":
         changes = details.get("changes", {})
         parts.append("changed " + ", ".join(sorted(changes)))
+    if entry.event_type == "InstanceModified":
+        parts += [_instruction_text(i) for i in details.get("instructions", ())]
     for name in ("reason", "message", "error_type"):
         if details.get(name):
             parts.append(f"{name.replace('_', ' ')}: {details[name]}")
     if details.get("by"):
         parts.append(f"by {details['by']}")
     return "; ".join(parts)
+
+
+def _instruction_text(instruction: dict[str, Any]) -> str:
+    for name in ("cancel", "start_before", "start_after"):
+        if name in instruction:
+            return f"{name.replace('_', ' ')} {instruction[name]}"
+    return ""
 
 
 def _detail_context(engine: Engine, key: int) -> dict[str, Any]:
@@ -127,12 +138,36 @@ def _page(
     except NotFoundError as exc:
         return render(request, "error.html", {"status": 404, "message": str(exc)}, status=404)
     principal: Principal = request.state.principal
+    may_modify = principal.may(INSTANCES_MODIFY)
+    if may_modify and context["info"].is_active:
+        context |= _modification_context(engine, key, context["definition_key"])
     context |= {
-        "may_modify": principal.may(INSTANCES_MODIFY),
+        "may_modify": may_modify,
         "errors": errors or {},
         "form": form or {},
     }
     return render(request, "instance.html", context, status=status)
+
+
+def _modification_context(engine: Engine, key: int, definition_key: int | None) -> dict[str, Any]:
+    """The active tokens to cancel and the model's elements to start a token at."""
+    if definition_key is None:
+        return {}
+    state = engine.state(key)
+    model = engine.process_model(state.process_id, state.version)
+
+    def label(element_id: str) -> str:
+        element = model.elements.get(element_id)
+        name = element.name if element is not None else None
+        return f"{name} ({element_id})" if name else element_id
+
+    tokens = [
+        {"key": e.key, "label": label(e.element_id), "kind": e.kind}
+        for e in sorted(state.elements.values(), key=lambda e: e.key)
+        if e.parent_key is not None
+    ]
+    targets = [(element_id, label(element_id)) for element_id in sorted(model.elements)]
+    return {"active_tokens": tokens, "start_targets": targets}
 
 
 def instance_key(key: str) -> int:
@@ -254,3 +289,58 @@ def resume_instance(request: Request, number: InstanceKey, principal: Operator) 
     """Resume a suspended instance."""
     engine = engine_of(request)
     return _act(request, number, lambda: engine.resume(number, by=principal.name), "Resumed.")
+
+
+@router.post("/cockpit/instances/{key}/modify", response_model=None)
+def modify_instance(
+    request: Request,
+    number: InstanceKey,
+    principal: Operator,
+    cancel_only: Annotated[str, Form()] = "",
+    cancel_instance: Annotated[list[str] | None, Form()] = None,
+    position: Annotated[str, Form()] = "before",
+    element: Annotated[str, Form()] = "",
+    variables: Annotated[str, Form()] = "",
+) -> Response:
+    """Modify the instance in one command: cancel the ticked tokens and start a token before
+    or after the chosen element, with ``variables`` (a JSON object) in its scope. A token's
+    own cancel button (``cancel_only``) cancels just that token."""
+    form = {"element": element, "position": position, "variables": variables}
+    try:
+        instructions = _instructions(
+            cancel_only, cancel_instance or [], position, element, variables
+        )
+    except FieldProblem as problem:
+        errors = {problem.field: problem.message}
+        return _page(request, number, errors=errors, form=form, status=400)
+    engine = engine_of(request)
+    return _act(
+        request,
+        number,
+        lambda: engine.modify(number, instructions, by=principal.name),
+        "Modified.",
+    )
+
+
+def _instructions(
+    cancel_only: str, cancelled: list[str], position: str, element: str, variables: str
+) -> list[cmd.Instruction]:
+    if cancel_only:
+        cancelled, element, variables = [cancel_only], "", ""
+    keys = [parse_key(text) for text in cancelled]
+    if None in keys:
+        raise FieldProblem("modify", "Cancel: not an element instance key.")
+    instructions: list[cmd.Instruction] = [
+        cmd.CancelElementInstance(k) for k in keys if k is not None
+    ]
+    values = json_object(variables, "modify")
+    if element:
+        if position not in ("before", "after"):
+            raise FieldProblem("modify", "Start: choose before or after the element.")
+        start = cmd.StartBefore if position == "before" else cmd.StartAfter
+        instructions.append(start(element, values))
+    elif values:
+        raise FieldProblem("modify", "Variables: choose an element to start a token at.")
+    if not instructions:
+        raise FieldProblem("modify", "Choose tokens to cancel or an element to start a token at.")
+    return instructions

@@ -7,7 +7,8 @@
 - the cockpit's queries (:mod:`.cockpit`): instance search and detail, process versions
   and element statistics, incident groups, decisions and their evaluations;
 - an operator's commands: suspend and resume, variable changes, retries with fixed
-  variables, batch cancel and retry (:mod:`.operations`);
+  variables, batch cancel and retry (:mod:`.operations`); tokens started and cancelled by
+  hand, ``POST /instances/{instanceKey}/modification`` (:mod:`.modification`);
 - instance migration: dry runs, durable batches with progress, pause, resume and cancel
   (:mod:`.migration`);
 - process versions and rollout (:mod:`.versions`): versions with their tags, state and
@@ -146,6 +147,7 @@ from legato.api.native import (  # noqa: E402 (their routes join this router)
     cockpit,
     eventlog,
     migration,
+    modification,
     operations,
     versions,
 )
@@ -153,6 +155,7 @@ from legato.api.native import (  # noqa: E402 (their routes join this router)
 router.include_router(accounts.router)
 router.include_router(cockpit.router)
 router.include_router(operations.router)
+router.include_router(modification.router)
 router.include_router(eventlog.router)
 router.include_router(migration.router)
 router.include_router(versions.router)

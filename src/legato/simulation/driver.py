@@ -1,0 +1,418 @@
+"""The simulation driver: the real engine (the testing kit's, on a virtual clock and a memory
+store) fed generated instances by a discrete-event queue.
+
+The queue holds arrivals, the ends of sampled work, pool openings and due timers, in time
+order. The driver moves the virtual clock to the next event, runs every command due at that
+instant as one batch, and reads what the engine did from the batch's events: a job or a user
+task created is work to do, an instance completed ends a cycle. Work done by a pool waits for
+a free member within the pool's working hours: that wait is the queue time. Time is kept in
+seconds since the start of the simulation; random numbers come from streams of their own
+(arrivals, instance variables, each element's durations), so a seed repeats a run exactly and
+two models compared on one scenario see the same arrivals.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from legato.engine import commands as cmd
+from legato.engine import events as ev
+from legato.engine.state import InstanceState
+from legato.runtime.clock import VirtualClock
+from legato.runtime.executor import Outcome
+from legato.simulation.calendar import WorkCalendar
+from legato.simulation.distributions import Constant, Distribution, WeightedChoice
+from legato.simulation.model import SimulatedModel
+from legato.simulation.report import (
+    DurationSummary,
+    ElementReport,
+    PoolReport,
+    SimulationReport,
+    SlaReport,
+)
+from legato.simulation.scenario import PoolSpec, Scenario, TaskSpec, generate_variables
+from legato.testing import TestEngine
+
+_ARRIVAL, _DONE, _OPEN, _TIMER = 0, 1, 2, 3
+PURGE_EVERY = 5_000
+"""Completed instances are deleted from the memory store in batches of this many."""
+DRAIN_LIMIT = timedelta(days=365)
+"""After the last arrival, at most this much simulated time for the instances to finish."""
+
+
+class _Steps:
+    """Collects the steps of every committed batch (the executor's batch observer)."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[InstanceState, list[ev.Event]]] = []
+
+    def committed(self, steps: list[tuple[InstanceState, list[ev.Event]]], _: float) -> None:
+        self.steps.extend(steps)
+
+    def loaded(self, state: InstanceState) -> None:
+        return None
+
+
+class SimulationEngine(TestEngine):
+    """A test engine for the driver: no metrics, its batches' steps collected, commands run
+    in batches directly and the clock moved without running anything on its way."""
+
+    __test__ = False
+
+    def __init__(self, start: datetime) -> None:
+        super().__init__(start=start)
+        self.observed = _Steps()
+        self._executor.observer = self.observed
+        self.metrics = None
+
+    def execute(self, commands: Sequence[cmd.Command]) -> list[Outcome]:
+        """Run ``commands`` as one batch (one transaction)."""
+        return self._executor.execute(commands)
+
+    def definition_key(self, process_id: str) -> int:
+        """The key of the latest version of ``process_id``."""
+        return self._definition_key(process_id, None)
+
+    def move_to(self, moment: datetime) -> None:
+        """Set the virtual clock (forward only) without firing anything."""
+        delta = moment - self.clock.now()
+        if delta > timedelta(0):
+            VirtualClock.advance(self.clock, delta)
+
+
+@dataclass(slots=True)
+class _Pool:
+    spec: PoolSpec
+    free: int
+    queue: deque[_Work] = field(default_factory=deque)
+    busy_seconds: float = 0.0
+    queue_area: float = 0.0
+    queue_since: float = 0.0
+    queue_max: int = 0
+    opening_scheduled: bool = False
+
+    def queue_changed(self, now: float) -> None:
+        """Account for the queue's length up to ``now`` (before it changes)."""
+        self.queue_area += len(self.queue) * (now - self.queue_since)
+        self.queue_since = now
+
+
+@dataclass(slots=True)
+class _Work:
+    instance_key: int
+    element_id: str
+    key: int
+    is_job: bool
+    created: float
+    spec: TaskSpec
+    started: float = 0.0
+    cancelled: bool = False
+
+
+@dataclass(slots=True)
+class _ElementStats:
+    count: int = 0
+    waiting_sum: float = 0.0
+    waiting_max: float = 0.0
+    processing_sum: float = 0.0
+    processing_max: float = 0.0
+
+
+_NO_WORK = TaskSpec(Constant(0.0))
+
+
+class Simulation:
+    """One run of a scenario on a model (see the module docstring)."""
+
+    def __init__(self, model: SimulatedModel, scenario: Scenario, model_name: str) -> None:
+        self.model = model
+        self.scenario = scenario
+        self.model_name = model_name
+        self.start = scenario.arrivals.start
+        self.engine = SimulationEngine(self.start)
+        self.engine.deploy(model.xml)
+        process_id = model.process.process_id
+        self.definition_key = self.engine.definition_key(process_id)
+        seed = scenario.seed
+        self.arrival_rng = random.Random(f"{seed}:arrivals")
+        self.instance_rng = random.Random(f"{seed}:instances")
+        self.task_rngs: dict[str, random.Random] = {}
+        self.branches = {
+            gateway: WeightedChoice.of(list(p), list(p.values()))
+            for gateway, p in scenario.branches.items()
+        }
+        self.pools = {name: _Pool(spec, spec.size) for name, spec in scenario.pools.items()}
+        self.heap: list[tuple[float, int, int, Any]] = []
+        self.sequence = 0
+        self.arrived = 0
+        self.horizon = scenario.arrivals.horizon.total_seconds()
+        self.started: dict[int, float] = {}
+        self.work: dict[int, _Work] = {}
+        self.cycle_times: list[float] = []
+        self.elements: dict[str, _ElementStats] = {}
+        self.sla_counts: dict[str, list[int]] = {key: [0, 0] for key in scenario.sla}
+        self.incidents = 0
+        self.ended: list[int] = []
+        self.now = 0.0
+
+    # -- the queue -----------------------------------------------------------------------------
+
+    def _push(self, at: float, kind: int, item: Any) -> None:
+        self.sequence += 1
+        heapq.heappush(self.heap, (at, self.sequence, kind, item))
+
+    def _moment(self, seconds: float) -> datetime:
+        return self.start + timedelta(seconds=seconds)
+
+    def _seconds(self, moment: datetime) -> float:
+        return (moment - self.start).total_seconds()
+
+    def _next_arrival(self, after: float) -> None:
+        arrivals = self.scenario.arrivals
+        if arrivals.limit is not None and self.arrived >= arrivals.limit:
+            return
+        gap = arrivals.interarrival.sample(self.arrival_rng)
+        calendar = arrivals.calendar
+        if calendar is None:
+            at = after + gap
+        else:
+            at = self._seconds(calendar.add_work(self._moment(after), gap))
+        if at < self.horizon:
+            self._push(at, _ARRIVAL, None)
+
+    # -- running -------------------------------------------------------------------------------
+
+    def run(self) -> SimulationReport:
+        """Simulate until nothing is left to do (or the drain limit); the report."""
+        self._next_arrival(0.0)
+        limit = self.horizon + DRAIN_LIMIT.total_seconds()
+        engine = self.engine
+        heap = self.heap
+        while heap and heap[0][0] <= limit:
+            now = heap[0][0]
+            self.now = now
+            engine.move_to(self._moment(now))
+            commands: list[cmd.Command] = []
+            touched: set[str] = set()
+            fire = False
+            while heap and heap[0][0] == now:
+                _, _, kind, item = heapq.heappop(heap)
+                if kind == _ARRIVAL:
+                    self.arrived += 1
+                    commands.append(self._start_command())
+                    self._next_arrival(now)
+                elif kind == _DONE:
+                    completion = self._finish(item, touched)
+                    if completion is not None:
+                        commands.append(completion)
+                elif kind == _OPEN:
+                    item.opening_scheduled = False
+                    touched.add(item.spec.name)
+                else:
+                    fire = True
+            if commands:
+                engine.execute(commands)
+            if fire:
+                engine.fire_due_timers()
+            self._read_steps(touched)
+            for name in touched:
+                self._dispatch(self.pools[name])
+            if len(self.ended) >= PURGE_EVERY:
+                self._purge()
+        return self._report()
+
+    def _start_command(self) -> cmd.StartInstance:
+        variables = generate_variables(self.scenario.variables, self.instance_rng)
+        for gateway, choice in self.branches.items():
+            variables[self.model.branch_variables[gateway]] = choice.pick(self.instance_rng)
+        return cmd.StartInstance(
+            instance_key=cmd.NEW_INSTANCE, definition_key=self.definition_key, variables=variables
+        )
+
+    def _finish(self, work: _Work, touched: set[str]) -> cmd.Command | None:
+        """The end of sampled work: its member is free again, its element's figures noted."""
+        pool_name = work.spec.pool
+        if pool_name is not None:
+            self.pools[pool_name].free += 1
+            touched.add(pool_name)
+        self.work.pop(work.key, None)
+        if work.cancelled:
+            return None
+        stats = self.elements.setdefault(work.element_id, _ElementStats())
+        waiting = work.started - work.created
+        processing = self.now - work.started
+        stats.count += 1
+        stats.waiting_sum += waiting
+        stats.processing_sum += processing
+        stats.waiting_max = max(stats.waiting_max, waiting)
+        stats.processing_max = max(stats.processing_max, processing)
+        sla = self.sla_counts.get(work.element_id)
+        if sla is not None:
+            sla[0] += 1
+            if waiting + processing > self.scenario.sla[work.element_id]:
+                sla[1] += 1
+        if work.is_job:
+            return cmd.CompleteJob(instance_key=work.instance_key, job_key=work.key)
+        return cmd.CompleteUserTask(instance_key=work.instance_key, user_task_key=work.key)
+
+    def _read_steps(self, touched: set[str]) -> None:
+        """What the engine did in the last batches: new work, ended instances, timers."""
+        observed = self.engine.observed
+        now = self.now
+        for state, events in observed.steps:
+            for event in events:
+                kind = type(event)
+                if kind is ev.JobCreated or kind is ev.UserTaskCreated:
+                    self._new_work(state.instance_key, event, touched)
+                elif kind is ev.InstanceCreated:
+                    self.started[state.instance_key] = now
+                elif kind is ev.InstanceCompleted or kind is ev.InstanceTerminated:
+                    self._ended(state.instance_key, kind is ev.InstanceCompleted)
+                elif kind is ev.TimerScheduled:
+                    assert isinstance(event, ev.TimerScheduled)
+                    self._push(max(self._seconds(event.due_at), now), _TIMER, None)
+                elif isinstance(event, ev.JobCanceled | ev.UserTaskCanceled):
+                    key = (
+                        event.job_key if isinstance(event, ev.JobCanceled) else event.user_task_key
+                    )
+                    cancelled = self.work.get(key)
+                    if cancelled is not None:
+                        cancelled.cancelled = True
+                elif kind is ev.IncidentRaised:
+                    self.incidents += 1
+        observed.steps.clear()
+
+    def _new_work(self, instance_key: int, event: ev.Event, touched: set[str]) -> None:
+        if isinstance(event, ev.JobCreated):
+            key, is_job = event.job_key, True
+        else:
+            assert isinstance(event, ev.UserTaskCreated)
+            key, is_job = event.user_task_key, False
+        element_id = event.element_id
+        spec = self.scenario.tasks.get(element_id, _NO_WORK)
+        work = _Work(instance_key, element_id, key, is_job, self.now, spec)
+        self.work[key] = work
+        if spec.pool is None:
+            work.started = self.now
+            self._push(self.now + self._sample(element_id, spec.duration), _DONE, work)
+            return
+        pool = self.pools[spec.pool]
+        pool.queue_changed(self.now)
+        pool.queue.append(work)
+        pool.queue_max = max(pool.queue_max, len(pool.queue))
+        touched.add(spec.pool)
+
+    def _sample(self, element_id: str, duration: Distribution) -> float:
+        rng = self.task_rngs.get(element_id)
+        if rng is None:
+            rng = self.task_rngs[element_id] = random.Random(
+                f"{self.scenario.seed}:task:{element_id}"
+            )
+        return duration.sample(rng)
+
+    def _dispatch(self, pool: _Pool) -> None:
+        """Give queued work to free members while the pool is open."""
+        now = self.now
+        calendar: WorkCalendar | None = pool.spec.calendar
+        while pool.free and pool.queue:
+            if calendar is not None:
+                moment = self._moment(now)
+                opening = calendar.next_open(moment)
+                if opening != moment:
+                    if not pool.opening_scheduled:
+                        pool.opening_scheduled = True
+                        self._push(self._seconds(opening), _OPEN, pool)
+                    return
+            pool.queue_changed(now)
+            work = pool.queue.popleft()
+            if work.cancelled:
+                self.work.pop(work.key, None)
+                continue
+            pool.free -= 1
+            work.started = now
+            seconds = self._sample(work.element_id, work.spec.duration)
+            pool.busy_seconds += seconds
+            if calendar is None:
+                end = now + seconds
+            else:
+                end = self._seconds(calendar.add_work(self._moment(now), seconds))
+            self._push(end, _DONE, work)
+
+    def _ended(self, instance_key: int, completed: bool) -> None:
+        began = self.started.pop(instance_key, None)
+        self.ended.append(instance_key)
+        if began is None or not completed:
+            return
+        cycle = self.now - began
+        self.cycle_times.append(cycle)
+        sla = self.sla_counts.get("process")
+        if sla is not None:
+            sla[0] += 1
+            if cycle > self.scenario.sla["process"]:
+                sla[1] += 1
+
+    def _purge(self) -> None:
+        """Drop ended instances from the store: the report needs nothing more of them."""
+        with self.engine.store.transaction() as tx:
+            tx.delete_instances(self.ended)
+        self.ended.clear()
+
+    # -- the report ----------------------------------------------------------------------------
+
+    def _report(self) -> SimulationReport:
+        end = self.now
+        pools = []
+        for pool in self.pools.values():
+            pool.queue_changed(end)
+            spec = pool.spec
+            if spec.calendar is None:
+                open_seconds = end
+            else:
+                open_seconds = spec.calendar.open_seconds(self.start, self._moment(end))
+            capacity = open_seconds * spec.size
+            pools.append(
+                PoolReport(
+                    name=spec.name,
+                    size=spec.size,
+                    utilisation=min(pool.busy_seconds / capacity, 1.0) if capacity else 0.0,
+                    busy_hours=pool.busy_seconds / 3600,
+                    queue_mean=pool.queue_area / end if end else 0.0,
+                    queue_max=pool.queue_max,
+                )
+            )
+        elements = [
+            ElementReport(
+                element_id=element_id,
+                count=s.count,
+                waiting_mean=s.waiting_sum / s.count,
+                waiting_max=s.waiting_max,
+                processing_mean=s.processing_sum / s.count,
+                processing_max=s.processing_max,
+            )
+            for element_id, s in sorted(self.elements.items())
+        ]
+        sla = [
+            SlaReport(target, self.scenario.sla[target], counts[0], counts[1])
+            for target, counts in self.sla_counts.items()
+        ]
+        return SimulationReport(
+            model=self.model_name,
+            process_id=self.model.process.process_id,
+            seed=self.scenario.seed,
+            started_at=self.start.isoformat(),
+            ended_at=self._moment(end).isoformat(),
+            instances_started=self.arrived,
+            instances_completed=len(self.cycle_times),
+            instances_active=len(self.started),
+            incidents=self.incidents,
+            cycle_time=DurationSummary.of(self.cycle_times),
+            elements=elements,
+            pools=pools,
+            sla=sla,
+        )

@@ -16,18 +16,15 @@ from __future__ import annotations
 import heapq
 import random
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from legato.engine import commands as cmd
 from legato.engine import events as ev
-from legato.engine.state import InstanceState
-from legato.runtime.clock import VirtualClock
-from legato.runtime.executor import Outcome
 from legato.simulation.calendar import WorkCalendar
 from legato.simulation.distributions import Constant, Distribution, WeightedChoice
+from legato.simulation.engines import CoreEngine, DrivenEngine, SimulationEngine, Steps
 from legato.simulation.model import SimulatedModel
 from legato.simulation.report import (
     DurationSummary,
@@ -37,53 +34,12 @@ from legato.simulation.report import (
     SlaReport,
 )
 from legato.simulation.scenario import PoolSpec, Scenario, TaskSpec, generate_variables
-from legato.testing import TestEngine
 
 _ARRIVAL, _DONE, _OPEN, _TIMER = 0, 1, 2, 3
 PURGE_EVERY = 5_000
 """Completed instances are deleted from the memory store in batches of this many."""
 DRAIN_LIMIT = timedelta(days=365)
 """After the last arrival, at most this much simulated time for the instances to finish."""
-
-
-class _Steps:
-    """Collects the steps of every committed batch (the executor's batch observer)."""
-
-    def __init__(self) -> None:
-        self.steps: list[tuple[InstanceState, list[ev.Event]]] = []
-
-    def committed(self, steps: list[tuple[InstanceState, list[ev.Event]]], _: float) -> None:
-        self.steps.extend(steps)
-
-    def loaded(self, state: InstanceState) -> None:
-        return None
-
-
-class SimulationEngine(TestEngine):
-    """A test engine for the driver: no metrics, its batches' steps collected, commands run
-    in batches directly and the clock moved without running anything on its way."""
-
-    __test__ = False
-
-    def __init__(self, start: datetime) -> None:
-        super().__init__(start=start)
-        self.observed = _Steps()
-        self._executor.observer = self.observed
-        self.metrics = None
-
-    def execute(self, commands: Sequence[cmd.Command]) -> list[Outcome]:
-        """Run ``commands`` as one batch (one transaction)."""
-        return self._executor.execute(commands)
-
-    def definition_key(self, process_id: str) -> int:
-        """The key of the latest version of ``process_id``."""
-        return self._definition_key(process_id, None)
-
-    def move_to(self, moment: datetime) -> None:
-        """Set the virtual clock (forward only) without firing anything."""
-        delta = moment - self.clock.now()
-        if delta > timedelta(0):
-            VirtualClock.advance(self.clock, delta)
 
 
 @dataclass(slots=True)
@@ -135,10 +91,11 @@ class Simulation:
         self.scenario = scenario
         self.model_name = model_name
         self.start = scenario.arrivals.start
-        self.engine = SimulationEngine(self.start)
-        self.engine.deploy(model.xml)
-        process_id = model.process.process_id
-        self.definition_key = self.engine.definition_key(process_id)
+        deployed = SimulationEngine(self.start)
+        deployed.deploy(model.xml)
+        self.core = scenario.mode == "core"
+        self.engine: DrivenEngine = CoreEngine(deployed) if self.core else deployed
+        self.definition_key = self.engine.definition_key(model.process.process_id)
         seed = scenario.seed
         self.arrival_rng = random.Random(f"{seed}:arrivals")
         self.instance_rng = random.Random(f"{seed}:instances")
@@ -197,7 +154,6 @@ class Simulation:
         while heap and heap[0][0] <= limit:
             now = heap[0][0]
             self.now = now
-            engine.move_to(self._moment(now))
             commands: list[cmd.Command] = []
             touched: set[str] = set()
             fire = False
@@ -214,13 +170,11 @@ class Simulation:
                 elif kind == _OPEN:
                     item.opening_scheduled = False
                     touched.add(item.spec.name)
+                elif self.core:
+                    commands.append(cmd.TriggerTimer(instance_key=item[0], timer_key=item[1]))
                 else:
                     fire = True
-            if commands:
-                engine.execute(commands)
-            if fire:
-                engine.fire_due_timers()
-            self._read_steps(touched)
+            self._read_steps(engine.run(commands, self._moment(now), fire), touched)
             for name in touched:
                 self._dispatch(self.pools[name])
             if len(self.ended) >= PURGE_EVERY:
@@ -261,11 +215,10 @@ class Simulation:
             return cmd.CompleteJob(instance_key=work.instance_key, job_key=work.key)
         return cmd.CompleteUserTask(instance_key=work.instance_key, user_task_key=work.key)
 
-    def _read_steps(self, touched: set[str]) -> None:
-        """What the engine did in the last batches: new work, ended instances, timers."""
-        observed = self.engine.observed
+    def _read_steps(self, steps: Steps, touched: set[str]) -> None:
+        """What the engine did in the last batch: new work, ended instances, timers."""
         now = self.now
-        for state, events in observed.steps:
+        for state, events in steps:
             for event in events:
                 kind = type(event)
                 if kind is ev.JobCreated or kind is ev.UserTaskCreated:
@@ -276,7 +229,8 @@ class Simulation:
                     self._ended(state.instance_key, kind is ev.InstanceCompleted)
                 elif kind is ev.TimerScheduled:
                     assert isinstance(event, ev.TimerScheduled)
-                    self._push(max(self._seconds(event.due_at), now), _TIMER, None)
+                    due = max(self._seconds(event.due_at), now)
+                    self._push(due, _TIMER, (state.instance_key, event.timer_key))
                 elif isinstance(event, ev.JobCanceled | ev.UserTaskCanceled):
                     key = (
                         event.job_key if isinstance(event, ev.JobCanceled) else event.user_task_key
@@ -286,7 +240,6 @@ class Simulation:
                         cancelled.cancelled = True
                 elif kind is ev.IncidentRaised:
                     self.incidents += 1
-        observed.steps.clear()
 
     def _new_work(self, instance_key: int, event: ev.Event, touched: set[str]) -> None:
         if isinstance(event, ev.JobCreated):
@@ -359,9 +312,8 @@ class Simulation:
 
     def _purge(self) -> None:
         """Drop ended instances from the store: the report needs nothing more of them."""
-        with self.engine.store.transaction() as tx:
-            tx.delete_instances(self.ended)
-        self.ended.clear()
+        self.engine.forget(self.ended)
+        self.ended = []
 
     # -- the report ----------------------------------------------------------------------------
 

@@ -59,6 +59,7 @@ from legato.simulation.toml_lines import KeyLines
 DEFAULT_START = datetime(2025, 1, 6, tzinfo=UTC)
 """Where the virtual clock starts when the scenario does not say (a Monday, midnight UTC)."""
 PROBABILITY_TOLERANCE = 1e-6
+MODES = ("core", "runtime")
 
 
 class ScenarioError(LegatoError):
@@ -128,6 +129,8 @@ class Scenario:
     sla: dict[str, float] = field(default_factory=dict)
     """Expected seconds: ``process`` for whole instances, else by element id."""
     from_history: HistorySource | None = None
+    mode: str = "core"
+    """How the engine runs: ``core`` or ``runtime`` (see :mod:`legato.simulation.engines`)."""
 
     def error(self, reason: str, *path: str) -> ScenarioError:
         """A :class:`ScenarioError` at the line of ``path``."""
@@ -161,7 +164,8 @@ def parse_scenario(text: str, file: str | None = None) -> Scenario:
         raise ScenarioError(f"not valid TOML: {exc}", file, line) from exc
     lines = KeyLines(text)
     reader = _Reader(file, lines)
-    known = {"seed", "process", "arrivals", "tasks", "pools", "branches", "variables", "sla"}
+    known = {"seed", "process", "mode", "arrivals", "tasks", "pools", "branches", "variables"}
+    known.add("sla")
     known.add("from_history")
     for key in data:
         if key not in known:
@@ -170,6 +174,10 @@ def parse_scenario(text: str, file: str | None = None) -> Scenario:
         raise reader.error("the scenario has no [arrivals] table")
     scenario = Scenario(file=file, lines=lines, arrivals=reader.arrivals(data["arrivals"]))
     scenario.seed = reader.integer(data.get("seed", 0), "seed")
+    if "mode" in data:
+        scenario.mode = reader.string(data["mode"], "mode")
+        if scenario.mode not in MODES:
+            raise reader.error(f"unknown mode '{scenario.mode}' (expected one of {MODES})", "mode")
     if "process" in data:
         scenario.process_id = reader.string(data["process"], "process")
     for name, table in reader.table(data.get("pools", {}), "pools").items():

@@ -27,6 +27,7 @@ from legato.cli import running
 from legato.cli.accounts import register as register_accounts
 from legato.cli.export import register as register_export
 from legato.cli.logs import LogFormatOption, json_logs, logging_to_stderr
+from legato.cli.simulate import register as register_simulate
 from legato.cli.values import parse_vars, show, to_json
 from legato.errors import LegatoError, ValidationIssue
 from legato.model import Expression, ProcessDefinition
@@ -66,6 +67,7 @@ class _Console(Console):
 
 console = _Console()
 err = _Console(stderr=True)
+register_simulate(app, console, err)
 
 
 def _cells(*values: object) -> list[Text]:

@@ -5,7 +5,7 @@ probabilities, variable generators, SLAs, a seed.
 seed = 7
 
 [arrivals]
-per_day = 1000                 # or per_hour = 40, or mean_interarrival = "PT90S"
+per_day = 1000                 # or per_hour, mean_interarrival = "PT90S", every = "PT90S"
 start = 2025-01-06T00:00:00Z
 duration = "P365D"
 
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -60,6 +61,9 @@ DEFAULT_START = datetime(2025, 1, 6, tzinfo=UTC)
 """Where the virtual clock starts when the scenario does not say (a Monday, midnight UTC)."""
 PROBABILITY_TOLERANCE = 1e-6
 MODES = ("core", "runtime")
+RATES = ("per_day", "per_hour", "mean_interarrival", "every")
+"""How arrivals are given: Poisson at a rate per day or hour, or with a mean inter-arrival
+time; or ``every``: one exactly every so often."""
 
 
 class ScenarioError(LegatoError):
@@ -160,7 +164,8 @@ def parse_scenario(text: str, file: str | None = None) -> Scenario:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
+        found = re.search(r"\(at line (\d+)", str(exc))
+        line = int(found.group(1)) if found else getattr(exc, "lineno", None)
         raise ScenarioError(f"not valid TOML: {exc}", file, line) from exc
     lines = KeyLines(text)
     reader = _Reader(file, lines)
@@ -335,20 +340,19 @@ class _Reader:
 
     def arrivals(self, value: object) -> Arrivals:
         spec = self.table(value, "arrivals")
-        allowed = {"per_day", "per_hour", "mean_interarrival", "start", "duration", "calendar"}
+        allowed = {"per_day", "per_hour", "mean_interarrival", "every", "start", "duration"}
+        allowed.add("calendar")
         self.keys(spec, {*allowed, "instances"}, "arrivals")
-        rates = [key for key in ("per_day", "per_hour", "mean_interarrival") if key in spec]
+        rates = [key for key in RATES if key in spec]
         if len(rates) != 1:
-            raise self.error(
-                "[arrivals] needs exactly one of per_day, per_hour, mean_interarrival", "arrivals"
-            )
+            raise self.error(f"[arrivals] needs exactly one of {', '.join(RATES)}", "arrivals")
         calendar = None
         if "calendar" in spec:
             calendar = self.calendar(
                 self.table(spec["calendar"], "arrivals", "calendar"), "arrivals", "calendar"
             )
-        if "mean_interarrival" in spec:
-            mean = self.duration(spec["mean_interarrival"], "arrivals", "mean_interarrival")
+        if rates[0] in ("mean_interarrival", "every"):
+            mean = self.duration(spec[rates[0]], "arrivals", rates[0])
         else:
             key = rates[0]
             rate = self.number(spec[key], "arrivals", key)
@@ -368,8 +372,9 @@ class _Reader:
             limit = self.integer(spec["instances"], "arrivals", "instances")
             if limit < 0:
                 raise self.error("'arrivals.instances' must not be negative", "arrivals")
+        gaps: Distribution = Constant(mean) if rates[0] == "every" else Exponential(mean)
         return Arrivals(
-            Exponential(mean),
+            gaps,
             self.start(spec.get("start")),
             timedelta(seconds=horizon),
             calendar,

@@ -24,7 +24,12 @@ from typing import Protocol
 
 from legato.engine import commands as cmd
 from legato.engine import events as ev
-from legato.engine.context import EngineContext
+from legato.engine.context import (
+    DefinitionLookup,
+    DeployedDecision,
+    DeployedProcess,
+    EngineContext,
+)
 from legato.engine.state import InstanceState
 from legato.engine.step import step
 from legato.errors import InvalidCommandError, LegatoError, NotFoundError
@@ -97,14 +102,35 @@ class SimulationEngine(TestEngine):
         with self.store.transaction() as tx:
             tx.delete_instances(instance_keys)
 
-    def context(self, now: datetime, new_key: itertools.count[int]) -> EngineContext:
-        """A step context on this engine's deployments."""
-        return EngineContext(
-            now=now,
-            new_key=new_key.__next__,
-            definitions=self._definitions,
-            default_retry_policy=self.retry_policy,
-        )
+    def definitions(self) -> DefinitionLookup:
+        """This engine's deployments, read once (nothing is deployed while it simulates)."""
+        return _Remembered(self._definitions)
+
+
+class _Remembered:
+    """The deployments of an engine, with each form lookup remembered: a user task's form is
+    looked up in the store once, not once per task created."""
+
+    def __init__(self, definitions: DefinitionLookup) -> None:
+        self._definitions = definitions
+        self._forms: dict[tuple[str, str | None, int | None], int | None] = {}
+
+    def get(self, definition_key: int) -> DeployedProcess:
+        return self._definitions.get(definition_key)
+
+    def latest(self, process_id: str) -> DeployedProcess | None:
+        return self._definitions.latest(process_id)
+
+    def decision(self, decision_id: str) -> DeployedDecision | None:
+        return self._definitions.decision(decision_id)
+
+    def latest_form_key(
+        self, form_id: str, version_tag: str | None = None, version: int | None = None
+    ) -> int | None:
+        asked = (form_id, version_tag, version)
+        if asked not in self._forms:
+            self._forms[asked] = self._definitions.latest_form_key(form_id, version_tag, version)
+        return self._forms[asked]
 
 
 class CoreEngine:
@@ -114,12 +140,19 @@ class CoreEngine:
         self.engine = engine
         self.states: dict[int, InstanceState] = {}
         self.keys = itertools.count(1)
+        self.definitions = engine.definitions()
+        self.retry_policy = engine.retry_policy
 
     def definition_key(self, process_id: str) -> int:
         return self.engine.definition_key(process_id)
 
     def run(self, commands: Sequence[cmd.Command], now: datetime, timers: bool) -> Steps:
-        ctx = self.engine.context(now, self.keys)
+        ctx = EngineContext(
+            now=now,
+            new_key=self.keys.__next__,
+            definitions=self.definitions,
+            default_retry_policy=self.retry_policy,
+        )
         states = self.states
         steps: Steps = []
         queue = deque(commands)

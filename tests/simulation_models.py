@@ -29,6 +29,24 @@ CLERK_AFTER_AN_HOUR = process(
 )
 """start -> a one-hour timer -> user task ``review`` -> end."""
 
+PAID_OR_REMINDED = process(
+    '<bpmn:startEvent id="s"/>'
+    '<bpmn:eventBasedGateway id="wait"/>'
+    '<bpmn:intermediateCatchEvent id="paid"><bpmn:messageEventDefinition messageRef="m"/>'
+    "</bpmn:intermediateCatchEvent>"
+    '<bpmn:intermediateCatchEvent id="day"><bpmn:timerEventDefinition>'
+    '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">P1D</bpmn:timeDuration>'
+    "</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>"
+    + service("remind", "remind")
+    + '<bpmn:endEvent id="e"/><bpmn:endEvent id="late"/>'
+    + chain("s", "wait", "paid", "e")
+    + chain("wait", "day", "remind", "late", prefix="g"),
+    "invoice",
+    extra='<bpmn:message id="m" name="payment"><bpmn:extensionElements>'
+    '<zeebe:subscription correlationKey="=invoice"/></bpmn:extensionElements></bpmn:message>',
+)
+"""An invoice waits for its payment (a message) or, after a day, sends a reminder."""
+
 SERVICE_THEN_TASK = process(
     '<bpmn:startEvent id="s"/>'
     + service("check", "check")

@@ -59,16 +59,24 @@ class _Pool:
         self.queue_since = now
 
 
+_JOB, _USER_TASK, _MESSAGE = 0, 1, 2
+
+
 @dataclass(slots=True)
 class _Work:
+    """A job or user task to complete, or a message to deliver, when its time is up."""
+
     instance_key: int
     element_id: str
     key: int
-    is_job: bool
+    """The job, user task or subscription key."""
+    kind: int
     created: float
     spec: TaskSpec
     started: float = 0.0
     cancelled: bool = False
+    message: tuple[str, str | None] = ("", None)
+    """A message's name and correlation key."""
 
 
 @dataclass(slots=True)
@@ -81,6 +89,22 @@ class _ElementStats:
 
 
 _NO_WORK = TaskSpec(Constant(0.0))
+_READ: frozenset[type[ev.Event]] = frozenset(
+    {
+        ev.JobCreated,
+        ev.UserTaskCreated,
+        ev.InstanceCreated,
+        ev.InstanceCompleted,
+        ev.InstanceTerminated,
+        ev.TimerScheduled,
+        ev.JobCanceled,
+        ev.UserTaskCanceled,
+        ev.IncidentRaised,
+        ev.SubscriptionOpened,
+        ev.SubscriptionClosed,
+    }
+)
+"""The events the driver reads; the others (most of them) are skipped at once."""
 
 
 class Simulation:
@@ -211,9 +235,17 @@ class Simulation:
             sla[0] += 1
             if waiting + processing > self.scenario.sla[work.element_id]:
                 sla[1] += 1
-        if work.is_job:
+        if work.kind == _JOB:
             return cmd.CompleteJob(instance_key=work.instance_key, job_key=work.key)
-        return cmd.CompleteUserTask(instance_key=work.instance_key, user_task_key=work.key)
+        if work.kind == _USER_TASK:
+            return cmd.CompleteUserTask(instance_key=work.instance_key, user_task_key=work.key)
+        name, correlation_key = work.message
+        return cmd.CorrelateMessage(
+            instance_key=work.instance_key,
+            subscription_key=work.key,
+            name=name,
+            correlation_key=correlation_key,
+        )
 
     def _read_steps(self, steps: Steps, touched: set[str]) -> None:
         """What the engine did in the last batch: new work, ended instances, timers."""
@@ -221,8 +253,19 @@ class Simulation:
         for state, events in steps:
             for event in events:
                 kind = type(event)
+                if kind not in _READ:
+                    continue
                 if kind is ev.JobCreated or kind is ev.UserTaskCreated:
                     self._new_work(state.instance_key, event, touched)
+                elif kind is ev.SubscriptionOpened:
+                    assert isinstance(event, ev.SubscriptionOpened)
+                    if event.element_id in self.scenario.messages:
+                        self._new_message(state.instance_key, event)
+                elif kind is ev.SubscriptionClosed:
+                    assert isinstance(event, ev.SubscriptionClosed)
+                    closed = self.work.get(event.subscription_key)
+                    if closed is not None and closed.kind == _MESSAGE:
+                        closed.cancelled = True
                 elif kind is ev.InstanceCreated:
                     self.started[state.instance_key] = now
                 elif kind is ev.InstanceCompleted or kind is ev.InstanceTerminated:
@@ -243,13 +286,13 @@ class Simulation:
 
     def _new_work(self, instance_key: int, event: ev.Event, touched: set[str]) -> None:
         if isinstance(event, ev.JobCreated):
-            key, is_job = event.job_key, True
+            key, kind = event.job_key, _JOB
         else:
             assert isinstance(event, ev.UserTaskCreated)
-            key, is_job = event.user_task_key, False
+            key, kind = event.user_task_key, _USER_TASK
         element_id = event.element_id
         spec = self.scenario.tasks.get(element_id, _NO_WORK)
-        work = _Work(instance_key, element_id, key, is_job, self.now, spec)
+        work = _Work(instance_key, element_id, key, kind, self.now, spec)
         self.work[key] = work
         if spec.pool is None:
             work.started = self.now
@@ -260,6 +303,16 @@ class Simulation:
         pool.queue.append(work)
         pool.queue_max = max(pool.queue_max, len(pool.queue))
         touched.add(spec.pool)
+
+    def _new_message(self, instance_key: int, event: ev.SubscriptionOpened) -> None:
+        """A message the scenario sends to this subscription after its delay."""
+        delay = self.scenario.messages[event.element_id]
+        key = event.subscription_key
+        work = _Work(instance_key, event.element_id, key, _MESSAGE, self.now, TaskSpec(delay))
+        work.message = (event.name, event.correlation_key)
+        work.started = self.now
+        self.work[key] = work
+        self._push(self.now + self._sample(event.element_id, delay), _DONE, work)
 
     def _sample(self, element_id: str, duration: Distribution) -> float:
         rng = self.task_rngs.get(element_id)

@@ -16,8 +16,9 @@ from lxml import etree
 
 from legato.bpmn import read_bpmn
 from legato.errors import BpmnParseError
-from legato.model import ElementKind, ProcessDefinition, UserTask
+from legato.model import ElementKind, MessageEventDefinition, ProcessDefinition, UserTask
 from legato.model.elements import JobWorkerTask
+from legato.model.queries import definition_of
 from legato.safexml import parse_xml, read_source
 from legato.simulation.scenario import Scenario
 
@@ -133,6 +134,13 @@ def check_against(scenario: Scenario, process: ProcessDefinition) -> None:
                     gateway_id,
                     flow_id,
                 )
+    for element_id in scenario.messages:
+        if element_id not in elements:
+            raise scenario.error(_unknown(process, element_id), "messages", element_id)
+        if not isinstance(definition_of(elements[element_id]), MessageEventDefinition):
+            raise scenario.error(
+                f"element '{element_id}' does not wait for a message", "messages", element_id
+            )
     for key in scenario.sla:
         if key != "process" and key not in elements:
             raise scenario.error(_unknown(process, key), "sla", key)

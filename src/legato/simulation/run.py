@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 from legato.simulation.driver import Simulation
@@ -49,7 +50,8 @@ def compare(
     """
     if not parallel:
         return simulate(model, scenario, seed=seed), simulate(other, scenario, seed=seed)
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    # Spawned, not forked: a fork copies the caller's threads' locks in whatever state they are.
+    with ProcessPoolExecutor(max_workers=2, mp_context=get_context("spawn")) as pool:
         first = pool.submit(simulate, model, scenario, seed=seed)
         second = pool.submit(simulate, other, scenario, seed=seed)
         return first.result(), second.result()

@@ -22,6 +22,9 @@ timezone = "Europe/Berlin"
 [branches.score_decision]
 f_auto = 0.7
 f_manual = 0.3
+
+[messages.payment_received]    # a message catch event, receive task or boundary event
+delay = { distribution = "exponential", mean = "PT4H" }
 ```
 
 Every mistake is a :class:`ScenarioError` naming the file and line: bad TOML, an element the
@@ -128,6 +131,8 @@ class Scenario:
     tasks: dict[str, TaskSpec] = field(default_factory=dict)
     pools: dict[str, PoolSpec] = field(default_factory=dict)
     branches: dict[str, dict[str, float]] = field(default_factory=dict)
+    messages: dict[str, Distribution] = field(default_factory=dict)
+    """By element waiting for a message: how long after it begins to wait the message comes."""
     variables: dict[str, Any] = field(default_factory=dict)
     """Generators by variable name (see :func:`generate_variables`)."""
     sla: dict[str, float] = field(default_factory=dict)
@@ -170,7 +175,7 @@ def parse_scenario(text: str, file: str | None = None) -> Scenario:
     lines = KeyLines(text)
     reader = _Reader(file, lines)
     known = {"seed", "process", "mode", "arrivals", "tasks", "pools", "branches", "variables"}
-    known.add("sla")
+    known.update(("sla", "messages"))
     known.add("from_history")
     for key in data:
         if key not in known:
@@ -189,6 +194,8 @@ def parse_scenario(text: str, file: str | None = None) -> Scenario:
         scenario.pools[name] = reader.pool(name, table)
     for element_id, table in reader.table(data.get("tasks", {}), "tasks").items():
         scenario.tasks[element_id] = reader.task(element_id, table, scenario.pools)
+    for element_id, table in reader.table(data.get("messages", {}), "messages").items():
+        scenario.messages[element_id] = reader.message(element_id, table)
     for gateway_id, table in reader.table(data.get("branches", {}), "branches").items():
         scenario.branches[gateway_id] = reader.branches(gateway_id, table)
     for name, spec in reader.table(data.get("variables", {}), "variables").items():
@@ -419,6 +426,13 @@ class _Reader:
                     f"unknown pool '{pool}' (no [pools.{pool}])", "tasks", element_id, "pool"
                 )
         return TaskSpec(duration, pool)
+
+    def message(self, element_id: str, value: object) -> Distribution:
+        spec = self.table(value, "messages", element_id)
+        self.keys(spec, {"delay"}, "messages", element_id)
+        if "delay" not in spec:
+            raise self.error(f"[messages.{element_id}] needs a delay", "messages", element_id)
+        return self.distribution(spec["delay"], "messages", element_id, "delay")
 
     def branches(self, gateway_id: str, value: object) -> dict[str, float]:
         spec = self.table(value, "branches", gateway_id)

@@ -7,13 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from legato.simulation import compare, compare_reports, parse_scenario, simulate
+from legato.simulation import (
+    ScenarioError,
+    compare,
+    compare_reports,
+    parse_scenario,
+    simulate,
+)
 from simulation_models import (
     CLERK,
     CLERK_AFTER_AN_HOUR,
     ONBOARDING_BPMN,
     ONBOARDING_SCENARIO,
     ONE_CLERK,
+    PAID_OR_REMINDED,
     write,
 )
 
@@ -129,3 +136,35 @@ def test_work_waits_for_the_next_working_day(tmp_path: Path) -> None:
     assert (report.instances_completed, report.instances_active) == (4, 0)
     assert report.ended_at == "2025-01-11T04:00:00+00:00"
     assert report.elements[0].waiting_max == (5 * 24 + 3 - 2) * HOUR
+
+
+@pytest.mark.parametrize("mode", ["core", "runtime"])
+def test_messages_arrive_after_their_delay(tmp_path: Path, mode: str) -> None:
+    model = write(tmp_path, "invoice.bpmn", PAID_OR_REMINDED)
+    text = f"""mode = "{mode}"
+[arrivals]
+every = "PT1H"
+instances = 20
+[variables]
+invoice = {{ uniform_int = [1, 1000000] }}
+[messages.paid]
+delay = {{ distribution = "uniform", min = "PT12H", max = "PT36H" }}
+[tasks.remind]
+duration = "PT10M"
+"""
+    report = simulate(model, parse_scenario(text))
+    elements = {e.element_id: e for e in report.elements}
+    assert report.instances_completed == 20
+    paid, reminded = elements["paid"].count, elements["remind"].count
+    # Paid within the day, else reminded (the message that comes later is not delivered).
+    assert paid + reminded == 20 and paid > 5 and reminded > 5
+    assert elements["paid"].processing_max <= 24 * HOUR
+    assert report.cycle_time.max == pytest.approx(24 * HOUR + 600)
+
+
+def test_a_message_for_an_element_that_waits_for_none(tmp_path: Path) -> None:
+    model = write(tmp_path, "invoice.bpmn", PAID_OR_REMINDED)
+    text = '[arrivals]\nevery = "PT1H"\ninstances = 1\n\n[messages.day]\ndelay = "PT1H"\n'
+    with pytest.raises(ScenarioError) as caught:
+        simulate(model, parse_scenario(text, "s.toml"))
+    assert str(caught.value) == "s.toml:5: element 'day' does not wait for a message"

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -114,9 +114,8 @@ class _Remembered:
     def __init__(self, definitions: DefinitionLookup) -> None:
         self._definitions = definitions
         self._forms: dict[tuple[str, str | None, int | None], int | None] = {}
-
-    def get(self, definition_key: int) -> DeployedProcess:
-        return self._definitions.get(definition_key)
+        # Looked up once per step: the registry's own method, without a call in between.
+        self.get: Callable[[int], DeployedProcess] = definitions.get
 
     def latest(self, process_id: str) -> DeployedProcess | None:
         return self._definitions.latest(process_id)
@@ -140,19 +139,19 @@ class CoreEngine:
         self.engine = engine
         self.states: dict[int, InstanceState] = {}
         self.keys = itertools.count(1)
-        self.definitions = engine.definitions()
-        self.retry_policy = engine.retry_policy
+        self.context = EngineContext(
+            now=engine.clock.now(),
+            new_key=self.keys.__next__,
+            definitions=engine.definitions(),
+            default_retry_policy=engine.retry_policy,
+        )
 
     def definition_key(self, process_id: str) -> int:
         return self.engine.definition_key(process_id)
 
     def run(self, commands: Sequence[cmd.Command], now: datetime, timers: bool) -> Steps:
-        ctx = EngineContext(
-            now=now,
-            new_key=self.keys.__next__,
-            definitions=self.definitions,
-            default_retry_policy=self.retry_policy,
-        )
+        ctx = self.context
+        ctx.now = now
         states = self.states
         steps: Steps = []
         queue = deque(commands)

@@ -168,3 +168,19 @@ def test_a_message_for_an_element_that_waits_for_none(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as caught:
         simulate(model, parse_scenario(text, "s.toml"))
     assert str(caught.value) == "s.toml:5: element 'day' does not wait for a message"
+
+
+def test_arrivals_keep_their_calendar(tmp_path: Path) -> None:
+    model = write(tmp_path, "claims.bpmn", CLERK)
+    calendar = '\ncalendar = { days = "mon-fri", hours = "09:00-17:00" }\n'
+    text = (
+        ONE_CLERK.replace('every = "PT30M"', 'every = "PT1H"' + calendar)
+        .replace("instances = 4\n", "")
+        .replace('duration = "P1D"', 'duration = "P7D"')
+        .replace('duration = "PT1H"', 'duration = "PT30M"')
+    )
+    report = simulate(model, parse_scenario(text))
+    # One an open hour, 10:00 to 17:00, Monday to Friday; none at the weekend.
+    assert report.instances_started == 8 * 5
+    assert report.elements[0].waiting_max == 0
+    assert report.ended_at == "2025-01-10T17:30:00+00:00"

@@ -13,6 +13,7 @@ print(report.cycle_time.p95, report.pools[0].utilisation)
 ```
 """
 
+from legato.simulation.reader import load_scenario, parse_scenario
 from legato.simulation.report import (
     DurationSummary,
     ElementReport,
@@ -22,7 +23,7 @@ from legato.simulation.report import (
     compare_reports,
 )
 from legato.simulation.run import compare, simulate
-from legato.simulation.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from legato.simulation.scenario import Scenario, ScenarioError
 
 __all__ = [
     "DurationSummary",

@@ -1,22 +1,20 @@
-"""The simulation driver: the real engine (the testing kit's, on a virtual clock and a memory
-store) fed generated instances by a discrete-event queue.
+"""The simulation driver: the real engine (see :mod:`legato.simulation.engines`) fed generated
+instances by a discrete-event queue.
 
-The queue holds arrivals, the ends of sampled work, pool openings and due timers, in time
-order. The driver moves the virtual clock to the next event, runs every command due at that
-instant as one batch, and reads what the engine did from the batch's events: a job or a user
-task created is work to do, an instance completed ends a cycle. Work done by a pool waits for
-a free member within the pool's working hours: that wait is the queue time. Time is kept in
-seconds since the start of the simulation; random numbers come from streams of their own
-(arrivals, instance variables, each element's durations), so a seed repeats a run exactly and
-two models compared on one scenario see the same arrivals.
+The queue holds arrivals, the ends of sampled work (and message delays), pool openings and
+due timers, in time order. The driver moves the clock to the next event, runs every command
+due at that instant as one batch, and reads what the engine did from the batch's events: a
+job or a user task created is work to do, an instance completed ends a cycle. Work done by
+a pool waits for a free member within the pool's working hours: that wait is the queue time.
+Time is kept in seconds since the start of the simulation; random numbers come from streams
+of their own (arrivals, instance variables, each element's durations), so a seed repeats a
+run exactly and two models compared on one scenario see the same arrivals.
 """
 
 from __future__ import annotations
 
 import heapq
 import random
-from collections import deque
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,66 +24,22 @@ from legato.simulation.calendar import WorkCalendar
 from legato.simulation.distributions import Constant, Distribution, WeightedChoice
 from legato.simulation.engines import CoreEngine, DrivenEngine, SimulationEngine, Steps
 from legato.simulation.model import SimulatedModel
-from legato.simulation.report import (
-    DurationSummary,
-    ElementReport,
-    PoolReport,
-    SimulationReport,
-    SlaReport,
+from legato.simulation.report import DurationSummary, SimulationReport, SlaReport
+from legato.simulation.scenario import Scenario, TaskSpec, generate_variables
+from legato.simulation.tally import (
+    JOB,
+    MESSAGE,
+    USER_TASK,
+    ElementTally,
+    PoolTally,
+    Work,
 )
-from legato.simulation.scenario import PoolSpec, Scenario, TaskSpec, generate_variables
 
 _ARRIVAL, _DONE, _OPEN, _TIMER = 0, 1, 2, 3
 PURGE_EVERY = 5_000
 """Completed instances are deleted from the memory store in batches of this many."""
 DRAIN_LIMIT = timedelta(days=365)
 """After the last arrival, at most this much simulated time for the instances to finish."""
-
-
-@dataclass(slots=True)
-class _Pool:
-    spec: PoolSpec
-    free: int
-    queue: deque[_Work] = field(default_factory=deque)
-    busy_seconds: float = 0.0
-    queue_area: float = 0.0
-    queue_since: float = 0.0
-    queue_max: int = 0
-    opening_scheduled: bool = False
-
-    def queue_changed(self, now: float) -> None:
-        """Account for the queue's length up to ``now`` (before it changes)."""
-        self.queue_area += len(self.queue) * (now - self.queue_since)
-        self.queue_since = now
-
-
-_JOB, _USER_TASK, _MESSAGE = 0, 1, 2
-
-
-@dataclass(slots=True)
-class _Work:
-    """A job or user task to complete, or a message to deliver, when its time is up."""
-
-    instance_key: int
-    element_id: str
-    key: int
-    """The job, user task or subscription key."""
-    kind: int
-    created: float
-    spec: TaskSpec
-    started: float = 0.0
-    cancelled: bool = False
-    message: tuple[str, str | None] = ("", None)
-    """A message's name and correlation key."""
-
-
-@dataclass(slots=True)
-class _ElementStats:
-    count: int = 0
-    waiting_sum: float = 0.0
-    waiting_max: float = 0.0
-    processing_sum: float = 0.0
-    processing_max: float = 0.0
 
 
 _NO_WORK = TaskSpec(Constant(0.0))
@@ -128,15 +82,15 @@ class Simulation:
             gateway: WeightedChoice.of(list(p), list(p.values()))
             for gateway, p in scenario.branches.items()
         }
-        self.pools = {name: _Pool(spec, spec.size) for name, spec in scenario.pools.items()}
+        self.pools = {name: PoolTally(spec, spec.size) for name, spec in scenario.pools.items()}
         self.heap: list[tuple[float, int, int, Any]] = []
         self.sequence = 0
         self.arrived = 0
         self.horizon = scenario.arrivals.horizon.total_seconds()
         self.started: dict[int, float] = {}
-        self.work: dict[int, _Work] = {}
+        self.work: dict[int, Work] = {}
         self.cycle_times: list[float] = []
-        self.elements: dict[str, _ElementStats] = {}
+        self.elements: dict[str, ElementTally] = {}
         self.sla_counts: dict[str, list[int]] = {key: [0, 0] for key in scenario.sla}
         self.incidents = 0
         self.ended: list[int] = []
@@ -199,7 +153,7 @@ class Simulation:
                 else:
                     fire = True
             self._read_steps(engine.run(commands, self._moment(now), fire), touched)
-            for name in touched:
+            for name in sorted(touched):  # in a fixed order: a seed repeats a run
                 self._dispatch(self.pools[name])
             if len(self.ended) >= PURGE_EVERY:
                 self._purge()
@@ -213,7 +167,7 @@ class Simulation:
             instance_key=cmd.NEW_INSTANCE, definition_key=self.definition_key, variables=variables
         )
 
-    def _finish(self, work: _Work, touched: set[str]) -> cmd.Command | None:
+    def _finish(self, work: Work, touched: set[str]) -> cmd.Command | None:
         """The end of sampled work: its member is free again, its element's figures noted."""
         pool_name = work.spec.pool
         if pool_name is not None:
@@ -222,22 +176,17 @@ class Simulation:
         self.work.pop(work.key, None)
         if work.cancelled:
             return None
-        stats = self.elements.setdefault(work.element_id, _ElementStats())
         waiting = work.started - work.created
         processing = self.now - work.started
-        stats.count += 1
-        stats.waiting_sum += waiting
-        stats.processing_sum += processing
-        stats.waiting_max = max(stats.waiting_max, waiting)
-        stats.processing_max = max(stats.processing_max, processing)
+        self.elements.setdefault(work.element_id, ElementTally()).add(waiting, processing)
         sla = self.sla_counts.get(work.element_id)
         if sla is not None:
             sla[0] += 1
             if waiting + processing > self.scenario.sla[work.element_id]:
                 sla[1] += 1
-        if work.kind == _JOB:
+        if work.kind == JOB:
             return cmd.CompleteJob(instance_key=work.instance_key, job_key=work.key)
-        if work.kind == _USER_TASK:
+        if work.kind == USER_TASK:
             return cmd.CompleteUserTask(instance_key=work.instance_key, user_task_key=work.key)
         name, correlation_key = work.message
         return cmd.CorrelateMessage(
@@ -264,7 +213,7 @@ class Simulation:
                 elif kind is ev.SubscriptionClosed:
                     assert isinstance(event, ev.SubscriptionClosed)
                     closed = self.work.get(event.subscription_key)
-                    if closed is not None and closed.kind == _MESSAGE:
+                    if closed is not None and closed.kind == MESSAGE:
                         closed.cancelled = True
                 elif kind is ev.InstanceCreated:
                     self.started[state.instance_key] = now
@@ -286,13 +235,13 @@ class Simulation:
 
     def _new_work(self, instance_key: int, event: ev.Event, touched: set[str]) -> None:
         if isinstance(event, ev.JobCreated):
-            key, kind = event.job_key, _JOB
+            key, kind = event.job_key, JOB
         else:
             assert isinstance(event, ev.UserTaskCreated)
-            key, kind = event.user_task_key, _USER_TASK
+            key, kind = event.user_task_key, USER_TASK
         element_id = event.element_id
         spec = self.scenario.tasks.get(element_id, _NO_WORK)
-        work = _Work(instance_key, element_id, key, kind, self.now, spec)
+        work = Work(instance_key, element_id, key, kind, self.now, spec)
         self.work[key] = work
         if spec.pool is None:
             work.started = self.now
@@ -308,7 +257,7 @@ class Simulation:
         """A message the scenario sends to this subscription after its delay."""
         delay = self.scenario.messages[event.element_id]
         key = event.subscription_key
-        work = _Work(instance_key, event.element_id, key, _MESSAGE, self.now, TaskSpec(delay))
+        work = Work(instance_key, event.element_id, key, MESSAGE, self.now, TaskSpec(delay))
         work.message = (event.name, event.correlation_key)
         work.started = self.now
         self.work[key] = work
@@ -322,7 +271,7 @@ class Simulation:
             )
         return duration.sample(rng)
 
-    def _dispatch(self, pool: _Pool) -> None:
+    def _dispatch(self, pool: PoolTally) -> None:
         """Give queued work to free members while the pool is open."""
         now = self.now
         calendar: WorkCalendar | None = pool.spec.calendar
@@ -372,36 +321,6 @@ class Simulation:
 
     def _report(self) -> SimulationReport:
         end = self.now
-        pools = []
-        for pool in self.pools.values():
-            pool.queue_changed(end)
-            spec = pool.spec
-            if spec.calendar is None:
-                open_seconds = end
-            else:
-                open_seconds = spec.calendar.open_seconds(self.start, self._moment(end))
-            capacity = open_seconds * spec.size
-            pools.append(
-                PoolReport(
-                    name=spec.name,
-                    size=spec.size,
-                    utilisation=min(pool.busy_seconds / capacity, 1.0) if capacity else 0.0,
-                    busy_hours=pool.busy_seconds / 3600,
-                    queue_mean=pool.queue_area / end if end else 0.0,
-                    queue_max=pool.queue_max,
-                )
-            )
-        elements = [
-            ElementReport(
-                element_id=element_id,
-                count=s.count,
-                waiting_mean=s.waiting_sum / s.count,
-                waiting_max=s.waiting_max,
-                processing_mean=s.processing_sum / s.count,
-                processing_max=s.processing_max,
-            )
-            for element_id, s in sorted(self.elements.items())
-        ]
         sla = [
             SlaReport(target, self.scenario.sla[target], counts[0], counts[1])
             for target, counts in self.sla_counts.items()
@@ -417,7 +336,7 @@ class Simulation:
             instances_active=len(self.started),
             incidents=self.incidents,
             cycle_time=DurationSummary.of(self.cycle_times),
-            elements=elements,
-            pools=pools,
+            elements=[t.report(e) for e, t in sorted(self.elements.items())],
+            pools=[p.report(self.start, end) for p in self.pools.values()],
             sla=sla,
         )

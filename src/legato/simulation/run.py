@@ -10,8 +10,9 @@ from pathlib import Path
 from legato.simulation.driver import Simulation
 from legato.simulation.history import apply_history
 from legato.simulation.model import prepare_model
+from legato.simulation.reader import load_scenario
 from legato.simulation.report import SimulationReport
-from legato.simulation.scenario import Scenario, load_scenario
+from legato.simulation.scenario import Scenario
 
 
 def simulate(

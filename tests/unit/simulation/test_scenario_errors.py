@@ -110,3 +110,26 @@ def test_arrivals_are_required_and_a_file_must_exist(tmp_path: Path) -> None:
         parse_scenario("seed = 1\n", "s.toml")
     with pytest.raises(ScenarioError, match="cannot read the scenario"):
         load_scenario(tmp_path / "missing.toml")
+
+
+def test_dotted_keys_have_their_lines(tmp_path: Path) -> None:
+    text = 'tasks.credit_check.duration = "PT1M"\ntasks.provision.duration = "P-1D"\n' + BASE
+    error = refusal(text, tmp_path)
+    assert error.line == 2
+    assert "'tasks.provision.duration'" in error.reason
+
+
+def test_a_file_with_two_processes_needs_a_process_id(tmp_path: Path) -> None:
+    two = ONBOARDING_BPMN.read_text().replace(
+        "</bpmn:definitions>",
+        '<bpmn:process id="other" isExecutable="true"><bpmn:startEvent id="o"/>'
+        '<bpmn:endEvent id="oe"/><bpmn:sequenceFlow id="of" sourceRef="o" targetRef="oe"/>'
+        "</bpmn:process></bpmn:definitions>",
+    )
+    model = write(tmp_path, "two.bpmn", two)
+    with pytest.raises(ScenarioError, match=r"2 executable processes \['onboarding', 'other'\]"):
+        simulate(model, parse_scenario(BASE))
+    error = refusal('process = "offboarding"\n' + BASE, tmp_path, model)
+    assert (error.line, "no executable process 'offboarding'" in error.reason) == (1, True)
+    report = simulate(model, parse_scenario('process = "onboarding"\n' + BASE))
+    assert report.process_id == "onboarding"

@@ -33,3 +33,12 @@ def test_the_engine_example_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     namespace: dict[str, object] = {}
     exec(compile(block, "README.md", "exec"), namespace)
     assert (tmp_path / "legato.db").exists()
+
+
+def test_the_simulation_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    [block] = [b for b in _python_blocks() if "legato.simulation" in b]
+    namespace: dict[str, object] = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    report = namespace["report"]
+    assert getattr(report, "instances_completed", 0) > 1000

@@ -29,6 +29,7 @@ from legato.cli.export import register as register_export
 from legato.cli.logs import LogFormatOption, json_logs, logging_to_stderr
 from legato.cli.migrate import register as register_migrate
 from legato.cli.modify import register as register_modify
+from legato.cli.simulate import register as register_simulate
 from legato.cli.values import parse_vars, show, to_json
 from legato.cli.versions import register as register_versions
 from legato.errors import LegatoError, ValidationIssue
@@ -72,6 +73,8 @@ class _Console(Console):
 
 console = _Console()
 err = _Console(stderr=True)
+register_simulate(app, console, err)
+register_simulate(app, console, err)
 
 
 def _cells(*values: object) -> list[Text]:

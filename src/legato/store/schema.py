@@ -548,6 +548,8 @@ batch_items = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("reason", sa.Text),
     sa.Index("ix_batch_items_state", "batch_key", "state", "instance_key"),
+    # Retention deletes the items of the instances it deletes.
+    sa.Index("ix_batch_items_instance", "instance_key"),
     sqlite_with_rowid=False,
 )
 

@@ -62,6 +62,9 @@ class MemoryRetention(MemoryTransactionBase):
             for ident in [*overlay.base, *overlay.changes]:
                 if ident[0] in ended:
                     overlay.delete(ident)
+        for item in [*self._batch_items.base, *self._batch_items.changes]:
+            if item[1] in ended:
+                self._batch_items.delete(item)
         requests = self._start_requests
         for request_id, owner in [*requests.base.items(), *requests.changes.items()]:
             if owner in ended and requests.get(request_id) == owner:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from legato.store._rules import ENDED_STATUSES, iter_chunks, utc
 from legato.store._sql_base import _IN_CHUNK, SqlTransactionBase, _bp
 from legato.store.schema import (
+    batch_items,
     decision_evaluations,
     history,
     incidents,
@@ -56,6 +57,7 @@ _INSTANCE_ROWS = (
     start_requests,
     instance_variables,
     decision_evaluations,
+    batch_items,
 )
 """Every table with rows that belong to an instance (a test checks none is missing)."""
 

@@ -57,9 +57,11 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     op.create_index("ix_batch_items_state", "batch_items", ["batch_key", "state", "instance_key"])
+    op.create_index("ix_batch_items_instance", "batch_items", ["instance_key"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_batch_items_instance", table_name="batch_items")
     op.drop_index("ix_batch_items_state", table_name="batch_items")
     op.drop_table("batch_items")
     op.drop_table("batch_operations")

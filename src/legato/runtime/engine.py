@@ -740,8 +740,9 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods):
         those ``filter`` matches among the active instances of the plan's source version
         (every one of them when neither is given), at most ``rate`` per second.
 
-        The batch runs in the background of whoever serves the engine (:meth:`serve`,
-        :meth:`run_until_idle`; :meth:`run_batch_operation` runs it at once), 100 instances a
+        The batch runs in the background of whoever serves the database (:meth:`serve`; the
+        next :meth:`run_until_idle` of this engine runs it too, and :meth:`run_batch_operation`
+        at once), 100 instances a
         transaction, each instance migrated and marked done together: a crash leaves every
         instance migrated or not, and the batch goes on where it stopped. Instances that no
         longer fit the plan are skipped, each with its reason (:meth:`batch_failures`).
@@ -1228,7 +1229,7 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods):
         ended. Returns the jobs run.
         """
         done = 0
-        if self._migrations.run_running(self.clock.sleep):
+        if self._migrations.run_local(self.clock.sleep):
             self._events.timers_changed()
         while max_jobs is None or done < max_jobs:
             fired = self.fire_due_timers()

@@ -8,9 +8,10 @@ crash every instance is either migrated and marked, or neither, and the batch re
 first pending instance. Instances that changed since they were selected and no longer fit the
 plan are failed, not migrated; the others go on.
 
-Whoever serves the engine runs the batches (:meth:`legato.Engine.serve`, and
-:meth:`~legato.Engine.run_until_idle` in tests and scripts), between its other work, so the
-engine keeps serving other instances meanwhile; ``rate`` caps the instances per second.
+Whoever serves the database runs the batches (:meth:`legato.Engine.serve`; and
+:meth:`~legato.Engine.run_until_idle` runs those started through its engine), between its
+other work, so the engine keeps serving other instances meanwhile; ``rate`` caps the
+instances per second.
 """
 
 from __future__ import annotations
@@ -114,6 +115,8 @@ class MigrationBatches:
         self.keys = keys
         self._next_look: datetime | None = None
         self._next_chunk: dict[int, datetime] = {}
+        self._local: list[int] = []
+        """Batches started or resumed through this engine, not yet run by it."""
 
     # -- control ---------------------------------------------------------------------------------
 
@@ -157,6 +160,8 @@ class MigrationBatches:
             tx.insert_batch_operation(record)
             tx.add_batch_items(record.batch_key, keys)
         self._next_look = None
+        if keys:
+            self._local.append(record.batch_key)
         return _operation(record)
 
     def get(self, batch_key: int) -> BatchOperation:
@@ -204,6 +209,8 @@ class MigrationBatches:
             record = dataclasses.replace(record, status=status, updated_at=now, ended_at=ended)
             tx.update_batch_operation(record)
         self._next_look = None
+        if status == "running" and batch_key not in self._local:
+            self._local.append(batch_key)
         return _operation(record)
 
     # -- running ---------------------------------------------------------------------------------
@@ -221,13 +228,14 @@ class MigrationBatches:
                 tried += self.run_chunk(record.batch_key)[0]
         return tried
 
-    def run_running(self, sleep: Callable[[float], None]) -> int:
-        """Run every running batch to its end (see :meth:`run_to_end`); returns how many
-        there were. As cheap as :meth:`run_due` when there is none."""
-        running = self._running()
-        for record in running:
-            self.run_to_end(record.batch_key, sleep)
-        return len(running)
+    def run_local(self, sleep: Callable[[float], None]) -> int:
+        """Run the batches started through this engine to their end (or until paused or
+        cancelled; see :meth:`run_to_end`); returns how many ran. Costs nothing when there
+        are none (batches started elsewhere are run by :meth:`run_due`, in ``serve``)."""
+        started, self._local = self._local, []
+        for batch_key in started:
+            self.run_to_end(batch_key, sleep)
+        return len(started)
 
     def _running(self) -> list[BatchOperationRecord]:
         now = self.now()

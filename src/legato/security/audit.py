@@ -306,3 +306,51 @@ class AuditTrail:
             deleted = tx.delete_audit_records(cut)
             tx.delete_audit_checkpoints(cut)
         return deleted
+
+
+def audit_query(
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    resource: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_seq: int | None = None,
+    limit: int = 100,
+) -> AuditQuery:
+    """The query of the filters the API, the web app and the command line share, newest
+    first: ``resource`` is a type (``instance``) or a type and id (``instance:42``)."""
+    resource_type, resource_id = None, None
+    if resource:
+        kind, colon, ident = resource.partition(":")
+        resource_type, resource_id = kind, (ident if colon else None)
+    return AuditQuery(
+        actor=actor or None,
+        action=action or None,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        since=since,
+        until=until,
+        before_seq=before_seq,
+        newest_first=True,
+        limit=limit,
+    )
+
+
+def record_json(record: AuditRecord) -> dict[str, Any]:
+    """A record as one JSON object (the API's items and the lines of an export)."""
+    return {
+        "seq": record.seq,
+        "at": record.at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "actor": record.actor,
+        "actorKind": record.actor_kind,
+        "sourceAddress": record.source_address,
+        "userAgent": record.user_agent,
+        "action": record.action,
+        "resourceType": record.resource_type,
+        "resourceId": record.resource_id,
+        "outcome": record.outcome,
+        "details": record.details,
+        "prevHash": record.prev_hash,
+        "hash": record.hash,
+    }

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 
+from legato.api.audit import note_variables
 from legato.api.deps import engine_of
 from legato.errors import LegatoError, NotFoundError
 from legato.runtime.engine import Engine
@@ -185,6 +186,7 @@ def change_variable(
             request, number, errors={problem.field: problem.message}, form=form, status=400
         )
     engine = engine_of(request)
+    note_variables(request, engine, number, {name.strip(): parsed})
     return _act(
         request,
         number,

@@ -10,6 +10,8 @@
   variables, batch cancel and retry (:mod:`.operations`);
 - instance migration: dry runs, durable batches with progress, pause, resume and cancel
   (:mod:`.migration`);
+- ``GET /audit``, ``/audit/verify`` and ``POST /audit/checkpoint``: the audit trail
+  (:mod:`.audit`);
 - ``GET /export/xes`` and ``/export/csv``: the event log of chosen instances for process
   mining, streamed (:mod:`.eventlog`).
 
@@ -140,6 +142,7 @@ def instance_history(instanceKey: Annotated[str, Path()], engine: EngineDep) -> 
 
 from legato.api.native import (  # noqa: E402 (their routes join this router)
     accounts,
+    audit,
     cockpit,
     eventlog,
     migration,
@@ -151,3 +154,4 @@ router.include_router(cockpit.router)
 router.include_router(operations.router)
 router.include_router(eventlog.router)
 router.include_router(migration.router)
+router.include_router(audit.router)

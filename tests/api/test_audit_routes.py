@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from accounts_support import CountingHasher
 from api_helpers import assert_problem, deploy, start
 from api_models import ORDER
 from api_support import Api
 from fastapi.testclient import TestClient
 
+from accounts_support import CountingHasher
 from legato import Engine
 from legato.api.app import create_app
 from legato.security.accounts import Accounts

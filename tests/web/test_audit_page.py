@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from accounts_support import CountingHasher
-from bpmn_helpers import chain, process, service
 from fastapi.testclient import TestClient
 
+from accounts_support import CountingHasher
+from bpmn_helpers import chain, process, service
 from legato import Engine
 from legato.api.app import create_app
 from legato.security.accounts import Accounts
@@ -101,7 +101,7 @@ def test_a_post_refused_for_a_missing_permission_is_recorded_as_denied(
 def test_the_auditor_reads_filters_and_verifies_the_trail_and_the_operator_may_not(
     app_engine: tuple[TestClient, Engine],
 ) -> None:
-    client, engine = app_engine
+    client, _ = app_engine
     sign_in(client, "olga")
     assert client.get("/audit").status_code == 403
     assert 'href="/audit"' not in client.get("/").text

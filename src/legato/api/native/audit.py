@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime
 from starlette.concurrency import run_in_threadpool
 
 from legato.api.deps import require
+from legato.api.native.cockpit import _instant
 from legato.api.v2.common import Out
 from legato.security import AUDIT_READ
 from legato.security.audit import AuditTrail, audit_query, record_json
@@ -64,8 +64,8 @@ async def list_audit(
     actor: str | None = None,
     action: str | None = None,
     resource: str | None = None,
-    since: Annotated[AwareDatetime | None, Query()] = None,
-    until: Annotated[AwareDatetime | None, Query()] = None,
+    since: Annotated[str | None, Query(description="ISO 8601 with offset: at or after")] = None,
+    until: Annotated[str | None, Query(description="ISO 8601 with offset: before")] = None,
     before: Annotated[int | None, Query(ge=1)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> AuditPage:
@@ -74,8 +74,8 @@ async def list_audit(
         actor=actor,
         action=action,
         resource=resource,
-        since=since,
-        until=until,
+        since=_instant(since, "since"),
+        until=_instant(until, "until"),
         before_seq=before,
         limit=limit,
     )

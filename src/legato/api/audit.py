@@ -17,7 +17,7 @@ Not recorded: reads (GET, and the POSTs that only search or count), a worker's j
 (activating, completing, failing jobs: the instance's history has it), the dry runs of a
 migration, and web requests without a session (they are sent to sign in). Routes add what
 the path does not say (a created user's name, the old and new values of variables) with
-:func:`note_audit`.
+:func:`note_audit` (and :func:`legato.api.v2.common.note_variables`).
 """
 
 from __future__ import annotations
@@ -35,10 +35,6 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from legato.api.v2.common import plain
-from legato.engine.values import decode
-from legato.errors import LegatoError
-from legato.runtime.engine import Engine
 from legato.security import Principal
 from legato.security.audit import (
     ALLOWED,
@@ -47,7 +43,6 @@ from legato.security.audit import (
     AuditTrail,
     Resource,
     Source,
-    variable_changes,
 )
 
 logger = logging.getLogger("legato.audit")
@@ -270,19 +265,6 @@ def note_audit(
         outcome=outcome or earlier.outcome,
         details={**earlier.details, **(details or {})},
     )
-
-
-def note_variables(
-    request: Request, engine: Engine, instance_key: int, values: Mapping[str, Any]
-) -> None:
-    """Note a variable change of an instance's root scope: the names, and the old values
-    (read now, before the change) and the new ones, each through ``mask_for_audit``."""
-    try:
-        scope = engine.state(instance_key).variables.get(instance_key, {})
-    except LegatoError:
-        scope = {}
-    old = {name: plain(decode(scope[name])) for name in values if name in scope}
-    note_audit(request, details=variable_changes(old, {k: plain(v) for k, v in values.items()}))
 
 
 def rule_for(method: str, path: str) -> tuple[Rule, str | None] | None:

@@ -15,8 +15,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 
-from legato.api.audit import note_variables
 from legato.api.deps import engine_of
+from legato.api.v2.common import note_variables
 from legato.errors import LegatoError, NotFoundError
 from legato.runtime.engine import Engine
 from legato.runtime.types import HistoryEntry

@@ -21,6 +21,7 @@ from legato.api.c7.ids import Kind
 from legato.api.c7.routing import C7Route, as_object, flag, no_content, ok
 from legato.api.c7.variables import decode_variables, encode_value, encode_variables
 from legato.api.deps import EngineDep, require
+from legato.api.v2.common import note_variables
 from legato.errors import InvalidCommandError, NotFoundError
 from legato.runtime.engine import Engine
 from legato.runtime.types import InstanceInfo
@@ -171,7 +172,11 @@ def get_variable_data(
 
 @router.post("/{instance_id}/variables", status_code=204)
 def modify_variables(
-    instance_id: str, engine: EngineDep, principal: Modifier, body: AnyBody = None
+    request: Request,
+    instance_id: str,
+    engine: EngineDep,
+    principal: Modifier,
+    body: AnyBody = None,
 ) -> Response:
     """Set ``modifications`` (typed) and remove ``deletions`` (set to null: Legato keeps a
     variable once set)."""
@@ -184,6 +189,7 @@ def modify_variables(
     for name in deletions:
         changes.setdefault(str(name), None)
     if changes:
+        note_variables(request, engine, info.key, changes)
         try:
             engine.set_variables(info.key, changes, by=principal.name)
         except InvalidCommandError as error:
@@ -195,11 +201,17 @@ def modify_variables(
 
 @router.put("/{instance_id}/variables/{name}", status_code=204)
 def put_variable(
-    instance_id: str, name: str, engine: EngineDep, principal: Modifier, body: AnyBody = None
+    request: Request,
+    instance_id: str,
+    name: str,
+    engine: EngineDep,
+    principal: Modifier,
+    body: AnyBody = None,
 ) -> Response:
     """Set one variable from a typed value."""
     info = _instance(engine, instance_id)
     value = decode_variables({name: as_object(body)})
+    note_variables(request, engine, info.key, value)
     engine.set_variables(info.key, value, by=principal.name)
     return no_content()
 

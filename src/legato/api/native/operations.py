@@ -20,10 +20,17 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import AwareDatetime, Field
 
-from legato.api.audit import note_variables
 from legato.api.deps import EngineDep, require
 from legato.api.problems import BadRequest
-from legato.api.v2.common import Key, KeyText, Out, Strict, Variables, parse_key
+from legato.api.v2.common import (
+    Key,
+    KeyText,
+    Out,
+    Strict,
+    Variables,
+    note_variables,
+    parse_key,
+)
 from legato.errors import InvalidCommandError
 from legato.runtime.batches import MAX_BATCH
 from legato.runtime.types import InstanceFilter

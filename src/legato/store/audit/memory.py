@@ -34,11 +34,19 @@ class MemoryAuditLog(MemoryTransactionBase):
     def lock_audit_tail(self) -> tuple[int, str] | None:
         """The last record's sequence number and hash."""
         self._check_open()
-        records = list(self._audit_log.values())
-        if not records:
-            return None
-        last = max(records, key=lambda r: r.seq)
-        return last.seq, last.hash
+        overlay = self._audit_log
+        added = [r for r in overlay.changes.values() if r is not None]
+        if added:
+            last = max(added, key=lambda r: r.seq)
+            return last.seq, last.hash
+        if overlay.base:
+            # Records are appended in sequence order, and a dict keeps its insertion order:
+            # the last committed key is the tail (unless this transaction deleted it).
+            newest = overlay.get(next(reversed(overlay.base)))
+            if newest is not None:
+                return newest.seq, newest.hash
+        found = max(overlay.values(), key=lambda r: r.seq, default=None)
+        return None if found is None else (found.seq, found.hash)
 
     def insert_audit_record(self, record: AuditRecord) -> None:
         """Append a record (a taken sequence number is a :class:`ConflictError`)."""

@@ -16,6 +16,8 @@ from fastapi.testclient import TestClient
 from accounts_support import CountingHasher
 from legato import Engine
 from legato.api.app import create_app
+from legato.api.c7 import ids
+from legato.api.c7.ids import Kind
 from legato.security.accounts import Accounts
 
 
@@ -89,6 +91,23 @@ def test_a_variable_change_records_the_names_and_the_old_and_new_values(api: Api
         "amount": {"old": 3, "new": 5},
         "note": {"old": None, "new": "rush"},
     }
+
+
+def test_variable_changes_over_v2_and_camunda_7_are_recorded_the_same_way(api: Api) -> None:
+    deploy(api, "order.bpmn", ORDER)
+    key = start(api, "order", amount=3)
+    v2 = api.client.put(
+        f"/v2/element-instances/{key}/variables", json={"variables": {"amount": 4}}, **api.as_("op")
+    )
+    assert v2.status_code == 204, v2.text
+    c7_path = (
+        f"/engine-rest/process-instance/{ids.to_uuid(Kind.INSTANCE, int(key))}/variables/amount"
+    )
+    c7 = api.client.put(c7_path, json={"value": 5, "type": "Integer"}, **api.as_("op"))
+    assert c7.status_code == 204, c7.text
+
+    changes = [r["details"]["changes"] for r in _records(api, action="variables.change")]
+    assert changes == [{"amount": {"old": 4, "new": 5}}, {"amount": {"old": 3, "new": 4}}]
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ failed sign-ins too, and the auditor reads and verifies it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,11 @@ from fastapi.testclient import TestClient
 from accounts_support import CountingHasher
 from legato import Engine
 from legato.api.app import create_app
+from legato.api.audit import rule_for
 from legato.api.c7 import ids
 from legato.api.c7.ids import Kind
 from legato.security.accounts import Accounts
+from legato.web import PAGE_ROUTERS, session
 
 
 def _records(api: Api, who: str = "audit", **filters: Any) -> list[dict[str, Any]]:
@@ -182,3 +185,28 @@ def test_verify_over_http_names_an_edited_record(api: Api) -> None:
     verified = api.client.get("/legato/v1/audit/verify", **api.as_("audit")).json()
     assert (verified["intact"], verified["brokenSeq"]) == (False, 1)
     assert verified["message"] == "record #1: edited: its content does not match its hash"
+
+
+def test_every_state_changing_route_has_an_action_or_is_a_search(api: Api) -> None:
+    schema = api.client.get("/openapi.json", **api.as_("admin")).json()
+    routes = [
+        (method.upper(), path)
+        for path, operations in schema["paths"].items()
+        for method in operations
+        if method in ("post", "put", "patch", "delete")
+    ]
+    routes += [
+        (method, route.path)
+        for router in (session.router, *PAGE_ROUTERS)
+        for route in router.routes
+        for method in getattr(route, "methods", ()) or ()
+        if method in ("POST", "PUT", "PATCH", "DELETE")
+    ]
+    unmatched = [
+        f"{method} {path}"
+        for method, path in routes
+        if rule_for(method, re.sub(r"\{[^}]+\}", "1", path)) is None
+        and not path.endswith("/search")
+    ]
+    assert unmatched == []
+    assert len(routes) > 80

@@ -19,7 +19,8 @@ auditor     read everything, change nothing; read and verify the audit trail
 =========== ==================================================================================
 
 The server's authenticator is :class:`legato.security.accounts.Accounts` (users, API keys and
-tokens kept in the store); :class:`StaticAuthenticator` serves tests and examples.
+tokens kept in the store); :class:`StaticAuthenticator` serves tests and examples. What every
+principal does is recorded in the audit trail (:mod:`legato.security.audit`).
 """
 
 from __future__ import annotations

@@ -148,10 +148,35 @@ RULES: tuple[Rule, ...] = (
     ),
     *_rules("instance.migrate", "process", "POST /cockpit/processes/{id}/migrate"),
     *_rules(
-        "instance.modify",
+        "instance.batch",
         "batch_operation",
         f"POST {_N}/batch-operations",
         "POST /cockpit/instances/bulk",
+    ),
+    *_rules(
+        "instance.modify",
+        "instance",
+        f"POST {_N}/instances/{{key}}/modification",
+        "POST /cockpit/instances/{key}/modify",
+    ),
+    *_rules(
+        "definition.suspend",
+        "process",
+        f"POST {_N}/processes/{{id}}/versions/{{version}}/suspension",
+        "POST /cockpit/processes/{id}/versions/{version}/suspension",
+    ),
+    *_rules(
+        "definition.resume",
+        "process",
+        f"DELETE {_N}/processes/{{id}}/versions/{{version}}/suspension",
+    ),
+    *_rules("definition.tag", "process", f"PUT {_N}/processes/{{id}}/versions/{{version}}/tag"),
+    *_rules(
+        "definition.rollout",
+        "process",
+        f"PUT {_N}/processes/{{id}}/rollout",
+        f"DELETE {_N}/processes/{{id}}/rollout",
+        "POST /cockpit/processes/{id}/rollout",
     ),
     *_rules(
         "variables.change",

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import Response
 
+from legato.api.audit import note_audit
 from legato.api.c7 import ids
 from legato.api.c7.conditions import conditions_from_text
 from legato.api.c7.dto import DefinitionIds, instance_dto
@@ -218,7 +219,11 @@ def put_variable(
 
 @router.put("/{instance_id}/suspended", status_code=204)
 def update_suspension(
-    instance_id: str, engine: EngineDep, principal: Modifier, body: AnyBody = None
+    request: Request,
+    instance_id: str,
+    engine: EngineDep,
+    principal: Modifier,
+    body: AnyBody = None,
 ) -> Response:
     """Suspend (``{"suspended": true}``) or activate (``false``) a running instance; as in
     Camunda, asking for the state it is in already changes nothing."""
@@ -226,6 +231,7 @@ def update_suspension(
     if not isinstance(wanted, bool):
         raise bad_request("suspended: give true or false")
     info = _instance(engine, instance_id)
+    note_audit(request, action="instance.suspend" if wanted else "instance.resume")
     if info.suspended != wanted:
         change = engine.suspend if wanted else engine.resume
         change(info.key, by=principal.name)

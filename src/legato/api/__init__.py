@@ -9,5 +9,6 @@ Three surfaces on one FastAPI application (:func:`legato.api.app.create_app`):
   users and API keys), in the same style;
 - ``/engine-rest/...``: the Camunda 7 REST surface that Camunda 7 workers and clients use.
 
-``/health`` and ``/ready`` answer without credentials; everything else needs them.
+``/health`` and ``/ready`` answer without credentials; everything else needs them. Every
+state-changing request lands in the audit trail (:mod:`legato.api.audit`).
 """

@@ -25,6 +25,7 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from legato import __version__
 from legato.api import c7, native, oauth, v2
+from legato.api.audit import AuditRecorder
 from legato.api.metrics import METRICS_PATH, scrape_principal
 from legato.api.metrics import router as metrics_router
 from legato.api.problems import ApiError
@@ -39,6 +40,7 @@ from legato.errors import (
 )
 from legato.runtime.engine import Engine
 from legato.security import Authenticator, Principal
+from legato.security.audit import AuditTrail
 
 C7_PREFIX = "/engine-rest"
 """Where the Camunda 7 surface lives."""
@@ -64,6 +66,7 @@ def create_app(
     *,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     metrics_token: str | None = None,
+    audit: AuditTrail | None = None,
 ) -> FastAPI:
     """The server's application over ``engine``; every request to the API
     (:data:`API_PREFIXES`) must carry credentials that ``authenticator`` accepts. Other paths
@@ -73,7 +76,9 @@ def create_app(
     ``app.state.stopping`` (False) makes long-polling requests answer at once: the server
     runner sets both. A request body larger than ``max_upload_bytes`` is refused with 413.
     ``/metrics`` also answers to ``Authorization: Bearer <metrics_token>`` when one is set
-    (see :mod:`legato.api.metrics`).
+    (see :mod:`legato.api.metrics`). State-changing requests are recorded in ``audit``
+    (``app.state.audit``; None: the audit trail of the engine's store, see
+    :mod:`legato.api.audit`).
     """
     app = FastAPI(
         title="Legato",
@@ -90,6 +95,7 @@ def create_app(
     app.state.parked_polls = 0
     app.state.max_upload_bytes = max_upload_bytes
     app.state.metrics_token = metrics_token
+    app.state.audit = audit or AuditTrail(engine.store, now=engine.clock.now)
     app.include_router(v2.router, prefix="/v2")
     app.include_router(native.router, prefix="/legato/v1")
     app.include_router(c7.router, prefix=C7_PREFIX)
@@ -99,6 +105,7 @@ def create_app(
     _add_error_handlers(app)
     _document_errors(app)
     app.add_middleware(_Gate)
+    app.add_middleware(AuditRecorder)  # outermost: it sees the gate's 401 answers too
     return app
 
 

@@ -17,7 +17,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from legato.security import Authenticator
+from legato.api.audit import note_audit
+from legato.security import Authenticator, Principal
+from legato.security.audit import DENIED, Actor
 
 router = APIRouter(tags=["authentication"])
 
@@ -80,9 +82,12 @@ async def issue_token(request: Request) -> JSONResponse:
         return _error(401, "invalid_client", "client credentials are missing")
     authenticator: Authenticator = request.app.state.authenticator
     issued = await run_in_threadpool(authenticator.issue_token, client_id, secret)
+    actor = Actor.of(Principal(client_id, frozenset()))  # an API key is key:<id>
     if issued is None:
+        note_audit(request, actor=actor, action="auth.sign_in_failed", outcome=DENIED)
         return _error(401, "invalid_client", "the client id or secret is wrong")
     token, lifetime = issued
+    note_audit(request, actor=actor, action="auth.sign_in")
     body = TokenResponse(access_token=token, expires_in=lifetime)
     return JSONResponse(body.model_dump(), headers={"Cache-Control": "no-store"})
 

@@ -18,11 +18,13 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from legato.cli.audit import record_command
 from legato.cli.values import to_json
 from legato.errors import LegatoError
 from legato.runtime.engine import DEFAULT_DATABASE
 from legato.security import ROLES
 from legato.security.accounts import Accounts, ApiKey, User
+from legato.security.audit import Resource
 from legato.store.sql import SqlStore
 
 users_app = typer.Typer(help="Users who sign in with a name and a password.", no_args_is_help=True)
@@ -95,6 +97,31 @@ def _accounts(db: str) -> Iterator[Accounts]:
         store.close()
 
 
+class _Recorder:
+    """Records the change a command made in the audit trail, as the command's user."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+
+    def __call__(self, action: str, resource: Resource, **details: Any) -> None:
+        record_command(self._store, action, resource, details)
+
+
+@contextmanager
+def _changing(db: str) -> Iterator[tuple[Accounts, _Recorder]]:
+    """Like :func:`_accounts`, with a recorder of the change for the audit trail."""
+    try:
+        store = SqlStore(db)
+    except LegatoError as exc:
+        _fail(str(exc))
+    try:
+        yield Accounts(store), _Recorder(store)
+    except LegatoError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+
+
 def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
@@ -145,8 +172,9 @@ def add_user(
 ) -> None:
     """Add a user with roles (and groups)."""
     secret = _read_password(password, password_stdin)
-    with _accounts(db) as accounts:
+    with _changing(db) as (accounts, record):
         user = accounts.create_user(name, secret, roles, groups or ())
+        record("user.create", Resource("user", name), roles=list(user.roles))
     typer.echo(f"added user {user.name} (roles: {', '.join(user.roles)})")
 
 
@@ -180,17 +208,19 @@ def change_password(
 ) -> None:
     """Give a user a new password (servers refuse the old one within a minute)."""
     secret = _read_password(password, password_stdin)
-    with _accounts(db) as accounts:
+    with _changing(db) as (accounts, record):
         accounts.set_password(name, secret)
+        record("user.change", Resource("user", name), password="(changed)")
     typer.echo(f"changed the password of {name}")
 
 
 @users_app.command("roles")
 def change_roles(name: str, roles: RolesOption, db: DbOption = DEFAULT_DATABASE) -> None:
     """Replace a user's roles."""
-    with _accounts(db) as accounts:
+    with _changing(db) as (accounts, record):
         accounts.set_roles(name, roles)
         user = accounts.user(name)
+        record("user.change", Resource("user", name), roles=list(user.roles))
     typer.echo(f"{name} now has the roles {', '.join(user.roles)}")
 
 
@@ -201,32 +231,36 @@ def change_groups(
     db: DbOption = DEFAULT_DATABASE,
 ) -> None:
     """Replace a user's groups."""
-    with _accounts(db) as accounts:
+    with _changing(db) as (accounts, record):
         accounts.set_groups(name, groups)
+        record("user.change", Resource("user", name), groups=sorted(set(groups)))
     typer.echo(f"{name} now is in the groups {', '.join(sorted(set(groups)))}")
 
 
 @users_app.command("disable")
 def disable_user(name: str, db: DbOption = DEFAULT_DATABASE) -> None:
     """Stop a user from signing in (kept for the record; enable undoes it)."""
-    with _accounts(db) as accounts:
+    with _changing(db) as (accounts, record):
         accounts.disable_user(name)
+        record("user.change", Resource("user", name), disabled=True)
     typer.echo(f"disabled user {name}")
 
 
 @users_app.command("enable")
 def enable_user(name: str, db: DbOption = DEFAULT_DATABASE) -> None:
     """Let a disabled user sign in again."""
-    with _accounts(db) as accounts:
+    with _changing(db) as (accounts, record):
         accounts.enable_user(name)
+        record("user.change", Resource("user", name), disabled=False)
     typer.echo(f"enabled user {name}")
 
 
 @users_app.command("remove")
 def remove_user(name: str, db: DbOption = DEFAULT_DATABASE) -> None:
     """Remove a user."""
-    with _accounts(db) as accounts:
+    with _changing(db) as (accounts, record):
         accounts.delete_user(name)
+        record("user.delete", Resource("user", name))
     typer.echo(f"removed user {name}")
 
 
@@ -250,8 +284,9 @@ def create_key(
     as_json: JsonOption = False,
 ) -> None:
     """Make an API key and print its secret, once."""
-    with _accounts(db) as accounts:
+    with _changing(db) as (accounts, record):
         key_id, secret = accounts.create_api_key(name, roles, job_types or None)
+        record("api_key.create", Resource("api_key", key_id), name=name, roles=sorted(set(roles)))
     credentials = f"{key_id}:{secret}"
     if as_json:
         _print_json(
@@ -314,6 +349,7 @@ def _key_row(key: ApiKey) -> list[str]:
 @keys_app.command("revoke")
 def revoke_key(key_id: str, db: DbOption = DEFAULT_DATABASE) -> None:
     """Revoke an API key for good (servers refuse it within a minute)."""
-    with _accounts(db) as accounts:
+    with _changing(db) as (accounts, record):
         accounts.revoke_api_key(key_id)
+        record("api_key.revoke", Resource("api_key", key_id))
     typer.echo(f"revoked API key {key_id}")

@@ -25,6 +25,8 @@ from rich.text import Text
 from legato import dmn, feel
 from legato.cli import running
 from legato.cli.accounts import register as register_accounts
+from legato.cli.audit import record_command
+from legato.cli.audit import register as register_audit
 from legato.cli.export import register as register_export
 from legato.cli.logs import LogFormatOption, json_logs, logging_to_stderr
 from legato.cli.migrate import register as register_migrate
@@ -38,6 +40,7 @@ from legato.runtime import queries
 from legato.runtime.engine import DEFAULT_DATABASE, Engine
 from legato.runtime.retention import DEFAULT_BATCH_SIZE, parse_age, sweep_ended_instances
 from legato.runtime.types import HistoryEntry
+from legato.security.audit import Resource
 from legato.store.records import INSTANCE_FILTER_STATUSES, NodeRecord
 
 app = typer.Typer(
@@ -46,6 +49,7 @@ app = typer.Typer(
     add_completion=False,
 )
 register_accounts(app)
+register_audit(app)
 register_export(app)
 register_migrate(app)
 register_versions(app)
@@ -203,6 +207,8 @@ def deploy(
                  "definition_key": d.definition_key, "file": file.name}
                 for d in deployment.decisions
             ]  # fmt: skip
+        deployed = [f"{r.get('process_id', r.get('decision_id'))} v{r['version']}" for r in rows]
+        record_command(engine.store, "definition.deploy", details={"deployed": deployed})
     if as_json:
         _print_json(rows)
         return
@@ -269,6 +275,7 @@ def start(
             version=version,
             version_tag=version_tag,
         )
+        record_command(engine.store, "instance.start", Resource("instance", str(info.key)))
     if as_json:
         _print_json(info)
     else:
@@ -621,6 +628,7 @@ def retry(
             variables=parse_vars(var, variables) or None,
             by=_operator(),
         )
+        record_command(engine.store, "incident.retry", Resource("incident", str(incident_key)))
         console.print(f"incident {incident_key} resolved; retrying")
         if handlers is not None:
             _load_handlers(engine, handlers)
@@ -670,6 +678,8 @@ def complete(
     """Complete a user task."""
     with _engine(db) as engine:
         engine.complete_user_task(user_task_key, parse_vars(var, variables), user=user)
+        task = Resource("user_task", str(user_task_key))
+        record_command(engine.store, "task.complete", task, by=user)
         console.print(f"user task {user_task_key} completed")
         if handlers is not None:
             _load_handlers(engine, handlers)
@@ -738,6 +748,7 @@ def cancel(instance_key: int, db: DbOption = DEFAULT_DATABASE) -> None:
     """Cancel an instance."""
     with _engine(db) as engine:
         engine.cancel(instance_key, by=_operator())
+        record_command(engine.store, "instance.cancel", Resource("instance", str(instance_key)))
     console.print(f"instance {instance_key} cancelled")
 
 
@@ -746,6 +757,7 @@ def suspend(instance_key: int, db: DbOption = DEFAULT_DATABASE) -> None:
     """Suspend an instance: its jobs, timers, messages and user tasks wait until resumed."""
     with _engine(db) as engine:
         engine.suspend(instance_key, by=_operator())
+        record_command(engine.store, "instance.suspend", Resource("instance", str(instance_key)))
     console.print(f"instance {instance_key} suspended")
 
 
@@ -754,6 +766,7 @@ def resume(instance_key: int, db: DbOption = DEFAULT_DATABASE) -> None:
     """Resume a suspended instance."""
     with _engine(db) as engine:
         engine.resume(instance_key, by=_operator())
+        record_command(engine.store, "instance.resume", Resource("instance", str(instance_key)))
     console.print(f"instance {instance_key} resumed")
 
 

@@ -28,6 +28,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from legato.cli.audit import record_command
 from legato.errors import LegatoError
 from legato.runtime.engine import DEFAULT_DATABASE, Engine
 from legato.runtime.migration import MigrationPlan
@@ -38,6 +39,7 @@ from legato.runtime.migration_batches import (
     selected_instances,
 )
 from legato.runtime.types import InstanceFilter
+from legato.security.audit import Resource
 
 migrate_app = typer.Typer(
     help="Move running instances to another process version: plan, check, run, status.",
@@ -179,6 +181,9 @@ def run_command(
         batch = engine.migrate_in_batch(
             plan, instances, filter=selection, rate=rate, by=by or _user()
         )
+        migration = Resource("migration", str(batch.key))
+        details = {"total": batch.total}
+        record_command(engine.store, "instance.migrate", migration, details, by=by)
         typer.echo(f"batch {batch.key}: {batch.total} instances", err=True)
         if wait:
             batch = _run_with_progress(engine, batch)
@@ -213,6 +218,8 @@ def _control(batch: int, db: str, action: str) -> None:
             "resume": engine.resume_batch_operation,
             "cancel": engine.cancel_batch_operation,
         }[action](batch)
+        migration = Resource("migration", str(batch))
+        record_command(engine.store, "instance.migrate", migration, {"control": action})
     typer.echo(f"batch {operation.key}: {operation.status}")
 
 

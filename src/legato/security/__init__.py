@@ -15,11 +15,12 @@ operator    read and act on instances, incidents and variables; start; messages 
             manage every user task
 worker      activate and finish jobs of its job types; publish messages and signals
 user        read definitions; start instances; work on the user tasks visible to them
-auditor     read everything, change nothing
+auditor     read everything, change nothing; read and verify the audit trail
 =========== ==================================================================================
 
 The server's authenticator is :class:`legato.security.accounts.Accounts` (users, API keys and
-tokens kept in the store); :class:`StaticAuthenticator` serves tests and examples.
+tokens kept in the store); :class:`StaticAuthenticator` serves tests and examples. What every
+principal does is recorded in the audit trail (:mod:`legato.security.audit`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ SYSTEM_READ = "system:read"
 """Topology, nodes, version."""
 USERS_MANAGE = "users:manage"
 """Create and remove users and API keys."""
+AUDIT_READ = "audit:read"
+"""Read and verify the audit trail (and sign a checkpoint of it)."""
 
 PERMISSIONS = (
     DEFINITIONS_READ,
@@ -67,6 +70,7 @@ PERMISSIONS = (
     INCIDENTS_READ,
     SYSTEM_READ,
     USERS_MANAGE,
+    AUDIT_READ,
 )
 
 _READ = frozenset({DEFINITIONS_READ, INSTANCES_READ, INCIDENTS_READ, SYSTEM_READ})
@@ -78,7 +82,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     | {INSTANCES_START, INSTANCES_MODIFY, MESSAGES_PUBLISH, JOBS_MANAGE, TASKS_MANAGE},
     "worker": frozenset({JOBS_WORK, MESSAGES_PUBLISH, SYSTEM_READ}),
     "user": frozenset({DEFINITIONS_READ, INSTANCES_START, TASKS_WORK, SYSTEM_READ}),
-    "auditor": _READ,
+    "auditor": _READ | {AUDIT_READ},
 }
 """The permissions each role grants."""
 

@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 
 from legato.errors import StoreError
 from legato.store._rules import FIRST_KEY, load_json, timer_available_at
+from legato.store.audit import AuditCheckpoint, AuditRecord
 from legato.store.records import (
     ApiKeyRecord,
     BatchOperationRecord,
@@ -260,6 +261,8 @@ class _Tables:
         default_factory=dict
     )
     """(batch key, instance key) -> (batch key, instance key, state, reason)."""
+    audit_log: dict[int, AuditRecord] = field(default_factory=dict)
+    audit_checkpoints: dict[int, AuditCheckpoint] = field(default_factory=dict)
 
 
 def _json_copy(text: str) -> Any:
@@ -303,6 +306,8 @@ class MemoryTransactionBase:
         self._decision_evaluations = _Overlay(tables.decision_evaluations)
         self._batch_operations = _Overlay(tables.batch_operations)
         self._batch_items = _Overlay(tables.batch_items)
+        self._audit_log = _Overlay(tables.audit_log)
+        self._audit_checkpoints = _Overlay(tables.audit_checkpoints)
         self._purged_instances: list[int] = []
         self._committed = False
 
@@ -362,6 +367,8 @@ class MemoryTransactionBase:
             self._decision_evaluations,
             self._batch_operations,
             self._batch_items,
+            self._audit_log,
+            self._audit_checkpoints,
         )
 
     def _check_open(self) -> None:

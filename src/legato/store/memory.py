@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from legato.errors import StoreError
 from legato.store._memory_base import _Tables
 from legato.store.accounts.memory import MemoryAccounts
+from legato.store.audit.memory import MemoryAuditLog
 from legato.store.batch_operations.memory import MemoryBatchOperations
 from legato.store.cockpit.memory import MemoryCockpitReads
 from legato.store.definitions.memory import MemoryDefinitions
@@ -88,6 +89,7 @@ class MemoryTransaction(
     MemoryNodes,
     MemoryAccounts,
     MemoryBatchOperations,
+    MemoryAuditLog,
 ):
     """Reads and writes of one in-memory transaction (the port: ``ports.Transaction``)."""
 

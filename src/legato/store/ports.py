@@ -11,8 +11,8 @@ package beside its two adapters: :mod:`legato.store.definitions`, :mod:`~legato.
 :mod:`~legato.store.timers`, :mod:`~legato.store.messages` (subscriptions and buffered messages),
 :mod:`~legato.store.user_tasks`, :mod:`~legato.store.incidents`, :mod:`~legato.store.nodes`,
 :mod:`~legato.store.cockpit` (the cockpit's reads and derived tables),
-:mod:`~legato.store.retention`, :mod:`~legato.store.accounts` and
-:mod:`~legato.store.batch_operations`; keys are reserved through
+:mod:`~legato.store.retention`, :mod:`~legato.store.accounts`,
+:mod:`~legato.store.batch_operations` and :mod:`~legato.store.audit`; keys are reserved through
 :class:`Keys`. Code that needs one part is typed against that part's protocol.
 """
 
@@ -23,6 +23,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from legato.store.accounts import Accounts
+from legato.store.audit import AuditLog
 from legato.store.batch_operations import BatchOperations
 from legato.store.cockpit import CockpitReads
 from legato.store.definitions import Definitions
@@ -60,6 +61,7 @@ class Transaction(
     Retention,
     Accounts,
     BatchOperations,
+    AuditLog,
     Protocol,
 ):
     """Reads and writes inside one database transaction: every part of the port (code that

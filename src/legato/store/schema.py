@@ -666,3 +666,42 @@ decision_evaluations = sa.Table(
     ),
     sqlite_with_rowid=False,
 )
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    # Revision 0013: every action of a person or a machine, append-only and chained by hash
+    # (see legato.security.audit). The sequence number is gap-free: a writer takes it as
+    # max + 1 under a lock held until its commit, and the primary key refuses a duplicate.
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", UtcTimestamp, nullable=False),
+    # A user name, ``key:<id>`` or ``system``.
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("actor_kind", sa.String(16), nullable=False),
+    sa.Column("source_address", sa.String(64)),
+    sa.Column("user_agent", sa.String(512)),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("resource_type", sa.String(64)),
+    sa.Column("resource_id", sa.String(255)),
+    # allowed or denied.
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("details", JsonText, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    # The queries of the audit page: by actor, by resource, by time (newest first by seq).
+    sa.Index("ix_audit_log_actor", "actor", "seq"),
+    sa.Index("ix_audit_log_resource", "resource_type", "resource_id", "seq"),
+    sa.Index("ix_audit_log_at", "at"),
+)
+
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    # Revision 0013: the hash of the audit record ``seq``, signed (HMAC-SHA256) with a server
+    # secret: written every so many records, on demand, and at the cut of a prune, where the
+    # verification of the remaining chain starts.
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("signature", sa.String(64), nullable=False),
+    sa.Column("at", UtcTimestamp, nullable=False),
+)

@@ -33,6 +33,7 @@ from legato.store._sql_base import (
     _translated_errors,
 )
 from legato.store.accounts.sql import SqlAccounts
+from legato.store.audit.sql import SqlAuditLog
 from legato.store.batch_operations.sql import SqlBatchOperations
 from legato.store.cockpit.sql import SqlCockpitReads
 from legato.store.definitions.sql import SqlDefinitions
@@ -264,6 +265,7 @@ class SqlTransaction(
     SqlNodes,
     SqlAccounts,
     SqlBatchOperations,
+    SqlAuditLog,
 ):
     """Reads and writes inside one SQL transaction (the port: ``ports.Transaction``)."""
 

@@ -87,6 +87,7 @@ from starlette.types import Scope
 
 from legato.api.app import is_api_path
 from legato.web import (
+    audit,
     decisions,
     definitions,
     incidents,
@@ -114,6 +115,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     definitions.router,
     migrations.router,
     versions.router,
+    audit.router,
 )
 """The routers of the pages; a new page module adds its router here."""
 STATIC_MAX_AGE = 365 * 24 * 3600

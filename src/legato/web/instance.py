@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 
 from legato.api.deps import engine_of
+from legato.api.v2.common import note_variables
 from legato.engine import commands as cmd
 from legato.errors import LegatoError, NotFoundError
 from legato.runtime.engine import Engine
@@ -220,6 +221,7 @@ def change_variable(
             request, number, errors={problem.field: problem.message}, form=form, status=400
         )
     engine = engine_of(request)
+    note_variables(request, engine, number, {name.strip(): parsed})
     return _act(
         request,
         number,

@@ -25,7 +25,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from legato.api.audit import note_audit
 from legato.security import Authenticator, Principal
+from legato.security.audit import DENIED, Actor
 from legato.web.ui import redirect, render
 
 SESSION_COOKIE = "legato_session"
@@ -149,7 +151,9 @@ async def login(
         issued = await run_in_threadpool(
             lambda: authenticator.issue_token(username, password, lifetime=lifetime)
         )
+    actor = Actor(username, "user" if issued else "anonymous")
     if issued is None:
+        note_audit(request, actor=actor, action="auth.sign_in_failed", outcome=DENIED)
         context = {
             "next": safe_next(next),
             "username": username,
@@ -157,6 +161,7 @@ async def login(
         }
         return render(request, "login.html", context)
     token, seconds = issued
+    note_audit(request, actor=actor, action="auth.sign_in")
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

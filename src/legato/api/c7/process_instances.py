@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import Response
 
+from legato.api.audit import note_audit
 from legato.api.c7 import ids
 from legato.api.c7.conditions import conditions_from_text
 from legato.api.c7.dto import DefinitionIds, instance_dto
@@ -21,6 +22,7 @@ from legato.api.c7.ids import Kind
 from legato.api.c7.routing import C7Route, as_object, flag, no_content, ok
 from legato.api.c7.variables import decode_variables, encode_value, encode_variables
 from legato.api.deps import EngineDep, require
+from legato.api.v2.common import note_variables
 from legato.errors import InvalidCommandError, NotFoundError
 from legato.runtime.engine import Engine
 from legato.runtime.types import InstanceInfo
@@ -171,7 +173,11 @@ def get_variable_data(
 
 @router.post("/{instance_id}/variables", status_code=204)
 def modify_variables(
-    instance_id: str, engine: EngineDep, principal: Modifier, body: AnyBody = None
+    request: Request,
+    instance_id: str,
+    engine: EngineDep,
+    principal: Modifier,
+    body: AnyBody = None,
 ) -> Response:
     """Set ``modifications`` (typed) and remove ``deletions`` (set to null: Legato keeps a
     variable once set)."""
@@ -184,6 +190,7 @@ def modify_variables(
     for name in deletions:
         changes.setdefault(str(name), None)
     if changes:
+        note_variables(request, engine, info.key, changes)
         try:
             engine.set_variables(info.key, changes, by=principal.name)
         except InvalidCommandError as error:
@@ -195,18 +202,28 @@ def modify_variables(
 
 @router.put("/{instance_id}/variables/{name}", status_code=204)
 def put_variable(
-    instance_id: str, name: str, engine: EngineDep, principal: Modifier, body: AnyBody = None
+    request: Request,
+    instance_id: str,
+    name: str,
+    engine: EngineDep,
+    principal: Modifier,
+    body: AnyBody = None,
 ) -> Response:
     """Set one variable from a typed value."""
     info = _instance(engine, instance_id)
     value = decode_variables({name: as_object(body)})
+    note_variables(request, engine, info.key, value)
     engine.set_variables(info.key, value, by=principal.name)
     return no_content()
 
 
 @router.put("/{instance_id}/suspended", status_code=204)
 def update_suspension(
-    instance_id: str, engine: EngineDep, principal: Modifier, body: AnyBody = None
+    request: Request,
+    instance_id: str,
+    engine: EngineDep,
+    principal: Modifier,
+    body: AnyBody = None,
 ) -> Response:
     """Suspend (``{"suspended": true}``) or activate (``false``) a running instance; as in
     Camunda, asking for the state it is in already changes nothing."""
@@ -214,6 +231,7 @@ def update_suspension(
     if not isinstance(wanted, bool):
         raise bad_request("suspended: give true or false")
     info = _instance(engine, instance_id)
+    note_audit(request, action="instance.suspend" if wanted else "instance.resume")
     if info.suspended != wanted:
         change = engine.suspend if wanted else engine.resume
         change(info.key, by=principal.name)

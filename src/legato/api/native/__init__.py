@@ -14,6 +14,8 @@
 - process versions and rollout (:mod:`.versions`): versions with their tags, state and
   instances, the diff of two versions, suspending, resuming and tagging a version, the
   rollout rule that chooses new instances' versions;
+- ``GET /audit``, ``/audit/verify`` and ``POST /audit/checkpoint``: the audit trail
+  (:mod:`.audit`);
 - ``GET /export/xes`` and ``/export/csv``: the event log of chosen instances for process
   mining, streamed (:mod:`.eventlog`).
 
@@ -144,6 +146,7 @@ def instance_history(instanceKey: Annotated[str, Path()], engine: EngineDep) -> 
 
 from legato.api.native import (  # noqa: E402 (their routes join this router)
     accounts,
+    audit,
     cockpit,
     eventlog,
     migration,
@@ -159,3 +162,4 @@ router.include_router(modification.router)
 router.include_router(eventlog.router)
 router.include_router(migration.router)
 router.include_router(versions.router)
+router.include_router(audit.router)

@@ -13,12 +13,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import Field
 
+from legato.api.audit import note_audit
 from legato.api.deps import require
 from legato.api.problems import ApiError, BadRequest, Conflict
 from legato.api.v2.common import Out, Strict, iso
 from legato.errors import AccountError, AccountExistsError
 from legato.security import USERS_MANAGE
 from legato.security.accounts import Accounts, ApiKey, User
+from legato.security.audit import Resource
 
 router = APIRouter(tags=["accounts"], dependencies=[Depends(require(USERS_MANAGE))])
 
@@ -122,8 +124,9 @@ def list_users(accounts: AccountsDep) -> list[UserResult]:
 
 
 @router.post("/users", response_model=UserResult, status_code=201)
-def create_user(body: CreateUser, accounts: AccountsDep) -> UserResult:
+def create_user(request: Request, body: CreateUser, accounts: AccountsDep) -> UserResult:
     """Add a user (409 when the name is taken)."""
+    note_audit(request, resource=Resource("user", body.name), details={"roles": body.roles})
     with _refusals():
         return _user(accounts.create_user(body.name, body.password, body.roles, body.groups))
 
@@ -135,9 +138,15 @@ def get_user(name: UserName, accounts: AccountsDep) -> UserResult:
 
 
 @router.patch("/users/{name}", response_model=UserResult)
-def change_user(name: UserName, body: ChangeUser, accounts: AccountsDep) -> UserResult:
+def change_user(
+    request: Request, name: UserName, body: ChangeUser, accounts: AccountsDep
+) -> UserResult:
     """Change a user's password, roles, groups or whether they may sign in (the last
     enabled admin cannot lose the role or be disabled: 400)."""
+    changed = body.model_dump(exclude_none=True)
+    if "password" in changed:
+        changed["password"] = "(changed)"
+    note_audit(request, details=changed)
     accounts.user(name)
     with _refusals():
         if body.password is not None:
@@ -168,12 +177,14 @@ def list_api_keys(accounts: AccountsDep) -> list[ApiKeyResult]:
 
 
 @router.post("/api-keys", response_model=CreatedApiKey, status_code=201)
-def create_api_key(body: CreateApiKey, accounts: AccountsDep) -> CreatedApiKey:
+def create_api_key(request: Request, body: CreateApiKey, accounts: AccountsDep) -> CreatedApiKey:
     """Make an API key; its secret is in this answer only. Use it as ``keyId:secret`` with
     Basic or Bearer, or as the client id and secret of ``POST /oauth/token``."""
     with _refusals():
         key_id, secret = accounts.create_api_key(body.name, body.roles, body.jobTypes)
     [made] = [k for k in accounts.api_keys() if k.key_id == key_id]
+    details = {"name": body.name, "roles": body.roles, "jobTypes": body.jobTypes}
+    note_audit(request, resource=Resource("api_key", key_id), details=details)
     return CreatedApiKey(**_key(made).model_dump(), secret=secret)
 
 

@@ -17,12 +17,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import AwareDatetime, Field
 
 from legato.api.deps import EngineDep, require
 from legato.api.problems import BadRequest
-from legato.api.v2.common import Key, KeyText, Out, Strict, Variables, parse_key
+from legato.api.v2.common import (
+    Key,
+    KeyText,
+    Out,
+    Strict,
+    Variables,
+    note_variables,
+    parse_key,
+)
 from legato.errors import InvalidCommandError
 from legato.runtime.batches import MAX_BATCH
 from legato.runtime.types import InstanceFilter
@@ -66,6 +74,7 @@ class VariableChange(Strict):
 
 @router.put("/process-instances/{processInstanceKey}/variables", status_code=204)
 def change_variables(
+    request: Request,
     processInstanceKey: InstanceKeyPath,
     body: VariableChange,
     engine: EngineDep,
@@ -74,6 +83,8 @@ def change_variables(
     """Set variables of an instance (also while it is suspended); its history records each
     variable's old and new value and who changed them."""
     key = parse_key(processInstanceKey, "processInstanceKey")
+    if body.scopeKey is None:
+        note_variables(request, engine, key, body.variables or {})
     engine.set_variables(key, body.variables or {}, scope_key=body.scopeKey, by=principal.name)
     return Response(status_code=204)
 

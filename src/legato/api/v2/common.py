@@ -28,11 +28,14 @@ from pydantic import (
     field_validator,
 )
 
+from legato.api.audit import note_audit
 from legato.api.deps import principal_of
 from legato.api.problems import BadRequest, Forbidden
-from legato.engine.values import checked_variables
-from legato.errors import InvalidCommandError
+from legato.engine.values import checked_variables, decode
+from legato.errors import InvalidCommandError, LegatoError
+from legato.runtime.engine import Engine
 from legato.security import Principal
+from legato.security.audit import variable_changes
 
 DEFAULT_TENANT = "<default>"
 """The one tenant Legato has, as Camunda 8 names it."""
@@ -380,3 +383,18 @@ def require_any(*permissions: str) -> Callable[[Request], Awaitable[Principal]]:
         return principal
 
     return check
+
+
+def note_variables(
+    request: Request, engine: Engine, instance_key: int, values: Mapping[str, Any]
+) -> None:
+    """Note a variable change of an instance's root scope for the audit trail: the names,
+    and the old values (read now, before the change) and the new ones, each as the API shows
+    it and through :func:`~legato.security.audit.mask_for_audit`."""
+    try:
+        scope = engine.state(instance_key).variables.get(instance_key, {})
+    except LegatoError:
+        scope = {}
+    old = {name: plain(decode(scope[name])) for name in values if name in scope}
+    new = {name: plain(value) for name, value in values.items()}
+    note_audit(request, details=variable_changes(old, new))

@@ -8,7 +8,7 @@ import json
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import Field
 
 from legato.api.deps import EngineDep, require
@@ -27,6 +27,7 @@ from legato.api.v2.common import (
     exact,
     iso,
     key_text,
+    note_variables,
     paginate,
     parse_key,
     plain,
@@ -248,6 +249,7 @@ class SetVariables(Strict):
     tags=["element instances"],
 )
 def set_element_instance_variables(
+    request: Request,
     elementInstanceKey: Annotated[str, Path()],
     body: SetVariables,
     engine: EngineDep,
@@ -263,6 +265,7 @@ def set_element_instance_variables(
             f"no process instance with key {key} (give a process instance's key: Legato sets "
             "variables here in an instance's root scope)"
         ) from None
+    note_variables(request, engine, key, body.variables or {})
     engine.set_variables(key, body.variables or {}, by=principal.name)
     return Response(status_code=204)
 

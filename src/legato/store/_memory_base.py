@@ -11,9 +11,10 @@ from typing import Any, Generic, TypeVar
 
 from legato.errors import StoreError
 from legato.store._rules import FIRST_KEY, load_json, timer_available_at
-from legato.store.audit import AuditCheckpoint, AuditRecord
 from legato.store.records import (
     ApiKeyRecord,
+    AuditCheckpoint,
+    AuditRecord,
     BatchOperationRecord,
     DecisionEvaluationRecord,
     DefinitionRecord,

@@ -7,65 +7,12 @@ are :mod:`legato.security.audit`'s; the store only keeps the rows in sequence or
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
+from legato.store.records import AuditCheckpoint, AuditQuery, AuditRecord
 
-@dataclass(frozen=True, slots=True)
-class AuditRecord:
-    """One row of ``audit_log``."""
-
-    seq: int
-    """The position in the trail: 1, 2, 3, ... without gaps."""
-    at: datetime
-    actor: str
-    """A user name, ``key:<id>`` for an API key, or ``system``."""
-    actor_kind: str
-    """``user``, ``key``, ``token``, ``system`` or ``anonymous`` (a failed sign-in)."""
-    source_address: str | None
-    user_agent: str | None
-    action: str
-    """A dotted name: ``instance.cancel``, ``auth.sign_in_failed``, ..."""
-    resource_type: str | None
-    resource_id: str | None
-    outcome: str
-    """``allowed`` or ``denied``."""
-    details: dict[str, Any] = field(default_factory=dict)
-    prev_hash: str = ""
-    """The hash of the record before (or of the trail's start)."""
-    hash: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class AuditCheckpoint:
-    """One row of ``audit_checkpoints``: record ``seq``'s hash, signed."""
-
-    seq: int
-    hash: str
-    signature: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class AuditQuery:
-    """Which audit records to list (every given filter must match)."""
-
-    actor: str | None = None
-    action: str | None = None
-    """An exact action, or a prefix ending in ``.`` (``instance.``)."""
-    resource_type: str | None = None
-    resource_id: str | None = None
-    since: datetime | None = None
-    """At or after."""
-    until: datetime | None = None
-    """Before."""
-    after_seq: int | None = None
-    """Only records after this one (oldest first)."""
-    before_seq: int | None = None
-    """Only records before this one."""
-    newest_first: bool = False
-    limit: int = 100
+__all__ = ["AuditCheckpoint", "AuditLog", "AuditQuery", "AuditRecord"]
 
 
 class AuditLog(Protocol):

@@ -47,12 +47,14 @@ def summary(
     duration and count of the completed ones (the mean)."""
     total = sum(count for _, count in counts)
     if total == 0 and completed == 0:
-        return DurationSummary(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        return DurationSummary(0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     p = [_ms(percentile(counts, total, q)) for q in (0.5, 0.9, 0.95, 0.99)]
     highest = max((index for index, count in counts if count > 0), default=None)
     longest = 0.0 if highest is None else _ms(bucket_value(highest))
     mean = _ms(duration_sum / completed) if completed else 0.0
-    return DurationSummary(completed or total, mean, p[0], p[1], p[2], p[3], longest)
+    return DurationSummary(
+        completed or total, mean, p[0], p[1], p[2], p[3], longest, _ms(duration_sum)
+    )
 
 
 class AnalyticsQueries:

@@ -104,8 +104,8 @@ def seed(url: str, instances: int, running: int) -> dict[int, int]:
     engine = Engine(url, metrics=False)
     versions = {}
     for version in (1, 2):
-        text = DEFAULT_BPMN.read_text()
-        deployed = engine.deploy(text.replace("</bpmn:definitions>", f"<!-- v{version} -->\n"))
+        text = DEFAULT_BPMN.read_bytes()
+        deployed = engine.deploy(text + f"<!-- v{version} -->\n".encode())
         versions[version] = deployed.processes[0].definition_key
     engine.close()
     store = SqlStore(url)

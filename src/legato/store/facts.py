@@ -225,15 +225,18 @@ class DerivedFacts:
                 change = self.instance_changes.get(end.key) or {}
                 started, incidents = end.instance.started_at, found + change.get("incidents", 0)
             self._ended(self.instances, self.instance_changes, end, started, failed=incidents > 0)
+        elements, starts = self.elements, element_starts or {}
         for end in self._ends:
-            row = self.elements.get(end.key)
-            start = row["started_at"] if row is not None else (element_starts or {}).get(end.key)
+            row = elements.get(end.key)
+            if row is not None and row["started_at"] == end.at and end.outcome == "completed":
+                # Done in the instant it began (an event, a gateway): counted in the
+                # rollups, no row of its own (it never runs, and is half the rows).
+                del elements[end.key]
+                self._rollup(end, 0, failed=False)
+                continue
+            start = row["started_at"] if row is not None else starts.get(end.key)
             if start is not None:
-                self._ended(self.elements, self.element_changes, end, start, failed=False)
-                if row is not None and row["duration_us"] == 0 and end.outcome == "completed":
-                    # Done in the instant it began (an event, a gateway): counted in the
-                    # rollups, no row of its own (it never runs, and is half the rows).
-                    del self.elements[end.key]
+                self._ended(elements, self.element_changes, end, start, failed=False)
         self._ends, self._instance_ends = [], []
 
     def clear(self) -> None:
@@ -260,6 +263,9 @@ class DerivedFacts:
             row.update(ended)
         else:
             changes.setdefault(end.key, {}).update(ended)
+        self._rollup(end, duration, failed=failed)
+
+    def _rollup(self, end: _End, duration: int, *, failed: bool) -> None:
         definition_key = end.instance.definition_key
         delta = self._hour(definition_key, end.element_id, end.at)
         if end.outcome == "completed":

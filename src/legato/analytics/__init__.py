@@ -7,6 +7,9 @@ from legato.analytics import export_xes
 export_xes(engine, "onboarding.xes", process_id="onboarding", statuses=["completed"])
 ```
 
+A process's dashboard (throughput, cycle time, error rate, bottlenecks per version) is
+:mod:`legato.analytics.dashboard`, read from the analytics facts the engine keeps.
+
 The package sits beside :mod:`legato.runtime` (it reads the store, not the engine), so it
 takes an engine or a store alike.
 """

@@ -25,6 +25,7 @@ from rich.text import Text
 from legato import dmn, feel
 from legato.cli import running
 from legato.cli.accounts import register as register_accounts
+from legato.cli.analytics import register as register_analytics
 from legato.cli.audit import record_command
 from legato.cli.audit import register as register_audit
 from legato.cli.export import register as register_export
@@ -54,6 +55,7 @@ register_export(app)
 register_migrate(app)
 register_versions(app)
 register_modify(app)
+register_analytics(app)
 
 _UNLIMITED_WIDTH = 1_000_000
 

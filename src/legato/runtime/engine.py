@@ -134,6 +134,11 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods):
             ``otel`` extra): an SDK ``SpanExporter`` or ``SpanProcessor`` to send the spans
             to, True for OTLP as the ``OTEL_EXPORTER_OTLP_*`` variables say, False for none;
             None (the default) traces to OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set.
+        analytics: keep the analytics facts (``legato.store.facts``: instance, element
+            and incident facts and their hourly and daily rollups) in each command's
+            transaction, for the dashboard (:mod:`legato.analytics.dashboard`) and SLA
+            checks. False skips those writes: the facts then miss what this engine runs
+            (``legato analytics rebuild`` recomputes them from the history).
     """
 
     def __init__(
@@ -153,6 +158,7 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods):
         max_parked_fetches: int = MAX_PARKED_FETCHES,
         metrics: bool = True,
         tracing: object = None,
+        analytics: bool = True,
     ) -> None:
         parking = FetchParking(max_parked_fetches)
         if store is None:
@@ -178,6 +184,7 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods):
             feel_limits=feel_limits,
         )
         self._migrations = MigrationBatches(store, self._executor, self.clock.now, keys)
+        self._executor.analytics = analytics
         self._group_commit = GroupCommit(
             lambda units: self._executor.execute(
                 [command for command, _ in units], guards=[guard for _, guard in units]

@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 
 from legato.errors import StoreError
 from legato.store._rules import FIRST_KEY, load_json, timer_available_at
+from legato.store.facts import ElementFact, IncidentFact, InstanceFact
 from legato.store.records import (
     ApiKeyRecord,
     AuditCheckpoint,
@@ -264,6 +265,11 @@ class _Tables:
     """(batch key, instance key) -> (batch key, instance key, state, reason)."""
     audit_log: dict[int, AuditRecord] = field(default_factory=dict)
     audit_checkpoints: dict[int, AuditCheckpoint] = field(default_factory=dict)
+    instance_facts: dict[int, InstanceFact] = field(default_factory=dict)
+    element_facts: dict[int, ElementFact] = field(default_factory=dict)
+    incident_facts: dict[int, IncidentFact] = field(default_factory=dict)
+    fact_hours: dict[tuple[int, str, datetime, int], tuple[int, ...]] = field(default_factory=dict)
+    fact_durations: dict[tuple[int, str, datetime, int, int], int] = field(default_factory=dict)
 
 
 def _json_copy(text: str) -> Any:
@@ -309,6 +315,11 @@ class MemoryTransactionBase:
         self._batch_items = _Overlay(tables.batch_items)
         self._audit_log = _Overlay(tables.audit_log)
         self._audit_checkpoints = _Overlay(tables.audit_checkpoints)
+        self._instance_facts = _Overlay(tables.instance_facts)
+        self._element_facts = _Overlay(tables.element_facts)
+        self._incident_facts = _Overlay(tables.incident_facts)
+        self._fact_hours = _Overlay(tables.fact_hours)
+        self._fact_durations = _Overlay(tables.fact_durations)
         self._purged_instances: list[int] = []
         self._committed = False
 
@@ -370,6 +381,11 @@ class MemoryTransactionBase:
             self._batch_items,
             self._audit_log,
             self._audit_checkpoints,
+            self._instance_facts,
+            self._element_facts,
+            self._incident_facts,
+            self._fact_hours,
+            self._fact_durations,
         )
 
     def _check_open(self) -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from legato.errors import StoreError
 from legato.store._memory_base import _Tables
 from legato.store.accounts.memory import MemoryAccounts
+from legato.store.analytics.memory import MemoryAnalyticsReads
 from legato.store.audit.memory import MemoryAuditLog
 from legato.store.batch_operations.memory import MemoryBatchOperations
 from legato.store.cockpit.memory import MemoryCockpitReads
@@ -79,6 +80,7 @@ class MemoryTransaction(
     MemoryInstances,
     MemoryRetention,
     MemoryCockpitReads,
+    MemoryAnalyticsReads,
     MemoryEventLogReads,
     MemoryHistory,
     MemoryJobs,

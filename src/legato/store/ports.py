@@ -13,6 +13,8 @@ package beside its two adapters: :mod:`legato.store.definitions`, :mod:`~legato.
 :mod:`~legato.store.cockpit` (the cockpit's reads and derived tables),
 :mod:`~legato.store.retention`, :mod:`~legato.store.accounts`,
 :mod:`~legato.store.batch_operations` and :mod:`~legato.store.audit`; keys are reserved through
+:mod:`~legato.store.analytics` (the analytics facts and the dashboard's reads),
+:mod:`~legato.store.retention` and :mod:`~legato.store.accounts`; keys are reserved through
 :class:`Keys`. Code that needs one part is typed against that part's protocol.
 """
 
@@ -23,6 +25,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from legato.store.accounts import Accounts
+from legato.store.analytics import AnalyticsReads
 from legato.store.audit import AuditLog
 from legato.store.batch_operations import BatchOperations
 from legato.store.cockpit import CockpitReads
@@ -58,6 +61,7 @@ class Transaction(
     Incidents,
     Nodes,
     CockpitReads,
+    AnalyticsReads,
     Retention,
     Accounts,
     BatchOperations,

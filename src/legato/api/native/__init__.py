@@ -17,7 +17,9 @@
 - ``GET /audit``, ``/audit/verify`` and ``POST /audit/checkpoint``: the audit trail
   (:mod:`.audit`);
 - ``GET /export/xes`` and ``/export/csv``: the event log of chosen instances for process
-  mining, streamed (:mod:`.eventlog`).
+  mining, streamed (:mod:`.eventlog`);
+- ``GET /analytics/processes/{processId}`` (and ``.../compare``): a process's throughput,
+  cycle time, error rate and bottlenecks per version (:mod:`.analytics`).
 
 Same conventions as ``/v2``: keys as decimal strings, ISO 8601 dates with ``Z``, problem
 details for errors.
@@ -146,6 +148,7 @@ def instance_history(instanceKey: Annotated[str, Path()], engine: EngineDep) -> 
 
 from legato.api.native import (  # noqa: E402 (their routes join this router)
     accounts,
+    analytics,
     audit,
     cockpit,
     eventlog,
@@ -163,3 +166,4 @@ router.include_router(eventlog.router)
 router.include_router(migration.router)
 router.include_router(versions.router)
 router.include_router(audit.router)
+router.include_router(analytics.router)

@@ -65,6 +65,11 @@ class MemoryRetention(MemoryTransactionBase):
         for item in [*self._batch_items.base, *self._batch_items.changes]:
             if item[1] in ended:
                 self._batch_items.delete(item)
+        # The analytics facts go with their instances; the rollups are aggregates and stay.
+        for facts in (self._instance_facts, self._element_facts, self._incident_facts):
+            for key, fact in [*facts.base.items(), *facts.changes.items()]:
+                if fact is not None and fact.instance_key in ended:
+                    facts.delete(key)
         requests = self._start_requests
         for request_id, owner in [*requests.base.items(), *requests.changes.items()]:
             if owner in ended and requests.get(request_id) == owner:

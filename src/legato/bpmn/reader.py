@@ -24,6 +24,7 @@ from legato.bpmn._dom import (
     tag,
 )
 from legato.bpmn.nodes import SCOPE_KINDS, NodeDraft, node_reader
+from legato.bpmn.service_levels import read_service_levels
 from legato.bpmn.validate import Profile, validate_document
 from legato.errors import BpmnParseError, BpmnValidationError, SourceLocation, ValidationIssue
 from legato.model.elements import (
@@ -237,6 +238,9 @@ def _read_process(
         source_file=context.file_name,
         line=line_of(element),
         variables=_properties(element),
+        service_levels=read_service_levels(
+            context, element, ((key, draft.element) for key, draft in drafts.items())
+        ),
         problems=tuple(context.problems),
     )
 

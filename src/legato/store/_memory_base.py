@@ -12,9 +12,11 @@ from typing import Any, Generic, TypeVar
 from legato.errors import StoreError
 from legato.store._rules import FIRST_KEY, load_json, timer_available_at
 from legato.store.records import (
+    AlertRecord,
     ApiKeyRecord,
     DecisionEvaluationRecord,
     DefinitionRecord,
+    DeliveryRecord,
     FormRecord,
     HistoryRecord,
     IncidentRecord,
@@ -22,10 +24,12 @@ from legato.store.records import (
     JobRecord,
     MessageRecord,
     NodeRecord,
+    ServiceLevelRecord,
     SubscriptionRecord,
     TimerRecord,
     UserRecord,
     UserTaskRecord,
+    WebhookRecord,
 )
 
 _K = TypeVar("_K")
@@ -252,6 +256,12 @@ class _Tables:
     decision_evaluations: dict[tuple[int, int], DecisionEvaluationRecord] = field(
         default_factory=dict
     )
+    alerts: dict[int, AlertRecord] = field(default_factory=dict)
+    alert_dedupe_keys: dict[str, int] = field(default_factory=dict)
+    service_levels: dict[tuple[str, int, str], ServiceLevelRecord] = field(default_factory=dict)
+    webhooks: dict[int, WebhookRecord] = field(default_factory=dict)
+    deliveries: dict[int, DeliveryRecord] = field(default_factory=dict)
+    delivery_events: dict[tuple[int, int, str], int] = field(default_factory=dict)
 
 
 def _json_copy(text: str) -> Any:
@@ -292,6 +302,12 @@ class MemoryTransactionBase:
         self._instance_variables = _Overlay(tables.instance_variables)
         self._element_counts = _Overlay(tables.element_counts)
         self._decision_evaluations = _Overlay(tables.decision_evaluations)
+        self._alerts = _Overlay(tables.alerts)
+        self._alert_dedupe_keys = _Overlay(tables.alert_dedupe_keys)
+        self._service_levels = _Overlay(tables.service_levels)
+        self._webhooks = _Overlay(tables.webhooks)
+        self._deliveries = _Overlay(tables.deliveries)
+        self._delivery_events = _Overlay(tables.delivery_events)
         self._purged_instances: list[int] = []
         self._committed = False
 
@@ -348,6 +364,12 @@ class MemoryTransactionBase:
             self._instance_variables,
             self._element_counts,
             self._decision_evaluations,
+            self._alerts,
+            self._alert_dedupe_keys,
+            self._service_levels,
+            self._webhooks,
+            self._deliveries,
+            self._delivery_events,
         )
 
     def _check_open(self) -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from legato.errors import StoreError
 from legato.store._memory_base import _Tables
 from legato.store.accounts.memory import MemoryAccounts
+from legato.store.alerts.memory import MemoryAlerts
 from legato.store.cockpit.memory import MemoryCockpitReads
 from legato.store.definitions.memory import MemoryDefinitions
 from legato.store.history.memory import MemoryEventLogReads, MemoryHistory
@@ -86,6 +87,7 @@ class MemoryTransaction(
     MemoryIncidents,
     MemoryNodes,
     MemoryAccounts,
+    MemoryAlerts,
 ):
     """Reads and writes of one in-memory transaction (the port: ``ports.Transaction``)."""
 

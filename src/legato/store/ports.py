@@ -11,7 +11,8 @@ package beside its two adapters: :mod:`legato.store.definitions`, :mod:`~legato.
 :mod:`~legato.store.timers`, :mod:`~legato.store.messages` (subscriptions and buffered messages),
 :mod:`~legato.store.user_tasks`, :mod:`~legato.store.incidents`, :mod:`~legato.store.nodes`,
 :mod:`~legato.store.cockpit` (the cockpit's reads and derived tables),
-:mod:`~legato.store.retention` and :mod:`~legato.store.accounts`; keys are reserved through
+:mod:`~legato.store.retention`, :mod:`~legato.store.accounts` and :mod:`~legato.store.alerts`
+(alerts, webhooks and their delivery outbox); keys are reserved through
 :class:`Keys`. Code that needs one part is typed against that part's protocol.
 """
 
@@ -22,6 +23,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from legato.store.accounts import Accounts
+from legato.store.alerts import Alerts
 from legato.store.cockpit import CockpitReads
 from legato.store.definitions import Definitions
 from legato.store.history import EventLogReads, History
@@ -57,6 +59,7 @@ class Transaction(
     CockpitReads,
     Retention,
     Accounts,
+    Alerts,
     Protocol,
 ):
     """Reads and writes inside one database transaction: every part of the port (code that

@@ -33,6 +33,7 @@ from legato.store._sql_base import (
     _translated_errors,
 )
 from legato.store.accounts.sql import SqlAccounts
+from legato.store.alerts.sql import SqlAlerts
 from legato.store.cockpit.sql import SqlCockpitReads
 from legato.store.definitions.sql import SqlDefinitions
 from legato.store.dialects import dialect_of
@@ -262,6 +263,7 @@ class SqlTransaction(
     SqlIncidents,
     SqlNodes,
     SqlAccounts,
+    SqlAlerts,
 ):
     """Reads and writes inside one SQL transaction (the port: ``ports.Transaction``)."""
 

@@ -44,6 +44,7 @@ from legato.feel import FeelLimits, use_limits
 from legato.model import ConditionalEventDefinition, RetryPolicy, StartEvent
 from legato.model.queries import definition_of
 from legato.runtime import queries
+from legato.runtime.alerting import AlertMethods
 from legato.runtime.arguments import checked_arguments
 from legato.runtime.batches import run_batch
 from legato.runtime.clock import Clock, DatabaseClock, SystemClock
@@ -62,6 +63,7 @@ from legato.runtime.jobs import JobRunner
 from legato.runtime.keys import KeyAllocator
 from legato.runtime.metrics import EngineMetrics
 from legato.runtime.node import NodeAgent
+from legato.runtime.sla import AlertConfig
 from legato.runtime.slots import Finished
 from legato.runtime.tasks import UserTaskMethods
 from legato.runtime.types import (
@@ -75,6 +77,7 @@ from legato.runtime.types import (
     JobRequest,
     PublishResult,
 )
+from legato.runtime.webhooks import Webhook, WebhookDelivery
 from legato.safexml import ModelSource
 from legato.store.instances import Instances
 from legato.store.ports import Listener, Store, Transaction
@@ -97,7 +100,7 @@ DEFAULT_DATABASE = "sqlite:///legato.db"
 
 
 @checked_arguments
-class Engine(UserTaskMethods, CockpitMethods):
+class Engine(UserTaskMethods, CockpitMethods, AlertMethods):
     """A Legato engine over a database (SQLite by default).
 
     Args:
@@ -129,6 +132,9 @@ class Engine(UserTaskMethods, CockpitMethods):
             ``otel`` extra): an SDK ``SpanExporter`` or ``SpanProcessor`` to send the spans
             to, True for OTLP as the ``OTEL_EXPORTER_OTLP_*`` variables say, False for none;
             None (the default) traces to OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set.
+        alerts: when SLA, error-rate and job-queue alerts are raised (see
+            :mod:`legato.runtime.sla`); the defaults when omitted.
+        webhooks: webhooks to register (once per URL) that alerts are posted to.
     """
 
     def __init__(
@@ -148,6 +154,8 @@ class Engine(UserTaskMethods, CockpitMethods):
         max_parked_fetches: int = MAX_PARKED_FETCHES,
         metrics: bool = True,
         tracing: object = None,
+        alerts: AlertConfig | None = None,
+        webhooks: Sequence[Webhook] = (),
     ) -> None:
         parking = FetchParking(max_parked_fetches)
         if store is None:
@@ -233,6 +241,10 @@ class Engine(UserTaskMethods, CockpitMethods):
         if self.tracing is not None:
             self._executor.observer = self.tracing
             self._jobs.traceparent = self.tracing.handed_out
+        self.alert_config = alerts or AlertConfig()
+        self.webhook_delivery = WebhookDelivery(store, self.clock, random_source=random_source)
+        self._last_sweep = None
+        self._setup_alerts(webhooks)
 
     def _describe(self, definition_key: int) -> tuple[str, int, Callable[[str], str]]:
         deployed = self._definitions.get(definition_key)
@@ -1084,8 +1096,9 @@ class Engine(UserTaskMethods, CockpitMethods):
 
         Several nodes (processes, machines) may serve one PostgreSQL database: each
         heartbeats in the ``nodes`` table (``legato nodes``), a dead node's jobs are released
-        to the others, and one node at a time expires buffered messages (see
-        :mod:`legato.runtime.node`). When idle it sleeps until the next timer or job is due,
+        to the others, and one node at a time expires buffered messages and sweeps for SLA
+        alerts (see :mod:`legato.runtime.node` and :mod:`legato.runtime.alerting`); webhooks
+        are posted from a thread of their own. When idle it sleeps until the next timer or job is due,
         at most ``poll_interval``; on PostgreSQL a ``NOTIFY`` from a node that created work
         wakes it at once. While the database is unreachable it retries with a growing pause.
 
@@ -1107,7 +1120,7 @@ class Engine(UserTaskMethods, CockpitMethods):
             self.store,
             self.clock,
             self.worker_name,
-            duties=self._events.expire_messages_in,
+            duties=self._node_duties,
             on_beat=self._on_beat,
             heartbeat_interval=heartbeat_interval,
             node_timeout=node_timeout,
@@ -1116,6 +1129,7 @@ class Engine(UserTaskMethods, CockpitMethods):
         self._until_available(node.start)
         self._gauges.serving = self.metrics is not None
         self._listen()
+        self.webhook_delivery.start()
         pause = _PAUSE
         try:
             while not self._stop.is_set():
@@ -1136,6 +1150,7 @@ class Engine(UserTaskMethods, CockpitMethods):
             raise
         finally:
             self._gauges.serving = False
+            self.webhook_delivery.stop()
             node.record(abandoned=self._jobs.pool.abandoned)
             node.stop()
 
@@ -1170,6 +1185,10 @@ class Engine(UserTaskMethods, CockpitMethods):
             if due is not None:
                 wait = min(wait, max((due - now).total_seconds(), 0.0))
         return wait
+
+    def _node_duties(self, tx: Transaction) -> None:
+        self._events.expire_messages_in(tx)
+        self._sweep_if_due(tx)
 
     def _until_available(self, action: Callable[[], object]) -> None:
         pause = _PAUSE

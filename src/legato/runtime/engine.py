@@ -132,6 +132,11 @@ class Engine(UserTaskMethods, CockpitMethods, AlertMethods):
             ``otel`` extra): an SDK ``SpanExporter`` or ``SpanProcessor`` to send the spans
             to, True for OTLP as the ``OTEL_EXPORTER_OTLP_*`` variables say, False for none;
             None (the default) traces to OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set.
+        analytics: keep the analytics facts (``legato.store.facts``: instance, element
+            and incident facts and their hourly and daily rollups) in each command's
+            transaction, for the dashboard (:mod:`legato.analytics.dashboard`) and SLA
+            checks. False skips those writes: the facts then miss what this engine runs
+            (``legato analytics rebuild`` recomputes them from the history).
         alerts: when SLA, error-rate and job-queue alerts are raised (see
             :mod:`legato.runtime.sla`); the defaults when omitted.
         webhooks: webhooks to register (once per URL) that alerts are posted to.
@@ -154,6 +159,7 @@ class Engine(UserTaskMethods, CockpitMethods, AlertMethods):
         max_parked_fetches: int = MAX_PARKED_FETCHES,
         metrics: bool = True,
         tracing: object = None,
+        analytics: bool = True,
         alerts: AlertConfig | None = None,
         webhooks: Sequence[Webhook] = (),
     ) -> None:
@@ -180,6 +186,7 @@ class Engine(UserTaskMethods, CockpitMethods, AlertMethods):
             random_source,
             feel_limits=feel_limits,
         )
+        self._executor.analytics = analytics
         self._group_commit = GroupCommit(
             lambda units: self._executor.execute(
                 [command for command, _ in units], guards=[guard for _, guard in units]
@@ -1098,9 +1105,10 @@ class Engine(UserTaskMethods, CockpitMethods, AlertMethods):
         heartbeats in the ``nodes`` table (``legato nodes``), a dead node's jobs are released
         to the others, and one node at a time expires buffered messages and sweeps for SLA
         alerts (see :mod:`legato.runtime.node` and :mod:`legato.runtime.alerting`); webhooks
-        are posted from a thread of their own. When idle it sleeps until the next timer or job is due,
-        at most ``poll_interval``; on PostgreSQL a ``NOTIFY`` from a node that created work
-        wakes it at once. While the database is unreachable it retries with a growing pause.
+        are posted from a thread of their own. When idle it sleeps until the next timer or
+        job is due, at most ``poll_interval``; on PostgreSQL a ``NOTIFY`` from a node that
+        created work wakes it at once. While the database is unreachable it retries with a
+        growing pause.
 
         Handlers run on ``concurrency`` slots (see :class:`Engine`); the node takes a job only
         when a slot is free to start it. After :meth:`stop` the node takes no more work, lets

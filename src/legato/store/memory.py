@@ -22,6 +22,7 @@ from legato.errors import StoreError
 from legato.store._memory_base import _Tables
 from legato.store.accounts.memory import MemoryAccounts
 from legato.store.alerts.memory import MemoryAlerts
+from legato.store.analytics.memory import MemoryAnalyticsReads
 from legato.store.cockpit.memory import MemoryCockpitReads
 from legato.store.definitions.memory import MemoryDefinitions
 from legato.store.history.memory import MemoryEventLogReads, MemoryHistory
@@ -78,6 +79,7 @@ class MemoryTransaction(
     MemoryInstances,
     MemoryRetention,
     MemoryCockpitReads,
+    MemoryAnalyticsReads,
     MemoryEventLogReads,
     MemoryHistory,
     MemoryJobs,

@@ -66,6 +66,7 @@ class TestEngine(Engine):
         tracing: an OpenTelemetry SDK exporter or span processor to trace to (the SDK's
             ``InMemorySpanExporter`` lets a test assert on its instances' spans); none by
             default, whatever the environment says.
+        analytics: keep the analytics facts, as for :class:`~legato.Engine`.
         alerts: when alerts are raised, as for :class:`~legato.Engine`; every
             :meth:`TestClock.advance` sweeps (alerts fire on the virtual clock), and
             :meth:`~legato.Engine.deliver_webhooks` posts what the sweeps enqueued.
@@ -90,6 +91,7 @@ class TestEngine(Engine):
         feel_limits: FeelLimits | None = None,
         validation: Profile = "compatible",
         tracing: object = False,
+        analytics: bool = True,
         alerts: AlertConfig | None = None,
         webhooks: Sequence[Webhook] = (),
     ) -> None:
@@ -110,6 +112,7 @@ class TestEngine(Engine):
             feel_limits=feel_limits,
             validation=validation,
             tracing=tracing,
+            analytics=analytics,
             alerts=alerts,
             webhooks=webhooks,
         )

@@ -161,6 +161,7 @@ def test_an_upgrade_from_the_baseline_keeps_the_data(
             "0008",
             "0009",
             "0010",
+            "0011",
             "0012",
         ]
         with store.transaction() as tx:
@@ -333,6 +334,7 @@ def test_stores_opening_a_fresh_database_together_migrate_it_once(
             "0008",
             "0009",
             "0010",
+            "0011",
             "0012",
         ]
         with raw_engine.connect() as connection:
@@ -410,6 +412,7 @@ def test_a_version_1_file_from_before_migrations_is_completed_and_stamped(
             "0008",
             "0009",
             "0010",
+            "0011",
             "0012",
         ]
         assert revision_of(engine) == "0012"
@@ -431,3 +434,34 @@ def test_a_database_at_an_unknown_newer_revision_is_refused(
 
     with pytest.raises(StoreError, match=r"revision 0999, newer than revision 0012"):
         open_store(fresh_url)
+
+
+def test_the_analytics_facts_are_filled_from_the_history_when_their_revision_runs(
+    fresh_url: str, raw_engine: sa.Engine
+) -> None:
+    from legato.testing import TestEngine
+
+    engine = TestEngine(fresh_url, start=T0)
+    try:
+        engine.deploy(
+            '<?xml version="1.0"?><bpmn:definitions '
+            'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">'
+            '<bpmn:process id="p" isExecutable="true"><bpmn:startEvent id="s"/>'
+            '<bpmn:endEvent id="e"/><bpmn:sequenceFlow id="f" sourceRef="s" targetRef="e"/>'
+            "</bpmn:process></bpmn:definitions>"
+        )
+        key = engine.start("p").key
+        with engine.store.transaction() as tx:
+            live = tx.facts_of([key])
+    finally:
+        engine.close()
+    with raw_engine.begin() as connection:
+        command.downgrade(migrations.alembic_config(connection), "0010")
+
+    store = open_store(fresh_url)
+    try:
+        with store.transaction() as tx:
+            assert tx.facts_of([key]) == live
+        assert live[0][0].outcome == "completed" and len(live[1]) == 2
+    finally:
+        store.close()

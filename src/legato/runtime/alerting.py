@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from legato.errors import InvalidCommandError, NotFoundError
+from legato.runtime.arguments import check_one_of, checked_arguments
 from legato.runtime.sla import AlertConfig, SweepReport, enqueue_event, expectations, sweep
 from legato.runtime.webhooks import Webhook, WebhookDelivery
 from legato.store.records import (
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from legato.store.ports import Store, Transaction
 
 
+@checked_arguments
 class AlertMethods:
     """Alerts, service levels and webhooks (mixed into the engine)."""
 
@@ -71,8 +73,7 @@ class AlertMethods:
         ``error_rate`` or ``job_queue_age``), ``instance_key``, ``element_id`` (None for a
         whole instance), ``raised_at``, ``resolved_at`` and the measured ``details``.
         """
-        if kind is not None and kind not in ALERT_KINDS:
-            raise InvalidCommandError(f"unknown alert kind {kind!r}; one of {list(ALERT_KINDS)}")
+        check_one_of("kind", kind, ALERT_KINDS)
         with self.store.transaction() as tx:
             return tx.list_alerts(
                 open_only=not include_resolved,
@@ -155,9 +156,9 @@ class AlertMethods:
             InvalidCommandError: ``expected`` is not positive or ``threshold`` is below 1.
         """
         if expected <= timedelta(0):
-            raise InvalidCommandError(f"the expected duration must be positive, not {expected}")
+            raise InvalidCommandError(f"expected must be a positive duration, got {expected}")
         if threshold is not None and not threshold >= 1:
-            raise InvalidCommandError(f"the threshold must be at least 1, not {threshold}")
+            raise InvalidCommandError(f"threshold must be at least 1, got {threshold}")
         record = ServiceLevelRecord(
             process_id, version or 0, element_id or "", expected, threshold, self.clock.now()
         )
@@ -190,10 +191,9 @@ class AlertMethods:
             InvalidCommandError: the URL is not http(s) or a kind is unknown.
         """
         if not url.startswith(("http://", "https://")):
-            raise InvalidCommandError(f"a webhook URL must be http:// or https://, not {url!r}")
+            raise InvalidCommandError(f"url must be an http:// or https:// URL, got {url!r}")
         for kind in kinds or ():
-            if kind not in ALERT_KINDS:
-                raise InvalidCommandError(f"unknown alert kind {kind!r}; one of {ALERT_KINDS}")
+            check_one_of("kinds", kind, ALERT_KINDS)
         with self.store.transaction() as tx:
             (key,) = tx.reserve_keys(1)
             record = WebhookRecord(

@@ -135,7 +135,7 @@ def test_an_alert_resolved_by_hand_is_not_raised_again() -> None:
 def test_a_malformed_sla_duration_is_refused_at_deployment_naming_the_element() -> None:
     engine = TestEngine(start=T0)
 
-    with pytest.raises(BpmnValidationError, match="element 'review'.*PT-5M|PT-5M.*review"):
+    with pytest.raises(BpmnValidationError, match=r"element .review.*PT-5M"):
         engine.deploy(review_process("PT1H", task_sla="PT-5M"))
     with pytest.raises(BpmnValidationError, match=r"element 'p'.*'soon'"):
         engine.deploy(review_process("soon"))

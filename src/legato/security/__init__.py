@@ -52,6 +52,8 @@ SYSTEM_READ = "system:read"
 """Topology, nodes, version."""
 USERS_MANAGE = "users:manage"
 """Create and remove users and API keys."""
+ALERTS_MANAGE = "alerts:manage"
+"""Set expected durations and manage the webhooks that alerts are posted to."""
 
 PERMISSIONS = (
     DEFINITIONS_READ,
@@ -67,6 +69,7 @@ PERMISSIONS = (
     INCIDENTS_READ,
     SYSTEM_READ,
     USERS_MANAGE,
+    ALERTS_MANAGE,
 )
 
 _READ = frozenset({DEFINITIONS_READ, INSTANCES_READ, INCIDENTS_READ, SYSTEM_READ})

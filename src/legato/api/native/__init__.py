@@ -8,6 +8,7 @@
   and element statistics, incident groups, decisions and their evaluations;
 - an operator's commands: suspend and resume, variable changes, retries with fixed
   variables, batch cancel and retry (:mod:`.operations`);
+- alerts, expected durations and webhooks (:mod:`.alerts`);
 - ``GET /export/xes`` and ``/export/csv``: the event log of chosen instances for process
   mining, streamed (:mod:`.eventlog`).
 
@@ -138,12 +139,14 @@ def instance_history(instanceKey: Annotated[str, Path()], engine: EngineDep) -> 
 
 from legato.api.native import (  # noqa: E402 (their routes join this router)
     accounts,
+    alerts,
     cockpit,
     eventlog,
     operations,
 )
 
 router.include_router(accounts.router)
+router.include_router(alerts.router)
 router.include_router(cockpit.router)
 router.include_router(operations.router)
 router.include_router(eventlog.router)

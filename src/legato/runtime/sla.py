@@ -26,18 +26,14 @@ kind, in the same transaction (the outbox of :mod:`legato.runtime.webhooks`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from legato.runtime.definitions import DECISION_PREFIX, DefinitionRegistry
+from legato.store.alerts import OVERDUE_KINDS, OverdueRun, overdue_dedupe_key
 from legato.store.ports import Transaction
 from legato.store.records import AlertRecord, DeliveryRecord, WebhookRecord
-
-_PAGE = 5000
-_ALL = 10_000_000
-_OVERDUE = ("instance_overdue", "element_overdue")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,19 +120,16 @@ def sweep(
     """Raise the alerts that are due and resolve those whose cause is gone (see the module
     docstring); returns what was raised and resolved."""
     report = SweepReport()
-    open_alerts = tx.list_alerts(limit=_ALL)
-    known = {alert.dedupe_key for alert in open_alerts}
-    overdue: set[str] = set()
-    budget = config.max_raise
+    candidates: list[AlertRecord] = []
     for level in expected:
-        for run in _open_runs(tx, level, now - level.overdue_after):
-            dedupe = f"{_kind(level)}:{run[0]}"
-            overdue.add(dedupe)
-            if dedupe not in known and budget > 0 and _raise(tx, _overdue(level, run, now), report):
-                budget -= 1
-    # A run that is no longer among the overdue ones ended (or its expectation changed).
-    gone = [a.alert_key for a in open_alerts if a.kind in _OVERDUE and a.dedupe_key not in overdue]
-    report.resolved += tx.resolve_alerts(gone, now)
+        budget = config.max_raise - len(candidates)
+        if budget <= 0:
+            break
+        cutoff = now - level.overdue_after
+        runs = tx.overdue_runs(level.process_id, level.version, level.element_id, cutoff, budget)
+        candidates += [_overdue(level, run, now) for run in runs]
+    report.resolved += tx.resolve_alerts(tx.ended_overdue_alerts(), now)
+    _raise(tx, candidates, report)
     if config.error_rate is not None:
         _watch_error_rates(tx, now, config, report)
     if config.job_queue_age is not None:
@@ -145,63 +138,31 @@ def sweep(
     return report
 
 
-_Run = tuple[int, datetime, int, "int | None"]
-"""(run key, start, instance key, element instance key) of a running (element) instance."""
-
-
-def _kind(level: Expectation) -> str:
-    return "instance_overdue" if level.element_id is None else "element_overdue"
-
-
-def _overdue(level: Expectation, run: _Run, now: datetime) -> AlertRecord:
-    key, started_at, instance_key, element_instance_key = run
+def _overdue(level: Expectation, run: OverdueRun, now: datetime) -> AlertRecord:
     return AlertRecord(
         alert_key=0,
-        dedupe_key=f"{_kind(level)}:{key}",
-        kind=_kind(level),
+        dedupe_key=overdue_dedupe_key(level.element_id, run.key),
+        kind=OVERDUE_KINDS[0] if level.element_id is None else OVERDUE_KINDS[1],
         raised_at=now,
         process_id=level.process_id,
         version=level.version,
-        instance_key=instance_key,
+        instance_key=run.instance_key,
         element_id=level.element_id,
-        element_instance_key=element_instance_key,
+        element_instance_key=run.element_instance_key,
         details={
             "expectedSeconds": level.expected.total_seconds(),
             "threshold": level.threshold,
-            "startedAt": started_at.isoformat(),
+            "startedAt": run.started_at.isoformat(),
         },
     )
 
 
-def _open_runs(tx: Transaction, level: Expectation, cutoff: datetime) -> Iterator[_Run]:
-    """The runs started before ``cutoff`` that still run, page by page."""
-    after: tuple[datetime, int] | None = None
-    while True:
-        rows: list[_Run]
-        if level.element_id is None:
-            facts = tx.open_instance_facts(level.process_id, level.version, cutoff, _PAGE, after)
-            rows = [(f.instance_key, f.started_at, f.instance_key, None) for f in facts]
-        else:
-            elements = tx.open_element_facts(
-                level.process_id, level.version, level.element_id, cutoff, _PAGE, after
-            )
-            rows = [
-                (f.element_instance_key, f.started_at, f.instance_key, f.element_instance_key)
-                for f in elements
-            ]
-        yield from rows
-        if len(rows) < _PAGE:
-            return
-        after = (rows[-1][1], rows[-1][0])
-
-
-def _raise(tx: Transaction, alert: AlertRecord, report: SweepReport) -> bool:
-    (key,) = tx.reserve_keys(1)
-    stored = replace(alert, alert_key=key)
-    if not tx.insert_alert(stored):
-        return False
-    report.raised.append(stored)
-    return True
+def _raise(tx: Transaction, candidates: list[AlertRecord], report: SweepReport) -> None:
+    if not candidates:
+        return
+    keys = tx.reserve_keys(len(candidates))
+    keyed = [replace(alert, alert_key=key) for alert, key in zip(candidates, keys, strict=True)]
+    report.raised += tx.insert_alerts(keyed)
 
 
 def _window(now: datetime, width: timedelta) -> int:
@@ -241,7 +202,7 @@ def _watch_error_rates(
                 version=record.version,
                 details=details,
             )
-            _raise(tx, candidate, report)
+            _raise(tx, [candidate], report)
         elif not high and alert is not None:
             report.resolved += tx.resolve_alerts([alert.alert_key], now)
 
@@ -267,7 +228,7 @@ def _watch_job_queues(
                 raised_at=now,
                 details=details,
             )
-            _raise(tx, candidate, report)
+            _raise(tx, [candidate], report)
     for job_type, alert in open_by_type.items():
         if ages.get(job_type, timedelta(0)) <= limit:
             report.resolved += tx.resolve_alerts([alert.alert_key], now)

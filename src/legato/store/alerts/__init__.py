@@ -8,9 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from legato.store.records import AlertRecord, DeliveryRecord, ServiceLevelRecord, WebhookRecord
+
+OVERDUE_KINDS = ("instance_overdue", "element_overdue")
+"""The alert kinds about one run, resolved when it ends."""
+
+
+class OverdueRun(NamedTuple):
+    """A run past its expected duration: an instance, or an element instance."""
+
+    key: int
+    """The instance key, or the element instance key."""
+    started_at: datetime
+    instance_key: int
+    element_instance_key: int | None
+
+
+def overdue_dedupe_key(element_id: str | None, key: int) -> str:
+    """The dedupe key of the overdue alert of a run (see :class:`OverdueRun`)."""
+    kind = OVERDUE_KINDS[0] if element_id is None else OVERDUE_KINDS[1]
+    return f"{kind}:{key}"
 
 
 class Alerts(Protocol):
@@ -20,6 +39,27 @@ class Alerts(Protocol):
         """Store a new alert unless one with its ``dedupe_key`` exists (then nothing changes
         and the answer is False). Race-free: of two transactions raising one alert, exactly
         one inserts it."""
+
+    def insert_alerts(self, records: Sequence[AlertRecord]) -> list[AlertRecord]:
+        """Store new alerts at once; those whose ``dedupe_key`` exists are left out (as
+        :meth:`insert_alert` does). Returns the ones stored."""
+
+    def overdue_runs(
+        self,
+        process_id: str,
+        version: int,
+        element_id: str | None,
+        started_before: datetime,
+        limit: int,
+    ) -> list[OverdueRun]:
+        """Up to ``limit`` running instances of a version (with ``element_id``: running
+        instances of that element) started before ``started_before`` that have no overdue
+        alert yet, oldest first. Reads the analytics facts' partial indexes of open rows and
+        probes the alerts' dedupe keys (``instance_overdue:<key>``,
+        ``element_overdue:<element instance key>``)."""
+
+    def ended_overdue_alerts(self) -> list[int]:
+        """The open overdue alerts whose instance (element instance) no longer runs."""
 
     def resolve_alerts(self, alert_keys: Sequence[int], at: datetime) -> list[int]:
         """Mark open alerts resolved at ``at``; returns the keys that were open."""

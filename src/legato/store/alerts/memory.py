@@ -10,6 +10,7 @@ from typing import Any
 from legato.errors import ConflictError
 from legato.store._memory_base import MemoryTransactionBase, _json_copy, _ordered
 from legato.store._rules import dump_json, utc, utc_or_none
+from legato.store.alerts import OVERDUE_KINDS, OverdueRun, overdue_dedupe_key
 from legato.store.records import AlertRecord, DeliveryRecord, ServiceLevelRecord, WebhookRecord
 
 
@@ -47,6 +48,68 @@ class MemoryAlerts(MemoryTransactionBase):
         self._alerts.put(record.alert_key, stored)
         self._alert_dedupe_keys.put(record.dedupe_key, record.alert_key)
         return True
+
+    def insert_alerts(self, records: Sequence[AlertRecord]) -> list[AlertRecord]:
+        """Store new alerts, leaving out those whose dedupe key is taken."""
+        return [record for record in records if self.insert_alert(record)]
+
+    def overdue_runs(
+        self,
+        process_id: str,
+        version: int,
+        element_id: str | None,
+        started_before: datetime,
+        limit: int,
+    ) -> list[OverdueRun]:
+        """Running (element) instances started before a time without an overdue alert."""
+        self._check_open()
+        before = utc(started_before)
+        runs: list[OverdueRun]
+        if element_id is None:
+            runs = [
+                OverdueRun(f.instance_key, f.started_at, f.instance_key, None)
+                for f in self._instance_facts.values()
+                if f.process_id == process_id
+                and f.version == version
+                and f.ended_at is None
+                and f.started_at < before
+            ]
+        else:
+            runs = [
+                OverdueRun(
+                    f.element_instance_key, f.started_at, f.instance_key, f.element_instance_key
+                )
+                for f in self._element_facts.values()
+                if f.process_id == process_id
+                and f.version == version
+                and f.element_id == element_id
+                and f.ended_at is None
+                and f.started_at < before
+            ]
+        fresh = [
+            run
+            for run in runs
+            if self._alert_dedupe_keys.get(overdue_dedupe_key(element_id, run.key)) is None
+        ]
+        fresh.sort(key=lambda run: (run.started_at, run.key))
+        return fresh[:limit]
+
+    def ended_overdue_alerts(self) -> list[int]:
+        """The open overdue alerts whose run no longer runs."""
+        self._check_open()
+        ended = []
+        for alert in self._alerts.values():
+            if alert.resolved_at is not None or alert.kind not in OVERDUE_KINDS:
+                continue
+            if alert.element_instance_key is not None:
+                element = self._element_facts.get(alert.element_instance_key)
+                running = element is not None and element.ended_at is None
+            else:
+                instance = self._instance_facts.get(alert.instance_key or 0)
+                running = instance is not None and instance.ended_at is None
+            if not running:
+                ended.append(alert.alert_key)
+        return sorted(ended)
 
     def resolve_alerts(self, alert_keys: Sequence[int], at: datetime) -> list[int]:
         """Mark open alerts resolved; returns the keys that were open."""

@@ -10,9 +10,19 @@ from typing import Any
 import sqlalchemy as sa
 
 from legato.store._sql_base import SqlTransactionBase
+from legato.store.alerts import OVERDUE_KINDS, OverdueRun, overdue_dedupe_key
 from legato.store.records import AlertRecord, DeliveryRecord, ServiceLevelRecord, WebhookRecord
-from legato.store.schema import alerts, service_levels, webhook_deliveries, webhooks
+from legato.store.schema import (
+    alerts,
+    element_facts,
+    instance_facts,
+    service_levels,
+    webhook_deliveries,
+    webhooks,
+)
 
+_CHUNK = 500
+"""Keys per IN list."""
 _ALERT_FIELDS = (
     "alert_key",
     "dedupe_key",
@@ -89,6 +99,88 @@ class SqlAlerts(SqlTransactionBase):
         values = {name: getattr(record, name) for name in _ALERT_FIELDS}
         statement = self._sql.insert(alerts).values(**values).on_conflict_do_nothing()
         return self._execute(statement.returning(alerts.c.alert_key)).first() is not None
+
+    def insert_alerts(self, records: Sequence[AlertRecord]) -> list[AlertRecord]:
+        """INSERT … ON CONFLICT DO NOTHING for each (a taken dedupe key is skipped, as in
+        :meth:`insert_alert`), then a read of which keys went in."""
+        if not records:
+            return []
+        values = [{name: getattr(r, name) for name in _ALERT_FIELDS} for r in records]
+        # executemany of one compiled statement (a multi-row VALUES is compiled per call).
+        self._execute(self._sql.insert(alerts).on_conflict_do_nothing(), values)
+        stored: set[int] = set()
+        keys = [r.alert_key for r in records]
+        for start in range(0, len(keys), _CHUNK):
+            query = sa.select(alerts.c.alert_key).where(
+                alerts.c.alert_key.in_(keys[start : start + _CHUNK])
+            )
+            stored.update(int(row[0]) for row in self._execute(query))
+        return [r for r in records if r.alert_key in stored]
+
+    def overdue_runs(
+        self,
+        process_id: str,
+        version: int,
+        element_id: str | None,
+        started_before: datetime,
+        limit: int,
+    ) -> list[OverdueRun]:
+        """Walks ``ix_instance_facts_open`` (``ix_element_facts_open``) from the oldest
+        start and probes ``ux_alerts_dedupe_key`` for each: one statement, no row of an
+        alerted run comes back to Python, so a sweep over many overdue runs that are all
+        alerted already costs an index range scan."""
+        if element_id is None:
+            f = instance_facts
+            key = f.c.instance_key
+            columns = [key, f.c.started_at, f.c.instance_key, sa.null()]
+            where = [f.c.process_id == process_id, f.c.version == version]
+        else:
+            f = element_facts
+            key = f.c.element_instance_key
+            columns = [key, f.c.started_at, f.c.instance_key, key]
+            where = [
+                f.c.process_id == process_id,
+                f.c.version == version,
+                f.c.element_id == element_id,
+            ]
+        prefix = overdue_dedupe_key(element_id, 0).removesuffix("0")
+        dedupe = sa.literal(prefix) + sa.cast(key, sa.String)
+        query = (
+            sa.select(*columns)
+            .where(
+                *where,
+                f.c.ended_at.is_(None),
+                f.c.started_at < started_before,
+                ~sa.exists().where(alerts.c.dedupe_key == dedupe),
+            )
+            .order_by(f.c.started_at, key)
+            .limit(limit)
+        )
+        rows: list[Any] = [tuple(row) for row in self._execute(query)]
+        return [OverdueRun(*row) for row in rows]
+
+    def ended_overdue_alerts(self) -> list[int]:
+        """The open overdue alerts (``ix_alerts_open``) without a running fact."""
+        a = alerts
+        running_instance = sa.exists().where(
+            instance_facts.c.instance_key == a.c.instance_key, instance_facts.c.ended_at.is_(None)
+        )
+        running_element = sa.exists().where(
+            element_facts.c.element_instance_key == a.c.element_instance_key,
+            element_facts.c.ended_at.is_(None),
+        )
+        query = (
+            sa.select(a.c.alert_key)
+            .where(
+                a.c.resolved_at.is_(None),
+                sa.or_(
+                    sa.and_(a.c.kind == OVERDUE_KINDS[0], ~running_instance),
+                    sa.and_(a.c.kind == OVERDUE_KINDS[1], ~running_element),
+                ),
+            )
+            .order_by(a.c.alert_key)
+        )
+        return [int(row[0]) for row in self._execute(query)]
 
     def resolve_alerts(self, alert_keys: Sequence[int], at: datetime) -> list[int]:
         """Mark open alerts resolved; returns the keys that were open."""

@@ -47,7 +47,8 @@ def test_an_operator_sees_and_resolves_an_alert(
     expect(row).to_contain_text("Instance overdue")
     expect(row).to_contain_text("Open")
     expect(row).to_contain_text("expected 1 h, overdue after 2.0 times that")
-    expect(page.get_by_role("link", name="Alerts", exact=True)).to_have_attribute("aria-current", "page")
+    nav_link = page.get_by_role("link", name="Alerts", exact=True)
+    expect(nav_link).to_have_attribute("aria-current", "page")
 
     row.get_by_role("button", name=f"Resolve alert {key}").click()
 

@@ -740,6 +740,8 @@ alerts = sa.Table(
     sa.Column("details", JsonText, nullable=False),
     # An alert is raised once: two sweeps (two nodes) inserting it, one wins.
     sa.Index("ux_alerts_dedupe_key", "dedupe_key", unique=True),
+    # An instance's alerts (its detail, and retention deleting them with it).
+    sa.Index("ix_alerts_instance", "instance_key"),
     # The open alerts, newest first, without reading the resolved ones.
     sa.Index(
         "ix_alerts_open",

@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("alert_key", name=op.f("pk_alerts")),
     )
     op.create_index("ux_alerts_dedupe_key", "alerts", ["dedupe_key"], unique=True)
+    op.create_index("ix_alerts_instance", "alerts", ["instance_key"])
     op.create_index(
         "ix_alerts_open",
         "alerts",

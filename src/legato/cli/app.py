@@ -25,6 +25,7 @@ from legato import dmn, feel
 from legato.cli import running
 from legato.cli.accounts import register as register_accounts
 from legato.cli.alerts import register as register_alerts
+from legato.cli.analytics import register as register_analytics
 from legato.cli.consoles import WideConsole
 from legato.cli.export import register as register_export
 from legato.cli.logs import LogFormatOption, json_logs, logging_to_stderr
@@ -45,6 +46,7 @@ app = typer.Typer(
 register_accounts(app)
 register_alerts(app)
 register_export(app)
+register_analytics(app)
 
 console = WideConsole()
 err = WideConsole(stderr=True)

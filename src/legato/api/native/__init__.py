@@ -10,7 +10,9 @@
   variables, batch cancel and retry (:mod:`.operations`);
 - alerts, expected durations and webhooks (:mod:`.alerts`);
 - ``GET /export/xes`` and ``/export/csv``: the event log of chosen instances for process
-  mining, streamed (:mod:`.eventlog`).
+  mining, streamed (:mod:`.eventlog`);
+- ``GET /analytics/processes/{processId}`` (and ``.../compare``): a process's throughput,
+  cycle time, error rate and bottlenecks per version (:mod:`.analytics`).
 
 Same conventions as ``/v2``: keys as decimal strings, ISO 8601 dates with ``Z``, problem
 details for errors.
@@ -140,6 +142,7 @@ def instance_history(instanceKey: Annotated[str, Path()], engine: EngineDep) -> 
 from legato.api.native import (  # noqa: E402 (their routes join this router)
     accounts,
     alerts,
+    analytics,
     cockpit,
     eventlog,
     operations,
@@ -150,3 +153,4 @@ router.include_router(alerts.router)
 router.include_router(cockpit.router)
 router.include_router(operations.router)
 router.include_router(eventlog.router)
+router.include_router(analytics.router)

@@ -35,8 +35,8 @@ class ThroughputBucket:
 @dataclass(frozen=True, slots=True)
 class DurationSummary:
     """Completed durations in milliseconds: their count, mean (exact) and percentiles and
-    maximum (read from log-scale buckets: within 4.9 %, see :mod:`legato.store.histogram`);
-    all 0 when none completed."""
+    maximum (read from log-scale buckets: within 4.9 %, see :mod:`legato.store.histogram`),
+    and their exact sum; all 0 when none completed."""
 
     count: int
     mean_ms: float
@@ -45,6 +45,7 @@ class DurationSummary:
     p95_ms: float
     p99_ms: float
     max_ms: float
+    total_ms: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from legato.store._prepared import Prepared
 from legato.store._rules import iter_chunks, utc
 from legato.store._sql_base import _IN_CHUNK, SqlTransactionBase, _in_list, _insert
 from legato.store.analytics.summaries import AnalyticsQueries, BucketRow, HourRow
-from legato.store.facts import DerivedFacts, ElementFact, IncidentFact, InstanceFact
+from legato.store.facts import INSTANCE, DerivedFacts, ElementFact, IncidentFact, InstanceFact
 from legato.store.schema import (
     UtcTimestamp,
     definitions,
@@ -281,30 +281,37 @@ class SqlAnalyticsReads(AnalyticsQueries, SqlTransactionBase):
             query = query.where(definitions.c.version.in_(list(versions)))
         return [int(row.definition_key) for row in self._execute(query)]
 
-    def _hour_rows(self, keys: Sequence[int], since: datetime, until: datetime) -> list[HourRow]:
+    def _hour_rows(
+        self, keys: Sequence[int], since: datetime, until: datetime, instances: bool = False
+    ) -> list[HourRow]:
         sums = [sa.func.sum(_H[name]).label(name) for name in _HOUR_COLUMNS]
         query = (
             sa.select(_H.element_id, _H.hour, *sums)
             .where(_H.definition_key.in_(list(keys)), _H.hour >= utc(since), _H.hour < utc(until))
             .group_by(_H.element_id, _H.hour)
         )
-        hour_type = _H.hour.type
-        processor = hour_type.result_processor(self._dialect, None)
+        if instances:
+            query = query.where(_H.element_id == INSTANCE)
+        processor = _H.hour.type.result_processor(self._dialect, None)
         found: list[HourRow] = []
-        for row in self._execute(query):
-            hour = processor(row.hour) if processor is not None else row.hour
-            values = tuple(int(row._mapping[name]) for name in _HOUR_COLUMNS)
-            found.append((row.element_id, hour, values))  # type: ignore[arg-type]
+        for found_row in self._execute(query):
+            row: Sequence[Any] = tuple(found_row)
+            hour = row[1] if processor is None else processor(row[1])
+            assert isinstance(hour, datetime)  # SQLite returns the stored integer, untyped
+            values = (int(row[2]), int(row[3]), int(row[4]), int(row[5]), int(row[6]), int(row[7]))
+            found.append((row[0], hour, values))
         return found
 
     def _bucket_rows(
-        self, keys: Sequence[int], since: datetime, until: datetime
+        self, keys: Sequence[int], since: datetime, until: datetime, instances: bool = False
     ) -> list[BucketRow]:
         query = (
             sa.select(_D.element_id, _D.bucket, sa.func.sum(_D.count).label("count"))
             .where(_D.definition_key.in_(list(keys)), _D.day >= utc(since), _D.day < utc(until))
             .group_by(_D.element_id, _D.bucket)
         )
+        if instances:
+            query = query.where(_D.element_id == INSTANCE)
         return [
             (r.element_id, int(r.bucket), int(r._mapping["count"])) for r in self._execute(query)
         ]

@@ -14,8 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import orjson
 import pytest
 
-from bpmn_helpers import chain, process
+from bpmn_helpers import chain, process, service
 from legato.errors import BpmnValidationError, InvalidCommandError
+from legato.model import RetryPolicy
 from legato.runtime.sla import AlertConfig
 from legato.runtime.webhooks import Webhook
 from legato.testing import TestEngine
@@ -292,3 +293,62 @@ def test_webhooks_are_managed(receiver: Receiver) -> None:
     assert engine.remove_webhook(hook.webhook_key)
     with pytest.raises(InvalidCommandError, match="http"):
         engine.add_webhook("ftp://example.invalid/")
+
+
+# -- error rates and job queues -----------------------------------------------------------------
+
+CHARGE = process(
+    '<bpmn:startEvent id="s"/>'
+    + service("charge", "charge")
+    + '<bpmn:endEvent id="e"/>'
+    + chain("s", "charge", "e"),
+    "pay",
+)
+
+
+def test_a_job_queue_older_than_its_limit_raises_then_resolves() -> None:
+    engine = TestEngine(start=T0, alerts=AlertConfig(job_queue_age=timedelta(minutes=10)))
+    engine.deploy(CHARGE)
+    engine.start("pay")  # no handler yet: the job waits in its queue
+
+    engine.clock.advance(timedelta(minutes=9))
+    assert engine.alerts() == []
+    engine.clock.advance(timedelta(minutes=2))
+
+    (alert,) = engine.alerts()
+    assert (alert.kind, alert.details["jobType"]) == ("job_queue_age", "charge")
+    assert alert.details["ageSeconds"] == 11 * 60
+    engine.register("charge", lambda job: {})
+    engine.clock.advance(timedelta(seconds=1))  # runs the job, then sweeps
+    assert engine.alerts() == []
+
+
+def test_an_error_rate_above_the_threshold_raises_then_resolves() -> None:
+    config = AlertConfig(error_rate=0.25, error_window=timedelta(hours=1), error_min_instances=2)
+    engine = TestEngine(start=T0, alerts=config, retry_policy=RetryPolicy(max_attempts=1))
+    engine.deploy(CHARGE)
+    failing = {"on": True}
+
+    def charge(job: object) -> dict[str, object]:
+        if failing["on"]:
+            raise RuntimeError("card declined")
+        return {}
+
+    engine.register("charge", charge)
+    for _ in range(2):  # each raises an incident, is retried and completes
+        instance = engine.start("pay")
+        engine.run_until_idle()
+        (incident,) = engine.incidents()
+        failing["on"] = False
+        engine.retry(incident.incident_key)
+        engine.run_until_idle()
+        engine.assert_that(instance).is_completed()
+        failing["on"] = True
+    engine.clock.advance(timedelta(minutes=1))
+
+    (alert,) = engine.alerts()
+    assert (alert.kind, alert.process_id, alert.version) == ("error_rate", "pay", 1)
+    assert (alert.details["rate"], alert.details["ended"]) == (1.0, 2)
+
+    engine.clock.advance(timedelta(hours=2))  # the window moved past them
+    assert engine.alerts() == []

@@ -28,6 +28,7 @@ from legato.runtime.clock import Clock, SystemClock, VirtualClock
 from legato.runtime.definitions import DeployedForm, Deployment
 from legato.runtime.engine import Engine
 from legato.runtime.handlers import handler
+from legato.runtime.sla import AlertConfig
 from legato.runtime.types import (
     ActivatedJob,
     BatchResult,
@@ -38,12 +39,15 @@ from legato.runtime.types import (
     JobContext,
     JobRequest,
 )
-from legato.store.records import FormRecord, UserTaskRecord
+from legato.runtime.webhooks import Webhook
+from legato.store.records import AlertRecord, FormRecord, UserTaskRecord
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ActivatedJob",
+    "AlertConfig",
+    "AlertRecord",
     "BatchResult",
     "BpmnError",
     "BpmnParseError",
@@ -78,6 +82,7 @@ __all__ = [
     "TooManyRequestsError",
     "UserTaskRecord",
     "VirtualClock",
+    "Webhook",
     "__version__",
     "handler",
 ]

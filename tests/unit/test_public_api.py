@@ -12,6 +12,7 @@ PUBLIC = {
     "SystemClock", "TooManyRequestsError", "VirtualClock", "__version__", "handler",
     "FieldError", "FormParseError", "FormRecord", "FormValidationError", "TaskConflictError",
     "UserTaskRecord", "DeployedForm", "BatchResult", "InstanceFilter", "InstanceSuspendedError",
+    "AlertConfig", "AlertRecord", "Webhook",
 }  # fmt: skip
 
 

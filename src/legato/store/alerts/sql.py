@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from legato.store._sql_base import SqlTransactionBase
-from legato.store.alerts import OVERDUE_KINDS, OverdueRun, overdue_dedupe_key
+from legato.store.alerts import OVERDUE_KINDS, OverdueRun
 from legato.store.records import AlertRecord, DeliveryRecord, ServiceLevelRecord, WebhookRecord
 from legato.store.schema import (
     alerts,
@@ -126,14 +126,17 @@ class SqlAlerts(SqlTransactionBase):
         limit: int,
     ) -> list[OverdueRun]:
         """Walks ``ix_instance_facts_open`` (``ix_element_facts_open``) from the oldest
-        start and probes ``ux_alerts_dedupe_key`` for each: one statement, no row of an
-        alerted run comes back to Python, so a sweep over many overdue runs that are all
-        alerted already costs an index range scan."""
+        start and probes ``ix_alerts_instance`` for each (an integer probe: an overdue alert
+        of the run, open or resolved, exists exactly when its dedupe key does): one
+        statement, no row of an alerted run comes back to Python, so a sweep over many
+        overdue runs that are all alerted already costs an index range scan."""
+        a = alerts
         if element_id is None:
             f = instance_facts
             key = f.c.instance_key
             columns = [key, f.c.started_at, f.c.instance_key, sa.null()]
             where = [f.c.process_id == process_id, f.c.version == version]
+            alerted = sa.exists().where(a.c.instance_key == key, a.c.kind == OVERDUE_KINDS[0])
         else:
             f = element_facts
             key = f.c.element_instance_key
@@ -143,16 +146,14 @@ class SqlAlerts(SqlTransactionBase):
                 f.c.version == version,
                 f.c.element_id == element_id,
             ]
-        prefix = overdue_dedupe_key(element_id, 0).removesuffix("0")
-        dedupe = sa.literal(prefix) + sa.cast(key, sa.String)
+            alerted = sa.exists().where(
+                a.c.instance_key == f.c.instance_key,
+                a.c.element_instance_key == key,
+                a.c.kind == OVERDUE_KINDS[1],
+            )
         query = (
             sa.select(*columns)
-            .where(
-                *where,
-                f.c.ended_at.is_(None),
-                f.c.started_at < started_before,
-                ~sa.exists().where(alerts.c.dedupe_key == dedupe),
-            )
+            .where(*where, f.c.ended_at.is_(None), f.c.started_at < started_before, ~alerted)
             .order_by(f.c.started_at, key)
             .limit(limit)
         )
@@ -160,27 +161,26 @@ class SqlAlerts(SqlTransactionBase):
         return [OverdueRun(*row) for row in rows]
 
     def ended_overdue_alerts(self) -> list[int]:
-        """The open overdue alerts (``ix_alerts_open``) without a running fact."""
+        """The open overdue alerts (``ix_alerts_open``) without a running fact: one
+        anti-join per kind (one statement with an OR of both made PostgreSQL's estimate so
+        high that it compiled the query with JIT, which took longer than running it)."""
         a = alerts
-        running_instance = sa.exists().where(
-            instance_facts.c.instance_key == a.c.instance_key, instance_facts.c.ended_at.is_(None)
-        )
-        running_element = sa.exists().where(
-            element_facts.c.element_instance_key == a.c.element_instance_key,
-            element_facts.c.ended_at.is_(None),
-        )
-        query = (
-            sa.select(a.c.alert_key)
-            .where(
-                a.c.resolved_at.is_(None),
-                sa.or_(
-                    sa.and_(a.c.kind == OVERDUE_KINDS[0], ~running_instance),
-                    sa.and_(a.c.kind == OVERDUE_KINDS[1], ~running_element),
-                ),
+        ended: list[int] = []
+        for kind, facts, column, key in (
+            (OVERDUE_KINDS[0], instance_facts, instance_facts.c.instance_key, a.c.instance_key),
+            (
+                OVERDUE_KINDS[1],
+                element_facts,
+                element_facts.c.element_instance_key,
+                a.c.element_instance_key,
+            ),
+        ):
+            running = sa.exists().where(column == key, facts.c.ended_at.is_(None))
+            query = sa.select(a.c.alert_key).where(
+                a.c.resolved_at.is_(None), a.c.kind == kind, ~running
             )
-            .order_by(a.c.alert_key)
-        )
-        return [int(row[0]) for row in self._execute(query)]
+            ended += (int(row[0]) for row in self._execute(query))
+        return sorted(ended)
 
     def resolve_alerts(self, alert_keys: Sequence[int], at: datetime) -> list[int]:
         """Mark open alerts resolved; returns the keys that were open."""

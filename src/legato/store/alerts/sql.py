@@ -23,6 +23,8 @@ from legato.store.schema import (
 
 _CHUNK = 500
 """Keys per IN list."""
+_ANALYZE_AFTER = 500
+"""Alerts inserted at once after which PostgreSQL's statistics of the table are renewed."""
 _ALERT_FIELDS = (
     "alert_key",
     "dedupe_key",
@@ -115,6 +117,10 @@ class SqlAlerts(SqlTransactionBase):
                 alerts.c.alert_key.in_(keys[start : start + _CHUNK])
             )
             stored.update(int(row[0]) for row in self._execute(query))
+        if len(stored) >= _ANALYZE_AFTER and self._sql.name == "postgresql":
+            # The sweep's anti-joins probe this table once per overdue run; planned with the
+            # statistics of a much smaller table, PostgreSQL would scan it once per run.
+            self._execute(sa.text("ANALYZE alerts"))
         return [r for r in records if r.alert_key in stored]
 
     def overdue_runs(

@@ -37,6 +37,7 @@ from legato.runtime.engine import Engine
 from legato.runtime.handlers import handler
 from legato.runtime.migration import MigrationCheck, MigrationPlan
 from legato.runtime.migration_batches import BatchOperation
+from legato.runtime.sla import AlertConfig
 from legato.runtime.types import (
     ActivatedJob,
     BatchResult,
@@ -47,12 +48,15 @@ from legato.runtime.types import (
     JobContext,
     JobRequest,
 )
-from legato.store.records import FormRecord, UserTaskRecord
+from legato.runtime.webhooks import Webhook
+from legato.store.records import AlertRecord, FormRecord, UserTaskRecord
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ActivatedJob",
+    "AlertConfig",
+    "AlertRecord",
     "BatchOperation",
     "BatchResult",
     "BpmnError",
@@ -95,6 +99,7 @@ __all__ = [
     "TooManyRequestsError",
     "UserTaskRecord",
     "VirtualClock",
+    "Webhook",
     "__version__",
     "handler",
 ]

@@ -14,6 +14,7 @@ PUBLIC = {
     "UserTaskRecord", "DeployedForm", "BatchResult", "InstanceFilter", "InstanceSuspendedError",
     "MigrationCheck", "MigrationError", "MigrationPlan", "BatchOperation",
     "CancelElement", "CancelElementInstance", "StartAfter", "StartBefore",
+    "AlertConfig", "AlertRecord", "Webhook",
 }  # fmt: skip
 
 

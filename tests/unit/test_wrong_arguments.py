@@ -143,6 +143,15 @@ VALID: dict[str, Any] = {
     "split": None,
     "version_tag": None,
     "instructions": [CancelElement("t"), StartBefore("u")],
+    "alerts": None,
+    "webhooks": (),
+    "include_resolved": False,
+    "alert_key": 0,
+    "expected": dt.timedelta(hours=1),
+    "threshold": None,
+    "secret": None,
+    "kinds": None,
+    "webhook_key": 0,
 }
 
 # Where a parameter name means something else.
@@ -150,6 +159,8 @@ VALID_IN: dict[tuple[str, str], Any] = {
     ("start_many", "variables"): [{"a": 1}],
     ("claim_user_task", "user"): "ada",
     ("delegate_user_task", "user"): "ada",
+    ("alerts", "kind"): None,
+    ("add_webhook", "url"): "http://127.0.0.1:9/alerts",
 }
 
 # Where a value that is wrong for a parameter name elsewhere is right (a query's filters).
@@ -158,6 +169,8 @@ RIGHT_IN: dict[tuple[str, str], list[Any]] = {
     ("user_tasks", "user_task_key"): [None],
     ("count_user_tasks", "user_task_key"): [None],
     ("user_tasks", "limit"): [None],
+    ("alerts", "kind"): [None],
+    ("webhook_deliveries", "alert_key"): [None],
 }
 
 # Values of a wrong type for each parameter, beside ``object()`` which is wrong for all.
@@ -272,6 +285,15 @@ WRONG: dict[str, list[Any]] = {
     "rule": [5, ["a"]],
     "split": ["90/10", {"1": 90}],
     "version_tag": [5, ["v1"]],
+    "alerts": [5, {"threshold": 2}],
+    "webhooks": ["http://x", [5], 5],
+    "include_resolved": ["yes", 1, None],
+    "alert_key": ["1", 1.5, None, 2**70],
+    "expected": [5, None, "PT1H", dt.timedelta(0)],
+    "threshold": ["2", True],
+    "secret": [5],
+    "kinds": ["error_rate", [5], ["bogus"]],
+    "webhook_key": ["1", 1.5, None],
 }
 
 # Where a parameter name takes other values: None is a right worker where it only checks the

@@ -179,6 +179,14 @@ RULES: tuple[Rule, ...] = (
         "POST /cockpit/processes/{id}/rollout",
     ),
     *_rules(
+        "alert.resolve",
+        "alert",
+        f"POST {_N}/alerts/{{key}}/resolution",
+        "POST /cockpit/alerts/{key}/resolve",
+    ),
+    *_rules("sla.change", "process", f"PUT {_N}/service-levels", f"DELETE {_N}/service-levels"),
+    *_rules("webhook.change", "webhook", f"POST {_N}/webhooks", f"DELETE {_N}/webhooks/{{key}}"),
+    *_rules(
         "variables.change",
         "instance",
         f"PUT {_N}/process-instances/{{key}}/variables",

@@ -25,6 +25,7 @@ from legato.bpmn._dom import (
 )
 from legato.bpmn.extensions import process_version_tag
 from legato.bpmn.nodes import SCOPE_KINDS, NodeDraft, node_reader
+from legato.bpmn.service_levels import read_service_levels
 from legato.bpmn.validate import Profile, validate_document
 from legato.errors import BpmnParseError, BpmnValidationError, SourceLocation, ValidationIssue
 from legato.model.elements import (
@@ -239,6 +240,9 @@ def _read_process(
         line=line_of(element),
         variables=_properties(element),
         version_tag=process_version_tag(element),
+        service_levels=read_service_levels(
+            context, element, ((key, draft.element) for key, draft in drafts.items())
+        ),
         problems=tuple(context.problems),
     )
 

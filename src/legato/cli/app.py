@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
@@ -25,9 +24,11 @@ from rich.text import Text
 from legato import dmn, feel
 from legato.cli import running
 from legato.cli.accounts import register as register_accounts
+from legato.cli.alerts import register as register_alerts
 from legato.cli.analytics import register as register_analytics
 from legato.cli.audit import record_command
 from legato.cli.audit import register as register_audit
+from legato.cli.consoles import WideConsole
 from legato.cli.export import register as register_export
 from legato.cli.logs import LogFormatOption, json_logs, logging_to_stderr
 from legato.cli.migrate import register as register_migrate
@@ -51,35 +52,15 @@ app = typer.Typer(
 )
 register_accounts(app)
 register_audit(app)
+register_alerts(app)
 register_export(app)
 register_migrate(app)
 register_versions(app)
 register_modify(app)
 register_analytics(app)
 
-_UNLIMITED_WIDTH = 1_000_000
-
-
-class _Console(Console):
-    """A console that cuts nothing when its output is not a terminal (a pipe, a file):
-    rich would fit tables into 80 columns there, wrapping and cutting ids and values.
-    ``COLUMNS``, when set, still decides."""
-
-    @property
-    def size(self) -> ConsoleDimensions:
-        size = super().size
-        if self._width is None and not self.is_terminal and "COLUMNS" not in os.environ:
-            return ConsoleDimensions(_UNLIMITED_WIDTH, size.height)
-        return size
-
-    @size.setter
-    def size(self, new_size: tuple[int, int]) -> None:
-        self._width, self._height = new_size
-
-
-console = _Console()
-err = _Console(stderr=True)
-register_simulate(app, console, err)
+console = WideConsole()
+err = WideConsole(stderr=True)
 register_simulate(app, console, err)
 
 

@@ -3,7 +3,7 @@
 from legato.model.elements import *  # noqa: F403
 from legato.model.elements import __all__ as _elements_all
 from legato.model.expressions import Expression, VariableMapping
-from legato.model.process import Definitions, ProcessDefinition, SequenceFlow
+from legato.model.process import Definitions, ProcessDefinition, SequenceFlow, ServiceLevel
 
 __all__ = [
     *_elements_all,
@@ -11,5 +11,6 @@ __all__ = [
     "Expression",
     "ProcessDefinition",
     "SequenceFlow",
+    "ServiceLevel",
     "VariableMapping",
 ]

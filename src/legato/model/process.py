@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 
 from legato.errors import ValidationIssue
@@ -27,6 +28,23 @@ class SequenceFlow:
     condition: Expression | None = None
     name: str | None = None
     line: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServiceLevel:
+    """How long a process instance, or an element instance, is expected to run.
+
+    Read from ``<legato:sla expectedDuration="PT1H" threshold="3"/>`` (or a
+    ``legato.sla.expectedDuration`` / ``legato.sla.threshold`` extension property) on the
+    process or a flow element. An instance still running after ``threshold`` times
+    ``expected_duration`` raises an alert (see :mod:`legato.runtime.sla`).
+    """
+
+    element_id: str | None
+    """The flow element, or None for the whole instance."""
+    expected_duration: timedelta
+    threshold: float | None = None
+    """The factor past which a run is overdue; None for the engine's default (2)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,6 +71,8 @@ class ProcessDefinition:
     the version the deployment makes, unique among the versions of the process."""
     global_task: bool = False
     """A global task wrapped as a process (start, the task, end) for call activities."""
+    service_levels: tuple[ServiceLevel, ...] = ()
+    """The expected durations the model sets, on the process and on its elements."""
     problems: tuple[ValidationIssue, ...] = ()
     """What keeps this process from being executed (unsupported or incomplete elements).
 

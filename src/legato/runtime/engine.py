@@ -44,6 +44,7 @@ from legato.feel import FeelLimits, use_limits
 from legato.model import ConditionalEventDefinition, ProcessDefinition, RetryPolicy, StartEvent
 from legato.model.queries import definition_of
 from legato.runtime import migration, queries
+from legato.runtime.alerting import AlertMethods
 from legato.runtime.arguments import checked_arguments
 from legato.runtime.batches import run_batch
 from legato.runtime.clock import Clock, DatabaseClock, SystemClock
@@ -65,6 +66,7 @@ from legato.runtime.migration import MigrationCheck, MigrationPlan
 from legato.runtime.migration_batches import BatchOperation, MigrationBatches
 from legato.runtime.node import NodeAgent
 from legato.runtime.rollout import VersionChooser
+from legato.runtime.sla import AlertConfig
 from legato.runtime.slots import Finished
 from legato.runtime.tasks import UserTaskMethods
 from legato.runtime.types import (
@@ -79,6 +81,7 @@ from legato.runtime.types import (
     PublishResult,
 )
 from legato.runtime.versions import VersionMethods
+from legato.runtime.webhooks import Webhook, WebhookDelivery
 from legato.safexml import ModelSource
 from legato.store.instances import Instances
 from legato.store.ports import Listener, Store, Transaction
@@ -102,7 +105,7 @@ DEFAULT_DATABASE = "sqlite:///legato.db"
 
 
 @checked_arguments
-class Engine(UserTaskMethods, CockpitMethods, VersionMethods):
+class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods):
     """A Legato engine over a database (SQLite by default).
 
     Args:
@@ -139,6 +142,9 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods):
             transaction, for the dashboard (:mod:`legato.analytics.dashboard`) and SLA
             checks. False skips those writes: the facts then miss what this engine runs
             (``legato analytics rebuild`` recomputes them from the history).
+        alerts: when SLA, error-rate and job-queue alerts are raised (see
+            :mod:`legato.runtime.sla`); the defaults when omitted.
+        webhooks: webhooks to register (once per URL) that alerts are posted to.
     """
 
     def __init__(
@@ -159,6 +165,8 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods):
         metrics: bool = True,
         tracing: object = None,
         analytics: bool = True,
+        alerts: AlertConfig | None = None,
+        webhooks: Sequence[Webhook] = (),
     ) -> None:
         parking = FetchParking(max_parked_fetches)
         if store is None:
@@ -247,6 +255,10 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods):
         if self.tracing is not None:
             self._executor.observer = self.tracing
             self._jobs.traceparent = self.tracing.handed_out
+        self.alert_config = alerts or AlertConfig()
+        self.webhook_delivery = WebhookDelivery(store, self.clock, random_source=random_source)
+        self._last_sweep = None
+        self._setup_alerts(webhooks)
 
     def _describe(self, definition_key: int) -> tuple[str, int, Callable[[str], str]]:
         deployed = self._definitions.get(definition_key)
@@ -1278,10 +1290,12 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods):
 
         Several nodes (processes, machines) may serve one PostgreSQL database: each
         heartbeats in the ``nodes`` table (``legato nodes``), a dead node's jobs are released
-        to the others, and one node at a time expires buffered messages (see
-        :mod:`legato.runtime.node`). When idle it sleeps until the next timer or job is due,
-        at most ``poll_interval``; on PostgreSQL a ``NOTIFY`` from a node that created work
-        wakes it at once. While the database is unreachable it retries with a growing pause.
+        to the others, and one node at a time expires buffered messages and sweeps for SLA
+        alerts (see :mod:`legato.runtime.node` and :mod:`legato.runtime.alerting`); webhooks
+        are posted from a thread of their own. When idle it sleeps until the next timer or
+        job is due, at most ``poll_interval``; on PostgreSQL a ``NOTIFY`` from a node that
+        created work wakes it at once. While the database is unreachable it retries with a
+        growing pause.
 
         Handlers run on ``concurrency`` slots (see :class:`Engine`); the node takes a job only
         when a slot is free to start it. After :meth:`stop` the node takes no more work, lets
@@ -1301,7 +1315,7 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods):
             self.store,
             self.clock,
             self.worker_name,
-            duties=self._events.expire_messages_in,
+            duties=self._node_duties,
             on_beat=self._on_beat,
             heartbeat_interval=heartbeat_interval,
             node_timeout=node_timeout,
@@ -1310,6 +1324,7 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods):
         self._until_available(node.start)
         self._gauges.serving = self.metrics is not None
         self._listen()
+        self.webhook_delivery.start()
         pause = _PAUSE
         try:
             while not self._stop.is_set():
@@ -1330,6 +1345,7 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods):
             raise
         finally:
             self._gauges.serving = False
+            self.webhook_delivery.stop()
             node.record(abandoned=self._jobs.pool.abandoned)
             node.stop()
 
@@ -1368,6 +1384,10 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods):
             if due is not None:
                 wait = min(wait, max((due - now).total_seconds(), 0.0))
         return wait
+
+    def _node_duties(self, tx: Transaction) -> None:
+        self._events.expire_messages_in(tx)
+        self._sweep_if_due(tx)
 
     def _until_available(self, action: Callable[[], object]) -> None:
         pause = _PAUSE

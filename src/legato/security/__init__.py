@@ -55,6 +55,8 @@ USERS_MANAGE = "users:manage"
 """Create and remove users and API keys."""
 AUDIT_READ = "audit:read"
 """Read and verify the audit trail (and sign a checkpoint of it)."""
+ALERTS_MANAGE = "alerts:manage"
+"""Set expected durations and manage the webhooks that alerts are posted to."""
 
 PERMISSIONS = (
     DEFINITIONS_READ,
@@ -71,6 +73,7 @@ PERMISSIONS = (
     SYSTEM_READ,
     USERS_MANAGE,
     AUDIT_READ,
+    ALERTS_MANAGE,
 )
 
 _READ = frozenset({DEFINITIONS_READ, INSTANCES_READ, INCIDENTS_READ, SYSTEM_READ})

@@ -13,12 +13,14 @@ from legato.errors import StoreError
 from legato.store._rules import FIRST_KEY, load_json, timer_available_at
 from legato.store.facts import ElementFact, IncidentFact, InstanceFact
 from legato.store.records import (
+    AlertRecord,
     ApiKeyRecord,
     AuditCheckpoint,
     AuditRecord,
     BatchOperationRecord,
     DecisionEvaluationRecord,
     DefinitionRecord,
+    DeliveryRecord,
     FormRecord,
     HistoryRecord,
     IncidentRecord,
@@ -27,10 +29,12 @@ from legato.store.records import (
     MessageRecord,
     NodeRecord,
     RolloutRecord,
+    ServiceLevelRecord,
     SubscriptionRecord,
     TimerRecord,
     UserRecord,
     UserTaskRecord,
+    WebhookRecord,
 )
 
 _K = TypeVar("_K")
@@ -270,6 +274,12 @@ class _Tables:
     incident_facts: dict[int, IncidentFact] = field(default_factory=dict)
     fact_hours: dict[tuple[int, str, datetime, int], tuple[int, ...]] = field(default_factory=dict)
     fact_durations: dict[tuple[int, str, datetime, int, int], int] = field(default_factory=dict)
+    alerts: dict[int, AlertRecord] = field(default_factory=dict)
+    alert_dedupe_keys: dict[str, int] = field(default_factory=dict)
+    service_levels: dict[tuple[str, int, str], ServiceLevelRecord] = field(default_factory=dict)
+    webhooks: dict[int, WebhookRecord] = field(default_factory=dict)
+    deliveries: dict[int, DeliveryRecord] = field(default_factory=dict)
+    delivery_events: dict[tuple[int, int, str], int] = field(default_factory=dict)
 
 
 def _json_copy(text: str) -> Any:
@@ -320,6 +330,12 @@ class MemoryTransactionBase:
         self._incident_facts = _Overlay(tables.incident_facts)
         self._fact_hours = _Overlay(tables.fact_hours)
         self._fact_durations = _Overlay(tables.fact_durations)
+        self._alerts = _Overlay(tables.alerts)
+        self._alert_dedupe_keys = _Overlay(tables.alert_dedupe_keys)
+        self._service_levels = _Overlay(tables.service_levels)
+        self._webhooks = _Overlay(tables.webhooks)
+        self._deliveries = _Overlay(tables.deliveries)
+        self._delivery_events = _Overlay(tables.delivery_events)
         self._purged_instances: list[int] = []
         self._committed = False
 
@@ -386,6 +402,12 @@ class MemoryTransactionBase:
             self._incident_facts,
             self._fact_hours,
             self._fact_durations,
+            self._alerts,
+            self._alert_dedupe_keys,
+            self._service_levels,
+            self._webhooks,
+            self._deliveries,
+            self._delivery_events,
         )
 
     def _check_open(self) -> None:

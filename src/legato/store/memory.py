@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from legato.errors import StoreError
 from legato.store._memory_base import _Tables
 from legato.store.accounts.memory import MemoryAccounts
+from legato.store.alerts.memory import MemoryAlerts
 from legato.store.analytics.memory import MemoryAnalyticsReads
 from legato.store.audit.memory import MemoryAuditLog
 from legato.store.batch_operations.memory import MemoryBatchOperations
@@ -92,6 +93,7 @@ class MemoryTransaction(
     MemoryAccounts,
     MemoryBatchOperations,
     MemoryAuditLog,
+    MemoryAlerts,
 ):
     """Reads and writes of one in-memory transaction (the port: ``ports.Transaction``)."""
 

@@ -14,7 +14,8 @@ package beside its two adapters: :mod:`legato.store.definitions`, :mod:`~legato.
 :mod:`~legato.store.retention`, :mod:`~legato.store.accounts`,
 :mod:`~legato.store.batch_operations` and :mod:`~legato.store.audit`; keys are reserved through
 :mod:`~legato.store.analytics` (the analytics facts and the dashboard's reads),
-:mod:`~legato.store.retention` and :mod:`~legato.store.accounts`; keys are reserved through
+:mod:`~legato.store.retention`, :mod:`~legato.store.accounts` and :mod:`~legato.store.alerts`
+(alerts, webhooks and their delivery outbox); keys are reserved through
 :class:`Keys`. Code that needs one part is typed against that part's protocol.
 """
 
@@ -25,6 +26,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from legato.store.accounts import Accounts
+from legato.store.alerts import Alerts
 from legato.store.analytics import AnalyticsReads
 from legato.store.audit import AuditLog
 from legato.store.batch_operations import BatchOperations
@@ -66,6 +68,7 @@ class Transaction(
     Accounts,
     BatchOperations,
     AuditLog,
+    Alerts,
     Protocol,
 ):
     """Reads and writes inside one database transaction: every part of the port (code that

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 INSTANCE_STATUSES = ("active", "completed", "terminated")
@@ -531,3 +531,81 @@ class AuditQuery:
     """Only records before this one."""
     newest_first: bool = False
     limit: int = 100
+
+
+ALERT_KINDS = ("instance_overdue", "element_overdue", "error_rate", "job_queue_age")
+"""The kinds of an alert (:attr:`AlertRecord.kind`)."""
+DELIVERY_STATUSES = ("pending", "delivered", "failed")
+"""The statuses of a webhook delivery (:attr:`DeliveryRecord.status`)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertRecord:
+    """Something an operator should look at: raised once, open until resolved."""
+
+    alert_key: int
+    dedupe_key: str
+    """Unique over every alert ever raised: what makes a sweep on two nodes raise it once
+    (``instance_overdue:<instance key>``, ``error_rate:<process>:<version>:<window>``…)."""
+    kind: str
+    """One of :data:`ALERT_KINDS`."""
+    raised_at: datetime
+    process_id: str | None = None
+    version: int | None = None
+    instance_key: int | None = None
+    element_id: str | None = None
+    """The element (None for the whole instance, or for alerts about no element)."""
+    element_instance_key: int | None = None
+    resolved_at: datetime | None = None
+    """When it was resolved (the instance moved on, or an operator resolved it)."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """What the kind measures (expected and actual durations, a rate, a queue's age…)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLevelRecord:
+    """An expected duration set through the API; it overrides the model's."""
+
+    process_id: str
+    version: int
+    """The process version, or 0 for every version."""
+    element_id: str
+    """The flow element, or ``""`` for the whole instance."""
+    expected_duration: timedelta
+    threshold: float | None
+    """The overdue factor; None for the engine's default."""
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRecord:
+    """An HTTP endpoint that alerts are posted to."""
+
+    webhook_key: int
+    url: str
+    secret: str
+    """The HMAC-SHA256 key the body is signed with."""
+    kinds: tuple[str, ...] | None
+    """The alert kinds sent there; None for all."""
+    enabled: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryRecord:
+    """One alert event to post to one webhook: the outbox row and its attempts."""
+
+    delivery_key: int
+    webhook_key: int
+    alert_key: int
+    event: str
+    """``raised`` or ``resolved``."""
+    payload: dict[str, Any]
+    created_at: datetime
+    status: str = "pending"
+    """One of :data:`DELIVERY_STATUSES`."""
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    """When a pending delivery is tried next (or a claimed one's claim runs out)."""
+    delivered_at: datetime | None = None
+    last_error: str | None = None

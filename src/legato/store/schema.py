@@ -818,3 +818,87 @@ fact_durations = sa.Table(
     sa.Column("count", sa.BigInteger, nullable=False),
     sqlite_with_rowid=False,
 )
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    # Revision 0015: alerts raised by the SLA sweep (see legato.runtime.sla). Rows are not
+    # tied to instances by a foreign key: an alert outlives the instance it was about.
+    sa.Column("alert_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("dedupe_key", sa.String(255), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("process_id", sa.String(255)),
+    sa.Column("version", sa.Integer),
+    sa.Column("instance_key", sa.BigInteger),
+    sa.Column("element_id", sa.String(255)),
+    sa.Column("element_instance_key", sa.BigInteger),
+    sa.Column("raised_at", UtcTimestamp, nullable=False),
+    sa.Column("resolved_at", UtcTimestamp),
+    sa.Column("details", JsonText, nullable=False),
+    # An alert is raised once: two sweeps (two nodes) inserting it, one wins.
+    sa.Index("ux_alerts_dedupe_key", "dedupe_key", unique=True),
+    # An instance's alerts (its detail, and retention deleting them with it).
+    sa.Index("ix_alerts_instance", "instance_key"),
+    # The open alerts, newest first, without reading the resolved ones.
+    sa.Index(
+        "ix_alerts_open",
+        "raised_at",
+        "alert_key",
+        sqlite_where=sa.text("resolved_at IS NULL"),
+        postgresql_where=sa.text("resolved_at IS NULL"),
+    ),
+)
+
+service_levels = sa.Table(
+    "service_levels",
+    metadata,
+    # Revision 0015: expected durations set through the API (over the model's). version 0
+    # is every version, element_id '' the whole instance.
+    sa.Column("process_id", sa.String(255), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("element_id", sa.String(255), primary_key=True),
+    sa.Column("expected_us", sa.BigInteger, nullable=False),
+    sa.Column("threshold", sa.Float),
+    sa.Column("updated_at", UtcTimestamp, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    # Revision 0015: where alerts are posted.
+    sa.Column("webhook_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("secret", sa.Text, nullable=False),
+    # A JSON list of alert kinds; NULL for all.
+    sa.Column("kinds", JsonText),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", UtcTimestamp, nullable=False),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    # Revision 0015: the outbox. Written in the sweep's transaction with the alert; posted
+    # by a delivery worker outside any engine transaction (see legato.runtime.webhooks).
+    sa.Column("delivery_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("webhook_key", sa.BigInteger, nullable=False),
+    sa.Column("alert_key", sa.BigInteger, nullable=False),
+    sa.Column("event", sa.String(16), nullable=False),
+    sa.Column("payload", JsonText, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcTimestamp),
+    sa.Column("created_at", UtcTimestamp, nullable=False),
+    sa.Column("delivered_at", UtcTimestamp),
+    sa.Column("last_error", sa.Text),
+    # One delivery per webhook, alert and event, however often it is enqueued.
+    sa.Index("ux_webhook_deliveries_event", "webhook_key", "alert_key", "event", unique=True),
+    # The pending deliveries, by when they are due.
+    sa.Index(
+        "ix_webhook_deliveries_due",
+        "next_attempt_at",
+        sqlite_where=sa.text("status = 'pending'"),
+        postgresql_where=sa.text("status = 'pending'"),
+    ),
+)

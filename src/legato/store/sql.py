@@ -33,6 +33,7 @@ from legato.store._sql_base import (
     _translated_errors,
 )
 from legato.store.accounts.sql import SqlAccounts
+from legato.store.alerts.sql import SqlAlerts
 from legato.store.analytics.sql import SqlAnalyticsReads
 from legato.store.audit.sql import SqlAuditLog
 from legato.store.batch_operations.sql import SqlBatchOperations
@@ -275,6 +276,7 @@ class SqlTransaction(
     SqlAccounts,
     SqlBatchOperations,
     SqlAuditLog,
+    SqlAlerts,
 ):
     """Reads and writes inside one SQL transaction (the port: ``ports.Transaction``)."""
 

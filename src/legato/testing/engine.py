@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,8 +12,10 @@ from legato.model import RetryPolicy
 from legato.runtime.arguments import checked_arguments
 from legato.runtime.clock import VirtualClock
 from legato.runtime.engine import Engine
+from legato.runtime.sla import AlertConfig
 from legato.runtime.types import InstanceInfo
 from legato.runtime.waiting import family, unhandled_jobs
+from legato.runtime.webhooks import Webhook
 from legato.store.ports import Store
 from legato.testing.stores import new_test_store
 
@@ -65,6 +67,10 @@ class TestEngine(Engine):
             ``InMemorySpanExporter`` lets a test assert on its instances' spans); none by
             default, whatever the environment says.
         analytics: keep the analytics facts, as for :class:`~legato.Engine`.
+        alerts: when alerts are raised, as for :class:`~legato.Engine`; every
+            :meth:`TestClock.advance` sweeps (alerts fire on the virtual clock), and
+            :meth:`~legato.Engine.deliver_webhooks` posts what the sweeps enqueued.
+        webhooks: webhooks to register, as for :class:`~legato.Engine`.
 
     Raises:
         ValueError: both ``url`` and ``store`` are given.
@@ -86,6 +92,8 @@ class TestEngine(Engine):
         validation: Profile = "compatible",
         tracing: object = False,
         analytics: bool = True,
+        alerts: AlertConfig | None = None,
+        webhooks: Sequence[Webhook] = (),
     ) -> None:
         if url is not None and store is not None:
             raise ValueError("give a url or a store, not both")
@@ -105,12 +113,16 @@ class TestEngine(Engine):
             validation=validation,
             tracing=tracing,
             analytics=analytics,
+            alerts=alerts,
+            webhooks=webhooks,
         )
         self.clock: TestClock = clock
         clock._on_advance = self._run_due
 
     def _run_due(self) -> None:
         self.run_once_all()
+        # Alerts fire on the virtual clock as on the wall clock: every advance sweeps.
+        self.sweep_alerts()
 
     def run_once_all(self) -> int:
         """Run every job that is due now (without waiting for later ones)."""

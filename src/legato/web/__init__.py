@@ -87,6 +87,7 @@ from starlette.types import Scope
 
 from legato.api.app import is_api_path
 from legato.web import (
+    alerts,
     audit,
     decisions,
     definitions,
@@ -110,6 +111,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     instance.router,
     instances.router,
     incidents.router,
+    alerts.router,
     decisions.router,
     start.router,
     definitions.router,

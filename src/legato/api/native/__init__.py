@@ -16,6 +16,8 @@
   rollout rule that chooses new instances' versions;
 - ``GET /audit``, ``/audit/verify`` and ``POST /audit/checkpoint``: the audit trail
   (:mod:`.audit`);
+  variables, batch cancel and retry (:mod:`.operations`);
+- alerts, expected durations and webhooks (:mod:`.alerts`);
 - ``GET /export/xes`` and ``/export/csv``: the event log of chosen instances for process
   mining, streamed (:mod:`.eventlog`);
 - ``GET /analytics/processes/{processId}`` (and ``.../compare``): a process's throughput,
@@ -148,6 +150,7 @@ def instance_history(instanceKey: Annotated[str, Path()], engine: EngineDep) -> 
 
 from legato.api.native import (  # noqa: E402 (their routes join this router)
     accounts,
+    alerts,
     analytics,
     audit,
     cockpit,
@@ -159,6 +162,7 @@ from legato.api.native import (  # noqa: E402 (their routes join this router)
 )
 
 router.include_router(accounts.router)
+router.include_router(alerts.router)
 router.include_router(cockpit.router)
 router.include_router(operations.router)
 router.include_router(modification.router)

@@ -70,6 +70,10 @@ class MemoryRetention(MemoryTransactionBase):
             for key, fact in [*facts.base.items(), *facts.changes.items()]:
                 if fact is not None and fact.instance_key in ended:
                     facts.delete(key)
+        for alert in list(self._alerts.values()):
+            if alert.instance_key in ended:
+                self._alerts.delete(alert.alert_key)
+                self._alert_dedupe_keys.delete(alert.dedupe_key)
         requests = self._start_requests
         for request_id, owner in [*requests.base.items(), *requests.changes.items()]:
             if owner in ended and requests.get(request_id) == owner:

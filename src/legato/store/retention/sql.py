@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from legato.store._rules import ENDED_STATUSES, iter_chunks, utc
 from legato.store._sql_base import _IN_CHUNK, SqlTransactionBase, _bp
 from legato.store.schema import (
+    alerts,
     batch_items,
     decision_evaluations,
     element_facts,
@@ -64,9 +65,11 @@ _INSTANCE_ROWS = (
     instance_facts,
     element_facts,
     incident_facts,
+    alerts,
 )
 """Every table with rows that belong to an instance (a test checks none is missing). The
-analytics rollups (``fact_hours``, ``fact_durations``) are aggregates and stay."""
+analytics rollups (``fact_hours``, ``fact_durations``) are aggregates and stay; the alerts
+about an instance go with it (their webhook deliveries stay, as sent)."""
 
 _DELETE_INSTANCE_ROWS = tuple(
     sa.delete(table).where(table.c.instance_key.in_(_bp("keys", expanding=True)))

@@ -87,6 +87,7 @@ from starlette.types import Scope
 
 from legato.api.app import is_api_path
 from legato.web import (
+    dashboard,
     decisions,
     definitions,
     incidents,
@@ -108,6 +109,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     instances.router,
     incidents.router,
     decisions.router,
+    dashboard.router,
     start.router,
     definitions.router,
 )

@@ -132,12 +132,11 @@ def dashboard_page(
     except NotFoundError as exc:
         return render(request, "error.html", {"status": 404, "message": str(exc)}, status=404)
     now = engine_of(request).clock.now()
+    error: str | None = None
     try:
         shown = window_of(window, since, until, now)
     except WindowError as exc:
         shown, error = window_of("7d", None, None, now), str(exc)
-    else:
-        error = None
     diagram = next(v for v in versions if not chosen or v.version == max(chosen))
     base = f"/cockpit/processes/{quote(process_id, safe='')}/analytics"
     span = {"since": _iso(shown.since), "until": _iso(shown.until)}

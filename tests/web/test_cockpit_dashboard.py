@@ -5,13 +5,16 @@ endpoints after instances of two versions ran through the engine."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from cockpit_support import CHECK_MODEL, deploy_check
+from cockpit_support import CHECK_MODEL, complete_job, deploy_check, start, take_job, with_incident
+from playwright.sync_api import Page, expect
 from web_support import session_client
 
-from legato.testing.server import LegatoServer
+from legato.testing.server import LegatoServer, admin_client
 
 CHECK_V2 = CHECK_MODEL.replace('name="Check"', 'name="Check again"')
 """Version 2 of :data:`cockpit_support.CHECK_MODEL`: the same flow, the task renamed."""
@@ -91,3 +94,105 @@ def test_the_dashboards_are_linked_and_need_the_cockpits_role(web_server: Legato
         answer = anonymous.get("/cockpit/processes/dash-links/dashboard")
         assert answer.status_code == 303
         assert answer.headers["location"].startswith("/login?next=/cockpit/processes/dash-links")
+
+
+def _run(server: LegatoServer, process_id: str, instances: int) -> None:
+    """Run ``instances`` instances of the newest version through the engine to their end."""
+    for _ in range(instances):
+        start(server, process_id, {})
+        complete_job(server, take_job(server, process_id))
+
+
+def _change_text(comparison: dict[str, Any]) -> str:
+    a, b = comparison["a"]["version"], comparison["b"]["version"]
+    change = comparison["cycleTimeChange"]
+    if change is None:
+        return f"Version {a} and version {b} cannot be compared"
+    amount = round(abs(change) * 100)
+    if amount == 0:
+        return f"Version {b} is as fast as version {a}"
+    return f"Version {b} is {amount} % {'faster' if change < 0 else 'slower'} than version {a}"
+
+
+def test_the_dashboard_draws_what_the_analytics_endpoints_report(
+    page: Page, sign_in: Callable[..., None], web_server: LegatoServer
+) -> None:
+    deploy_check(web_server, "dash-run")
+    _run(web_server, "dash-run", 3)
+    deploy_check(web_server, "dash-run", CHECK_V2)
+    _run(web_server, "dash-run", 2)
+    with_incident(web_server, "dash-run", {})
+
+    with session_client(web_server, "auditor") as client:
+        html = client.get("/cockpit/processes/dash-run/dashboard?window=24h").text
+        path, query = _data_url(html, "report")
+        report = client.get(path, params={k: v[0] for k, v in query.items()}).json()
+        compare_path, compare_query = _data_url(html, "compare")
+        params = {**{k: v[0] for k, v in compare_query.items()}, "a": "1", "b": "2"}
+        comparison = client.get(compare_path, params=params).json()
+    with admin_client(web_server) as http:  # the cockpit serves the API's JSON
+        api = http.get(
+            "/legato/v1/analytics/processes/dash-run", params={k: v[0] for k, v in query.items()}
+        )
+        assert api.json() == report
+    assert report["versions"] == [1, 2] or report["versions"] == []
+    assert sum(b["started"] for b in report["throughput"]) == 6
+    assert sum(b["completed"] for b in report["throughput"]) == 5
+    assert report["cycleTime"]["count"] == 5
+    assert report["errorRate"]["incidentsOpen"] == 1
+    elements = {e["elementId"]: e for e in report["elements"]}
+    assert elements["check"]["count"] == 5 and elements["check"]["active"] == 1
+
+    page.goto("/cockpit")
+    sign_in(page, "auditor")
+    page.get_by_role("link", name="Dashboards").click()
+    page.get_by_role("link", name="Check dash-run", exact=True).click()
+    page.get_by_label("Window").select_option("24h")
+    page.get_by_role("button", name="Show", exact=True).click()
+    expect(page.locator("#dashboard")).to_have_attribute("data-lg-drawn", "true")
+
+    buckets = len(report["throughput"])
+    expect(page.locator("#throughput-chart rect.lg-bar-started")).to_have_count(buckets)
+    expect(page.locator("#throughput-chart rect.lg-bar-completed")).to_have_count(buckets)
+    drawn = page.locator("#throughput-chart rect.lg-bar-started").evaluate_all(
+        "bars => bars.map(b => Number(b.dataset.value))"
+    )
+    assert drawn == [b["started"] for b in report["throughput"]]
+    page.get_by_text("Throughput as a table").click()
+    rows = page.locator("#throughput-rows tbody tr")
+    expect(rows).to_have_count(buckets)
+    shown = rows.evaluate_all(
+        """rows => rows.map(r => Object.fromEntries(Array.from(r.querySelectorAll("td"))
+             .map(td => [td.dataset.column, Number(td.textContent.replace(/,/g, ""))])))"""
+    )
+    keys = ("started", "completed", "terminated", "incidents")
+    assert shown == [{k: int(b[k]) for k in keys} for b in report["throughput"]]
+
+    figures = page.locator("#figures")
+    expect(figures.locator('[data-figure="count"] dd')).to_have_text("5")
+    expect(figures.locator('[data-figure="incidentsOpen"] dd')).to_have_text("1")
+    expect(figures.locator('[data-figure="p95Ms"] dt')).to_have_text("Cycle time p95")
+
+    for element in ("start", "check", "done"):
+        heat = page.locator(f'#heatmap .djs-overlays[data-container-id="{element}"] .lg-heat')
+        expect(heat).to_have_attribute("data-count", str(elements[element]["count"]))
+        expect(heat.locator(".lg-heat-count")).to_have_text(f"{elements[element]['count']}×")
+    ranked = [e["elementId"] for e in report["elements"]]
+    expect(page.locator("#slowest-rows tbody tr")).to_have_count(len(ranked))
+    order = page.locator("#slowest-rows tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.elementId)"
+    )
+    assert order == ranked
+    check_row = page.locator('#slowest-rows tr[data-element-id="check"]')
+    expect(check_row.locator('[data-column="count"]')).to_have_text("5")
+    expect(check_row.locator('[data-column="incidents"]')).to_have_text(
+        str(elements["check"]["incidents"])
+    )
+    expect(page.locator("#heat-legend")).to_contain_text("colour and bar length")
+
+    expect(page.locator("#comparison-text")).to_contain_text(_change_text(comparison))
+    page.get_by_label("Version A").select_option("2")
+    page.get_by_label("Version B").select_option("1")
+    page.get_by_role("button", name="Compare").click()
+    expect(page.locator("#comparison")).to_have_attribute("data-lg-shown", "2,1")
+    expect(page.locator("#comparison-rows thead")).to_contain_text("Version 2 (A)")

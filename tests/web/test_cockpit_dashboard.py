@@ -88,7 +88,12 @@ def test_the_dashboards_are_linked_and_need_the_cockpits_role(web_server: Legato
         assert link in client.get("/cockpit/processes/dash-links").text
         assert 'href="/cockpit/dashboards"' in client.get("/cockpit/instances").text
     with session_client(web_server, "manager") as client:  # a task list user: no cockpit
-        for path in ("/cockpit/dashboards", "/cockpit/processes/dash-links/dashboard"):
+        for path in (
+            "/cockpit/dashboards",
+            "/cockpit/processes/dash-links/dashboard",
+            "/cockpit/processes/dash-links/analytics",
+            "/cockpit/processes/dash-links/analytics/compare?a=1&b=1",
+        ):
             assert client.get(path).status_code == 403
     with httpx.Client(base_url=web_server.url) as anonymous:
         answer = anonymous.get("/cockpit/processes/dash-links/dashboard")

@@ -16,7 +16,8 @@ from typing import Annotated
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from legato.api.deps import engine_of
 from legato.errors import NotFoundError
@@ -105,6 +106,42 @@ def _shown_versions(versions: list[ProcessVersionInfo], wanted: list[int]) -> li
         process_id = versions[0].process_id
         raise NotFoundError(f"version {', '.join(missing)} of process {process_id} is not deployed")
     return sorted(set(wanted))
+
+
+ANALYTICS_API = "/legato/v1/analytics/processes"
+"""Where the API serves the analytics report of a process (``/{processId}``) and the
+comparison of two versions (``/{processId}/compare``)."""
+
+
+class _FromApi(Response):
+    """The answer of the API's route at ``path`` to this request's query, asked as the
+    signed-in user: the same parameters, checks, JSON and problem details as the API (whose
+    routes want API credentials, which a browser session does not carry)."""
+
+    def __init__(self, path: str, principal: Principal) -> None:
+        super().__init__()
+        self.path = path
+        self.principal = principal
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = {**scope.get("state", {}), "principal": self.principal}
+        raw = quote(self.path).encode()
+        asked = {**scope, "path": self.path, "raw_path": raw, "state": state}
+        await scope["app"].router(asked, receive, send)
+
+
+@router.get("/cockpit/processes/{process_id}/analytics")
+def analytics_report(process_id: str, principal: Reader) -> Response:
+    """The analytics report of ``GET /legato/v1/analytics/processes/{processId}`` (same
+    query parameters, same JSON), for the dashboard."""
+    return _FromApi(f"{ANALYTICS_API}/{process_id}", principal)
+
+
+@router.get("/cockpit/processes/{process_id}/analytics/compare")
+def analytics_comparison(process_id: str, principal: Reader) -> Response:
+    """The comparison of ``GET /legato/v1/analytics/processes/{processId}/compare`` (same
+    query parameters, same JSON), for the dashboard."""
+    return _FromApi(f"{ANALYTICS_API}/{process_id}/compare", principal)
 
 
 @router.get("/cockpit/dashboards")

@@ -90,7 +90,7 @@ async function drawHeatmap(container, legend, elements) {
   });
   legend.replaceChildren(
     el("span", {}, "Cooler"),
-    Array.from({ length: HEAT_LEVELS }, (_, i) =>
+    ...Array.from({ length: HEAT_LEVELS }, (_, i) =>
       el("span", { class: `lg-heat-swatch lg-heat-box-${i}`, title: `level ${i + 1} of ${HEAT_LEVELS}` }, heatBar((i + 1) / HEAT_LEVELS)),
     ),
     el("span", {}, "hotter (share of cycle time: colour and bar length)."),

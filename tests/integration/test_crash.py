@@ -9,6 +9,7 @@ construction, whatever the machine's speed, and the test checks that it did.
 from __future__ import annotations
 
 import collections
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from subprocess import CompletedProcess
 
@@ -16,6 +17,7 @@ import pytest
 
 from integration.crash_points import KillPoint, assert_killed_at, run_worker
 from legato import Engine
+from legato.store.rebuild import rebuild_facts
 
 # A crash loop: a dozen processes killed one after another, on each store.
 pytestmark = pytest.mark.slow
@@ -99,4 +101,25 @@ def test_sigkill_at_chosen_points_loses_nothing_and_applies_nothing_twice(
     lost = [p for p in KILLS if p.point == "handler" or (p.point == "commit" and p.table)]
     assert len(calls) - JOBS >= len(lost)
     assert engine.jobs() == []
+    # The analytics facts were written by the same transactions as the history: they equal
+    # what a rebuild from the history gives.
+    keys = [info.key for info in instances]
+    assert _facts(engine, keys) == _rebuilt(engine, keys)
     engine.close()
+
+
+def _facts(engine: Engine, keys: list[int]) -> object:
+    since, until = datetime.now(UTC) - timedelta(days=2), datetime.now(UTC) + timedelta(days=1)
+    with engine.store.transaction() as tx:
+        return (
+            tx.facts_of(keys),
+            tx.throughput("crash", [], since, until, timedelta(hours=1)),
+            tx.cycle_times("crash", [], since, until),
+            tx.element_stats("crash", [], since, until),
+        )
+
+
+def _rebuilt(engine: Engine, keys: list[int]) -> object:
+    with engine.store.transaction() as tx:
+        rebuild_facts(tx)
+    return _facts(engine, keys)

@@ -25,6 +25,7 @@ from rich.text import Text
 from legato import dmn, feel
 from legato.cli import running
 from legato.cli.accounts import register as register_accounts
+from legato.cli.analytics import register as register_analytics
 from legato.cli.export import register as register_export
 from legato.cli.logs import LogFormatOption, json_logs, logging_to_stderr
 from legato.cli.values import parse_vars, show, to_json
@@ -43,6 +44,7 @@ app = typer.Typer(
 )
 register_accounts(app)
 register_export(app)
+register_analytics(app)
 
 _UNLIMITED_WIDTH = 1_000_000
 

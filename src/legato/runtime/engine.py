@@ -129,6 +129,11 @@ class Engine(UserTaskMethods, CockpitMethods):
             ``otel`` extra): an SDK ``SpanExporter`` or ``SpanProcessor`` to send the spans
             to, True for OTLP as the ``OTEL_EXPORTER_OTLP_*`` variables say, False for none;
             None (the default) traces to OTLP when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set.
+        analytics: keep the analytics facts (``legato.store.facts``: instance, element
+            and incident facts and their hourly and daily rollups) in each command's
+            transaction, for the dashboard (:mod:`legato.analytics.dashboard`) and SLA
+            checks. False skips those writes: the facts then miss what this engine runs
+            (``legato analytics rebuild`` recomputes them from the history).
     """
 
     def __init__(
@@ -148,6 +153,7 @@ class Engine(UserTaskMethods, CockpitMethods):
         max_parked_fetches: int = MAX_PARKED_FETCHES,
         metrics: bool = True,
         tracing: object = None,
+        analytics: bool = True,
     ) -> None:
         parking = FetchParking(max_parked_fetches)
         if store is None:
@@ -172,6 +178,7 @@ class Engine(UserTaskMethods, CockpitMethods):
             random_source,
             feel_limits=feel_limits,
         )
+        self._executor.analytics = analytics
         self._group_commit = GroupCommit(
             lambda units: self._executor.execute(
                 [command for command, _ in units], guards=[guard for _, guard in units]

@@ -137,6 +137,8 @@ class CommandExecutor:
         new jobs of other types it can start now (its free handler slots); None: no limit."""
         self.on_noted: Callable[[list[Noted]], None] | None = None
         """Told of the failed attempts and new incidents of every committed batch."""
+        self.analytics = True
+        """Keep the analytics facts in each batch's transaction (``Engine(analytics=...)``)."""
         self.observer: BatchObserver | None = None
         """Told of each committed batch's steps (see :class:`BatchObserver`)."""
         self._observed: Observed | None = None
@@ -341,7 +343,7 @@ class CommandExecutor:
         try:
             with self._keys.transaction(self._store) as tx:
                 self._definitions.use(tx)
-                writes = BatchWrites(tx, self._job_hold())
+                writes = BatchWrites(tx, self._job_hold(), analytics=self.analytics)
                 noted = writes.noted
                 available = writes.available_types
                 try:

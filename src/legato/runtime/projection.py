@@ -3,7 +3,9 @@
 Runs inside the command's transaction, so the rows and the history never disagree. The
 cockpit's tables (root variables, element counts, decision evaluations) are derived from
 the batch's history chunks by :class:`legato.store.derived.DerivedRows`, the same code
-that rebuilds them from the stored history.
+that rebuilds them from the stored history; so are the analytics facts, by
+:class:`legato.store.facts.DerivedFacts` (unless the engine was made with
+``analytics=False``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from legato.engine import events as ev
 from legato.engine.commands import BroadcastSignal, PublishMessage
 from legato.engine.state import InstanceState, SubscriptionState, TimerState
 from legato.store.derived import DerivedRows
+from legato.store.facts import DerivedFacts, FactInstance
 from legato.store.ports import Transaction
 from legato.store.records import (
     HistoryChunk,
@@ -66,7 +69,9 @@ class BatchWrites:
     batch never reaches the table. User tasks and incidents are rare and written at once.
     """
 
-    def __init__(self, tx: Transaction, hold: JobHold | None = None) -> None:
+    def __init__(
+        self, tx: Transaction, hold: JobHold | None = None, *, analytics: bool = True
+    ) -> None:
         self.tx = tx
         self.hold = hold
         """New jobs of these types are stored as already handed to this process (job push)."""
@@ -94,6 +99,10 @@ class BatchWrites:
         self.instances: dict[int, tuple[int, datetime]] = {}
         """The process version and start time of each instance this batch touched."""
         self.derived = DerivedRows()
+        self.facts = DerivedFacts() if analytics else None
+        """The analytics facts of the batch (None: not kept)."""
+        self.versions: dict[int, tuple[str, int]] = {}
+        """The process id and version of each instance this batch touched."""
         # A random counter shard per transaction: two nodes committing at once rarely add to
         # the same rows, so neither waits on the other's row locks (PostgreSQL).
         self.shard = random.randrange(COUNTER_SHARDS)
@@ -113,6 +122,31 @@ class BatchWrites:
         found = self.instances.get(incident.instance_key)
         return None if found is None else (found[0], incident.element_id)
 
+    def _fact_instance(self, instance_key: int) -> FactInstance | None:
+        found = self.instances.get(instance_key)
+        version = self.versions.get(instance_key)
+        if found is None or version is None:
+            return None
+        return FactInstance(found[0], found[1], version[0], version[1])
+
+    def _element_of(self, kind: str, key: int) -> int | None:
+        if kind == "task":
+            task = self.user_task(key)
+            return None if task is None else task.element_instance_key
+        job = self.new_jobs.get(key) or self.tx.get_job(key)
+        return None if job is None else job.element_instance_key
+
+    def _write_facts(self, facts: DerivedFacts) -> None:
+        facts.add_chunks(self.history, self._fact_instance, self._element_of)
+        instance_keys, element_keys = facts.unknown()
+        if instance_keys or element_keys:
+            facts.settle(*self.tx.fact_starts(instance_keys, element_keys))
+        else:
+            facts.settle()
+        if facts:
+            self.tx.write_facts(facts, self.shard)
+            facts.clear()
+
     def flush(self) -> None:
         """Write what was collected (after the instance rows the others refer to)."""
         self.tx.append_history_chunks(self.history)
@@ -121,6 +155,8 @@ class BatchWrites:
         if derived:
             self.tx.write_derived(derived, self.shard)
             derived.clear()
+        if self.facts is not None and self.history:
+            self._write_facts(self.facts)
         self.tx.insert_jobs(list(self.new_jobs.values()))
         self.tx.delete_jobs(self.finished_jobs)
         for task in self.user_tasks.values():
@@ -141,6 +177,7 @@ def project(writes: BatchWrites, state: InstanceState, events: Sequence[ev.Event
     """Queue or write the row changes that ``events`` imply."""
     if state.started_at is not None:
         writes.instances[state.instance_key] = (state.definition_key, state.started_at)
+        writes.versions[state.instance_key] = (state.process_id, state.version)
     projectors = _PROJECTORS
     for event in events:
         # Most events (elements, variables, joins) change no query table: one dict lookup

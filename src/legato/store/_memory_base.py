@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 
 from legato.errors import StoreError
 from legato.store._rules import FIRST_KEY, load_json, timer_available_at
+from legato.store.facts import ElementFact, IncidentFact, InstanceFact
 from legato.store.records import (
     ApiKeyRecord,
     DecisionEvaluationRecord,
@@ -252,6 +253,11 @@ class _Tables:
     decision_evaluations: dict[tuple[int, int], DecisionEvaluationRecord] = field(
         default_factory=dict
     )
+    instance_facts: dict[int, InstanceFact] = field(default_factory=dict)
+    element_facts: dict[int, ElementFact] = field(default_factory=dict)
+    incident_facts: dict[int, IncidentFact] = field(default_factory=dict)
+    fact_hours: dict[tuple[int, str, datetime, int], tuple[int, ...]] = field(default_factory=dict)
+    fact_durations: dict[tuple[int, str, datetime, int, int], int] = field(default_factory=dict)
 
 
 def _json_copy(text: str) -> Any:
@@ -292,6 +298,11 @@ class MemoryTransactionBase:
         self._instance_variables = _Overlay(tables.instance_variables)
         self._element_counts = _Overlay(tables.element_counts)
         self._decision_evaluations = _Overlay(tables.decision_evaluations)
+        self._instance_facts = _Overlay(tables.instance_facts)
+        self._element_facts = _Overlay(tables.element_facts)
+        self._incident_facts = _Overlay(tables.incident_facts)
+        self._fact_hours = _Overlay(tables.fact_hours)
+        self._fact_durations = _Overlay(tables.fact_durations)
         self._purged_instances: list[int] = []
         self._committed = False
 
@@ -348,6 +359,11 @@ class MemoryTransactionBase:
             self._instance_variables,
             self._element_counts,
             self._decision_evaluations,
+            self._instance_facts,
+            self._element_facts,
+            self._incident_facts,
+            self._fact_hours,
+            self._fact_durations,
         )
 
     def _check_open(self) -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from legato.errors import StoreError
 from legato.store._memory_base import _Tables
 from legato.store.accounts.memory import MemoryAccounts
+from legato.store.analytics.memory import MemoryAnalyticsReads
 from legato.store.cockpit.memory import MemoryCockpitReads
 from legato.store.definitions.memory import MemoryDefinitions
 from legato.store.history.memory import MemoryEventLogReads, MemoryHistory
@@ -77,6 +78,7 @@ class MemoryTransaction(
     MemoryInstances,
     MemoryRetention,
     MemoryCockpitReads,
+    MemoryAnalyticsReads,
     MemoryEventLogReads,
     MemoryHistory,
     MemoryJobs,

@@ -11,6 +11,7 @@ package beside its two adapters: :mod:`legato.store.definitions`, :mod:`~legato.
 :mod:`~legato.store.timers`, :mod:`~legato.store.messages` (subscriptions and buffered messages),
 :mod:`~legato.store.user_tasks`, :mod:`~legato.store.incidents`, :mod:`~legato.store.nodes`,
 :mod:`~legato.store.cockpit` (the cockpit's reads and derived tables),
+:mod:`~legato.store.analytics` (the analytics facts and the dashboard's reads),
 :mod:`~legato.store.retention` and :mod:`~legato.store.accounts`; keys are reserved through
 :class:`Keys`. Code that needs one part is typed against that part's protocol.
 """
@@ -22,6 +23,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from legato.store.accounts import Accounts
+from legato.store.analytics import AnalyticsReads
 from legato.store.cockpit import CockpitReads
 from legato.store.definitions import Definitions
 from legato.store.history import EventLogReads, History
@@ -55,6 +57,7 @@ class Transaction(
     Incidents,
     Nodes,
     CockpitReads,
+    AnalyticsReads,
     Retention,
     Accounts,
     Protocol,

@@ -1,4 +1,5 @@
-"""Rebuilding the derived tables (:mod:`legato.store.derived`) from the stored history.
+"""Rebuilding the derived tables (:mod:`legato.store.derived`) and the analytics facts
+(:mod:`legato.store.facts`) from the stored history.
 
 Kept apart from the derivation itself: the rebuild reads and writes through the store's
 transaction port, whose ``write_derived`` takes the derived rows, so one module holding both
@@ -7,11 +8,14 @@ would be an import circle.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
 
 from legato.store.derived import DerivedRows
+from legato.store.facts import DerivedFacts, FactInstance
 from legato.store.ports import Transaction
-from legato.store.records import InstanceQuery
+from legato.store.records import InstanceQuery, InstanceRecord
 
 
 def rebuild_derived(tx: Transaction, *, batch: int = 500) -> int:
@@ -50,3 +54,68 @@ def _instance_key_pages(tx: Transaction, batch: int) -> Iterable[Sequence[int]]:
             return
         yield [record.instance_key for record in page]
         after = (page[-1].started_at, page[-1].instance_key)
+
+
+def rebuild_facts(tx: Transaction, *, batch: int = 500) -> int:
+    """Recompute the analytics facts (:mod:`legato.store.facts`) from the stored history,
+    in one transaction (replacing what they hold).
+
+    Reads the instances ``batch`` at a time and writes their facts as it goes, the rollups
+    into shard 0. Returns how many instances were read. The rollups are recomputed from the
+    instances still stored: what retention removed is no longer counted in them.
+    """
+    tx.clear_facts()
+    seen = 0
+    after: tuple[datetime, int] | None = None
+    while (page := tx.search_instances(InstanceQuery(after=after, limit=batch))) != []:
+        after = _rebuild_page(tx, page)
+        seen += len(page)
+    return seen
+
+
+def rebuild_facts_in_steps(
+    transaction: Callable[[], AbstractContextManager[Transaction]],
+    *,
+    batch: int = 500,
+    after: tuple[datetime, int] | None = None,
+    on_batch: Callable[[int, tuple[datetime, int]], None] | None = None,
+) -> int:
+    """:func:`rebuild_facts` with one ``batch`` of instances per transaction, so that a
+    rebuild of millions of instances holds no transaction open for long.
+
+    Without ``after`` the facts are emptied first (in the first transaction). ``on_batch``
+    is told the running count and the position (start time, key; the list is newest first)
+    of the last instance written; passing that position as ``after`` resumes an interrupted
+    rebuild there. Returns how many instances were read.
+    """
+    seen = 0
+    first = after is None
+    while True:
+        with transaction() as tx:
+            if first:
+                tx.clear_facts()
+                first = False
+            page = tx.search_instances(InstanceQuery(after=after, limit=batch))
+            if not page:
+                return seen
+            after = _rebuild_page(tx, page)
+        seen += len(page)
+        if on_batch is not None:
+            on_batch(seen, after)
+
+
+def _rebuild_page(tx: Transaction, page: Sequence[InstanceRecord]) -> tuple[datetime, int]:
+    facts = DerivedFacts()
+    known = {
+        s.instance_key: FactInstance(s.definition_key, s.started_at, s.process_id, s.version)
+        for s in page
+    }
+    for record in page:
+        facts.add(tx.history(record.instance_key), known.get, _unknown_element)
+    facts.settle()
+    tx.write_facts(facts, 0)
+    return page[-1].started_at, page[-1].instance_key
+
+
+def _unknown_element(_kind: str, _key: int) -> None:
+    """A whole history is read: every job and user task was seen created."""

@@ -608,3 +608,116 @@ decision_evaluations = sa.Table(
     ),
     sqlite_with_rowid=False,
 )
+
+# Revision 0011: the analytics facts (``legato.store.facts``), written in the command's
+# transaction and rebuilt from the history. No foreign keys: retention deletes them with
+# their instances, and the live path pays for no lookups. SQLite: the primary key is the
+# table.
+_OPEN_INSTANCE_FACTS = sa.text("ended_at IS NULL")
+
+instance_facts = sa.Table(
+    "instance_facts",
+    metadata,
+    sa.Column("instance_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("definition_key", sa.BigInteger, nullable=False),
+    sa.Column("process_id", sa.String(255), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("business_key", sa.String(255)),
+    sa.Column("parent_instance_key", sa.BigInteger),
+    sa.Column("started_at", UtcTimestamp, nullable=False),
+    sa.Column("ended_at", UtcTimestamp),
+    sa.Column("duration_us", sa.BigInteger),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("incidents", sa.Integer, nullable=False),
+    # The running instances of a version, oldest first (the SLA sweep); ended ones stay out.
+    sa.Index(
+        "ix_instance_facts_open",
+        "process_id",
+        "version",
+        "started_at",
+        "instance_key",
+        sqlite_where=_OPEN_INSTANCE_FACTS,
+        postgresql_where=_OPEN_INSTANCE_FACTS,
+    ),
+    sqlite_with_rowid=False,
+)
+
+element_facts = sa.Table(
+    "element_facts",
+    metadata,
+    sa.Column("element_instance_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("instance_key", sa.BigInteger, nullable=False),
+    sa.Column("definition_key", sa.BigInteger, nullable=False),
+    sa.Column("process_id", sa.String(255), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("element_id", sa.String(255), nullable=False),
+    sa.Column("element_type", sa.String(64), nullable=False),
+    sa.Column("started_at", UtcTimestamp, nullable=False),
+    sa.Column("ended_at", UtcTimestamp),
+    sa.Column("duration_us", sa.BigInteger),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("retries", sa.Integer, nullable=False),
+    sa.Column("completed_by", sa.String(255)),
+    # An instance's element facts (retention deletes them by instance).
+    sa.Index("ix_element_facts_instance", "instance_key"),
+    # The running element instances of an element, oldest first (the SLA sweep).
+    sa.Index(
+        "ix_element_facts_open",
+        "process_id",
+        "version",
+        "element_id",
+        "started_at",
+        "element_instance_key",
+        sqlite_where=_OPEN_INSTANCE_FACTS,
+        postgresql_where=_OPEN_INSTANCE_FACTS,
+    ),
+    sqlite_with_rowid=False,
+)
+
+incident_facts = sa.Table(
+    "incident_facts",
+    metadata,
+    sa.Column("incident_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("instance_key", sa.BigInteger, nullable=False),
+    sa.Column("process_id", sa.String(255), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("element_id", sa.String(255), nullable=False),
+    sa.Column("cause", sa.String(255), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("opened_at", UtcTimestamp, nullable=False),
+    sa.Column("resolved_at", UtcTimestamp),
+    sa.Index("ix_incident_facts_instance", "instance_key"),
+    sqlite_with_rowid=False,
+)
+
+fact_hours = sa.Table(
+    "fact_hours",
+    metadata,
+    # Per process version, element ("": the instance) and UTC hour; sharded counter rows
+    # like element_counts. Aggregates: retention leaves them.
+    sa.Column("definition_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("element_id", sa.String(255), primary_key=True),
+    sa.Column("hour", UtcTimestamp, primary_key=True),
+    sa.Column("shard", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("started", sa.BigInteger, nullable=False),
+    sa.Column("completed", sa.BigInteger, nullable=False),
+    sa.Column("terminated", sa.BigInteger, nullable=False),
+    sa.Column("incidents", sa.BigInteger, nullable=False),
+    sa.Column("failed", sa.BigInteger, nullable=False),
+    sa.Column("duration_us", sa.BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+fact_durations = sa.Table(
+    "fact_durations",
+    metadata,
+    # Completed durations per process version, element and UTC day in log-scale buckets
+    # (legato.store.histogram); sharded like fact_hours.
+    sa.Column("definition_key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("element_id", sa.String(255), primary_key=True),
+    sa.Column("day", UtcTimestamp, primary_key=True),
+    sa.Column("bucket", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("shard", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)

@@ -33,6 +33,7 @@ from legato.store._sql_base import (
     _translated_errors,
 )
 from legato.store.accounts.sql import SqlAccounts
+from legato.store.analytics.sql import SqlAnalyticsReads
 from legato.store.cockpit.sql import SqlCockpitReads
 from legato.store.definitions.sql import SqlDefinitions
 from legato.store.dialects import dialect_of
@@ -49,7 +50,7 @@ from legato.store.postgres import (
     create_postgres_engine,
     is_postgres_url,
 )
-from legato.store.rebuild import rebuild_derived
+from legato.store.rebuild import rebuild_derived, rebuild_facts
 from legato.store.retention.sql import SqlRetention
 from legato.store.sqlite import create_sqlite_engine
 from legato.store.timers.sql import SqlTimers
@@ -57,6 +58,9 @@ from legato.store.user_tasks.sql import SqlUserTasks
 
 DERIVED_REVISION = "0009"
 """The revision that adds the tables of :mod:`legato.store.derived` (filled when it runs)."""
+
+FACTS_REVISION = "0011"
+"""The revision that adds the tables of :mod:`legato.store.facts` (filled when it runs)."""
 
 
 class SqlStore:
@@ -239,13 +243,17 @@ def _prepare_schema(connection: sa.Connection, dialect: SqlDialect) -> None:
     with _translated_errors(), connection.begin():
         dialect.lock_schema(connection)
         applied = upgrade_schema(connection)
-        if DERIVED_REVISION in applied:
-            # The derived tables start out empty: fill them from the history already stored.
-            tx = SqlTransaction(connection, dialect)
-            try:
-                rebuild_derived(tx)
-            finally:
-                tx.close()
+        for revision, rebuild in (
+            (DERIVED_REVISION, rebuild_derived),
+            (FACTS_REVISION, rebuild_facts),
+        ):
+            if revision in applied:
+                # New derived tables start out empty: fill them from the history stored.
+                tx = SqlTransaction(connection, dialect)
+                try:
+                    rebuild(tx)
+                finally:
+                    tx.close()
 
 
 class SqlTransaction(
@@ -253,6 +261,7 @@ class SqlTransaction(
     SqlInstances,
     SqlRetention,
     SqlCockpitReads,
+    SqlAnalyticsReads,
     SqlHistory,
     SqlEventLogReads,
     SqlJobs,

@@ -64,6 +64,7 @@ class TestEngine(Engine):
         tracing: an OpenTelemetry SDK exporter or span processor to trace to (the SDK's
             ``InMemorySpanExporter`` lets a test assert on its instances' spans); none by
             default, whatever the environment says.
+        analytics: keep the analytics facts, as for :class:`~legato.Engine`.
 
     Raises:
         ValueError: both ``url`` and ``store`` are given.
@@ -84,6 +85,7 @@ class TestEngine(Engine):
         feel_limits: FeelLimits | None = None,
         validation: Profile = "compatible",
         tracing: object = False,
+        analytics: bool = True,
     ) -> None:
         if url is not None and store is not None:
             raise ValueError("give a url or a store, not both")
@@ -102,6 +104,7 @@ class TestEngine(Engine):
             feel_limits=feel_limits,
             validation=validation,
             tracing=tracing,
+            analytics=analytics,
         )
         self.clock: TestClock = clock
         clock._on_advance = self._run_due

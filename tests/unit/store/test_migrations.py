@@ -63,7 +63,7 @@ def test_the_migrated_schema_is_the_metadata(fresh_url: str, raw_engine: sa.Engi
     open_store(fresh_url).close()
 
     assert schema_diff(raw_engine) == []
-    assert revision_of(raw_engine) == migrations.head_revision() == "0010"
+    assert revision_of(raw_engine) == migrations.head_revision() == "0011"
     with raw_engine.connect() as connection:
         versions = connection.execute(sa.text("SELECT version FROM schema_versions ORDER BY 1"))
         assert versions.all() == [(1,), (2,)]
@@ -161,6 +161,7 @@ def test_an_upgrade_from_the_baseline_keeps_the_data(
             "0008",
             "0009",
             "0010",
+            "0011",
         ]
         with store.transaction() as tx:
             record = tx.get_instance(10)
@@ -175,7 +176,7 @@ def test_an_upgrade_from_the_baseline_keeps_the_data(
             (1, "InstanceStarted", None, T0, {"n": 1}),
             (2, "InstanceCompleted", "end", T0, {"n": 2}),
         ]
-        assert revision_of(raw_engine) == "0010"
+        assert revision_of(raw_engine) == "0011"
         assert schema_diff(raw_engine) == []
     finally:
         store.close()
@@ -332,6 +333,7 @@ def test_stores_opening_a_fresh_database_together_migrate_it_once(
             "0008",
             "0009",
             "0010",
+            "0011",
         ]
         with raw_engine.connect() as connection:
             assert connection.execute(sa.text("SELECT count(*) FROM schema_versions")).scalar() == 2
@@ -408,8 +410,9 @@ def test_a_version_1_file_from_before_migrations_is_completed_and_stamped(
             "0008",
             "0009",
             "0010",
+            "0011",
         ]
-        assert revision_of(engine) == "0010"
+        assert revision_of(engine) == "0011"
         assert schema_diff(engine) == []
         with store.transaction() as tx:
             assert tx.history(10)[-1].event_type == "InstanceCompleted"
@@ -426,5 +429,36 @@ def test_a_database_at_an_unknown_newer_revision_is_refused(
     with raw_engine.begin() as connection:
         connection.execute(sa.text("UPDATE alembic_version SET version_num = '0999'"))
 
-    with pytest.raises(StoreError, match=r"revision 0999, newer than revision 0010"):
+    with pytest.raises(StoreError, match=r"revision 0999, newer than revision 0011"):
         open_store(fresh_url)
+
+
+def test_the_analytics_facts_are_filled_from_the_history_when_their_revision_runs(
+    fresh_url: str, raw_engine: sa.Engine
+) -> None:
+    from legato.testing import TestEngine
+
+    engine = TestEngine(fresh_url, start=T0)
+    try:
+        engine.deploy(
+            '<?xml version="1.0"?><bpmn:definitions '
+            'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">'
+            '<bpmn:process id="p" isExecutable="true"><bpmn:startEvent id="s"/>'
+            '<bpmn:endEvent id="e"/><bpmn:sequenceFlow id="f" sourceRef="s" targetRef="e"/>'
+            "</bpmn:process></bpmn:definitions>"
+        )
+        key = engine.start("p").key
+        with engine.store.transaction() as tx:
+            live = tx.facts_of([key])
+    finally:
+        engine.close()
+    with raw_engine.begin() as connection:
+        command.downgrade(migrations.alembic_config(connection), "0010")
+
+    store = open_store(fresh_url)
+    try:
+        with store.transaction() as tx:
+            assert tx.facts_of([key]) == live
+        assert live[0][0].outcome == "completed" and len(live[1]) == 2
+    finally:
+        store.close()

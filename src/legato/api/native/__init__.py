@@ -9,7 +9,9 @@
 - an operator's commands: suspend and resume, variable changes, retries with fixed
   variables, batch cancel and retry (:mod:`.operations`);
 - ``GET /export/xes`` and ``/export/csv``: the event log of chosen instances for process
-  mining, streamed (:mod:`.eventlog`).
+  mining, streamed (:mod:`.eventlog`);
+- ``GET /analytics/processes/{processId}`` (and ``.../compare``): a process's throughput,
+  cycle time, error rate and bottlenecks per version (:mod:`.analytics`).
 
 Same conventions as ``/v2``: keys as decimal strings, ISO 8601 dates with ``Z``, problem
 details for errors.
@@ -138,6 +140,7 @@ def instance_history(instanceKey: Annotated[str, Path()], engine: EngineDep) -> 
 
 from legato.api.native import (  # noqa: E402 (their routes join this router)
     accounts,
+    analytics,
     cockpit,
     eventlog,
     operations,
@@ -147,3 +150,4 @@ router.include_router(accounts.router)
 router.include_router(cockpit.router)
 router.include_router(operations.router)
 router.include_router(eventlog.router)
+router.include_router(analytics.router)

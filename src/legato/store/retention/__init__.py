@@ -24,7 +24,8 @@ class Retention(Protocol):
 
     def delete_instances(self, instance_keys: Sequence[int]) -> int:
         """Delete these ended instances with every row that belongs to them: history, jobs,
-        user tasks, incidents, timers, subscriptions and start requests.
+        user tasks, incidents, timers, subscriptions, start requests, derived rows and
+        analytics facts (the analytics rollups are aggregates: they keep counting them).
 
         Keys of instances that do not exist or have not ended are skipped. Returns how many
         instances were deleted.

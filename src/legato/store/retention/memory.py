@@ -62,6 +62,11 @@ class MemoryRetention(MemoryTransactionBase):
             for ident in [*overlay.base, *overlay.changes]:
                 if ident[0] in ended:
                     overlay.delete(ident)
+        # The analytics facts go with their instances; the rollups are aggregates and stay.
+        for facts in (self._instance_facts, self._element_facts, self._incident_facts):
+            for key, fact in [*facts.base.items(), *facts.changes.items()]:
+                if fact is not None and fact.instance_key in ended:
+                    facts.delete(key)
         requests = self._start_requests
         for request_id, owner in [*requests.base.items(), *requests.changes.items()]:
             if owner in ended and requests.get(request_id) == owner:

@@ -11,8 +11,11 @@ from legato.store._rules import ENDED_STATUSES, iter_chunks, utc
 from legato.store._sql_base import _IN_CHUNK, SqlTransactionBase, _bp
 from legato.store.schema import (
     decision_evaluations,
+    element_facts,
     history,
+    incident_facts,
     incidents,
+    instance_facts,
     instance_variables,
     instances,
     jobs,
@@ -56,8 +59,12 @@ _INSTANCE_ROWS = (
     start_requests,
     instance_variables,
     decision_evaluations,
+    instance_facts,
+    element_facts,
+    incident_facts,
 )
-"""Every table with rows that belong to an instance (a test checks none is missing)."""
+"""Every table with rows that belong to an instance (a test checks none is missing). The
+analytics rollups (``fact_hours``, ``fact_durations``) are aggregates and stay."""
 
 _DELETE_INSTANCE_ROWS = tuple(
     sa.delete(table).where(table.c.instance_key.in_(_bp("keys", expanding=True)))

@@ -1,0 +1,330 @@
+"""The SQL (SQLite and PostgreSQL) adapter of :class:`~legato.store.analytics.AnalyticsReads`.
+
+The writes run on every batch of commands: prepared once per dialect (see
+:mod:`legato.store._prepared`); the dashboard's reads are built per call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from legato.store._prepared import Prepared
+from legato.store._rules import iter_chunks, utc
+from legato.store._sql_base import _IN_CHUNK, SqlTransactionBase, _in_list, _insert
+from legato.store.analytics.summaries import AnalyticsQueries, BucketRow, HourRow
+from legato.store.facts import DerivedFacts, ElementFact, IncidentFact, InstanceFact
+from legato.store.schema import (
+    UtcTimestamp,
+    definitions,
+    element_counts,
+    element_facts,
+    fact_durations,
+    fact_hours,
+    incident_facts,
+    instance_facts,
+)
+
+_bp = sa.bindparam
+_F = instance_facts.c
+_E = element_facts.c
+_H = fact_hours.c
+_D = fact_durations.c
+
+FACT_TABLES = (instance_facts, element_facts, incident_facts, fact_hours, fact_durations)
+"""The tables :func:`legato.store.rebuild.rebuild_facts` recomputes."""
+
+_INSERT_INSTANCES = _insert(instance_facts)
+_INSERT_ELEMENTS = _insert(element_facts)
+_INSERT_INCIDENTS = _insert(incident_facts)
+
+
+def _kept(column: sa.Column[Any], value: str, type_: Any = None) -> Any:
+    return sa.func.coalesce(_bp(value, type_=type_ or column.type), column)
+
+
+_ENDED = {
+    "ended_at": _kept(_F.ended_at, "ended_at", UtcTimestamp()),
+    "duration_us": _kept(_F.duration_us, "duration_us"),
+    "outcome": _kept(_F.outcome, "outcome"),
+}
+_UPDATE_INSTANCE = Prepared(
+    sa.update(instance_facts)
+    .where(_F.instance_key == _bp("key"))
+    .values(**_ENDED, incidents=_F.incidents + _bp("incidents", type_=sa.Integer()))
+)
+_UPDATE_ELEMENT = Prepared(
+    sa.update(element_facts)
+    .where(_E.element_instance_key == _bp("key"))
+    .values(
+        ended_at=_kept(_E.ended_at, "ended_at", UtcTimestamp()),
+        duration_us=_kept(_E.duration_us, "duration_us"),
+        outcome=_kept(_E.outcome, "outcome"),
+        retries=_E.retries + _bp("retries", type_=sa.Integer()),
+        completed_by=_kept(_E.completed_by, "completed_by"),
+    )
+)
+_RESOLVE_INCIDENT = Prepared(
+    sa.update(incident_facts)
+    .where(incident_facts.c.incident_key == _bp("key"))
+    .values(resolved_at=_bp("resolved_at", type_=UtcTimestamp()))
+)
+
+_HOUR_COLUMNS = ("started", "completed", "terminated", "incidents", "failed", "duration_us")
+
+
+@functools.cache
+def _hours_upsert(dialect: Any) -> Prepared:
+    statement = dialect.insert(fact_hours)
+    upsert = statement.on_conflict_do_update(
+        index_elements=["definition_key", "element_id", "hour", "shard"],
+        set_={name: fact_hours.c[name] + statement.excluded[name] for name in _HOUR_COLUMNS},
+    )
+    return Prepared(upsert, ["definition_key", "element_id", "hour", "shard", *_HOUR_COLUMNS])
+
+
+@functools.cache
+def _durations_upsert(dialect: Any) -> Prepared:
+    statement = dialect.insert(fact_durations)
+    upsert = statement.on_conflict_do_update(
+        index_elements=["definition_key", "element_id", "day", "bucket", "shard"],
+        set_={"count": fact_durations.c.count + statement.excluded.count},
+    )
+    return Prepared(upsert, ["definition_key", "element_id", "day", "bucket", "shard", "count"])
+
+
+@functools.cache
+def _instance_incidents(size: int) -> Prepared:
+    return Prepared(sa.select(_F.instance_key, _F.incidents).where(_in_list(_F.instance_key, size)))
+
+
+@functools.cache
+def _element_starts(size: int) -> Prepared:
+    return Prepared(
+        sa.select(_E.element_instance_key, _E.started_at).where(
+            _in_list(_E.element_instance_key, size)
+        )
+    )
+
+
+def _after(started: Any, key: Any, after: tuple[datetime, int] | None) -> list[Any]:
+    """After (start, key) in the oldest-first order, spelled so that the start bounds an
+    index range."""
+    if after is None:
+        return []
+    at, last = after
+    return [started >= utc(at), sa.or_(started > utc(at), key > last)]
+
+
+def change_rows(changes: dict[int, dict[str, Any]], counter: str) -> list[dict[str, Any]]:
+    """Update parameters in key order (concurrent writers lock rows in one order)."""
+    return [
+        {
+            "key": key,
+            "ended_at": change.get("ended_at"),
+            "duration_us": change.get("duration_us"),
+            "outcome": change.get("outcome"),
+            counter: change.get(counter, 0),
+            **({"completed_by": change.get("completed_by")} if counter == "retries" else {}),
+        }
+        for key, change in sorted(changes.items())
+    ]
+
+
+class SqlAnalyticsReads(AnalyticsQueries, SqlTransactionBase):
+    """The analytics part of a SQL transaction."""
+
+    def write_facts(self, facts: DerivedFacts, shard: int) -> None:
+        """Insert new fact rows, update changed ones, add the rollup deltas."""
+        for prepared, new in (
+            (_INSERT_INSTANCES, facts.instances),
+            (_INSERT_ELEMENTS, facts.elements),
+            (_INSERT_INCIDENTS, facts.incidents),
+        ):
+            if new:
+                self._insert_many(prepared, [new[key] for key in sorted(new)])
+        if facts.instance_changes:
+            self._run_many(_UPDATE_INSTANCE, change_rows(facts.instance_changes, "incidents"))
+        if facts.element_changes:
+            self._run_many(_UPDATE_ELEMENT, change_rows(facts.element_changes, "retries"))
+        if facts.resolved:
+            self._run_many(
+                _RESOLVE_INCIDENT,
+                [{"key": k, "resolved_at": at} for k, at in sorted(facts.resolved.items())],
+            )
+        if facts.hours:
+            self._run_many(
+                _hours_upsert(self._sql),
+                [
+                    {
+                        "definition_key": place[0],
+                        "element_id": place[1],
+                        "hour": place[2],
+                        "shard": shard,
+                        **dict(zip(_HOUR_COLUMNS, delta, strict=True)),
+                    }
+                    for place, delta in sorted(facts.hours.items())
+                ],
+            )
+        if facts.durations:
+            self._run_many(
+                _durations_upsert(self._sql),
+                [
+                    {
+                        "definition_key": place[0],
+                        "element_id": place[1],
+                        "day": place[2],
+                        "bucket": place[3],
+                        "shard": shard,
+                        "count": count,
+                    }
+                    for place, count in sorted(facts.durations.items())
+                ],
+            )
+
+    def fact_starts(
+        self, instance_keys: Sequence[int], element_keys: Sequence[int]
+    ) -> tuple[dict[int, int], dict[int, datetime]]:
+        """Stored incident counts of instance facts, start times of element facts."""
+        incidents: dict[int, int] = {}
+        starts: dict[int, datetime] = {}
+        for size, values in self._sql.key_lists(list(instance_keys)) if instance_keys else ():
+            for row in self._fetch(_instance_incidents(size), values):
+                incidents[int(row.instance_key)] = int(row.incidents)
+        for size, values in self._sql.key_lists(list(element_keys)) if element_keys else ():
+            for row in self._fetch(_element_starts(size), values):
+                starts[int(row.element_instance_key)] = row.started_at
+        return incidents, starts
+
+    def clear_facts(self) -> None:
+        """Empty the fact tables and rollups."""
+        for table in FACT_TABLES:
+            self._execute(sa.delete(table))
+
+    def facts_of(
+        self, instance_keys: Sequence[int]
+    ) -> tuple[list[InstanceFact], list[ElementFact], list[IncidentFact]]:
+        """The facts of these instances, in key order."""
+        found: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
+        tables = (
+            (instance_facts, _F.instance_key, InstanceFact),
+            (element_facts, _E.element_instance_key, ElementFact),
+            (incident_facts, incident_facts.c.incident_key, IncidentFact),
+        )
+        for chunk in iter_chunks(sorted(set(instance_keys)), _IN_CHUNK):
+            for each, (table, key, record) in zip(found, tables, strict=True):
+                query = sa.select(table).where(table.c.instance_key.in_(list(chunk)))
+                each += [record(**row._mapping) for row in self._execute(query.order_by(key))]
+        for each in found:
+            each.sort(key=_first)
+        return found
+
+    def open_instance_facts(
+        self,
+        process_id: str,
+        version: int,
+        started_before: datetime,
+        limit: int,
+        after_key: tuple[datetime, int] | None = None,
+    ) -> list[InstanceFact]:
+        """Running instances of a version started before a time, oldest first."""
+        query = (
+            sa.select(instance_facts)
+            .where(
+                _F.process_id == process_id,
+                _F.version == version,
+                _F.ended_at.is_(None),
+                _F.started_at < utc(started_before),
+                *_after(_F.started_at, _F.instance_key, after_key),
+            )
+            .order_by(_F.started_at, _F.instance_key)
+            .limit(limit)
+        )
+        return [InstanceFact(**row._mapping) for row in self._execute(query)]
+
+    def open_element_facts(
+        self,
+        process_id: str,
+        version: int,
+        element_id: str,
+        started_before: datetime,
+        limit: int,
+        after_key: tuple[datetime, int] | None = None,
+    ) -> list[ElementFact]:
+        """Running element instances of an element started before a time, oldest first."""
+        query = (
+            sa.select(element_facts)
+            .where(
+                _E.process_id == process_id,
+                _E.version == version,
+                _E.element_id == element_id,
+                _E.ended_at.is_(None),
+                _E.started_at < utc(started_before),
+                *_after(_E.started_at, _E.element_instance_key, after_key),
+            )
+            .order_by(_E.started_at, _E.element_instance_key)
+            .limit(limit)
+        )
+        return [ElementFact(**row._mapping) for row in self._execute(query)]
+
+    # -- the primitives of the dashboard's summaries ------------------------------------------
+    def _definition_keys(self, process_id: str, versions: Sequence[int]) -> list[int]:
+        query = sa.select(definitions.c.definition_key).where(
+            definitions.c.process_id == process_id
+        )
+        if versions:
+            query = query.where(definitions.c.version.in_(list(versions)))
+        return [int(row.definition_key) for row in self._execute(query)]
+
+    def _hour_rows(self, keys: Sequence[int], since: datetime, until: datetime) -> list[HourRow]:
+        sums = [sa.func.sum(_H[name]).label(name) for name in _HOUR_COLUMNS]
+        query = (
+            sa.select(_H.element_id, _H.hour, *sums)
+            .where(_H.definition_key.in_(list(keys)), _H.hour >= utc(since), _H.hour < utc(until))
+            .group_by(_H.element_id, _H.hour)
+        )
+        hour_type = _H.hour.type
+        processor = hour_type.result_processor(self._dialect, None)
+        found: list[HourRow] = []
+        for row in self._execute(query):
+            hour = processor(row.hour) if processor is not None else row.hour
+            values = tuple(int(row._mapping[name]) for name in _HOUR_COLUMNS)
+            found.append((row.element_id, hour, values))  # type: ignore[arg-type]
+        return found
+
+    def _bucket_rows(
+        self, keys: Sequence[int], since: datetime, until: datetime
+    ) -> list[BucketRow]:
+        query = (
+            sa.select(_D.element_id, _D.bucket, sa.func.sum(_D.count).label("count"))
+            .where(_D.definition_key.in_(list(keys)), _D.day >= utc(since), _D.day < utc(until))
+            .group_by(_D.element_id, _D.bucket)
+        )
+        return [
+            (r.element_id, int(r.bucket), int(r._mapping["count"])) for r in self._execute(query)
+        ]
+
+    def _element_activity(self, keys: Sequence[int]) -> dict[str, tuple[int, int]]:
+        c = element_counts.c
+        query = (
+            sa.select(
+                c.element_id,
+                sa.func.sum(c.active).label("active"),
+                sa.func.sum(c.incidents).label("incidents"),
+            )
+            .where(c.definition_key.in_(list(keys)), c.element_id != "")
+            .group_by(c.element_id)
+        )
+        return {
+            row.element_id: (int(row.active), int(row.incidents)) for row in self._execute(query)
+        }
+
+
+def _first(fact: Any) -> int:
+    """A fact's key (its first field)."""
+    return int(getattr(fact, dataclasses.fields(fact)[0].name))

@@ -1,0 +1,453 @@
+"""The analytics facts, derived from history events (one derivation, live and rebuilt).
+
+Five tables are kept from the history alone (:class:`DerivedFacts`), by the command's own
+transaction (:class:`legato.runtime.projection.BatchWrites`) and by the rebuild
+(:func:`legato.store.rebuild.rebuild_facts`):
+
+* ``instance_facts``: one row per instance: its version, start, end, duration, outcome
+  (``active``, ``completed`` or ``terminated``) and how many incidents it raised;
+* ``element_facts``: one row per element instance: its element, start, end, duration,
+  outcome, failed job attempts (``retries``) and who completed it (user tasks);
+* ``incident_facts``: one row per incident: where, why, when opened and resolved;
+* ``fact_hours``: per process version, element (``""``: the instance itself) and hour
+  (UTC): started, completed, terminated, incidents raised, instances ended having raised
+  one (``failed``, instance rows only) and the summed durations of the completed ones
+  (bucketed by the hour of the start for ``started``, of the event otherwise);
+* ``fact_durations``: per process version, element and day (UTC), the completed durations
+  counted in log-scale buckets (:mod:`legato.store.histogram`: percentiles within 4.9 %).
+
+Only *completed* instances and element instances have their durations summed and counted in
+the histograms (a terminated one's duration says how long it ran before someone stopped
+it). A multi-instance body has no facts of its own (its inner instances have). The two
+rollups are sharded like ``element_counts``: a batch adds to the rows of its random shard.
+
+An end whose start the batch did not see (an element instance started in an earlier batch)
+needs the start time and incident count stored with its fact: :meth:`DerivedFacts.unknown`
+names them, the transaction reads them (``fact_starts``) and :meth:`DerivedFacts.settle`
+finishes the rows. An end whose fact is missing (it started while facts were off) is left
+out, and so is an event without the keys it should carry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from legato.store.histogram import bucket_of
+from legato.store.records import HistoryChunk, HistoryRecord
+
+INSTANCE = ""
+"""The element id under which the rollups count the instances themselves."""
+
+STARTED, COMPLETED, TERMINATED, INCIDENTS, FAILED, DURATION = range(6)
+"""Positions in an hourly rollup delta (:attr:`DerivedFacts.hours`)."""
+
+
+class FactInstance(NamedTuple):
+    """What the derivation needs to know of an instance it sees events of."""
+
+    definition_key: int
+    started_at: datetime
+    process_id: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceFact:
+    """A row of ``instance_facts``."""
+
+    instance_key: int
+    definition_key: int
+    process_id: str
+    version: int
+    business_key: str | None
+    parent_instance_key: int | None
+    started_at: datetime
+    ended_at: datetime | None
+    duration_us: int | None
+    outcome: str
+    incidents: int
+
+
+@dataclass(frozen=True, slots=True)
+class ElementFact:
+    """A row of ``element_facts``."""
+
+    element_instance_key: int
+    instance_key: int
+    definition_key: int
+    process_id: str
+    version: int
+    element_id: str
+    element_type: str
+    started_at: datetime
+    ended_at: datetime | None
+    duration_us: int | None
+    outcome: str
+    retries: int
+    completed_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFact:
+    """A row of ``incident_facts``."""
+
+    incident_key: int
+    instance_key: int
+    process_id: str
+    version: int
+    element_id: str
+    cause: str
+    message: str
+    opened_at: datetime
+    resolved_at: datetime | None
+
+
+def micros_between(start: datetime, end: datetime) -> int:
+    """Whole microseconds from ``start`` to ``end``."""
+    since = end - start
+    return (since.days * 86_400 + since.seconds) * 1_000_000 + since.microseconds
+
+
+def hour_of(at: datetime) -> datetime:
+    """The UTC hour that ``at`` falls in."""
+    return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def day_of(at: datetime) -> datetime:
+    """The UTC day that ``at`` falls in."""
+    return at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+FactOf = Callable[[int], FactInstance | None]
+"""An instance's version and start, by instance key (None if unknown)."""
+
+ElementOf = Callable[[str, int], int | None]
+"""The element instance of a ``"job"`` or ``"task"`` (a user task), by its key, that this
+derivation did not see created; None if unknown."""
+
+
+@dataclass(slots=True)
+class _End:
+    key: int
+    instance: FactInstance
+    element_id: str
+    at: datetime
+    outcome: str
+
+
+@dataclass(slots=True)
+class DerivedFacts:
+    """Changes to the fact tables that a run of history events makes.
+
+    New rows are kept whole (``instances``, ``elements``, ``incidents``); changes to rows of
+    earlier batches as column updates (``instance_changes``, ``element_changes``: ended_at,
+    duration_us, outcome, incidents or retries added, completed_by; ``resolved``). The
+    rollups as deltas: ``hours`` by (definition key, element id, hour), ``durations`` by
+    (definition key, element id, day, bucket).
+    """
+
+    instances: dict[int, dict[str, Any]] = field(default_factory=dict)
+    elements: dict[int, dict[str, Any]] = field(default_factory=dict)
+    incidents: dict[int, dict[str, Any]] = field(default_factory=dict)
+    instance_changes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    element_changes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    resolved: dict[int, datetime] = field(default_factory=dict)
+    hours: dict[tuple[int, str, datetime], list[int]] = field(default_factory=dict)
+    durations: dict[tuple[int, str, datetime, int], int] = field(default_factory=dict)
+    _jobs: dict[int, int] = field(default_factory=dict)
+    _tasks: dict[int, int] = field(default_factory=dict)
+    _ends: list[_End] = field(default_factory=list)
+    _instance_ends: list[_End] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.instances
+            or self.elements
+            or self.incidents
+            or self.instance_changes
+            or self.element_changes
+            or self.resolved
+            or self.hours
+            or self.durations
+        )
+
+    def add(self, records: Iterable[HistoryRecord], fact_of: FactOf, element_of: ElementOf) -> None:
+        """Derive the changes of ``records`` (in history order); call :meth:`settle` after."""
+        for record in records:
+            handler = _HANDLERS.get(record.event_type)
+            if handler is not None:
+                handler(self, record.instance_key, record.at, record.payload, fact_of, element_of)
+
+    def add_chunks(
+        self, chunks: Iterable[HistoryChunk], fact_of: FactOf, element_of: ElementOf
+    ) -> None:
+        """:meth:`add` for events grouped into chunks (as the executor records them)."""
+        handlers = _HANDLERS
+        for chunk in chunks:
+            key, at = chunk.instance_key, chunk.at
+            for event_type, _element_id, payload in chunk.events:
+                handler = handlers.get(event_type)
+                if handler is not None:
+                    handler(self, key, at, payload, fact_of, element_of)
+
+    def unknown(self) -> tuple[list[int], list[int]]:
+        """The instances and element instances that ended in these events but started
+        before them: their stored facts are needed by :meth:`settle`."""
+        return (
+            sorted({e.key for e in self._instance_ends if e.key not in self.instances}),
+            sorted({e.key for e in self._ends if e.key not in self.elements}),
+        )
+
+    def settle(
+        self,
+        instance_incidents: Mapping[int, int] | None = None,
+        element_starts: Mapping[int, datetime] | None = None,
+    ) -> None:
+        """Finish the ended rows and the rollups, given the stored incident counts and start
+        times of what :meth:`unknown` named."""
+        for end in self._instance_ends:
+            row = self.instances.get(end.key)
+            if row is not None:
+                started, incidents = row["started_at"], row["incidents"]
+            else:
+                found = (instance_incidents or {}).get(end.key)
+                if found is None:
+                    continue
+                change = self.instance_changes.get(end.key) or {}
+                started, incidents = end.instance.started_at, found + change.get("incidents", 0)
+            self._ended(self.instances, self.instance_changes, end, started, failed=incidents > 0)
+        for end in self._ends:
+            row = self.elements.get(end.key)
+            start = row["started_at"] if row is not None else (element_starts or {}).get(end.key)
+            if start is not None:
+                self._ended(self.elements, self.element_changes, end, start, failed=False)
+        self._ends, self._instance_ends = [], []
+
+    def clear(self) -> None:
+        """Forget the changes (after they were written)."""
+        self.instances, self.elements, self.incidents = {}, {}, {}
+        self.instance_changes, self.element_changes, self.resolved = {}, {}, {}
+        self.hours, self.durations = {}, {}
+        self._jobs, self._tasks, self._ends, self._instance_ends = {}, {}, [], []
+
+    def _ended(
+        self,
+        rows: dict[int, dict[str, Any]],
+        changes: dict[int, dict[str, Any]],
+        end: _End,
+        started: datetime,
+        *,
+        failed: bool,
+    ) -> None:
+        duration = micros_between(started, end.at)
+        ended = {"ended_at": end.at, "duration_us": duration, "outcome": end.outcome}
+        row = rows.get(end.key)
+        if row is not None:
+            row.update(ended)
+        else:
+            changes.setdefault(end.key, {}).update(ended)
+        definition_key = end.instance.definition_key
+        delta = self._hour(definition_key, end.element_id, end.at)
+        if end.outcome == "completed":
+            delta[COMPLETED] += 1
+            delta[DURATION] += duration
+            place = (definition_key, end.element_id, day_of(end.at), bucket_of(duration))
+            self.durations[place] = self.durations.get(place, 0) + 1
+        else:
+            delta[TERMINATED] += 1
+        if failed:
+            delta[FAILED] += 1
+
+    def _hour(self, definition_key: int, element_id: str, at: datetime) -> list[int]:
+        place = (definition_key, element_id, hour_of(at))
+        delta = self.hours.get(place)
+        if delta is None:
+            delta = self.hours[place] = [0, 0, 0, 0, 0, 0]
+        return delta
+
+    def _bump(self, key: int, column: str, rows: dict[int, dict[str, Any]], changes: Any) -> None:
+        row = rows.get(key)
+        if row is not None:
+            row[column] += 1
+        else:
+            change = changes.setdefault(key, {})
+            change[column] = change.get(column, 0) + 1
+
+
+_Handler = Callable[[DerivedFacts, int, datetime, dict[str, Any], FactOf, ElementOf], None]
+
+
+def _instance_created(
+    facts: DerivedFacts, key: int, at: datetime, payload: dict[str, Any], fact_of: FactOf, _: Any
+) -> None:
+    found = fact_of(key)
+    if found is None:
+        return
+    facts.instances[key] = {
+        "instance_key": key,
+        "definition_key": found.definition_key,
+        "process_id": found.process_id,
+        "version": found.version,
+        "business_key": payload.get("business_key"),
+        "parent_instance_key": payload.get("parent_instance_key"),
+        "started_at": at,
+        "ended_at": None,
+        "duration_us": None,
+        "outcome": "active",
+        "incidents": 0,
+    }
+    facts._hour(found.definition_key, INSTANCE, at)[STARTED] += 1
+
+
+def _instance_ended(outcome: str) -> _Handler:
+    def handle(
+        facts: DerivedFacts, key: int, at: datetime, _p: Any, fact_of: FactOf, _: Any
+    ) -> None:
+        found = fact_of(key)
+        if found is not None:
+            facts._instance_ends.append(_End(key, found, INSTANCE, at, outcome))
+
+    return handle
+
+
+def _element_activated(
+    facts: DerivedFacts, key: int, at: datetime, payload: dict[str, Any], fact_of: FactOf, _: Any
+) -> None:
+    found = fact_of(key)
+    element_key = payload.get("key")
+    if found is None or element_key is None or payload.get("is_mi_body"):
+        return
+    facts.elements[element_key] = {
+        "element_instance_key": element_key,
+        "instance_key": key,
+        "definition_key": found.definition_key,
+        "process_id": found.process_id,
+        "version": found.version,
+        "element_id": payload["element_id"],
+        "element_type": payload["element_kind"],
+        "started_at": at,
+        "ended_at": None,
+        "duration_us": None,
+        "outcome": "active",
+        "retries": 0,
+        "completed_by": None,
+    }
+    facts._hour(found.definition_key, payload["element_id"], at)[STARTED] += 1
+
+
+def _element_ended(outcome: str) -> _Handler:
+    def handle(
+        facts: DerivedFacts,
+        key: int,
+        at: datetime,
+        payload: dict[str, Any],
+        fact_of: FactOf,
+        _: Any,
+    ) -> None:
+        found = fact_of(key)
+        if found is not None and payload.get("key") is not None:
+            facts._ends.append(_End(payload["key"], found, payload["element_id"], at, outcome))
+
+    return handle
+
+
+def _job_created(
+    facts: DerivedFacts, key: int, at: datetime, payload: dict[str, Any], _f: Any, _: Any
+) -> None:
+    if "job_key" in payload:
+        facts._jobs[payload["job_key"]] = payload["element_instance_key"]
+
+
+def _job_failed(
+    facts: DerivedFacts,
+    key: int,
+    at: datetime,
+    payload: dict[str, Any],
+    _f: Any,
+    element_of: ElementOf,
+) -> None:
+    job_key = payload.get("job_key")
+    if job_key is None:
+        return
+    element_key = facts._jobs.get(job_key) or element_of("job", job_key)
+    if element_key is not None:
+        facts._bump(element_key, "retries", facts.elements, facts.element_changes)
+
+
+def _user_task_created(
+    facts: DerivedFacts, key: int, at: datetime, payload: dict[str, Any], _f: Any, _: Any
+) -> None:
+    if "user_task_key" in payload:
+        facts._tasks[payload["user_task_key"]] = payload["element_instance_key"]
+
+
+def _user_task_completed(
+    facts: DerivedFacts,
+    key: int,
+    at: datetime,
+    payload: dict[str, Any],
+    _f: Any,
+    element_of: ElementOf,
+) -> None:
+    task_key = payload.get("user_task_key")
+    if task_key is None:
+        return
+    element_key = facts._tasks.get(task_key) or element_of("task", task_key)
+    if element_key is None:
+        return
+    row = facts.elements.get(element_key)
+    target = row if row is not None else facts.element_changes.setdefault(element_key, {})
+    target["completed_by"] = payload.get("completed_by")
+
+
+def _incident_raised(
+    facts: DerivedFacts, key: int, at: datetime, payload: dict[str, Any], fact_of: FactOf, _: Any
+) -> None:
+    found = fact_of(key)
+    if found is None or payload.get("incident_key") is None:
+        return
+    facts.incidents[payload["incident_key"]] = {
+        "incident_key": payload["incident_key"],
+        "instance_key": key,
+        "process_id": found.process_id,
+        "version": found.version,
+        "element_id": payload["element_id"],
+        "cause": payload["error_type"],
+        "message": payload["message"],
+        "opened_at": at,
+        "resolved_at": None,
+    }
+    facts._bump(key, "incidents", facts.instances, facts.instance_changes)
+    facts._hour(found.definition_key, payload["element_id"], at)[INCIDENTS] += 1
+    facts._hour(found.definition_key, INSTANCE, at)[INCIDENTS] += 1
+
+
+def _incident_resolved(
+    facts: DerivedFacts, key: int, at: datetime, payload: dict[str, Any], _f: Any, _: Any
+) -> None:
+    if payload.get("incident_key") is None:
+        return
+    row = facts.incidents.get(payload["incident_key"])
+    if row is not None:
+        row["resolved_at"] = at
+    else:
+        facts.resolved[payload["incident_key"]] = at
+
+
+_HANDLERS: dict[str, _Handler] = {
+    "InstanceCreated": _instance_created,
+    "InstanceCompleted": _instance_ended("completed"),
+    "InstanceTerminated": _instance_ended("terminated"),
+    "ElementActivated": _element_activated,
+    "ElementCompleted": _element_ended("completed"),
+    "ElementTerminated": _element_ended("terminated"),
+    "JobCreated": _job_created,
+    "JobFailed": _job_failed,
+    "UserTaskCreated": _user_task_created,
+    "UserTaskCompleted": _user_task_completed,
+    "IncidentRaised": _incident_raised,
+    "IncidentResolved": _incident_resolved,
+}

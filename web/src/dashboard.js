@@ -141,9 +141,9 @@ export function changeText(comparison) {
     return `Version ${a} and version ${b} cannot be compared: one of them has no ended instance in this window.`;
   }
   const amount = Math.round(Math.abs(change) * 100);
-  if (amount === 0) return `Version ${b} is as fast as version ${a} (cycle time within 1 %).`;
+  if (amount === 0) return `Version ${b} is as fast as version ${a} (mean cycle time within 1 %).`;
   const way = change < 0 ? "faster" : "slower";
-  return `Version ${b} is ${amount} % ${way} than version ${a} (cycle time).`;
+  return `Version ${b} is ${amount} % ${way} than version ${a} (mean cycle time).`;
 }
 
 function throughputTotal(side) {
@@ -160,7 +160,7 @@ function comparisonTable(comparison) {
     ["Cycle time mean", (s) => duration((s.cycleTime || {}).meanMs)],
     ["Error rate", (s) => percent((s.errorRate || {}).rate)],
     ["Open incidents", (s) => count((s.errorRate || {}).incidentsOpen)],
-    ["Throughput", (s) => count(throughputTotal(s))],
+    ["Instances completed", (s) => count(throughputTotal(s))],
   ];
   return el(
     "table",

@@ -9,12 +9,12 @@ import { count, duration, el, percent } from "./format.js";
 
 const HEAT_LEVELS = 5;
 const PERCENTILES = [
-  ["p50Ms", "Median (p50)"],
+  ["p50Ms", "p50 (median)"],
   ["p90Ms", "p90"],
   ["p95Ms", "p95"],
   ["p99Ms", "p99"],
-  ["meanMs", "Mean"],
-  ["maxMs", "Longest"],
+  ["meanMs", "mean"],
+  ["maxMs", "longest"],
 ];
 
 function figure(key, label, value, text) {

@@ -77,6 +77,17 @@ def test_a_window_or_version_that_cannot_be_shown_is_named(web_server: LegatoSer
         assert missing.status_code == 404 and "version 7 of process dash-bad" in missing.text
         nothing = client.get("/cockpit/processes/no-such-process/dashboard")
         assert nothing.status_code == 404 and "no process no-such-process" in nothing.text
+        # The data routes answer as the API does, problem details naming the parameter.
+        for path, parameter in (
+            ("/cockpit/processes/dash-bad/analytics?bucket=PT30M", "bucket"),
+            ("/cockpit/processes/dash-bad/analytics?since=soon", "since"),
+            ("/cockpit/processes/dash-bad/analytics/compare?a=1&b=none", "b"),
+        ):
+            answer = client.get(path)
+            assert answer.status_code == 400, answer.text
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert answer.json()["detail"].startswith(f"{parameter}:"), answer.text
+        assert client.get("/cockpit/processes/dash-bad/analytics").json()["versions"] == [1]
 
 
 def test_the_dashboards_are_linked_and_need_the_cockpits_role(web_server: LegatoServer) -> None:

@@ -4,6 +4,7 @@ endpoints after instances of two versions ran through the engine."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -124,7 +125,7 @@ def _change_text(comparison: dict[str, Any]) -> str:
     change = comparison["cycleTimeChange"]
     if change is None:
         return f"Version {a} and version {b} cannot be compared"
-    amount = round(abs(change) * 100)
+    amount = math.floor(abs(change) * 100 + 0.5)  # as Math.round (round() goes to even)
     if amount == 0:
         return f"Version {b} is as fast as version {a}"
     return f"Version {b} is {amount} % {'faster' if change < 0 else 'slower'} than version {a}"

@@ -60,6 +60,7 @@ import os
 import re
 import shlex
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -840,6 +841,81 @@ class Report:
         return lines
 
 
+# -- the cost of the analytics facts and the metrics ----------------------------------------------
+
+PROJECTIONS_TITLE = "Analytics facts: cost on the onboarding workload"
+VARIANTS = {
+    "neither": {"metrics": False, "analytics": False},
+    "metrics": {"metrics": True, "analytics": False},
+    "analytics": {"metrics": False, "analytics": True},
+    "both (the default)": {"metrics": True, "analytics": True},
+}
+"""The engines compared by ``--projections``: metrics and analytics facts on or off."""
+TARGET_PROJECTIONS = 0.15
+"""Analytics facts and metrics together: at most 15 % more CPU per instance than neither."""
+
+
+def projection_cost(
+    bpmn: Path, instances: int, rounds: int, batch_size: int
+) -> dict[str, list[tuple[float, float]]]:
+    """(CPU ms per instance, instances per second) of each variant per round, batched on
+    SQLite; the variants alternate, in a rotated order each round, in one process."""
+    found: dict[str, list[tuple[float, float]]] = {name: [] for name in VARIANTS}
+    names = list(VARIANTS)
+    with tempfile.TemporaryDirectory(prefix="legato-bench-") as tmp:
+        for round_ in range(rounds):
+            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
+                counter = JobCounter()
+                url = f"sqlite:///{Path(tmp) / f'{round_}-{len(found[name])}-{name[:4]}.db'}"
+                with Engine(url, batch_size=batch_size, **VARIANTS[name]) as engine:
+                    engine.deploy(bpmn)
+                    engine.register(JOB_TYPE, counter.handler())
+                    legato_warm_up(engine, counter, 200)
+                    gc.collect()
+                    began, wall = time.process_time(), time.perf_counter()
+                    started = start_batched(engine, 0, instances, batch_size)
+                    engine.run_until_idle()
+                    cpu = (time.process_time() - began) / instances * 1000
+                    found[name].append((cpu, instances / (time.perf_counter() - wall)))
+                    counter.check(instances, name)
+                    check_all(engine, started)
+                log(f"  round {round_ + 1}, {name}: CPU {cpu:.3f} ms per instance")
+    return found
+
+
+def projection_report(command: str, found: dict[str, list[tuple[float, float]]]) -> str:
+    machine = machine_facts({"SQLite": sqlite3.sqlite_version})
+    lines = [f"## {PROJECTIONS_TITLE}", "", f"Command: `{command}`", ""]
+    lines += [f"- {key}: {value}" for key, value in machine.items()]
+    rounds = len(next(iter(found.values())))
+    lines += [
+        "",
+        "Onboarding instances batched (SQLite, WAL, synchronous=FULL), the four engines "
+        f"alternating in one process, {rounds} rounds; CPU time per instance and throughput. "
+        f"Load average when the report was written: {os.getloadavg()[0]:.1f} (2 shared cores).",
+        "",
+        "| Engine | CPU per instance, median (ms) | min (ms) | Throughput, median (instances/s) |",
+        "|---|---:|---:|---:|",
+    ]
+    median = {name: statistics.median(cpu for cpu, _ in runs) for name, runs in found.items()}
+    for name, runs in found.items():
+        rate = statistics.median(per_second for _, per_second in runs)
+        lines.append(
+            f"| {name} | {median[name]:.3f} | {min(c for c, _ in runs):.3f} | {rate:,.0f} |"
+        )
+    base = median["neither"]
+    lines.append("")
+    for name in ("metrics", "analytics", "both (the default)"):
+        lines.append(f"- {name} vs neither: {100 * (median[name] / base - 1):+.1f} % CPU (medians)")
+    both = median["both (the default)"] / base - 1
+    verdict = "met" if both <= TARGET_PROJECTIONS else "missed"
+    lines.append(
+        f"- target: analytics facts + metrics at most {TARGET_PROJECTIONS:.0%} more CPU than "
+        f"neither: {verdict}"
+    )
+    return "\n".join(lines) + "\n"
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument(
@@ -861,6 +937,14 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--durable-floor", type=Path, default=DEFAULT_FLOOR)
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    parser.add_argument(
+        "--projections",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="only compare engines with analytics facts and metrics on and off, this many "
+        "rounds of --instances instances each",
+    )
     args = parser.parse_args(argv)
     for name in ("instances", "spiff_instances", "single_instances", "memory_batch"):
         if getattr(args, name) < 1:
@@ -881,6 +965,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = shlex.join(["python", "bench/onboarding.py", *raw])
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     load_at_start = os.getloadavg()[0]
+    if args.projections > 0:
+        log(f"{PROJECTIONS_TITLE}: {command}")
+        found = projection_cost(args.bpmn, args.instances, args.projections, args.batch_size)
+        section = projection_report(command, found)
+        publish(section, PROJECTIONS_TITLE, args.results, write=not args.no_write)
+        return 0
     log(f"{SECTION_TITLE}: {command}")
     for name, value in machine.items():
         log(f"  {name}: {value}")

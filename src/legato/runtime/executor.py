@@ -39,6 +39,7 @@ from legato.runtime.correlation import correlation_commands
 from legato.runtime.definitions import DefinitionRegistry
 from legato.runtime.keys import KeyAllocator
 from legato.runtime.projection import BatchWrites, JobHold, Noted, project
+from legato.store.facts import KnownStarts
 from legato.store.ports import Store, Transaction
 from legato.store.records import HistoryChunk, HistoryRecord, InstanceRecord, JobRecord
 
@@ -139,6 +140,7 @@ class CommandExecutor:
         """Told of the failed attempts and new incidents of every committed batch."""
         self.analytics = True
         """Keep the analytics facts in each batch's transaction (``Engine(analytics=...)``)."""
+        self._starts = KnownStarts()
         self.observer: BatchObserver | None = None
         """Told of each committed batch's steps (see :class:`BatchObserver`)."""
         self._observed: Observed | None = None
@@ -343,7 +345,9 @@ class CommandExecutor:
         try:
             with self._keys.transaction(self._store) as tx:
                 self._definitions.use(tx)
-                writes = BatchWrites(tx, self._job_hold(), analytics=self.analytics)
+                writes = BatchWrites(
+                    tx, self._job_hold(), analytics=self.analytics, starts=self._starts
+                )
                 noted = writes.noted
                 available = writes.available_types
                 try:
@@ -388,6 +392,8 @@ class CommandExecutor:
             except Exception:  # what was committed stands: only its measuring failed
                 logger.exception("the metrics or traces of a committed batch failed")
         self._pushed.extend(pushed)
+        if writes.started_changes is not None:
+            self._starts.apply(writes.started_changes)
         self._looked_ahead = looked
         if noted and self.on_noted is not None:
             self.on_noted(noted)

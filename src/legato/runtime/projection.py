@@ -21,7 +21,7 @@ from legato.engine import events as ev
 from legato.engine.commands import BroadcastSignal, PublishMessage
 from legato.engine.state import InstanceState, SubscriptionState, TimerState
 from legato.store.derived import DerivedRows
-from legato.store.facts import DerivedFacts, FactInstance
+from legato.store.facts import DerivedFacts, FactInstance, KnownStarts
 from legato.store.ports import Transaction
 from legato.store.records import (
     HistoryChunk,
@@ -70,7 +70,12 @@ class BatchWrites:
     """
 
     def __init__(
-        self, tx: Transaction, hold: JobHold | None = None, *, analytics: bool = True
+        self,
+        tx: Transaction,
+        hold: JobHold | None = None,
+        *,
+        analytics: bool = True,
+        starts: KnownStarts | None = None,
     ) -> None:
         self.tx = tx
         self.hold = hold
@@ -101,8 +106,12 @@ class BatchWrites:
         self.derived = DerivedRows()
         self.facts = DerivedFacts() if analytics else None
         """The analytics facts of the batch (None: not kept)."""
-        self.versions: dict[int, tuple[str, int]] = {}
-        """The process id and version of each instance this batch touched."""
+        self.starts = starts or KnownStarts()
+        """Start times of running element instances this process knows (see KnownStarts)."""
+        self.started_changes: tuple[dict[int, datetime], list[int]] | None = None
+        """What to tell :attr:`starts` once the batch has committed."""
+        self.fact_instances: dict[int, FactInstance] = {}
+        """What the analytics facts need of each instance this batch touched."""
         # A random counter shard per transaction: two nodes committing at once rarely add to
         # the same rows, so neither waits on the other's row locks (PostgreSQL).
         self.shard = random.randrange(COUNTER_SHARDS)
@@ -122,13 +131,6 @@ class BatchWrites:
         found = self.instances.get(incident.instance_key)
         return None if found is None else (found[0], incident.element_id)
 
-    def _fact_instance(self, instance_key: int) -> FactInstance | None:
-        found = self.instances.get(instance_key)
-        version = self.versions.get(instance_key)
-        if found is None or version is None:
-            return None
-        return FactInstance(found[0], found[1], version[0], version[1])
-
     def _element_of(self, kind: str, key: int) -> int | None:
         if kind == "task":
             task = self.user_task(key)
@@ -137,12 +139,15 @@ class BatchWrites:
         return None if job is None else job.element_instance_key
 
     def _write_facts(self, facts: DerivedFacts) -> None:
-        facts.add_chunks(self.history, self._fact_instance, self._element_of)
+        facts.add_chunks(self.history, self.fact_instances.get, self._element_of)
         instance_keys, element_keys = facts.unknown()
-        if instance_keys or element_keys:
-            facts.settle(*self.tx.fact_starts(instance_keys, element_keys))
+        known, missing = self.starts.split(element_keys)
+        if instance_keys or missing:
+            incidents, read = self.tx.fact_starts(instance_keys, missing)
+            facts.settle(incidents, {**known, **read})
         else:
-            facts.settle()
+            facts.settle(None, known)
+        self.started_changes = KnownStarts.changes(facts)
         if facts:
             self.tx.write_facts(facts, self.shard)
             facts.clear()
@@ -177,7 +182,10 @@ def project(writes: BatchWrites, state: InstanceState, events: Sequence[ev.Event
     """Queue or write the row changes that ``events`` imply."""
     if state.started_at is not None:
         writes.instances[state.instance_key] = (state.definition_key, state.started_at)
-        writes.versions[state.instance_key] = (state.process_id, state.version)
+        if writes.facts is not None and state.instance_key not in writes.fact_instances:
+            writes.fact_instances[state.instance_key] = FactInstance(
+                state.definition_key, state.started_at, state.process_id, state.version
+            )
     projectors = _PROJECTORS
     for event in events:
         # Most events (elements, variables, joins) change no query table: one dict lookup

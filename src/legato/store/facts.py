@@ -16,6 +16,10 @@ transaction (:class:`legato.runtime.projection.BatchWrites`) and by the rebuild
 * ``fact_durations``: per process version, element and day (UTC), the completed durations
   counted in log-scale buckets (:mod:`legato.store.histogram`: percentiles within 4.9 %).
 
+An element instance that completes in the instant it starts (events, gateways: nothing to
+wait for) is counted in the rollups but has no ``element_facts`` row: such rows were half of
+the rows written, and no query needs them (it is never running, and its duration is 0).
+
 Only *completed* instances and element instances have their durations summed and counted in
 the histograms (a terminated one's duration says how long it ran before someone stopped
 it). A multi-instance body has no facts of its own (its inner instances have). The two
@@ -161,6 +165,8 @@ class DerivedFacts:
     _tasks: dict[int, int] = field(default_factory=dict)
     _ends: list[_End] = field(default_factory=list)
     _instance_ends: list[_End] = field(default_factory=list)
+    _hours_of: dict[datetime, datetime] = field(default_factory=dict)
+    """The hour of each instant seen (the events of a command share one instant)."""
 
     def __bool__(self) -> bool:
         return bool(
@@ -219,11 +225,18 @@ class DerivedFacts:
                 change = self.instance_changes.get(end.key) or {}
                 started, incidents = end.instance.started_at, found + change.get("incidents", 0)
             self._ended(self.instances, self.instance_changes, end, started, failed=incidents > 0)
+        elements, starts = self.elements, element_starts or {}
         for end in self._ends:
-            row = self.elements.get(end.key)
-            start = row["started_at"] if row is not None else (element_starts or {}).get(end.key)
+            row = elements.get(end.key)
+            if row is not None and row["started_at"] == end.at and end.outcome == "completed":
+                # Done in the instant it began (an event, a gateway): counted in the
+                # rollups, no row of its own (it never runs, and is half the rows).
+                del elements[end.key]
+                self._rollup(end, 0, failed=False)
+                continue
+            start = row["started_at"] if row is not None else starts.get(end.key)
             if start is not None:
-                self._ended(self.elements, self.element_changes, end, start, failed=False)
+                self._ended(elements, self.element_changes, end, start, failed=False)
         self._ends, self._instance_ends = [], []
 
     def clear(self) -> None:
@@ -232,6 +245,7 @@ class DerivedFacts:
         self.instance_changes, self.element_changes, self.resolved = {}, {}, {}
         self.hours, self.durations = {}, {}
         self._jobs, self._tasks, self._ends, self._instance_ends = {}, {}, [], []
+        self._hours_of = {}
 
     def _ended(
         self,
@@ -249,20 +263,28 @@ class DerivedFacts:
             row.update(ended)
         else:
             changes.setdefault(end.key, {}).update(ended)
+        self._rollup(end, duration, failed=failed)
+
+    def _rollup(self, end: _End, duration: int, *, failed: bool) -> None:
         definition_key = end.instance.definition_key
         delta = self._hour(definition_key, end.element_id, end.at)
         if end.outcome == "completed":
             delta[COMPLETED] += 1
             delta[DURATION] += duration
-            place = (definition_key, end.element_id, day_of(end.at), bucket_of(duration))
+            day = self._hours_of.get(end.at) or self._hour_of(end.at)
+            place = (definition_key, end.element_id, day.replace(hour=0), bucket_of(duration))
             self.durations[place] = self.durations.get(place, 0) + 1
         else:
             delta[TERMINATED] += 1
         if failed:
             delta[FAILED] += 1
 
+    def _hour_of(self, at: datetime) -> datetime:
+        hour = self._hours_of[at] = hour_of(at)
+        return hour
+
     def _hour(self, definition_key: int, element_id: str, at: datetime) -> list[int]:
-        place = (definition_key, element_id, hour_of(at))
+        place = (definition_key, element_id, self._hours_of.get(at) or self._hour_of(at))
         delta = self.hours.get(place)
         if delta is None:
             delta = self.hours[place] = [0, 0, 0, 0, 0, 0]
@@ -451,3 +473,46 @@ _HANDLERS: dict[str, _Handler] = {
     "IncidentRaised": _incident_raised,
     "IncidentResolved": _incident_resolved,
 }
+
+
+class KnownStarts:
+    """The start times of the running element instances whose facts this process wrote, so
+    that their ends need not read them back (a start never changes: any node may end them;
+    a miss reads the stored fact). Holds at most ``limit`` (then starts over)."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self._starts: dict[int, datetime] = {}
+
+    def split(self, element_keys: Iterable[int]) -> tuple[dict[int, datetime], list[int]]:
+        """The known start times of these element instances, and the keys not known."""
+        known: dict[int, datetime] = {}
+        missing: list[int] = []
+        starts = self._starts
+        for key in element_keys:
+            found = starts.get(key)
+            if found is None:
+                missing.append(key)
+            else:
+                known[key] = found
+        return known, missing
+
+    @staticmethod
+    def changes(facts: DerivedFacts) -> tuple[dict[int, datetime], list[int]]:
+        """What a settled batch of facts adds (running element instances) and removes (ended
+        ones): applied with :meth:`apply` once the batch has committed."""
+        opened = {
+            key: row["started_at"] for key, row in facts.elements.items() if row["ended_at"] is None
+        }
+        ended = [key for key, change in facts.element_changes.items() if "ended_at" in change]
+        return opened, ended
+
+    def apply(self, changes: tuple[dict[int, datetime], list[int]]) -> None:
+        """Remember a committed batch's running element instances, forget its ended ones."""
+        opened, ended = changes
+        starts = self._starts
+        for key in ended:
+            starts.pop(key, None)
+        if len(starts) + len(opened) > self.limit:
+            starts.clear()
+        starts.update(opened)

@@ -459,6 +459,6 @@ def test_the_analytics_facts_are_filled_from_the_history_when_their_revision_run
     try:
         with store.transaction() as tx:
             assert tx.facts_of([key]) == live
-        assert live[0][0].outcome == "completed" and len(live[1]) == 2
+        assert live[0][0].outcome == "completed" and live[1] == []  # instant elements: no rows
     finally:
         store.close()

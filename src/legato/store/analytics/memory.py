@@ -171,11 +171,15 @@ class MemoryAnalyticsReads(AnalyticsQueries, MemoryTransactionBase):
             if d.process_id == process_id and (not versions or d.version in versions)
         ]
 
-    def _hour_rows(self, keys: Sequence[int], since: datetime, until: datetime) -> list[HourRow]:
+    def _hour_rows(
+        self, keys: Sequence[int], since: datetime, until: datetime, instances: bool = False
+    ) -> list[HourRow]:
         wanted, low, high = set(keys), utc(since), utc(until)
         sums: dict[tuple[str, datetime], list[int]] = {}
         for ident in _keys(self._fact_hours):
             definition_key, element_id, hour, _ = ident
+            if instances and element_id != INSTANCE:
+                continue
             if definition_key in wanted and low <= hour < high:
                 total = sums.setdefault((element_id, hour), [0] * 6)
                 for slot, value in enumerate(self._fact_hours.get(ident) or ()):
@@ -183,12 +187,14 @@ class MemoryAnalyticsReads(AnalyticsQueries, MemoryTransactionBase):
         return [(e, h, (t[0], t[1], t[2], t[3], t[4], t[5])) for (e, h), t in sums.items()]
 
     def _bucket_rows(
-        self, keys: Sequence[int], since: datetime, until: datetime
+        self, keys: Sequence[int], since: datetime, until: datetime, instances: bool = False
     ) -> list[BucketRow]:
         wanted, low, high = set(keys), utc(since), utc(until)
         sums: dict[tuple[str, int], int] = {}
         for ident in _keys(self._fact_durations):
             definition_key, element_id, day, bucket, _ = ident
+            if instances and element_id != INSTANCE:
+                continue
             if definition_key in wanted and low <= day < high:
                 place = (element_id, bucket)
                 sums[place] = sums.get(place, 0) + (self._fact_durations.get(ident) or 0)

@@ -18,7 +18,7 @@ from legato.store._prepared import Prepared
 from legato.store._rules import iter_chunks, utc
 from legato.store._sql_base import _IN_CHUNK, SqlTransactionBase, _in_list, _insert
 from legato.store.analytics.summaries import AnalyticsQueries, BucketRow, HourRow
-from legato.store.facts import DerivedFacts, ElementFact, IncidentFact, InstanceFact
+from legato.store.facts import INSTANCE, DerivedFacts, ElementFact, IncidentFact, InstanceFact
 from legato.store.schema import (
     UtcTimestamp,
     definitions,
@@ -112,13 +112,40 @@ def _element_starts(size: int) -> Prepared:
     )
 
 
-def _after(started: Any, key: Any, after: tuple[datetime, int] | None) -> list[Any]:
-    """After (start, key) in the oldest-first order, spelled so that the start bounds an
-    index range."""
-    if after is None:
-        return []
-    at, last = after
-    return [started >= utc(at), sa.or_(started > utc(at), key > last)]
+@functools.cache
+def _open_facts(table: sa.Table, paged: bool) -> Prepared:
+    """The running rows of a version (and element) started before a time, oldest first,
+    from the partial index of running rows; ``paged``: after a (start, key) position,
+    spelled so that the start bounds an index range."""
+    c = table.c
+    key = c.instance_key if table is instance_facts else c.element_instance_key
+    conditions = [
+        c.process_id == _bp("process_id"),
+        c.version == _bp("version"),
+        c.ended_at.is_(None),
+        c.started_at < _bp("before", type_=UtcTimestamp()),
+    ]
+    if table is element_facts:
+        conditions.append(c.element_id == _bp("element_id"))
+    if paged:
+        at = _bp("after_at", type_=UtcTimestamp())
+        conditions += [c.started_at >= at, sa.or_(c.started_at > at, key > _bp("after_key"))]
+    query = sa.select(table).where(*conditions).order_by(c.started_at, key)
+    return Prepared(query.limit(_bp("limit", type_=sa.Integer())))
+
+
+def _open_values(
+    values: dict[str, Any],
+    before: datetime,
+    limit: int,
+    after: tuple[datetime, int] | None,
+) -> dict[str, Any]:
+    values = {**values, "before": utc(before), "limit": max(limit, 0)}
+    if values["element_id"] is None:
+        del values["element_id"]
+    if after is not None:
+        values["after_at"], values["after_key"] = utc(after[0]), after[1]
+    return values
 
 
 def change_rows(changes: dict[int, dict[str, Any]], counter: str) -> list[dict[str, Any]]:
@@ -233,19 +260,12 @@ class SqlAnalyticsReads(AnalyticsQueries, SqlTransactionBase):
         after_key: tuple[datetime, int] | None = None,
     ) -> list[InstanceFact]:
         """Running instances of a version started before a time, oldest first."""
-        query = (
-            sa.select(instance_facts)
-            .where(
-                _F.process_id == process_id,
-                _F.version == version,
-                _F.ended_at.is_(None),
-                _F.started_at < utc(started_before),
-                *_after(_F.started_at, _F.instance_key, after_key),
-            )
-            .order_by(_F.started_at, _F.instance_key)
-            .limit(limit)
+        values = {"process_id": process_id, "version": version, "element_id": None}
+        rows = self._fetch(
+            _open_facts(instance_facts, after_key is not None),
+            _open_values(values, started_before, limit, after_key),
         )
-        return [InstanceFact(**row._mapping) for row in self._execute(query)]
+        return [InstanceFact(*row) for row in rows]
 
     def open_element_facts(
         self,
@@ -257,20 +277,12 @@ class SqlAnalyticsReads(AnalyticsQueries, SqlTransactionBase):
         after_key: tuple[datetime, int] | None = None,
     ) -> list[ElementFact]:
         """Running element instances of an element started before a time, oldest first."""
-        query = (
-            sa.select(element_facts)
-            .where(
-                _E.process_id == process_id,
-                _E.version == version,
-                _E.element_id == element_id,
-                _E.ended_at.is_(None),
-                _E.started_at < utc(started_before),
-                *_after(_E.started_at, _E.element_instance_key, after_key),
-            )
-            .order_by(_E.started_at, _E.element_instance_key)
-            .limit(limit)
+        values = {"process_id": process_id, "version": version, "element_id": element_id}
+        rows = self._fetch(
+            _open_facts(element_facts, after_key is not None),
+            _open_values(values, started_before, limit, after_key),
         )
-        return [ElementFact(**row._mapping) for row in self._execute(query)]
+        return [ElementFact(*row) for row in rows]
 
     # -- the primitives of the dashboard's summaries ------------------------------------------
     def _definition_keys(self, process_id: str, versions: Sequence[int]) -> list[int]:
@@ -281,30 +293,37 @@ class SqlAnalyticsReads(AnalyticsQueries, SqlTransactionBase):
             query = query.where(definitions.c.version.in_(list(versions)))
         return [int(row.definition_key) for row in self._execute(query)]
 
-    def _hour_rows(self, keys: Sequence[int], since: datetime, until: datetime) -> list[HourRow]:
+    def _hour_rows(
+        self, keys: Sequence[int], since: datetime, until: datetime, instances: bool = False
+    ) -> list[HourRow]:
         sums = [sa.func.sum(_H[name]).label(name) for name in _HOUR_COLUMNS]
         query = (
             sa.select(_H.element_id, _H.hour, *sums)
             .where(_H.definition_key.in_(list(keys)), _H.hour >= utc(since), _H.hour < utc(until))
             .group_by(_H.element_id, _H.hour)
         )
-        hour_type = _H.hour.type
-        processor = hour_type.result_processor(self._dialect, None)
+        if instances:
+            query = query.where(_H.element_id == INSTANCE)
+        processor = _H.hour.type.result_processor(self._dialect, None)
         found: list[HourRow] = []
-        for row in self._execute(query):
-            hour = processor(row.hour) if processor is not None else row.hour
-            values = tuple(int(row._mapping[name]) for name in _HOUR_COLUMNS)
-            found.append((row.element_id, hour, values))  # type: ignore[arg-type]
+        for found_row in self._execute(query):
+            row: Sequence[Any] = tuple(found_row)
+            hour = row[1] if processor is None else processor(row[1])
+            assert isinstance(hour, datetime)  # SQLite returns the stored integer, untyped
+            values = (int(row[2]), int(row[3]), int(row[4]), int(row[5]), int(row[6]), int(row[7]))
+            found.append((row[0], hour, values))
         return found
 
     def _bucket_rows(
-        self, keys: Sequence[int], since: datetime, until: datetime
+        self, keys: Sequence[int], since: datetime, until: datetime, instances: bool = False
     ) -> list[BucketRow]:
         query = (
             sa.select(_D.element_id, _D.bucket, sa.func.sum(_D.count).label("count"))
             .where(_D.definition_key.in_(list(keys)), _D.day >= utc(since), _D.day < utc(until))
             .group_by(_D.element_id, _D.bucket)
         )
+        if instances:
+            query = query.where(_D.element_id == INSTANCE)
         return [
             (r.element_id, int(r.bucket), int(r._mapping["count"])) for r in self._execute(query)
         ]

@@ -64,14 +64,18 @@ class AnalyticsQueries:
     def _definition_keys(self, process_id: str, versions: Sequence[int]) -> list[int]:
         raise NotImplementedError
 
-    def _hour_rows(self, keys: Sequence[int], since: datetime, until: datetime) -> list[HourRow]:
-        """Rows of hours in [since, until), summed over shards and versions."""
+    def _hour_rows(
+        self, keys: Sequence[int], since: datetime, until: datetime, instances: bool = False
+    ) -> list[HourRow]:
+        """Rows of hours in [since, until), summed over shards and versions (only the
+        instances' own rows with ``instances``)."""
         raise NotImplementedError
 
     def _bucket_rows(
-        self, keys: Sequence[int], since: datetime, until: datetime
+        self, keys: Sequence[int], since: datetime, until: datetime, instances: bool = False
     ) -> list[BucketRow]:
-        """Histogram counts of days in [since, until), summed over shards, versions, days."""
+        """Histogram counts of days in [since, until), summed over shards, versions, days
+        (only the instances' own with ``instances``)."""
         raise NotImplementedError
 
     def _element_activity(self, keys: Sequence[int]) -> dict[str, tuple[int, int]]:
@@ -99,9 +103,7 @@ class AnalyticsQueries:
         keys, start, until = self._window(process_id, versions, since, until)
         count = -(-(until - start) // bucket)
         sums = [[0, 0, 0, 0] for _ in range(count)]
-        for element_id, hour, row in self._hour_rows(keys, start, until) if keys else ():
-            if element_id != INSTANCE:
-                continue
+        for _, hour, row in self._hour_rows(keys, start, until, True) if keys else ():
             each = sums[(hour - start) // bucket]
             for slot, column in enumerate((STARTED, COMPLETED, TERMINATED, INCIDENTS)):
                 each[slot] += row[column]
@@ -114,8 +116,8 @@ class AnalyticsQueries:
         keys, start, until = self._window(process_id, versions, since, until)
         if not keys:
             return summary([], 0, 0)
-        hours = [row for element, _, row in self._hour_rows(keys, start, until) if not element]
-        buckets = self._buckets(keys, since, until).get(INSTANCE, {})
+        hours = [row for _, _, row in self._hour_rows(keys, start, until, True)]
+        buckets = self._buckets(keys, since, until, True).get(INSTANCE, {})
         return summary(
             sorted(buckets.items()),
             sum(row[DURATION] for row in hours),
@@ -123,11 +125,11 @@ class AnalyticsQueries:
         )
 
     def _buckets(
-        self, keys: Sequence[int], since: datetime, until: datetime
+        self, keys: Sequence[int], since: datetime, until: datetime, instances: bool = False
     ) -> dict[str, dict[int, int]]:
         found: dict[str, dict[int, int]] = {}
         end = day_of(until) + (_DAY if until != day_of(until) else timedelta(0))
-        for element_id, index, count in self._bucket_rows(keys, day_of(since), end):
+        for element_id, index, count in self._bucket_rows(keys, day_of(since), end, instances):
             counts = found.setdefault(element_id, {})
             counts[index] = counts.get(index, 0) + count
         return found
@@ -176,10 +178,9 @@ class AnalyticsQueries:
         if not keys:
             return ErrorRate(0, 0, 0.0, 0)
         ended = failed = 0
-        for element_id, _, row in self._hour_rows(keys, start, until):
-            if element_id == INSTANCE:
-                ended += row[COMPLETED] + row[TERMINATED]
-                failed += row[FAILED]
+        for _, _, row in self._hour_rows(keys, start, until, True):
+            ended += row[COMPLETED] + row[TERMINATED]
+            failed += row[FAILED]
         incidents_open = sum(found[1] for found in self._element_activity(keys).values())
         rate = failed / ended if ended else 0.0
         return ErrorRate(ended, failed, rate, incidents_open)

@@ -5,7 +5,7 @@ import { count, el, shortTime, svg } from "./format.js";
 
 const WIDTH = 760;
 const HEIGHT = 260;
-const MARGIN = { top: 14, right: 12, bottom: 46, left: 52 };
+const MARGIN = { top: 14, right: 36, bottom: 46, left: 52 };
 export const SERIES = [
   { key: "started", label: "Started", fill: "url(#lg-fill-started)" },
   { key: "completed", label: "Completed", fill: "url(#lg-fill-completed)" },
@@ -112,7 +112,7 @@ export function throughputChart(throughput, bucketLabel) {
     });
     if (i % labelEvery === 0) {
       axis.append(
-        svg("text", { x: x0, y: y(0) + 16, class: "lg-tick" }, shortTime(bucket.start)),
+        svg("text", { x: x0, y: y(0) + 16, class: "lg-tick", "text-anchor": "middle" }, shortTime(bucket.start)),
         svg("line", { x1: x0, x2: x0, y1: y(0), y2: y(0) + 4, class: "lg-axis-line" }),
       );
     }

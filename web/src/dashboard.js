@@ -21,12 +21,17 @@ function figure(key, label, value, text) {
   return el("div", { "data-figure": key, "data-value": value }, el("dt", {}, label), el("dd", {}, text));
 }
 
+// A cycle time, or "–" when no instance ended (the report's figures are 0 then).
+function cycleTime(cycle, key) {
+  return cycle && cycle.count ? duration(cycle[key]) : "–";
+}
+
 function figures(report) {
   const cycle = report.cycleTime || {};
   const errors = report.errorRate || {};
   return [
     figure("count", "Instances ended", cycle.count, count(cycle.count)),
-    ...PERCENTILES.map(([key, label]) => figure(key, `Cycle time ${label}`, cycle[key], duration(cycle[key]))),
+    ...PERCENTILES.map(([key, label]) => figure(key, `Cycle time ${label}`, cycle[key], cycleTime(cycle, key))),
     figure(
       "rate",
       "Error rate",
@@ -155,9 +160,9 @@ function throughputTotal(side) {
 function comparisonTable(comparison) {
   const rows = [
     ["Instances ended", (s) => count((s.cycleTime || {}).count)],
-    ["Cycle time p50", (s) => duration((s.cycleTime || {}).p50Ms)],
-    ["Cycle time p95", (s) => duration((s.cycleTime || {}).p95Ms)],
-    ["Cycle time mean", (s) => duration((s.cycleTime || {}).meanMs)],
+    ["Cycle time p50", (s) => cycleTime(s.cycleTime, "p50Ms")],
+    ["Cycle time p95", (s) => cycleTime(s.cycleTime, "p95Ms")],
+    ["Cycle time mean", (s) => cycleTime(s.cycleTime, "meanMs")],
     ["Error rate", (s) => percent((s.errorRate || {}).rate)],
     ["Open incidents", (s) => count((s.errorRate || {}).incidentsOpen)],
     ["Instances completed", (s) => count(throughputTotal(s))],

@@ -95,6 +95,8 @@ def shoot(page: Page, path: str, name: str) -> None:
     for drawn in (".lg-diagram svg", ".lg-decision table", ".lg-form form"):
         if page.locator(drawn.split()[0]).count():
             page.locator(drawn).first.wait_for()
+    if page.locator(".lg-dashboard").count():
+        page.locator(".lg-dashboard[data-lg-drawn], .lg-dashboard [role=alert]").first.wait_for()
     form = page.locator(".lg-form")
     if form.count():
         form.first.scroll_into_view_if_needed()
@@ -120,6 +122,7 @@ def main() -> None:
                         [
                             ("/cockpit", "processes"),
                             ("/cockpit/processes/onboarding", "process-overlays"),
+                            ("/cockpit/processes/onboarding/dashboard?window=24h", "dashboard"),
                             (f"/cockpit/instances/{keys['stuck']}", "instance"),
                             ("/cockpit/instances", "instances"),
                             ("/cockpit/incidents", "incidents"),

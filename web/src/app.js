@@ -1,10 +1,11 @@
 // Legato's web app bundle: htmx, the bpmn.io viewers and the form renderer, driven by data
 // attributes so that templates carry no inline script. See legato/web/__init__.py.
 import htmx from "htmx.org";
-import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
-import { layoutProcess } from "bpmn-auto-layout";
 import DmnViewer from "dmn-js/lib/Viewer";
 import { Form } from "@bpmn-io/form-js";
+import { initDashboard } from "./dashboard.js";
+import { loadDiagram } from "./diagram.js";
+import { fetchJson, fetchText, showProblem } from "./fetching.js";
 import "./app.css";
 
 window.htmx = htmx;
@@ -20,68 +21,11 @@ function splitIds(value) {
   return (value || "").split(",").map((id) => id.trim()).filter(Boolean);
 }
 
-async function fetchText(url) {
-  const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "*/*" } });
-  if (!response.ok) throw new Error(`${url}: ${response.status}`);
-  return response.text();
-}
-
-async function fetchJson(url) {
-  const response = await fetch(url, {
-    credentials: "same-origin",
-    headers: { Accept: "application/json" },
-  });
-  if (!response.ok) throw new Error(`${url}: ${response.status}`);
-  return response.json();
-}
-
-function showProblem(element, message) {
-  const note = document.createElement("p");
-  note.className = "lg-error-text";
-  note.setAttribute("role", "alert");
-  note.textContent = message;
-  element.replaceChildren(note);
-}
-
-const BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL";
-
-// The layouter follows <incoming>/<outgoing> of the flow nodes, which BPMN lets a model
-// leave out (sourceRef/targetRef of the flows say the same): add them where missing.
-function withFlowRefs(xml) {
-  const doc = new DOMParser().parseFromString(xml, "application/xml");
-  const byId = new Map();
-  for (const node of doc.getElementsByTagNameNS(BPMN_NS, "*")) {
-    if (node.getAttribute("id")) byId.set(node.getAttribute("id"), node);
-  }
-  const refs = (node, name) =>
-    Array.from(node.children).filter((c) => c.namespaceURI === BPMN_NS && c.localName === name);
-  for (const flow of doc.getElementsByTagNameNS(BPMN_NS, "sequenceFlow")) {
-    const id = flow.getAttribute("id");
-    for (const [end, name] of [["sourceRef", "outgoing"], ["targetRef", "incoming"]]) {
-      const node = byId.get(flow.getAttribute(end));
-      if (!node || refs(node, name).some((r) => r.textContent.trim() === id)) continue;
-      const ref = doc.createElementNS(BPMN_NS, `${flow.prefix ? `${flow.prefix}:` : ""}${name}`);
-      ref.textContent = id;
-      node.appendChild(ref);
-    }
-  }
-  return new XMLSerializer().serializeToString(doc);
-}
-
 // (a) BPMN viewer: <div class="lg-diagram" data-xml-url data-highlight data-path data-tokens
 // data-incidents data-overlays-url>
 async function initDiagram(element) {
-  const viewer = new NavigatedViewer({ container: element });
-  try {
-    let xml = await fetchText(element.dataset.xmlUrl);
-    // A model without diagram interchange (written by hand or by code) is laid out here.
-    if (!/BPMNDiagram\b/.test(xml)) xml = await layoutProcess(withFlowRefs(xml));
-    await viewer.importXML(xml);
-  } catch (error) {
-    showProblem(element, `The diagram cannot be shown: ${error.message}`);
-    return;
-  }
-  viewer.get("canvas").zoom("fit-viewport", "auto");
+  const viewer = await loadDiagram(element);
+  if (!viewer) return;
   const registry = viewer.get("elementRegistry");
   const canvas = viewer.get("canvas");
   const mark = (ids, cls) => {
@@ -327,6 +271,7 @@ function initAll(root) {
   each(".lg-diagram", initDiagram);
   each(".lg-decision", initDecision);
   each(".lg-form", initForm);
+  each(".lg-dashboard", initDashboard);
   renderTimes(scope);
 }
 

@@ -67,6 +67,10 @@ The bundle (``web/src/app.js``), driven by data attributes, no inline script:
   a 400 problem with ``errors: [{field, message}]`` shows each message at its field (by the
   field's key); success follows ``HX-Redirect`` or ``Location``; 401 keeps the data and
   goes to sign-in, and the same page restores it after.
+- ``<div class="lg-dashboard" data-report-url="..." data-compare-url="...">`` (of
+  ``dashboard.html``): a process dashboard drawn from the analytics report and comparison
+  JSON (``web/src/dashboard.js``, the chart in ``web/src/chart.js``); the compare URL gets
+  ``&a=n&b=m`` from its form.
 - htmx with the CSRF header; ``<time datetime>`` in the browser's time zone, also in content
   that htmx swaps in. Content added otherwise: ``window.legato.init(element)``.
 - A form posted without a session keeps its input in ``sessionStorage`` and gets it back on
@@ -89,6 +93,7 @@ from legato.api.app import is_api_path
 from legato.web import (
     alerts,
     audit,
+    dashboard,
     decisions,
     definitions,
     incidents,
@@ -113,6 +118,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     incidents.router,
     alerts.router,
     decisions.router,
+    dashboard.router,
     start.router,
     definitions.router,
     migrations.router,

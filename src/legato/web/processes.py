@@ -112,7 +112,9 @@ def deploy(
     return redirect(request, "/cockpit", flash="Deployed " + "; ".join(parts) + ".", kind="success")
 
 
-def _versions_of(request: Request, process_id: str) -> list[ProcessVersionInfo]:
+def versions_of(request: Request, process_id: str) -> list[ProcessVersionInfo]:
+    """The deployed versions of ``process_id``, newest first (:class:`NotFoundError` when
+    there is none)."""
     found = [v for v in engine_of(request).process_definitions() if v.process_id == process_id]
     if not found:
         raise NotFoundError(f"no process {process_id} is deployed")
@@ -137,7 +139,7 @@ def process_page(
 ) -> Response:
     """One process: a version's diagram with the counts per element, and the versions."""
     try:
-        versions = _versions_of(request, process_id)
+        versions = versions_of(request, process_id)
         shown = _chosen(versions, version)
     except NotFoundError as exc:
         return render(request, "error.html", {"status": 404, "message": str(exc)}, status=404)

@@ -55,6 +55,27 @@ def test_waiting_v1_instances_are_checked_and_migrated_then_reminded(engine: Tes
         engine.assert_that(instance).is_completed().has_passed_in_order(
             "manager_approval", "charge_setup_fee", "create_account"
         )
+    # One charge each (the provider dedupes by the job's idempotency key, and its first
+    # answer is lost on purpose, so the handler runs twice for each: one charge, not two).
+    charges = engine.payments.charges()  # type: ignore[attr-defined]
+    assert sorted(c["customer"] for c in charges.values()) == [f"c{i}" for i in range(4)]
+
+
+def test_ten_percent_of_new_customers_go_to_v2_and_back(engine: TestEngine) -> None:
+    engine.deploy(HERE / "onboarding-v2.bpmn")
+    engine.set_rollout("onboarding", {1: 90, 2: 10})
+    started = [
+        engine.start("onboarding", {"customer": f"k{i}", "score": 600}, business_key=f"k{i}")
+        for i in range(400)
+    ]
+    on_v2 = [i for i in started if i.version == 2]
+    assert 20 <= len(on_v2) <= 60  # 10 %: where each business key falls is fixed
+    reasons = {i.version: engine.instance(i.key).version_reason for i in started}
+    assert reasons == {1: "rollout: 90% split", 2: "rollout: 10% split"}
+    again = engine.start("onboarding", {"customer": "k0"}, business_key="k0")
+    assert again.version == started[0].version  # a customer always gets the same version
+    engine.set_rollout("onboarding", {1: 100, 2: 0})  # the rollback
+    assert engine.start("onboarding", {"customer": "z"}, business_key="k7").version == 1
 
 
 def test_a_v1_instance_whose_decision_already_reached_the_join_cannot_move() -> None:

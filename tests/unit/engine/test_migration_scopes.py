@@ -216,5 +216,7 @@ def test_a_job_fetched_before_the_migration_is_completed_after_it() -> None:
     instance = engine.start("p", version=1)
     [job] = engine.fetch_jobs([JobRequest("charge", MINUTE)], worker="w", max_jobs=1)
     engine.migrate(engine.migration_plan("p", 1, 2), [instance.key])
-    engine.complete_job(job.key, worker="w")  # the worker's lease survives the move
+    # The lease survives the move: no other worker gets the job meanwhile.
+    assert engine.fetch_jobs([JobRequest("charge", MINUTE)], worker="w2", max_jobs=1) == []
+    engine.complete_job(job.key, worker="w")
     engine.assert_that(instance).is_completed().has_passed("charged")

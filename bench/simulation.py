@@ -92,8 +92,9 @@ def profile(path: Path) -> tuple[float, float, str]:
             inside = row[3]
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
+    root = str(REPO) + os.sep
     top = [
-        line.rstrip()
+        line.rstrip().replace(root, "")
         for line in out.getvalue().splitlines()
         if line.strip() and line.strip()[0].isdigit() and "function calls" not in line
     ]

@@ -1,6 +1,6 @@
-"""A simulation on a database (``db=``): its instances and analytics facts stay there, on the
-virtual clock's days, for the dashboards; a database already holding the process's
-instances is refused unless appended to."""
+"""A simulation on a database (``db=``, SQLite and PostgreSQL): its instances and analytics
+facts stay there, on the virtual clock's days, for the dashboards; a database already holding
+the process's instances is refused unless appended to."""
 
 from __future__ import annotations
 
@@ -37,8 +37,8 @@ def dashboard(url: str, report: SimulationReport) -> ProcessReport:
         return process_report(engine, report.process_id, since=since, until=until)
 
 
-def test_the_dashboard_shows_the_simulated_instances(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'simulated.db'}"
+def test_the_dashboard_shows_the_simulated_instances(tmp_path: Path, fresh_url: str) -> None:
+    url = fresh_url
     report = simulate(ONBOARDING_BPMN, short_onboarding(tmp_path), db=url)
     assert report.instances_started == 60
     assert report.instances_completed > 0
@@ -66,8 +66,10 @@ def test_the_same_figures_as_in_memory(tmp_path: Path) -> None:
     assert on_disk.as_dict() == in_memory.as_dict()
 
 
-def test_instances_already_there_are_refused_unless_appended(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'simulated.db'}"
+def test_instances_already_there_are_refused_unless_appended(
+    tmp_path: Path, fresh_url: str
+) -> None:
+    url = fresh_url
     scenario = short_onboarding(tmp_path)
     first = simulate(ONBOARDING_BPMN, scenario, db=url)
     with pytest.raises(SimulationDatabaseError, match="instances of process 'onboarding'"):

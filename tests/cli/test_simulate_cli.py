@@ -62,3 +62,44 @@ def test_a_scenario_mistake_is_one_line(tmp_path: Path) -> None:
     assert result.stderr == (
         f"error: {scenario}:10: 'tasks.review.duration': negative duration '-PT1H'\n"
     )
+
+
+def test_a_run_into_a_database_says_where_its_dashboard_is(tmp_path: Path) -> None:
+    model = write(tmp_path, "claims.bpmn", CLERK)
+    scenario = write(tmp_path, "s.toml", ONE_CLERK)
+    url = f"sqlite:///{tmp_path / 'simulated.db'}"
+    result = run(model, "-s", scenario, "--db", url)
+    assert result.exit_code == 0, result.output
+    dashboard = (
+        "/cockpit/processes/claims/dashboard?window=custom"
+        "&since=2025-01-06T00%3A00%3A00Z&until=2025-01-06T05%3A00%3A00Z"
+    )
+    assert f"open the dashboard of claims at {dashboard}" in result.stdout
+    assert f"`legato serve --http --db {url}`" in result.stdout
+
+    result = run(model, "-s", scenario, "--db", url)
+    assert result.exit_code == 1
+    assert "already holds instances of process 'claims'" in result.stderr
+    assert "--append" in result.stderr
+
+    result = run(model, "-s", scenario, "--db", url, "--append", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["dashboard"] == dashboard
+    assert data["reports"][0]["instances_completed"] == 4
+
+
+def test_db_is_refused_with_compare_and_append_without_db(tmp_path: Path) -> None:
+    model = write(tmp_path, "claims.bpmn", CLERK)
+    later = write(tmp_path, "later.bpmn", CLERK_AFTER_AN_HOUR)
+    scenario = write(tmp_path, "s.toml", ONE_CLERK)
+    url = f"sqlite:///{tmp_path / 'simulated.db'}"
+    result = run(model, "-s", scenario, "--compare", later, "--db", url)
+    assert result.exit_code == 2
+    assert "--db cannot be used with --compare" in result.stderr
+    assert "could not tell them apart" in result.stderr
+    assert not (tmp_path / "simulated.db").exists()
+
+    result = run(model, "-s", scenario, "--append")
+    assert result.exit_code == 2
+    assert "--append needs --db" in result.stderr

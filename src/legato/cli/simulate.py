@@ -3,7 +3,11 @@
 ```
 legato simulate onboarding.bpmn --scenario scenario.toml
 legato simulate onboarding.bpmn --scenario scenario.toml --compare onboarding-v2.bpmn --json
+legato simulate onboarding.bpmn --scenario scenario.toml --db sqlite:///simulated.db
 ```
+
+With ``--db`` the instances, their history and the analytics facts stay in that database,
+for ``legato serve --http --db URL`` to show on the process's dashboard.
 
 A mistake in the scenario is one line naming the file, the line and the reason.
 """
@@ -19,7 +23,13 @@ from rich.console import Console
 from rich.table import Table
 
 from legato.errors import LegatoError
-from legato.simulation import SimulationReport, compare, compare_reports, simulate
+from legato.simulation import (
+    SimulationReport,
+    compare,
+    compare_reports,
+    dashboard_path,
+    simulate,
+)
 
 
 def register(app: typer.Typer, console: Console, err: Console) -> None:
@@ -39,12 +49,30 @@ def register(app: typer.Typer, console: Console, err: Console) -> None:
             int | None, typer.Option("--seed", help="Replaces the scenario's seed.")
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+        db: Annotated[
+            str | None,
+            typer.Option(
+                "--db",
+                help="Run on this database (SQLite or PostgreSQL URL) and leave the instances "
+                "and analytics there, for the web app's dashboards.",
+            ),
+        ] = None,
+        append: Annotated[
+            bool,
+            typer.Option(
+                "--append", help="With --db: add to the process's instances already there."
+            ),
+        ] = False,
     ) -> None:
         """Run generated instances of a model through the engine on a virtual clock and
         report cycle times, waiting times, resource utilisation, queues and SLA breaches."""
+        refused = _refused_options(other, db, append)
+        if refused:
+            err.print(f"[red]error:[/] {refused}", markup=True, highlight=False)
+            raise typer.Exit(2)
         try:
             if other is None:
-                reports = [simulate(model, scenario, seed=seed)]
+                reports = [simulate(model, scenario, seed=seed, db=db, append=append)]
             else:
                 reports = list(compare(model, other, scenario, seed=seed))
         except LegatoError as exc:
@@ -54,12 +82,36 @@ def register(app: typer.Typer, console: Console, err: Console) -> None:
             payload: dict[str, Any] = {"reports": [r.as_dict() for r in reports]}
             if len(reports) == 2:
                 payload["difference"] = compare_reports(reports[0], reports[1])
+            if db is not None:
+                payload["dashboard"] = dashboard_path(reports[0])
             console.print_json(orjson.dumps(payload).decode())
             return
         for report in reports:
             _print_report(console, report)
         if len(reports) == 2:
             _print_difference(console, compare_reports(reports[0], reports[1]))
+        if db is not None:
+            console.print(
+                f"the instances are in {db}: open the dashboard of {reports[0].process_id} at "
+                f"{dashboard_path(reports[0])} after `legato serve --http --db {db}`",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+
+
+def _refused_options(other: Path | None, db: str | None, append: bool) -> str | None:
+    """Why these options do not go together, if they do not."""
+    if db is not None and other is not None:
+        return (
+            "--db cannot be used with --compare: both models' runs would write the same "
+            "process's instances into one database over the same simulated days, and its "
+            "dashboard could not tell them apart (simulate each model into a database of "
+            "its own)"
+        )
+    if append and db is None:
+        return "--append needs --db (the database to add the instances to)"
+    return None
 
 
 def duration_text(seconds: float) -> str:

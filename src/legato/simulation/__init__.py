@@ -11,8 +11,12 @@ from legato.simulation import simulate
 report = simulate("onboarding.bpmn", "scenario.toml")
 print(report.cycle_time.p95, report.pools[0].utilisation)
 ```
+
+Given ``db=URL`` the run's instances and analytics facts stay in that database, for the web
+app's dashboards (:mod:`legato.simulation.database`).
 """
 
+from legato.simulation.database import SimulationDatabaseError, dashboard_path
 from legato.simulation.reader import load_scenario, parse_scenario
 from legato.simulation.report import (
     DurationSummary,
@@ -31,10 +35,12 @@ __all__ = [
     "PoolReport",
     "Scenario",
     "ScenarioError",
+    "SimulationDatabaseError",
     "SimulationReport",
     "SlaReport",
     "compare",
     "compare_reports",
+    "dashboard_path",
     "load_scenario",
     "parse_scenario",
     "simulate",

@@ -64,12 +64,20 @@ _READ: frozenset[type[ev.Event]] = frozenset(
 class Simulation:
     """One run of a scenario on a model (see the module docstring)."""
 
-    def __init__(self, model: SimulatedModel, scenario: Scenario, model_name: str) -> None:
+    def __init__(
+        self,
+        model: SimulatedModel,
+        scenario: Scenario,
+        model_name: str,
+        engine: SimulationEngine | None = None,
+    ) -> None:
+        """``engine``: one on a database (see :mod:`legato.simulation.database`) instead of
+        a new one in memory; its clock starts at the scenario's start."""
         self.model = model
         self.scenario = scenario
         self.model_name = model_name
         self.start = scenario.arrivals.start
-        deployed = SimulationEngine(self.start)
+        deployed = engine or SimulationEngine(self.start)
         deployed.deploy(model.xml)
         self.core = scenario.mode == "core"
         self.engine: DrivenEngine = CoreEngine(deployed) if self.core else deployed

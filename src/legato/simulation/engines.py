@@ -1,8 +1,8 @@
 """The two ways the driver runs the engine.
 
-* ``runtime``: the testing kit's engine as it is (its command executor, a memory store,
-  history, timers fired by the engine itself on its virtual clock). Everything the engine
-  does works here, messages and signals thrown by an instance included.
+* ``runtime``: the testing kit's engine as it is (its command executor, a memory store or a
+  database, history, timers fired by the engine itself on its virtual clock). Everything the
+  engine does works here, messages and signals thrown by an instance included.
 * ``core`` (the default, several times faster): the same deployment, but each command goes
   straight to the engine's pure core, ``step(state, command, ctx)``, with the active
   instances' states in a dictionary: no store, no transactions, no history beyond what the
@@ -73,12 +73,14 @@ class _Steps:
 class SimulationEngine(TestEngine):
     """The testing kit's engine for the driver: no metrics, the steps of its batches
     collected, commands run as one batch each call, and a clock moved without running
-    anything on its way (the driver decides what runs when)."""
+    anything on its way (the driver decides what runs when). On the database at ``url``
+    (rather than in memory) it keeps every instance: they are what the run leaves there."""
 
     __test__ = False
 
-    def __init__(self, start: datetime) -> None:
-        super().__init__(start=start)
+    def __init__(self, start: datetime, url: str | None = None) -> None:
+        super().__init__(url, start=start)
+        self.keeps = url is not None
         self.observed = _Steps()
         self._executor.observer = self.observed
         self.metrics = None
@@ -102,6 +104,8 @@ class SimulationEngine(TestEngine):
         return steps
 
     def forget(self, instance_keys: list[int]) -> None:
+        if self.keeps:
+            return
         with self.store.transaction() as tx:
             tx.delete_instances(instance_keys)
 

@@ -7,6 +7,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
+from legato.simulation.database import open_database
 from legato.simulation.driver import Simulation
 from legato.simulation.history import apply_history
 from legato.simulation.model import prepare_model
@@ -16,15 +17,25 @@ from legato.simulation.scenario import Scenario
 
 
 def simulate(
-    model: str | Path, scenario: str | Path | Scenario, *, seed: int | None = None
+    model: str | Path,
+    scenario: str | Path | Scenario,
+    *,
+    seed: int | None = None,
+    db: str | None = None,
+    append: bool = False,
 ) -> SimulationReport:
     """Simulate ``scenario`` (a file, or one parsed) on the model file ``model``.
 
-    ``seed`` replaces the scenario's own.
+    ``seed`` replaces the scenario's own. ``db``: a database URL to run on, in ``runtime``
+    mode, leaving the instances and analytics facts there (see
+    :mod:`legato.simulation.database`); ``append`` lets it hold the process's instances
+    already.
 
     Raises:
         ScenarioError: a mistake in the scenario, or an element the model does not have.
         BpmnParseError, BpmnValidationError: the model cannot be read or deployed.
+        SimulationDatabaseError: ``db`` holds instances of the process and not ``append``.
+        StoreError: ``db`` cannot be opened.
     """
     chosen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if seed is not None:
@@ -32,7 +43,15 @@ def simulate(
     prepared = prepare_model(model, chosen)
     chosen = apply_history(chosen, prepared.process)
     prepared = prepare_model(model, chosen) if chosen.branches else prepared
-    return Simulation(prepared, chosen, str(model)).run()
+    if db is None:
+        return Simulation(prepared, chosen, str(model)).run()
+    chosen = dataclasses.replace(chosen, mode="runtime")
+    process_id = prepared.process.process_id
+    engine = open_database(db, chosen.arrivals.start, process_id, append)
+    try:
+        return Simulation(prepared, chosen, str(model), engine).run()
+    finally:
+        engine.close()
 
 
 def compare(

@@ -23,13 +23,15 @@ from legato.engine.state import InstanceState
 from legato.engine.step import step
 from legato.errors import LegatoError, MigrationError, NotFoundError
 from legato.model import Expression
-from legato.runtime import queries
 from legato.runtime.definitions import DefinitionRegistry
 from legato.runtime.executor import CommandExecutor
+from legato.store._rules import iter_chunks
 from legato.store.ports import Store
 
 MAX_INSTANCES = 10_000
 """The most instances one call migrates (one transaction)."""
+_READ_CHUNK = 500
+"""Instance states a dry run reads per transaction."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,12 +138,19 @@ def check(
     """One check per instance, in the order given; nothing is written."""
     _bounded(instance_keys)
     fresh = itertools.count(-1, -1)  # keys for the dry run only: negative, never stored
+    wanted = list(dict.fromkeys(instance_keys))
+    states: dict[int, InstanceState] = {}
+    for chunk in iter_chunks(wanted, _READ_CHUNK):
+        with store.transaction() as tx:
+            for record in tx.get_instances(chunk):
+                data = dict(record.state)
+                data.pop("history_length", None)
+                states[record.instance_key] = InstanceState.from_json(data)
     results = []
-    for key in dict.fromkeys(instance_keys):
-        try:
-            state = queries.state(store, key)
-        except NotFoundError as exc:
-            results.append(MigrationCheck(key, False, str(exc)))
+    for key in wanted:
+        state = states.get(key)
+        if state is None:
+            results.append(MigrationCheck(key, False, f"no instance with key {key}"))
             continue
         reason = _unfit(state, plan)
         if reason is not None:

@@ -242,7 +242,7 @@ class MigrationBatches:
         if self._next_look is not None and now < self._next_look:
             return []
         with self.store.transaction() as tx:
-            running = [r for r in tx.list_batch_operations(1000) if r.status == "running"]
+            running = tx.list_batch_operations(1000, status="running")
         if not running:
             self._next_look = now + LOOK_EVERY
         return running

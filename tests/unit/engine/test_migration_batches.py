@@ -90,6 +90,9 @@ def test_a_paused_batch_waits_and_a_cancelled_one_ends() -> None:
     plan = engine.migration_plan("p", 1, 2)
     batch = engine.migrate_in_batch(plan, keys[:10])
     assert engine.pause_batch_operation(batch.key).status == "paused"
+    with engine.store.transaction() as tx:
+        assert [r.batch_key for r in tx.list_batch_operations(status="paused")] == [batch.key]
+        assert tx.list_batch_operations(status="running") == []
     engine.run_until_idle()
     assert engine.batch_operation(batch.key).done == 0
     with pytest.raises(InvalidCommandError, match="is paused"):

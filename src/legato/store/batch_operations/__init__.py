@@ -26,8 +26,10 @@ class BatchOperations(Protocol):
     def get_batch_operation(self, batch_key: int) -> BatchOperationRecord | None:
         """One batch operation, with its progress."""
 
-    def list_batch_operations(self, limit: int = 100) -> list[BatchOperationRecord]:
-        """The newest batch operations first."""
+    def list_batch_operations(
+        self, limit: int = 100, status: str | None = None
+    ) -> list[BatchOperationRecord]:
+        """The newest batch operations first (only those in ``status``, when given)."""
 
     def update_batch_operation(self, record: BatchOperationRecord) -> None:
         """Save a batch operation's status and progress."""

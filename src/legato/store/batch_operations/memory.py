@@ -34,11 +34,13 @@ class MemoryBatchOperations(MemoryTransactionBase):
         self._check_open()
         return self._batch_operations.get(batch_key)
 
-    def list_batch_operations(self, limit: int = 100) -> list[BatchOperationRecord]:
-        """The newest first."""
+    def list_batch_operations(
+        self, limit: int = 100, status: str | None = None
+    ) -> list[BatchOperationRecord]:
+        """The newest first (only those in ``status``, when given)."""
         self._check_open()
         ordered = sorted(
-            self._batch_operations.values(),
+            (r for r in self._batch_operations.values() if status in (None, r.status)),
             key=lambda r: (r.created_at, r.batch_key),
             reverse=True,
         )

@@ -46,13 +46,17 @@ class SqlBatchOperations(SqlTransactionBase):
         row = self._execute(query).first()
         return None if row is None else _record(row._mapping)
 
-    def list_batch_operations(self, limit: int = 100) -> list[BatchOperationRecord]:
-        """The newest first."""
+    def list_batch_operations(
+        self, limit: int = 100, status: str | None = None
+    ) -> list[BatchOperationRecord]:
+        """The newest first (only those in ``status``, when given)."""
         query = (
             sa.select(batch_operations)
             .order_by(batch_operations.c.created_at.desc(), batch_operations.c.batch_key.desc())
             .limit(limit)
         )
+        if status is not None:
+            query = query.where(batch_operations.c.status == status)
         return [_record(row._mapping) for row in self._execute(query)]
 
     def update_batch_operation(self, record: BatchOperationRecord) -> None:

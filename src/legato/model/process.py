@@ -16,6 +16,7 @@ from legato.model.elements import (
     SubProcess,
 )
 from legato.model.expressions import Expression
+from legato.model.sensitive import SensitivePath
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,6 +74,8 @@ class ProcessDefinition:
     """A global task wrapped as a process (start, the task, end) for call activities."""
     service_levels: tuple[ServiceLevel, ...] = ()
     """The expected durations the model sets, on the process and on its elements."""
+    sensitive: tuple[SensitivePath, ...] = ()
+    """The variables, or paths into them, that the model declares sensitive."""
     problems: tuple[ValidationIssue, ...] = ()
     """What keeps this process from being executed (unsupported or incomplete elements).
 

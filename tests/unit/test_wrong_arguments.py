@@ -152,6 +152,8 @@ VALID: dict[str, Any] = {
     "secret": None,
     "kinds": None,
     "webhook_key": 0,
+    "viewer": None,
+    "policy": None,
 }
 
 # Where a parameter name means something else.
@@ -294,6 +296,8 @@ WRONG: dict[str, list[Any]] = {
     "secret": [5],
     "kinds": ["error_rate", [5], ["bogus"]],
     "webhook_key": ["1", 1.5, None],
+    "viewer": ["admin", 5],
+    "policy": [5, ["a.toml"]],
 }
 
 # Where a parameter name takes other values: None is a right worker where it only checks the

@@ -25,6 +25,7 @@ from legato.bpmn._dom import (
 )
 from legato.bpmn.extensions import process_version_tag
 from legato.bpmn.nodes import SCOPE_KINDS, NodeDraft, node_reader
+from legato.bpmn.sensitive import read_sensitive
 from legato.bpmn.service_levels import read_service_levels
 from legato.bpmn.validate import Profile, validate_document
 from legato.errors import BpmnParseError, BpmnValidationError, SourceLocation, ValidationIssue
@@ -203,6 +204,7 @@ def _global_task_process(
         source_file=context.file_name,
         line=line_of(element),
         global_task=True,
+        sensitive=read_sensitive(context, element),
         problems=tuple(context.problems),
     )
 
@@ -243,6 +245,7 @@ def _read_process(
         service_levels=read_service_levels(
             context, element, ((key, draft.element) for key, draft in drafts.items())
         ),
+        sensitive=read_sensitive(context, element),
         problems=tuple(context.problems),
     )
 

@@ -13,6 +13,7 @@ from legato.dmn import DecisionModel
 from legato.engine.context import DeployedDecision, DeployedProcess
 from legato.errors import BpmnValidationError, SourceLocation, ValidationIssue
 from legato.model import Definitions, ProcessDefinition
+from legato.model.sensitive import SensitivePath
 from legato.store.definitions import Definitions as StoredDefinitions
 from legato.store.ports import Store, Transaction
 from legato.store.records import DefinitionRecord
@@ -57,6 +58,7 @@ class DefinitionRegistry:
         self._decisions: dict[int, DeployedDecision] = {}
         self._latest_decision: dict[str, int] = {}
         self._transaction: Transaction | None = None
+        self._sensitive: dict[str, tuple[SensitivePath, ...]] = {}
 
     def use(self, transaction: Transaction | None) -> None:
         """Read through ``transaction`` while it is open (transactions do not nest)."""
@@ -192,6 +194,7 @@ class DefinitionRegistry:
                     record.definition_key, record.process_id, record.version, process
                 )
                 self._by_key[record.definition_key] = deployed
+                self._sensitive.pop(record.process_id, None)
                 current = self._latest.get(record.process_id)
                 if current is None or self._by_key[current].version < record.version:
                     self._latest[record.process_id] = record.definition_key
@@ -243,9 +246,28 @@ class DefinitionRegistry:
             return None
         return self._by_key.get(record.definition_key) or self._remember(record)
 
+    def sensitive_paths(self, process_id: str) -> tuple[SensitivePath, ...]:
+        """The sensitive paths that any deployed version of a process declares (an instance
+        migrated between versions keeps its protection). Cached per process; a version this
+        registry has not seen yet drops the cache of its process."""
+        cached = self._sensitive.get(process_id)
+        if cached is not None:
+            return cached
+        if self._transaction is not None:
+            versions = self._transaction.version_summaries(process_id)
+        else:
+            with self._store.transaction() as tx:
+                versions = tx.version_summaries(process_id)
+        found: dict[SensitivePath, None] = {}
+        for version in versions:
+            found.update(dict.fromkeys(self.get(version.definition_key).process.sensitive))
+        paths = self._sensitive[process_id] = tuple(found)
+        return paths
+
     def remember(self, deployment: Deployment) -> None:
         """After the deploy transaction committed: make the new versions visible."""
         for version in deployment.processes:
+            self._sensitive.pop(version.process_id, None)
             self._by_key[version.definition_key] = version
             current = self._latest.get(version.process_id)
             if current is None or self._by_key[current].version <= version.version:

@@ -61,6 +61,7 @@ from legato.runtime.handlers import (
 )
 from legato.runtime.jobs import JobRunner
 from legato.runtime.keys import KeyAllocator
+from legato.runtime.masking import Masking
 from legato.runtime.metrics import EngineMetrics
 from legato.runtime.migrating import MigrationMethods
 from legato.runtime.migration_batches import MigrationBatches
@@ -83,6 +84,7 @@ from legato.runtime.types import (
 from legato.runtime.versions import VersionMethods
 from legato.runtime.webhooks import Webhook, WebhookDelivery
 from legato.safexml import ModelSource
+from legato.security.sensitive import SensitiveData, SensitivePolicy, Viewer, load_policy
 from legato.store.instances import Instances
 from legato.store.ports import Listener, Store, Transaction
 from legato.store.records import (
@@ -145,6 +147,10 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
         alerts: when SLA, error-rate and job-queue alerts are raised (see
             :mod:`legato.runtime.sla`); the defaults when omitted.
         webhooks: webhooks to register (once per URL) that alerts are posted to.
+        policy: the deployment's policy on sensitive data (a
+            :class:`~legato.security.sensitive.SensitivePolicy`, or the path of its TOML
+            file): variables sensitive beside those the models declare, and the detectors
+            switched on. See :mod:`legato.security.sensitive`.
     """
 
     def __init__(
@@ -167,7 +173,10 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
         analytics: bool = True,
         alerts: AlertConfig | None = None,
         webhooks: Sequence[Webhook] = (),
+        policy: SensitivePolicy | str | os.PathLike[str] | None = None,
     ) -> None:
+        if policy is not None and not isinstance(policy, SensitivePolicy):
+            policy = load_policy(policy)
         parking = FetchParking(max_parked_fetches)
         if store is None:
             from legato.store.sql import SqlStore
@@ -178,6 +187,11 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
         self.retry_policy = retry_policy or RetryPolicy()
         self.worker_name = worker_name or f"{socket.gethostname()}:{os.getpid()}"
         self._definitions = DefinitionRegistry(store)
+        self.sensitive = SensitiveData(policy, self._definitions.sensitive_paths)
+        """What is sensitive in each process (the models' declarations, the policy's, the
+        detectors'): the selector that masking and encryption ask."""
+        self.masking = Masking(self.sensitive)
+        """Masks what the read methods return for a viewer."""
         self._keys = keys = KeyAllocator()
         self.feel_limits = feel_limits
         self.validation: Profile = validation
@@ -554,13 +568,20 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
             raise outcome.error
         return outcome
 
-    def instance(self, instance_key: int) -> InstanceInfo:
-        """An instance as it is now.
+    def sensitive_paths(self, process_id: str) -> list[str]:
+        """The sensitive variables and paths of a process (``applicant.ssn``): those that
+        any deployed version declares and those of the policy."""
+        return [".".join(path) for path in self.sensitive.paths(process_id)]
+
+    def instance(self, instance_key: int, *, viewer: Viewer | None = None) -> InstanceInfo:
+        """An instance as it is now (its sensitive variables masked unless ``viewer`` may
+        see them; unmasked without a viewer).
 
         Raises:
             NotFoundError: no such instance.
         """
-        return queries.instance(self.store, instance_key)
+        info = queries.instance(self.store, instance_key)
+        return info if viewer is None else self.masking.instance(viewer, info)
 
     def instances(
         self,
@@ -569,8 +590,10 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
         process_id: str | None = None,
         business_key: str | None = None,
         limit: int = 100,
+        viewer: Viewer | None = None,
     ) -> list[InstanceInfo]:
-        """Instances, newest first, each with where it waits and its root variables.
+        """Instances, newest first, each with where it waits and its root variables (masked
+        as for :meth:`instance`).
 
         ``status`` ``active`` takes the suspended instances too; ``suspended`` only those.
 
@@ -578,21 +601,34 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
             InvalidCommandError: ``status`` is none of ``active``, ``suspended``,
                 ``completed``, ``terminated``.
         """
-        return queries.instances(
+        found = queries.instances(
             self.store,
             status=status,
             process_id=process_id,
             business_key=business_key,
             limit=limit,
         )
+        if viewer is None:
+            return found
+        return [self.masking.instance(viewer, info) for info in found]
 
-    def state(self, instance_key: int) -> InstanceState:
-        """The engine state of an instance (tokens, scopes, variables) as stored."""
-        return queries.state(self.store, instance_key)
+    def state(self, instance_key: int, *, viewer: Viewer | None = None) -> InstanceState:
+        """The engine state of an instance (tokens, scopes, variables) as stored, or with a
+        ``viewer`` a copy with every scope's variables masked as for :meth:`instance`."""
+        found = queries.state(self.store, instance_key)
+        return found if viewer is None else self.masking.state(viewer, found)
 
-    def history(self, instance_key: int) -> list[HistoryEntry]:
-        """An instance's history, in order."""
-        return queries.history(self.store, instance_key)
+    def history(self, instance_key: int, *, viewer: Viewer | None = None) -> list[HistoryEntry]:
+        """An instance's history, in order; with a ``viewer``, the variables that events
+        carry and the sensitive values quoted in their texts masked as for :meth:`instance`."""
+        entries = queries.history(self.store, instance_key)
+        if viewer is None or not entries:
+            return entries
+        try:
+            found = queries.state(self.store, instance_key)
+        except NotFoundError:
+            return self.masking.history(viewer, _process_of(entries), entries)
+        return self.masking.history(viewer, found.process_id, entries, found.variables.values())
 
     def replay(self, instance_key: int) -> InstanceState:
         """Rebuild an instance's state from its stored history alone."""
@@ -727,14 +763,34 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
     # -- incidents -------------------------------------------------------------------------------
 
     def incidents(
-        self, *, state: str | None = "open", instance_key: int | None = None
+        self,
+        *,
+        state: str | None = "open",
+        instance_key: int | None = None,
+        viewer: Viewer | None = None,
     ) -> list[IncidentRecord]:
-        """Incidents (open ones by default), oldest first.
+        """Incidents (open ones by default), oldest first; with a ``viewer``, the sensitive
+        values of their instances that a message or stack trace quotes are masked.
 
         Raises:
             InvalidCommandError: ``state`` is neither ``open`` nor ``resolved``.
         """
-        return queries.incidents(self.store, state=state, instance_key=instance_key)
+        found = queries.incidents(self.store, state=state, instance_key=instance_key)
+        if viewer is None:
+            return found
+        texts = self._sensitive_texts(viewer, {r.instance_key for r in found})
+        return [self.masking.incident(r, texts.get(r.instance_key, [])) for r in found]
+
+    def _sensitive_texts(self, viewer: Viewer, instance_keys: set[int]) -> dict[int, list[str]]:
+        """The sensitive values of each instance that ``viewer`` may not see, as texts."""
+        texts: dict[int, list[str]] = {}
+        for key in instance_keys:
+            try:
+                found = queries.state(self.store, key)
+            except NotFoundError:
+                continue
+            texts[key] = self.masking.texts(viewer, found.process_id, found.variables.values())
+        return texts
 
     def retry(
         self,
@@ -1090,13 +1146,25 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
         """
         return self._external.job(job_key)
 
-    def jobs(self, *, instance_key: int | None = None, state: str | None = None) -> list[JobRecord]:
-        """Jobs, oldest first.
+    def jobs(
+        self,
+        *,
+        instance_key: int | None = None,
+        state: str | None = None,
+        viewer: Viewer | None = None,
+    ) -> list[JobRecord]:
+        """Jobs, oldest first; with a ``viewer``, the sensitive values of their instances
+        that an error message or stack trace quotes are masked.
 
         Raises:
-            InvalidCommandError: ``state`` is none of ``activatable``, ``activated``, ``failed``.
+            InvalidCommandError: ``state`` is none of ``activatable``, ``activated``,
+                ``failed``.
         """
-        return queries.jobs(self.store, instance_key=instance_key, state=state)
+        found = queries.jobs(self.store, instance_key=instance_key, state=state)
+        if viewer is None:
+            return found
+        texts = self._sensitive_texts(viewer, {j.instance_key for j in found if j.error_message})
+        return [self.masking.job(j, texts.get(j.instance_key, [])) for j in found]
 
     # -- running handlers ------------------------------------------------------------------------
 
@@ -1455,3 +1523,12 @@ def _active_elements(state: InstanceState) -> tuple[str, ...]:
     return tuple(
         e.element_id for e in state.elements.values() if e.parent_key is not None and not e.children
     )
+
+
+def _process_of(entries: list[HistoryEntry]) -> str:
+    """The process id an instance's history names (in its first event)."""
+    for entry in entries:
+        process_id = entry.details.get("process_id")
+        if isinstance(process_id, str):
+            return process_id
+    return ""

@@ -23,6 +23,7 @@ from legato.errors import (
 )
 from legato.forms import parse_form, validate_submission
 from legato.runtime.arguments import check_one_of, checked_arguments
+from legato.security.sensitive import Viewer
 from legato.store.records import (
     USER_TASK_SORT_FIELDS,
     USER_TASK_STATES,
@@ -55,7 +56,7 @@ class UserTaskMethods:
     def _submit(self, command: cmd.Command, request_token: str | None = None) -> Outcome:
         raise NotImplementedError  # the engine's
 
-    def state(self, instance_key: int) -> InstanceState:
+    def state(self, instance_key: int, *, viewer: Viewer | None = None) -> InstanceState:
         raise NotImplementedError  # the engine's
 
     # -- queries -------------------------------------------------------------------------------
@@ -368,16 +369,18 @@ class UserTaskMethods:
                 errors,
             )
 
-    def user_task_variables(self, user_task_key: int, *, local: bool = False) -> dict[str, Any]:
+    def user_task_variables(
+        self, user_task_key: int, *, local: bool = False, viewer: Viewer | None = None
+    ) -> dict[str, Any]:
         """The variables a user task sees: its own scope's and those of the scopes around it
         (an inner scope's variable hides an outer one's of the same name), or with ``local``
-        only its own scope's.
+        only its own scope's; with a ``viewer``, masked as :meth:`Engine.instance` masks.
 
         Raises:
             NotFoundError: no such task, or its instance is gone.
         """
         task = self.user_task(user_task_key)
-        state = self.state(task.instance_key)
+        state = self.state(task.instance_key, viewer=viewer)
         if local:
             return dict(state.variables.get(task.element_instance_key, {}))
         chain: list[int] = []

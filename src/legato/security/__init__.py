@@ -9,7 +9,7 @@ are assigned to or are a candidate for (unless they may manage every task).
 Roles and what they grant:
 
 =========== ==================================================================================
-admin       everything
+admin       everything, and the only role that sees sensitive values unmasked
 developer   deploy; read definitions, instances, incidents, variables; start instances
 operator    read and act on instances, incidents and variables; start; messages and signals;
             manage every user task
@@ -20,7 +20,8 @@ auditor     read everything, change nothing; read and verify the audit trail
 
 The server's authenticator is :class:`legato.security.accounts.Accounts` (users, API keys and
 tokens kept in the store); :class:`StaticAuthenticator` serves tests and examples. What every
-principal does is recorded in the audit trail (:mod:`legato.security.audit`).
+principal does is recorded in the audit trail (:mod:`legato.security.audit`). Sensitive
+variables are masked for every role but ``admin`` (:mod:`legato.security.sensitive`).
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ AUDIT_READ = "audit:read"
 """Read and verify the audit trail (and sign a checkpoint of it)."""
 ALERTS_MANAGE = "alerts:manage"
 """Set expected durations and manage the webhooks that alerts are posted to."""
+VARIABLES_REVEAL = "variables:reveal"
+"""See sensitive values unmasked (see :mod:`legato.security.sensitive`). Only ``admin``
+holds it: an operator fixes incidents and a developer reads instances without needing the
+customer data itself, and an auditor checks who did what, not what the data is."""
 
 PERMISSIONS = (
     DEFINITIONS_READ,
@@ -74,6 +79,7 @@ PERMISSIONS = (
     USERS_MANAGE,
     AUDIT_READ,
     ALERTS_MANAGE,
+    VARIABLES_REVEAL,
 )
 
 _READ = frozenset({DEFINITIONS_READ, INSTANCES_READ, INCIDENTS_READ, SYSTEM_READ})

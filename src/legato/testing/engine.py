@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from legato.runtime.sla import AlertConfig
 from legato.runtime.types import InstanceInfo
 from legato.runtime.waiting import family, unhandled_jobs
 from legato.runtime.webhooks import Webhook
+from legato.security.sensitive import SensitivePolicy
 from legato.store.ports import Store
 from legato.testing.stores import new_test_store
 
@@ -71,6 +73,7 @@ class TestEngine(Engine):
             :meth:`TestClock.advance` sweeps (alerts fire on the virtual clock), and
             :meth:`~legato.Engine.deliver_webhooks` posts what the sweeps enqueued.
         webhooks: webhooks to register, as for :class:`~legato.Engine`.
+        policy: the policy on sensitive data, as for :class:`~legato.Engine`.
 
     Raises:
         ValueError: both ``url`` and ``store`` are given.
@@ -94,6 +97,7 @@ class TestEngine(Engine):
         analytics: bool = True,
         alerts: AlertConfig | None = None,
         webhooks: Sequence[Webhook] = (),
+        policy: SensitivePolicy | str | os.PathLike[str] | None = None,
     ) -> None:
         if url is not None and store is not None:
             raise ValueError("give a url or a store, not both")
@@ -115,6 +119,7 @@ class TestEngine(Engine):
             analytics=analytics,
             alerts=alerts,
             webhooks=webhooks,
+            policy=policy,
         )
         self.clock: TestClock = clock
         clock._on_advance = self._run_due

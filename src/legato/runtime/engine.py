@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import os
 import random
@@ -59,7 +60,7 @@ from legato.runtime.groupcommit import GroupCommit
 from legato.runtime.handlers import (
     Handler,
 )
-from legato.runtime.jobs import JobRunner
+from legato.runtime.jobs import JobRunner, report_noted
 from legato.runtime.keys import KeyAllocator
 from legato.runtime.masking import Masking
 from legato.runtime.metrics import EngineMetrics
@@ -223,6 +224,8 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
             concurrency=concurrency,
             lease=job_lease,
         )
+        # Failed attempts and incidents are logged with the instance's sensitive values masked.
+        self._executor.on_noted = functools.partial(report_noted, masking=self.masking)
         self._events = EventDelivery(
             store,
             self._executor,

@@ -21,15 +21,18 @@ from typing import Any
 from legato.engine import commands as cmd
 from legato.engine import events as ev
 from legato.engine.state import InstanceState
+from legato.engine.values import decode
 from legato.errors import InstanceSuspendedError, InvalidCommandError, StoreError
 from legato.model import RetryPolicy
 from legato.runtime.clock import Clock
 from legato.runtime.definitions import DefinitionRegistry
 from legato.runtime.executor import CommandExecutor, LookedAhead
 from legato.runtime.handlers import Handler, RegisteredHandler, marked_handlers, register
+from legato.runtime.masking import Masking
 from legato.runtime.projection import Noted
 from legato.runtime.slots import Finished, HandlerPool
 from legato.runtime.types import Job, JobContext
+from legato.security.sensitive import Viewer, mask_text
 from legato.store.ports import Store, Transaction
 from legato.store.records import JobRecord
 
@@ -397,10 +400,19 @@ class JobRunner:
         return jobs
 
 
-def report_noted(noted: Sequence[Noted]) -> None:
-    """Log a line for each failed attempt and each new incident of a committed batch."""
+def report_noted(noted: Sequence[Noted], masking: Masking | None = None) -> None:
+    """Log a line for each failed attempt and each new incident of a committed batch; with
+    ``masking``, the error text is cleared of the instance's sensitive values (a handler's
+    exception may quote one)."""
     for item in noted:
         event = item.event
+        texts: list[str] = []
+        if masking is not None:
+            texts = masking.texts(
+                Viewer(),
+                item.process_id,
+                [{k: decode(v) for k, v in scope.items()} for scope in item.variables.values()],
+            )
         if isinstance(event, ev.JobFailed):
             if event.retries > 0:
                 logger.warning(
@@ -409,7 +421,7 @@ def report_noted(noted: Sequence[Noted]) -> None:
                     item.job_type,
                     item.instance_key,
                     event.element_id,
-                    event.error_message,
+                    mask_text(event.error_message, texts),
                     event.retries,
                     event.retry_at.isoformat(timespec="seconds") if event.retry_at else "once",
                     extra=_fields(item, job_key=event.job_key, retries=event.retries),
@@ -421,7 +433,7 @@ def report_noted(noted: Sequence[Noted]) -> None:
                 item.instance_key,
                 item.process_id,
                 event.element_id,
-                event.message,
+                mask_text(event.message, texts),
                 extra=_fields(item, incident_key=event.incident_key),
             )
 

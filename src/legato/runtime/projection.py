@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -60,6 +60,9 @@ class Noted:
     process_id: str
     event: ev.JobFailed | ev.IncidentRaised
     job_type: str | None = None
+    variables: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
+    """The instance's variables by scope (as stored) when it happened: what the log line
+    masks in the error text (see :func:`legato.runtime.jobs.report_noted`)."""
 
 
 class BatchWrites:
@@ -306,7 +309,9 @@ def _job_changed(
     if job is None:
         return
     if isinstance(event, ev.JobFailed):
-        writes.noted.append(Noted(state.instance_key, state.process_id, event, job.job_type))
+        writes.noted.append(
+            Noted(state.instance_key, state.process_id, event, job.job_type, dict(state.variables))
+        )
         job = dataclasses.replace(
             job,
             retries=event.retries,
@@ -399,7 +404,9 @@ def _user_task_ended(
 
 
 def _incident_raised(writes: BatchWrites, state: InstanceState, event: ev.IncidentRaised) -> None:
-    writes.noted.append(Noted(state.instance_key, state.process_id, event))
+    writes.noted.append(
+        Noted(state.instance_key, state.process_id, event, variables=dict(state.variables))
+    )
     writes.incidents[event.incident_key] = IncidentRecord(
         incident_key=event.incident_key,
         instance_key=state.instance_key,

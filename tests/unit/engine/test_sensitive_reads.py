@@ -116,7 +116,9 @@ def test_a_viewer_with_reveal_sees_the_values_and_the_reveal_is_noted() -> None:
     assert viewer.revealed == {("onboarding", key): {"applicant", "creditScore"}}
 
 
-def test_incident_messages_and_job_errors_lose_the_values_they_quote() -> None:
+def test_incident_messages_and_job_errors_lose_the_values_they_quote(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     engine = TestEngine()
     engine.deploy(MODEL)
 
@@ -135,6 +137,8 @@ def test_incident_messages_and_job_errors_lose_the_values_they_quote() -> None:
     for job in engine.jobs(instance_key=instance.key, viewer=operator()):
         assert SSN not in (job.error_message or "") + (job.error_details or "")
     assert engine.incidents(viewer=admin())[0].message == engine.incidents()[0].message
+    # the engine's log lines of the failed attempts and of the incident are masked too
+    assert "no score for" in caplog.text and SSN not in caplog.text
 
 
 def test_the_policy_and_its_detectors_add_to_the_model(tmp_path: Path) -> None:

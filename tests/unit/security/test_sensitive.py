@@ -106,7 +106,7 @@ def test_a_wrong_policy_is_refused_naming_the_file_and_the_key_or_line(
 
 
 def test_a_missing_policy_file_is_named(tmp_path: Path) -> None:
-    with pytest.raises(PolicyError, match="missing.toml: cannot be read"):
+    with pytest.raises(PolicyError, match=r"missing\.toml: cannot be read"):
         load_policy(tmp_path / "missing.toml")
 
 

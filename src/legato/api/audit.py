@@ -44,6 +44,7 @@ from legato.security.audit import (
     Resource,
     Source,
 )
+from legato.security.sensitive import Viewer
 
 logger = logging.getLogger("legato.audit")
 
@@ -310,6 +311,34 @@ def rule_for(method: str, path: str) -> tuple[Rule, str | None] | None:
     return None
 
 
+def _reveal_entry(scope: Scope) -> dict[str, Any] | None:
+    """The ``value.reveal`` record of a request that showed sensitive values unmasked: the
+    processes, instances and variable names (never the values); None when it showed none."""
+    state = scope.get("state", {})
+    viewer: Viewer | None = state.get("viewer")
+    if viewer is None or not viewer.revealed or viewer.principal is None:
+        return None
+    shown = sorted(viewer.revealed.items(), key=lambda item: (item[0][0], item[0][1] or 0))
+    keys = {instance_key for (_, instance_key), _ in shown}
+    only = next(iter(keys)) if len(keys) == 1 else None
+    client = scope.get("client")
+    headers = Headers(scope=scope)
+    return {
+        "actor": Actor.of(viewer.principal),
+        "action": "value.reveal",
+        "resource": Resource("process-instance", str(only)) if only is not None else None,
+        "details": {
+            "method": scope["method"],
+            "path": scope["path"],
+            "revealed": [
+                {"process_id": process_id, "instance_key": key, "variables": sorted(names)}
+                for (process_id, key), names in shown
+            ],
+        },
+        "source": Source(client[0] if client else None, headers.get("user-agent")),
+    }
+
+
 def _claimed_actor(headers: Headers) -> Actor:
     """Who a request with wrong credentials claimed to be (the name only, never a secret)."""
     scheme, _, credentials = headers.get("authorization", "").partition(" ")
@@ -346,6 +375,12 @@ class AuditRecorder:
         trail: AuditTrail | None = getattr(scope["app"].state, "audit", None)
         if trail is None:
             return
+        reveal = _reveal_entry(scope)
+        if reveal is not None:
+            try:
+                await run_in_threadpool(lambda: trail.record(**reveal))
+            except Exception:
+                logger.exception("could not record value.reveal in the audit trail")
         entry = self._entry(scope, status)
         if entry is None:
             return

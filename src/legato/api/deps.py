@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 from legato.api.problems import Forbidden
 from legato.runtime.engine import Engine
 from legato.security import Principal
+from legato.security.sensitive import Viewer
 
 
 def engine_of(request: Request) -> Engine:
@@ -30,6 +31,16 @@ def principal_of(request: Request) -> Principal:
     """The authenticated caller of this request."""
     principal: Principal = request.state.principal
     return principal
+
+
+def viewer_of(request: Request) -> Viewer:
+    """Who this request shows sensitive values to: the caller, masked unless they may reveal.
+    One per request, so that what was revealed is audited once when the request is done
+    (see :class:`legato.api.audit.AuditRecorder`)."""
+    viewer: Viewer | None = getattr(request.state, "viewer", None)
+    if viewer is None:
+        viewer = request.state.viewer = Viewer(getattr(request.state, "principal", None))
+    return viewer
 
 
 def require(permission: str) -> Callable[[Request], Awaitable[Principal]]:
@@ -52,7 +63,13 @@ async def _principal(request: Request) -> Principal:
     return principal_of(request)
 
 
+async def _viewer(request: Request) -> Viewer:
+    return viewer_of(request)
+
+
 EngineDep = Annotated[Engine, Depends(_engine)]
 """The engine, as a route parameter."""
 PrincipalDep = Annotated[Principal, Depends(_principal)]
 """The caller, as a route parameter (no permission checked)."""
+ViewerDep = Annotated[Viewer, Depends(_viewer)]
+"""Whom the request shows variables to (see :func:`viewer_of`), as a route parameter."""

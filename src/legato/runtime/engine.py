@@ -779,10 +779,21 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
             InvalidCommandError: ``state`` is neither ``open`` nor ``resolved``.
         """
         found = queries.incidents(self.store, state=state, instance_key=instance_key)
-        if viewer is None:
-            return found
-        texts = self._sensitive_texts(viewer, {r.instance_key for r in found})
-        return [self.masking.incident(r, texts.get(r.instance_key, [])) for r in found]
+        return found if viewer is None else self.shown_incidents(found, viewer)
+
+    def shown_incidents(
+        self, incidents: Sequence[IncidentRecord], viewer: Viewer
+    ) -> list[IncidentRecord]:
+        """Incidents as ``viewer`` may see them: the sensitive values of their instances
+        that a message or stack trace quotes masked (for readers of the store's records)."""
+        texts = self._sensitive_texts(viewer, {r.instance_key for r in incidents})
+        return [self.masking.incident(r, texts.get(r.instance_key, [])) for r in incidents]
+
+    def shown_jobs(self, jobs: Sequence[JobRecord], viewer: Viewer) -> list[JobRecord]:
+        """Jobs as ``viewer`` may see them: the sensitive values of their instances that an
+        error message or stack trace quotes masked."""
+        texts = self._sensitive_texts(viewer, {j.instance_key for j in jobs if j.error_message})
+        return [self.masking.job(j, texts.get(j.instance_key, [])) for j in jobs]
 
     def _sensitive_texts(self, viewer: Viewer, instance_keys: set[int]) -> dict[int, list[str]]:
         """The sensitive values of each instance that ``viewer`` may not see, as texts."""
@@ -1164,10 +1175,7 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
                 ``failed``.
         """
         found = queries.jobs(self.store, instance_key=instance_key, state=state)
-        if viewer is None:
-            return found
-        texts = self._sensitive_texts(viewer, {j.instance_key for j in found if j.error_message})
-        return [self.masking.job(j, texts.get(j.instance_key, [])) for j in found]
+        return found if viewer is None else self.shown_jobs(found, viewer)
 
     # -- running handlers ------------------------------------------------------------------------
 

@@ -40,7 +40,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from legato.model.sensitive import SensitiveSelector
 from legato.security import Principal
+from legato.security.sensitive import mask_variables
 from legato.store._rules import dump_json, load_json
 from legato.store.audit import AuditCheckpoint, AuditQuery, AuditRecord
 from legato.store.ports import Store
@@ -88,35 +90,42 @@ ACTIONS: Mapping[str, str] = {
     "api_key.create": "an API key created",
     "api_key.revoke": "an API key revoked",
     "key.rotate": "an encryption key rotated (no such action yet: for the key management)",
-    "value.reveal": "a sensitive value shown unmasked (no such action yet)",
+    "value.reveal": "sensitive values shown unmasked: processes, instances, variable names",
     "config.change": "the server's configuration changed (no such action yet)",
     "audit.checkpoint": "a signed checkpoint written on demand",
     "audit.prune": "audit records older than a date deleted",
     "api.request": "a state-changing API request without an action of its own",
 }
-"""The action names and what each records. ``key.rotate``, ``value.reveal`` and
-``config.change`` name actions that do not exist yet: their code calls
-:meth:`AuditTrail.record` with these names."""
+"""The action names and what each records. ``key.rotate`` and ``config.change`` name
+actions that do not exist yet: their code calls :meth:`AuditTrail.record` with these
+names."""
 
 
-def mask_for_audit(value: Any) -> Any:
-    """The value of a variable as an audit record keeps it.
+def mask_for_audit(
+    selector: SensitiveSelector | None, process_id: str, values: Mapping[str, Any]
+) -> Mapping[str, Any]:
+    """Variables as an audit record keeps them: their sensitive parts always masked (the
+    trail is read by auditors and kept for years; nobody reveals through it). Unchanged
+    without a selector."""
+    if selector is None:
+        return values
+    return mask_variables(selector, process_id, values)
 
-    The one place where the masking of sensitive values hooks in: for now the value is
-    recorded as the API shows it (unmasked).
-    """
-    return value
 
-
-def variable_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+def variable_changes(
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    *,
+    selector: SensitiveSelector | None = None,
+    process_id: str = "",
+) -> dict[str, Any]:
     """The details of a ``variables.change``: the names, and each old and new value through
     :func:`mask_for_audit` (``old`` holds the values before the change, where known)."""
+    old = mask_for_audit(selector, process_id, old)
+    new = mask_for_audit(selector, process_id, new)
     return {
         "names": sorted(new),
-        "changes": {
-            name: {"old": mask_for_audit(old.get(name)), "new": mask_for_audit(new[name])}
-            for name in sorted(new)
-        },
+        "changes": {name: {"old": old.get(name), "new": new[name]} for name in sorted(new)},
     }
 
 

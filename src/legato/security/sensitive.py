@@ -53,6 +53,7 @@ __all__ = [
     "mask_variables",
     "may_reveal",
     "parse_policy",
+    "restore_masked",
     "sensitive_texts",
     "view_variables",
 ]
@@ -361,3 +362,25 @@ def mask_text(text: str, values: Iterable[str]) -> str:
         if value:
             text = text.replace(value, MASK)
     return text
+
+
+def restore_masked(submitted: Any, shown: Any, real: Any) -> Any:
+    """A value submitted back from a form that was prefilled with ``shown`` (the masked view
+    of ``real``): wherever the submission still holds the mask that was shown, the real
+    value is put back, so that saving a form does not overwrite a sensitive value with
+    :data:`MASK`."""
+    if submitted == MASK and shown == MASK:
+        return real
+    if isinstance(submitted, dict) and isinstance(shown, Mapping) and isinstance(real, Mapping):
+        return {
+            key: restore_masked(value, shown.get(key), real.get(key))
+            for key, value in submitted.items()
+        }
+    if (
+        isinstance(submitted, list)
+        and isinstance(shown, list)
+        and isinstance(real, list)
+        and len(submitted) == len(shown) == len(real)
+    ):
+        return [restore_masked(*trio) for trio in zip(submitted, shown, real, strict=True)]
+    return submitted

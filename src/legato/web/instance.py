@@ -10,19 +10,21 @@ others, as the API does. Changes are recorded with the signed-in user's name."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 
-from legato.api.deps import engine_of
+from legato.api.deps import engine_of, viewer_of
 from legato.api.v2.common import note_variables
 from legato.engine import commands as cmd
 from legato.errors import LegatoError, NotFoundError
 from legato.runtime.engine import Engine
 from legato.runtime.types import HistoryEntry
 from legato.security import INSTANCES_MODIFY, INSTANCES_READ, Principal
+from legato.security.sensitive import Viewer
 from legato.web.session import require_page
 from legato.web.ui import redirect, render
 
@@ -100,12 +102,15 @@ def _instruction_text(instruction: dict[str, Any]) -> str:
     return ""
 
 
-def _detail_context(engine: Engine, key: int) -> dict[str, Any]:
+def _detail_context(engine: Engine, key: int, viewer: Viewer) -> dict[str, Any]:
+    """What the instance page shows, its variables, history and incidents as ``viewer`` may
+    see them."""
     detail = engine.instance_detail(key)
-    info = detail.instance
+    info = engine.masking.instance(viewer, detail.instance)
+    detail = replace(detail, incidents=engine.shown_incidents(detail.incidents, viewer))
     with engine.store.transaction() as tx:
         definition = tx.find_definition(info.process_id, info.version)
-    history = engine.history(key)
+    history = engine.history(key, viewer=viewer)
     end = info.ended_at or datetime.now(UTC)
     started = info.started_at if info.started_at.tzinfo else info.started_at.replace(tzinfo=UTC)
     end = end if end.tzinfo else end.replace(tzinfo=UTC)
@@ -135,7 +140,7 @@ def _page(
 ) -> Response:
     engine = engine_of(request)
     try:
-        context = _detail_context(engine, key)
+        context = _detail_context(engine, key, viewer_of(request))
     except NotFoundError as exc:
         return render(request, "error.html", {"status": 404, "message": str(exc)}, status=404)
     principal: Principal = request.state.principal

@@ -28,13 +28,14 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from legato.api.deps import engine_of
+from legato.api.deps import engine_of, viewer_of
 from legato.api.v2.common import plain
 from legato.api.v2.user_tasks import assignment_refusal, is_candidate, task_candidates
 from legato.errors import FormValidationError, NotFoundError, TaskConflictError
 from legato.runtime.definitions import DECISION_PREFIX
 from legato.runtime.engine import Engine
 from legato.security import TASKS_MANAGE, TASKS_WORK, Principal
+from legato.security.sensitive import Viewer, restore_masked
 from legato.store.records import UserTaskRecord
 from legato.web.definitions import definition_xml_url
 from legato.web.session import PageForbidden, signed_in
@@ -265,11 +266,13 @@ def candidates_of(request: Request, task: UserTaskRecord) -> list[str]:
     return task_candidates(request.app.state.authenticator, task)
 
 
-def task_variables(engine: Engine, task: UserTaskRecord) -> dict[str, Any]:
-    """The variables the task sees, as plain JSON values by name; empty once its instance
-    is gone."""
+def task_variables(
+    engine: Engine, task: UserTaskRecord, viewer: Viewer | None = None
+) -> dict[str, Any]:
+    """The variables the task sees, as plain JSON values by name (masked as ``viewer`` may
+    see them when one is given); empty once its instance is gone."""
     try:
-        seen = engine.user_task_variables(task.user_task_key)
+        seen = engine.user_task_variables(task.user_task_key, viewer=viewer)
     except NotFoundError:
         return {}
     return {name: plain(seen[name]) for name in sorted(seen)}
@@ -312,7 +315,7 @@ def _task_page(
     actions = actions_for(principal, task)
     has_form = task.linked_form_key is not None or task.form_id is not None
     form = engine.user_task_form(task.user_task_key) if has_form else None
-    variables = task_variables(engine, task)
+    variables = task_variables(engine, task, viewer_of(request))
     fields: list[dict[str, str]] = []
     if form is None:
         for name in engine.user_task_inputs(task.user_task_key):
@@ -356,7 +359,7 @@ def task_form(request: Request, key: int, principal: TaskUser) -> JSONResponse:
 def task_data(request: Request, key: int, principal: TaskUser) -> JSONResponse:
     """The variables the task sees, as its form's initial data."""
     task = visible_task(request, principal, key)
-    return JSONResponse(task_variables(engine_of(request), task))
+    return JSONResponse(task_variables(engine_of(request), task, viewer_of(request)))
 
 
 def _changed(
@@ -468,6 +471,16 @@ def _problem(request: Request, status: int, title: str, detail: str, **extra: An
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
+def _unmasked(
+    engine: Engine, task: UserTaskRecord, principal: Principal, values: dict[str, Any]
+) -> dict[str, Any]:
+    """The submitted values with the masks that the form was prefilled with replaced by the
+    real values again (a form saved unchanged keeps its sensitive values)."""
+    shown = task_variables(engine, task, Viewer(principal))
+    real = task_variables(engine, task)
+    return {k: restore_masked(v, shown.get(k), real.get(k)) for k, v in values.items()}
+
+
 @router.post("/tasks/{key}/complete", response_model=None)
 async def complete(request: Request, key: int, principal: TaskUser) -> Response:
     """Complete the task with the variables submitted: JSON from the form (field errors
@@ -507,6 +520,7 @@ async def complete(request: Request, key: int, principal: TaskUser) -> Response:
                 )
             )
     user = None if principal.may(TASKS_MANAGE) else principal.name
+    values = await run_in_threadpool(_unmasked, engine, task, principal, values)
     try:
         await run_in_threadpool(engine.complete_user_task, key, values, user=user)
     except FormValidationError as exc:

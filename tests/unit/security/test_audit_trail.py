@@ -25,6 +25,7 @@ from legato.security.audit import (
     variable_changes,
 )
 from legato.security.audit_chain import verify_trail
+from legato.security.sensitive import MASK, SensitiveData
 from legato.store.audit import AuditQuery
 from legato.store.ports import Store
 from legato.store.schema import audit_checkpoints, audit_log
@@ -113,10 +114,16 @@ def test_records_are_found_by_actor_action_resource_and_time(store: Store) -> No
 
 
 def test_variable_changes_keep_names_and_values_through_mask_for_audit() -> None:
-    assert mask_for_audit({"iban": "DE00"}) == {"iban": "DE00"}  # not masked yet
+    selector = SensitiveData(model_paths=lambda process_id: [("iban",)])
+    assert mask_for_audit(None, "p", {"iban": "DE00"}) == {"iban": "DE00"}
+    assert mask_for_audit(selector, "p", {"iban": "DE00", "n": 1}) == {"iban": MASK, "n": 1}
     assert variable_changes({"amount": 3}, {"note": "x", "amount": 5}) == {
         "names": ["amount", "note"],
         "changes": {"amount": {"old": 3, "new": 5}, "note": {"old": None, "new": "x"}},
+    }
+    assert variable_changes({"iban": "DE00"}, {"iban": "DE01"}, selector=selector) == {
+        "names": ["iban"],
+        "changes": {"iban": {"old": MASK, "new": MASK}},
     }
 
 

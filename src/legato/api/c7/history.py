@@ -25,11 +25,12 @@ from legato.api.c7.errors import not_found
 from legato.api.c7.ids import Kind
 from legato.api.c7.routing import C7Route, flag, json_body, ok
 from legato.api.c7.variables import encode_value
-from legato.api.deps import EngineDep, require
+from legato.api.deps import EngineDep, ViewerDep, require
 from legato.errors import NotFoundError
 from legato.runtime.engine import Engine
 from legato.runtime.types import InstanceInfo
 from legato.security import INSTANCES_READ, Principal
+from legato.security.sensitive import Viewer
 from legato.store.records import UserTaskRecord
 
 router = APIRouter(route_class=C7Route, tags=["c7: history"])
@@ -161,21 +162,25 @@ def _names(value: Any) -> list[str] | None:
 
 
 @router.get("/variable-instance")
-def list_variable_instances(request: Request, engine: EngineDep, principal: Reader) -> Response:
+def list_variable_instances(
+    request: Request, engine: EngineDep, principal: Reader, viewer: ViewerDep
+) -> Response:
     """Variables of running instances matching the query parameters, with their scopes."""
-    return ok(_variable_query(engine, dict(request.query_params)))
+    return ok(_variable_query(engine, viewer, dict(request.query_params)))
 
 
 @router.post("/variable-instance")
 async def query_variable_instances(
-    request: Request, engine: EngineDep, principal: Reader
+    request: Request, engine: EngineDep, principal: Reader, viewer: ViewerDep
 ) -> Response:
     """Variables matching the JSON body's filters (paging from the query string)."""
     params = {**(await json_body(request)), **dict(request.query_params)}
-    return ok(await run_in_threadpool(_variable_query, engine, params))
+    return ok(await run_in_threadpool(_variable_query, engine, viewer, params))
 
 
-def _variable_query(engine: Engine, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _variable_query(
+    engine: Engine, viewer: Viewer, params: Mapping[str, Any]
+) -> list[dict[str, Any]]:
     instance_ids = _names(params.get("processInstanceIdIn"))
     if instance_ids is not None:
         keys = [k for k in (ids.key_of(Kind.INSTANCE, t) for t in instance_ids) if k is not None]
@@ -186,7 +191,7 @@ def _variable_query(engine: Engine, params: Mapping[str, Any]) -> list[dict[str,
     found: list[dict[str, Any]] = []
     definitions = DefinitionIds(engine)
     for key in sorted(set(keys)):
-        found += _scoped_variables(engine, key, definitions)
+        found += _scoped_variables(engine, viewer, key, definitions)
     found = [
         v
         for v in found
@@ -203,10 +208,10 @@ def _like(value: str, pattern: str) -> bool:
 
 
 def _scoped_variables(
-    engine: Engine, instance_key: int, definitions: DefinitionIds
+    engine: Engine, viewer: Viewer, instance_key: int, definitions: DefinitionIds
 ) -> Iterable[dict[str, Any]]:
     try:
-        state = engine.state(instance_key)
+        state = engine.state(instance_key, viewer=viewer)
     except NotFoundError:
         return []
     if state.status != "active":

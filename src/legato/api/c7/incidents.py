@@ -17,7 +17,7 @@ from legato.api.c7.dto import incident_dto, incident_type, instance_definition_i
 from legato.api.c7.errors import bad_request, not_found
 from legato.api.c7.ids import Kind
 from legato.api.c7.routing import C7Route, ok
-from legato.api.deps import EngineDep, require
+from legato.api.deps import EngineDep, ViewerDep, require
 from legato.runtime.engine import Engine
 from legato.security import INCIDENTS_READ, INSTANCES_MODIFY, Principal
 from legato.store.records import IncidentRecord
@@ -32,6 +32,7 @@ Modifier = Annotated[Principal, Depends(require(INSTANCES_MODIFY))]
 def list_incidents(
     engine: EngineDep,
     principal: Reader,
+    viewer: ViewerDep,
     incidentId: str | None = None,
     incidentType: str | None = None,
     processInstanceId: str | None = None,
@@ -49,7 +50,7 @@ def list_incidents(
         instance_key = ids.key_of(Kind.INSTANCE, processInstanceId)
         if instance_key is None:
             return ok([])
-    records = engine.incidents(state="open", instance_key=instance_key)
+    records = engine.incidents(state="open", instance_key=instance_key, viewer=viewer)
     if incidentId is not None:
         records = [r for r in records if ids.to_uuid(Kind.INCIDENT, r.incident_key) == incidentId]
     if incidentType is not None:
@@ -93,9 +94,11 @@ def _incident(engine: Engine, incident_id: str) -> IncidentRecord:
 
 
 @router.get("/{incident_id}")
-def get_incident(incident_id: str, engine: EngineDep, principal: Reader) -> Response:
+def get_incident(
+    incident_id: str, engine: EngineDep, principal: Reader, viewer: ViewerDep
+) -> Response:
     """One open incident."""
-    record = _incident(engine, incident_id)
+    (record,) = engine.shown_incidents([_incident(engine, incident_id)], viewer)
     definitions = instance_definition_ids(engine, [record.instance_key])
     return ok(incident_dto(record, definitions.get(record.instance_key)))
 

@@ -27,7 +27,7 @@ from legato.api.c7.errors import C7Error, bad_request
 from legato.api.c7.ids import Kind
 from legato.api.c7.routing import C7Route, as_object, flag, no_content, ok, text
 from legato.api.c7.variables import decode_variables, encode_variables
-from legato.api.deps import EngineDep, require
+from legato.api.deps import EngineDep, require, viewer_of
 from legato.engine import values
 from legato.security import MESSAGES_PUBLISH, Principal
 from legato.store.instances import Instances
@@ -201,7 +201,8 @@ def correlate(
             },
         }
         if with_variables:
-            answer["variables"] = encode_variables(engine.instance(sub.instance_key).variables)
+            shown = engine.instance(sub.instance_key, viewer=viewer_of(request))
+            answer["variables"] = encode_variables(shown.variables)
         answers.append(answer)
     for key in result.started_keys:
         info = engine.instance(key)
@@ -211,7 +212,8 @@ def correlate(
             "execution": None,
         }
         if with_variables:
-            answer["variables"] = encode_variables(info.variables)
+            shown = engine.masking.instance(viewer_of(request), info)
+            answer["variables"] = encode_variables(shown.variables)
         answers.append(answer)
     return ok(answers)
 

@@ -25,7 +25,7 @@ from legato.api.c7.dto import (
 from legato.api.c7.errors import bad_request, not_found
 from legato.api.c7.routing import C7Route, as_object, flag, ok, text
 from legato.api.c7.variables import decode_variables, encode_variables
-from legato.api.deps import EngineDep, require
+from legato.api.deps import EngineDep, require, viewer_of
 from legato.errors import InvalidCommandError, NotFoundError
 from legato.runtime.engine import Engine
 from legato.security import DEFINITIONS_READ, INSTANCES_START, Principal
@@ -178,5 +178,6 @@ def _start(
         raise bad_request(f"Cannot instantiate process definition {process_id}: {error}") from None
     dto = instance_dto(request, info, DefinitionIds(engine))
     if flag(body.get("withVariablesInReturn")):
-        dto["variables"] = encode_variables(info.variables)
+        shown = engine.masking.instance(viewer_of(request), info)
+        dto["variables"] = encode_variables(shown.variables)
     return ok(dto)

@@ -21,12 +21,13 @@ from legato.api.c7.errors import bad_request, not_found
 from legato.api.c7.ids import Kind
 from legato.api.c7.routing import C7Route, as_object, flag, no_content, ok
 from legato.api.c7.variables import decode_variables, encode_value, encode_variables
-from legato.api.deps import EngineDep, require
+from legato.api.deps import EngineDep, ViewerDep, require
 from legato.api.v2.common import note_variables
 from legato.errors import InvalidCommandError, NotFoundError
 from legato.runtime.engine import Engine
 from legato.runtime.types import InstanceInfo
 from legato.security import INSTANCES_MODIFY, INSTANCES_READ, Principal
+from legato.security.sensitive import Viewer
 
 router = APIRouter(prefix="/process-instance", route_class=C7Route, tags=["c7: instances"])
 
@@ -110,6 +111,11 @@ def _instance(engine: Engine, instance_id: str) -> InstanceInfo:
     return info
 
 
+def _shown(engine: Engine, viewer: Viewer, instance_id: str) -> InstanceInfo:
+    """A running instance with its variables as ``viewer`` may see them."""
+    return engine.masking.instance(viewer, _instance(engine, instance_id))
+
+
 @router.get("/{instance_id}")
 def get_instance(
     instance_id: str, request: Request, engine: EngineDep, principal: Reader
@@ -142,15 +148,19 @@ def delete_instance(
 
 
 @router.get("/{instance_id}/variables")
-def get_variables(instance_id: str, engine: EngineDep, principal: Reader) -> Response:
+def get_variables(
+    instance_id: str, engine: EngineDep, principal: Reader, viewer: ViewerDep
+) -> Response:
     """The instance's (root scope) variables, typed."""
-    return ok(encode_variables(_instance(engine, instance_id).variables))
+    return ok(encode_variables(_shown(engine, viewer, instance_id).variables))
 
 
 @router.get("/{instance_id}/variables/{name}")
-def get_variable(instance_id: str, name: str, engine: EngineDep, principal: Reader) -> Response:
+def get_variable(
+    instance_id: str, name: str, engine: EngineDep, principal: Reader, viewer: ViewerDep
+) -> Response:
     """One variable of the instance, typed (404 when it has none of that name)."""
-    info = _instance(engine, instance_id)
+    info = _shown(engine, viewer, instance_id)
     if name not in info.variables:
         raise not_found(f"process instance variable with name {name} does not exist")
     return ok(encode_value(info.variables[name]))
@@ -158,12 +168,12 @@ def get_variable(instance_id: str, name: str, engine: EngineDep, principal: Read
 
 @router.get("/{instance_id}/variables/{name}/data")
 def get_variable_data(
-    instance_id: str, name: str, engine: EngineDep, principal: Reader
+    instance_id: str, name: str, engine: EngineDep, principal: Reader, viewer: ViewerDep
 ) -> Response:
     """One variable's value as bytes (``application/octet-stream``): text as UTF-8, other
     values as the ``value`` the typed form shows (JSON text for Json). The Python
     external-task client's ``get_process_instance_variable`` reads it."""
-    info = _instance(engine, instance_id)
+    info = _shown(engine, viewer, instance_id)
     if name not in info.variables:
         raise not_found(f"process instance variable with name {name} does not exist")
     shown = encode_value(info.variables[name])["value"]

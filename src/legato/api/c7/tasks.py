@@ -23,7 +23,7 @@ from legato.api.c7.errors import C7Error, bad_request, engine_error, not_found
 from legato.api.c7.ids import Kind
 from legato.api.c7.routing import C7Route, as_object, flag, json_body, no_content, ok, text
 from legato.api.c7.variables import decode_variables, encode_value, encode_variables
-from legato.api.deps import EngineDep, principal_of
+from legato.api.deps import EngineDep, ViewerDep, principal_of
 from legato.api.problems import Forbidden
 from legato.errors import (
     FormValidationError,
@@ -33,6 +33,7 @@ from legato.errors import (
 )
 from legato.runtime.engine import Engine
 from legato.security import TASKS_MANAGE, TASKS_WORK, Principal
+from legato.security.sensitive import Viewer
 from legato.store.records import UserTaskRecord
 
 router = APIRouter(prefix="/task", route_class=C7Route, tags=["c7: tasks"])
@@ -342,22 +343,29 @@ def set_assignee(
 
 
 @router.post("/{task_id}/complete")
-def complete(task_id: str, engine: EngineDep, principal: Worker, body: AnyBody = None) -> Response:
+def complete(
+    task_id: str, engine: EngineDep, principal: Worker, viewer: ViewerDep, body: AnyBody = None
+) -> Response:
     """Complete the task with ``variables``: 204, or 200 with the instance's variables when
     ``withVariablesInReturn``."""
-    return _complete(engine, principal, task_id, as_object(body), "complete")
+    return _complete(engine, principal, viewer, task_id, as_object(body), "complete")
 
 
 @router.post("/{task_id}/submit-form")
 def submit_form(
-    task_id: str, engine: EngineDep, principal: Worker, body: AnyBody = None
+    task_id: str, engine: EngineDep, principal: Worker, viewer: ViewerDep, body: AnyBody = None
 ) -> Response:
     """Submit the task's form: as ``complete``; form validation errors are 400."""
-    return _complete(engine, principal, task_id, as_object(body), "submit form of")
+    return _complete(engine, principal, viewer, task_id, as_object(body), "submit form of")
 
 
 def _complete(
-    engine: Engine, principal: Principal, task_id: str, body: dict[str, Any], action: str
+    engine: Engine,
+    principal: Principal,
+    viewer: Viewer,
+    task_id: str,
+    body: dict[str, Any],
+    action: str,
 ) -> Response:
     variables = decode_variables(body.get("variables"))
     key = ids.key_of(Kind.TASK, task_id)
@@ -386,7 +394,7 @@ def _complete(
             f"Cannot {action} task {task_id}: {error}", "BadUserRequestException"
         ) from None
     if flag(body.get("withVariablesInReturn")):
-        return ok(encode_variables(engine.instance(task.instance_key).variables))
+        return ok(encode_variables(engine.instance(task.instance_key, viewer=viewer).variables))
     return no_content()
 
 
@@ -434,42 +442,53 @@ def identity_links(task_id: str, engine: EngineDep, principal: Worker) -> Respon
     return ok(links)
 
 
-def _visible_variables(engine: Engine, task: UserTaskRecord, *, local: bool) -> dict[str, Any]:
-    """The variables the task's scope sees (inner scopes hide outer ones), or only its own."""
-    return engine.user_task_variables(task.user_task_key, local=local)
+def _visible_variables(
+    engine: Engine, task: UserTaskRecord, viewer: Viewer, *, local: bool
+) -> dict[str, Any]:
+    """The variables the task's scope sees (inner scopes hide outer ones), or only its own,
+    as ``viewer`` may see them."""
+    return engine.user_task_variables(task.user_task_key, local=local, viewer=viewer)
 
 
 @router.get("/{task_id}/variables")
-def task_variables(task_id: str, engine: EngineDep, principal: Worker) -> Response:
+def task_variables(
+    task_id: str, engine: EngineDep, principal: Worker, viewer: ViewerDep
+) -> Response:
     """The variables the task sees, typed."""
     task = _task(engine, principal, task_id)
-    return ok(encode_variables(_visible_variables(engine, task, local=False)))
+    return ok(encode_variables(_visible_variables(engine, task, viewer, local=False)))
 
 
 @router.get("/{task_id}/localVariables")
-def task_local_variables(task_id: str, engine: EngineDep, principal: Worker) -> Response:
+def task_local_variables(
+    task_id: str, engine: EngineDep, principal: Worker, viewer: ViewerDep
+) -> Response:
     """The task's own (local) variables, typed."""
     task = _task(engine, principal, task_id)
-    return ok(encode_variables(_visible_variables(engine, task, local=True)))
+    return ok(encode_variables(_visible_variables(engine, task, viewer, local=True)))
 
 
 @router.get("/{task_id}/variables/{name}")
-def task_variable(task_id: str, name: str, engine: EngineDep, principal: Worker) -> Response:
+def task_variable(
+    task_id: str, name: str, engine: EngineDep, principal: Worker, viewer: ViewerDep
+) -> Response:
     """One variable the task sees, typed (404 when there is none of that name)."""
-    return _one_variable(engine, principal, task_id, name, local=False)
+    return _one_variable(engine, principal, viewer, task_id, name, local=False)
 
 
 @router.get("/{task_id}/localVariables/{name}")
-def task_local_variable(task_id: str, name: str, engine: EngineDep, principal: Worker) -> Response:
+def task_local_variable(
+    task_id: str, name: str, engine: EngineDep, principal: Worker, viewer: ViewerDep
+) -> Response:
     """One local variable of the task, typed (404 when there is none of that name)."""
-    return _one_variable(engine, principal, task_id, name, local=True)
+    return _one_variable(engine, principal, viewer, task_id, name, local=True)
 
 
 def _one_variable(
-    engine: Engine, principal: Principal, task_id: str, name: str, *, local: bool
+    engine: Engine, principal: Principal, viewer: Viewer, task_id: str, name: str, *, local: bool
 ) -> Response:
     task = _task(engine, principal, task_id)
-    variables = _visible_variables(engine, task, local=local)
+    variables = _visible_variables(engine, task, viewer, local=local)
     if name not in variables:
         kind = "task local variable" if local else "task variable"
         raise not_found(f"{kind} with name {name} does not exist")

@@ -34,7 +34,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 
 from legato import __version__
-from legato.api.deps import EngineDep, require
+from legato.api.deps import EngineDep, ViewerDep, require
 from legato.api.problems import NotFound
 from legato.api.v2.common import KeyText, Out, iso, parse_key, plain
 from legato.engine.values import decode
@@ -127,10 +127,13 @@ def this_server(request: Request, engine: EngineDep) -> ServerResult:
     response_model=HistoryResult,
     dependencies=[Depends(require(INSTANCES_READ))],
 )
-def instance_history(instanceKey: Annotated[str, Path()], engine: EngineDep) -> HistoryResult:
-    """An instance's history in order (keys inside ``details`` stay numbers)."""
+def instance_history(
+    instanceKey: Annotated[str, Path()], engine: EngineDep, viewer: ViewerDep
+) -> HistoryResult:
+    """An instance's history in order (keys inside ``details`` stay numbers; sensitive
+    values masked unless the caller may reveal them)."""
     key = parse_key(instanceKey, "instanceKey")
-    entries = engine.history(key)
+    entries = engine.history(key, viewer=viewer)
     if not entries:
         raise NotFound(f"no process instance with key {key}")
     return HistoryResult(

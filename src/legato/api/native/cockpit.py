@@ -27,14 +27,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from legato.api.deps import EngineDep, require
+from legato.api.deps import EngineDep, ViewerDep, require
 from legato.api.problems import BadRequest
 from legato.api.v2.common import KeyText, Out, iso, key_text, parse_key, plain
 from legato.engine.values import decode
 from legato.errors import InvalidCommandError
 from legato.runtime.cockpit import InstanceCount
+from legato.runtime.engine import Engine
 from legato.runtime.types import InstanceInfo
 from legato.security import DEFINITIONS_READ, INCIDENTS_READ, INSTANCES_READ
+from legato.security.sensitive import Viewer
 from legato.store.records import IncidentRecord
 
 router = APIRouter(tags=["cockpit"])
@@ -206,7 +208,8 @@ def _variable(name: str | None, value: str | None) -> tuple[str, Any] | None:
     return name, parsed
 
 
-def _instance(info: InstanceInfo) -> InstanceResult:
+def _instance(engine: Engine, viewer: Viewer, info: InstanceInfo) -> InstanceResult:
+    info = engine.masking.instance(viewer, info)
     return InstanceResult(
         instanceKey=str(info.key),
         processId=info.process_id,
@@ -252,6 +255,7 @@ def _count(count: InstanceCount | None) -> CountResult | None:
 )
 def search_instances(
     engine: EngineDep,
+    viewer: ViewerDep,
     processId: str | None = None,
     version: int | None = None,
     status: str | None = None,
@@ -293,7 +297,7 @@ def search_instances(
             with_count=withCount,
         )
     return InstancePageResult(
-        items=[_instance(info) for info in page.instances],
+        items=[_instance(engine, viewer, info) for info in page.instances],
         nextCursor=page.next_cursor,
         count=_count(page.count),
     )
@@ -304,22 +308,24 @@ def search_instances(
     response_model=InstanceDetailResult,
     dependencies=[Depends(require(INSTANCES_READ))],
 )
-def instance_detail(instanceKey: Annotated[str, Path()], engine: EngineDep) -> InstanceDetailResult:
+def instance_detail(
+    instanceKey: Annotated[str, Path()], engine: EngineDep, viewer: ViewerDep
+) -> InstanceDetailResult:
     """An instance with the path it took, its tokens, calling and called instances and its
     incidents (open and resolved)."""
     detail = engine.instance_detail(parse_key(instanceKey, "instanceKey"))
     path = detail.path
     return InstanceDetailResult(
-        instance=_instance(detail.instance),
+        instance=_instance(engine, viewer, detail.instance),
         path=PathResult(
             completedElements=list(path.completed_elements),
             activeElements=list(path.active_elements),
             takenFlows=list(path.taken_flows),
             visits=path.visits,
         ),
-        calling=_instance(detail.calling) if detail.calling is not None else None,
-        called=[_instance(info) for info in detail.called],
-        incidents=[_incident(incident) for incident in detail.incidents],
+        calling=_instance(engine, viewer, detail.calling) if detail.calling is not None else None,
+        called=[_instance(engine, viewer, info) for info in detail.called],
+        incidents=[_incident(i) for i in engine.shown_incidents(detail.incidents, viewer)],
     )
 
 
@@ -399,6 +405,7 @@ def incident_groups(engine: EngineDep) -> list[IncidentGroupResult]:
 def group_incidents(
     group: Annotated[str, Path()],
     engine: EngineDep,
+    viewer: ViewerDep,
     after: str | None = None,
     limit: int = 50,
 ) -> IncidentPageResult:
@@ -406,7 +413,8 @@ def group_incidents(
     with _bad_input():
         page = engine.group_incidents(group, after=after, limit=limit)
     return IncidentPageResult(
-        items=[_incident(incident) for incident in page.incidents], nextCursor=page.next_cursor
+        items=[_incident(i) for i in engine.shown_incidents(page.incidents, viewer)],
+        nextCursor=page.next_cursor,
     )
 
 

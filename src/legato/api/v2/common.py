@@ -392,9 +392,12 @@ def note_variables(
     and the old values (read now, before the change) and the new ones, each as the API shows
     it and through :func:`~legato.security.audit.mask_for_audit`."""
     try:
-        scope = engine.state(instance_key).variables.get(instance_key, {})
+        state = engine.state(instance_key)
     except LegatoError:
-        scope = {}
+        state = None
+    scope = {} if state is None else state.variables.get(instance_key, {})
     old = {name: plain(decode(scope[name])) for name in values if name in scope}
     new = {name: plain(value) for name, value in values.items()}
-    note_audit(request, details=variable_changes(old, new))
+    process_id = "" if state is None else state.process_id
+    details = variable_changes(old, new, selector=engine.sensitive, process_id=process_id)
+    note_audit(request, details=details)

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import Field
 
-from legato.api.deps import EngineDep, require
+from legato.api.deps import EngineDep, ViewerDep, require
 from legato.api.problems import NotFound
 from legato.api.v2.common import (
     DEFAULT_TENANT,
@@ -41,6 +41,7 @@ from legato.security import (
     INSTANCES_READ,
     Principal,
 )
+from legato.security.sensitive import Viewer
 from legato.store.records import DefinitionRecord, IncidentRecord, InstanceRecord
 
 router = APIRouter()
@@ -150,13 +151,15 @@ def _incident(record: IncidentRecord, instance: InstanceRecord | None) -> Incide
     dependencies=[Depends(require(INCIDENTS_READ))],
     tags=["incidents"],
 )
-def search_incidents(body: IncidentSearch, engine: EngineDep) -> SearchResult[IncidentResult]:
+def search_incidents(
+    body: IncidentSearch, engine: EngineDep, viewer: ViewerDep
+) -> SearchResult[IncidentResult]:
     """Incidents matching the filter."""
     wanted = body.filter
     state = exact(wanted.state)
     legato_state = {"ACTIVE": "open", "RESOLVED": "resolved"}.get(str(state)) if state else None
     records = engine.incidents(
-        state=legato_state, instance_key=_instance_key(wanted.processInstanceKey)
+        state=legato_state, instance_key=_instance_key(wanted.processInstanceKey), viewer=viewer
     )
     with engine.store.transaction() as tx:
         instances = {
@@ -207,7 +210,9 @@ def search_incidents(body: IncidentSearch, engine: EngineDep) -> SearchResult[In
     dependencies=[Depends(require(INCIDENTS_READ))],
     tags=["incidents"],
 )
-def get_incident(incidentKey: Annotated[str, Path()], engine: EngineDep) -> IncidentResult:
+def get_incident(
+    incidentKey: Annotated[str, Path()], engine: EngineDep, viewer: ViewerDep
+) -> IncidentResult:
     """One incident."""
     key = parse_key(incidentKey, "incidentKey")
     with engine.store.transaction() as tx:
@@ -215,7 +220,7 @@ def get_incident(incidentKey: Annotated[str, Path()], engine: EngineDep) -> Inci
         if record is None:
             raise NotFound(f"no incident with key {key}")
         instance = tx.get_instance(record.instance_key)
-    return _incident(record, instance)
+    return _incident(engine.shown_incidents([record], viewer)[0], instance)
 
 
 Operator = Annotated[Principal, Depends(require(INSTANCES_MODIFY))]
@@ -306,11 +311,13 @@ def variable_key(scope_key: int, name: str) -> int:
     return int.from_bytes(digest[:8], "big") & 0x7FFF_FFFF_FFFF_FFFF
 
 
-def variables_of(engine: Engine, records: list[InstanceRecord]) -> list[VariableResult]:
-    """Every variable of these instances, scope by scope."""
+def variables_of(
+    engine: Engine, records: list[InstanceRecord], viewer: Viewer
+) -> list[VariableResult]:
+    """Every variable of these instances, scope by scope, as ``viewer`` may see them."""
     found: list[VariableResult] = []
     for record in records:
-        state = engine.state(record.instance_key)
+        state = engine.state(record.instance_key, viewer=viewer)
         root = str(record.instance_key) if record.parent_instance_key is None else None
         for scope_key, variables in sorted(state.variables.items()):
             for name, value in sorted(variables.items()):
@@ -369,11 +376,13 @@ def search_variables_in(
     dependencies=[Depends(require(INSTANCES_READ))],
     tags=["variables"],
 )
-def search_variables(body: VariableSearch, engine: EngineDep) -> SearchResult[VariableResult]:
+def search_variables(
+    body: VariableSearch, engine: EngineDep, viewer: ViewerDep
+) -> SearchResult[VariableResult]:
     """Variables of instances as they are now, values as JSON text (without a
     ``processInstanceKey`` filter, of the newest :data:`SCAN_LIMIT` instances)."""
     records, capped = _instances(engine, body.filter.processInstanceKey)
-    return search_variables_in(variables_of(engine, records), body, capped=capped)
+    return search_variables_in(variables_of(engine, records, viewer), body, capped=capped)
 
 
 # -- element instances ------------------------------------------------------------------------

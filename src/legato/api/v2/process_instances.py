@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from legato.api.deps import EngineDep, require
+from legato.api.deps import EngineDep, require, viewer_of
 from legato.api.problems import ApiError, BadRequest, Conflict, NotFound, Unavailable
 from legato.api.v2.common import (
     DEFAULT_TENANT,
@@ -164,6 +164,9 @@ async def create_process_instance(
     variables: dict[str, Any] = {}
     if body.awaitCompletion:
         info = await _completed(request, engine, info, body.requestTimeout)
+    if body.awaitCompletion or fetched:
+        info = await run_in_threadpool(engine.masking.instance, viewer_of(request), info)
+    if body.awaitCompletion:
         variables = info.variables if not fetched else {k: info.variables.get(k) for k in fetched}
     elif fetched:
         variables = {k: info.variables.get(k) for k in fetched}

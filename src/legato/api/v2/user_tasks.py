@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import Field
 
-from legato.api.deps import EngineDep, PrincipalDep
+from legato.api.deps import EngineDep, PrincipalDep, ViewerDep
 from legato.api.problems import BadRequest, Forbidden, NotFound
 from legato.api.v2.common import (
     DEFAULT_TENANT,
@@ -405,7 +405,11 @@ def complete_user_task(
     response_model=SearchResult[VariableResult],
 )
 def search_user_task_variables(
-    userTaskKey: TaskKeyPath, body: VariableSearch, engine: EngineDep, principal: PrincipalDep
+    userTaskKey: TaskKeyPath,
+    body: VariableSearch,
+    engine: EngineDep,
+    principal: PrincipalDep,
+    viewer: ViewerDep,
 ) -> SearchResult[VariableResult]:
     """The variables the task sees: its own scope's and those of the scopes around it (the
     nearest one of each name)."""
@@ -425,7 +429,7 @@ def search_user_task_variables(
         chain.append(str(task.instance_key))
     nearest: dict[str, VariableResult] = {}
     for variable in sorted(
-        (v for v in variables_of(engine, [instance]) if v.scopeKey in chain),
+        (v for v in variables_of(engine, [instance], viewer) if v.scopeKey in chain),
         key=lambda v: chain.index(v.scopeKey),
     ):
         nearest.setdefault(variable.name, variable)

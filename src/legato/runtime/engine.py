@@ -630,8 +630,10 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
         try:
             found = queries.state(self.store, instance_key)
         except NotFoundError:
-            return self.masking.history(viewer, _process_of(entries), entries)
-        return self.masking.history(viewer, found.process_id, entries, found.variables.values())
+            process_id = _process_of(entries)
+            return self.masking.history(viewer, process_id, entries, (), instance_key)
+        known = found.variables.values()
+        return self.masking.history(viewer, found.process_id, entries, known, instance_key)
 
     def replay(self, instance_key: int) -> InstanceState:
         """Rebuild an instance's state from its stored history alone."""

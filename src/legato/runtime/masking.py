@@ -86,15 +86,18 @@ class Masking:
         process_id: str,
         entries: list[HistoryEntry],
         known: Iterable[Mapping[str, Any]] = (),
+        instance_key: int | None = None,
     ) -> list[HistoryEntry]:
         """An instance's history as ``viewer`` may see it: the variables an event carries
         masked, and every text of an event cleared of the instance's sensitive values (those
         of ``known`` variable sets and of the events themselves)."""
-        if viewer.reveals(process_id):
-            return entries
         sets = list(known)
         for entry in entries:
             sets += _variable_sets(entry.details)
+        if viewer.reveals(process_id):
+            for values in sets:  # notes what is revealed
+                view_variables(self.selector, viewer, process_id, values, instance_key)
+            return entries
         texts = self.texts(viewer, process_id, sets)
         shown: list[HistoryEntry] = []
         for entry in entries:

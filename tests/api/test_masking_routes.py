@@ -1,0 +1,244 @@
+"""Sensitive values on every way out over HTTP: masked for a role without
+``variables:reveal`` (an operator), shown to an admin (and each reveal audited once, naming
+the variables, never the values), while the worker of the job's type gets the real values."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from api_helpers import activate, deploy, start
+from api_support import Api
+from fastapi.testclient import TestClient
+
+from accounts_support import CountingHasher
+from bpmn_helpers import chain, process, service
+from legato import Engine
+from legato.api.app import create_app
+from legato.api.c7 import ids
+from legato.api.c7.ids import Kind
+from legato.security.accounts import Accounts
+from legato.security.audit import AuditTrail
+from legato.store.audit import AuditQuery
+from legato.web import mount
+from legato.web.session import SESSION_COOKIE, csrf_token_for
+
+SSN = "078-05-1120"
+IBAN = "DE89 3704 0044 0532 0130 00"
+
+ONBOARDING = process(
+    '<bpmn:extensionElements><legato:sensitive variables="applicant.ssn iban"/>'
+    "</bpmn:extensionElements>"
+    '<bpmn:startEvent id="s"/>' + service("charge", "charge") + '<bpmn:userTask id="review">'
+    '<bpmn:extensionElements><zeebe:assignmentDefinition candidateGroups="sales"/>'
+    "</bpmn:extensionElements></bpmn:userTask>"
+    '<bpmn:endEvent id="e"/>' + chain("s", "charge", "review", "e"),
+    process_id="onboarding",
+)
+
+
+def _at_review(api: Api) -> tuple[str, str]:
+    """An instance waiting at its user task, after the worker of ``charge`` saw the real
+    values and failed once quoting one; its key and the task's key."""
+    deploy(api, "onboarding.bpmn", ONBOARDING)
+    key = start(api, "onboarding", applicant={"name": "Ada", "ssn": SSN}, iban=IBAN)
+    (job,) = activate(api)
+    assert job["variables"]["applicant"]["ssn"] == SSN  # the worker gets the real value
+    assert job["variables"]["iban"] == IBAN
+    failed = api.client.post(
+        f"/v2/jobs/{job['jobKey']}/failure",
+        json={"retries": 1, "errorMessage": f"bank refused {IBAN}"},
+        **api.as_("worker"),
+    )
+    assert failed.status_code == 204, failed.text
+    (job,) = activate(api)
+    done = api.client.post(f"/v2/jobs/{job['jobKey']}/completion", json={}, **api.as_("worker"))
+    assert done.status_code == 204, done.text
+    (task,) = api.engine.user_tasks(instance_key=int(key))
+    return key, str(task.user_task_key)
+
+
+def _surfaces(key: str, task: str) -> dict[str, tuple[str, str, Any]]:
+    instance_id = ids.to_uuid(Kind.INSTANCE, int(key))
+    task_id = ids.to_uuid(Kind.TASK, int(task))
+    return {
+        "v2 variables": ("POST", "/v2/variables/search", {"filter": {"processInstanceKey": key}}),
+        "v2 task variables": ("POST", f"/v2/user-tasks/{task}/variables/search", {}),
+        "native instances": ("GET", "/legato/v1/instances?processId=onboarding", None),
+        "native detail": ("GET", f"/legato/v1/instances/{key}/detail", None),
+        "native history": ("GET", f"/legato/v1/instances/{key}/history", None),
+        "c7 variables": ("GET", f"/engine-rest/process-instance/{instance_id}/variables", None),
+        "c7 one variable": (
+            "GET",
+            f"/engine-rest/process-instance/{instance_id}/variables/iban",
+            None,
+        ),
+        "c7 variable instances": ("GET", "/engine-rest/variable-instance", None),
+        "c7 task variables": ("GET", f"/engine-rest/task/{task_id}/variables", None),
+    }
+
+
+SURFACES = list(_surfaces("1", "2"))
+
+
+def _call(api: Api, who: str, method: str, path: str, body: Any) -> str:
+    answer = api.client.request(method, path, json=body, **api.as_(who))
+    assert answer.status_code == 200, f"{path}: {answer.text}"
+    return answer.text
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_an_operator_sees_sensitive_values_masked(api: Api, surface: str) -> None:
+    key, task = _at_review(api)
+    method, path, body = _surfaces(key, task)[surface]
+
+    text = _call(api, "op", method, path, body)
+
+    assert SSN not in text and IBAN not in text
+    assert "****" in text
+    assert "Ada" in text or "history" in surface or "one variable" in surface
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+def test_an_admin_sees_them_and_the_reveal_is_audited(api: Api, surface: str) -> None:
+    key, task = _at_review(api)
+    method, path, body = _surfaces(key, task)[surface]
+
+    text = _call(api, "admin", method, path, body)
+
+    assert IBAN in text
+    reveals = AuditTrail(api.engine.store).records(AuditQuery(action="value.reveal"))
+    assert len(reveals) == 1
+    (record,) = reveals
+    assert record.actor == "admin"
+    assert record.details["path"] == path.partition("?")[0]
+    assert {"process_id": "onboarding", "instance_key": int(key)}.items() <= (
+        record.details["revealed"][0].items()
+    )
+    assert "iban" in record.details["revealed"][0]["variables"]
+    assert IBAN not in str(record.details) and SSN not in str(record.details)
+
+
+def test_incidents_quote_no_sensitive_value_to_an_operator(api: Api) -> None:
+    deploy(api, "onboarding.bpmn", ONBOARDING)
+    key = start(api, "onboarding", applicant={"ssn": SSN}, iban=IBAN)
+    (job,) = activate(api)
+    api.client.post(
+        f"/v2/jobs/{job['jobKey']}/failure",
+        json={"retries": 0, "errorMessage": f"bank refused {IBAN}"},
+        **api.as_("worker"),
+    )
+    incident_path = "/v2/incidents/search"
+    (incident,) = api.engine.incidents()
+    incident_id = ids.to_uuid(Kind.INCIDENT, incident.incident_key)
+    for method, path, body in [
+        ("POST", incident_path, {}),
+        ("GET", f"/v2/incidents/{incident.incident_key}", None),
+        ("GET", f"/engine-rest/incident/{incident_id}", None),
+        ("GET", "/engine-rest/incident", None),
+        ("GET", f"/legato/v1/instances/{key}/detail", None),
+    ]:
+        shown = _call(api, "op", method, path, body)
+        assert "bank refused ****" in shown, path
+        assert IBAN in _call(api, "admin", method, path, body), path
+
+
+def test_the_audit_trail_keeps_a_variable_change_masked(api: Api) -> None:
+    deploy(api, "onboarding.bpmn", ONBOARDING)
+    key = start(api, "onboarding", applicant={"ssn": SSN}, iban=IBAN)
+    changed = api.client.put(
+        f"/v2/element-instances/{key}/variables",
+        json={"variables": {"iban": "GB82 WEST 1234 5698 7654 32", "note": "new bank"}},
+        **api.as_("op"),
+    )
+    assert changed.status_code == 204, changed.text
+
+    (record,) = AuditTrail(api.engine.store).records(AuditQuery(action="variables.change"))
+    assert record.details["changes"] == {
+        "iban": {"old": "****", "new": "****"},
+        "note": {"old": None, "new": "new bank"},
+    }
+
+
+# -- the web app ----------------------------------------------------------------------------------
+
+PASSWORDS = {"admin": "pw-admin", "olga": "pw-olga", "sam": "pw-sam"}
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[tuple[TestClient, Engine]]:
+    engine = Engine(f"sqlite:///{tmp_path / 'web.db'}")
+    accounts = Accounts(engine.store, password_hasher=CountingHasher())
+    accounts.ensure_admin(PASSWORDS["admin"])
+    accounts.create_user("olga", PASSWORDS["olga"], ["operator"])
+    accounts.create_user("sam", PASSWORDS["sam"], ["user"], groups=["sales"])
+    app = create_app(engine, accounts)
+    mount(app)
+    with TestClient(app) as client:
+        yield client, engine
+    engine.close()
+
+
+def _sign_in(client: TestClient, name: str) -> None:
+    client.cookies.clear()
+    answer = client.post(
+        "/login",
+        data={"username": name, "password": PASSWORDS[name], "next": "/"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+
+
+def _web_instance(engine: Engine) -> tuple[int, int]:
+    engine.deploy(ONBOARDING)
+
+    @engine.task("charge")
+    def charge(job: Any) -> None:
+        assert job.variables["iban"] == IBAN
+
+    key = engine.start("onboarding", {"applicant": {"name": "Ada", "ssn": SSN}, "iban": IBAN}).key
+    engine.run_until_idle()
+    (task,) = engine.user_tasks(instance_key=key)
+    return key, task.user_task_key
+
+
+def test_the_instance_page_and_the_task_form_mask_for_whoever_may_not_reveal(
+    web: tuple[TestClient, Engine],
+) -> None:
+    client, engine = web
+    key, task = _web_instance(engine)
+
+    _sign_in(client, "olga")
+    page = client.get(f"/cockpit/instances/{key}").text
+    assert "Ada" in page and SSN not in page and IBAN not in page
+
+    _sign_in(client, "sam")
+    for path in (f"/tasks/{task}", f"/tasks/{task}/data.json"):
+        shown = client.get(path).text
+        assert "Ada" in shown and SSN not in shown and IBAN not in shown, path
+
+    _sign_in(client, "admin")
+    assert IBAN in client.get(f"/cockpit/instances/{key}").text
+
+
+def test_a_task_form_saved_with_the_masks_it_showed_keeps_the_real_values(
+    web: tuple[TestClient, Engine],
+) -> None:
+    client, engine = web
+    key, task = _web_instance(engine)
+    _sign_in(client, "sam")
+    data = client.get(f"/tasks/{task}/data.json").json()
+    data["applicant"]["name"] = "Ada L."
+
+    done = client.post(
+        f"/tasks/{task}/complete",
+        json=data,
+        headers={"X-CSRF-Token": csrf_token_for(client.cookies[SESSION_COOKIE])},
+        follow_redirects=False,
+    )
+
+    assert done.status_code in (200, 303), done.text
+    assert engine.instance(key).variables["applicant"] == {"name": "Ada L.", "ssn": SSN}
+    assert engine.instance(key).variables["iban"] == IBAN

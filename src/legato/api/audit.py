@@ -318,23 +318,15 @@ def _reveal_entry(scope: Scope) -> dict[str, Any] | None:
     viewer: Viewer | None = state.get("viewer")
     if viewer is None or not viewer.revealed or viewer.principal is None:
         return None
-    shown = sorted(viewer.revealed.items(), key=lambda item: (item[0][0], item[0][1] or 0))
-    keys = {instance_key for (_, instance_key), _ in shown}
+    keys = {instance_key for _, instance_key in viewer.revealed}
     only = next(iter(keys)) if len(keys) == 1 else None
     client = scope.get("client")
     headers = Headers(scope=scope)
     return {
         "actor": Actor.of(viewer.principal),
         "action": "value.reveal",
-        "resource": Resource("process-instance", str(only)) if only is not None else None,
-        "details": {
-            "method": scope["method"],
-            "path": scope["path"],
-            "revealed": [
-                {"process_id": process_id, "instance_key": key, "variables": sorted(names)}
-                for (process_id, key), names in shown
-            ],
-        },
+        "resource": Resource("instance", str(only)) if only is not None else None,
+        "details": {"method": scope["method"], "path": scope["path"], **viewer.reveal_details()},
         "source": Source(client[0] if client else None, headers.get("user-agent")),
     }
 

@@ -33,6 +33,7 @@ from legato.cli.export import register as register_export
 from legato.cli.logs import LogFormatOption, json_logs, logging_to_stderr
 from legato.cli.migrate import register as register_migrate
 from legato.cli.modify import register as register_modify
+from legato.cli.sensitive import RevealOption, cli_viewer, policy_from_env, record_reveal
 from legato.cli.simulate import register as register_simulate
 from legato.cli.values import parse_vars, show, to_json
 from legato.cli.versions import register as register_versions
@@ -43,6 +44,7 @@ from legato.runtime.engine import DEFAULT_DATABASE, Engine
 from legato.runtime.retention import DEFAULT_BATCH_SIZE, parse_age, sweep_ended_instances
 from legato.runtime.types import HistoryEntry
 from legato.security.audit import Resource
+from legato.security.sensitive import Viewer
 from legato.store.records import INSTANCE_FILTER_STATUSES, NodeRecord
 
 app = typer.Typer(
@@ -146,7 +148,7 @@ StrictOption = Annotated[
 
 
 def _engine(db: str, strict: bool = False) -> Engine:
-    return Engine(db, validation="strict" if strict else "compatible")
+    return Engine(db, validation="strict" if strict else "compatible", policy=policy_from_env())
 
 
 def _job_types(process: ProcessDefinition) -> list[dict[str, str]]:
@@ -166,6 +168,7 @@ def deploy(
     db: DbOption = DEFAULT_DATABASE,
     strict: StrictOption = False,
     as_json: JsonOption = False,
+    reveal: RevealOption = False,
 ) -> None:
     """Deploy BPMN and DMN files (a new version per changed process or decision); a directory
     deploys its .dmn files, then its .bpmn files, by name. Lists the job types of the tasks
@@ -295,6 +298,7 @@ def run(
     db: DbOption = DEFAULT_DATABASE,
     strict: StrictOption = False,
     as_json: JsonOption = False,
+    reveal: RevealOption = False,
 ) -> None:
     """Deploy MODEL, start it, run its jobs with HANDLERS and its timers as they fall due,
     and print the trace.
@@ -317,7 +321,11 @@ def run(
         if count > 1:
             code = _run_many(engine, process_id, values, count, deadline, timeout)
         else:
-            code = _run_one(engine, process_id, values, business_key, deadline, timeout, as_json)
+            viewer = cli_viewer(reveal)
+            code = _run_one(
+                engine, process_id, values, business_key, deadline, timeout, as_json, viewer
+            )
+            record_reveal(engine, viewer)
     if code:
         raise typer.Exit(code)
 
@@ -330,26 +338,29 @@ def _run_one(
     deadline: float | None,
     timeout: float | None,
     as_json: bool,
+    viewer: Viewer,
 ) -> int:
     info = engine.start(process_id, values, business_key=business_key)
     printed = 0
     if not as_json:
         console.print(f"instance [bold]{info.key}[/] of {_plain(process_id)} v{info.version}")
-        printed = _print_trace(engine.history(info.key), printed)
+        printed = _print_trace(engine.history(info.key, viewer=viewer), printed)
 
     def progress() -> None:
         nonlocal printed
         if not as_json:
-            printed = _print_trace(engine.history(info.key), printed)
+            printed = _print_trace(engine.history(info.key, viewer=viewer), printed)
 
     timed_out = running.drive(engine, [info.key], deadline=deadline, progress=progress)
-    final = engine.instance(info.key)
+    final = engine.instance(info.key, viewer=viewer)
     if as_json:
-        _print_json({"instance": final, "history": engine.history(info.key)})
+        _print_json({"instance": final, "history": engine.history(info.key, viewer=viewer)})
     else:
-        _print_trace(engine.history(info.key), printed)
-        _print_outcome(engine, final.key)
-    verdict = running.verdict(engine, info.key, timed_out=timeout if timed_out else None)
+        _print_trace(engine.history(info.key, viewer=viewer), printed)
+        _print_outcome(engine, final.key, viewer)
+    verdict = running.verdict(
+        engine, info.key, timed_out=timeout if timed_out else None, viewer=viewer
+    )
     for problem in verdict.problems:
         err.print(f"[red]error:[/] {_plain(problem)}")
     return verdict.code
@@ -420,8 +431,8 @@ def _print_trace(history: list[HistoryEntry], printed: int) -> int:
     return len(history)
 
 
-def _print_outcome(engine: Engine, instance_key: int) -> None:
-    info = engine.instance(instance_key)
+def _print_outcome(engine: Engine, instance_key: int, viewer: Viewer) -> None:
+    info = engine.instance(instance_key, viewer=viewer)
     console.print(f"status: [bold]{info.status}[/]")
     if info.active_elements:
         console.print(f"waiting at: {_plain(', '.join(info.active_elements))}")
@@ -459,18 +470,23 @@ def instances(
     limit: int = 50,
     db: DbOption = DEFAULT_DATABASE,
     as_json: JsonOption = False,
+    reveal: RevealOption = False,
 ) -> None:
-    """List instances, newest first."""
+    """List instances, newest first (with --json their variables, sensitive ones masked
+    unless --reveal)."""
     if version is not None and process is None:
         raise typer.BadParameter("--version needs --process", param_hint="--version")
+    viewer = cli_viewer(reveal)
     with _engine(db) as engine:
         if version is None:
-            rows = engine.instances(status=status, process_id=process, limit=limit)
+            rows = engine.instances(status=status, process_id=process, limit=limit, viewer=viewer)
         else:
             page = engine.search_instances(
                 process_id=process, version=version, status=status, limit=min(limit, 500)
             )
-            rows = page.instances
+            rows = [engine.masking.instance(viewer, info) for info in page.instances]
+        if as_json:
+            record_reveal(engine, viewer)
     if as_json:
         _print_json(rows)
         return
@@ -495,14 +511,20 @@ def instances(
 
 @app.command("show")
 def show_instance(
-    instance_key: int, db: DbOption = DEFAULT_DATABASE, as_json: JsonOption = False
+    instance_key: int,
+    db: DbOption = DEFAULT_DATABASE,
+    as_json: JsonOption = False,
+    reveal: RevealOption = False,
 ) -> None:
-    """Show an instance: state, tokens, variables and history."""
+    """Show an instance: state, tokens, variables and history (sensitive values masked
+    unless --reveal)."""
+    viewer = cli_viewer(reveal)
     with _engine(db) as engine:
-        info = engine.instance(instance_key)
-        state = engine.state(instance_key)
-        history = engine.history(instance_key)
-        incidents = engine.incidents(instance_key=instance_key)
+        info = engine.instance(instance_key, viewer=viewer)
+        state = engine.state(instance_key, viewer=viewer)
+        history = engine.history(instance_key, viewer=viewer)
+        incidents = engine.incidents(instance_key=instance_key, viewer=viewer)
+        record_reveal(engine, viewer)
     tokens = [
         {
             "element_instance_key": e.key,
@@ -578,10 +600,14 @@ def _print_incidents(rows: list[Any]) -> None:
 
 
 @app.command()
-def incidents(db: DbOption = DEFAULT_DATABASE, as_json: JsonOption = False) -> None:
-    """List open incidents: the manual queue."""
+def incidents(
+    db: DbOption = DEFAULT_DATABASE, as_json: JsonOption = False, reveal: RevealOption = False
+) -> None:
+    """List open incidents: the manual queue (sensitive values that a message quotes masked
+    unless --reveal)."""
+    viewer = cli_viewer(reveal)
     with _engine(db) as engine:
-        rows = engine.incidents()
+        rows = engine.incidents(viewer=viewer)
     if as_json:
         _print_json(rows)
     elif rows:
@@ -1078,16 +1104,32 @@ def retention(
     ] = DEFAULT_BATCH_SIZE,
     db: DbOption = DEFAULT_DATABASE,
     as_json: JsonOption = False,
+    reveal: Annotated[
+        bool,
+        typer.Option(
+            "--reveal",
+            help="Archive sensitive variables unmasked (recorded in the audit trail).",
+        ),
+    ] = False,
 ) -> None:
-    """Delete completed and terminated instances older than an age, with all their rows."""
+    """Delete completed and terminated instances older than an age, with all their rows
+    (the archive holds sensitive values masked unless --reveal)."""
     try:
         age = parse_age(older_than)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--older-than") from None
     with _engine(db) as engine:
         report = sweep_ended_instances(
-            engine.store, age, archive=archive, batch_size=batch, now=engine.clock.now()
+            engine.store,
+            age,
+            archive=archive,
+            batch_size=batch,
+            now=engine.clock.now(),
+            masking=None if reveal else engine.masking,
         )
+        if reveal and archive is not None and report.archived:
+            details = {"archive": str(archive), "instances": report.archived}
+            record_command(engine.store, "value.reveal", None, details)
     if as_json:
         _print_json(asdict(report))
         return

@@ -18,6 +18,7 @@ from datetime import datetime
 from legato.engine.state import InstanceState
 from legato.runtime.engine import Engine
 from legato.runtime.waiting import family, unhandled_jobs
+from legato.security.sensitive import Viewer, mask_text
 
 POLL_SECONDS = 1.0
 """The longest sleep between two looks: another node may move the instances on meanwhile."""
@@ -83,22 +84,29 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
 
 
-def verdict(engine: Engine, root: int, *, timed_out: float | None = None) -> Verdict:
+def verdict(
+    engine: Engine, root: int, *, timed_out: float | None = None, viewer: Viewer | None = None
+) -> Verdict:
     """What became of ``root``: cancelled, stopped at an incident, out of time, waiting for
-    jobs nobody here handles, or fine (completed, or waiting for a person or a message)."""
+    jobs nobody here handles, or fine (completed, or waiting for a person or a message).
+    With a ``viewer``, an incident's message is cleared of the sensitive values it quotes."""
     info = engine.instance(root)
     states = family(engine.state, [root])
     result = Verdict()
     if info.status == "terminated":
         result.code = EXIT_FAILED
         result.problems.append(f"instance {root} was cancelled{_reason(engine, root)}")
-    incidents = [i for s in states for i in s.incidents.values()]
+    incidents = [(s, i) for s in states for i in s.incidents.values()]
     if incidents:
         result.code = result.code or EXIT_FAILED
-        first = incidents[0]
+        state, first = incidents[0]
+        message = first.message
+        if viewer is not None:
+            texts = engine.masking.texts(viewer, state.process_id, state.variables.values())
+            message = mask_text(message, texts)
         more = f" (and {len(incidents) - 1} more)" if len(incidents) > 1 else ""
         result.problems.append(
-            f"instance {root} stopped at an incident at '{first.element_id}': {first.message}{more}"
+            f"instance {root} stopped at an incident at '{first.element_id}': {message}{more}"
         )
     unhandled = unhandled_jobs(states, engine.job_types)
     if unhandled:

@@ -270,6 +270,7 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
         self.tracing: Tracing | None = _tracing(tracing, self._executor.observer)
         """The engine's tracing (None while it traces nothing)."""
         if self.tracing is not None:
+            self.tracing.masking = self.masking
             self._executor.observer = self.tracing
             self._jobs.traceparent = self.tracing.handed_out
         self.alert_config = alerts or AlertConfig()

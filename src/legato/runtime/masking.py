@@ -105,6 +105,26 @@ class Masking:
             shown.append(entry if details is entry.details else replace(entry, details=details))
         return shown
 
+    def archived(
+        self, process_id: str, state: Mapping[str, Any], payloads: list[dict[str, Any]]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """An ended instance's stored state and history payloads with every sensitive value
+        masked, for an archive that leaves the database (see
+        :mod:`legato.runtime.retention`)."""
+        scopes = state.get("variables", {})
+        masked_scopes = {
+            scope: dict(mask_variables(self.selector, process_id, values))
+            for scope, values in scopes.items()
+        }
+        sets: list[Mapping[str, Any]] = [
+            {k: decode(v) for k, v in values.items()} for values in scopes.values()
+        ]
+        for payload in payloads:
+            sets += _variable_sets(payload)
+        texts = self.texts(Viewer(), process_id, sets)
+        shown_state = _strip_texts({**state, "variables": masked_scopes}, texts)
+        return shown_state, [self._details(process_id, p, texts) for p in payloads]
+
     def _details(
         self, process_id: str, details: dict[str, Any], texts: list[str]
     ) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from legato.errors import NotFoundError
+from legato.runtime.masking import Masking
 from legato.store.ports import Store, Transaction
 from legato.store.records import HistoryRecord, InstanceRecord
 
@@ -82,6 +83,7 @@ def sweep_ended_instances(
     archive: str | Path | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     now: datetime | None = None,
+    masking: Masking | None = None,
 ) -> RetentionReport:
     """Delete the instances that ended more than ``older_than`` ago, batch by batch.
 
@@ -92,6 +94,8 @@ def sweep_ended_instances(
             line (``{"instance": {...}, "history": [...]}``), before it is deleted.
         batch_size: instances per transaction.
         now: the current time (the system clock by default).
+        masking: mask the sensitive values of what is archived (the engine's
+            :attr:`~legato.runtime.engine.Engine.masking`); None archives them as stored.
 
     Returns:
         How many instances were deleted and archived, in how many batches, and whether the
@@ -107,12 +111,14 @@ def sweep_ended_instances(
         raise ValueError("batch_size must be at least 1")
     cutoff = (now or datetime.now(UTC)) - older_than
     if archive is None:
-        return _sweep(store, cutoff, batch_size, None)
+        return _sweep(store, cutoff, batch_size, None, masking)
     with Path(archive).open("a", encoding="utf-8") as out:
-        return _sweep(store, cutoff, batch_size, out)
+        return _sweep(store, cutoff, batch_size, out, masking)
 
 
-def _sweep(store: Store, cutoff: datetime, batch_size: int, out: IO[str] | None) -> RetentionReport:
+def _sweep(
+    store: Store, cutoff: datetime, batch_size: int, out: IO[str] | None, masking: Masking | None
+) -> RetentionReport:
     deleted = archived = batches = 0
     while True:
         with store.transaction() as tx:
@@ -120,7 +126,7 @@ def _sweep(store: Store, cutoff: datetime, batch_size: int, out: IO[str] | None)
                 return RetentionReport(deleted, archived, batches, busy=True)
             keys = tx.find_expired_instances(cutoff, batch_size)
             if out is not None and keys:
-                archived += _archive(tx, keys, out)
+                archived += _archive(tx, keys, out, masking)
             removed = tx.delete_instances(keys) if keys else 0
         if removed:
             deleted += removed
@@ -130,8 +136,8 @@ def _sweep(store: Store, cutoff: datetime, batch_size: int, out: IO[str] | None)
             return RetentionReport(deleted, archived, batches)
 
 
-def _archive(tx: Transaction, keys: list[int], out: IO[str]) -> int:
-    lines = [_archive_line(tx, key) for key in keys]
+def _archive(tx: Transaction, keys: list[int], out: IO[str], masking: Masking | None) -> int:
+    lines = [_archive_line(tx, key, masking) for key in keys]
     out.writelines(lines)
     out.flush()
     # On disk before the deletes can commit (see the module docstring).
@@ -139,14 +145,21 @@ def _archive(tx: Transaction, keys: list[int], out: IO[str]) -> int:
     return len(lines)
 
 
-def _archive_line(tx: Transaction, instance_key: int) -> str:
+def _archive_line(tx: Transaction, instance_key: int, masking: Masking | None) -> str:
     record = tx.get_instance(instance_key)
     if record is None:  # pragma: no cover - found in this same transaction
         raise NotFoundError(f"instance {instance_key} does not exist")
-    document = {
-        "instance": _fields(record),
-        "history": [_fields(event) for event in tx.history(instance_key)],
-    }
+    events = tx.history(instance_key)
+    instance = _fields(record)
+    history = [_fields(event) for event in events]
+    if masking is not None:
+        state, payloads = masking.archived(
+            record.process_id, record.state, [dict(event.payload) for event in events]
+        )
+        instance["state"] = state
+        for entry, payload in zip(history, payloads, strict=True):
+            entry["payload"] = payload
+    document = {"instance": instance, "history": history}
     return json.dumps(document, default=_json_value, ensure_ascii=False) + "\n"
 
 

@@ -38,8 +38,11 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 
 from legato.engine import events as ev
 from legato.engine.state import InstanceState
+from legato.engine.values import decode
 from legato.errors import InvalidCommandError
 from legato.runtime.executor import BatchObserver, Observed
+from legato.runtime.masking import Masking
+from legato.security.sensitive import Viewer, mask_text
 
 logger = logging.getLogger("legato.tracing")
 
@@ -158,6 +161,9 @@ class Tracing:
         self._jobs: dict[int, _Job] = {}
         self._handed_out: dict[int, datetime] = {}
         self._lock = threading.Lock()
+        self.masking: Masking | None = None
+        """Clears a failed attempt's error (a span's status) of the instance's sensitive
+        values; the engine sets it."""
 
     # -- handing out -----------------------------------------------------------------------------
 
@@ -262,6 +268,9 @@ class Tracing:
         error = None
         if isinstance(event, ev.JobFailed):
             error = event.error_message
+            if self.masking is not None:
+                scopes = [{k: decode(v) for k, v in s.items()} for s in state.variables.values()]
+                error = mask_text(error, self.masking.texts(Viewer(), state.process_id, scopes))
             self._jobs[event.job_key] = (event.retries, job_type, element_instance_key)
         else:
             del self._jobs[event.job_key]

@@ -281,6 +281,17 @@ class Viewer:
         """Whether this viewer sees the sensitive values of ``process_id`` unmasked."""
         return may_reveal(self.principal, process_id)
 
+    def reveal_details(self) -> dict[str, Any]:
+        """What a ``value.reveal`` audit record holds: per process and instance the names of
+        the variables shown unmasked, never their values."""
+        shown = sorted(self.revealed.items(), key=lambda item: (item[0][0], item[0][1] or 0))
+        return {
+            "revealed": [
+                {"process_id": process_id, "instance_key": key, "variables": sorted(names)}
+                for (process_id, key), names in shown
+            ]
+        }
+
     def note(self, process_id: str, instance_key: int | None, names: Iterable[str]) -> None:
         """Remember that the sensitive values of ``names`` were shown unmasked."""
         names = set(names)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from bpmn_helpers import chain, process, service
 from legato.errors import BpmnValidationError
@@ -156,3 +157,20 @@ def test_the_policy_and_its_detectors_add_to_the_model(tmp_path: Path) -> None:
     assert shown["applicant"]["name"] == MASK
     assert shown["account"] == MASK
     assert TestEngine(policy=SensitivePolicy()).sensitive_paths("onboarding") == []
+
+
+def test_a_failed_attempts_span_status_quotes_no_sensitive_value() -> None:
+    exporter = InMemorySpanExporter()
+    engine = TestEngine(tracing=exporter)
+    engine.deploy(MODEL)
+
+    @engine.task("credit-check")
+    def check(job: Job) -> None:
+        raise ValueError(f"no score for {job.variables['applicant']['ssn']}")
+
+    engine.start("onboarding", {"applicant": {"ssn": SSN}})
+    engine.run_until_idle()
+
+    statuses = [span.status.description or "" for span in exporter.get_finished_spans()]
+    assert any("no score for ****" in status for status in statuses)
+    assert not any(SSN in status for status in statuses)

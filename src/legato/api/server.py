@@ -39,6 +39,7 @@ from legato.api.app import create_app
 from legato.api.lifecycle import begin_stop
 from legato.runtime.engine import DEFAULT_DATABASE, Engine
 from legato.security.accounts import Accounts
+from legato.security.sensitive import PolicyError, load_policy
 
 logger = logging.getLogger("legato.server")
 
@@ -74,6 +75,9 @@ class ServerConfig:
     metrics_token: str | None = None
     """A secret that Prometheus presents as ``Authorization: Bearer`` to scrape
     ``/metrics`` (admins' credentials are accepted too)."""
+    policy: str | None = None
+    """A TOML policy file on sensitive data: variables sensitive beside those the models
+    declare, and the detectors switched on (see :mod:`legato.security.sensitive`)."""
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -210,7 +214,11 @@ def run_server(
     host, port = config.host_port
     if (config.tls_cert is None) != (config.tls_key is None):
         raise ValueError("tls_cert and tls_key go together")
-    engine = Engine(config.db, concurrency=config.concurrency)
+    try:
+        policy = load_policy(config.policy) if config.policy else None
+    except PolicyError as error:
+        raise ValueError(f"policy: {error}") from None
+    engine = Engine(config.db, concurrency=config.concurrency, policy=policy)
     try:
         types = load_handlers(engine, Path(config.handlers)) if config.handlers else []
         authenticator = build_authenticator(engine, say)

@@ -33,7 +33,12 @@ from legato.cli.export import register as register_export
 from legato.cli.logs import LogFormatOption, json_logs, logging_to_stderr
 from legato.cli.migrate import register as register_migrate
 from legato.cli.modify import register as register_modify
-from legato.cli.sensitive import RevealOption, cli_viewer, policy_from_env, record_reveal
+from legato.cli.sensitive import (
+    RevealOption,
+    cli_viewer,
+    policy_from_env,
+    record_reveal,
+)
 from legato.cli.simulate import register as register_simulate
 from legato.cli.values import parse_vars, show, to_json
 from legato.cli.versions import register as register_versions
@@ -863,6 +868,14 @@ def serve(
         float | None,
         typer.Option("--max-upload-mb", min=0, help="With --http: the largest upload in MiB (32)."),
     ] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy",
+            help="A TOML policy file on sensitive data (variables to mask, detectors); "
+            "LEGATO_POLICY too.",
+        ),
+    ] = None,
 ) -> None:
     """Run an engine node until stopped (Ctrl-C or SIGTERM): fire timers, expire messages
     and run the jobs of the handlers in FILE. Start several against one PostgreSQL database
@@ -882,11 +895,14 @@ def serve(
                 "concurrency": concurrency,
                 "poll_interval": poll_interval,
                 "log_json": log_json or None,
+                "policy": str(policy) if policy else None,
             },
             config,
         )
         return
-    with Engine(db or DEFAULT_DATABASE, concurrency=concurrency or 32) as engine:
+    with Engine(
+        db or DEFAULT_DATABASE, concurrency=concurrency or 32, policy=policy_from_env(policy)
+    ) as engine:
         types = _load_handlers(engine, handlers) if handlers else []
         console.print(f"node {engine.worker_name} serving {', '.join(types) or 'timers'}")
         _serve(engine, poll_interval or 0.5, 30.0 if grace is None else grace, log_json)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -34,13 +35,14 @@ RevealOption = Annotated[
 ]
 
 
-def policy_from_env() -> SensitivePolicy | None:
-    """The policy file that ``LEGATO_POLICY`` names, read; None when it is not set.
+def policy_from_env(given: Path | None = None) -> SensitivePolicy | None:
+    """The policy file ``given`` (a ``--policy`` flag), or else the one that
+    ``LEGATO_POLICY`` names, read; None when neither is set.
 
     Raises:
         typer.BadParameter: the file cannot be used (the message names it and the key).
     """
-    path = os.environ.get(POLICY_VARIABLE)
+    path = str(given) if given is not None else os.environ.get(POLICY_VARIABLE)
     if not path:
         return None
     try:

@@ -36,6 +36,7 @@ from typing import IO, Any
 
 from legato.errors import NotFoundError
 from legato.runtime.masking import Masking
+from legato.security.sensitive import SensitiveData
 from legato.store.ports import Store, Transaction
 from legato.store.records import HistoryRecord, InstanceRecord
 
@@ -110,6 +111,8 @@ def sweep_ended_instances(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     cutoff = (now or datetime.now(UTC)) - older_than
+    if masking is not None and archive is not None:
+        masking = _settled(store, masking)
     if archive is None:
         return _sweep(store, cutoff, batch_size, None, masking)
     with Path(archive).open("a", encoding="utf-8") as out:
@@ -134,6 +137,16 @@ def _sweep(
         # A short batch was the last one; an empty one too (its keys vanished meanwhile).
         if len(keys) < batch_size or not removed:
             return RetentionReport(deleted, archived, batches)
+
+
+def _settled(store: Store, masking: Masking) -> Masking:
+    """``masking`` with the sensitive paths of every deployed process read now: the
+    archive is written inside the sweep's transactions, where no other may open."""
+    with store.transaction() as tx:
+        process_ids = {record.process_id for record in tx.list_definitions()}
+    selector = masking.selector
+    paths = {process_id: tuple(selector.paths(process_id)) for process_id in process_ids}
+    return Masking(SensitiveData(selector.policy, lambda process_id: paths.get(process_id, ())))
 
 
 def _archive(tx: Transaction, keys: list[int], out: IO[str], masking: Masking | None) -> int:

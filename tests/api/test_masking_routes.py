@@ -121,6 +121,22 @@ def test_an_admin_sees_them_and_the_reveal_is_audited(api: Api, surface: str) ->
     assert IBAN not in str(record.details) and SSN not in str(record.details)
 
 
+def test_filtering_by_a_sensitive_value_is_refused_to_whoever_may_not_see_it(api: Api) -> None:
+    key, _ = _at_review(api)
+    path = "/legato/v1/instances"
+    probe = {"processId": "onboarding", "variableName": "iban", "variableValue": IBAN}
+
+    refused = api.client.get(path, params=probe, **api.as_("op"))
+    anywhere = api.client.get(
+        path, params={"variableName": "iban", "variableValue": IBAN}, **api.as_("op")
+    )
+    allowed = api.client.get(path, params=probe, **api.as_("admin"))
+
+    assert refused.status_code == 403 and "variables:reveal" in refused.text
+    assert anywhere.status_code == 403
+    assert [item["instanceKey"] for item in allowed.json()["items"]] == [key]
+
+
 def test_incidents_quote_no_sensitive_value_to_an_operator(api: Api) -> None:
     deploy(api, "onboarding.bpmn", ONBOARDING)
     key = start(api, "onboarding", applicant={"ssn": SSN}, iban=IBAN)

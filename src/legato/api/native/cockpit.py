@@ -28,14 +28,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 
 from legato.api.deps import EngineDep, ViewerDep, require
-from legato.api.problems import BadRequest
+from legato.api.problems import BadRequest, Forbidden
 from legato.api.v2.common import KeyText, Out, iso, key_text, parse_key, plain
 from legato.engine.values import decode
 from legato.errors import InvalidCommandError
 from legato.runtime.cockpit import InstanceCount
 from legato.runtime.engine import Engine
 from legato.runtime.types import InstanceInfo
-from legato.security import DEFINITIONS_READ, INCIDENTS_READ, INSTANCES_READ
+from legato.security import DEFINITIONS_READ, INCIDENTS_READ, INSTANCES_READ, VARIABLES_REVEAL
 from legato.security.sensitive import Viewer
 from legato.store.records import IncidentRecord
 
@@ -194,6 +194,29 @@ def _instant(value: str | None, name: str) -> dt.datetime | None:
     return moment
 
 
+def _unprobed(
+    engine: Engine, viewer: Viewer, process_id: str | None, wanted: tuple[str, Any] | None
+) -> None:
+    """Refuse a filter by the value of a sensitive variable to whoever may not see it: the
+    answer would tell the value (is there an instance whose ``ssn`` is ...)."""
+    if wanted is None:
+        return
+    name, value = wanted
+    if process_id is not None:
+        process_ids = [process_id]
+    else:
+        with engine.store.transaction() as tx:
+            process_ids = sorted({r.process_id for r in tx.list_definitions()})
+    for pid in process_ids:
+        sensitive = any(path[0] == name for path in engine.sensitive.paths(pid))
+        detected = isinstance(value, str) and engine.sensitive.detect(value)
+        if (sensitive or detected) and not viewer.reveals(pid):
+            raise Forbidden(
+                f"variableName: '{name}' is sensitive in {pid}: filtering by its value needs "
+                f"'{VARIABLES_REVEAL}'"
+            )
+
+
 def _variable(name: str | None, value: str | None) -> tuple[str, Any] | None:
     if name is None and value is None:
         return None
@@ -276,13 +299,15 @@ def search_instances(
     """Instances matching every filter given, newest first; ``status`` is ``active``,
     ``completed``, ``terminated``, ``incident`` (active with open incidents) or
     ``suspended``."""
+    wanted = _variable(variableName, variableValue)
+    _unprobed(engine, viewer, processId, wanted)
     with _bad_input():
         page = engine.search_instances(
             process_id=processId,
             version=version,
             status=status,
             business_key=businessKey,
-            variable=_variable(variableName, variableValue),
+            variable=wanted,
             started_from=_instant(startedFrom, "startedFrom"),
             started_before=_instant(startedBefore, "startedBefore"),
             ended_from=_instant(endedFrom, "endedFrom"),

@@ -22,6 +22,7 @@ from legato import (
     RetryPolicy,
     StartBefore,
 )
+from legato.security.sensitive import Viewer
 from legato.testing import TestEngine
 
 MODEL = process(
@@ -154,6 +155,8 @@ VALID: dict[str, Any] = {
     "webhook_key": 0,
     "viewer": None,
     "policy": None,
+    "incidents": [],
+    "jobs": [],
 }
 
 # Where a parameter name means something else.
@@ -163,6 +166,8 @@ VALID_IN: dict[tuple[str, str], Any] = {
     ("delegate_user_task", "user"): "ada",
     ("alerts", "kind"): None,
     ("add_webhook", "url"): "http://127.0.0.1:9/alerts",
+    ("shown_incidents", "viewer"): Viewer(),
+    ("shown_jobs", "viewer"): Viewer(),
 }
 
 # Where a value that is wrong for a parameter name elsewhere is right (a query's filters).
@@ -298,6 +303,8 @@ WRONG: dict[str, list[Any]] = {
     "webhook_key": ["1", 1.5, None],
     "viewer": ["admin", 5],
     "policy": [5, ["a.toml"]],
+    "incidents": [5, [5]],
+    "jobs": [5, [5]],
 }
 
 # Where a parameter name takes other values: None is a right worker where it only checks the

@@ -155,6 +155,7 @@ def test_incidents_quote_no_sensitive_value_to_an_operator(api: Api) -> None:
         ("GET", f"/engine-rest/incident/{incident_id}", None),
         ("GET", "/engine-rest/incident", None),
         ("GET", f"/legato/v1/instances/{key}/detail", None),
+        ("GET", "/engine-rest/external-task", None),
     ]:
         shown = _call(api, "op", method, path, body)
         assert "bank refused ****" in shown, path

@@ -45,11 +45,12 @@ from legato.api.c7.routing import (
     text,
 )
 from legato.api.c7.variables import decode_variables, encode_variables
-from legato.api.deps import EngineDep, require
+from legato.api.deps import EngineDep, ViewerDep, require
 from legato.errors import InvalidCommandError, JobStateError, NotFoundError, TooManyRequestsError
 from legato.runtime.engine import Engine
 from legato.runtime.types import ActivatedJob, JobRequest
 from legato.security import JOBS_MANAGE, JOBS_WORK, Principal
+from legato.security.sensitive import Viewer
 
 router = APIRouter(prefix="/external-task", route_class=C7Route, tags=["c7: external tasks"])
 
@@ -117,23 +118,28 @@ async def fetch_and_lock(request: Request, engine: EngineDep, principal: Worker)
 
 
 @router.get("")
-def list_external_tasks(request: Request, engine: EngineDep, principal: Manager) -> Response:
+def list_external_tasks(
+    request: Request, engine: EngineDep, principal: Manager, viewer: ViewerDep
+) -> Response:
     """External tasks (jobs) as ``ExternalTaskDto``, oldest first, filtered and paged by
-    Camunda's query parameters (for operators)."""
-    return ok(_external_task_query(engine, request.query_params))
+    Camunda's query parameters (for operators; an error that quotes a sensitive value of the
+    instance is masked unless the caller may reveal it)."""
+    return ok(_external_task_query(engine, request.query_params, viewer))
 
 
 @router.get("/count")
 def count_external_tasks(request: Request, engine: EngineDep, principal: Manager) -> Response:
     """How many external tasks match the query parameters."""
     params = {k: v for k, v in request.query_params.items() if k not in _PAGING}
-    return ok({"count": len(_external_task_query(engine, params))})
+    return ok({"count": len(_external_task_query(engine, params, Viewer()))})
 
 
 _PAGING = ("firstResult", "maxResults")
 
 
-def _external_task_query(engine: Engine, params: Mapping[str, str]) -> list[dict[str, Any]]:
+def _external_task_query(
+    engine: Engine, params: Mapping[str, str], viewer: Viewer
+) -> list[dict[str, Any]]:
     instance_key = None
     if params.get("processInstanceId"):
         instance_key = ids.key_of(Kind.INSTANCE, params["processInstanceId"])
@@ -141,13 +147,16 @@ def _external_task_query(engine: Engine, params: Mapping[str, str]) -> list[dict
             return []
     now = engine.clock.now()
     found = []
-    for record in engine.jobs(instance_key=instance_key):
+    for record in engine.jobs(instance_key=instance_key, viewer=viewer):
         try:
             job = engine.job(record.job_key)
         except NotFoundError:
             continue  # finished since it was listed
         if _external_task_matches(job, params, now):
-            found.append(external_task(job))
+            dto = external_task(job)
+            dto["errorMessage"] = record.error_message
+            dto["errorDetails"] = record.error_details
+            found.append(dto)
     first = int(params.get("firstResult") or 0)
     count = params.get("maxResults")
     end = None if not count else first + int(count)

@@ -267,6 +267,7 @@ def start(
             version_tag=version_tag,
         )
         record_command(engine.store, "instance.start", Resource("instance", str(info.key)))
+        info = engine.masking.instance(Viewer(), info)
     if as_json:
         _print_json(info)
     else:

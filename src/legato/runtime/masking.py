@@ -48,12 +48,13 @@ class Masking:
         instance_key: int | None = None,
     ) -> dict[str, Any]:
         """Variables (of one scope) as ``viewer`` may see them."""
-        return dict(view_variables(self.selector, viewer, process_id, variables, instance_key))
+        shown = view_variables(self.selector, viewer, process_id, variables, instance_key)
+        return shown if isinstance(shown, dict) else dict(shown)
 
     def instance(self, viewer: Viewer, info: InstanceInfo) -> InstanceInfo:
         """An instance with its root variables as ``viewer`` may see them."""
         shown = self.variables(viewer, info.process_id, info.variables, info.key)
-        return info if shown == info.variables else replace(info, variables=shown)
+        return info if shown is info.variables else replace(info, variables=shown)
 
     def state(self, viewer: Viewer, state: InstanceState) -> InstanceState:
         """A state whose every scope's variables are as ``viewer`` may see them (a copy:
@@ -62,7 +63,7 @@ class Masking:
             scope: self.variables(viewer, state.process_id, values, state.instance_key)
             for scope, values in state.variables.items()
         }
-        if scopes == state.variables:
+        if all(scopes[scope] is values for scope, values in state.variables.items()):
             return state
         copy = InstanceState.from_json(state.to_json())
         copy.variables = scopes

@@ -122,3 +122,17 @@ def test_a_policy_and_its_detectors_apply_and_a_wrong_one_is_refused(
     policy.write_text('[sensitive]\ndetect = ["ssn"]\n', encoding="utf-8")
     refused = invoke("show", str(stuck), "--db", url, code=2)
     assert "policy.toml" in refused and "sensitive.detect[0]" in refused
+
+
+@pytest.mark.parametrize("http", [False, True])
+def test_serve_refuses_a_wrong_policy_before_it_starts(tmp_path: Path, http: bool) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[sensitive]\nvariables = ['a..b']\n", encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+
+    refused = invoke(
+        "serve", *(["--http", "--bind", "127.0.0.1:1"] if http else []),
+        "--policy", str(policy), "--db", url, code=2,
+    )  # fmt: skip
+
+    assert "policy.toml" in refused and "sensitive.variables[0]" in refused

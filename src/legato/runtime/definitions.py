@@ -13,6 +13,7 @@ from legato.dmn import DecisionModel
 from legato.engine.context import DeployedDecision, DeployedProcess
 from legato.errors import BpmnValidationError, SourceLocation, ValidationIssue
 from legato.model import Definitions, ProcessDefinition
+from legato.model.sensitive import SensitivePath
 from legato.store.definitions import Definitions as StoredDefinitions
 from legato.store.ports import Store, Transaction
 from legato.store.records import DefinitionRecord
@@ -57,6 +58,7 @@ class DefinitionRegistry:
         self._decisions: dict[int, DeployedDecision] = {}
         self._latest_decision: dict[str, int] = {}
         self._transaction: Transaction | None = None
+        self._sensitive: dict[str, frozenset[SensitivePath]] = {}
 
     def use(self, transaction: Transaction | None) -> None:
         """Read through ``transaction`` while it is open (transactions do not nest)."""
@@ -99,6 +101,16 @@ class DefinitionRegistry:
             return self._by_key[key]
         record = self._read(lambda tx: tx.find_definition(process_id))
         return self._remember(record) if record is not None else None
+
+    def _note_sensitive(self, deployed: DeployedProcess) -> None:
+        if deployed.process.sensitive:
+            known = self._sensitive.get(deployed.process_id, frozenset())
+            self._sensitive[deployed.process_id] = known | frozenset(deployed.process.sensitive)
+
+    def sensitive_paths(self, process_id: str) -> frozenset[SensitivePath]:
+        """The sensitive paths that any known version of a process declares (every version
+        that has an instance was read before its instance is saved)."""
+        return self._sensitive.get(process_id, frozenset())
 
     def forget_latest(self) -> None:
         """Drop the cache of latest versions (another node may have deployed)."""
@@ -192,6 +204,7 @@ class DefinitionRegistry:
                     record.definition_key, record.process_id, record.version, process
                 )
                 self._by_key[record.definition_key] = deployed
+                self._note_sensitive(deployed)
                 current = self._latest.get(record.process_id)
                 if current is None or self._by_key[current].version < record.version:
                     self._latest[record.process_id] = record.definition_key
@@ -247,6 +260,7 @@ class DefinitionRegistry:
         """After the deploy transaction committed: make the new versions visible."""
         for version in deployment.processes:
             self._by_key[version.definition_key] = version
+            self._note_sensitive(version)
             current = self._latest.get(version.process_id)
             if current is None or self._by_key[current].version <= version.version:
                 self._latest[version.process_id] = version.definition_key

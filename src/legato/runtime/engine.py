@@ -25,8 +25,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from legato import dmn
 from legato.bpmn import Profile
@@ -43,6 +44,7 @@ from legato.errors import (
 from legato.feel import FeelLimits, use_limits
 from legato.model import ConditionalEventDefinition, RetryPolicy, StartEvent
 from legato.model.queries import definition_of
+from legato.model.sensitive import SensitiveSelector
 from legato.runtime import queries
 from legato.runtime.alerting import AlertMethods
 from legato.runtime.arguments import checked_arguments
@@ -52,6 +54,7 @@ from legato.runtime.cockpit import CockpitMethods
 from legato.runtime.definitions import DECISION_PREFIX, DefinitionRegistry, Deployment
 from legato.runtime.delivery import EventDelivery
 from legato.runtime.deploy import Deployer
+from legato.runtime.encryption import DeclaredSensitivity, encrypted_store
 from legato.runtime.executor import BatchObserver, CommandExecutor, Outcome
 from legato.runtime.external import MAX_PARKED_FETCHES, ExternalJobs, FetchParking
 from legato.runtime.gauges import DatabaseGauges
@@ -83,6 +86,7 @@ from legato.runtime.types import (
 from legato.runtime.versions import VersionMethods
 from legato.runtime.webhooks import Webhook, WebhookDelivery
 from legato.safexml import ModelSource
+from legato.security.keyring import KeyRing
 from legato.store.instances import Instances
 from legato.store.ports import Listener, Store, Transaction
 from legato.store.records import (
@@ -145,6 +149,15 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
         alerts: when SLA, error-rate and job-queue alerts are raised (see
             :mod:`legato.runtime.sla`); the defaults when omitted.
         webhooks: webhooks to register (once per URL) that alerts are posted to.
+        keyring: encryption at rest (see :mod:`legato.runtime.encryption`): a
+            :class:`~legato.security.keyring.KeyRing`, or the path of a key file (``legato
+            encryption-keys init``). None: the key file or JSON that ``LEGATO_KEYRING`` names,
+            and no encryption when it is not set.
+        encryption: with a key ring, what is encrypted: ``"sensitive"`` (the sensitive
+            values that ``sensitive`` selects, and the texts quoting them) or
+            ``"everything"`` (every variable, message and event value).
+        sensitive: what is sensitive (:class:`~legato.model.sensitive.SensitiveSelector`):
+            the paths the models declare when omitted.
     """
 
     def __init__(
@@ -167,17 +180,23 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
         analytics: bool = True,
         alerts: AlertConfig | None = None,
         webhooks: Sequence[Webhook] = (),
+        keyring: KeyRing | str | Path | None = None,
+        encryption: Literal["sensitive", "everything"] = "sensitive",
+        sensitive: SensitiveSelector | None = None,
     ) -> None:
         parking = FetchParking(max_parked_fetches)
         if store is None:
             from legato.store.sql import SqlStore
 
             store = SqlStore(url or DEFAULT_DATABASE)
+        declared = DeclaredSensitivity()
+        store = encrypted_store(store, keyring, encryption, sensitive or declared)
         self.store = store
         self.clock: Clock = clock or _default_clock(store)
         self.retry_policy = retry_policy or RetryPolicy()
         self.worker_name = worker_name or f"{socket.gethostname()}:{os.getpid()}"
         self._definitions = DefinitionRegistry(store)
+        declared.registry = self._definitions
         self._keys = keys = KeyAllocator()
         self.feel_limits = feel_limits
         self.validation: Profile = validation

@@ -1,0 +1,64 @@
+"""Encryption at rest, as the engine turns it on.
+
+``Engine(url, keyring=...)`` (or ``LEGATO_KEYRING``) wraps the engine's store in a
+:class:`~legato.store.sealed.SealedStore`: the values the store writes are sealed with the
+ring's primary key and opened again on every read, so the engine core and everything above
+the store see plaintext. What is sealed is :class:`~legato.store.sealing.Sealing`'s rule:
+the sensitive values (a :class:`~legato.model.sensitive.SensitiveSelector`; by default the
+paths the process models declare, :class:`DeclaredSensitivity`) and the texts that quote
+them, or everything.
+
+Key rotation and retirement: :mod:`legato.runtime.rekey`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+
+from legato.model.sensitive import SensitivePath, SensitiveSelector
+from legato.runtime.definitions import DefinitionRegistry
+from legato.security.keyring import KeyRing, keyring_from_env, load_key_file
+from legato.store.ports import Store
+from legato.store.sealed import SealedStore
+from legato.store.sealing import Mode, Sealing
+
+__all__ = ["DeclaredSensitivity", "encrypted_store", "key_ring"]
+
+
+class DeclaredSensitivity:
+    """The paths that the deployed models declare sensitive (``legato:sensitive``); no
+    detector."""
+
+    def __init__(self, registry: DefinitionRegistry | None = None) -> None:
+        self.registry = registry
+
+    def paths(self, process_id: str) -> Collection[SensitivePath]:
+        registry = self.registry
+        return () if registry is None else registry.sensitive_paths(process_id)
+
+    def detect(self, text: str) -> bool:
+        return False
+
+
+def key_ring(keyring: KeyRing | str | Path | None) -> KeyRing | None:
+    """The ring an engine is given: itself, a key file's, or ``LEGATO_KEYRING``'s (None
+    when that is not set either)."""
+    if isinstance(keyring, KeyRing):
+        return keyring
+    if keyring is not None:
+        return load_key_file(keyring)
+    return keyring_from_env()
+
+
+def encrypted_store(
+    store: Store,
+    keyring: KeyRing | str | Path | None,
+    mode: Mode,
+    selector: SensitiveSelector,
+) -> Store:
+    """``store`` sealed with ``keyring`` (see :func:`key_ring`), or as it is without one."""
+    ring = key_ring(keyring)
+    if ring is None:
+        return store
+    return SealedStore(store, Sealing(ring, selector, mode))

@@ -30,7 +30,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 from fastapi import FastAPI
@@ -74,6 +74,11 @@ class ServerConfig:
     metrics_token: str | None = None
     """A secret that Prometheus presents as ``Authorization: Bearer`` to scrape
     ``/metrics`` (admins' credentials are accepted too)."""
+    keyring: str | None = None
+    """Encryption at rest: the key file (``LEGATO_KEYRING``; see
+    :mod:`legato.security.keyring`)."""
+    encryption: str = "sensitive"
+    """With a key ring, what is encrypted: ``sensitive`` values or ``everything``."""
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -145,6 +150,14 @@ def _typed(name: str, value: Any) -> Any:
         raise ValueError(f"{name}: '{value}' is not a {kind.__name__}") from None
 
 
+def _encryption_mode(text: str) -> Literal["sensitive", "everything"]:
+    if text == "sensitive":
+        return "sensitive"
+    if text == "everything":
+        return "everything"
+    raise ValueError(f"encryption: '{text}' is not sensitive or everything")
+
+
 def load_handlers(engine: Engine, path: Path) -> list[str]:
     """Register the ``@legato.handler`` functions of a Python file with ``engine``.
 
@@ -210,7 +223,12 @@ def run_server(
     host, port = config.host_port
     if (config.tls_cert is None) != (config.tls_key is None):
         raise ValueError("tls_cert and tls_key go together")
-    engine = Engine(config.db, concurrency=config.concurrency)
+    engine = Engine(
+        config.db,
+        concurrency=config.concurrency,
+        keyring=config.keyring,
+        encryption=_encryption_mode(config.encryption),
+    )
     try:
         types = load_handlers(engine, Path(config.handlers)) if config.handlers else []
         authenticator = build_authenticator(engine, say)

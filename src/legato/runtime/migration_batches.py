@@ -242,7 +242,10 @@ class MigrationBatches:
         if self._next_look is not None and now < self._next_look:
             return []
         with self.store.transaction() as tx:
-            running = tx.list_batch_operations(1000, status="running")
+            # Other kinds of batches (a key rotation, legato.runtime.rekey) run elsewhere.
+            running = [
+                r for r in tx.list_batch_operations(1000, status="running") if r.kind == "migration"
+            ]
         if not running:
             self._next_look = now + LOOK_EVERY
         return running

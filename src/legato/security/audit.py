@@ -87,16 +87,16 @@ ACTIONS: Mapping[str, str] = {
     "user.delete": "a user removed",
     "api_key.create": "an API key created",
     "api_key.revoke": "an API key revoked",
-    "key.rotate": "an encryption key rotated (no such action yet: for the key management)",
+    "key.rotate": "an encryption key added and the stored values encrypted again with it",
+    "key.retire": "an encryption key removed from the key file",
     "value.reveal": "a sensitive value shown unmasked (no such action yet)",
     "config.change": "the server's configuration changed (no such action yet)",
     "audit.checkpoint": "a signed checkpoint written on demand",
     "audit.prune": "audit records older than a date deleted",
     "api.request": "a state-changing API request without an action of its own",
 }
-"""The action names and what each records. ``key.rotate``, ``value.reveal`` and
-``config.change`` name actions that do not exist yet: their code calls
-:meth:`AuditTrail.record` with these names."""
+"""The action names and what each records. ``value.reveal`` and ``config.change`` name
+actions that do not exist yet: their code calls :meth:`AuditTrail.record` with these names."""
 
 
 def mask_for_audit(value: Any) -> Any:

@@ -36,6 +36,7 @@ from legato.errors import EncryptionError
 
 __all__ = [
     "ENV_VARIABLE",
+    "FileKeyProvider",
     "KeyProvider",
     "KeyRing",
     "StaticKeyProvider",
@@ -81,11 +82,49 @@ class StaticKeyProvider:
     def key_ids(self) -> Sequence[str]:
         return list(self._keys)
 
+    def keys(self) -> dict[str, bytes]:
+        """The keys by id, the primary one last."""
+        return dict(self._keys)
+
     def key(self, key_id: str) -> bytes:
         try:
             return self._keys[key_id]
         except KeyError:
             raise EncryptionError(f"encryption key {key_id!r} is not in the key ring") from None
+
+
+class FileKeyProvider:
+    """The keys of a key file, read again when a key the ring does not know is asked for:
+    an engine that meets a value encrypted by a key added since it started (``legato
+    encryption-keys rotate``) takes the new key, and with it the new primary key."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._keys = self._read()
+
+    def _read(self) -> dict[str, bytes]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise EncryptionError(f"cannot read key file {self.path}: {exc.strerror}") from None
+        return dict(parse_key_document(text, str(self.path)).keys())
+
+    def key_ids(self) -> Sequence[str]:
+        return list(self._keys)
+
+    def reload(self) -> None:
+        """Read the file again."""
+        self._keys = self._read()
+
+    def key(self, key_id: str) -> bytes:
+        if key_id not in self._keys:
+            self.reload()
+        try:
+            return self._keys[key_id]
+        except KeyError:
+            raise EncryptionError(
+                f"encryption key {key_id!r} is not in the key file {self.path}"
+            ) from None
 
 
 class WrappedKeyProvider:
@@ -172,12 +211,32 @@ class KeyRing:
 
     def _cipher(self, key_id: str) -> AESGCM:
         if key_id not in self._ids:
+            self._refresh()
+        if key_id not in self._ids:
             raise EncryptionError(
                 f"encryption key {key_id!r} is not in the key ring (it has "
                 f"{', '.join(self._ids)}): data encrypted with it cannot be read"
             )
         cipher = self._ciphers[key_id] = AESGCM(self._provider.key(key_id))
         return cipher
+
+    def _refresh(self) -> None:
+        """Ask the provider for its keys again (a key file may have a new primary key)."""
+        reload = getattr(self._provider, "reload", None)
+        if reload is None:
+            return
+        reload()
+        ids = list(self._provider.key_ids())
+        if ids:
+            self._ids = ids
+            if ids[-1] != self.primary_key_id:
+                self.primary_key_id = ids[-1]
+                self._primary = self._cipher(ids[-1])
+                self._prefix = ids[-1] + "."
+
+    def keys(self) -> dict[str, bytes]:
+        """Every key by id, the primary one last (for writing a key file)."""
+        return {key_id: self._provider.key(key_id) for key_id in self._ids}
 
 
 def new_key() -> bytes:
@@ -213,12 +272,9 @@ def parse_key_document(text: str, origin: str) -> StaticKeyProvider:
 
 
 def load_key_file(path: str | Path) -> KeyRing:
-    """The key ring of a key file (see :func:`write_key_file`)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise EncryptionError(f"cannot read key file {path}: {exc.strerror}") from None
-    return KeyRing(parse_key_document(text, str(path)))
+    """The key ring of a key file (see :func:`write_key_file`), read again when it meets a
+    key it does not know."""
+    return KeyRing(FileKeyProvider(path))
 
 
 def keyring_from_env(environ: Mapping[str, str] | None = None) -> KeyRing | None:
@@ -253,9 +309,3 @@ def write_key_file(path: str | Path, keys: Mapping[str, bytes]) -> None:
         file.flush()
         os.fsync(file.fileno())
     os.replace(temporary, target)
-
-
-def read_key_file_keys(path: str | Path) -> dict[str, bytes]:
-    """The keys of a key file by id, in order (the primary last)."""
-    ring = load_key_file(path)
-    return {key_id: ring._provider.key(key_id) for key_id in ring.key_ids}

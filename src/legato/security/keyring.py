@@ -200,6 +200,8 @@ class KeyRing:
             raw = base64.urlsafe_b64decode(body)
         except (binascii.Error, ValueError):
             raise EncryptionError(f"not a ciphertext of key {key_id!r}") from None
+        if len(raw) < _NONCE_BYTES + 16:
+            raise EncryptionError(f"not a ciphertext of key {key_id!r}")
         try:
             return cipher.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context)
         except InvalidTag:

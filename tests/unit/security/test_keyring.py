@@ -43,7 +43,7 @@ def test_the_primary_key_is_the_last_and_older_keys_still_decrypt() -> None:
 
 def test_a_wrong_key_under_the_same_id_does_not_decrypt() -> None:
     token = KeyRing.of({"k1": K1}).encrypt(b"secret", b"c")
-    with pytest.raises(EncryptionError, match="'k1'.*changed or moved"):
+    with pytest.raises(EncryptionError, match=r"'k1'.*changed or moved"):
         KeyRing.of({"k1": K2}).decrypt(token, b"c")
 
 
@@ -75,7 +75,7 @@ def test_an_unknown_key_id_is_named() -> None:
 def test_bad_keys_are_refused_naming_them() -> None:
     with pytest.raises(EncryptionError, match="'k1' has 16 bytes"):
         KeyRing.of({"k1": b"x" * 16})
-    with pytest.raises(EncryptionError, match="key id 'a.b'"):
+    with pytest.raises(EncryptionError, match=r"key id 'a\.b'"):
         KeyRing.of({"a.b": K1})
     with pytest.raises(EncryptionError, match="at least one key"):
         KeyRing.of({})

@@ -152,6 +152,9 @@ VALID: dict[str, Any] = {
     "secret": None,
     "kinds": None,
     "webhook_key": 0,
+    "keyring": None,
+    "encryption": "sensitive",
+    "sensitive": None,
 }
 
 # Where a parameter name means something else.
@@ -294,6 +297,9 @@ WRONG: dict[str, list[Any]] = {
     "secret": [5],
     "kinds": ["error_rate", [5], ["bogus"]],
     "webhook_key": ["1", 1.5, None],
+    "keyring": [5, b"keys.json", {"k1": "x"}],
+    "encryption": ["all", 5, None],
+    "sensitive": [5, "ssn", ["ssn"]],
 }
 
 # Where a parameter name takes other values: None is a right worker where it only checks the

@@ -39,6 +39,8 @@ MODEL = (
 class Selector:
     """The applicant's identity number, the credit score and the approved limit."""
 
+    detects = False
+
     def paths(self, process_id: str) -> Collection[SensitivePath]:
         return {("applicant", "ssn"), ("applicant", "passport"), ("creditScore",), ("limit",)}
 

@@ -30,6 +30,9 @@ class DeclaredSensitivity:
     """The paths that the deployed models declare sensitive (``legato:sensitive``); no
     detector."""
 
+    detects = False
+    """No detector: :class:`~legato.store.sealing.Sealing` need not look at every text."""
+
     def __init__(self, registry: DefinitionRegistry | None = None) -> None:
         self.registry = registry
 

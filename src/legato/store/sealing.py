@@ -113,8 +113,12 @@ class Sealing:
         self._paths: Callable[[str], Collection[SensitivePath]] = (
             selector.paths if selector is not None else _no_paths
         )
+        # A selector that says it has no detector (``detects = False``) spares every save
+        # the walk over every text value.
         self._detect: Callable[[str], bool] | None = (
-            selector.detect if selector is not None else None
+            selector.detect
+            if selector is not None and getattr(selector, "detects", True)
+            else None
         )
         self._memo: dict[tuple[bytes, str], tuple[Any, dict[str, str], tuple[str, ...]]] = {}
 

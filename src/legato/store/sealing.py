@@ -116,9 +116,7 @@ class Sealing:
         # A selector that says it has no detector (``detects = False``) spares every save
         # the walk over every text value.
         self._detect: Callable[[str], bool] | None = (
-            selector.detect
-            if selector is not None and getattr(selector, "detects", True)
-            else None
+            selector.detect if selector is not None and getattr(selector, "detects", True) else None
         )
         self._memo: dict[tuple[bytes, str], tuple[Any, dict[str, str], tuple[str, ...]]] = {}
 

@@ -92,6 +92,3 @@ def test_everything_seals_message_and_variable_values_alike() -> None:
         with engine.store.transaction() as tx:
             (opened,) = tx.find_messages("m", "c", engine.clock.now())
         assert opened.variables == {"x": "in-a-message"}
-
-
-

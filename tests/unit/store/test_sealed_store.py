@@ -4,8 +4,8 @@ comes back is plaintext, and a detector finds sensitive texts anywhere."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from collections.abc import Collection
+from datetime import timedelta
 from typing import Any
 
 from bpmn_helpers import services_in_sequence

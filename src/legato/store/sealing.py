@@ -118,7 +118,7 @@ class Sealing:
         self._detect: Callable[[str], bool] | None = (
             selector.detect if selector is not None and getattr(selector, "detects", True) else None
         )
-        self._memo: dict[tuple[bytes, str], tuple[Any, dict[str, str], tuple[str, ...]]] = {}
+        self._memo: dict[tuple[bytes, str | int], tuple[Any, dict[str, str], tuple[str, ...]]] = {}
 
     # -- single values --------------------------------------------------------------------
 
@@ -181,15 +181,15 @@ class Sealing:
             }
 
         def change(part: Any) -> Any:
-            _collect_quotes(part, quotes)
-            return self.seal(part, context)
+            return self._seal_memo(id(part), part, context, quotes)
 
         return replace_sensitive(variables, self._paths(process_id), change, self._detect)
 
-    def _seal_memo(self, name: str, value: Any, context: bytes, quotes: set[str]) -> Any:
+    def _seal_memo(self, name: str | int, value: Any, context: bytes, quotes: set[str]) -> Any:
         """``value`` sealed, or its seal of an earlier save when it is the same object (the
         engine encodes a variable again only when it is set: an unchanged one is the same
-        object, immutable, and is not encrypted again)."""
+        object, immutable, and is not encrypted again). ``name`` is the variable's name, or
+        the part's ``id`` (the memo holds the part, so the id is not reused meanwhile)."""
         memo = self._memo.get((context, name))
         if memo is not None and memo[0] is value and memo[1][SEALED].startswith(self._prefix()):
             quotes.update(memo[2])

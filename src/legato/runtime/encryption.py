@@ -23,7 +23,13 @@ from legato.store.ports import Store
 from legato.store.sealed import SealedStore
 from legato.store.sealing import Mode, Sealing
 
-__all__ = ["DeclaredSensitivity", "encrypted_store", "key_ring"]
+__all__ = [
+    "CombinedSensitivity",
+    "DeclaredSensitivity",
+    "encrypted_store",
+    "key_ring",
+    "selector_of",
+]
 
 
 class DeclaredSensitivity:
@@ -42,6 +48,35 @@ class DeclaredSensitivity:
 
     def detect(self, text: str) -> bool:
         return False
+
+
+class CombinedSensitivity:
+    """What the models declare, and what another selector adds (a policy file's paths, a
+    detector)."""
+
+    def __init__(self, declared: DeclaredSensitivity, other: SensitiveSelector) -> None:
+        self._declared = declared
+        self._other = other
+        self.detects = bool(getattr(other, "detects", True))
+
+    def paths(self, process_id: str) -> Collection[SensitivePath]:
+        declared = self._declared.paths(process_id)
+        other = self._other.paths(process_id)
+        if not declared:
+            return other
+        if not other:
+            return declared
+        return {*declared, *other}
+
+    def detect(self, text: str) -> bool:
+        return self._other.detect(text)
+
+
+def selector_of(
+    declared: DeclaredSensitivity, sensitive: SensitiveSelector | None
+) -> SensitiveSelector:
+    """The models' declarations, with ``sensitive``'s paths and detector when given."""
+    return declared if sensitive is None else CombinedSensitivity(declared, sensitive)
 
 
 def key_ring(keyring: KeyRing | str | Path | None) -> KeyRing | None:

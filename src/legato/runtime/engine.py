@@ -54,7 +54,7 @@ from legato.runtime.cockpit import CockpitMethods
 from legato.runtime.definitions import DECISION_PREFIX, DefinitionRegistry, Deployment
 from legato.runtime.delivery import EventDelivery
 from legato.runtime.deploy import Deployer
-from legato.runtime.encryption import DeclaredSensitivity, encrypted_store
+from legato.runtime.encryption import DeclaredSensitivity, encrypted_store, selector_of
 from legato.runtime.executor import BatchObserver, CommandExecutor, Outcome
 from legato.runtime.external import MAX_PARKED_FETCHES, ExternalJobs, FetchParking
 from legato.runtime.gauges import DatabaseGauges
@@ -156,8 +156,9 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
         encryption: with a key ring, what is encrypted: ``"sensitive"`` (the sensitive
             values that ``sensitive`` selects, and the texts quoting them) or
             ``"everything"`` (every variable, message and event value).
-        sensitive: what is sensitive (:class:`~legato.model.sensitive.SensitiveSelector`):
-            the paths the models declare when omitted.
+        sensitive: what is sensitive besides the paths the models declare
+            (:class:`~legato.model.sensitive.SensitiveSelector`: a policy's paths, a
+            detector).
     """
 
     def __init__(
@@ -190,7 +191,7 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
 
             store = SqlStore(url or DEFAULT_DATABASE)
         declared = DeclaredSensitivity()
-        store = encrypted_store(store, keyring, encryption, sensitive or declared)
+        store = encrypted_store(store, keyring, encryption, selector_of(declared, sensitive))
         self.store = store
         self.clock: Clock = clock or _default_clock(store)
         self.retry_policy = retry_policy or RetryPolicy()

@@ -11,6 +11,7 @@ from typing import Any
 from bpmn_helpers import services_in_sequence
 from legato import Engine
 from legato.model.sensitive import SensitivePath
+from legato.runtime.encryption import DeclaredSensitivity, selector_of
 from legato.security.keyring import KeyRing, new_key
 from legato.store.memory import MemoryStore
 from legato.store.sealed import SealedStore
@@ -92,3 +93,20 @@ def test_everything_seals_message_and_variable_values_alike() -> None:
         with engine.store.transaction() as tx:
             (opened,) = tx.find_messages("m", "c", engine.clock.now())
         assert opened.variables == {"x": "in-a-message"}
+
+
+class Declared:
+    """A definition registry whose models declare ``ssn``."""
+
+    def sensitive_paths(self, process_id: str) -> frozenset[SensitivePath]:
+        return frozenset({("ssn",)}) if process_id == "p" else frozenset()
+
+
+def test_the_models_declarations_and_another_selector_combine() -> None:
+    declared = DeclaredSensitivity(Declared())  # type: ignore[arg-type]
+    assert selector_of(declared, None) is declared
+    combined = selector_of(declared, IbanDetector())
+    assert set(combined.paths("p")) == {("ssn",), ("secret",)}
+    assert set(combined.paths("other")) == {("secret",)}
+    assert combined.detect(IBAN) and not combined.detect("DE12")
+    assert not declared.detect(IBAN)

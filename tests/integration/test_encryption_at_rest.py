@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,10 @@ import sqlalchemy as sa
 from encryption_support import LIMIT, PLAINTEXTS, SCORE, SSN, Selector, onboarding_run
 from legato import Engine
 from legato.errors import EncryptionError
-from legato.security.keyring import KeyRing, new_key
+from legato.runtime.rekey import Rekey
+from legato.security.keyring import KeyRing, load_key_file, new_key, write_key_file
 from legato.store.schema import metadata
+from legato.store.sql import SqlStore
 from postgres_fixtures import fresh_postgres_url  # noqa: F401 (a fixture)
 
 RING = KeyRing.of({"k1": new_key()})
@@ -163,3 +166,31 @@ def test_a_postgres_dump_holds_no_sensitive_value(fresh_postgres_url: str) -> No
         key = onboarding_run(engine)
         assert_reads_back(engine, key)
     assert_no_plaintext(postgres_dump(fresh_postgres_url))
+
+
+@pytest.mark.postgres
+def test_a_rotation_on_postgres_leaves_nothing_on_the_old_key(
+    fresh_postgres_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    file = tmp_path / "keys.json"
+    write_key_file(file, {"k1": new_key()})
+    with Engine(fresh_postgres_url, keyring=str(file), sensitive=Selector()) as engine:
+        key = onboarding_run(engine)
+    keys = load_key_file(file).keys()
+    keys["k2"] = new_key()
+    write_key_file(file, keys)
+    store = SqlStore(fresh_postgres_url)
+    try:
+        rekey = Rekey(store, load_key_file(file), lambda: datetime.now(UTC))
+        assert rekey.usage()["k1"].values > 0
+        done = rekey.run(rekey.start().batch_key)
+        assert (done.status, done.done) == ("completed", 1)
+        usage = rekey.usage()
+        assert usage["k1"].values == 0 and usage["k2"].values > 0
+    finally:
+        store.close()
+    del keys["k1"]
+    write_key_file(file, keys)
+    with Engine(fresh_postgres_url, keyring=str(file), sensitive=Selector()) as engine:
+        assert_reads_back(engine, key)

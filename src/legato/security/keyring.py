@@ -25,6 +25,7 @@ import json
 import os
 import re
 import secrets
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -54,6 +55,8 @@ file's JSON itself (a value starting with ``{``)."""
 KEY_BYTES = 32
 """AES-256."""
 _NONCE_BYTES = 12
+_LOOK_EVERY = 5.0
+"""Seconds between two looks at a key file for a new primary key."""
 _KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -100,10 +103,19 @@ class FileKeyProvider:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._stamp: float | None = None
         self._keys = self._read()
+
+    def changed(self) -> bool:
+        """Whether the file was written since it was read."""
+        try:
+            return self.path.stat().st_mtime != self._stamp
+        except OSError:
+            return False
 
     def _read(self) -> dict[str, bytes]:
         try:
+            self._stamp = self.path.stat().st_mtime
             text = self.path.read_text(encoding="utf-8")
         except OSError as exc:
             raise EncryptionError(f"cannot read key file {self.path}: {exc.strerror}") from None
@@ -170,6 +182,11 @@ class KeyRing:
         """The key that encrypts new values."""
         self._primary = self._cipher(self.primary_key_id)
         self._prefix = self.primary_key_id + "."
+        # A provider that can change (a key file) is looked at again every few seconds, so
+        # that a rotation's new primary key is taken even by an engine that reads nothing.
+        self._look_at: float | None = (
+            time.monotonic() + _LOOK_EVERY if hasattr(provider, "changed") else None
+        )
 
     @classmethod
     def of(cls, keys: Mapping[str, bytes]) -> KeyRing:
@@ -183,6 +200,10 @@ class KeyRing:
 
     def encrypt(self, plain: bytes, context: bytes) -> str:
         """``plain`` encrypted with the primary key, ``context`` authenticated with it."""
+        if self._look_at is not None and time.monotonic() >= self._look_at:
+            self._look_at = time.monotonic() + _LOOK_EVERY
+            if getattr(self._provider, "changed", bool)():
+                self._refresh()
         nonce = os.urandom(_NONCE_BYTES)
         sealed = self._primary.encrypt(nonce, plain, context)
         return self._prefix + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -148,3 +149,18 @@ def test_a_kms_provider_unwraps_each_data_key_once() -> None:
     assert kms.unwrapped == 2
     with pytest.raises(EncryptionError, match="'d3' is not in the key ring"):
         ring.decrypt(KeyRing.of({"d3": K1}).encrypt(b"x", b"c"), b"c")
+
+
+def test_a_file_ring_takes_a_new_primary_key_without_reading_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from legato.security import keyring
+
+    path = tmp_path / "keys.json"
+    write_key_file(path, {"k1": K1})
+    monkeypatch.setattr(keyring, "_LOOK_EVERY", 0.0)
+    running = load_key_file(path)
+    assert running.encrypt(b"x", b"c").startswith("k1.")
+    write_key_file(path, {"k1": K1, "k2": K2})
+    os.utime(path, (1, 1))  # a different stamp, however coarse the file system's clock
+    assert running.encrypt(b"x", b"c").startswith("k2.")

@@ -8,7 +8,9 @@ plaintext and the database sees ciphertext. Any other part of a transaction pass
 unchanged.
 
 Associated data: ``state/<instance>``, ``history/<instance>``, ``incident/<instance>``,
-``job/<instance>``, ``decision/<instance>``, ``message/<message key>``.
+``job/<instance>``, ``message/<message key>``. The cockpit's decision results and the
+analytics facts are copies of history events (a rebuild copies them from the history as
+stored), so their sealed parts are sealed as history: ``history/<instance>``.
 
 A variable filter of the instance lists cannot match a sealed variable: its indexed copy
 (``instance_variables``) is not written, so the filter finds no instance.
@@ -339,7 +341,7 @@ class SealedTransaction:
         quotes = self._quotes(record.instance_key)
         if record.result is None or not self._sealing.quotes(_text_of(record.result), quotes):
             return record
-        context = _context(b"decision/", record.instance_key)
+        context = _context(b"history/", record.instance_key)
         return dataclasses.replace(record, result=self._sealing.seal(record.result, context))
 
     def list_decision_evaluations(
@@ -348,7 +350,7 @@ class SealedTransaction:
         found = self._inner.list_decision_evaluations(decision_id, after=after, limit=limit)
         return [
             dataclasses.replace(
-                r, result=self._sealing.open(r.result, _context(b"decision/", r.instance_key))
+                r, result=self._sealing.open(r.result, _context(b"history/", r.instance_key))
             )
             for r in found
         ]
@@ -360,7 +362,7 @@ class SealedTransaction:
             quotes = self._quotes(row["instance_key"])
             if isinstance(message, str) and sealing.quotes(message, quotes):
                 row["message"] = sealing.seal_text(
-                    message, _context(b"incident/", row["instance_key"])
+                    message, _context(b"history/", row["instance_key"])
                 )
         self._inner.write_facts(facts, shard)
 

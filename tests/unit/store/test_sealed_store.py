@@ -8,7 +8,7 @@ from collections.abc import Collection
 from datetime import timedelta
 from typing import Any
 
-from bpmn_helpers import services_in_sequence
+from bpmn_helpers import CREDIT_DMN, chain, process, services_in_sequence
 from legato import Engine
 from legato.model.sensitive import SensitivePath
 from legato.runtime.encryption import DeclaredSensitivity, selector_of
@@ -110,3 +110,38 @@ def test_the_models_declarations_and_another_selector_combine() -> None:
     assert set(combined.paths("other")) == {("secret",)}
     assert combined.detect(IBAN) and not combined.detect("DE12")
     assert not declared.detect(IBAN)
+
+
+class RouteSensitive:
+    detects = False
+
+    def paths(self, process_id: str) -> Collection[SensitivePath]:
+        return {("route",)}
+
+    def detect(self, text: str) -> bool:
+        return False
+
+
+def test_a_decision_result_that_holds_a_sensitive_value_is_sealed_in_the_cockpit_copy() -> None:
+    with Engine(store=MemoryStore(), keyring=RING, sensitive=RouteSensitive()) as engine:
+        engine.deploy(CREDIT_DMN)
+        engine.deploy(DECIDE)
+        key = engine.start("decider", variables={"score": 800}).key
+        assert engine.instance(key).variables["route"] == "approve"
+        assert "approve" not in raw_history(engine, key)
+        store = engine.store
+        assert isinstance(store, SealedStore)
+        with store.inner.transaction() as tx:
+            (raw,) = tx.list_decision_evaluations("approval", after=None, limit=10)
+        assert "approve" not in json.dumps(raw.result)
+        (shown,) = engine.decision_evaluations("approval").evaluations
+        assert "approve" in json.dumps(shown.result)
+
+
+DECIDE = process(
+    '<bpmn:startEvent id="s"/><bpmn:businessRuleTask id="decide"><bpmn:extensionElements>'
+    '<zeebe:calledDecision decisionId="approval" resultVariable="route"/>'
+    '</bpmn:extensionElements></bpmn:businessRuleTask><bpmn:endEvent id="e"/>'
+    + chain("s", "decide", "e"),
+    process_id="decider",
+)

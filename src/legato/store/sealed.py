@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
 
+from legato.engine.event_base import event_type, payload_fields
 from legato.store._rules import dump_json
 from legato.store.derived import DerivedRows
 from legato.store.facts import DerivedFacts
@@ -49,6 +50,23 @@ _VALUE_FIELDS = ("items", "result")
 """Event payload fields that hold values other than variables."""
 _TEXT_FIELDS = ("message", "error_message", "details", "error_details")
 """Event payload fields that hold free texts."""
+
+
+_VALUE_KEYS = frozenset({"value", "variables", "changes", *_VALUE_FIELDS, *_TEXT_FIELDS})
+_CARRIES: dict[str, bool] = {}
+
+
+def _carries_values(name: str) -> bool:
+    """Whether events of this type have a field that may hold a value or a free text (most
+    do not: they are passed by without a look). An unknown type is looked at."""
+    found = _CARRIES.get(name)
+    if found is None:
+        try:
+            found = bool(_VALUE_KEYS.intersection(payload_fields(event_type(name))))
+        except KeyError:
+            found = True
+        _CARRIES[name] = found
+    return found
 
 
 def _context(kind: bytes, key: int) -> bytes:
@@ -208,7 +226,12 @@ class SealedTransaction:
 
     def append_history(self, records: Sequence[HistoryRecord]) -> None:
         self._inner.append_history(
-            [dataclasses.replace(r, payload=self._seal_event(r.instance_key, r)) for r in records]
+            [
+                dataclasses.replace(r, payload=self._seal_event(r.instance_key, r))
+                if _carries_values(r.event_type)
+                else r
+                for r in records
+            ]
         )
 
     def append_history_chunks(self, chunks: Sequence[HistoryChunk]) -> None:
@@ -218,6 +241,8 @@ class SealedTransaction:
         context = _context(b"history/", instance_key)
         return [
             dataclasses.replace(r, payload=self._open_payload(r.payload, context))
+            if _carries_values(r.event_type)
+            else r
             for r in self._inner.history(instance_key)
         ]
 
@@ -231,10 +256,13 @@ class SealedTransaction:
         process_id = self._process_id(chunk.instance_key)
         context = _context(b"history/", chunk.instance_key)
         quotes = set(self._quotes(chunk.instance_key))
-        events = [
-            [event_type, element_id, self._seal_payload(payload, process_id, context, quotes)]
-            for event_type, element_id, payload in chunk.events
-        ]
+        events = []
+        for event in chunk.events:
+            kind = event[0]
+            if _carries_values(kind):
+                sealed = self._seal_payload(event[2], process_id, context, quotes)
+                event = [kind, event[1], sealed]
+            events.append(event)
         return chunk._replace(events=events)
 
     def _seal_event(self, instance_key: int, record: HistoryRecord) -> dict[str, Any]:
@@ -289,8 +317,10 @@ class SealedTransaction:
         context = _context(b"history/", chunk.instance_key)
         return chunk._replace(
             events=[
-                [event_type, element_id, self._open_payload(payload, context)]
-                for event_type, element_id, payload in chunk.events
+                [kind, element_id, self._open_payload(payload, context)]
+                if _carries_values(kind)
+                else [kind, element_id, payload]
+                for kind, element_id, payload in chunk.events
             ]
         )
 

@@ -70,7 +70,7 @@ def _carries_values(name: str) -> bool:
 
 
 def _context(kind: bytes, key: int) -> bytes:
-    return kind + str(key).encode("ascii")
+    return b"%s%d" % (kind, key)
 
 
 class SealedStore:
@@ -162,12 +162,13 @@ class SealedTransaction:
         changed: dict[str, Any] = {}
         if sealed_variables is not None:
             changed["variables"] = sealed_variables
-        incidents = self._seal_state_incidents(state.get("incidents"), context, quotes)
-        if incidents is not None:
-            changed["incidents"] = incidents
-        elements = self._seal_items(state.get("elements"), context, quotes)
-        if elements is not None:
-            changed["elements"] = elements
+        if sealing.may_quote(quotes):
+            incidents = self._seal_state_incidents(state.get("incidents"), context, quotes)
+            if incidents is not None:
+                changed["incidents"] = incidents
+            elements = self._seal_items(state.get("elements"), context, quotes)
+            if elements is not None:
+                changed["elements"] = elements
         store.remember_quotes(key, frozenset(quotes))
         if not changed:
             return record
@@ -253,6 +254,8 @@ class SealedTransaction:
         return [self._open_chunk(chunk) for chunk in chunks]
 
     def _seal_chunk(self, chunk: HistoryChunk) -> HistoryChunk:
+        if not any(_carries_values(event[0]) for event in chunk.events):
+            return chunk
         process_id = self._process_id(chunk.instance_key)
         context = _context(b"history/", chunk.instance_key)
         quotes = set(self._quotes(chunk.instance_key))

@@ -210,6 +210,10 @@ class Sealing:
         """Whether a root variable is sensitive whole (as its indexed copy would show it)."""
         return self.everything or (name,) in self._paths(process_id)
 
+    def may_quote(self, quotes: Collection[str]) -> bool:
+        """Whether any free text could need sealing (else none is looked at)."""
+        return self.everything or bool(quotes) or self._detect is not None
+
     def quotes(self, text: str, quotes: Collection[str]) -> bool:
         """Whether a free text must be sealed: everything is, or it holds a sensitive value
         of its instance, or the detector recognises it."""

@@ -88,6 +88,8 @@ def test_a_rotation_interrupted_and_resumed_while_an_engine_runs(
         status = run("encryption-keys", "status", "--file", str(file), "--db", db)
         assert status.exit_code == 0, status.output
         assert "k2 [primary]" in status.output and "running: 10/25" in status.output
+        # The buffered message went first, whole.
+        assert "1 buffered messages" in status.output.split("k2 [primary]")[1]
 
         refused = run("encryption-keys", "retire", "k1", "--file", str(file), "--db", db)
         assert refused.exit_code == 2 and "still running" in refused.output

@@ -11,8 +11,9 @@ chunk). After a crash the batch resumes at its first pending instance; a chunk t
 rolled back left its instances pending.
 
 The work is done on the raw store (ciphertexts stay ciphertexts, only their key changes),
-so it needs no selector: what was sealed stays sealed, and nothing else is.
-Buffered messages are not rotated: they keep their key until correlated or expired.
+so it needs no selector: what was sealed stays sealed, and nothing else is. Buffered
+messages are encrypted again first (each put back whole under its key; idempotent, so a
+resumed rotation does them again).
 """
 
 from __future__ import annotations
@@ -102,7 +103,9 @@ class Rekey:
         *,
         max_chunks: int | None = None,
     ) -> BatchOperationRecord:
-        """Run a rotation's chunks until it completes (or ``max_chunks`` of them ran)."""
+        """Encrypt the buffered messages again, then run a rotation's chunks until it
+        completes (or ``max_chunks`` of them ran)."""
+        self.rekey_messages()
         chunks = 0
         while True:
             record = self.run_chunk(batch_key)
@@ -124,6 +127,23 @@ class Rekey:
             for instance_key in pending:
                 self._rekey_instance(tx, instance_key)
             return tx.finish_batch_items(batch_key, pending, {}, self.now())
+
+    def rekey_messages(self) -> int:
+        """Encrypt the buffered messages again (a page per transaction: a message is put
+        back whole, under its key); returns how many changed. Running it again is harmless."""
+        changed, after = 0, None
+        while True:
+            with self.store.transaction() as tx:
+                page = tx.list_messages(after=after, limit=CHUNK)
+                for message in page:
+                    variables = self._again(message.variables, b"message/%d" % message.message_key)
+                    if variables is not message.variables:
+                        tx.delete_messages([message.message_key])
+                        tx.insert_message(replace(message, variables=variables))
+                        changed += 1
+            if len(page) < CHUNK:
+                return changed
+            after = page[-1].message_key
 
     def _rekey_instance(self, tx: Transaction, instance_key: int) -> None:
         state_context = b"state/%d" % instance_key
@@ -192,7 +212,7 @@ class Rekey:
 
     def usage(self) -> dict[str, KeyUse]:
         """Per key id, the values it encrypts and the rows holding them (instance states,
-        history chunks, incidents, jobs, buffered messages are not counted)."""
+        history chunks, incidents, jobs, buffered messages)."""
         values: Counter[str] = Counter()
         rows: dict[str, Counter[str]] = {}
 
@@ -218,6 +238,15 @@ class Rekey:
                         count("incidents", [incident.message, incident.details])
                     for job in tx.list_jobs(instance_key=instance_key):
                         count("jobs", [job.error_message, job.error_details])
+        after: int | None = None
+        while True:
+            with self.store.transaction() as tx:
+                messages = tx.list_messages(after=after, limit=_PAGE)
+            for message in messages:
+                count("buffered messages", message.variables)
+            if len(messages) < _PAGE:
+                break
+            after = messages[-1].message_key
         return {
             key_id: KeyUse(key_id, values[key_id], rows.get(key_id, Counter()))
             for key_id in sorted(set(values) | set(self.ring.key_ids))

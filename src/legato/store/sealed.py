@@ -515,6 +515,10 @@ class SealedTransaction:
     def expire_messages(self, now: datetime) -> list[MessageRecord]:
         return [self._open_message(r) for r in self._inner.expire_messages(now)]
 
+    def list_messages(self, *, after: int | None, limit: int) -> list[MessageRecord]:
+        found = self._inner.list_messages(after=after, limit=limit)
+        return [self._open_message(r) for r in found]
+
     def _open_message(self, record: MessageRecord) -> MessageRecord:
         sealed = record.variables.get("$") if len(record.variables) == 1 else None
         if sealed is None:

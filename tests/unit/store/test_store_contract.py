@@ -1161,6 +1161,17 @@ def test_messages_are_found_by_name_key_and_expiry(store: Store) -> None:
         assert message_keys(tx.find_messages("paid", "order-1", at(10))) == [82]
 
 
+def test_every_buffered_message_is_listed_by_key_in_pages(store: Store) -> None:
+    with store.transaction() as tx:
+        for key in (30, 10, 20):
+            tx.insert_message(message(key, variables={"k": key}))
+    with store.transaction() as tx:
+        first = tx.list_messages(after=None, limit=2)
+        rest = tx.list_messages(after=first[-1].message_key, limit=2)
+    assert [m.message_key for m in first] == [10, 20]
+    assert [(m.message_key, m.variables) for m in rest] == [(30, {"k": 30})]
+
+
 def test_a_message_id_is_buffered_once(store: Store) -> None:
     first = message(80, message_id="m-1")
     with store.transaction() as tx:

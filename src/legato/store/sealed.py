@@ -25,7 +25,6 @@ from datetime import datetime
 from typing import Any, cast
 
 from legato.engine.event_base import event_type, payload_fields
-from legato.store._rules import dump_json
 from legato.store.derived import DerivedRows
 from legato.store.facts import DerivedFacts
 from legato.store.ports import Listener, Store, Transaction
@@ -33,25 +32,17 @@ from legato.store.records import (
     DecisionEvaluationRecord,
     HistoryChunk,
     HistoryRecord,
-    IncidentRecord,
     InstanceRecord,
-    JobRecord,
-    MessageRecord,
 )
-from legato.store.sealing import SEALED_TEXT, Sealing
+from legato.store.sealed_work import SealedWork, context_of, is_sealed_text, text_of
+from legato.store.sealing import Sealing
 
 __all__ = ["SealedStore", "SealedTransaction"]
-
-ENCRYPTED_MESSAGE = "[encrypted message]"
-"""What a grouped listing of incident messages shows for a sealed one (it cannot be opened
-without its row)."""
 
 _VALUE_FIELDS = ("items", "result")
 """Event payload fields that hold values other than variables."""
 _TEXT_FIELDS = ("message", "error_message", "details", "error_details")
 """Event payload fields that hold free texts."""
-
-
 _VALUE_KEYS = frozenset({"value", "variables", "changes", *_VALUE_FIELDS, *_TEXT_FIELDS})
 _CARRIES: dict[str, bool] = {}
 
@@ -67,10 +58,6 @@ def _carries_values(name: str) -> bool:
             found = True
         _CARRIES[name] = found
     return found
-
-
-def _context(kind: bytes, key: int) -> bytes:
-    return b"%s%d" % (kind, key)
 
 
 class SealedStore:
@@ -110,7 +97,7 @@ class SealedStore:
         self._process_of[instance_key] = process_id
 
 
-class SealedTransaction:
+class SealedTransaction(SealedWork):
     """One transaction of a :class:`SealedStore`: the sealing parts of the port, and the
     inner transaction's own methods for the rest."""
 
@@ -149,7 +136,7 @@ class SealedTransaction:
         key, sealing, store = record.instance_key, self._sealing, self._store
         store.remember(key, record.process_id)
         state = record.state
-        context = _context(b"state/", key)
+        context = context_of(b"state/", key)
         quotes: set[str] = set()
         variables = state.get("variables")
         sealed_variables: dict[str, Any] | None = None
@@ -198,7 +185,7 @@ class SealedTransaction:
         sealing, result = self._sealing, None
         for index, element in enumerate(elements):
             items = element.get("mi_items")
-            if items and sealing.quotes(_text_of(items), quotes):
+            if items and sealing.quotes(text_of(items), quotes):
                 if result is None:
                     result = list(elements)
                 result[index] = {**element, "mi_items": sealing.seal(items, context)}
@@ -210,11 +197,11 @@ class SealedTransaction:
         if not state:
             return record
         quotes: set[str] = set()
-        opened = self._sealing.open(state, _context(b"state/", record.instance_key), quotes)
+        opened = self._sealing.open(state, context_of(b"state/", record.instance_key), quotes)
         self._store.remember_quotes(record.instance_key, frozenset(quotes))
         incidents = opened.get("incidents")
-        if incidents and any(_is_sealed_text(i[4]) for i in incidents):
-            context = _context(b"state/", record.instance_key)
+        if incidents and any(is_sealed_text(i[4]) for i in incidents):
+            context = context_of(b"state/", record.instance_key)
             opened = {
                 **opened,
                 "incidents": [
@@ -239,7 +226,7 @@ class SealedTransaction:
         self._inner.append_history_chunks([self._seal_chunk(chunk) for chunk in chunks])
 
     def history(self, instance_key: int) -> list[HistoryRecord]:
-        context = _context(b"history/", instance_key)
+        context = context_of(b"history/", instance_key)
         return [
             dataclasses.replace(r, payload=self._open_payload(r.payload, context))
             if _carries_values(r.event_type)
@@ -257,7 +244,7 @@ class SealedTransaction:
         if not any(_carries_values(event[0]) for event in chunk.events):
             return chunk
         process_id = self._process_id(chunk.instance_key)
-        context = _context(b"history/", chunk.instance_key)
+        context = context_of(b"history/", chunk.instance_key)
         quotes = set(self._quotes(chunk.instance_key))
         events = []
         for event in chunk.events:
@@ -272,7 +259,7 @@ class SealedTransaction:
         return self._seal_payload(
             record.payload,
             self._process_id(instance_key),
-            _context(b"history/", instance_key),
+            context_of(b"history/", instance_key),
             set(self._quotes(instance_key)),
         )
 
@@ -302,7 +289,7 @@ class SealedTransaction:
             }
         for field in _VALUE_FIELDS:
             value = payload.get(field)
-            if value is not None and sealing.quotes(_text_of(value), quotes):
+            if value is not None and sealing.quotes(text_of(value), quotes):
                 changed[field] = sealing.seal(value, context)
         for field in _TEXT_FIELDS:
             text = payload.get(field)
@@ -317,7 +304,7 @@ class SealedTransaction:
         return value if sealed is None else sealed[name]
 
     def _open_chunk(self, chunk: HistoryChunk) -> HistoryChunk:
-        context = _context(b"history/", chunk.instance_key)
+        context = context_of(b"history/", chunk.instance_key)
         return chunk._replace(
             events=[
                 [kind, element_id, self._open_payload(payload, context)]
@@ -332,7 +319,7 @@ class SealedTransaction:
         texts = {
             field: self._sealing.open_text(opened[field], context)
             for field in _TEXT_FIELDS
-            if _is_sealed_text(opened.get(field))
+            if is_sealed_text(opened.get(field))
         }
         return {**opened, **texts} if texts else opened
 
@@ -372,9 +359,9 @@ class SealedTransaction:
 
     def _seal_evaluation(self, record: DecisionEvaluationRecord) -> DecisionEvaluationRecord:
         quotes = self._quotes(record.instance_key)
-        if record.result is None or not self._sealing.quotes(_text_of(record.result), quotes):
+        if record.result is None or not self._sealing.quotes(text_of(record.result), quotes):
             return record
-        context = _context(b"history/", record.instance_key)
+        context = context_of(b"history/", record.instance_key)
         return dataclasses.replace(record, result=self._sealing.seal(record.result, context))
 
     def list_decision_evaluations(
@@ -383,7 +370,7 @@ class SealedTransaction:
         found = self._inner.list_decision_evaluations(decision_id, after=after, limit=limit)
         return [
             dataclasses.replace(
-                r, result=self._sealing.open(r.result, _context(b"history/", r.instance_key))
+                r, result=self._sealing.open(r.result, context_of(b"history/", r.instance_key))
             )
             for r in found
         ]
@@ -395,141 +382,6 @@ class SealedTransaction:
             quotes = self._quotes(row["instance_key"])
             if isinstance(message, str) and sealing.quotes(message, quotes):
                 row["message"] = sealing.seal_text(
-                    message, _context(b"history/", row["instance_key"])
+                    message, context_of(b"history/", row["instance_key"])
                 )
         self._inner.write_facts(facts, shard)
-
-    # -- incidents and jobs -------------------------------------------------------------------
-
-    def upsert_incident(self, record: IncidentRecord) -> None:
-        context = _context(b"incident/", record.instance_key)
-        quotes = self._quotes(record.instance_key)
-        self._inner.upsert_incident(
-            dataclasses.replace(
-                record,
-                message=self._seal_free(record.message, context, quotes) or "",
-                details=self._seal_free(record.details, context, quotes),
-            )
-        )
-
-    def get_incident(self, incident_key: int) -> IncidentRecord | None:
-        found = self._inner.get_incident(incident_key)
-        return None if found is None else self._open_incident(found)
-
-    def list_incidents(
-        self, *, state: str | None = "open", instance_key: int | None = None
-    ) -> list[IncidentRecord]:
-        found = self._inner.list_incidents(state=state, instance_key=instance_key)
-        return [self._open_incident(r) for r in found]
-
-    def open_incidents_with_process(self, limit: int) -> list[tuple[str, IncidentRecord]]:
-        found = self._inner.open_incidents_with_process(limit)
-        return [(process_id, self._open_incident(r)) for process_id, r in found]
-
-    def open_incident_causes(
-        self, limit: int
-    ) -> list[tuple[str, str, str, str, int, datetime, datetime]]:
-        return [
-            (p, e, t, ENCRYPTED_MESSAGE if _is_sealed_text(m) else m, n, first, last)
-            for p, e, t, m, n, first, last in self._inner.open_incident_causes(limit)
-        ]
-
-    def _open_incident(self, record: IncidentRecord) -> IncidentRecord:
-        if not (_is_sealed_text(record.message) or _is_sealed_text(record.details)):
-            return record
-        context = _context(b"incident/", record.instance_key)
-        return dataclasses.replace(
-            record,
-            message=self._sealing.open_text(record.message, context) or "",
-            details=self._sealing.open_text(record.details, context),
-        )
-
-    def insert_jobs(self, records: Sequence[JobRecord]) -> None:
-        self._inner.insert_jobs([self._seal_job(r) for r in records])
-
-    def update_job(self, record: JobRecord) -> None:
-        self._inner.update_job(self._seal_job(record))
-
-    def get_job(self, job_key: int, *, for_update: bool = False) -> JobRecord | None:
-        found = self._inner.get_job(job_key, for_update=for_update)
-        return None if found is None else self._open_job(found)
-
-    def find_fetchable_jobs(self, *args: Any, **kwargs: Any) -> list[JobRecord]:
-        return [self._open_job(r) for r in self._inner.find_fetchable_jobs(*args, **kwargs)]
-
-    def lease_jobs(self, *args: Any, **kwargs: Any) -> list[JobRecord]:
-        return [self._open_job(r) for r in self._inner.lease_jobs(*args, **kwargs)]
-
-    def activate_jobs(self, *args: Any, **kwargs: Any) -> list[JobRecord]:
-        return [self._open_job(r) for r in self._inner.activate_jobs(*args, **kwargs)]
-
-    def list_jobs(
-        self, *, instance_key: int | None = None, state: str | None = None
-    ) -> list[JobRecord]:
-        found = self._inner.list_jobs(instance_key=instance_key, state=state)
-        return [self._open_job(r) for r in found]
-
-    def _seal_job(self, record: JobRecord) -> JobRecord:
-        if record.error_message is None and record.error_details is None:
-            return record
-        context = _context(b"job/", record.instance_key)
-        quotes = self._quotes(record.instance_key)
-        return dataclasses.replace(
-            record,
-            error_message=self._seal_free(record.error_message, context, quotes),
-            error_details=self._seal_free(record.error_details, context, quotes),
-        )
-
-    def _open_job(self, record: JobRecord) -> JobRecord:
-        if not (_is_sealed_text(record.error_message) or _is_sealed_text(record.error_details)):
-            return record
-        context = _context(b"job/", record.instance_key)
-        return dataclasses.replace(
-            record,
-            error_message=self._sealing.open_text(record.error_message, context),
-            error_details=self._sealing.open_text(record.error_details, context),
-        )
-
-    def _seal_free(self, text: str | None, context: bytes, quotes: frozenset[str]) -> str | None:
-        if not text or _is_sealed_text(text) or not self._sealing.quotes(text, quotes):
-            return text
-        return self._sealing.seal_text(text, context)
-
-    # -- messages -------------------------------------------------------------------------
-
-    def insert_message(self, record: MessageRecord) -> MessageRecord:
-        sealed = record
-        if record.variables:
-            context = _context(b"message/", record.message_key)
-            sealed = dataclasses.replace(
-                record, variables={"$": self._sealing.seal(record.variables, context)}
-            )
-        return self._open_message(self._inner.insert_message(sealed))
-
-    def find_messages(
-        self, name: str, correlation_key: str | None, now: datetime
-    ) -> list[MessageRecord]:
-        found = self._inner.find_messages(name, correlation_key, now)
-        return [self._open_message(r) for r in found]
-
-    def expire_messages(self, now: datetime) -> list[MessageRecord]:
-        return [self._open_message(r) for r in self._inner.expire_messages(now)]
-
-    def list_messages(self, *, after: int | None, limit: int) -> list[MessageRecord]:
-        found = self._inner.list_messages(after=after, limit=limit)
-        return [self._open_message(r) for r in found]
-
-    def _open_message(self, record: MessageRecord) -> MessageRecord:
-        sealed = record.variables.get("$") if len(record.variables) == 1 else None
-        if sealed is None:
-            return record
-        context = _context(b"message/", record.message_key)
-        return dataclasses.replace(record, variables=self._sealing.open(sealed, context))
-
-
-def _is_sealed_text(text: Any) -> bool:
-    return isinstance(text, str) and text.startswith(SEALED_TEXT)
-
-
-def _text_of(value: Any) -> str:
-    return value if isinstance(value, str) else dump_json(value)

@@ -141,7 +141,7 @@ class SealedTransaction(SealedWork):
         variables = state.get("variables")
         sealed_variables: dict[str, Any] | None = None
         for scope, values in (variables or {}).items():
-            sealed = sealing.seal_variables(values, record.process_id, context, quotes)
+            sealed = sealing.seal_variables(values, record.process_id, context, quotes, scope)
             if sealed is not None:
                 if sealed_variables is None:
                     sealed_variables = dict(variables or {})

@@ -22,6 +22,7 @@ names the row's column and key (``state/42``): a value moved to another row does
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Collection, Iterator
 from typing import Any, Literal, Protocol
 
@@ -53,7 +54,7 @@ found in every message)."""
 
 
 _MEMO_SIZE = 100_000
-"""Sealed variables remembered in mode ``everything`` (see :meth:`Sealing._seal_memo`)."""
+"""Sealed values remembered (see :meth:`Sealing._seal_memo`)."""
 
 
 class ValueCipher(Protocol):
@@ -118,7 +119,9 @@ class Sealing:
         self._detect: Callable[[str], bool] | None = (
             selector.detect if selector is not None and getattr(selector, "detects", True) else None
         )
-        self._memo: dict[tuple[bytes, str | int], tuple[Any, dict[str, str], tuple[str, ...]]] = {}
+        self._memo: dict[
+            tuple[bytes, tuple[str, str | int]], tuple[Any, dict[str, str], tuple[str, ...]]
+        ] = {}
 
     # -- single values --------------------------------------------------------------------
 
@@ -170,27 +173,37 @@ class Sealing:
     # -- variables --------------------------------------------------------------------------
 
     def seal_variables(
-        self, variables: dict[str, Any], process_id: str, context: bytes, quotes: set[str]
+        self,
+        variables: dict[str, Any],
+        process_id: str,
+        context: bytes,
+        quotes: set[str],
+        scope: str = "",
     ) -> dict[str, Any] | None:
-        """``variables`` with their sensitive parts sealed, or None when none is; the texts of
-        the sealed parts are added to ``quotes``."""
+        """``variables`` (of ``scope``, in a state) with their sensitive parts sealed, or None
+        when none is; the texts of the sealed parts are added to ``quotes``."""
         if self.everything:
             return {
-                name: self._seal_memo(name, value, context, quotes)
+                name: self._seal_memo((scope, name), value, context, quotes)
                 for name, value in variables.items()
             }
+        ordinal = itertools.count()
 
         def change(part: Any) -> Any:
-            return self._seal_memo(id(part), part, context, quotes)
+            return self._seal_memo((scope, next(ordinal)), part, context, quotes)
 
         return replace_sensitive(variables, self._paths(process_id), change, self._detect)
 
-    def _seal_memo(self, name: str | int, value: Any, context: bytes, quotes: set[str]) -> Any:
-        """``value`` sealed, or its seal of an earlier save when it is the same object (the
-        engine encodes a variable again only when it is set: an unchanged one is the same
-        object, immutable, and is not encrypted again). ``name`` is the variable's name, or
-        the part's ``id`` (the memo holds the part, so the id is not reused meanwhile)."""
-        memo = self._memo.get((context, name))
+    def _seal_memo(
+        self, place: tuple[str, str | int], value: Any, context: bytes, quotes: set[str]
+    ) -> Any:
+        """``value`` sealed, or its seal of an earlier save when it is the same object at the
+        same place (the engine encodes a variable again only when it is set: an unchanged one
+        is the same object, immutable, and is not encrypted again). ``place`` is the scope and
+        the variable's name, or the part's position in the walk of the scope: two equal
+        parts of one row never share a ciphertext. The memo holds the value, so its identity
+        is not reused meanwhile."""
+        memo = self._memo.get((context, place))
         if memo is not None and memo[0] is value and memo[1][SEALED].startswith(self._prefix()):
             quotes.update(memo[2])
             return memo[1]
@@ -199,7 +212,7 @@ class Sealing:
         sealed = self.seal(value, context)
         if len(self._memo) > _MEMO_SIZE:
             self._memo.clear()
-        self._memo[(context, name)] = (value, sealed, tuple(found))
+        self._memo[(context, place)] = (value, sealed, tuple(found))
         quotes.update(found)
         return sealed
 

@@ -145,3 +145,27 @@ DECIDE = process(
     + chain("s", "decide", "e"),
     process_id="decider",
 )
+
+
+class TwoFlags:
+    detects = False
+
+    def paths(self, process_id: str) -> Collection[SensitivePath]:
+        return {("a",), ("b",)}
+
+    def detect(self, text: str) -> bool:
+        return False
+
+
+def test_equal_values_get_their_own_ciphertexts_and_an_unchanged_one_keeps_its_own() -> None:
+    with Engine(store=MemoryStore(), keyring=RING, sensitive=TwoFlags()) as engine:
+        engine.deploy(services_in_sequence(("t", "work")))
+        key = engine.start("p", variables={"a": True, "b": True}).key
+        before = raw_state(engine, key)["variables"][str(key)]
+        assert before["a"] != before["b"]
+        engine.set_variables(key, {"other": 1})
+        after = raw_state(engine, key)["variables"][str(key)]
+        assert (after["a"], after["b"]) == (before["a"], before["b"])
+        engine.set_variables(key, {"a": False})
+        assert raw_state(engine, key)["variables"][str(key)]["a"] != before["a"]
+        assert engine.instance(key).variables == {"a": False, "b": True, "other": 1}

@@ -84,6 +84,8 @@ def test_a_rotation_interrupted_and_resumed_while_an_engine_runs(
         monkeypatch.setattr(rekey.Rekey, "_rekey_instance", original)
         assert load_key_file(file).primary_key_id == "k2"
         assert stored_key_ids(database) == {"k1", "k2"}
+        # The rotation is a batch operation of its own kind: migrations do not see it.
+        assert engine.batch_operations() == []
 
         status = run("encryption-keys", "status", "--file", str(file), "--db", db)
         assert status.exit_code == 0, status.output

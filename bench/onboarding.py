@@ -94,6 +94,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
 from legato import Engine, Job
+from legato.security.keyring import KeyRing, new_key
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BPMN = REPO.parent / "shared" / "bench" / "onboarding.bpmn"
@@ -856,18 +857,22 @@ TARGET_PROJECTIONS = 0.15
 
 
 def projection_cost(
-    bpmn: Path, instances: int, rounds: int, batch_size: int
+    bpmn: Path,
+    instances: int,
+    rounds: int,
+    batch_size: int,
+    variants: dict[str, dict[str, Any]] = VARIANTS,
 ) -> dict[str, list[tuple[float, float]]]:
     """(CPU ms per instance, instances per second) of each variant per round, batched on
     SQLite; the variants alternate, in a rotated order each round, in one process."""
-    found: dict[str, list[tuple[float, float]]] = {name: [] for name in VARIANTS}
-    names = list(VARIANTS)
+    found: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+    names = list(variants)
     with tempfile.TemporaryDirectory(prefix="legato-bench-") as tmp:
         for round_ in range(rounds):
             for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
                 counter = JobCounter()
                 url = f"sqlite:///{Path(tmp) / f'{round_}-{len(found[name])}-{name[:4]}.db'}"
-                with Engine(url, batch_size=batch_size, **VARIANTS[name]) as engine:
+                with Engine(url, batch_size=batch_size, **variants[name]) as engine:
                     engine.deploy(bpmn)
                     engine.register(JOB_TYPE, counter.handler())
                     legato_warm_up(engine, counter, 200)
@@ -916,6 +921,61 @@ def projection_report(command: str, found: dict[str, list[tuple[float, float]]])
     return "\n".join(lines) + "\n"
 
 
+# -- the cost of encryption at rest ---------------------------------------------------------------
+
+ENCRYPTION_TITLE = "Encryption at rest: cost on the onboarding workload"
+
+
+class ScoreSensitive:
+    """The onboarding's one variable, ``score``, declared sensitive (no detector)."""
+
+    detects = False
+
+    def paths(self, process_id: str) -> Any:
+        return (("score",),)
+
+    def detect(self, text: str) -> bool:
+        return False
+
+
+def encryption_variants() -> dict[str, dict[str, Any]]:
+    """The engines compared by ``--encryption``: no key ring, the score encrypted, every
+    variable and event value encrypted (AES-256-GCM, one key)."""
+    ring = KeyRing.of({"bench": new_key()})
+    return {
+        "plain": {},
+        "sensitive (score)": {"keyring": ring, "sensitive": ScoreSensitive()},
+        "everything": {"keyring": ring, "encryption": "everything"},
+    }
+
+
+def encryption_report(command: str, found: dict[str, list[tuple[float, float]]]) -> str:
+    machine = machine_facts({"SQLite": sqlite3.sqlite_version})
+    lines = [f"## {ENCRYPTION_TITLE}", "", f"Command: `{command}`", ""]
+    lines += [f"- {key}: {value}" for key, value in machine.items()]
+    rounds = len(next(iter(found.values())))
+    lines += [
+        "",
+        "Onboarding instances batched (SQLite, WAL, synchronous=FULL), the engines alternating "
+        f"in one process, {rounds} rounds; CPU time per instance and throughput. Load average "
+        f"when the report was written: {os.getloadavg()[0]:.1f} (2 shared cores).",
+        "",
+        "| Engine | CPU per instance, median (ms) | min (ms) | Throughput, median (instances/s) |",
+        "|---|---:|---:|---:|",
+    ]
+    median = {name: statistics.median(cpu for cpu, _ in runs) for name, runs in found.items()}
+    for name, runs in found.items():
+        rate = statistics.median(per_second for _, per_second in runs)
+        lines.append(
+            f"| {name} | {median[name]:.3f} | {min(c for c, _ in runs):.3f} | {rate:,.0f} |"
+        )
+    lines.append("")
+    for name in list(found)[1:]:
+        change = 100 * (median[name] / median["plain"] - 1)
+        lines.append(f"- {name} vs plain: {change:+.1f} % CPU (medians)")
+    return "\n".join(lines) + "\n"
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument(
@@ -945,6 +1005,14 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="only compare engines with analytics facts and metrics on and off, this many "
         "rounds of --instances instances each",
     )
+    parser.add_argument(
+        "--encryption",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="only compare engines without encryption, with the score encrypted and with "
+        "everything encrypted, this many rounds of --instances instances each",
+    )
     args = parser.parse_args(argv)
     for name in ("instances", "spiff_instances", "single_instances", "memory_batch"):
         if getattr(args, name) < 1:
@@ -965,6 +1033,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = shlex.join(["python", "bench/onboarding.py", *raw])
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     load_at_start = os.getloadavg()[0]
+    if args.encryption > 0:
+        log(f"{ENCRYPTION_TITLE}: {command}")
+        found = projection_cost(
+            args.bpmn, args.instances, args.encryption, args.batch_size, encryption_variants()
+        )
+        section = encryption_report(command, found)
+        publish(section, ENCRYPTION_TITLE, args.results, write=not args.no_write)
+        return 0
     if args.projections > 0:
         log(f"{PROJECTIONS_TITLE}: {command}")
         found = projection_cost(args.bpmn, args.instances, args.projections, args.batch_size)

@@ -250,6 +250,11 @@ class StoreUnavailableError(StoreError):
         self.maybe_committed = maybe_committed
 
 
+class EncryptionError(StoreError):
+    """Stored data cannot be encrypted or decrypted: its key is not in the key ring (the
+    message names the key), the ciphertext was changed or moved, or a key file is wrong."""
+
+
 class JobError(LegatoError):
     """Raised by a job handler to steer what happens to its job."""
 

@@ -157,6 +157,9 @@ VALID: dict[str, Any] = {
     "policy": None,
     "incidents": [],
     "jobs": [],
+    "keyring": None,
+    "encryption": "sensitive",
+    "sensitive": None,
 }
 
 # Where a parameter name means something else.
@@ -305,6 +308,9 @@ WRONG: dict[str, list[Any]] = {
     "policy": [5, ["a.toml"]],
     "incidents": [5, [5]],
     "jobs": [5, [5]],
+    "keyring": [5, b"keys.json", {"k1": "x"}],
+    "encryption": ["all", 5, None],
+    "sensitive": [5, "ssn", ["ssn"]],
 }
 
 # Where a parameter name takes other values: None is a right worker where it only checks the

@@ -30,7 +30,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 from fastapi import FastAPI
@@ -78,6 +78,11 @@ class ServerConfig:
     policy: str | None = None
     """A TOML policy file on sensitive data: variables sensitive beside those the models
     declare, and the detectors switched on (see :mod:`legato.security.sensitive`)."""
+    keyring: str | None = None
+    """Encryption at rest: the key file (``LEGATO_KEYRING``; see
+    :mod:`legato.security.keyring`)."""
+    encryption: str = "sensitive"
+    """With a key ring, what is encrypted: ``sensitive`` values or ``everything``."""
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -149,6 +154,14 @@ def _typed(name: str, value: Any) -> Any:
         raise ValueError(f"{name}: '{value}' is not a {kind.__name__}") from None
 
 
+def _encryption_mode(text: str) -> Literal["sensitive", "everything"]:
+    if text == "sensitive":
+        return "sensitive"
+    if text == "everything":
+        return "everything"
+    raise ValueError(f"encryption: '{text}' is not sensitive or everything")
+
+
 def load_handlers(engine: Engine, path: Path) -> list[str]:
     """Register the ``@legato.handler`` functions of a Python file with ``engine``.
 
@@ -218,7 +231,13 @@ def run_server(
         policy = load_policy(config.policy) if config.policy else None
     except PolicyError as error:
         raise ValueError(f"policy: {error}") from None
-    engine = Engine(config.db, concurrency=config.concurrency, policy=policy)
+    engine = Engine(
+        config.db,
+        concurrency=config.concurrency,
+        policy=policy,
+        keyring=config.keyring,
+        encryption=_encryption_mode(config.encryption),
+    )
     try:
         types = load_handlers(engine, Path(config.handlers)) if config.handlers else []
         authenticator = build_authenticator(engine, say)

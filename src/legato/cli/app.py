@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.markup import escape
@@ -29,6 +29,7 @@ from legato.cli.analytics import register as register_analytics
 from legato.cli.audit import record_command
 from legato.cli.audit import register as register_audit
 from legato.cli.consoles import WideConsole
+from legato.cli.encryption import register as register_encryption
 from legato.cli.export import register as register_export
 from legato.cli.logs import LogFormatOption, json_logs, logging_to_stderr
 from legato.cli.migrate import register as register_migrate
@@ -65,6 +66,7 @@ register_migrate(app)
 register_versions(app)
 register_modify(app)
 register_analytics(app)
+register_encryption(app)
 
 console = WideConsole()
 err = WideConsole(stderr=True)
@@ -877,6 +879,22 @@ def serve(
             "LEGATO_POLICY too.",
         ),
     ] = None,
+    keyring: Annotated[
+        str | None,
+        typer.Option(
+            "--keyring",
+            envvar="LEGATO_KEYRING",
+            help="Encrypt at rest with the keys of this key file (legato encryption-keys init).",
+        ),
+    ] = None,
+    encryption: Annotated[
+        str | None,
+        typer.Option(
+            "--encryption",
+            envvar="LEGATO_ENCRYPTION",
+            help="With --keyring: encrypt 'sensitive' values (default) or 'everything'.",
+        ),
+    ] = None,
 ) -> None:
     """Run an engine node until stopped (Ctrl-C or SIGTERM): fire timers, expire messages
     and run the jobs of the handlers in FILE. Start several against one PostgreSQL database
@@ -897,12 +915,25 @@ def serve(
                 "poll_interval": poll_interval,
                 "log_json": log_json or None,
                 "policy": str(policy) if policy else None,
+                "keyring": keyring,
+                "encryption": encryption,
             },
             config,
         )
         return
+    if encryption not in (None, "sensitive", "everything"):
+        raise typer.BadParameter(
+            f"'{encryption}' is not sensitive or everything", param_hint="--encryption"
+        )
+    mode: Literal["sensitive", "everything"] = (
+        "everything" if encryption == "everything" else "sensitive"
+    )
     with Engine(
-        db or DEFAULT_DATABASE, concurrency=concurrency or 32, policy=policy_from_env(policy)
+        db or DEFAULT_DATABASE,
+        concurrency=concurrency or 32,
+        keyring=keyring,
+        encryption=mode,
+        policy=policy_from_env(policy),
     ) as engine:
         types = _load_handlers(engine, handlers) if handlers else []
         console.print(f"node {engine.worker_name} serving {', '.join(types) or 'timers'}")

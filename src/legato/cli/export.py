@@ -24,6 +24,7 @@ from legato.analytics import ExportSummary, export_log, selection
 from legato.analytics.eventlog import ActivityLabel, Window
 from legato.analytics.export import Format
 from legato.errors import LegatoError
+from legato.runtime.encryption import DeclaredSensitivity, encrypted_store
 from legato.runtime.engine import DEFAULT_DATABASE
 from legato.store.records import INSTANCE_STATUSES
 from legato.store.sql import SqlStore
@@ -196,7 +197,8 @@ def _export(
         activities_only=activities_only,
     )
     try:
-        store = SqlStore(db)
+        # With LEGATO_KEYRING, encrypted values are exported decrypted.
+        store = encrypted_store(SqlStore(db), None, "sensitive", DeclaredSensitivity())
     except LegatoError as exc:
         _fail(str(exc))
     try:

@@ -59,6 +59,7 @@ class DefinitionRegistry:
         self._latest_decision: dict[str, int] = {}
         self._transaction: Transaction | None = None
         self._sensitive: dict[str, tuple[SensitivePath, ...]] = {}
+        self._known_sensitive: dict[str, frozenset[SensitivePath]] = {}
 
     def use(self, transaction: Transaction | None) -> None:
         """Read through ``transaction`` while it is open (transactions do not nest)."""
@@ -101,6 +102,19 @@ class DefinitionRegistry:
             return self._by_key[key]
         record = self._read(lambda tx: tx.find_definition(process_id))
         return self._remember(record) if record is not None else None
+
+    def _note_sensitive(self, deployed: DeployedProcess) -> None:
+        if deployed.process.sensitive:
+            known = self._known_sensitive.get(deployed.process_id, frozenset())
+            self._known_sensitive[deployed.process_id] = known | frozenset(
+                deployed.process.sensitive
+            )
+
+    def known_sensitive_paths(self, process_id: str) -> frozenset[SensitivePath]:
+        """The sensitive paths that the versions of a process this registry has read declare
+        (every version that has an instance was read before its instance is saved). Never
+        reads the store: the store's own writes ask it."""
+        return self._known_sensitive.get(process_id, frozenset())
 
     def forget_latest(self) -> None:
         """Drop the cache of latest versions (another node may have deployed)."""
@@ -195,6 +209,7 @@ class DefinitionRegistry:
                 )
                 self._by_key[record.definition_key] = deployed
                 self._sensitive.pop(record.process_id, None)
+                self._note_sensitive(deployed)
                 current = self._latest.get(record.process_id)
                 if current is None or self._by_key[current].version < record.version:
                     self._latest[record.process_id] = record.definition_key
@@ -269,6 +284,7 @@ class DefinitionRegistry:
         for version in deployment.processes:
             self._sensitive.pop(version.process_id, None)
             self._by_key[version.definition_key] = version
+            self._note_sensitive(version)
             current = self._latest.get(version.process_id)
             if current is None or self._by_key[current].version <= version.version:
                 self._latest[version.process_id] = version.definition_key

@@ -26,8 +26,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from legato import dmn
 from legato.bpmn import Profile
@@ -44,6 +45,7 @@ from legato.errors import (
 from legato.feel import FeelLimits, use_limits
 from legato.model import ConditionalEventDefinition, RetryPolicy, StartEvent
 from legato.model.queries import definition_of
+from legato.model.sensitive import SensitiveSelector
 from legato.runtime import queries
 from legato.runtime.alerting import AlertMethods
 from legato.runtime.arguments import checked_arguments
@@ -53,6 +55,7 @@ from legato.runtime.cockpit import CockpitMethods
 from legato.runtime.definitions import DECISION_PREFIX, DefinitionRegistry, Deployment
 from legato.runtime.delivery import EventDelivery
 from legato.runtime.deploy import Deployer
+from legato.runtime.encryption import DeclaredSensitivity, encrypted_store, selector_of
 from legato.runtime.executor import BatchObserver, CommandExecutor, Outcome
 from legato.runtime.external import MAX_PARKED_FETCHES, ExternalJobs, FetchParking
 from legato.runtime.gauges import DatabaseGauges
@@ -85,6 +88,7 @@ from legato.runtime.types import (
 from legato.runtime.versions import VersionMethods
 from legato.runtime.webhooks import Webhook, WebhookDelivery
 from legato.safexml import ModelSource
+from legato.security.keyring import KeyRing
 from legato.security.sensitive import SensitiveData, SensitivePolicy, Viewer, load_policy
 from legato.store.instances import Instances
 from legato.store.ports import Listener, Store, Transaction
@@ -152,6 +156,16 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
             :class:`~legato.security.sensitive.SensitivePolicy`, or the path of its TOML
             file): variables sensitive beside those the models declare, and the detectors
             switched on. See :mod:`legato.security.sensitive`.
+        keyring: encryption at rest (see :mod:`legato.runtime.encryption`): a
+            :class:`~legato.security.keyring.KeyRing`, or the path of a key file (``legato
+            encryption-keys init``). None: the key file or JSON that ``LEGATO_KEYRING`` names,
+            and no encryption when it is not set.
+        encryption: with a key ring, what is encrypted: ``"sensitive"`` (the sensitive
+            values that ``sensitive`` selects, and the texts quoting them) or
+            ``"everything"`` (every variable, message and event value).
+        sensitive: a selector of your own
+            (:class:`~legato.model.sensitive.SensitiveSelector`: paths, a detector), asked
+            beside the models' declarations and ``policy``, for masking and encryption alike.
     """
 
     def __init__(
@@ -175,6 +189,9 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
         alerts: AlertConfig | None = None,
         webhooks: Sequence[Webhook] = (),
         policy: SensitivePolicy | str | os.PathLike[str] | None = None,
+        keyring: KeyRing | str | Path | None = None,
+        encryption: Literal["sensitive", "everything"] = "sensitive",
+        sensitive: SensitiveSelector | None = None,
     ) -> None:
         if policy is not None and not isinstance(policy, SensitivePolicy):
             policy = load_policy(policy)
@@ -183,14 +200,20 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
             from legato.store.sql import SqlStore
 
             store = SqlStore(url or DEFAULT_DATABASE)
+        # The store seals what the models of the versions it has read declare, the policy and
+        # ``sensitive``: it never reads the definitions while it writes.
+        declared = DeclaredSensitivity()
+        sealed = selector_of(declared, SensitiveData(policy, extra=sensitive))
+        store = encrypted_store(store, keyring, encryption, sealed)
         self.store = store
         self.clock: Clock = clock or _default_clock(store)
         self.retry_policy = retry_policy or RetryPolicy()
         self.worker_name = worker_name or f"{socket.gethostname()}:{os.getpid()}"
         self._definitions = DefinitionRegistry(store)
-        self.sensitive = SensitiveData(policy, self._definitions.sensitive_paths)
+        declared.registry = self._definitions
+        self.sensitive = SensitiveData(policy, self._definitions.sensitive_paths, extra=sensitive)
         """What is sensitive in each process (the models' declarations, the policy's, the
-        detectors'): the selector that masking and encryption ask."""
+        detectors', ``sensitive``'s): the selector that masking asks."""
         self.masking = Masking(self.sensitive)
         """Masks what the read methods return for a viewer."""
         self._keys = keys = KeyAllocator()

@@ -172,14 +172,16 @@ class MigrationBatches:
         """
         with self.store.transaction() as tx:
             record = tx.get_batch_operation(batch_key)
-        if record is None:
+        if record is None or record.kind != "migration":
             raise NotFoundError(f"no batch operation with key {batch_key}")
         return _operation(record)
 
     def recent(self, limit: int = 100) -> list[BatchOperation]:
         """The newest batch operations first."""
         with self.store.transaction() as tx:
-            return [_operation(r) for r in tx.list_batch_operations(limit)]
+            found = tx.list_batch_operations(limit)
+        # A key rotation (legato.runtime.rekey) is a batch operation too, managed elsewhere.
+        return [_operation(r) for r in found if r.kind == "migration"]
 
     def failures(self, batch_key: int) -> list[tuple[int, str]]:
         """The instances a batch could not migrate, with the reason of each."""
@@ -199,7 +201,7 @@ class MigrationBatches:
         now = self.now()
         with self.store.transaction() as tx:
             record = tx.get_batch_operation(batch_key)
-            if record is None:
+            if record is None or record.kind != "migration":
                 raise NotFoundError(f"no batch operation with key {batch_key}")
             if record.status not in allowed_from:
                 raise InvalidCommandError(
@@ -242,7 +244,10 @@ class MigrationBatches:
         if self._next_look is not None and now < self._next_look:
             return []
         with self.store.transaction() as tx:
-            running = tx.list_batch_operations(1000, status="running")
+            # Other kinds of batches (a key rotation, legato.runtime.rekey) run elsewhere.
+            running = [
+                r for r in tx.list_batch_operations(1000, status="running") if r.kind == "migration"
+            ]
         if not running:
             self._next_look = now + LOOK_EVERY
         return running

@@ -89,16 +89,16 @@ ACTIONS: Mapping[str, str] = {
     "user.delete": "a user removed",
     "api_key.create": "an API key created",
     "api_key.revoke": "an API key revoked",
-    "key.rotate": "an encryption key rotated (no such action yet: for the key management)",
+    "key.rotate": "an encryption key added and the stored values encrypted again with it",
+    "key.retire": "an encryption key removed from the key file",
     "value.reveal": "sensitive values shown unmasked: processes, instances, variable names",
     "config.change": "the server's configuration changed (no such action yet)",
     "audit.checkpoint": "a signed checkpoint written on demand",
     "audit.prune": "audit records older than a date deleted",
     "api.request": "a state-changing API request without an action of its own",
 }
-"""The action names and what each records. ``key.rotate`` and ``config.change`` name
-actions that do not exist yet: their code calls :meth:`AuditTrail.record` with these
-names."""
+"""The action names and what each records. ``config.change`` names an action that does not
+exist yet: its code will call :meth:`AuditTrail.record` with this name."""
 
 
 def mask_for_audit(

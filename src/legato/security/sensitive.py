@@ -220,7 +220,8 @@ def _paths(value: Any, name: str, key: str) -> tuple[SensitivePath, ...]:
 
 class SensitiveData:
     """Implements :class:`~legato.model.sensitive.SensitiveSelector`: the deployed models'
-    declarations (every version of a process), the policy, and the detectors it switches on.
+    declarations (every version of a process), the policy, the detectors it switches on, and
+    a selector of the user's own (``extra``: more paths, another detector).
 
     ``model_paths`` answers the paths the deployed versions of a process declare (the
     engine passes its definitions' answer).
@@ -230,27 +231,40 @@ class SensitiveData:
         self,
         policy: SensitivePolicy | None = None,
         model_paths: Callable[[str], Collection[SensitivePath]] = lambda _: (),
+        *,
+        extra: SensitiveSelector | None = None,
     ) -> None:
         self.policy = policy or SensitivePolicy()
         self._model_paths = model_paths
         self._detectors = tuple(DETECTORS[name] for name in sorted(self.policy.detect))
+        self._extra = extra
 
     def paths(self, process_id: str) -> Collection[SensitivePath]:
-        """The sensitive paths of ``process_id``: its models' and the policy's."""
+        """The sensitive paths of ``process_id``: its models', the policy's and ``extra``'s."""
         own = self._model_paths(process_id)
         policy = self.policy.paths(process_id)
-        if not policy:
+        extra = () if self._extra is None else self._extra.paths(process_id)
+        if not policy and not extra:
             return own
-        return tuple(dict.fromkeys((*own, *policy)))
+        return tuple(dict.fromkeys((*own, *policy, *extra)))
 
     def detect(self, text: str) -> bool:
-        """Whether a switched-on detector recognises ``text``."""
-        return any(detector(text) for detector in self._detectors)
+        """Whether a switched-on detector (or ``extra``'s) recognises ``text``."""
+        if any(detector(text) for detector in self._detectors):
+            return True
+        return self._extra is not None and self._extra.detect(text)
 
     @property
     def detecting(self) -> bool:
-        """Whether any detector is on."""
-        return bool(self._detectors)
+        """Whether any detector is on (``extra`` counts unless it says ``detects = False``)."""
+        extra = self._extra is not None and bool(getattr(self._extra, "detects", True))
+        return bool(self._detectors) or extra
+
+    @property
+    def detects(self) -> bool:
+        """:attr:`detecting`, by the name the store's sealing asks: False spares every save
+        a look at every text."""
+        return self.detecting
 
 
 # -- masking ----------------------------------------------------------------------------------

@@ -538,6 +538,25 @@ def test_events_of_one_command_read_back_as_written(store: Store) -> None:
             assert sorted(chunks.all()) == [(10, 1, 3), (10, 4, 2), (11, 1, 2)]
 
 
+def test_history_chunks_are_rewritten_in_place(store: Store) -> None:
+    # What a key rotation does: the same events, their payloads encrypted again.
+    seed(store, 10)
+    with store.transaction() as tx:
+        tx.append_history([event(10, 1), event(10, 2)])
+    with store.transaction() as tx:
+        chunks = tx.history_chunks([10], after=None, limit=100)
+        rewritten = [
+            chunk._replace(events=[[t, e, {"again": p["position"]}] for t, e, p in chunk.events])
+            for chunk in chunks
+        ]
+        tx.rewrite_history_chunks(rewritten)
+    with store.transaction() as tx:
+        assert [r.payload for r in tx.history(10)] == [{"again": 1}, {"again": 2}]
+        assert [r.element_id for r in tx.history(10)] == ["task_1", "task_2"]
+    with pytest.raises(StoreError, match="instance 10 has no"), store.transaction() as tx:
+        tx.rewrite_history_chunks([chunks[0]._replace(position=7)])
+
+
 def test_a_history_position_is_taken_once(store: Store) -> None:
     seed(store)
     with store.transaction() as tx:
@@ -1140,6 +1159,17 @@ def test_messages_are_found_by_name_key_and_expiry(store: Store) -> None:
         assert message_keys(tx.find_messages("paid", "order-1", at(10))) == [82]
     with store.transaction() as tx:
         assert message_keys(tx.find_messages("paid", "order-1", at(10))) == [82]
+
+
+def test_every_buffered_message_is_listed_by_key_in_pages(store: Store) -> None:
+    with store.transaction() as tx:
+        for key in (30, 10, 20):
+            tx.insert_message(message(key, variables={"k": key}))
+    with store.transaction() as tx:
+        first = tx.list_messages(after=None, limit=2)
+        rest = tx.list_messages(after=first[-1].message_key, limit=2)
+    assert [m.message_key for m in first] == [10, 20]
+    assert [(m.message_key, m.variables) for m in rest] == [(30, {"k": 30})]
 
 
 def test_a_message_id_is_buffered_once(store: Store) -> None:

@@ -28,6 +28,11 @@ class History(Protocol):
     def history(self, instance_key: int) -> list[HistoryRecord]:
         """An instance's whole history in order."""
 
+    def rewrite_history_chunks(self, chunks: Sequence[HistoryChunk]) -> None:
+        """Replace the events of stored chunks (as :meth:`~EventLogReads.history_chunks`
+        read them: same instance, first position and count) with new payloads: only the key
+        rotation does, to encrypt them again with a new key."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventLogQuery:

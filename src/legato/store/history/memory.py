@@ -41,6 +41,19 @@ class MemoryHistory(MemoryTransactionBase):
         """Append events grouped into chunks (kept here as the records they hold)."""
         self.append_history([record for chunk in chunks for record in chunk.records()])
 
+    def rewrite_history_chunks(self, chunks: Sequence[HistoryChunk]) -> None:
+        """Replace the events of stored chunks (same instance, position and count)."""
+        self._check_open()
+        for chunk in chunks:
+            for record in chunk.records():
+                ident = (record.instance_key, record.position)
+                stored = self._history.get(ident)
+                if stored is None:
+                    raise StoreError(
+                        f"instance {record.instance_key} has no event at {record.position}"
+                    )
+                self._history.put(ident, (stored[0], dump_json(record.payload)))
+
     def _positions(self, instance_key: int) -> list[int]:
         return sorted(
             [

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from legato.errors import StoreError
 from legato.store import _sqlrows as rows
 from legato.store._cockpit_sql import INSTANCE_SUMMARY
 from legato.store._prepared import Prepared
@@ -25,6 +26,15 @@ _HISTORY_ORDER = ("instance_key", "position", "event_count", "at", "events")
 positional ``_INSERT_HISTORY`` and PostgreSQL's ``COPY``)."""
 
 _COPY_HISTORY = f"COPY history ({', '.join(_HISTORY_ORDER)}) FROM STDIN"
+
+_REWRITE_HISTORY = Prepared(
+    sa.update(history).where(
+        history.c.instance_key == _bp("b_instance_key"),
+        history.c.position == _bp("b_position"),
+        history.c.event_count == _bp("b_event_count"),
+    ),
+    ["events"],
+)
 
 _HISTORY = Prepared(
     sa.select(history).where(history.c.instance_key == _bp("key")).order_by(history.c.position)
@@ -86,6 +96,21 @@ class SqlHistory(SqlTransactionBase):
     def _append_history_each(self, chunks: Sequence[HistoryChunk]) -> None:
         """executemany: one prepared statement stepped once per chunk."""
         self._run_many(_INSERT_HISTORY, [rows.history_params(chunk) for chunk in chunks])
+
+    def rewrite_history_chunks(self, chunks: Sequence[HistoryChunk]) -> None:
+        """Replace the events of stored chunks (same instance, position and count)."""
+        for chunk in chunks:
+            parameters = {
+                "b_instance_key": chunk.instance_key,
+                "b_position": chunk.position,
+                "b_event_count": len(chunk.events),
+                "events": chunk.events,
+            }
+            if self._run(_REWRITE_HISTORY, parameters).rowcount != 1:
+                raise StoreError(
+                    f"instance {chunk.instance_key} has no history chunk of "
+                    f"{len(chunk.events)} events at {chunk.position}"
+                )
 
     def history(self, instance_key: int) -> list[HistoryRecord]:
         """An instance's whole history in order (its chunks expanded into events)."""

@@ -60,3 +60,7 @@ class Messages(Protocol):
 
     def expire_messages(self, now: datetime) -> list[MessageRecord]:
         """Remove and return the messages whose time to live ran out by ``now``."""
+
+    def list_messages(self, *, after: int | None, limit: int) -> list[MessageRecord]:
+        """Buffered messages (expired ones not swept yet too) by key, after ``after``: a
+        page of every message, for the key rotation."""

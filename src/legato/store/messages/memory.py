@@ -136,6 +136,16 @@ class MemoryMessages(MemoryTransactionBase):
             if self._messages.get(key) is not None:
                 self._messages.delete(key)
 
+    def list_messages(self, *, after: int | None, limit: int) -> list[MessageRecord]:
+        """Buffered messages by key, after ``after``, at most ``limit``."""
+        self._check_open()
+        found = [
+            replace(message, variables=_json_copy(text))
+            for message, text in self._messages.values()
+            if after is None or message.message_key > after
+        ]
+        return _ordered(found, lambda m: m.message_key)[:limit]
+
     def expire_messages(self, now: datetime) -> list[MessageRecord]:
         """Remove and return the messages with ``expires_at <= now``, oldest (by key) first."""
         self._check_open()

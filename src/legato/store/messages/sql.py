@@ -216,6 +216,13 @@ class SqlMessages(SqlTransactionBase):
         if message_keys:
             self._run_many(_DELETE_MESSAGE, [{"key": key} for key in message_keys])
 
+    def list_messages(self, *, after: int | None, limit: int) -> list[MessageRecord]:
+        """Buffered messages by key, after ``after``, at most ``limit``."""
+        query = sa.select(messages).order_by(messages.c.message_key).limit(limit)
+        if after is not None:
+            query = query.where(messages.c.message_key > after)
+        return [rows.message_record(row) for row in self._execute(query)]
+
     def expire_messages(self, now: datetime) -> list[MessageRecord]:
         """Remove and return the messages with ``expires_at <= now``, oldest (by key) first."""
         # DELETE … RETURNING: one ix_messages_expiry range, and exactly the rows removed are

@@ -55,7 +55,8 @@ def db(tmp_path: Path) -> tuple[str, int, int]:
 
 
 def invoke(*args: str, code: int = 0) -> str:
-    result = CliRunner().invoke(app, list(args))
+    # A wide terminal: an error panel must not fold the (long) path of the policy file.
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "400"})
     assert result.exit_code == code, result.output
     return result.output
 

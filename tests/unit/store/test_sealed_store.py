@@ -98,7 +98,7 @@ def test_everything_seals_message_and_variable_values_alike() -> None:
 class Declared:
     """A definition registry whose models declare ``ssn``."""
 
-    def sensitive_paths(self, process_id: str) -> frozenset[SensitivePath]:
+    def known_sensitive_paths(self, process_id: str) -> frozenset[SensitivePath]:
         return frozenset({("ssn",)}) if process_id == "p" else frozenset()
 
 

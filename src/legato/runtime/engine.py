@@ -83,6 +83,7 @@ from legato.runtime.types import (
 from legato.runtime.versions import VersionMethods
 from legato.runtime.webhooks import Webhook, WebhookDelivery
 from legato.safexml import ModelSource
+from legato.security.secrets import EnvironmentSecrets, SecretsProvider
 from legato.store.instances import Instances
 from legato.store.ports import Listener, Store, Transaction
 from legato.store.records import (
@@ -145,6 +146,10 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
         alerts: when SLA, error-rate and job-queue alerts are raised (see
             :mod:`legato.runtime.sla`); the defaults when omitted.
         webhooks: webhooks to register (once per URL) that alerts are posted to.
+        secrets: where the secrets that job headers and input mappings name
+            (``secrets.CRM_TOKEN``) are resolved when a handler runs (see
+            :mod:`legato.security.secrets`); None: environment variables prefixed
+            ``LEGATO_SECRET_``.
     """
 
     def __init__(
@@ -167,6 +172,7 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
         analytics: bool = True,
         alerts: AlertConfig | None = None,
         webhooks: Sequence[Webhook] = (),
+        secrets: SecretsProvider | None = None,
     ) -> None:
         parking = FetchParking(max_parked_fetches)
         if store is None:
@@ -208,6 +214,7 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
             batch_size,
             concurrency=concurrency,
             lease=job_lease,
+            secrets=secrets if secrets is not None else EnvironmentSecrets(),
         )
         self._events = EventDelivery(
             store,

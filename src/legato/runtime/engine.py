@@ -59,7 +59,7 @@ from legato.runtime.groupcommit import GroupCommit
 from legato.runtime.handlers import (
     Handler,
 )
-from legato.runtime.jobs import JobRunner
+from legato.runtime.jobs import JobRunner, secret_references
 from legato.runtime.keys import KeyAllocator
 from legato.runtime.metrics import EngineMetrics
 from legato.runtime.migrating import MigrationMethods
@@ -83,7 +83,7 @@ from legato.runtime.types import (
 from legato.runtime.versions import VersionMethods
 from legato.runtime.webhooks import Webhook, WebhookDelivery
 from legato.safexml import ModelSource
-from legato.security.secrets import EnvironmentSecrets, SecretsProvider
+from legato.security.secrets import EnvironmentSecrets, SecretsProvider, resolve
 from legato.store.instances import Instances
 from legato.store.ports import Listener, Store, Transaction
 from legato.store.records import (
@@ -878,6 +878,45 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
             [JobRequest(job_type, timeout)], worker, max_jobs, request_timeout
         )
         return [self._job_of(job) for job in self._traced(fetched)]
+
+    def reveal_secrets(self, fetched: Sequence[ActivatedJob]) -> list[ActivatedJob]:
+        """``fetched`` with the secrets each job's headers and input mappings name
+        (``secrets.CRM_TOKEN``) resolved into its headers and variables, for an external
+        worker allowed to read them (the server decides who is; see
+        :mod:`legato.security.secrets`). Nothing is stored. A job naming a secret the
+        provider does not have is failed with an incident naming it, and left out.
+        """
+        revealed = []
+        for job in fetched:
+            try:
+                process = self._definitions.get(job.definition_key).process
+                element = process.elements.get(job.element_id)
+            except KeyError:
+                element = None
+            headers, inputs = secret_references(job.headers, element)
+            if not headers and not inputs:
+                revealed.append(job)
+                continue
+            resolved = resolve(self._jobs.secrets, [*headers.values(), *inputs.values()])
+            if resolved.missing:
+                names = ", ".join(repr(n) for n in resolved.missing)
+                self.fail_job(
+                    job.key,
+                    f"the secret {names} of job type {job.type!r} is not set in the engine's "
+                    "secrets provider",
+                    retryable=False,
+                    worker=job.worker or None,
+                )
+                continue
+            values = resolved.values
+            revealed.append(
+                dataclasses.replace(
+                    job,
+                    headers={**job.headers, **{h: values[n] for h, n in headers.items()}},
+                    variables={**job.variables, **{t: values[n] for t, n in inputs.items()}},
+                )
+            )
+        return revealed
 
     def _job_of(self, job: ActivatedJob) -> Job:
         """The :class:`Job` view of a fetched job, with its attempt as the retry policy of

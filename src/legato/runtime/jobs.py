@@ -402,13 +402,22 @@ class JobRunner:
         return jobs
 
 
+def secret_references(
+    headers: Mapping[str, str], element: object
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The secrets a job names: by header, and by the target of an input mapping of its
+    element (``element`` may be None: then only the headers')."""
+    by_header = {h: n for h, v in headers.items() if (n := secret_name(v)) is not None}
+    mappings = getattr(element, "input_mappings", ()) or ()
+    by_input = {m.target: m.secret for m in mappings if m.secret is not None}
+    return by_header, by_input
+
+
 def with_secrets(job: Job, element: object, provider: SecretsProvider | None) -> Job:
     """``job`` with the secrets its headers and its element's input mappings name resolved
     into its headers, variables and context (the job itself when it names none). This view
     is the handler's alone: nothing of it is stored."""
-    headers = {h: n for h, v in job.headers.items() if (n := secret_name(v)) is not None}
-    mappings = getattr(element, "input_mappings", ()) or ()
-    inputs = {m.target: m.secret for m in mappings if m.secret is not None}
+    headers, inputs = secret_references(job.headers, element)
     if not headers and not inputs:
         return job
     resolved = resolve(provider, [*headers.values(), *inputs.values()])

@@ -16,11 +16,13 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import Field
+from starlette.concurrency import run_in_threadpool
 from starlette.types import Message, Receive, Scope, Send
 
 from legato.api.deps import EngineDep, PrincipalDep, engine_of, require
 from legato.api.lifecycle import until_stopping
 from legato.api.problems import BadRequest, Forbidden
+from legato.api.secrets import jobs_for_worker
 from legato.api.v2.common import (
     DEFAULT_TENANT,
     KeyText,
@@ -159,6 +161,8 @@ async def activate_jobs(
         jobs = await until_stopping(app, fetch)
     finally:
         app.state.parked_polls -= 1
+    if jobs and principal.job_types is not None:  # only such keys may read secrets
+        jobs = await run_in_threadpool(jobs_for_worker, engine, principal, jobs)
     # Rendered here rather than through the response model: validating and dumping
     # thirty-two pydantic models per call cost more than fetching the jobs.
     answer = {"jobs": [_result(job) for job in jobs or []]}

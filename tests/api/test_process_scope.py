@@ -14,6 +14,8 @@ from fastapi.testclient import TestClient
 from legato import Engine
 from legato.api.app import create_app
 from legato.security import Principal, StaticAuthenticator
+from legato.web import mount
+from legato.web.session import SESSION_COOKIE
 
 TEAM = frozenset({"billing-*"})
 
@@ -54,6 +56,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
     everyone = {**PRINCIPALS, **SCOPED}
     users = {name: (name, principal) for name, principal in everyone.items()}
     app = create_app(engine, StaticAuthenticator(users))
+    mount(app)
     with TestClient(app) as client:
         yield Api(engine, client)
     engine.close()
@@ -211,3 +214,18 @@ def test_a_deployment_of_another_process_is_refused(api: Api) -> None:
 def _finish_jobs(api: Api) -> None:
     for job in api.engine.activate_jobs("charge", worker="w"):
         api.engine.complete_job(job.key)
+
+
+def test_the_web_app_shows_only_the_processes_of_the_limit(api: Api, keys: dict[str, int]) -> None:
+    api.client.cookies.set(SESSION_COOKIE, "bop:bop")
+    listed = api.client.get("/cockpit/instances")
+    other = api.client.get(f"/cockpit/instances/{keys['hr']}")
+    own = api.client.get(f"/cockpit/instances/{keys['billing']}")
+
+    assert listed.status_code == 200, listed.text
+    assert "billing-invoice" in listed.text
+    assert "hr-onboard" not in listed.text
+    assert other.status_code == 404
+    assert own.status_code == 200
+    api.client.cookies.set(SESSION_COOKIE, "op:op")
+    assert "hr-onboard" in api.client.get("/cockpit/instances").text

@@ -22,7 +22,8 @@ CRM = process(
     + service(
         "call",
         "crm",
-        '<zeebe:taskHeaders><zeebe:header key="auth" value="secrets.CRM_TOKEN"/></zeebe:taskHeaders>'
+        '<zeebe:taskHeaders><zeebe:header key="auth" value="secrets.CRM_TOKEN"/>'
+        "</zeebe:taskHeaders>"
         '<zeebe:ioMapping><zeebe:input source="=secrets.CRM_TOKEN" target="apiToken"/>'
         "</zeebe:ioMapping>",
     )

@@ -125,8 +125,10 @@ def test_the_engine_role_runs_instances_and_cannot_change_the_schema(roles: Role
     # and the statements of `legato db grants` for the engine role
     printed = CliRunner().invoke(
         app,
-        ["db", "grants", roles.engine, "--migration-role", roles.migration]
-        + ["--schema", roles.schema, "--database", "test"],
+        [
+            *("db", "grants", roles.engine, "--migration-role", roles.migration),
+            *("--schema", roles.schema, "--database", "test"),
+        ],
     )
     assert printed.exit_code == 0, printed.output
     _as_superuser([line for line in printed.output.splitlines() if line.strip()])
@@ -144,9 +146,11 @@ def test_the_engine_role_runs_instances_and_cannot_change_the_schema(roles: Role
             "CREATE INDEX sneaky ON instances (status)",
             "TRUNCATE history",
         ):
-            with pytest.raises(sa.exc.ProgrammingError, match="(?i)permission denied|owner"):
-                with engine_role.begin() as connection:
-                    connection.exec_driver_sql(statement)
+            with (
+                pytest.raises(sa.exc.ProgrammingError, match=r"(?i)permission denied|owner"),
+                engine_role.begin() as connection,
+            ):
+                connection.exec_driver_sql(statement)
     finally:
         engine_role.dispose()
 

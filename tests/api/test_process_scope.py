@@ -108,10 +108,13 @@ def test_a_key_of_another_process_answers_404_like_an_unknown_key(
         assert api.client.get(path, **api.as_("bop")).status_code == 404, path
         assert api.client.get(path, **api.as_("op")).status_code == 200, path
     assert api.client.get(f"/v2/process-instances/{billing}", **api.as_("bop")).status_code == 200
-    assert (
-        api.client.get("/legato/v1/processes/hr-onboard/versions", **api.as_("bop")).status_code
-        == 404
-    )
+    for path in (
+        "/legato/v1/processes/hr-onboard/versions",
+        "/legato/v1/processes/hr-onboard/statistics",
+        "/legato/v1/analytics/processes/hr-onboard",
+    ):
+        assert api.client.get(path, **api.as_("bop")).status_code == 404, path
+        assert api.client.get(path, **api.as_("op")).status_code == 200, path
 
 
 def test_acting_on_another_process_answers_404_and_changes_nothing(

@@ -356,7 +356,8 @@ class _ScopedTransactionContext:
 
 class _ScopedTransaction:
     """A transaction whose reads leave out the records of processes the principal may not
-    see (a single one reads as None: not found)."""
+    see (a single one reads as None: not found); a read about one process (its first
+    parameter ``process_id``: analytics, versions) of another is not found."""
 
     def __init__(self, tx: Any, principal: Principal) -> None:
         self._tx = tx
@@ -372,6 +373,11 @@ class _ScopedTransaction:
             return attribute
 
         def call(*args: Any, **kwargs: Any) -> Any:
+            parameters = list(inspect.signature(attribute).parameters)
+            if parameters and parameters[0] == "process_id":
+                process_id = args[0] if args else kwargs.get("process_id")
+                if isinstance(process_id, str) and not self._scope.sees(process_id):
+                    raise NotFoundError(f"no process {process_id!r}")
             return self._scope.filtered(attribute(*args, **kwargs), lambda: None)
 
         return call

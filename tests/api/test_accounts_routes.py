@@ -99,3 +99,32 @@ def test_api_keys_sign_in_get_tokens_and_are_revoked(client: TestClient) -> None
     assert client.get("/v2/topology", auth=credentials).status_code == 401
     assert client.get("/v2/topology", headers=bearer).status_code == 401
     assert_problem(client.delete("/legato/v1/api-keys/lk_nothing", auth=ADMIN), 404)
+
+
+def test_users_and_keys_are_limited_to_processes_through_the_api(client: TestClient) -> None:
+    user = client.post(
+        "/legato/v1/users",
+        json={"name": "ann", "password": "pw-ann", "roles": ["operator"], "processes": ["b-*"]},
+        auth=ADMIN,
+    )
+    key = client.post(
+        "/legato/v1/api-keys",
+        json={"name": "w", "roles": ["worker"], "processes": ["b"]},
+        auth=ADMIN,
+    ).json()
+    changed = client.patch(
+        f"/legato/v1/api-keys/{key['keyId']}", json={"processes": ["b", "c-*"]}, auth=ADMIN
+    )
+    bad = client.patch("/legato/v1/users/ann", json={"processes": ["b*c"]}, auth=ADMIN)
+    lifted = client.patch("/legato/v1/users/ann", json={"processes": ["*"]}, auth=ADMIN)
+
+    assert user.status_code == 201, user.text
+    assert user.json()["processes"] == ["b-*"]
+    assert key["processes"] == ["b"]
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["processes"] == ["b", "c-*"]
+    assert_problem(bad, 400, "process pattern")
+    assert lifted.json()["processes"] is None
+    assert_problem(
+        client.patch("/legato/v1/api-keys/lk_none", json={"processes": ["b"]}, auth=ADMIN), 404
+    )

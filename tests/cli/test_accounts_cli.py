@@ -197,3 +197,29 @@ def test_the_installed_command_makes_a_key(db: str, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     made = json.loads(done.stdout)
     assert signs_in(db, made["key_id"], made["secret"])
+
+
+def test_users_and_keys_are_limited_to_processes(cli: CliRunner, db: str) -> None:
+    added = invoke(
+        cli, "users", "add", "ann", "-r", "operator", "-p", "billing-*", "--password", "pw"
+    )
+    made = json.loads(
+        invoke(cli, "keys", "create", "ci", "-r", "worker", "-p", "billing", "--json")
+    )
+
+    assert "processes: billing-*" in added
+    assert made["processes"] == ["billing"]
+    assert re.search(r"^ann\s.*billing-\*$", invoke(cli, "users", "list"), re.MULTILINE)
+    assert "now may see and act on the processes: all" in invoke(
+        cli, "keys", "processes", made["key_id"], "--all"
+    )
+    invoke(cli, "users", "processes", "ann", "-p", "hr", "-p", "billing-*")
+    accounts, store = accounts_of(db)
+    try:
+        assert accounts.user("ann").processes == ("billing-*", "hr")
+        assert accounts.api_keys()[0].processes is None
+    finally:
+        store.close()
+    refused = cli.invoke(app, ["users", "processes", "ann", "-p", "x", "--all"])
+    assert refused.exit_code != 0
+    assert "not both" in refused.output

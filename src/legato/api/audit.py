@@ -259,6 +259,7 @@ RULES: tuple[Rule, ...] = (
     *_rules("user.change", "user", f"PATCH {_N}/users/{{name}}"),
     *_rules("user.delete", "user", f"DELETE {_N}/users/{{name}}"),
     *_rules("api_key.create", "api_key", f"POST {_N}/api-keys"),
+    *_rules("api_key.change", "api_key", f"PATCH {_N}/api-keys/{{id}}"),
     *_rules("api_key.revoke", "api_key", f"DELETE {_N}/api-keys/{{id}}"),
     *_rules("audit.checkpoint", None, f"POST {_N}/audit/checkpoint"),
 )

@@ -16,15 +16,17 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from legato.api.problems import Forbidden
+from legato.api.scope import engine_for
 from legato.runtime.engine import Engine
 from legato.security import Principal
 from legato.security.sensitive import Viewer
 
 
 def engine_of(request: Request) -> Engine:
-    """The engine the application serves."""
+    """The engine the application serves, as the caller may see it: limited to its
+    processes when the caller is (see :mod:`legato.api.scope`)."""
     engine: Engine = request.app.state.engine
-    return engine
+    return engine_for(engine, getattr(request.state, "principal", None))
 
 
 def principal_of(request: Request) -> Principal:

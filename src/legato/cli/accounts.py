@@ -50,6 +50,16 @@ PasswordOption = Annotated[
         "--password-stdin).",
     ),
 ]
+ProcessesOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--process",
+        "-p",
+        help="A process id (BPMN) it may see and act on, or a prefix ending '*' "
+        "(billing-*); repeat. Every process when omitted.",
+    ),
+]
+AllProcessesOption = Annotated[bool, typer.Option("--all", help="Lift the limit: every process.")]
 PasswordStdinOption = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password from standard input.")
 ]
@@ -166,16 +176,23 @@ def add_user(
         list[str] | None,
         typer.Option("--group", "-g", help="A group (user tasks' candidate groups); repeat."),
     ] = None,
+    processes: ProcessesOption = None,
     password: PasswordOption = None,
     password_stdin: PasswordStdinOption = False,
     db: DbOption = DEFAULT_DATABASE,
 ) -> None:
-    """Add a user with roles (and groups)."""
+    """Add a user with roles (and groups, and the processes it is limited to)."""
     secret = _read_password(password, password_stdin)
     with _changing(db) as (accounts, record):
-        user = accounts.create_user(name, secret, roles, groups or ())
-        record("user.create", Resource("user", name), roles=list(user.roles))
-    typer.echo(f"added user {user.name} (roles: {', '.join(user.roles)})")
+        user = accounts.create_user(name, secret, roles, groups or (), processes or None)
+        record(
+            "user.create",
+            Resource("user", name),
+            roles=list(user.roles),
+            processes=_listed(user.processes),
+        )
+    limited = "" if user.processes is None else f"; processes: {_scope(user.processes)}"
+    typer.echo(f"added user {user.name} (roles: {', '.join(user.roles)}{limited})")
 
 
 @users_app.command("list")
@@ -186,7 +203,25 @@ def list_users(db: DbOption = DEFAULT_DATABASE, as_json: JsonOption = False) -> 
     if as_json:
         _print_json(users)
         return
-    _print_table(("name", "roles", "groups", "status", "created"), [_user_row(u) for u in users])
+    _print_table(
+        ("name", "roles", "groups", "status", "created", "processes"),
+        [_user_row(u) for u in users],
+    )
+
+
+def _scope(processes: tuple[str, ...] | None) -> str:
+    return "all" if processes is None else ",".join(processes)
+
+
+def _listed(processes: tuple[str, ...] | None) -> list[str] | None:
+    return None if processes is None else list(processes)
+
+
+def _limit(processes: list[str] | None, every: bool) -> list[str] | None:
+    """The limit the ``--process`` and ``--all`` options of a change ask for."""
+    if every == bool(processes):
+        raise typer.BadParameter("give --process (repeat it for several) or --all, not both")
+    return None if every else processes
 
 
 def _user_row(user: User) -> list[str]:
@@ -196,6 +231,7 @@ def _user_row(user: User) -> list[str]:
         ",".join(user.groups) or "-",
         "disabled" if user.disabled else "enabled",
         _when(user.created_at),
+        _scope(user.processes),
     ]
 
 
@@ -235,6 +271,22 @@ def change_groups(
         accounts.set_groups(name, groups)
         record("user.change", Resource("user", name), groups=sorted(set(groups)))
     typer.echo(f"{name} now is in the groups {', '.join(sorted(set(groups)))}")
+
+
+@users_app.command("processes")
+def change_user_processes(
+    name: str,
+    processes: ProcessesOption = None,
+    every: AllProcessesOption = False,
+    db: DbOption = DEFAULT_DATABASE,
+) -> None:
+    """Limit a user to some processes (or, with --all, lift the limit)."""
+    limit = _limit(processes, every)
+    with _changing(db) as (accounts, record):
+        accounts.set_user_processes(name, limit)
+        user = accounts.user(name)
+        record("user.change", Resource("user", name), processes=_listed(user.processes))
+    typer.echo(f"{name} now may see and act on the processes: {_scope(user.processes)}")
 
 
 @users_app.command("disable")
@@ -280,13 +332,21 @@ def create_key(
             "omitted.",
         ),
     ] = None,
+    processes: ProcessesOption = None,
     db: DbOption = DEFAULT_DATABASE,
     as_json: JsonOption = False,
 ) -> None:
     """Make an API key and print its secret, once."""
     with _changing(db) as (accounts, record):
-        key_id, secret = accounts.create_api_key(name, roles, job_types or None)
-        record("api_key.create", Resource("api_key", key_id), name=name, roles=sorted(set(roles)))
+        key_id, secret = accounts.create_api_key(name, roles, job_types or None, processes or None)
+        [made] = [k for k in accounts.api_keys() if k.key_id == key_id]
+        record(
+            "api_key.create",
+            Resource("api_key", key_id),
+            name=name,
+            roles=sorted(set(roles)),
+            processes=_listed(made.processes),
+        )
     credentials = f"{key_id}:{secret}"
     if as_json:
         _print_json(
@@ -296,6 +356,7 @@ def create_key(
                 "name": name,
                 "roles": sorted(set(roles)),
                 "job_types": None if not job_types else sorted(set(job_types)),
+                "processes": _listed(made.processes),
                 "basic": credentials,
                 "authorization": f"Bearer {credentials}",
             }
@@ -304,7 +365,7 @@ def create_key(
     scope = ", ".join(sorted(set(job_types))) if job_types else "all"
     for line in (
         f"created API key {key_id} ({name}; roles: {', '.join(sorted(set(roles)))}; "
-        f"job types: {scope})",
+        f"job types: {scope}; processes: {_scope(made.processes)})",
         "The secret is shown only now: keep it somewhere safe.",
         "",
         f"  key id:    {key_id}",
@@ -329,7 +390,7 @@ def list_keys(db: DbOption = DEFAULT_DATABASE, as_json: JsonOption = False) -> N
         _print_json(keys)
         return
     _print_table(
-        ("key id", "name", "roles", "job types", "status", "created", "last used"),
+        ("key id", "name", "roles", "job types", "status", "created", "last used", "processes"),
         [_key_row(k) for k in keys],
     )
 
@@ -343,7 +404,24 @@ def _key_row(key: ApiKey) -> list[str]:
         "valid" if key.revoked_at is None else f"revoked {_when(key.revoked_at)}",
         _when(key.created_at),
         _when(key.last_used_at),
+        _scope(key.processes),
     ]
+
+
+@keys_app.command("processes")
+def change_key_processes(
+    key_id: str,
+    processes: ProcessesOption = None,
+    every: AllProcessesOption = False,
+    db: DbOption = DEFAULT_DATABASE,
+) -> None:
+    """Limit an API key to some processes (or, with --all, lift the limit)."""
+    limit = _limit(processes, every)
+    with _changing(db) as (accounts, record):
+        accounts.set_key_processes(key_id, limit)
+        [key] = [k for k in accounts.api_keys() if k.key_id == key_id]
+        record("api_key.change", Resource("api_key", key_id), processes=_listed(key.processes))
+    typer.echo(f"{key_id} now may see and act on the processes: {_scope(key.processes)}")
 
 
 @keys_app.command("revoke")

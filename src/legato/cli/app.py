@@ -29,6 +29,7 @@ from legato.cli.analytics import register as register_analytics
 from legato.cli.audit import record_command
 from legato.cli.audit import register as register_audit
 from legato.cli.consoles import WideConsole
+from legato.cli.database import register as register_database
 from legato.cli.encryption import register as register_encryption
 from legato.cli.export import register as register_export
 from legato.cli.logs import LogFormatOption, json_logs, logging_to_stderr
@@ -64,6 +65,7 @@ register_alerts(app)
 register_export(app)
 register_migrate(app)
 register_versions(app)
+register_database(app)
 register_modify(app)
 register_analytics(app)
 register_encryption(app)

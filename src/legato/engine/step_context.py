@@ -148,6 +148,8 @@ class StepContext:
         visible = self.variables_of(source_scope)
         results = []
         for mapping in mappings:
+            if mapping.secret is not None:
+                continue  # resolved when a handler runs; never a variable
             results.append((mapping.target, mapping.source.evaluate(visible, self.now)))
             root, _, path = mapping.target.partition(".")
             if path:

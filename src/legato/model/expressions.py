@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -94,6 +95,22 @@ def _describe(value: object) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
+_SECRET_REFERENCE = re.compile(r"=?\s*secrets\.([A-Za-z_][A-Za-z0-9_]*)\s*")
+
+
+def secret_name(text: str) -> str | None:
+    """The name of the secret ``text`` refers to (``secrets.CRM_TOKEN``, or ``=secrets.…``
+    written the Zeebe way), None when it refers to none.
+
+    A job header or an input mapping written so is resolved from the engine's secrets
+    provider when a handler runs, and never evaluated into a variable.
+    """
+    if "secrets." not in text:  # the common case, on the path of every mapping
+        return None
+    found = _SECRET_REFERENCE.fullmatch(text.strip())
+    return found.group(1) if found else None
+
+
 @dataclass(frozen=True, slots=True)
 class VariableMapping:
     """An input or output mapping: evaluate ``source``, assign it to ``target``."""
@@ -102,3 +119,9 @@ class VariableMapping:
     """The expression whose value is assigned."""
     target: str
     """The variable name; a dotted path (``customer.name``) writes into a context."""
+
+    @property
+    def secret(self) -> str | None:
+        """The secret the source refers to (see :func:`secret_name`): such a mapping
+        writes no variable, the handler of the job gets the secret's value instead."""
+        return secret_name(self.source.source)

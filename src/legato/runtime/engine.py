@@ -63,7 +63,7 @@ from legato.runtime.groupcommit import GroupCommit
 from legato.runtime.handlers import (
     Handler,
 )
-from legato.runtime.jobs import JobRunner, report_noted
+from legato.runtime.jobs import JobRunner, report_noted, secret_references
 from legato.runtime.keys import KeyAllocator
 from legato.runtime.masking import Masking
 from legato.runtime.metrics import EngineMetrics
@@ -89,6 +89,7 @@ from legato.runtime.versions import VersionMethods
 from legato.runtime.webhooks import Webhook, WebhookDelivery
 from legato.safexml import ModelSource
 from legato.security.keyring import KeyRing
+from legato.security.secrets import EnvironmentSecrets, SecretsProvider, resolve
 from legato.security.sensitive import SensitiveData, SensitivePolicy, Viewer, load_policy
 from legato.store.instances import Instances
 from legato.store.ports import Listener, Store, Transaction
@@ -166,6 +167,10 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
         sensitive: a selector of your own
             (:class:`~legato.model.sensitive.SensitiveSelector`: paths, a detector), asked
             beside the models' declarations and ``policy``, for masking and encryption alike.
+        secrets: where the secrets that job headers and input mappings name
+            (``secrets.CRM_TOKEN``) are resolved when a handler runs (see
+            :mod:`legato.security.secrets`); None: environment variables prefixed
+            ``LEGATO_SECRET_``.
     """
 
     def __init__(
@@ -192,6 +197,7 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
         keyring: KeyRing | str | Path | None = None,
         encryption: Literal["sensitive", "everything"] = "sensitive",
         sensitive: SensitiveSelector | None = None,
+        secrets: SecretsProvider | None = None,
     ) -> None:
         if policy is not None and not isinstance(policy, SensitivePolicy):
             policy = load_policy(policy)
@@ -246,6 +252,7 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
             batch_size,
             concurrency=concurrency,
             lease=job_lease,
+            secrets=secrets if secrets is not None else EnvironmentSecrets(),
         )
         # Failed attempts and incidents are logged with the instance's sensitive values masked.
         self._executor.on_noted = functools.partial(report_noted, masking=self.masking)
@@ -967,6 +974,45 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
             [JobRequest(job_type, timeout)], worker, max_jobs, request_timeout
         )
         return [self._job_of(job) for job in self._traced(fetched)]
+
+    def reveal_secrets(self, fetched: Sequence[ActivatedJob]) -> list[ActivatedJob]:
+        """``fetched`` with the secrets each job's headers and input mappings name
+        (``secrets.CRM_TOKEN``) resolved into its headers and variables, for an external
+        worker allowed to read them (the server decides who is; see
+        :mod:`legato.security.secrets`). Nothing is stored. A job naming a secret the
+        provider does not have is failed with an incident naming it, and left out.
+        """
+        revealed = []
+        for job in fetched:
+            try:
+                process = self._definitions.get(job.definition_key).process
+                element = process.elements.get(job.element_id)
+            except KeyError:
+                element = None
+            headers, inputs = secret_references(job.headers, element)
+            if not headers and not inputs:
+                revealed.append(job)
+                continue
+            resolved = resolve(self._jobs.secrets, [*headers.values(), *inputs.values()])
+            if resolved.missing:
+                names = ", ".join(repr(n) for n in resolved.missing)
+                self.fail_job(
+                    job.key,
+                    f"the secret {names} of job type {job.type!r} is not set in the engine's "
+                    "secrets provider",
+                    retryable=False,
+                    worker=job.worker or None,
+                )
+                continue
+            values = resolved.values
+            revealed.append(
+                dataclasses.replace(
+                    job,
+                    headers={**job.headers, **{h: values[n] for h, n in headers.items()}},
+                    variables={**job.variables, **{t: values[n] for t, n in inputs.items()}},
+                )
+            )
+        return revealed
 
     def _job_of(self, job: ActivatedJob) -> Job:
         """The :class:`Job` view of a fetched job, with its attempt as the retry policy of

@@ -16,6 +16,7 @@ from typing import Any
 from legato.engine import commands as cmd
 from legato.errors import BpmnError, NonRetryableError
 from legato.runtime.types import Job
+from legato.security.secrets import ResolvedSecrets
 
 logger = logging.getLogger("legato.handlers")
 
@@ -134,6 +135,9 @@ def success_command(job: Job, result: Any) -> cmd.Command:
         variables: dict[str, Any] = {}
     elif isinstance(result, Mapping):
         variables = {str(k): v for k, v in result.items()}
+        secrets = set(job.context.secrets.values()) if job.context is not None else set()
+        if secrets:  # a handler that hands its inputs back must not store a secret
+            variables = {k: v for k, v in variables.items() if not _is_secret(v, secrets)}
     else:
         return cmd.FailJob(
             instance_key=job.instance_key,
@@ -161,6 +165,9 @@ def failure_command(job: Job, exc: Exception, *, log: bool = True) -> cmd.Comman
         details = "".join(traceback.format_exception(exc))
         message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         retryable = not isinstance(exc, NonRetryableError)
+    if job.context is not None and job.context.secrets:
+        resolved = ResolvedSecrets(job.context.secrets)
+        message, details = resolved.scrub(message), resolved.scrub(details)
     if log:
         logger.debug("job %s (%s) failed: %s", job.key, job.type, message)
     return cmd.FailJob(
@@ -169,6 +176,22 @@ def failure_command(job: Job, exc: Exception, *, log: bool = True) -> cmd.Comman
         error_message=message,
         details=details,
         retryable=retryable,
+    )
+
+
+def _is_secret(value: Any, secrets: set[str]) -> bool:
+    return isinstance(value, str) and value in secrets
+
+
+def missing_secrets_failure(job: Job) -> NonRetryableError | None:
+    """The error of a job that names secrets its provider does not have (None if none)."""
+    missing = job.context.missing_secrets if job.context is not None else ()
+    if not missing:
+        return None
+    names = ", ".join(repr(n) for n in missing)
+    return NonRetryableError(
+        f"the secret{'s' if len(missing) > 1 else ''} {names} of job type {job.type!r} "
+        "is not set in the engine's secrets provider"
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from types import ModuleType
 from typing import Any
@@ -24,6 +25,7 @@ from legato.engine.state import InstanceState
 from legato.engine.values import decode
 from legato.errors import InstanceSuspendedError, InvalidCommandError, StoreError
 from legato.model import RetryPolicy
+from legato.model.expressions import secret_name
 from legato.runtime.clock import Clock
 from legato.runtime.definitions import DefinitionRegistry
 from legato.runtime.executor import CommandExecutor, LookedAhead
@@ -32,6 +34,7 @@ from legato.runtime.masking import Masking
 from legato.runtime.projection import Noted
 from legato.runtime.slots import Finished, HandlerPool
 from legato.runtime.types import Job, JobContext
+from legato.security.secrets import SecretsProvider, resolve
 from legato.security.sensitive import Viewer, mask_text
 from legato.store.ports import Store, Transaction
 from legato.store.records import JobRecord
@@ -54,6 +57,7 @@ class JobRunner:
         *,
         concurrency: int = 32,
         lease: timedelta = timedelta(seconds=30),
+        secrets: SecretsProvider | None = None,
     ) -> None:
         if lease <= timedelta(0):
             raise InvalidCommandError(f"job_lease must be positive, not {lease}")
@@ -66,6 +70,8 @@ class JobRunner:
         self.batch_size = batch_size
         self.lease = lease
         self.pool = HandlerPool(concurrency)
+        self.secrets = secrets
+        """Where the secrets named by jobs come from (see :mod:`legato.security.secrets`)."""
         self._executor = executor
         self._definitions = definitions
         self._handlers: dict[str, RegisteredHandler] = {}
@@ -382,22 +388,50 @@ class JobRunner:
                 if self.traceparent is None
                 else self.traceparent(record.instance_key, record.job_key, record.retries, now),
             )
-            jobs.append(
-                Job(
-                    key=record.job_key,
-                    type=record.job_type,
-                    element_id=record.element_id,
-                    instance_key=record.instance_key,
-                    element_instance_key=record.element_instance_key,
-                    variables=variables,
-                    retries=record.retries,
-                    headers=dict(record.headers),
-                    process_id=state.process_id if state else "",
-                    business_key=state.business_key if state else None,
-                    context=context,
-                )
+            job = Job(
+                key=record.job_key,
+                type=record.job_type,
+                element_id=record.element_id,
+                instance_key=record.instance_key,
+                element_instance_key=record.element_instance_key,
+                variables=variables,
+                retries=record.retries,
+                headers=dict(record.headers),
+                process_id=state.process_id if state else "",
+                business_key=state.business_key if state else None,
+                context=context,
             )
+            jobs.append(with_secrets(job, element, self.secrets))
         return jobs
+
+
+def secret_references(
+    headers: Mapping[str, str], element: object
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The secrets a job names: by header, and by the target of an input mapping of its
+    element (``element`` may be None: then only the headers')."""
+    by_header = {h: n for h, v in headers.items() if (n := secret_name(v)) is not None}
+    mappings = getattr(element, "input_mappings", ()) or ()
+    by_input = {m.target: m.secret for m in mappings if m.secret is not None}
+    return by_header, by_input
+
+
+def with_secrets(job: Job, element: object, provider: SecretsProvider | None) -> Job:
+    """``job`` with the secrets its headers and its element's input mappings name resolved
+    into its headers, variables and context (the job itself when it names none). This view
+    is the handler's alone: nothing of it is stored."""
+    headers, inputs = secret_references(job.headers, element)
+    if not headers and not inputs:
+        return job
+    resolved = resolve(provider, [*headers.values(), *inputs.values()])
+    values = resolved.values
+    context = job.context or JobContext(str(job.key), 1, None, "")
+    return replace(
+        job,
+        headers={**job.headers, **{h: values[n] for h, n in headers.items() if n in values}},
+        variables={**job.variables, **{t: values[n] for t, n in inputs.items() if n in values}},
+        context=replace(context, secrets=dict(values), missing_secrets=resolved.missing),
+    )
 
 
 def report_noted(noted: Sequence[Noted], masking: Masking | None = None) -> None:

@@ -40,6 +40,7 @@ from legato.runtime.handlers import (
     HandlerFailure,
     RegisteredHandler,
     failure_command,
+    missing_secrets_failure,
     success_command,
 )
 from legato.runtime.logcontext import CURRENT_JOB, awaited_running
@@ -337,6 +338,9 @@ async def _awaited(awaitable: Any) -> Any:
 
 
 def _call(job: Job, handler: RegisteredHandler) -> Any:
+    refused = missing_secrets_failure(job)
+    if refused is not None:
+        raise refused
     function = handler.function
     # The job is the current one while its handler runs: log lines meanwhile carry its keys
     # (an async handler's coroutine takes it along).
@@ -450,6 +454,9 @@ class _Child:
         assert self.connection is not None
         reference = handler.reference
         assert reference is not None
+        refused = missing_secrets_failure(job)
+        if refused is not None:
+            return Finished(job, failure_command(job, refused))
         try:
             self.connection.send((reference, handler.wants_context, job))
             kind, *rest = self.connection.recv()

@@ -29,6 +29,12 @@ class JobContext:
     """The W3C trace context of this attempt while the engine traces
     (``Engine(tracing=...)``; None otherwise): spans the handler starts under it
     (``opentelemetry.propagate.extract({"traceparent": ...})``) join the instance's trace."""
+    secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
+    """The secrets the job's headers and input mappings name (``secrets.CRM_TOKEN``), by
+    name, resolved when the handler runs (already in the headers and variables too)."""
+    missing_secrets: tuple[str, ...] = ()
+    """Secrets named that the provider does not have: the handler is not called, the job
+    fails with an incident naming them."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,10 @@ Every request to the server is made by a :class:`Principal` (a person signed in 
 password, a machine with an API key, or the bearer of a token). A principal holds roles; a
 role grants permissions; every route names the permission it needs. The ``worker`` role is
 further scoped to the job types its key names, and a person sees only the user tasks they
-are assigned to or are a candidate for (unless they may manage every task).
+are assigned to or are a candidate for (unless they may manage every task). Any principal
+may be limited to some processes (:attr:`Principal.processes`, :meth:`Principal.may_on`):
+it then sees and acts on the instances, jobs, tasks, incidents, history and versions of
+those processes only.
 
 Roles and what they grant:
 
@@ -109,6 +112,9 @@ class Principal:
     """For the ``worker`` role: the job types (C7 topics) it may work on; None for all."""
     kind: str = "user"
     """``user`` (a password), ``key`` (an API key) or ``token`` (a bearer token)."""
+    processes: frozenset[str] | None = None
+    """The process ids (BPMN ids; a trailing ``*`` matches a prefix) the principal may see
+    and act on; None for every process. See :meth:`may_on`."""
     permissions: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -121,11 +127,58 @@ class Principal:
         """Whether any of the principal's roles grants ``permission``."""
         return permission in self.permissions
 
+    def may_on(self, permission: str, process_id: str) -> bool:
+        """Whether the principal holds ``permission`` and may use it on instances, jobs,
+        tasks, incidents and versions of the process ``process_id``.
+
+        The process limit applies to every role (an admin limited to ``billing-*`` manages
+        users, but sees only billing processes); a principal with no limit may act on every
+        process, like Camunda 7's authorization with resource id ``*``.
+        """
+        return self.may(permission) and self.sees_process(process_id)
+
+    def sees_process(self, process_id: str) -> bool:
+        """Whether ``process_id`` is within the principal's process limit (if any)."""
+        return self.processes is None or process_matches(self.processes, process_id)
+
     def may_work_on(self, job_type: str) -> bool:
         """Whether the principal may activate and finish jobs of ``job_type``."""
         if not self.may(JOBS_WORK):
             return False
         return self.job_types is None or "admin" in self.roles or job_type in self.job_types
+
+
+def process_matches(patterns: frozenset[str] | tuple[str, ...], process_id: str) -> bool:
+    """Whether ``process_id`` is one of ``patterns`` (exact ids, or prefixes ending ``*``)."""
+    for pattern in patterns:
+        if pattern.endswith("*"):
+            if process_id.startswith(pattern[:-1]):
+                return True
+        elif pattern == process_id:
+            return True
+    return False
+
+
+def check_process_patterns(patterns: list[str]) -> tuple[str, ...]:
+    """``patterns`` checked and sorted: each a non-empty process id, with ``*`` only as its
+    last character (``billing-*``; ``*`` alone means every process).
+
+    Raises:
+        ValueError: naming the first pattern that cannot be used.
+    """
+    for pattern in patterns:
+        stem = pattern[:-1] if pattern.endswith("*") else pattern
+        if (
+            not pattern
+            or pattern != pattern.strip()
+            or "*" in stem
+            or any(ord(c) < 32 for c in pattern)
+        ):
+            raise ValueError(
+                f"the process pattern {pattern!r} cannot be used: a process id, or a prefix "
+                "ending with '*' (like 'billing-*'), with no spaces and '*' only at the end"
+            )
+    return tuple(sorted(set(patterns)))
 
 
 class Authenticator(Protocol):

@@ -53,7 +53,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from legato.errors import AccountError, AccountExistsError, AccountNotFoundError
-from legato.security import ROLES, Principal
+from legato.security import ROLES, Principal, check_process_patterns
 from legato.store.ports import Store
 from legato.store.records import ApiKeyRecord, UserRecord
 
@@ -96,6 +96,8 @@ class User:
     groups: tuple[str, ...]
     created_at: datetime
     disabled: bool
+    processes: tuple[str, ...] | None = None
+    """The processes the user is limited to (ids, or prefixes ending ``*``); None for all."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,8 @@ class ApiKey:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    processes: tuple[str, ...] | None = None
+    """The processes the key is limited to (ids, or prefixes ending ``*``); None for all."""
 
 
 class SigningKeys(Protocol):
@@ -280,6 +284,7 @@ class Accounts:
             "roles": sorted(principal.roles),
             "groups": sorted(principal.groups),
             "job_types": None if principal.job_types is None else sorted(principal.job_types),
+            "processes": None if principal.processes is None else sorted(principal.processes),
         }
         return jwt.encode(claims, self._token_key(), algorithm="HS256"), seconds
 
@@ -374,12 +379,14 @@ class Accounts:
         roles = frozenset(r for r in _names(_claim(claims, self._roles_claim)) if r in ROLES)
         groups = frozenset(_names(_claim(claims, self._groups_claim)))
         job_types = claims.get("job_types")
+        processes = claims.get("processes")
         return Principal(
             name=name,
             roles=roles,
             groups=groups,
             job_types=frozenset(_names(job_types)) if job_types is not None else None,
             kind="token",
+            processes=frozenset(_names(processes)) if processes is not None else None,
         )
 
     def _in_time(self, claims: dict[str, Any]) -> bool:
@@ -415,23 +422,32 @@ class Accounts:
 
     # -- management --------------------------------------------------------------------------
     def create_user(
-        self, name: str, password: str, roles: Iterable[str], groups: Iterable[str] = ()
+        self,
+        name: str,
+        password: str,
+        roles: Iterable[str],
+        groups: Iterable[str] = (),
+        processes: Iterable[str] | None = None,
     ) -> User:
-        """Add a user.
+        """Add a user, limited to ``processes`` (ids, or prefixes ending ``*``; None for
+        every process).
 
         Raises:
-            AccountError: an unknown role, no role, an empty password, or a name that cannot
-                be used (empty, with a colon or control characters, or starting ``lk_``).
+            AccountError: an unknown role, no role, an empty password, a name that cannot
+                be used (empty, with a colon or control characters, or starting ``lk_``),
+                or a process pattern that cannot be used.
             AccountExistsError: a user of that name exists.
         """
         _check_user_name(name)
         _check_password(password)
+        checked_processes = _checked_processes(processes)
         record = UserRecord(
             name=name,
             password_hash=self._hash(password),
             roles=_checked_roles(roles),
             groups=_checked_groups(groups),
             created_at=self._now(),
+            processes=checked_processes,
         )
         with self._store.transaction() as tx:
             if not tx.insert_user(record):
@@ -469,6 +485,33 @@ class Accounts:
         """
         checked = _checked_groups(groups)
         self._change_user(name, lambda user: replace(user, groups=checked))
+
+    def set_user_processes(self, name: str, processes: Iterable[str] | None) -> None:
+        """Limit a user to ``processes`` (ids, or prefixes ending ``*``), or lift the limit
+        (None).
+
+        Raises:
+            AccountError: a process pattern that cannot be used, or an empty list.
+            AccountNotFoundError: no such user.
+        """
+        checked = _checked_processes(processes)
+        self._change_user(name, lambda user: replace(user, processes=checked))
+
+    def set_key_processes(self, key_id: str, processes: Iterable[str] | None) -> None:
+        """Limit an API key to ``processes`` (ids, or prefixes ending ``*``), or lift the
+        limit (None).
+
+        Raises:
+            AccountError: a process pattern that cannot be used, or an empty list.
+            AccountNotFoundError: no such key.
+        """
+        checked = _checked_processes(processes)
+        with self._store.transaction() as tx:
+            record = tx.get_api_key(key_id)
+            if record is None:
+                raise AccountNotFoundError(f"no API key {key_id!r}")
+            tx.update_api_key(replace(record, processes=checked))
+        self._forget()
 
     def disable_user(self, name: str) -> None:
         """Stop a user from signing in (their tokens stop working too); kept for the record.
@@ -521,18 +564,24 @@ class Accounts:
         return _user_info(record)
 
     def create_api_key(
-        self, name: str, roles: Iterable[str], job_types: Iterable[str] | None = None
+        self,
+        name: str,
+        roles: Iterable[str],
+        job_types: Iterable[str] | None = None,
+        processes: Iterable[str] | None = None,
     ) -> tuple[str, str]:
         """Make an API key; returns ``(key_id, secret)``. The secret is not stored (only a
-        hash of it): show it to the user now, it cannot be shown again.
+        hash of it): show it to the user now, it cannot be shown again. ``processes``
+        limits the key to those processes (ids, or prefixes ending ``*``; None: every one).
 
         Raises:
-            AccountError: an unknown role, no role, an empty name, or an empty list of job
-                types (None means every type).
+            AccountError: an unknown role, no role, an empty name, an empty list of job
+                types (None means every type), or a process pattern that cannot be used.
         """
         _check_label(name)
         checked_roles = _checked_roles(roles)
         checked_types = None if job_types is None else _checked_job_types(job_types)
+        checked_processes = _checked_processes(processes)
         secret = secrets.token_urlsafe(_SECRET_BYTES)
         while True:
             key_id = KEY_PREFIX + "".join(
@@ -545,6 +594,7 @@ class Accounts:
                 roles=checked_roles,
                 job_types=checked_types,
                 created_at=self._now(),
+                processes=checked_processes,
             )
             with self._store.transaction() as tx:
                 if tx.get_api_key(key_id) is None:  # 95 random bits: never taken in practice
@@ -705,7 +755,11 @@ def _secret_hash(secret: str) -> str:
 
 def _user_principal(record: UserRecord, kind: str) -> Principal:
     return Principal(
-        name=record.name, roles=frozenset(record.roles), groups=frozenset(record.groups), kind=kind
+        name=record.name,
+        roles=frozenset(record.roles),
+        groups=frozenset(record.groups),
+        kind=kind,
+        processes=None if record.processes is None else frozenset(record.processes),
     )
 
 
@@ -715,11 +769,19 @@ def _key_principal(record: ApiKeyRecord, kind: str) -> Principal:
         roles=frozenset(record.roles),
         job_types=None if record.job_types is None else frozenset(record.job_types),
         kind=kind,
+        processes=None if record.processes is None else frozenset(record.processes),
     )
 
 
 def _user_info(record: UserRecord) -> User:
-    return User(record.name, record.roles, record.groups, record.created_at, record.disabled)
+    return User(
+        record.name,
+        record.roles,
+        record.groups,
+        record.created_at,
+        record.disabled,
+        record.processes,
+    )
 
 
 def _key_info(record: ApiKeyRecord) -> ApiKey:
@@ -731,6 +793,7 @@ def _key_info(record: ApiKeyRecord) -> ApiKey:
         created_at=record.created_at,
         last_used_at=record.last_used_at,
         revoked_at=record.revoked_at,
+        processes=record.processes,
     )
 
 
@@ -812,6 +875,22 @@ def _checked_job_types(job_types: Iterable[str]) -> tuple[str, ...]:
     for job_type in given:
         _check_label(job_type, what="job type")
     return tuple(sorted(set(given)))
+
+
+def _checked_processes(processes: Iterable[str] | None) -> tuple[str, ...] | None:
+    """None (every process: None, or a list holding ``*``), or the patterns checked and
+    sorted."""
+    if processes is None:
+        return None
+    given = [processes] if isinstance(processes, str) else list(processes)
+    if "*" in given:  # every process: the same as no limit
+        return None
+    if not given:
+        raise AccountError("give at least one process id or pattern, or none for every process")
+    try:
+        return check_process_patterns(given)
+    except ValueError as exc:
+        raise AccountError(str(exc)) from None
 
 
 def _keep_an_admin(before: Sequence[UserRecord], after: Iterable[UserRecord]) -> None:

@@ -272,9 +272,9 @@ class SensitiveData:
 
 def may_reveal(principal: Principal | None, process_id: str) -> bool:
     """Whether ``principal`` may see the sensitive values of ``process_id`` unmasked (None:
-    nobody in particular, masked). The one check of the reveal permission."""
-    del process_id  # the permission is not per process yet
-    return principal is not None and principal.may(VARIABLES_REVEAL)
+    nobody in particular, masked). The one check of the reveal permission: held, and on a
+    process within the principal's process limit."""
+    return principal is not None and principal.may_on(VARIABLES_REVEAL, process_id)
 
 
 @dataclass(eq=False)

@@ -398,6 +398,9 @@ class UserRecord:
     """Candidate groups of user tasks match against these."""
     disabled: bool = False
     """A disabled user cannot sign in, and the tokens issued to them stop working."""
+    processes: tuple[str, ...] | None = None
+    """The process ids (a trailing ``*`` matches a prefix) the user is limited to; None for
+    every process."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,6 +421,9 @@ class ApiKeyRecord:
     """When the key last authenticated (recorded at a coarse resolution, not per request)."""
     revoked_at: datetime | None = None
     """When the key was revoked (it authenticates no more); None while it is valid."""
+    processes: tuple[str, ...] | None = None
+    """The process ids (a trailing ``*`` matches a prefix) the key is limited to; None for
+    every process."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -565,6 +565,8 @@ users = sa.Table(
     sa.Column("groups", JsonText, nullable=False),
     sa.Column("created_at", UtcTimestamp, nullable=False),
     sa.Column("disabled", sa.Boolean, nullable=False),
+    # A JSON list of process ids and prefixes (``billing-*``); NULL for every process.
+    sa.Column("processes", JsonText),
 )
 
 api_keys = sa.Table(
@@ -579,6 +581,8 @@ api_keys = sa.Table(
     sa.Column("created_at", UtcTimestamp, nullable=False),
     sa.Column("last_used_at", UtcTimestamp),
     sa.Column("revoked_at", UtcTimestamp),
+    # A JSON list of process ids and prefixes (``billing-*``); NULL for every process.
+    sa.Column("processes", JsonText),
 )
 
 server_secrets = sa.Table(

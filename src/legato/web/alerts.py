@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from legato.api.deps import engine_of
 from legato.errors import LegatoError
 from legato.runtime.engine import Engine
 from legato.security import INCIDENTS_READ, INSTANCES_MODIFY, Principal
@@ -32,7 +33,7 @@ KIND_LABELS = {
 
 
 def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
+    engine = engine_of(request)
     return engine
 
 

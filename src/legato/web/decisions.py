@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from lxml import etree
 
+from legato.api.deps import engine_of
 from legato.api.v2.common import plain
 from legato.engine.values import decode
 from legato.errors import InvalidCommandError
@@ -40,7 +41,7 @@ class DecisionSummary:
 
 
 def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
+    engine = engine_of(request)
     return engine
 
 

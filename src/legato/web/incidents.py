@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from legato.api.deps import engine_of
 from legato.errors import LegatoError
 from legato.runtime.cockpit import MAX_PAGE
 from legato.runtime.engine import Engine
@@ -34,7 +35,7 @@ SHOWN_REASONS = 5
 
 
 def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
+    engine = engine_of(request)
     return engine
 
 

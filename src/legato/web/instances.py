@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import ImmutableMultiDict
 
+from legato.api.deps import engine_of
 from legato.errors import InvalidCommandError
 from legato.runtime.cockpit import MAX_PAGE, InstancePage
 from legato.runtime.engine import Engine
@@ -149,7 +150,7 @@ def parse_moment(text: str) -> datetime | None:
 
 
 def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
+    engine = engine_of(request)
     return engine
 
 

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from legato.api.deps import engine_of
 from legato.errors import LegatoError, NotFoundError
 from legato.runtime.engine import Engine
 from legato.runtime.migration import MigrationCheck, MigrationPlan
@@ -49,7 +50,7 @@ class Unmatched:
 
 
 def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
+    engine = engine_of(request)
     return engine
 
 

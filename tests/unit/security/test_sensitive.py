@@ -161,6 +161,13 @@ def test_only_admin_holds_the_reveal_permission() -> None:
     assert not may_reveal(None, "p")
 
 
+def test_reveal_holds_only_within_the_principals_process_limit() -> None:
+    billing_admin = Principal("bea", frozenset({"admin"}), processes=frozenset({"billing-*"}))
+
+    assert may_reveal(billing_admin, "billing-invoice")
+    assert not may_reveal(billing_admin, "onboarding")
+
+
 def test_a_viewer_who_may_reveal_sees_the_values_and_the_reveal_is_noted() -> None:
     selector = SensitiveData(model_paths=lambda _: [("ssn",)])
     admin = Viewer(Principal("root", frozenset({"admin"})))

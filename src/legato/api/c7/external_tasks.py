@@ -46,6 +46,7 @@ from legato.api.c7.routing import (
 )
 from legato.api.c7.variables import decode_variables, encode_variables
 from legato.api.deps import EngineDep, ViewerDep, require
+from legato.api.secrets import jobs_for_worker
 from legato.errors import InvalidCommandError, JobStateError, NotFoundError, TooManyRequestsError
 from legato.runtime.engine import Engine
 from legato.runtime.types import ActivatedJob, JobRequest
@@ -114,6 +115,8 @@ async def fetch_and_lock(request: Request, engine: EngineDep, principal: Worker)
         raise engine_error(TOO_MANY) from None
     except InvalidCommandError as error:
         raise bad_request(str(error)) from None
+    if jobs and principal.job_types is not None:  # only such keys may read secrets
+        jobs = await run_in_threadpool(jobs_for_worker, engine, principal, jobs)
     return ok([locked_task(job, extension) for job in jobs])
 
 

@@ -52,6 +52,8 @@ class UserResult(Out):
     groups: list[str]
     createdAt: str | None
     disabled: bool
+    processes: list[str] | None
+    """The processes the user is limited to (ids, or prefixes ending ``*``); None: all."""
 
 
 class CreateUser(Strict):
@@ -59,6 +61,8 @@ class CreateUser(Strict):
     password: str = Field(min_length=1)
     roles: list[str] = Field(min_length=1)
     groups: list[str] = Field(default_factory=list)
+    processes: list[str] | None = None
+    """Limit the user to these processes (ids, or prefixes ending ``*``); absent: all."""
 
 
 class ChangeUser(Strict):
@@ -68,6 +72,8 @@ class ChangeUser(Strict):
     roles: list[str] | None = None
     groups: list[str] | None = None
     disabled: bool | None = None
+    processes: list[str] | None = None
+    """The new process limit; ``["*"]`` lifts it."""
 
 
 class ApiKeyResult(Out):
@@ -76,6 +82,8 @@ class ApiKeyResult(Out):
     roles: list[str]
     jobTypes: list[str] | None
     """The job types the key may work on (None: every type)."""
+    processes: list[str] | None
+    """The processes the key is limited to (ids, or prefixes ending ``*``); None: all."""
     createdAt: str | None
     lastUsedAt: str | None
     revokedAt: str | None
@@ -90,6 +98,13 @@ class CreateApiKey(Strict):
     name: str = Field(min_length=1)
     roles: list[str] = Field(min_length=1)
     jobTypes: list[str] | None = None
+    processes: list[str] | None = None
+    """Limit the key to these processes (ids, or prefixes ending ``*``); absent: all."""
+
+
+class ChangeApiKey(Strict):
+    processes: list[str]
+    """The new process limit; ``["*"]`` lifts it."""
 
 
 def _user(user: User) -> UserResult:
@@ -99,6 +114,7 @@ def _user(user: User) -> UserResult:
         groups=list(user.groups),
         createdAt=iso(user.created_at),
         disabled=user.disabled,
+        processes=None if user.processes is None else list(user.processes),
     )
 
 
@@ -108,6 +124,7 @@ def _key(key: ApiKey) -> ApiKeyResult:
         name=key.name,
         roles=list(key.roles),
         jobTypes=None if key.job_types is None else list(key.job_types),
+        processes=None if key.processes is None else list(key.processes),
         createdAt=iso(key.created_at),
         lastUsedAt=iso(key.last_used_at),
         revokedAt=iso(key.revoked_at),
@@ -126,9 +143,13 @@ def list_users(accounts: AccountsDep) -> list[UserResult]:
 @router.post("/users", response_model=UserResult, status_code=201)
 def create_user(request: Request, body: CreateUser, accounts: AccountsDep) -> UserResult:
     """Add a user (409 when the name is taken)."""
-    note_audit(request, resource=Resource("user", body.name), details={"roles": body.roles})
+    details = {"roles": body.roles, "processes": body.processes}
+    note_audit(request, resource=Resource("user", body.name), details=details)
     with _refusals():
-        return _user(accounts.create_user(body.name, body.password, body.roles, body.groups))
+        made = accounts.create_user(
+            body.name, body.password, body.roles, body.groups, processes=body.processes
+        )
+    return _user(made)
 
 
 @router.get("/users/{name}", response_model=UserResult)
@@ -155,6 +176,8 @@ def change_user(
             accounts.set_roles(name, body.roles)
         if body.groups is not None:
             accounts.set_groups(name, body.groups)
+        if body.processes is not None:
+            accounts.set_user_processes(name, body.processes)
         if body.disabled is True:
             accounts.disable_user(name)
         elif body.disabled is False:
@@ -181,11 +204,30 @@ def create_api_key(request: Request, body: CreateApiKey, accounts: AccountsDep) 
     """Make an API key; its secret is in this answer only. Use it as ``keyId:secret`` with
     Basic or Bearer, or as the client id and secret of ``POST /oauth/token``."""
     with _refusals():
-        key_id, secret = accounts.create_api_key(body.name, body.roles, body.jobTypes)
+        key_id, secret = accounts.create_api_key(
+            body.name, body.roles, body.jobTypes, processes=body.processes
+        )
     [made] = [k for k in accounts.api_keys() if k.key_id == key_id]
-    details = {"name": body.name, "roles": body.roles, "jobTypes": body.jobTypes}
+    details = {
+        "name": body.name,
+        "roles": body.roles,
+        "jobTypes": body.jobTypes,
+        "processes": body.processes,
+    }
     note_audit(request, resource=Resource("api_key", key_id), details=details)
     return CreatedApiKey(**_key(made).model_dump(), secret=secret)
+
+
+@router.patch("/api-keys/{keyId}", response_model=ApiKeyResult)
+def change_api_key(
+    request: Request, keyId: Annotated[str, Path()], body: ChangeApiKey, accounts: AccountsDep
+) -> ApiKeyResult:
+    """Change the processes a key is limited to (``["*"]``: every process)."""
+    note_audit(request, details={"processes": body.processes})
+    with _refusals():
+        accounts.set_key_processes(keyId, body.processes)
+    [changed] = [k for k in accounts.api_keys() if k.key_id == keyId]
+    return _key(changed)
 
 
 @router.delete("/api-keys/{keyId}", status_code=204, response_class=Response)

@@ -16,11 +16,13 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import Field
+from starlette.concurrency import run_in_threadpool
 from starlette.types import Message, Receive, Scope, Send
 
-from legato.api.deps import EngineDep, PrincipalDep, require
+from legato.api.deps import EngineDep, PrincipalDep, engine_of, require
 from legato.api.lifecycle import until_stopping
 from legato.api.problems import BadRequest, Forbidden
+from legato.api.secrets import jobs_for_worker
 from legato.api.v2.common import (
     DEFAULT_TENANT,
     KeyText,
@@ -139,7 +141,7 @@ async def activate_jobs(
     if not principal.may_work_on(body.type):
         raise Forbidden(f"'{principal.name}' may not work on jobs of type '{body.type}'")
     app = request.app
-    engine: Engine = app.state.engine
+    engine = engine_of(request)
     worker = body.worker or principal.name
     wanted = JobRequest(
         body.type,
@@ -159,6 +161,8 @@ async def activate_jobs(
         jobs = await until_stopping(app, fetch)
     finally:
         app.state.parked_polls -= 1
+    if jobs and principal.job_types is not None:  # only such keys may read secrets
+        jobs = await run_in_threadpool(jobs_for_worker, engine, principal, jobs)
     # Rendered here rather than through the response model: validating and dumping
     # thirty-two pydantic models per call cost more than fetching the jobs.
     answer = {"jobs": [_result(job) for job in jobs or []]}
@@ -313,7 +317,8 @@ async def complete_fast(scope: Scope, receive: Receive, send: Send, principal: P
 
         Completions are most of a busy server's requests, and FastAPI's routing, dependencies
         and body models cost several times what the engine does for one. Anything else (another
-        path, a body this does not understand, a principal limited to some job types) returns
+        path, a body this does not understand, a principal limited to some job types or
+        processes) returns
         False before anything happened; an engine error too (the engine changed nothing), so that
         :func:`complete_job` answers it as it answers every request, error shapes included. The
         request's body is then replayed to it (see :func:`replay`). (The body's size was checked
@@ -322,8 +327,10 @@ async def complete_fast(scope: Scope, receive: Receive, send: Send, principal: P
     match = _COMPLETION_PATH.fullmatch(scope["path"])
     if match is None or scope["method"] != "POST":
         return False
-    if not principal.may(JOBS_WORK) or (
-        principal.job_types is not None and "admin" not in principal.roles
+    if (
+        not principal.may(JOBS_WORK)
+        or (principal.job_types is not None and "admin" not in principal.roles)
+        or principal.processes is not None
     ):
         return False
     body = await _read_body(scope, receive)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
-from legato.api.deps import EngineDep, require, viewer_of
+from legato.api.deps import EngineDep, engine_of, require, viewer_of
 from legato.api.problems import ApiError, BadRequest, Conflict, NotFound, Unavailable
 from legato.api.v2.common import (
     DEFAULT_TENANT,
@@ -143,7 +143,7 @@ async def create_process_instance(
     tenant = echo_tenant(body.tenantId)
     if body.startInstructions:
         raise BadRequest("startInstructions: starting at other elements is not supported")
-    engine: Engine = request.app.state.engine
+    engine = engine_of(request)
     definition = await run_in_threadpool(_definition, engine, body)
     request_id = None if body.operationReference is None else str(body.operationReference)
     # A start by process id without a version goes where the process's rollout rule says.

@@ -21,6 +21,7 @@ def _user_params(record: UserRecord) -> dict[str, Any]:
         "groups": list(record.groups),
         "created_at": record.created_at,
         "disabled": record.disabled,
+        "processes": None if record.processes is None else list(record.processes),
     }
 
 
@@ -32,6 +33,7 @@ def _user_record(row: sa.RowMapping) -> UserRecord:
         groups=tuple(row["groups"]),
         created_at=row["created_at"],
         disabled=bool(row["disabled"]),
+        processes=_names_or_none(row["processes"]),
     )
 
 
@@ -45,6 +47,7 @@ def _api_key_params(record: ApiKeyRecord) -> dict[str, Any]:
         "created_at": record.created_at,
         "last_used_at": record.last_used_at,
         "revoked_at": record.revoked_at,
+        "processes": None if record.processes is None else list(record.processes),
     }
 
 
@@ -59,7 +62,12 @@ def _api_key_record(row: sa.RowMapping) -> ApiKeyRecord:
         created_at=row["created_at"],
         last_used_at=row["last_used_at"],
         revoked_at=row["revoked_at"],
+        processes=_names_or_none(row["processes"]),
     )
+
+
+def _names_or_none(value: Any) -> tuple[str, ...] | None:
+    return None if value is None else tuple(value)
 
 
 class SqlAccounts(SqlTransactionBase):

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
@@ -26,6 +26,7 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 from legato import __version__
 from legato.api import c7, native, oauth, v2
 from legato.api.audit import AuditRecorder
+from legato.api.deps import signed_in_only
 from legato.api.metrics import METRICS_PATH, scrape_principal
 from legato.api.metrics import router as metrics_router
 from legato.api.problems import ApiError
@@ -272,7 +273,7 @@ copy (the ``swagger-ui-bundle`` package), so the page works without internet acc
 def _add_docs(app: FastAPI) -> None:
     app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
 
-    @app.get("/docs", include_in_schema=False)
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(signed_in_only)])
     def docs() -> HTMLResponse:
         """The interactive documentation of every route (Swagger UI)."""
         return get_swagger_ui_html(

@@ -57,6 +57,8 @@ AUDIT_READ = "audit:read"
 """Read and verify the audit trail (and sign a checkpoint of it)."""
 ALERTS_MANAGE = "alerts:manage"
 """Set expected durations and manage the webhooks that alerts are posted to."""
+METRICS_READ = "metrics:read"
+"""Read the Prometheus metrics (only admins, and the scrape token of the server)."""
 
 PERMISSIONS = (
     DEFINITIONS_READ,
@@ -74,6 +76,7 @@ PERMISSIONS = (
     USERS_MANAGE,
     AUDIT_READ,
     ALERTS_MANAGE,
+    METRICS_READ,
 )
 
 _READ = frozenset({DEFINITIONS_READ, INSTANCES_READ, INCIDENTS_READ, SYSTEM_READ})

@@ -26,6 +26,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from legato.api.audit import note_audit
+from legato.api.deps import declare
 from legato.security import Authenticator, Principal
 from legato.security.audit import DENIED, Actor
 from legato.web.ui import redirect, render
@@ -108,6 +109,7 @@ async def signed_in(request: Request) -> Principal:
     return principal
 
 
+declare(signed_in, ())
 SignedIn = Annotated[Principal, Depends(signed_in)]
 """The signed-in user, as a page route's parameter (see :func:`signed_in`)."""
 
@@ -121,7 +123,7 @@ def require_page(permission: str) -> Callable[[Request], Awaitable[Principal]]:
             raise PageForbidden(permission)
         return principal
 
-    return check
+    return declare(check, (permission,))
 
 
 def _lifetime(request: Request) -> timedelta:

@@ -23,7 +23,7 @@ from legato.api.c7.errors import C7Error, bad_request, engine_error, not_found
 from legato.api.c7.ids import Kind
 from legato.api.c7.routing import C7Route, as_object, flag, json_body, no_content, ok, text
 from legato.api.c7.variables import decode_variables, encode_value, encode_variables
-from legato.api.deps import EngineDep, principal_of
+from legato.api.deps import EngineDep, declare, principal_of
 from legato.api.problems import Forbidden
 from legato.errors import (
     FormValidationError,
@@ -49,6 +49,7 @@ async def require_task_work(request: Request) -> Principal:
     return principal
 
 
+declare(require_task_work, (TASKS_WORK, TASKS_MANAGE))
 Worker = Annotated[Principal, Depends(require_task_work)]
 
 _QUERY_LIMIT = 100_000

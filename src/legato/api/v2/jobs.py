@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import Field
 from starlette.types import Message, Receive, Scope, Send
 
-from legato.api.deps import EngineDep, PrincipalDep, require
+from legato.api.deps import EngineDep, PrincipalDep, require, require_any
 from legato.api.lifecycle import until_stopping
 from legato.api.problems import BadRequest, Forbidden
 from legato.api.v2.common import (
@@ -32,7 +32,6 @@ from legato.api.v2.common import (
     epoch_ms,
     parse_key,
     plain,
-    require_any,
 )
 from legato.runtime.arguments import MAX_MILLISECONDS
 from legato.runtime.engine import Engine

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,7 @@ from legato import __version__
 from legato.api import c7, native, oauth, v2
 from legato.api.audit import AuditRecorder
 from legato.api.deps import signed_in_only
+from legato.api.headers import CONTENT_SECURITY_POLICY, SecurityHeaders
 from legato.api.metrics import METRICS_PATH, scrape_principal
 from legato.api.metrics import router as metrics_router
 from legato.api.problems import ApiError
@@ -106,7 +108,8 @@ def create_app(
     _add_error_handlers(app)
     _document_errors(app)
     app.add_middleware(_Gate)
-    app.add_middleware(AuditRecorder)  # outermost: it sees the gate's 401 answers too
+    app.add_middleware(AuditRecorder)  # it sees the gate's 401 answers too
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer
     return app
 
 
@@ -275,14 +278,29 @@ def _add_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False, dependencies=[Depends(signed_in_only)])
     def docs() -> HTMLResponse:
-        """The interactive documentation of every route (Swagger UI)."""
-        return get_swagger_ui_html(
+        """The interactive documentation of every route (Swagger UI). Its page starts the UI
+        with one inline script, which its content security policy allows by hash."""
+        page = get_swagger_ui_html(
             openapi_url="/openapi.json",
             title="Legato API",
             swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
             swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
         )
+        page.headers["Content-Security-Policy"] = _allowing_inline_scripts(bytes(page.body))
+        return page
+
+
+def _allowing_inline_scripts(html: bytes) -> str:
+    """:data:`CONTENT_SECURITY_POLICY` that also allows the inline scripts of ``html``, each
+    by the hash of its text."""
+    hashes = [
+        "'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
+        for script in re.findall(rb"<script>(.*?)</script>", html, flags=re.DOTALL)
+    ]
+    return CONTENT_SECURITY_POLICY.replace(
+        "script-src 'self'", " ".join(["script-src 'self'", *hashes])
+    )
 
 
 def _add_health(app: FastAPI) -> None:

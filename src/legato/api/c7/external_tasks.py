@@ -41,6 +41,7 @@ from legato.api.c7.routing import (
     json_body,
     no_content,
     ok,
+    page_of,
     strings,
     text,
 )
@@ -148,10 +149,7 @@ def _external_task_query(engine: Engine, params: Mapping[str, str]) -> list[dict
             continue  # finished since it was listed
         if _external_task_matches(job, params, now):
             found.append(external_task(job))
-    first = int(params.get("firstResult") or 0)
-    count = params.get("maxResults")
-    end = None if not count else first + int(count)
-    return found[first:end]
+    return found[page_of(params)]
 
 
 def _external_task_matches(job: ActivatedJob, params: Mapping[str, str], now: datetime) -> bool:

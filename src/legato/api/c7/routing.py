@@ -126,6 +126,24 @@ def integer(body: Mapping[str, Any], name: str, default: int | None = 0) -> int 
     return number
 
 
+def page_of(params: Mapping[str, Any]) -> slice:
+    """The page a query's ``firstResult`` and ``maxResults`` ask for (from the first result,
+    unbounded when absent or empty).
+
+    Raises:
+        C7Error: either is not a whole number, or is negative (400, naming it).
+    """
+    bounds = []
+    for name in ("firstResult", "maxResults"):
+        raw = params.get(name)
+        value = integer(params, name, None) if raw not in (None, "") else None
+        if value is not None and value < 0:
+            raise bad_request(f"'{name}' must not be negative")
+        bounds.append(value)
+    first = bounds[0] or 0
+    return slice(first, None if bounds[1] is None else first + bounds[1])
+
+
 def flag(value: Any) -> bool:
     """A boolean as Camunda binds one: null is false, strings case-insensitively."""
     if isinstance(value, str):

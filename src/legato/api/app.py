@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from legato import __version__
@@ -150,6 +150,8 @@ class _Gate:
             answer = _render(Request(scope), 413, "PAYLOAD_TOO_LARGE", detail)
             await answer(scope, receive, send)
             return
+        if not length.isdigit():
+            receive = _limited(receive, limit)  # streamed without a length: count it
         if is_api_path(scope["path"]):
             principal = None
             if scope["path"] == METRICS_PATH:
@@ -199,6 +201,24 @@ class _Gate:
                     self._recent.clear()
             self._recent[key] = (time.monotonic() + RECENT_CREDENTIALS_TTL, principal)
         return principal
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """``receive``, raising an HTTP 413 once the body has grown past ``limit`` bytes (the
+    route reading it answers with the problem; nothing larger is ever held)."""
+    seen = 0
+
+    async def counting() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                detail = f"the request body is larger than the limit of {limit} bytes"
+                raise StarletteHTTPException(413, detail)
+        return message
+
+    return counting
 
 
 _PROBLEM_SCHEMA: dict[str, Any] = {
@@ -405,7 +425,8 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        title = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "ERROR")
+        titles = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+        title = titles.get(exc.status_code, "ERROR")
         answer = _render(request, exc.status_code, title, str(exc.detail))
         answer.headers.update(exc.headers or {})
         if exc.status_code == 405:

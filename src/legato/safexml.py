@@ -107,10 +107,11 @@ def _check_attributes(root: etree._Element, file_name: str | None, error: type[M
     for element in root.iter():
         for name, value in element.attrib.items():
             if len(value) > MAX_ATTRIBUTE_CHARS:
+                line = element.sourceline
                 raise error(
                     f"attribute '{etree.QName(name).localname}' has {len(value)} characters,"
                     f" more than the limit of {MAX_ATTRIBUTE_CHARS}",
-                    SourceLocation(file_name, element.sourceline),
+                    SourceLocation(file_name, line if isinstance(line, int) else None),
                 )
 
 

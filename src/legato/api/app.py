@@ -26,7 +26,7 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from legato import __version__
 from legato.api import c7, native, oauth, v2
-from legato.api.audit import AuditRecorder
+from legato.api.audit import AuditRecorder, note_audit
 from legato.api.deps import signed_in_only
 from legato.api.headers import CONTENT_SECURITY_POLICY, SecurityHeaders
 from legato.api.metrics import METRICS_PATH, scrape_principal
@@ -43,7 +43,8 @@ from legato.errors import (
 )
 from legato.runtime.engine import Engine
 from legato.security import Authenticator, Principal
-from legato.security.audit import AuditTrail
+from legato.security.audit import DENIED, Actor, AuditTrail
+from legato.security.lockout import Lockout, SignInGuard
 
 C7_PREFIX = "/engine-rest"
 """Where the Camunda 7 surface lives."""
@@ -99,6 +100,7 @@ def create_app(
     app.state.max_upload_bytes = max_upload_bytes
     app.state.metrics_token = metrics_token
     app.state.audit = audit or AuditTrail(engine.store, now=engine.clock.now)
+    app.state.sign_in_guard = SignInGuard(engine.store, now=engine.clock.now)
     app.include_router(v2.router, prefix="/v2")
     app.include_router(native.router, prefix="/legato/v1")
     app.include_router(c7.router, prefix=C7_PREFIX)
@@ -134,7 +136,7 @@ class _Gate:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._recent: dict[bytes, tuple[float, Principal]] = {}
-        self._pending: dict[bytes, asyncio.Future[Principal | None]] = {}
+        self._pending: dict[bytes, asyncio.Future[Principal | Lockout | None]] = {}
         self._generation = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -159,7 +161,13 @@ class _Gate:
                     api.state.metrics_token, headers.get("authorization", "")
                 )
             if principal is None:
-                principal = await self._principal(api.state.authenticator, headers)
+                client = scope.get("client")
+                address = client[0] if client else None
+                verdict = await self._principal(api, headers, address)
+                if isinstance(verdict, Lockout):
+                    await _locked_out(Request(scope), api, verdict)(scope, receive, send)
+                    return
+                principal = verdict
             if principal is None:
                 await _unauthorized(Request(scope))(scope, receive, send)
                 return
@@ -170,7 +178,11 @@ class _Gate:
                 receive = v2_jobs.replay(scope, receive)
         await self.app(scope, receive, send)
 
-    async def _principal(self, authenticator: Authenticator, headers: Headers) -> Principal | None:
+    async def _principal(
+        self, api: FastAPI, headers: Headers, address: str | None
+    ) -> Principal | Lockout | None:
+        authenticator: Authenticator = api.state.authenticator
+        guard: SignInGuard = api.state.sign_in_guard
         header = headers.get("authorization", "")
         if not header:
             return None
@@ -186,7 +198,9 @@ class _Gate:
         # requests in flight wait for the same check instead of each running argon2.
         pending = self._pending.get(key)
         if pending is None:
-            pending = asyncio.ensure_future(run_in_threadpool(_principal, authenticator, header))
+            pending = asyncio.ensure_future(
+                run_in_threadpool(_verify, authenticator, guard, header, address)
+            )
             self._pending[key] = pending
             try:
                 principal = await asyncio.shield(pending)
@@ -194,7 +208,7 @@ class _Gate:
                 del self._pending[key]
         else:
             principal = await asyncio.shield(pending)
-        if principal is not None:
+        if isinstance(principal, Principal):
             if len(self._recent) >= _RECENT_CREDENTIALS_MAX:
                 self._recent = {k: v for k, v in self._recent.items() if v[0] > now}
                 if len(self._recent) >= _RECENT_CREDENTIALS_MAX:
@@ -337,7 +351,11 @@ def _add_health(app: FastAPI) -> None:
         return JSONResponse({"status": "DOWN"}, status_code=503)
 
 
-def _principal(authenticator: Authenticator, header: str) -> Principal | None:
+def _verify(
+    authenticator: Authenticator, guard: SignInGuard, header: str, address: str | None
+) -> Principal | Lockout | None:
+    """The principal of an ``Authorization`` header; for Basic (a name and a password or
+    key secret), the lock-out that refuses it, and the failure counted when it is wrong."""
     scheme, _, credentials = header.partition(" ")
     scheme = scheme.lower().rstrip(":")
     credentials = credentials.strip()
@@ -347,10 +365,35 @@ def _principal(authenticator: Authenticator, header: str) -> Principal | None:
         except (binascii.Error, UnicodeDecodeError):
             return None
         username, colon, secret = decoded.partition(":")
-        return authenticator.authenticate_basic(username, secret) if colon else None
+        if not colon:
+            return None
+        lockout = guard.locked(username, address)
+        if lockout is not None:
+            return lockout
+        principal = authenticator.authenticate_basic(username, secret)
+        if principal is None:
+            guard.failed(username, address)
+            return None
+        guard.succeeded(username)
+        return principal
     if scheme == "bearer" and credentials:
         return authenticator.authenticate_bearer(credentials)
     return None
+
+
+def _locked_out(request: Request, api: FastAPI, lockout: Lockout) -> Response:
+    """429 with ``Retry-After``, noted for the audit trail as a failed sign-in."""
+    guard: SignInGuard = api.state.sign_in_guard
+    note_audit(
+        request,
+        actor=Actor(lockout.name if lockout.kind == "account" else "anonymous", "anonymous"),
+        action="auth.sign_in_failed",
+        outcome=DENIED,
+        details={"reason": "locked", "lockedUntil": lockout.until.isoformat()},
+    )
+    answer = _render(request, 429, "TOO_MANY_REQUESTS", lockout.message)
+    answer.headers["Retry-After"] = str(lockout.retry_after(guard.now))
+    return answer
 
 
 def _unauthorized(request: Request) -> Response:

@@ -262,6 +262,7 @@ _ERRORS = {
     "404": "The key names nothing (or nothing the caller may see)",
     "409": "The command does not fit the current state",
     "413": "The request body is larger than the server's limit",
+    "429": "Too many failed sign-ins of the account or address: the detail says when to retry",
     "500": "An unexpected error",
     "503": "Too much at once, or the database cannot be reached: try again",
 }

@@ -5,10 +5,11 @@ intact afterwards."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from security_support import Site
+from security_support import Site, open_site
 
 HOSTILE = "x' OR '1'='1'; DROP TABLE instances; --"
 UNION = "1 UNION SELECT name, password_hash FROM users --"
@@ -114,12 +115,14 @@ PAGES = [
 ]
 
 
-@pytest.fixture
-def seeded(site: Site) -> Site:
-    site.engine.deploy(PROCESS)
-    site.engine.start("kept", {"a": "b"}, business_key="kept-1")
-    site.engine.run_until_idle()
-    return site
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """One site for the module: every test only reads, and checks it is intact after."""
+    for site in open_site(tmp_path_factory.mktemp("sqli")):
+        site.engine.deploy(PROCESS)
+        site.engine.start("kept", {"a": "b"}, business_key="kept-1")
+        site.engine.run_until_idle()
+        yield site
 
 
 def _intact(site: Site) -> None:

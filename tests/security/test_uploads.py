@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from security_support import Site
+from security_support import Site, open_site
 
 GOOD = b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"
@@ -94,6 +94,12 @@ def deploy_web(site: Site, name: str, data: bytes) -> tuple[int, str]:
 
 
 ROUTES = {"v2": deploy_v2, "c7": deploy_c7, "web": deploy_web}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """One site for the module: every upload is refused, or deploys the same good model."""
+    yield from open_site(tmp_path_factory.mktemp("uploads"))
 
 
 @pytest.fixture(params=sorted(ROUTES))

@@ -64,6 +64,9 @@ PAGING: list[tuple[str, str, dict[str, Any], str]] = [
     ("GET", "/engine-rest/process-instance", {"params": {"maxResults": UNION}}, "maxResults"),
     ("GET", "/engine-rest/task", {"params": {"firstResult": HOSTILE}}, "firstResult"),
     ("GET", "/engine-rest/task", {"params": {"maxResults": "-5"}}, "maxResults"),
+    ("GET", "/engine-rest/process-instance", {"params": {"firstResult": "-1"}}, "firstResult"),
+    ("GET", "/engine-rest/incident", {"params": {"maxResults": "-1"}}, "maxResults"),
+    ("GET", "/engine-rest/process-definition", {"params": {"firstResult": "-3"}}, "firstResult"),
     ("GET", "/engine-rest/history/task", {"params": {"firstResult": UNION}}, "firstResult"),
     ("GET", "/engine-rest/external-task", {"params": {"maxResults": HOSTILE}}, "maxResults"),
     (

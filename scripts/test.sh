@@ -14,6 +14,7 @@ echo "== ruff" && .venv/bin/ruff check src tests examples bench
 echo "== ruff format" && .venv/bin/ruff format --check src tests examples bench
 echo "== mypy --strict" && .venv/bin/mypy
 echo "== import-linter" && .venv/bin/lint-imports
+bash scripts/security-checks.sh
 workers="${LEGATO_TEST_WORKERS:-$(nproc 2>/dev/null || echo 2)}"
 if [ "$workers" -gt 4 ]; then workers=4; fi
 echo "== pytest" && .venv/bin/pytest -n "$workers" --dist loadfile --no-loadscope-reorder "$@"

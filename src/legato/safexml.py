@@ -20,6 +20,9 @@ from legato.errors import ModelError, SourceLocation
 
 MAX_MODEL_BYTES = 20 * 1024 * 1024
 """The largest model file read (20 MiB); real models are far smaller."""
+MAX_ATTRIBUTE_CHARS = 64 * 1024
+"""The longest attribute value a model may have (an expression or a name is far shorter; a
+longer one is an attempt to make every later reader of the model slow or large)."""
 
 ModelSource = str | bytes | os.PathLike[str]
 
@@ -96,7 +99,20 @@ def parse_xml(
         raise error(f"malformed XML: {exc.msg}", SourceLocation(file_name, line)) from exc
     if root is None:
         raise error("the document is empty", SourceLocation(file_name))
+    _check_attributes(root, file_name, error)
     return root
+
+
+def _check_attributes(root: etree._Element, file_name: str | None, error: type[ModelError]) -> None:
+    for element in root.iter():
+        for name, value in element.attrib.items():
+            if len(value) > MAX_ATTRIBUTE_CHARS:
+                line = element.sourceline
+                raise error(
+                    f"attribute '{etree.QName(name).localname}' has {len(value)} characters,"
+                    f" more than the limit of {MAX_ATTRIBUTE_CHARS}",
+                    SourceLocation(file_name, line if isinstance(line, int) else None),
+                )
 
 
 def _line_of(data: bytes, needle: bytes) -> int | None:

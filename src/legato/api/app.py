@@ -6,11 +6,12 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
@@ -20,12 +21,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from legato import __version__
 from legato.api import c7, native, oauth, v2
-from legato.api.audit import AuditRecorder
+from legato.api.audit import AuditRecorder, note_audit
+from legato.api.deps import signed_in_only
+from legato.api.headers import CONTENT_SECURITY_POLICY, SecurityHeaders
 from legato.api.metrics import METRICS_PATH, scrape_principal
 from legato.api.metrics import router as metrics_router
 from legato.api.problems import ApiError
@@ -40,7 +43,8 @@ from legato.errors import (
 )
 from legato.runtime.engine import Engine
 from legato.security import Authenticator, Principal
-from legato.security.audit import AuditTrail
+from legato.security.audit import DENIED, Actor, AuditTrail
+from legato.security.lockout import Lockout, SignInGuard
 
 C7_PREFIX = "/engine-rest"
 """Where the Camunda 7 surface lives."""
@@ -96,6 +100,7 @@ def create_app(
     app.state.max_upload_bytes = max_upload_bytes
     app.state.metrics_token = metrics_token
     app.state.audit = audit or AuditTrail(engine.store, now=engine.clock.now)
+    app.state.sign_in_guard = SignInGuard(engine.store, now=engine.clock.now)
     app.include_router(v2.router, prefix="/v2")
     app.include_router(native.router, prefix="/legato/v1")
     app.include_router(c7.router, prefix=C7_PREFIX)
@@ -105,7 +110,8 @@ def create_app(
     _add_error_handlers(app)
     _document_errors(app)
     app.add_middleware(_Gate)
-    app.add_middleware(AuditRecorder)  # outermost: it sees the gate's 401 answers too
+    app.add_middleware(AuditRecorder)  # it sees the gate's 401 answers too
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer
     return app
 
 
@@ -130,7 +136,7 @@ class _Gate:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._recent: dict[bytes, tuple[float, Principal]] = {}
-        self._pending: dict[bytes, asyncio.Future[Principal | None]] = {}
+        self._pending: dict[bytes, asyncio.Future[Principal | Lockout | None]] = {}
         self._generation = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -146,6 +152,8 @@ class _Gate:
             answer = _render(Request(scope), 413, "PAYLOAD_TOO_LARGE", detail)
             await answer(scope, receive, send)
             return
+        if not length.isdigit():
+            receive = _limited(receive, limit)  # streamed without a length: count it
         if is_api_path(scope["path"]):
             principal = None
             if scope["path"] == METRICS_PATH:
@@ -153,7 +161,13 @@ class _Gate:
                     api.state.metrics_token, headers.get("authorization", "")
                 )
             if principal is None:
-                principal = await self._principal(api.state.authenticator, headers)
+                client = scope.get("client")
+                address = client[0] if client else None
+                verdict = await self._principal(api, headers, address)
+                if isinstance(verdict, Lockout):
+                    await _locked_out(Request(scope), api, verdict)(scope, receive, send)
+                    return
+                principal = verdict
             if principal is None:
                 await _unauthorized(Request(scope))(scope, receive, send)
                 return
@@ -164,7 +178,11 @@ class _Gate:
                 receive = v2_jobs.replay(scope, receive)
         await self.app(scope, receive, send)
 
-    async def _principal(self, authenticator: Authenticator, headers: Headers) -> Principal | None:
+    async def _principal(
+        self, api: FastAPI, headers: Headers, address: str | None
+    ) -> Principal | Lockout | None:
+        authenticator: Authenticator = api.state.authenticator
+        guard: SignInGuard = api.state.sign_in_guard
         header = headers.get("authorization", "")
         if not header:
             return None
@@ -180,7 +198,9 @@ class _Gate:
         # requests in flight wait for the same check instead of each running argon2.
         pending = self._pending.get(key)
         if pending is None:
-            pending = asyncio.ensure_future(run_in_threadpool(_principal, authenticator, header))
+            pending = asyncio.ensure_future(
+                run_in_threadpool(_verify, authenticator, guard, header, address)
+            )
             self._pending[key] = pending
             try:
                 principal = await asyncio.shield(pending)
@@ -188,13 +208,31 @@ class _Gate:
                 del self._pending[key]
         else:
             principal = await asyncio.shield(pending)
-        if principal is not None:
+        if isinstance(principal, Principal):
             if len(self._recent) >= _RECENT_CREDENTIALS_MAX:
                 self._recent = {k: v for k, v in self._recent.items() if v[0] > now}
                 if len(self._recent) >= _RECENT_CREDENTIALS_MAX:
                     self._recent.clear()
             self._recent[key] = (time.monotonic() + RECENT_CREDENTIALS_TTL, principal)
         return principal
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """``receive``, raising an HTTP 413 once the body has grown past ``limit`` bytes (the
+    route reading it answers with the problem; nothing larger is ever held)."""
+    seen = 0
+
+    async def counting() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                detail = f"the request body is larger than the limit of {limit} bytes"
+                raise StarletteHTTPException(413, detail)
+        return message
+
+    return counting
 
 
 _PROBLEM_SCHEMA: dict[str, Any] = {
@@ -224,6 +262,7 @@ _ERRORS = {
     "404": "The key names nothing (or nothing the caller may see)",
     "409": "The command does not fit the current state",
     "413": "The request body is larger than the server's limit",
+    "429": "Too many failed sign-ins of the account or address: the detail says when to retry",
     "500": "An unexpected error",
     "503": "Too much at once, or the database cannot be reached: try again",
 }
@@ -272,16 +311,31 @@ copy (the ``swagger-ui-bundle`` package), so the page works without internet acc
 def _add_docs(app: FastAPI) -> None:
     app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
 
-    @app.get("/docs", include_in_schema=False)
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(signed_in_only)])
     def docs() -> HTMLResponse:
-        """The interactive documentation of every route (Swagger UI)."""
-        return get_swagger_ui_html(
+        """The interactive documentation of every route (Swagger UI). Its page starts the UI
+        with one inline script, which its content security policy allows by hash."""
+        page = get_swagger_ui_html(
             openapi_url="/openapi.json",
             title="Legato API",
             swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
             swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
         )
+        page.headers["Content-Security-Policy"] = _allowing_inline_scripts(bytes(page.body))
+        return page
+
+
+def _allowing_inline_scripts(html: bytes) -> str:
+    """:data:`CONTENT_SECURITY_POLICY` that also allows the inline scripts of ``html``, each
+    by the hash of its text."""
+    hashes = [
+        "'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
+        for script in re.findall(rb"<script>(.*?)</script>", html, flags=re.DOTALL)
+    ]
+    return CONTENT_SECURITY_POLICY.replace(
+        "script-src 'self'", " ".join(["script-src 'self'", *hashes])
+    )
 
 
 def _add_health(app: FastAPI) -> None:
@@ -298,7 +352,11 @@ def _add_health(app: FastAPI) -> None:
         return JSONResponse({"status": "DOWN"}, status_code=503)
 
 
-def _principal(authenticator: Authenticator, header: str) -> Principal | None:
+def _verify(
+    authenticator: Authenticator, guard: SignInGuard, header: str, address: str | None
+) -> Principal | Lockout | None:
+    """The principal of an ``Authorization`` header; for Basic (a name and a password or
+    key secret), the lock-out that refuses it, and the failure counted when it is wrong."""
     scheme, _, credentials = header.partition(" ")
     scheme = scheme.lower().rstrip(":")
     credentials = credentials.strip()
@@ -308,10 +366,35 @@ def _principal(authenticator: Authenticator, header: str) -> Principal | None:
         except (binascii.Error, UnicodeDecodeError):
             return None
         username, colon, secret = decoded.partition(":")
-        return authenticator.authenticate_basic(username, secret) if colon else None
+        if not colon:
+            return None
+        lockout = guard.locked(username, address)
+        if lockout is not None:
+            return lockout
+        principal = authenticator.authenticate_basic(username, secret)
+        if principal is None:
+            guard.failed(username, address)
+            return None
+        guard.succeeded(username)
+        return principal
     if scheme == "bearer" and credentials:
         return authenticator.authenticate_bearer(credentials)
     return None
+
+
+def _locked_out(request: Request, api: FastAPI, lockout: Lockout) -> Response:
+    """429 with ``Retry-After``, noted for the audit trail as a failed sign-in."""
+    guard: SignInGuard = api.state.sign_in_guard
+    note_audit(
+        request,
+        actor=Actor(lockout.name if lockout.kind == "account" else "anonymous", "anonymous"),
+        action="auth.sign_in_failed",
+        outcome=DENIED,
+        details={"reason": "locked", "lockedUntil": lockout.until.isoformat()},
+    )
+    answer = _render(request, 429, "TOO_MANY_REQUESTS", lockout.message)
+    answer.headers["Retry-After"] = str(lockout.retry_after(guard.now))
+    return answer
 
 
 def _unauthorized(request: Request) -> Response:
@@ -386,7 +469,8 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        title = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "ERROR")
+        titles = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}
+        title = titles.get(exc.status_code, "ERROR")
         answer = _render(request, exc.status_code, title, str(exc.detail))
         answer.headers.update(exc.headers or {})
         if exc.status_code == 405:

@@ -393,6 +393,8 @@ class AuditRecorder:
         failed_api_sign_in = status == 401 and principal is None and "authorization" in headers
         if failed_api_sign_in and note.actor is None:
             note = replace(note, actor=_claimed_actor(headers), action="auth.sign_in_failed")
+        elif note.action == "auth.sign_in_failed":
+            pass  # a refused sign-in (a locked account, say) is recorded whatever the method
         elif method not in _UNSAFE or _SEARCHES.match(path):
             return None
         found = rule_for(method, path)

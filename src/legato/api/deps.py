@@ -2,7 +2,10 @@
 
 The authentication middleware of :mod:`legato.api.app` puts the caller's
 :class:`~legato.security.Principal` on ``request.state.principal`` before any route runs
-(or answers 401 itself); routes declare the permission they need with :func:`require`.
+(or answers 401 itself); routes declare the permission they need with :func:`require` (or
+:func:`require_any`; :func:`signed_in_only` for a route open to every authenticated caller).
+Each such check carries what it demands (:func:`declared_permissions`), so a test can walk
+every route and know which roles it admits.
 
 The dependencies are coroutines: FastAPI runs a plain function dependency on a worker
 thread, and that hop cost more than the whole dependency.
@@ -10,8 +13,8 @@ thread, and that hop cost more than the whole dependency.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 
@@ -45,16 +48,51 @@ def viewer_of(request: Request) -> Viewer:
     return viewer
 
 
+_DECLARED = "legato_permissions"
+_Check = TypeVar("_Check", bound=Callable[..., Any])
+
+
+def declare(check: _Check, any_of: Iterable[str]) -> _Check:
+    """Mark the dependency ``check`` as admitting a caller who holds any of ``any_of`` (none:
+    every authenticated caller), and return it."""
+    setattr(check, _DECLARED, frozenset(any_of))
+    return check
+
+
+def declared_permissions(call: object) -> frozenset[str] | None:
+    """What the dependency ``call`` demands, as :func:`declare` marked it: any one of the
+    permissions (an empty set: only that the caller is authenticated); None when ``call``
+    is no permission check."""
+    declared = getattr(call, _DECLARED, None)
+    return declared if isinstance(declared, frozenset) else None
+
+
 def require(permission: str) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency that refuses the request (403) unless the caller holds ``permission``."""
+    return require_any(permission)
+
+
+def require_any(*permissions: str) -> Callable[[Request], Awaitable[Principal]]:
+    """A dependency that refuses the request (403) unless the caller holds one of
+    ``permissions``."""
 
     async def check(request: Request) -> Principal:
         principal = principal_of(request)
-        if not principal.may(permission):
-            raise Forbidden(f"'{principal.name}' may not do this: it needs '{permission}'")
+        if not any(principal.may(p) for p in permissions):
+            needed = "' or '".join(permissions)
+            raise Forbidden(f"'{principal.name}' may not do this: it needs '{needed}'")
         return principal
 
-    return check
+    return declare(check, permissions)
+
+
+async def signed_in_only(request: Request) -> Principal:
+    """A dependency for a route every authenticated caller may use (the gate has answered
+    401 to the others already)."""
+    return principal_of(request)
+
+
+declare(signed_in_only, ())
 
 
 async def _engine(request: Request) -> Engine:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hmac
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from legato.api.deps import declare, principal_of
 from legato.api.problems import Forbidden, NotFound
 from legato.runtime.engine import Engine
-from legato.security import Principal
+from legato.security import METRICS_READ, Principal
 
 METRICS_PATH = "/metrics"
 """Where the metrics are served."""
@@ -38,8 +39,20 @@ def scrape_principal(token: str | None, authorization: str) -> Principal | None:
     return None
 
 
+async def _may_scrape(request: Request) -> Principal:
+    """The caller, who must be the scraper or hold ``metrics:read`` (admins); 403 otherwise."""
+    principal = principal_of(request)
+    if principal is not SCRAPER and not principal.may(METRICS_READ):
+        raise Forbidden(f"'{principal.name}' may not read the metrics: it needs 'admin'")
+    return principal
+
+
+declare(_may_scrape, (METRICS_READ,))
+
+
 @router.get(
     METRICS_PATH,
+    dependencies=[Depends(_may_scrape)],
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "The metrics"}},
 )
@@ -48,9 +61,6 @@ def metrics(request: Request) -> Response:
     terminated and failed by process and version, durations of instances, elements and jobs,
     the engine's batches, commits and timer lag, and (from one node of the database at a
     time) active instances, open incidents, job queues and nodes alive."""
-    principal: Principal = request.state.principal
-    if principal is not SCRAPER and "admin" not in principal.roles:
-        raise Forbidden(f"'{principal.name}' may not read the metrics: it needs 'admin'")
     engine: Engine = request.app.state.engine
     if engine.metrics is None:
         raise NotFound("this server keeps no metrics")

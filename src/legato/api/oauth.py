@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from legato.api.audit import note_audit
 from legato.security import Authenticator, Principal
 from legato.security.audit import DENIED, Actor
+from legato.security.lockout import SignInGuard
 
 router = APIRouter(tags=["authentication"])
 
@@ -43,7 +44,11 @@ class TokenError(BaseModel):
 @router.post(
     "/oauth/token",
     response_model=TokenResponse,
-    responses={400: {"model": TokenError}, 401: {"model": TokenError}},
+    responses={
+        400: {"model": TokenError},
+        401: {"model": TokenError},
+        429: {"model": TokenError, "description": "Too many failed attempts: retry later"},
+    },
     openapi_extra={
         "requestBody": {
             "content": {
@@ -81,11 +86,23 @@ async def issue_token(request: Request) -> JSONResponse:
     if not client_id or secret is None:
         return _error(401, "invalid_client", "client credentials are missing")
     authenticator: Authenticator = request.app.state.authenticator
-    issued = await run_in_threadpool(authenticator.issue_token, client_id, secret)
+    guard: SignInGuard = request.app.state.sign_in_guard
+    address = request.client.host if request.client else None
     actor = Actor.of(Principal(client_id, frozenset()))  # an API key is key:<id>
+    lockout = await run_in_threadpool(guard.locked, client_id, address)
+    if lockout is not None:
+        details = {"reason": "locked"}
+        note_audit(
+            request, actor=actor, action="auth.sign_in_failed", outcome=DENIED, details=details
+        )
+        retry = {"Retry-After": str(lockout.retry_after(guard.now))}
+        return _error(429, "invalid_client", lockout.message, retry)
+    issued = await run_in_threadpool(authenticator.issue_token, client_id, secret)
     if issued is None:
+        await run_in_threadpool(guard.failed, client_id, address)
         note_audit(request, actor=actor, action="auth.sign_in_failed", outcome=DENIED)
         return _error(401, "invalid_client", "the client id or secret is wrong")
+    await run_in_threadpool(guard.succeeded, client_id)
     token, lifetime = issued
     note_audit(request, actor=actor, action="auth.sign_in")
     body = TokenResponse(access_token=token, expires_in=lifetime)
@@ -107,8 +124,11 @@ def _basic(header: str) -> tuple[str | None, str | None]:
     return unquote_plus(client_id), unquote_plus(secret)
 
 
-def _error(status: int, error: str, description: str) -> JSONResponse:
-    headers = {"WWW-Authenticate": 'Basic realm="legato"'} if status == 401 else None
+def _error(
+    status: int, error: str, description: str, extra: dict[str, str] | None = None
+) -> JSONResponse:
+    headers = {"WWW-Authenticate": 'Basic realm="legato"'} if status == 401 else {}
+    headers.update(extra or {})
     return JSONResponse(
         {"error": error, "error_description": description}, status_code=status, headers=headers
     )

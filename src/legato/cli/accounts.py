@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -25,6 +26,7 @@ from legato.runtime.engine import DEFAULT_DATABASE
 from legato.security import ROLES
 from legato.security.accounts import Accounts, ApiKey, User
 from legato.security.audit import Resource
+from legato.security.lockout import SignInGuard
 from legato.store.sql import SqlStore
 
 users_app = typer.Typer(help="Users who sign in with a name and a password.", no_args_is_help=True)
@@ -112,6 +114,11 @@ class _Recorder:
 
     def __init__(self, store: SqlStore) -> None:
         self._store = store
+
+    @property
+    def store(self) -> SqlStore:
+        """The database the command changes."""
+        return self._store
 
     def __call__(self, action: str, resource: Resource, **details: Any) -> None:
         record_command(self._store, action, resource, details)
@@ -305,6 +312,32 @@ def enable_user(name: str, db: DbOption = DEFAULT_DATABASE) -> None:
         accounts.enable_user(name)
         record("user.change", Resource("user", name), disabled=False)
     typer.echo(f"enabled user {name}")
+
+
+@users_app.command("unlock")
+def unlock(
+    name: Annotated[
+        str | None, typer.Argument(help="The user name or API key id to unlock.")
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option("--address", help="A client address to unlock.")
+    ] = None,
+    db: DbOption = DEFAULT_DATABASE,
+) -> None:
+    """Lift the lock-out that failed sign-ins put on an account or a client address (and
+    forget its failures) before it ends by itself."""
+    if not name and not address:
+        _fail("name the user (or API key id) to unlock, or give --address")
+    with _changing(db) as (_accounts, record):
+        guard = SignInGuard(record.store, now=lambda: datetime.now(UTC))
+        lifted = guard.unlock(account=name, address=address)
+        what = f"user {name}" if name else f"address {address}"
+        if name and address:
+            what += f" and address {address}"
+        if lifted:
+            resource = Resource("user", name) if name else Resource("address", address)
+            record("user.unlock", resource, address=address)
+    typer.echo(f"unlocked {what}" if lifted else f"{what} was not locked")
 
 
 @users_app.command("remove")

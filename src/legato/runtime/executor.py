@@ -730,7 +730,7 @@ def _history_builder(cls: type[Event]) -> _HistoryBuilder:
         "_MIN_INT": _MIN_INT,
         "_MAX_INT": _MAX_INT,
     }
-    exec("\n".join(lines), namespace)  # the source is built above from field names only
+    exec("\n".join(lines), namespace)  # built above from field names only  # nosec B102
     builder: _HistoryBuilder = namespace["build"]
     _BUILDERS[cls] = builder
     return builder

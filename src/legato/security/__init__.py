@@ -65,6 +65,8 @@ VARIABLES_REVEAL = "variables:reveal"
 """See sensitive values unmasked (see :mod:`legato.security.sensitive`). Only ``admin``
 holds it: an operator fixes incidents and a developer reads instances without needing the
 customer data itself, and an auditor checks who did what, not what the data is."""
+METRICS_READ = "metrics:read"
+"""Read the Prometheus metrics (only admins, and the scrape token of the server)."""
 
 PERMISSIONS = (
     DEFINITIONS_READ,
@@ -83,6 +85,7 @@ PERMISSIONS = (
     AUDIT_READ,
     ALERTS_MANAGE,
     VARIABLES_REVEAL,
+    METRICS_READ,
 )
 
 _READ = frozenset({DEFINITIONS_READ, INSTANCES_READ, INCIDENTS_READ, SYSTEM_READ})

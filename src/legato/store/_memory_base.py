@@ -30,6 +30,7 @@ from legato.store.records import (
     NodeRecord,
     RolloutRecord,
     ServiceLevelRecord,
+    SignInFailureRecord,
     SubscriptionRecord,
     TimerRecord,
     UserRecord,
@@ -255,6 +256,7 @@ class _Tables:
     users: dict[str, UserRecord] = field(default_factory=dict)
     api_keys: dict[str, ApiKeyRecord] = field(default_factory=dict)
     server_secrets: dict[str, str] = field(default_factory=dict)
+    sign_in_failures: dict[str, SignInFailureRecord] = field(default_factory=dict)
     instance_variables: dict[tuple[int, str], str] = field(default_factory=dict)
     element_counts: dict[tuple[int, str, int], tuple[int, int, int, int]] = field(
         default_factory=dict
@@ -318,6 +320,7 @@ class MemoryTransactionBase:
         self._users = _Overlay(tables.users)
         self._api_keys = _Overlay(tables.api_keys)
         self._server_secrets = _Overlay(tables.server_secrets)
+        self._sign_in_failures = _Overlay(tables.sign_in_failures)
         self._instance_variables = _Overlay(tables.instance_variables)
         self._element_counts = _Overlay(tables.element_counts)
         self._decision_evaluations = _Overlay(tables.decision_evaluations)
@@ -390,6 +393,7 @@ class MemoryTransactionBase:
             self._users,
             self._api_keys,
             self._server_secrets,
+            self._sign_in_failures,
             self._instance_variables,
             self._element_counts,
             self._decision_evaluations,

@@ -189,7 +189,7 @@ def _binder(
     else:
         pairs = (f"{name!r}: v{index}" for index, name in enumerate(names))
         lines.append(f"    return {{{', '.join(pairs)}}}")
-    exec("\n".join(lines), namespace)  # the source is built above from indexes and reprs
+    exec("\n".join(lines), namespace)  # built above from indexes and reprs  # nosec B102
     bind: Callable[[Mapping[str, Any]], Any] = namespace["bind"]
     return bind
 

@@ -404,6 +404,20 @@ class UserRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class SignInFailureRecord:
+    """Failed sign-ins of one account or one client address, and its lock-out."""
+
+    subject: str
+    """``user:<name>`` (a user name or an API key id) or ``address:<client address>``."""
+    failures: int
+    """Failed attempts since ``since`` (none succeeded in between, for an account)."""
+    since: datetime
+    """The first failure counted."""
+    locked_until: datetime | None = None
+    """Until when every sign-in of the subject is refused; None: not locked."""
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKeyRecord:
     """A machine's credentials: a public key id and a secret shown once."""
 

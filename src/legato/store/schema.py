@@ -595,6 +595,17 @@ server_secrets = sa.Table(
     sa.Column("created_at", UtcTimestamp, nullable=False),
 )
 
+sign_in_failures = sa.Table(
+    "sign_in_failures",
+    metadata,
+    # Revision 0016: failed sign-ins per account ("user:<name>") and per client address
+    # ("address:<ip>"), and their lock-outs, so that every node of a database counts them.
+    sa.Column("subject", sa.String(320), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("since", UtcTimestamp, nullable=False),
+    sa.Column("locked_until", UtcTimestamp),
+)
+
 instance_variables = sa.Table(
     "instance_variables",
     metadata,

@@ -20,7 +20,7 @@ import fcntl
 import os
 import signal
 import socket
-import subprocess
+import subprocess  # starts the legato server of the tests  # nosec B404
 import sys
 import tempfile
 import time
@@ -108,7 +108,7 @@ class LegatoServer:
         bind = f"127.0.0.1:{self.port}"
         command = [*LEGATO, "serve", "--http", "--bind", bind, "--db", self.db_url, *self.args]
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=log, env=self.env)
+            self.process = subprocess.Popen(command, stdout=log, stderr=log, env=self.env)  # nosec B603
         deadline = time.monotonic() + READY_WITHIN
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from legato.api.deps import engine_of
-from legato.api.v2.deployments import deploy_resources
+from legato.api.v2.deployments import MAX_RESOURCE_NAME, deploy_resources, resource_name
 from legato.errors import ModelError, NotFoundError
 from legato.runtime.cockpit import ProcessVersionInfo
 from legato.security import DEFINITIONS_READ, DEPLOY, INSTANCES_MODIFY, INSTANCES_READ, Principal
@@ -88,11 +88,17 @@ def deploy(
     named: list[tuple[str, bytes]] = []
     total = 0
     for upload in resources:
-        name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
         data = upload.file.read()
         total += len(data)
-        if not name or not data:
+        if not upload.filename or not data:
             continue
+        name = resource_name(upload.filename)
+        if name is None:
+            error = (
+                f"Files: {upload.filename!r} is no file name (a name without folders, control"
+                f" characters or more than {MAX_RESOURCE_NAME} bytes)."
+            )
+            return _processes_page(request, deploy_error=error, status=400)
         if total > limit:
             error = f"Files: the upload is larger than the limit of {limit} bytes."
             return _processes_page(request, deploy_error=error, status=413)

@@ -26,8 +26,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from legato.api.audit import note_audit
+from legato.api.deps import declare
 from legato.security import Authenticator, Principal
 from legato.security.audit import DENIED, Actor
+from legato.security.lockout import SignInGuard
 from legato.web.ui import redirect, render
 
 SESSION_COOKIE = "legato_session"
@@ -108,6 +110,7 @@ async def signed_in(request: Request) -> Principal:
     return principal
 
 
+declare(signed_in, ())
 SignedIn = Annotated[Principal, Depends(signed_in)]
 """The signed-in user, as a page route's parameter (see :func:`signed_in`)."""
 
@@ -121,7 +124,7 @@ def require_page(permission: str) -> Callable[[Request], Awaitable[Principal]]:
             raise PageForbidden(permission)
         return principal
 
-    return check
+    return declare(check, (permission,))
 
 
 def _lifetime(request: Request) -> timedelta:
@@ -145,21 +148,33 @@ async def login(
     """Check the user name and password; on success set the session cookie and go to
     ``next``. A wrong pair shows the form again with an error (the user name kept)."""
     authenticator: Authenticator = request.app.state.authenticator
+    guard: SignInGuard = request.app.state.sign_in_guard
+    address = request.client.host if request.client else None
     lifetime = _lifetime(request)
     issued = None
-    if username and password:
+    lockout = await run_in_threadpool(guard.locked, username or None, address)
+    if lockout is None and username and password:
         issued = await run_in_threadpool(
             lambda: authenticator.issue_token(username, password, lifetime=lifetime)
         )
+        if issued is None:
+            await run_in_threadpool(guard.failed, username, address)
+        else:
+            await run_in_threadpool(guard.succeeded, username)
     actor = Actor(username, "user" if issued else "anonymous")
     if issued is None:
-        note_audit(request, actor=actor, action="auth.sign_in_failed", outcome=DENIED)
-        context = {
-            "next": safe_next(next),
-            "username": username,
-            "error": "The user name or password is wrong.",
-        }
-        return render(request, "login.html", context)
+        details = {} if lockout is None else {"reason": "locked"}
+        note_audit(
+            request, actor=actor, action="auth.sign_in_failed", outcome=DENIED, details=details
+        )
+        error = "The user name or password is wrong."
+        if lockout is not None:
+            error = lockout.message[0].upper() + lockout.message[1:] + "."
+        context = {"next": safe_next(next), "username": username, "error": error}
+        if lockout is None:
+            return render(request, "login.html", context)
+        retry = {"Retry-After": str(lockout.retry_after(guard.now))}
+        return render(request, "login.html", context, status=429, headers=retry)
     token, seconds = issued
     note_audit(request, actor=actor, action="auth.sign_in")
     response = RedirectResponse(safe_next(next), status_code=303)

@@ -28,7 +28,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from legato.api.deps import engine_of, viewer_of
+from legato.api.deps import declare, engine_of, viewer_of
 from legato.api.v2.common import plain
 from legato.api.v2.user_tasks import assignment_refusal, is_candidate, task_candidates
 from legato.errors import FormValidationError, NotFoundError, TaskConflictError
@@ -72,6 +72,7 @@ async def task_user(request: Request) -> Principal:
     return principal
 
 
+declare(task_user, (TASKS_WORK, TASKS_MANAGE))
 TaskUser = Annotated[Principal, Depends(task_user)]
 
 

@@ -63,7 +63,7 @@ def test_the_migrated_schema_is_the_metadata(fresh_url: str, raw_engine: sa.Engi
     open_store(fresh_url).close()
 
     assert schema_diff(raw_engine) == []
-    assert revision_of(raw_engine) == migrations.head_revision() == "0016"
+    assert revision_of(raw_engine) == migrations.head_revision() == "0017"
     with raw_engine.connect() as connection:
         versions = connection.execute(sa.text("SELECT version FROM schema_versions ORDER BY 1"))
         assert versions.all() == [(1,), (2,)]
@@ -167,6 +167,7 @@ def test_an_upgrade_from_the_baseline_keeps_the_data(
             "0014",
             "0015",
             "0016",
+            "0017",
         ]
         with store.transaction() as tx:
             record = tx.get_instance(10)
@@ -181,7 +182,7 @@ def test_an_upgrade_from_the_baseline_keeps_the_data(
             (1, "InstanceStarted", None, T0, {"n": 1}),
             (2, "InstanceCompleted", "end", T0, {"n": 2}),
         ]
-        assert revision_of(raw_engine) == "0016"
+        assert revision_of(raw_engine) == "0017"
         assert schema_diff(raw_engine) == []
     finally:
         store.close()
@@ -344,6 +345,7 @@ def test_stores_opening_a_fresh_database_together_migrate_it_once(
             "0014",
             "0015",
             "0016",
+            "0017",
         ]
         with raw_engine.connect() as connection:
             assert connection.execute(sa.text("SELECT count(*) FROM schema_versions")).scalar() == 2
@@ -426,8 +428,9 @@ def test_a_version_1_file_from_before_migrations_is_completed_and_stamped(
             "0014",
             "0015",
             "0016",
+            "0017",
         ]
-        assert revision_of(engine) == "0016"
+        assert revision_of(engine) == "0017"
         assert schema_diff(engine) == []
         with store.transaction() as tx:
             assert tx.history(10)[-1].event_type == "InstanceCompleted"
@@ -444,7 +447,7 @@ def test_a_database_at_an_unknown_newer_revision_is_refused(
     with raw_engine.begin() as connection:
         connection.execute(sa.text("UPDATE alembic_version SET version_num = '0999'"))
 
-    with pytest.raises(StoreError, match=r"revision 0999, newer than revision 0016"):
+    with pytest.raises(StoreError, match=r"revision 0999, newer than revision 0017"):
         open_store(fresh_url)
 
 

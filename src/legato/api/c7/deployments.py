@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from legato.api.c7 import ids
 from legato.api.c7.dates import format_date
@@ -29,6 +30,7 @@ from legato.api.c7.errors import C7Error, bad_request
 from legato.api.c7.ids import Kind
 from legato.api.c7.routing import C7Route, ok
 from legato.api.deps import EngineDep, require
+from legato.api.v2.deployments import MAX_RESOURCE_NAME, resource_name
 from legato.errors import ModelError, ModelValidationError
 from legato.runtime.definitions import Deployment
 from legato.runtime.engine import Engine
@@ -55,6 +57,8 @@ async def create(request: Request, engine: EngineDep, principal: Deployer) -> Re
     """Deploy the uploaded resources; 400 ``ParseException`` when one is malformed."""
     try:
         form = await request.form()
+    except StarletteHTTPException:
+        raise  # the body is over the size limit (413)
     except Exception as error:
         raise bad_request(f"The request is no multipart form: {error}") from None
     fields: dict[str, str] = {}
@@ -66,7 +70,14 @@ async def create(request: Request, engine: EngineDep, principal: Deployer) -> Re
                 continue
             if not value.filename:
                 raise bad_request(f"No file name found in the deployment resource '{part_name}'")
-            resources.append((value.filename, await value.read()))
+            name = resource_name(value.filename)
+            if name is None:
+                raise bad_request(
+                    f"The file name {value.filename!r} of the deployment resource '{part_name}'"
+                    " is no file name: no folders, control characters or more than"
+                    f" {MAX_RESOURCE_NAME} bytes"
+                )
+            resources.append((name, await value.read()))
         elif part_name in RESERVED:
             fields[part_name] = value
         else:
@@ -85,7 +96,7 @@ def _deploy(engine: Engine, resources: list[tuple[str, bytes]]) -> list[tuple[De
     done = []
     with tempfile.TemporaryDirectory(prefix="legato-c7-") as folder:
         for file_name, data in resources:
-            path = Path(folder) / (Path(file_name).name or "resource.bpmn")
+            path = Path(folder) / file_name  # a resource_name(): no folder, never ".."
             path.write_bytes(data)
             try:
                 deployment = engine.deploy(path)

@@ -41,6 +41,7 @@ from legato.api.c7.routing import (
     json_body,
     no_content,
     ok,
+    page_of,
     strings,
     text,
 )
@@ -160,10 +161,7 @@ def _external_task_query(
             dto["errorMessage"] = record.error_message
             dto["errorDetails"] = record.error_details
             found.append(dto)
-    first = int(params.get("firstResult") or 0)
-    count = params.get("maxResults")
-    end = None if not count else first + int(count)
-    return found[first:end]
+    return found[page_of(params)]
 
 
 def _external_task_matches(job: ActivatedJob, params: Mapping[str, str], now: datetime) -> bool:

@@ -23,7 +23,7 @@ from legato.api.c7.dates import format_date
 from legato.api.c7.dto import DefinitionIds
 from legato.api.c7.errors import not_found
 from legato.api.c7.ids import Kind
-from legato.api.c7.routing import C7Route, flag, json_body, ok
+from legato.api.c7.routing import C7Route, flag, json_body, ok, page_of
 from legato.api.c7.variables import encode_value
 from legato.api.deps import EngineDep, ViewerDep, require
 from legato.errors import NotFoundError
@@ -144,10 +144,7 @@ def _historic_query(engine: Engine, params: Mapping[str, Any]) -> list[dict[str,
         )
     ]
     found.sort(key=lambda info: info.key)
-    first = int(params.get("firstResult") or 0)
-    count = params.get("maxResults")
-    end = None if count in (None, "") else first + int(count)
-    return [historic_instance(info, definitions) for info in found[first:end]]
+    return [historic_instance(info, definitions) for info in found[page_of(params)]]
 
 
 def _names(value: Any) -> list[str] | None:
@@ -197,10 +194,7 @@ def _variable_query(
         for v in found
         if (name is None or v["name"] == name) and (like is None or _like(v["name"], str(like)))
     ]
-    first = int(params.get("firstResult") or 0)
-    count = params.get("maxResults")
-    end = None if count in (None, "") else first + int(count)
-    return found[first:end]
+    return found[page_of(params)]
 
 
 def _like(value: str, pattern: str) -> bool:
@@ -336,7 +330,4 @@ def _task_query(engine: Engine, params: Mapping[str, Any]) -> list[dict[str, Any
     business_key = params.get("processInstanceBusinessKey")
     if business_key:
         tasks = [t for t in tasks if t.business_key == business_key]
-    first = int(params.get("firstResult") or 0)
-    count = params.get("maxResults")
-    end = None if count in (None, "") else first + int(count)
-    return [historic_task(t) for t in tasks[first:end]]
+    return [historic_task(t) for t in tasks[page_of(params)]]

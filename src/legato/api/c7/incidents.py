@@ -16,7 +16,7 @@ from legato.api.c7 import ids
 from legato.api.c7.dto import incident_dto, incident_type, instance_definition_ids
 from legato.api.c7.errors import bad_request, not_found
 from legato.api.c7.ids import Kind
-from legato.api.c7.routing import C7Route, ok
+from legato.api.c7.routing import C7Route, FirstResult, MaxResults, ok
 from legato.api.deps import EngineDep, ViewerDep, require
 from legato.runtime.engine import Engine
 from legato.security import INCIDENTS_READ, INSTANCES_MODIFY, Principal
@@ -41,8 +41,8 @@ def list_incidents(
     executionId: str | None = None,
     configuration: str | None = None,
     incidentMessage: str | None = None,
-    firstResult: int = 0,
-    maxResults: int | None = None,
+    firstResult: FirstResult = 0,
+    maxResults: MaxResults = None,
 ) -> Response:
     """Open incidents, oldest first, filtered and paged."""
     instance_key = None

@@ -23,7 +23,7 @@ from legato.api.c7.dto import (
     version_tag,
 )
 from legato.api.c7.errors import bad_request, not_found
-from legato.api.c7.routing import C7Route, as_object, flag, ok, text
+from legato.api.c7.routing import C7Route, FirstResult, MaxResults, as_object, flag, ok, text
 from legato.api.c7.variables import decode_variables, encode_variables
 from legato.api.deps import EngineDep, require, viewer_of
 from legato.errors import InvalidCommandError, NotFoundError
@@ -61,8 +61,8 @@ def list_definitions(
     processDefinitionId: str | None = None,
     sortBy: str | None = None,
     sortOrder: str | None = None,
-    firstResult: int = 0,
-    maxResults: int | None = None,
+    firstResult: FirstResult = 0,
+    maxResults: MaxResults = None,
 ) -> Response:
     """Deployed process versions as ``ProcessDefinitionDto``, filtered and paged."""
     records = process_definitions(engine)

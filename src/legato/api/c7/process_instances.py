@@ -19,7 +19,7 @@ from legato.api.c7.conditions import conditions_from_text
 from legato.api.c7.dto import DefinitionIds, instance_dto
 from legato.api.c7.errors import bad_request, not_found
 from legato.api.c7.ids import Kind
-from legato.api.c7.routing import C7Route, as_object, flag, no_content, ok
+from legato.api.c7.routing import C7Route, FirstResult, MaxResults, as_object, flag, no_content, ok
 from legato.api.c7.variables import decode_variables, encode_value, encode_variables
 from legato.api.deps import EngineDep, ViewerDep, require
 from legato.api.v2.common import note_variables
@@ -52,8 +52,8 @@ def list_instances(
     suspended: str | None = None,
     tenantIdIn: str | None = None,
     variables: str | None = None,
-    firstResult: int = 0,
-    maxResults: int | None = None,
+    firstResult: FirstResult = 0,
+    maxResults: MaxResults = None,
 ) -> Response:
     """Running instances as ``ProcessInstanceDto``, filtered and paged (``variables`` is
     ``name_op_value`` conditions separated by commas, ops ``eq neq gt gteq lt lteq like``;

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Coroutine, Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
@@ -124,6 +124,30 @@ def integer(body: Mapping[str, Any], name: str, default: int | None = 0) -> int 
         # Durations in ms beyond this overflow the calendar; no count comes near it.
         raise bad_request(f"'{name}' must be at most {MAX_MILLISECONDS}")
     return number
+
+
+FirstResult = Annotated[int, Query(ge=0, description="The first result of the page (from 0)")]
+"""A list route's ``firstResult`` parameter (a negative one is refused with 400)."""
+MaxResults = Annotated[int | None, Query(ge=0, description="The most results of the page")]
+"""A list route's ``maxResults`` parameter (a negative one is refused with 400)."""
+
+
+def page_of(params: Mapping[str, Any]) -> slice:
+    """The page a query's ``firstResult`` and ``maxResults`` ask for (from the first result,
+    unbounded when absent or empty).
+
+    Raises:
+        C7Error: either is not a whole number, or is negative (400, naming it).
+    """
+    bounds = []
+    for name in ("firstResult", "maxResults"):
+        raw = params.get(name)
+        value = integer(params, name, None) if raw not in (None, "") else None
+        if value is not None and value < 0:
+            raise bad_request(f"'{name}' must not be negative")
+        bounds.append(value)
+    first = bounds[0] or 0
+    return slice(first, None if bounds[1] is None else first + bounds[1])
 
 
 def flag(value: Any) -> bool:

@@ -21,9 +21,18 @@ from legato.api.c7.conditions import Condition, conditions_from_json, conditions
 from legato.api.c7.dates import format_date
 from legato.api.c7.errors import C7Error, bad_request, engine_error, not_found
 from legato.api.c7.ids import Kind
-from legato.api.c7.routing import C7Route, as_object, flag, json_body, no_content, ok, text
+from legato.api.c7.routing import (
+    C7Route,
+    as_object,
+    flag,
+    json_body,
+    no_content,
+    ok,
+    page_of,
+    text,
+)
 from legato.api.c7.variables import decode_variables, encode_value, encode_variables
-from legato.api.deps import EngineDep, ViewerDep, principal_of
+from legato.api.deps import EngineDep, ViewerDep, declare, principal_of
 from legato.api.problems import Forbidden
 from legato.errors import (
     FormValidationError,
@@ -50,6 +59,7 @@ async def require_task_work(request: Request) -> Principal:
     return principal
 
 
+declare(require_task_work, (TASKS_WORK, TASKS_MANAGE))
 Worker = Annotated[Principal, Depends(require_task_work)]
 
 _QUERY_LIMIT = 100_000
@@ -161,10 +171,7 @@ def _page(tasks: list[UserTaskRecord], params: Mapping[str, Any]) -> list[Any]:
     sort_by, order = _sorting(params)
     if sort_by is not None:
         tasks = sorted(tasks, key=_SORTS[sort_by], reverse=order == "desc")
-    first = int(params.get("firstResult") or 0)
-    count = params.get("maxResults")
-    end = None if count in (None, "") else first + int(count)
-    return [task_dto(t) for t in tasks[first:end]]
+    return [task_dto(t) for t in tasks[page_of(params)]]
 
 
 _SORTS: dict[str, Callable[[UserTaskRecord], Any]] = {

@@ -13,7 +13,7 @@ import base64
 import binascii
 import datetime as dt
 import fnmatch
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
@@ -29,12 +29,10 @@ from pydantic import (
 )
 
 from legato.api.audit import note_audit
-from legato.api.deps import principal_of
-from legato.api.problems import BadRequest, Forbidden
+from legato.api.problems import BadRequest
 from legato.engine.values import checked_variables, decode
 from legato.errors import InvalidCommandError, LegatoError
 from legato.runtime.engine import Engine
-from legato.security import Principal
 from legato.security.audit import variable_changes
 
 DEFAULT_TENANT = "<default>"
@@ -369,20 +367,6 @@ def exact(wanted: FilterValue | None) -> Any:
 
 
 SortOrder = Literal["ASC", "DESC"]
-
-
-def require_any(*permissions: str) -> Callable[[Request], Awaitable[Principal]]:
-    """A dependency that refuses the request (403) unless the caller holds one of
-    ``permissions``."""
-
-    async def check(request: Request) -> Principal:
-        principal = principal_of(request)
-        if not any(principal.may(p) for p in permissions):
-            needed = "' or '".join(permissions)
-            raise Forbidden(f"'{principal.name}' may not do this: it needs '{needed}'")
-        return principal
-
-    return check
 
 
 def note_variables(

@@ -102,9 +102,12 @@ def create_deployment(
     total = 0
     named: list[tuple[str, bytes]] = []
     for upload in resources:
-        name = Path(upload.filename or "").name
-        if not name:
-            raise BadRequest("resources: every resource needs a file name")
+        name = resource_name(upload.filename or "")
+        if name is None:
+            raise BadRequest(
+                f"resources: {upload.filename!r} is no file name (a name without folders,"
+                f" control characters or more than {MAX_RESOURCE_NAME} bytes)"
+            )
         data = upload.file.read()
         total += len(data)
         if total > limit:
@@ -123,6 +126,26 @@ def create_deployment(
     return DeploymentResult(
         deploymentKey=str(min(keys) if keys else 0), tenantId=tenant, deployments=deployed
     )
+
+
+MAX_RESOURCE_NAME = 200
+"""The most bytes (UTF-8) in the name of a deployed resource (file systems take 255)."""
+
+
+def resource_name(file_name: str) -> str | None:
+    """The name a resource is stored under: the last part of ``file_name`` (folders, with
+    ``/`` or ``\\``, dropped); None when nothing usable is left (empty, ``.``, ``..``,
+    control characters, longer than :data:`MAX_RESOURCE_NAME`)."""
+    name = file_name.replace("\\", "/").rsplit("/", 1)[-1]
+    try:
+        size = len(name.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate
+        return None
+    if name in ("", ".", "..") or size > MAX_RESOURCE_NAME:
+        return None
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return None
+    return name
 
 
 def deploy_resources(

@@ -19,7 +19,7 @@ from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Message, Receive, Scope, Send
 
-from legato.api.deps import EngineDep, PrincipalDep, engine_of, require
+from legato.api.deps import EngineDep, PrincipalDep, engine_of, require, require_any
 from legato.api.lifecycle import until_stopping
 from legato.api.problems import BadRequest, Forbidden
 from legato.api.secrets import jobs_for_worker
@@ -34,7 +34,6 @@ from legato.api.v2.common import (
     epoch_ms,
     parse_key,
     plain,
-    require_any,
 )
 from legato.runtime.arguments import MAX_MILLISECONDS
 from legato.runtime.engine import Engine

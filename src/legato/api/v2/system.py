@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import Field
 
 from legato import __version__
-from legato.api.deps import EngineDep, PrincipalDep, require
+from legato.api.deps import EngineDep, PrincipalDep, require, signed_in_only
 from legato.api.v2.common import DEFAULT_TENANT, Out
 from legato.security import SYSTEM_READ
 
@@ -89,7 +89,11 @@ def get_topology(engine: EngineDep) -> TopologyResponse:
     return TopologyResponse(brokers=brokers, clusterSize=max(len(brokers), 1))
 
 
-@router.get("/authentication/me", response_model=CamundaUserResult)
+@router.get(
+    "/authentication/me",
+    response_model=CamundaUserResult,
+    dependencies=[Depends(signed_in_only)],
+)
 def get_authentication(principal: PrincipalDep) -> CamundaUserResult:
     """Who the caller is, with their roles and groups (any authenticated caller)."""
     components: list[Any] = ["*"] if "admin" in principal.roles else []

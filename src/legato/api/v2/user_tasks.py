@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import Field
 
-from legato.api.deps import EngineDep, PrincipalDep, ViewerDep
+from legato.api.deps import EngineDep, PrincipalDep, ViewerDep, require_any
 from legato.api.problems import BadRequest, Forbidden, NotFound
 from legato.api.v2.common import (
     DEFAULT_TENANT,
@@ -32,7 +32,6 @@ from legato.api.v2.common import (
     key_text,
     paginate,
     parse_key,
-    require_any,
 )
 from legato.api.v2.operate import (
     VariableResult,

@@ -1,4 +1,4 @@
-"""Users, API keys and server secrets.
+"""Users, API keys, server secrets and failed sign-ins.
 
 The port (:class:`Accounts`, part of :class:`~legato.store.ports.Transaction`) and its two
 adapters side by side: :mod:`.sql` and :mod:`.memory`.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from legato.store.records import ApiKeyRecord, UserRecord
+from legato.store.records import ApiKeyRecord, SignInFailureRecord, UserRecord
 
 
 class Accounts(Protocol):
@@ -53,3 +53,12 @@ class Accounts(Protocol):
     def ensure_server_secret(self, name: str, value: str, at: datetime) -> str:
         """The server secret ``name``: stored with ``value`` if there was none, and returned
         as stored. Race-free: nodes that ask together all get the one value that won."""
+
+    def get_sign_in_failures(self, subject: str) -> SignInFailureRecord | None:
+        """The failed sign-ins of an account or address (``subject``), if any are kept."""
+
+    def put_sign_in_failures(self, record: SignInFailureRecord) -> None:
+        """Store the failed sign-ins of ``record.subject`` (replacing what was kept)."""
+
+    def delete_sign_in_failures(self, subject: str) -> bool:
+        """Forget the failed sign-ins (and lock-out) of ``subject``; False if none were kept."""

@@ -8,7 +8,7 @@ from datetime import datetime
 from legato.errors import ConflictError
 from legato.store._memory_base import MemoryTransactionBase, _ordered
 from legato.store._rules import utc, utc_or_none
-from legato.store.records import ApiKeyRecord, UserRecord
+from legato.store.records import ApiKeyRecord, SignInFailureRecord, UserRecord
 
 
 def _normal_api_key(record: ApiKeyRecord) -> ApiKeyRecord:
@@ -96,3 +96,24 @@ class MemoryAccounts(MemoryTransactionBase):
             self._server_secrets.put(name, value)
             stored = value
         return stored
+
+    def get_sign_in_failures(self, subject: str) -> SignInFailureRecord | None:
+        """The failed sign-ins of ``subject``, if any are kept."""
+        self._check_open()
+        return self._sign_in_failures.get(subject)
+
+    def put_sign_in_failures(self, record: SignInFailureRecord) -> None:
+        """Store the failed sign-ins of ``record.subject``."""
+        self._check_open()
+        normal = replace(
+            record, since=utc(record.since), locked_until=utc_or_none(record.locked_until)
+        )
+        self._sign_in_failures.put(record.subject, normal)
+
+    def delete_sign_in_failures(self, subject: str) -> bool:
+        """Forget the failed sign-ins of ``subject``."""
+        self._check_open()
+        if self._sign_in_failures.get(subject) is None:
+            return False
+        self._sign_in_failures.delete(subject)
+        return True

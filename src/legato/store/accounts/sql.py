@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from legato.store._sql_base import SqlTransactionBase
-from legato.store.records import ApiKeyRecord, UserRecord
-from legato.store.schema import api_keys, server_secrets, users
+from legato.store.records import ApiKeyRecord, SignInFailureRecord, UserRecord
+from legato.store.schema import api_keys, server_secrets, sign_in_failures, users
 
 
 def _user_params(record: UserRecord) -> dict[str, Any]:
@@ -143,3 +143,35 @@ class SqlAccounts(SqlTransactionBase):
         self._insert_if_absent(server_secrets, {"name": name, "value": value, "created_at": at})
         query = sa.select(server_secrets.c.value).where(server_secrets.c.name == name)
         return str(self._execute(query).scalar_one())
+
+    def get_sign_in_failures(self, subject: str) -> SignInFailureRecord | None:
+        """The failed sign-ins of ``subject``, if any are kept."""
+        query = sa.select(sign_in_failures).where(sign_in_failures.c.subject == subject)
+        row = self._execute(query).first()
+        if row is None:
+            return None
+        found = row._mapping
+        return SignInFailureRecord(
+            subject=found["subject"],
+            failures=found["failures"],
+            since=found["since"],
+            locked_until=found["locked_until"],
+        )
+
+    def put_sign_in_failures(self, record: SignInFailureRecord) -> None:
+        """Store the failed sign-ins of ``record.subject`` (an upsert: two nodes counting the
+        same subject at once both land, the later one's count kept)."""
+        values = {
+            "subject": record.subject,
+            "failures": record.failures,
+            "since": record.since,
+            "locked_until": record.locked_until,
+        }
+        statement = self._sql.insert(sign_in_failures).values(**values)
+        changes = {k: v for k, v in values.items() if k != "subject"}
+        self._execute(statement.on_conflict_do_update(index_elements=["subject"], set_=changes))
+
+    def delete_sign_in_failures(self, subject: str) -> bool:
+        """Forget the failed sign-ins of ``subject``."""
+        statement = sa.delete(sign_in_failures).where(sign_in_failures.c.subject == subject)
+        return self._changed_any(statement.returning(sign_in_failures.c.subject))

@@ -74,10 +74,10 @@ class MemoryRetention(MemoryTransactionBase):
             if alert.instance_key in ended:
                 self._alerts.delete(alert.alert_key)
                 self._alert_dedupe_keys.delete(alert.dedupe_key)
-        requests = self._start_requests
+        requests = self._start_requests  # a table of start requests, not the HTTP library
         for request_id, owner in [*requests.base.items(), *requests.changes.items()]:
-            if owner in ended and requests.get(request_id) == owner:
-                requests.delete(request_id)
+            if owner in ended and requests.get(request_id) == owner:  # nosec B113
+                requests.delete(request_id)  # nosec B113
         return len(ended)
 
     def _delete_history(self, instance_key: int) -> None:

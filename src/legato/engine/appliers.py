@@ -88,14 +88,14 @@ def _instance_terminated(state: InstanceState, event: ev.InstanceTerminated) -> 
 
 @_applies(ev.ElementActivated)
 def _element_activated(state: InstanceState, event: ev.ElementActivated) -> None:
-    state.elements[event.key] = ElementInstance(
-        key=event.key,
-        element_id=event.element_id,
-        kind=event.element_kind,
-        parent_key=event.parent_key,
-        flow_id=event.flow_id,
-        loop_counter=event.loop_counter,
-        is_mi_body=event.is_mi_body,
+    state.elements[event.key] = ElementInstance(  # by position: fewer keywords to match
+        event.key,
+        event.element_id,
+        event.element_kind,
+        event.parent_key,
+        event.flow_id,
+        event.loop_counter,
+        event.is_mi_body,
         activated_at=event.at,
     )
     parent = state.elements[event.parent_key]

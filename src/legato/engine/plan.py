@@ -123,6 +123,13 @@ class NodePlan:
     records_compensation: bool = False
     """Its completion records something to compensate (a compensation boundary event or a
     compensation event sub-process) or moves what its scope recorded (a sub-process)."""
+    straight: bool = False
+    """Entering it completes it at once, with nothing to map, arm or record: a none event, a
+    start event, a gateway. The lifecycle runs its completion without planning it, when
+    nothing else is planned (so the events come in the same order)."""
+    leaves: tuple[FlowPlan, ...] | None = None
+    """For a straight element whose flows need no condition evaluated: the flows its
+    processor chooses (None when a condition decides, or when none can be chosen)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -198,6 +205,51 @@ def _link(process: ProcessDefinition, nodes: dict[str, NodePlan], node: NodePlan
     node.records_compensation = (
         bool(node.compensation_handlers) or node.behaviour is Behaviour.SUB_PROCESS
     )
+    node.straight = _straight(node)
+    node.leaves = _leaves(node) if node.straight else None
+
+
+_STRAIGHT = frozenset(
+    {
+        Behaviour.PASS_THROUGH,
+        Behaviour.EXCLUSIVE_GATEWAY,
+        Behaviour.PARALLEL_GATEWAY,
+        Behaviour.INCLUSIVE_GATEWAY,
+        Behaviour.COMPLEX_GATEWAY,
+    }
+)
+"""Behaviours whose activation does nothing but complete (their processors keep the
+default ``on_activate``, ``arm`` and ``execute``; gateways choose flows on completion)."""
+
+
+def _straight(node: NodePlan) -> bool:
+    element = node.element
+    if node.is_multi_instance or node.records_compensation or node.event_starts:
+        return False
+    if element.input_mappings or element.output_mappings:
+        return False
+    if node.behaviour is Behaviour.EVENT:
+        # As EventProcessor.execute: these complete at once, whatever they define.
+        return not element.event_definitions or isinstance(element, (StartEvent, BoundaryEvent))
+    return node.behaviour in _STRAIGHT
+
+
+def _leaves(node: NodePlan) -> tuple[FlowPlan, ...] | None:
+    """What the processor's ``outgoing()`` returns when it has no condition to evaluate."""
+    behaviour, conditional, default = node.behaviour, node.conditional, node.default
+    if behaviour is Behaviour.PARALLEL_GATEWAY or not node.outgoing:
+        return node.outgoing  # a parallel gateway ignores conditions
+    if behaviour is Behaviour.EXCLUSIVE_GATEWAY:
+        if conditional:  # the first flow, unless its condition decides
+            return conditional[:1] if conditional[0].condition is None else None
+        return (default,) if default is not None else None
+    if any(flow.condition is not None for flow in conditional):
+        return None
+    if behaviour in (Behaviour.INCLUSIVE_GATEWAY, Behaviour.COMPLEX_GATEWAY):
+        if conditional:
+            return conditional
+        return (default,) if default is not None else None
+    return conditional + ((default,) if default is not None else ())  # none held: the default
 
 
 def _scope(process: ProcessDefinition, node: NodePlan) -> None:

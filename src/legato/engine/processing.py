@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from legato.engine import events as ev
+from legato.engine.appliers import APPLIERS
 from legato.engine.incident import IncidentError
 from legato.engine.kinds import IncidentPhase
 from legato.engine.plan import Behaviour, FlowPlan, NodePlan
@@ -76,6 +77,8 @@ _BODY = BEHAVIOURS[Behaviour.MULTI_INSTANCE_BODY]
 _FAILURES = (IncidentError, ExpressionError)
 _ElementActivated = ev.ElementActivated
 _ElementCompleted = ev.ElementCompleted
+_apply_activated = APPLIERS[_ElementActivated]
+_apply_completed = APPLIERS[_ElementCompleted]
 
 
 class Processing(StepContext):
@@ -144,26 +147,43 @@ class Processing(StepContext):
         Entering a multi-instance activity creates its body; the body creates the ``inner``
         instances.
         """
-        key = self.ctx.new_key()
-        self.emit(
-            _ElementActivated(
-                at=self.now,
-                key=key,
-                element_id=node.element_id,
-                element_kind=node.kind,
-                parent_key=scope_key,
-                flow_id=flow_id,
-                loop_counter=loop_counter,
-                is_mi_body=node.is_multi_instance and not inner,
-            )
-        )
-        instance = self.state.elements[key]
+        instance = self._enter(node, scope_key, flow_id, loop_counter, inner)
         self._agenda.append((Processing.run_activation, instance))
         return instance
+
+    def _enter(
+        self,
+        node: NodePlan,
+        scope_key: int,
+        flow_id: str | None,
+        loop_counter: int = 0,
+        inner: bool = False,
+    ) -> ElementInstance:
+        key = self.ctx.new_key()
+        event = _ElementActivated(
+            at=self.now,
+            key=key,
+            element_id=node.element_id,
+            element_kind=node.kind,
+            parent_key=scope_key,
+            flow_id=flow_id,
+            loop_counter=loop_counter,
+            is_mi_body=node.is_multi_instance and not inner,
+        )
+        _apply_activated(self.state, event)  # what emit() does, without finding the applier
+        self.events.append(event)
+        return self.state.elements[key]
 
     def run_activation(self, instance: ElementInstance) -> None:
         """Run (or re-run, after an incident) the activation of an element instance."""
         node = self.plan.nodes[instance.element_id]
+        if node.straight and not self._agenda:
+            # Its completion would be planned next and run at once: run it now.
+            try:
+                self.finish(instance, self._leave(instance, node))
+            except _FAILURES as failure:
+                self.incident(instance, "complete", failure)
+            return
         behaviour = _BODY if instance.is_mi_body else BEHAVIOURS[node.behaviour]
         try:
             behaviour.on_activate(self, instance, node.element)
@@ -197,18 +217,80 @@ class Processing(StepContext):
         """Record the completion and send ``tokens`` tokens along each of ``flows``."""
         scope_key = instance.parent_key
         assert scope_key is not None
-        state = self.state
-        if state.timers or state.subscriptions:  # most instances wait on neither
-            close_waits(self, instance)
-        if self.plan.nodes[instance.element_id].records_compensation:
-            record_compensation(self, instance)
-        self.emit(_ElementCompleted(at=self.now, key=instance.key, element_id=instance.element_id))
+        self._completed(instance)
+        if tokens == 1 and instance.compensating_for is None:
+            onward = self._straight_on(flows, scope_key)
+            if onward is None:
+                return  # an incident stopped the token in a straight element
+            flows = onward
         for flow in flows:
             for _ in range(tokens):
                 self.take_flow(flow, scope_key)
         if instance.compensating_for is not None:
             handler_done(self, instance)
         self._agenda.append((Processing._after_token_left, scope_key))
+
+    def _completed(self, instance: ElementInstance) -> None:
+        state = self.state
+        if state.timers or state.subscriptions:  # most instances wait on neither
+            close_waits(self, instance)
+        if self.plan.nodes[instance.element_id].records_compensation:
+            record_compensation(self, instance)
+        event = _ElementCompleted(at=self.now, key=instance.key, element_id=instance.element_id)
+        _apply_completed(state, event)  # what emit() does, without finding the applier
+        self.events.append(event)
+
+    def _straight_on(self, flows: Sequence[FlowPlan], scope_key: int) -> Sequence[FlowPlan] | None:
+        """Enter and leave the straight elements (:attr:`NodePlan.straight`) a single token
+        reaches while nothing else is planned; the flows it goes on along, or None if an
+        incident stopped it.
+
+        Planned, each element's activation would run next, find its scope still busy, and
+        complete it: the same events, in the same order, without the agenda.
+        """
+        agenda, state, events = self._agenda, self.state, self.events
+        while len(flows) == 1 and not agenda and not state.joins:
+            flow = flows[0]
+            target = flow.target
+            if not target.straight or target.joins:
+                break
+            if self.pretriggered and target.behaviour is Behaviour.EVENT:
+                self.pretriggered.pop((scope_key, target.element_id), None)  # as executed
+            if target.leaves is not None:
+                # No condition to evaluate: applied together, its activation and completion
+                # change nothing in the state, so they are only recorded.
+                key = self.ctx.new_key()
+                element_id = target.element_id
+                events.append(
+                    _ElementActivated(
+                        at=self.now,
+                        key=key,
+                        element_id=element_id,
+                        element_kind=target.kind,
+                        parent_key=scope_key,
+                        flow_id=flow.flow_id,
+                    )
+                )
+                events.append(_ElementCompleted(at=self.now, key=key, element_id=element_id))
+                flows = target.leaves
+                continue
+            instance = self._enter(target, scope_key, flow.flow_id)
+            try:
+                flows = BEHAVIOURS[target.behaviour].outgoing(self, instance, target.element)
+            except _FAILURES as failure:
+                self.incident(instance, "complete", failure)
+                return None
+            self._completed(instance)
+        return flows
+
+    def _leave(self, instance: ElementInstance, node: NodePlan) -> Sequence[FlowPlan]:
+        """The flows a straight element leaves by (what its processor would choose)."""
+        if self.pretriggered and node.behaviour is Behaviour.EVENT:
+            assert instance.parent_key is not None
+            self.pretriggered.pop((instance.parent_key, node.element_id), None)  # as executed
+        if node.leaves is not None:
+            return node.leaves
+        return BEHAVIOURS[node.behaviour].outgoing(self, instance, node.element)
 
     def terminate(self, instance: ElementInstance) -> None:
         """End an element instance and everything inside it, now."""

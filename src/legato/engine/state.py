@@ -19,6 +19,9 @@ from legato.engine.kinds import (
     SubscriptionKind,
 )
 
+_NONE: dict[str, Any] = {}
+"""No variables (never changed)."""
+
 
 @dataclass(frozen=True, slots=True)
 class TaskPeople:
@@ -211,6 +214,12 @@ class InstanceState:
 
     def visible_variables(self, scope_key: int) -> dict[str, Any]:
         """The variables seen from a scope: its own over its parents' over the root's."""
+        element = self.elements.get(scope_key)
+        if element is not None and element.parent_key == self.instance_key:
+            # Most scopes are elements of the root (a task asking for its job's variables).
+            visible = dict(self.variables.get(self.instance_key, _NONE))
+            visible.update(self.variables.get(scope_key, _NONE))
+            return visible
         chain: list[int] = []
         key: int | None = scope_key
         while key is not None:

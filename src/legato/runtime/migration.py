@@ -4,9 +4,10 @@ A :class:`MigrationPlan` names a source and a target process version and the ele
 where ids differ (same ids map by themselves), optional variables to set (FEEL, evaluated per
 instance) and whether timers whose definition changed are set anew. The check runs the
 engine's own migration on a copy of each instance's stored state, so it reports exactly what
-the migration would do, or why the instance cannot move (see :mod:`legato.engine.migration`);
-nothing is written. The migration checks every instance first and then moves them all in one
-transaction: one instance that does not fit, or that changed meanwhile, moves none.
+the migration would do, or why the instance cannot move (see
+:mod:`legato.engine.migration_planner`); nothing is written. The migration checks every
+instance first and then moves them all in one transaction: one instance that does not fit, or
+that changed meanwhile, moves none.
 """
 
 from __future__ import annotations

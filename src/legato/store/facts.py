@@ -17,8 +17,11 @@ transaction (:class:`legato.runtime.projection.BatchWrites`) and by the rebuild
   counted in log-scale buckets (:mod:`legato.store.histogram`: percentiles within 4.9 %).
 
 An element instance that completes in the instant it starts (events, gateways: nothing to
-wait for) is counted in the rollups but has no ``element_facts`` row: such rows were half of
-the rows written, and no query needs them (it is never running, and its duration is 0).
+wait for; a job completed at once on a virtual clock) is counted in the rollups but has no
+``element_facts`` row: such rows were half of the rows written, and no query needs them (it
+is never running, and its duration is 0). When its end comes in a later batch than its
+start, the row that batch wrote is deleted (:attr:`DerivedFacts.dropped`), so the live
+facts equal a rebuild, which sees both together.
 
 Only *completed* instances and element instances have their durations summed and counted in
 the histograms (a terminated one's duration says how long it ran before someone stopped

@@ -265,7 +265,8 @@ class DerivedFacts:
                     handler = handlers.get(event_type)
                     if handler is not None:
                         handler(self, key, at, payload, fact_of, element_of)
-                        found = versions.get(key) or fact_of(key)  # created or migrated
+                        if event_type in _VERSIONING:
+                            found = versions.get(key) or fact_of(key)
 
     def unknown(self) -> tuple[list[int], list[int]]:
         """The instances and element instances that ended in these events but started
@@ -343,14 +344,16 @@ class DerivedFacts:
 
     def _rollup(self, end: _End, duration: int, *, failed: bool) -> None:
         definition_key = end.instance.definition_key
-        hour = self._hour_of(end.at)
-        delta = self._delta(definition_key, end.element_id, hour)
+        place = (definition_key, end.element_id, self._hour_of(end.at))
+        delta = self.hours.get(place)
+        if delta is None:
+            delta = self.hours[place] = [0, 0, 0, 0, 0, 0]
         if end.outcome == "completed":
             delta[COMPLETED] += 1
             delta[DURATION] += duration
             day = self._hour_span[2]  # type: ignore[index]  # set by _hour_of
-            place = (definition_key, end.element_id, day, bucket_of(duration))
-            self.durations[place] = self.durations.get(place, 0) + 1
+            bucket = (definition_key, end.element_id, day, bucket_of(duration))
+            self.durations[bucket] = self.durations.get(bucket, 0) + 1
         else:
             delta[TERMINATED] += 1
         if failed:
@@ -546,6 +549,9 @@ def _instance_migrated(
 _ELEMENT_ENDS = {"ElementCompleted": "completed", "ElementTerminated": "terminated"}
 """The events that end an element instance, and the outcome each gives (handled in
 :meth:`DerivedFacts.add_chunks` itself, as element starts are)."""
+
+_VERSIONING = frozenset({"InstanceCreated", "InstanceMigrated"})
+"""The events after which an instance's version, as its events so far say, may differ."""
 
 _HANDLERS: dict[str, _Handler] = {
     "InstanceCreated": _instance_created,

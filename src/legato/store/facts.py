@@ -220,7 +220,7 @@ class DerivedFacts:
         count) are handled in the loop itself, an end whose start this derivation saw is
         finished at once (only ends of earlier batches wait for :meth:`settle`), and the
         hour of a chunk is found once for all its events."""
-        handlers = _HANDLERS
+        kinds = _KINDS
         versions = self._versions
         elements = self.elements
         for chunk in chunks:
@@ -228,7 +228,14 @@ class DerivedFacts:
             hour = self._hour_of(at)
             found = versions.get(key) or fact_of(key)
             for event_type, _element_id, payload in chunk.events:
-                if event_type == "ElementActivated":
+                kind = kinds.get(event_type)
+                if kind is None:
+                    continue  # most events: variables, flows, jobs done
+                if not isinstance(kind, str):
+                    kind(self, key, at, payload, fact_of, element_of)
+                    if event_type in _VERSIONING:
+                        found = versions.get(key) or fact_of(key)
+                elif kind is _ACTIVE:
                     element_key = payload.get("key")
                     if found is None or element_key is None or payload.get("is_mi_body"):
                         continue
@@ -249,24 +256,16 @@ class DerivedFacts:
                         "completed_by": None,
                     }
                     self._delta(found.definition_key, element_id, hour)[STARTED] += 1
-                elif event_type in _ELEMENT_ENDS:
+                else:  # an element's end, ``kind`` its outcome
                     element_key = payload.get("key")
                     if found is None or element_key is None:
                         continue
-                    end = _End(
-                        element_key, found, payload["element_id"], at, _ELEMENT_ENDS[event_type]
-                    )
+                    end = _End(element_key, found, payload["element_id"], at, kind)
                     row = elements.get(element_key)
                     if row is None:
                         self._ends.append(end)  # started in an earlier batch: see settle
                     else:
                         self._element_ended(end, row["started_at"])
-                else:
-                    handler = handlers.get(event_type)
-                    if handler is not None:
-                        handler(self, key, at, payload, fact_of, element_of)
-                        if event_type in _VERSIONING:
-                            found = versions.get(key) or fact_of(key)
 
     def unknown(self) -> tuple[list[int], list[int]]:
         """The instances and element instances that ended in these events but started
@@ -546,9 +545,7 @@ def _instance_migrated(
             facts.moved_elements[element_key] = (moved, after)
 
 
-_ELEMENT_ENDS = {"ElementCompleted": "completed", "ElementTerminated": "terminated"}
-"""The events that end an element instance, and the outcome each gives (handled in
-:meth:`DerivedFacts.add_chunks` itself, as element starts are)."""
+_ACTIVE = "active"
 
 _VERSIONING = frozenset({"InstanceCreated", "InstanceMigrated"})
 """The events after which an instance's version, as its events so far say, may differ."""
@@ -565,6 +562,15 @@ _HANDLERS: dict[str, _Handler] = {
     "IncidentResolved": _incident_resolved,
     "InstanceMigrated": _instance_migrated,
 }
+
+_KINDS: dict[str, _Handler | str] = {
+    **_HANDLERS,
+    "ElementActivated": _ACTIVE,
+    "ElementCompleted": "completed",
+    "ElementTerminated": "terminated",
+}
+"""What :meth:`DerivedFacts.add_chunks` does with each event it reads: a handler, or for an
+element's start and end (most of them) the outcome it gives, handled in the loop itself."""
 
 
 class KnownStarts:

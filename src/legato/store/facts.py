@@ -129,6 +129,8 @@ def day_of(at: datetime) -> datetime:
 
 
 _ONE_HOUR = timedelta(hours=1)
+_NO_HOUR = (datetime.min.replace(tzinfo=UTC),) * 3
+"""An hour span no instant falls in (before the first one is found)."""
 
 FactOf = Callable[[int], FactInstance | None]
 """An instance's version and start, by instance key (None if unknown)."""
@@ -181,7 +183,7 @@ class DerivedFacts:
     _tasks: dict[int, int] = field(default_factory=dict)
     _ends: list[_End] = field(default_factory=list)
     _instance_ends: list[_End] = field(default_factory=list)
-    _hour_span: tuple[datetime, datetime, datetime] | None = None
+    _hour_span: tuple[datetime, ...] = _NO_HOUR
     """The last hour an instant fell in, the next hour and the day: the events of a batch
     mostly fall in one hour, and two comparisons cost less than finding the hour anew."""
 
@@ -308,7 +310,7 @@ class DerivedFacts:
         self.moved_instances, self.moved_elements, self._versions = {}, {}, {}
         self.dropped = []
         self._jobs, self._tasks, self._ends, self._instance_ends = {}, {}, [], []
-        self._hour_span = None
+        self._hour_span = _NO_HOUR
 
     def _element_ended(self, end: _End, started: datetime) -> None:
         if started == end.at and end.outcome == "completed":
@@ -350,7 +352,7 @@ class DerivedFacts:
         if end.outcome == "completed":
             delta[COMPLETED] += 1
             delta[DURATION] += duration
-            day = self._hour_span[2]  # type: ignore[index]  # set by _hour_of
+            day = self._hour_span[2]  # the day of the hour just found
             bucket = (definition_key, end.element_id, day, bucket_of(duration))
             self.durations[bucket] = self.durations.get(bucket, 0) + 1
         else:
@@ -361,7 +363,7 @@ class DerivedFacts:
     def _hour_of(self, at: datetime) -> datetime:
         """The UTC hour of ``at`` (and :attr:`_hour_span` set to it)."""
         span = self._hour_span
-        if span is not None and span[0] <= at < span[1]:
+        if span[0] <= at < span[1]:
             return span[0]
         hour = hour_of(at)
         self._hour_span = (hour, hour + _ONE_HOUR, hour.replace(hour=0))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -43,22 +44,6 @@ DRAIN_LIMIT = timedelta(days=365)
 
 
 _NO_WORK = TaskSpec(Constant(0.0))
-_READ: frozenset[type[ev.Event]] = frozenset(
-    {
-        ev.JobCreated,
-        ev.UserTaskCreated,
-        ev.InstanceCreated,
-        ev.InstanceCompleted,
-        ev.InstanceTerminated,
-        ev.TimerScheduled,
-        ev.JobCanceled,
-        ev.UserTaskCanceled,
-        ev.IncidentRaised,
-        ev.SubscriptionOpened,
-        ev.SubscriptionClosed,
-    }
-)
-"""The events the driver reads; the others (most of them) are skipped at once."""
 
 
 class Simulation:
@@ -103,6 +88,20 @@ class Simulation:
         self.incidents = 0
         self.ended: list[int] = []
         self.now = 0.0
+        self._readers: dict[type[ev.Event], Callable[[int, Any, set[str]], None]] = {
+            ev.JobCreated: self._job_created,
+            ev.UserTaskCreated: self._user_task_created,
+            ev.InstanceCreated: self._instance_created,
+            ev.InstanceCompleted: self._instance_completed,
+            ev.InstanceTerminated: self._instance_terminated,
+            ev.TimerScheduled: self._timer_scheduled,
+            ev.JobCanceled: self._job_canceled,
+            ev.UserTaskCanceled: self._user_task_canceled,
+            ev.IncidentRaised: self._incident_raised,
+            ev.SubscriptionOpened: self._subscription_opened,
+            ev.SubscriptionClosed: self._subscription_closed,
+        }
+        """The reader of each event the driver reads (the others, most, are skipped)."""
 
     # -- the queue -----------------------------------------------------------------------------
 
@@ -186,7 +185,10 @@ class Simulation:
             return None
         waiting = work.started - work.created
         processing = self.now - work.started
-        self.elements.setdefault(work.element_id, ElementTally()).add(waiting, processing)
+        tally = self.elements.get(work.element_id)
+        if tally is None:
+            tally = self.elements[work.element_id] = ElementTally()
+        tally.add(waiting, processing)
         sla = self.sla_counts.get(work.element_id)
         if sla is not None:
             sla[0] += 1
@@ -205,49 +207,62 @@ class Simulation:
         )
 
     def _read_steps(self, steps: Steps, touched: set[str]) -> None:
-        """What the engine did in the last batch: new work, ended instances, timers."""
-        now = self.now
+        """What the engine did in the last batch: new work, ended instances, timers.
+
+        Most events say nothing the driver needs: one lookup of the event's class skips
+        them, and finds the reader of the others."""
+        readers = self._readers
         for state, events in steps:
             for event in events:
-                kind = type(event)
-                if kind not in _READ:
-                    continue
-                if kind is ev.JobCreated or kind is ev.UserTaskCreated:
-                    self._new_work(state.instance_key, event, touched)
-                elif kind is ev.SubscriptionOpened:
-                    assert isinstance(event, ev.SubscriptionOpened)
-                    if event.element_id in self.scenario.messages:
-                        self._new_message(state.instance_key, event)
-                elif kind is ev.SubscriptionClosed:
-                    assert isinstance(event, ev.SubscriptionClosed)
-                    closed = self.work.get(event.subscription_key)
-                    if closed is not None and closed.kind == MESSAGE:
-                        closed.cancelled = True
-                elif kind is ev.InstanceCreated:
-                    self.started[state.instance_key] = now
-                elif kind is ev.InstanceCompleted or kind is ev.InstanceTerminated:
-                    self._ended(state.instance_key, kind is ev.InstanceCompleted)
-                elif kind is ev.TimerScheduled:
-                    assert isinstance(event, ev.TimerScheduled)
-                    due = max(self._seconds(event.due_at), now)
-                    self._push(due, _TIMER, (state.instance_key, event.timer_key))
-                elif isinstance(event, ev.JobCanceled | ev.UserTaskCanceled):
-                    key = (
-                        event.job_key if isinstance(event, ev.JobCanceled) else event.user_task_key
-                    )
-                    cancelled = self.work.get(key)
-                    if cancelled is not None:
-                        cancelled.cancelled = True
-                elif kind is ev.IncidentRaised:
-                    self.incidents += 1
+                reader = readers.get(type(event))
+                if reader is not None:
+                    reader(state.instance_key, event, touched)
 
-    def _new_work(self, instance_key: int, event: ev.Event, touched: set[str]) -> None:
-        if isinstance(event, ev.JobCreated):
-            key, kind = event.job_key, JOB
-        else:
-            assert isinstance(event, ev.UserTaskCreated)
-            key, kind = event.user_task_key, USER_TASK
-        element_id = event.element_id
+    def _job_created(self, instance_key: int, event: Any, touched: set[str]) -> None:
+        self._new_work(instance_key, event.element_id, event.job_key, JOB, touched)
+
+    def _user_task_created(self, instance_key: int, event: Any, touched: set[str]) -> None:
+        self._new_work(instance_key, event.element_id, event.user_task_key, USER_TASK, touched)
+
+    def _subscription_opened(self, instance_key: int, event: Any, _: set[str]) -> None:
+        if event.element_id in self.scenario.messages:
+            self._new_message(instance_key, event)
+
+    def _subscription_closed(self, _key: int, event: Any, _: set[str]) -> None:
+        closed = self.work.get(event.subscription_key)
+        if closed is not None and closed.kind == MESSAGE:
+            closed.cancelled = True
+
+    def _instance_created(self, instance_key: int, _event: Any, _: set[str]) -> None:
+        self.started[instance_key] = self.now
+
+    def _instance_completed(self, instance_key: int, _event: Any, _: set[str]) -> None:
+        self._ended(instance_key, True)
+
+    def _instance_terminated(self, instance_key: int, _event: Any, _: set[str]) -> None:
+        self._ended(instance_key, False)
+
+    def _timer_scheduled(self, instance_key: int, event: Any, _: set[str]) -> None:
+        due = max(self._seconds(event.due_at), self.now)
+        self._push(due, _TIMER, (instance_key, event.timer_key))
+
+    def _job_canceled(self, _key: int, event: Any, _: set[str]) -> None:
+        self._cancel(event.job_key)
+
+    def _user_task_canceled(self, _key: int, event: Any, _: set[str]) -> None:
+        self._cancel(event.user_task_key)
+
+    def _cancel(self, key: int) -> None:
+        cancelled = self.work.get(key)
+        if cancelled is not None:
+            cancelled.cancelled = True
+
+    def _incident_raised(self, _key: int, _event: Any, _: set[str]) -> None:
+        self.incidents += 1
+
+    def _new_work(
+        self, instance_key: int, element_id: str, key: int, kind: int, touched: set[str]
+    ) -> None:
         spec = self.scenario.tasks.get(element_id, _NO_WORK)
         work = Work(instance_key, element_id, key, kind, self.now, spec)
         self.work[key] = work

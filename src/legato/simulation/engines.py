@@ -74,12 +74,14 @@ class SimulationEngine(TestEngine):
     """The testing kit's engine for the driver: no metrics, the steps of its batches
     collected, commands run as one batch each call, and a clock moved without running
     anything on its way (the driver decides what runs when). On the database at ``url``
-    (rather than in memory) it keeps every instance: they are what the run leaves there."""
+    (rather than in memory) it keeps every instance, and their analytics facts: they are
+    what the run leaves there. In memory it keeps no facts (the report does not read them,
+    and the instances are deleted as they end)."""
 
     __test__ = False
 
     def __init__(self, start: datetime, url: str | None = None) -> None:
-        super().__init__(url, start=start)
+        super().__init__(url, start=start, analytics=url is not None)
         self.keeps = url is not None
         self.observed = _Steps()
         self._executor.observer = self.observed
@@ -164,7 +166,7 @@ class CoreEngine:
         queue = deque(commands)
         while queue:
             command = queue.popleft()
-            if isinstance(command, cmd.StartInstance) and command.instance_key == 0:
+            if command.instance_key == 0 and isinstance(command, cmd.StartInstance):
                 command = cmd.StartInstance(
                     instance_key=next(self.keys),
                     definition_key=command.definition_key,

@@ -348,7 +348,8 @@ class MemoryTransactionBase:
         tables = self._tables
         tables.next_key = self._next_key
         for overlay in self._overlays():
-            overlay.apply()
+            if overlay.changes:  # most transactions write a few of the tables
+                overlay.apply()
         for instance_key, positions in self._new_positions.items():
             tables.history_positions.setdefault(instance_key, []).extend(positions)
         for instance_key in self._purged_instances:

@@ -17,8 +17,11 @@ transaction (:class:`legato.runtime.projection.BatchWrites`) and by the rebuild
   counted in log-scale buckets (:mod:`legato.store.histogram`: percentiles within 4.9 %).
 
 An element instance that completes in the instant it starts (events, gateways: nothing to
-wait for) is counted in the rollups but has no ``element_facts`` row: such rows were half of
-the rows written, and no query needs them (it is never running, and its duration is 0).
+wait for; a job completed at once on a virtual clock) is counted in the rollups but has no
+``element_facts`` row: such rows were half of the rows written, and no query needs them (it
+is never running, and its duration is 0). When its end comes in a later batch than its
+start, the row that batch wrote is deleted (:attr:`DerivedFacts.dropped`), so the live
+facts equal a rebuild, which sees both together.
 
 Only *completed* instances and element instances have their durations summed and counted in
 the histograms (a terminated one's duration says how long it ran before someone stopped
@@ -36,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from legato.store.histogram import bucket_of
@@ -125,6 +128,10 @@ def day_of(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+_ONE_HOUR = timedelta(hours=1)
+_NO_HOUR = (datetime.min.replace(tzinfo=UTC),) * 3
+"""An hour span no instant falls in (before the first one is found)."""
+
 FactOf = Callable[[int], FactInstance | None]
 """An instance's version and start, by instance key (None if unknown)."""
 
@@ -166,6 +173,9 @@ class DerivedFacts:
     moved_elements: dict[int, tuple[FactInstance, str]] = field(default_factory=dict)
     """Running element instances of earlier batches moved by a migration: their new version
     and element id."""
+    dropped: list[int] = field(default_factory=list)
+    """Element instances of earlier batches that completed in the instant they began: their
+    rows go (as if start and end had been seen together, as a rebuild sees them)."""
     _versions: dict[int, FactInstance] = field(default_factory=dict)
     """The version each instance's events so far happened in (set by its creation and its
     migrations): a rebuild sees the events before a migration under the version they ran in."""
@@ -173,8 +183,9 @@ class DerivedFacts:
     _tasks: dict[int, int] = field(default_factory=dict)
     _ends: list[_End] = field(default_factory=list)
     _instance_ends: list[_End] = field(default_factory=list)
-    _hours_of: dict[datetime, datetime] = field(default_factory=dict)
-    """The hour of each instant seen (the events of a command share one instant)."""
+    _hour_span: tuple[datetime, ...] = _NO_HOUR
+    """The last hour an instant fell in, the next hour and the day: the events of a batch
+    mostly fall in one hour, and two comparisons cost less than finding the hour anew."""
 
     def __bool__(self) -> bool:
         return bool(
@@ -188,26 +199,75 @@ class DerivedFacts:
             or self.durations
             or self.moved_instances
             or self.moved_elements
+            or self.dropped
         )
 
     def add(self, records: Iterable[HistoryRecord], fact_of: FactOf, element_of: ElementOf) -> None:
         """Derive the changes of ``records`` (in history order); call :meth:`settle` after."""
-        for record in records:
-            handler = _HANDLERS.get(record.event_type)
-            if handler is not None:
-                handler(self, record.instance_key, record.at, record.payload, fact_of, element_of)
+        self.add_chunks(
+            (
+                HistoryChunk(r.instance_key, r.position, r.at, [[r.event_type, None, r.payload]])
+                for r in records
+            ),
+            fact_of,
+            element_of,
+        )
 
     def add_chunks(
         self, chunks: Iterable[HistoryChunk], fact_of: FactOf, element_of: ElementOf
     ) -> None:
-        """:meth:`add` for events grouped into chunks (as the executor records them)."""
-        handlers = _HANDLERS
+        """:meth:`add` for events grouped into chunks (as the executor records them).
+
+        The live path of every batch: element starts and ends (most of the events that
+        count) are handled in the loop itself, an end whose start this derivation saw is
+        finished at once (only ends of earlier batches wait for :meth:`settle`), and the
+        hour of a chunk is found once for all its events."""
+        kinds = _KINDS
+        versions = self._versions
+        elements = self.elements
         for chunk in chunks:
             key, at = chunk.instance_key, chunk.at
+            hour = self._hour_of(at)
+            found = versions.get(key) or fact_of(key)
             for event_type, _element_id, payload in chunk.events:
-                handler = handlers.get(event_type)
-                if handler is not None:
-                    handler(self, key, at, payload, fact_of, element_of)
+                kind = kinds.get(event_type)
+                if kind is None:
+                    continue  # most events: variables, flows, jobs done
+                if not isinstance(kind, str):
+                    kind(self, key, at, payload, fact_of, element_of)
+                    if event_type in _VERSIONING:
+                        found = versions.get(key) or fact_of(key)
+                elif kind is _ACTIVE:
+                    element_key = payload.get("key")
+                    if found is None or element_key is None or payload.get("is_mi_body"):
+                        continue
+                    element_id = payload["element_id"]
+                    elements[element_key] = {
+                        "element_instance_key": element_key,
+                        "instance_key": key,
+                        "definition_key": found.definition_key,
+                        "process_id": found.process_id,
+                        "version": found.version,
+                        "element_id": element_id,
+                        "element_type": payload["element_kind"],
+                        "started_at": at,
+                        "ended_at": None,
+                        "duration_us": None,
+                        "outcome": "active",
+                        "retries": 0,
+                        "completed_by": None,
+                    }
+                    self._delta(found.definition_key, element_id, hour)[STARTED] += 1
+                else:  # an element's end, ``kind`` its outcome
+                    element_key = payload.get("key")
+                    if found is None or element_key is None:
+                        continue
+                    end = _End(element_key, found, payload["element_id"], at, kind)
+                    row = elements.get(element_key)
+                    if row is None:
+                        self._ends.append(end)  # started in an earlier batch: see settle
+                    else:
+                        self._element_ended(end, row["started_at"])
 
     def unknown(self) -> tuple[list[int], list[int]]:
         """The instances and element instances that ended in these events but started
@@ -235,18 +295,11 @@ class DerivedFacts:
                 change = self.instance_changes.get(end.key) or {}
                 started, incidents = end.instance.started_at, found + change.get("incidents", 0)
             self._ended(self.instances, self.instance_changes, end, started, failed=incidents > 0)
-        elements, starts = self.elements, element_starts or {}
+        starts = element_starts or {}
         for end in self._ends:
-            row = elements.get(end.key)
-            if row is not None and row["started_at"] == end.at and end.outcome == "completed":
-                # Done in the instant it began (an event, a gateway): counted in the
-                # rollups, no row of its own (it never runs, and is half the rows).
-                del elements[end.key]
-                self._rollup(end, 0, failed=False)
-                continue
-            start = row["started_at"] if row is not None else starts.get(end.key)
+            start = starts.get(end.key)
             if start is not None:
-                self._ended(elements, self.element_changes, end, start, failed=False)
+                self._element_ended(end, start)
         self._ends, self._instance_ends = [], []
 
     def clear(self) -> None:
@@ -255,8 +308,21 @@ class DerivedFacts:
         self.instance_changes, self.element_changes, self.resolved = {}, {}, {}
         self.hours, self.durations = {}, {}
         self.moved_instances, self.moved_elements, self._versions = {}, {}, {}
+        self.dropped = []
         self._jobs, self._tasks, self._ends, self._instance_ends = {}, {}, [], []
-        self._hours_of = {}
+        self._hour_span = _NO_HOUR
+
+    def _element_ended(self, end: _End, started: datetime) -> None:
+        if started == end.at and end.outcome == "completed":
+            # Done in the instant it began (an event, a gateway; a job completed at once on
+            # the virtual clock): counted in the rollups, no row of its own (it never runs,
+            # and such rows were half of them); a row an earlier batch wrote goes.
+            if self.elements.pop(end.key, None) is None:
+                self.element_changes.pop(end.key, None)
+                self.dropped.append(end.key)
+            self._rollup(end, 0, failed=False)
+        else:
+            self._ended(self.elements, self.element_changes, end, started, failed=False)
 
     def _ended(
         self,
@@ -267,35 +333,47 @@ class DerivedFacts:
         *,
         failed: bool,
     ) -> None:
-        duration = micros_between(started, end.at)
-        ended = {"ended_at": end.at, "duration_us": duration, "outcome": end.outcome}
+        at = end.at
+        duration = micros_between(started, at)
         row = rows.get(end.key)
-        if row is not None:
-            row.update(ended)
-        else:
-            changes.setdefault(end.key, {}).update(ended)
+        if row is None:
+            row = changes.get(end.key)
+            if row is None:
+                row = changes[end.key] = {}
+        row["ended_at"], row["duration_us"], row["outcome"] = at, duration, end.outcome
         self._rollup(end, duration, failed=failed)
 
     def _rollup(self, end: _End, duration: int, *, failed: bool) -> None:
         definition_key = end.instance.definition_key
-        delta = self._hour(definition_key, end.element_id, end.at)
+        place = (definition_key, end.element_id, self._hour_of(end.at))
+        delta = self.hours.get(place)
+        if delta is None:
+            delta = self.hours[place] = [0, 0, 0, 0, 0, 0]
         if end.outcome == "completed":
             delta[COMPLETED] += 1
             delta[DURATION] += duration
-            day = self._hours_of.get(end.at) or self._hour_of(end.at)
-            place = (definition_key, end.element_id, day.replace(hour=0), bucket_of(duration))
-            self.durations[place] = self.durations.get(place, 0) + 1
+            day = self._hour_span[2]  # the day of the hour just found
+            bucket = (definition_key, end.element_id, day, bucket_of(duration))
+            self.durations[bucket] = self.durations.get(bucket, 0) + 1
         else:
             delta[TERMINATED] += 1
         if failed:
             delta[FAILED] += 1
 
     def _hour_of(self, at: datetime) -> datetime:
-        hour = self._hours_of[at] = hour_of(at)
+        """The UTC hour of ``at`` (and :attr:`_hour_span` set to it)."""
+        span = self._hour_span
+        if span[0] <= at < span[1]:
+            return span[0]
+        hour = hour_of(at)
+        self._hour_span = (hour, hour + _ONE_HOUR, hour.replace(hour=0))
         return hour
 
     def _hour(self, definition_key: int, element_id: str, at: datetime) -> list[int]:
-        place = (definition_key, element_id, self._hours_of.get(at) or self._hour_of(at))
+        return self._delta(definition_key, element_id, self._hour_of(at))
+
+    def _delta(self, definition_key: int, element_id: str, hour: datetime) -> list[int]:
+        place = (definition_key, element_id, hour)
         delta = self.hours.get(place)
         if delta is None:
             delta = self.hours[place] = [0, 0, 0, 0, 0, 0]
@@ -352,47 +430,6 @@ def _instance_ended(outcome: str) -> _Handler:
         found = _fact(facts, fact_of, key)
         if found is not None:
             facts._instance_ends.append(_End(key, found, INSTANCE, at, outcome))
-
-    return handle
-
-
-def _element_activated(
-    facts: DerivedFacts, key: int, at: datetime, payload: dict[str, Any], fact_of: FactOf, _: Any
-) -> None:
-    found = _fact(facts, fact_of, key)
-    element_key = payload.get("key")
-    if found is None or element_key is None or payload.get("is_mi_body"):
-        return
-    facts.elements[element_key] = {
-        "element_instance_key": element_key,
-        "instance_key": key,
-        "definition_key": found.definition_key,
-        "process_id": found.process_id,
-        "version": found.version,
-        "element_id": payload["element_id"],
-        "element_type": payload["element_kind"],
-        "started_at": at,
-        "ended_at": None,
-        "duration_us": None,
-        "outcome": "active",
-        "retries": 0,
-        "completed_by": None,
-    }
-    facts._hour(found.definition_key, payload["element_id"], at)[STARTED] += 1
-
-
-def _element_ended(outcome: str) -> _Handler:
-    def handle(
-        facts: DerivedFacts,
-        key: int,
-        at: datetime,
-        payload: dict[str, Any],
-        fact_of: FactOf,
-        _: Any,
-    ) -> None:
-        found = _fact(facts, fact_of, key)
-        if found is not None and payload.get("key") is not None:
-            facts._ends.append(_End(payload["key"], found, payload["element_id"], at, outcome))
 
     return handle
 
@@ -510,13 +547,15 @@ def _instance_migrated(
             facts.moved_elements[element_key] = (moved, after)
 
 
+_ACTIVE = "active"
+
+_VERSIONING = frozenset({"InstanceCreated", "InstanceMigrated"})
+"""The events after which an instance's version, as its events so far say, may differ."""
+
 _HANDLERS: dict[str, _Handler] = {
     "InstanceCreated": _instance_created,
     "InstanceCompleted": _instance_ended("completed"),
     "InstanceTerminated": _instance_ended("terminated"),
-    "ElementActivated": _element_activated,
-    "ElementCompleted": _element_ended("completed"),
-    "ElementTerminated": _element_ended("terminated"),
     "JobCreated": _job_created,
     "JobFailed": _job_failed,
     "UserTaskCreated": _user_task_created,
@@ -525,6 +564,15 @@ _HANDLERS: dict[str, _Handler] = {
     "IncidentResolved": _incident_resolved,
     "InstanceMigrated": _instance_migrated,
 }
+
+_KINDS: dict[str, _Handler | str] = {
+    **_HANDLERS,
+    "ElementActivated": _ACTIVE,
+    "ElementCompleted": "completed",
+    "ElementTerminated": "terminated",
+}
+"""What :meth:`DerivedFacts.add_chunks` does with each event it reads: a handler, or for an
+element's start and end (most of them) the outcome it gives, handled in the loop itself."""
 
 
 class KnownStarts:
@@ -557,6 +605,7 @@ class KnownStarts:
             key: row["started_at"] for key, row in facts.elements.items() if row["ended_at"] is None
         }
         ended = [key for key, change in facts.element_changes.items() if "ended_at" in change]
+        ended += facts.dropped
         return opened, ended
 
     def apply(self, changes: tuple[dict[int, datetime], list[int]]) -> None:

@@ -3,6 +3,7 @@ branches, timers, seeds, both ways of running the engine, and comparisons."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from legato.simulation import (
     parse_scenario,
     simulate,
 )
+from legato.simulation.engines import SimulationEngine
 from simulation_models import (
     CLERK,
     CLERK_AFTER_AN_HOUR,
@@ -184,3 +186,22 @@ def test_arrivals_keep_their_calendar(tmp_path: Path) -> None:
     assert report.instances_started == 8 * 5
     assert report.elements[0].waiting_max == 0
     assert report.ended_at == "2025-01-10T17:30:00+00:00"
+
+
+def test_a_runtime_run_keeps_analytics_facts_only_on_a_database(tmp_path: Path) -> None:
+    # In memory nothing reads them (the instances go as they end); on a database they are
+    # what the dashboard shows of the run.
+    start = datetime(2025, 1, 6, tzinfo=UTC)
+    kept: dict[str, list[int]] = {}
+    for name, url in (("memory", None), ("database", f"sqlite:///{tmp_path / 'sim.db'}")):
+        engine = SimulationEngine(start, url)
+        try:
+            engine.deploy(CLERK)
+            key = engine.start("claims").key
+            with engine.store.transaction() as tx:
+                instances, _, _ = tx.facts_of([key])
+            kept[name] = [fact.instance_key for fact in instances]
+        finally:
+            engine.close()
+    assert kept["memory"] == []
+    assert kept["database"] == [key]

@@ -187,3 +187,25 @@ def test_the_facts_follow_a_migration_and_equal_a_rebuild() -> None:
         assert _snapshot(engine, [before, waiting]) == live
     finally:
         engine.close()
+
+
+def test_a_job_completed_in_the_instant_it_began_leaves_no_row_as_in_a_rebuild() -> None:
+    engine = TestEngine(start=T0)
+    try:
+        engine.deploy(WORK)
+        key = engine.start("p").key  # 'charge' begins at T0, in this command's batch
+        [job] = engine.jobs(instance_key=key)
+        engine.lock_job(job.job_key, worker="w", timeout=timedelta(minutes=1))
+        engine.complete_job(job.job_key)  # a later batch, the same virtual instant
+        with engine.store.transaction() as tx:
+            _, elements, _ = tx.facts_of([key])
+            stats = tx.element_stats("p", [], T0 - timedelta(days=1), T0 + timedelta(days=1))
+        assert [e.element_id for e in elements] == ["review"]  # 'charge' took no time
+        [charge] = [s for s in stats if s.element_id == "charge"]
+        assert (charge.completed, charge.total_ms) == (1, 0.0)  # counted in the rollups
+        live = _snapshot(engine, [key])
+        with engine.store.transaction() as tx:
+            assert rebuild_facts(tx, batch=1) == 1
+        assert _snapshot(engine, [key]) == live
+    finally:
+        engine.close()

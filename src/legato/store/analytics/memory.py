@@ -80,6 +80,8 @@ class MemoryAnalyticsReads(AnalyticsQueries, MemoryTransactionBase):
                 fact = overlay.get(key)
                 if fact is not None:
                     overlay.put(key, _changed(fact, change, counter))
+        for key in facts.dropped:
+            self._element_facts.delete(key)
         for key, at in facts.resolved.items():
             incident = self._incident_facts.get(key)
             if incident is not None:

@@ -69,6 +69,19 @@ _UPDATE_ELEMENT = Prepared(
         completed_by=_kept(_E.completed_by, "completed_by"),
     )
 )
+_END_VALUES = {
+    "ended_at": _bp("ended_at", type_=UtcTimestamp()),
+    "duration_us": _bp("duration_us", type_=sa.BigInteger()),
+    "outcome": _bp("outcome", type_=sa.String()),
+}
+_END_INSTANCE = Prepared(
+    sa.update(instance_facts).where(_F.instance_key == _bp("key")).values(**_END_VALUES)
+)
+_END_ELEMENT = Prepared(
+    sa.update(element_facts).where(_E.element_instance_key == _bp("key")).values(**_END_VALUES)
+)
+"""An end and nothing else (the usual change): no COALESCE, no counter to add."""
+_DROP_ELEMENT = Prepared(sa.delete(element_facts).where(_E.element_instance_key == _bp("key")))
 _MOVE_INSTANCE = Prepared(
     sa.update(instance_facts)
     .where(_F.instance_key == _bp("key"))
@@ -167,19 +180,31 @@ def _open_values(
     return values
 
 
-def change_rows(changes: dict[int, dict[str, Any]], counter: str) -> list[dict[str, Any]]:
-    """Update parameters in key order (concurrent writers lock rows in one order)."""
-    return [
-        {
-            "key": key,
-            "ended_at": change.get("ended_at"),
-            "duration_us": change.get("duration_us"),
-            "outcome": change.get("outcome"),
-            counter: change.get(counter, 0),
-            **({"completed_by": change.get("completed_by")} if counter == "retries" else {}),
-        }
-        for key, change in sorted(changes.items())
-    ]
+_END_KEYS = frozenset(_END_VALUES)
+
+
+def change_rows(
+    changes: dict[int, dict[str, Any]], counter: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Update parameters in key order (concurrent writers lock rows in one order): the
+    changes that are an end only (a plain UPDATE), and the others (counters, COALESCE)."""
+    ends: list[dict[str, Any]] = []
+    others: list[dict[str, Any]] = []
+    for key, change in sorted(changes.items()):
+        if change.keys() == _END_KEYS:
+            ends.append({"key": key, **change})
+            continue
+        others.append(
+            {
+                "key": key,
+                "ended_at": change.get("ended_at"),
+                "duration_us": change.get("duration_us"),
+                "outcome": change.get("outcome"),
+                counter: change.get(counter, 0),
+                **({"completed_by": change.get("completed_by")} if counter == "retries" else {}),
+            }
+        )
+    return ends, others
 
 
 class SqlAnalyticsReads(AnalyticsQueries, SqlTransactionBase):
@@ -221,10 +246,18 @@ class SqlAnalyticsReads(AnalyticsQueries, SqlTransactionBase):
                     for key, (moved, element_id) in sorted(facts.moved_elements.items())
                 ],
             )
-        if facts.instance_changes:
-            self._run_many(_UPDATE_INSTANCE, change_rows(facts.instance_changes, "incidents"))
-        if facts.element_changes:
-            self._run_many(_UPDATE_ELEMENT, change_rows(facts.element_changes, "retries"))
+        for changes, counter, end, update in (
+            (facts.instance_changes, "incidents", _END_INSTANCE, _UPDATE_INSTANCE),
+            (facts.element_changes, "retries", _END_ELEMENT, _UPDATE_ELEMENT),
+        ):
+            if changes:
+                ends, others = change_rows(changes, counter)
+                if ends:
+                    self._run_many(end, ends)
+                if others:
+                    self._run_many(update, others)
+        if facts.dropped:
+            self._run_many(_DROP_ELEMENT, [{"key": key} for key in sorted(facts.dropped)])
         if facts.resolved:
             self._run_many(
                 _RESOLVE_INCIDENT,

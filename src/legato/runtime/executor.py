@@ -64,6 +64,8 @@ class _Cached:
     state: InstanceState
     revision: int
     history_length: int
+    summary: tuple[object, ...] | None = None
+    """The summary columns of the stored row (None: not stored yet), see :func:`_summary`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -592,13 +594,24 @@ class CommandExecutor:
         """One row write per instance per batch, however many commands touched it."""
         inserts: list[InstanceRecord] = []
         updates: list[InstanceRecord] = []
+        states: list[InstanceRecord] = []
         for key in sorted(touched):
             cached = self._cache[key]
             cached.revision += 1
             record = _instance_record(cached)
-            (inserts if cached.revision == 0 else updates).append(record)
+            summary = _summary(record)
+            if cached.revision == 0:
+                inserts.append(record)
+            elif summary == cached.summary:
+                # Most steps change the state only: the row's indexed summary columns are
+                # left alone (see Instances.update_instance_states).
+                states.append(record)
+            else:
+                updates.append(record)
+            cached.summary = summary
         writes.tx.insert_instances(inserts)
         writes.tx.update_instances(updates)
+        writes.tx.update_instance_states(states)
 
     def forget(self, instance_key: int) -> None:
         """Drop an instance from the cache (it is reloaded from the store when next used)."""
@@ -634,7 +647,25 @@ def _admit(tx: Transaction, command: cmd.Command, guard: Guard | None) -> cmd.Co
 def _cached_from(record: InstanceRecord) -> _Cached:
     data = dict(record.state)
     history_length = int(data.pop("history_length", 0))
-    return _Cached(InstanceState.from_json(data), record.revision, history_length)
+    return _Cached(
+        InstanceState.from_json(data), record.revision, history_length, _summary(record)
+    )
+
+
+def _summary(record: InstanceRecord) -> tuple[object, ...]:
+    """The columns of an instance row other than its key, state and revision."""
+    return (
+        record.definition_key,
+        record.process_id,
+        record.version,
+        record.status,
+        record.business_key,
+        record.started_at,
+        record.ended_at,
+        record.parent_instance_key,
+        record.incident_count,
+        record.suspended,
+    )
 
 
 def _instance_record(cached: _Cached) -> InstanceRecord:

@@ -647,9 +647,7 @@ def _admit(tx: Transaction, command: cmd.Command, guard: Guard | None) -> cmd.Co
 def _cached_from(record: InstanceRecord) -> _Cached:
     data = dict(record.state)
     history_length = int(data.pop("history_length", 0))
-    return _Cached(
-        InstanceState.from_json(data), record.revision, history_length, _summary(record)
-    )
+    return _Cached(InstanceState.from_json(data), record.revision, history_length, _summary(record))
 
 
 def _summary(record: InstanceRecord) -> tuple[object, ...]:

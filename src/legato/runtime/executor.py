@@ -64,6 +64,8 @@ class _Cached:
     state: InstanceState
     revision: int
     history_length: int
+    summary: tuple[object, ...] | None = None
+    """The summary columns of the stored row (None: not stored yet), see :func:`_summary`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,9 +361,9 @@ class CommandExecutor:
                     if guards is not None:
                         admitted = [_admit(tx, c, g) for c, g in zip(commands, guards, strict=True)]
                     if len(admitted) > 1:
-                        # A batch of job results checks its instances' revisions with one
-                        # query instead of one per instance.
-                        self.preload(tx, _existing_instances(admitted))
+                        # A batch of job results reads the states it has not cached with
+                        # one query instead of one per instance.
+                        self.preload(tx, _existing_instances(admitted), check_cached=False)
                     outcomes = [
                         c if isinstance(c, Outcome) else self._run(tx, writes, c, touched)
                         for c in admitted
@@ -435,7 +437,12 @@ class CommandExecutor:
         key = command.instance_key
         cached = None if isinstance(command, cmd.StartInstance) else self._load(tx, key)
         state = cached.state if cached else None
-        result = step(state, command, self.context())
+        try:
+            result = step(state, command, self.context())
+        except (InvalidCommandError, NotFoundError):
+            if cached is not None:
+                self._refused_on(tx, key, cached)
+            raise
         self._steps += 1
         touched.add(key)
         self._record(writes, result, cached)
@@ -445,13 +452,13 @@ class CommandExecutor:
         cached = self._cache.get(instance_key)
         if cached is not None:
             # Another process (a worker, the command line, another node) may have moved the
-            # instance on since it was cached: a cached state is used only while its revision
-            # is the stored one, checked once per transaction.
-            if instance_key in self._current or tx.get_revision(instance_key) == cached.revision:
-                self._current.add(instance_key)
-                self._cache.move_to_end(instance_key)
-                return cached
-            del self._cache[instance_key]
+            # instance on since it was cached. The step runs on the cached state unchecked:
+            # the save that follows it is revision-checked, so a stale state ends in a
+            # ConflictError and the batch runs again on the stored state (see _retrying),
+            # and a refusal is checked before it is believed (_refused_on). A state is read
+            # from the store only when it is not cached.
+            self._cache.move_to_end(instance_key)
+            return cached
         record = tx.get_instance(instance_key)
         if record is None:
             return None
@@ -461,16 +468,36 @@ class CommandExecutor:
             self.observer.loaded(cached.state)
         return cached
 
-    def preload(self, tx: Transaction, instance_keys: Sequence[int]) -> None:
+    def _refused_on(self, tx: Transaction, instance_key: int, cached: _Cached) -> None:
+        """A command was refused on a cached state: raise ConflictError (the batch runs again
+        on the stored state) unless the state is the stored one, as a refusal on a state
+        that another process moved on since may be wrong."""
+        if instance_key in self._current:
+            return
+        if tx.get_revision(instance_key) == cached.revision:
+            self._current.add(instance_key)
+            return
+        self._cache.pop(instance_key, None)
+        raise ConflictError(f"instance {instance_key} was changed by another process")
+
+    def preload(
+        self, tx: Transaction, instance_keys: Sequence[int], *, check_cached: bool = True
+    ) -> None:
         """Make the states of these instances current for the running transaction in bulk.
 
-        Commands for many instances (a batch of messages) would otherwise check or read each
-        state with its own query: the cached ones are checked against the stored revisions
-        in one query and the others (or stale ones) read in another, as :meth:`_load` would
-        one by one. Every batch of more than one command does this before it runs.
+        Commands for many instances (a batch of messages) would otherwise read each state
+        with its own query: the cached ones are checked against the stored revisions in one
+        query and the others (or stale ones) read in another. Every batch of more than one
+        command does this before it runs, with ``check_cached`` False: its steps use cached
+        states unchecked, as :meth:`_load` does. States read for another purpose (the
+        variables a handler is given) are checked.
         """
         keys = [key for key in dict.fromkeys(instance_keys) if key not in self._current]
         cached = [key for key in keys if key in self._cache]
+        if not check_cached:
+            for key in cached:
+                self._cache.move_to_end(key)
+            cached = []
         revisions = tx.get_revisions(cached) if cached else {}
         for key in cached:
             if revisions.get(key) == self._cache[key].revision:
@@ -592,13 +619,24 @@ class CommandExecutor:
         """One row write per instance per batch, however many commands touched it."""
         inserts: list[InstanceRecord] = []
         updates: list[InstanceRecord] = []
+        states: list[InstanceRecord] = []
         for key in sorted(touched):
             cached = self._cache[key]
             cached.revision += 1
             record = _instance_record(cached)
-            (inserts if cached.revision == 0 else updates).append(record)
+            summary = _summary(record)
+            if cached.revision == 0:
+                inserts.append(record)
+            elif summary == cached.summary:
+                # Most steps change the state only: the row's indexed summary columns are
+                # left alone (see Instances.update_instance_states).
+                states.append(record)
+            else:
+                updates.append(record)
+            cached.summary = summary
         writes.tx.insert_instances(inserts)
         writes.tx.update_instances(updates)
+        writes.tx.update_instance_states(states)
 
     def forget(self, instance_key: int) -> None:
         """Drop an instance from the cache (it is reloaded from the store when next used)."""
@@ -634,7 +672,23 @@ def _admit(tx: Transaction, command: cmd.Command, guard: Guard | None) -> cmd.Co
 def _cached_from(record: InstanceRecord) -> _Cached:
     data = dict(record.state)
     history_length = int(data.pop("history_length", 0))
-    return _Cached(InstanceState.from_json(data), record.revision, history_length)
+    return _Cached(InstanceState.from_json(data), record.revision, history_length, _summary(record))
+
+
+def _summary(record: InstanceRecord) -> tuple[object, ...]:
+    """The columns of an instance row other than its key, state and revision."""
+    return (
+        record.definition_key,
+        record.process_id,
+        record.version,
+        record.status,
+        record.business_key,
+        record.started_at,
+        record.ended_at,
+        record.parent_instance_key,
+        record.incident_count,
+        record.suspended,
+    )
 
 
 def _instance_record(cached: _Cached) -> InstanceRecord:

@@ -169,17 +169,18 @@ class HandlerPool:
         here, abandoned, as a failed attempt.
         """
         finished = self._run_inline()
-        wait = 0.0 if finished else timeout
-        deadlines = [c.deadline for c in self._calls.values() if c.deadline is not None]
-        if deadlines:
-            wait = min(wait, max(min(deadlines) - time.monotonic(), 0.0))
-        with contextlib.suppress(queue.Empty):
-            finished.append(self._results.get(timeout=wait))
-        while True:
-            try:
-                finished.append(self._results.get_nowait())
-            except queue.Empty:
-                break
+        results = self._results
+        if not finished:
+            wait = timeout
+            deadlines = [c.deadline for c in self._calls.values() if c.deadline is not None]
+            if deadlines:
+                wait = min(wait, max(min(deadlines) - time.monotonic(), 0.0))
+            with contextlib.suppress(queue.Empty):
+                finished.append(results.get(timeout=wait))
+        # Whatever else has ended, without waiting. The size first: this is the only reader,
+        # and a call run inline (most of them) then raises no Empty to end the loop.
+        while results.qsize():
+            finished.append(results.get_nowait())
         finished = [result for result in finished if result is not _WAKE]
         for result in finished:
             self._calls.pop(result.job.key, None)

@@ -360,9 +360,12 @@ class SqlDialect(Protocol):
         tx: SqlTransactionBase,
         records: Sequence[InstanceRecord],
         each: Callable[[Sequence[InstanceRecord]], None],
+        *,
+        states_only: bool = False,
     ) -> None:
         """Save instance rows with their revision check (``each``: the portable way, one
-        ``executemany``); the cursor's ``rowcount`` tells how many were saved."""
+        ``executemany``); the cursor's ``rowcount`` tells how many were saved. With
+        ``states_only``, only the state and revision columns are written."""
 
     def append_history(
         self,

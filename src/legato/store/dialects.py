@@ -102,6 +102,8 @@ class SqliteDialect:
         tx: SqlTransactionBase,
         records: Sequence[InstanceRecord],
         each: Callable[[Sequence[InstanceRecord]], None],
+        *,
+        states_only: bool = False,
     ) -> None:
         each(records)
 
@@ -207,9 +209,12 @@ class PostgresDialect:
         tx: SqlTransactionBase,
         records: Sequence[InstanceRecord],
         each: Callable[[Sequence[InstanceRecord]], None],
+        *,
+        states_only: bool = False,
     ) -> None:
         """Two rows or more: COPY them into ``legato_instance_rows``, then one UPDATE … FROM
-        it (a COPY costs the node less per row than pipelined single-row UPDATEs)."""
+        it (a COPY costs the node less per row than pipelined single-row UPDATEs); with
+        ``states_only``, the UPDATE sets only the state and the revision."""
         if len(records) < 2:
             each(records)
             return
@@ -227,7 +232,7 @@ class PostgresDialect:
                 for bound, record in zip(_bound(compiled, parameters), records, strict=True)
             ),
         )
-        tx._raw(_UPDATE_FROM_STAGED)
+        tx._raw(_UPDATE_STATES_FROM_STAGED if states_only else _UPDATE_FROM_STAGED)
 
     def append_history(
         self,
@@ -308,6 +313,13 @@ _UPDATE_FROM_STAGED = (
 """A batch's instance rows are streamed into a temporary table (one per connection, emptied at
 every commit) and saved by one UPDATE from it, with the same revision check as the portable
 ``UPDATE … WHERE revision = :b_revision``."""
+
+_UPDATE_STATES_FROM_STAGED = (
+    "UPDATE instances AS i SET state = u.state, revision = u.revision"
+    " FROM legato_instance_rows AS u"
+    " WHERE i.instance_key = u.instance_key AND i.revision = u.b_revision"
+)
+"""The same, for saves that changed none of the summary columns."""
 
 _COPY_HISTORY = f"COPY history ({', '.join(_HISTORY_ORDER)}) FROM STDIN"
 

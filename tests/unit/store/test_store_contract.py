@@ -362,6 +362,28 @@ def test_batch_saves_check_every_revision(store: Store) -> None:
         ]
 
 
+def test_state_saves_write_state_and_revision_only(store: Store) -> None:
+    # One row alone and several at once (PostgreSQL stages two rows or more), each with the
+    # revision check; the summary columns stay as stored whatever the records carry.
+    seed(store, 10, 11, 12)
+    moved = {"tokens": [{"element_id": "task", "n": 1}], "vars": {"x": 2}}
+    with store.transaction() as tx:
+        tx.update_instance_states([replace(instance(10), revision=1, state=moved)])
+    with store.transaction() as tx:
+        tx.update_instance_states(
+            [replace(instance(k), revision=1, status="completed", state=moved) for k in (11, 12)]
+        )
+    with pytest.raises(StoreError, match="concurrently"), store.transaction() as tx:
+        tx.update_instance_states(
+            [replace(instance(k), revision=r, state={}) for k, r in ((10, 2), (11, 1))]
+        )
+    with store.transaction() as tx:
+        assert [tx.get_instance(k) for k in (10, 11, 12)] == [
+            replace(instance(k), revision=1, state=moved) for k in (10, 11, 12)
+        ]
+        assert tx.count_instances(status="completed") == 0
+
+
 def test_a_failed_first_batch_save_leaves_later_ones_working(store: Store) -> None:
     # The first batch of a connection fails (and with it whatever that transaction made).
     seed(store, 10, 11)

@@ -37,6 +37,18 @@ class Instances(Protocol):
             StoreError: if any stored revision is not the record's ``revision - 1``.
         """
 
+    def update_instance_states(self, records: Sequence[InstanceRecord]) -> None:
+        """Save only the ``state`` and ``revision`` of several instances, with the revision
+        check of :meth:`update_instance`; their other (summary) columns stay as stored.
+
+        For saves that changed none of them, the common case: on SQLite an UPDATE rewrites
+        the entries of every index that covers a column it sets, so this one touches the
+        instance's row and nothing else.
+
+        Raises:
+            StoreError: if any stored revision is not the record's ``revision - 1``.
+        """
+
     def get_revision(self, instance_key: int) -> int | None:
         """The stored revision of an instance (None if there is none): a cheap check that a
         cached state is still current."""

@@ -51,6 +51,20 @@ class MemoryInstances(MemoryTransactionBase):
         for record in records:
             self.update_instance(record)
 
+    def update_instance_states(self, records: Sequence[InstanceRecord]) -> None:
+        """Save the states and revisions of several instances, each with its revision check;
+        their summaries stay as stored."""
+        self._check_open()
+        for record in records:
+            stored = self._instances.get(record.instance_key)
+            if stored is None or stored[0].revision != record.revision - 1:
+                raise ConflictError(
+                    f"instance {record.instance_key} was changed concurrently "
+                    f"(expected revision {record.revision - 1})"
+                )
+            summary = replace(stored[0], revision=record.revision)
+            self._instances.put(record.instance_key, (summary, dump_json(record.state)))
+
     def _put_instance(self, record: InstanceRecord) -> None:
         # The state is kept as JSON text so that later changes to the caller's dict do not
         # leak in, and values that SQL could not store fail here too.

@@ -34,6 +34,17 @@ _UPDATE_INSTANCE = Prepared(
     _columns(instances, without="instance_key"),
 )
 
+# The same check, writing only the state and the revision: SQLite rewrites the entries of
+# every index that has a column an UPDATE sets (equal values too), and nine indexes cover the
+# summary columns, so a save that changed none of them sets none of them.
+_UPDATE_INSTANCE_STATE = Prepared(
+    sa.update(instances).where(
+        instances.c.instance_key == _bp("b_instance_key"),
+        instances.c.revision == _bp("b_revision"),
+    ),
+    ["state", "revision"],
+)
+
 _INSTANCE_BY_KEY = _by_key(instances, "instance_key")
 
 _INSTANCE_REVISION = Prepared(
@@ -108,9 +119,20 @@ class SqlInstances(SqlTransactionBase):
         if not records:
             return
         self._sql.update_instances(self, records, self._update_instances_each)
-        if self._cursor.rowcount != len(records):
+        self._check_saved(len(records))
+
+    def update_instance_states(self, records: Sequence[InstanceRecord]) -> None:
+        """Save the states and revisions of several instances with one revision check (see
+        :meth:`update_instances`), leaving their summary columns as they are stored."""
+        if not records:
+            return
+        self._sql.update_instances(self, records, self._update_states_each, states_only=True)
+        self._check_saved(len(records))
+
+    def _check_saved(self, expected: int) -> None:
+        if self._cursor.rowcount != expected:
             raise ConflictError(
-                f"{len(records) - self._cursor.rowcount} of {len(records)} instances were "
+                f"{expected - self._cursor.rowcount} of {expected} instances were "
                 "changed concurrently"
             )
 
@@ -123,6 +145,21 @@ class SqlInstances(SqlTransactionBase):
             parameters["b_revision"] = record.revision - 1
             batch.append(parameters)
         self._run_many(_UPDATE_INSTANCE, batch)
+
+    def _update_states_each(self, records: Sequence[InstanceRecord]) -> None:
+        """Save states with one ``executemany`` of the revision-checked state UPDATE."""
+        self._run_many(
+            _UPDATE_INSTANCE_STATE,
+            [
+                {
+                    "state": record.state,
+                    "revision": record.revision,
+                    "b_instance_key": record.instance_key,
+                    "b_revision": record.revision - 1,
+                }
+                for record in records
+            ],
+        )
 
     def get_revision(self, instance_key: int) -> int | None:
         """The stored revision of an instance."""

@@ -361,9 +361,9 @@ class CommandExecutor:
                     if guards is not None:
                         admitted = [_admit(tx, c, g) for c, g in zip(commands, guards, strict=True)]
                     if len(admitted) > 1:
-                        # A batch of job results reads the states it has not cached with
-                        # one query instead of one per instance.
-                        self.preload(tx, _existing_instances(admitted), check_cached=False)
+                        # A batch of job results checks its instances' revisions with one
+                        # query instead of one per instance.
+                        self.preload(tx, _existing_instances(admitted))
                     outcomes = [
                         c if isinstance(c, Outcome) else self._run(tx, writes, c, touched)
                         for c in admitted
@@ -480,24 +480,16 @@ class CommandExecutor:
         self._cache.pop(instance_key, None)
         raise ConflictError(f"instance {instance_key} was changed by another process")
 
-    def preload(
-        self, tx: Transaction, instance_keys: Sequence[int], *, check_cached: bool = True
-    ) -> None:
+    def preload(self, tx: Transaction, instance_keys: Sequence[int]) -> None:
         """Make the states of these instances current for the running transaction in bulk.
 
-        Commands for many instances (a batch of messages) would otherwise read each state
-        with its own query: the cached ones are checked against the stored revisions in one
-        query and the others (or stale ones) read in another. Every batch of more than one
-        command does this before it runs, with ``check_cached`` False: its steps use cached
-        states unchecked, as :meth:`_load` does. States read for another purpose (the
-        variables a handler is given) are checked.
+        Commands for many instances (a batch of messages) would otherwise check or read each
+        state with its own query: the cached ones are checked against the stored revisions
+        in one query and the others (or stale ones) read in another, as :meth:`_load` would
+        one by one. Every batch of more than one command does this before it runs.
         """
         keys = [key for key in dict.fromkeys(instance_keys) if key not in self._current]
         cached = [key for key in keys if key in self._cache]
-        if not check_cached:
-            for key in cached:
-                self._cache.move_to_end(key)
-            cached = []
         revisions = tx.get_revisions(cached) if cached else {}
         for key in cached:
             if revisions.get(key) == self._cache[key].revision:

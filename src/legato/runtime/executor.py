@@ -437,12 +437,7 @@ class CommandExecutor:
         key = command.instance_key
         cached = None if isinstance(command, cmd.StartInstance) else self._load(tx, key)
         state = cached.state if cached else None
-        try:
-            result = step(state, command, self.context())
-        except (InvalidCommandError, NotFoundError):
-            if cached is not None:
-                self._refused_on(tx, key, cached)
-            raise
+        result = step(state, command, self.context())
         self._steps += 1
         touched.add(key)
         self._record(writes, result, cached)
@@ -452,13 +447,13 @@ class CommandExecutor:
         cached = self._cache.get(instance_key)
         if cached is not None:
             # Another process (a worker, the command line, another node) may have moved the
-            # instance on since it was cached. The step runs on the cached state unchecked:
-            # the save that follows it is revision-checked, so a stale state ends in a
-            # ConflictError and the batch runs again on the stored state (see _retrying),
-            # and a refusal is checked before it is believed (_refused_on). A state is read
-            # from the store only when it is not cached.
-            self._cache.move_to_end(instance_key)
-            return cached
+            # instance on since it was cached: a cached state is used only while its revision
+            # is the stored one, checked once per transaction.
+            if instance_key in self._current or tx.get_revision(instance_key) == cached.revision:
+                self._current.add(instance_key)
+                self._cache.move_to_end(instance_key)
+                return cached
+            del self._cache[instance_key]
         record = tx.get_instance(instance_key)
         if record is None:
             return None
@@ -467,18 +462,6 @@ class CommandExecutor:
         if self.observer is not None:
             self.observer.loaded(cached.state)
         return cached
-
-    def _refused_on(self, tx: Transaction, instance_key: int, cached: _Cached) -> None:
-        """A command was refused on a cached state: raise ConflictError (the batch runs again
-        on the stored state) unless the state is the stored one, as a refusal on a state
-        that another process moved on since may be wrong."""
-        if instance_key in self._current:
-            return
-        if tx.get_revision(instance_key) == cached.revision:
-            self._current.add(instance_key)
-            return
-        self._cache.pop(instance_key, None)
-        raise ConflictError(f"instance {instance_key} was changed by another process")
 
     def preload(self, tx: Transaction, instance_keys: Sequence[int]) -> None:
         """Make the states of these instances current for the running transaction in bulk.

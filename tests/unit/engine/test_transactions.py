@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
 from bpmn_helpers import services_in_sequence
-from legato import Engine
 from legato.store.sql import SqlStore
 from legato.testing import TestEngine
 
@@ -90,52 +87,3 @@ def test_a_due_job_that_was_not_pushed_is_taken_by_the_last_commit() -> None:
         assert engine.instance(second.key).status == "completed"
     finally:
         engine.close()
-
-
-def _two_engines(path: Path) -> tuple[Engine, Engine]:
-    """Two engines on one database, each with its own cache of instance states."""
-    url = f"sqlite:///{path / 'shared.db'}"
-    first, second = Engine(url), Engine(url)
-    first.deploy(TWO_TASKS)
-    return first, second
-
-
-def test_a_command_refused_on_a_state_another_engine_moved_on_runs_on_the_stored_one(
-    tmp_path: Path,
-) -> None:
-    # The cached state is used without a revision query; a refusal is checked before it is
-    # believed: here the cached state does not know job b yet, the stored one does.
-    first, second = _two_engines(tmp_path)
-    try:
-        key = first.start("p").key  # cached by `first` with job a waiting
-        [a] = second.activate_jobs("work", worker="w", timeout=timedelta(minutes=1))
-        second.complete_job(a.key, worker="w")
-        [b] = second.activate_jobs("work", worker="w", timeout=timedelta(minutes=1))
-        first.complete_job(b.key, worker="w")
-        assert first.instance(key).status == "completed"
-        history = [h.event_type for h in first.history(key)]
-        assert history.count("JobCompleted") == 2
-    finally:
-        first.close()
-        second.close()
-
-
-def test_a_command_accepted_on_a_stale_state_is_saved_only_on_the_stored_one(
-    tmp_path: Path,
-) -> None:
-    # The revision-checked save refuses the step on the stale state; the batch runs again
-    # on the stored state, so the other engine's change is kept.
-    first, second = _two_engines(tmp_path)
-    try:
-        key = first.start("p").key
-        [a] = second.activate_jobs("work", worker="w", timeout=timedelta(minutes=1))
-        second.complete_job(a.key, worker="w")
-        first.set_variables(key, {"note": 1})
-        assert first.state(key).variables[key]["note"] == 1
-        assert [j.element_id for j in first.jobs(instance_key=key)] == ["b"]
-        history = [h.event_type for h in second.history(key)]
-        assert history.count("JobCompleted") == 1
-        assert history.count("VariableSet") >= 1
-    finally:
-        first.close()
-        second.close()

@@ -26,6 +26,7 @@ from legato.cli.app import app as cli
 from legato.security import Principal, StaticAuthenticator
 from legato.security.accounts import Accounts
 from legato.security.keyring import new_key, write_key_file
+from legato.security.sensitive import Viewer
 from legato.web import mount
 
 HERE = Path(__file__).parent
@@ -212,3 +213,16 @@ def test_an_edited_audit_record_is_named_by_audit_verify(onboarding: Onboarding)
     broken = CliRunner().invoke(cli, ["audit", "verify", "--db", onboarding.url])
     assert broken.exit_code == 1
     assert f"record #{first}: edited" in broken.output
+
+
+def test_version_2_declares_them_too(tmp_path: Path) -> None:
+    """Each version declares them in its own model (the deployed versions' declarations add
+    up, so version 2 is checked on an engine that has only it)."""
+    with Engine(f"sqlite:///{tmp_path / 'v2.db'}") as engine:
+        engine.deploy(HERE / "onboarding-v2.bpmn")
+        variables = {"customer": "Ada", "score": SCORE, "idNumber": ID_NUMBER}
+        key = engine.start("onboarding", variables).key
+        operator = Viewer(PRINCIPALS["op"])
+        shown = engine.instance(key, viewer=operator).variables
+        assert shown == {"customer": "Ada", "score": "****", "idNumber": "****"}
+        assert engine.instance(key).variables == variables

@@ -24,9 +24,9 @@ USERS = {
     "operator": {"password": "operator", "roles": ["operator"], "groups": []},
 }
 APPLICATIONS = [
-    ("customer-ada", {"customer": "Ada", "score": 760}),
-    ("customer-bob", {"customer": "Bob", "score": 640}),
-    ("customer-ken", {"customer": "Ken", "bureauDown": True}),
+    ("customer-ada", {"customer": "Ada", "score": 760, "idNumber": "756.1234.5678.97"}),
+    ("customer-bob", {"customer": "Bob", "score": 640, "idNumber": "756.9876.5432.10"}),
+    ("customer-ken", {"customer": "Ken", "bureauDown": True, "idNumber": "756.5555.0000.11"}),
 ]
 
 

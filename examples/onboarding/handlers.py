@@ -59,7 +59,9 @@ PAYMENTS = PaymentProvider(Path(os.environ.get("ONBOARDING_LEDGER", "onboarding-
 
 @legato.handler("credit-check")
 def credit_check(job: Job) -> dict[str, Any]:
-    """Ask the credit bureau for a score (the given ``score``, else one derived from the name).
+    """Ask the credit bureau for a score (the given ``score``, else one derived from the
+    applicant's identity number ``idNumber``, or the name when there is none). Both are
+    sensitive (the process declares them): this handler gets them as they are.
 
     An application with ``bureauDown`` set to true stands for a bureau that cannot be reached:
     the job becomes an incident at once, for an operator to fix (set it to false) and retry.
@@ -69,8 +71,8 @@ def credit_check(job: Job) -> dict[str, Any]:
     given = job.variables.get("score")
     if given is not None:
         return {"score": given}
-    name = str(job.variables.get("customer", "anonymous"))
-    return {"score": 500 + int(hashlib.sha256(name.encode()).hexdigest(), 16) % 350}
+    basis = str(job.variables.get("idNumber") or job.variables.get("customer", "anonymous"))
+    return {"score": 500 + int(hashlib.sha256(basis.encode()).hexdigest(), 16) % 350}
 
 
 @legato.handler("prepare-template")

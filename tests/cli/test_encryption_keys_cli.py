@@ -144,3 +144,32 @@ def test_retire_refuses_a_key_that_data_uses(tmp_path: Path) -> None:
     assert unknown.exit_code == 2 and "no key 'k9'" in unknown.output
     with pytest.raises(EncryptionError):
         load_key_file(tmp_path / "none.json")
+
+
+def test_the_keys_group_manages_the_key_ring_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``legato keys init|rotate|status|retire`` are the encryption-keys commands, next to
+    the API-key ones."""
+    monkeypatch.chdir(tmp_path)
+    db = f"sqlite:///{tmp_path / 'legato.db'}"
+    made = run("keys", "init", "--file", "keys.json", "--id", "k1")
+    assert made.exit_code == 0, made.output
+    assert load_key_file(tmp_path / "keys.json").key_ids == ["k1"]
+    with Engine(db, keyring="keys.json", sensitive=Selector()) as engine:
+        instance_key = onboarding_run(engine)
+    assert stored_key_ids(tmp_path / "legato.db") == {"k1"}
+
+    rotated = run("keys", "rotate", "--file", "keys.json", "--db", db, "--id", "k2")
+    assert rotated.exit_code == 0, rotated.output
+    assert "on key k2" in rotated.output
+    assert stored_key_ids(tmp_path / "legato.db") == {"k2"}
+    status = run("keys", "status", "--file", "keys.json", "--db", db)
+    assert status.exit_code == 0, status.output
+    assert "k2 [primary]" in status.output and "k1: 0 values" in status.output
+    retired = run("keys", "retire", "k1", "--file", "keys.json", "--db", db)
+    assert retired.exit_code == 0, retired.output
+    with Engine(db, keyring="keys.json", sensitive=Selector()) as engine:
+        assert engine.instance(instance_key).variables["applicant"]["ssn"] == SSN
+    # The API-key commands of the group are still there.
+    assert run("keys", "list", "--db", db).exit_code == 0

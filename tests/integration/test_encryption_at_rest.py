@@ -102,6 +102,17 @@ def test_a_sqlite_dump_holds_no_sensitive_value(tmp_path: Path) -> None:
     assert '"band":"gold"' in sqlite_dump(tmp_path / "legato.db")
 
 
+def test_a_save_that_changes_only_the_state_is_sealed_too(tmp_path: Path) -> None:
+    """A variable set on a waiting instance changes no summary column: the store writes only
+    the state (``update_instance_states``), sealed like every other save."""
+    url = f"sqlite:///{tmp_path / 'legato.db'}"
+    with Engine(url, keyring=RING, sensitive=Selector()) as engine:
+        key = onboarding_run(engine)
+        engine.set_variables(key, {"limit": "limit-set-later-5501"})
+        assert engine.instance(key).variables["limit"] == "limit-set-later-5501"
+    assert "limit-set-later-5501" not in sqlite_dump(tmp_path / "legato.db")
+
+
 def test_without_a_key_ring_the_dump_shows_every_value(tmp_path: Path) -> None:
     """The control: the run stores each value where the dump shows it in the clear."""
     with Engine(f"sqlite:///{tmp_path / 'legato.db'}", keyring=None) as engine:

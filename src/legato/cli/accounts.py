@@ -31,7 +31,9 @@ from legato.store.sql import SqlStore
 
 users_app = typer.Typer(help="Users who sign in with a name and a password.", no_args_is_help=True)
 keys_app = typer.Typer(
-    help="API keys: the credentials of workers and scripts.", no_args_is_help=True
+    help="API keys: the credentials of workers and scripts (create, list, processes, revoke); "
+    "and the encryption key ring (init, rotate, status, retire: as 'legato encryption-keys').",
+    no_args_is_help=True,
 )
 
 ADMIN_PASSWORD_VARIABLE = "LEGATO_ADMIN_PASSWORD"

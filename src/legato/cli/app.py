@@ -23,6 +23,7 @@ from rich.text import Text
 
 from legato import dmn, feel
 from legato.cli import running
+from legato.cli.accounts import keys_app
 from legato.cli.accounts import register as register_accounts
 from legato.cli.alerts import register as register_alerts
 from legato.cli.analytics import register as register_analytics
@@ -68,7 +69,7 @@ register_versions(app)
 register_database(app)
 register_modify(app)
 register_analytics(app)
-register_encryption(app)
+register_encryption(app, keys_app)
 
 console = WideConsole()
 err = WideConsole(stderr=True)

@@ -4,7 +4,8 @@
 stored value again with it, in the background of running engines, in chunks with progress,
 resumable after a crash (``rotate --resume``); ``status`` shows per key how much data uses
 it; ``retire ID`` removes a key from the file, and refuses while data still uses it. Rotation
-and retirement are recorded in the audit trail. (``legato keys`` manages API keys.)
+and retirement are recorded in the audit trail. The same four commands are also
+``legato keys init|rotate|status|retire``, next to the API-key commands of that group.
 """
 
 from __future__ import annotations
@@ -43,8 +44,14 @@ FileOption = Annotated[
 ByOption = Annotated[str | None, typer.Option("--by", help="Who does it (for the audit trail).")]
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``encryption-keys`` to the ``legato`` command."""
+def register(app: typer.Typer, keys_group: typer.Typer) -> None:
+    """Add ``encryption-keys`` to the ``legato`` command, and its commands to ``keys_group``
+    (``legato keys``): one implementation under both names."""
+    for group in (encryption_app, keys_group):
+        group.command("init")(init)
+        group.command("rotate")(rotate)
+        group.command("status")(status)
+        group.command("retire")(retire)
     app.add_typer(encryption_app, name="encryption-keys")
 
 
@@ -76,12 +83,11 @@ def _rekey(file: Path, db: str) -> Iterator[tuple[Rekey, SqlStore]]:
         store.close()
 
 
-@encryption_app.command("init")
 def init(
     file: Annotated[Path, typer.Option("--file", help="The key file to write.")],
     key_id: Annotated[str | None, typer.Option("--id", help="The key's id.")] = None,
 ) -> None:
-    """Write a new key file with one random AES-256 key (readable by its owner only)."""
+    """Encryption key ring: write a new key file with one random AES-256 key (owner-only)."""
     if file.exists():
         _fail(f"{file} exists: rotate its keys with 'legato encryption-keys rotate'")
     key_id = key_id or _new_id([])
@@ -96,7 +102,6 @@ def _progress(record: BatchOperationRecord) -> None:
     typer.echo(f"rotation {record.batch_key}: {record.done}/{record.total} instances")
 
 
-@encryption_app.command("rotate")
 def rotate(
     file: FileOption,
     db: DbOption = DEFAULT_DATABASE,
@@ -106,7 +111,7 @@ def rotate(
     ] = False,
     by: ByOption = None,
 ) -> None:
-    """Add a key (the new primary) and encrypt every stored value again with it.
+    """Encryption key ring: add a key (the new primary), encrypt every stored value with it.
 
     Running engines go on meanwhile: they read the key file again when they meet the new
     key. Interrupted, ``--resume`` goes on where it stopped.
@@ -145,9 +150,8 @@ def rotate(
         )
 
 
-@encryption_app.command("status")
 def status(file: FileOption, db: DbOption = DEFAULT_DATABASE) -> None:
-    """Per key: how many stored values it encrypts, in which rows."""
+    """Encryption key ring: per key, how many stored values it encrypts, in which rows."""
     with _rekey(file, db) as (rekey, _):
         primary = rekey.ring.primary_key_id
         for key_id, use in rekey.usage().items():
@@ -161,14 +165,13 @@ def status(file: FileOption, db: DbOption = DEFAULT_DATABASE) -> None:
             typer.echo(f"rotation {running.batch_key} running: {running.done}/{running.total}")
 
 
-@encryption_app.command("retire")
 def retire(
     key_id: Annotated[str, typer.Argument(help="The id of the key to remove.")],
     file: FileOption,
     db: DbOption = DEFAULT_DATABASE,
     by: ByOption = None,
 ) -> None:
-    """Remove a key from the key file; refused while stored data still uses it."""
+    """Encryption key ring: remove a key from the key file; refused while data still uses it."""
     with _rekey(file, db) as (rekey, store):
         keys = rekey.ring.keys()
         if key_id not in keys:

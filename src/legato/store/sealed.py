@@ -125,6 +125,9 @@ class SealedTransaction(SealedWork):
     def update_instances(self, records: Sequence[InstanceRecord]) -> None:
         self._inner.update_instances([self._seal_instance(r) for r in records])
 
+    def update_instance_states(self, records: Sequence[InstanceRecord]) -> None:
+        self._inner.update_instance_states([self._seal_instance(r) for r in records])
+
     def get_instance(self, instance_key: int) -> InstanceRecord | None:
         found = self._inner.get_instance(instance_key)
         return None if found is None else self._open_instance(found)

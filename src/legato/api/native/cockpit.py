@@ -405,8 +405,9 @@ def element_statistics(
     response_model=list[IncidentGroupResult],
     dependencies=[Depends(require(INCIDENTS_READ))],
 )
-def incident_groups(engine: EngineDep) -> list[IncidentGroupResult]:
-    """Open incidents grouped by process, element, error type and message, largest first."""
+def incident_groups(engine: EngineDep, viewer: ViewerDep) -> list[IncidentGroupResult]:
+    """Open incidents grouped by process, element, error type and message (sensitive values
+    quoted in it masked unless the caller may see them), largest first."""
     return [
         IncidentGroupResult(
             group=g.key,
@@ -418,7 +419,7 @@ def incident_groups(engine: EngineDep) -> list[IncidentGroupResult]:
             oldestAt=iso(g.oldest_at),
             newestAt=iso(g.newest_at),
         )
-        for g in engine.incident_groups()
+        for g in engine.incident_groups(viewer=viewer)
     ]
 
 
@@ -436,7 +437,7 @@ def group_incidents(
 ) -> IncidentPageResult:
     """The open incidents of a group, oldest first."""
     with _bad_input():
-        page = engine.group_incidents(group, after=after, limit=limit)
+        page = engine.group_incidents(group, after=after, limit=limit, viewer=viewer)
     return IncidentPageResult(
         items=[_incident(i) for i in engine.shown_incidents(page.incidents, viewer)],
         nextCursor=page.next_cursor,

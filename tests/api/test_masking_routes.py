@@ -298,3 +298,41 @@ def test_the_incidents_page_groups_masked_messages(web: tuple[TestClient, Engine
 
     assert "bank refused ****" in page and "DE89" not in page
     assert "DE89" in shown
+
+
+def test_the_c7_queries_refuse_a_condition_on_a_sensitive_value(api: Api) -> None:
+    _at_review(api)
+    condition = {"processVariables": [{"name": "iban", "value": IBAN}]}
+    probes = [
+        ("GET", "/engine-rest/task", {"processVariables": f"iban_eq_{IBAN}"}, None),
+        ("POST", "/engine-rest/task", None, condition),
+        ("GET", "/engine-rest/process-instance", {"variables": "iban_like_DE89%"}, None),
+    ]
+    for method, path, params, body in probes:
+        refused = api.client.request(method, path, params=params, json=body, **api.as_("op"))
+        allowed = api.client.request(method, path, params=params, json=body, **api.as_("admin"))
+
+        assert refused.status_code == 403, (path, refused.text)
+        assert "'iban' is sensitive in onboarding" in refused.text
+        assert "variables:reveal" in refused.text
+        assert allowed.status_code == 200 and len(allowed.json()) == 1, (path, allowed.text)
+    other = {"processVariables": "note_eq_x"}
+    assert api.client.get("/engine-rest/task", params=other, **api.as_("op")).status_code == 200
+
+
+def test_the_instance_list_refuses_a_filter_on_a_sensitive_value(
+    web: tuple[TestClient, Engine],
+) -> None:
+    client, engine = web
+    key, _ = _web_instance(engine)
+    probe = {"process": "onboarding", "variable": "iban", "value": IBAN}
+
+    _sign_in(client, "olga")
+    refused = client.get("/cockpit/instances", params=probe)
+    _sign_in(client, "admin")
+    allowed = client.get("/cockpit/instances", params=probe)
+
+    assert refused.status_code == 400
+    assert "&#39;iban&#39; is sensitive in onboarding" in refused.text
+    assert f"/cockpit/instances/{key}" not in refused.text
+    assert allowed.status_code == 200 and f"/cockpit/instances/{key}" in allowed.text

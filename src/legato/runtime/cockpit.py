@@ -26,6 +26,7 @@ from legato.errors import InvalidCommandError, NotFoundError
 from legato.runtime.arguments import check_one_of, checked_arguments
 from legato.runtime.definitions import DECISION_PREFIX
 from legato.runtime.types import InstanceInfo
+from legato.security import VARIABLES_REVEAL
 from legato.security.sensitive import Viewer
 from legato.store.derived import indexed_value
 from legato.store.rebuild import rebuild_derived
@@ -204,6 +205,38 @@ class CockpitMethods:
     shown_incidents: Callable[[Sequence[IncidentRecord], Viewer], list[IncidentRecord]]
 
     # -- instances --------------------------------------------------------------------------
+    def refused_filter(
+        self,
+        variable: tuple[str, Any] | None,
+        *,
+        process_id: str | None = None,
+        viewer: Viewer | None = None,
+    ) -> str | None:
+        """Why ``viewer`` (None: nobody in particular) may not filter instances by
+        ``variable`` (name, value) in ``process_id`` (or in any deployed process), or None
+        when it may: the answer to such a filter tells the value (is there an instance whose
+        ``ssn`` is ...), so a filter on a variable that is sensitive there, or on a value a
+        detector recognises, needs the reveal permission. The message names the variable,
+        the process and the permission."""
+        if variable is None:
+            return None
+        name, value = variable
+        if process_id is not None:
+            process_ids = [process_id]
+        else:
+            with self.store.transaction() as tx:
+                process_ids = sorted({r.process_id for r in tx.list_definitions()})
+        shown_to = viewer or Viewer()
+        detected = isinstance(value, str) and self.sensitive.detect(value)
+        for pid in process_ids:
+            sensitive = detected or any(path[0] == name for path in self.sensitive.paths(pid))
+            if sensitive and not shown_to.reveals(pid):
+                return (
+                    f"'{name}' is sensitive in {pid}: filtering by its value needs "
+                    f"'{VARIABLES_REVEAL}'"
+                )
+        return None
+
     def search_instances(
         self,
         *,

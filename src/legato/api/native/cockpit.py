@@ -35,7 +35,7 @@ from legato.errors import InvalidCommandError
 from legato.runtime.cockpit import InstanceCount
 from legato.runtime.engine import Engine
 from legato.runtime.types import InstanceInfo
-from legato.security import DEFINITIONS_READ, INCIDENTS_READ, INSTANCES_READ, VARIABLES_REVEAL
+from legato.security import DEFINITIONS_READ, INCIDENTS_READ, INSTANCES_READ
 from legato.security.sensitive import Viewer
 from legato.store.records import IncidentRecord
 
@@ -197,24 +197,11 @@ def _instant(value: str | None, name: str) -> dt.datetime | None:
 def _unprobed(
     engine: Engine, viewer: Viewer, process_id: str | None, wanted: tuple[str, Any] | None
 ) -> None:
-    """Refuse a filter by the value of a sensitive variable to whoever may not see it: the
-    answer would tell the value (is there an instance whose ``ssn`` is ...)."""
-    if wanted is None:
-        return
-    name, value = wanted
-    if process_id is not None:
-        process_ids = [process_id]
-    else:
-        with engine.store.transaction() as tx:
-            process_ids = sorted({r.process_id for r in tx.list_definitions()})
-    for pid in process_ids:
-        sensitive = any(path[0] == name for path in engine.sensitive.paths(pid))
-        detected = isinstance(value, str) and engine.sensitive.detect(value)
-        if (sensitive or detected) and not viewer.reveals(pid):
-            raise Forbidden(
-                f"variableName: '{name}' is sensitive in {pid}: filtering by its value needs "
-                f"'{VARIABLES_REVEAL}'"
-            )
+    """Refuse a filter by the value of a sensitive variable to whoever may not see it (see
+    :meth:`~legato.runtime.engine.Engine.refused_filter`)."""
+    refused = engine.refused_filter(wanted, process_id=process_id, viewer=viewer)
+    if refused is not None:
+        raise Forbidden(f"variableName: {refused}")
 
 
 def _variable(name: str | None, value: str | None) -> tuple[str, Any] | None:

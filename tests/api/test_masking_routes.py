@@ -259,3 +259,80 @@ def test_a_task_form_saved_with_the_masks_it_showed_keeps_the_real_values(
     assert done.status_code in (200, 303), done.text
     assert engine.instance(key).variables["applicant"] == {"name": "Ada L.", "ssn": SSN}
     assert engine.instance(key).variables["iban"] == IBAN
+
+
+def test_incident_groups_quote_no_sensitive_value_to_an_operator(api: Api) -> None:
+    deploy(api, "onboarding.bpmn", ONBOARDING)
+    key = start(api, "onboarding", applicant={"ssn": SSN}, iban=IBAN)
+    (job,) = activate(api)
+    api.client.post(
+        f"/v2/jobs/{job['jobKey']}/failure",
+        json={"retries": 0, "errorMessage": f"bank refused {IBAN}"},
+        **api.as_("worker"),
+    )
+
+    groups = api.client.get("/legato/v1/incident-groups", **api.as_("op")).json()
+    (group,) = groups
+    members = api.client.get(
+        f"/legato/v1/incident-groups/{group['group']}/incidents", **api.as_("op")
+    ).json()["items"]
+    (admin_group,) = api.client.get("/legato/v1/incident-groups", **api.as_("admin")).json()
+
+    assert group["message"] == "bank refused ****"
+    assert [m["instanceKey"] for m in members] == [key]
+    assert "DE89" not in str(members) and "DE89" in admin_group["message"]
+
+
+def test_the_incidents_page_groups_masked_messages(web: tuple[TestClient, Engine]) -> None:
+    client, engine = web
+    engine.deploy(ONBOARDING)
+
+    engine.start("onboarding", {"applicant": {"ssn": SSN}, "iban": IBAN})
+    (job,) = engine.activate_jobs("charge", worker="w")
+    engine.fail_job(job.key, f"bank refused {job.variables['iban']}", retryable=False)
+
+    _sign_in(client, "olga")
+    page = client.get("/cockpit/incidents").text
+    _sign_in(client, "admin")
+    shown = client.get("/cockpit/incidents").text
+
+    assert "bank refused ****" in page and "DE89" not in page
+    assert "DE89" in shown
+
+
+def test_the_c7_queries_refuse_a_condition_on_a_sensitive_value(api: Api) -> None:
+    _at_review(api)
+    condition = {"processVariables": [{"name": "iban", "value": IBAN}]}
+    probes = [
+        ("GET", "/engine-rest/task", {"processVariables": f"iban_eq_{IBAN}"}, None),
+        ("POST", "/engine-rest/task", None, condition),
+        ("GET", "/engine-rest/process-instance", {"variables": "iban_like_DE89%"}, None),
+    ]
+    for method, path, params, body in probes:
+        refused = api.client.request(method, path, params=params, json=body, **api.as_("op"))
+        allowed = api.client.request(method, path, params=params, json=body, **api.as_("admin"))
+
+        assert refused.status_code == 403, (path, refused.text)
+        assert "'iban' is sensitive in onboarding" in refused.text
+        assert "variables:reveal" in refused.text
+        assert allowed.status_code == 200 and len(allowed.json()) == 1, (path, allowed.text)
+    other = {"processVariables": "note_eq_x"}
+    assert api.client.get("/engine-rest/task", params=other, **api.as_("op")).status_code == 200
+
+
+def test_the_instance_list_refuses_a_filter_on_a_sensitive_value(
+    web: tuple[TestClient, Engine],
+) -> None:
+    client, engine = web
+    key, _ = _web_instance(engine)
+    probe = {"process": "onboarding", "variable": "iban", "value": IBAN}
+
+    _sign_in(client, "olga")
+    refused = client.get("/cockpit/instances", params=probe)
+    _sign_in(client, "admin")
+    allowed = client.get("/cockpit/instances", params=probe)
+
+    assert refused.status_code == 400
+    assert "&#39;iban&#39; is sensitive in onboarding" in refused.text
+    assert f"/cockpit/instances/{key}" not in refused.text
+    assert allowed.status_code == 200 and f"/cockpit/instances/{key}" in allowed.text

@@ -26,6 +26,8 @@ from legato.errors import InvalidCommandError, NotFoundError
 from legato.runtime.arguments import check_one_of, checked_arguments
 from legato.runtime.definitions import DECISION_PREFIX
 from legato.runtime.types import InstanceInfo
+from legato.security import VARIABLES_REVEAL
+from legato.security.sensitive import Viewer
 from legato.store.derived import indexed_value
 from legato.store.rebuild import rebuild_derived
 from legato.store.records import (
@@ -40,6 +42,7 @@ from legato.store.records import (
 from legato.store.schema import from_micros, to_micros
 
 if TYPE_CHECKING:
+    from legato.security.sensitive import SensitiveData
     from legato.store.history import History
     from legato.store.ports import Store
 
@@ -198,8 +201,42 @@ class CockpitMethods:
     """The cockpit's queries (mixed into the engine)."""
 
     store: Store
+    sensitive: SensitiveData
+    shown_incidents: Callable[[Sequence[IncidentRecord], Viewer], list[IncidentRecord]]
 
     # -- instances --------------------------------------------------------------------------
+    def refused_filter(
+        self,
+        variable: tuple[str, Any] | None,
+        *,
+        process_id: str | None = None,
+        viewer: Viewer | None = None,
+    ) -> str | None:
+        """Why ``viewer`` (None: nobody in particular) may not filter instances by
+        ``variable`` (name, value) in ``process_id`` (or in any deployed process), or None
+        when it may: the answer to such a filter tells the value (is there an instance whose
+        ``ssn`` is ...), so a filter on a variable that is sensitive there, or on a value a
+        detector recognises, needs the reveal permission. The message names the variable,
+        the process and the permission."""
+        if variable is None:
+            return None
+        name, value = variable
+        if process_id is not None:
+            process_ids = [process_id]
+        else:
+            with self.store.transaction() as tx:
+                process_ids = sorted({r.process_id for r in tx.list_definitions()})
+        shown_to = viewer or Viewer()
+        detected = isinstance(value, str) and self.sensitive.detect(value)
+        for pid in process_ids:
+            sensitive = detected or any(path[0] == name for path in self.sensitive.paths(pid))
+            if sensitive and not shown_to.reveals(pid):
+                return (
+                    f"'{name}' is sensitive in {pid}: filtering by its value needs "
+                    f"'{VARIABLES_REVEAL}'"
+                )
+        return None
+
     def search_instances(
         self,
         *,
@@ -365,11 +402,21 @@ class CockpitMethods:
             return tx.element_counts(keys)
 
     # -- incidents --------------------------------------------------------------------------
-    def incident_groups(self) -> list[IncidentGroup]:
+    def incident_groups(self, *, viewer: Viewer | None = None) -> list[IncidentGroup]:
         """Open incidents across all processes grouped by cause, largest group first (of
-        the first 100,000 exact causes)."""
+        the first 100,000 exact causes). With a ``viewer``, a message that quotes a sensitive
+        value of its instance is masked before it is grouped, in the processes whose values
+        the viewer may not see (their incidents are read one by one, with their instances'
+        variables)."""
         with self.store.transaction() as tx:
             causes = tx.open_incident_causes(INCIDENT_SCAN_LIMIT)
+        masked = self._masked_processes(viewer, {cause[0] for cause in causes})
+        if viewer is not None and masked:
+            causes = [cause for cause in causes if cause[0] not in masked]
+            causes += [
+                (pid, i.element_id, i.error_type, i.message, 1, i.created_at, i.created_at)
+                for pid, i in self._shown_open_incidents(viewer, masked)
+            ]
         groups: dict[tuple[str, str, str, str], list[Any]] = {}
         for process_id, element_id, error_type, message, count, oldest, newest in causes:
             place = (process_id, element_id, error_type, normalise_message(message))
@@ -397,9 +444,16 @@ class CockpitMethods:
         return found_groups
 
     def group_incidents(
-        self, group: str, *, after: str | None = None, limit: int = 50
+        self,
+        group: str,
+        *,
+        after: str | None = None,
+        limit: int = 50,
+        viewer: Viewer | None = None,
     ) -> IncidentPage:
         """The open incidents of a group (its :attr:`IncidentGroup.key`), oldest first.
+        With a ``viewer``, the group is one of :meth:`incident_groups` for that viewer (its
+        messages masked before they are compared) and so are the incidents returned.
 
         Raises:
             InvalidCommandError: ``group`` or ``after`` is not one this engine made, or
@@ -408,9 +462,13 @@ class CockpitMethods:
         _check_limit(limit)
         place = _decode_group_key(group)
         position = None if after is None else _decode_instance_cursor(after)
+        if viewer is not None and self._masked_processes(viewer, {place[0]}):
+            candidates = self._shown_open_incidents(viewer, {place[0]})
+        else:
+            candidates = self._open_incidents()
         members = [
             incident
-            for process_id, incident in self._open_incidents()
+            for process_id, incident in candidates
             if (process_id, incident.element_id, incident.error_type) == place[:3]
             and normalise_message(incident.message) == place[3]
             and (position is None or (incident.created_at, incident.incident_key) > position)
@@ -418,6 +476,25 @@ class CockpitMethods:
         page = members[:limit]
         cursor = _incident_cursor(page[-1]) if len(members) > limit else None
         return IncidentPage(page, cursor)
+
+    def _masked_processes(self, viewer: Viewer | None, process_ids: set[str]) -> set[str]:
+        """Those of ``process_ids`` that have sensitive data ``viewer`` may not see."""
+        if viewer is None:
+            return set()
+        detecting = self.sensitive.detecting
+        return {
+            pid
+            for pid in process_ids
+            if not viewer.reveals(pid) and (detecting or self.sensitive.paths(pid))
+        }
+
+    def _shown_open_incidents(
+        self, viewer: Viewer, process_ids: set[str]
+    ) -> list[tuple[str, IncidentRecord]]:
+        """The open incidents of ``process_ids`` as ``viewer`` may see them."""
+        found = [(pid, i) for pid, i in self._open_incidents() if pid in process_ids]
+        shown = self.shown_incidents([incident for _, incident in found], viewer)
+        return [(pid, incident) for (pid, _), incident in zip(found, shown, strict=True)]
 
     def _open_incidents(self) -> list[tuple[str, IncidentRecord]]:
         with self.store.transaction() as tx:

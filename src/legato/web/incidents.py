@@ -21,6 +21,7 @@ from legato.errors import LegatoError
 from legato.runtime.cockpit import MAX_PAGE
 from legato.runtime.engine import Engine
 from legato.security import INCIDENTS_READ, INSTANCES_MODIFY, Principal
+from legato.security.sensitive import Viewer
 from legato.web.session import require_page
 from legato.web.ui import redirect, render
 
@@ -44,8 +45,9 @@ def incidents_page(
     request: Request,
     principal: Annotated[Principal, Depends(require_page(INCIDENTS_READ))],
 ) -> HTMLResponse:
-    """Open incidents grouped by cause, largest group first."""
-    groups = _engine(request).incident_groups()
+    """Open incidents grouped by cause, largest group first (a message's sensitive values
+    masked unless the user may see them)."""
+    groups = _engine(request).incident_groups(viewer=Viewer(principal))
     context = {
         "groups": groups,
         "total": sum(g.count for g in groups),
@@ -63,11 +65,12 @@ def group_page(
 ) -> HTMLResponse:
     """The open incidents of one group, oldest first, paged."""
     engine = _engine(request)
-    found = next((g for g in engine.incident_groups() if g.key == group), None)
+    viewer = Viewer(principal)
+    found = next((g for g in engine.incident_groups(viewer=viewer) if g.key == group), None)
     if found is None:
         context = {"status": 404, "message": "This group has no open incidents (any more)."}
         return render(request, "error.html", context, status=404)
-    page = engine.group_incidents(group, after=after, limit=PAGE_SIZE)
+    page = engine.group_incidents(group, after=after, limit=PAGE_SIZE, viewer=viewer)
     context = {
         "group": found,
         "page": page,
@@ -103,7 +106,7 @@ async def retry_group(
     """Retry every open incident of a group."""
     engine = _engine(request)
     try:
-        keys = await run_in_threadpool(_group_incident_keys, engine, group)
+        keys = await run_in_threadpool(_group_incident_keys, engine, group, Viewer(principal))
     except LegatoError as exc:
         return redirect(request, "/cockpit/incidents", flash=f"Nothing done: {exc}.", kind="error")
     refused: dict[int, str] = {}
@@ -138,11 +141,11 @@ def retry_outcome(done: int, refused: dict[int, str]) -> str:
     return text
 
 
-def _group_incident_keys(engine: Engine, group: str) -> list[int]:
+def _group_incident_keys(engine: Engine, group: str, viewer: Viewer) -> list[int]:
     keys: list[int] = []
     after: str | None = None
     while len(keys) < MAX_GROUP_RETRY:
-        page = engine.group_incidents(group, after=after, limit=MAX_PAGE)
+        page = engine.group_incidents(group, after=after, limit=MAX_PAGE, viewer=viewer)
         keys += [incident.incident_key for incident in page.incidents]
         if page.next_cursor is None:
             break

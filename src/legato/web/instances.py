@@ -31,6 +31,7 @@ from legato.runtime.cockpit import MAX_PAGE, InstancePage
 from legato.runtime.engine import Engine
 from legato.runtime.types import BatchResult
 from legato.security import INSTANCES_MODIFY, INSTANCES_READ, Principal
+from legato.security.sensitive import Viewer
 from legato.store.records import INSTANCE_FILTER_STATUSES
 from legato.web.session import require_page
 from legato.web.ui import redirect, render
@@ -127,6 +128,19 @@ def parse_filters(params: ImmutableMultiDict[str, Any] | Mapping[str, Any]) -> I
     return found
 
 
+def refuse_probe(engine: Engine, filters: InstanceFilters, principal: Principal) -> None:
+    """Refuse, as an error of the variable field, a filter by the value of a variable that
+    is sensitive and that the user may not see: the instances it finds would tell the value
+    (see :meth:`~legato.runtime.engine.Engine.refused_filter`)."""
+    refused = engine.refused_filter(
+        filters.arguments.get("variable"),
+        process_id=filters.arguments.get("process_id"),
+        viewer=Viewer(principal),
+    )
+    if refused is not None:
+        filters.errors["variable"] = f"Variable: {refused}."
+
+
 def variable_value(text: str) -> Any:
     """A variable's value as typed: a number, ``true``/``false`` or a JSON string literal
     as such, any other text as a string."""
@@ -174,6 +188,7 @@ def instances_page(
 ) -> HTMLResponse:
     """The instance list: filters, one page of instances, paging, bulk operations."""
     filters = parse_filters(request.query_params)
+    refuse_probe(_engine(request), filters, principal)
     after = request.query_params.get("after") or None
     back = _back_trail(request.query_params.get("back"))
     page: InstancePage | None = None
@@ -272,6 +287,7 @@ async def bulk_operation(
     kind, _, scope = op.partition(":")
     confirmed = form.get("confirmed") == "yes"
     filters = parse_filters(form)
+    await run_in_threadpool(refuse_probe, _engine(request), filters, principal)
     back_to = str(form.get("back_to") or "")
     if not back_to.startswith("/cockpit/instances"):
         back_to = _page_url(filters, None, [])

@@ -4,14 +4,15 @@ or ``[{"name", "operator", "value"}]`` (JSON bodies), ops ``eq neq gt gteq lt lt
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from legato.api.c7.errors import bad_request
-
-Condition = Callable[[Mapping[str, Any]], bool]
-"""Whether a scope's variables meet a condition."""
+from legato.api.c7.errors import C7Error, bad_request
+from legato.runtime.engine import Engine
+from legato.security import Principal
+from legato.security.sensitive import Viewer
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": lambda a, b: a == b,
@@ -62,22 +63,51 @@ def conditions_from_json(items: Any) -> list[Condition]:
     return found
 
 
-def condition(name: str, op: str, expected: Any) -> Condition:
-    """A condition on one variable (a missing variable meets none)."""
-    compare = _OPS[op]
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A condition on one variable; called with a scope's variables, whether they meet it
+    (a missing variable meets none)."""
 
-    def holds(variables: Mapping[str, Any]) -> bool:
-        if name not in variables:
+    name: str
+    op: str
+    expected: Any
+
+    def __call__(self, variables: Mapping[str, Any]) -> bool:
+        if self.name not in variables:
             return False
-        actual = variables[name]
+        actual = variables[self.name]
         if isinstance(actual, Decimal):
             actual = float(actual)
         try:
-            return bool(compare(actual, expected))
+            return bool(_OPS[self.op](actual, self.expected))
         except TypeError:
             return False
 
-    return holds
+
+def condition(name: str, op: str, expected: Any) -> Condition:
+    """A condition on one variable (a missing variable meets none)."""
+    return Condition(name, op, expected)
+
+
+def refuse_probes(
+    engine: Engine,
+    principal: Principal,
+    conditions: Iterable[Condition],
+    process_id: str | None = None,
+) -> None:
+    """Refuse conditions on a sensitive variable's value to whoever may not see it: what
+    they find would tell the value (see
+    :meth:`~legato.runtime.engine.Engine.refused_filter`).
+
+    Raises:
+        C7Error: 403, naming the variable, the process and the permission.
+    """
+    viewer = Viewer(principal)
+    for found in conditions:
+        wanted = (found.name, found.expected)
+        refused = engine.refused_filter(wanted, process_id=process_id, viewer=viewer)
+        if refused is not None:
+            raise C7Error(403, f"variable condition: {refused}")
 
 
 def _parts(part: str) -> tuple[str, str, str]:

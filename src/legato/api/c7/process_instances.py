@@ -15,7 +15,7 @@ from fastapi.responses import Response
 
 from legato.api.audit import note_audit
 from legato.api.c7 import ids
-from legato.api.c7.conditions import conditions_from_text
+from legato.api.c7.conditions import conditions_from_text, refuse_probes
 from legato.api.c7.dto import DefinitionIds, instance_dto
 from legato.api.c7.errors import bad_request, not_found
 from legato.api.c7.ids import Kind
@@ -59,6 +59,7 @@ def list_instances(
     ``name_op_value`` conditions separated by commas, ops ``eq neq gt gteq lt lteq like``;
     ``suspended=true`` takes the suspended ones, ``active=true`` the others)."""
     conditions = conditions_from_text(variables)
+    refuse_probes(engine, principal, conditions, processDefinitionKey)
     if tenantIdIn:
         return ok([])  # Legato keeps no tenants.
     if processInstanceIds is not None:

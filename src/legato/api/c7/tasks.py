@@ -17,7 +17,12 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from legato.api.c7 import ids
-from legato.api.c7.conditions import Condition, conditions_from_json, conditions_from_text
+from legato.api.c7.conditions import (
+    Condition,
+    conditions_from_json,
+    conditions_from_text,
+    refuse_probes,
+)
 from legato.api.c7.dates import format_date
 from legato.api.c7.errors import C7Error, bad_request, engine_error, not_found
 from legato.api.c7.ids import Kind
@@ -107,6 +112,7 @@ def _query(engine: Engine, principal: Principal, params: Mapping[str, Any]) -> l
     if params.get("orQueries") or params.get("taskVariables"):
         raise bad_request("Legato does not query tasks by 'orQueries' or 'taskVariables'")
     by_variables = _process_variable_conditions(params.get("processVariables"))
+    refuse_probes(engine, principal, by_variables, _text(params, "processDefinitionKey"))
     candidate_group = _text(params, "candidateGroup")
     candidate_user = _text(params, "candidateUser")
     candidate_groups = _names(params.get("candidateGroups"))

@@ -35,7 +35,7 @@ from legato.errors import InvalidCommandError
 from legato.runtime.cockpit import InstanceCount
 from legato.runtime.engine import Engine
 from legato.runtime.types import InstanceInfo
-from legato.security import DEFINITIONS_READ, INCIDENTS_READ, INSTANCES_READ, VARIABLES_REVEAL
+from legato.security import DEFINITIONS_READ, INCIDENTS_READ, INSTANCES_READ
 from legato.security.sensitive import Viewer
 from legato.store.records import IncidentRecord
 
@@ -197,24 +197,11 @@ def _instant(value: str | None, name: str) -> dt.datetime | None:
 def _unprobed(
     engine: Engine, viewer: Viewer, process_id: str | None, wanted: tuple[str, Any] | None
 ) -> None:
-    """Refuse a filter by the value of a sensitive variable to whoever may not see it: the
-    answer would tell the value (is there an instance whose ``ssn`` is ...)."""
-    if wanted is None:
-        return
-    name, value = wanted
-    if process_id is not None:
-        process_ids = [process_id]
-    else:
-        with engine.store.transaction() as tx:
-            process_ids = sorted({r.process_id for r in tx.list_definitions()})
-    for pid in process_ids:
-        sensitive = any(path[0] == name for path in engine.sensitive.paths(pid))
-        detected = isinstance(value, str) and engine.sensitive.detect(value)
-        if (sensitive or detected) and not viewer.reveals(pid):
-            raise Forbidden(
-                f"variableName: '{name}' is sensitive in {pid}: filtering by its value needs "
-                f"'{VARIABLES_REVEAL}'"
-            )
+    """Refuse a filter by the value of a sensitive variable to whoever may not see it (see
+    :meth:`~legato.runtime.engine.Engine.refused_filter`)."""
+    refused = engine.refused_filter(wanted, process_id=process_id, viewer=viewer)
+    if refused is not None:
+        raise Forbidden(f"variableName: {refused}")
 
 
 def _variable(name: str | None, value: str | None) -> tuple[str, Any] | None:
@@ -405,8 +392,9 @@ def element_statistics(
     response_model=list[IncidentGroupResult],
     dependencies=[Depends(require(INCIDENTS_READ))],
 )
-def incident_groups(engine: EngineDep) -> list[IncidentGroupResult]:
-    """Open incidents grouped by process, element, error type and message, largest first."""
+def incident_groups(engine: EngineDep, viewer: ViewerDep) -> list[IncidentGroupResult]:
+    """Open incidents grouped by process, element, error type and message (sensitive values
+    quoted in it masked unless the caller may see them), largest first."""
     return [
         IncidentGroupResult(
             group=g.key,
@@ -418,7 +406,7 @@ def incident_groups(engine: EngineDep) -> list[IncidentGroupResult]:
             oldestAt=iso(g.oldest_at),
             newestAt=iso(g.newest_at),
         )
-        for g in engine.incident_groups()
+        for g in engine.incident_groups(viewer=viewer)
     ]
 
 
@@ -436,7 +424,7 @@ def group_incidents(
 ) -> IncidentPageResult:
     """The open incidents of a group, oldest first."""
     with _bad_input():
-        page = engine.group_incidents(group, after=after, limit=limit)
+        page = engine.group_incidents(group, after=after, limit=limit, viewer=viewer)
     return IncidentPageResult(
         items=[_incident(i) for i in engine.shown_incidents(page.incidents, viewer)],
         nextCursor=page.next_cursor,

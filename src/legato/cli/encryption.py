@@ -89,7 +89,7 @@ def init(
 ) -> None:
     """Encryption key ring: write a new key file with one random AES-256 key (owner-only)."""
     if file.exists():
-        _fail(f"{file} exists: rotate its keys with 'legato encryption-keys rotate'")
+        _fail(f"{file} exists: rotate its keys with 'legato keys rotate'")
     key_id = key_id or _new_id([])
     try:
         write_key_file(file, {key_id: new_key()})
@@ -182,13 +182,13 @@ def retire(
         if running is not None:
             _fail(
                 f"rotation {running.batch_key} is still running ({running.done}/"
-                f"{running.total}): finish it with 'legato encryption-keys rotate --resume'"
+                f"{running.total}): finish it with 'legato keys rotate --resume'"
             )
         use = rekey.usage().get(key_id)
         if use is not None and use.values:
             _fail(
                 f"key {key_id!r} still encrypts {use.describe()}: finish the rotation "
-                "('legato encryption-keys rotate --resume') first"
+                "('legato keys rotate --resume') first"
             )
         del keys[key_id]
         write_key_file(file, keys)

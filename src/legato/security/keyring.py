@@ -10,7 +10,7 @@ belongs to) is authenticated as associated data: a ciphertext copied into anothe
 not decrypt.
 
 **Envelope.** The ring's keys are the data keys. Where they come from is a
-:class:`KeyProvider`: a key file (:func:`load_key_file`, written by ``legato encryption-keys
+:class:`KeyProvider`: a key file (:func:`load_key_file`, written by ``legato keys
 init``), the environment (:func:`keyring_from_env`), or any object with the provider's two
 methods. A provider for a key management service keeps the data keys wrapped by the
 service's master key and unwraps each once (:class:`WrappedKeyProvider`): the master key
@@ -99,7 +99,7 @@ class StaticKeyProvider:
 class FileKeyProvider:
     """The keys of a key file, read again when a key the ring does not know is asked for:
     an engine that meets a value encrypted by a key added since it started (``legato
-    encryption-keys rotate``) takes the new key, and with it the new primary key."""
+    keys rotate``) takes the new key, and with it the new primary key."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

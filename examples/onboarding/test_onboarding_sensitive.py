@@ -28,6 +28,7 @@ from legato.security.accounts import Accounts
 from legato.security.keyring import new_key, write_key_file
 from legato.security.sensitive import Viewer
 from legato.web import mount
+from sign_in_support import post_sign_in
 
 HERE = Path(__file__).parent
 ID_NUMBER = "756.3047.5009.62"
@@ -148,11 +149,7 @@ def test_the_api_masks_them_for_an_operator_and_shows_them_to_an_admin(
 
 def _sign_in(client: TestClient, name: str) -> None:
     client.cookies.clear()
-    answer = client.post(
-        "/login",
-        data={"username": name, "password": PASSWORDS[name], "next": "/"},
-        follow_redirects=False,
-    )
+    answer = post_sign_in(client, name, PASSWORDS[name], "/")
     assert answer.status_code == 303, answer.text
 
 

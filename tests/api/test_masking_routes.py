@@ -24,6 +24,7 @@ from legato.security.audit import AuditTrail
 from legato.store.audit import AuditQuery
 from legato.web import mount
 from legato.web.session import SESSION_COOKIE, csrf_token_for
+from sign_in_support import post_sign_in
 
 SSN = "078-05-1120"
 IBAN = "DE89 3704 0044 0532 0130 00"
@@ -200,11 +201,7 @@ def web(tmp_path: Path) -> Iterator[tuple[TestClient, Engine]]:
 
 def _sign_in(client: TestClient, name: str) -> None:
     client.cookies.clear()
-    answer = client.post(
-        "/login",
-        data={"username": name, "password": PASSWORDS[name], "next": "/"},
-        follow_redirects=False,
-    )
+    answer = post_sign_in(client, name, PASSWORDS[name], "/")
     assert answer.status_code == 303
 
 

@@ -22,6 +22,7 @@ from legato.cli.app import app as cli_app
 from legato.security import StaticAuthenticator
 from legato.security.lockout import ACCOUNT_FAILURES, ADDRESS_FAILURES, LOCK_TIME, SignInGuard
 from legato.store.records import AuditQuery
+from sign_in_support import post_sign_in
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 from accounts_support import VirtualClock
@@ -40,8 +41,7 @@ def guarded(tmp_path: Path, clock: VirtualClock) -> Iterator[Site]:
 
 
 def _web(site: Site, name: str, password: str) -> int:
-    answer = site.client.post("/login", data={"username": name, "password": password})
-    return answer.status_code
+    return post_sign_in(site.client, name, password).status_code
 
 
 def _basic(site: Site, name: str, password: str, path: str = "/v2/topology") -> int:
@@ -94,7 +94,7 @@ def test_the_refusal_says_when_to_retry(guarded: Site, clock: VirtualClock) -> N
     c7 = guarded.client.get("/engine-rest/process-definition", auth=("operator", "operator"))
     assert c7.status_code == 429
     assert until in c7.json()["message"]
-    page = guarded.client.post("/login", data={"username": "operator", "password": "operator"})
+    page = post_sign_in(guarded.client, "operator", "operator")
     assert f"try again after {until}" in page.text
     token = guarded.client.post(
         "/oauth/token", data={"client_id": "operator", "client_secret": "operator"}

@@ -14,6 +14,7 @@ from security_support import PRINCIPALS, Site, open_site
 
 from legato.api.headers import SECURITY_HEADERS
 from legato.security import Principal
+from sign_in_support import post_sign_in
 
 SCRIPT = '<script>alert("x")</script>'
 IMAGE = '"><img src=x onerror=alert(1)>'
@@ -113,9 +114,7 @@ def test_markup_in_data_is_shown_as_text_on_every_page(hostile: Site) -> None:
 
 
 def test_a_javascript_next_after_sign_in_goes_home(site: Site) -> None:
-    answer = site.client.post(
-        "/login", data={"username": "admin", "password": "admin", "next": LINK}
-    )
+    answer = post_sign_in(site.client, "admin", "admin", LINK)
     assert answer.status_code == 303
     assert answer.headers["location"] == "/"
 

@@ -18,6 +18,7 @@ from legato.security.audit import AuditTrail
 from legato.store.audit import AuditQuery
 from legato.web import mount
 from legato.web.session import SESSION_COOKIE, csrf_token_for
+from sign_in_support import post_sign_in
 
 ORDER = process(
     '<bpmn:startEvent id="s"/>' + service("charge", "charge") + '<bpmn:endEvent id="e"/>'
@@ -43,11 +44,7 @@ def app_engine(tmp_path: Path) -> Iterator[tuple[TestClient, Engine]]:
 
 def sign_in(client: TestClient, name: str, password: str | None = None) -> int:
     client.cookies.clear()
-    answer = client.post(
-        "/login",
-        data={"username": name, "password": password or PASSWORDS[name], "next": "/"},
-        follow_redirects=False,
-    )
+    answer = post_sign_in(client, name, password or PASSWORDS[name], "/")
     return answer.status_code
 
 

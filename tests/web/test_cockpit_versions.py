@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 from web_support import session_client
 
 from legato.testing.server import LegatoServer, admin_client
+from sign_in_support import post_sign_in
 
 TAGGED = CHECK_MODEL.replace(
     'isExecutable="true">',
@@ -36,9 +37,7 @@ def _deploy(server: LegatoServer, process_id: str, tag: str, task_name: str) -> 
 def _developer(server: LegatoServer) -> Iterator[httpx.Client]:
     add_user(server, "developer", "pw-developer", ["developer"])
     with httpx.Client(base_url=server.url, timeout=60) as client:
-        answer = client.post(
-            "/login", data={"username": "developer", "password": "pw-developer", "next": "/"}
-        )
+        answer = post_sign_in(client, "developer", "pw-developer", "/")
         assert answer.status_code == 303, answer.text
         yield client
 

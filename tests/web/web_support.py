@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from legato.testing.server import LegatoServer
+from sign_in_support import post_sign_in
 
 CHROMIUM = os.environ.get("LEGATO_CHROMIUM", "/usr/bin/chromium")
 """The browser the tests drive (Debian's package; never a downloaded build)."""
@@ -43,8 +44,6 @@ TIMEOUT_MS = 60_000
 def session_client(server: LegatoServer, name: str) -> Iterator[httpx.Client]:
     """An HTTP client signed in to the web app (the session cookie) as ``name``."""
     with httpx.Client(base_url=server.url, timeout=60) as client:
-        answer = client.post(
-            "/login", data={"username": name, "password": USERS[name]["password"], "next": "/"}
-        )
+        answer = post_sign_in(client, name, str(USERS[name]["password"]), "/")
         assert answer.status_code == 303, answer.text
         yield client

@@ -10,13 +10,22 @@ The CSRF token of a session is an HMAC of the session token: a page carries it i
 ``<meta name="csrf-token">`` and forms in a hidden ``csrf`` field; every POST, PUT, PATCH and
 DELETE of a signed-in page must send it (field ``csrf`` or header ``X-CSRF-Token``) or is
 refused with 403.
+
+The sign-in form has no session yet, so it carries a token of its own (against login CSRF:
+another site posting its own credentials to sign the victim in as itself). Showing the form
+sets a random token in the short-lived HttpOnly, SameSite=Strict cookie
+:data:`SIGN_IN_COOKIE` (Secure over TLS) and echoes it in the form's ``csrf`` field; a post
+whose field is missing, empty or not the cookie's gets the form again with 403 and no
+session. Such a refusal is not a wrong password: it counts for no lock-out and is not
+audited (nobody is signed in).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote, urlsplit
@@ -36,6 +45,11 @@ SESSION_COOKIE = "legato_session"
 """The cookie that holds the session token."""
 DEFAULT_SESSION_LIFETIME = timedelta(hours=8)
 """How long a sign-in lasts unless ``app.state.session_lifetime`` says otherwise."""
+SIGN_IN_COOKIE = "legato_sign_in_csrf"
+"""The cookie that holds the sign-in form's CSRF token."""
+SIGN_IN_CSRF_LIFETIME = timedelta(hours=1)
+"""How long a shown sign-in form can be posted."""
+SIGN_IN_REFUSED = "The sign-in form was stale or sent from another site. Sign in again."
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
@@ -132,10 +146,41 @@ def _lifetime(request: Request) -> timedelta:
     return lifetime if isinstance(lifetime, timedelta) else DEFAULT_SESSION_LIFETIME
 
 
+def _sign_in_cookie(request: Request) -> str:
+    """The sign-in form's CSRF token in this browser's cookie ('' if none or malformed)."""
+    current = request.cookies.get(SIGN_IN_COOKIE, "")
+    return current if 32 <= len(current) <= 128 else ""
+
+
+def _sign_in_form(
+    request: Request,
+    context: dict[str, object],
+    *,
+    token: str,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """The sign-in page with ``token`` in its form and in :data:`SIGN_IN_COOKIE`."""
+    page = {**context, "sign_in_csrf": token}
+    response = render(request, "login.html", page, status=status, headers=headers)
+    response.set_cookie(
+        SIGN_IN_COOKIE,
+        token,
+        max_age=int(SIGN_IN_CSRF_LIFETIME.total_seconds()),
+        path="/login",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
 @router.get("/login")
 def login_page(request: Request, next: str = "/") -> HTMLResponse:
-    """The sign-in form."""
-    return render(request, "login.html", {"next": safe_next(next), "error": None})
+    """The sign-in form (with its CSRF token)."""
+    context: dict[str, object] = {"next": safe_next(next), "error": None}
+    token = _sign_in_cookie(request) or secrets.token_urlsafe(32)
+    return _sign_in_form(request, context, token=token)
 
 
 @router.post("/login")
@@ -144,9 +189,20 @@ async def login(
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
+    csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    """Check the user name and password; on success set the session cookie and go to
-    ``next``. A wrong pair shows the form again with an error (the user name kept)."""
+    """Check the form's CSRF token, then the user name and password; on success set the
+    session cookie and go to ``next``. A wrong pair shows the form again with an error (the
+    user name kept); a wrong CSRF token shows it with 403 before any password is checked."""
+    expected = _sign_in_cookie(request)
+    if not expected or not hmac.compare_digest(csrf.encode(), expected.encode()):
+        context: dict[str, object] = {
+            "next": safe_next(next),
+            "username": username,
+            "error": SIGN_IN_REFUSED,
+        }
+        token = expected or secrets.token_urlsafe(32)
+        return _sign_in_form(request, context, token=token, status=403)
     authenticator: Authenticator = request.app.state.authenticator
     guard: SignInGuard = request.app.state.sign_in_guard
     address = request.client.host if request.client else None
@@ -170,11 +226,11 @@ async def login(
         error = "The user name or password is wrong."
         if lockout is not None:
             error = lockout.message[0].upper() + lockout.message[1:] + "."
-        context = {"next": safe_next(next), "username": username, "error": error}
+        again: dict[str, object] = {"next": safe_next(next), "username": username, "error": error}
         if lockout is None:
-            return render(request, "login.html", context)
+            return _sign_in_form(request, again, token=expected)
         retry = {"Retry-After": str(lockout.retry_after(guard.now))}
-        return render(request, "login.html", context, status=429, headers=retry)
+        return _sign_in_form(request, again, token=expected, status=429, headers=retry)
     token, seconds = issued
     note_audit(request, actor=actor, action="auth.sign_in")
     response = RedirectResponse(safe_next(next), status_code=303)
@@ -187,6 +243,7 @@ async def login(
         samesite="lax",
         secure=request.url.scheme == "https",
     )
+    response.delete_cookie(SIGN_IN_COOKIE, path="/login", httponly=True, samesite="strict")
     return response
 
 

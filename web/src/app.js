@@ -128,7 +128,9 @@ async function initForm(element) {
   message.className = "lg-form-message";
   message.setAttribute("role", "alert");
   element.replaceChildren(container, message);
-  const form = new Form({ container });
+  // No debounce: a value typed is in the form's data at once, so a submit right after typing
+  // (before a blur flushes the debounced change) never sends, or validates, the old value.
+  const form = new Form({ container, debounce: false });
   await form.importSchema(schema, data);
   element.lgForm = form;
   // Forms from the Modeler usually have no submit button of their own (the task list gives

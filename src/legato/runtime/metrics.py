@@ -175,8 +175,6 @@ class EngineMetrics(Collector):
             ev.InstanceCompleted: self._instance_completed,
             ev.InstanceTerminated: self._instance_terminated,
             ev.IncidentRaised: self._incident_raised,
-            ev.JobCreated: self._job_created,
-            ev.JobCompleted: self._job_completed,
             ev.JobCanceled: self._job_canceled,
             ev.JobFailed: self._job_failed,
         }
@@ -201,15 +199,19 @@ class EngineMetrics(Collector):
         observe = self._observe
         versions = self._versions
         activated = self._activated
+        jobs = self._jobs
         if len(activated) >= MAX_TRACKED:
             _forget_oldest(activated)
+        if len(jobs) >= MAX_TRACKED:
+            _forget_oldest(jobs)
         for state, events in steps:
             version = versions.get(state.definition_key)
             if version is None:
                 version = self._version(state.definition_key)
             for event in events:
                 kind = type(event)
-                # Elements are most of the events: handled here, without a call each.
+                # Elements and jobs are most of the events that count: handled here, without
+                # a call each.
                 if kind is _ACTIVATED:
                     activated[event.key] = event.at  # type: ignore[attr-defined]
                 elif kind is _COMPLETED or kind is _TERMINATED:
@@ -218,6 +220,19 @@ class EngineMetrics(Collector):
                         element_id: str = event.element_id  # type: ignore[attr-defined]
                         histogram = version.elements.get(element_id) or version.element(element_id)
                         seconds = (event.at - at).total_seconds()
+                        histogram.counts[bisect_left(histogram.bounds, seconds)] += 1
+                        histogram.total += seconds
+                # Then jobs: each service task's job is created and completed once.
+                elif kind is _JOB_CREATED:
+                    jobs[event.job_key] = event  # type: ignore[attr-defined,assignment]
+                elif kind is _JOB_COMPLETED:
+                    begun = jobs.pop(event.job_key, None)  # type: ignore[attr-defined]
+                    if begun is not None:
+                        job_type = begun.job_type
+                        histogram = version.job_durations.get(job_type) or version.job_duration(
+                            job_type
+                        )
+                        seconds = (event.at - begun.at).total_seconds()
                         histogram.counts[bisect_left(histogram.bounds, seconds)] += 1
                         histogram.total += seconds
                 else:
@@ -358,17 +373,6 @@ class EngineMetrics(Collector):
     def _incident_raised(v: _Version, state: InstanceState, event: ev.IncidentRaised) -> None:
         v.incidents += 1
 
-    def _job_created(self, v: _Version, state: InstanceState, event: ev.JobCreated) -> None:
-        jobs = self._jobs
-        if len(jobs) >= MAX_TRACKED:
-            _forget_oldest(jobs)
-        jobs[event.job_key] = event
-
-    def _job_completed(self, v: _Version, state: InstanceState, event: ev.JobCompleted) -> None:
-        started = self._jobs.pop(event.job_key, None)
-        if started is not None:
-            v.job_duration(started.job_type).observe((event.at - started.at).total_seconds())
-
     def _job_canceled(self, v: _Version, state: InstanceState, event: ev.JobCanceled) -> None:
         self._jobs.pop(event.job_key, None)
 
@@ -382,6 +386,8 @@ class EngineMetrics(Collector):
 _ACTIVATED = ev.ElementActivated
 _COMPLETED = ev.ElementCompleted
 _TERMINATED = ev.ElementTerminated
+_JOB_CREATED = ev.JobCreated
+_JOB_COMPLETED = ev.JobCompleted
 
 
 def _bound_text(bound: float) -> str:

@@ -125,19 +125,42 @@ class DerivedRows:
         instance_of: InstanceOf,
         incident_element: Callable[[int], tuple[int, str] | None],
     ) -> None:
-        """:meth:`add` for events grouped into chunks (as the executor records them)."""
+        """:meth:`add` for events grouped into chunks (as the executor records them).
+
+        The live path of every batch: element starts and ends (most of the events that
+        count) are counted in the loop itself, under the instance's version found once per
+        chunk (again after an event that may change it)."""
         handlers = _HANDLERS
+        slots = _ELEMENT_SLOTS
+        counts = self.counts
         for chunk in chunks:
             key, position, at = chunk.instance_key, chunk.position, chunk.at
+            known = False
+            definition_key: int | None = None
             for event_type, element_id, payload in chunk.events:
-                handler = handlers.get(event_type)
-                if handler is not None:
-                    handler(
-                        self,
-                        (key, position, at, element_id, payload),
-                        instance_of,
-                        incident_element,
-                    )
+                slot = slots.get(event_type)
+                if slot is not None:
+                    if not known:
+                        definition_key, known = _definition(self, instance_of, key), True
+                    if definition_key is not None and element_id is not None:
+                        delta = counts.get((definition_key, element_id))
+                        if delta is None:
+                            delta = counts[(definition_key, element_id)] = [0, 0, 0, 0]
+                        if slot < 0:  # activated
+                            delta[ACTIVE] += 1
+                        else:
+                            delta[ACTIVE] -= 1
+                            delta[slot] += 1
+                else:
+                    handler = handlers.get(event_type)
+                    if handler is not None:
+                        handler(
+                            self,
+                            (key, position, at, element_id, payload),
+                            instance_of,
+                            incident_element,
+                        )
+                        known = known and event_type not in _VERSIONING
                 position += 1
 
     def clear(self) -> None:
@@ -264,6 +287,18 @@ def _decision_evaluated(rows: DerivedRows, seen: _Seen, _: Any, __: Any) -> None
         )
     )
 
+
+_ACTIVE_SLOT = -1
+_ELEMENT_SLOTS: dict[str, int] = {
+    "ElementActivated": _ACTIVE_SLOT,
+    "ElementCompleted": COMPLETED,
+    "ElementTerminated": TERMINATED,
+}
+"""The element events :meth:`DerivedRows.add_chunks` counts itself, and the count each adds
+to (:data:`_ACTIVE_SLOT`: the element instance is active; else it leaves the active ones)."""
+
+_VERSIONING = frozenset({"InstanceCreated", "InstanceMigrated"})
+"""The events after which an instance's version, as its events so far say, may differ."""
 
 _HANDLERS: dict[str, _Handler] = {
     "InstanceCreated": _instance_created,

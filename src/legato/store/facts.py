@@ -225,9 +225,12 @@ class DerivedFacts:
         kinds = _KINDS
         versions = self._versions
         elements = self.elements
+        hours = self.hours
+        durations = self.durations
         for chunk in chunks:
             key, at = chunk.instance_key, chunk.at
             hour = self._hour_of(at)
+            day = self._hour_span[2]
             found = versions.get(key) or fact_of(key)
             for event_type, _element_id, payload in chunk.events:
                 kind = kinds.get(event_type)
@@ -257,17 +260,41 @@ class DerivedFacts:
                         "retries": 0,
                         "completed_by": None,
                     }
-                    self._delta(found.definition_key, element_id, hour)[STARTED] += 1
+                    place = (found.definition_key, element_id, hour)
+                    delta = hours.get(place)
+                    if delta is None:
+                        delta = hours[place] = [0, 0, 0, 0, 0, 0]
+                    delta[STARTED] += 1
                 else:  # an element's end, ``kind`` its outcome
                     element_key = payload.get("key")
                     if found is None or element_key is None:
                         continue
-                    end = _End(element_key, found, payload["element_id"], at, kind)
+                    element_id = payload["element_id"]
                     row = elements.get(element_key)
-                    if row is None:
-                        self._ends.append(end)  # started in an earlier batch: see settle
+                    if row is None:  # started in an earlier batch: see settle
+                        self._ends.append(_End(element_key, found, element_id, at, kind))
+                        continue
+                    # Started in this batch: :meth:`_element_ended` inline (most ends).
+                    place = (found.definition_key, element_id, hour)
+                    delta = hours.get(place)
+                    if delta is None:
+                        delta = hours[place] = [0, 0, 0, 0, 0, 0]
+                    if kind != "completed":
+                        duration = micros_between(row["started_at"], at)
+                        row["ended_at"], row["duration_us"], row["outcome"] = at, duration, kind
+                        delta[TERMINATED] += 1
+                        continue
+                    started = row["started_at"]
+                    if started == at:  # done in the instant it began: no row (see there)
+                        del elements[element_key]
+                        duration = 0
                     else:
-                        self._element_ended(end, row["started_at"])
+                        duration = micros_between(started, at)
+                        row["ended_at"], row["duration_us"], row["outcome"] = at, duration, kind
+                    delta[COMPLETED] += 1
+                    delta[DURATION] += duration
+                    bucket = (found.definition_key, element_id, day, bucket_of(duration))
+                    durations[bucket] = durations.get(bucket, 0) + 1
 
     def unknown(self) -> tuple[list[int], list[int]]:
         """The instances and element instances that ended in these events but started

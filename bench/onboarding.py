@@ -911,14 +911,26 @@ def projection_report(command: str, found: dict[str, list[tuple[float, float]]])
     base = median["neither"]
     lines.append("")
     for name in ("metrics", "analytics", "both (the default)"):
-        lines.append(f"- {name} vs neither: {100 * (median[name] / base - 1):+.1f} % CPU (medians)")
+        paired = paired_ratio(found[name], found["neither"])
+        lines.append(
+            f"- {name} vs neither: {100 * (median[name] / base - 1):+.1f} % CPU (medians), "
+            f"{100 * (paired - 1):+.1f} % (median of the rounds' own ratios)"
+        )
     both = median["both (the default)"] / base - 1
-    verdict = "met" if both <= TARGET_PROJECTIONS else "missed"
+    both_paired = paired_ratio(found["both (the default)"], found["neither"]) - 1
+    verdict = "met" if max(both, both_paired) <= TARGET_PROJECTIONS else "missed"
     lines.append(
         f"- target: analytics facts + metrics at most {TARGET_PROJECTIONS:.0%} more CPU than "
-        f"neither: {verdict}"
+        f"neither, by both measures: {verdict}"
     )
     return "\n".join(lines) + "\n"
+
+
+def paired_ratio(runs: list[tuple[float, float]], base: list[tuple[float, float]]) -> float:
+    """The median over the rounds of a variant's CPU over the base's in the same round:
+    the engines of a round run next to one another, so a load that changes between rounds
+    moves both sides of each ratio."""
+    return statistics.median(cpu / b for (cpu, _), (b, _) in zip(runs, base, strict=True))
 
 
 # -- the cost of encryption at rest ---------------------------------------------------------------

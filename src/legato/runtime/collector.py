@@ -84,3 +84,13 @@ class CollectorPolicy:
                 gc.set_threshold(YOUNG_THRESHOLD, middle, old)
         self._frozen = True
         gc.freeze()
+
+    def release(self) -> None:
+        """The engine closes: what its freezes kept out of collections is collected again
+        (:func:`gc.unfreeze`), so that a process that opens and closes engines does not keep
+        each closed one's objects that are in reference cycles. Other engines of the process
+        freeze theirs again after their next ``every`` commands."""
+        if self._frozen:
+            self._frozen = False
+            self._since = 0
+            gc.unfreeze()

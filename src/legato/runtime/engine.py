@@ -1528,6 +1528,7 @@ class Engine(UserTaskMethods, CockpitMethods, VersionMethods, AlertMethods, Migr
                 self._listener.close()
                 self._listener = None
         self.store.close()
+        self._executor.release_collector()
 
     def __enter__(self) -> Engine:
         return self

@@ -162,6 +162,10 @@ class CommandExecutor:
         threads at once (a server's requests beside the node's own loop), and the cache, the
         key allocator and the batch fields are one thread's at a time."""
 
+    def release_collector(self) -> None:
+        """The engine closes: see :meth:`CollectorPolicy.release`."""
+        self._collector.release()
+
     def pushed_keys(self) -> list[int]:
         """The jobs held for this process's handlers that none has taken yet."""
         return [job.job_key for job in self._pushed]

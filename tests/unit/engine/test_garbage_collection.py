@@ -152,3 +152,17 @@ def test_full_collections_do_not_scan_the_cached_states(collector_state: None) -
 def _tracked(target: object) -> bool:
     """Whether ``target`` is in one of the generations that collections scan."""
     return any(candidate is target for candidate in gc.get_objects())
+
+
+def test_a_closed_engine_leaves_nothing_frozen(collector_state: None) -> None:
+    seen: list[bool] = []
+    engine = _engine(seen)
+    engine.start_many("p", [{"i": i} for i in range(200)])
+    assert engine.run_until_idle() == 400
+    assert gc.get_freeze_count() > 0  # the policy froze what survived
+    gone = weakref.ref(engine)
+    engine.close()
+    assert gc.get_freeze_count() == 0
+    del engine
+    gc.collect()
+    assert gone() is None  # nothing frozen keeps the closed engine alive

@@ -27,7 +27,7 @@ class _Encodable(Protocol):
 class EncodedParts:
     """What a state's snapshot encoded before, by part, until an applier changes the part."""
 
-    __slots__ = ("_elements", "_scope_names", "_scopes", "_stale", "_started", "_started_at")
+    __slots__ = ("_scope_names", "_scopes", "_stale", "_started", "_started_at", "elements_encoded")
 
     def __init__(self) -> None:
         self._scopes: dict[int, dict[str, Any]] = {}
@@ -35,8 +35,10 @@ class EncodedParts:
         self._stale: dict[int, dict[str, None]] = {}
         """Per scope key, the names set since its variables were encoded (in order)."""
         self._scope_names: dict[int, str] = {}
-        self._elements: dict[int, dict[str, Any]] = {}
-        """Per element instance key, its encoding."""
+        self.elements_encoded: dict[int, dict[str, Any]] = {}
+        """Per element instance key, its encoding. The hottest appliers drop a changed
+        element's entry themselves (``elements_encoded.pop(key, None)``, what
+        :meth:`element_changed` does, without a call)."""
         self._started: datetime | None = None
         self._started_at: str | None = None
 
@@ -49,22 +51,26 @@ class EncodedParts:
             else:
                 stale[name] = None
 
-    def scope_removed(self, scope_key: int) -> None:
-        """An element instance (a scope) and its variables are gone."""
-        self._elements.pop(scope_key, None)
+    def scope_removed(self, scope_key: int, parent_key: int | None = None) -> None:
+        """An element instance (a scope) and its variables are gone; and, when given, the
+        element instance ``parent_key`` changed (it lost a child)."""
+        elements = self.elements_encoded
+        elements.pop(scope_key, None)
+        if parent_key is not None:
+            elements.pop(parent_key, None)
         if self._scopes.pop(scope_key, None) is not None:
             self._stale.pop(scope_key, None)
             self._scope_names.pop(scope_key, None)
 
     def element_changed(self, key: int) -> None:
         """An element instance changed (or is gone)."""
-        self._elements.pop(key, None)
+        self.elements_encoded.pop(key, None)
 
     def clear(self) -> None:
         """Everything changed."""
         self._scopes.clear()
         self._stale.clear()
-        self._elements.clear()
+        self.elements_encoded.clear()
 
     def started_at(self, started_at: datetime | None) -> str | None:
         """``started_at`` in ISO format (encoded once: it is set once)."""
@@ -112,7 +118,7 @@ class EncodedParts:
 
     def elements(self, elements: Iterable[_Encodable]) -> list[dict[str, Any]]:
         """The element instances encoded (the unchanged ones as before)."""
-        cached = self._elements
+        cached = self.elements_encoded
         encoded: list[dict[str, Any]] = []
         append: Callable[[dict[str, Any]], None] = encoded.append
         for element in elements:

@@ -8,7 +8,6 @@ The behaviours sit below it and see it through :class:`~legato.engine.protocols.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -84,11 +83,9 @@ _apply_completed = APPLIERS[_ElementCompleted]
 class Processing(StepContext):
     """One command's processing against one instance: the agenda and the element lifecycle."""
 
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        # Pairs of (function, argument), called as function(self, argument): a plain function
-        # of the class allocates nothing per planned step (a closure or a bound method would).
-        self._agenda: deque[tuple[Callable[[Processing, Any], None], Any]] = deque()
+    # The agenda (``self._agenda``, made by StepContext) holds pairs of (function, argument),
+    # called as function(self, argument): a plain function of the class allocates nothing per
+    # planned step (a closure or a bound method would).
 
     # -- the agenda -----------------------------------------------------------------------------
 
@@ -218,7 +215,12 @@ class Processing(StepContext):
         scope_key = instance.parent_key
         assert scope_key is not None
         self._completed(instance)
-        if tokens == 1 and instance.compensating_for is None:
+        if (
+            tokens == 1
+            and instance.compensating_for is None
+            and len(flows) == 1
+            and flows[0].target.straight  # else _straight_on() would leave the flows as they are
+        ):
             onward = self._straight_on(flows, scope_key)
             if onward is None:
                 return  # an incident stopped the token in a straight element
@@ -329,8 +331,9 @@ class Processing(StepContext):
                 )
             )
             self._agenda.append((Processing._try_join, (scope_key, target)))
-        else:
-            self.activate(target, scope_key, flow.flow_id)
+        else:  # activate(), without a call in between
+            instance = self._enter(target, scope_key, flow.flow_id)
+            self._agenda.append((Processing.run_activation, instance))
 
     def _try_join(self, slot: tuple[int, NodePlan]) -> None:
         self.try_join(*slot)

@@ -27,11 +27,20 @@ class _Encodable(Protocol):
 class EncodedParts:
     """What a state's snapshot encoded before, by part, until an applier changes the part."""
 
-    __slots__ = ("_scope_names", "_scopes", "_stale", "_started", "_started_at", "elements_encoded")
+    __slots__ = (
+        "_scope_names",
+        "_stale",
+        "_started",
+        "_started_at",
+        "elements_encoded",
+        "scopes_encoded",
+    )
 
     def __init__(self) -> None:
-        self._scopes: dict[int, dict[str, Any]] = {}
-        """Per scope key, its variables encoded, in the scope's order."""
+        self.scopes_encoded: dict[int, dict[str, Any]] = {}
+        """Per scope key, its variables encoded, in the scope's order. What happens to a scope
+        not in it (none, before the first snapshot) need not be told: the hottest appliers
+        look here before they call :meth:`variable_set` or :meth:`scope_removed`."""
         self._stale: dict[int, dict[str, None]] = {}
         """Per scope key, the names set since its variables were encoded (in order)."""
         self._scope_names: dict[int, str] = {}
@@ -44,21 +53,17 @@ class EncodedParts:
 
     def variable_set(self, scope_key: int, name: str) -> None:
         """A variable of a scope was created or changed."""
-        if scope_key in self._scopes:
+        if scope_key in self.scopes_encoded:
             stale = self._stale.get(scope_key)
             if stale is None:
                 self._stale[scope_key] = {name: None}
             else:
                 stale[name] = None
 
-    def scope_removed(self, scope_key: int, parent_key: int | None = None) -> None:
-        """An element instance (a scope) and its variables are gone; and, when given, the
-        element instance ``parent_key`` changed (it lost a child)."""
-        elements = self.elements_encoded
-        elements.pop(scope_key, None)
-        if parent_key is not None:
-            elements.pop(parent_key, None)
-        if self._scopes.pop(scope_key, None) is not None:
+    def scope_removed(self, scope_key: int) -> None:
+        """An element instance (a scope) and its variables are gone."""
+        self.elements_encoded.pop(scope_key, None)
+        if self.scopes_encoded.pop(scope_key, None) is not None:
             self._stale.pop(scope_key, None)
             self._scope_names.pop(scope_key, None)
 
@@ -68,7 +73,7 @@ class EncodedParts:
 
     def clear(self) -> None:
         """Everything changed."""
-        self._scopes.clear()
+        self.scopes_encoded.clear()
         self._stale.clear()
         self.elements_encoded.clear()
 
@@ -88,7 +93,7 @@ class EncodedParts:
         added at the end of both, in the order the names were set.
         """
         encoded: dict[str, dict[str, Any]] = {}
-        scopes, names = self._scopes, self._scope_names
+        scopes, names = self.scopes_encoded, self._scope_names
         for scope_key, scope_variables in variables.items():
             part = scopes.get(scope_key)
             if part is None:
@@ -112,7 +117,7 @@ class EncodedParts:
             part[name] = encode(scope_variables[name])
         if len(part) != len(scope_variables):
             # Not the scope encoded before plus what was set since: encoded whole.
-            part = self._scopes[scope_key] = _encoded_scope(scope_variables)
+            part = self.scopes_encoded[scope_key] = _encoded_scope(scope_variables)
         del self._stale[scope_key]
         return part
 

@@ -77,13 +77,16 @@ def _element_ended(state: InstanceState, event: ev.ElementCompleted | ev.Element
     state.variables.pop(key, None)
     if state.compensable:
         state.compensable.pop(key, None)
+    encoded = state.encoded
+    if key in encoded.scopes_encoded:
+        encoded.scope_removed(key)
+    else:  # what scope_removed() would do, without a call
+        encoded.elements_encoded.pop(key, None)
     parent_key = element.parent_key
     parent = state.elements.get(parent_key) if parent_key is not None else None
-    if parent is None:
-        state.encoded.scope_removed(key)
-    else:
+    if parent is not None:
         parent.children.discard(key)
-        state.encoded.scope_removed(key, parent_key)  # and the parent lost a child
+        encoded.elements_encoded.pop(parent.key, None)  # element_changed(), without a call
         if parent.is_mi_body and type(event) is ev.ElementCompleted:
             parent.mi_completed += 1
     if state.joins and type(event) is ev.ElementTerminated:
@@ -119,7 +122,9 @@ def _join_consumed(state: InstanceState, event: ev.JoinTokensConsumed) -> None:
 @_applies(ev.VariableSet)
 def _variable_set(state: InstanceState, event: ev.VariableSet) -> None:
     state.variables.setdefault(event.scope_key, {})[event.name] = event.value
-    state.encoded.variable_set(event.scope_key, event.name)
+    encoded = state.encoded
+    if event.scope_key in encoded.scopes_encoded:  # else variable_set() would do nothing
+        encoded.variable_set(event.scope_key, event.name)
 
 
 @_applies(ev.MultiInstanceStarted)

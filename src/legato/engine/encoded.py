@@ -27,22 +27,33 @@ class _Encodable(Protocol):
 class EncodedParts:
     """What a state's snapshot encoded before, by part, until an applier changes the part."""
 
-    __slots__ = ("_elements", "_scope_names", "_scopes", "_stale", "_started", "_started_at")
+    __slots__ = (
+        "_scope_names",
+        "_stale",
+        "_started",
+        "_started_at",
+        "elements_encoded",
+        "scopes_encoded",
+    )
 
     def __init__(self) -> None:
-        self._scopes: dict[int, dict[str, Any]] = {}
-        """Per scope key, its variables encoded, in the scope's order."""
+        self.scopes_encoded: dict[int, dict[str, Any]] = {}
+        """Per scope key, its variables encoded, in the scope's order. What happens to a scope
+        not in it (none, before the first snapshot) need not be told: the hottest appliers
+        look here before they call :meth:`variable_set` or :meth:`scope_removed`."""
         self._stale: dict[int, dict[str, None]] = {}
         """Per scope key, the names set since its variables were encoded (in order)."""
         self._scope_names: dict[int, str] = {}
-        self._elements: dict[int, dict[str, Any]] = {}
-        """Per element instance key, its encoding."""
+        self.elements_encoded: dict[int, dict[str, Any]] = {}
+        """Per element instance key, its encoding. The hottest appliers drop a changed
+        element's entry themselves (``elements_encoded.pop(key, None)``, what
+        :meth:`element_changed` does, without a call)."""
         self._started: datetime | None = None
         self._started_at: str | None = None
 
     def variable_set(self, scope_key: int, name: str) -> None:
         """A variable of a scope was created or changed."""
-        if scope_key in self._scopes:
+        if scope_key in self.scopes_encoded:
             stale = self._stale.get(scope_key)
             if stale is None:
                 self._stale[scope_key] = {name: None}
@@ -51,20 +62,20 @@ class EncodedParts:
 
     def scope_removed(self, scope_key: int) -> None:
         """An element instance (a scope) and its variables are gone."""
-        self._elements.pop(scope_key, None)
-        if self._scopes.pop(scope_key, None) is not None:
+        self.elements_encoded.pop(scope_key, None)
+        if self.scopes_encoded.pop(scope_key, None) is not None:
             self._stale.pop(scope_key, None)
             self._scope_names.pop(scope_key, None)
 
     def element_changed(self, key: int) -> None:
         """An element instance changed (or is gone)."""
-        self._elements.pop(key, None)
+        self.elements_encoded.pop(key, None)
 
     def clear(self) -> None:
         """Everything changed."""
-        self._scopes.clear()
+        self.scopes_encoded.clear()
         self._stale.clear()
-        self._elements.clear()
+        self.elements_encoded.clear()
 
     def started_at(self, started_at: datetime | None) -> str | None:
         """``started_at`` in ISO format (encoded once: it is set once)."""
@@ -82,7 +93,7 @@ class EncodedParts:
         added at the end of both, in the order the names were set.
         """
         encoded: dict[str, dict[str, Any]] = {}
-        scopes, names = self._scopes, self._scope_names
+        scopes, names = self.scopes_encoded, self._scope_names
         for scope_key, scope_variables in variables.items():
             part = scopes.get(scope_key)
             if part is None:
@@ -106,13 +117,13 @@ class EncodedParts:
             part[name] = encode(scope_variables[name])
         if len(part) != len(scope_variables):
             # Not the scope encoded before plus what was set since: encoded whole.
-            part = self._scopes[scope_key] = _encoded_scope(scope_variables)
+            part = self.scopes_encoded[scope_key] = _encoded_scope(scope_variables)
         del self._stale[scope_key]
         return part
 
     def elements(self, elements: Iterable[_Encodable]) -> list[dict[str, Any]]:
         """The element instances encoded (the unchanged ones as before)."""
-        cached = self._elements
+        cached = self.elements_encoded
         encoded: list[dict[str, Any]] = []
         append: Callable[[dict[str, Any]], None] = encoded.append
         for element in elements:

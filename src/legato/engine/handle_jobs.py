@@ -4,7 +4,7 @@ changes its retries."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from legato.engine import commands as cmd
 from legato.engine import events as ev
@@ -18,12 +18,19 @@ from legato.errors import InvalidCommandError
 def _element_for_job(p: Processing, job_key: int) -> ElementInstance:
     job = p.state.jobs.get(job_key)
     if job is None:
-        raise InvalidCommandError(f"job {job_key} is not active (completed, cancelled or unknown)")
+        _not_active(job_key)
     return p.state.elements[job.element_instance_key]
 
 
+def _not_active(job_key: int) -> NoReturn:
+    raise InvalidCommandError(f"job {job_key} is not active (completed, cancelled or unknown)")
+
+
 def complete_job(p: Processing, command: cmd.CompleteJob) -> None:
-    instance = _element_for_job(p, command.job_key)
+    job = p.state.jobs.get(command.job_key)  # _element_for_job(), without a call
+    if job is None:
+        _not_active(command.job_key)
+    instance = p.state.elements[job.element_instance_key]
     variables = checked_variables(command.variables) if command.variables else {}
     local = checked_variables(command.local_variables) if command.local_variables else None
     p.emit(ev.JobCompleted(at=p.ctx.now, job_key=command.job_key, variables=variables))

@@ -66,35 +66,32 @@ def _element_activated(state: InstanceState, event: ev.ElementActivated) -> None
     parent.children.add(event.key)
     if parent.is_mi_body:
         parent.mi_started += 1
-    state.encoded.element_changed(parent.key)
-
-
-def _remove_element(state: InstanceState, key: int) -> ElementInstance:
-    element = state.elements.pop(key)
-    state.variables.pop(key, None)
-    state.compensable.pop(key, None)
-    state.encoded.scope_removed(key)
-    if element.parent_key is not None:
-        parent = state.elements.get(element.parent_key)
-        if parent is not None:
-            parent.children.discard(key)
-            state.encoded.element_changed(parent.key)
-    return element
+    state.encoded.elements_encoded.pop(parent.key, None)  # element_changed(), without a call
 
 
 @_applies(ev.ElementCompleted)
-def _element_completed(state: InstanceState, event: ev.ElementCompleted) -> None:
-    element = _remove_element(state, event.key)
-    parent = state.elements.get(element.parent_key) if element.parent_key is not None else None
-    if parent is not None and parent.is_mi_body:
-        parent.mi_completed += 1
-
-
 @_applies(ev.ElementTerminated)
-def _element_terminated(state: InstanceState, event: ev.ElementTerminated) -> None:
-    _remove_element(state, event.key)
-    for scope_key, element_id in [k for k in state.joins if k[0] == event.key]:
-        del state.joins[(scope_key, element_id)]
+def _element_ended(state: InstanceState, event: ev.ElementCompleted | ev.ElementTerminated) -> None:
+    key = event.key
+    element = state.elements.pop(key)
+    state.variables.pop(key, None)
+    if state.compensable:
+        state.compensable.pop(key, None)
+    encoded = state.encoded
+    if key in encoded.scopes_encoded:
+        encoded.scope_removed(key)
+    else:  # what scope_removed() would do, without a call
+        encoded.elements_encoded.pop(key, None)
+    parent_key = element.parent_key
+    parent = state.elements.get(parent_key) if parent_key is not None else None
+    if parent is not None:
+        parent.children.discard(key)
+        encoded.elements_encoded.pop(parent.key, None)  # element_changed(), without a call
+        if parent.is_mi_body and type(event) is ev.ElementCompleted:
+            parent.mi_completed += 1
+    if state.joins and type(event) is ev.ElementTerminated:
+        for scope_key, element_id in [k for k in state.joins if k[0] == key]:
+            del state.joins[(scope_key, element_id)]
 
 
 @_applies(ev.JoinTokenArrived)
@@ -125,7 +122,9 @@ def _join_consumed(state: InstanceState, event: ev.JoinTokensConsumed) -> None:
 @_applies(ev.VariableSet)
 def _variable_set(state: InstanceState, event: ev.VariableSet) -> None:
     state.variables.setdefault(event.scope_key, {})[event.name] = event.value
-    state.encoded.variable_set(event.scope_key, event.name)
+    encoded = state.encoded
+    if event.scope_key in encoded.scopes_encoded:  # else variable_set() would do nothing
+        encoded.variable_set(event.scope_key, event.name)
 
 
 @_applies(ev.MultiInstanceStarted)

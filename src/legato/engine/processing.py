@@ -8,7 +8,6 @@ The behaviours sit below it and see it through :class:`~legato.engine.protocols.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -84,11 +83,9 @@ _apply_completed = APPLIERS[_ElementCompleted]
 class Processing(StepContext):
     """One command's processing against one instance: the agenda and the element lifecycle."""
 
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        # Pairs of (function, argument), called as function(self, argument): a plain function
-        # of the class allocates nothing per planned step (a closure or a bound method would).
-        self._agenda: deque[tuple[Callable[[Processing, Any], None], Any]] = deque()
+    # The agenda (``self._agenda``, made by StepContext) holds pairs of (function, argument),
+    # called as function(self, argument): a plain function of the class allocates nothing per
+    # planned step (a closure or a bound method would).
 
     # -- the agenda -----------------------------------------------------------------------------
 
@@ -218,17 +215,28 @@ class Processing(StepContext):
         scope_key = instance.parent_key
         assert scope_key is not None
         self._completed(instance)
-        if tokens == 1 and instance.compensating_for is None:
+        if (
+            tokens == 1
+            and instance.compensating_for is None
+            and len(flows) == 1
+            and flows[0].target.straight  # else _straight_on() would leave the flows as they are
+        ):
             onward = self._straight_on(flows, scope_key)
             if onward is None:
                 return  # an incident stopped the token in a straight element
             flows = onward
+        agenda = self._agenda
         for flow in flows:
+            target = flow.target
             for _ in range(tokens):
-                self.take_flow(flow, scope_key)
+                if target.joins:
+                    self.take_flow(flow, scope_key)
+                else:  # what take_flow() does, without a call per token
+                    entered = self._enter(target, scope_key, flow.flow_id)
+                    agenda.append((Processing.run_activation, entered))
         if instance.compensating_for is not None:
             handler_done(self, instance)
-        self._agenda.append((Processing._after_token_left, scope_key))
+        agenda.append((Processing._after_token_left, scope_key))
 
     def _completed(self, instance: ElementInstance) -> None:
         state = self.state
@@ -329,18 +337,20 @@ class Processing(StepContext):
                 )
             )
             self._agenda.append((Processing._try_join, (scope_key, target)))
-        else:
-            self.activate(target, scope_key, flow.flow_id)
-
-    def _try_join(self, slot: tuple[int, NodePlan]) -> None:
-        self.try_join(*slot)
+        else:  # activate(), without a call in between
+            instance = self._enter(target, scope_key, flow.flow_id)
+            self._agenda.append((Processing.run_activation, instance))
 
     def try_join(self, scope_key: int, node: NodePlan) -> None:
         """Fire a joining element if the tokens it waits for are there."""
+        self._try_join((scope_key, node))
+
+    def _try_join(self, slot: tuple[int, NodePlan]) -> None:
+        scope_key, node = slot
         if scope_key not in self.state.elements:
             return
         waiting = self.state.joins.get((scope_key, node.element_id))
-        if not waiting or not any(count > 0 for count in waiting.values()):
+        if not waiting or max(waiting.values()) <= 0:  # no count above zero
             return
         behaviour = BEHAVIOURS[node.behaviour]
         consumed = behaviour.tokens_to_consume(self, scope_key, node.element, waiting)
@@ -352,9 +362,9 @@ class Processing(StepContext):
             )
         )
         self.activate(node, scope_key, None)
-        remaining = self.state.joins.get((scope_key, node.element_id), {})
-        if any(count > 0 for count in remaining.values()):
-            self._agenda.append((Processing._try_join, (scope_key, node)))
+        remaining = self.state.joins.get((scope_key, node.element_id))
+        if remaining and max(remaining.values()) > 0:  # a count above zero
+            self._agenda.append((Processing._try_join, slot))
 
     def token_left(self, scope_key: int) -> None:
         """A token of ``scope_key`` ended: re-check inclusive joins and the scope's completion."""
@@ -370,11 +380,9 @@ class Processing(StepContext):
             for slot_scope, element_id in list(state.joins):
                 if slot_scope == scope_key and nodes[element_id].rechecks_join:
                     self.try_join(scope_key, nodes[element_id])
-            if any(
-                slot[0] == scope_key and any(count > 0 for count in flows.values())
-                for slot, flows in state.joins.items()
-            ):
-                return
+            for (slot_scope, _), flows in state.joins.items():
+                if slot_scope == scope_key and flows and max(flows.values()) > 0:
+                    return  # a token still waits at a join of the scope
         if scope.children:
             return
         if scope.parent_key is None:

@@ -65,7 +65,7 @@ def _step(state: InstanceState | None, command: cmd.Command, ctx: EngineContext)
         return _start(command, ctx)
     if state is None:
         raise NotFoundError(f"no instance with key {command.instance_key}")
-    if not state.is_active:
+    if state.status != "active":  # not state.is_active
         raise InvalidCommandError(f"instance {state.instance_key} is {state.status}")
     if state.suspended and type(command) not in _WHILE_SUSPENDED:
         raise InstanceSuspendedError(
@@ -81,10 +81,7 @@ def _step(state: InstanceState | None, command: cmd.Command, ctx: EngineContext)
             raise InvalidCommandError(f"unknown command {type(command).__name__}")
         handler(processing, command)
     processing.run()
-    return _result(processing)
-
-
-def _result(p: Processing) -> StepResult:
+    p = processing
     return StepResult(p.state, p.events, p.follow_ups, p.messages, p.signals)
 
 
@@ -131,7 +128,7 @@ def _start(command: cmd.StartInstance, ctx: EngineContext) -> StepResult:
             p.pretriggered[(root.key, start.element_id)] = {}
         p.activate(start, root.key, None)
     p.run()
-    return _result(p)
+    return StepResult(p.state, p.events, p.follow_ups, p.messages, p.signals)
 
 
 _HANDLERS: dict[type[cmd.Command], Callable[[Processing, Any], None]] = {

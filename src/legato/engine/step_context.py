@@ -7,7 +7,8 @@ elements, flows or behaviours.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -45,6 +46,10 @@ class StepContext:
         self.pretriggered: dict[tuple[int, str], dict[str, Any]] = {}
         self.loop_rounds: dict[tuple[int, str], int] = {}
         self.conditions_dirty = False
+        self._agenda: deque[tuple[Callable[[Any, Any], None], Any]] = deque()
+        """What the lifecycle (:class:`~legato.engine.processing.Processing`) planned: pairs
+        of (function, argument), called as function(self, argument). Made here, so that
+        making a step's context takes no second ``__init__``."""
 
     def emit(self, event: ev.Event) -> None:
         """Apply ``event`` to the state and record it."""
@@ -104,7 +109,7 @@ class StepContext:
 
     def evaluate(self, expression: Expression, scope_key: int) -> Any:
         """Evaluate in a scope; failures raise ExpressionError (an incident when guarded)."""
-        if expression.is_static:
+        if expression.compiled is None:  # static
             return expression.constant  # no need to gather the variables (e.g. a job type)
         return expression.evaluate(self.variables_of(scope_key), self.now)
 

@@ -17,25 +17,17 @@ def _job_created(state: InstanceState, event: ev.JobCreated) -> None:
         event.job_key, event.element_instance_key, event.job_type, event.retries
     )
     state.elements[event.element_instance_key].job_key = event.job_key
-    state.encoded.element_changed(event.element_instance_key)
-
-
-def _drop_job(state: InstanceState, job_key: int) -> None:
-    job = state.jobs.pop(job_key)
-    element = state.elements.get(job.element_instance_key)
-    if element is not None:
-        element.job_key = None
-        state.encoded.element_changed(element.key)
+    state.encoded.elements_encoded.pop(event.element_instance_key, None)  # element_changed()
 
 
 @_applies(ev.JobCompleted)
-def _job_completed(state: InstanceState, event: ev.JobCompleted) -> None:
-    _drop_job(state, event.job_key)
-
-
 @_applies(ev.JobCanceled)
-def _job_canceled(state: InstanceState, event: ev.JobCanceled) -> None:
-    _drop_job(state, event.job_key)
+def _job_ended(state: InstanceState, event: ev.JobCompleted | ev.JobCanceled) -> None:
+    job = state.jobs.pop(event.job_key)
+    element = state.elements.get(job.element_instance_key)
+    if element is not None:
+        element.job_key = None
+        state.encoded.elements_encoded.pop(element.key, None)  # element_changed()
 
 
 @_applies(ev.JobFailed)

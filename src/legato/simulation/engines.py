@@ -117,14 +117,15 @@ class SimulationEngine(TestEngine):
 
 
 class _Remembered:
-    """The deployments of an engine, with each form lookup remembered: a user task's form is
-    looked up in the store once, not once per task created."""
+    """The deployments of an engine, with each version and each form lookup remembered: a
+    user task's form is looked up in the store once, not once per task created."""
 
     def __init__(self, definitions: DefinitionLookup) -> None:
         self._definitions = definitions
         self._forms: dict[tuple[str, str | None, int | None], int | None] = {}
-        # Looked up once per step: the registry's own method, without a call in between.
-        self.get: Callable[[int], DeployedProcess] = definitions.get
+        # Looked up once per step: a dictionary's own lookup, without a Python call once the
+        # version was asked for (a version unknown to the registry is a KeyError, as there).
+        self.get: Callable[[int], DeployedProcess] = _Versions(definitions).__getitem__
 
     def latest(self, process_id: str) -> DeployedProcess | None:
         return self._definitions.latest(process_id)
@@ -139,6 +140,18 @@ class _Remembered:
         if asked not in self._forms:
             self._forms[asked] = self._definitions.latest_form_key(form_id, version_tag, version)
         return self._forms[asked]
+
+
+class _Versions(dict[int, DeployedProcess]):
+    """The deployed versions asked for so far, by key; the others asked of the registry."""
+
+    def __init__(self, definitions: DefinitionLookup) -> None:
+        super().__init__()
+        self._definitions = definitions
+
+    def __missing__(self, definition_key: int) -> DeployedProcess:
+        deployed = self[definition_key] = self._definitions.get(definition_key)
+        return deployed
 
 
 class CoreEngine:
@@ -188,7 +201,7 @@ class CoreEngine:
                     'mode = "runtime" in the scenario, which delivers them'
                 )
             state = result.state
-            if state.is_active:
+            if state.status == "active":  # state.is_active, without a call
                 states[key] = state
             else:
                 states.pop(key, None)

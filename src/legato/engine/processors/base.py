@@ -109,7 +109,11 @@ class ActivityProcessor(ElementProcessor[Activity]):
         if first_of_while_loop and not _loop_condition(p, instance, loop):  # type: ignore[arg-type]
             p.finish(instance, self.outgoing(p, instance, element), element.completion_quantity)
             return
-        super().on_activate(p, instance, element)
+        # The default on_activate(), spelled out: no second call for every activity.
+        if element.input_mappings:
+            p.apply_mappings(element.input_mappings, instance.key, instance.key, propagate=False)
+        self.arm(p, instance, element)
+        self.execute(p, instance, element)
 
     def on_complete(self, p: Processing, instance: ElementInstance, element: Activity) -> None:
         # (An inner instance of a multi-instance activity is completed by the lifecycle, which

@@ -46,9 +46,10 @@ class ParallelGatewayProcessor(ElementProcessor[Gateway]):
     def tokens_to_consume(
         self, p: Processing, scope_key: int, element: Gateway, waiting: dict[str, int]
     ) -> dict[str, int] | None:
-        if all(waiting.get(flow_id, 0) > 0 for flow_id in element.incoming):
-            return {flow_id: 1 for flow_id in element.incoming}
-        return None
+        for flow_id in element.incoming:
+            if waiting.get(flow_id, 0) <= 0:
+                return None
+        return dict.fromkeys(element.incoming, 1)  # a token of each
 
 
 class InclusiveGatewayProcessor(ElementProcessor[Gateway]):

@@ -20,6 +20,7 @@ from legato.model import (
     Expression,
     FlowNode,
     JobWorkerTask,
+    RetryPolicy,
     ScriptTask,
     SendTask,
     UserTask,
@@ -113,10 +114,16 @@ def create_job(
     """Create the job of a job worker task (or of a message throw event with a job type)."""
     expression = job_type_expression or getattr(element, "job_type", None)
     assert expression is not None
-    job_type = p.evaluate(expression, instance.key)
+    if expression.compiled is None:  # a constant (most job types): what evaluate() gives
+        job_type = expression.constant
+    else:
+        job_type = p.evaluate(expression, instance.key)
     if not isinstance(job_type, str) or not job_type:
         raise IncidentError("job", f"job type of '{element.element_id}' evaluated to {job_type!r}")
-    retries = p.retry_policy(element).max_attempts
+    policy = getattr(element, "retry_policy", None)  # p.retry_policy(element), without a call
+    if not isinstance(policy, RetryPolicy):
+        policy = p.ctx.default_retry_policy
+    retries = policy.max_attempts
     retries_expression = getattr(element, "retries", None)
     if retries_expression is not None:
         retries = _as_int(p.evaluate(retries_expression, instance.key), "retries")

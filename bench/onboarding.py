@@ -404,6 +404,10 @@ class GcWatch:
     def count(self, generation: int) -> int:
         return sum(1 for p in self.pauses if p.generation == generation)
 
+    def cpu_ms(self) -> float:
+        """The CPU time of all the collections, in milliseconds."""
+        return sum(p.cpu_ms for p in self.pauses)
+
 
 @dataclass
 class Batched:
@@ -769,7 +773,8 @@ class Report:
             f"(start_many, one transaction per batch), their {b.run.instances * 5:,} jobs run "
             f"to the end in {b.drain_seconds:.1f} s. Garbage collection during the run: "
             f"{len(b.gc.pauses):,} collections (generation 0: {b.gc.count(0):,}, 1: "
-            f"{b.gc.count(1):,}, 2: {b.gc.count(2):,}), {pause}; a full collection "
+            f"{b.gc.count(1):,}, 2: {b.gc.count(2):,}), {b.gc.cpu_ms() / b.run.instances:.3f} ms "
+            f"of CPU per instance in all, {pause}; a full collection "
             f"(`gc.collect()`) with {b.run.instances:,} more instances waiting in the engine's "
             f"cache took {b.full_collection.wall_ms:.1f} ms "
             f"({b.full_collection.cpu_ms:.1f} ms of CPU).",

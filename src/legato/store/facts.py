@@ -214,19 +214,26 @@ class DerivedFacts:
         )
 
     def add_chunks(
-        self, chunks: Iterable[HistoryChunk], fact_of: FactOf, element_of: ElementOf
+        self,
+        chunks: Iterable[HistoryChunk],
+        fact_of: FactOf,
+        element_of: ElementOf,
+        starts: Mapping[int, datetime] | None = None,
     ) -> None:
         """:meth:`add` for events grouped into chunks (as the executor records them).
 
         The live path of every batch: element starts and ends (most of the events that
-        count) are handled in the loop itself, an end whose start this derivation saw is
-        finished at once (only ends of earlier batches wait for :meth:`settle`), and the
-        hour of a chunk is found once for all its events."""
+        count) are handled in the loop itself, an end whose start this derivation saw or
+        ``starts`` gives (running element instances of earlier batches, by key: see
+        :class:`KnownStarts`) is finished at once (only the other ends wait for
+        :meth:`settle`), and the hour of a chunk is found once for all its events."""
         kinds = _KINDS
         versions = self._versions
         elements = self.elements
+        changes = self.element_changes
         hours = self.hours
         durations = self.durations
+        known = starts if starts is not None else {}
         for chunk in chunks:
             key, at = chunk.instance_key, chunk.at
             hour = self._hour_of(at)
@@ -271,8 +278,41 @@ class DerivedFacts:
                         continue
                     element_id = payload["element_id"]
                     row = elements.get(element_key)
-                    if row is None:  # started in an earlier batch: see settle
-                        self._ends.append(_End(element_key, found, element_id, at, kind))
+                    if row is None:
+                        started = known.get(element_key)
+                        if started is None:  # its start is stored: see settle
+                            self._ends.append(_End(element_key, found, element_id, at, kind))
+                            continue
+                        # Started in an earlier batch, its start known: :meth:`_element_ended`
+                        # inline (most ends of tasks).
+                        place = (found.definition_key, element_id, hour)
+                        delta = hours.get(place)
+                        if delta is None:
+                            delta = hours[place] = [0, 0, 0, 0, 0, 0]
+                        if kind == "completed":
+                            if started == at:  # done in the instant it began: its row goes
+                                changes.pop(element_key, None)
+                                self.dropped.append(element_key)
+                                duration = 0
+                            else:
+                                duration = micros_between(started, at)
+                                change = changes.get(element_key)
+                                if change is None:
+                                    change = changes[element_key] = {}
+                                change["ended_at"], change["duration_us"] = at, duration
+                                change["outcome"] = kind
+                            delta[COMPLETED] += 1
+                            delta[DURATION] += duration
+                            bucket = (found.definition_key, element_id, day, bucket_of(duration))
+                            durations[bucket] = durations.get(bucket, 0) + 1
+                        else:
+                            change = changes.get(element_key)
+                            if change is None:
+                                change = changes[element_key] = {}
+                            change["ended_at"] = at
+                            change["duration_us"] = micros_between(started, at)
+                            change["outcome"] = kind
+                            delta[TERMINATED] += 1
                         continue
                     # Started in this batch: :meth:`_element_ended` inline (most ends).
                     place = (found.definition_key, element_id, hour)
@@ -610,6 +650,11 @@ class KnownStarts:
     def __init__(self, limit: int = 200_000) -> None:
         self.limit = limit
         self._starts: dict[int, datetime] = {}
+
+    @property
+    def known(self) -> Mapping[int, datetime]:
+        """The start times held, by element instance key (read-only use)."""
+        return self._starts
 
     def split(self, element_keys: Iterable[int]) -> tuple[dict[int, datetime], list[int]]:
         """The known start times of these element instances, and the keys not known."""

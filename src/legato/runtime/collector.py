@@ -31,26 +31,31 @@ from __future__ import annotations
 
 import gc
 
-FREEZE_EVERY = 250
+FREEZE_EVERY = 125
 """Commands between two freezes (see :class:`CollectorPolicy`). Measured on the onboarding
-workload with 10,000 instances cached, in CPU time: the longest collection took 6.6 ms (500
-commands between freezes: 9-11 ms; 2,000: 20 ms; without freezing, full collections took
-170-200 ms), and the collector's total time stayed the same."""
+workload with 10,000 instances cached, in CPU time on a machine where CPython is about half as
+fast as the first one measured: every 250 commands, the longest collection took 10.6-13.8 ms;
+every 125, 7.4-9.4 ms, for 0.02 ms per instance more of the collector's CPU (0.11 against 0.09).
+(On the first machine, every 250: 6.6 ms; 500: 9-11 ms; 2,000: 20 ms; without freezing, full
+collections took 170-200 ms.)"""
 
 THAW_EVERY = 400
 """Freezes between two full collections of everything (see the module): with
-:data:`FREEZE_EVERY` commands between freezes, one whole-heap collection per 100,000
+:data:`FREEZE_EVERY` commands between freezes, one whole-heap collection per 50,000
 commands."""
 
 DEFAULT_YOUNG_THRESHOLD = 700
 """CPython's threshold for the youngest generation."""
 
-YOUNG_THRESHOLD = 5_000
+YOUNG_THRESHOLD = 20_000
 """The threshold the engine sets for the youngest generation, if it is CPython's default.
-20,000 was measured too (onboarding, 10,000 instances, a CPU clock in the collector's
-callbacks): the collector's CPU fell from 0.084 to 0.040 ms per instance, but cyclic garbage
-lives longer in the whole process: a streamed event-log export (whose SQLAlchemy queries
-leave cycles behind) peaked at 2.9 MB instead of 1.9 MB. Kept at 5,000."""
+Measured on the onboarding workload (5,000 instances, a CPU clock in the collector's
+callbacks): with 5,000, 230 young collections cost 0.155 ms per instance; with 20,000, the
+freezes' own collections come first and young ones almost never run (0-12), and the engine's
+CPU per instance fell by a tenth. The price is cyclic garbage living longer in the whole
+process: statements built per call (SQLAlchemy constructs) leave such garbage, which is why
+the paged reads of a streamed export are prepared once (an event-log export's peak was 2.9
+MB with 20,000 before they were, 1.9 MB with 5,000)."""
 
 
 class CollectorPolicy:

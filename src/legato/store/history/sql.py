@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,7 @@ from legato.store import _sqlrows as rows
 from legato.store._cockpit_sql import INSTANCE_SUMMARY
 from legato.store._prepared import Prepared
 from legato.store._rules import dump_json, iter_chunks
-from legato.store._sql_base import _IN_CHUNK, SqlTransactionBase, _bp, _insert
+from legato.store._sql_base import _IN_CHUNK, SqlTransactionBase, _bp, _in_list, _insert
 from legato.store.history import EventLogQuery
 from legato.store.records import HistoryChunk, HistoryRecord, InstanceRecord
 from legato.store.schema import history, instances
@@ -39,6 +40,26 @@ _REWRITE_HISTORY = Prepared(
 _HISTORY = Prepared(
     sa.select(history).where(history.c.instance_key == _bp("key")).order_by(history.c.position)
 )
+
+
+@functools.lru_cache(maxsize=32)  # lists over _IN_CHUNK keys come as they are: sizes vary
+def _history_page(size: int, after: bool) -> Prepared:
+    """A page of the history rows of an IN list of ``size`` instance keys, in key and
+    position order, after a (key, position) if ``after``: prepared once (an event-log export
+    reads thousands of pages, and a statement built per page left garbage in reference
+    cycles behind each time)."""
+    c = history.c
+    conditions = [_in_list(c.instance_key, size)]
+    if after:
+        conditions.append(
+            sa.or_(c.instance_key != _bp("after_key"), c.position > _bp("after_position"))
+        )
+    return Prepared(
+        sa.select(c.instance_key, c.position, c.at, c.events)
+        .where(*conditions)
+        .order_by(c.instance_key, c.position)
+        .limit(_bp("limit", type_=sa.Integer()))
+    )
 
 
 def _history_chunks(records: Sequence[HistoryRecord]) -> list[HistoryChunk]:
@@ -179,22 +200,15 @@ class SqlEventLogReads(SqlTransactionBase):
     ) -> list[HistoryChunk]:
         """Up to ``limit`` history rows of these instances after (key, position) ``after``."""
         keys = sorted(set(instance_keys))
-        columns = history.c
-        conditions: list[Any] = []
         if after is not None:
             # The keys before the page's instance are done; within it, the primary key's
             # range after the last event read (a chunk starts after its predecessor ends).
             keys = [k for k in keys if k >= after[0]]
-            conditions.append(sa.or_(columns.instance_key != after[0], columns.position > after[1]))
         if not keys:
             return []
-        statement = (
-            sa.select(columns.instance_key, columns.position, columns.at, columns.events)
-            .where(columns.instance_key.in_(keys), *conditions)
-            .order_by(columns.instance_key, columns.position)
-            .limit(limit)
-        )
-        return [
-            HistoryChunk(row.instance_key, row.position, row.at, row.events)
-            for row in self._execute(statement)
-        ]
+        size, parameters = self._sql.value_list(keys)
+        parameters["limit"] = limit
+        if after is not None:
+            parameters["after_key"], parameters["after_position"] = after
+        rows = self._fetch(_history_page(size, after is not None), parameters)
+        return [HistoryChunk(row.instance_key, row.position, row.at, row.events) for row in rows]

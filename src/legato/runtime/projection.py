@@ -145,9 +145,7 @@ class BatchWrites:
         return None if job is None else job.element_instance_key
 
     def _write_facts(self, facts: DerivedFacts) -> None:
-        facts.add_chunks(
-            self.history, self.fact_instances.get, self._element_of, self.starts.known
-        )
+        facts.add_chunks(self.history, self.fact_instances.get, self._element_of, self.starts.known)
         instance_keys, element_keys = facts.unknown()
         known, missing = self.starts.split(element_keys)
         if instance_keys or missing:

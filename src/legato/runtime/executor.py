@@ -154,8 +154,8 @@ class CommandExecutor:
         self._current: set[int] = set()
         """Cached instances whose revision was checked in the running transaction."""
         self._steps = 0
-        self._looked_ahead: LookedAhead | None = None
         """Steps run so far (the collector policy counts them)."""
+        self._looked_ahead: LookedAhead | None = None
         self._collector = CollectorPolicy()
         self.lock = threading.RLock()
         """Held while a batch runs or the cache is read in bulk: the engine is used from many

@@ -277,60 +277,39 @@ class DerivedFacts:
                     if found is None or element_key is None:
                         continue
                     element_id = payload["element_id"]
+                    # :meth:`_element_ended` inline (most ends), for an element instance that
+                    # started in this batch (its new ``row``) or in an earlier one whose start
+                    # this process wrote (``known``: its stored row gets the end as a change).
                     row = elements.get(element_key)
-                    if row is None:
+                    if row is not None:
+                        started = row["started_at"]
+                    else:
                         started = known.get(element_key)
                         if started is None:  # its start is stored: see settle
                             self._ends.append(_End(element_key, found, element_id, at, kind))
                             continue
-                        # Started in an earlier batch, its start known: :meth:`_element_ended`
-                        # inline (most ends of tasks).
-                        place = (found.definition_key, element_id, hour)
-                        delta = hours.get(place)
-                        if delta is None:
-                            delta = hours[place] = [0, 0, 0, 0, 0, 0]
-                        if kind == "completed":
-                            if started == at:  # done in the instant it began: its row goes
-                                changes.pop(element_key, None)
-                                self.dropped.append(element_key)
-                                duration = 0
-                            else:
-                                duration = micros_between(started, at)
-                                change = changes.get(element_key)
-                                if change is None:
-                                    change = changes[element_key] = {}
-                                change["ended_at"], change["duration_us"] = at, duration
-                                change["outcome"] = kind
-                            delta[COMPLETED] += 1
-                            delta[DURATION] += duration
-                            bucket = (found.definition_key, element_id, day, bucket_of(duration))
-                            durations[bucket] = durations.get(bucket, 0) + 1
-                        else:
-                            change = changes.get(element_key)
-                            if change is None:
-                                change = changes[element_key] = {}
-                            change["ended_at"] = at
-                            change["duration_us"] = micros_between(started, at)
-                            change["outcome"] = kind
-                            delta[TERMINATED] += 1
-                        continue
-                    # Started in this batch: :meth:`_element_ended` inline (most ends).
                     place = (found.definition_key, element_id, hour)
                     delta = hours.get(place)
                     if delta is None:
                         delta = hours[place] = [0, 0, 0, 0, 0, 0]
-                    if kind != "completed":
-                        duration = micros_between(row["started_at"], at)
-                        row["ended_at"], row["duration_us"], row["outcome"] = at, duration, kind
-                        delta[TERMINATED] += 1
-                        continue
-                    started = row["started_at"]
-                    if started == at:  # done in the instant it began: no row (see there)
-                        del elements[element_key]
+                    if kind == "completed" and started == at:
+                        # Done in the instant it began: no row (see _element_ended).
+                        if row is not None:
+                            del elements[element_key]
+                        else:
+                            changes.pop(element_key, None)
+                            self.dropped.append(element_key)
                         duration = 0
                     else:
                         duration = micros_between(started, at)
+                        if row is None:
+                            row = changes.get(element_key)
+                            if row is None:
+                                row = changes[element_key] = {}
                         row["ended_at"], row["duration_us"], row["outcome"] = at, duration, kind
+                        if kind != "completed":
+                            delta[TERMINATED] += 1
+                            continue
                     delta[COMPLETED] += 1
                     delta[DURATION] += duration
                     bucket = (found.definition_key, element_id, day, bucket_of(duration))

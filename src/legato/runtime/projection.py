@@ -146,13 +146,13 @@ class BatchWrites:
 
     def _write_facts(self, facts: DerivedFacts) -> None:
         facts.add_chunks(self.history, self.fact_instances.get, self._element_of, self.starts.known)
+        # Ends whose start this process knows were finished by add_chunks: what is left
+        # needs the stored facts.
         instance_keys, element_keys = facts.unknown()
-        known, missing = self.starts.split(element_keys)
-        if instance_keys or missing:
-            incidents, read = self.tx.fact_starts(instance_keys, missing)
-            facts.settle(incidents, {**known, **read})
+        if instance_keys or element_keys:
+            facts.settle(*self.tx.fact_starts(instance_keys, element_keys))
         else:
-            facts.settle(None, known)
+            facts.settle()
         self.started_changes = KnownStarts.changes(facts)
         if facts:
             self.tx.write_facts(facts, self.shard)

@@ -624,7 +624,8 @@ element's start and end (most of them) the outcome it gives, handled in the loop
 class KnownStarts:
     """The start times of the running element instances whose facts this process wrote, so
     that their ends need not read them back (a start never changes: any node may end them;
-    a miss reads the stored fact). Holds at most ``limit`` (then starts over)."""
+    a miss reads the stored fact; see :meth:`DerivedFacts.add_chunks`). Holds at most
+    ``limit`` (then starts over)."""
 
     def __init__(self, limit: int = 200_000) -> None:
         self.limit = limit
@@ -634,19 +635,6 @@ class KnownStarts:
     def known(self) -> Mapping[int, datetime]:
         """The start times held, by element instance key (read-only use)."""
         return self._starts
-
-    def split(self, element_keys: Iterable[int]) -> tuple[dict[int, datetime], list[int]]:
-        """The known start times of these element instances, and the keys not known."""
-        known: dict[int, datetime] = {}
-        missing: list[int] = []
-        starts = self._starts
-        for key in element_keys:
-            found = starts.get(key)
-            if found is None:
-                missing.append(key)
-            else:
-                known[key] = found
-        return known, missing
 
     @staticmethod
     def changes(facts: DerivedFacts) -> tuple[dict[int, datetime], list[int]]:

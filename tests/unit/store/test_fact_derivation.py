@@ -92,8 +92,8 @@ def test_an_end_in_a_later_batch_is_settled_from_the_stored_start() -> None:
         lambda kind, key: 3 if (kind, key) == ("task", 8) else None,
     )
     assert second.unknown() == ([1], [3])
-    known, missing = starts.split([3])
-    assert missing == []
+    known = dict(starts.known)
+    assert known == {3: T0}
     second.settle({1: 0}, known)
     assert second.element_changes[3] == {
         "completed_by": "ann",
@@ -106,7 +106,7 @@ def test_an_end_in_a_later_batch_is_settled_from_the_stored_start() -> None:
     assert second.hours[(100, INSTANCE, hour)][FAILED] == 1
     assert second.hours[(100, "t", hour)][INCIDENTS] == 1
     starts.apply(KnownStarts.changes(second))
-    assert starts.split([3]) == ({}, [3])
+    assert 3 not in starts.known
 
 
 def test_an_end_without_a_stored_fact_is_left_out() -> None:
